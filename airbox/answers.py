@@ -1,0 +1,216 @@
+"""Where settings come from, and how the layers combine.
+
+Lowest to highest precedence: saved settings of an earlier run < answers file <
+environment < flags. Prompts (``airbox.prompts``) fill what is still missing.
+Everything here works on plain mappings shaped like the answers file.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from airbox.errors import InvalidSettings, Problem
+from airbox.redact import REDACTOR
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+# Environment variables that stand for answers (product.md, "Environment variables").
+ENV_ANSWERS: dict[str, tuple[str, ...]] = {
+    "AIRBYTE_CLIENT_ID": ("registration", "clientId"),
+    "AIRBYTE_CLIENT_SECRET": ("registration", "clientSecret"),
+}
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` merged into a copy of ``base``; mappings merge, anything else replaces."""
+    merged: dict[str, Any] = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def set_path(data: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    node = data
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = value
+
+
+def get_path(data: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = data
+    for key in path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
+
+
+def schema() -> dict[str, Any]:
+    text = resources.files("airbox.assets").joinpath("answers.schema.json").read_text()
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def expand_vars(
+    data: Any, environ: Mapping[str, str], path: str = ""
+) -> tuple[Any, list[Problem]]:
+    """Replace ``${VAR}`` in every string; an unset variable is a problem naming it."""
+    problems: list[Problem] = []
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out[key], sub = expand_vars(value, environ, f"{path}.{key}" if path else str(key))
+            problems.extend(sub)
+        return out, problems
+    if isinstance(data, list):
+        items = []
+        for index, value in enumerate(data):
+            item, sub = expand_vars(value, environ, f"{path}[{index}]")
+            items.append(item)
+            problems.extend(sub)
+        return items, problems
+    if isinstance(data, str):
+        def replace(match: re.Match[str]) -> str:
+            var = match.group(1)
+            if var not in environ:
+                problems.append(
+                    Problem(path, f"environment variable {var} is not set",
+                            f"export {var}=... before running airbox, or write the value")
+                )
+                return match.group(0)
+            return environ[var]
+
+        return _VAR.sub(replace, data), problems
+    return data, problems
+
+
+def schema_problems(data: Any) -> list[Problem]:
+    """Structural problems (unknown keys, wrong types, bad enum values) against the schema."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema())
+    problems = []
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
+        where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        if error.validator == "additionalProperties":
+            extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+            for key in extra:
+                known = ", ".join(sorted(error.schema.get("properties", {})))
+                field = f"{where}.{key}" if error.absolute_path else key
+                problems.append(Problem(field, "is not a known setting", f"use one of: {known}"))
+            continue
+        if error.validator == "enum":
+            allowed = ", ".join(str(v) for v in error.validator_value)
+            problems.append(Problem(where, f"{error.instance!r} is not allowed", f"use {allowed}"))
+            continue
+        if error.validator == "oneOf" and where.endswith("bucket"):
+            problems.append(Problem(where, "must be a bucket name or a mapping of uses to names"))
+            continue
+        message = error.message
+        # Never echo a secret back: the message of a type error contains the value.
+        if error.validator == "type":
+            message = f"must be of type {error.validator_value}"
+        problems.append(Problem(where, message))
+    return problems
+
+
+def load_answers_file(path: Path, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Read, expand and structurally check an answers file; raise with every problem."""
+    environ = os.environ if environ is None else environ
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidSettings(
+            [Problem("--answers", f"file {path} does not exist", "check the path")]
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidSettings([Problem("--answers", f"cannot read {path}: {exc}")]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        reason = getattr(exc, "problem", None) or "invalid YAML"
+        raise InvalidSettings(
+            [Problem("(file)", f"malformed YAML at {where}: {reason}",
+                     "fix the YAML syntax (indentation, quotes, colons)")],
+            source=source,
+        ) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InvalidSettings(
+            [Problem("(file)", "must be a YAML mapping of settings", "see assets/*.yaml")],
+            source=source,
+        )
+    expanded, problems = expand_vars(data, environ)
+    problems.extend(p for p in schema_problems(expanded) if p.field not in {q.field for q in problems})
+    if problems:
+        raise InvalidSettings(problems, source=source)
+    register_secrets(expanded)
+    return expanded
+
+
+def env_answers(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    environ = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+    for var, path in ENV_ANSWERS.items():
+        if environ.get(var):
+            set_path(data, path, environ[var])
+    register_secrets(data)
+    return data
+
+
+def register_secrets(answers: Mapping[str, Any]) -> None:
+    """Tell the redactor every secret value these answers hold."""
+    from airbox.settings import secret_paths
+
+    for path in secret_paths():
+        value = get_path(answers, path)
+        if isinstance(value, str):
+            REDACTOR.add(value)
+
+
+def split_secrets(answers: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(answers without secret values, only the secret values): saved to separate files."""
+    from airbox.settings import secret_paths
+
+    public = copy.deepcopy(dict(answers))
+    secret: dict[str, Any] = {}
+    for path in secret_paths():
+        value = get_path(public, path)
+        if value in (None, ""):
+            continue
+        set_path(secret, path, value)
+        parent = get_path(public, path[:-1]) if len(path) > 1 else public
+        if isinstance(parent, dict):
+            parent.pop(path[-1], None)
+    return _prune(public), secret
+
+
+def _prune(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and key != "values":
+            value = _prune(value)
+            if not value:
+                continue
+        out[key] = value
+    return out
+
+
+def dump_yaml(data: Any) -> str:
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)

@@ -1,0 +1,115 @@
+"""Where airbox keeps its state: ``$AIRBOX_HOME`` (default ``~/.airbyte/airbox``).
+
+Layout::
+
+    $AIRBOX_HOME/bin/                 downloaded kind/helm/kubectl
+    $AIRBOX_HOME/<name>/              one directory per data plane (0700)
+        settings.yaml                 non-secret settings
+        credentials.yaml              secret settings (0600)
+        values.yaml secrets.yaml kind-config.yaml plan.json
+        kubeconfig                    the kind cluster's kubeconfig (0600)
+        progress.json                 steps of the last install
+        logs/<timestamp>-<command>.log
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+SETTINGS_FILE = "settings.yaml"
+CREDENTIALS_FILE = "credentials.yaml"
+VALUES_FILE = "values.yaml"
+SECRET_MANIFEST_FILE = "secrets.yaml"
+KIND_CONFIG_FILE = "kind-config.yaml"
+PLAN_FILE = "plan.json"
+KUBECONFIG_FILE = "kubeconfig"
+PROGRESS_FILE = "progress.json"
+TOKEN_FILE = "token.json"
+PREFLIGHT_FILE = "preflight.json"
+
+
+def airbox_home() -> Path:
+    configured = os.environ.get("AIRBOX_HOME")
+    if configured:
+        return Path(configured).expanduser()
+    return Path.home() / ".airbyte" / "airbox"
+
+
+def bin_dir() -> Path:
+    return airbox_home() / "bin"
+
+
+@dataclass(frozen=True)
+class StateDir:
+    """The state directory of one data plane."""
+
+    root: Path
+
+    @classmethod
+    def for_name(cls, name: str) -> StateDir:
+        return cls(airbox_home() / name)
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    def exists(self) -> bool:
+        return (self.root / SETTINGS_FILE).is_file()
+
+    @property
+    def settings(self) -> Path:
+        return self.root / SETTINGS_FILE
+
+    @property
+    def credentials(self) -> Path:
+        return self.root / CREDENTIALS_FILE
+
+    @property
+    def values(self) -> Path:
+        return self.root / VALUES_FILE
+
+    @property
+    def secret_manifest(self) -> Path:
+        return self.root / SECRET_MANIFEST_FILE
+
+    @property
+    def kind_config(self) -> Path:
+        return self.root / KIND_CONFIG_FILE
+
+    @property
+    def plan(self) -> Path:
+        return self.root / PLAN_FILE
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.root / KUBECONFIG_FILE
+
+    @property
+    def progress(self) -> Path:
+        return self.root / PROGRESS_FILE
+
+    @property
+    def token(self) -> Path:
+        return self.root / TOKEN_FILE
+
+    @property
+    def preflight(self) -> Path:
+        return self.root / PREFLIGHT_FILE
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+
+def installed_names() -> list[str]:
+    """Names of the data planes that have a state directory, sorted."""
+    home = airbox_home()
+    if not home.is_dir():
+        return []
+    return sorted(
+        entry.name
+        for entry in home.iterdir()
+        if entry.is_dir() and (entry / SETTINGS_FILE).is_file()
+    )

@@ -1,0 +1,117 @@
+"""Masking of secret values in anything airbox prints, logs or bundles.
+
+Two layers: every secret value airbox knows (from the settings, the API, a token)
+is registered and replaced verbatim — also in its base64 form, since Kubernetes
+shows Secret data that way — and, for text airbox did not produce (tool output,
+pod logs, Helm values), patterns catch the usual shapes of credentials.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+from collections.abc import Iterable
+
+MASK = "********"
+
+# Shorter values would mask innocent words; real credentials are longer than this.
+_MIN_SECRET_LEN = 4
+
+_PATTERNS: tuple[re.Pattern[str], ...] = (
+    re.compile(r"(?i)(authorization:\s*bearer\s+)[A-Za-z0-9._~+/=-]+"),
+    re.compile(r"(?i)(\"?access_token\"?\s*[:=]\s*\"?)[A-Za-z0-9._~+/=-]+"),
+    re.compile(
+        r"(?i)(\"?[A-Za-z_]*(?:secret|password|passwd|token|license_?key|licensekey|"
+        r"connection_?string|connectionstring|private_?key|privatekey|access_?key_?id|"
+        r"accesskeyid|credentials_?json|credentialsjson)\"?\s*[:=]\s*\"?)"
+        r"(?!\*{8})[^\s\",}]{4,}"
+    ),
+    re.compile(r"(AccountKey=)[^;\s\"]+"),
+    re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
+)
+
+# Keys of YAML/JSON documents whose values are secret whatever they look like.
+_SECRET_KEY = re.compile(
+    r"(?i)(secret|password|passwd|token|licensekey|license_key|connectionstring|"
+    r"connection_string|privatekey|private_key|credentialsjson|credentials_json|"
+    r"accesskeyid|access_key_id)"
+)
+
+
+class Redactor:
+    """A thread-safe set of known secret values and the function that masks them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: set[str] = set()
+
+    def add(self, *values: str | None) -> None:
+        with self._lock:
+            for value in values:
+                if not value or len(value) < _MIN_SECRET_LEN:
+                    continue
+                self._values.add(value)
+                self._values.add(base64.b64encode(value.encode()).decode())
+                # A multi-line secret (a service-account JSON) also leaks line by line.
+                for line in value.splitlines():
+                    line = line.strip()
+                    if len(line) >= 12:
+                        self._values.add(line)
+
+    def known(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._values)
+
+    def __call__(self, text: str) -> str:
+        return self.mask(text)
+
+    def mask(self, text: str) -> str:
+        if not text:
+            return text
+        # Longest first, so a value that contains another is masked whole.
+        for value in sorted(self.known(), key=len, reverse=True):
+            if value in text:
+                text = text.replace(value, MASK)
+        return text
+
+    def mask_all(self, text: str) -> str:
+        """Known values and credential-shaped patterns: for text from elsewhere."""
+        text = self.mask(text)
+        for pattern in _PATTERNS:
+            if pattern.groups:
+                text = pattern.sub(lambda m: m.group(1) + MASK, text)
+            else:
+                text = pattern.sub(MASK, text)
+        return text
+
+    def mask_argv(self, argv: Iterable[str]) -> list[str]:
+        return [self.mask(arg) for arg in argv]
+
+
+# Keys that *name* a Secret or a key in it (``dataPlane.clientIdSecretKey``): not secret.
+_REFERENCE_KEY = re.compile(r"(?i)(secretkey|secretname|secret_name|secret_key|refname|refkey)$")
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether a mapping key names a secret (``clientSecret``, ``authToken`` …)."""
+    return bool(_SECRET_KEY.search(key)) and not _REFERENCE_KEY.search(key)
+
+
+def scrub_mapping(data: object) -> object:
+    """A copy of a YAML/JSON structure with the values of secret-named keys masked."""
+    if isinstance(data, dict):
+        return {
+            key: (MASK if is_secret_key(str(key)) and value not in (None, "") else
+                  scrub_mapping(value))
+            for key, value in data.items()
+        }
+    if isinstance(data, list):
+        return [scrub_mapping(item) for item in data]
+    return data
+
+
+# One registry per process: the settings loader, the API client and the token cache
+# add to it; the runner, the log handler and the terminal read from it.
+REDACTOR = Redactor()

@@ -1,0 +1,697 @@
+"""The one description of a data plane, and the rules it must satisfy.
+
+Input arrives as a mapping shaped like the answers file (see
+``assets/answers.schema.json``). ``validate`` lists every problem at once;
+``Settings.from_answers`` turns a valid mapping into typed settings. The tables
+``SECRETS_MANAGERS`` and ``STORAGES`` say, per type, which fields exist, which are
+required, which are secret and under which key each secret lives in the generated
+Kubernetes Secret: validation, prompts and manifest generation all read them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from airbox.errors import Problem
+
+CLOUD_URL = "https://cloud.airbyte.com"
+CLOUD_API_URL = "https://api.airbyte.com/v1"
+DEFAULT_NAMESPACE = "airbyte"
+CHART_VERSION = "1.8.1"
+
+# kind names the node container "<cluster>-control-plane" and uses it as the node's
+# host name: that must stay a DNS label (63 characters), so with the "airbox-" prefix
+# the data plane name has 63 - len("airbox-") - len("-control-plane") = 42 to spare.
+CLUSTER_PREFIX = "airbox-"
+NODE_SUFFIX = "-control-plane"
+MAX_NAME_LENGTH = 63 - len(CLUSTER_PREFIX) - len(NODE_SUFFIX)
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+_REGION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$")
+_SEMVER = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
+_AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+
+
+# --------------------------------------------------------------------------- tables
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of a secrets-manager or storage section."""
+
+    key: str
+    label: str
+    # "text", "url", "aws-region", "choice", "tags", "json-file" (a path to a JSON file)
+    kind: str = "text"
+    required: bool = True
+    # Only required (and only asked for) when another field has this value.
+    when: tuple[str, str] | None = None
+    choices: tuple[str, ...] = ()
+    default: str | None = None
+    # Where a secret goes: its key in the generated Secret, and the chart value that
+    # names that key. A field without ``secret_key`` is a plain chart value.
+    secret_key: str | None = None
+    values_ref: str | None = None
+    help: str = ""
+
+    @property
+    def secret(self) -> bool:
+        return self.secret_key is not None
+
+    def applies(self, section: Mapping[str, Any]) -> bool:
+        if self.when is None:
+            return True
+        other, wanted = self.when
+        return str(section.get(other) or _default_of(self.when[0], section)) == wanted
+
+
+def _default_of(key: str, section: Mapping[str, Any]) -> str:
+    # Only authenticationType has a default that other fields depend on.
+    return "credentials" if key == "authenticationType" else ""
+
+
+@dataclass(frozen=True)
+class TypeSpec:
+    """A secrets manager or storage type: its answers section and its fields."""
+
+    type: str
+    section: str
+    label: str
+    fields: tuple[FieldSpec, ...]
+
+    def field(self, key: str) -> FieldSpec:
+        for spec in self.fields:
+            if spec.key == key:
+                return spec
+        raise KeyError(key)
+
+
+_AUTH = FieldSpec(
+    "authenticationType",
+    "Authentication",
+    kind="choice",
+    choices=("credentials", "instanceProfile"),
+    default="credentials",
+    required=False,
+    help="instanceProfile uses the VM's IAM role instead of access keys",
+)
+
+SECRETS_MANAGERS: dict[str, TypeSpec] = {
+    "AWS_SECRET_MANAGER": TypeSpec(
+        "AWS_SECRET_MANAGER",
+        "awsSecretManager",
+        "AWS Secrets Manager",
+        (
+            FieldSpec("region", "AWS region", kind="aws-region"),
+            _AUTH,
+            FieldSpec(
+                "accessKeyId",
+                "AWS access key id",
+                when=("authenticationType", "credentials"),
+                secret_key="AWS_SECRET_MANAGER_ACCESS_KEY_ID",
+                values_ref="accessKeyIdSecretKey",
+            ),
+            FieldSpec(
+                "secretAccessKey",
+                "AWS secret access key",
+                when=("authenticationType", "credentials"),
+                secret_key="AWS_SECRET_MANAGER_SECRET_ACCESS_KEY",
+                values_ref="secretAccessKeySecretKey",
+            ),
+            FieldSpec("kmsArn", "KMS key ARN (optional)", required=False),
+            FieldSpec("tags", "Tags for new secrets (optional)", kind="tags", required=False),
+        ),
+    ),
+    "GOOGLE_SECRET_MANAGER": TypeSpec(
+        "GOOGLE_SECRET_MANAGER",
+        "googleSecretManager",
+        "Google Secret Manager",
+        (
+            FieldSpec("projectId", "Google Cloud project id"),
+            FieldSpec("region", "Region (optional, for regional secrets)", required=False),
+            FieldSpec(
+                "credentialsJson",
+                "Path to the service account key (JSON)",
+                kind="json-file",
+                secret_key="SECRET_STORE_GCP_CREDENTIALS",
+                values_ref="credentialsSecretKey",
+            ),
+        ),
+    ),
+    "AZURE_KEY_VAULT": TypeSpec(
+        "AZURE_KEY_VAULT",
+        "azureKeyVault",
+        "Azure Key Vault",
+        (
+            FieldSpec("tenantId", "Azure tenant id"),
+            FieldSpec("vaultUrl", "Key Vault URL", kind="url"),
+            FieldSpec(
+                "clientId",
+                "Azure client id",
+                secret_key="AB_AZURE_KEY_VAULT_CLIENT_ID",
+                values_ref="clientIdSecretKey",
+            ),
+            FieldSpec(
+                "clientSecret",
+                "Azure client secret",
+                secret_key="AB_AZURE_KEY_VAULT_CLIENT_SECRET",
+                values_ref="clientSecretSecretKey",
+            ),
+            FieldSpec("tags", "Tags for new secrets (optional)", kind="tags", required=False),
+        ),
+    ),
+    "VAULT": TypeSpec(
+        "VAULT",
+        "vault",
+        "HashiCorp Vault",
+        (
+            FieldSpec("address", "Vault address", kind="url"),
+            FieldSpec("prefix", "Path prefix (optional)", required=False),
+            FieldSpec(
+                "authToken",
+                "Vault token",
+                secret_key="VAULT_AUTH_TOKEN",
+                values_ref="authTokenSecretKey",
+            ),
+        ),
+    ),
+}
+
+STORAGES: dict[str, TypeSpec] = {
+    "s3": TypeSpec(
+        "s3",
+        "s3",
+        "Amazon S3",
+        (
+            FieldSpec("region", "AWS region", kind="aws-region"),
+            _AUTH,
+            FieldSpec(
+                "accessKeyId",
+                "AWS access key id",
+                when=("authenticationType", "credentials"),
+                secret_key="AWS_ACCESS_KEY_ID",
+                values_ref="accessKeyIdSecretKey",
+            ),
+            FieldSpec(
+                "secretAccessKey",
+                "AWS secret access key",
+                when=("authenticationType", "credentials"),
+                secret_key="AWS_SECRET_ACCESS_KEY",
+                values_ref="secretAccessKeySecretKey",
+            ),
+        ),
+    ),
+    "gcs": TypeSpec(
+        "gcs",
+        "gcs",
+        "Google Cloud Storage",
+        (
+            FieldSpec("projectId", "Google Cloud project id"),
+            FieldSpec(
+                "credentialsJson",
+                "Path to the service account key (JSON)",
+                kind="json-file",
+                secret_key="GOOGLE_APPLICATION_CREDENTIALS_JSON",
+                values_ref="credentialsJsonSecretKey",
+            ),
+        ),
+    ),
+    "azure": TypeSpec(
+        "azure",
+        "azure",
+        "Azure Blob Storage",
+        (
+            FieldSpec(
+                "connectionString",
+                "Storage account connection string",
+                secret_key="AZURE_STORAGE_CONNECTION_STRING",
+                values_ref="connectionStringSecretKey",
+            ),
+        ),
+    ),
+}
+
+BUCKET_KEYS = ("log", "state", "workloadOutput", "activityPayload")
+
+# Secrets outside the per-type tables: (answers path, key in the generated Secret).
+DATA_PLANE_CLIENT_ID_KEY = "DATAPLANE_CLIENT_ID"
+DATA_PLANE_CLIENT_SECRET_KEY = "DATAPLANE_CLIENT_SECRET"
+LICENSE_KEY_KEY = "AIRBYTE_LICENSE_KEY"
+
+
+def secret_paths(answers: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """Paths (tuples of keys) of every secret value the answers can hold."""
+    paths: list[tuple[str, ...]] = [
+        ("dataPlane", "clientSecret"),
+        ("dataPlane", "clientId"),
+        ("registration", "clientSecret"),
+        ("licenseKey",),
+    ]
+    for specs, root in ((SECRETS_MANAGERS, "secretsManager"), (STORAGES, "storage")):
+        for spec in specs.values():
+            for fspec in spec.fields:
+                if fspec.secret and fspec.kind != "json-file":
+                    paths.append((root, spec.section, fspec.key))
+    return paths
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class ControlPlane:
+    edition: str
+    url: str
+    api_url: str
+
+
+@dataclass(frozen=True)
+class ClientCredentials:
+    client_id: str
+    client_secret: str
+
+
+@dataclass(frozen=True)
+class Registration:
+    client_id: str
+    client_secret: str
+    organization_id: str | None
+    region: str | None
+
+
+@dataclass(frozen=True)
+class Section:
+    """A configured secrets manager or storage: its type and its section's values."""
+
+    spec: TypeSpec
+    options: Mapping[str, Any]
+
+    @property
+    def type(self) -> str:
+        return self.spec.type
+
+    def value(self, key: str) -> Any:
+        fspec = self.spec.field(key)
+        value = self.options.get(key)
+        if value in (None, "") and fspec.default is not None:
+            return fspec.default
+        return value
+
+
+@dataclass(frozen=True)
+class Storage:
+    section: Section
+    buckets: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class ChartRef:
+    version: str
+    # A local chart directory/archive or a URL; None means the public Helm repository.
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the data plane runs: a kind cluster airbox owns, or an existing cluster."""
+
+    kube_context: str | None = None
+    kubeconfig: str | None = None
+
+    @property
+    def is_kind(self) -> bool:
+        return self.kube_context is None
+
+
+@dataclass(frozen=True)
+class Settings:
+    name: str
+    namespace: str
+    control_plane: ControlPlane
+    data_plane: ClientCredentials | None
+    registration: Registration | None
+    license_key: str | None
+    secrets_manager: Section
+    storage: Storage | None
+    chart: ChartRef
+    values: Mapping[str, Any] = field(default_factory=dict)
+    target: Target = field(default_factory=Target)
+
+    @property
+    def release(self) -> str:
+        return self.name
+
+    @property
+    def cluster_name(self) -> str:
+        return CLUSTER_PREFIX + self.name
+
+    @property
+    def node_container(self) -> str:
+        return self.cluster_name + NODE_SUFFIX
+
+    @classmethod
+    def from_answers(cls, answers: Mapping[str, Any]) -> Settings:
+        """Build settings from answers that ``validate`` accepted."""
+        cp = answers.get("controlPlane") or {}
+        edition = cp.get("edition") or "cloud"
+        url = (cp.get("url") or CLOUD_URL).rstrip("/")
+        api_url = (cp.get("apiUrl") or default_api_url(edition, url)).rstrip("/")
+
+        dp = answers.get("dataPlane") or {}
+        data_plane = (
+            ClientCredentials(str(dp["clientId"]), str(dp["clientSecret"]))
+            if dp.get("clientId") and dp.get("clientSecret")
+            else None
+        )
+        reg = answers.get("registration") or {}
+        registration = (
+            Registration(
+                str(reg["clientId"]),
+                str(reg["clientSecret"]),
+                reg.get("organizationId") or None,
+                reg.get("region") or None,
+            )
+            if reg.get("clientId") and reg.get("clientSecret")
+            else None
+        )
+
+        sm = answers["secretsManager"]
+        sm_spec = SECRETS_MANAGERS[sm["type"]]
+        secrets_manager = Section(sm_spec, dict(sm.get(sm_spec.section) or {}))
+
+        storage = None
+        st = answers.get("storage") or {}
+        if st.get("type"):
+            st_spec = STORAGES[st["type"]]
+            storage = Storage(Section(st_spec, dict(st.get(st_spec.section) or {})),
+                              normalize_buckets(st.get("bucket")))
+
+        chart = answers.get("chart") or {}
+        cluster = answers.get("cluster") or {}
+        return cls(
+            name=answers["name"],
+            namespace=answers.get("namespace") or DEFAULT_NAMESPACE,
+            control_plane=ControlPlane(edition, url, api_url),
+            data_plane=data_plane,
+            registration=registration,
+            license_key=answers.get("licenseKey") or None,
+            secrets_manager=secrets_manager,
+            storage=storage,
+            chart=ChartRef(str(chart.get("version") or CHART_VERSION), chart.get("source")),
+            values=dict(answers.get("values") or {}),
+            target=Target(cluster.get("kubeContext") or None, cluster.get("kubeconfig") or None),
+        )
+
+
+def default_api_url(edition: str, url: str) -> str:
+    if edition == "enterprise":
+        return url.rstrip("/") + "/api/public/v1"
+    return CLOUD_API_URL
+
+
+def normalize_buckets(bucket: Any) -> dict[str, str]:
+    """``bucket`` may be one name for all four uses, or a mapping with some of them.
+
+    Uses left out fall back to the first one given, so one bucket serves them all.
+    """
+    if isinstance(bucket, str):
+        return dict.fromkeys(BUCKET_KEYS, bucket)
+    given = {k: str(v) for k, v in (bucket or {}).items() if v}
+    first = next(iter(given.values()), "")
+    return {key: given.get(key, first) for key in BUCKET_KEYS}
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def is_dns_label(value: str, max_length: int = 63) -> bool:
+    return len(value) <= max_length and bool(_DNS_LABEL.match(value))
+
+
+def is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def url_problem(value: Any, *, allow_http: str = "loopback") -> str | None:
+    """Why ``value`` is not an acceptable URL, or None.
+
+    ``allow_http``: "loopback" (http:// only for 127.0.0.0/8, ::1 and localhost),
+    "any" or "never".
+    """
+    if not isinstance(value, str) or not value:
+        return "must be a URL such as https://example.com"
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{value!r} is not an http(s) URL"
+    if parts.scheme == "http":
+        loopback = is_loopback_host(parts.hostname)
+        if allow_http == "never" or (allow_http == "loopback" and not loopback):
+            return f"{value!r} must use https:// (http:// is accepted only for loopback hosts)"
+    if parts.username or parts.password:
+        return "must not carry credentials in the URL"
+    return None
+
+
+def load_service_account(path: str) -> tuple[str | None, str | None]:
+    """Read a Google service account key file: (content, problem)."""
+    file = Path(path).expanduser()
+    try:
+        content = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, f"file {path} does not exist"
+    except IsADirectoryError:
+        return None, f"{path} is a directory, not a key file"
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, f"cannot read {path}: {exc}"
+    try:
+        data = json.loads(content)
+    except json.JSONDecodeError as exc:
+        return None, f"{path} is not valid JSON ({exc.msg}, line {exc.lineno})"
+    if not isinstance(data, dict) or data.get("type") != "service_account":
+        return None, f"{path} is not a service account key (its \"type\" is not service_account)"
+    missing = [k for k in ("project_id", "private_key", "client_email") if not data.get(k)]
+    if missing:
+        return None, f"{path} lacks {', '.join(missing)}"
+    return content, None
+
+
+Check = Callable[[Any], str | None]
+
+
+def _nonempty(value: Any) -> bool:
+    return value is not None and value != "" and value != {} and value != []
+
+
+def validate(answers: Mapping[str, Any], *, require_credentials: bool = True) -> list[Problem]:
+    """Every problem with ``answers``; an empty list means ``from_answers`` will work.
+
+    ``require_credentials``: a dry run may go without data plane credentials when
+    registration credentials are given (registration happens at install time).
+    """
+    problems: list[Problem] = []
+
+    def add(path: str, message: str, fix: str | None = None) -> None:
+        problems.append(Problem(path, message, fix))
+
+    name = answers.get("name")
+    if not _nonempty(name):
+        add("name", "is required", "choose a name such as us-west-1-dp (lowercase, digits, -)")
+    elif not isinstance(name, str) or not is_dns_label(name, MAX_NAME_LENGTH):
+        add(
+            "name",
+            f"{name!r} is not a valid data plane name",
+            f"use at most {MAX_NAME_LENGTH} lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit",
+        )
+
+    namespace = answers.get("namespace")
+    if _nonempty(namespace) and (not isinstance(namespace, str) or not is_dns_label(namespace)):
+        add("namespace", f"{namespace!r} is not a valid Kubernetes namespace",
+            "use lowercase letters, digits and '-' (at most 63)")
+
+    cp = answers.get("controlPlane") or {}
+    edition = cp.get("edition") or "cloud"
+    if edition not in ("cloud", "enterprise"):
+        add("controlPlane.edition", f"{edition!r} is not an edition",
+            "use cloud (Enterprise Flex) or enterprise (self-managed control plane)")
+    if edition == "enterprise" and not _nonempty(cp.get("url")):
+        add("controlPlane.url", "is required for a self-managed control plane",
+            "set it to your Airbyte URL, e.g. https://airbyte.example.com")
+    for key in ("url", "apiUrl"):
+        if _nonempty(cp.get(key)):
+            problem = url_problem(cp[key])
+            if problem:
+                add(f"controlPlane.{key}", problem, "use https://host[/path]")
+
+    dp = answers.get("dataPlane") or {}
+    reg = answers.get("registration") or {}
+    has_dp = _nonempty(dp.get("clientId")) or _nonempty(dp.get("clientSecret"))
+    has_reg = _nonempty(reg.get("clientId")) or _nonempty(reg.get("clientSecret"))
+    if has_dp:
+        for key in ("clientId", "clientSecret"):
+            if not _nonempty(dp.get(key)):
+                add(f"dataPlane.{key}", "is required with the other data plane credential",
+                    "give both clientId and clientSecret of the registered data plane")
+    if has_reg:
+        for key in ("clientId", "clientSecret"):
+            if not _nonempty(reg.get(key)):
+                add(f"registration.{key}", "is required to register a data plane",
+                    "give the Airbyte application's client id and secret "
+                    "(or set AIRBYTE_CLIENT_ID / AIRBYTE_CLIENT_SECRET)")
+        org = reg.get("organizationId")
+        if _nonempty(org) and not is_uuid(str(org)):
+            add("registration.organizationId", f"{org!r} is not a UUID",
+                "copy the organization id from Airbyte's Settings > Organization")
+        region = reg.get("region")
+        if _nonempty(region) and not (is_uuid(str(region)) or _REGION_NAME.match(str(region))):
+            add("registration.region", f"{region!r} is not a region name or id",
+                "use letters, digits, '-', '_', '.' or spaces (at most 63), or a region UUID")
+    if require_credentials and not has_dp and not has_reg:
+        add("dataPlane", "no credentials given",
+            "give dataPlane.clientId/clientSecret of a registered data plane, or "
+            "registration credentials (AIRBYTE_CLIENT_ID / AIRBYTE_CLIENT_SECRET) "
+            "so airbox registers one")
+
+    if edition == "enterprise" and not _nonempty(answers.get("licenseKey")):
+        add("licenseKey", "is required for a self-managed (enterprise) control plane",
+            "set licenseKey (for example to ${AIRBYTE_LICENSE_KEY})")
+
+    sm = answers.get("secretsManager") or {}
+    sm_type = sm.get("type")
+    if not _nonempty(sm_type):
+        add("secretsManager.type", "is required",
+            "one of " + ", ".join(SECRETS_MANAGERS) + " — the control plane's secrets manager")
+    elif sm_type not in SECRETS_MANAGERS:
+        add("secretsManager.type", f"{sm_type!r} is not a supported secrets manager",
+            "use one of " + ", ".join(SECRETS_MANAGERS))
+    else:
+        _check_section(SECRETS_MANAGERS[sm_type], sm, "secretsManager", add)
+
+    st = answers.get("storage") or {}
+    st_type = st.get("type")
+    if _nonempty(st_type):
+        if st_type not in STORAGES:
+            add("storage.type", f"{st_type!r} is not a supported storage type",
+                "use one of " + ", ".join(STORAGES) + ", or leave storage out")
+        else:
+            _check_section(STORAGES[st_type], st, "storage", add)
+            bucket = st.get("bucket")
+            buckets = normalize_buckets(bucket) if isinstance(bucket, (str, dict)) else {}
+            if not any(buckets.values()):
+                add("storage.bucket", "is required",
+                    "name the bucket(s): bucket: {log: ..., state: ..., workloadOutput: ...}")
+            if isinstance(bucket, dict):
+                for key in bucket:
+                    if key not in BUCKET_KEYS:
+                        add(f"storage.bucket.{key}", "is not a bucket use",
+                            "use " + ", ".join(BUCKET_KEYS))
+
+    chart = answers.get("chart") or {}
+    version = chart.get("version")
+    if _nonempty(version) and not _SEMVER.match(str(version)):
+        add("chart.version", f"{version!r} is not a chart version", "use a version like 1.8.1")
+    source = chart.get("source")
+    if _nonempty(source):
+        src = str(source)
+        if "://" in src:
+            problem = url_problem(src, allow_http="any")
+            if problem and not src.startswith("oci://"):
+                add("chart.source", problem, "give a chart archive URL or a local path")
+        elif not Path(src).expanduser().exists():
+            add("chart.source", f"{src} does not exist",
+                "give the path of a chart directory or .tgz archive")
+
+    values = answers.get("values")
+    if values is not None and not isinstance(values, dict):
+        add("values", "must be a mapping of Helm values")
+    elif isinstance(values, dict):
+        for path in _secret_like_paths(values):
+            add(f"values.{path}", "looks like a credential in plain Helm values",
+                "credentials belong in their section (dataPlane, secretsManager, storage, "
+                "licenseKey) so they reach the cluster in a Secret, not in values.yaml")
+
+    cluster = answers.get("cluster") or {}
+    kubeconfig = cluster.get("kubeconfig")
+    if _nonempty(kubeconfig) and not Path(str(kubeconfig)).expanduser().is_file():
+        add("cluster.kubeconfig", f"{kubeconfig} does not exist", "give an existing kubeconfig")
+    if _nonempty(kubeconfig) and not _nonempty(cluster.get("kubeContext")):
+        add("cluster.kubeContext", "is required with a kubeconfig",
+            "name the context to use (kubectl config get-contexts)")
+    return problems
+
+
+def _check_section(
+    spec: TypeSpec,
+    parent: Mapping[str, Any],
+    root: str,
+    add: Callable[..., None],
+) -> None:
+    section = parent.get(spec.section) or {}
+    where = f"{root}.{spec.section}"
+    if not isinstance(section, dict):
+        add(where, "must be a mapping")
+        return
+    known = {f.key for f in spec.fields}
+    for key in section:
+        if key not in known:
+            add(f"{where}.{key}", "is not a field of " + spec.label,
+                "use " + ", ".join(sorted(known)))
+    for fspec in spec.fields:
+        value = section.get(fspec.key)
+        path = f"{where}.{fspec.key}"
+        if not _nonempty(value):
+            if fspec.required and fspec.applies(section):
+                add(path, f"is required for {spec.label}", fspec.help or None)
+            continue
+        if fspec.kind == "choice" and value not in fspec.choices:
+            add(path, f"{value!r} is not one of " + ", ".join(fspec.choices))
+        elif fspec.kind == "url":
+            problem = url_problem(value, allow_http="any")
+            if problem:
+                add(path, problem, "use https://host")
+        elif fspec.kind == "aws-region" and not _AWS_REGION.match(str(value)):
+            add(path, f"{value!r} is not an AWS region", "use a region such as us-west-2")
+        elif fspec.kind == "tags" and not (
+            isinstance(value, dict) and all(isinstance(k, str) for k in value)
+        ):
+            add(path, "must be a mapping of tag names to values", "e.g. tags: {team: data}")
+        elif fspec.kind == "json-file":
+            _, problem = load_service_account(str(value))
+            if problem:
+                add(path, problem, "give the path of a Google service account key file")
+        elif fspec.kind == "text" and not isinstance(value, (str, int)):
+            add(path, "must be a string")
+
+
+def _secret_like_paths(values: Mapping[str, Any], prefix: str = "") -> list[str]:
+    from airbox.redact import is_secret_key
+
+    found: list[str] = []
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            found.extend(_secret_like_paths(value, path + "."))
+        elif is_secret_key(str(key)) and isinstance(value, str) and value:
+            found.append(path)
+    return found

@@ -1,0 +1,1 @@
+"""Example answers files and the answers-file JSON Schema, shipped as package data."""
