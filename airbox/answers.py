@@ -157,11 +157,12 @@ def load_answers_file(path: Path, environ: Mapping[str, str] | None = None) -> d
             source=source,
         )
     expanded, problems = expand_vars(data, environ)
-    problems.extend(p for p in schema_problems(expanded) if p.field not in {q.field for q in problems})
-    if problems:
-        raise InvalidSettings(problems, source=source)
     register_secrets(expanded)
-    return expanded
+    if problems:
+        # Unset variables first: the rest of the checks would only echo them.
+        raise InvalidSettings(problems, source=source)
+    result: dict[str, Any] = expanded
+    return result
 
 
 def env_answers(environ: Mapping[str, str] | None = None) -> dict[str, Any]:

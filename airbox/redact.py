@@ -60,6 +60,10 @@ class Redactor:
                     if len(line) >= 12:
                         self._values.add(line)
 
+    def reset(self) -> None:
+        with self._lock:
+            self._values.clear()
+
     def known(self) -> frozenset[str]:
         with self._lock:
             return frozenset(self._values)

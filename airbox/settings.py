@@ -247,7 +247,7 @@ DATA_PLANE_CLIENT_SECRET_KEY = "DATAPLANE_CLIENT_SECRET"
 LICENSE_KEY_KEY = "AIRBYTE_LICENSE_KEY"
 
 
-def secret_paths(answers: Mapping[str, Any]) -> list[tuple[str, ...]]:
+def secret_paths() -> list[tuple[str, ...]]:
     """Paths (tuples of keys) of every secret value the answers can hold."""
     paths: list[tuple[str, ...]] = [
         ("dataPlane", "clientSecret"),
@@ -360,18 +360,18 @@ class Settings:
     @classmethod
     def from_answers(cls, answers: Mapping[str, Any]) -> Settings:
         """Build settings from answers that ``validate`` accepted."""
-        cp = answers.get("controlPlane") or {}
+        cp = _mapping(answers.get("controlPlane"))
         edition = cp.get("edition") or "cloud"
         url = (cp.get("url") or CLOUD_URL).rstrip("/")
         api_url = (cp.get("apiUrl") or default_api_url(edition, url)).rstrip("/")
 
-        dp = answers.get("dataPlane") or {}
+        dp = _mapping(answers.get("dataPlane"))
         data_plane = (
             ClientCredentials(str(dp["clientId"]), str(dp["clientSecret"]))
             if dp.get("clientId") and dp.get("clientSecret")
             else None
         )
-        reg = answers.get("registration") or {}
+        reg = _mapping(answers.get("registration"))
         registration = (
             Registration(
                 str(reg["clientId"]),
@@ -388,14 +388,14 @@ class Settings:
         secrets_manager = Section(sm_spec, dict(sm.get(sm_spec.section) or {}))
 
         storage = None
-        st = answers.get("storage") or {}
+        st = _mapping(answers.get("storage"))
         if st.get("type"):
             st_spec = STORAGES[st["type"]]
             storage = Storage(Section(st_spec, dict(st.get(st_spec.section) or {})),
                               normalize_buckets(st.get("bucket")))
 
-        chart = answers.get("chart") or {}
-        cluster = answers.get("cluster") or {}
+        chart = _mapping(answers.get("chart"))
+        cluster = _mapping(answers.get("cluster"))
         return cls(
             name=answers["name"],
             namespace=answers.get("namespace") or DEFAULT_NAMESPACE,
@@ -499,6 +499,11 @@ def load_service_account(path: str) -> tuple[str | None, str | None]:
 Check = Callable[[Any], str | None]
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    """A section as a mapping; a wrongly typed one is reported by the schema check."""
+    return value if isinstance(value, dict) else {}
+
+
 def _nonempty(value: Any) -> bool:
     return value is not None and value != "" and value != {} and value != []
 
@@ -530,7 +535,7 @@ def validate(answers: Mapping[str, Any], *, require_credentials: bool = True) ->
         add("namespace", f"{namespace!r} is not a valid Kubernetes namespace",
             "use lowercase letters, digits and '-' (at most 63)")
 
-    cp = answers.get("controlPlane") or {}
+    cp = _mapping(answers.get("controlPlane"))
     edition = cp.get("edition") or "cloud"
     if edition not in ("cloud", "enterprise"):
         add("controlPlane.edition", f"{edition!r} is not an edition",
@@ -544,8 +549,8 @@ def validate(answers: Mapping[str, Any], *, require_credentials: bool = True) ->
             if problem:
                 add(f"controlPlane.{key}", problem, "use https://host[/path]")
 
-    dp = answers.get("dataPlane") or {}
-    reg = answers.get("registration") or {}
+    dp = _mapping(answers.get("dataPlane"))
+    reg = _mapping(answers.get("registration"))
     has_dp = _nonempty(dp.get("clientId")) or _nonempty(dp.get("clientSecret"))
     has_reg = _nonempty(reg.get("clientId")) or _nonempty(reg.get("clientSecret"))
     if has_dp:
@@ -577,7 +582,7 @@ def validate(answers: Mapping[str, Any], *, require_credentials: bool = True) ->
         add("licenseKey", "is required for a self-managed (enterprise) control plane",
             "set licenseKey (for example to ${AIRBYTE_LICENSE_KEY})")
 
-    sm = answers.get("secretsManager") or {}
+    sm = _mapping(answers.get("secretsManager"))
     sm_type = sm.get("type")
     if not _nonempty(sm_type):
         add("secretsManager.type", "is required",
@@ -588,7 +593,7 @@ def validate(answers: Mapping[str, Any], *, require_credentials: bool = True) ->
     else:
         _check_section(SECRETS_MANAGERS[sm_type], sm, "secretsManager", add)
 
-    st = answers.get("storage") or {}
+    st = _mapping(answers.get("storage"))
     st_type = st.get("type")
     if _nonempty(st_type):
         if st_type not in STORAGES:
@@ -607,7 +612,7 @@ def validate(answers: Mapping[str, Any], *, require_credentials: bool = True) ->
                         add(f"storage.bucket.{key}", "is not a bucket use",
                             "use " + ", ".join(BUCKET_KEYS))
 
-    chart = answers.get("chart") or {}
+    chart = _mapping(answers.get("chart"))
     version = chart.get("version")
     if _nonempty(version) and not _SEMVER.match(str(version)):
         add("chart.version", f"{version!r} is not a chart version", "use a version like 1.8.1")
@@ -631,7 +636,7 @@ def validate(answers: Mapping[str, Any], *, require_credentials: bool = True) ->
                 "credentials belong in their section (dataPlane, secretsManager, storage, "
                 "licenseKey) so they reach the cluster in a Secret, not in values.yaml")
 
-    cluster = answers.get("cluster") or {}
+    cluster = _mapping(answers.get("cluster"))
     kubeconfig = cluster.get("kubeconfig")
     if _nonempty(kubeconfig) and not Path(str(kubeconfig)).expanduser().is_file():
         add("cluster.kubeconfig", f"{kubeconfig} does not exist", "give an existing kubeconfig")

@@ -1,0 +1,62 @@
+"""Running the click group: typed errors become messages and exit codes."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import click
+
+from airbox.errors import EXIT_INTERRUPTED, EXIT_USAGE, AirboxError
+
+
+def report(error: AirboxError) -> None:
+    from airbox import runlog
+    from airbox.redact import REDACTOR
+    from airbox.ui import Terminal
+
+    term = Terminal()
+    term.error(error.message)
+    for line in error.details:
+        term.detail(line)
+    if error.hint:
+        term.detail("next: " + error.hint)
+    log_file = error.log_file or runlog.current_file()
+    if log_file:
+        term.detail(f"log: {log_file}")
+    runlog.logger().error("%s | %s", REDACTOR.mask(error.message), "; ".join(error.details))
+
+
+def run(group: click.Group, argv: list[str]) -> NoReturn:
+    code = 0
+    try:
+        # Without standalone mode click returns the command's value (our exit code)
+        # or, for --help/--version, the code it would have exited with.
+        result = group.main(args=argv, prog_name="airbox", standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+    except click.exceptions.Exit as done:
+        code = done.exit_code
+    except click.exceptions.Abort:
+        # Ctrl-C or EOF at a prompt.
+        sys.stderr.write("\nInterrupted; nothing more was done. Run the command again to resume.\n")
+        code = EXIT_INTERRUPTED
+    except click.ClickException as exc:
+        exc.show()
+        code = EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code
+    except AirboxError as exc:
+        report(exc)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        from airbox import runlog
+
+        runlog.logger().warning("interrupted by the user")
+        sys.stderr.write(
+            "\nInterrupted. Progress is saved: run the same command again to finish.\n"
+        )
+        log_file = runlog.current_file()
+        if log_file:
+            sys.stderr.write(f"  log: {log_file}\n")
+        code = EXIT_INTERRUPTED
+    except BrokenPipeError:
+        code = 0
+    sys.exit(code)

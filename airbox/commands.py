@@ -1,0 +1,160 @@
+"""The exact command lines airbox runs, built in one place.
+
+The dry-run plan and the real install both take their argv from here, so what
+``--dry-run`` shows is what ``install`` runs. Each builder starts with the tool's
+bare name; the runner swaps in the resolved binary. No argv ever holds a secret:
+secrets travel on stdin (``kubectl apply -f -``) or in 0600 files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from airbox import versions
+from airbox.settings import Settings
+
+HELM_TIMEOUT = "10m"
+KIND_WAIT = "120s"
+LAUNCHER_CONTAINER = versions.CHART_NAME
+
+
+@dataclass(frozen=True)
+class Kube:
+    """How to reach the cluster: the kubeconfig file and context to pass every time."""
+
+    kubeconfig: str | None
+    context: str | None
+
+    def kubectl(self, *args: str) -> list[str]:
+        argv = ["kubectl"]
+        if self.kubeconfig:
+            argv += ["--kubeconfig", self.kubeconfig]
+        if self.context:
+            argv += ["--context", self.context]
+        return argv + list(args)
+
+    def helm(self, *args: str) -> list[str]:
+        argv = ["helm"]
+        if self.kubeconfig:
+            argv += ["--kubeconfig", self.kubeconfig]
+        if self.context:
+            argv += ["--kube-context", self.context]
+        return argv + list(args)
+
+
+def kube_for(settings: Settings, kind_kubeconfig: Path) -> Kube:
+    if settings.target.is_kind:
+        return Kube(str(kind_kubeconfig), "kind-" + settings.cluster_name)
+    return Kube(settings.target.kubeconfig, settings.target.kube_context)
+
+
+def deployment_name(settings: Settings) -> str:
+    return f"{settings.release}-{versions.CHART_NAME}"
+
+
+# ----------------------------------------------------------------------------- kind
+
+
+def kind_get_clusters() -> list[str]:
+    return ["kind", "get", "clusters"]
+
+
+def kind_create(settings: Settings, config: Path, kubeconfig: Path) -> list[str]:
+    return [
+        "kind", "create", "cluster",
+        "--name", settings.cluster_name,
+        "--config", str(config),
+        "--kubeconfig", str(kubeconfig),
+        "--wait", KIND_WAIT,
+    ]
+
+
+def kind_export_kubeconfig(settings: Settings, kubeconfig: Path) -> list[str]:
+    return ["kind", "export", "kubeconfig", "--name", settings.cluster_name,
+            "--kubeconfig", str(kubeconfig)]
+
+
+def kind_load(settings: Settings, images: list[str]) -> list[str]:
+    return ["kind", "load", "docker-image", "--name", settings.cluster_name, *images]
+
+
+def kind_delete(settings: Settings, kubeconfig: Path) -> list[str]:
+    return ["kind", "delete", "cluster", "--name", settings.cluster_name,
+            "--kubeconfig", str(kubeconfig)]
+
+
+def kind_export_logs(settings: Settings, directory: Path) -> list[str]:
+    return ["kind", "export", "logs", str(directory), "--name", settings.cluster_name]
+
+
+# -------------------------------------------------------------------------- kubectl
+
+
+def kubectl_apply_stdin(kube: Kube, namespace: str | None = None) -> list[str]:
+    args = ["apply", "-f", "-"]
+    if namespace:
+        args = ["--namespace", namespace, *args]
+    return kube.kubectl(*args)
+
+
+def kubectl_rollout_status(kube: Kube, settings: Settings, timeout: str = "120s") -> list[str]:
+    return kube.kubectl(
+        "--namespace", settings.namespace, "rollout", "status",
+        f"deployment/{deployment_name(settings)}", f"--timeout={timeout}",
+    )
+
+
+def kubectl_launcher_logs(kube: Kube, settings: Settings, since: str = "10m") -> list[str]:
+    return kube.kubectl(
+        "--namespace", settings.namespace, "logs", f"deployment/{deployment_name(settings)}",
+        "--container", LAUNCHER_CONTAINER, f"--since={since}", "--tail=500",
+    )
+
+
+# ----------------------------------------------------------------------------- helm
+
+
+def chart_args(settings: Settings) -> list[str]:
+    """The chart reference: the public repository at a version, or a local/mirrored chart."""
+    if settings.chart.source:
+        return [settings.chart.source, "--version", settings.chart.version]
+    return [versions.CHART_NAME, "--repo", versions.CHART_REPO, "--version", settings.chart.version]
+
+
+def helm_template(kube: Kube, settings: Settings, values: Path) -> list[str]:
+    return [
+        "helm", "template", settings.release, *chart_args(settings),
+        "--namespace", settings.namespace, "--values", str(values),
+    ]
+
+
+def helm_upgrade(kube: Kube, settings: Settings, values: Path, *, helm_major: int = 3) -> list[str]:
+    # Helm 4 renamed --atomic to --rollback-on-failure.
+    rollback_flag = "--atomic" if helm_major < 4 else "--rollback-on-failure"
+    return kube.helm(
+        "upgrade", "--install", settings.release, *chart_args(settings),
+        "--namespace", settings.namespace, "--create-namespace",
+        "--values", str(values),
+        "--wait", "--timeout", HELM_TIMEOUT, rollback_flag, "--history-max", "10",
+    )
+
+
+def helm_status(kube: Kube, settings: Settings) -> list[str]:
+    return kube.helm("status", settings.release, "--namespace", settings.namespace,
+                     "--output", "json")
+
+
+def helm_history(kube: Kube, settings: Settings) -> list[str]:
+    return kube.helm("history", settings.release, "--namespace", settings.namespace,
+                     "--output", "json")
+
+
+def helm_rollback(kube: Kube, settings: Settings, revision: int) -> list[str]:
+    return kube.helm("rollback", settings.release, str(revision),
+                     "--namespace", settings.namespace, "--wait", "--timeout", "5m")
+
+
+def helm_uninstall(kube: Kube, settings: Settings) -> list[str]:
+    return kube.helm("uninstall", settings.release, "--namespace", settings.namespace,
+                     "--wait", "--timeout", "5m")

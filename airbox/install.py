@@ -1,0 +1,614 @@
+"""``airbox install``: the generated files, the plan, and the steps that deploy it.
+
+Order: preflight → register (if asked) → write manifests → pull images (in the
+background) → kind cluster → load images → namespace → Secret → check the chart
+against the Secret → ``helm upgrade --install`` → verify. Each step looks at the
+real state first and does only what is missing, so a re-run after a failure or a
+Ctrl-C finishes the job; a changed setting or chart version means an upgrade.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import shlex
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from airbox import commands, kube, manifests, runlog, versions
+from airbox.answers import dump_yaml
+from airbox.chartcheck import parse_manifests, unresolved_refs
+from airbox.commands import Kube
+from airbox.dockerhost import DockerHost
+from airbox.errors import AirboxError, ClusterError, ControlPlaneError, ToolError
+from airbox.fsutil import PUBLIC_FILE, SECRET_FILE, atomic_write, ensure_private_dir, write_json
+from airbox.paths import KIND_CONFIG_FILE, PLAN_FILE, SECRET_MANIFEST_FILE, VALUES_FILE, StateDir
+from airbox.pipeline import Progress, Step, execute, plan
+from airbox.redact import REDACTOR
+from airbox.runner import Runner
+from airbox.settings import Settings
+from airbox.toolchain import Toolchain
+from airbox.ui import StepLine, Terminal
+
+
+@dataclass
+class Options:
+    dry_run: bool = False
+    output_dir: Path | None = None
+    assume_yes: bool = False
+    ignore_preflight_failures: bool = False
+    verbose: bool = False
+    preload_images: bool = True
+
+
+@dataclass(frozen=True)
+class Generated:
+    """Where the generated files are (the state directory, or --output-dir)."""
+
+    directory: Path
+
+    @property
+    def values(self) -> Path:
+        return self.directory / VALUES_FILE
+
+    @property
+    def secret(self) -> Path:
+        return self.directory / SECRET_MANIFEST_FILE
+
+    @property
+    def kind_config(self) -> Path:
+        return self.directory / KIND_CONFIG_FILE
+
+    @property
+    def plan(self) -> Path:
+        return self.directory / PLAN_FILE
+
+
+@dataclass
+class Context:
+    settings: Settings
+    answers: dict[str, Any]
+    state: StateDir
+    files: Generated
+    term: Terminal
+    options: Options
+    runner: Runner = field(default_factory=Runner)
+    tools: Toolchain | None = None
+    hooks: dict[str, Any] = field(default_factory=dict)
+    _docker: DockerHost | None = None
+    pulls: concurrent.futures.Future[None] | None = None
+
+    @property
+    def kube(self) -> Kube:
+        return commands.kube_for(self.settings, self.state.kubeconfig)
+
+    @property
+    def docker(self) -> DockerHost:
+        if self._docker is None:
+            self._docker = DockerHost.connect()
+        return self._docker
+
+    @property
+    def registering(self) -> bool:
+        return self.settings.data_plane is None and self.settings.registration is not None
+
+    def images(self) -> list[str]:
+        return versions.data_plane_images(self.settings.chart.version)
+
+
+# ------------------------------------------------------------------------ generation
+
+
+def write_generated(settings: Settings, files: Generated, *, dry_run: bool) -> dict[str, str]:
+    """Write values.yaml, secrets.yaml (0600) and kind-config.yaml; return the Secret data."""
+    data = manifests.secret_data(settings, placeholder_credentials=dry_run)
+    REDACTOR.add(*data.values())
+    ensure_private_dir(files.directory)
+    atomic_write(files.values, dump_yaml(manifests.helm_values(settings)), mode=PUBLIC_FILE)
+    atomic_write(files.secret, dump_yaml(manifests.secret_manifest(settings, data)),
+                 mode=SECRET_FILE)
+    if settings.target.is_kind:
+        atomic_write(files.kind_config, dump_yaml(manifests.kind_config(settings)),
+                     mode=PUBLIC_FILE)
+    return data
+
+
+def _apply_documents(*docs: dict[str, Any]) -> str:
+    return "".join("---\n" + dump_yaml(doc) for doc in docs)
+
+
+# ----------------------------------------------------------------------------- steps
+
+
+class Preflight(Step[Context]):
+    name = "preflight"
+    title = "Check the machine"
+
+    def run(self, ctx: Context, line: StepLine) -> None:
+        hook: Callable[[Context, StepLine], None] | None = ctx.hooks.get("preflight")
+        if hook is not None:
+            hook(ctx, line)
+            return
+        if ctx.settings.target.is_kind:
+            ctx.docker.version()
+        line.update("Docker is reachable")
+
+
+class Register(Step[Context]):
+    name = "register"
+    title = "Register the data plane with the control plane"
+
+    def applies(self, ctx: Context) -> bool:
+        return ctx.registering or "register" in ctx.hooks
+
+    def commands(self, ctx: Context) -> list[list[str]]:
+        api = ctx.settings.control_plane.api_url
+        return [
+            ["http", "POST", f"{api}/applications/token"],
+            ["http", "GET", f"{api}/organizations"],
+            ["http", "GET", f"{api}/regions?organizationId=<organization>"],
+            ["http", "POST", f"{api}/regions", "(only if the region does not exist)"],
+            ["http", "GET", f"{api}/dataplanes?regionIds=<region>"],
+            ["http", "POST", f"{api}/dataplanes", "(only if not registered yet)"],
+        ]
+
+    def run(self, ctx: Context, line: StepLine) -> None:
+        hook: Callable[[Context, StepLine], None] | None = ctx.hooks.get("register")
+        if hook is None:
+            raise ControlPlaneError(
+                "registering a data plane is not available in this build",
+                hint="register it in Airbyte and give dataPlane.clientId/clientSecret instead",
+            )
+        hook(ctx, line)
+
+
+class WriteManifests(Step[Context]):
+    name = "manifests"
+    title = "Generate the Secret, Helm values and cluster config"
+
+    def commands(self, ctx: Context) -> list[list[str]]:
+        return []
+
+    def run(self, ctx: Context, line: StepLine) -> None:
+        write_generated(ctx.settings, ctx.files, dry_run=False)
+        line.update(f"written to {ctx.files.directory}")
+
+
+class PullImages(Step[Context]):
+    """Starts the pulls in the background; ``LoadImages`` waits for them."""
+
+    name = "images"
+    title = "Pull the data plane images (in the background)"
+
+    def applies(self, ctx: Context) -> bool:
+        return ctx.settings.target.is_kind and ctx.options.preload_images
+
+    def commands(self, ctx: Context) -> list[list[str]]:
+        return [["docker", "pull", image] for image in ctx.images()]
+
+    def done(self, ctx: Context) -> str | None:
+        missing = [image for image in ctx.images() if not ctx.docker.has_image(image)]
+        return None if missing else "already present"
+
+    def run(self, ctx: Context, line: StepLine) -> None:
+        docker = ctx.docker
+        images = [image for image in ctx.images() if not docker.has_image(image)]
+        log = runlog.logger()
+
+        def pull_all() -> None:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+                futures = [pool.submit(docker.pull, image,
+                                       lambda msg: log.debug("docker %s", msg))
+                           for image in images]
+                for future in futures:
+                    future.result()
+
+        executor = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        ctx.pulls = executor.submit(pull_all)
+        executor.shutdown(wait=False)
+        line.update(f"pulling {len(images)} image(s) while the cluster is created")
+
+
+class Cluster(Step[Context]):
+    name = "cluster"
+    title = "Create the kind cluster"
+
+    def applies(self, ctx: Context) -> bool:
+        return ctx.settings.target.is_kind
+
+    def describe(self, ctx: Context) -> str:
+        return f"Create the kind cluster {ctx.settings.cluster_name}"
+
+    def commands(self, ctx: Context) -> list[list[str]]:
+        return [commands.kind_create(ctx.settings, ctx.files.kind_config, ctx.state.kubeconfig)]
+
+    def _exists(self, ctx: Context) -> bool:
+        result = ctx.runner.run(commands.kind_get_clusters(), timeout=30)
+        return ctx.settings.cluster_name in result.stdout.split()
+
+    def run(self, ctx: Context, line: StepLine) -> None:
+        settings = ctx.settings
+        if self._exists(ctx):
+            node = ctx.docker.container(settings.node_container)
+            if node.status != "running":
+                line.update(f"starting the stopped node container {settings.node_container}")
+                ctx.docker.start(settings.node_container)
+            if not ctx.state.kubeconfig.is_file():
+                ctx.runner.run(commands.kind_export_kubeconfig(settings, ctx.state.kubeconfig))
+            wait_for_api(ctx, line)
+            line.skip("exists, reused")
+            return
+        line.update("creating the node (the first time takes a few minutes)")
+        try:
+            ctx.runner.run(
+                commands.kind_create(settings, ctx.files.kind_config, ctx.state.kubeconfig),
+                timeout=600,
+                on_line=lambda text: line.update(text.strip(" •✓✗")) if text.strip() else None,
+                error=f"creating the kind cluster {settings.cluster_name} failed",
+                hint="see the kind output above; common causes are too little memory, "
+                     "inotify limits (run `airbox preflight`) and Docker subnet clashes",
+            )
+        except (ToolError, KeyboardInterrupt):
+            # Like kind itself: never leave a half-built cluster behind.
+            ctx.runner.run(commands.kind_delete(settings, ctx.state.kubeconfig), check=False,
+                           timeout=120)
+            raise
+        ctx.state.kubeconfig.chmod(SECRET_FILE)
+
+
+def wait_for_api(ctx: Context, line: StepLine, timeout: float = 120) -> None:
+    """Poll the API server with backoff until it answers (after a node restart)."""
+    deadline = time.monotonic() + timeout
+    delay = 0.2
+    while True:
+        result = ctx.runner.run(ctx.kube.kubectl("get", "--raw", "/readyz"), check=False,
+                                timeout=15)
+        if result.ok:
+            return
+        if time.monotonic() > deadline:
+            raise ClusterError(
+                f"the Kubernetes API of {ctx.settings.cluster_name} did not become ready",
+                details=[result.stderr.strip()[-300:]],
+                hint="check the node container with `docker logs "
+                     f"{ctx.settings.node_container}`; `airbox status` explains more",
+            )
+        line.update("waiting for the Kubernetes API")
+        time.sleep(delay)
+        delay = min(delay * 2, 5)
+
+
+class LoadImages(Step[Context]):
+    name = "load-images"
+    title = "Load the images into the cluster"
+
+    def applies(self, ctx: Context) -> bool:
+        return ctx.settings.target.is_kind and ctx.options.preload_images
+
+    def commands(self, ctx: Context) -> list[list[str]]:
+        return [commands.kind_load(ctx.settings, ctx.images())]
+
+    def run(self, ctx: Context, line: StepLine) -> None:
+        if ctx.pulls is not None:
+            line.update("waiting for the image pulls to finish")
+            ctx.pulls.result()
+        ctx.runner.run(commands.kind_load(ctx.settings, ctx.images()), timeout=900,
+                       error="loading the images into the kind node failed")
+
+
+class Namespace(Step[Context]):
+    name = "namespace"
+    title = "Create the namespace"
+
+    def describe(self, ctx: Context) -> str:
+        return f"Create the namespace {ctx.settings.namespace}"
+
+    def commands(self, ctx: Context) -> list[list[str]]:
+        return [commands.kubectl_apply_stdin(ctx.kube)]
+
+    def run(self, ctx: Context, line: StepLine) -> None:
+        result = ctx.runner.run(
+            commands.kubectl_apply_stdin(ctx.kube),
+            stdin=_apply_documents(manifests.namespace_manifest(ctx.settings)),
+            error=f"creating the namespace {ctx.settings.namespace} failed",
+        )
+        line.update(result.stdout.strip())
+
+
+class SecretStep(Step[Context]):
+    name = "secret"
+    title = f"Apply the Secret {manifests.SECRET_NAME}"
+
+    def commands(self, ctx: Context) -> list[list[str]]:
+        return [commands.kubectl_apply_stdin(ctx.kube, ctx.settings.namespace)]
+
+    def run(self, ctx: Context, line: StepLine) -> None:
+        # The manifest travels on stdin, never in argv or a world-readable file.
+        text = ctx.files.secret.read_text(encoding="utf-8")
+        result = ctx.runner.run(
+            commands.kubectl_apply_stdin(ctx.kube, ctx.settings.namespace),
+            stdin=text,
+            error=f"applying the Secret {manifests.SECRET_NAME} failed",
+        )
+        line.update(result.stdout.strip())
+
+
+class CheckChart(Step[Context]):
+    name = "check-chart"
+    title = "Check the chart's secret references against the Secret"
+
+    def commands(self, ctx: Context) -> list[list[str]]:
+        return [commands.helm_template(ctx.kube, ctx.settings, ctx.files.values)]
+
+    def run(self, ctx: Context, line: StepLine) -> None:
+        result = ctx.runner.run(
+            commands.helm_template(ctx.kube, ctx.settings, ctx.files.values),
+            timeout=180,
+            error="rendering the chart failed",
+            hint="check chart.version / --chart and the values: overrides",
+        )
+        import yaml
+
+        secret = yaml.safe_load(ctx.files.secret.read_text(encoding="utf-8"))
+        missing = unresolved_refs(parse_manifests(result.stdout), secret)
+        if missing:
+            raise ClusterError(
+                "the chart references Secret keys that do not exist; the pod would not start",
+                details=[ref.describe() for ref in missing],
+                hint="remove the conflicting values: overrides, or report this as a bug",
+            )
+        line.update("every secret reference resolves")
+
+
+class Release(Step[Context]):
+    name = "release"
+    title = "Install the data plane with Helm"
+
+    def describe(self, ctx: Context) -> str:
+        return (f"helm upgrade --install {ctx.settings.release} "
+                f"({versions.CHART_NAME} {ctx.settings.chart.version})")
+
+    def commands(self, ctx: Context) -> list[list[str]]:
+        return [commands.helm_upgrade(ctx.kube, ctx.settings, ctx.files.values)]
+
+    def run(self, ctx: Context, line: StepLine) -> None:
+        recover_pending(ctx, line)
+        major = ctx.tools.helm_major() if ctx.tools is not None else 3
+        argv = commands.helm_upgrade(ctx.kube, ctx.settings, ctx.files.values, helm_major=major)
+        stop = threading.Event()
+        watcher = threading.Thread(target=_watch, args=(ctx, line, stop), daemon=True)
+        watcher.start()
+        try:
+            ctx.runner.run(argv, timeout=11 * 60, error="helm upgrade --install failed")
+        except ToolError as exc:
+            raise _explain_release_failure(ctx, exc) from None
+        finally:
+            stop.set()
+            watcher.join(timeout=5)
+
+
+def recover_pending(ctx: Context, line: StepLine) -> None:
+    """Helm leaves a release "pending-*" when interrupted; clear it like abctl does."""
+    result = ctx.runner.run(commands.helm_history(ctx.kube, ctx.settings), check=False,
+                            timeout=60)
+    if not result.ok:
+        return  # no release yet
+    try:
+        history = json.loads(result.stdout or "[]")
+    except ValueError:
+        return
+    if not history:
+        return
+    last = history[-1]
+    status = str(last.get("status", ""))
+    if not status.startswith("pending"):
+        return
+    deployed = [h for h in history if h.get("status") in ("deployed", "superseded")]
+    runlog.logger().warning("release %s is stuck in %s", ctx.settings.release, status)
+    if deployed and status != "pending-install":
+        revision = int(deployed[-1]["revision"])
+        line.update(f"release stuck in {status}; rolling back to revision {revision}")
+        ctx.runner.run(commands.helm_rollback(ctx.kube, ctx.settings, revision), timeout=360,
+                       error="rolling back the stuck release failed")
+    else:
+        line.update(f"release stuck in {status}; removing the unfinished install")
+        ctx.runner.run(commands.helm_uninstall(ctx.kube, ctx.settings), timeout=360,
+                       error="removing the stuck release failed")
+
+
+def _watch(ctx: Context, line: StepLine, stop: threading.Event) -> None:
+    """While Helm waits, say what the cluster is doing (polling with backoff)."""
+    delay = 1.0
+    while not stop.wait(delay):
+        try:
+            pod_list = kube.pods(ctx.runner, ctx.kube, ctx.settings.namespace,
+                                 kube.LAUNCHER_SELECTOR)
+            events = kube.warning_events(ctx.runner, ctx.kube, ctx.settings.namespace)
+            line.update(kube.activity(pod_list, events))
+        except (AirboxError, ValueError):
+            pass
+        delay = min(delay * 1.5, 5.0)
+
+
+def _explain_release_failure(ctx: Context, exc: ToolError) -> ClusterError:
+    details = list(exc.details)
+    hint = "fix the cause, then run `airbox install` again (it resumes); `airbox status` explains"
+    try:
+        pod_list = kube.pods(ctx.runner, ctx.kube, ctx.settings.namespace,
+                             kube.LAUNCHER_SELECTOR)
+        for pod in pod_list:
+            health = kube.pod_health(pod)
+            if health.problem:
+                details.append(f"pod {health.name}: {health.problem}")
+                if health.image_problem:
+                    hint = ("the data plane image could not be pulled: check egress to Docker "
+                            "Hub (registry-1.docker.io) and its rate limit, then re-run")
+                elif "CreateContainerConfig" in health.problem:
+                    hint = "a Secret key is missing; re-run `airbox install` to re-apply it"
+                elif "CrashLoopBackOff" in health.problem:
+                    hint = ("the launcher keeps crashing: read `airbox logs`, fix the settings "
+                            "it complains about, then re-run `airbox install`")
+        for event in kube.warning_events(ctx.runner, ctx.kube, ctx.settings.namespace)[-3:]:
+            details.append(f"event {event.get('reason')}: {event.get('message')}")
+    except (AirboxError, ValueError):
+        pass
+    error = ClusterError(exc.message, details=details, hint=hint)
+    return error
+
+
+AUTH_FAILURE_MARKERS = (
+    "401 unauthorized",
+    "403 forbidden",
+    "failed to authenticate",
+    "invalid_client",
+    "unauthorized_client",
+)
+
+
+class Verify(Step[Context]):
+    name = "verify"
+    title = "Verify the data plane is running and authenticated"
+
+    def commands(self, ctx: Context) -> list[list[str]]:
+        return [
+            commands.kubectl_rollout_status(ctx.kube, ctx.settings),
+            commands.kubectl_launcher_logs(ctx.kube, ctx.settings),
+        ]
+
+    def run(self, ctx: Context, line: StepLine) -> None:
+        ctx.runner.run(commands.kubectl_rollout_status(ctx.kube, ctx.settings),
+                       timeout=150, error="the data plane deployment is not available")
+        result = ctx.runner.run(commands.kubectl_launcher_logs(ctx.kube, ctx.settings),
+                                timeout=60, check=False)
+        failures = [text for text in result.stdout.splitlines()
+                    if any(marker in text.lower() for marker in AUTH_FAILURE_MARKERS)]
+        if failures:
+            raise ControlPlaneError(
+                "the data plane runs but the control plane rejects its credentials",
+                details=[REDACTOR.mask_all(text) for text in failures[-3:]],
+                hint="check dataPlane.clientId/clientSecret (or re-register), the control "
+                     "plane URL, and that the data plane is enabled in Airbyte; then re-run",
+            )
+        line.update("launcher available, no authentication errors in its logs")
+
+
+def steps() -> list[Step[Context]]:
+    return [
+        Preflight(),
+        Register(),
+        WriteManifests(),
+        PullImages(),
+        Cluster(),
+        LoadImages(),
+        Namespace(),
+        SecretStep(),
+        CheckChart(),
+        Release(),
+        Verify(),
+    ]
+
+
+# --------------------------------------------------------------------------- entry
+
+
+def plan_dry_run(ctx: Context) -> list[dict[str, Any]]:
+    """Write the generated files and plan.json; run nothing, contact nothing."""
+    write_generated(ctx.settings, ctx.files, dry_run=True)
+    planned = plan(steps(), ctx)
+    write_json(ctx.files.plan, planned, mode=PUBLIC_FILE)
+    return planned
+
+
+def render_plan(planned: list[dict[str, Any]]) -> str:
+    lines = []
+    for index, entry in enumerate(planned, 1):
+        lines.append(f"{index:2}. {entry['title']}  [{entry['step']}]")
+        for argv in entry["commands"]:
+            lines.append("      " + REDACTOR.mask(shlex.join(argv)))
+    return "\n".join(lines)
+
+
+def next_steps(ctx: Context) -> list[str]:
+    settings = ctx.settings
+    kubeconfig = ctx.kube.kubeconfig
+    lines = [f"Data plane {settings.name} is installed and running."]
+    if kubeconfig:
+        lines.append(f"  kubeconfig: {kubeconfig}")
+        lines.append(f"  try:        kubectl --kubeconfig {kubeconfig} -n "
+                     f"{settings.namespace} get pods")
+    lines.append(f"  health:     airbox status --name {settings.name}")
+    lines.append(f"  logs:       airbox logs --name {settings.name}")
+    return lines
+
+
+def run_install(ctx: Context) -> None:
+    progress = Progress(ctx.state.progress)
+    progress.set("chart", {"version": ctx.settings.chart.version})
+    execute(steps(), ctx, ctx.term, progress)
+    progress.set("installed", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+
+
+def default_hooks() -> dict[str, Any]:
+    """Steps whose work lives in other modules (preflight checks, registration)."""
+    import importlib
+
+    hooks: dict[str, Any] = {}
+    for step, module in (("preflight", "airbox.preflight"), ("register", "airbox.registration")):
+        try:
+            hooks[step] = importlib.import_module(module).install_step
+        except ImportError:
+            continue
+    return hooks
+
+
+def install_command(
+    *,
+    answers_file: Path | None,
+    flags: dict[str, Any],
+    assume_yes: bool,
+    verbose: bool,
+    dry_run: bool,
+    output_dir: Path | None,
+    ignore_preflight_failures: bool,
+    preload_images: bool,
+    interactive: bool,
+    term: Terminal | None = None,
+) -> int:
+    from airbox.gather import Inputs, gather, save
+
+    term = term or Terminal(verbose=verbose)
+    options = Options(dry_run, output_dir, assume_yes, ignore_preflight_failures, verbose,
+                      preload_images)
+    answers, settings = gather(Inputs(answers_file, flags, interactive))
+    state = StateDir.for_name(settings.name)
+    if dry_run:
+        files = Generated((output_dir or state.root).absolute())
+        ctx = Context(settings, answers, state, files, term, options)
+        planned = plan_dry_run(ctx)
+        term.print(f"Plan for data plane {settings.name} "
+                   + (f"(kind cluster {settings.cluster_name}):" if settings.target.is_kind
+                      else f"(existing cluster, context {settings.target.kube_context}):"))
+        term.print(render_plan(planned))
+        term.info(f"Wrote {', '.join(p.name for p in _written(files))} to {files.directory}")
+        term.info("Nothing was installed (dry run).")
+        return 0
+
+    ensure_private_dir(state.root)
+    runlog.start(state.logs, "install")
+    runlog.logger().info("airbox install %s", settings.name)
+    save(state, answers)
+    tools = Toolchain()
+    runner = Runner(tools, echo=term.debug if verbose else None)
+    ctx = Context(settings, answers, state, Generated(state.root), term, options,
+                  runner=runner, tools=tools, hooks=default_hooks())
+    run_install(ctx)
+    for text in next_steps(ctx):
+        term.print(text)
+    return 0
+
+
+def _written(files: Generated) -> list[Path]:
+    return [p for p in (files.values, files.secret, files.kind_config, files.plan) if p.exists()]

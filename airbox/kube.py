@@ -1,0 +1,116 @@
+"""Reading the cluster through kubectl: pods, events, nodes — and what is wrong with them.
+
+Install uses this to say what the cluster is doing while Helm waits; status uses
+it to explain an unhealthy data plane in a user's terms.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from airbox import versions
+from airbox.commands import Kube
+from airbox.runner import Runner
+
+LAUNCHER_SELECTOR = f"app.kubernetes.io/name={versions.CHART_NAME}"
+
+
+def get_json(runner: Runner, kube: Kube, *args: str, timeout: float = 30) -> dict[str, Any]:
+    result = runner.run(kube.kubectl(*args, "-o", "json"), timeout=timeout)
+    data: dict[str, Any] = json.loads(result.stdout or "{}")
+    return data
+
+
+def pods(runner: Runner, kube: Kube, namespace: str, selector: str | None = None
+         ) -> list[dict[str, Any]]:
+    args = ["--namespace", namespace, "get", "pods"]
+    if selector:
+        args += ["-l", selector]
+    items: list[dict[str, Any]] = get_json(runner, kube, *args).get("items", [])
+    return items
+
+
+def warning_events(runner: Runner, kube: Kube, namespace: str) -> list[dict[str, Any]]:
+    data = get_json(runner, kube, "--namespace", namespace, "get", "events",
+                    "--field-selector", "type=Warning")
+    items: list[dict[str, Any]] = data.get("items", [])
+    return sorted(items, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
+
+
+@dataclass(frozen=True)
+class PodHealth:
+    name: str
+    phase: str
+    ready: bool
+    restarts: int
+    problem: str | None  # None when healthy
+    last_termination: str | None = None
+    image_problem: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "phase": self.phase, "ready": self.ready,
+            "restarts": self.restarts, "problem": self.problem,
+            "lastTermination": self.last_termination, "imagePullProblem": self.image_problem,
+        }
+
+
+_IMAGE_REASONS = {"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull"}
+
+
+def pod_health(pod: dict[str, Any]) -> PodHealth:
+    meta = pod.get("metadata") or {}
+    status = pod.get("status") or {}
+    phase = str(status.get("phase") or "Unknown")
+    statuses = list(status.get("containerStatuses") or []) + list(
+        status.get("initContainerStatuses") or [])
+    restarts = sum(int(s.get("restartCount") or 0) for s in statuses)
+    ready = bool(statuses) and all(s.get("ready") for s in status.get("containerStatuses") or [])
+    problem: str | None = None
+    image_problem = False
+    last_termination: str | None = None
+    for cs in statuses:
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        terminated_last = (cs.get("lastState") or {}).get("terminated") or {}
+        if terminated_last:
+            last_termination = (
+                f"{terminated_last.get('reason') or 'terminated'}"
+                f" (exit code {terminated_last.get('exitCode')})"
+            )
+        reason = waiting.get("reason")
+        if reason and reason != "ContainerCreating" and reason != "PodInitializing":
+            message = waiting.get("message") or ""
+            problem = f"{cs.get('name')}: {reason}" + (f" — {message}" if message else "")
+            image_problem = image_problem or reason in _IMAGE_REASONS
+            if reason == "CrashLoopBackOff" and last_termination:
+                problem += f"; last exit: {last_termination}"
+    if problem is None and phase == "Pending":
+        for cond in status.get("conditions") or []:
+            if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+                problem = f"not scheduled: {cond.get('message') or cond.get('reason')}"
+        if problem is None:
+            problem = "pending (starting containers)"
+    if problem is None and phase in ("Failed", "Unknown"):
+        problem = f"pod is {phase}"
+    if problem is None and not ready:
+        problem = "running but not ready yet"
+    return PodHealth(str(meta.get("name")), phase, ready and problem is None, restarts,
+                     problem, last_termination, image_problem)
+
+
+def activity(pod_list: list[dict[str, Any]], events: list[dict[str, Any]]) -> str:
+    """One line about what the cluster is doing now, for a progress display."""
+    for pod in pod_list:
+        health = pod_health(pod)
+        if health.problem and not health.problem.startswith("running but"):
+            return f"{health.name}: {health.problem}"
+    for event in reversed(events[-5:]):
+        reason = event.get("reason") or ""
+        if reason in ("Pulling", "Pulled", "Scheduled", "Created", "Started", "BackOff",
+                      "Failed", "FailedScheduling"):
+            obj = (event.get("involvedObject") or {}).get("name", "")
+            return f"{obj}: {reason} {event.get('message') or ''}".strip()
+    ready = sum(1 for pod in pod_list if pod_health(pod).ready)
+    return f"{ready}/{len(pod_list)} data plane pods ready" if pod_list else "waiting for pods"

@@ -1,0 +1,112 @@
+"""A pipeline of named steps, each idempotent, with progress saved between steps.
+
+Modelled on kind's actions and k0sctl's phases: a step says whether it applies to
+this install, what commands it would run (for the dry-run plan), whether its work
+is already done (by looking at the real state), and how to do it. Progress is
+written to ``progress.json`` after every step, so a Ctrl-C anywhere leaves a
+record the next run reads — but the next run still trusts the real state first.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from airbox.errors import AirboxError
+from airbox.fsutil import read_json, write_json
+from airbox.ui import StepLine, Terminal
+
+C = TypeVar("C")
+
+
+class Step(Generic[C]):
+    """One named action. Subclasses override what they need."""
+
+    name: str = ""
+    title: str = ""
+
+    def applies(self, ctx: C) -> bool:
+        return True
+
+    def describe(self, ctx: C) -> str:
+        return self.title
+
+    def commands(self, ctx: C) -> list[list[str]]:
+        """The command lines this step runs, for the plan (secrets never included)."""
+        return []
+
+    def done(self, ctx: C) -> str | None:
+        """A reason to skip (the work is already done), or None to run."""
+        return None
+
+    def run(self, ctx: C, line: StepLine) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class Progress:
+    """``progress.json``: what the last runs did, step by step."""
+
+    path: Path
+
+    def load(self) -> dict[str, Any]:
+        try:
+            data = read_json(self.path)
+        except (FileNotFoundError, ValueError):
+            return {"steps": {}}
+        return data if isinstance(data, dict) else {"steps": {}}
+
+    def mark(self, step: str, status: str, **extra: Any) -> None:
+        data = self.load()
+        data.setdefault("steps", {})[step] = {
+            "status": status,
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            **extra,
+        }
+        write_json(self.path, data)
+
+    def set(self, key: str, value: Any) -> None:
+        data = self.load()
+        data[key] = value
+        write_json(self.path, data)
+
+    def status(self, step: str) -> str | None:
+        entry = self.load().get("steps", {}).get(step)
+        return entry.get("status") if isinstance(entry, dict) else None
+
+
+def plan(steps: Sequence[Step[C]], ctx: C) -> list[dict[str, Any]]:
+    return [
+        {"step": step.name, "title": step.describe(ctx), "commands": step.commands(ctx)}
+        for step in steps
+        if step.applies(ctx)
+    ]
+
+
+def execute(steps: Sequence[Step[C]], ctx: C, term: Terminal, progress: Progress | None) -> None:
+    """Run every applicable step in order; stop at the first failure."""
+    for step in steps:
+        if not step.applies(ctx):
+            continue
+        with term.step(step.describe(ctx)) as line:
+            if progress:
+                progress.mark(step.name, "running")
+            try:
+                reason = step.done(ctx)
+                if reason:
+                    line.skip(reason)
+                else:
+                    step.run(ctx, line)
+            except KeyboardInterrupt:
+                if progress:
+                    progress.mark(step.name, "interrupted")
+                raise
+            except AirboxError as exc:
+                if progress:
+                    progress.mark(step.name, "failed", error=exc.message)
+                raise
+            if progress:
+                progress.mark(step.name, "skipped" if reason else "done")

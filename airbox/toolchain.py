@@ -1,0 +1,192 @@
+"""Finding kind, helm and kubectl: override, PATH, or a verified download.
+
+Order: ``AIRBOX_KIND`` / ``AIRBOX_HELM`` / ``AIRBOX_KUBECTL`` (used whatever its
+version: air-gapped sites, tests), else the tool on PATH if its version is
+compatible, else a copy downloaded once into ``$AIRBOX_HOME/bin/`` at the version
+pinned in ``airbox.versions``, checked against its SHA-256 before it is made
+executable. A download goes to a temporary name and is renamed only once verified,
+so an interrupted or corrupt download never leaves a usable-looking file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from airbox import versions
+from airbox.errors import AirboxError, UsageError
+from airbox.fsutil import ensure_private_dir
+from airbox.paths import bin_dir
+
+TOOLS = ("kind", "helm", "kubectl")
+_VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+class ToolUnavailable(AirboxError):
+    """A tool could not be found or downloaded."""
+
+    exit_code = 3
+
+
+def platform_key() -> tuple[str, str]:
+    system = platform.system().lower()
+    machine = platform.machine().lower()
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(
+        machine, machine
+    )
+    return system, arch
+
+
+def _version_of(tool: str, path: str) -> tuple[int, int] | None:
+    argv = {
+        "kind": [path, "version"],
+        "helm": [path, "version", "--short"],
+        "kubectl": [path, "version", "--client", "-o", "json"],
+    }[tool]
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if tool == "kubectl":
+        try:
+            out = json.loads(out)["clientVersion"]["gitVersion"]
+        except (ValueError, KeyError, TypeError):
+            return None
+    match = _VERSION.search(out)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def _compatible(tool: str, version: tuple[int, int] | None) -> bool:
+    if version is None:
+        return False
+    minimum = {"kind": versions.MIN_KIND, "helm": versions.MIN_HELM,
+               "kubectl": versions.MIN_KUBECTL}[tool]
+    if tool == "helm" and version[0] > 3:
+        return True
+    return version >= minimum
+
+
+def pinned_path(tool: str) -> Path:
+    version = {"kind": versions.KIND_VERSION, "helm": versions.HELM_VERSION,
+               "kubectl": versions.KUBECTL_VERSION}[tool]
+    return bin_dir() / f"{tool}-{version}"
+
+
+Fetch = Callable[[str], bytes]
+
+
+def _http_fetch(url: str) -> bytes:
+    import httpx
+
+    with httpx.Client(follow_redirects=True, timeout=httpx.Timeout(30.0, read=120.0)) as client:
+        response = client.get(url)
+        response.raise_for_status()
+        return response.content
+
+
+def download(tool: str, *, fetch: Fetch = _http_fetch,
+             plat: tuple[str, str] | None = None) -> Path:
+    """Download the pinned ``tool``, verify it, and install it into the bin directory."""
+    os_name, arch = plat or platform_key()
+    try:
+        spec = versions.download_for(tool, os_name, arch)
+    except KeyError:
+        raise ToolUnavailable(
+            f"no pinned {tool} for {os_name}/{arch}",
+            hint=f"install {tool} yourself and set AIRBOX_{tool.upper()} to its path",
+        ) from None
+    try:
+        payload = fetch(spec.url)
+    except Exception as exc:
+        raise ToolUnavailable(
+            f"could not download {tool} from {spec.url}: {exc}",
+            hint=f"check outbound HTTPS, or install {tool} and set AIRBOX_{tool.upper()}",
+        ) from None
+    digest = hashlib.sha256(payload).hexdigest()
+    if digest != spec.sha256:
+        raise ToolUnavailable(
+            f"the {tool} download from {spec.url} does not match its pinned SHA-256",
+            details=[f"expected {spec.sha256}", f"got      {digest}"],
+            hint="a proxy may have altered it; retry, or install the tool yourself and "
+                 f"set AIRBOX_{tool.upper()}",
+        )
+    binary = payload
+    if spec.member:
+        with tarfile.open(fileobj=io.BytesIO(payload), mode="r:gz") as archive:
+            member = archive.extractfile(spec.member)
+            if member is None:
+                raise ToolUnavailable(f"{spec.member} is missing from the {tool} archive")
+            binary = member.read()
+    target = pinned_path(tool)
+    ensure_private_dir(target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(binary)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+class Toolchain:
+    """Resolves each tool once per run (thread-safe: status resolves concurrently)."""
+
+    def __init__(self, *, allow_download: bool = True, fetch: Fetch = _http_fetch) -> None:
+        self._paths: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._allow_download = allow_download
+        self._fetch = fetch
+
+    def __call__(self, tool: str) -> str:
+        return self.resolve(tool)
+
+    def resolve(self, tool: str) -> str:
+        if tool not in TOOLS:
+            return tool
+        with self._lock:
+            if tool not in self._paths:
+                self._paths[tool] = self._find(tool)
+            return self._paths[tool]
+
+    def _find(self, tool: str) -> str:
+        override = os.environ.get(f"AIRBOX_{tool.upper()}")
+        if override:
+            path = Path(override).expanduser()
+            if not (path.is_file() and os.access(path, os.X_OK)):
+                raise UsageError(
+                    f"AIRBOX_{tool.upper()}={override} is not an executable file",
+                    hint=f"point AIRBOX_{tool.upper()} at the {tool} binary, or unset it",
+                )
+            return str(path)
+        pinned = pinned_path(tool)
+        if pinned.is_file() and os.access(pinned, os.X_OK):
+            return str(pinned)
+        found = shutil.which(tool)
+        if found and _compatible(tool, _version_of(tool, found)):
+            return found
+        if not self._allow_download:
+            raise ToolUnavailable(
+                f"{tool} is not installed",
+                hint=f"run `airbox install` once to download it, or set AIRBOX_{tool.upper()}",
+            )
+        return str(download(tool, fetch=self._fetch))
+
+    def helm_major(self) -> int:
+        version = _version_of("helm", self.resolve("helm"))
+        return version[0] if version else 3

@@ -1,0 +1,2864 @@
+"""Fake ``kind``, ``helm`` and ``kubectl`` for airbox's tests: ``main(tool, argv) -> int``.
+
+All state lives in the directory ``$FAKE_K8S_STATE``:
+
+``state.json``
+    clusters (nodes, objects, helm releases) and helm repositories; every invocation holds
+    an exclusive ``fcntl.flock`` on ``state.lock`` while it reads and writes it.
+``calls.jsonl``
+    one JSON line per invocation: tool, argv, cwd, stdin_bytes (a length, never content;
+    null when the command did not read stdin), time and exit.
+``scenario.json``
+    how the data plane behaves: ``{"launcher": "ok" | "crashloop" | "imagepull" |
+    "auth-fail", "node_ready": true, "log_lines": [...]}``; pod status, events and logs are
+    derived from it whenever they are read.
+``faults.json``
+    rules that make a matching invocation fail, hang or be interrupted (see ``take_fault``).
+
+Every command parses its flags against an allow-list of the real tool's flags (kind v0.31,
+kubectl v1.35, helm v3.20) and answers with output and errors shaped like the real tool's.
+When ``$FAKE_KIND_NODE_IMAGE`` is set, ``kind create cluster`` also starts a real Docker
+container per node (network "none") and the cluster exists exactly as long as it does.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import datetime as dt
+import fcntl
+import hashlib
+import io
+import json
+import os
+import random
+import re
+import signal
+import sys
+import tarfile
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+Obj = dict[str, Any]
+
+KIND_VERSION = "kind v0.31.0 go1.24.0 linux/amd64"
+KIND_NODE_IMAGE = "kindest/node:v1.35.0"
+K8S_VERSION = "v1.35.0"
+K8S_COMMIT = "66452049f3d692768c39c797b21b793dce80314e"
+KUSTOMIZE_VERSION = "v5.7.1"
+HELM_VERSION = "v3.20.1"
+HELM_COMMIT = "a2369ca71c0ef633bf6e4fccd66d634eb379b371"
+HELM_GO_VERSION = "go1.25.5"
+CHART_NAME = "airbyte-data-plane"
+CHART_VERSION = "1.8.1"
+CHART_REPO = "https://airbytehq.github.io/charts"
+LAUNCHER_IMAGE = "airbyte/workload-launcher"
+CONTAINER = "airbyte-data-plane"
+LABEL_CLUSTER = "io.x-k8s.kind.cluster"
+LABEL_ROLE = "io.x-k8s.kind.role"
+LABEL_STATE = "fakek8s.state"
+HANG_SECONDS = 300.0
+PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
+PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
+CLUSTER_SCOPED_KINDS = {
+    "Namespace", "Node", "PersistentVolume", "StorageClass", "ClusterRole",
+    "ClusterRoleBinding", "CustomResourceDefinition", "PriorityClass",
+    "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "APIService",
+}
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+GO_DURATION = re.compile(r"^[-+]?(0|(\d+(\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h))+$")
+POD_SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+
+
+# --------------------------------------------------------------------------------------------
+# errors, context, time
+
+
+class Fail(Exception):
+    """Stop the command: print ``message`` to stderr as is and exit with ``code``."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class UsageError(Exception):
+    """A command-line error; printed in the tool's own style (see ``usage_error``)."""
+
+
+class Partial(Exception):
+    """Raised at a command's checkpoint when a fault interrupts it after partial work."""
+
+
+@dataclass
+class Ctx:
+    tool: str
+    argv: list[str]
+    state_dir: Path
+    state: Obj = field(default_factory=dict)
+    path: list[str] = field(default_factory=list)
+    stdin_bytes: int | None = None
+    partial: bool = False
+    quiet: bool = False
+    dirty: bool = False
+    live: dict[str, bool] = field(default_factory=dict)
+
+    def out(self, text: str = "") -> None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+    def err(self, text: str = "") -> None:
+        if not self.quiet:
+            sys.stderr.write(text if text.endswith("\n") else text + "\n")
+
+    def read_stdin(self) -> bytes:
+        data = sys.stdin.buffer.read()
+        self.stdin_bytes = (self.stdin_bytes or 0) + len(data)
+        return data
+
+    def checkpoint(self) -> None:
+        """Where an interrupted (or hung) run of this command stops."""
+        if self.partial:
+            raise Partial
+
+    def scenario(self) -> Obj:
+        scen: Obj = {"launcher": "ok", "node_ready": True}
+        scen.update(read_json(self.state_dir / "scenario.json", {}))
+        return scen
+
+    def clusters(self) -> dict[str, Obj]:
+        clusters: dict[str, Obj] = self.state.setdefault("clusters", {})
+        return clusters
+
+
+def now() -> float:
+    return time.time()
+
+
+def utc(ts: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc)
+
+
+def iso(ts: float) -> str:
+    """Kubernetes timestamps: RFC 3339, seconds precision, UTC."""
+    return utc(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_nano(ts: float) -> str:
+    return utc(ts).strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
+
+
+def ansic(ts: float) -> str:
+    """Go's time.ANSIC layout (helm status / history tables)."""
+    d = utc(ts)
+    return f"{d:%a %b} {d.day:2d} {d:%H:%M:%S %Y}"
+
+
+def go_time(ts: float) -> str:
+    """Go's time.Time.String() (helm list's "updated")."""
+    d = utc(ts)
+    return f"{d:%Y-%m-%d %H:%M:%S}.{d.microsecond * 1000:09d} +0000 UTC"
+
+
+def human_age(seconds: float) -> str:
+    """kubectl's duration.HumanDuration."""
+    s = max(int(seconds), 0)
+    if s < 120:
+        return f"{s}s"
+    m = s // 60
+    if m < 10:
+        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
+    if m < 180:
+        return f"{m}m"
+    h = s // 3600
+    if h < 8:
+        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
+    if h < 48:
+        return f"{h}h"
+    d = h // 24
+    if d < 8:
+        return f"{d}d{h % 24}h" if h % 24 else f"{d}d"
+    return f"{d}d"
+
+
+def parse_time(value: str | None) -> float:
+    if not value:
+        return now()
+    return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=dt.timezone.utc).timestamp()
+
+
+def stable_hex(*parts: object, n: int = 16) -> str:
+    return hashlib.sha256("\0".join(str(p) for p in parts).encode()).hexdigest()[:n]
+
+
+def pod_hash(*parts: object) -> str:
+    digest = hashlib.sha256("\0".join(str(p) for p in parts).encode()).digest()
+    return "".join(POD_SUFFIX_CHARS[b % len(POD_SUFFIX_CHARS)] for b in digest[:10])
+
+
+def random_suffix(n: int = 5) -> str:
+    return "".join(random.choice(POD_SUFFIX_CHARS) for _ in range(n))
+
+
+# --------------------------------------------------------------------------------------------
+# flags (pflag / cobra semantics)
+
+
+@dataclass(frozen=True)
+class Flag:
+    name: str
+    short: str | None = None
+    kind: str = "str"  # bool | str | list (repeatable) | slice (repeatable, comma-split) | int | dur
+    default: Any = None
+    no_opt: str | None = None  # pflag's NoOptDefVal: "--flag" alone means this value
+
+    def display(self) -> str:
+        return f"-{self.short}, --{self.name}" if self.short else f"--{self.name}"
+
+
+def F(name: str, short: str | None = None, kind: str = "str", default: Any = None,
+      no_opt: str | None = None) -> Flag:
+    return Flag(name, short, kind, default, no_opt)
+
+
+def B(name: str, short: str | None = None) -> Flag:
+    return Flag(name, short, "bool", False)
+
+
+HELP = B("help", "h")
+
+GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
+GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
+
+
+def parse_bool(value: str, flag: Flag) -> bool:
+    if value in GO_TRUE:
+        return True
+    if value in GO_FALSE:
+        return False
+    raise UsageError(f'invalid argument "{value}" for "{flag.display()}" flag: '
+                     f'strconv.ParseBool: parsing "{value}": invalid syntax')
+
+
+def convert(flag: Flag, value: str) -> Any:
+    if flag.kind == "int":
+        try:
+            return int(value)
+        except ValueError:
+            raise UsageError(f'invalid argument "{value}" for "{flag.display()}" flag: '
+                             f'strconv.ParseInt: parsing "{value}": invalid syntax') from None
+    if flag.kind == "dur" and not GO_DURATION.match(value):
+        raise UsageError(f'invalid argument "{value}" for "{flag.display()}" flag: '
+                         f'time: invalid duration "{value}"')
+    return value
+
+
+def store_flag(opts: Obj, flag: Flag, value: Any) -> None:
+    if flag.kind == "list":
+        opts[flag.name].append(value)
+    elif flag.kind == "slice":
+        opts[flag.name].extend(v for v in str(value).split(",") if v)
+    else:
+        opts[flag.name] = value
+    opts.setdefault("_set", set()).add(flag.name)
+
+
+def parse_flags(argv: list[str], flags: Iterable[Flag]) -> tuple[Obj, list[str]]:
+    """Parse interspersed flags and positionals like pflag; unknown flags are errors."""
+    flags = list(flags)
+    by_long = {f.name: f for f in flags}
+    by_short = {f.short: f for f in flags if f.short}
+    opts: Obj = {"_set": set()}
+    for f in flags:
+        opts[f.name] = [] if f.kind in ("list", "slice") else f.default
+    args: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            args.extend(argv[i + 1:])
+            break
+        if a.startswith("--") and len(a) > 2:
+            name, eq, val = a[2:].partition("=")
+            flag = by_long.get(name)
+            if flag is None:
+                raise UsageError(f"unknown flag: --{name}")
+            if flag.kind == "bool":
+                store_flag(opts, flag, parse_bool(val, flag) if eq else True)
+            elif eq:
+                store_flag(opts, flag, convert(flag, val))
+            elif flag.no_opt is not None:
+                store_flag(opts, flag, flag.no_opt)
+            else:
+                if i + 1 >= len(argv):
+                    raise UsageError(f"flag needs an argument: --{name}")
+                i += 1
+                store_flag(opts, flag, convert(flag, argv[i]))
+        elif a.startswith("-") and len(a) > 1:
+            j = 1
+            while j < len(a):
+                c = a[j]
+                flag = by_short.get(c)
+                if flag is None:
+                    raise UsageError(f"unknown shorthand flag: '{c}' in {a}")
+                rest = a[j + 1:]
+                if flag.kind == "bool":
+                    if rest.startswith("="):
+                        store_flag(opts, flag, parse_bool(rest[1:], flag))
+                        break
+                    store_flag(opts, flag, True)
+                    j += 1
+                    continue
+                if rest.startswith("="):
+                    rest = rest[1:]
+                if rest:
+                    store_flag(opts, flag, convert(flag, rest))
+                elif flag.no_opt is not None:
+                    store_flag(opts, flag, flag.no_opt)
+                else:
+                    if i + 1 >= len(argv):
+                        raise UsageError(f"flag needs an argument: '{c}' in -{c}")
+                    i += 1
+                    store_flag(opts, flag, convert(flag, argv[i]))
+                break
+        else:
+            args.append(a)
+        i += 1
+    return opts, args
+
+
+def was_set(opts: Obj, name: str) -> bool:
+    return name in opts.get("_set", set())
+
+
+def duration_seconds(value: str) -> float:
+    total = 0.0
+    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+    for num, unit in re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)", value):
+        total += float(num) * units[unit]
+    return -total if value.startswith("-") else total
+
+
+def format_duration(seconds: float) -> str:
+    """Go's time.Duration.String() for whole seconds."""
+    s = int(seconds)
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    if h:
+        return f"{h}h{m}m{sec}s"
+    if m:
+        return f"{m}m{sec}s"
+    return f"{sec}s"
+
+
+# --------------------------------------------------------------------------------------------
+# files, state, faults, call log
+
+
+def read_json(path: Path, default: Any) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return copy.deepcopy(default)
+    except json.JSONDecodeError:
+        return copy.deepcopy(default)
+
+
+def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_atomic(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+@contextlib.contextmanager
+def state_lock(state_dir: Path, exclusive: bool = True) -> Iterator[Any]:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with open(state_dir / "state.lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield fh
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def load_state(state_dir: Path) -> Obj:
+    state = read_json(state_dir / "state.json", {})
+    state.setdefault("clusters", {})
+    state.setdefault("repos", {})
+    return state
+
+
+def save_state(ctx: Ctx) -> None:
+    write_json(ctx.state_dir / "state.json", ctx.state)
+
+
+def subsequence(tokens: list[str], argv: list[str]) -> bool:
+    it = iter(argv)
+    return all(any(tok == a for a in it) for tok in tokens)
+
+
+def take_fault(state_dir: Path, tool: str, argv: list[str]) -> Obj | None:
+    """The first rule of faults.json that matches this call; its "times" is decremented.
+
+    A rule: {"tool": "helm", "match": ["upgrade"], "action": "fail" | "interrupt" | "hang",
+    "exit": 1, "stderr": "...", "stdout": "...", "times": 1, "after": "before" | "work",
+    "seconds": 300}. "match" tokens must all appear in argv, in that order. Without "times"
+    the rule stays forever.
+    """
+    path = state_dir / "faults.json"
+    rules = read_json(path, [])
+    for i, rule in enumerate(rules):
+        if rule.get("tool") not in (None, "*", tool):
+            continue
+        if not subsequence([str(t) for t in rule.get("match", [])], argv):
+            continue
+        if "times" in rule:
+            rule["times"] = int(rule["times"]) - 1
+            if rule["times"] <= 0:
+                rules.pop(i)
+            write_json(path, rules)
+        return dict(rule)
+    return None
+
+
+def log_call(ctx: Ctx, code: int | None) -> None:
+    entry = {"tool": ctx.tool, "argv": ctx.argv, "cwd": os.getcwd(),
+             "stdin_bytes": ctx.stdin_bytes, "time": now(), "exit": code}
+    with open(ctx.state_dir / "calls.jsonl", "a") as fh:
+        fh.write(json.dumps(entry) + "\n")
+
+
+# --------------------------------------------------------------------------------------------
+# kubeconfig
+
+
+FAKE_CERT = base64.b64encode(
+    b"-----BEGIN CERTIFICATE-----\nZmFrZWs4cyBkdW1teSBjZXJ0aWZpY2F0ZQ==\n-----END CERTIFICATE-----\n"
+).decode()
+FAKE_KEY = base64.b64encode(
+    b"-----BEGIN RSA PRIVATE KEY-----\nZmFrZWs4cyBkdW1teSBrZXk=\n-----END RSA PRIVATE KEY-----\n"
+).decode()
+
+
+def empty_kubeconfig() -> Obj:
+    return {"apiVersion": "v1", "kind": "Config", "preferences": {}, "clusters": [],
+            "contexts": [], "users": [], "current-context": ""}
+
+
+def default_kubeconfig_paths() -> list[Path]:
+    env = os.environ.get("KUBECONFIG")
+    if env:
+        return [Path(p) for p in env.split(os.pathsep) if p]
+    return [Path.home() / ".kube" / "config"]
+
+
+def read_kubeconfig(path: Path) -> Obj:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        return empty_kubeconfig()
+    except yaml.YAMLError as exc:
+        raise Fail(f"error: error loading config file \"{path}\": {exc}") from None
+    cfg = empty_kubeconfig()
+    cfg.update({k: v for k, v in data.items() if v is not None})
+    for key in ("clusters", "contexts", "users"):
+        cfg[key] = list(cfg.get(key) or [])
+    return cfg
+
+
+def write_kubeconfig(path: Path, cfg: Obj) -> None:
+    write_atomic(path, yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False), 0o600)
+
+
+def named(entries: list[Obj], name: str) -> Obj | None:
+    return next((e for e in entries if e.get("name") == name), None)
+
+
+def upsert_named(entries: list[Obj], entry: Obj) -> None:
+    for i, e in enumerate(entries):
+        if e.get("name") == entry["name"]:
+            entries[i] = entry
+            return
+    entries.append(entry)
+
+
+def merged_kubeconfig(paths: list[Path]) -> Obj:
+    """Like client-go: the first file to define a name wins; missing files are skipped."""
+    cfg = empty_kubeconfig()
+    for path in paths:
+        part = read_kubeconfig(path)
+        if not cfg["current-context"] and part.get("current-context"):
+            cfg["current-context"] = part["current-context"]
+        for key in ("clusters", "contexts", "users"):
+            for entry in part[key]:
+                if named(cfg[key], entry.get("name", "")) is None:
+                    cfg[key].append(entry)
+    return cfg
+
+
+def kubeconfig_entries(name: str, server: str, user: str | None = None,
+                       namespace: str | None = None) -> tuple[Obj, Obj, Obj]:
+    user = user or name
+    ctx: Obj = {"cluster": name, "user": user}
+    if namespace:
+        ctx["namespace"] = namespace
+    return (
+        {"name": name, "cluster": {"certificate-authority-data": FAKE_CERT, "server": server}},
+        {"name": name, "context": ctx},
+        {"name": user, "user": {"client-certificate-data": FAKE_CERT, "client-key-data": FAKE_KEY}},
+    )
+
+
+def add_to_kubeconfig(path: Path, name: str, server: str, make_current: bool = True,
+                      namespace: str | None = None) -> None:
+    cfg = read_kubeconfig(path)
+    cluster, context, user = kubeconfig_entries(name, server, namespace=namespace)
+    upsert_named(cfg["clusters"], cluster)
+    upsert_named(cfg["contexts"], context)
+    upsert_named(cfg["users"], user)
+    if make_current or not cfg.get("current-context"):
+        cfg["current-context"] = name
+    write_kubeconfig(path, cfg)
+
+
+def remove_from_kubeconfig(path: Path, name: str) -> None:
+    if not path.exists():
+        return
+    cfg = read_kubeconfig(path)
+    for key in ("clusters", "contexts", "users"):
+        cfg[key] = [e for e in cfg[key] if e.get("name") != name]
+    if cfg.get("current-context") == name:
+        cfg["current-context"] = ""
+    write_kubeconfig(path, cfg)
+
+
+# --------------------------------------------------------------------------------------------
+# docker (only imported when a cluster is Docker-backed)
+
+
+def docker_client() -> Any:
+    import docker  # imported lazily: it is slow and only docker mode needs it
+
+    return docker.from_env(timeout=60)
+
+
+def node_image_env() -> str | None:
+    return os.environ.get("FAKE_KIND_NODE_IMAGE") or None
+
+
+def state_label(ctx: Ctx) -> str:
+    return str(ctx.state_dir.resolve())
+
+
+def docker_in_play(ctx: Ctx) -> bool:
+    return bool(node_image_env()) or any(c.get("docker") for c in ctx.clusters().values())
+
+
+def docker_nodes(ctx: Ctx) -> list[Any]:
+    """This state directory's kind node containers (all states)."""
+    client = docker_client()
+    return list(client.containers.list(
+        all=True, filters={"label": [LABEL_CLUSTER, f"{LABEL_STATE}={state_label(ctx)}"]}))
+
+
+def sync_docker(ctx: Ctx, strict: bool) -> list[Any]:
+    """Drop Docker-backed clusters whose node container is gone; note which ones run.
+
+    ``strict``: a Docker error is a kind-style failure (else such clusters are unreachable).
+    """
+    if not docker_in_play(ctx):
+        return []
+    try:
+        containers = docker_nodes(ctx)
+    except Exception as exc:
+        if strict:
+            raise Fail(f"ERROR: failed to list clusters: command \"docker ps -a --filter "
+                       f"label={LABEL_CLUSTER}\" failed with error: {exc}") from None
+        for name, rec in ctx.clusters().items():
+            if rec.get("docker"):
+                ctx.live[name] = False
+        return []
+    by_cluster: dict[str, list[Any]] = {}
+    for c in containers:
+        by_cluster.setdefault(c.labels.get(LABEL_CLUSTER, ""), []).append(c)
+    for name in list(ctx.clusters()):
+        rec = ctx.clusters()[name]
+        if not rec.get("docker"):
+            continue
+        nodes = by_cluster.get(name, [])
+        control = [c for c in nodes if c.labels.get(LABEL_ROLE) == "control-plane"]
+        if not control:
+            del ctx.clusters()[name]
+            ctx.dirty = True
+            continue
+        ctx.live[name] = all(c.status == "running" for c in control)
+    return containers
+
+
+# --------------------------------------------------------------------------------------------
+# the cluster model
+
+
+@dataclass(frozen=True)
+class Res:
+    """A resource type kubectl knows."""
+
+    kind: str
+    api: str
+    plural: str
+    namespaced: bool
+    aliases: tuple[str, ...]
+
+    @property
+    def group(self) -> str:
+        return self.api.split("/")[0] if "/" in self.api else ""
+
+    @property
+    def qualified(self) -> str:
+        """As in NotFound errors: ``deployments.apps``."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def prefix(self) -> str:
+        """As in ``-o name``: ``deployment.apps``."""
+        return f"{self.kind.lower()}.{self.group}" if self.group else self.kind.lower()
+
+
+RESOURCES = (
+    Res("Namespace", "v1", "namespaces", False, ("ns", "namespace")),
+    Res("Node", "v1", "nodes", False, ("no", "node")),
+    Res("Pod", "v1", "pods", True, ("po", "pod")),
+    Res("Deployment", "apps/v1", "deployments", True, ("deploy", "deployment")),
+    Res("ReplicaSet", "apps/v1", "replicasets", True, ("rs", "replicaset")),
+    Res("Secret", "v1", "secrets", True, ("secret",)),
+    Res("ConfigMap", "v1", "configmaps", True, ("cm", "configmap")),
+    Res("Event", "v1", "events", True, ("ev", "event")),
+    Res("Service", "v1", "services", True, ("svc", "service")),
+    Res("ServiceAccount", "v1", "serviceaccounts", True, ("sa", "serviceaccount")),
+)
+
+
+def res_for_kind(kind: str, api: str = "v1") -> Res:
+    for res in RESOURCES:
+        if res.kind == kind:
+            return res
+    plural = kind.lower() + ("es" if kind.lower().endswith("s") else "s")
+    return Res(kind, api, plural, kind not in CLUSTER_SCOPED_KINDS, (kind.lower(),))
+
+
+def lookup_res(ctx: Ctx, rec: Obj | None, word: str) -> Res:
+    name = word.lower()
+    for res in RESOURCES:
+        names = {res.plural, *res.aliases, res.kind.lower()}
+        if res.group:
+            names |= {f"{n}.{res.group}" for n in (res.plural, res.kind.lower())}
+            names |= {f"{n}.{res.api.split('/')[1]}.{res.group}" for n in (res.plural,)}
+        if name in names:
+            return res
+    if rec is not None:
+        for obj in rec["objects"].values():
+            res = res_for_kind(obj["kind"], obj.get("apiVersion", "v1"))
+            if name in (res.plural, res.kind.lower()):
+                return res
+    raise Fail(f'error: the server doesn\'t have a resource type "{word}"')
+
+
+def okey(kind: str, namespace: str, name: str) -> str:
+    return f"{kind}/{namespace}/{name}"
+
+
+def public(obj: Obj) -> Obj:
+    """A copy fit for output: without the fake's private bookkeeping."""
+    out = copy.deepcopy(obj)
+    out.pop("_fake", None)
+    return out
+
+
+def next_rv(rec: Obj) -> str:
+    rec["rv"] = int(rec.get("rv", 1000)) + 1
+    return str(rec["rv"])
+
+
+def put(rec: Obj, obj: Obj) -> Obj:
+    meta = obj.setdefault("metadata", {})
+    ns = meta.get("namespace", "") if res_for_kind(obj["kind"]).namespaced else ""
+    key = okey(obj["kind"], ns, meta["name"])
+    old = rec["objects"].get(key)
+    meta["uid"] = old["metadata"]["uid"] if old else str(uuid.uuid4())
+    meta["creationTimestamp"] = old["metadata"]["creationTimestamp"] if old else iso(now())
+    meta["resourceVersion"] = next_rv(rec)
+    rec["objects"][key] = obj
+    return obj
+
+
+def get_obj(rec: Obj, kind: str, namespace: str, name: str) -> Obj | None:
+    res = res_for_kind(kind)
+    found: Obj | None = rec["objects"].get(okey(kind, namespace if res.namespaced else "", name))
+    return found
+
+
+def delete_obj(rec: Obj, kind: str, namespace: str, name: str) -> Obj | None:
+    res = res_for_kind(kind)
+    removed: Obj | None = rec["objects"].pop(
+        okey(kind, namespace if res.namespaced else "", name), None)
+    return removed
+
+
+def namespace_exists(rec: Obj, ns: str) -> bool:
+    return okey("Namespace", "", ns) in rec["objects"]
+
+
+def new_namespace(rec: Obj, name: str, labels: Obj | None = None) -> Obj:
+    return put(rec, {
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": name,
+                     "labels": {"kubernetes.io/metadata.name": name, **(labels or {})}},
+        "spec": {"finalizers": ["kubernetes"]},
+        "status": {"phase": "Active"},
+    })
+
+
+def node_names(name: str, config: Obj | None) -> list[tuple[str, str]]:
+    """kind's node names for a cluster config: (name, role)."""
+    nodes = (config or {}).get("nodes") or [{"role": "control-plane"}]
+    out: list[tuple[str, str]] = []
+    counts: dict[str, int] = {}
+    for node in nodes:
+        role = str(node.get("role", "control-plane"))
+        counts[role] = counts.get(role, 0) + 1
+        n = counts[role]
+        out.append((f"{name}-{role}" + (str(n) if n > 1 else ""), role))
+    return out
+
+
+def new_cluster(ctx: Ctx, name: str, *, kind: bool, docker: bool, port: int,
+                nodes: list[tuple[str, str]], kube_name: str, image: str) -> Obj:
+    rec: Obj = {
+        "name": name, "kind": kind, "docker": docker, "port": port,
+        "server": f"https://127.0.0.1:{port}", "kube_cluster": kube_name,
+        "created": now(), "image": image, "rv": 1000, "objects": {}, "releases": {},
+        "nodes": [{"name": n, "role": r, "images": {}} for n, r in nodes],
+    }
+    for ns in ("default", "kube-node-lease", "kube-public", "kube-system"):
+        new_namespace(rec, ns)
+    if kind:
+        new_namespace(rec, "local-path-storage")
+    control = nodes[0][0]
+    system = [("kube-system", f"etcd-{control}"), ("kube-system", f"kube-apiserver-{control}"),
+              ("kube-system", f"kube-controller-manager-{control}"),
+              ("kube-system", f"kube-scheduler-{control}")]
+    for node, _ in nodes:
+        system.append(("kube-system", f"kube-proxy-{random_suffix()}"))
+        if kind:
+            system.append(("kube-system", f"kindnet-{random_suffix()}"))
+    coredns_hash = pod_hash(name, "coredns")
+    system += [("kube-system", f"coredns-{coredns_hash}-{random_suffix()}") for _ in range(2)]
+    if kind:
+        system.append(("local-path-storage",
+                       f"local-path-provisioner-{pod_hash(name, 'lpp')}-{random_suffix()}"))
+    for ns, pod in system:
+        app = re.sub(r"-[a-z0-9]{5}$", "", pod)
+        app = re.sub(r"-[a-z0-9]{10}$", "", app).replace(f"-{control}", "")
+        put(rec, {
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": pod, "namespace": ns, "labels": {"k8s-app": app}},
+            "spec": {"nodeName": control, "containers": [{"name": app, "image": f"registry.k8s.io/{app}:{K8S_VERSION}"}]},
+            "_fake": {"role": "system", "created": now()},
+        })
+    for ns, dep in (("kube-system", "coredns"), ("local-path-storage", "local-path-provisioner")):
+        if ns == "local-path-storage" and not kind:
+            continue
+        put(rec, {
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": dep, "namespace": ns, "labels": {"k8s-app": dep}},
+            "spec": {"replicas": 2 if dep == "coredns" else 1,
+                     "selector": {"matchLabels": {"k8s-app": dep}},
+                     "template": {"metadata": {"labels": {"k8s-app": dep}},
+                                  "spec": {"containers": [{"name": dep, "image": dep}]}}},
+            "_fake": {"role": "system"},
+        })
+    return rec
+
+
+def free_port(ctx: Ctx) -> int:
+    used = {c.get("port") for c in ctx.clusters().values()}
+    while True:
+        port = random.randint(32768, 60999)
+        if port not in used:
+            return port
+
+
+# -- derived state: nodes, pods, deployments, events
+
+
+def node_ready(ctx: Ctx) -> bool:
+    return bool(ctx.scenario().get("node_ready", True))
+
+
+def node_objects(ctx: Ctx, rec: Obj) -> list[Obj]:
+    ready = node_ready(ctx)
+    created = iso(rec["created"])
+    out = []
+    for i, node in enumerate(rec["nodes"]):
+        role = node["role"]
+        labels = {"beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
+                  "kubernetes.io/arch": "amd64", "kubernetes.io/hostname": node["name"],
+                  "kubernetes.io/os": "linux"}
+        if role == "control-plane":
+            labels["node-role.kubernetes.io/control-plane"] = ""
+        cond = {"type": "Ready", "status": "True" if ready else "False",
+                "reason": "KubeletReady" if ready else "KubeletNotReady",
+                "message": "kubelet is posting ready status" if ready else
+                "container runtime network not ready: NetworkReady=false "
+                "reason:NetworkPluginNotReady message:Network plugin returns error: "
+                "cni plugin not initialized",
+                "lastHeartbeatTime": iso(now()), "lastTransitionTime": created}
+        taints = [] if ready else [{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}]
+        out.append({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": node["name"], "labels": labels, "creationTimestamp": created,
+                         "uid": stable_hex(rec["name"], node["name"], n=32),
+                         "resourceVersion": str(rec.get("rv", 1000))},
+            "spec": {"podCIDR": f"10.244.{i}.0/24", "providerID": f"kind://docker/{rec['name']}/{node['name']}",
+                     **({"taints": taints} if taints else {})},
+            "status": {
+                "addresses": [{"type": "InternalIP", "address": f"172.18.0.{i + 2}"},
+                              {"type": "Hostname", "address": node["name"]}],
+                "conditions": [cond],
+                "images": [{"names": [ref], "sizeBytes": 1000} for ref in node["images"]],
+                "nodeInfo": {"architecture": "amd64", "containerRuntimeVersion": "containerd://2.1.4",
+                             "kernelVersion": os.uname().release, "kubeletVersion": K8S_VERSION,
+                             "operatingSystem": "linux", "osImage": "Debian GNU/Linux 12 (bookworm)"},
+            },
+        })
+    return out
+
+
+def pod_condition(ctx: Ctx, rec: Obj, pod: Obj) -> str:
+    """What a pod is doing right now: system, pending, missing-secret or the scenario."""
+    fake = pod.get("_fake", {})
+    if fake.get("role") != "launcher":
+        return "system"
+    scen = ctx.scenario()
+    if not scen.get("node_ready", True):
+        return "pending"
+    secret = fake.get("requires_secret")
+    if secret and get_obj(rec, "Secret", pod["metadata"]["namespace"], secret) is None:
+        return "missing-secret"
+    launcher = str(scen.get("launcher", "ok"))
+    return launcher if launcher in ("ok", "crashloop", "imagepull", "auth-fail") else "ok"
+
+
+def pod_view(ctx: Ctx, rec: Obj, pod: Obj) -> Obj:
+    """The pod as the API server would show it, status derived from the scenario now."""
+    out = public(pod)
+    state = pod_condition(ctx, rec, pod)
+    created = pod.get("_fake", {}).get("created") or parse_time(pod["metadata"].get("creationTimestamp"))
+    node = pod["spec"].get("nodeName") or rec["nodes"][0]["name"]
+    containers = pod["spec"].get("containers", [])
+    statuses = []
+    ready = state in ("system", "ok", "auth-fail")
+    for c in containers:
+        cs: Obj = {"name": c["name"], "image": c.get("image", ""),
+                   "imageID": "", "ready": ready, "restartCount": 0, "started": ready,
+                   "containerID": f"containerd://{stable_hex(pod['metadata']['name'], c['name'], n=64)}"}
+        if state in ("system", "ok", "auth-fail"):
+            cs["imageID"] = f"docker.io/{c.get('image', '')}@sha256:{stable_hex(c.get('image'), n=64)}"
+            cs["state"] = {"running": {"startedAt": iso(created + 3)}}
+            cs["lastState"] = {}
+        elif state == "crashloop":
+            cs["imageID"] = f"docker.io/{c.get('image', '')}@sha256:{stable_hex(c.get('image'), n=64)}"
+            cs["restartCount"] = 6
+            cs["state"] = {"waiting": {
+                "reason": "CrashLoopBackOff",
+                "message": f"back-off 5m0s restarting failed container={c['name']} "
+                           f"pod={pod['metadata']['name']}_{pod['metadata']['namespace']}"
+                           f"({pod['metadata']['uid']})"}}
+            cs["lastState"] = {"terminated": {
+                "reason": "Error", "exitCode": 1, "startedAt": iso(now() - 62),
+                "finishedAt": iso(now() - 58), "containerID": cs["containerID"]}}
+        elif state == "imagepull":
+            cs.pop("containerID")
+            cs["state"] = {"waiting": {"reason": "ImagePullBackOff",
+                                       "message": f'Back-off pulling image "{c.get("image")}"'}}
+            cs["lastState"] = {}
+        elif state == "missing-secret":
+            cs.pop("containerID")
+            cs["state"] = {"waiting": {"reason": "CreateContainerConfigError",
+                                       "message": f'secret "{pod["_fake"]["requires_secret"]}" not found'}}
+            cs["lastState"] = {}
+        statuses.append(cs)
+    status: Obj = {"phase": "Running", "hostIP": "172.18.0.2", "podIP": f"10.244.0.{int(stable_hex(pod['metadata']['name'], n=2), 16) % 250 + 2}",
+                   "startTime": iso(created), "qosClass": "BestEffort"}
+    t = iso(created)
+    if state == "pending":
+        status = {"phase": "Pending", "qosClass": "BestEffort", "conditions": [{
+            "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+            "lastTransitionTime": t,
+            "message": "0/1 nodes are available: 1 node(s) had untolerated taint "
+                       "{node.kubernetes.io/not-ready: }. preemption: 0/1 nodes are available: "
+                       "1 Preemption is not helpful for scheduling."}]}
+        out["spec"].pop("nodeName", None)
+        out["status"] = status
+        return out
+    r = "True" if ready else "False"
+    cond_reason = {} if ready else {"reason": "ContainersNotReady",
+                                    "message": f"containers with unready status: [{CONTAINER}]"}
+    status["conditions"] = [
+        {"type": "PodReadyToStartContainers", "status": "True", "lastTransitionTime": t},
+        {"type": "Initialized", "status": "True", "lastTransitionTime": t},
+        {"type": "Ready", "status": r, "lastTransitionTime": t, **cond_reason},
+        {"type": "ContainersReady", "status": r, "lastTransitionTime": t, **cond_reason},
+        {"type": "PodScheduled", "status": "True", "lastTransitionTime": t},
+    ]
+    status["containerStatuses"] = statuses
+    if state != "system" or "phase" not in status:
+        status["phase"] = "Running" if state != "imagepull" and state != "missing-secret" else "Pending"
+    out["spec"]["nodeName"] = node
+    out["status"] = status
+    return out
+
+
+def deployment_view(ctx: Ctx, rec: Obj, dep: Obj) -> Obj:
+    out = public(dep)
+    ns, name = dep["metadata"]["namespace"], dep["metadata"]["name"]
+    replicas = int(dep.get("spec", {}).get("replicas", 1))
+    if dep.get("_fake", {}).get("role") == "launcher":
+        pods = [pod_view(ctx, rec, p) for p in owned_pods(rec, ns, name)]
+        ready = sum(1 for p in pods if is_ready(p))
+    else:
+        ready = replicas
+    available = ready >= replicas
+    t = dep["metadata"].get("creationTimestamp", iso(now()))
+    status: Obj = {"observedGeneration": 1, "replicas": replicas, "updatedReplicas": replicas,
+                   "conditions": [
+                       {"type": "Available", "status": "True" if available else "False",
+                        "reason": "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
+                        "message": "Deployment has minimum availability." if available else
+                        "Deployment does not have minimum availability.",
+                        "lastTransitionTime": t, "lastUpdateTime": t},
+                       {"type": "Progressing", "status": "True",
+                        "reason": "NewReplicaSetAvailable" if available else "ReplicaSetUpdated",
+                        "message": f'ReplicaSet "{name}-{dep.get("_fake", {}).get("hash", "")}" '
+                                   + ("has successfully progressed." if available else "is progressing."),
+                        "lastTransitionTime": t, "lastUpdateTime": t}]}
+    if ready:
+        status["readyReplicas"] = ready
+        status["availableReplicas"] = ready
+    if replicas - ready:
+        status["unavailableReplicas"] = replicas - ready
+    out.setdefault("metadata", {}).setdefault("generation", 1)
+    out["status"] = status
+    return out
+
+
+def owned_pods(rec: Obj, ns: str, deployment: str) -> list[Obj]:
+    return [o for o in rec["objects"].values()
+            if o["kind"] == "Pod" and o["metadata"].get("namespace") == ns
+            and o.get("_fake", {}).get("owner") == deployment]
+
+
+def is_ready(pod: Obj) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in pod.get("status", {}).get("conditions", []))
+
+
+def make_event(rec: Obj, involved: Obj, reason: str, message: str, etype: str = "Normal",
+               count: int = 1, component: str = "kubelet", age: float = 60) -> Obj:
+    meta = involved["metadata"]
+    ns = meta.get("namespace", "default")
+    first = parse_time(meta.get("creationTimestamp"))
+    last = max(first, now() - age)
+    return {
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": f"{meta['name']}.{stable_hex(meta['name'], reason, message)}",
+                     "namespace": ns, "creationTimestamp": iso(first),
+                     "uid": stable_hex(meta["name"], reason, n=32), "resourceVersion": "1"},
+        "involvedObject": {"apiVersion": involved.get("apiVersion", "v1"), "kind": involved["kind"],
+                           "name": meta["name"], "namespace": ns, "uid": meta.get("uid", ""),
+                           **({"fieldPath": f"spec.containers{{{CONTAINER}}}"}
+                              if involved["kind"] == "Pod" and reason != "Scheduled" else {})},
+        "reason": reason, "message": message, "type": etype, "count": count,
+        "firstTimestamp": iso(first), "lastTimestamp": iso(last),
+        "source": {"component": component,
+                   **({"host": rec["nodes"][0]["name"]} if component == "kubelet" else {})},
+        "reportingComponent": component, "reportingInstance": "",
+    }
+
+
+def derived_events(ctx: Ctx, rec: Obj) -> list[Obj]:
+    events: list[Obj] = []
+    for obj in rec["objects"].values():
+        fake = obj.get("_fake", {})
+        if fake.get("role") != "launcher":
+            continue
+        if obj["kind"] == "Deployment":
+            name = obj["metadata"]["name"]
+            events.append(make_event(rec, obj, "ScalingReplicaSet",
+                                     f"Scaled up replica set {name}-{fake.get('hash', '')} from 0 to 1",
+                                     component="deployment-controller", age=300))
+            continue
+        if obj["kind"] != "Pod":
+            continue
+        pod = obj
+        meta = pod["metadata"]
+        image = pod["spec"]["containers"][0]["image"]
+        state = pod_condition(ctx, rec, pod)
+        node = rec["nodes"][0]["name"]
+        if state == "pending":
+            events.append(make_event(
+                rec, pod, "FailedScheduling",
+                "0/1 nodes are available: 1 node(s) had untolerated taint "
+                "{node.kubernetes.io/not-ready: }. preemption: 0/1 nodes are available: "
+                "1 Preemption is not helpful for scheduling.", "Warning",
+                component="default-scheduler", age=30))
+            continue
+        events.append(make_event(rec, pod, "Scheduled",
+                                 f"Successfully assigned {meta['namespace']}/{meta['name']} to {node}",
+                                 component="default-scheduler", age=300))
+        if state == "imagepull":
+            events += [
+                make_event(rec, pod, "Pulling", f'Pulling image "{image}"', count=4, age=90),
+                make_event(rec, pod, "Failed",
+                           f'Failed to pull image "{image}": failed to pull and unpack image '
+                           f'"docker.io/{image}": failed to copy: httpReadSeeker: failed open: '
+                           f'unexpected status from GET request to https://registry-1.docker.io/v2/'
+                           f'{image.split(":")[0]}/manifests/{image.rsplit(":", 1)[-1]}: '
+                           "429 Too Many Requests\ntoomanyrequests: You have reached your pull rate "
+                           "limit. You may increase the limit by authenticating and upgrading: "
+                           "https://www.docker.com/increase-rate-limit", "Warning", count=4, age=90),
+                make_event(rec, pod, "Failed", "Error: ErrImagePull", "Warning", count=4, age=90),
+                make_event(rec, pod, "BackOff", f'Back-off pulling image "{image}"', count=12, age=20),
+                make_event(rec, pod, "Failed", "Error: ImagePullBackOff", "Warning", count=12, age=20),
+            ]
+            continue
+        events.append(make_event(rec, pod, "Pulled",
+                                 f'Container image "{image}" already present on machine',
+                                 count=7 if state == "crashloop" else 1, age=120))
+        if state == "missing-secret":
+            events.append(make_event(rec, pod, "Failed",
+                                     f'Error: secret "{pod["_fake"]["requires_secret"]}" not found',
+                                     "Warning", count=8, age=15))
+            continue
+        n = 7 if state == "crashloop" else 1
+        events.append(make_event(rec, pod, "Created", f"Created container: {CONTAINER}", count=n, age=120))
+        events.append(make_event(rec, pod, "Started", f"Started container {CONTAINER}", count=n, age=120))
+        if state == "crashloop":
+            events.append(make_event(
+                rec, pod, "BackOff",
+                f"Back-off restarting failed container {CONTAINER} in pod "
+                f"{meta['name']}_{meta['namespace']}({meta['uid']})", "Warning", count=26, age=10))
+    return events
+
+
+def release_secrets(rec: Obj) -> list[Obj]:
+    """Helm's storage: one Secret per release revision, as ``kubectl get secrets`` shows."""
+    out = []
+    for key, revisions in rec["releases"].items():
+        ns, name = key.split("/", 1)
+        for rev in revisions:
+            payload = base64.b64encode(json.dumps({"name": name, "version": rev["revision"]}).encode())
+            out.append({
+                "apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
+                "metadata": {"name": f"sh.helm.release.v1.{name}.v{rev['revision']}", "namespace": ns,
+                             "labels": {"name": name, "owner": "helm", "status": rev["status"],
+                                        "version": str(rev["revision"])},
+                             "creationTimestamp": iso(rev["last_deployed"]),
+                             "uid": stable_hex(key, rev["revision"], n=32), "resourceVersion": "1"},
+                "data": {"release": base64.b64encode(payload).decode()},
+            })
+    return out
+
+
+def all_objects(ctx: Ctx, rec: Obj) -> list[Obj]:
+    """Every object of the cluster as the API server would list it right now."""
+    out: list[Obj] = []
+    for obj in rec["objects"].values():
+        if obj["kind"] == "Pod":
+            out.append(pod_view(ctx, rec, obj))
+        elif obj["kind"] == "Deployment":
+            out.append(deployment_view(ctx, rec, obj))
+        else:
+            out.append(public(obj))
+    out += node_objects(ctx, rec)
+    out += derived_events(ctx, rec)
+    out += release_secrets(rec)
+    return out
+
+
+# -- which cluster a kubeconfig points at
+
+
+@dataclass
+class Target:
+    rec: Obj | None
+    server: str
+    namespace: str
+    context: str
+    kubeconfig: Obj
+
+
+def resolve_target(ctx: Ctx, kubeconfig: str | None, context: str | None) -> Target:
+    """Load the kubeconfig like client-go and find the cluster behind its server URL.
+
+    Raises Fail with kubectl's wording; helm callers rewrap it.
+    """
+    if kubeconfig:
+        path = Path(kubeconfig)
+        if not path.exists():
+            raise Fail(f"error: stat {kubeconfig}: no such file or directory")
+        cfg = read_kubeconfig(path)
+    else:
+        cfg = merged_kubeconfig(default_kubeconfig_paths())
+    name = context or cfg.get("current-context") or ""
+    if not name:
+        return Target(None, "http://localhost:8080", "default", "", cfg)
+    kctx = named(cfg["contexts"], name)
+    if kctx is None:
+        raise Fail(f'error: context "{name}" does not exist')
+    body = kctx.get("context") or {}
+    cluster = named(cfg["clusters"], body.get("cluster", ""))
+    if cluster is None:
+        raise Fail(f'error: cluster "{body.get("cluster", "")}" does not exist')
+    server = str((cluster.get("cluster") or {}).get("server", ""))
+    rec = next((c for c in ctx.clusters().values() if c.get("server") == server), None)
+    return Target(rec, server, body.get("namespace") or "default", name, cfg)
+
+
+def host_port(server: str) -> str:
+    return re.sub(r"^[a-z]+://", "", server).split("/")[0]
+
+
+def reachable(ctx: Ctx, target: Target) -> Obj | None:
+    rec = target.rec
+    if rec is None:
+        return None
+    if rec.get("docker") and not ctx.live.get(rec["name"], False):
+        return None
+    return rec
+
+
+def kubectl_refused(target: Target) -> Fail:
+    hp = host_port(target.server)
+    stamp = time.strftime("%m%d %H:%M:%S")
+    lines = [f'E{stamp}.{i:06d}   {os.getpid()} memcache.go:265] "Unhandled Error" '
+             f'err="couldn\'t get current server API group list: Get \\"{target.server}/api?timeout=32s\\": '
+             f'dial tcp {hp}: connect: connection refused"' for i in range(5)]
+    lines.append(f"The connection to the server {hp} was refused - did you specify the right host or port?")
+    return Fail("\n".join(lines))
+
+
+def helm_refused(target: Target) -> Fail:
+    hp = host_port(target.server)
+    if hp == "localhost:8080":
+        hp_dial = "127.0.0.1:8080"
+    else:
+        hp_dial = hp
+    return Fail(f'Error: Kubernetes cluster unreachable: Get "{target.server}/version": '
+                f"dial tcp {hp_dial}: connect: connection refused")
+
+
+# --------------------------------------------------------------------------------------------
+# output: jsonpath, selectors, tables
+
+
+def jp_template(tpl: str) -> list[Any]:
+    """Parse a kubectl JSONPath template into text / expression / range nodes."""
+    root: list[Any] = []
+    stack = [root]
+    i = 0
+    while i < len(tpl):
+        if tpl[i] != "{":
+            j = tpl.find("{", i)
+            j = len(tpl) if j < 0 else j
+            stack[-1].append(("text", tpl[i:j]))
+            i = j
+            continue
+        j, quote, depth = i + 1, "", 0
+        while j < len(tpl):
+            ch = tpl[j]
+            if quote:
+                if ch == "\\":
+                    j += 1
+                elif ch == quote:
+                    quote = ""
+            elif ch in "\"'":
+                quote = ch
+            elif ch in "[(":
+                depth += 1
+            elif ch in "])":
+                depth -= 1
+            elif ch == "}" and depth <= 0:
+                break
+            j += 1
+        if j >= len(tpl):
+            raise Fail(f"error: error parsing jsonpath {tpl}, unclosed action")
+        expr = tpl[i + 1:j].strip()
+        i = j + 1
+        if expr.startswith("range "):
+            node: list[Any] = []
+            stack[-1].append(("range", expr[6:].strip(), node))
+            stack.append(node)
+        elif expr == "end":
+            if len(stack) == 1:
+                raise Fail(f"error: error parsing jsonpath {tpl}, not in range")
+            stack.pop()
+        elif expr[:1] in "\"'" and expr[-1:] == expr[:1]:
+            stack[-1].append(("text", expr[1:-1].encode().decode("unicode_escape")))
+        else:
+            stack[-1].append(("expr", expr))
+    return root
+
+
+def jp_split_name(s: str, i: int) -> tuple[str, int]:
+    name = []
+    while i < len(s) and s[i] not in ".[":
+        if s[i] == "\\" and i + 1 < len(s):
+            name.append(s[i + 1])
+            i += 2
+            continue
+        name.append(s[i])
+        i += 1
+    return "".join(name), i
+
+
+def jp_literal(text: str) -> Any:
+    text = text.strip()
+    if text[:1] in "\"'" and text[-1:] == text[:1]:
+        return text[1:-1]
+    if text in ("true", "false"):
+        return text == "true"
+    try:
+        return float(text) if "." in text else int(text)
+    except ValueError:
+        return text
+
+
+def jp_filter(expr: str, items: list[Any], root: Any) -> list[Any]:
+    m = re.match(r"^\s*(@[^=!<>\s]*)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$", expr)
+    out = []
+    for item in items:
+        if m:
+            vals = jp_eval(m.group(2 - 1), root, item)
+            want = jp_literal(m.group(3))
+            op = m.group(2)
+            got = vals[0] if vals else None
+            ok = False
+            if got is not None:
+                with contextlib.suppress(TypeError):
+                    ok = {"==": got == want, "!=": got != want, "<": got < want,
+                          ">": got > want, "<=": got <= want, ">=": got >= want}[op]
+            if ok:
+                out.append(item)
+        elif jp_eval(expr.strip(), root, item):
+            out.append(item)
+    return out
+
+
+def jp_eval(path: str, root: Any, cur: Any) -> list[Any]:
+    s = path.strip()
+    vals: list[Any]
+    if s.startswith("$"):
+        vals, s = [root], s[1:]
+    elif s.startswith("@"):
+        vals, s = [cur], s[1:]
+    else:
+        vals = [cur]
+    i = 0
+    while i < len(s):
+        if s.startswith("..", i):
+            name, i = jp_split_name(s, i + 2)
+            found: list[Any] = []
+
+            def walk(v: Any, name: str = name, found: list[Any] = found) -> None:
+                if isinstance(v, dict):
+                    if name in v:
+                        found.append(v[name])
+                    for x in v.values():
+                        walk(x)
+                elif isinstance(v, list):
+                    for x in v:
+                        walk(x)
+            for v in vals:
+                walk(v)
+            vals = found
+        elif s[i] == ".":
+            name, i = jp_split_name(s, i + 1)
+            if not name:
+                continue
+            if name == "*":
+                vals = [x for v in vals for x in (v.values() if isinstance(v, dict) else v if isinstance(v, list) else [])]
+            else:
+                vals = [v[name] for v in vals if isinstance(v, dict) and name in v]
+        elif s[i] == "[":
+            depth, j, quote = 0, i, ""
+            while j < len(s):
+                ch = s[j]
+                if quote:
+                    if ch == quote:
+                        quote = ""
+                elif ch in "\"'":
+                    quote = ch
+                elif ch == "[":
+                    depth += 1
+                elif ch == "]":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j += 1
+            inner = s[i + 1:j].strip()
+            i = j + 1
+            if inner == "*":
+                vals = [x for v in vals for x in (v if isinstance(v, list) else list(v.values()) if isinstance(v, dict) else [])]
+            elif inner.startswith("?(") and inner.endswith(")"):
+                items = [x for v in vals for x in (v if isinstance(v, list) else [v])]
+                vals = jp_filter(inner[2:-1], items, root)
+            elif inner[:1] in "\"'":
+                key = inner[1:-1]
+                vals = [v[key] for v in vals if isinstance(v, dict) and key in v]
+            elif ":" in inner:
+                a, _, b = inner.partition(":")
+                sl = slice(int(a) if a.strip() else None, int(b) if b.strip() else None)
+                vals = [x for v in vals if isinstance(v, list) for x in v[sl]]
+            else:
+                try:
+                    idx = int(inner)
+                except ValueError:
+                    raise Fail(f"error: error parsing jsonpath {path}, invalid array index {inner}") from None
+                vals = [v[idx] for v in vals if isinstance(v, list) and -len(v) <= idx < len(v)]
+        else:
+            name, i = jp_split_name(s, i)
+            vals = [v[name] for v in vals if isinstance(v, dict) and name in v]
+    return vals
+
+
+def jp_format(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return str(value)
+
+
+def jp_render(nodes: list[Any], root: Any, cur: Any) -> str:
+    out = []
+    for node in nodes:
+        if node[0] == "text":
+            out.append(node[1])
+        elif node[0] == "expr":
+            out.append(" ".join(jp_format(v) for v in jp_eval(node[1], root, cur)))
+        else:
+            vals = jp_eval(node[1], root, cur)
+            if len(vals) == 1 and isinstance(vals[0], list):
+                vals = vals[0]
+            for v in vals:
+                out.append(jp_render(node[2], root, v))
+    return "".join(out)
+
+
+def jsonpath(tpl: str, data: Any) -> str:
+    return jp_render(jp_template(tpl), data, data)
+
+
+def split_top(text: str, sep: str = ",") -> list[str]:
+    parts, depth, cur = [], 0, []
+    for ch in text:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        if ch == sep and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur))
+    return [p for p in (x.strip() for x in parts) if p]
+
+
+def selector_matcher(selector: str | None) -> Callable[[Obj], bool]:
+    """A label selector (=, ==, !=, in, notin, exists, !exists) as a predicate."""
+    if not selector:
+        return lambda labels: True
+    tests: list[Callable[[Obj], bool]] = []
+    for term in split_top(selector):
+        m = re.match(r"^([\w./-]+)\s+(in|notin)\s+\((.*)\)$", term)
+        if m:
+            key, op, vals = m.group(1), m.group(2), {v.strip() for v in m.group(3).split(",")}
+            if op == "in":
+                tests.append(lambda lb, k=key, vs=vals: lb.get(k) in vs)
+            else:
+                tests.append(lambda lb, k=key, vs=vals: lb.get(k) not in vs)
+            continue
+        m = re.match(r"^([\w./-]+)\s*(==|!=|=)\s*([\w.-]*)$", term)
+        if m:
+            key, op, val = m.groups()
+            if op == "!=":
+                tests.append(lambda lb, k=key, v=val: lb.get(k) != v)
+            else:
+                tests.append(lambda lb, k=key, v=val: lb.get(k) == v)
+            continue
+        m = re.match(r"^(!?)([\w./-]+)$", term)
+        if m:
+            neg, key = m.groups()
+            tests.append(lambda lb, k=key, n=bool(neg): (k in lb) != n)
+            continue
+        raise Fail(f"error: unable to parse requirement: found '{term}', expected: "
+                   "'=', '!=', '==', 'in', notin'")
+    return lambda labels: all(t(labels) for t in tests)
+
+
+def field_matcher(selector: str | None) -> Callable[[Obj], bool]:
+    if not selector:
+        return lambda obj: True
+    tests: list[Callable[[Obj], bool]] = []
+    for term in split_top(selector):
+        m = re.match(r"^([\w.]+)\s*(==|!=|=)\s*(.*)$", term)
+        if not m:
+            raise Fail(f'error: invalid selector: \'{selector}\'; can\'t understand \'{term}\'')
+        path, op, val = m.groups()
+
+        def test(obj: Obj, path: str = path, op: str = op, val: str = val) -> bool:
+            cur: Any = obj
+            for part in path.split("."):
+                cur = cur.get(part) if isinstance(cur, dict) else None
+            got = "" if cur is None else jp_format(cur)
+            return got != val if op == "!=" else got == val
+        tests.append(test)
+    return lambda obj: all(t(obj) for t in tests)
+
+
+def kubectl_table(rows: list[list[str]]) -> str:
+    """kubectl's tabwriter: columns padded, three spaces apart, no trailing padding."""
+    if not rows:
+        return ""
+    widths = [max(len(r[i]) for r in rows if i < len(r)) for i in range(max(len(r) for r in rows))]
+    lines = []
+    for r in rows:
+        cells = [c.ljust(widths[i]) if i < len(r) - 1 else c for i, c in enumerate(r)]
+        lines.append("   ".join(cells).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def helm_table(rows: list[list[str]]) -> str:
+    """helm's uitable: every cell padded to its column width, tab separated."""
+    if not rows:
+        return ""
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    return "".join("\t".join(str(c).ljust(widths[i]) for i, c in enumerate(r)) + "\n" for r in rows)
+
+
+def to_yaml(data: Any) -> str:
+    return yaml.safe_dump(data, sort_keys=True, default_flow_style=False, allow_unicode=True)
+
+
+def age_of(obj: Obj) -> str:
+    return human_age(now() - parse_time(obj.get("metadata", {}).get("creationTimestamp")))
+
+
+def pod_status_text(pod: Obj) -> tuple[str, str, str]:
+    """READY, STATUS, RESTARTS as kubectl get pods prints them."""
+    st = pod.get("status", {})
+    statuses = st.get("containerStatuses", [])
+    total = len(pod.get("spec", {}).get("containers", [])) or 1
+    ready = sum(1 for c in statuses if c.get("ready"))
+    reason = st.get("phase", "Unknown")
+    restarts = 0
+    last = ""
+    for c in statuses:
+        restarts += int(c.get("restartCount", 0))
+        waiting = c.get("state", {}).get("waiting")
+        if waiting:
+            reason = waiting.get("reason", reason)
+        term = c.get("lastState", {}).get("terminated")
+        if term:
+            last = f" ({human_age(now() - parse_time(term.get('finishedAt')))} ago)"
+    return f"{ready}/{total}", reason, f"{restarts}{last if restarts else ''}"
+
+
+def table_rows(res: Res, items: list[Obj], wide: bool, all_ns: bool, labels: bool,
+               headers: bool = True) -> str:
+    kind = res.kind
+    head: list[str]
+    rows: list[list[str]] = []
+    if kind == "Pod":
+        head = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+        if wide:
+            head += ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"]
+        for p in items:
+            ready, status, restarts = pod_status_text(p)
+            row = [p["metadata"]["name"], ready, status, restarts, age_of(p)]
+            if wide:
+                row += [p.get("status", {}).get("podIP", "<none>"),
+                        p.get("spec", {}).get("nodeName", "<none>"), "<none>", "<none>"]
+            rows.append(row)
+    elif kind == "Deployment":
+        head = ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+        if wide:
+            head += ["CONTAINERS", "IMAGES", "SELECTOR"]
+        for d in items:
+            st = d.get("status", {})
+            row = [d["metadata"]["name"], f"{st.get('readyReplicas', 0)}/{st.get('replicas', 0)}",
+                   str(st.get("updatedReplicas", 0)), str(st.get("availableReplicas", 0)), age_of(d)]
+            if wide:
+                cs = d.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+                sel = d.get("spec", {}).get("selector", {}).get("matchLabels", {})
+                row += [",".join(c["name"] for c in cs), ",".join(c.get("image", "") for c in cs),
+                        ",".join(f"{k}={v}" for k, v in sel.items())]
+            rows.append(row)
+    elif kind == "Node":
+        head = ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+        if wide:
+            head += ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"]
+        for n in items:
+            ready = any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"])
+            roles = ",".join(k.split("/", 1)[1] for k in n["metadata"]["labels"]
+                             if k.startswith("node-role.kubernetes.io/")) or "<none>"
+            row = [n["metadata"]["name"], "Ready" if ready else "NotReady", roles, age_of(n),
+                   n["status"]["nodeInfo"]["kubeletVersion"]]
+            if wide:
+                info = n["status"]["nodeInfo"]
+                row += [n["status"]["addresses"][0]["address"], "<none>", info["osImage"],
+                        info["kernelVersion"], info["containerRuntimeVersion"]]
+            rows.append(row)
+    elif kind == "Namespace":
+        head = ["NAME", "STATUS", "AGE"]
+        rows = [[n["metadata"]["name"], n.get("status", {}).get("phase", "Active"), age_of(n)]
+                for n in items]
+    elif kind == "Secret":
+        head = ["NAME", "TYPE", "DATA", "AGE"]
+        rows = [[s["metadata"]["name"], s.get("type", "Opaque"), str(len(s.get("data") or {})),
+                 age_of(s)] for s in items]
+    elif kind == "ConfigMap":
+        head = ["NAME", "DATA", "AGE"]
+        rows = [[c["metadata"]["name"], str(len(c.get("data") or {})), age_of(c)] for c in items]
+    elif kind == "Event":
+        head = ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+        for e in items:
+            inv = e.get("involvedObject", {})
+            rows.append([human_age(now() - parse_time(e.get("lastTimestamp"))), e.get("type", ""),
+                         e.get("reason", ""), f"{inv.get('kind', '').lower()}/{inv.get('name', '')}",
+                         e.get("message", "").replace("\n", " ")])
+    else:
+        head = ["NAME", "AGE"]
+        rows = [[o["metadata"]["name"], age_of(o)] for o in items]
+    if all_ns and res.namespaced:
+        head = ["NAMESPACE", *head]
+        rows = [[items[i]["metadata"].get("namespace", ""), *r] for i, r in enumerate(rows)]
+    if labels:
+        head = [*head, "LABELS"]
+        rows = [[*r, ",".join(f"{k}={v}" for k, v in
+                              sorted((items[i]["metadata"].get("labels") or {}).items())) or "<none>"]
+                for i, r in enumerate(rows)]
+    return kubectl_table(([head] if headers else []) + rows)
+
+
+def as_list(items: list[Obj]) -> Obj:
+    return {"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""}}
+
+
+def print_objects(ctx: Ctx, output: str | None, groups: list[tuple[Res, list[Obj]]],
+                  single: bool, all_ns: bool, labels: bool = False, headers: bool = True,
+                  sort_by: str | None = None) -> None:
+    """kubectl get's printers for one or more resource types."""
+    items = [o for _, objs in groups for o in objs]
+    if sort_by:
+        expr = sort_by if sort_by.startswith("{") else "{" + sort_by + "}"
+        items.sort(key=lambda o: jsonpath(expr, o))
+        order = {id(o): i for i, o in enumerate(items)}
+        groups = [(r, sorted(objs, key=lambda o: order[id(o)])) for r, objs in groups]
+    data: Any = items[0] if single and len(items) == 1 else as_list(items)
+    fmt = output or ""
+    if fmt == "json":
+        ctx.out(json.dumps(data, indent=4))
+    elif fmt == "yaml":
+        ctx.out(to_yaml(data).rstrip("\n"))
+    elif fmt == "name":
+        for res, objs in groups:
+            for o in objs:
+                ctx.out(f"{res_for_kind(o['kind'], o.get('apiVersion', 'v1')).prefix if res.kind != o['kind'] else res.prefix}/{o['metadata']['name']}")
+    elif fmt.startswith(("jsonpath=", "jsonpath-as-json=")):
+        tpl = fmt.split("=", 1)[1]
+        if fmt.startswith("jsonpath-as-json="):
+            vals = [v for node in jp_template(tpl) if node[0] == "expr"
+                    for v in jp_eval(node[1], data, data)]
+            ctx.out(json.dumps(vals, indent=4))
+        else:
+            sys.stdout.write(jsonpath(tpl, data))
+    elif fmt.startswith("custom-columns="):
+        cols = [c.split(":", 1) for c in fmt.split("=", 1)[1].split(",")]
+        rows = [[c[0] for c in cols]] if headers else []
+        for o in items:
+            row = []
+            for col in cols:
+                expr = col[1] if len(col) > 1 else ""
+                expr = expr if expr.startswith("{") else "{" + (expr if expr.startswith(".") else "." + expr) + "}"
+                vals = jp_eval(expr[1:-1], o, o)
+                row.append(",".join(jp_format(v) for v in vals) if vals else "<none>")
+            rows.append(row)
+        sys.stdout.write(kubectl_table(rows))
+    elif fmt in ("", "wide"):
+        texts = [table_rows(res, objs, fmt == "wide", all_ns, labels, headers)
+                 for res, objs in groups if objs]
+        sys.stdout.write("\n".join(texts))
+    else:
+        raise Fail(f'error: unable to match a printer suitable for the output format "{fmt}", '
+                   "allowed formats are: custom-columns,custom-columns-file,go-template,"
+                   "go-template-file,json,jsonpath,jsonpath-as-json,jsonpath-file,name,template,"
+                   "templatefile,wide,yaml")
+
+
+# --------------------------------------------------------------------------------------------
+# kind
+
+
+def kind_name(opts: Obj, config: Obj | None = None) -> str:
+    return (opts.get("name") or os.environ.get("KIND_CLUSTER_NAME")
+            or (config or {}).get("name") or "kind")
+
+
+def kind_cluster_names(ctx: Ctx) -> list[str]:
+    """Like real kind: every cluster with a node (container, in Docker mode) counts."""
+    containers = sync_docker(ctx, strict=True)
+    names = {n for n, c in ctx.clusters().items() if c.get("kind")}
+    names |= {c.labels.get(LABEL_CLUSTER, "") for c in containers} - {""}
+    return sorted(names)
+
+
+def kind_rec(ctx: Ctx, name: str) -> Obj | None:
+    rec = ctx.clusters().get(name)
+    return rec if rec is not None and rec.get("kind") else None
+
+
+def kind_kubeconfig_target(opts: Obj) -> Path:
+    explicit = opts.get("kubeconfig")
+    return Path(explicit) if explicit else default_kubeconfig_paths()[0]
+
+
+def kind_kubeconfig_text(rec: Obj, internal: bool = False) -> str:
+    name = f"kind-{rec['name']}"
+    server = f"https://{rec['nodes'][0]['name']}:6443" if internal else rec["server"]
+    cfg = empty_kubeconfig()
+    cluster, context, user = kubeconfig_entries(name, server)
+    cfg["clusters"], cfg["contexts"], cfg["users"] = [cluster], [context], [user]
+    cfg["current-context"] = name
+    return yaml.safe_dump(cfg, sort_keys=False)
+
+
+def kind_version(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    ctx.out(KIND_VERSION)
+    return 0
+
+
+def kind_get_clusters(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    no_args(ctx, args)
+    names = kind_cluster_names(ctx)
+    if not names:
+        ctx.err("No kind clusters found.")
+    for name in names:
+        ctx.out(name)
+    return 0
+
+
+def kind_get_nodes(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    no_args(ctx, args)
+    kind_cluster_names(ctx)
+    if opts.get("all-clusters"):
+        nodes = [n["name"] for c in ctx.clusters().values() if c.get("kind") for n in c["nodes"]]
+        if not nodes:
+            ctx.err("No kind nodes for any cluster.")
+    else:
+        name = kind_name(opts)
+        rec = kind_rec(ctx, name)
+        nodes = [n["name"] for n in rec["nodes"]] if rec else []
+        if not nodes:
+            ctx.err(f'No kind nodes found for cluster "{name}".')
+    for n in nodes:
+        ctx.out(n)
+    return 0
+
+
+def kind_get_kubeconfig(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    no_args(ctx, args)
+    kind_cluster_names(ctx)
+    name = kind_name(opts)
+    rec = kind_rec(ctx, name)
+    if rec is None:
+        raise Fail(f"ERROR: could not locate any control plane nodes for cluster named '{name}'. "
+                   "Use the --name option to select a different cluster")
+    sys.stdout.write(kind_kubeconfig_text(rec, bool(opts.get("internal"))))
+    return 0
+
+
+def kind_export_kubeconfig(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    no_args(ctx, args)
+    kind_cluster_names(ctx)
+    name = kind_name(opts)
+    rec = kind_rec(ctx, name)
+    if rec is None:
+        raise Fail(f"ERROR: could not locate any control plane nodes for cluster named '{name}'. "
+                   "Use the --name option to select a different cluster")
+    server = f"https://{rec['nodes'][0]['name']}:6443" if opts.get("internal") else rec["server"]
+    add_to_kubeconfig(kind_kubeconfig_target(opts), f"kind-{name}", server)
+    ctx.err(f'Set kubectl context to "kind-{name}"')
+    return 0
+
+
+def load_kind_config(path: str) -> Obj:
+    if path == "-":
+        raise Fail("ERROR: failed to create cluster: fakek8s: --config - (stdin) is not supported", 2)
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise Fail(f"ERROR: failed to create cluster: error reading file: open {path}: "
+                   f"{exc.strerror.lower() if exc.strerror else exc}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise Fail("ERROR: failed to create cluster: could not determine kind / apiVersion for "
+                   f"config: {exc}") from None
+    if not isinstance(data, dict):
+        raise Fail("ERROR: failed to create cluster: could not determine kind / apiVersion for "
+                   "config: error unmarshaling JSON")
+    api, kind = data.get("apiVersion"), data.get("kind")
+    if api != "kind.x-k8s.io/v1alpha4":
+        raise Fail(f"ERROR: failed to create cluster: unknown apiVersion: {api or ''}")
+    if kind != "Cluster":
+        raise Fail(f"ERROR: failed to create cluster: unknown kind {kind or ''} for apiVersion: {api}")
+    for node in data.get("nodes") or []:
+        if node.get("role", "control-plane") not in ("control-plane", "worker"):
+            raise Fail(f"ERROR: failed to create cluster: invalid configuration: "
+                       f"node role \"{node.get('role')}\" is not a valid role")
+    return data
+
+
+def kind_create_cluster(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    no_args(ctx, args)
+    config = load_kind_config(opts["config"]) if opts.get("config") else {}
+    if opts.get("name") and config.get("name") and opts["name"] != config["name"]:
+        # Real kind lets --name win; a mismatch is almost certainly a bug in the caller.
+        raise Fail(f'ERROR: failed to create cluster: fakek8s: --name "{opts["name"]}" does not '
+                   f'match name "{config["name"]}" in {opts["config"]} (real kind would let '
+                   "--name win)")
+    name = kind_name(opts, config)
+    if not re.match(r"^[a-z0-9.-]+$", name):
+        raise Fail(f"ERROR: failed to create cluster: '{name}' is not a valid cluster name, "
+                   "cluster names must match `^[a-z0-9.-]+$`")
+    existing = kind_cluster_names(ctx)
+    if name in existing:
+        raise Fail(f'ERROR: failed to create cluster: node(s) already exist for a cluster with the '
+                   f'name "{name}"')
+    image = opts.get("image") or KIND_NODE_IMAGE
+    nodes = node_names(name, config)
+    port = int(((config.get("networking") or {}).get("apiServerPort")) or 0) or free_port(ctx)
+    node_image = node_image_env()
+    ctx.err(f'Creating cluster "{name}" ...')
+    ctx.err(f" ✓ Ensuring node image ({image}) 🖼")
+    if node_image:
+        create_node_containers(ctx, name, nodes, node_image)
+    ctx.err(" ✓ Preparing nodes 📦 " + "📦 " * (len(nodes) - 1))
+    rec = new_cluster(ctx, name, kind=True, docker=bool(node_image), port=port, nodes=nodes,
+                      kube_name=f"kind-{name}", image=image)
+    ctx.clusters()[name] = rec
+    ctx.live[name] = True
+    ctx.dirty = True
+    ctx.err(" ✓ Writing configuration 📜")
+    ctx.err(" ✓ Starting control-plane 🕹️")
+    ctx.checkpoint()
+    ctx.err(" ✓ Installing CNI 🔌")
+    ctx.err(" ✓ Installing StorageClass 💾")
+    if len(nodes) > 1:
+        ctx.err(" ✓ Joining worker nodes 🚜")
+    wait = opts.get("wait")
+    if wait and duration_seconds(wait) > 0:
+        ctx.err(f" ✓ Waiting ≤ {format_duration(duration_seconds(wait))} for control-plane = Ready ⏳")
+        if node_ready(ctx):
+            ctx.err(" • Ready after 14s 💚")
+        else:
+            ctx.err(" • WARNING: Timed out waiting for Ready ⚠️")
+    path = kind_kubeconfig_target(opts)
+    add_to_kubeconfig(path, f"kind-{name}", rec["server"])
+    sample = f"kubectl cluster-info --context kind-{name}"
+    if opts.get("kubeconfig"):
+        sample += f" --kubeconfig {opts['kubeconfig']}"
+    ctx.err(f'Set kubectl context to "kind-{name}"')
+    ctx.err(f"You can now use your cluster with:\n\n{sample}\n")
+    ctx.err("Have a nice day! 👋")
+    return 0
+
+
+def create_node_containers(ctx: Ctx, name: str, nodes: list[tuple[str, str]], image: str) -> None:
+    import docker.errors
+
+    client = docker_client()
+    try:
+        client.images.get(image)
+    except docker.errors.ImageNotFound:
+        raise Fail(f'ERROR: failed to create cluster: failed to pull image "{image}": command '
+                   f'"docker pull {image}" failed with error: exit status 1') from None
+    created = []
+    try:
+        for node, role in nodes:
+            created.append(client.containers.run(
+                image, ["sleep", "infinity"], name=node, hostname=node, detach=True,
+                network_mode="none", restart_policy={"Name": "no"},
+                labels={LABEL_CLUSTER: name, LABEL_ROLE: role, LABEL_STATE: state_label(ctx)}))
+    except docker.errors.APIError as exc:
+        for c in created:
+            with contextlib.suppress(Exception):
+                c.remove(force=True)
+        if exc.status_code == 409:
+            raise Fail(f'ERROR: failed to create cluster: node(s) already exist for a cluster '
+                       f'with the name "{name}"') from None
+        raise Fail(f"ERROR: failed to create cluster: command \"docker run --name {nodes[0][0]} "
+                   f"{image}\" failed with error: {exc}") from None
+
+
+def delete_kind_cluster(ctx: Ctx, name: str, kubeconfig: Path) -> None:
+    rec = ctx.clusters().get(name)
+    if (rec and rec.get("docker")) or node_image_env():
+        try:
+            for c in docker_nodes(ctx):
+                if c.labels.get(LABEL_CLUSTER) == name:
+                    c.remove(force=True)
+        except Exception as exc:
+            raise Fail(f"ERROR: failed to delete cluster \"{name}\": failed to delete nodes: {exc}") from None
+    if rec is not None and rec.get("kind"):
+        del ctx.clusters()[name]
+        ctx.dirty = True
+    remove_from_kubeconfig(kubeconfig, f"kind-{name}")
+
+
+def kind_delete_cluster(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    no_args(ctx, args)
+    name = kind_name(opts)
+    ctx.err(f'Deleting cluster "{name}" ...')
+    sync_docker(ctx, strict=False)
+    delete_kind_cluster(ctx, name, kind_kubeconfig_target(opts))
+    return 0
+
+
+def kind_delete_clusters(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    names = kind_cluster_names(ctx) if opts.get("all") else args
+    if not names and not opts.get("all"):
+        raise Fail("ERROR: no cluster names provided")
+    for name in names:
+        delete_kind_cluster(ctx, name, kind_kubeconfig_target(opts))
+    ctx.err("Deleted clusters: [" + " ".join(f'"{n}"' for n in names) + "]")
+    return 0
+
+
+def kind_load_docker_image(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    if not args:
+        raise Fail("ERROR: a list of image names is required")
+    name = kind_name(opts)
+    ids: dict[str, str] = {}
+    if node_image_env() or any(c.get("docker") for c in ctx.clusters().values()):
+        import docker.errors
+
+        client = docker_client()
+        for image in args:
+            try:
+                ids[image] = client.images.get(image).id
+            except docker.errors.ImageNotFound:
+                raise Fail(f'ERROR: image: "{image}" not present locally') from None
+    else:
+        ids = {image: "sha256:" + stable_hex(image, n=64) for image in args}
+    kind_cluster_names(ctx)
+    rec = kind_rec(ctx, name)
+    if rec is None:
+        raise Fail(f'ERROR: no nodes found for cluster "{name}"')
+    nodes = rec["nodes"]
+    if opts.get("nodes"):
+        known = {n["name"]: n for n in nodes}
+        for n in opts["nodes"]:
+            if n not in known:
+                raise Fail(f'ERROR: unknown node: "{n}"')
+        nodes = [known[n] for n in opts["nodes"]]
+    for image in args:
+        missing = [n for n in nodes if n["images"].get(image) != ids[image]]
+        if not missing:
+            ctx.err(f'Image: "{image}" with ID "{ids[image]}" found to be already present on all nodes.')
+        for node in missing:
+            ctx.err(f'Image: "{image}" with ID "{ids[image]}" not yet present on node '
+                    f'"{node["name"]}", loading...')
+            node["images"][image] = ids[image]
+            ctx.dirty = True
+    return 0
+
+
+def kind_export_logs(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    if len(args) > 1:
+        raise UsageError(f"accepts at most 1 arg(s), received {len(args)}")
+    kind_cluster_names(ctx)
+    name = kind_name(opts)
+    rec = kind_rec(ctx, name)
+    if rec is None:
+        raise Fail(f'ERROR: unknown cluster "{name}"')
+    out = Path(args[0]) if args else Path(tempfile.mkdtemp())
+    ctx.err(f'Exporting logs for cluster "{name}" to:')
+    ctx.out(str(out))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "kind-version.txt").write_text(KIND_VERSION + "\n")
+    (out / "docker-info.txt").write_text("Client: Docker Engine - Community\n Version: 20.10.24\n"
+                                         "Server:\n Containers: 1\n  Running: 1\n")
+    for node in rec["nodes"]:
+        d = out / node["name"]
+        d.mkdir(exist_ok=True)
+        (d / "kubelet.log").write_text(
+            f"{time.strftime('%b %d %H:%M:%S')} {node['name']} kubelet[190]: I0101 kubelet.go:2400] "
+            '"Starting kubelet main sync loop"\n')
+        (d / "containerd.log").write_text(
+            f"{time.strftime('%b %d %H:%M:%S')} {node['name']} containerd[110]: "
+            'level=info msg="containerd successfully booted"\n')
+        (d / "journal.log").write_text(f"-- Journal begins for {node['name']} --\n")
+        (d / "images.log").write_text("".join(f"{img}\t{iid}\n" for img, iid in node["images"].items()))
+        (d / "inspect.json").write_text(json.dumps([{"Name": "/" + node["name"],
+                                                     "Config": {"Labels": {LABEL_CLUSTER: name,
+                                                                           LABEL_ROLE: node["role"]}}}],
+                                                   indent=2))
+        pods_dir = d / "containers"
+        pods_dir.mkdir(exist_ok=True)
+        for obj in rec["objects"].values():
+            if obj["kind"] == "Pod" and obj.get("_fake", {}).get("role") == "launcher":
+                meta = obj["metadata"]
+                (pods_dir / f"{meta['name']}_{meta['namespace']}_{CONTAINER}.log").write_text(
+                    "\n".join(launcher_log_lines(ctx, rec, obj)) + "\n")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# launcher logs (kubectl logs and kind export logs)
+
+
+def launcher_log_lines(ctx: Ctx, rec: Obj, pod: Obj, previous: bool = False) -> list[str]:
+    fake = pod.get("_fake", {})
+    scen = ctx.scenario()
+    state = pod_condition(ctx, rec, pod)
+    start = float(fake.get("created", now())) + 5
+    if state == "crashloop":
+        start = now() - 62
+    version = fake.get("app_version", CHART_VERSION)
+    url = fake.get("control_plane_url") or "https://cloud.airbyte.com"
+
+    def line(offset: float, thread: str, level: str, msg: str) -> str:
+        ts = utc(start + offset)
+        return f"{ts:%Y-%m-%d %H:%M:%S},{ts.microsecond // 1000:03d} [{thread}] {level:<5} {msg}"
+
+    lines = [line(0, "main", "INFO", f"Starting workload launcher (version {version})"),
+             line(1.2, "main", "INFO", f"Connecting to control plane at {url}")]
+    if state == "crashloop":
+        lines += [
+            line(1.9, "main", "ERROR", "Application startup failed"),
+            'Exception in thread "main" io.micronaut.context.exceptions.BeanInstantiationException: '
+            "Error instantiating bean of type [io.airbyte.workload.launcher.client.ControlPlaneClient]",
+            "\tat io.micronaut.context.DefaultBeanContext.resolveByBeanFactory(DefaultBeanContext.java:2368)",
+            "\tat io.micronaut.context.DefaultBeanContext.createRegistration(DefaultBeanContext.java:3186)",
+            "\tat io.airbyte.workload.launcher.ApplicationKt.main(Application.kt:21)",
+            "Caused by: java.lang.IllegalStateException: Missing required configuration: "
+            "DATAPLANE_CLIENT_SECRET",
+            "\tat io.airbyte.workload.launcher.config.ControlPlaneConfig.validate(ControlPlaneConfig.kt:44)",
+            "\t... 12 more",
+        ]
+    elif state == "auth-fail":
+        lines += [
+            line(2.0, "main", "ERROR", "Failed to authenticate with the control plane: 401 Unauthorized"),
+            line(12.0, "main", "WARN", "Retrying authentication in 10s (attempt 2 of 5)"),
+            line(22.1, "main", "ERROR", "Failed to authenticate with the control plane: 401 Unauthorized"),
+        ]
+    else:
+        lines += [
+            line(2.0, "main", "INFO", "Authenticated with the control plane"),
+            line(2.4, "main", "INFO", "Registered data plane; polling for workloads"),
+            line(32.4, "scheduled-1", "INFO", "Heartbeat sent to control plane"),
+            line(62.4, "scheduled-1", "INFO", "Heartbeat sent to control plane"),
+        ]
+    lines += [str(x) for x in scen.get("log_lines") or []]
+    return lines
+
+
+# --------------------------------------------------------------------------------------------
+# kubectl
+
+
+def kubectl_connect(ctx: Ctx, opts: Obj) -> tuple[Obj, str, Target]:
+    """The reachable cluster and the namespace to use, or kubectl's error."""
+    target = resolve_target(ctx, opts.get("kubeconfig"), opts.get("context"))
+    sync_docker(ctx, strict=False)
+    rec = reachable(ctx, target)
+    if rec is None:
+        raise kubectl_refused(target)
+    return rec, opts.get("namespace") or target.namespace, target
+
+
+def parse_targets(ctx: Ctx, rec: Obj, args: list[str]) -> list[tuple[Res, list[str]]]:
+    """kubectl's resource arguments: ``TYPE[,TYPE] [NAME...]`` or ``TYPE/NAME...``."""
+    if not args:
+        return []
+    if "/" in args[0]:
+        out: list[tuple[Res, list[str]]] = []
+        for a in args:
+            if "/" not in a:
+                raise Fail("error: there is no need to specify a resource type as a separate "
+                           "argument when passing arguments in resource/name form (e.g. 'kubectl "
+                           "get resource/<resource_name>' instead of 'kubectl get resource "
+                           "resource/<resource_name>'")
+            t, _, n = a.partition("/")
+            res = lookup_res(ctx, rec, t)
+            if out and out[-1][0] == res:
+                out[-1][1].append(n)
+            else:
+                out.append((res, [n]))
+        return out
+    types = [lookup_res(ctx, rec, t) for t in args[0].split(",") if t]
+    return [(res, list(args[1:])) for res in types]
+
+
+def select(ctx: Ctx, rec: Obj, res: Res, ns: str | None, labels: str | None = None,
+           fields: str | None = None) -> list[Obj]:
+    lm, fm = selector_matcher(labels), field_matcher(fields)
+    items = [o for o in all_objects(ctx, rec) if o["kind"] == res.kind
+             and (not res.namespaced or ns is None or o["metadata"].get("namespace") == ns)
+             and lm(o["metadata"].get("labels") or {}) and fm(o)]
+    if res.kind == "Event":
+        items.sort(key=lambda o: (o.get("lastTimestamp", ""), o["metadata"]["name"]))
+    else:
+        items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+    return items
+
+
+def not_found(res: Res, name: str) -> str:
+    return f'Error from server (NotFound): {res.qualified} "{name}" not found'
+
+
+def no_resources(ctx: Ctx, ns: str | None, res_list: list[Res]) -> None:
+    if ns is None or not any(r.namespaced for r in res_list):
+        ctx.err("No resources found")
+    else:
+        ctx.err(f"No resources found in {ns} namespace.")
+
+
+def kubectl_get(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    if opts.get("raw"):
+        target = resolve_target(ctx, opts.get("kubeconfig"), opts.get("context"))
+        sync_docker(ctx, strict=False)
+        if reachable(ctx, target) is None:
+            raise kubectl_refused(target)
+        raw = opts["raw"].split("?")[0].rstrip("/")
+        if raw in ("/readyz", "/livez", "/healthz"):
+            sys.stdout.write("ok")
+            return 0
+        if raw == "/version":
+            ctx.out(json.dumps(server_version(), indent=2))
+            return 0
+        raise Fail("Error from server (NotFound): the server could not find the requested resource")
+    if opts.get("watch") or opts.get("watch-only"):
+        raise Fail("error: fakek8s: kubectl get --watch is not implemented (it would block)", 2)
+    rec, ns, _ = kubectl_connect(ctx, opts)
+    if not args:
+        raise Fail('You must specify the type of resource to get. Use "kubectl api-resources" for '
+                   "a complete list of supported resources.\n\nerror: Required resource not "
+                   'specified.\nUse "kubectl explain <resource>" for a detailed description of that '
+                   "resource (e.g. kubectl explain pods).\nSee 'kubectl get -h' for help and examples")
+    all_ns = bool(opts.get("all-namespaces"))
+    scope = None if all_ns else ns
+    groups: list[tuple[Res, list[Obj]]] = []
+    errors: list[str] = []
+    named_request = False
+    for res, names in parse_targets(ctx, rec, args):
+        if names:
+            named_request = True
+            if opts.get("selector"):
+                raise Fail("error: when retrieving resources by name, label selectors are not "
+                           "allowed")
+            found = []
+            pool = {o["metadata"]["name"]: o for o in select(ctx, rec, res, ns)}
+            for n in names:
+                if n in pool:
+                    found.append(pool[n])
+                elif not opts.get("ignore-not-found"):
+                    errors.append(not_found(res, n))
+            groups.append((res, found))
+        else:
+            groups.append((res, select(ctx, rec, res, scope, opts.get("selector"),
+                                       opts.get("field-selector"))))
+    total = sum(len(objs) for _, objs in groups)
+    single = named_request and len(groups) == 1 and len(groups[0][1]) == 1 and len(
+        parse_targets(ctx, rec, args)[0][1]) == 1
+    fmt = opts.get("output") or ""
+    if total or fmt in ("json", "yaml") or fmt.startswith("jsonpath"):
+        if total or not named_request:
+            print_objects(ctx, fmt, groups, single, all_ns, bool(opts.get("show-labels")),
+                          not opts.get("no-headers"), opts.get("sort-by"))
+    elif not named_request and not errors:
+        no_resources(ctx, scope, [r for r, _ in groups])
+    if errors:
+        raise Fail("\n".join(errors))
+    return 0
+
+
+def kubectl_describe(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    rec, ns, _ = kubectl_connect(ctx, opts)
+    if not args:
+        raise Fail('You must specify the type of resource to describe. Use "kubectl api-resources"'
+                   " for a complete list of supported resources.")
+    scope = None if opts.get("all-namespaces") else ns
+    blocks: list[str] = []
+    errors: list[str] = []
+    events = select(ctx, rec, res_for_kind("Event"), None)
+    for res, names in parse_targets(ctx, rec, args):
+        objs = select(ctx, rec, res, scope, opts.get("selector"))
+        if names:
+            pool = {o["metadata"]["name"]: o for o in objs}
+            chosen = []
+            for n in names:
+                matches = [o for k, o in pool.items() if k == n] or [
+                    o for k, o in pool.items() if k.startswith(n)]
+                if matches:
+                    chosen += matches
+                else:
+                    errors.append(not_found(res, n))
+            objs = chosen
+        for o in objs:
+            blocks.append(describe_obj(o, [e for e in events
+                                           if e["involvedObject"]["name"] == o["metadata"]["name"]
+                                           and e["involvedObject"]["kind"] == o["kind"]]))
+    if blocks:
+        ctx.out("\n\n".join(b.rstrip("\n") for b in blocks))
+    elif not errors:
+        no_resources(ctx, scope, [r for r, _ in parse_targets(ctx, rec, args)])
+    if errors:
+        raise Fail("\n".join(errors))
+    return 0
+
+
+def describe_map(title: str, data: Obj | None) -> list[str]:
+    items = sorted((data or {}).items())
+    if not items:
+        return [f"{title + ':':<18}<none>"]
+    out = [f"{title + ':':<18}{items[0][0]}={items[0][1]}"]
+    out += [f"{'':<18}{k}={v}" for k, v in items[1:]]
+    return out
+
+
+def describe_obj(obj: Obj, events: list[Obj]) -> str:
+    meta = obj["metadata"]
+    lines = [f"{'Name:':<18}{meta['name']}"]
+    if meta.get("namespace"):
+        lines.append(f"{'Namespace:':<18}{meta['namespace']}")
+    lines += describe_map("Labels", meta.get("labels"))
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items()
+                   if k != "kubectl.kubernetes.io/last-applied-configuration"}
+    lines += describe_map("Annotations", annotations)
+    if obj["kind"] == "Pod":
+        spec, st = obj.get("spec", {}), obj.get("status", {})
+        lines += [f"{'Service Account:':<18}{spec.get('serviceAccountName', 'default')}",
+                  f"{'Node:':<18}{spec.get('nodeName', '<none>')}"
+                  + (f"/{st['hostIP']}" if st.get("hostIP") else ""),
+                  f"{'Status:':<18}{st.get('phase', 'Unknown')}",
+                  f"{'IP:':<18}{st.get('podIP', '')}"]
+        owner = (meta.get("ownerReferences") or [{}])[0]
+        if owner:
+            lines.append(f"{'Controlled By:':<18}{owner.get('kind')}/{owner.get('name')}")
+        lines.append("Containers:")
+        statuses = {c["name"]: c for c in st.get("containerStatuses", [])}
+        for c in spec.get("containers", []):
+            cs = statuses.get(c["name"], {})
+            lines += [f"  {c['name']}:", f"    Image:          {c.get('image', '')}"]
+            for label, state in (("State", cs.get("state", {})), ("Last State", cs.get("lastState", {}))):
+                if not state:
+                    if label == "State":
+                        lines.append(f"    {label + ':':<16}Waiting")
+                    continue
+                kind, detail = next(iter(state.items()))
+                lines.append(f"    {label + ':':<16}{kind.capitalize()}")
+                if detail.get("reason"):
+                    lines.append(f"      {'Reason:':<14}{detail['reason']}")
+                if detail.get("message"):
+                    lines.append(f"      {'Message:':<14}{detail['message']}")
+                if "exitCode" in detail:
+                    lines.append(f"      {'Exit Code:':<14}{detail['exitCode']}")
+                if detail.get("startedAt"):
+                    lines.append(f"      {'Started:':<14}{detail['startedAt']}")
+            lines += [f"    Ready:          {'True' if cs.get('ready') else 'False'}",
+                      f"    Restart Count:  {cs.get('restartCount', 0)}"]
+            for ef in c.get("envFrom", []):
+                ref = ef.get("secretRef") or ef.get("configMapRef") or {}
+                what = "Secret" if "secretRef" in ef else "ConfigMap"
+                lines.append(f"    Environment Variables from:\n      {ref.get('name')}  {what}  "
+                             "Optional: false")
+        lines.append("Conditions:")
+        lines.append("  Type                        Status")
+        for cond in st.get("conditions", []):
+            lines.append(f"  {cond['type']:<28}{cond['status']}")
+    elif obj["kind"] == "Deployment":
+        st = obj.get("status", {})
+        lines.append(f"{'Replicas:':<18}{st.get('replicas', 0)} desired | "
+                     f"{st.get('updatedReplicas', 0)} updated | {st.get('replicas', 0)} total | "
+                     f"{st.get('availableReplicas', 0)} available | "
+                     f"{st.get('unavailableReplicas', 0)} unavailable")
+        lines.append("Conditions:\n  Type           Status  Reason\n  ----           ------  ------")
+        for cond in st.get("conditions", []):
+            lines.append(f"  {cond['type']:<15}{cond['status']:<8}{cond.get('reason', '')}")
+    elif obj["kind"] == "Node":
+        lines.append("Conditions:")
+        for cond in obj["status"]["conditions"]:
+            lines.append(f"  {cond['type']:<10}{cond['status']:<8}{cond.get('reason', '')}  "
+                         f"{cond.get('message', '')}")
+    elif obj["kind"] in ("Secret", "ConfigMap"):
+        lines.append("")
+        lines.append("Data\n====")
+        for k, v in sorted((obj.get("data") or {}).items()):
+            if obj["kind"] == "Secret":
+                lines.append(f"{k}:  {len(base64.b64decode(v))} bytes")
+            else:
+                lines.append(f"{k}:\n----\n{v}\n")
+    if events:
+        lines.append("Events:")
+        rows = [["Type", "Reason", "Age", "From", "Message"], ["----", "------", "----", "----", "-------"]]
+        for e in events:
+            rows.append([e["type"], e["reason"], human_age(now() - parse_time(e.get("lastTimestamp")))
+                         + (f" (x{e['count']} over {age_of(e)})" if e.get("count", 1) > 1 else ""),
+                         e["source"]["component"], e["message"].replace("\n", " ")])
+        lines += ["  " + line for line in kubectl_table(rows).splitlines()]
+    elif obj["kind"] in ("Pod", "Deployment", "Node", "Namespace"):
+        lines.append(f"{'Events:':<18}<none>")
+    return "\n".join(lines) + "\n"
+
+
+def pick_pod(ctx: Ctx, rec: Obj, ns: str, ref: str) -> list[Obj]:
+    if "/" in ref:
+        t, _, name = ref.partition("/")
+        res = lookup_res(ctx, rec, t)
+    else:
+        res, name = res_for_kind("Pod"), ref
+    if res.kind == "Pod":
+        pod = get_obj(rec, "Pod", ns, name)
+        if pod is None:
+            raise Fail(not_found(res, name))
+        return [pod]
+    if res.kind == "Deployment":
+        if get_obj(rec, "Deployment", ns, name) is None:
+            raise Fail(not_found(res, name))
+        pods = sorted(owned_pods(rec, ns, name), key=lambda p: p["metadata"]["name"])
+        if not pods:
+            raise Fail(f"error: timed out waiting for the condition")
+        if len(pods) > 1:
+            ctx.err(f"Found {len(pods)} pods, using pod/{pods[0]['metadata']['name']}")
+        return pods[:1]
+    raise Fail(f"error: cannot get the logs from {res.qualified}: selector for "
+               f"{res.qualified} is not implemented")
+
+
+def kubectl_logs(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    rec, ns, _ = kubectl_connect(ctx, opts)
+    if opts.get("selector"):
+        if args:
+            raise Fail("error: only a selector (-l) or a POD name is allowed")
+        pods = [p for p in rec["objects"].values() if p["kind"] == "Pod"
+                and p["metadata"]["namespace"] == ns
+                and selector_matcher(opts["selector"])(p["metadata"].get("labels") or {})]
+        if not pods:
+            ctx.err(f"No resources found in {ns} namespace.")
+            return 0
+    else:
+        if not args:
+            raise Fail("error: expected 'logs [-f] [-p] (POD | TYPE/NAME) [-c CONTAINER]'.\n"
+                       "POD or TYPE/NAME is a required argument for the logs command\n"
+                       "See 'kubectl logs -h' for help and examples")
+        if len(args) > 2:
+            raise Fail("error: expected 'logs [-f] [-p] (POD | TYPE/NAME) [-c CONTAINER]'.")
+        pods = pick_pod(ctx, rec, ns, args[0])
+        if len(args) == 2:
+            opts["container"] = args[1]
+    for pod in pods:
+        meta = pod["metadata"]
+        containers = [c["name"] for c in pod["spec"].get("containers", [])]
+        container = opts.get("container") or containers[0]
+        if container not in containers:
+            raise Fail(f"error: container {container} is not valid for pod {meta['name']}")
+        view = pod_view(ctx, rec, pod)
+        cs = next((c for c in view["status"].get("containerStatuses", []) if c["name"] == container), {})
+        state = pod_condition(ctx, rec, pod)
+        if opts.get("previous"):
+            if state != "crashloop":
+                raise Fail(f'Error from server (BadRequest): previous terminated container '
+                           f'"{container}" in pod "{meta["name"]}" not found')
+        waiting = (cs.get("state") or {}).get("waiting")
+        if state == "pending":
+            raise Fail(f'Error from server (BadRequest): container "{container}" in pod '
+                       f'"{meta["name"]}" is waiting to start: ContainerCreating')
+        if waiting and state != "crashloop":
+            detail = ("trying and failing to pull image" if state == "imagepull"
+                      else waiting.get("reason", "ContainerCreating"))
+            raise Fail(f'Error from server (BadRequest): container "{container}" in pod '
+                       f'"{meta["name"]}" is waiting to start: {detail}')
+        if pod.get("_fake", {}).get("role") == "launcher":
+            lines = launcher_log_lines(ctx, rec, pod, bool(opts.get("previous")))
+        else:
+            lines = [f"I0101 00:00:00.000000       1 server.go:100] {container} is running"]
+        tail = int(opts.get("tail") if opts.get("tail") is not None else -1)
+        if tail >= 0:
+            lines = lines[-tail:] if tail else []
+        if opts.get("timestamps"):
+            base = float(pod.get("_fake", {}).get("created", now()))
+            lines = [f"{iso_nano(base + i)} {x}" for i, x in enumerate(lines)]
+        if opts.get("prefix"):
+            lines = [f"[pod/{meta['name']}/{container}] {x}" for x in lines]
+        for x in lines:
+            ctx.out(x)
+    return 0
+
+
+def rollout_target(ctx: Ctx, rec: Obj, args: list[str]) -> tuple[Res, str]:
+    if len(args) == 1 and "/" in args[0]:
+        t, _, name = args[0].partition("/")
+    elif len(args) == 2:
+        t, name = args
+    else:
+        raise Fail("error: required resource not specified")
+    res = lookup_res(ctx, rec, t)
+    if res.kind != "Deployment":
+        raise Fail(f"error: no status viewer has been implemented for {res.kind}")
+    return res, name
+
+
+def kubectl_rollout_status(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    rec, ns, _ = kubectl_connect(ctx, opts)
+    res, name = rollout_target(ctx, rec, args)
+    dep = get_obj(rec, "Deployment", ns, name)
+    if dep is None:
+        raise Fail(not_found(res, name))
+    st = deployment_view(ctx, rec, dep)["status"]
+    if st.get("availableReplicas", 0) >= st.get("replicas", 1):
+        ctx.out(f'deployment "{name}" successfully rolled out')
+        return 0
+    ctx.out(f'Waiting for deployment "{name}" rollout to finish: '
+            f"{st.get('availableReplicas', 0)} of {st.get('replicas', 1)} updated replicas are "
+            "available...")
+    if opts.get("watch") is False:
+        return 0
+    raise Fail("error: timed out waiting for the condition")
+
+
+def kubectl_rollout_restart(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    rec, ns, _ = kubectl_connect(ctx, opts)
+    res, name = rollout_target(ctx, rec, args)
+    dep = get_obj(rec, "Deployment", ns, name)
+    if dep is None:
+        raise Fail(not_found(res, name))
+    tmpl = dep["spec"].setdefault("template", {}).setdefault("metadata", {})
+    tmpl.setdefault("annotations", {})["kubectl.kubernetes.io/restartedAt"] = iso(now())
+    if dep.get("_fake", {}).get("role") == "launcher":
+        sync_launcher_pods(rec, dep, force=True)
+    put(rec, dep)
+    ctx.dirty = True
+    ctx.out(f"deployment.apps/{name} restarted")
+    return 0
+
+
+def condition_met(obj: Obj, cond: str, want: str) -> bool:
+    return any(c.get("type", "").lower() == cond.lower() and c.get("status", "").lower() == want.lower()
+               for c in obj.get("status", {}).get("conditions", []))
+
+
+def kubectl_wait(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    rec, ns, _ = kubectl_connect(ctx, opts)
+    spec = opts.get("for")
+    if not spec:
+        raise Fail("error: --for must be specified")
+    scope = None if opts.get("all-namespaces") else ns
+    objs: list[Obj] = []
+    for res, names in parse_targets(ctx, rec, args):
+        pool = select(ctx, rec, res, scope, opts.get("selector"), opts.get("field-selector"))
+        if names:
+            for n in names:
+                match = [o for o in pool if o["metadata"]["name"] == n]
+                if not match and spec != "delete":
+                    raise Fail(not_found(res, n))
+                objs += match
+        elif opts.get("all") or opts.get("selector") or opts.get("field-selector"):
+            objs += pool
+        else:
+            raise Fail("error: resource(s) were provided, but no name was specified")
+    if not args:
+        raise Fail("error: at least one resource must be specified to use a selector")
+    if spec == "delete":
+        for o in objs:
+            raise Fail(f"error: timed out waiting for the condition on "
+                       f"{res_for_kind(o['kind']).qualified}/{o['metadata']['name']}")
+        return 0
+    if not objs:
+        raise Fail("error: no matching resources found")
+    for o in objs:
+        res = res_for_kind(o["kind"], o.get("apiVersion", "v1"))
+        if spec.startswith("condition="):
+            cond, _, want = spec[len("condition="):].partition("=")
+            ok = condition_met(o, cond, want or "true")
+        elif spec.startswith("jsonpath="):
+            expr, _, want = spec[len("jsonpath="):].rpartition("=")
+            expr = expr if expr.startswith("{") else "{" + expr + "}"
+            ok = jsonpath(expr.strip("'"), o) == want
+        elif spec.startswith("create"):
+            ok = True
+        else:
+            raise Fail(f"error: unrecognized condition: \"{spec}\"")
+        if not ok:
+            raise Fail(f"error: timed out waiting for the condition on {res.qualified}/"
+                       f"{o['metadata']['name']}")
+        ctx.out(f"{res.prefix}/{o['metadata']['name']} condition met")
+    return 0
+
+
+def load_manifests(ctx: Ctx, files: list[str]) -> list[tuple[str, Obj]]:
+    docs: list[tuple[str, Obj]] = []
+    for f in files:
+        if f == "-":
+            text, source = ctx.read_stdin().decode(), "STDIN"
+        else:
+            try:
+                text, source = Path(f).read_text(), f
+            except OSError:
+                raise Fail(f'error: the path "{f}" does not exist') from None
+        try:
+            loaded = list(yaml.safe_load_all(text))
+        except yaml.YAMLError as exc:
+            raise Fail(f'error: error parsing {source}: error converting YAML to JSON: {exc}') from None
+        for doc in loaded:
+            if doc is None:
+                continue
+            if not isinstance(doc, dict):
+                raise Fail(f"error: error validating \"{source}\": error validating data: "
+                           "invalid object; if you choose to ignore these errors, turn validation "
+                           "off with --validate=false")
+            if doc.get("kind") == "List":
+                docs += [(source, d) for d in doc.get("items") or []]
+            else:
+                docs.append((source, doc))
+    return docs
+
+
+def check_string_map(obj: Obj, key: str, source: str) -> str | None:
+    for v in (obj.get(key) or {}).values():
+        if not isinstance(v, str):
+            what = "number" if isinstance(v, (int, float)) and not isinstance(v, bool) else (
+                "bool" if isinstance(v, bool) else "object" if isinstance(v, dict) else "array")
+            return (f'Error from server (BadRequest): error when creating "{source}": '
+                    f'{obj["kind"]} in version "v1" cannot be handled as a {obj["kind"]}: json: '
+                    f"cannot unmarshal {what} into Go struct field {obj['kind']}.{key} of type string")
+    return None
+
+
+def validate_object(obj: Obj, source: str) -> str | None:
+    """The API server's validation of the objects airbox applies; the error, if any."""
+    missing = [f for f in ("apiVersion", "kind") if not obj.get(f)]
+    if missing:
+        return (f'error: error validating "{source}": error validating data: ['
+                + ", ".join(f"{f} not set" for f in missing)
+                + "]; if you choose to ignore these errors, turn validation off with --validate=false")
+    meta = obj.get("metadata") or {}
+    name = meta.get("name")
+    if not name:
+        return (f'error: error when retrieving current configuration of:\nResource: "'
+                f'{res_for_kind(obj["kind"]).plural}", GroupVersionKind: "{obj["kind"]}"\nName: "", '
+                f'Namespace: ""\nfrom server for: "{source}": resource name may not be empty')
+    kind = obj["kind"]
+    pattern = DNS_LABEL if kind == "Namespace" else DNS_SUBDOMAIN
+    if not isinstance(name, str) or not pattern.match(name) or len(name) > 253:
+        what = "RFC 1123 label" if kind == "Namespace" else "RFC 1123 subdomain"
+        return (f'The {kind} "{name}" is invalid: metadata.name: Invalid value: "{name}": a '
+                f"lowercase {what} must consist of lower case alphanumeric characters, '-' or '.',"
+                " and must start and end with an alphanumeric character")
+    if kind in ("Secret", "ConfigMap"):
+        for key in ("data", "stringData") if kind == "Secret" else ("data",):
+            err = check_string_map(obj, key, source)
+            if err:
+                return err
+            for k in obj.get(key) or {}:
+                if not CONFIG_KEY.match(str(k)):
+                    return (f'Error from server (Invalid): error when creating "{source}": The '
+                            f'{kind} "{name}" is invalid: data[{k}]: Invalid value: "{k}": a valid '
+                            "config key must consist of alphanumeric characters, '-', '_' or '.' "
+                            "(e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for "
+                            "validation is '[-._a-zA-Z0-9]+')")
+    if kind == "Secret":
+        for k, v in (obj.get("data") or {}).items():
+            try:
+                base64.b64decode(v, validate=True)
+            except ValueError:
+                bad = next((i for i, ch in enumerate(v)
+                            if ch not in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="),
+                           len(v))
+                return (f'Error from server (BadRequest): error when creating "{source}": Secret in '
+                        f'version "v1" cannot be handled as a Secret: illegal base64 data at input '
+                        f"byte {bad}")
+            del k
+    return None
+
+
+def normalize_for_compare(obj: Obj) -> Obj:
+    meta = obj.get("metadata") or {}
+    ann = {k: v for k, v in (meta.get("annotations") or {}).items()
+           if k != "kubectl.kubernetes.io/last-applied-configuration"}
+    body = {k: v for k, v in obj.items() if k not in ("metadata", "status", "_fake")}
+    return {"body": body, "labels": meta.get("labels") or {}, "annotations": ann}
+
+
+def kubectl_apply(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    if args:
+        raise UsageError(f"Unexpected args: {args}")
+    files = opts.get("filename") or []
+    if not files:
+        raise Fail("error: must specify one of -f and -k")
+    rec, ns, target = kubectl_connect(ctx, opts)
+    explicit_ns = opts.get("namespace")
+    docs = load_manifests(ctx, files)
+    dry = opts.get("dry-run") or "none"
+    if dry not in ("none", "client", "server"):
+        raise Fail(f'error: Invalid dry-run value ({dry}). Must be "none", "server", or "client".')
+    server_side = bool(opts.get("server-side"))
+    errors: list[str] = []
+    for index, (source, doc) in enumerate(docs):
+        if index == 1:
+            ctx.checkpoint()
+        err = validate_object(doc, source)
+        if err:
+            errors.append(err)
+            continue
+        obj = copy.deepcopy(doc)
+        res = res_for_kind(obj["kind"], obj["apiVersion"])
+        meta = obj["metadata"]
+        if res.namespaced:
+            obj_ns = meta.get("namespace") or ns
+            if explicit_ns and meta.get("namespace") and meta["namespace"] != explicit_ns:
+                errors.append(f'error: the namespace from the provided object "{meta["namespace"]}" '
+                              f'does not match the namespace "{explicit_ns}". You must pass '
+                              f"'--namespace={meta['namespace']}' to perform this operation.")
+                continue
+            meta["namespace"] = obj_ns
+            if not namespace_exists(rec, obj_ns):
+                errors.append(f'Error from server (NotFound): error when creating "{source}": '
+                              f'namespaces "{obj_ns}" not found')
+                continue
+        else:
+            meta.pop("namespace", None)
+        if obj["kind"] == "Secret":
+            data = dict(obj.get("data") or {})
+            for k, v in (obj.pop("stringData", None) or {}).items():
+                data[k] = base64.b64encode(v.encode()).decode()
+            obj["data"] = data
+            obj.setdefault("type", "Opaque")
+        if obj["kind"] == "Namespace":
+            meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
+            obj.setdefault("spec", {"finalizers": ["kubernetes"]})
+            obj["status"] = {"phase": "Active"}
+        if not server_side:
+            last = json.dumps(doc, separators=(",", ":"), sort_keys=True)
+            meta.setdefault("annotations", {})[
+                "kubectl.kubernetes.io/last-applied-configuration"] = last + "\n"
+        current = get_obj(rec, obj["kind"], meta.get("namespace", ""), meta["name"])
+        if current is not None and current.get("_fake", {}).get("role") == "system":
+            obj["_fake"] = current["_fake"]
+        if current is None:
+            verb = "created"
+        elif normalize_for_compare(current) == normalize_for_compare(obj):
+            verb = "unchanged"
+        else:
+            verb = "configured"
+        if server_side:
+            verb = "serverside-applied"
+        if dry == "none":
+            if verb != "unchanged":
+                if current is not None and obj["kind"] == "Deployment" and current.get("_fake"):
+                    obj["_fake"] = current["_fake"]
+                put(rec, obj)
+                ctx.dirty = True
+        else:
+            verb += " (dry run)" if dry == "client" else " (server dry run)"
+        if opts.get("output") == "name":
+            ctx.out(f"{res.prefix}/{meta['name']}")
+        elif opts.get("output") in ("json", "yaml"):
+            shown = public(get_obj(rec, obj["kind"], meta.get("namespace", ""), meta["name"]) or obj)
+            ctx.out(json.dumps(shown, indent=4) if opts["output"] == "json" else to_yaml(shown))
+        else:
+            ctx.out(f"{res.prefix}/{meta['name']} {verb}")
+    if errors:
+        raise Fail("\n".join(errors))
+    del target
+    return 0
+
+
+def delete_namespace_contents(ctx: Ctx, rec: Obj, ns: str) -> None:
+    for key in [k for k, o in rec["objects"].items() if o["metadata"].get("namespace") == ns]:
+        del rec["objects"][key]
+    for key in [k for k in rec["releases"] if k.startswith(ns + "/")]:
+        del rec["releases"][key]
+
+
+def kubectl_delete(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    rec, ns, _ = kubectl_connect(ctx, opts)
+    dry = opts.get("dry-run") or "none"
+    targets: list[tuple[Res, Obj | None, str]] = []
+    errors: list[str] = []
+    if opts.get("filename"):
+        for _, doc in load_manifests(ctx, opts["filename"]):
+            res = res_for_kind(doc.get("kind", ""), doc.get("apiVersion", "v1"))
+            meta = doc.get("metadata") or {}
+            obj_ns = meta.get("namespace") or ns
+            targets.append((res, get_obj(rec, res.kind, obj_ns, meta.get("name", "")), meta.get("name", "")))
+    else:
+        parsed = parse_targets(ctx, rec, args)
+        if not parsed:
+            raise Fail("error: You must provide one or more resources by argument or filename.\n"
+                       "Example resource specifications include:\n   '-f rsrc.yaml'\n   "
+                       "'--filename=rsrc.json'\n   '<resource> <name>'\n   '<resource>'")
+        for res, names in parsed:
+            if names:
+                for n in names:
+                    targets.append((res, get_obj(rec, res.kind, ns, n), n))
+            elif opts.get("all") or opts.get("selector"):
+                scope = None if opts.get("all-namespaces") else ns
+                for o in select(ctx, rec, res, scope, opts.get("selector"), opts.get("field-selector")):
+                    targets.append((res, get_obj(rec, o["kind"], o["metadata"].get("namespace", ""),
+                                                 o["metadata"]["name"]), o["metadata"]["name"]))
+            else:
+                raise Fail('error: resource(s) were provided, but no name was specified')
+    if not targets and (opts.get("all") or opts.get("selector")):
+        ctx.err("No resources found")
+        return 0
+    forced = opts.get("grace-period") == 0 or bool(opts.get("now") and False)
+    for res, obj, name in targets:
+        if obj is None:
+            helm_secret = res.kind == "Secret" and re.match(r"^sh\.helm\.release\.v1\.(.+)\.v(\d+)$", name)
+            if helm_secret and dry == "none":
+                revs = rec["releases"].get(f"{ns}/{helm_secret.group(1)}", [])
+                keep = [r for r in revs if r["revision"] != int(helm_secret.group(2))]
+                if len(keep) != len(revs):
+                    if keep:
+                        rec["releases"][f"{ns}/{helm_secret.group(1)}"] = keep
+                    else:
+                        del rec["releases"][f"{ns}/{helm_secret.group(1)}"]
+                    ctx.dirty = True
+                    ctx.out(f'secret "{name}" deleted from {ns} namespace')
+                    continue
+            if not opts.get("ignore-not-found"):
+                errors.append(not_found(res, name))
+            continue
+        if res.kind == "Namespace" and name in PROTECTED_NAMESPACES:
+            errors.append(f'Error from server (Forbidden): namespaces "{name}" is forbidden: this '
+                          "namespace may not be deleted")
+            continue
+        if res.kind == "Node":
+            raise Fail("error: fakek8s: deleting nodes is not implemented", 2)
+        op = "force deleted" if forced else "deleted"
+        if res.namespaced:
+            op += f" from {obj['metadata']['namespace']} namespace"
+        if dry != "none":
+            op += " (dry run)" if dry == "client" else " (server dry run)"
+        else:
+            delete_obj(rec, obj["kind"], obj["metadata"].get("namespace", ""), name)
+            if res.kind == "Namespace":
+                delete_namespace_contents(ctx, rec, name)
+            if res.kind == "Deployment":
+                for pod in owned_pods(rec, obj["metadata"]["namespace"], name):
+                    delete_obj(rec, "Pod", pod["metadata"]["namespace"], pod["metadata"]["name"])
+            if res.kind == "Pod" and obj.get("_fake", {}).get("owner"):
+                dep = get_obj(rec, "Deployment", obj["metadata"]["namespace"], obj["_fake"]["owner"])
+                if dep is not None:
+                    sync_launcher_pods(rec, dep)
+            ctx.dirty = True
+        if opts.get("output") == "name":
+            ctx.out(f"{res.prefix}/{name}")
+        else:
+            ctx.out(f'{res.prefix} "{name}" {op}')
+    if errors:
+        raise Fail("\n".join(errors))
+    return 0
+
+
+def kubectl_create_namespace(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    if len(args) != 1:
+        raise Fail("error: exactly one NAME is required, got " + str(len(args)))
+    rec, _, _ = kubectl_connect(ctx, opts)
+    name = args[0]
+    if not DNS_LABEL.match(name):
+        raise Fail(f'The Namespace "{name}" is invalid: metadata.name: Invalid value: "{name}": a '
+                   "lowercase RFC 1123 label must consist of lower case alphanumeric characters or "
+                   "'-', and must start and end with an alphanumeric character")
+    if namespace_exists(rec, name):
+        raise Fail(f'Error from server (AlreadyExists): namespaces "{name}" already exists')
+    dry = opts.get("dry-run") or "none"
+    if dry == "none":
+        new_namespace(rec, name)
+        ctx.dirty = True
+    suffix = "" if dry == "none" else " (dry run)" if dry == "client" else " (server dry run)"
+    ctx.out(f"namespace/{name}" + ("" if opts.get("output") == "name" else f" created{suffix}"))
+    return 0
+
+
+def server_version() -> Obj:
+    return {"major": "1", "minor": "35", "emulationMajor": "1", "emulationMinor": "35",
+            "minCompatibilityMajor": "1", "minCompatibilityMinor": "34",
+            "gitVersion": K8S_VERSION, "gitCommit": K8S_COMMIT, "gitTreeState": "clean",
+            "buildDate": "2025-12-17T12:32:06Z", "goVersion": "go1.25.5", "compiler": "gc",
+            "platform": "linux/amd64"}
+
+
+def kubectl_version(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    if args:
+        raise UsageError(f"unknown command \"{args[0]}\" for \"kubectl version\"")
+    fmt = opts.get("output") or ""
+    if fmt not in ("", "json", "yaml"):
+        raise Fail("error: --output must be 'yaml' or 'json'")
+    client = {k: v for k, v in server_version().items() if not k.startswith(("emulation", "minCompat"))}
+    data: Obj = {"clientVersion": client, "kustomizeVersion": KUSTOMIZE_VERSION}
+    failure: Fail | None = None
+    if not opts.get("client"):
+        try:
+            kubectl_connect(ctx, opts)
+            data["serverVersion"] = server_version()
+        except Fail as exc:
+            failure = exc
+    if fmt == "json":
+        ctx.out(json.dumps(data, indent=2))
+    elif fmt == "yaml":
+        ctx.out(to_yaml(data).rstrip("\n"))
+    else:
+        ctx.out(f"Client Version: {K8S_VERSION}\nKustomize Version: {KUSTOMIZE_VERSION}")
+        if "serverVersion" in data:
+            ctx.out(f"Server Version: {K8S_VERSION}")
+    if failure:
+        raise failure
+    return 0
+
+
+def kubectl_cluster_info(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    rec, _, target = kubectl_connect(ctx, opts)
+    ctx.out(f"Kubernetes control plane is running at {target.server}")
+    ctx.out(f"CoreDNS is running at {target.server}/api/v1/namespaces/kube-system/services/"
+            "kube-dns:dns/proxy")
+    ctx.out("\nTo further debug and diagnose cluster problems, use 'kubectl cluster-info dump'.")
+    del rec
+    return 0
+
+
+def kubeconfig_for_config_cmds(opts: Obj) -> tuple[Obj, Path | None]:
+    if opts.get("kubeconfig"):
+        path = Path(opts["kubeconfig"])
+        if not path.exists():
+            raise Fail(f"error: stat {path}: no such file or directory")
+        return read_kubeconfig(path), path
+    paths = default_kubeconfig_paths()
+    existing = [p for p in paths if p.exists()]
+    return merged_kubeconfig(paths), (existing[0] if existing else paths[0])
+
+
+def kubectl_config_get_contexts(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    cfg, _ = kubeconfig_for_config_cmds(opts)
+    contexts = cfg["contexts"]
+    if args:
+        missing = [a for a in args if named(contexts, a) is None]
+        if missing:
+            raise Fail(f'error: context {missing[0]} not found')
+        contexts = [c for c in contexts if c["name"] in args]
+    if opts.get("output") == "name":
+        for c in contexts:
+            ctx.out(c["name"])
+        return 0
+    if opts.get("output"):
+        raise Fail("error: output must be one of '' or 'name'")
+    rows = [] if opts.get("no-headers") else [["CURRENT", "NAME", "CLUSTER", "AUTHINFO", "NAMESPACE"]]
+    for c in sorted(contexts, key=lambda c: c["name"]):
+        body = c.get("context") or {}
+        rows.append(["*" if c["name"] == cfg.get("current-context") else "", c["name"],
+                     body.get("cluster", ""), body.get("user", ""), body.get("namespace", "")])
+    sys.stdout.write(kubectl_table(rows))
+    return 0
+
+
+def kubectl_config_current_context(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    cfg, _ = kubeconfig_for_config_cmds(opts)
+    if not cfg.get("current-context"):
+        raise Fail("error: current-context is not set")
+    ctx.out(cfg["current-context"])
+    return 0
+
+
+def kubectl_config_use_context(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    if len(args) != 1:
+        raise Fail("error: Unexpected args: " + str(args))
+    cfg, path = kubeconfig_for_config_cmds(opts)
+    if named(cfg["contexts"], args[0]) is None:
+        raise Fail(f'error: no context exists with the name: "{args[0]}"')
+    assert path is not None
+    own = read_kubeconfig(path)
+    own["current-context"] = args[0]
+    write_kubeconfig(path, own)
+    ctx.out(f'Switched to context "{args[0]}".')
+    return 0
+
+
+def kubectl_config_view(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    cfg, _ = kubeconfig_for_config_cmds(opts)
+    cfg = copy.deepcopy(cfg)
+    if opts.get("minify"):
+        name = opts.get("context") or cfg.get("current-context")
+        if not name:
+            raise Fail("error: current-context must exist in order to minify")
+        kctx = named(cfg["contexts"], name)
+        if kctx is None:
+            raise Fail(f'error: context "{name}" does not exist')
+        body = kctx.get("context") or {}
+        cfg["contexts"] = [kctx]
+        cfg["clusters"] = [c for c in cfg["clusters"] if c["name"] == body.get("cluster")]
+        cfg["users"] = [u for u in cfg["users"] if u["name"] == body.get("user")]
+        cfg["current-context"] = name
+    if not opts.get("raw"):
+        for c in cfg["clusters"]:
+            if "certificate-authority-data" in (c.get("cluster") or {}):
+                c["cluster"]["certificate-authority-data"] = "DATA+OMITTED"
+        for u in cfg["users"]:
+            for k in ("client-certificate-data", "client-key-data"):
+                if k in (u.get("user") or {}):
+                    u["user"][k] = "DATA+OMITTED"
+            if "token" in (u.get("user") or {}):
+                u["user"]["token"] = "REDACTED"
+    fmt = opts.get("output") or "yaml"
+    if fmt == "json":
+        ctx.out(json.dumps(cfg, indent=4))
+    elif fmt.startswith("jsonpath="):
+        sys.stdout.write(jsonpath(fmt.split("=", 1)[1], cfg))
+    else:
+        sys.stdout.write(yaml.safe_dump(cfg, sort_keys=False))
+    return 0
+
+

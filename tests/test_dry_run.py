@@ -1,0 +1,158 @@
+"""`airbox install --dry-run`: run as a user runs it, then read what it wrote and printed."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests import answers_factory as af
+from tests.conftest import ASSETS, airbox_bin, airbox_env
+
+
+def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+        stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([airbox_bin(), *args], capture_output=True, text=True,
+                          env=env or airbox_env(), cwd=cwd, input=stdin, timeout=60)
+
+
+def test_demo_example_dry_run_writes_the_four_files(tmp_path: Path) -> None:
+    result = run("install", "--answers", str(ASSETS / "demo.yaml"), "--dry-run",
+                 "--output-dir", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "kind-config.yaml", "plan.json", "secrets.yaml", "values.yaml"]
+    assert stat.S_IMODE((out / "secrets.yaml").stat().st_mode) == 0o600
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
+    kind_config = yaml.safe_load((out / "kind-config.yaml").read_text())
+    assert kind_config["apiVersion"] == "kind.x-k8s.io/v1alpha4"
+    assert kind_config["name"] == "airbox-demo-dp"
+    assert "@sha256:" in kind_config["nodes"][0]["image"]
+    # The plan lists the real commands, in order.
+    plan = json.loads((out / "plan.json").read_text())
+    steps = [entry["step"] for entry in plan]
+    assert steps.index("cluster") < steps.index("secret") < steps.index("release")
+    release = next(e for e in plan if e["step"] == "release")["commands"][0]
+    assert release[:5] == ["helm", "--kubeconfig", release[2], "--kube-context",
+                           "kind-airbox-demo-dp"]
+    assert release[5:9] == ["upgrade", "--install", "demo-dp", "airbyte-data-plane"]
+    assert "--version" in release and "1.8.1" in release
+    assert "demo-client-secret-not-real" not in result.stdout + result.stderr
+    # Nothing else was touched: no state directory, no log.
+    assert not (tmp_path / "home" / ".airbyte").exists()
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in ASSETS.glob("*.yaml")))
+def test_every_example_is_valid_given_its_variables(tmp_path: Path, example: str) -> None:
+    sa = af.service_account_file(tmp_path)
+    env = airbox_env(
+        AIRBYTE_CLIENT_ID="app-id", AIRBYTE_CLIENT_SECRET="app-secret-0001",
+        DATAPLANE_CLIENT_ID="dp-id", DATAPLANE_CLIENT_SECRET="dp-secret-0001",
+        AWS_SECRET_MANAGER_ACCESS_KEY_ID="AKIA0000000000000001",
+        AWS_SECRET_MANAGER_SECRET_ACCESS_KEY="sm-secret-0001",
+        AWS_ACCESS_KEY_ID="AKIA0000000000000002", AWS_SECRET_ACCESS_KEY="s3-secret-0001",
+        GOOGLE_APPLICATION_CREDENTIALS=str(sa), AZURE_CLIENT_ID="az-id",
+        AZURE_CLIENT_SECRET="az-secret-0001", AZURE_STORAGE_CONNECTION_STRING="conn-0001",
+        AIRBYTE_LICENSE_KEY="license-0001", VAULT_AUTH_TOKEN="vault-token-0001",
+    )
+    result = run("install", "--answers", str(ASSETS / example), "--dry-run",
+                 "--output-dir", str(tmp_path / "out"), env=env)
+    assert result.returncode == 0, result.stderr
+    values = (tmp_path / "out" / "values.yaml").read_text()
+    for secret in ("app-secret-0001", "dp-secret-0001", "sm-secret-0001", "s3-secret-0001",
+                   "az-secret-0001", "conn-0001", "license-0001", "vault-token-0001"):
+        assert secret not in values
+        assert secret not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("sm", af.SECRETS_MANAGERS)
+@pytest.mark.parametrize("st", af.STORAGES)
+def test_no_secret_in_values_plan_or_output(tmp_path: Path, sm: str, st: str) -> None:
+    answers = af.write_answers(tmp_path / "a.yaml", af.answers(sm, st, directory=tmp_path))
+    result = run("install", "--answers", str(answers), "--dry-run",
+                 "--output-dir", str(tmp_path / "out"), "-v")
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "out"
+    for public in ("values.yaml", "plan.json", "kind-config.yaml"):
+        assert af.find_secrets((out / public).read_text()) == [], public
+    assert af.find_secrets(result.stdout + result.stderr) == []
+    # ...and every credential is in the Secret.
+    secret = yaml.safe_load((out / "secrets.yaml").read_text())
+    data = secret["stringData"]
+    assert data["DATAPLANE_CLIENT_SECRET"] == af.SECRETS["dp_secret"]
+    assert secret["metadata"] == {
+        "name": "airbyte-config-secrets", "namespace": "airbyte",
+        "labels": {"app.kubernetes.io/managed-by": "airbox",
+                   "airbox.airbyte.io/data-plane": "dp1"}}
+
+
+def test_secret_holds_every_credential(tmp_path: Path) -> None:
+    answers = af.answers("aws-keys", "s3-keys", directory=tmp_path, edition="enterprise")
+    path = af.write_answers(tmp_path / "a.yaml", answers)
+    assert run("install", "--answers", str(path), "--dry-run", "--output-dir",
+               str(tmp_path / "out")).returncode == 0
+    data = yaml.safe_load((tmp_path / "out" / "secrets.yaml").read_text())["stringData"]
+    assert data == {
+        "DATAPLANE_CLIENT_ID": af.SECRETS["dp_id"],
+        "DATAPLANE_CLIENT_SECRET": af.SECRETS["dp_secret"],
+        "AIRBYTE_LICENSE_KEY": af.SECRETS["license"],
+        "AWS_SECRET_MANAGER_ACCESS_KEY_ID": af.SECRETS["sm_access"],
+        "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY": af.SECRETS["sm_secret"],
+        "AWS_ACCESS_KEY_ID": af.SECRETS["s3_access"],
+        "AWS_SECRET_ACCESS_KEY": af.SECRETS["s3_secret"],
+    }
+    values = yaml.safe_load((tmp_path / "out" / "values.yaml").read_text())
+    assert values["edition"] == "enterprise"
+    assert values["airbyteUrl"] == "https://airbyte.example.com"
+    assert values["enterprise"] == {"secretName": "airbyte-config-secrets",
+                                    "licenseKeySecretKey": "AIRBYTE_LICENSE_KEY"}
+    # Job pods go where the chart's Role lets the launcher start them.
+    assert values["workloads"]["namespace"] == "airbyte"
+    assert values["secretsManager"]["awsSecretManager"]["tags"] == [
+        {"key": "team", "value": "data"}]
+
+
+def test_values_overrides_are_merged_last(tmp_path: Path) -> None:
+    answers = af.answers(directory=tmp_path)
+    answers["values"] = {"workloadLauncher": {"replicaCount": 2},
+                         "workloads": {"namespace": "jobs-elsewhere"}}
+    path = af.write_answers(tmp_path / "a.yaml", answers)
+    assert run("install", "--answers", str(path), "--dry-run", "--output-dir",
+               str(tmp_path / "out")).returncode == 0
+    values = yaml.safe_load((tmp_path / "out" / "values.yaml").read_text())
+    assert values["workloadLauncher"] == {"replicaCount": 2}
+    assert values["workloads"] == {"namespace": "jobs-elsewhere",
+                                   "containerOrchestrator": {"secretName":
+                                                             "airbyte-config-secrets"}}
+
+
+def test_dry_run_without_output_dir_writes_to_the_state_directory(
+    tmp_path: Path, isolated: Path
+) -> None:
+    path = af.write_answers(tmp_path / "a.yaml", af.answers(directory=tmp_path))
+    assert run("install", "--answers", str(path), "--dry-run").returncode == 0
+    state = isolated / ".airbyte" / "airbox" / "dp1"
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    assert (state / "secrets.yaml").is_file()
+    assert stat.S_IMODE((state / "secrets.yaml").stat().st_mode) == 0o600
+
+
+def test_existing_cluster_dry_run_has_no_kind_steps(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+    path = af.write_answers(tmp_path / "a.yaml", af.answers(directory=tmp_path))
+    result = run("install", "--answers", str(path), "--dry-run", "--output-dir",
+                 str(tmp_path / "out"), "--kube-context", "prod", "--kubeconfig",
+                 str(kubeconfig))
+    assert result.returncode == 0, result.stderr
+    plan = json.loads((tmp_path / "out" / "plan.json").read_text())
+    argvs = [argv for entry in plan for argv in entry["commands"]]
+    assert not any(argv[0] in ("kind", "docker") for argv in argvs)
+    helm = next(argv for argv in argvs if argv[0] == "helm" and "upgrade" in argv)
+    assert helm[:5] == ["helm", "--kubeconfig", str(kubeconfig), "--kube-context", "prod"]
+    assert not (tmp_path / "out" / "kind-config.yaml").exists()
