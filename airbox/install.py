@@ -28,6 +28,7 @@ from airbox.errors import AirboxError, ClusterError, ControlPlaneError, ToolErro
 from airbox.fsutil import PUBLIC_FILE, SECRET_FILE, atomic_write, ensure_private_dir, write_json
 from airbox.paths import KIND_CONFIG_FILE, PLAN_FILE, SECRET_MANIFEST_FILE, VALUES_FILE, StateDir
 from airbox.pipeline import Progress, Step, execute, plan
+from airbox.prompts import Prompter
 from airbox.redact import REDACTOR
 from airbox.runner import Runner
 from airbox.settings import Settings
@@ -43,6 +44,8 @@ class Options:
     ignore_preflight_failures: bool = False
     verbose: bool = False
     preload_images: bool = True
+    # Questions may be asked (a terminal, and no --yes).
+    interactive: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class Context:
     runner: Runner = field(default_factory=Runner)
     tools: Toolchain | None = None
     hooks: dict[str, Any] = field(default_factory=dict)
+    prompter: Prompter | None = None
     _docker: DockerHost | None = None
     pulls: concurrent.futures.Future[None] | None = None
 
@@ -581,7 +585,7 @@ def install_command(
 
     term = term or Terminal(verbose=verbose)
     options = Options(dry_run, output_dir, assume_yes, ignore_preflight_failures, verbose,
-                      preload_images)
+                      preload_images, interactive)
     answers, settings = gather(Inputs(answers_file, flags, interactive))
     state = StateDir.for_name(settings.name)
     if dry_run:
@@ -603,7 +607,8 @@ def install_command(
     tools = Toolchain()
     runner = Runner(tools, echo=term.debug if verbose else None)
     ctx = Context(settings, answers, state, Generated(state.root), term, options,
-                  runner=runner, tools=tools, hooks=default_hooks())
+                  runner=runner, tools=tools, hooks=default_hooks(),
+                  prompter=Prompter() if interactive else None)
     run_install(ctx)
     for text in next_steps(ctx):
         term.print(text)
