@@ -29,7 +29,6 @@ import copy
 import datetime as dt
 import fcntl
 import hashlib
-import io
 import json
 import os
 import random
@@ -39,6 +38,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -66,12 +66,21 @@ LABEL_CLUSTER = "io.x-k8s.kind.cluster"
 LABEL_ROLE = "io.x-k8s.kind.role"
 LABEL_STATE = "fakek8s.state"
 HANG_SECONDS = 300.0
+INTERNAL_ERROR = 70  # exit code of a bug in the fake itself
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
 CLUSTER_SCOPED_KINDS = {
-    "Namespace", "Node", "PersistentVolume", "StorageClass", "ClusterRole",
-    "ClusterRoleBinding", "CustomResourceDefinition", "PriorityClass",
-    "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "APIService",
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "StorageClass",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PriorityClass",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+    "APIService",
 }
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -119,7 +128,7 @@ class Ctx:
 
     def err(self, text: str = "") -> None:
         if not self.quiet:
-            sys.stderr.write(text if text.endswith("\n") else text + "\n")
+            sys.stderr.write(text if text.endswith("\n") and text.strip() else text + "\n")
 
     def read_stdin(self) -> bytes:
         data = sys.stdin.buffer.read()
@@ -194,8 +203,11 @@ def human_age(seconds: float) -> str:
 def parse_time(value: str | None) -> float:
     if not value:
         return now()
-    return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(
-        tzinfo=dt.timezone.utc).timestamp()
+    return (
+        dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
+        .replace(tzinfo=dt.timezone.utc)
+        .timestamp()
+    )
 
 
 def stable_hex(*parts: object, n: int = 16) -> str:
@@ -219,7 +231,9 @@ def random_suffix(n: int = 5) -> str:
 class Flag:
     name: str
     short: str | None = None
-    kind: str = "str"  # bool | str | list (repeatable) | slice (repeatable, comma-split) | int | dur
+    kind: str = (
+        "str"  # bool | str | list (repeatable) | slice (repeatable, comma-split) | int | dur
+    )
     default: Any = None
     no_opt: str | None = None  # pflag's NoOptDefVal: "--flag" alone means this value
 
@@ -227,8 +241,13 @@ class Flag:
         return f"-{self.short}, --{self.name}" if self.short else f"--{self.name}"
 
 
-def F(name: str, short: str | None = None, kind: str = "str", default: Any = None,
-      no_opt: str | None = None) -> Flag:
+def F(
+    name: str,
+    short: str | None = None,
+    kind: str = "str",
+    default: Any = None,
+    no_opt: str | None = None,
+) -> Flag:
     return Flag(name, short, kind, default, no_opt)
 
 
@@ -247,8 +266,10 @@ def parse_bool(value: str, flag: Flag) -> bool:
         return True
     if value in GO_FALSE:
         return False
-    raise UsageError(f'invalid argument "{value}" for "{flag.display()}" flag: '
-                     f'strconv.ParseBool: parsing "{value}": invalid syntax')
+    raise UsageError(
+        f'invalid argument "{value}" for "{flag.display()}" flag: '
+        f'strconv.ParseBool: parsing "{value}": invalid syntax'
+    )
 
 
 def convert(flag: Flag, value: str) -> Any:
@@ -256,11 +277,15 @@ def convert(flag: Flag, value: str) -> Any:
         try:
             return int(value)
         except ValueError:
-            raise UsageError(f'invalid argument "{value}" for "{flag.display()}" flag: '
-                             f'strconv.ParseInt: parsing "{value}": invalid syntax') from None
+            raise UsageError(
+                f'invalid argument "{value}" for "{flag.display()}" flag: '
+                f'strconv.ParseInt: parsing "{value}": invalid syntax'
+            ) from None
     if flag.kind == "dur" and not GO_DURATION.match(value):
-        raise UsageError(f'invalid argument "{value}" for "{flag.display()}" flag: '
-                         f'time: invalid duration "{value}"')
+        raise UsageError(
+            f'invalid argument "{value}" for "{flag.display()}" flag: '
+            f'time: invalid duration "{value}"'
+        )
     return value
 
 
@@ -287,7 +312,7 @@ def parse_flags(argv: list[str], flags: Iterable[Flag]) -> tuple[Obj, list[str]]
     while i < len(argv):
         a = argv[i]
         if a == "--":
-            args.extend(argv[i + 1:])
+            args.extend(argv[i + 1 :])
             break
         if a.startswith("--") and len(a) > 2:
             name, eq, val = a[2:].partition("=")
@@ -312,7 +337,7 @@ def parse_flags(argv: list[str], flags: Iterable[Flag]) -> tuple[Obj, list[str]]
                 flag = by_short.get(c)
                 if flag is None:
                     raise UsageError(f"unknown shorthand flag: '{c}' in {a}")
-                rest = a[j + 1:]
+                rest = a[j + 1 :]
                 if flag.kind == "bool":
                     if rest.startswith("="):
                         store_flag(opts, flag, parse_bool(rest[1:], flag))
@@ -405,7 +430,7 @@ def state_lock(state_dir: Path, exclusive: bool = True) -> Iterator[Any]:
 
 
 def load_state(state_dir: Path) -> Obj:
-    state = read_json(state_dir / "state.json", {})
+    state: Obj = read_json(state_dir / "state.json", {})
     state.setdefault("clusters", {})
     state.setdefault("repos", {})
     return state
@@ -445,8 +470,14 @@ def take_fault(state_dir: Path, tool: str, argv: list[str]) -> Obj | None:
 
 
 def log_call(ctx: Ctx, code: int | None) -> None:
-    entry = {"tool": ctx.tool, "argv": ctx.argv, "cwd": os.getcwd(),
-             "stdin_bytes": ctx.stdin_bytes, "time": now(), "exit": code}
+    entry = {
+        "tool": ctx.tool,
+        "argv": ctx.argv,
+        "cwd": os.getcwd(),
+        "stdin_bytes": ctx.stdin_bytes,
+        "time": now(),
+        "exit": code,
+    }
     with open(ctx.state_dir / "calls.jsonl", "a") as fh:
         fh.write(json.dumps(entry) + "\n")
 
@@ -456,7 +487,8 @@ def log_call(ctx: Ctx, code: int | None) -> None:
 
 
 FAKE_CERT = base64.b64encode(
-    b"-----BEGIN CERTIFICATE-----\nZmFrZWs4cyBkdW1teSBjZXJ0aWZpY2F0ZQ==\n-----END CERTIFICATE-----\n"
+    b"-----BEGIN CERTIFICATE-----\nZmFrZWs4cyBkdW1teSBjZXJ0aWZpY2F0ZQ==\n"
+    b"-----END CERTIFICATE-----\n"
 ).decode()
 FAKE_KEY = base64.b64encode(
     b"-----BEGIN RSA PRIVATE KEY-----\nZmFrZWs4cyBkdW1teSBrZXk=\n-----END RSA PRIVATE KEY-----\n"
@@ -464,8 +496,15 @@ FAKE_KEY = base64.b64encode(
 
 
 def empty_kubeconfig() -> Obj:
-    return {"apiVersion": "v1", "kind": "Config", "preferences": {}, "clusters": [],
-            "contexts": [], "users": [], "current-context": ""}
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "preferences": {},
+        "clusters": [],
+        "contexts": [],
+        "users": [],
+        "current-context": "",
+    }
 
 
 def default_kubeconfig_paths() -> list[Path]:
@@ -481,7 +520,7 @@ def read_kubeconfig(path: Path) -> Obj:
     except FileNotFoundError:
         return empty_kubeconfig()
     except yaml.YAMLError as exc:
-        raise Fail(f"error: error loading config file \"{path}\": {exc}") from None
+        raise Fail(f'error: error loading config file "{path}": {exc}') from None
     cfg = empty_kubeconfig()
     cfg.update({k: v for k, v in data.items() if v is not None})
     for key in ("clusters", "contexts", "users"):
@@ -519,8 +558,9 @@ def merged_kubeconfig(paths: list[Path]) -> Obj:
     return cfg
 
 
-def kubeconfig_entries(name: str, server: str, user: str | None = None,
-                       namespace: str | None = None) -> tuple[Obj, Obj, Obj]:
+def kubeconfig_entries(
+    name: str, server: str, user: str | None = None, namespace: str | None = None
+) -> tuple[Obj, Obj, Obj]:
     user = user or name
     ctx: Obj = {"cluster": name, "user": user}
     if namespace:
@@ -532,8 +572,9 @@ def kubeconfig_entries(name: str, server: str, user: str | None = None,
     )
 
 
-def add_to_kubeconfig(path: Path, name: str, server: str, make_current: bool = True,
-                      namespace: str | None = None) -> None:
+def add_to_kubeconfig(
+    path: Path, name: str, server: str, make_current: bool = True, namespace: str | None = None
+) -> None:
     cfg = read_kubeconfig(path)
     cluster, context, user = kubeconfig_entries(name, server, namespace=namespace)
     upsert_named(cfg["clusters"], cluster)
@@ -580,8 +621,11 @@ def docker_in_play(ctx: Ctx) -> bool:
 def docker_nodes(ctx: Ctx) -> list[Any]:
     """This state directory's kind node containers (all states)."""
     client = docker_client()
-    return list(client.containers.list(
-        all=True, filters={"label": [LABEL_CLUSTER, f"{LABEL_STATE}={state_label(ctx)}"]}))
+    return list(
+        client.containers.list(
+            all=True, filters={"label": [LABEL_CLUSTER, f"{LABEL_STATE}={state_label(ctx)}"]}
+        )
+    )
 
 
 def sync_docker(ctx: Ctx, strict: bool) -> list[Any]:
@@ -595,8 +639,10 @@ def sync_docker(ctx: Ctx, strict: bool) -> list[Any]:
         containers = docker_nodes(ctx)
     except Exception as exc:
         if strict:
-            raise Fail(f"ERROR: failed to list clusters: command \"docker ps -a --filter "
-                       f"label={LABEL_CLUSTER}\" failed with error: {exc}") from None
+            raise Fail(
+                f'ERROR: failed to list clusters: command "docker ps -a --filter '
+                f'label={LABEL_CLUSTER}" failed with error: {exc}'
+            ) from None
         for name, rec in ctx.clusters().items():
             if rec.get("docker"):
                 ctx.live[name] = False
@@ -723,7 +769,8 @@ def get_obj(rec: Obj, kind: str, namespace: str, name: str) -> Obj | None:
 def delete_obj(rec: Obj, kind: str, namespace: str, name: str) -> Obj | None:
     res = res_for_kind(kind)
     removed: Obj | None = rec["objects"].pop(
-        okey(kind, namespace if res.namespaced else "", name), None)
+        okey(kind, namespace if res.namespaced else "", name), None
+    )
     return removed
 
 
@@ -732,13 +779,19 @@ def namespace_exists(rec: Obj, ns: str) -> bool:
 
 
 def new_namespace(rec: Obj, name: str, labels: Obj | None = None) -> Obj:
-    return put(rec, {
-        "apiVersion": "v1", "kind": "Namespace",
-        "metadata": {"name": name,
-                     "labels": {"kubernetes.io/metadata.name": name, **(labels or {})}},
-        "spec": {"finalizers": ["kubernetes"]},
-        "status": {"phase": "Active"},
-    })
+    return put(
+        rec,
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": name,
+                "labels": {"kubernetes.io/metadata.name": name, **(labels or {})},
+            },
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"},
+        },
+    )
 
 
 def node_names(name: str, config: Obj | None) -> list[tuple[str, str]]:
@@ -754,12 +807,29 @@ def node_names(name: str, config: Obj | None) -> list[tuple[str, str]]:
     return out
 
 
-def new_cluster(ctx: Ctx, name: str, *, kind: bool, docker: bool, port: int,
-                nodes: list[tuple[str, str]], kube_name: str, image: str) -> Obj:
+def new_cluster(
+    ctx: Ctx,
+    name: str,
+    *,
+    kind: bool,
+    docker: bool,
+    port: int,
+    nodes: list[tuple[str, str]],
+    kube_name: str,
+    image: str,
+) -> Obj:
     rec: Obj = {
-        "name": name, "kind": kind, "docker": docker, "port": port,
-        "server": f"https://127.0.0.1:{port}", "kube_cluster": kube_name,
-        "created": now(), "image": image, "rv": 1000, "objects": {}, "releases": {},
+        "name": name,
+        "kind": kind,
+        "docker": docker,
+        "port": port,
+        "server": f"https://127.0.0.1:{port}",
+        "kube_cluster": kube_name,
+        "created": now(),
+        "image": image,
+        "rv": 1000,
+        "objects": {},
+        "releases": {},
         "nodes": [{"name": n, "role": r, "images": {}} for n, r in nodes],
     }
     for ns in ("default", "kube-node-lease", "kube-public", "kube-system"):
@@ -767,39 +837,61 @@ def new_cluster(ctx: Ctx, name: str, *, kind: bool, docker: bool, port: int,
     if kind:
         new_namespace(rec, "local-path-storage")
     control = nodes[0][0]
-    system = [("kube-system", f"etcd-{control}"), ("kube-system", f"kube-apiserver-{control}"),
-              ("kube-system", f"kube-controller-manager-{control}"),
-              ("kube-system", f"kube-scheduler-{control}")]
-    for node, _ in nodes:
+    system = [
+        ("kube-system", f"etcd-{control}"),
+        ("kube-system", f"kube-apiserver-{control}"),
+        ("kube-system", f"kube-controller-manager-{control}"),
+        ("kube-system", f"kube-scheduler-{control}"),
+    ]
+    for _node in nodes:
         system.append(("kube-system", f"kube-proxy-{random_suffix()}"))
         if kind:
             system.append(("kube-system", f"kindnet-{random_suffix()}"))
     coredns_hash = pod_hash(name, "coredns")
     system += [("kube-system", f"coredns-{coredns_hash}-{random_suffix()}") for _ in range(2)]
     if kind:
-        system.append(("local-path-storage",
-                       f"local-path-provisioner-{pod_hash(name, 'lpp')}-{random_suffix()}"))
+        system.append(
+            (
+                "local-path-storage",
+                f"local-path-provisioner-{pod_hash(name, 'lpp')}-{random_suffix()}",
+            )
+        )
     for ns, pod in system:
         app = re.sub(r"-[a-z0-9]{5}$", "", pod)
         app = re.sub(r"-[a-z0-9]{10}$", "", app).replace(f"-{control}", "")
-        put(rec, {
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": pod, "namespace": ns, "labels": {"k8s-app": app}},
-            "spec": {"nodeName": control, "containers": [{"name": app, "image": f"registry.k8s.io/{app}:{K8S_VERSION}"}]},
-            "_fake": {"role": "system", "created": now()},
-        })
+        put(
+            rec,
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": pod, "namespace": ns, "labels": {"k8s-app": app}},
+                "spec": {
+                    "nodeName": control,
+                    "containers": [{"name": app, "image": f"registry.k8s.io/{app}:{K8S_VERSION}"}],
+                },
+                "_fake": {"role": "system", "created": now()},
+            },
+        )
     for ns, dep in (("kube-system", "coredns"), ("local-path-storage", "local-path-provisioner")):
         if ns == "local-path-storage" and not kind:
             continue
-        put(rec, {
-            "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": dep, "namespace": ns, "labels": {"k8s-app": dep}},
-            "spec": {"replicas": 2 if dep == "coredns" else 1,
-                     "selector": {"matchLabels": {"k8s-app": dep}},
-                     "template": {"metadata": {"labels": {"k8s-app": dep}},
-                                  "spec": {"containers": [{"name": dep, "image": dep}]}}},
-            "_fake": {"role": "system"},
-        })
+        put(
+            rec,
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": dep, "namespace": ns, "labels": {"k8s-app": dep}},
+                "spec": {
+                    "replicas": 2 if dep == "coredns" else 1,
+                    "selector": {"matchLabels": {"k8s-app": dep}},
+                    "template": {
+                        "metadata": {"labels": {"k8s-app": dep}},
+                        "spec": {"containers": [{"name": dep, "image": dep}]},
+                    },
+                },
+                "_fake": {"role": "system"},
+            },
+        )
     return rec
 
 
@@ -824,36 +916,62 @@ def node_objects(ctx: Ctx, rec: Obj) -> list[Obj]:
     out = []
     for i, node in enumerate(rec["nodes"]):
         role = node["role"]
-        labels = {"beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
-                  "kubernetes.io/arch": "amd64", "kubernetes.io/hostname": node["name"],
-                  "kubernetes.io/os": "linux"}
+        labels = {
+            "beta.kubernetes.io/arch": "amd64",
+            "beta.kubernetes.io/os": "linux",
+            "kubernetes.io/arch": "amd64",
+            "kubernetes.io/hostname": node["name"],
+            "kubernetes.io/os": "linux",
+        }
         if role == "control-plane":
             labels["node-role.kubernetes.io/control-plane"] = ""
-        cond = {"type": "Ready", "status": "True" if ready else "False",
-                "reason": "KubeletReady" if ready else "KubeletNotReady",
-                "message": "kubelet is posting ready status" if ready else
-                "container runtime network not ready: NetworkReady=false "
-                "reason:NetworkPluginNotReady message:Network plugin returns error: "
-                "cni plugin not initialized",
-                "lastHeartbeatTime": iso(now()), "lastTransitionTime": created}
+        cond = {
+            "type": "Ready",
+            "status": "True" if ready else "False",
+            "reason": "KubeletReady" if ready else "KubeletNotReady",
+            "message": "kubelet is posting ready status"
+            if ready
+            else "container runtime network not ready: NetworkReady=false "
+            "reason:NetworkPluginNotReady message:Network plugin returns error: "
+            "cni plugin not initialized",
+            "lastHeartbeatTime": iso(now()),
+            "lastTransitionTime": created,
+        }
         taints = [] if ready else [{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}]
-        out.append({
-            "apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": node["name"], "labels": labels, "creationTimestamp": created,
-                         "uid": stable_hex(rec["name"], node["name"], n=32),
-                         "resourceVersion": str(rec.get("rv", 1000))},
-            "spec": {"podCIDR": f"10.244.{i}.0/24", "providerID": f"kind://docker/{rec['name']}/{node['name']}",
-                     **({"taints": taints} if taints else {})},
-            "status": {
-                "addresses": [{"type": "InternalIP", "address": f"172.18.0.{i + 2}"},
-                              {"type": "Hostname", "address": node["name"]}],
-                "conditions": [cond],
-                "images": [{"names": [ref], "sizeBytes": 1000} for ref in node["images"]],
-                "nodeInfo": {"architecture": "amd64", "containerRuntimeVersion": "containerd://2.1.4",
-                             "kernelVersion": os.uname().release, "kubeletVersion": K8S_VERSION,
-                             "operatingSystem": "linux", "osImage": "Debian GNU/Linux 12 (bookworm)"},
-            },
-        })
+        out.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": node["name"],
+                    "labels": labels,
+                    "creationTimestamp": created,
+                    "uid": stable_hex(rec["name"], node["name"], n=32),
+                    "resourceVersion": str(rec.get("rv", 1000)),
+                },
+                "spec": {
+                    "podCIDR": f"10.244.{i}.0/24",
+                    "providerID": f"kind://docker/{rec['name']}/{node['name']}",
+                    **({"taints": taints} if taints else {}),
+                },
+                "status": {
+                    "addresses": [
+                        {"type": "InternalIP", "address": f"172.18.0.{i + 2}"},
+                        {"type": "Hostname", "address": node["name"]},
+                    ],
+                    "conditions": [cond],
+                    "images": [{"names": [ref], "sizeBytes": 1000} for ref in node["images"]],
+                    "nodeInfo": {
+                        "architecture": "amd64",
+                        "containerRuntimeVersion": "containerd://2.1.4",
+                        "kernelVersion": os.uname().release,
+                        "kubeletVersion": K8S_VERSION,
+                        "operatingSystem": "linux",
+                        "osImage": "Debian GNU/Linux 12 (bookworm)",
+                    },
+                },
+            }
+        )
     return out
 
 
@@ -876,57 +994,106 @@ def pod_view(ctx: Ctx, rec: Obj, pod: Obj) -> Obj:
     """The pod as the API server would show it, status derived from the scenario now."""
     out = public(pod)
     state = pod_condition(ctx, rec, pod)
-    created = pod.get("_fake", {}).get("created") or parse_time(pod["metadata"].get("creationTimestamp"))
+    created = pod.get("_fake", {}).get("created") or parse_time(
+        pod["metadata"].get("creationTimestamp")
+    )
     node = pod["spec"].get("nodeName") or rec["nodes"][0]["name"]
     containers = pod["spec"].get("containers", [])
     statuses = []
     ready = state in ("system", "ok", "auth-fail")
     for c in containers:
-        cs: Obj = {"name": c["name"], "image": c.get("image", ""),
-                   "imageID": "", "ready": ready, "restartCount": 0, "started": ready,
-                   "containerID": f"containerd://{stable_hex(pod['metadata']['name'], c['name'], n=64)}"}
+        cs: Obj = {
+            "name": c["name"],
+            "image": c.get("image", ""),
+            "imageID": "",
+            "ready": ready,
+            "restartCount": 0,
+            "started": ready,
+            "containerID": f"containerd://{stable_hex(pod['metadata']['name'], c['name'], n=64)}",
+        }
         if state in ("system", "ok", "auth-fail"):
-            cs["imageID"] = f"docker.io/{c.get('image', '')}@sha256:{stable_hex(c.get('image'), n=64)}"
+            cs["imageID"] = (
+                f"docker.io/{c.get('image', '')}@sha256:{stable_hex(c.get('image'), n=64)}"
+            )
             cs["state"] = {"running": {"startedAt": iso(created + 3)}}
             cs["lastState"] = {}
         elif state == "crashloop":
-            cs["imageID"] = f"docker.io/{c.get('image', '')}@sha256:{stable_hex(c.get('image'), n=64)}"
+            cs["imageID"] = (
+                f"docker.io/{c.get('image', '')}@sha256:{stable_hex(c.get('image'), n=64)}"
+            )
             cs["restartCount"] = 6
-            cs["state"] = {"waiting": {
-                "reason": "CrashLoopBackOff",
-                "message": f"back-off 5m0s restarting failed container={c['name']} "
-                           f"pod={pod['metadata']['name']}_{pod['metadata']['namespace']}"
-                           f"({pod['metadata']['uid']})"}}
-            cs["lastState"] = {"terminated": {
-                "reason": "Error", "exitCode": 1, "startedAt": iso(now() - 62),
-                "finishedAt": iso(now() - 58), "containerID": cs["containerID"]}}
+            cs["state"] = {
+                "waiting": {
+                    "reason": "CrashLoopBackOff",
+                    "message": f"back-off 5m0s restarting failed container={c['name']} "
+                    f"pod={pod['metadata']['name']}_{pod['metadata']['namespace']}"
+                    f"({pod['metadata']['uid']})",
+                }
+            }
+            cs["lastState"] = {
+                "terminated": {
+                    "reason": "Error",
+                    "exitCode": 1,
+                    "startedAt": iso(max(created, now() - 62)),
+                    "finishedAt": iso(max(created, now() - 58)),
+                    "containerID": cs["containerID"],
+                }
+            }
         elif state == "imagepull":
             cs.pop("containerID")
-            cs["state"] = {"waiting": {"reason": "ImagePullBackOff",
-                                       "message": f'Back-off pulling image "{c.get("image")}"'}}
+            cs["state"] = {
+                "waiting": {
+                    "reason": "ImagePullBackOff",
+                    "message": f'Back-off pulling image "{c.get("image")}"',
+                }
+            }
             cs["lastState"] = {}
         elif state == "missing-secret":
             cs.pop("containerID")
-            cs["state"] = {"waiting": {"reason": "CreateContainerConfigError",
-                                       "message": f'secret "{pod["_fake"]["requires_secret"]}" not found'}}
+            cs["state"] = {
+                "waiting": {
+                    "reason": "CreateContainerConfigError",
+                    "message": f'secret "{pod["_fake"]["requires_secret"]}" not found',
+                }
+            }
             cs["lastState"] = {}
         statuses.append(cs)
-    status: Obj = {"phase": "Running", "hostIP": "172.18.0.2", "podIP": f"10.244.0.{int(stable_hex(pod['metadata']['name'], n=2), 16) % 250 + 2}",
-                   "startTime": iso(created), "qosClass": "BestEffort"}
+    status: Obj = {
+        "phase": "Running",
+        "hostIP": "172.18.0.2",
+        "podIP": f"10.244.0.{int(stable_hex(pod['metadata']['name'], n=2), 16) % 250 + 2}",
+        "startTime": iso(created),
+        "qosClass": "BestEffort",
+    }
     t = iso(created)
     if state == "pending":
-        status = {"phase": "Pending", "qosClass": "BestEffort", "conditions": [{
-            "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-            "lastTransitionTime": t,
-            "message": "0/1 nodes are available: 1 node(s) had untolerated taint "
-                       "{node.kubernetes.io/not-ready: }. preemption: 0/1 nodes are available: "
-                       "1 Preemption is not helpful for scheduling."}]}
+        status = {
+            "phase": "Pending",
+            "qosClass": "BestEffort",
+            "conditions": [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "lastTransitionTime": t,
+                    "message": "0/1 nodes are available: 1 node(s) had untolerated taint "
+                    "{node.kubernetes.io/not-ready: }. preemption: 0/1 nodes are available: "
+                    "1 Preemption is not helpful for scheduling.",
+                }
+            ],
+        }
         out["spec"].pop("nodeName", None)
         out["status"] = status
         return out
     r = "True" if ready else "False"
-    cond_reason = {} if ready else {"reason": "ContainersNotReady",
-                                    "message": f"containers with unready status: [{CONTAINER}]"}
+    cond_reason = (
+        {}
+        if ready
+        else {
+            "reason": "ContainersNotReady",
+            "message": f"containers with unready status: [{CONTAINER}]",
+        }
+    )
     status["conditions"] = [
         {"type": "PodReadyToStartContainers", "status": "True", "lastTransitionTime": t},
         {"type": "Initialized", "status": "True", "lastTransitionTime": t},
@@ -935,8 +1102,7 @@ def pod_view(ctx: Ctx, rec: Obj, pod: Obj) -> Obj:
         {"type": "PodScheduled", "status": "True", "lastTransitionTime": t},
     ]
     status["containerStatuses"] = statuses
-    if state != "system" or "phase" not in status:
-        status["phase"] = "Running" if state != "imagepull" and state != "missing-secret" else "Pending"
+    status["phase"] = "Pending" if state in ("imagepull", "missing-secret") else "Running"
     out["spec"]["nodeName"] = node
     out["status"] = status
     return out
@@ -953,18 +1119,32 @@ def deployment_view(ctx: Ctx, rec: Obj, dep: Obj) -> Obj:
         ready = replicas
     available = ready >= replicas
     t = dep["metadata"].get("creationTimestamp", iso(now()))
-    status: Obj = {"observedGeneration": 1, "replicas": replicas, "updatedReplicas": replicas,
-                   "conditions": [
-                       {"type": "Available", "status": "True" if available else "False",
-                        "reason": "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
-                        "message": "Deployment has minimum availability." if available else
-                        "Deployment does not have minimum availability.",
-                        "lastTransitionTime": t, "lastUpdateTime": t},
-                       {"type": "Progressing", "status": "True",
-                        "reason": "NewReplicaSetAvailable" if available else "ReplicaSetUpdated",
-                        "message": f'ReplicaSet "{name}-{dep.get("_fake", {}).get("hash", "")}" '
-                                   + ("has successfully progressed." if available else "is progressing."),
-                        "lastTransitionTime": t, "lastUpdateTime": t}]}
+    status: Obj = {
+        "observedGeneration": 1,
+        "replicas": replicas,
+        "updatedReplicas": replicas,
+        "conditions": [
+            {
+                "type": "Available",
+                "status": "True" if available else "False",
+                "reason": "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
+                "message": "Deployment has minimum availability."
+                if available
+                else "Deployment does not have minimum availability.",
+                "lastTransitionTime": t,
+                "lastUpdateTime": t,
+            },
+            {
+                "type": "Progressing",
+                "status": "True",
+                "reason": "NewReplicaSetAvailable" if available else "ReplicaSetUpdated",
+                "message": f'ReplicaSet "{name}-{dep.get("_fake", {}).get("hash", "")}" '
+                + ("has successfully progressed." if available else "is progressing."),
+                "lastTransitionTime": t,
+                "lastUpdateTime": t,
+            },
+        ],
+    }
     if ready:
         status["readyReplicas"] = ready
         status["availableReplicas"] = ready
@@ -976,36 +1156,70 @@ def deployment_view(ctx: Ctx, rec: Obj, dep: Obj) -> Obj:
 
 
 def owned_pods(rec: Obj, ns: str, deployment: str) -> list[Obj]:
-    return [o for o in rec["objects"].values()
-            if o["kind"] == "Pod" and o["metadata"].get("namespace") == ns
-            and o.get("_fake", {}).get("owner") == deployment]
+    return [
+        o
+        for o in rec["objects"].values()
+        if o["kind"] == "Pod"
+        and o["metadata"].get("namespace") == ns
+        and o.get("_fake", {}).get("owner") == deployment
+    ]
 
 
 def is_ready(pod: Obj) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in pod.get("status", {}).get("conditions", []))
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in pod.get("status", {}).get("conditions", [])
+    )
 
 
-def make_event(rec: Obj, involved: Obj, reason: str, message: str, etype: str = "Normal",
-               count: int = 1, component: str = "kubelet", age: float = 60) -> Obj:
+def make_event(
+    rec: Obj,
+    involved: Obj,
+    reason: str,
+    message: str,
+    etype: str = "Normal",
+    count: int = 1,
+    component: str = "kubelet",
+    age: float = 60,
+) -> Obj:
     meta = involved["metadata"]
     ns = meta.get("namespace", "default")
     first = parse_time(meta.get("creationTimestamp"))
     last = max(first, now() - age)
     return {
-        "apiVersion": "v1", "kind": "Event",
-        "metadata": {"name": f"{meta['name']}.{stable_hex(meta['name'], reason, message)}",
-                     "namespace": ns, "creationTimestamp": iso(first),
-                     "uid": stable_hex(meta["name"], reason, n=32), "resourceVersion": "1"},
-        "involvedObject": {"apiVersion": involved.get("apiVersion", "v1"), "kind": involved["kind"],
-                           "name": meta["name"], "namespace": ns, "uid": meta.get("uid", ""),
-                           **({"fieldPath": f"spec.containers{{{CONTAINER}}}"}
-                              if involved["kind"] == "Pod" and reason != "Scheduled" else {})},
-        "reason": reason, "message": message, "type": etype, "count": count,
-        "firstTimestamp": iso(first), "lastTimestamp": iso(last),
-        "source": {"component": component,
-                   **({"host": rec["nodes"][0]["name"]} if component == "kubelet" else {})},
-        "reportingComponent": component, "reportingInstance": "",
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {
+            "name": f"{meta['name']}.{stable_hex(meta['name'], reason, message)}",
+            "namespace": ns,
+            "creationTimestamp": iso(first),
+            "uid": stable_hex(meta["name"], reason, n=32),
+            "resourceVersion": "1",
+        },
+        "involvedObject": {
+            "apiVersion": involved.get("apiVersion", "v1"),
+            "kind": involved["kind"],
+            "name": meta["name"],
+            "namespace": ns,
+            "uid": meta.get("uid", ""),
+            **(
+                {"fieldPath": f"spec.containers{{{CONTAINER}}}"}
+                if involved["kind"] == "Pod" and reason != "Scheduled"
+                else {}
+            ),
+        },
+        "reason": reason,
+        "message": message,
+        "type": etype,
+        "count": count,
+        "firstTimestamp": iso(first),
+        "lastTimestamp": iso(last),
+        "source": {
+            "component": component,
+            **({"host": rec["nodes"][0]["name"]} if component == "kubelet" else {}),
+        },
+        "reportingComponent": component,
+        "reportingInstance": "",
     }
 
 
@@ -1017,9 +1231,16 @@ def derived_events(ctx: Ctx, rec: Obj) -> list[Obj]:
             continue
         if obj["kind"] == "Deployment":
             name = obj["metadata"]["name"]
-            events.append(make_event(rec, obj, "ScalingReplicaSet",
-                                     f"Scaled up replica set {name}-{fake.get('hash', '')} from 0 to 1",
-                                     component="deployment-controller", age=300))
+            events.append(
+                make_event(
+                    rec,
+                    obj,
+                    "ScalingReplicaSet",
+                    f"Scaled up replica set {name}-{fake.get('hash', '')} from 0 to 1",
+                    component="deployment-controller",
+                    age=300,
+                )
+            )
             continue
         if obj["kind"] != "Pod":
             continue
@@ -1029,48 +1250,100 @@ def derived_events(ctx: Ctx, rec: Obj) -> list[Obj]:
         state = pod_condition(ctx, rec, pod)
         node = rec["nodes"][0]["name"]
         if state == "pending":
-            events.append(make_event(
-                rec, pod, "FailedScheduling",
-                "0/1 nodes are available: 1 node(s) had untolerated taint "
-                "{node.kubernetes.io/not-ready: }. preemption: 0/1 nodes are available: "
-                "1 Preemption is not helpful for scheduling.", "Warning",
-                component="default-scheduler", age=30))
+            events.append(
+                make_event(
+                    rec,
+                    pod,
+                    "FailedScheduling",
+                    "0/1 nodes are available: 1 node(s) had untolerated taint "
+                    "{node.kubernetes.io/not-ready: }. preemption: 0/1 nodes are available: "
+                    "1 Preemption is not helpful for scheduling.",
+                    "Warning",
+                    component="default-scheduler",
+                    age=30,
+                )
+            )
             continue
-        events.append(make_event(rec, pod, "Scheduled",
-                                 f"Successfully assigned {meta['namespace']}/{meta['name']} to {node}",
-                                 component="default-scheduler", age=300))
+        events.append(
+            make_event(
+                rec,
+                pod,
+                "Scheduled",
+                f"Successfully assigned {meta['namespace']}/{meta['name']} to {node}",
+                component="default-scheduler",
+                age=300,
+            )
+        )
         if state == "imagepull":
             events += [
                 make_event(rec, pod, "Pulling", f'Pulling image "{image}"', count=4, age=90),
-                make_event(rec, pod, "Failed",
-                           f'Failed to pull image "{image}": failed to pull and unpack image '
-                           f'"docker.io/{image}": failed to copy: httpReadSeeker: failed open: '
-                           f'unexpected status from GET request to https://registry-1.docker.io/v2/'
-                           f'{image.split(":")[0]}/manifests/{image.rsplit(":", 1)[-1]}: '
-                           "429 Too Many Requests\ntoomanyrequests: You have reached your pull rate "
-                           "limit. You may increase the limit by authenticating and upgrading: "
-                           "https://www.docker.com/increase-rate-limit", "Warning", count=4, age=90),
+                make_event(
+                    rec,
+                    pod,
+                    "Failed",
+                    f'Failed to pull image "{image}": failed to pull and unpack image '
+                    f'"docker.io/{image}": failed to copy: httpReadSeeker: failed open: '
+                    f"unexpected status from GET request to https://registry-1.docker.io/v2/"
+                    f"{image.split(':')[0]}/manifests/{image.rsplit(':', 1)[-1]}: "
+                    "429 Too Many Requests\ntoomanyrequests: You have reached your pull rate "
+                    "limit. You may increase the limit by authenticating and upgrading: "
+                    "https://www.docker.com/increase-rate-limit",
+                    "Warning",
+                    count=4,
+                    age=90,
+                ),
                 make_event(rec, pod, "Failed", "Error: ErrImagePull", "Warning", count=4, age=90),
-                make_event(rec, pod, "BackOff", f'Back-off pulling image "{image}"', count=12, age=20),
-                make_event(rec, pod, "Failed", "Error: ImagePullBackOff", "Warning", count=12, age=20),
+                make_event(
+                    rec, pod, "BackOff", f'Back-off pulling image "{image}"', count=12, age=20
+                ),
+                make_event(
+                    rec, pod, "Failed", "Error: ImagePullBackOff", "Warning", count=12, age=20
+                ),
             ]
             continue
-        events.append(make_event(rec, pod, "Pulled",
-                                 f'Container image "{image}" already present on machine',
-                                 count=7 if state == "crashloop" else 1, age=120))
+        events.append(
+            make_event(
+                rec,
+                pod,
+                "Pulled",
+                f'Container image "{image}" already present on machine',
+                count=7 if state == "crashloop" else 1,
+                age=120,
+            )
+        )
         if state == "missing-secret":
-            events.append(make_event(rec, pod, "Failed",
-                                     f'Error: secret "{pod["_fake"]["requires_secret"]}" not found',
-                                     "Warning", count=8, age=15))
+            events.append(
+                make_event(
+                    rec,
+                    pod,
+                    "Failed",
+                    f'Error: secret "{pod["_fake"]["requires_secret"]}" not found',
+                    "Warning",
+                    count=8,
+                    age=15,
+                )
+            )
             continue
         n = 7 if state == "crashloop" else 1
-        events.append(make_event(rec, pod, "Created", f"Created container: {CONTAINER}", count=n, age=120))
-        events.append(make_event(rec, pod, "Started", f"Started container {CONTAINER}", count=n, age=120))
+        events.append(
+            make_event(rec, pod, "Created", f"Created container: {CONTAINER}", count=n, age=120)
+        )
+        events.append(
+            make_event(rec, pod, "Started", f"Started container {CONTAINER}", count=n, age=120)
+        )
         if state == "crashloop":
-            events.append(make_event(
-                rec, pod, "BackOff",
-                f"Back-off restarting failed container {CONTAINER} in pod "
-                f"{meta['name']}_{meta['namespace']}({meta['uid']})", "Warning", count=26, age=10))
+            events.append(
+                make_event(
+                    rec,
+                    pod,
+                    "BackOff",
+                    f"Back-off restarting failed container {CONTAINER} in pod "
+                    f"{meta['name']}_{meta['namespace']}({meta['uid']})",
+                    "Warning",
+                    count=26,
+                    age=10,
+                )
+            )
     return events
 
 
@@ -1080,16 +1353,30 @@ def release_secrets(rec: Obj) -> list[Obj]:
     for key, revisions in rec["releases"].items():
         ns, name = key.split("/", 1)
         for rev in revisions:
-            payload = base64.b64encode(json.dumps({"name": name, "version": rev["revision"]}).encode())
-            out.append({
-                "apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
-                "metadata": {"name": f"sh.helm.release.v1.{name}.v{rev['revision']}", "namespace": ns,
-                             "labels": {"name": name, "owner": "helm", "status": rev["status"],
-                                        "version": str(rev["revision"])},
-                             "creationTimestamp": iso(rev["last_deployed"]),
-                             "uid": stable_hex(key, rev["revision"], n=32), "resourceVersion": "1"},
-                "data": {"release": base64.b64encode(payload).decode()},
-            })
+            payload = base64.b64encode(
+                json.dumps({"name": name, "version": rev["revision"]}).encode()
+            )
+            out.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "type": "helm.sh/release.v1",
+                    "metadata": {
+                        "name": f"sh.helm.release.v1.{name}.v{rev['revision']}",
+                        "namespace": ns,
+                        "labels": {
+                            "name": name,
+                            "owner": "helm",
+                            "status": rev["status"],
+                            "version": str(rev["revision"]),
+                        },
+                        "creationTimestamp": iso(rev["last_deployed"]),
+                        "uid": stable_hex(key, rev["revision"], n=32),
+                        "resourceVersion": "1",
+                    },
+                    "data": {"release": base64.b64encode(payload).decode()},
+                }
+            )
     return out
 
 
@@ -1164,21 +1451,26 @@ def reachable(ctx: Ctx, target: Target) -> Obj | None:
 def kubectl_refused(target: Target) -> Fail:
     hp = host_port(target.server)
     stamp = time.strftime("%m%d %H:%M:%S")
-    lines = [f'E{stamp}.{i:06d}   {os.getpid()} memcache.go:265] "Unhandled Error" '
-             f'err="couldn\'t get current server API group list: Get \\"{target.server}/api?timeout=32s\\": '
-             f'dial tcp {hp}: connect: connection refused"' for i in range(5)]
-    lines.append(f"The connection to the server {hp} was refused - did you specify the right host or port?")
+    lines = [
+        f'E{stamp}.{i:06d}   {os.getpid()} memcache.go:265] "Unhandled Error" '
+        f"err=\"couldn't get current server API group list: "
+        f'Get \\"{target.server}/api?timeout=32s\\": '
+        f'dial tcp {hp}: connect: connection refused"'
+        for i in range(5)
+    ]
+    lines.append(
+        f"The connection to the server {hp} was refused - did you specify the right host or port?"
+    )
     return Fail("\n".join(lines))
 
 
 def helm_refused(target: Target) -> Fail:
     hp = host_port(target.server)
-    if hp == "localhost:8080":
-        hp_dial = "127.0.0.1:8080"
-    else:
-        hp_dial = hp
-    return Fail(f'Error: Kubernetes cluster unreachable: Get "{target.server}/version": '
-                f"dial tcp {hp_dial}: connect: connection refused")
+    hp_dial = "127.0.0.1:8080" if hp == "localhost:8080" else hp
+    return Fail(
+        f'Error: Kubernetes cluster unreachable: Get "{target.server}/version": '
+        f"dial tcp {hp_dial}: connect: connection refused"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1216,7 +1508,7 @@ def jp_template(tpl: str) -> list[Any]:
             j += 1
         if j >= len(tpl):
             raise Fail(f"error: error parsing jsonpath {tpl}, unclosed action")
-        expr = tpl[i + 1:j].strip()
+        expr = tpl[i + 1 : j].strip()
         i = j + 1
         if expr.startswith("range "):
             node: list[Any] = []
@@ -1262,15 +1554,21 @@ def jp_filter(expr: str, items: list[Any], root: Any) -> list[Any]:
     out = []
     for item in items:
         if m:
-            vals = jp_eval(m.group(2 - 1), root, item)
+            vals = jp_eval(m.group(1), root, item)
             want = jp_literal(m.group(3))
             op = m.group(2)
             got = vals[0] if vals else None
             ok = False
             if got is not None:
                 with contextlib.suppress(TypeError):
-                    ok = {"==": got == want, "!=": got != want, "<": got < want,
-                          ">": got > want, "<=": got <= want, ">=": got >= want}[op]
+                    ok = {
+                        "==": got == want,
+                        "!=": got != want,
+                        "<": got < want,
+                        ">": got > want,
+                        "<=": got <= want,
+                        ">=": got >= want,
+                    }[op]
             if ok:
                 out.append(item)
         elif jp_eval(expr.strip(), root, item):
@@ -1302,6 +1600,7 @@ def jp_eval(path: str, root: Any, cur: Any) -> list[Any]:
                 elif isinstance(v, list):
                     for x in v:
                         walk(x)
+
             for v in vals:
                 walk(v)
             vals = found
@@ -1310,7 +1609,13 @@ def jp_eval(path: str, root: Any, cur: Any) -> list[Any]:
             if not name:
                 continue
             if name == "*":
-                vals = [x for v in vals for x in (v.values() if isinstance(v, dict) else v if isinstance(v, list) else [])]
+                vals = [
+                    x
+                    for v in vals
+                    for x in (
+                        v.values() if isinstance(v, dict) else v if isinstance(v, list) else []
+                    )
+                ]
             else:
                 vals = [v[name] for v in vals if isinstance(v, dict) and name in v]
         elif s[i] == "[":
@@ -1329,10 +1634,20 @@ def jp_eval(path: str, root: Any, cur: Any) -> list[Any]:
                     if depth == 0:
                         break
                 j += 1
-            inner = s[i + 1:j].strip()
+            inner = s[i + 1 : j].strip()
             i = j + 1
             if inner == "*":
-                vals = [x for v in vals for x in (v if isinstance(v, list) else list(v.values()) if isinstance(v, dict) else [])]
+                vals = [
+                    x
+                    for v in vals
+                    for x in (
+                        v
+                        if isinstance(v, list)
+                        else list(v.values())
+                        if isinstance(v, dict)
+                        else []
+                    )
+                ]
             elif inner.startswith("?(") and inner.endswith(")"):
                 items = [x for v in vals for x in (v if isinstance(v, list) else [v])]
                 vals = jp_filter(inner[2:-1], items, root)
@@ -1347,7 +1662,9 @@ def jp_eval(path: str, root: Any, cur: Any) -> list[Any]:
                 try:
                     idx = int(inner)
                 except ValueError:
-                    raise Fail(f"error: error parsing jsonpath {path}, invalid array index {inner}") from None
+                    raise Fail(
+                        f"error: error parsing jsonpath {path}, invalid array index {inner}"
+                    ) from None
                 vals = [v[idx] for v in vals if isinstance(v, list) and -len(v) <= idx < len(v)]
         else:
             name, i = jp_split_name(s, i)
@@ -1390,7 +1707,9 @@ def jsonpath(tpl: str, data: Any) -> str:
 
 
 def split_top(text: str, sep: str = ",") -> list[str]:
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in text:
         if ch in "([":
             depth += 1
@@ -1406,35 +1725,43 @@ def split_top(text: str, sep: str = ",") -> list[str]:
 
 
 def selector_matcher(selector: str | None) -> Callable[[Obj], bool]:
-    """A label selector (=, ==, !=, in, notin, exists, !exists) as a predicate."""
+    """A label selector (=, ==, !=, in, notin, exists, !exists) as a predicate on labels."""
     if not selector:
         return lambda labels: True
-    tests: list[Callable[[Obj], bool]] = []
+    tests: list[tuple[str, str, set[str]]] = []  # (op, key, values)
     for term in split_top(selector):
         m = re.match(r"^([\w./-]+)\s+(in|notin)\s+\((.*)\)$", term)
         if m:
-            key, op, vals = m.group(1), m.group(2), {v.strip() for v in m.group(3).split(",")}
-            if op == "in":
-                tests.append(lambda lb, k=key, vs=vals: lb.get(k) in vs)
-            else:
-                tests.append(lambda lb, k=key, vs=vals: lb.get(k) not in vs)
+            tests.append((m.group(2), m.group(1), {v.strip() for v in m.group(3).split(",")}))
             continue
         m = re.match(r"^([\w./-]+)\s*(==|!=|=)\s*([\w.-]*)$", term)
         if m:
-            key, op, val = m.groups()
-            if op == "!=":
-                tests.append(lambda lb, k=key, v=val: lb.get(k) != v)
-            else:
-                tests.append(lambda lb, k=key, v=val: lb.get(k) == v)
+            tests.append(("!=" if m.group(2) == "!=" else "=", m.group(1), {m.group(3)}))
             continue
         m = re.match(r"^(!?)([\w./-]+)$", term)
         if m:
-            neg, key = m.groups()
-            tests.append(lambda lb, k=key, n=bool(neg): (k in lb) != n)
+            tests.append(("!exists" if m.group(1) else "exists", m.group(2), set()))
             continue
-        raise Fail(f"error: unable to parse requirement: found '{term}', expected: "
-                   "'=', '!=', '==', 'in', notin'")
-    return lambda labels: all(t(labels) for t in tests)
+        raise Fail(
+            f"error: unable to parse requirement: found '{term}', expected: "
+            "'=', '!=', '==', 'in', notin'"
+        )
+
+    def match(labels: Obj) -> bool:
+        for op, key, values in tests:
+            ok = {
+                "in": labels.get(key) in values,
+                "notin": labels.get(key) not in values,
+                "=": key in labels and labels[key] in values,
+                "!=": labels.get(key) not in values,
+                "exists": key in labels,
+                "!exists": key not in labels,
+            }[op]
+            if not ok:
+                return False
+        return True
+
+    return match
 
 
 def field_matcher(selector: str | None) -> Callable[[Obj], bool]:
@@ -1444,7 +1771,7 @@ def field_matcher(selector: str | None) -> Callable[[Obj], bool]:
     for term in split_top(selector):
         m = re.match(r"^([\w.]+)\s*(==|!=|=)\s*(.*)$", term)
         if not m:
-            raise Fail(f'error: invalid selector: \'{selector}\'; can\'t understand \'{term}\'')
+            raise Fail(f"error: invalid selector: '{selector}'; can't understand '{term}'")
         path, op, val = m.groups()
 
         def test(obj: Obj, path: str = path, op: str = op, val: str = val) -> bool:
@@ -1453,6 +1780,7 @@ def field_matcher(selector: str | None) -> Callable[[Obj], bool]:
                 cur = cur.get(part) if isinstance(cur, dict) else None
             got = "" if cur is None else jp_format(cur)
             return got != val if op == "!=" else got == val
+
         tests.append(test)
     return lambda obj: all(t(obj) for t in tests)
 
@@ -1505,8 +1833,9 @@ def pod_status_text(pod: Obj) -> tuple[str, str, str]:
     return f"{ready}/{total}", reason, f"{restarts}{last if restarts else ''}"
 
 
-def table_rows(res: Res, items: list[Obj], wide: bool, all_ns: bool, labels: bool,
-               headers: bool = True) -> str:
+def table_rows(
+    res: Res, items: list[Obj], wide: bool, all_ns: bool, labels: bool, headers: bool = True
+) -> str:
     kind = res.kind
     head: list[str]
     rows: list[list[str]] = []
@@ -1518,8 +1847,12 @@ def table_rows(res: Res, items: list[Obj], wide: bool, all_ns: bool, labels: boo
             ready, status, restarts = pod_status_text(p)
             row = [p["metadata"]["name"], ready, status, restarts, age_of(p)]
             if wide:
-                row += [p.get("status", {}).get("podIP", "<none>"),
-                        p.get("spec", {}).get("nodeName", "<none>"), "<none>", "<none>"]
+                row += [
+                    p.get("status", {}).get("podIP", "<none>"),
+                    p.get("spec", {}).get("nodeName", "<none>"),
+                    "<none>",
+                    "<none>",
+                ]
             rows.append(row)
     elif kind == "Deployment":
         head = ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
@@ -1527,37 +1860,78 @@ def table_rows(res: Res, items: list[Obj], wide: bool, all_ns: bool, labels: boo
             head += ["CONTAINERS", "IMAGES", "SELECTOR"]
         for d in items:
             st = d.get("status", {})
-            row = [d["metadata"]["name"], f"{st.get('readyReplicas', 0)}/{st.get('replicas', 0)}",
-                   str(st.get("updatedReplicas", 0)), str(st.get("availableReplicas", 0)), age_of(d)]
+            row = [
+                d["metadata"]["name"],
+                f"{st.get('readyReplicas', 0)}/{st.get('replicas', 0)}",
+                str(st.get("updatedReplicas", 0)),
+                str(st.get("availableReplicas", 0)),
+                age_of(d),
+            ]
             if wide:
                 cs = d.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
                 sel = d.get("spec", {}).get("selector", {}).get("matchLabels", {})
-                row += [",".join(c["name"] for c in cs), ",".join(c.get("image", "") for c in cs),
-                        ",".join(f"{k}={v}" for k, v in sel.items())]
+                row += [
+                    ",".join(c["name"] for c in cs),
+                    ",".join(c.get("image", "") for c in cs),
+                    ",".join(f"{k}={v}" for k, v in sel.items()),
+                ]
             rows.append(row)
     elif kind == "Node":
         head = ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
         if wide:
-            head += ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"]
+            head += [
+                "INTERNAL-IP",
+                "EXTERNAL-IP",
+                "OS-IMAGE",
+                "KERNEL-VERSION",
+                "CONTAINER-RUNTIME",
+            ]
         for n in items:
-            ready = any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"])
-            roles = ",".join(k.split("/", 1)[1] for k in n["metadata"]["labels"]
-                             if k.startswith("node-role.kubernetes.io/")) or "<none>"
-            row = [n["metadata"]["name"], "Ready" if ready else "NotReady", roles, age_of(n),
-                   n["status"]["nodeInfo"]["kubeletVersion"]]
+            node_ok = any(
+                c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"]
+            )
+            roles = (
+                ",".join(
+                    k.split("/", 1)[1]
+                    for k in n["metadata"]["labels"]
+                    if k.startswith("node-role.kubernetes.io/")
+                )
+                or "<none>"
+            )
+            row = [
+                n["metadata"]["name"],
+                "Ready" if node_ok else "NotReady",
+                roles,
+                age_of(n),
+                n["status"]["nodeInfo"]["kubeletVersion"],
+            ]
             if wide:
                 info = n["status"]["nodeInfo"]
-                row += [n["status"]["addresses"][0]["address"], "<none>", info["osImage"],
-                        info["kernelVersion"], info["containerRuntimeVersion"]]
+                row += [
+                    n["status"]["addresses"][0]["address"],
+                    "<none>",
+                    info["osImage"],
+                    info["kernelVersion"],
+                    info["containerRuntimeVersion"],
+                ]
             rows.append(row)
     elif kind == "Namespace":
         head = ["NAME", "STATUS", "AGE"]
-        rows = [[n["metadata"]["name"], n.get("status", {}).get("phase", "Active"), age_of(n)]
-                for n in items]
+        rows = [
+            [n["metadata"]["name"], n.get("status", {}).get("phase", "Active"), age_of(n)]
+            for n in items
+        ]
     elif kind == "Secret":
         head = ["NAME", "TYPE", "DATA", "AGE"]
-        rows = [[s["metadata"]["name"], s.get("type", "Opaque"), str(len(s.get("data") or {})),
-                 age_of(s)] for s in items]
+        rows = [
+            [
+                s["metadata"]["name"],
+                s.get("type", "Opaque"),
+                str(len(s.get("data") or {})),
+                age_of(s),
+            ]
+            for s in items
+        ]
     elif kind == "ConfigMap":
         head = ["NAME", "DATA", "AGE"]
         rows = [[c["metadata"]["name"], str(len(c.get("data") or {})), age_of(c)] for c in items]
@@ -1565,9 +1939,15 @@ def table_rows(res: Res, items: list[Obj], wide: bool, all_ns: bool, labels: boo
         head = ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
         for e in items:
             inv = e.get("involvedObject", {})
-            rows.append([human_age(now() - parse_time(e.get("lastTimestamp"))), e.get("type", ""),
-                         e.get("reason", ""), f"{inv.get('kind', '').lower()}/{inv.get('name', '')}",
-                         e.get("message", "").replace("\n", " ")])
+            rows.append(
+                [
+                    human_age(now() - parse_time(e.get("lastTimestamp"))),
+                    e.get("type", ""),
+                    e.get("reason", ""),
+                    f"{inv.get('kind', '').lower()}/{inv.get('name', '')}",
+                    e.get("message", "").replace("\n", " "),
+                ]
+            )
     else:
         head = ["NAME", "AGE"]
         rows = [[o["metadata"]["name"], age_of(o)] for o in items]
@@ -1576,9 +1956,17 @@ def table_rows(res: Res, items: list[Obj], wide: bool, all_ns: bool, labels: boo
         rows = [[items[i]["metadata"].get("namespace", ""), *r] for i, r in enumerate(rows)]
     if labels:
         head = [*head, "LABELS"]
-        rows = [[*r, ",".join(f"{k}={v}" for k, v in
-                              sorted((items[i]["metadata"].get("labels") or {}).items())) or "<none>"]
-                for i, r in enumerate(rows)]
+        rows = [
+            [
+                *r,
+                ",".join(
+                    f"{k}={v}"
+                    for k, v in sorted((items[i]["metadata"].get("labels") or {}).items())
+                )
+                or "<none>",
+            ]
+            for i, r in enumerate(rows)
+        ]
     return kubectl_table(([head] if headers else []) + rows)
 
 
@@ -1586,9 +1974,16 @@ def as_list(items: list[Obj]) -> Obj:
     return {"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""}}
 
 
-def print_objects(ctx: Ctx, output: str | None, groups: list[tuple[Res, list[Obj]]],
-                  single: bool, all_ns: bool, labels: bool = False, headers: bool = True,
-                  sort_by: str | None = None) -> None:
+def print_objects(
+    ctx: Ctx,
+    output: str | None,
+    groups: list[tuple[Res, list[Obj]]],
+    single: bool,
+    all_ns: bool,
+    labels: bool = False,
+    headers: bool = True,
+    sort_by: str | None = None,
+) -> None:
     """kubectl get's printers for one or more resource types."""
     items = [o for _, objs in groups for o in objs]
     if sort_by:
@@ -1605,12 +2000,17 @@ def print_objects(ctx: Ctx, output: str | None, groups: list[tuple[Res, list[Obj
     elif fmt == "name":
         for res, objs in groups:
             for o in objs:
-                ctx.out(f"{res_for_kind(o['kind'], o.get('apiVersion', 'v1')).prefix if res.kind != o['kind'] else res.prefix}/{o['metadata']['name']}")
+                prefix = (res if res.kind == o["kind"] else res_for_kind(o["kind"])).prefix
+                ctx.out(f"{prefix}/{o['metadata']['name']}")
     elif fmt.startswith(("jsonpath=", "jsonpath-as-json=")):
         tpl = fmt.split("=", 1)[1]
         if fmt.startswith("jsonpath-as-json="):
-            vals = [v for node in jp_template(tpl) if node[0] == "expr"
-                    for v in jp_eval(node[1], data, data)]
+            vals = [
+                v
+                for node in jp_template(tpl)
+                if node[0] == "expr"
+                for v in jp_eval(node[1], data, data)
+            ]
             ctx.out(json.dumps(vals, indent=4))
         else:
             sys.stdout.write(jsonpath(tpl, data))
@@ -1621,20 +2021,29 @@ def print_objects(ctx: Ctx, output: str | None, groups: list[tuple[Res, list[Obj
             row = []
             for col in cols:
                 expr = col[1] if len(col) > 1 else ""
-                expr = expr if expr.startswith("{") else "{" + (expr if expr.startswith(".") else "." + expr) + "}"
+                expr = (
+                    expr
+                    if expr.startswith("{")
+                    else "{" + (expr if expr.startswith(".") else "." + expr) + "}"
+                )
                 vals = jp_eval(expr[1:-1], o, o)
                 row.append(",".join(jp_format(v) for v in vals) if vals else "<none>")
             rows.append(row)
         sys.stdout.write(kubectl_table(rows))
     elif fmt in ("", "wide"):
-        texts = [table_rows(res, objs, fmt == "wide", all_ns, labels, headers)
-                 for res, objs in groups if objs]
+        texts = [
+            table_rows(res, objs, fmt == "wide", all_ns, labels, headers)
+            for res, objs in groups
+            if objs
+        ]
         sys.stdout.write("\n".join(texts))
     else:
-        raise Fail(f'error: unable to match a printer suitable for the output format "{fmt}", '
-                   "allowed formats are: custom-columns,custom-columns-file,go-template,"
-                   "go-template-file,json,jsonpath,jsonpath-as-json,jsonpath-file,name,template,"
-                   "templatefile,wide,yaml")
+        raise Fail(
+            f'error: unable to match a printer suitable for the output format "{fmt}", '
+            "allowed formats are: custom-columns,custom-columns-file,go-template,"
+            "go-template-file,json,jsonpath,jsonpath-as-json,jsonpath-file,name,template,"
+            "templatefile,wide,yaml"
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1642,8 +2051,12 @@ def print_objects(ctx: Ctx, output: str | None, groups: list[tuple[Res, list[Obj
 
 
 def kind_name(opts: Obj, config: Obj | None = None) -> str:
-    return (opts.get("name") or os.environ.get("KIND_CLUSTER_NAME")
-            or (config or {}).get("name") or "kind")
+    return (
+        opts.get("name")
+        or os.environ.get("KIND_CLUSTER_NAME")
+        or (config or {}).get("name")
+        or "kind"
+    )
 
 
 def kind_cluster_names(ctx: Ctx) -> list[str]:
@@ -1713,8 +2126,10 @@ def kind_get_kubeconfig(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     name = kind_name(opts)
     rec = kind_rec(ctx, name)
     if rec is None:
-        raise Fail(f"ERROR: could not locate any control plane nodes for cluster named '{name}'. "
-                   "Use the --name option to select a different cluster")
+        raise Fail(
+            f"ERROR: could not locate any control plane nodes for cluster named '{name}'. "
+            "Use the --name option to select a different cluster"
+        )
     sys.stdout.write(kind_kubeconfig_text(rec, bool(opts.get("internal"))))
     return 0
 
@@ -1725,8 +2140,10 @@ def kind_export_kubeconfig(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     name = kind_name(opts)
     rec = kind_rec(ctx, name)
     if rec is None:
-        raise Fail(f"ERROR: could not locate any control plane nodes for cluster named '{name}'. "
-                   "Use the --name option to select a different cluster")
+        raise Fail(
+            f"ERROR: could not locate any control plane nodes for cluster named '{name}'. "
+            "Use the --name option to select a different cluster"
+        )
     server = f"https://{rec['nodes'][0]['name']}:6443" if opts.get("internal") else rec["server"]
     add_to_kubeconfig(kind_kubeconfig_target(opts), f"kind-{name}", server)
     ctx.err(f'Set kubectl context to "kind-{name}"')
@@ -1735,29 +2152,41 @@ def kind_export_kubeconfig(ctx: Ctx, opts: Obj, args: list[str]) -> int:
 
 def load_kind_config(path: str) -> Obj:
     if path == "-":
-        raise Fail("ERROR: failed to create cluster: fakek8s: --config - (stdin) is not supported", 2)
+        raise Fail(
+            "ERROR: failed to create cluster: fakek8s: --config - (stdin) is not supported", 2
+        )
     try:
         text = Path(path).read_text()
     except OSError as exc:
-        raise Fail(f"ERROR: failed to create cluster: error reading file: open {path}: "
-                   f"{exc.strerror.lower() if exc.strerror else exc}") from None
+        raise Fail(
+            f"ERROR: failed to create cluster: error reading file: open {path}: "
+            f"{exc.strerror.lower() if exc.strerror else exc}"
+        ) from None
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise Fail("ERROR: failed to create cluster: could not determine kind / apiVersion for "
-                   f"config: {exc}") from None
+        raise Fail(
+            "ERROR: failed to create cluster: could not determine kind / apiVersion for "
+            f"config: {exc}"
+        ) from None
     if not isinstance(data, dict):
-        raise Fail("ERROR: failed to create cluster: could not determine kind / apiVersion for "
-                   "config: error unmarshaling JSON")
+        raise Fail(
+            "ERROR: failed to create cluster: could not determine kind / apiVersion for "
+            "config: error unmarshaling JSON"
+        )
     api, kind = data.get("apiVersion"), data.get("kind")
     if api != "kind.x-k8s.io/v1alpha4":
         raise Fail(f"ERROR: failed to create cluster: unknown apiVersion: {api or ''}")
     if kind != "Cluster":
-        raise Fail(f"ERROR: failed to create cluster: unknown kind {kind or ''} for apiVersion: {api}")
+        raise Fail(
+            f"ERROR: failed to create cluster: unknown kind {kind or ''} for apiVersion: {api}"
+        )
     for node in data.get("nodes") or []:
         if node.get("role", "control-plane") not in ("control-plane", "worker"):
-            raise Fail(f"ERROR: failed to create cluster: invalid configuration: "
-                       f"node role \"{node.get('role')}\" is not a valid role")
+            raise Fail(
+                f"ERROR: failed to create cluster: invalid configuration: "
+                f'node role "{node.get("role")}" is not a valid role'
+            )
     return data
 
 
@@ -1766,17 +2195,23 @@ def kind_create_cluster(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     config = load_kind_config(opts["config"]) if opts.get("config") else {}
     if opts.get("name") and config.get("name") and opts["name"] != config["name"]:
         # Real kind lets --name win; a mismatch is almost certainly a bug in the caller.
-        raise Fail(f'ERROR: failed to create cluster: fakek8s: --name "{opts["name"]}" does not '
-                   f'match name "{config["name"]}" in {opts["config"]} (real kind would let '
-                   "--name win)")
+        raise Fail(
+            f'ERROR: failed to create cluster: fakek8s: --name "{opts["name"]}" does not '
+            f'match name "{config["name"]}" in {opts["config"]} (real kind would let '
+            "--name win)"
+        )
     name = kind_name(opts, config)
     if not re.match(r"^[a-z0-9.-]+$", name):
-        raise Fail(f"ERROR: failed to create cluster: '{name}' is not a valid cluster name, "
-                   "cluster names must match `^[a-z0-9.-]+$`")
+        raise Fail(
+            f"ERROR: failed to create cluster: '{name}' is not a valid cluster name, "
+            "cluster names must match `^[a-z0-9.-]+$`"
+        )
     existing = kind_cluster_names(ctx)
     if name in existing:
-        raise Fail(f'ERROR: failed to create cluster: node(s) already exist for a cluster with the '
-                   f'name "{name}"')
+        raise Fail(
+            f"ERROR: failed to create cluster: node(s) already exist for a cluster with the "
+            f'name "{name}"'
+        )
     image = opts.get("image") or KIND_NODE_IMAGE
     nodes = node_names(name, config)
     port = int(((config.get("networking") or {}).get("apiServerPort")) or 0) or free_port(ctx)
@@ -1786,8 +2221,16 @@ def kind_create_cluster(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     if node_image:
         create_node_containers(ctx, name, nodes, node_image)
     ctx.err(" ✓ Preparing nodes 📦 " + "📦 " * (len(nodes) - 1))
-    rec = new_cluster(ctx, name, kind=True, docker=bool(node_image), port=port, nodes=nodes,
-                      kube_name=f"kind-{name}", image=image)
+    rec = new_cluster(
+        ctx,
+        name,
+        kind=True,
+        docker=bool(node_image),
+        port=port,
+        nodes=nodes,
+        kube_name=f"kind-{name}",
+        image=image,
+    )
     ctx.clusters()[name] = rec
     ctx.live[name] = True
     ctx.dirty = True
@@ -1800,7 +2243,9 @@ def kind_create_cluster(ctx: Ctx, opts: Obj, args: list[str]) -> int:
         ctx.err(" ✓ Joining worker nodes 🚜")
     wait = opts.get("wait")
     if wait and duration_seconds(wait) > 0:
-        ctx.err(f" ✓ Waiting ≤ {format_duration(duration_seconds(wait))} for control-plane = Ready ⏳")
+        ctx.err(
+            f" ✓ Waiting ≤ {format_duration(duration_seconds(wait))} for control-plane = Ready ⏳"
+        )
         if node_ready(ctx):
             ctx.err(" • Ready after 14s 💚")
         else:
@@ -1811,7 +2256,8 @@ def kind_create_cluster(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     if opts.get("kubeconfig"):
         sample += f" --kubeconfig {opts['kubeconfig']}"
     ctx.err(f'Set kubectl context to "kind-{name}"')
-    ctx.err(f"You can now use your cluster with:\n\n{sample}\n")
+    ctx.err(f"You can now use your cluster with:\n\n{sample}")
+    ctx.err("")
     ctx.err("Have a nice day! 👋")
     return 0
 
@@ -1823,24 +2269,38 @@ def create_node_containers(ctx: Ctx, name: str, nodes: list[tuple[str, str]], im
     try:
         client.images.get(image)
     except docker.errors.ImageNotFound:
-        raise Fail(f'ERROR: failed to create cluster: failed to pull image "{image}": command '
-                   f'"docker pull {image}" failed with error: exit status 1') from None
+        raise Fail(
+            f'ERROR: failed to create cluster: failed to pull image "{image}": command '
+            f'"docker pull {image}" failed with error: exit status 1'
+        ) from None
     created = []
     try:
         for node, role in nodes:
-            created.append(client.containers.run(
-                image, ["sleep", "infinity"], name=node, hostname=node, detach=True,
-                network_mode="none", restart_policy={"Name": "no"},
-                labels={LABEL_CLUSTER: name, LABEL_ROLE: role, LABEL_STATE: state_label(ctx)}))
+            created.append(
+                client.containers.run(
+                    image,
+                    ["sleep", "infinity"],
+                    name=node,
+                    hostname=node,
+                    detach=True,
+                    network_mode="none",
+                    restart_policy={"Name": "no"},
+                    labels={LABEL_CLUSTER: name, LABEL_ROLE: role, LABEL_STATE: state_label(ctx)},
+                )
+            )
     except docker.errors.APIError as exc:
         for c in created:
             with contextlib.suppress(Exception):
                 c.remove(force=True)
         if exc.status_code == 409:
-            raise Fail(f'ERROR: failed to create cluster: node(s) already exist for a cluster '
-                       f'with the name "{name}"') from None
-        raise Fail(f"ERROR: failed to create cluster: command \"docker run --name {nodes[0][0]} "
-                   f"{image}\" failed with error: {exc}") from None
+            raise Fail(
+                f"ERROR: failed to create cluster: node(s) already exist for a cluster "
+                f'with the name "{name}"'
+            ) from None
+        raise Fail(
+            f'ERROR: failed to create cluster: command "docker run --name {nodes[0][0]} '
+            f'{image}" failed with error: {exc}'
+        ) from None
 
 
 def delete_kind_cluster(ctx: Ctx, name: str, kubeconfig: Path) -> None:
@@ -1851,7 +2311,9 @@ def delete_kind_cluster(ctx: Ctx, name: str, kubeconfig: Path) -> None:
                 if c.labels.get(LABEL_CLUSTER) == name:
                     c.remove(force=True)
         except Exception as exc:
-            raise Fail(f"ERROR: failed to delete cluster \"{name}\": failed to delete nodes: {exc}") from None
+            raise Fail(
+                f'ERROR: failed to delete cluster "{name}": failed to delete nodes: {exc}'
+            ) from None
     if rec is not None and rec.get("kind"):
         del ctx.clusters()[name]
         ctx.dirty = True
@@ -1907,10 +2369,14 @@ def kind_load_docker_image(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     for image in args:
         missing = [n for n in nodes if n["images"].get(image) != ids[image]]
         if not missing:
-            ctx.err(f'Image: "{image}" with ID "{ids[image]}" found to be already present on all nodes.')
+            ctx.err(
+                f'Image: "{image}" with ID "{ids[image]}" found to be already present on all nodes.'
+            )
         for node in missing:
-            ctx.err(f'Image: "{image}" with ID "{ids[image]}" not yet present on node '
-                    f'"{node["name"]}", loading...')
+            ctx.err(
+                f'Image: "{image}" with ID "{ids[image]}" not yet present on node '
+                f'"{node["name"]}", loading...'
+            )
             node["images"][image] = ids[image]
             ctx.dirty = True
     return 0
@@ -1929,30 +2395,45 @@ def kind_export_logs(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     ctx.out(str(out))
     out.mkdir(parents=True, exist_ok=True)
     (out / "kind-version.txt").write_text(KIND_VERSION + "\n")
-    (out / "docker-info.txt").write_text("Client: Docker Engine - Community\n Version: 20.10.24\n"
-                                         "Server:\n Containers: 1\n  Running: 1\n")
+    (out / "docker-info.txt").write_text(
+        "Client: Docker Engine - Community\n Version: 20.10.24\n"
+        "Server:\n Containers: 1\n  Running: 1\n"
+    )
     for node in rec["nodes"]:
         d = out / node["name"]
         d.mkdir(exist_ok=True)
         (d / "kubelet.log").write_text(
-            f"{time.strftime('%b %d %H:%M:%S')} {node['name']} kubelet[190]: I0101 kubelet.go:2400] "
-            '"Starting kubelet main sync loop"\n')
+            f"{time.strftime('%b %d %H:%M:%S')} {node['name']} kubelet[190]: "
+            "I0101 kubelet.go:2400] "
+            '"Starting kubelet main sync loop"\n'
+        )
         (d / "containerd.log").write_text(
             f"{time.strftime('%b %d %H:%M:%S')} {node['name']} containerd[110]: "
-            'level=info msg="containerd successfully booted"\n')
+            'level=info msg="containerd successfully booted"\n'
+        )
         (d / "journal.log").write_text(f"-- Journal begins for {node['name']} --\n")
-        (d / "images.log").write_text("".join(f"{img}\t{iid}\n" for img, iid in node["images"].items()))
-        (d / "inspect.json").write_text(json.dumps([{"Name": "/" + node["name"],
-                                                     "Config": {"Labels": {LABEL_CLUSTER: name,
-                                                                           LABEL_ROLE: node["role"]}}}],
-                                                   indent=2))
+        (d / "images.log").write_text(
+            "".join(f"{img}\t{iid}\n" for img, iid in node["images"].items())
+        )
+        (d / "inspect.json").write_text(
+            json.dumps(
+                [
+                    {
+                        "Name": "/" + node["name"],
+                        "Config": {"Labels": {LABEL_CLUSTER: name, LABEL_ROLE: node["role"]}},
+                    }
+                ],
+                indent=2,
+            )
+        )
         pods_dir = d / "containers"
         pods_dir.mkdir(exist_ok=True)
         for obj in rec["objects"].values():
             if obj["kind"] == "Pod" and obj.get("_fake", {}).get("role") == "launcher":
                 meta = obj["metadata"]
                 (pods_dir / f"{meta['name']}_{meta['namespace']}_{CONTAINER}.log").write_text(
-                    "\n".join(launcher_log_lines(ctx, rec, obj)) + "\n")
+                    "\n".join(launcher_log_lines(ctx, rec, obj)) + "\n"
+                )
     return 0
 
 
@@ -1960,50 +2441,64 @@ def kind_export_logs(ctx: Ctx, opts: Obj, args: list[str]) -> int:
 # launcher logs (kubectl logs and kind export logs)
 
 
-def launcher_log_lines(ctx: Ctx, rec: Obj, pod: Obj, previous: bool = False) -> list[str]:
+def launcher_log_entries(ctx: Ctx, rec: Obj, pod: Obj) -> list[tuple[float, str]]:
+    """The launcher's log as (time, line) pairs, ending a few seconds ago, per the scenario."""
     fake = pod.get("_fake", {})
     scen = ctx.scenario()
     state = pod_condition(ctx, rec, pod)
-    start = float(fake.get("created", now())) + 5
-    if state == "crashloop":
-        start = now() - 62
+    start = now() - 65
     version = fake.get("app_version", CHART_VERSION)
     url = fake.get("control_plane_url") or "https://cloud.airbyte.com"
+    entries: list[tuple[float, str]] = []
 
-    def line(offset: float, thread: str, level: str, msg: str) -> str:
+    def log(offset: float, thread: str, level: str, msg: str) -> None:
         ts = utc(start + offset)
-        return f"{ts:%Y-%m-%d %H:%M:%S},{ts.microsecond // 1000:03d} [{thread}] {level:<5} {msg}"
+        entries.append(
+            (
+                start + offset,
+                f"{ts:%Y-%m-%d %H:%M:%S},{ts.microsecond // 1000:03d} [{thread}] {level:<5} {msg}",
+            )
+        )
 
-    lines = [line(0, "main", "INFO", f"Starting workload launcher (version {version})"),
-             line(1.2, "main", "INFO", f"Connecting to control plane at {url}")]
+    def raw(*lines: str) -> None:
+        entries.extend((entries[-1][0], line) for line in lines)
+
+    log(0, "main", "INFO", f"Starting workload launcher (version {version})")
+    log(1.2, "main", "INFO", f"Connecting to control plane at {url}")
     if state == "crashloop":
-        lines += [
-            line(1.9, "main", "ERROR", "Application startup failed"),
-            'Exception in thread "main" io.micronaut.context.exceptions.BeanInstantiationException: '
-            "Error instantiating bean of type [io.airbyte.workload.launcher.client.ControlPlaneClient]",
-            "\tat io.micronaut.context.DefaultBeanContext.resolveByBeanFactory(DefaultBeanContext.java:2368)",
-            "\tat io.micronaut.context.DefaultBeanContext.createRegistration(DefaultBeanContext.java:3186)",
+        log(1.9, "main", "ERROR", "Application startup failed")
+        raw(
+            'Exception in thread "main" '
+            "io.micronaut.context.exceptions.BeanInstantiationException: Error instantiating "
+            "bean of type [io.airbyte.workload.launcher.client.ControlPlaneClient]",
+            "\tat io.micronaut.context.DefaultBeanContext.resolveByBeanFactory"
+            "(DefaultBeanContext.java:2368)",
+            "\tat io.micronaut.context.DefaultBeanContext.createRegistration"
+            "(DefaultBeanContext.java:3186)",
             "\tat io.airbyte.workload.launcher.ApplicationKt.main(Application.kt:21)",
             "Caused by: java.lang.IllegalStateException: Missing required configuration: "
             "DATAPLANE_CLIENT_SECRET",
-            "\tat io.airbyte.workload.launcher.config.ControlPlaneConfig.validate(ControlPlaneConfig.kt:44)",
+            "\tat io.airbyte.workload.launcher.config.ControlPlaneConfig.validate"
+            "(ControlPlaneConfig.kt:44)",
             "\t... 12 more",
-        ]
+        )
     elif state == "auth-fail":
-        lines += [
-            line(2.0, "main", "ERROR", "Failed to authenticate with the control plane: 401 Unauthorized"),
-            line(12.0, "main", "WARN", "Retrying authentication in 10s (attempt 2 of 5)"),
-            line(22.1, "main", "ERROR", "Failed to authenticate with the control plane: 401 Unauthorized"),
-        ]
+        log(2.0, "main", "ERROR", "Failed to authenticate with the control plane: 401 Unauthorized")
+        log(12.0, "main", "WARN", "Retrying authentication in 10s (attempt 2 of 5)")
+        log(
+            22.1, "main", "ERROR", "Failed to authenticate with the control plane: 401 Unauthorized"
+        )
     else:
-        lines += [
-            line(2.0, "main", "INFO", "Authenticated with the control plane"),
-            line(2.4, "main", "INFO", "Registered data plane; polling for workloads"),
-            line(32.4, "scheduled-1", "INFO", "Heartbeat sent to control plane"),
-            line(62.4, "scheduled-1", "INFO", "Heartbeat sent to control plane"),
-        ]
-    lines += [str(x) for x in scen.get("log_lines") or []]
-    return lines
+        log(2.0, "main", "INFO", "Authenticated with the control plane")
+        log(2.4, "main", "INFO", "Registered data plane; polling for workloads")
+        log(32.4, "scheduled-1", "INFO", "Heartbeat sent to control plane")
+        log(62.4, "scheduled-1", "INFO", "Heartbeat sent to control plane")
+    raw(*(str(x) for x in scen.get("log_lines") or []))
+    return entries
+
+
+def launcher_log_lines(ctx: Ctx, rec: Obj, pod: Obj) -> list[str]:
+    return [line for _, line in launcher_log_entries(ctx, rec, pod)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -2028,10 +2523,12 @@ def parse_targets(ctx: Ctx, rec: Obj, args: list[str]) -> list[tuple[Res, list[s
         out: list[tuple[Res, list[str]]] = []
         for a in args:
             if "/" not in a:
-                raise Fail("error: there is no need to specify a resource type as a separate "
-                           "argument when passing arguments in resource/name form (e.g. 'kubectl "
-                           "get resource/<resource_name>' instead of 'kubectl get resource "
-                           "resource/<resource_name>'")
+                raise Fail(
+                    "error: there is no need to specify a resource type as a separate "
+                    "argument when passing arguments in resource/name form (e.g. 'kubectl "
+                    "get resource/<resource_name>' instead of 'kubectl get resource "
+                    "resource/<resource_name>'"
+                )
             t, _, n = a.partition("/")
             res = lookup_res(ctx, rec, t)
             if out and out[-1][0] == res:
@@ -2043,15 +2540,24 @@ def parse_targets(ctx: Ctx, rec: Obj, args: list[str]) -> list[tuple[Res, list[s
     return [(res, list(args[1:])) for res in types]
 
 
-def select(ctx: Ctx, rec: Obj, res: Res, ns: str | None, labels: str | None = None,
-           fields: str | None = None) -> list[Obj]:
+def select(
+    ctx: Ctx,
+    rec: Obj,
+    res: Res,
+    ns: str | None,
+    labels: str | None = None,
+    fields: str | None = None,
+) -> list[Obj]:
     lm, fm = selector_matcher(labels), field_matcher(fields)
-    items = [o for o in all_objects(ctx, rec) if o["kind"] == res.kind
-             and (not res.namespaced or ns is None or o["metadata"].get("namespace") == ns)
-             and lm(o["metadata"].get("labels") or {}) and fm(o)]
-    if res.kind == "Event":
-        items.sort(key=lambda o: (o.get("lastTimestamp", ""), o["metadata"]["name"]))
-    else:
+    items = [
+        o
+        for o in all_objects(ctx, rec)
+        if o["kind"] == res.kind
+        and (not res.namespaced or ns is None or o["metadata"].get("namespace") == ns)
+        and lm(o["metadata"].get("labels") or {})
+        and fm(o)
+    ]
+    if res.kind != "Event":  # the API server lists events in the order they were recorded
         items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
     return items
 
@@ -2065,6 +2571,37 @@ def no_resources(ctx: Ctx, ns: str | None, res_list: list[Res]) -> None:
         ctx.err("No resources found")
     else:
         ctx.err(f"No resources found in {ns} namespace.")
+
+
+OUTPUT_FORMATS = (
+    "json",
+    "yaml",
+    "name",
+    "wide",
+    "jsonpath=",
+    "jsonpath-as-json=",
+    "custom-columns=",
+)
+
+
+def check_output_format(fmt: str) -> None:
+    if not fmt or fmt in OUTPUT_FORMATS or fmt.startswith(OUTPUT_FORMATS[4:]):
+        return
+    if fmt.split("=", 1)[0] in (
+        "go-template",
+        "go-template-file",
+        "template",
+        "templatefile",
+        "jsonpath-file",
+        "custom-columns-file",
+    ):
+        raise Fail(f"error: fakek8s: kubectl -o {fmt.split('=', 1)[0]} is not implemented", 2)
+    raise Fail(
+        f'error: unable to match a printer suitable for the output format "{fmt}", '
+        "allowed formats are: custom-columns,custom-columns-file,go-template,"
+        "go-template-file,json,jsonpath,jsonpath-as-json,jsonpath-file,name,template,"
+        "templatefile,wide,yaml"
+    )
 
 
 def kubectl_get(ctx: Ctx, opts: Obj, args: list[str]) -> int:
@@ -2081,14 +2618,17 @@ def kubectl_get(ctx: Ctx, opts: Obj, args: list[str]) -> int:
             ctx.out(json.dumps(server_version(), indent=2))
             return 0
         raise Fail("Error from server (NotFound): the server could not find the requested resource")
+    check_output_format(opts.get("output") or "")
     if opts.get("watch") or opts.get("watch-only"):
         raise Fail("error: fakek8s: kubectl get --watch is not implemented (it would block)", 2)
     rec, ns, _ = kubectl_connect(ctx, opts)
     if not args:
-        raise Fail('You must specify the type of resource to get. Use "kubectl api-resources" for '
-                   "a complete list of supported resources.\n\nerror: Required resource not "
-                   'specified.\nUse "kubectl explain <resource>" for a detailed description of that '
-                   "resource (e.g. kubectl explain pods).\nSee 'kubectl get -h' for help and examples")
+        raise Fail(
+            'You must specify the type of resource to get. Use "kubectl api-resources" for '
+            "a complete list of supported resources.\n\nerror: Required resource not "
+            'specified.\nUse "kubectl explain <resource>" for a detailed description of that '
+            "resource (e.g. kubectl explain pods).\nSee 'kubectl get -h' for help and examples"
+        )
     all_ns = bool(opts.get("all-namespaces"))
     scope = None if all_ns else ns
     groups: list[tuple[Res, list[Obj]]] = []
@@ -2098,8 +2638,9 @@ def kubectl_get(ctx: Ctx, opts: Obj, args: list[str]) -> int:
         if names:
             named_request = True
             if opts.get("selector"):
-                raise Fail("error: when retrieving resources by name, label selectors are not "
-                           "allowed")
+                raise Fail(
+                    "error: when retrieving resources by name, label selectors are not allowed"
+                )
             found = []
             pool = {o["metadata"]["name"]: o for o in select(ctx, rec, res, ns)}
             for n in names:
@@ -2109,16 +2650,32 @@ def kubectl_get(ctx: Ctx, opts: Obj, args: list[str]) -> int:
                     errors.append(not_found(res, n))
             groups.append((res, found))
         else:
-            groups.append((res, select(ctx, rec, res, scope, opts.get("selector"),
-                                       opts.get("field-selector"))))
+            groups.append(
+                (
+                    res,
+                    select(ctx, rec, res, scope, opts.get("selector"), opts.get("field-selector")),
+                )
+            )
     total = sum(len(objs) for _, objs in groups)
-    single = named_request and len(groups) == 1 and len(groups[0][1]) == 1 and len(
-        parse_targets(ctx, rec, args)[0][1]) == 1
+    single = (
+        named_request
+        and len(groups) == 1
+        and len(groups[0][1]) == 1
+        and len(parse_targets(ctx, rec, args)[0][1]) == 1
+    )
     fmt = opts.get("output") or ""
     if total or fmt in ("json", "yaml") or fmt.startswith("jsonpath"):
         if total or not named_request:
-            print_objects(ctx, fmt, groups, single, all_ns, bool(opts.get("show-labels")),
-                          not opts.get("no-headers"), opts.get("sort-by"))
+            print_objects(
+                ctx,
+                fmt,
+                groups,
+                single,
+                all_ns,
+                bool(opts.get("show-labels")),
+                not opts.get("no-headers"),
+                opts.get("sort-by"),
+            )
     elif not named_request and not errors:
         no_resources(ctx, scope, [r for r, _ in groups])
     if errors:
@@ -2129,8 +2686,10 @@ def kubectl_get(ctx: Ctx, opts: Obj, args: list[str]) -> int:
 def kubectl_describe(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     rec, ns, _ = kubectl_connect(ctx, opts)
     if not args:
-        raise Fail('You must specify the type of resource to describe. Use "kubectl api-resources"'
-                   " for a complete list of supported resources.")
+        raise Fail(
+            'You must specify the type of resource to describe. Use "kubectl api-resources"'
+            " for a complete list of supported resources."
+        )
     scope = None if opts.get("all-namespaces") else ns
     blocks: list[str] = []
     errors: list[str] = []
@@ -2142,16 +2701,25 @@ def kubectl_describe(ctx: Ctx, opts: Obj, args: list[str]) -> int:
             chosen = []
             for n in names:
                 matches = [o for k, o in pool.items() if k == n] or [
-                    o for k, o in pool.items() if k.startswith(n)]
+                    o for k, o in pool.items() if k.startswith(n)
+                ]
                 if matches:
                     chosen += matches
                 else:
                     errors.append(not_found(res, n))
             objs = chosen
         for o in objs:
-            blocks.append(describe_obj(o, [e for e in events
-                                           if e["involvedObject"]["name"] == o["metadata"]["name"]
-                                           and e["involvedObject"]["kind"] == o["kind"]]))
+            blocks.append(
+                describe_obj(
+                    o,
+                    [
+                        e
+                        for e in events
+                        if e["involvedObject"]["name"] == o["metadata"]["name"]
+                        and e["involvedObject"]["kind"] == o["kind"]
+                    ],
+                )
+            )
     if blocks:
         ctx.out("\n\n".join(b.rstrip("\n") for b in blocks))
     elif not errors:
@@ -2176,16 +2744,21 @@ def describe_obj(obj: Obj, events: list[Obj]) -> str:
     if meta.get("namespace"):
         lines.append(f"{'Namespace:':<18}{meta['namespace']}")
     lines += describe_map("Labels", meta.get("labels"))
-    annotations = {k: v for k, v in (meta.get("annotations") or {}).items()
-                   if k != "kubectl.kubernetes.io/last-applied-configuration"}
+    annotations = {
+        k: v
+        for k, v in (meta.get("annotations") or {}).items()
+        if k != "kubectl.kubernetes.io/last-applied-configuration"
+    }
     lines += describe_map("Annotations", annotations)
     if obj["kind"] == "Pod":
         spec, st = obj.get("spec", {}), obj.get("status", {})
-        lines += [f"{'Service Account:':<18}{spec.get('serviceAccountName', 'default')}",
-                  f"{'Node:':<18}{spec.get('nodeName', '<none>')}"
-                  + (f"/{st['hostIP']}" if st.get("hostIP") else ""),
-                  f"{'Status:':<18}{st.get('phase', 'Unknown')}",
-                  f"{'IP:':<18}{st.get('podIP', '')}"]
+        lines += [
+            f"{'Service Account:':<18}{spec.get('serviceAccountName', 'default')}",
+            f"{'Node:':<18}{spec.get('nodeName', '<none>')}"
+            + (f"/{st['hostIP']}" if st.get("hostIP") else ""),
+            f"{'Status:':<18}{st.get('phase', 'Unknown')}",
+            f"{'IP:':<18}{st.get('podIP', '')}",
+        ]
         owner = (meta.get("ownerReferences") or [{}])[0]
         if owner:
             lines.append(f"{'Controlled By:':<18}{owner.get('kind')}/{owner.get('name')}")
@@ -2194,7 +2767,10 @@ def describe_obj(obj: Obj, events: list[Obj]) -> str:
         for c in spec.get("containers", []):
             cs = statuses.get(c["name"], {})
             lines += [f"  {c['name']}:", f"    Image:          {c.get('image', '')}"]
-            for label, state in (("State", cs.get("state", {})), ("Last State", cs.get("lastState", {}))):
+            for label, state in (
+                ("State", cs.get("state", {})),
+                ("Last State", cs.get("lastState", {})),
+            ):
                 if not state:
                     if label == "State":
                         lines.append(f"    {label + ':':<16}Waiting")
@@ -2209,31 +2785,41 @@ def describe_obj(obj: Obj, events: list[Obj]) -> str:
                     lines.append(f"      {'Exit Code:':<14}{detail['exitCode']}")
                 if detail.get("startedAt"):
                     lines.append(f"      {'Started:':<14}{detail['startedAt']}")
-            lines += [f"    Ready:          {'True' if cs.get('ready') else 'False'}",
-                      f"    Restart Count:  {cs.get('restartCount', 0)}"]
+            lines += [
+                f"    Ready:          {'True' if cs.get('ready') else 'False'}",
+                f"    Restart Count:  {cs.get('restartCount', 0)}",
+            ]
             for ef in c.get("envFrom", []):
                 ref = ef.get("secretRef") or ef.get("configMapRef") or {}
                 what = "Secret" if "secretRef" in ef else "ConfigMap"
-                lines.append(f"    Environment Variables from:\n      {ref.get('name')}  {what}  "
-                             "Optional: false")
+                lines.append(
+                    f"    Environment Variables from:\n      {ref.get('name')}  {what}  "
+                    "Optional: false"
+                )
         lines.append("Conditions:")
         lines.append("  Type                        Status")
         for cond in st.get("conditions", []):
             lines.append(f"  {cond['type']:<28}{cond['status']}")
     elif obj["kind"] == "Deployment":
         st = obj.get("status", {})
-        lines.append(f"{'Replicas:':<18}{st.get('replicas', 0)} desired | "
-                     f"{st.get('updatedReplicas', 0)} updated | {st.get('replicas', 0)} total | "
-                     f"{st.get('availableReplicas', 0)} available | "
-                     f"{st.get('unavailableReplicas', 0)} unavailable")
-        lines.append("Conditions:\n  Type           Status  Reason\n  ----           ------  ------")
+        lines.append(
+            f"{'Replicas:':<18}{st.get('replicas', 0)} desired | "
+            f"{st.get('updatedReplicas', 0)} updated | {st.get('replicas', 0)} total | "
+            f"{st.get('availableReplicas', 0)} available | "
+            f"{st.get('unavailableReplicas', 0)} unavailable"
+        )
+        lines.append(
+            "Conditions:\n  Type           Status  Reason\n  ----           ------  ------"
+        )
         for cond in st.get("conditions", []):
             lines.append(f"  {cond['type']:<15}{cond['status']:<8}{cond.get('reason', '')}")
     elif obj["kind"] == "Node":
         lines.append("Conditions:")
         for cond in obj["status"]["conditions"]:
-            lines.append(f"  {cond['type']:<10}{cond['status']:<8}{cond.get('reason', '')}  "
-                         f"{cond.get('message', '')}")
+            lines.append(
+                f"  {cond['type']:<10}{cond['status']:<8}{cond.get('reason', '')}  "
+                f"{cond.get('message', '')}"
+            )
     elif obj["kind"] in ("Secret", "ConfigMap"):
         lines.append("")
         lines.append("Data\n====")
@@ -2244,11 +2830,21 @@ def describe_obj(obj: Obj, events: list[Obj]) -> str:
                 lines.append(f"{k}:\n----\n{v}\n")
     if events:
         lines.append("Events:")
-        rows = [["Type", "Reason", "Age", "From", "Message"], ["----", "------", "----", "----", "-------"]]
+        rows = [
+            ["Type", "Reason", "Age", "From", "Message"],
+            ["----", "------", "----", "----", "-------"],
+        ]
         for e in events:
-            rows.append([e["type"], e["reason"], human_age(now() - parse_time(e.get("lastTimestamp")))
-                         + (f" (x{e['count']} over {age_of(e)})" if e.get("count", 1) > 1 else ""),
-                         e["source"]["component"], e["message"].replace("\n", " ")])
+            rows.append(
+                [
+                    e["type"],
+                    e["reason"],
+                    human_age(now() - parse_time(e.get("lastTimestamp")))
+                    + (f" (x{e['count']} over {age_of(e)})" if e.get("count", 1) > 1 else ""),
+                    e["source"]["component"],
+                    e["message"].replace("\n", " "),
+                ]
+            )
         lines += ["  " + line for line in kubectl_table(rows).splitlines()]
     elif obj["kind"] in ("Pod", "Deployment", "Node", "Namespace"):
         lines.append(f"{'Events:':<18}<none>")
@@ -2271,12 +2867,14 @@ def pick_pod(ctx: Ctx, rec: Obj, ns: str, ref: str) -> list[Obj]:
             raise Fail(not_found(res, name))
         pods = sorted(owned_pods(rec, ns, name), key=lambda p: p["metadata"]["name"])
         if not pods:
-            raise Fail(f"error: timed out waiting for the condition")
+            raise Fail("error: timed out waiting for the condition")
         if len(pods) > 1:
             ctx.err(f"Found {len(pods)} pods, using pod/{pods[0]['metadata']['name']}")
         return pods[:1]
-    raise Fail(f"error: cannot get the logs from {res.qualified}: selector for "
-               f"{res.qualified} is not implemented")
+    raise Fail(
+        f"error: cannot get the logs from {res.qualified}: selector for "
+        f"{res.qualified} is not implemented"
+    )
 
 
 def kubectl_logs(ctx: Ctx, opts: Obj, args: list[str]) -> int:
@@ -2284,17 +2882,23 @@ def kubectl_logs(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     if opts.get("selector"):
         if args:
             raise Fail("error: only a selector (-l) or a POD name is allowed")
-        pods = [p for p in rec["objects"].values() if p["kind"] == "Pod"
-                and p["metadata"]["namespace"] == ns
-                and selector_matcher(opts["selector"])(p["metadata"].get("labels") or {})]
+        pods = [
+            p
+            for p in rec["objects"].values()
+            if p["kind"] == "Pod"
+            and p["metadata"]["namespace"] == ns
+            and selector_matcher(opts["selector"])(p["metadata"].get("labels") or {})
+        ]
         if not pods:
             ctx.err(f"No resources found in {ns} namespace.")
             return 0
     else:
         if not args:
-            raise Fail("error: expected 'logs [-f] [-p] (POD | TYPE/NAME) [-c CONTAINER]'.\n"
-                       "POD or TYPE/NAME is a required argument for the logs command\n"
-                       "See 'kubectl logs -h' for help and examples")
+            raise Fail(
+                "error: expected 'logs [-f] [-p] (POD | TYPE/NAME) [-c CONTAINER]'.\n"
+                "POD or TYPE/NAME is a required argument for the logs command\n"
+                "See 'kubectl logs -h' for help and examples"
+            )
         if len(args) > 2:
             raise Fail("error: expected 'logs [-f] [-p] (POD | TYPE/NAME) [-c CONTAINER]'.")
         pods = pick_pod(ctx, rec, ns, args[0])
@@ -2307,31 +2911,42 @@ def kubectl_logs(ctx: Ctx, opts: Obj, args: list[str]) -> int:
         if container not in containers:
             raise Fail(f"error: container {container} is not valid for pod {meta['name']}")
         view = pod_view(ctx, rec, pod)
-        cs = next((c for c in view["status"].get("containerStatuses", []) if c["name"] == container), {})
+        cs: Obj = next(
+            (c for c in view["status"].get("containerStatuses", []) if c["name"] == container), {}
+        )
         state = pod_condition(ctx, rec, pod)
-        if opts.get("previous"):
-            if state != "crashloop":
-                raise Fail(f'Error from server (BadRequest): previous terminated container '
-                           f'"{container}" in pod "{meta["name"]}" not found')
+        if opts.get("previous") and state != "crashloop":
+            raise Fail(
+                f"Error from server (BadRequest): previous terminated container "
+                f'"{container}" in pod "{meta["name"]}" not found'
+            )
         waiting = (cs.get("state") or {}).get("waiting")
         if state == "pending":
-            raise Fail(f'Error from server (BadRequest): container "{container}" in pod '
-                       f'"{meta["name"]}" is waiting to start: ContainerCreating')
+            raise Fail(
+                f'Error from server (BadRequest): container "{container}" in pod '
+                f'"{meta["name"]}" is waiting to start: ContainerCreating'
+            )
         if waiting and state != "crashloop":
-            detail = ("trying and failing to pull image" if state == "imagepull"
-                      else waiting.get("reason", "ContainerCreating"))
-            raise Fail(f'Error from server (BadRequest): container "{container}" in pod '
-                       f'"{meta["name"]}" is waiting to start: {detail}')
+            detail = (
+                "trying and failing to pull image"
+                if state == "imagepull"
+                else waiting.get("reason", "ContainerCreating")
+            )
+            raise Fail(
+                f'Error from server (BadRequest): container "{container}" in pod '
+                f'"{meta["name"]}" is waiting to start: {detail}'
+            )
         if pod.get("_fake", {}).get("role") == "launcher":
-            lines = launcher_log_lines(ctx, rec, pod, bool(opts.get("previous")))
+            entries = launcher_log_entries(ctx, rec, pod)
         else:
-            lines = [f"I0101 00:00:00.000000       1 server.go:100] {container} is running"]
-        tail = int(opts.get("tail") if opts.get("tail") is not None else -1)
+            entries = [(now() - 60, f"I0101 00:00:00.000000       1 server.go:100] {container} up")]
+        tail = int(opts["tail"]) if opts.get("tail") is not None else -1
         if tail >= 0:
-            lines = lines[-tail:] if tail else []
+            entries = entries[-tail:] if tail else []
         if opts.get("timestamps"):
-            base = float(pod.get("_fake", {}).get("created", now()))
-            lines = [f"{iso_nano(base + i)} {x}" for i, x in enumerate(lines)]
+            lines = [f"{iso_nano(t)} {x}" for t, x in entries]
+        else:
+            lines = [x for _, x in entries]
         if opts.get("prefix"):
             lines = [f"[pod/{meta['name']}/{container}] {x}" for x in lines]
         for x in lines:
@@ -2362,9 +2977,11 @@ def kubectl_rollout_status(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     if st.get("availableReplicas", 0) >= st.get("replicas", 1):
         ctx.out(f'deployment "{name}" successfully rolled out')
         return 0
-    ctx.out(f'Waiting for deployment "{name}" rollout to finish: '
-            f"{st.get('availableReplicas', 0)} of {st.get('replicas', 1)} updated replicas are "
-            "available...")
+    ctx.out(
+        f'Waiting for deployment "{name}" rollout to finish: '
+        f"{st.get('availableReplicas', 0)} of {st.get('replicas', 1)} updated replicas are "
+        "available..."
+    )
     if opts.get("watch") is False:
         return 0
     raise Fail("error: timed out waiting for the condition")
@@ -2377,9 +2994,12 @@ def kubectl_rollout_restart(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     if dep is None:
         raise Fail(not_found(res, name))
     tmpl = dep["spec"].setdefault("template", {}).setdefault("metadata", {})
-    tmpl.setdefault("annotations", {})["kubectl.kubernetes.io/restartedAt"] = iso(now())
+    restarted = iso_nano(now())
+    tmpl.setdefault("annotations", {})["kubectl.kubernetes.io/restartedAt"] = restarted
     if dep.get("_fake", {}).get("role") == "launcher":
-        sync_launcher_pods(rec, dep, force=True)
+        fake = dep["_fake"]
+        fake["hash"] = pod_hash(fake.get("base_hash", fake["hash"]), restarted)
+        sync_launcher_pods(rec, dep)
     put(rec, dep)
     ctx.dirty = True
     ctx.out(f"deployment.apps/{name} restarted")
@@ -2387,8 +3007,10 @@ def kubectl_rollout_restart(ctx: Ctx, opts: Obj, args: list[str]) -> int:
 
 
 def condition_met(obj: Obj, cond: str, want: str) -> bool:
-    return any(c.get("type", "").lower() == cond.lower() and c.get("status", "").lower() == want.lower()
-               for c in obj.get("status", {}).get("conditions", []))
+    return any(
+        c.get("type", "").lower() == cond.lower() and c.get("status", "").lower() == want.lower()
+        for c in obj.get("status", {}).get("conditions", [])
+    )
 
 
 def kubectl_wait(ctx: Ctx, opts: Obj, args: list[str]) -> int:
@@ -2414,27 +3036,31 @@ def kubectl_wait(ctx: Ctx, opts: Obj, args: list[str]) -> int:
         raise Fail("error: at least one resource must be specified to use a selector")
     if spec == "delete":
         for o in objs:
-            raise Fail(f"error: timed out waiting for the condition on "
-                       f"{res_for_kind(o['kind']).qualified}/{o['metadata']['name']}")
+            raise Fail(
+                f"error: timed out waiting for the condition on "
+                f"{res_for_kind(o['kind']).qualified}/{o['metadata']['name']}"
+            )
         return 0
     if not objs:
         raise Fail("error: no matching resources found")
     for o in objs:
         res = res_for_kind(o["kind"], o.get("apiVersion", "v1"))
         if spec.startswith("condition="):
-            cond, _, want = spec[len("condition="):].partition("=")
+            cond, _, want = spec[len("condition=") :].partition("=")
             ok = condition_met(o, cond, want or "true")
         elif spec.startswith("jsonpath="):
-            expr, _, want = spec[len("jsonpath="):].rpartition("=")
+            expr, _, want = spec[len("jsonpath=") :].rpartition("=")
             expr = expr if expr.startswith("{") else "{" + expr + "}"
             ok = jsonpath(expr.strip("'"), o) == want
         elif spec.startswith("create"):
             ok = True
         else:
-            raise Fail(f"error: unrecognized condition: \"{spec}\"")
+            raise Fail(f'error: unrecognized condition: "{spec}"')
         if not ok:
-            raise Fail(f"error: timed out waiting for the condition on {res.qualified}/"
-                       f"{o['metadata']['name']}")
+            raise Fail(
+                f"error: timed out waiting for the condition on {res.qualified}/"
+                f"{o['metadata']['name']}"
+            )
         ctx.out(f"{res.prefix}/{o['metadata']['name']} condition met")
     return 0
 
@@ -2452,14 +3078,18 @@ def load_manifests(ctx: Ctx, files: list[str]) -> list[tuple[str, Obj]]:
         try:
             loaded = list(yaml.safe_load_all(text))
         except yaml.YAMLError as exc:
-            raise Fail(f'error: error parsing {source}: error converting YAML to JSON: {exc}') from None
+            raise Fail(
+                f"error: error parsing {source}: error converting YAML to JSON: {exc}"
+            ) from None
         for doc in loaded:
             if doc is None:
                 continue
             if not isinstance(doc, dict):
-                raise Fail(f"error: error validating \"{source}\": error validating data: "
-                           "invalid object; if you choose to ignore these errors, turn validation "
-                           "off with --validate=false")
+                raise Fail(
+                    f'error: error validating "{source}": error validating data: '
+                    "invalid object; if you choose to ignore these errors, turn validation "
+                    "off with --validate=false"
+                )
             if doc.get("kind") == "List":
                 docs += [(source, d) for d in doc.get("items") or []]
             else:
@@ -2470,11 +3100,18 @@ def load_manifests(ctx: Ctx, files: list[str]) -> list[tuple[str, Obj]]:
 def check_string_map(obj: Obj, key: str, source: str) -> str | None:
     for v in (obj.get(key) or {}).values():
         if not isinstance(v, str):
-            what = "number" if isinstance(v, (int, float)) and not isinstance(v, bool) else (
-                "bool" if isinstance(v, bool) else "object" if isinstance(v, dict) else "array")
-            return (f'Error from server (BadRequest): error when creating "{source}": '
-                    f'{obj["kind"]} in version "v1" cannot be handled as a {obj["kind"]}: json: '
-                    f"cannot unmarshal {what} into Go struct field {obj['kind']}.{key} of type string")
+            what = (
+                "number"
+                if isinstance(v, (int, float)) and not isinstance(v, bool)
+                else (
+                    "bool" if isinstance(v, bool) else "object" if isinstance(v, dict) else "array"
+                )
+            )
+            return (
+                f'Error from server (BadRequest): error when creating "{source}": '
+                f'{obj["kind"]} in version "v1" cannot be handled as a {obj["kind"]}: json: '
+                f"cannot unmarshal {what} into Go struct field {obj['kind']}.{key} of type string"
+            )
     return None
 
 
@@ -2482,22 +3119,28 @@ def validate_object(obj: Obj, source: str) -> str | None:
     """The API server's validation of the objects airbox applies; the error, if any."""
     missing = [f for f in ("apiVersion", "kind") if not obj.get(f)]
     if missing:
-        return (f'error: error validating "{source}": error validating data: ['
-                + ", ".join(f"{f} not set" for f in missing)
-                + "]; if you choose to ignore these errors, turn validation off with --validate=false")
+        return (
+            f'error: error validating "{source}": error validating data: ['
+            + ", ".join(f"{f} not set" for f in missing)
+            + "]; if you choose to ignore these errors, turn validation off with --validate=false"
+        )
     meta = obj.get("metadata") or {}
     name = meta.get("name")
     if not name:
-        return (f'error: error when retrieving current configuration of:\nResource: "'
-                f'{res_for_kind(obj["kind"]).plural}", GroupVersionKind: "{obj["kind"]}"\nName: "", '
-                f'Namespace: ""\nfrom server for: "{source}": resource name may not be empty')
+        return (
+            f'error: error when retrieving current configuration of:\nResource: "'
+            f'{res_for_kind(obj["kind"]).plural}", GroupVersionKind: "{obj["kind"]}"\nName: "", '
+            f'Namespace: ""\nfrom server for: "{source}": resource name may not be empty'
+        )
     kind = obj["kind"]
     pattern = DNS_LABEL if kind == "Namespace" else DNS_SUBDOMAIN
     if not isinstance(name, str) or not pattern.match(name) or len(name) > 253:
         what = "RFC 1123 label" if kind == "Namespace" else "RFC 1123 subdomain"
-        return (f'The {kind} "{name}" is invalid: metadata.name: Invalid value: "{name}": a '
-                f"lowercase {what} must consist of lower case alphanumeric characters, '-' or '.',"
-                " and must start and end with an alphanumeric character")
+        return (
+            f'The {kind} "{name}" is invalid: metadata.name: Invalid value: "{name}": a '
+            f"lowercase {what} must consist of lower case alphanumeric characters, '-' or '.',"
+            " and must start and end with an alphanumeric character"
+        )
     if kind in ("Secret", "ConfigMap"):
         for key in ("data", "stringData") if kind == "Secret" else ("data",):
             err = check_string_map(obj, key, source)
@@ -2505,30 +3148,43 @@ def validate_object(obj: Obj, source: str) -> str | None:
                 return err
             for k in obj.get(key) or {}:
                 if not CONFIG_KEY.match(str(k)):
-                    return (f'Error from server (Invalid): error when creating "{source}": The '
-                            f'{kind} "{name}" is invalid: data[{k}]: Invalid value: "{k}": a valid '
-                            "config key must consist of alphanumeric characters, '-', '_' or '.' "
-                            "(e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for "
-                            "validation is '[-._a-zA-Z0-9]+')")
+                    return (
+                        f'Error from server (Invalid): error when creating "{source}": The '
+                        f'{kind} "{name}" is invalid: data[{k}]: Invalid value: "{k}": a valid '
+                        "config key must consist of alphanumeric characters, '-', '_' or '.' "
+                        "(e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for "
+                        "validation is '[-._a-zA-Z0-9]+')"
+                    )
     if kind == "Secret":
         for k, v in (obj.get("data") or {}).items():
             try:
                 base64.b64decode(v, validate=True)
             except ValueError:
-                bad = next((i for i, ch in enumerate(v)
-                            if ch not in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="),
-                           len(v))
-                return (f'Error from server (BadRequest): error when creating "{source}": Secret in '
-                        f'version "v1" cannot be handled as a Secret: illegal base64 data at input '
-                        f"byte {bad}")
+                bad = next(
+                    (
+                        i
+                        for i, ch in enumerate(v)
+                        if ch
+                        not in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+                    ),
+                    len(v),
+                )
+                return (
+                    f'Error from server (BadRequest): error when creating "{source}": Secret in '
+                    f'version "v1" cannot be handled as a Secret: illegal base64 data at input '
+                    f"byte {bad}"
+                )
             del k
     return None
 
 
 def normalize_for_compare(obj: Obj) -> Obj:
     meta = obj.get("metadata") or {}
-    ann = {k: v for k, v in (meta.get("annotations") or {}).items()
-           if k != "kubectl.kubernetes.io/last-applied-configuration"}
+    ann = {
+        k: v
+        for k, v in (meta.get("annotations") or {}).items()
+        if k != "kubectl.kubernetes.io/last-applied-configuration"
+    }
     body = {k: v for k, v in obj.items() if k not in ("metadata", "status", "_fake")}
     return {"body": body, "labels": meta.get("labels") or {}, "annotations": ann}
 
@@ -2560,14 +3216,18 @@ def kubectl_apply(ctx: Ctx, opts: Obj, args: list[str]) -> int:
         if res.namespaced:
             obj_ns = meta.get("namespace") or ns
             if explicit_ns and meta.get("namespace") and meta["namespace"] != explicit_ns:
-                errors.append(f'error: the namespace from the provided object "{meta["namespace"]}" '
-                              f'does not match the namespace "{explicit_ns}". You must pass '
-                              f"'--namespace={meta['namespace']}' to perform this operation.")
+                errors.append(
+                    f'error: the namespace from the provided object "{meta["namespace"]}" '
+                    f'does not match the namespace "{explicit_ns}". You must pass '
+                    f"'--namespace={meta['namespace']}' to perform this operation."
+                )
                 continue
             meta["namespace"] = obj_ns
             if not namespace_exists(rec, obj_ns):
-                errors.append(f'Error from server (NotFound): error when creating "{source}": '
-                              f'namespaces "{obj_ns}" not found')
+                errors.append(
+                    f'Error from server (NotFound): error when creating "{source}": '
+                    f'namespaces "{obj_ns}" not found'
+                )
                 continue
         else:
             meta.pop("namespace", None)
@@ -2584,7 +3244,8 @@ def kubectl_apply(ctx: Ctx, opts: Obj, args: list[str]) -> int:
         if not server_side:
             last = json.dumps(doc, separators=(",", ":"), sort_keys=True)
             meta.setdefault("annotations", {})[
-                "kubectl.kubernetes.io/last-applied-configuration"] = last + "\n"
+                "kubectl.kubernetes.io/last-applied-configuration"
+            ] = last + "\n"
         current = get_obj(rec, obj["kind"], meta.get("namespace", ""), meta["name"])
         if current is not None and current.get("_fake", {}).get("role") == "system":
             obj["_fake"] = current["_fake"]
@@ -2607,7 +3268,9 @@ def kubectl_apply(ctx: Ctx, opts: Obj, args: list[str]) -> int:
         if opts.get("output") == "name":
             ctx.out(f"{res.prefix}/{meta['name']}")
         elif opts.get("output") in ("json", "yaml"):
-            shown = public(get_obj(rec, obj["kind"], meta.get("namespace", ""), meta["name"]) or obj)
+            shown = public(
+                get_obj(rec, obj["kind"], meta.get("namespace", ""), meta["name"]) or obj
+            )
             ctx.out(json.dumps(shown, indent=4) if opts["output"] == "json" else to_yaml(shown))
         else:
             ctx.out(f"{res.prefix}/{meta['name']} {verb}")
@@ -2634,48 +3297,71 @@ def kubectl_delete(ctx: Ctx, opts: Obj, args: list[str]) -> int:
             res = res_for_kind(doc.get("kind", ""), doc.get("apiVersion", "v1"))
             meta = doc.get("metadata") or {}
             obj_ns = meta.get("namespace") or ns
-            targets.append((res, get_obj(rec, res.kind, obj_ns, meta.get("name", "")), meta.get("name", "")))
+            targets.append(
+                (res, get_obj(rec, res.kind, obj_ns, meta.get("name", "")), meta.get("name", ""))
+            )
     else:
         parsed = parse_targets(ctx, rec, args)
         if not parsed:
-            raise Fail("error: You must provide one or more resources by argument or filename.\n"
-                       "Example resource specifications include:\n   '-f rsrc.yaml'\n   "
-                       "'--filename=rsrc.json'\n   '<resource> <name>'\n   '<resource>'")
+            raise Fail(
+                "error: You must provide one or more resources by argument or filename.\n"
+                "Example resource specifications include:\n   '-f rsrc.yaml'\n   "
+                "'--filename=rsrc.json'\n   '<resource> <name>'\n   '<resource>'"
+            )
         for res, names in parsed:
             if names:
                 for n in names:
                     targets.append((res, get_obj(rec, res.kind, ns, n), n))
             elif opts.get("all") or opts.get("selector"):
                 scope = None if opts.get("all-namespaces") else ns
-                for o in select(ctx, rec, res, scope, opts.get("selector"), opts.get("field-selector")):
-                    targets.append((res, get_obj(rec, o["kind"], o["metadata"].get("namespace", ""),
-                                                 o["metadata"]["name"]), o["metadata"]["name"]))
+                for o in select(
+                    ctx, rec, res, scope, opts.get("selector"), opts.get("field-selector")
+                ):
+                    targets.append(
+                        (
+                            res,
+                            get_obj(
+                                rec,
+                                o["kind"],
+                                o["metadata"].get("namespace", ""),
+                                o["metadata"]["name"],
+                            ),
+                            o["metadata"]["name"],
+                        )
+                    )
             else:
-                raise Fail('error: resource(s) were provided, but no name was specified')
+                raise Fail("error: resource(s) were provided, but no name was specified")
     if not targets and (opts.get("all") or opts.get("selector")):
         ctx.err("No resources found")
         return 0
     forced = opts.get("grace-period") == 0 or bool(opts.get("now") and False)
     for res, obj, name in targets:
         if obj is None:
-            helm_secret = res.kind == "Secret" and re.match(r"^sh\.helm\.release\.v1\.(.+)\.v(\d+)$", name)
-            if helm_secret and dry == "none":
-                revs = rec["releases"].get(f"{ns}/{helm_secret.group(1)}", [])
+            helm_secret = res.kind == "Secret" and re.match(
+                r"^sh\.helm\.release\.v1\.(.+)\.v(\d+)$", name
+            )
+            if helm_secret:
+                key = f"{ns}/{helm_secret.group(1)}"
+                revs = rec["releases"].get(key, [])
                 keep = [r for r in revs if r["revision"] != int(helm_secret.group(2))]
                 if len(keep) != len(revs):
-                    if keep:
-                        rec["releases"][f"{ns}/{helm_secret.group(1)}"] = keep
-                    else:
-                        del rec["releases"][f"{ns}/{helm_secret.group(1)}"]
-                    ctx.dirty = True
-                    ctx.out(f'secret "{name}" deleted from {ns} namespace')
+                    suffix = {"none": "", "client": " (dry run)"}.get(dry, " (server dry run)")
+                    if dry == "none":
+                        if keep:
+                            rec["releases"][key] = keep
+                        else:
+                            del rec["releases"][key]
+                        ctx.dirty = True
+                    ctx.out(f'secret "{name}" deleted from {ns} namespace{suffix}')
                     continue
             if not opts.get("ignore-not-found"):
                 errors.append(not_found(res, name))
             continue
         if res.kind == "Namespace" and name in PROTECTED_NAMESPACES:
-            errors.append(f'Error from server (Forbidden): namespaces "{name}" is forbidden: this '
-                          "namespace may not be deleted")
+            errors.append(
+                f'Error from server (Forbidden): namespaces "{name}" is forbidden: this '
+                "namespace may not be deleted"
+            )
             continue
         if res.kind == "Node":
             raise Fail("error: fakek8s: deleting nodes is not implemented", 2)
@@ -2692,7 +3378,9 @@ def kubectl_delete(ctx: Ctx, opts: Obj, args: list[str]) -> int:
                 for pod in owned_pods(rec, obj["metadata"]["namespace"], name):
                     delete_obj(rec, "Pod", pod["metadata"]["namespace"], pod["metadata"]["name"])
             if res.kind == "Pod" and obj.get("_fake", {}).get("owner"):
-                dep = get_obj(rec, "Deployment", obj["metadata"]["namespace"], obj["_fake"]["owner"])
+                dep = get_obj(
+                    rec, "Deployment", obj["metadata"]["namespace"], obj["_fake"]["owner"]
+                )
                 if dep is not None:
                     sync_launcher_pods(rec, dep)
             ctx.dirty = True
@@ -2711,9 +3399,11 @@ def kubectl_create_namespace(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     rec, _, _ = kubectl_connect(ctx, opts)
     name = args[0]
     if not DNS_LABEL.match(name):
-        raise Fail(f'The Namespace "{name}" is invalid: metadata.name: Invalid value: "{name}": a '
-                   "lowercase RFC 1123 label must consist of lower case alphanumeric characters or "
-                   "'-', and must start and end with an alphanumeric character")
+        raise Fail(
+            f'The Namespace "{name}" is invalid: metadata.name: Invalid value: "{name}": a '
+            "lowercase RFC 1123 label must consist of lower case alphanumeric characters or "
+            "'-', and must start and end with an alphanumeric character"
+        )
     if namespace_exists(rec, name):
         raise Fail(f'Error from server (AlreadyExists): namespaces "{name}" already exists')
     dry = opts.get("dry-run") or "none"
@@ -2726,20 +3416,32 @@ def kubectl_create_namespace(ctx: Ctx, opts: Obj, args: list[str]) -> int:
 
 
 def server_version() -> Obj:
-    return {"major": "1", "minor": "35", "emulationMajor": "1", "emulationMinor": "35",
-            "minCompatibilityMajor": "1", "minCompatibilityMinor": "34",
-            "gitVersion": K8S_VERSION, "gitCommit": K8S_COMMIT, "gitTreeState": "clean",
-            "buildDate": "2025-12-17T12:32:06Z", "goVersion": "go1.25.5", "compiler": "gc",
-            "platform": "linux/amd64"}
+    return {
+        "major": "1",
+        "minor": "35",
+        "emulationMajor": "1",
+        "emulationMinor": "35",
+        "minCompatibilityMajor": "1",
+        "minCompatibilityMinor": "34",
+        "gitVersion": K8S_VERSION,
+        "gitCommit": K8S_COMMIT,
+        "gitTreeState": "clean",
+        "buildDate": "2025-12-17T12:32:06Z",
+        "goVersion": "go1.25.5",
+        "compiler": "gc",
+        "platform": "linux/amd64",
+    }
 
 
 def kubectl_version(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     if args:
-        raise UsageError(f"unknown command \"{args[0]}\" for \"kubectl version\"")
+        raise UsageError(f'unknown command "{args[0]}" for "kubectl version"')
     fmt = opts.get("output") or ""
     if fmt not in ("", "json", "yaml"):
         raise Fail("error: --output must be 'yaml' or 'json'")
-    client = {k: v for k, v in server_version().items() if not k.startswith(("emulation", "minCompat"))}
+    client = {
+        k: v for k, v in server_version().items() if not k.startswith(("emulation", "minCompat"))
+    }
     data: Obj = {"clientVersion": client, "kustomizeVersion": KUSTOMIZE_VERSION}
     failure: Fail | None = None
     if not opts.get("client"):
@@ -2764,8 +3466,10 @@ def kubectl_version(ctx: Ctx, opts: Obj, args: list[str]) -> int:
 def kubectl_cluster_info(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     rec, _, target = kubectl_connect(ctx, opts)
     ctx.out(f"Kubernetes control plane is running at {target.server}")
-    ctx.out(f"CoreDNS is running at {target.server}/api/v1/namespaces/kube-system/services/"
-            "kube-dns:dns/proxy")
+    ctx.out(
+        f"CoreDNS is running at {target.server}/api/v1/namespaces/kube-system/services/"
+        "kube-dns:dns/proxy"
+    )
     ctx.out("\nTo further debug and diagnose cluster problems, use 'kubectl cluster-info dump'.")
     del rec
     return 0
@@ -2788,7 +3492,7 @@ def kubectl_config_get_contexts(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     if args:
         missing = [a for a in args if named(contexts, a) is None]
         if missing:
-            raise Fail(f'error: context {missing[0]} not found')
+            raise Fail(f"error: context {missing[0]} not found")
         contexts = [c for c in contexts if c["name"] in args]
     if opts.get("output") == "name":
         for c in contexts:
@@ -2796,11 +3500,20 @@ def kubectl_config_get_contexts(ctx: Ctx, opts: Obj, args: list[str]) -> int:
         return 0
     if opts.get("output"):
         raise Fail("error: output must be one of '' or 'name'")
-    rows = [] if opts.get("no-headers") else [["CURRENT", "NAME", "CLUSTER", "AUTHINFO", "NAMESPACE"]]
+    rows = (
+        [] if opts.get("no-headers") else [["CURRENT", "NAME", "CLUSTER", "AUTHINFO", "NAMESPACE"]]
+    )
     for c in sorted(contexts, key=lambda c: c["name"]):
         body = c.get("context") or {}
-        rows.append(["*" if c["name"] == cfg.get("current-context") else "", c["name"],
-                     body.get("cluster", ""), body.get("user", ""), body.get("namespace", "")])
+        rows.append(
+            [
+                "*" if c["name"] == cfg.get("current-context") else "",
+                c["name"],
+                body.get("cluster", ""),
+                body.get("user", ""),
+                body.get("namespace", ""),
+            ]
+        )
     sys.stdout.write(kubectl_table(rows))
     return 0
 
@@ -2862,3 +3575,1553 @@ def kubectl_config_view(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------------------------
+# helm
+
+
+RELEASE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+CHART_DEFAULTS: Obj = {
+    "global": {"image": {"tag": ""}, "airbyteUrl": ""},
+    "dataPlane": {"secretName": ""},
+    "workloadLauncher": {"replicaCount": 1},
+}
+
+
+def helm_connect(ctx: Ctx, opts: Obj) -> tuple[Obj, str, Target]:
+    try:
+        target = resolve_target(ctx, opts.get("kubeconfig"), opts.get("kube-context"))
+    except Fail as exc:
+        raise Fail(
+            "Error: Kubernetes cluster unreachable: " + exc.message.removeprefix("error: ")
+        ) from None
+    sync_docker(ctx, strict=False)
+    rec = reachable(ctx, target)
+    if rec is None:
+        raise helm_refused(target)
+    ns = opts.get("namespace") or os.environ.get("HELM_NAMESPACE") or target.namespace
+    return rec, ns, target
+
+
+def helm_args(ctx: Ctx, args: list[str], n: int, use: str, at_least: bool = False) -> None:
+    cmd = "helm " + " ".join(ctx.path)
+    if at_least and len(args) < n:
+        raise Fail(
+            f'Error: "{cmd}" requires at least {n} argument{"s" if n > 1 else ""}\n\nUsage:  {use}'
+        )
+    if not at_least and len(args) != n:
+        raise Fail(f'Error: "{cmd}" requires {n} argument{"s" if n > 1 else ""}\n\nUsage:  {use}')
+
+
+def deep_merge(base: Obj, over: Obj) -> Obj:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if v is None:
+            out.pop(k, None)
+        elif isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def set_value(values: Obj, expr: str, as_string: bool) -> None:
+    for part in split_top(expr):
+        key, eq, raw = part.partition("=")
+        if not eq:
+            raise Fail(f'Error: failed parsing --set data: key "{key}" has no value')
+        if "[" in key:
+            raise Fail("Error: fakek8s: list indices in --set are not implemented", 2)
+        value: Any = raw
+        if not as_string:
+            if raw in ("true", "false"):
+                value = raw == "true"
+            elif raw == "null":
+                value = None
+            elif re.fullmatch(r"-?\d+", raw) and not (
+                len(raw) > 1 and raw.lstrip("-").startswith("0")
+            ):
+                value = int(raw)
+        cur = values
+        parts = re.split(r"(?<!\\)\.", key)
+        for p in parts[:-1]:
+            p = p.replace("\\.", ".")
+            if not isinstance(cur.get(p), dict):
+                cur[p] = {}
+            cur = cur[p]
+        last = parts[-1].replace("\\.", ".")
+        if value is None:
+            cur.pop(last, None)
+        else:
+            cur[last] = value
+
+
+def user_values(ctx: Ctx, opts: Obj) -> Obj:
+    values: Obj = {}
+    for f in opts.get("values") or []:
+        if f == "-":
+            text = ctx.read_stdin().decode()
+        else:
+            try:
+                text = Path(f).read_text()
+            except FileNotFoundError:
+                raise Fail(f"Error: open {f}: no such file or directory") from None
+            except OSError as exc:
+                raise Fail(f"Error: open {f}: {exc.strerror}") from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise Fail(
+                f"Error: failed to parse {f}: error converting YAML to JSON: {exc}"
+            ) from None
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            raise Fail(
+                f"Error: failed to parse {f}: error unmarshaling JSON: json: cannot unmarshal "
+                "array into Go value of type map[string]interface {}"
+            )
+        values = deep_merge(values, data)
+    for expr in opts.get("set") or []:
+        set_value(values, expr, False)
+    for expr in opts.get("set-string") or []:
+        set_value(values, expr, True)
+    for name in ("set-file", "set-json", "set-literal"):
+        if opts.get(name):
+            raise Fail(f"Error: fakek8s: --{name} is not implemented", 2)
+    return values
+
+
+def read_chart_yaml(path: Path) -> tuple[Obj, Obj]:
+    """Chart.yaml and values.yaml of a chart directory or .tgz archive."""
+    if path.is_dir():
+        chart_file = path / "Chart.yaml"
+        if not chart_file.exists():
+            raise Fail("Error: Chart.yaml file is missing")
+        meta = yaml.safe_load(chart_file.read_text()) or {}
+        values_file = path / "values.yaml"
+        defaults = (yaml.safe_load(values_file.read_text()) or {}) if values_file.exists() else {}
+        return meta, defaults
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            members = {m.name: m for m in tar.getmembers()}
+            chart = next(
+                (n for n in members if n.count("/") == 1 and n.endswith("/Chart.yaml")), None
+            )
+            if chart is None:
+                raise Fail("Error: Chart.yaml file is missing")
+            fh = tar.extractfile(members[chart])
+            meta = yaml.safe_load(fh.read() if fh else b"") or {}
+            vname = chart.rsplit("/", 1)[0] + "/values.yaml"
+            values: Obj = {}
+            if vname in members:
+                vfh = tar.extractfile(members[vname])
+                values = yaml.safe_load(vfh.read() if vfh else b"") or {}
+            return meta, values
+    except (tarfile.TarError, OSError) as exc:
+        raise Fail(
+            f"Error: file '{path}' does not appear to be a gzipped archive; got "
+            f"'application/octet-stream': {exc}"
+        ) from None
+
+
+def resolve_chart(ctx: Ctx, opts: Obj, ref: str) -> Obj:
+    """Where helm would find CHART; the chart's name, version and appVersion."""
+    version = (opts.get("version") or "").strip()
+    p = Path(ref)
+    if p.exists():
+        meta, defaults = read_chart_yaml(p)
+        if not meta.get("name") or not meta.get("version"):
+            raise Fail(
+                "Error: validation: chart.metadata.name is required"
+                if not meta.get("name")
+                else "Error: validation: chart.metadata.version is required"
+            )
+        return {
+            "name": str(meta["name"]),
+            "version": str(meta["version"]),
+            "app_version": str(meta.get("appVersion") or meta["version"]),
+            "defaults": deep_merge(CHART_DEFAULTS, defaults),
+            "source": str(p.resolve()),
+        }
+    if p.is_absolute() or ref.startswith("."):
+        raise Fail(f'Error: path "{ref}" not found')
+    if re.match(r"^(https?|oci)://", ref):
+        if ref.startswith("oci://") and not version:
+            version = CHART_VERSION
+        name = CHART_NAME
+        m = re.search(r"/([a-z0-9-]+?)(-(\d+\.\d+\.\d+[^/]*))?\.tgz$", ref)
+        if m:
+            name = m.group(1)
+            version = m.group(3) or version
+        return {
+            "name": name,
+            "version": version or CHART_VERSION,
+            "app_version": version or CHART_VERSION,
+            "defaults": copy.deepcopy(CHART_DEFAULTS),
+            "source": ref,
+        }
+    if opts.get("repo"):
+        repo_url, name = opts["repo"], ref
+    elif "/" in ref:
+        repo_name, _, name = ref.partition("/")
+        repo_url = ctx.state.get("repos", {}).get(repo_name)
+        if repo_url is None:
+            raise Fail(f"Error: repo {repo_name} not found")
+    else:
+        raise Fail(
+            f"Error: non-absolute URLs should be in form of repo_name/path_to_chart, got: {ref}"
+        )
+    if name != CHART_NAME:
+        what = f'chart "{name}"' + (f' version "{version}"' if version else "")
+        raise Fail(f"Error: {what} not found in {repo_url} repository")
+    version = version.lstrip("v") or CHART_VERSION
+    if not re.match(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$", version):
+        raise Fail(
+            f'Error: chart "{name}" version "{opts.get("version")}" not found in '
+            f"{repo_url} repository"
+        )
+    return {
+        "name": name,
+        "version": version,
+        "app_version": version,
+        "defaults": copy.deepcopy(CHART_DEFAULTS),
+        "source": f"{repo_url}#{name}",
+    }
+
+
+def revisions(rec: Obj, ns: str, name: str) -> list[Obj]:
+    revs: list[Obj] = rec["releases"].get(f"{ns}/{name}", [])
+    return revs
+
+
+def dig(values: Obj, *path: str) -> Any:
+    cur: Any = values
+    for p in path:
+        cur = cur.get(p) if isinstance(cur, dict) else None
+    return cur
+
+
+def chart_objects(rec: Obj, ns: str, name: str, rev: Obj) -> list[Obj]:
+    """What the airbyte-data-plane chart renders for a revision."""
+    full = f"{name}-{rev['chart']}"
+    values = deep_merge(rev.get("defaults") or CHART_DEFAULTS, rev["config"])
+    labels = {
+        "app.kubernetes.io/name": rev["chart"],
+        "app.kubernetes.io/instance": name,
+        "app.kubernetes.io/managed-by": "Helm",
+        "app.kubernetes.io/version": rev["app_version"],
+        "helm.sh/chart": f"{rev['chart']}-{rev['chart_version']}",
+    }
+    selector = {"app.kubernetes.io/name": rev["chart"], "app.kubernetes.io/instance": name}
+    ann = {"meta.helm.sh/release-name": name, "meta.helm.sh/release-namespace": ns}
+    secret = next(
+        (
+            s
+            for s in (
+                dig(values, "dataPlane", "secretName"),
+                dig(values, "secretName"),
+                dig(values, "global", "secretName"),
+            )
+            if isinstance(s, str) and s
+        ),
+        None,
+    )
+    tag = dig(values, "global", "image", "tag") or rev["app_version"]
+    image = f"{LAUNCHER_IMAGE}:{tag}"
+    url = (
+        dig(values, "global", "airbyteUrl")
+        or dig(values, "airbyteUrl")
+        or dig(values, "controlPlane", "url")
+        or ""
+    )
+    env: Obj = {"AIRBYTE_VERSION": rev["app_version"], "WORKLOAD_LAUNCHER_PARALLELISM": "10"}
+    if url:
+        env["AIRBYTE_URL"] = str(url)
+    replicas = int(dig(values, "workloadLauncher", "replicaCount") or 1)
+    env_from: list[Obj] = [
+        {"configMapRef": {"name": f"{full}-env"}},
+        {"secretRef": {"name": f"{full}-secrets"}},
+    ]
+    if secret:
+        env_from.append({"secretRef": {"name": secret}})
+    tmpl_hash = pod_hash(image, json.dumps(values, sort_keys=True))
+
+    def meta(n: str) -> Obj:
+        return {"name": n, "namespace": ns, "labels": dict(labels), "annotations": dict(ann)}
+
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": meta(f"{full}-secrets"),
+            "data": {},
+        },
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(f"{full}-env"), "data": env},
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": meta(full),
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": selector},
+                "template": {
+                    "metadata": {"labels": dict(selector)},
+                    "spec": {
+                        "containers": [{"name": CONTAINER, "image": image, "envFrom": env_from}],
+                        "serviceAccountName": "default",
+                    },
+                },
+            },
+            "_fake": {
+                "role": "launcher",
+                "release": name,
+                "hash": tmpl_hash,
+                "base_hash": tmpl_hash,
+                "requires_secret": secret,
+                "app_version": rev["app_version"],
+                "control_plane_url": url,
+            },
+        },
+    ]
+
+
+def ownership_conflict(rec: Obj, ns: str, name: str, objs: list[Obj]) -> str | None:
+    for obj in objs:
+        cur = get_obj(rec, obj["kind"], ns, obj["metadata"]["name"])
+        if cur is None:
+            continue
+        labels = cur["metadata"].get("labels") or {}
+        ann = cur["metadata"].get("annotations") or {}
+        problems = []
+        if labels.get("app.kubernetes.io/managed-by") != "Helm":
+            problems.append(
+                'label validation error: missing key "app.kubernetes.io/managed-by": '
+                'must be set to "Helm"'
+            )
+        for key, want in (
+            ("meta.helm.sh/release-name", name),
+            ("meta.helm.sh/release-namespace", ns),
+        ):
+            if key not in ann:
+                problems.append(
+                    f'annotation validation error: missing key "{key}": must be set to "{want}"'
+                )
+            elif ann[key] != want:
+                problems.append(
+                    f'annotation validation error: key "{key}" must equal "{want}": '
+                    f'current value is "{ann[key]}"'
+                )
+        if problems:
+            return (
+                f'{obj["kind"]} "{obj["metadata"]["name"]}" in namespace "{ns}" exists and cannot '
+                "be imported into the current release: invalid ownership metadata; "
+                + "; ".join(problems)
+            )
+    return None
+
+
+def sync_launcher_pods(rec: Obj, dep: Obj) -> None:
+    """The ReplicaSet controller: pods of the deployment's current template, replicas of them."""
+    fake = dep["_fake"]
+    ns, name = dep["metadata"]["namespace"], dep["metadata"]["name"]
+    pods = owned_pods(rec, ns, name)
+    keep = [p for p in pods if p["_fake"].get("hash") == fake["hash"]]
+    for p in pods:
+        if p not in keep:
+            delete_obj(rec, "Pod", ns, p["metadata"]["name"])
+    tmpl = dep["spec"]["template"]
+    while len(keep) < int(dep["spec"].get("replicas", 1)):
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": f"{name}-{fake['hash']}-{random_suffix()}",
+                "namespace": ns,
+                "labels": {**tmpl["metadata"].get("labels", {}), "pod-template-hash": fake["hash"]},
+                "ownerReferences": [
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "ReplicaSet",
+                        "name": f"{name}-{fake['hash']}",
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                        "uid": stable_hex(ns, name, fake["hash"], n=32),
+                    }
+                ],
+            },
+            "spec": {
+                **copy.deepcopy(tmpl["spec"]),
+                "nodeName": rec["nodes"][0]["name"],
+                "restartPolicy": "Always",
+            },
+            "_fake": {**fake, "owner": name, "created": now()},
+        }
+        put(rec, pod)
+        keep.append(pod)
+
+
+def deploy_release(ctx: Ctx, rec: Obj, ns: str, name: str, rev: Obj) -> None:
+    for obj in chart_objects(rec, ns, name, rev):
+        current = get_obj(rec, obj["kind"], ns, obj["metadata"]["name"])
+        if obj["kind"] == "Deployment" and current is not None:
+            # kubectl rollout restart's annotation survives helm's three-way merge
+            restarted = (
+                current["spec"]
+                .get("template", {})
+                .get("metadata", {})
+                .get("annotations", {})
+                .get("kubectl.kubernetes.io/restartedAt")
+            )
+            if restarted:
+                obj["spec"]["template"]["metadata"]["annotations"] = {
+                    "kubectl.kubernetes.io/restartedAt": restarted
+                }
+                obj["_fake"]["hash"] = pod_hash(obj["_fake"]["base_hash"], restarted)
+        put(rec, obj)
+        if obj["kind"] == "Deployment":
+            sync_launcher_pods(rec, obj)
+    ctx.dirty = True
+
+
+def remove_release_objects(rec: Obj, ns: str, name: str) -> None:
+    for key, obj in list(rec["objects"].items()):
+        ann = obj["metadata"].get("annotations") or {}
+        owned = (
+            ann.get("meta.helm.sh/release-name") == name
+            and ann.get("meta.helm.sh/release-namespace") == ns
+        )
+        if owned or (
+            obj["kind"] == "Pod"
+            and obj["metadata"].get("namespace") == ns
+            and obj.get("_fake", {}).get("release") == name
+        ):
+            del rec["objects"][key]
+
+
+def release_healthy(ctx: Ctx, rec: Obj, ns: str, name: str, chart: str) -> bool:
+    pods = owned_pods(rec, ns, f"{name}-{chart}")
+    return bool(pods) and all(is_ready(pod_view(ctx, rec, p)) for p in pods)
+
+
+def status_json(ns: str, name: str, rev: Obj, values: bool = True) -> Obj:
+    return {
+        "name": name,
+        "info": {
+            "first_deployed": iso_nano(rev["first_deployed"]),
+            "last_deployed": iso_nano(rev["last_deployed"]),
+            "deleted": "",
+            "description": rev["description"],
+            "status": rev["status"],
+            "notes": "",
+        },
+        "chart": {
+            "metadata": {
+                "name": rev["chart"],
+                "version": rev["chart_version"],
+                "description": "Airbyte Enterprise Flex data plane",
+                "apiVersion": "v2",
+                "appVersion": rev["app_version"],
+                "type": "application",
+            },
+            "values": rev.get("defaults") or CHART_DEFAULTS,
+        },
+        **({"config": rev["config"]} if values else {}),
+        "manifest": "",
+        "version": rev["revision"],
+        "namespace": ns,
+    }
+
+
+def print_status(ctx: Ctx, opts: Obj, ns: str, name: str, rev: Obj) -> None:
+    fmt = opts.get("output") or "table"
+    if fmt == "json":
+        ctx.out(json.dumps(status_json(ns, name, rev), separators=(",", ":")))
+    elif fmt == "yaml":
+        ctx.out(to_yaml(status_json(ns, name, rev)).rstrip("\n"))
+    elif fmt == "table":
+        ctx.out(
+            f"NAME: {name}\nLAST DEPLOYED: {ansic(rev['last_deployed'])}\nNAMESPACE: {ns}\n"
+            f"STATUS: {rev['status']}\nREVISION: {rev['revision']}"
+        )
+        if opts.get("show-desc"):
+            ctx.out(f"DESCRIPTION: {rev['description']}")
+        ctx.out("TEST SUITE: None")
+    else:
+        raise Fail(f"Error: invalid format type {fmt}")
+
+
+def new_revision(revs: list[Obj], chart: Obj, config: Obj, status: str, description: str) -> Obj:
+    t = now()
+    return {
+        "revision": (revs[-1]["revision"] + 1) if revs else 1,
+        "status": status,
+        "chart": chart["name"],
+        "chart_version": chart["version"],
+        "app_version": chart["app_version"],
+        "defaults": chart["defaults"],
+        "chart_source": chart["source"],
+        "config": config,
+        "first_deployed": revs[0]["first_deployed"] if revs else t,
+        "last_deployed": t,
+        "description": description,
+    }
+
+
+def prune_history(revs: list[Obj], max_history: int | None) -> None:
+    if max_history and max_history > 0:
+        del revs[: max(0, len(revs) - max_history)]
+
+
+def helm_debug(ctx: Ctx, opts: Obj, msg: str) -> None:
+    if opts.get("debug"):
+        ctx.err(f"{ctx.path[0]}.go:100: {time.strftime('%Y/%m/%d %H:%M:%S')} [debug] {msg}")
+
+
+def helm_upgrade(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    helm_args(ctx, args, 2, "helm upgrade [RELEASE] [CHART] [flags]")
+    return helm_install_or_upgrade(ctx, opts, args[0], args[1], via_install_cmd=False)
+
+
+def helm_install(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    if opts.get("generate-name") and len(args) == 1:
+        args = [f"{CHART_NAME}-{int(now())}", args[0]]
+    helm_args(ctx, args, 2, "helm install [NAME] [CHART] [flags]")
+    opts["install"] = True
+    return helm_install_or_upgrade(ctx, opts, args[0], args[1], via_install_cmd=True)
+
+
+def helm_install_or_upgrade(
+    ctx: Ctx, opts: Obj, name: str, chart_ref: str, via_install_cmd: bool
+) -> int:
+    if not RELEASE_NAME.match(name) or len(name) > 53:
+        msg = (
+            f'release name "{name}": invalid release name, must match regex '
+            f"{RELEASE_NAME.pattern} and the length must not be longer than 53"
+        )
+        raise Fail(("Error: INSTALLATION FAILED: " if via_install_cmd else "Error: ") + msg)
+    rec, ns, _ = helm_connect(ctx, opts)
+    key = f"{ns}/{name}"
+    revs: list[Obj] = rec["releases"].get(key) or []
+    wait = bool(opts.get("wait") or opts.get("atomic"))
+    dry = opts.get("dry-run") not in (None, "none", "false")
+    table = (opts.get("output") or "table") == "table"
+    install = opts.get("install") and (not revs or revs[-1]["status"] == "uninstalled")
+    if via_install_cmd and revs and revs[-1]["status"] != "uninstalled" and not opts.get("replace"):
+        raise Fail("Error: INSTALLATION FAILED: cannot re-use a name that is still in use")
+    if install and table and not via_install_cmd:
+        ctx.out(f'Release "{name}" does not exist. Installing it now.')
+    chart = resolve_chart(ctx, opts, chart_ref)
+    values = user_values(ctx, opts)
+    helm_debug(ctx, opts, f"CHART PATH: {chart['source']}")
+    if install:
+        prefix = "Error: INSTALLATION FAILED: " if via_install_cmd else "Error: "
+        fresh = new_revision(revs, chart, values, "pending-install", "Initial install underway")
+        conflict = ownership_conflict(rec, ns, name, chart_objects(rec, ns, name, fresh))
+        if conflict:
+            raise Fail(f"{prefix}Unable to continue with install: {conflict}")
+        if not namespace_exists(rec, ns):
+            if not opts.get("create-namespace"):
+                raise Fail(f'{prefix}create: failed to create: namespaces "{ns}" not found')
+            if not dry:
+                new_namespace(rec, ns, {"name": ns})
+        if dry:
+            fresh["description"] = "Dry run complete"
+            print_status(ctx, opts, ns, name, fresh)
+            return 0
+        for r in revs:
+            if r["status"] == "uninstalled":
+                r["status"] = "superseded"
+        revs.append(fresh)
+        rec["releases"][key] = revs
+        ctx.dirty = True
+        ctx.checkpoint()
+        deploy_release(ctx, rec, ns, name, fresh)
+        if wait and not release_healthy(ctx, rec, ns, name, chart["name"]):
+            fresh["status"] = "failed"
+            fresh["description"] = f'Release "{name}" failed: context deadline exceeded'
+            if opts.get("atomic"):
+                remove_release_objects(rec, ns, name)
+                del rec["releases"][key]
+                raise Fail(
+                    f"{prefix}release {name} failed, and has been uninstalled due to atomic "
+                    "being set: context deadline exceeded"
+                )
+            raise Fail(f"{prefix}context deadline exceeded")
+        fresh["status"] = "deployed"
+        fresh["description"] = opts.get("description") or "Install complete"
+        prune_history(revs, opts.get("history-max"))
+        print_status(ctx, opts, ns, name, fresh)
+        return 0
+
+    if not revs:
+        raise Fail(f'Error: UPGRADE FAILED: "{name}" has no deployed releases')
+    last = revs[-1]
+    if last["status"] in PENDING:
+        raise Fail(
+            "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress"
+        )
+    deployed = [r for r in revs if r["status"] == "deployed"]
+    current = last if last["status"] == "deployed" else (deployed[-1] if deployed else None)
+    if current is None:
+        if last["status"] not in ("failed", "superseded"):
+            raise Fail(f'Error: UPGRADE FAILED: "{name}" has no deployed releases')
+        current = last
+    if (opts.get("reuse-values") and not opts.get("reset-values")) or (
+        opts.get("reset-then-reuse-values") and not opts.get("reset-values")
+    ):
+        values = deep_merge(current["config"], values)
+    upgraded = new_revision(revs, chart, values, "pending-upgrade", "Preparing upgrade")
+    conflict = ownership_conflict(rec, ns, name, chart_objects(rec, ns, name, upgraded))
+    if conflict:
+        raise Fail(f"Error: UPGRADE FAILED: Unable to continue with update: {conflict}")
+    if dry:
+        upgraded["description"] = "Dry run complete"
+        print_status(ctx, opts, ns, name, upgraded)
+        return 0
+    revs.append(upgraded)
+    ctx.dirty = True
+    helm_debug(ctx, opts, f"preparing upgrade for {name}")
+    ctx.checkpoint()
+    deploy_release(ctx, rec, ns, name, upgraded)
+    if wait and not release_healthy(ctx, rec, ns, name, chart["name"]):
+        upgraded["status"] = "failed"
+        upgraded["description"] = f'Upgrade "{name}" failed: context deadline exceeded'
+        if opts.get("atomic"):
+            good = [r for r in revs if r["status"] in ("superseded", "deployed")]
+            if not good:
+                raise Fail(
+                    "Error: UPGRADE FAILED: unable to find a previously successful release "
+                    "when attempting to rollback. original upgrade error: context deadline "
+                    "exceeded"
+                )
+            rollback_to(ctx, rec, ns, name, revs, good[-1])
+            raise Fail(
+                f"Error: UPGRADE FAILED: release {name} failed, and has been rolled back due "
+                "to atomic being set: context deadline exceeded"
+            )
+        raise Fail("Error: UPGRADE FAILED: context deadline exceeded")
+    for r in revs[:-1]:
+        if r["status"] == "deployed":
+            r["status"] = "superseded"
+    current["status"] = "superseded"
+    upgraded["status"] = "deployed"
+    upgraded["description"] = opts.get("description") or "Upgrade complete"
+    prune_history(revs, opts.get("history-max"))
+    if table:
+        ctx.out(f'Release "{name}" has been upgraded. Happy Helming!')
+    print_status(ctx, opts, ns, name, upgraded)
+    return 0
+
+
+def rollback_to(ctx: Ctx, rec: Obj, ns: str, name: str, revs: list[Obj], target: Obj) -> Obj:
+    chart = {
+        "name": target["chart"],
+        "version": target["chart_version"],
+        "app_version": target["app_version"],
+        "defaults": target.get("defaults") or CHART_DEFAULTS,
+        "source": target.get("chart_source", ""),
+    }
+    rolled = new_revision(
+        revs,
+        chart,
+        copy.deepcopy(target["config"]),
+        "pending-rollback",
+        f"Rollback to {target['revision']}",
+    )
+    revs.append(rolled)
+    deploy_release(ctx, rec, ns, name, rolled)
+    for r in revs[:-1]:
+        if r["status"] == "deployed":
+            r["status"] = "superseded"
+    rolled["status"] = "deployed"
+    ctx.dirty = True
+    return rolled
+
+
+def find_release(ctx: Ctx, opts: Obj, name: str) -> tuple[Obj, str, list[Obj]]:
+    rec, ns, _ = helm_connect(ctx, opts)
+    revs = revisions(rec, ns, name)
+    if not revs:
+        raise Fail("Error: release: not found")
+    return rec, ns, revs
+
+
+def pick_revision(revs: list[Obj], number: int | None) -> Obj:
+    if not number:
+        return revs[-1]
+    for r in revs:
+        if r["revision"] == number:
+            return r
+    raise Fail("Error: release: not found")
+
+
+def helm_status(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    helm_args(ctx, args, 1, "helm status RELEASE_NAME [flags]")
+    _, ns, revs = find_release(ctx, opts, args[0])
+    print_status(ctx, opts, ns, args[0], pick_revision(revs, opts.get("revision")))
+    return 0
+
+
+LIST_FLAGS = {
+    "deployed": ("deployed",),
+    "failed": ("failed",),
+    "pending": PENDING,
+    "superseded": ("superseded",),
+    "uninstalled": ("uninstalled",),
+    "uninstalling": ("uninstalling",),
+}
+
+
+def helm_list(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    if args:
+        raise Fail(f'Error: unknown command "{args[0]}" for "helm list"')
+    rec, ns, _ = helm_connect(ctx, opts)
+    if opts.get("all"):
+        mask = {s for v in LIST_FLAGS.values() for s in v}
+    else:
+        mask = {s for k, v in LIST_FLAGS.items() if opts.get(k) for s in v} or {
+            "deployed",
+            "failed",
+        }
+    pattern = re.compile(opts["filter"]) if opts.get("filter") else None
+    rows: list[tuple[str, str, Obj]] = []
+    for key, revs in rec["releases"].items():
+        rns, name = key.split("/", 1)
+        if not revs or (not opts.get("all-namespaces") and rns != ns):
+            continue
+        if pattern and not pattern.search(name):
+            continue
+        candidates = revs if mask == {"superseded"} else revs[-1:]
+        rows += [(rns, name, r) for r in candidates if r["status"] in mask]
+    if opts.get("date"):
+        rows.sort(key=lambda x: x[2]["last_deployed"], reverse=True)
+    else:
+        rows.sort(key=lambda x: (x[1], x[0], x[2]["revision"]))
+    if opts.get("reverse"):
+        rows.reverse()
+    rows = rows[int(opts.get("offset") or 0) :][: int(opts.get("max") or 256)]
+    items = [
+        {
+            "name": name,
+            "namespace": rns,
+            "revision": str(r["revision"]),
+            "updated": go_time(r["last_deployed"]),
+            "status": r["status"],
+            "chart": f"{r['chart']}-{r['chart_version']}",
+            "app_version": r["app_version"],
+        }
+        for rns, name, r in rows
+    ]
+    fmt = opts.get("output") or "table"
+    if opts.get("short"):
+        if fmt == "json":
+            ctx.out(json.dumps([i["name"] for i in items], separators=(",", ":")))
+        elif fmt == "yaml":
+            ctx.out(to_yaml([i["name"] for i in items]).rstrip("\n"))
+        else:
+            for i in items:
+                ctx.out(i["name"])
+    elif fmt == "json":
+        ctx.out(json.dumps(items, separators=(",", ":")))
+    elif fmt == "yaml":
+        ctx.out(to_yaml(items).rstrip("\n") if items else "[]")
+    elif fmt == "table":
+        head = (
+            []
+            if opts.get("no-headers")
+            else [["NAME", "NAMESPACE", "REVISION", "UPDATED", "STATUS", "CHART", "APP VERSION"]]
+        )
+        sys.stdout.write(helm_table(head + [list(i.values()) for i in items]))
+    else:
+        raise Fail(f"Error: invalid format type {fmt}")
+    return 0
+
+
+def helm_history(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    helm_args(ctx, args, 1, "helm history RELEASE_NAME [flags]")
+    _, _, revs = find_release(ctx, opts, args[0])
+    shown = revs[-int(opts.get("max") or 256) :]
+    items = [
+        {
+            "revision": r["revision"],
+            "updated": iso_nano(r["last_deployed"]),
+            "status": r["status"],
+            "chart": f"{r['chart']}-{r['chart_version']}",
+            "app_version": r["app_version"],
+            "description": r["description"],
+        }
+        for r in shown
+    ]
+    fmt = opts.get("output") or "table"
+    if fmt == "json":
+        ctx.out(json.dumps(items, separators=(",", ":")))
+    elif fmt == "yaml":
+        ctx.out(to_yaml(items).rstrip("\n"))
+    elif fmt == "table":
+        rows = [["REVISION", "UPDATED", "STATUS", "CHART", "APP VERSION", "DESCRIPTION"]]
+        rows += [
+            [
+                str(r["revision"]),
+                ansic(r["last_deployed"]),
+                r["status"],
+                f"{r['chart']}-{r['chart_version']}",
+                r["app_version"],
+                r["description"],
+            ]
+            for r in shown
+        ]
+        sys.stdout.write(helm_table(rows))
+    else:
+        raise Fail(f"Error: invalid format type {fmt}")
+    return 0
+
+
+def helm_rollback(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    helm_args(ctx, args, 1, "helm rollback <RELEASE> [REVISION] [flags]", at_least=True)
+    if len(args) > 2:
+        raise Fail(
+            'Error: "helm rollback" accepts at most 2 arguments\n\nUsage:  helm rollback '
+            "<RELEASE> [REVISION] [flags]"
+        )
+    number = 0
+    if len(args) == 2:
+        try:
+            number = int(args[1])
+        except ValueError:
+            raise Fail(
+                f"Error: could not convert revision to a number: strconv.Atoi: parsing "
+                f'"{args[1]}": invalid syntax'
+            ) from None
+    rec, ns, revs = find_release(ctx, opts, args[0])
+    name = args[0]
+    last = revs[-1]
+    wanted = number or last["revision"] - 1
+    target = next((r for r in revs if r["revision"] == wanted), None)
+    if target is None:
+        raise Fail(f"Error: release has no {wanted} version")
+    if opts.get("dry-run"):
+        ctx.out("Rollback was a success! Happy Helming!")
+        return 0
+    rolled = rollback_to(ctx, rec, ns, name, revs, target)
+    if opts.get("wait") and not release_healthy(ctx, rec, ns, name, rolled["chart"]):
+        rolled["status"] = "failed"
+        rolled["description"] = f'Release "{name}" failed: context deadline exceeded'
+        raise Fail(f"Error: release {name} failed: context deadline exceeded")
+    prune_history(revs, opts.get("history-max"))
+    ctx.out("Rollback was a success! Happy Helming!")
+    return 0
+
+
+def helm_uninstall(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    helm_args(ctx, args, 1, "helm uninstall RELEASE_NAME [...] [flags]", at_least=True)
+    rec, ns, _ = helm_connect(ctx, opts)
+    for name in args:
+        revs = revisions(rec, ns, name)
+        if not revs:
+            if opts.get("ignore-not-found"):
+                continue
+            raise Fail(f"Error: uninstall: Release not loaded: {name}: release: not found")
+        if revs[-1]["status"] == "uninstalled":
+            if opts.get("keep-history"):
+                raise Fail(f'Error: the release named "{name}" is already deleted')
+            del rec["releases"][f"{ns}/{name}"]
+            ctx.dirty = True
+            ctx.out(f'release "{name}" uninstalled')
+            continue
+        if not opts.get("dry-run"):
+            remove_release_objects(rec, ns, name)
+            if opts.get("keep-history"):
+                revs[-1]["status"] = "uninstalled"
+                revs[-1]["description"] = opts.get("description") or "Uninstallation complete"
+            else:
+                del rec["releases"][f"{ns}/{name}"]
+            ctx.dirty = True
+        ctx.out(f'release "{name}" uninstalled')
+    return 0
+
+
+def helm_get_values(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    helm_args(ctx, args, 1, "helm get values RELEASE_NAME [flags]")
+    _, _, revs = find_release(ctx, opts, args[0])
+    rev = pick_revision(revs, opts.get("revision"))
+    values = (
+        deep_merge(rev.get("defaults") or CHART_DEFAULTS, rev["config"])
+        if opts.get("all")
+        else rev["config"]
+    )
+    fmt = opts.get("output") or "table"
+    if fmt == "json":
+        ctx.out(json.dumps(values, separators=(",", ":")))
+    elif fmt == "yaml":
+        sys.stdout.write(to_yaml(values))
+    elif fmt == "table":
+        ctx.out("COMPUTED VALUES:" if opts.get("all") else "USER-SUPPLIED VALUES:")
+        sys.stdout.write(to_yaml(values))
+    else:
+        raise Fail(f"Error: invalid format type {fmt}")
+    return 0
+
+
+def helm_get_manifest(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    helm_args(ctx, args, 1, "helm get manifest RELEASE_NAME [flags]")
+    rec, ns, revs = find_release(ctx, opts, args[0])
+    rev = pick_revision(revs, opts.get("revision"))
+    for obj in chart_objects(rec, ns, args[0], rev):
+        ctx.out(f"---\n# Source: {rev['chart']}/templates/{obj['kind'].lower()}.yaml")
+        sys.stdout.write(yaml.safe_dump(public(obj), sort_keys=False))
+    return 0
+
+
+def helm_version(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    info = {
+        "Version": HELM_VERSION,
+        "GitCommit": HELM_COMMIT,
+        "GitTreeState": "clean",
+        "GoVersion": HELM_GO_VERSION,
+    }
+    if opts.get("template"):
+        text = opts["template"]
+        for key, value in info.items():
+            text = re.sub(r"\{\{\s*\." + key + r"\s*\}\}", value, text)
+        if "{{" in text:
+            raise Fail(f"Error: fakek8s: unsupported --template {opts['template']!r}", 2)
+        sys.stdout.write(text)
+        return 0
+    if opts.get("short"):
+        ctx.out(f"{HELM_VERSION}+g{HELM_COMMIT[:7]}")
+        return 0
+    ctx.out(
+        f'version.BuildInfo{{Version:"{HELM_VERSION}", GitCommit:"{HELM_COMMIT}", '
+        f'GitTreeState:"clean", GoVersion:"{HELM_GO_VERSION}"}}'
+    )
+    return 0
+
+
+def helm_repo_add(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    helm_args(ctx, args, 2, "helm repo add [NAME] [URL] [flags]")
+    name, url = args
+    repos = ctx.state.setdefault("repos", {})
+    if name in repos and not opts.get("force-update"):
+        if repos[name] == url:
+            ctx.out(f'"{name}" already exists with the same configuration, skipping')
+            return 0
+        raise Fail(
+            f"Error: repository name ({name}) already exists, please specify a different name"
+        )
+    repos[name] = url
+    ctx.dirty = True
+    ctx.out(f'"{name}" has been added to your repositories')
+    return 0
+
+
+def helm_repo_update(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    repos = ctx.state.get("repos") or {}
+    if not repos:
+        raise Fail("Error: no repositories found. You must add one before updating")
+    for a in args:
+        if a not in repos:
+            raise Fail(f"Error: no repositories found matching '{a}'.  Nothing will be updated")
+    ctx.out("Hang tight while we grab the latest from your chart repositories...")
+    for name in args or sorted(repos):
+        ctx.out(f'...Successfully got an update from the "{name}" chart repository')
+    ctx.out("Update Complete. ⎈Happy Helming!⎈")
+    return 0
+
+
+def helm_repo_list(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    repos = ctx.state.get("repos") or {}
+    if not repos:
+        raise Fail("Error: no repositories to show")
+    fmt = opts.get("output") or "table"
+    items = [{"name": n, "url": u} for n, u in sorted(repos.items())]
+    if fmt == "json":
+        ctx.out(json.dumps(items, separators=(",", ":")))
+    else:
+        sys.stdout.write(helm_table([["NAME", "URL"]] + [[i["name"], i["url"]] for i in items]))
+    return 0
+
+
+def helm_repo_remove(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    helm_args(ctx, args, 1, "helm repo remove [REPO1 [REPO2 ...]] [flags]", at_least=True)
+    repos = ctx.state.setdefault("repos", {})
+    for name in args:
+        if name not in repos:
+            raise Fail(f"Error: no repo named {name!r} found")
+        del repos[name]
+        ctx.dirty = True
+        ctx.out(f'"{name}" has been removed from your repositories')
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# command tables
+
+
+Handler = Callable[[Ctx, Obj, list[str]], int]
+
+
+@dataclass(frozen=True)
+class Cmd:
+    handler: Handler
+    flags: tuple[Flag, ...] = ()
+
+
+@dataclass(frozen=True)
+class Tool:
+    tree: dict[str, Any]
+    globals: tuple[Flag, ...]
+
+
+def no_args(ctx: Ctx, args: list[str]) -> None:
+    if args:
+        raise UsageError(f'unknown command "{args[0]}" for "{ctx.tool} {" ".join(ctx.path)}"')
+
+
+KIND_GLOBALS = (F("verbosity", "v", "int", 0), B("quiet", "q"), HELP)
+KIND_NAME = F("name", "n")
+KIND_TREE: dict[str, Any] = {
+    "version": Cmd(kind_version),
+    "get": {
+        "clusters": Cmd(kind_get_clusters),
+        "nodes": Cmd(kind_get_nodes, (KIND_NAME, B("all-clusters", "A"))),
+        "kubeconfig": Cmd(kind_get_kubeconfig, (KIND_NAME, B("internal"))),
+    },
+    "create": {
+        "cluster": Cmd(
+            kind_create_cluster,
+            (
+                KIND_NAME,
+                F("config"),
+                F("image"),
+                B("retain"),
+                F("wait", kind="dur", default="0s"),
+                F("kubeconfig"),
+            ),
+        ),
+    },
+    "delete": {
+        "cluster": Cmd(kind_delete_cluster, (KIND_NAME, F("kubeconfig"))),
+        "clusters": Cmd(kind_delete_clusters, (F("kubeconfig"), B("all", "A"))),
+    },
+    "load": {
+        "docker-image": Cmd(kind_load_docker_image, (KIND_NAME, F("nodes", kind="slice"))),
+    },
+    "export": {
+        "kubeconfig": Cmd(kind_export_kubeconfig, (KIND_NAME, F("kubeconfig"), B("internal"))),
+        "logs": Cmd(kind_export_logs, (KIND_NAME,)),
+    },
+}
+
+KUBECTL_GLOBALS = (
+    F("kubeconfig"),
+    F("context"),
+    F("namespace", "n"),
+    F("request-timeout", default="0"),
+    F("cluster"),
+    F("user"),
+    F("server", "s"),
+    F("token"),
+    B("insecure-skip-tls-verify"),
+    F("v", "v", "int", 0),
+    F("as"),
+    F("cache-dir"),
+    B("warnings-as-errors"),
+    B("match-server-version"),
+    HELP,
+)
+OUTPUT = F("output", "o")
+SELECTOR = F("selector", "l")
+DRY_RUN = F("dry-run", default="none", no_opt="client")
+KUBECTL_TREE: dict[str, Any] = {
+    "version": Cmd(kubectl_version, (B("client"), OUTPUT)),
+    "cluster-info": Cmd(kubectl_cluster_info),
+    "apply": Cmd(
+        kubectl_apply,
+        (
+            F("filename", "f", "slice"),
+            B("server-side"),
+            B("force-conflicts"),
+            F("field-manager"),
+            OUTPUT,
+            DRY_RUN,
+            F("validate", default="strict", no_opt="strict"),
+            B("overwrite"),
+            B("recursive", "R"),
+            F("timeout", kind="dur", default="0s"),
+            B("wait"),
+            B("force"),
+            SELECTOR,
+        ),
+    ),
+    "get": Cmd(
+        kubectl_get,
+        (
+            OUTPUT,
+            SELECTOR,
+            F("field-selector"),
+            B("ignore-not-found"),
+            B("all-namespaces", "A"),
+            F("raw"),
+            B("show-labels"),
+            B("no-headers"),
+            F("sort-by"),
+            B("watch", "w"),
+            B("watch-only"),
+            F("chunk-size", kind="int", default=500),
+            F("label-columns", "L", "slice"),
+            B("show-kind"),
+            F("template"),
+        ),
+    ),
+    "describe": Cmd(
+        kubectl_describe,
+        (
+            SELECTOR,
+            B("all-namespaces", "A"),
+            B("show-events"),
+            F("chunk-size", kind="int", default=500),
+        ),
+    ),
+    "logs": Cmd(
+        kubectl_logs,
+        (
+            F("container", "c"),
+            F("since", kind="dur"),
+            F("since-time"),
+            F("tail", kind="int", default=-1),
+            B("follow", "f"),
+            B("timestamps"),
+            B("previous", "p"),
+            SELECTOR,
+            B("all-containers"),
+            B("prefix"),
+            F("limit-bytes", kind="int", default=0),
+            F("max-log-requests", kind="int", default=5),
+            F("pod-running-timeout", kind="dur", default="20s"),
+            B("ignore-errors"),
+        ),
+    ),
+    "rollout": {
+        "status": Cmd(
+            kubectl_rollout_status,
+            (
+                F("timeout", kind="dur", default="0s"),
+                F("watch", "w", "bool", True),
+                F("revision", kind="int", default=0),
+                SELECTOR,
+            ),
+        ),
+        "restart": Cmd(kubectl_rollout_restart, (SELECTOR, F("field-manager"), OUTPUT)),
+    },
+    "delete": Cmd(
+        kubectl_delete,
+        (
+            B("ignore-not-found"),
+            F("wait", kind="bool", default=True),
+            F("timeout", kind="dur", default="0s"),
+            SELECTOR,
+            B("all"),
+            B("all-namespaces", "A"),
+            F("filename", "f", "slice"),
+            OUTPUT,
+            F("cascade", default="background", no_opt="background"),
+            B("now"),
+            B("force"),
+            F("grace-period", kind="int", default=-1),
+            DRY_RUN,
+            F("field-selector"),
+            B("recursive", "R"),
+        ),
+    ),
+    "wait": Cmd(
+        kubectl_wait,
+        (
+            F("for"),
+            F("timeout", kind="dur", default="30s"),
+            B("all"),
+            SELECTOR,
+            B("all-namespaces", "A"),
+            F("field-selector"),
+            F("filename", "f", "slice"),
+            OUTPUT,
+            B("local"),
+        ),
+    ),
+    "create": {
+        "namespace": Cmd(kubectl_create_namespace, (DRY_RUN, OUTPUT)),
+        "ns": Cmd(kubectl_create_namespace, (DRY_RUN, OUTPUT)),
+    },
+    "config": {
+        "get-contexts": Cmd(kubectl_config_get_contexts, (OUTPUT, B("no-headers"))),
+        "current-context": Cmd(kubectl_config_current_context),
+        "use-context": Cmd(kubectl_config_use_context),
+        "view": Cmd(kubectl_config_view, (B("minify"), B("raw"), B("flatten"), OUTPUT)),
+    },
+}
+
+HELM_GLOBALS = (
+    F("kubeconfig"),
+    F("kube-context"),
+    F("namespace", "n"),
+    B("debug"),
+    F("kube-apiserver"),
+    F("kube-token"),
+    F("kube-as-user"),
+    F("kube-as-group", kind="list"),
+    F("kube-ca-file"),
+    B("kube-insecure-skip-tls-verify"),
+    F("kube-tls-server-name"),
+    F("registry-config"),
+    F("repository-cache"),
+    F("repository-config"),
+    F("burst-limit", kind="int", default=100),
+    F("qps"),
+    F("content-cache"),
+    HELP,
+)
+HELM_CHART_OPTS = (
+    F("repo"),
+    F("version"),
+    F("ca-file"),
+    F("cert-file"),
+    F("key-file"),
+    B("insecure-skip-tls-verify"),
+    F("keyring"),
+    B("pass-credentials"),
+    F("password"),
+    B("plain-http"),
+    F("username"),
+    B("verify"),
+)
+HELM_VALUE_OPTS = (
+    F("values", "f", "slice"),
+    F("set", kind="list"),
+    F("set-string", kind="list"),
+    F("set-file", kind="list"),
+    F("set-json", kind="list"),
+    F("set-literal", kind="list"),
+)
+HELM_INSTALL_COMMON = (
+    *(
+        B("create-namespace"),
+        B("devel"),
+        F("dry-run", default="none", no_opt="client"),
+        B("force"),
+        B("no-hooks"),
+        B("disable-openapi-validation"),
+        B("skip-crds"),
+        F("timeout", kind="dur", default="5m0s"),
+        B("wait"),
+        B("wait-for-jobs"),
+        B("atomic"),
+        B("render-subchart-notes"),
+        B("hide-notes"),
+        B("skip-schema-validation"),
+        F("description"),
+        B("dependency-update"),
+        B("enable-dns"),
+        B("take-ownership"),
+        B("hide-secret"),
+        F("labels", "l", "slice"),
+        OUTPUT,
+        F("post-renderer"),
+        F("post-renderer-args", kind="list"),
+    ),
+    *HELM_CHART_OPTS,
+    *HELM_VALUE_OPTS,
+)
+HELM_TREE: dict[str, Any] = {
+    "version": Cmd(helm_version, (B("short"), F("template"), B("client", "c"))),
+    "upgrade": Cmd(
+        helm_upgrade,
+        (
+            *HELM_INSTALL_COMMON,
+            B("install", "i"),
+            B("recreate-pods"),
+            B("reset-values"),
+            B("reuse-values"),
+            B("reset-then-reuse-values"),
+            F("history-max", kind="int", default=10),
+            B("cleanup-on-fail"),
+        ),
+    ),
+    "install": Cmd(
+        helm_install,
+        (*HELM_INSTALL_COMMON, B("generate-name", "g"), F("name-template"), B("replace")),
+    ),
+    "status": Cmd(
+        helm_status,
+        (OUTPUT, F("revision", kind="int", default=0), B("show-desc"), B("show-resources")),
+    ),
+    "list": Cmd(
+        helm_list,
+        (
+            B("all", "a"),
+            OUTPUT,
+            B("all-namespaces", "A"),
+            F("filter", "f"),
+            B("short", "q"),
+            B("no-headers"),
+            F("time-format"),
+            B("date", "d"),
+            B("reverse", "r"),
+            B("uninstalled"),
+            B("superseded"),
+            B("uninstalling"),
+            B("deployed"),
+            B("failed"),
+            B("pending"),
+            F("max", "m", "int", 256),
+            F("offset", kind="int", default=0),
+            F("selector", "l"),
+        ),
+    ),
+    "history": Cmd(helm_history, (OUTPUT, F("max", kind="int", default=256))),
+    "rollback": Cmd(
+        helm_rollback,
+        (
+            B("wait"),
+            B("wait-for-jobs"),
+            F("timeout", kind="dur", default="5m0s"),
+            B("cleanup-on-fail"),
+            B("dry-run"),
+            B("force"),
+            F("history-max", kind="int", default=10),
+            B("no-hooks"),
+            B("recreate-pods"),
+        ),
+    ),
+    "uninstall": Cmd(
+        helm_uninstall,
+        (
+            B("wait"),
+            F("timeout", kind="dur", default="5m0s"),
+            B("ignore-not-found"),
+            B("keep-history"),
+            B("dry-run"),
+            B("no-hooks"),
+            F("cascade", default="background"),
+            F("description"),
+        ),
+    ),
+    "get": {
+        "values": Cmd(
+            helm_get_values, (OUTPUT, B("all", "a"), F("revision", kind="int", default=0))
+        ),
+        "manifest": Cmd(helm_get_manifest, (F("revision", kind="int", default=0),)),
+    },
+    "repo": {
+        "add": Cmd(
+            helm_repo_add,
+            (
+                B("force-update"),
+                F("username"),
+                F("password"),
+                B("pass-credentials"),
+                F("ca-file"),
+                F("cert-file"),
+                F("key-file"),
+                B("insecure-skip-tls-verify"),
+                B("no-update"),
+                F("timeout", kind="dur"),
+            ),
+        ),
+        "update": Cmd(helm_repo_update, (B("fail-on-repo-update-fail"), F("timeout", kind="dur"))),
+        "list": Cmd(helm_repo_list, (OUTPUT,)),
+        "remove": Cmd(helm_repo_remove),
+    },
+}
+for _alias, _target in (
+    ("ls", "list"),
+    ("un", "uninstall"),
+    ("del", "uninstall"),
+    ("delete", "uninstall"),
+    ("hist", "history"),
+):
+    HELM_TREE[_alias] = HELM_TREE[_target]
+HELM_TREE["repo"]["ls"] = HELM_TREE["repo"]["list"]
+HELM_TREE["repo"]["rm"] = HELM_TREE["repo"]["remove"]
+
+TOOLS = {
+    "kind": Tool(KIND_TREE, KIND_GLOBALS),
+    "kubectl": Tool(KUBECTL_TREE, KUBECTL_GLOBALS),
+    "helm": Tool(HELM_TREE, HELM_GLOBALS),
+}
+
+
+class NeedSubcommand(Exception):
+    def __init__(self, path: list[str], node: dict[str, Any]) -> None:
+        super().__init__(" ".join(path))
+        self.path = path
+        self.node = node
+
+
+def find_command(tool: Tool, argv: list[str]) -> tuple[list[str], Cmd, list[str]]:
+    """Cobra's command lookup: the first non-flag words select the (sub)command."""
+    value_long = {f.name for f in tool.globals if f.kind != "bool" and f.no_opt is None}
+    value_short = {f.short for f in tool.globals if f.short and f.kind != "bool"}
+    node: Any = tool.tree
+    path: list[str] = []
+    used: set[int] = set()
+    i = 0
+    while isinstance(node, dict):
+        while i < len(argv):
+            a = argv[i]
+            if a == "--":
+                i = len(argv)
+                break
+            if a.startswith("--") and len(a) > 2:
+                i += 2 if ("=" not in a and a[2:] in value_long) else 1
+            elif a.startswith("-") and len(a) > 1:
+                i += 2 if (len(a) == 2 and a[1] in value_short) else 1
+            else:
+                break
+        if i >= len(argv):
+            raise NeedSubcommand(path, node)
+        word = argv[i]
+        if word not in node:
+            where = " ".join([*path])
+            raise UsageError(
+                f'unknown command "{word}" for "{" ".join(filter(None, ["TOOL", where]))}"'
+            )
+        node = node[word]
+        path.append(word)
+        used.add(i)
+        i += 1
+    return path, node, [a for k, a in enumerate(argv) if k not in used]
+
+
+def usage_error(tool: str, path: list[str], message: str) -> str:
+    message = message.replace('"TOOL', f'"{tool}')
+    if tool == "kind":
+        return f"ERROR: {message}\n"
+    if tool == "helm":
+        return f"Error: {message}\n" + (
+            "Run 'helm --help' for usage.\n" if message.startswith("unknown command") else ""
+        )
+    where = " ".join(["kubectl", *path])
+    return f"error: {message}\nSee '{where} --help' for usage.\n"
+
+
+def print_help(tool: str, path: list[str], node: dict[str, Any]) -> None:
+    sys.stdout.write(f"Usage:\n  {' '.join([tool, *path])} [command]\n\nAvailable Commands:\n")
+    for name in sorted(node):
+        sys.stdout.write(f"  {name}\n")
+
+
+def run_tool(ctx: Ctx) -> int:
+    tool = TOOLS[ctx.tool]
+    path: list[str] = []
+    try:
+        try:
+            path, cmd, rest = find_command(tool, ctx.argv)
+        except NeedSubcommand as exc:
+            print_help(ctx.tool, exc.path, exc.node)
+            return 0
+        ctx.path = path
+        opts, args = parse_flags(rest, tool.globals + cmd.flags)
+        if ctx.tool == "kind" and opts.get("quiet"):
+            ctx.quiet = True
+        if opts.get("help"):
+            sys.stdout.write(f"Usage:\n  {' '.join([ctx.tool, *path])} [flags]\n")
+            return 0
+        return cmd.handler(ctx, opts, args)
+    except UsageError as exc:
+        if not ctx.quiet:
+            sys.stderr.write(usage_error(ctx.tool, path, str(exc)))
+        return 1
+    except Fail as exc:
+        if not ctx.quiet:
+            sys.stderr.write(exc.message.rstrip("\n") + "\n")
+        return exc.code
+    except (Partial, KeyboardInterrupt):
+        raise
+    except Exception:
+        traceback.print_exc()
+        sys.stderr.write(f"fakek8s: internal error in fake {ctx.tool} (a bug in tests/fakes)\n")
+        return INTERNAL_ERROR
+
+
+# --------------------------------------------------------------------------------------------
+# main
+
+
+def interrupt(ctx: Ctx) -> int:
+    """What the user's Ctrl-C does: SIGINT to the whole foreground process group."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.killpg(os.getpgrp(), signal.SIGINT)
+    return 130
+
+
+def main(tool: str, argv: list[str]) -> int:
+    if tool not in TOOLS:
+        sys.stderr.write(f"fakek8s: unknown tool {tool!r}\n")
+        return 2
+    state_env = os.environ.get("FAKE_K8S_STATE")
+    if not state_env:
+        sys.stderr.write(f"fakek8s: FAKE_K8S_STATE is not set; {tool} is a test fake\n")
+        return 2
+    ctx = Ctx(tool, list(argv), Path(state_env))
+    code: int | None = None
+    logged = False
+    with state_lock(ctx.state_dir) as lock:
+        try:
+            fault = take_fault(ctx.state_dir, tool, ctx.argv)
+            action = fault.get("action", "fail") if fault else None
+            after_work = fault is not None and fault.get("after") == "work"
+            if fault is not None and not after_work:
+                logged = True
+                return act_on_fault(ctx, fault, lock, None)
+            ctx.partial = after_work and action in ("interrupt", "hang")
+            ctx.state = load_state(ctx.state_dir)
+            partial_hit = False
+            try:
+                code = run_tool(ctx)
+            except Partial:
+                partial_hit = True
+            if ctx.dirty:
+                save_state(ctx)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            if fault is not None:
+                logged = True
+                return act_on_fault(ctx, fault, lock, code if not partial_hit else None)
+            return code if code is not None else INTERNAL_ERROR
+        finally:
+            if not logged:
+                log_call(ctx, code)
+            sys.stdout.flush()
+            sys.stderr.flush()
+
+
+def act_on_fault(ctx: Ctx, fault: Obj, lock: Any, code: int | None) -> int:
+    """Carry out a fault after (or instead of) the command's work; logs the call itself."""
+    action = fault.get("action", "fail")
+    if action == "interrupt":
+        log_call(ctx, 130)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        return interrupt(ctx)
+    if action == "hang":
+        log_call(ctx, None)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        time.sleep(min(float(fault.get("seconds", HANG_SECONDS)), HANG_SECONDS))
+        sys.stderr.write(str(fault.get("stderr", "")))
+        return int(fault.get("exit", 1))
+    if fault.get("stdout"):
+        sys.stdout.write(str(fault["stdout"]).rstrip("\n") + "\n")
+    stderr = fault.get("stderr", f"fakek8s: injected failure of {ctx.tool}")
+    if stderr:
+        sys.stderr.write(str(stderr).rstrip("\n") + "\n")
+    rc = int(fault.get("exit", 1))
+    log_call(ctx, rc)
+    del code
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[0]).name, sys.argv[1:]))

@@ -1,0 +1,998 @@
+"""Tests of the fake kind / helm / kubectl (tests/fakes), driven through their executables."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # until tests/ is a package on the rootdir path
+    sys.path.insert(0, str(ROOT))
+
+from tests.fakes import fixture as fakes  # noqa: E402
+from tests.fakes.fixture import FakeK8s, docker_client  # noqa: E402
+from tests.fakes.images import ensure_image, remove_tags, tag_images  # noqa: E402
+
+fake_k8s = fakes.fake_k8s  # the fixture (a conftest may import it instead)
+
+REPO = "https://airbytehq.github.io/charts"
+NS = "airbyte"
+
+SECRET_MANIFEST = f"""\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: {NS}
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: airbox-creds
+  namespace: {NS}
+type: Opaque
+stringData:
+  DATAPLANE_CLIENT_ID: client-id
+  DATAPLANE_CLIENT_SECRET: s3cr3t
+data:
+  EXTRA: {base64.b64encode(b"extra").decode()}
+"""
+
+
+def kind_config(tmp_path: Path, name: str | None = None) -> Path:
+    path = tmp_path / "kind-config.yaml"
+    cfg = {
+        "kind": "Cluster",
+        "apiVersion": "kind.x-k8s.io/v1alpha4",
+        "nodes": [{"role": "control-plane"}],
+    }
+    if name:
+        cfg["name"] = name
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.fixture
+def cluster(fake_k8s: FakeK8s, tmp_path: Path) -> Path:
+    """A kind cluster "airbox-t" and its kubeconfig."""
+    kubeconfig = tmp_path / "kubeconfig"
+    p = fake_k8s.run(
+        "kind",
+        "create",
+        "cluster",
+        "--name",
+        "airbox-t",
+        "--config",
+        str(kind_config(tmp_path, "airbox-t")),
+        "--kubeconfig",
+        str(kubeconfig),
+    )
+    assert p.returncode == 0, p.stderr
+    return kubeconfig
+
+
+def kubectl(
+    fake: FakeK8s, kc: Path, *args: str, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return fake.run("kubectl", "--kubeconfig", str(kc), *args, input=input)
+
+
+def helm(fake: FakeK8s, kc: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return fake.run("helm", "--kubeconfig", str(kc), *args)
+
+
+def install(
+    fake: FakeK8s, kc: Path, *extra: str, release: str = "airbox-t"
+) -> subprocess.CompletedProcess[str]:
+    return helm(
+        fake,
+        kc,
+        "upgrade",
+        "--install",
+        release,
+        "airbyte-data-plane",
+        "--repo",
+        REPO,
+        "--namespace",
+        NS,
+        "--create-namespace",
+        "--wait",
+        "--timeout",
+        "10m",
+        *extra,
+    )
+
+
+def launcher_pod(fake: FakeK8s, kc: Path) -> dict[str, Any]:
+    p = kubectl(
+        fake,
+        kc,
+        "get",
+        "pods",
+        "-n",
+        NS,
+        "-l",
+        "app.kubernetes.io/name=airbyte-data-plane",
+        "-o",
+        "json",
+    )
+    assert p.returncode == 0, p.stderr
+    items: list[dict[str, Any]] = json.loads(p.stdout)["items"]
+    assert len(items) == 1
+    return items[0]
+
+
+# -- flags, versions, wrappers
+
+
+def test_wrappers_and_env(fake_k8s: FakeK8s) -> None:
+    env = fake_k8s.env()
+    for tool in ("kind", "helm", "kubectl"):
+        path = Path(env[f"AIRBOX_{tool.upper()}"])
+        assert os.access(path, os.X_OK)
+        assert path.read_text().startswith(f"#!{sys.executable}\n")
+        assert os.environ[f"AIRBOX_{tool.upper()}"] == str(path)
+    assert env["FAKE_K8S_STATE"] == os.environ["FAKE_K8S_STATE"]
+
+
+def test_versions(fake_k8s: FakeK8s) -> None:
+    assert fake_k8s.run("kind", "version").stdout == "kind v0.31.0 go1.24.0 linux/amd64\n"
+    out = json.loads(fake_k8s.run("kubectl", "version", "--client", "-o", "json").stdout)
+    assert out["clientVersion"]["gitVersion"] == "v1.35.0"
+    assert fake_k8s.run("helm", "version", "--short").stdout.startswith("v3.20.1+g")
+    assert fake_k8s.run("helm", "version", "--template", "{{.Version}}").stdout == "v3.20.1"
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "message"),
+    [
+        ("kind", ["create", "cluster", "--foo"], "ERROR: unknown flag: --foo"),
+        ("kind", ["get", "clusterz"], 'ERROR: unknown command "clusterz" for "kind get"'),
+        ("kubectl", ["get", "pods", "--foo=1"], "error: unknown flag: --foo"),
+        ("kubectl", ["get", "pods", "-Z"], "error: unknown shorthand flag: 'Z' in -Z"),
+        ("kubectl", ["frobnicate"], 'error: unknown command "frobnicate" for "kubectl"'),
+        ("helm", ["upgrade", "--install", "r", "c", "--wiat"], "Error: unknown flag: --wiat"),
+        (
+            "helm",
+            ["install", "r", "c", "--timeout", "soon"],
+            'Error: invalid argument "soon" for "--timeout" flag: time: invalid duration "soon"',
+        ),
+        (
+            "helm",
+            ["upgrade", "--wait=maybe", "r", "c"],
+            'invalid argument "maybe" for "--wait" flag',
+        ),
+        ("helm", ["upgrade", "r"], 'Error: "helm upgrade" requires 2 arguments'),
+        ("kind", ["create", "cluster", "--name"], "ERROR: flag needs an argument: --name"),
+    ],
+)
+def test_rejects_what_the_real_tools_reject(
+    fake_k8s: FakeK8s, tool: str, args: list[str], message: str
+) -> None:
+    p = fake_k8s.run(tool, *args)
+    assert p.returncode == 1
+    assert message in p.stderr
+    assert fake_k8s.calls(tool)[-1] == [tool, *args]
+
+
+def test_flag_forms(fake_k8s: FakeK8s, cluster: Path) -> None:
+    for args in (
+        ["get", "ns", "-o", "name"],
+        ["get", "ns", "-oname"],
+        ["get", "ns", "-o=name"],
+        ["get", "ns", "--output=name"],
+        ["-n", "default", "get", "ns", "--output", "name"],
+    ):
+        p = kubectl(fake_k8s, cluster, *args)
+        assert p.returncode == 0, (args, p.stderr)
+        assert "namespace/kube-system" in p.stdout.splitlines()
+
+
+# -- kind
+
+
+def test_kind_cluster_lifecycle(fake_k8s: FakeK8s, tmp_path: Path) -> None:
+    p = fake_k8s.run("kind", "get", "clusters")
+    assert (p.returncode, p.stdout, p.stderr) == (0, "", "No kind clusters found.\n")
+
+    kc = tmp_path / "kc"
+    other = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "mine",
+        "clusters": [{"name": "mine", "cluster": {"server": "https://example.invalid"}}],
+        "contexts": [{"name": "mine", "context": {"cluster": "mine", "user": "me"}}],
+        "users": [{"name": "me", "user": {"token": "t"}}],
+    }
+    kc.write_text(yaml.safe_dump(other))
+    cfg = kind_config(tmp_path, "airbox-a")
+    p = fake_k8s.run(
+        "kind",
+        "create",
+        "cluster",
+        "--name",
+        "airbox-a",
+        "--config",
+        str(cfg),
+        "--kubeconfig",
+        str(kc),
+        "--wait",
+        "5m",
+    )
+    assert p.returncode == 0, p.stderr
+    assert 'Creating cluster "airbox-a" ...' in p.stderr
+    assert "Waiting ≤ 5m0s for control-plane = Ready" in p.stderr
+
+    data = yaml.safe_load(kc.read_text())
+    assert data["current-context"] == "kind-airbox-a"
+    assert {c["name"] for c in data["contexts"]} == {"mine", "kind-airbox-a"}  # merged
+    server = next(c for c in data["clusters"] if c["name"] == "kind-airbox-a")["cluster"]["server"]
+    assert server.startswith("https://127.0.0.1:")
+    assert kc.stat().st_mode & 0o777 == 0o600
+
+    assert fake_k8s.run("kind", "get", "clusters").stdout == "airbox-a\n"
+    again = fake_k8s.run(
+        "kind",
+        "create",
+        "cluster",
+        "--name",
+        "airbox-a",
+        "--config",
+        str(cfg),
+        "--kubeconfig",
+        str(kc),
+    )
+    assert again.returncode == 1
+    assert again.stderr == (
+        "ERROR: failed to create cluster: node(s) already exist for a cluster "
+        'with the name "airbox-a"\n'
+    )
+
+    nodes = kubectl(fake_k8s, kc, "get", "nodes", "-o", "json")
+    node = json.loads(nodes.stdout)["items"][0]
+    assert node["metadata"]["name"] == "airbox-a-control-plane"
+    assert {"type": "Ready", "status": "True"}.items() <= node["status"]["conditions"][0].items()
+
+    printed = fake_k8s.run("kind", "get", "kubeconfig", "--name", "airbox-a")
+    assert yaml.safe_load(printed.stdout)["clusters"][0]["cluster"]["server"] == server
+
+    p = fake_k8s.run("kind", "delete", "cluster", "--name", "airbox-a", "--kubeconfig", str(kc))
+    assert (p.returncode, p.stderr) == (0, 'Deleting cluster "airbox-a" ...\n')
+    data = yaml.safe_load(kc.read_text())
+    assert [c["name"] for c in data["contexts"]] == ["mine"]
+    assert fake_k8s.clusters() == []
+    p = fake_k8s.run("kind", "delete", "cluster", "--name", "airbox-a")  # absent: not an error
+    assert p.returncode == 0
+
+
+def test_kind_config_validation(fake_k8s: FakeK8s, tmp_path: Path) -> None:
+    missing = fake_k8s.run(
+        "kind",
+        "create",
+        "cluster",
+        "--name",
+        "x",
+        "--config",
+        str(tmp_path / "nope.yaml"),
+        "--kubeconfig",
+        str(tmp_path / "kc"),
+    )
+    assert missing.returncode == 1
+    assert "error reading file" in missing.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha3\n")
+    p = fake_k8s.run("kind", "create", "cluster", "--config", str(bad))
+    assert "unknown apiVersion: kind.x-k8s.io/v1alpha3" in p.stderr
+    p = fake_k8s.run(
+        "kind",
+        "create",
+        "cluster",
+        "--name",
+        "b",
+        "--config",
+        str(kind_config(tmp_path, "a")),
+        "--kubeconfig",
+        str(tmp_path / "kc"),
+    )
+    assert p.returncode == 1
+    assert '--name "b" does not match name "a"' in p.stderr
+    assert fake_k8s.clusters() == []
+
+
+def test_kind_load_and_export_logs(fake_k8s: FakeK8s, cluster: Path, tmp_path: Path) -> None:
+    p = fake_k8s.run(
+        "kind", "load", "docker-image", "airbyte/workload-launcher:1.8.1", "--name", "nope"
+    )
+    assert (p.returncode, p.stderr) == (1, 'ERROR: no nodes found for cluster "nope"\n')
+    p = fake_k8s.run(
+        "kind", "load", "docker-image", "airbyte/workload-launcher:1.8.1", "--name", "airbox-t"
+    )
+    assert p.returncode == 0
+    assert 'not yet present on node "airbox-t-control-plane", loading...' in p.stderr
+    node = fake_k8s.state()["clusters"]["airbox-t"]["nodes"][0]
+    assert "airbyte/workload-launcher:1.8.1" in node["images"]
+
+    out = tmp_path / "logs"
+    p = fake_k8s.run("kind", "export", "logs", str(out), "--name", "airbox-t")
+    assert p.returncode == 0
+    assert p.stdout == f"{out}\n"
+    assert 'Exporting logs for cluster "airbox-t" to:' in p.stderr
+    assert (out / "airbox-t-control-plane" / "kubelet.log").is_file()
+    assert (out / "docker-info.txt").is_file()
+
+
+# -- kubectl
+
+
+def test_apply_secret_then_get(fake_k8s: FakeK8s, cluster: Path) -> None:
+    p = kubectl(fake_k8s, cluster, "apply", "-f", "-", input=SECRET_MANIFEST)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "namespace/airbyte created\nsecret/airbox-creds created\n"
+    assert fake_k8s.call_records("kubectl")[-1]["stdin_bytes"] == len(SECRET_MANIFEST)
+    assert "s3cr3t" not in (fake_k8s.state_dir / "calls.jsonl").read_text()
+
+    again = kubectl(fake_k8s, cluster, "apply", "-f", "-", input=SECRET_MANIFEST)
+    assert again.stdout == "namespace/airbyte unchanged\nsecret/airbox-creds unchanged\n"
+    changed = SECRET_MANIFEST.replace("s3cr3t", "n3w")
+    again = kubectl(fake_k8s, cluster, "apply", "-f", "-", input=changed)
+    assert again.stdout == "namespace/airbyte unchanged\nsecret/airbox-creds configured\n"
+    ssa = kubectl(
+        fake_k8s,
+        cluster,
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "--field-manager",
+        "airbox",
+        "-f",
+        "-",
+        input=changed,
+    )
+    assert ssa.stdout.splitlines()[-1] == "secret/airbox-creds serverside-applied"
+
+    secret = json.loads(
+        kubectl(fake_k8s, cluster, "get", "secret", "airbox-creds", "-n", NS, "-o", "json").stdout
+    )
+    assert secret["kind"] == "Secret" and "stringData" not in secret
+    assert base64.b64decode(secret["data"]["DATAPLANE_CLIENT_SECRET"]) == b"n3w"
+    assert base64.b64decode(secret["data"]["EXTRA"]) == b"extra"
+    one = kubectl(
+        fake_k8s,
+        cluster,
+        "get",
+        "secret",
+        "airbox-creds",
+        "-n",
+        NS,
+        "-o",
+        "jsonpath={.data.DATAPLANE_CLIENT_ID}",
+    )
+    assert base64.b64decode(one.stdout) == b"client-id"
+
+
+def test_apply_errors(fake_k8s: FakeK8s, cluster: Path) -> None:
+    doc = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  namespace: ghost\n"
+        "stringData:\n  a: b\n"
+    )
+    p = kubectl(fake_k8s, cluster, "apply", "-f", "-", input=doc)
+    assert p.returncode == 1
+    assert p.stderr.strip() == (
+        'Error from server (NotFound): error when creating "STDIN": namespaces "ghost" not found'
+    )
+    typed = doc.replace("ghost", "default").replace("a: b", "port: 5432")
+    p = kubectl(fake_k8s, cluster, "apply", "-f", "-", input=typed)
+    assert p.returncode == 1
+    assert (
+        "cannot unmarshal number into Go struct field Secret.stringData of type string" in p.stderr
+    )
+    p = kubectl(
+        fake_k8s,
+        cluster,
+        "apply",
+        "-f",
+        "-",
+        input=doc.replace("namespace: ghost", "namespace: default").replace(
+            "stringData:\n  a: b", "data:\n  a: not*base64"
+        ),
+    )
+    assert "illegal base64 data at input byte 3" in p.stderr
+
+
+def test_get_shapes_and_not_found(fake_k8s: FakeK8s, cluster: Path) -> None:
+    p = kubectl(fake_k8s, cluster, "get", "pods", "nope", "-n", "default")
+    assert (p.returncode, p.stderr) == (1, 'Error from server (NotFound): pods "nope" not found\n')
+    p = kubectl(fake_k8s, cluster, "get", "deployment/nope", "-n", "default", "--ignore-not-found")
+    assert (p.returncode, p.stdout, p.stderr) == (0, "", "")
+    p = kubectl(fake_k8s, cluster, "get", "deploy", "nope", "-n", "default")
+    assert 'deployments.apps "nope" not found' in p.stderr
+    p = kubectl(fake_k8s, cluster, "get", "pods", "-n", "empty")
+    assert (p.returncode, p.stderr) == (0, "No resources found in empty namespace.\n")
+    listed = json.loads(kubectl(fake_k8s, cluster, "get", "ns", "-o", "json").stdout)
+    assert listed["apiVersion"] == "v1" and listed["kind"] == "List"
+    assert "kube-system" in [i["metadata"]["name"] for i in listed["items"]]
+    assert kubectl(fake_k8s, cluster, "get", "--raw", "/readyz").stdout == "ok"
+    names = kubectl(
+        fake_k8s,
+        cluster,
+        "get",
+        "nodes",
+        "-o",
+        'jsonpath={range .items[*]}{.metadata.name}{"\\n"}{end}',
+    )
+    assert names.stdout == "airbox-t-control-plane\n"
+    ready = kubectl(
+        fake_k8s,
+        cluster,
+        "get",
+        "nodes",
+        "-o",
+        'jsonpath={.items[0].status.conditions[?(@.type=="Ready")].status}',
+    )
+    assert ready.stdout == "True"
+    wait = kubectl(
+        fake_k8s, cluster, "wait", "--for=condition=Ready", "node", "--all", "--timeout", "60s"
+    )
+    assert wait.stdout == "node/airbox-t-control-plane condition met\n"
+
+
+def test_kubeconfig_and_context_errors(fake_k8s: FakeK8s, cluster: Path, tmp_path: Path) -> None:
+    p = fake_k8s.run("kubectl", "--kubeconfig", str(tmp_path / "missing"), "get", "pods")
+    assert (p.returncode, p.stderr) == (
+        1,
+        f"error: stat {tmp_path / 'missing'}: no such file or directory\n",
+    )
+    p = kubectl(fake_k8s, cluster, "--context", "kind-other", "get", "pods")
+    assert (p.returncode, p.stderr) == (1, 'error: context "kind-other" does not exist\n')
+    contexts = kubectl(fake_k8s, cluster, "config", "get-contexts", "-o", "name")
+    assert contexts.stdout == "kind-airbox-t\n"
+    assert kubectl(fake_k8s, cluster, "config", "current-context").stdout == "kind-airbox-t\n"
+
+
+def test_existing_cluster(fake_k8s: FakeK8s) -> None:
+    kc = fake_k8s.add_existing_cluster("prod", "prod-cluster", namespace="team")
+    assert kc == Path(os.environ["KUBECONFIG"])
+    p = fake_k8s.run("kubectl", "--context", "prod", "get", "ns", "-o", "name")
+    assert p.returncode == 0, p.stderr
+    assert "namespace/default" in p.stdout.splitlines()
+    assert "prod-cluster" in fake_k8s.clusters()
+    assert fake_k8s.run("kind", "get", "clusters").stdout == ""  # not a kind cluster
+    fake_k8s.remove_cluster("prod-cluster")
+    p = fake_k8s.run("helm", "--kube-context", "prod", "list")
+    assert p.returncode == 1
+    assert p.stderr.startswith('Error: Kubernetes cluster unreachable: Get "https://127.0.0.1:')
+    assert "connect: connection refused" in p.stderr
+
+
+# -- helm
+
+
+def test_helm_install_status_list_history(fake_k8s: FakeK8s, cluster: Path) -> None:
+    p = install(fake_k8s, cluster)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith(
+        'Release "airbox-t" does not exist. Installing it now.\nNAME: airbox-t\n'
+    )
+    assert "STATUS: deployed\nREVISION: 1\n" in p.stdout
+
+    status = json.loads(
+        helm(fake_k8s, cluster, "status", "airbox-t", "-n", NS, "-o", "json").stdout
+    )
+    assert status["name"] == "airbox-t" and status["namespace"] == NS and status["version"] == 1
+    assert status["info"]["status"] == "deployed"
+    assert status["chart"]["metadata"] == status["chart"]["metadata"] | {
+        "name": "airbyte-data-plane",
+        "version": "1.8.1",
+        "appVersion": "1.8.1",
+    }
+
+    listed = json.loads(helm(fake_k8s, cluster, "list", "-n", NS, "-o", "json").stdout)
+    assert [
+        (r["name"], r["revision"], r["status"], r["chart"], r["app_version"]) for r in listed
+    ] == [("airbox-t", "1", "deployed", "airbyte-data-plane-1.8.1", "1.8.1")]
+
+    values = tmp_values = fake_k8s.state_dir.parent / "values.yaml"
+    tmp_values.write_text("global:\n  airbyteUrl: https://example.airbyte.com\n")
+    p = install(fake_k8s, cluster, "-f", str(values), "--version", "1.8.2")
+    assert p.stdout.startswith('Release "airbox-t" has been upgraded. Happy Helming!\n')
+    history = json.loads(
+        helm(fake_k8s, cluster, "history", "airbox-t", "-n", NS, "-o", "json").stdout
+    )
+    assert [(h["revision"], h["status"], h["chart"]) for h in history] == [
+        (1, "superseded", "airbyte-data-plane-1.8.1"),
+        (2, "deployed", "airbyte-data-plane-1.8.2"),
+    ]
+    got = json.loads(
+        helm(fake_k8s, cluster, "get", "values", "airbox-t", "-n", NS, "-o", "json").stdout
+    )
+    assert got == {"global": {"airbyteUrl": "https://example.airbyte.com"}}
+
+    pod = launcher_pod(fake_k8s, cluster)
+    assert pod["spec"]["containers"][0]["image"] == "airbyte/workload-launcher:1.8.2"
+    assert pod["metadata"]["labels"]["app.kubernetes.io/instance"] == "airbox-t"
+    objects = {
+        (o["kind"], o["metadata"]["name"]) for o in fake_k8s.objects("airbox-t", namespace=NS)
+    }
+    assert {
+        ("Deployment", "airbox-t-airbyte-data-plane"),
+        ("Secret", "airbox-t-airbyte-data-plane-secrets"),
+        ("ConfigMap", "airbox-t-airbyte-data-plane-env"),
+    } <= objects
+    rollout = kubectl(
+        fake_k8s,
+        cluster,
+        "rollout",
+        "status",
+        "deployment/airbox-t-airbyte-data-plane",
+        "-n",
+        NS,
+        "--timeout",
+        "60s",
+    )
+    assert rollout.stdout == 'deployment "airbox-t-airbyte-data-plane" successfully rolled out\n'
+
+
+def test_helm_errors(fake_k8s: FakeK8s, cluster: Path, tmp_path: Path) -> None:
+    p = helm(
+        fake_k8s, cluster, "upgrade", "r", "airbyte-data-plane", "--repo", REPO, "-n", "default"
+    )
+    assert p.stderr == 'Error: UPGRADE FAILED: "r" has no deployed releases\n'
+    p = helm(
+        fake_k8s,
+        cluster,
+        "upgrade",
+        "--install",
+        "r",
+        "airbyte-data-plane",
+        "--repo",
+        REPO,
+        "-n",
+        "ghost",
+    )
+    assert p.stderr == 'Error: create: failed to create: namespaces "ghost" not found\n'
+    p = helm(
+        fake_k8s, cluster, "upgrade", "--install", "r", str(tmp_path / "chart"), "-n", "default"
+    )
+    assert p.stderr == f'Error: path "{tmp_path / "chart"}" not found\n'
+    p = helm(
+        fake_k8s,
+        cluster,
+        "upgrade",
+        "--install",
+        "r",
+        "airbyte-data-plane",
+        "--repo",
+        REPO,
+        "-f",
+        str(tmp_path / "values.yaml"),
+    )
+    assert p.stderr == f"Error: open {tmp_path / 'values.yaml'}: no such file or directory\n"
+    p = helm(fake_k8s, cluster, "status", "r")
+    assert (p.returncode, p.stderr) == (1, "Error: release: not found\n")
+    p = helm(fake_k8s, cluster, "uninstall", "r")
+    assert p.stderr == "Error: uninstall: Release not loaded: r: release: not found\n"
+    assert helm(fake_k8s, cluster, "uninstall", "r", "--ignore-not-found").returncode == 0
+
+
+def test_local_chart(fake_k8s: FakeK8s, cluster: Path, tmp_path: Path) -> None:
+    chart = tmp_path / "airbyte-data-plane"
+    chart.mkdir()
+    (chart / "Chart.yaml").write_text(
+        "apiVersion: v2\nname: airbyte-data-plane\nversion: 1.9.0\nappVersion: 1.9.0-rc.1\n"
+    )
+    p = helm(fake_k8s, cluster, "upgrade", "--install", "local", str(chart), "-n", "default")
+    assert p.returncode == 0, p.stderr
+    assert fake_k8s.release("airbox-t", "local")[-1]["app_version"] == "1.9.0-rc.1"
+
+
+def test_pending_release_blocks_upgrade_until_rollback(fake_k8s: FakeK8s, cluster: Path) -> None:
+    assert install(fake_k8s, cluster).returncode == 0
+    assert install(fake_k8s, cluster, "--set", "x=1").returncode == 0
+    fake_k8s.pending("airbox-t", "airbox-t", "pending-upgrade")
+    p = install(fake_k8s, cluster)
+    assert (p.returncode, p.stderr) == (
+        1,
+        "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress\n",
+    )
+    listed = json.loads(helm(fake_k8s, cluster, "list", "-n", NS, "-o", "json").stdout)
+    assert listed == []  # pending releases only show with --all / --pending
+    listed = json.loads(helm(fake_k8s, cluster, "list", "-a", "-n", NS, "-o", "json").stdout)
+    assert listed[0]["status"] == "pending-upgrade"
+
+    p = helm(fake_k8s, cluster, "rollback", "airbox-t", "1", "-n", NS, "--wait", "--timeout", "5m")
+    assert (p.returncode, p.stdout) == (0, "Rollback was a success! Happy Helming!\n")
+    revs = fake_k8s.release("airbox-t", "airbox-t")
+    assert [(r["revision"], r["status"]) for r in revs] == [
+        (1, "superseded"),
+        (2, "pending-upgrade"),
+        (3, "deployed"),
+    ]
+    assert revs[-1]["description"] == "Rollback to 1" and revs[-1]["config"] == {}
+    assert install(fake_k8s, cluster).returncode == 0
+
+
+def test_uninstall(fake_k8s: FakeK8s, cluster: Path) -> None:
+    assert install(fake_k8s, cluster).returncode == 0
+    p = helm(fake_k8s, cluster, "uninstall", "airbox-t", "-n", NS, "--wait", "--timeout", "2m")
+    assert p.stdout == 'release "airbox-t" uninstalled\n'
+    assert fake_k8s.releases("airbox-t") == {}
+    assert not [o for o in fake_k8s.objects("airbox-t", namespace=NS) if o["kind"] != "Namespace"]
+    p = kubectl(fake_k8s, cluster, "get", "pods", "-n", NS)
+    assert p.stderr == f"No resources found in {NS} namespace.\n"
+
+
+def test_ownership_conflict(fake_k8s: FakeK8s, cluster: Path) -> None:
+    clash = SECRET_MANIFEST.replace("airbox-creds", "airbox-t-airbyte-data-plane-secrets")
+    assert kubectl(fake_k8s, cluster, "apply", "-f", "-", input=clash).returncode == 0
+    p = install(fake_k8s, cluster)
+    assert p.returncode == 1
+    assert p.stderr.startswith(
+        "Error: Unable to continue with install: Secret "
+        '"airbox-t-airbyte-data-plane-secrets" in namespace "airbyte" exists'
+    )
+
+
+# -- scenarios
+
+
+def test_scenarios_change_pod_status_and_logs(fake_k8s: FakeK8s, cluster: Path) -> None:
+    assert install(fake_k8s, cluster).returncode == 0
+    pod = launcher_pod(fake_k8s, cluster)
+    name = pod["metadata"]["name"]
+    assert name.startswith("airbox-t-airbyte-data-plane-")
+    assert pod["status"]["phase"] == "Running" and pod["status"]["containerStatuses"][0]["ready"]
+    logs = kubectl(fake_k8s, cluster, "logs", name, "-n", NS, "--tail", "100").stdout
+    assert "INFO  Starting workload launcher" in logs
+    assert "INFO  Heartbeat sent to control plane" in logs
+
+    fake_k8s.set_scenario(launcher="crashloop")
+    cs = launcher_pod(fake_k8s, cluster)["status"]["containerStatuses"][0]
+    assert cs["state"]["waiting"]["reason"] == "CrashLoopBackOff" and cs["restartCount"] == 6
+    assert cs["lastState"]["terminated"] == cs["lastState"]["terminated"] | {
+        "reason": "Error",
+        "exitCode": 1,
+    }
+    logs = kubectl(
+        fake_k8s, cluster, "logs", "deployment/airbox-t-airbyte-data-plane", "-n", NS, "--previous"
+    ).stdout
+    assert "Exception" in logs and logs.rstrip().splitlines()[-1].startswith("\t")
+    events = json.loads(
+        kubectl(
+            fake_k8s,
+            cluster,
+            "get",
+            "events",
+            "-n",
+            NS,
+            "--field-selector",
+            "type=Warning",
+            "-o",
+            "json",
+        ).stdout
+    )["items"]
+    assert any(
+        e["reason"] == "BackOff" and "Back-off restarting failed container" in e["message"]
+        for e in events
+    )
+    table = kubectl(fake_k8s, cluster, "get", "pods", "-n", NS).stdout
+    assert "CrashLoopBackOff" in table and "0/1" in table
+    p = install(fake_k8s, cluster, "--set", "a=b")
+    assert (p.returncode, p.stderr) == (1, "Error: UPGRADE FAILED: context deadline exceeded\n")
+    assert fake_k8s.release("airbox-t", "airbox-t")[-1]["status"] == "failed"
+
+    fake_k8s.set_scenario(launcher="imagepull")
+    pod = launcher_pod(fake_k8s, cluster)  # the failed upgrade rolled out a new pod
+    name = pod["metadata"]["name"]
+    cs = pod["status"]["containerStatuses"][0]
+    assert cs["state"]["waiting"]["reason"] == "ImagePullBackOff"
+    events = json.loads(kubectl(fake_k8s, cluster, "get", "events", "-n", NS, "-o", "json").stdout)
+    assert any(
+        "toomanyrequests: You have reached your pull rate limit" in e["message"]
+        for e in events["items"]
+        if e["type"] == "Warning" and e["reason"] == "Failed"
+    )
+    p = kubectl(fake_k8s, cluster, "logs", name, "-n", NS)
+    assert p.returncode == 1 and "is waiting to start" in p.stderr
+
+    fake_k8s.set_scenario(launcher="auth-fail")
+    assert install(fake_k8s, cluster, "--set", "a=c").returncode == 0  # ready, so --wait passes
+    logs = kubectl(
+        fake_k8s, cluster, "logs", "-l", "app.kubernetes.io/instance=airbox-t", "-n", NS
+    ).stdout
+    assert "ERROR Failed to authenticate with the control plane: 401 Unauthorized" in logs
+
+    fake_k8s.set_scenario(node_ready=False, launcher="ok")
+    node = json.loads(kubectl(fake_k8s, cluster, "get", "nodes", "-o", "json").stdout)["items"][0]
+    assert node["status"]["conditions"][0]["status"] == "False"
+    assert launcher_pod(fake_k8s, cluster)["status"]["phase"] == "Pending"
+
+
+def test_missing_secret_and_atomic_install(fake_k8s: FakeK8s, cluster: Path) -> None:
+    p = install(fake_k8s, cluster, "--set", "dataPlane.secretName=airbox-creds", "--atomic")
+    assert (p.returncode, p.stderr) == (
+        1,
+        "Error: release airbox-t failed, and has been uninstalled "
+        "due to atomic being set: context deadline exceeded\n",
+    )
+    assert fake_k8s.releases("airbox-t") == {}
+
+    p = install(fake_k8s, cluster, "--set", "dataPlane.secretName=airbox-creds")
+    assert (p.returncode, p.stderr) == (1, "Error: context deadline exceeded\n")
+    cs = launcher_pod(fake_k8s, cluster)["status"]["containerStatuses"][0]
+    assert cs["state"]["waiting"] == {
+        "reason": "CreateContainerConfigError",
+        "message": 'secret "airbox-creds" not found',
+    }
+    assert kubectl(fake_k8s, cluster, "apply", "-f", "-", input=SECRET_MANIFEST).returncode == 0
+    assert launcher_pod(fake_k8s, cluster)["status"]["containerStatuses"][0]["ready"]
+    p = install(fake_k8s, cluster, "--set", "dataPlane.secretName=airbox-creds")
+    assert p.returncode == 0, p.stderr  # the failed first revision is upgraded
+    assert [r["status"] for r in fake_k8s.release("airbox-t", "airbox-t")] == [
+        "superseded",
+        "deployed",
+    ]
+
+
+def test_atomic_upgrade_rolls_back(fake_k8s: FakeK8s, cluster: Path) -> None:
+    assert install(fake_k8s, cluster).returncode == 0
+    fake_k8s.set_scenario(launcher="crashloop")
+    p = install(fake_k8s, cluster, "--atomic", "--set", "x=1")
+    assert p.stderr == (
+        "Error: UPGRADE FAILED: release airbox-t failed, and has been rolled back "
+        "due to atomic being set: context deadline exceeded\n"
+    )
+    assert [(r["revision"], r["status"]) for r in fake_k8s.release("airbox-t", "airbox-t")] == [
+        (1, "superseded"),
+        (2, "failed"),
+        (3, "deployed"),
+    ]
+
+
+def test_namespace_delete_cascades(fake_k8s: FakeK8s, cluster: Path) -> None:
+    assert install(fake_k8s, cluster).returncode == 0
+    p = kubectl(fake_k8s, cluster, "delete", "namespace", NS, "--wait=false", "--timeout", "60s")
+    assert p.stdout == f'namespace "{NS}" deleted\n'
+    assert fake_k8s.releases("airbox-t") == {}
+    p = kubectl(fake_k8s, cluster, "delete", "secret", "gone", "-n", "default")
+    assert p.stderr == 'Error from server (NotFound): secrets "gone" not found\n'
+    p = kubectl(fake_k8s, cluster, "delete", "ns", "default")
+    assert "this namespace may not be deleted" in p.stderr
+
+
+# -- faults
+
+
+def test_fault_fail_once(fake_k8s: FakeK8s, cluster: Path) -> None:
+    fake_k8s.add_fault(
+        "kubectl",
+        ["apply"],
+        "fail",
+        exit=1,
+        times=1,
+        stderr="Unable to connect to the server: net/http: TLS handshake timeout",
+    )
+    p = kubectl(fake_k8s, cluster, "apply", "-f", "-", input=SECRET_MANIFEST)
+    assert (p.returncode, p.stderr) == (
+        1,
+        "Unable to connect to the server: net/http: TLS handshake timeout\n",
+    )
+    assert fake_k8s.faults() == []
+    assert kubectl(fake_k8s, cluster, "get", "ns", NS).returncode == 1  # nothing was applied
+    assert kubectl(fake_k8s, cluster, "apply", "-f", "-", input=SECRET_MANIFEST).returncode == 0
+
+
+def run_in_own_group(
+    fake: FakeK8s, argv: list[str], input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        argv,
+        input=input,
+        text=True,
+        capture_output=True,
+        env=fake.full_env(),
+        start_new_session=True,
+        timeout=30,
+    )
+
+
+def test_fault_interrupt_helm_leaves_pending(fake_k8s: FakeK8s, cluster: Path) -> None:
+    fake_k8s.add_fault("helm", ["upgrade", "--install"], "interrupt", after="work", times=1)
+    p = run_in_own_group(
+        fake_k8s,
+        [
+            str(fake_k8s.helm),
+            "--kubeconfig",
+            str(cluster),
+            "upgrade",
+            "--install",
+            "airbox-t",
+            "airbyte-data-plane",
+            "--repo",
+            REPO,
+            "-n",
+            "default",
+            "--wait",
+        ],
+    )
+    assert p.returncode == 130
+    assert fake_k8s.call_records("helm")[-1]["exit"] == 130
+    assert [r["status"] for r in fake_k8s.release("airbox-t", "airbox-t")] == ["pending-install"]
+    p = helm(
+        fake_k8s,
+        cluster,
+        "upgrade",
+        "--install",
+        "airbox-t",
+        "airbyte-data-plane",
+        "--repo",
+        REPO,
+        "-n",
+        "default",
+    )
+    assert "another operation (install/upgrade/rollback) is in progress" in p.stderr
+
+
+def test_fault_interrupt_signals_the_process_group(fake_k8s: FakeK8s, cluster: Path) -> None:
+    fake_k8s.add_fault("kubectl", ["apply"], "interrupt", after="work")
+    parent = (
+        "import subprocess, sys\n"
+        "try:\n"
+        "    subprocess.run(sys.argv[1:], input=sys.stdin.read(), text=True)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('parent interrupted')\n"
+    )
+    p = run_in_own_group(
+        fake_k8s,
+        [
+            sys.executable,
+            "-c",
+            parent,
+            str(fake_k8s.kubectl),
+            "--kubeconfig",
+            str(cluster),
+            "apply",
+            "-f",
+            "-",
+        ],
+        input=SECRET_MANIFEST,
+    )
+    assert "parent interrupted" in p.stdout
+    assert kubectl(fake_k8s, cluster, "get", "ns", NS).returncode == 0  # first document only
+    assert kubectl(fake_k8s, cluster, "get", "secret", "airbox-creds", "-n", NS).returncode == 1
+
+
+def test_fault_interrupt_kind_create_skips_kubeconfig(fake_k8s: FakeK8s, tmp_path: Path) -> None:
+    fake_k8s.add_fault("kind", ["create", "cluster"], "interrupt", after="work", times=1)
+    kc = tmp_path / "kc"
+    p = run_in_own_group(
+        fake_k8s,
+        [str(fake_k8s.kind), "create", "cluster", "--name", "half", "--kubeconfig", str(kc)],
+    )
+    assert p.returncode == 130
+    assert fake_k8s.clusters() == ["half"] and not kc.exists()
+
+
+def test_fault_hang(fake_k8s: FakeK8s) -> None:
+    fake_k8s.add_fault("helm", ["status"], "hang")
+    start = time.monotonic()
+    with pytest.raises(subprocess.TimeoutExpired):
+        fake_k8s.run("helm", "status", "x", timeout=1)
+    assert time.monotonic() - start < 5
+    assert fake_k8s.run("helm", "version", "--short").returncode == 0  # the lock was released
+
+
+# -- docker mode
+
+
+@pytest.fixture
+def docker_mode(fake_k8s: FakeK8s) -> Iterator[Any]:
+    client = docker_client()
+    image = "fakek8s/node:sleep"
+    ensure_image(client, image)
+    fake_k8s.use_docker(image)
+    yield client
+    fake_k8s.cleanup()
+
+
+def test_docker_mode_node_container(fake_k8s: FakeK8s, docker_mode: Any, tmp_path: Path) -> None:
+    client = docker_mode
+    name = f"fk-{os.getpid()}"
+    kc = tmp_path / "kc"
+    p = fake_k8s.run(
+        "kind",
+        "create",
+        "cluster",
+        "--name",
+        name,
+        "--config",
+        str(kind_config(tmp_path, name)),
+        "--kubeconfig",
+        str(kc),
+    )
+    assert p.returncode == 0, p.stderr
+    container = client.containers.get(f"{name}-control-plane")
+    assert container.status == "running"
+    assert container.labels["io.x-k8s.kind.cluster"] == name
+    assert container.labels["io.x-k8s.kind.role"] == "control-plane"
+    assert container.attrs["HostConfig"]["NetworkMode"] == "none"
+    assert container.attrs["HostConfig"]["RestartPolicy"]["Name"] in ("", "no")
+    assert fake_k8s.run("kind", "get", "clusters").stdout == f"{name}\n"
+    assert kubectl(fake_k8s, kc, "get", "--raw", "/readyz").stdout == "ok"
+
+    launcher = "airbyte/workload-launcher:fakek8s-test"
+    p = fake_k8s.run("kind", "load", "docker-image", launcher, "--name", name)
+    assert (p.returncode, p.stderr) == (1, f'ERROR: image: "{launcher}" not present locally\n')
+    tag_images(client, "fakek8s/node:sleep", [launcher])
+    try:
+        p = fake_k8s.run("kind", "load", "docker-image", launcher, "--name", name)
+        assert p.returncode == 0 and "loading..." in p.stderr
+    finally:
+        remove_tags(client, [launcher])
+
+    container.stop(timeout=1)
+    port = yaml.safe_load(kc.read_text())["clusters"][0]["cluster"]["server"].rsplit(":", 1)[1]
+    p = kubectl(fake_k8s, kc, "get", "pods")
+    assert p.returncode == 1
+    assert p.stderr.splitlines()[-1] == (
+        f"The connection to the server 127.0.0.1:{port} was "
+        "refused - did you specify the right host or port?"
+    )
+    p = helm(fake_k8s, kc, "list")
+    assert p.stderr == (
+        f'Error: Kubernetes cluster unreachable: Get "https://127.0.0.1:{port}/version": '
+        f"dial tcp 127.0.0.1:{port}: connect: connection refused\n"
+    )
+
+    assert (
+        fake_k8s.run(
+            "kind", "delete", "cluster", "--name", name, "--kubeconfig", str(kc)
+        ).returncode
+        == 0
+    )
+    assert fake_k8s.node_containers(client) == []
+    assert fake_k8s.run("kind", "get", "clusters").stderr == "No kind clusters found.\n"
+
+
+def test_docker_mode_container_removed_behind_kinds_back(
+    fake_k8s: FakeK8s, docker_mode: Any, tmp_path: Path
+) -> None:
+    name = f"fk2-{os.getpid()}"
+    kc = tmp_path / "kc"
+    assert (
+        fake_k8s.run(
+            "kind", "create", "cluster", "--name", name, "--kubeconfig", str(kc)
+        ).returncode
+        == 0
+    )
+    docker_mode.containers.get(f"{name}-control-plane").remove(force=True)
+    assert fake_k8s.run("kind", "get", "clusters").stdout == ""
+    assert kubectl(fake_k8s, kc, "get", "ns").returncode == 1
+    assert fake_k8s.clusters() == []
+
+
+def test_concurrent_calls_share_state(fake_k8s: FakeK8s, cluster: Path) -> None:
+    env = fake_k8s.full_env()
+    procs = [
+        subprocess.Popen(
+            [str(fake_k8s.kubectl), "--kubeconfig", str(cluster), "create", "namespace", f"ns{i}"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for i in range(6)
+    ]
+    assert [p.wait(timeout=30) for p in procs] == [0] * 6
+    names = kubectl(fake_k8s, cluster, "get", "ns", "-o", "name").stdout.splitlines()
+    assert {f"namespace/ns{i}" for i in range(6)} <= set(names)
+    records = fake_k8s.call_records("kubectl")
+    assert len([r for r in records if r["argv"][2:4] == ["create", "namespace"]]) == 6
+    assert set(records[0]) == {"tool", "argv", "cwd", "stdin_bytes", "time", "exit"}
