@@ -129,14 +129,14 @@ def helm_template(kube: Kube, settings: Settings, values: Path) -> list[str]:
     ]
 
 
-def helm_upgrade(kube: Kube, settings: Settings, values: Path, *, helm_major: int = 3) -> list[str]:
-    # Helm 4 renamed --atomic to --rollback-on-failure.
-    rollback_flag = "--atomic" if helm_major < 4 else "--rollback-on-failure"
+def helm_upgrade(kube: Kube, settings: Settings, values: Path) -> list[str]:
+    # No --atomic: its rollback deletes the failed pods before airbox can say why they
+    # failed. airbox collects the diagnosis first, then rolls back itself.
     return kube.helm(
         "upgrade", "--install", settings.release, *chart_args(settings),
         "--namespace", settings.namespace, "--create-namespace",
         "--values", str(values),
-        "--wait", "--timeout", HELM_TIMEOUT, rollback_flag, "--history-max", "10",
+        "--wait", "--timeout", HELM_TIMEOUT, "--history-max", "10",
     )
 
 

@@ -379,48 +379,64 @@ class Release(Step[Context]):
         return [commands.helm_upgrade(ctx.kube, ctx.settings, ctx.files.values)]
 
     def run(self, ctx: Context, line: StepLine) -> None:
-        recover_pending(ctx, line)
-        major = ctx.tools.helm_major() if ctx.tools is not None else 3
-        argv = commands.helm_upgrade(ctx.kube, ctx.settings, ctx.files.values, helm_major=major)
+        previous = recover_pending(ctx, line)
+        argv = commands.helm_upgrade(ctx.kube, ctx.settings, ctx.files.values)
         stop = threading.Event()
         watcher = threading.Thread(target=_watch, args=(ctx, line, stop), daemon=True)
         watcher.start()
         try:
             ctx.runner.run(argv, timeout=11 * 60, error="helm upgrade --install failed")
         except ToolError as exc:
-            raise _explain_release_failure(ctx, exc) from None
+            stop.set()
+            error = _explain_release_failure(ctx, exc)
+            error.details.extend(_roll_back(ctx, line, previous))
+            raise error from None
         finally:
             stop.set()
             watcher.join(timeout=5)
 
 
-def recover_pending(ctx: Context, line: StepLine) -> None:
-    """Helm leaves a release "pending-*" when interrupted; clear it like abctl does."""
+def _roll_back(ctx: Context, line: StepLine, previous: int | None) -> list[str]:
+    """After a failed upgrade, go back to the last good revision (after the diagnosis)."""
+    if previous is None:
+        return ["the failed first install is left in place so `airbox status` and "
+                "`airbox logs` can show why; the next `airbox install` replaces it"]
+    line.update(f"rolling back to revision {previous}")
+    result = ctx.runner.run(commands.helm_rollback(ctx.kube, ctx.settings, previous),
+                            check=False, timeout=360)
+    if result.ok:
+        return [f"rolled back to revision {previous}: the previous settings run again"]
+    return [f"rolling back to revision {previous} failed too: {result.stderr.strip()[-200:]}"]
+
+
+def recover_pending(ctx: Context, line: StepLine) -> int | None:
+    """Clear a release Helm left "pending-*" (an interrupted run), like abctl does.
+
+    Returns the newest revision that was deployed, to roll back to if the upgrade fails.
+    """
     result = ctx.runner.run(commands.helm_history(ctx.kube, ctx.settings), check=False,
                             timeout=60)
     if not result.ok:
-        return  # no release yet
+        return None  # no release yet
     try:
         history = json.loads(result.stdout or "[]")
     except ValueError:
-        return
-    if not history:
-        return
-    last = history[-1]
-    status = str(last.get("status", ""))
+        return None
+    good = [int(h["revision"]) for h in history if h.get("status") in ("deployed", "superseded")]
+    last_good = good[-1] if good else None
+    status = str(history[-1].get("status", "")) if history else ""
     if not status.startswith("pending"):
-        return
-    deployed = [h for h in history if h.get("status") in ("deployed", "superseded")]
+        return last_good
     runlog.logger().warning("release %s is stuck in %s", ctx.settings.release, status)
-    if deployed and status != "pending-install":
-        revision = int(deployed[-1]["revision"])
-        line.update(f"release stuck in {status}; rolling back to revision {revision}")
-        ctx.runner.run(commands.helm_rollback(ctx.kube, ctx.settings, revision), timeout=360,
+    if last_good is not None:
+        line.update(f"release stuck in {status}; rolling back to revision {last_good}")
+        ctx.runner.run(commands.helm_rollback(ctx.kube, ctx.settings, last_good), timeout=360,
                        error="rolling back the stuck release failed")
-    else:
-        line.update(f"release stuck in {status}; removing the unfinished install")
-        ctx.runner.run(commands.helm_uninstall(ctx.kube, ctx.settings), timeout=360,
-                       error="removing the stuck release failed")
+        return last_good
+    line.update(f"release stuck in {status}; removing the unfinished install")
+    ctx.runner.run(commands.helm_uninstall(ctx.kube, ctx.settings), timeout=360,
+                   error="removing the stuck release failed")
+    return None
 
 
 def _watch(ctx: Context, line: StepLine, stop: threading.Event) -> None:

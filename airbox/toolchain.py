@@ -186,7 +186,3 @@ class Toolchain:
                 hint=f"run `airbox install` once to download it, or set AIRBOX_{tool.upper()}",
             )
         return str(download(tool, fetch=self._fetch))
-
-    def helm_major(self) -> int:
-        version = _version_of("helm", self.resolve("helm"))
-        return version[0] if version else 3

@@ -140,6 +140,25 @@ class StepLine:
         if not self.term.interactive:
             self.term.info(f"  {status}")
 
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Stop the spinner while a question is on screen, then resume it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        with self.term._lock:
+            if self.term.interactive and self.term._live_line is not None:
+                self.term.err.write("\r\x1b[2K")
+                self.term.err.flush()
+            self.term._live_line = None
+        try:
+            yield
+        finally:
+            self._stop = threading.Event()
+            if self.term.interactive:
+                self._thread = threading.Thread(target=self._spin, daemon=True)
+                self._thread.start()
+
     def skip(self, reason: str) -> None:
         self.skipped = True
         self.status = reason

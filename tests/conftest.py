@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-ASSETS = REPO / "assets"
+# Fixtures shared by many test modules (pytest finds them through this import).
+from tests.fakes.fixture import fake_k8s  # noqa: F401
+from tests.installer import installer, local_endpoint  # noqa: F401
 
 # Variables that would change what airbox does if they leaked in from the developer's shell.
 _SCRUB = ("AIRBYTE_CLIENT_ID", "AIRBYTE_CLIENT_SECRET", "AIRBOX_KIND", "AIRBOX_HELM",
@@ -31,14 +30,3 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     REDACTOR.reset()
     yield home
     REDACTOR.reset()
-
-
-def airbox_env(**extra: str) -> dict[str, str]:
-    """The environment for running the airbox executable as a subprocess."""
-    env = dict(os.environ)
-    env.update(extra)
-    return env
-
-
-def airbox_bin() -> str:
-    return str(Path(sys.executable).with_name("airbox"))

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests import answers_factory as af
-from tests.conftest import ASSETS, airbox_bin, airbox_env
+from tests.helpers import ASSETS, airbox_bin, airbox_env
 
 
 def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,

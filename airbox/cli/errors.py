@@ -36,9 +36,17 @@ def run(group: click.Group, argv: list[str]) -> NoReturn:
         code = result if isinstance(result, int) else 0
     except click.exceptions.Exit as done:
         code = done.exit_code
-    except click.exceptions.Abort:
-        # Ctrl-C or EOF at a prompt.
-        sys.stderr.write("\nInterrupted; nothing more was done. Run the command again to resume.\n")
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        # click turns Ctrl-C (and EOF at a prompt) into Abort.
+        from airbox import runlog
+
+        runlog.logger().warning("interrupted by the user")
+        sys.stderr.write(
+            "\nInterrupted. What was done is kept: run the same command again to finish.\n"
+        )
+        log_file = runlog.current_file()
+        if log_file:
+            sys.stderr.write(f"  log: {log_file}\n")
         code = EXIT_INTERRUPTED
     except click.ClickException as exc:
         exc.show()
@@ -46,17 +54,6 @@ def run(group: click.Group, argv: list[str]) -> NoReturn:
     except AirboxError as exc:
         report(exc)
         code = exc.exit_code
-    except KeyboardInterrupt:
-        from airbox import runlog
-
-        runlog.logger().warning("interrupted by the user")
-        sys.stderr.write(
-            "\nInterrupted. Progress is saved: run the same command again to finish.\n"
-        )
-        log_file = runlog.current_file()
-        if log_file:
-            sys.stderr.write(f"  log: {log_file}\n")
-        code = EXIT_INTERRUPTED
     except BrokenPipeError:
         code = 0
     sys.exit(code)

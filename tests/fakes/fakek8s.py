@@ -47,6 +47,11 @@ from typing import Any
 
 import yaml
 
+if __package__:  # imported by the fixture as tests.fakes.fakek8s
+    from . import chart_model
+else:  # run through a wrapper script with tests/fakes on sys.path
+    import chart_model
+
 Obj = dict[str, Any]
 
 KIND_VERSION = "kind v0.31.0 go1.24.0 linux/amd64"
@@ -986,8 +991,20 @@ def pod_condition(ctx: Ctx, rec: Obj, pod: Obj) -> str:
     secret = fake.get("requires_secret")
     if secret and get_obj(rec, "Secret", pod["metadata"]["namespace"], secret) is None:
         return "missing-secret"
+    if missing_secret_key(rec, pod) is not None:
+        return "missing-key"
     launcher = str(scen.get("launcher", "ok"))
     return launcher if launcher in ("ok", "crashloop", "imagepull", "auth-fail") else "ok"
+
+
+def missing_secret_key(rec: Obj, pod: Obj) -> tuple[str, str] | None:
+    """The first (Secret, key) the launcher's env references that the cluster lacks."""
+    ns = pod["metadata"]["namespace"]
+    for secret, key in pod.get("_fake", {}).get("required_keys") or []:
+        obj = get_obj(rec, "Secret", ns, secret)
+        if obj is None or key not in (obj.get("data") or {}):
+            return secret, key
+    return None
 
 
 def pod_view(ctx: Ctx, rec: Obj, pod: Obj) -> Obj:
@@ -1048,6 +1065,17 @@ def pod_view(ctx: Ctx, rec: Obj, pod: Obj) -> Obj:
                 }
             }
             cs["lastState"] = {}
+        elif state == "missing-key":
+            cs.pop("containerID")
+            secret, key = missing_secret_key(rec, pod) or ("", "")
+            cs["state"] = {
+                "waiting": {
+                    "reason": "CreateContainerConfigError",
+                    "message": f"couldn't find key {key} in Secret "
+                    f"{pod['metadata']['namespace']}/{secret}",
+                }
+            }
+            cs["lastState"] = {}
         elif state == "missing-secret":
             cs.pop("containerID")
             cs["state"] = {
@@ -1102,7 +1130,9 @@ def pod_view(ctx: Ctx, rec: Obj, pod: Obj) -> Obj:
         {"type": "PodScheduled", "status": "True", "lastTransitionTime": t},
     ]
     status["containerStatuses"] = statuses
-    status["phase"] = "Pending" if state in ("imagepull", "missing-secret") else "Running"
+    status["phase"] = (
+        "Pending" if state in ("imagepull", "missing-secret", "missing-key") else "Running"
+    )
     out["spec"]["nodeName"] = node
     out["status"] = status
     return out
@@ -1311,18 +1341,14 @@ def derived_events(ctx: Ctx, rec: Obj) -> list[Obj]:
                 age=120,
             )
         )
-        if state == "missing-secret":
-            events.append(
-                make_event(
-                    rec,
-                    pod,
-                    "Failed",
-                    f'Error: secret "{pod["_fake"]["requires_secret"]}" not found',
-                    "Warning",
-                    count=8,
-                    age=15,
-                )
+        if state in ("missing-secret", "missing-key"):
+            secret, key = missing_secret_key(rec, pod) or (pod["_fake"]["requires_secret"], "")
+            message = (
+                f"Error: couldn't find key {key} in Secret {pod['metadata']['namespace']}/{secret}"
+                if state == "missing-key"
+                else f'Error: secret "{secret}" not found'
             )
+            events.append(make_event(rec, pod, "Failed", message, "Warning", count=8, age=15))
             continue
         n = 7 if state == "crashloop" else 1
         events.append(
@@ -3849,13 +3875,15 @@ def chart_objects(rec: Obj, ns: str, name: str, rev: Obj) -> list[Obj]:
     def meta(n: str) -> Obj:
         return {"name": n, "namespace": ns, "labels": dict(labels), "annotations": dict(ann)}
 
+    chart_keys = chart_model.chart_secret_keys(values)
+    refs = chart_model.secret_refs(name, values)
     return [
         {
             "apiVersion": "v1",
             "kind": "Secret",
             "type": "Opaque",
             "metadata": meta(f"{full}-secrets"),
-            "data": {},
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in chart_keys.items()},
         },
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(f"{full}-env"), "data": env},
         {
@@ -3868,7 +3896,20 @@ def chart_objects(rec: Obj, ns: str, name: str, rev: Obj) -> list[Obj]:
                 "template": {
                     "metadata": {"labels": dict(selector)},
                     "spec": {
-                        "containers": [{"name": CONTAINER, "image": image, "envFrom": env_from}],
+                        "containers": [
+                            {
+                                "name": CONTAINER,
+                                "image": image,
+                                "envFrom": env_from,
+                                "env": [
+                                    {
+                                        "name": var,
+                                        "valueFrom": {"secretKeyRef": {"name": s, "key": k}},
+                                    }
+                                    for var, s, k in refs
+                                ],
+                            }
+                        ],
                         "serviceAccountName": "default",
                     },
                 },
@@ -3879,6 +3920,7 @@ def chart_objects(rec: Obj, ns: str, name: str, rev: Obj) -> list[Obj]:
                 "hash": tmpl_hash,
                 "base_hash": tmpl_hash,
                 "requires_secret": secret,
+                "required_keys": [[s, k] for _, s, k in refs],
                 "app_version": rev["app_version"],
                 "control_plane_url": url,
             },
@@ -4254,6 +4296,20 @@ def pick_revision(revs: list[Obj], number: int | None) -> Obj:
         if r["revision"] == number:
             return r
     raise Fail("Error: release: not found")
+
+
+def helm_template(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    """Client-side rendering: no cluster needed, like the real `helm template`."""
+    helm_args(ctx, args, 2, "helm template [NAME] [CHART] [flags]")
+    name, chart_ref = args
+    chart = resolve_chart(ctx, opts, chart_ref)
+    values = user_values(ctx, opts)
+    ns = opts.get("namespace") or "default"
+    docs = chart_model.render(name, ns, values, chart["app_version"])
+    for doc in docs:
+        ctx.out("---\n# Source: " + chart["name"] + "/templates/" + doc["kind"].lower() + ".yaml")
+        ctx.out(to_yaml(doc).rstrip("\n"))
+    return 0
 
 
 def helm_status(ctx: Ctx, opts: Obj, args: list[str]) -> int:
@@ -4849,6 +4905,23 @@ HELM_TREE: dict[str, Any] = {
     "install": Cmd(
         helm_install,
         (*HELM_INSTALL_COMMON, B("generate-name", "g"), F("name-template"), B("replace")),
+    ),
+    "template": Cmd(
+        helm_template,
+        (
+            *HELM_CHART_OPTS,
+            *HELM_VALUE_OPTS,
+            B("devel"),
+            B("include-crds"),
+            B("skip-tests"),
+            F("output-dir"),
+            F("show-only", "s", "list"),
+            F("api-versions", "a", "list"),
+            F("kube-version"),
+            B("validate"),
+            B("is-upgrade"),
+            B("skip-schema-validation"),
+        ),
     ),
     "status": Cmd(
         helm_status,

@@ -1,0 +1,575 @@
+"""Registering the data plane with the control plane — once — and remembering it.
+
+With an Airbyte application's credentials (``registration``), ``install_step`` picks
+the organization and the region (creating the region when missing), registers a data
+plane named like the install, and saves what the control plane answered to
+``<state>/registration.json`` (0600) before anything else happens: the client secret
+is shown only in that answer.
+
+Never twice: a "pending" marker is written before the POST. If a run dies after the
+control plane created the data plane but before its answer was saved (Ctrl-C, a
+dropped connection), the next run finds the marker and a data plane of that name whose
+secret it never saw: that orphan is deleted and the data plane registered again. A data
+plane of that name that airbox did not create is never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from airbox import runlog
+from airbox.api import AirbyteApi
+from airbox.errors import ControlPlaneError, MissingInput, NotInstalled, UsageError
+from airbox.fsutil import SECRET_FILE, read_json, write_json
+from airbox.paths import StateDir
+from airbox.redact import REDACTOR
+from airbox.settings import (
+    _REGION_NAME,
+    CLOUD_API_URL,
+    ClientCredentials,
+    Settings,
+    default_api_url,
+    is_uuid,
+    url_problem,
+)
+
+if TYPE_CHECKING:
+    from airbox.install import Context
+    from airbox.prompts import Prompter
+    from airbox.ui import StepLine, Terminal
+
+REGISTRATION_FILE = "registration.json"
+MANAGED_ORGANIZATION = "00000000-0000-0000-0000-000000000000"
+_RECORD_KEYS = ("dataplaneId", "clientId", "clientSecret")
+
+Say = Callable[[str], None]
+
+
+def registration_file(state: StateDir) -> Path:
+    return state.root / REGISTRATION_FILE
+
+
+# ------------------------------------------------------------------------- the record
+
+
+def _read(state: StateDir) -> dict[str, Any] | None:
+    """registration.json as written (complete or pending), or None."""
+    try:
+        data = read_json(registration_file(state))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    REDACTOR.add(*(str(data[k]) for k in ("clientId", "clientSecret") if data.get(k)))
+    return data
+
+
+def _complete(record: Mapping[str, Any] | None) -> bool:
+    return record is not None and all(record.get(k) for k in _RECORD_KEYS)
+
+
+def saved_registration(state: StateDir) -> dict[str, Any] | None:
+    """The data plane airbox registered for this state (with its credentials), or None.
+
+    Keys: organizationId, regionId, regionName, dataplaneId, clientId, clientSecret,
+    createdAt, name, apiUrl. None also when only a pending marker exists (the
+    registration was interrupted before its answer was saved).
+    """
+    record = _read(state)
+    return record if _complete(record) else None
+
+
+def with_saved_credentials(settings: Settings, state: StateDir) -> Settings:
+    """``settings`` whose data plane credentials come from the saved registration.
+
+    For commands other than install (status, uninstall): the settings files hold the
+    application's credentials, the registration file the data plane's.
+    """
+    saved = saved_registration(state)
+    if settings.data_plane is not None or saved is None:
+        return settings
+    return dataclasses.replace(settings, data_plane=ClientCredentials(
+        str(saved["clientId"]), str(saved["clientSecret"])))
+
+
+def _write(state: StateDir, record: Mapping[str, Any]) -> None:
+    write_json(registration_file(state), dict(record), mode=SECRET_FILE)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+# ------------------------------------------------------------------------------ client
+
+
+def api_for(
+    settings: Settings, state: StateDir | None = None, *, base_url: str | None = None
+) -> AirbyteApi:
+    """A client for the settings' application credentials (token cached in the state)."""
+    reg = settings.registration
+    if reg is None:
+        raise MissingInput(
+            "the Airbyte application's credentials are needed for this",
+            hint="set AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET (or registration.clientId/"
+                 "clientSecret in the answers file)",
+        )
+    return AirbyteApi(base_url or settings.control_plane.api_url, reg.client_id,
+                      reg.client_secret, token_cache=state.token if state else None)
+
+
+# ------------------------------------------------------------------------ the install step
+
+
+def install_step(ctx: Context, line: StepLine) -> None:
+    """The install pipeline's "register" step: after it, ``ctx.settings.data_plane`` is set.
+
+    Does nothing without registration credentials, or when data plane credentials were
+    given (they win: the user named the data plane to use).
+    """
+    settings = ctx.settings
+    if settings.registration is None or settings.data_plane is not None:
+        line.skip("not needed: the data plane's own credentials are given")
+        return
+    prompter = ctx.prompter if ctx.options.interactive else None
+    with api_for(settings, ctx.state) as api:
+        record = ensure_registered(
+            settings, ctx.state, api,
+            say=line.update, warn=ctx.term.warn, prompter=prompter,
+            paused=line.paused,
+        )
+    ctx.settings = dataclasses.replace(settings, data_plane=ClientCredentials(
+        str(record["clientId"]), str(record["clientSecret"])))
+
+
+def ensure_registered(
+    settings: Settings,
+    state: StateDir,
+    api: AirbyteApi,
+    *,
+    say: Say,
+    warn: Say,
+    prompter: Prompter | None = None,
+    paused: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+) -> dict[str, Any]:
+    """The saved registration, confirmed or made; returns the record (with credentials).
+
+    ``prompter``: None when questions may not be asked (--yes, no terminal).
+    """
+    reg = settings.registration
+    assert reg is not None, "ensure_registered needs registration credentials"
+    log = runlog.logger()
+    record = _read(state)
+
+    if record is not None and _complete(record):
+        reused = _confirm_saved(settings, api, record, say=say, warn=warn)
+        if reused:
+            return record
+        record = None
+
+    organization = pick_organization(api, reg.organization_id, prompter=prompter,
+                                     paused=paused)
+    org_id = str(organization["organizationId"])
+    say(f"organization {organization.get('organizationName') or org_id}")
+    region = pick_region(api, org_id, reg.region, prompter=prompter, say=say, paused=paused)
+    region_id, region_name = str(region["regionId"]), str(region.get("name") or "")
+
+    # A warning, not a status: the user should see that something was deleted.
+    removed = _remove_orphans(api, settings.name, record, tell=warn)
+    same_name = [dp for dp in api.dataplanes([region_id])
+                 if dp.get("name") == settings.name and dp.get("regionId") == region_id
+                 and dp.get("dataplaneId") not in removed]
+    if same_name:
+        ids = ", ".join(str(dp.get("dataplaneId")) for dp in same_name)
+        raise ControlPlaneError(
+            f"a data plane named {settings.name} already exists in region {region_name} "
+            f"({ids}), and airbox does not have its credentials",
+            hint="choose another name (--name), or give that data plane's credentials as "
+                 "dataPlane.clientId/clientSecret, or delete it in Airbyte if it is unused; "
+                 "then run `airbox install` again",
+        )
+
+    # Before the POST: if its answer is lost, the next run knows the data plane of this
+    # name in this region is airbox's own orphan, not somebody else's.
+    _write(state, {"pending": {"name": settings.name, "regionId": region_id,
+                               "regionName": region_name, "organizationId": org_id,
+                               "startedAt": _now()},
+                   "apiUrl": api.base_url})
+    log.info("registering data plane %s in region %s (%s)", settings.name, region_name,
+             region_id)
+    say(f"registering data plane {settings.name} in region {region_name}")
+    answer = api.create_dataplane(settings.name, region_id)
+    record = {
+        "name": settings.name,
+        "organizationId": org_id,
+        "regionId": str(answer.get("regionId") or region_id),
+        "regionName": region_name,
+        "dataplaneId": str(answer["dataplaneId"]),
+        "clientId": str(answer["clientId"]),
+        "clientSecret": str(answer["clientSecret"]),
+        "createdAt": _now(),
+        "apiUrl": api.base_url,
+    }
+    # First thing after the answer: the secret exists nowhere else.
+    _write(state, record)
+    REDACTOR.add(record["clientId"], record["clientSecret"])
+    log.info("registered data plane %s (%s)", settings.name, record["dataplaneId"])
+    say(f"registered data plane {settings.name} ({record['dataplaneId']}) in region "
+        f"{region_name}")
+    return record
+
+
+def _confirm_saved(settings: Settings, api: AirbyteApi, record: dict[str, Any], *,
+                   say: Say, warn: Say) -> bool:
+    """Whether the saved registration is still good (True), or is gone remotely (False)."""
+    saved_api = record.get("apiUrl")
+    if saved_api and saved_api != api.base_url:
+        raise UsageError(
+            f"data plane {settings.name} is registered with the control plane at {saved_api}, "
+            f"not {api.base_url}",
+            hint="use the same controlPlane settings as when it was installed, or uninstall "
+                 "it (removing its registration) before installing it for another control "
+                 "plane",
+        )
+    dataplane_id = str(record["dataplaneId"])
+    try:
+        api.get_dataplane(dataplane_id)
+    except ControlPlaneError as exc:
+        if exc.status == 404:
+            warn(f"data plane {settings.name} ({dataplane_id}) no longer exists on the "
+                 "control plane (deleted there); registering it again")
+            runlog.logger().warning("saved data plane %s is gone; registering again",
+                                    dataplane_id)
+            return False
+        warn(f"could not confirm the registration with the control plane ({exc.message}); "
+             "continuing with the saved credentials")
+        runlog.logger().warning("registration not confirmed: %s", exc.message)
+        return True
+    wanted = settings.registration.region if settings.registration else None
+    if wanted and match_region([{"regionId": record.get("regionId"),
+                                 "name": record.get("regionName")}], wanted) is None:
+        warn(f"data plane {settings.name} stays registered in region "
+             f"{record.get('regionName') or record.get('regionId')}, not {wanted}: to move "
+             "it, uninstall it with its registration, then install again")
+    say(f"already registered: {settings.name} ({dataplane_id}) in region "
+        f"{record.get('regionName') or record.get('regionId')}")
+    return True
+
+
+def _remove_orphans(api: AirbyteApi, name: str, record: Mapping[str, Any] | None, *,
+                    tell: Say) -> set[str]:
+    """Delete the data planes an interrupted registration left behind; their ids."""
+    pending = record.get("pending") if record else None
+    if not isinstance(pending, dict) or pending.get("name") != name:
+        return set()
+    region_id = str(pending.get("regionId") or "")
+    if not region_id:
+        return set()
+    removed: set[str] = set()
+    for dataplane in api.dataplanes([region_id]):
+        if dataplane.get("name") != name or dataplane.get("regionId") != region_id:
+            continue
+        dataplane_id = str(dataplane.get("dataplaneId"))
+        tell(f"deleting data plane {name} ({dataplane_id}): an earlier registration was "
+             "interrupted before its credentials were saved; registering it again")
+        runlog.logger().warning("deleting orphan data plane %s (%s)", name, dataplane_id)
+        _delete(api, dataplane_id)
+        removed.add(dataplane_id)
+    return removed
+
+
+def _delete(api: AirbyteApi, dataplane_id: str) -> bool:
+    """Delete a data plane; False when it was already gone."""
+    try:
+        api.delete_dataplane(dataplane_id)
+    except ControlPlaneError as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
+
+
+# ------------------------------------------------------------- organization and region
+
+
+def pick_organization(
+    api: AirbyteApi,
+    wanted: str | None,
+    *,
+    prompter: Prompter | None = None,
+    paused: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+) -> dict[str, Any]:
+    """The organization: the given id, the only one, or the user's choice."""
+    organizations = api.organizations()
+    listing = [f"{o.get('organizationId')}  {o.get('organizationName') or ''}".rstrip()
+               for o in organizations]
+    if wanted:
+        for org in organizations:
+            if str(org.get("organizationId")).lower() == wanted.lower():
+                return org
+        if not organizations:
+            # Nothing to check against: trust the id the user gave.
+            return {"organizationId": wanted}
+        raise UsageError(
+            f"organization {wanted} is not one the application can use",
+            details=["its organizations:", *("  " + text for text in listing)],
+            hint="set registration.organizationId (or --organization-id) to one of them, or "
+                 "use an application created by a member of that organization",
+        )
+    if len(organizations) == 1:
+        return organizations[0]
+    if not organizations:
+        raise ControlPlaneError(
+            "the application's user belongs to no organization",
+            hint="create the application as a member (admin) of your Airbyte organization",
+        )
+    if prompter is None:
+        raise MissingInput(
+            f"the application can use {len(organizations)} organizations; which one is not "
+            "set",
+            details=listing,
+            hint="set registration.organizationId in the answers file (or --organization-id) "
+                 "to one of the ids above",
+        )
+    choices = [(str(o.get("organizationId")),
+                f"{o.get('organizationName') or o.get('organizationId')} "
+                f"({o.get('organizationId')})") for o in organizations]
+    with paused():
+        chosen = prompter.select("Organization to register the data plane in", choices)
+    return next(o for o in organizations if str(o.get("organizationId")) == chosen)
+
+
+def own_regions(regions: Sequence[Mapping[str, Any]], organization_id: str) -> list[dict[str, Any]]:
+    """The organization's own regions (the list also holds Airbyte-managed ones)."""
+    return [dict(r) for r in regions if r.get("organizationId") == organization_id]
+
+
+def match_region(regions: Sequence[Mapping[str, Any]], wanted: str) -> dict[str, Any] | None:
+    """The region with this id, or this name (case-insensitively); None when absent."""
+    wanted = wanted.strip()
+    if is_uuid(wanted):
+        return next((dict(r) for r in regions
+                     if str(r.get("regionId")).lower() == wanted.lower()), None)
+    named = [r for r in regions if str(r.get("name") or "").casefold() == wanted.casefold()]
+    if len(named) > 1:
+        exact = [r for r in named if r.get("name") == wanted]
+        if len(exact) == 1:
+            return dict(exact[0])
+        raise UsageError(
+            f"several regions are named {wanted!r}",
+            details=[f"{r.get('regionId')}  {r.get('name')}" for r in named],
+            hint="set registration.region (or --region) to the id of the one to use",
+        )
+    return dict(named[0]) if named else None
+
+
+def _region_check(value: str) -> bool | str:
+    value = value.strip()
+    if is_uuid(value) or _REGION_NAME.match(value):
+        return True
+    return "a region name (letters, digits, '-', '_', '.', spaces; at most 63) or id"
+
+
+def pick_region(
+    api: AirbyteApi,
+    organization_id: str,
+    wanted: str | None,
+    *,
+    prompter: Prompter | None = None,
+    say: Say = lambda _: None,
+    paused: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+) -> dict[str, Any]:
+    """The region to register in: found by name or id, or created when it is a new name."""
+    regions = api.regions(organization_id)
+    own = own_regions(regions, organization_id)
+    names = sorted(str(r.get("name")) for r in own if r.get("name"))
+    if not wanted:
+        if prompter is None:
+            raise MissingInput(
+                "the region to register the data plane in is not set",
+                details=["existing regions: " + (", ".join(names) or "none")],
+                hint="set registration.region in the answers file (or --region) to an "
+                     "existing region's name or id, or to a new name to create it",
+            )
+        with paused():
+            wanted = prompter.autocomplete(
+                "Region (pick one, or type a new name to create it)", names,
+                validate=_region_check)
+    found = match_region(own, wanted)
+    if found is not None:
+        return found
+    if is_uuid(wanted):
+        managed = match_region(regions, wanted)
+        why = ("is managed by Airbyte; a data plane you run needs a region of your "
+               "organization's own" if managed else "is not a region of the organization")
+        raise UsageError(
+            f"region {wanted} {why}",
+            details=["the organization's regions: " + (", ".join(names) or "none")],
+            hint="set registration.region (or --region) to one of them, or to a new name to "
+                 "create a region",
+        )
+    region = api.create_region(wanted.strip(), organization_id)
+    say(f"created region {region.get('name') or wanted}")
+    runlog.logger().info("created region %s (%s)", region.get("name"), region.get("regionId"))
+    return region
+
+
+# ---------------------------------------------------------------------------- uninstall
+
+Deregistered = Literal["deleted", "already-gone", "not-registered"]
+
+
+def deregister(settings: Settings, state: StateDir, api: AirbyteApi | None = None) -> Deregistered:
+    """Delete the data plane airbox registered for this state, then forget it.
+
+    Idempotent: a data plane already deleted on the control plane counts as done. Data
+    planes left by an interrupted registration are deleted too. Needs the application's
+    credentials (``settings.registration``) unless ``api`` is given.
+    """
+    record = _read(state)
+    if record is None:
+        return "not-registered"
+    own = api is None
+    client = api or api_for(settings, state, base_url=record.get("apiUrl") or None)
+    try:
+        outcome: Deregistered = "not-registered"
+        if _complete(record):
+            deleted = _delete(client, str(record["dataplaneId"]))
+            outcome = "deleted" if deleted else "already-gone"
+        if _remove_orphans(client, settings.name, record, tell=lambda _: None):
+            outcome = "deleted"
+    finally:
+        if own:
+            client.close()
+    registration_file(state).unlink(missing_ok=True)
+    return outcome
+
+
+# ---------------------------------------------------------------------- `airbox dataplanes`
+
+
+def list_dataplanes(
+    api: AirbyteApi, organization_id: str | None = None, region: str | None = None
+) -> list[dict[str, Any]]:
+    """The organization's data planes: name, dataplaneId, region, regionId, enabled, createdAt."""
+    org_id = str(pick_organization(api, organization_id)["organizationId"])
+    own = own_regions(api.regions(org_id), org_id)
+    if region:
+        found = match_region(own, region)
+        if found is None:
+            raise UsageError(
+                f"the organization has no region {region!r}",
+                details=["its regions: " + (", ".join(sorted(
+                    str(r.get("name")) for r in own)) or "none")],
+                hint="give --region one of them (a name or an id)",
+            )
+        own = [found]
+    if not own:
+        return []
+    names = {str(r.get("regionId")): str(r.get("name") or "") for r in own}
+    rows = [
+        {"name": dp.get("name"), "dataplaneId": dp.get("dataplaneId"),
+         "region": names.get(str(dp.get("regionId")), ""), "regionId": dp.get("regionId"),
+         "enabled": dp.get("enabled"), "createdAt": dp.get("createdAt")}
+        for dp in api.dataplanes(list(names))
+        if str(dp.get("regionId")) in names
+    ]
+    return sorted(rows, key=lambda r: (str(r["region"]), str(r["name"])))
+
+
+def dataplanes_command(
+    *,
+    name: str | None,
+    output: str,
+    region: str | None,
+    organization_id: str | None,
+    api_url: str | None,
+    term: Terminal | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """``airbox dataplanes``: list the organization's data planes.
+
+    Credentials: AIRBYTE_CLIENT_ID/AIRBYTE_CLIENT_SECRET, else the saved application
+    credentials of data plane ``name`` (optional when one is installed). API URL:
+    ``api_url``, else the saved control plane settings, else Airbyte Cloud's.
+    """
+    from airbox.gather import load_saved, pick_name
+    from airbox.ui import Terminal, render_table
+
+    term = term or Terminal()
+    environ = os.environ if environ is None else environ
+    chosen = pick_name(name)
+    saved: dict[str, Any] = {}
+    state: StateDir | None = None
+    if chosen:
+        candidate = StateDir.for_name(chosen)
+        if candidate.exists():
+            state, saved = candidate, load_saved(candidate)
+        elif name:
+            raise NotInstalled(f"no data plane named {name} is installed",
+                               hint="run `airbox install`, or leave out --name and set "
+                                    "AIRBYTE_CLIENT_ID/AIRBYTE_CLIENT_SECRET and --api-url")
+
+    client_id, client_secret = environ.get("AIRBYTE_CLIENT_ID"), environ.get(
+        "AIRBYTE_CLIENT_SECRET")
+    section = saved.get("registration")
+    saved_reg: dict[str, Any] = section if isinstance(section, dict) else {}
+    if not (client_id and client_secret):
+        client_id, client_secret = saved_reg.get("clientId"), saved_reg.get("clientSecret")
+    if not (client_id and client_secret):
+        raise MissingInput(
+            "listing data planes needs an Airbyte application's credentials",
+            hint="set AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET"
+                 + ("" if chosen else ", or give --name of an installed data plane that "
+                    "registered itself"),
+        )
+    REDACTOR.add(str(client_secret))
+
+    base = api_url or _saved_api_url(saved) or CLOUD_API_URL
+    problem = url_problem(base)
+    if problem:
+        raise UsageError(f"--api-url: {problem}", hint="use https://host/path (the public API)")
+
+    record = saved_registration(state) if state else None
+    org = (organization_id or (record or {}).get("organizationId")
+           or saved_reg.get("organizationId") or None)
+    with AirbyteApi(base, str(client_id), str(client_secret),
+                    token_cache=state.token if state else None) as api:
+        rows = list_dataplanes(api, org, region)
+
+    if output == "json":
+        term.print(json.dumps(rows, indent=2))
+    elif output == "yaml":
+        from airbox.answers import dump_yaml
+
+        term.print(dump_yaml(rows).rstrip())
+    else:
+        term.print(render_table(
+            [{"name": r["name"], "id": r["dataplaneId"], "region": r["region"],
+              "enabled": _yes_no(r["enabled"]), "created": r["createdAt"] or ""}
+             for r in rows],
+            ["name", "id", "region", "enabled", "created"]))
+    return 0
+
+
+def _yes_no(value: Any) -> str:
+    return "" if value is None else "yes" if value else "no"
+
+
+def _saved_api_url(saved: Mapping[str, Any]) -> str | None:
+    cp = saved.get("controlPlane")
+    if not isinstance(cp, dict):
+        return None
+    if cp.get("apiUrl"):
+        return str(cp["apiUrl"]).rstrip("/")
+    edition = str(cp.get("edition") or "cloud")
+    if edition == "enterprise" and cp.get("url"):
+        return default_api_url(edition, str(cp["url"]))
+    return None

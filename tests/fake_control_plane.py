@@ -1,0 +1,561 @@
+"""A fake Airbyte control plane: a real HTTP server on 127.0.0.1 for airbox's tests.
+
+It follows docs/reference/airbyte-api.md: application credentials buy 900 s bearer
+tokens; regions and data planes need an organization admin and the self-managed-regions
+entitlement (403 otherwise); regions and data planes are listed as bare JSON arrays,
+organizations as ``{"data": [...]}``; the region list includes an Airbyte-managed region
+(organization 00000000-0000-0000-0000-000000000000); deletes are soft; errors are
+``{status, type, title, detail}``; and the internal ``POST /api/v1/dataplanes/health``
+exists. Like the real server it does not refuse a second data plane of the same name.
+
+Faults are injected per method and path (``fnmatch`` pattern): a status for the next N
+answers, a delay, a dropped connection before or after the request is processed (the
+latter is a lost answer: the object exists but the client never hears of it), and hooks
+that run once a request is processed, before its answer is written.
+
+Every request is recorded (``requests``) with the Authorization value and secret body
+fields masked, so tests can assert on them and scan them.
+
+Use the ``fake_cp`` fixture (import ``fake_cp_fixture`` into a conftest or test module)::
+
+    def test_x(fake_cp: FakeControlPlane) -> None:
+        api = AirbyteApi(fake_cp.api_url, fake_cp.client_id, fake_cp.client_secret)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fnmatch
+import json
+import secrets
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+MANAGED_ORGANIZATION = "00000000-0000-0000-0000-000000000000"
+TOKEN_LIFETIME = 900
+MASK = "***"
+_SECRET_FIELDS = {"client_secret", "clientSecret", "access_token"}
+
+CLIENT_ID = "fake-app-client-id"
+CLIENT_SECRET = "fake-app-client-secret-4f9d2c81"
+
+
+@dataclass
+class App:
+    """An Airbyte application: its credentials, organizations, and whether it is an admin."""
+
+    client_id: str
+    client_secret: str
+    organizations: list[str]
+    org_admin: bool = True
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Fault:
+    method: str
+    path: str
+    times: int
+    status: int | None = None
+    delay: float = 0.0
+    drop: bool = False
+    drop_after: bool = False
+    retry_after: str | None = None
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.times > 0 and self.method == method and fnmatch.fnmatchcase(path, self.path)
+
+
+@dataclass
+class Hook:
+    method: str
+    path: str
+    callback: Callable[[Request], None]
+    times: int = 1
+    # Seconds to wait after the callback before answering (e.g. for a signal to land).
+    then_wait: float = 0.0
+
+
+@dataclass
+class FakeControlPlane:
+    entitlement: bool = True
+    health_available: bool = True
+    clock_offset: float = 0.0
+    apps: dict[str, App] = field(default_factory=dict)
+    organizations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    regions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dataplanes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dataplane_secrets: dict[str, tuple[str, str]] = field(default_factory=dict)
+    tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
+    heartbeats: dict[str, float] = field(default_factory=dict)
+    requests: list[Request] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    hooks: list[Hook] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.lock = threading.RLock()
+        self.stopping = threading.Event()
+        self.server: ThreadingHTTPServer | None = None
+        self.thread: threading.Thread | None = None
+        self.organization_id = self.add_organization("Acme")
+        self.add_app(CLIENT_ID, CLIENT_SECRET, [self.organization_id])
+        # The Airbyte-managed region every organization sees.
+        self.add_region("US", MANAGED_ORGANIZATION)
+
+    # ---------------------------------------------------------------- addresses
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None, "the fake control plane is not started"
+        return int(self.server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The airbyteUrl (the internal API lives under /api/v1)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """The public API base, as controlPlane.apiUrl."""
+        return self.url + "/v1"
+
+    @property
+    def client_id(self) -> str:
+        return CLIENT_ID
+
+    @property
+    def client_secret(self) -> str:
+        return CLIENT_SECRET
+
+    # ------------------------------------------------------------------ control
+
+    def start(self) -> FakeControlPlane:
+        fake = self
+
+        class Handler(_Handler):
+            control_plane = fake
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+
+    def now(self) -> float:
+        return time.time() + self.clock_offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the server's clock (tokens expire on it)."""
+        self.clock_offset += seconds
+
+    def fail(self, method: str, path: str, status: int, *, times: int = 1,
+             retry_after: str | None = None) -> None:
+        """The next ``times`` matching requests are answered with ``status``."""
+        self.faults.append(Fault(method, path, times, status=status, retry_after=retry_after))
+
+    def slow(self, method: str, path: str, seconds: float, *, times: int = 1) -> None:
+        """The next ``times`` matching requests wait ``seconds`` before being processed."""
+        self.faults.append(Fault(method, path, times, delay=seconds))
+
+    def drop(self, method: str, path: str, *, times: int = 1, after: bool = False) -> None:
+        """Close the connection without an answer; ``after``: once the request is processed."""
+        self.faults.append(Fault(method, path, times, drop=not after, drop_after=after))
+
+    def on(self, method: str, path: str, callback: Callable[[Request], None], *,
+           times: int = 1, then_wait: float = 0.0) -> None:
+        """Run ``callback`` once a matching request is processed, before it is answered."""
+        self.hooks.append(Hook(method, path, callback, times, then_wait))
+
+    def calls(self, method: str | None = None, path: str | None = None) -> list[Request]:
+        with self.lock:
+            return [r for r in self.requests
+                    if (method is None or r.method == method)
+                    and (path is None or fnmatch.fnmatchcase(r.path, path))]
+
+    # ------------------------------------------------------------------ objects
+
+    def add_organization(self, name: str) -> str:
+        org_id = str(uuid.uuid4())
+        self.organizations[org_id] = {"organizationId": org_id, "organizationName": name,
+                                      "email": f"admin@{name.lower()}.example"}
+        return org_id
+
+    def add_app(self, client_id: str, client_secret: str, organizations: list[str], *,
+                org_admin: bool = True) -> App:
+        app = App(client_id, client_secret, list(organizations), org_admin)
+        self.apps[client_id] = app
+        return app
+
+    def add_region(self, name: str, organization_id: str) -> dict[str, Any]:
+        region_id = str(uuid.uuid4())
+        stamp = self._stamp()
+        region = {"regionId": region_id, "name": name, "organizationId": organization_id,
+                  "enabled": True, "createdAt": stamp, "updatedAt": stamp, "deleted": False}
+        self.regions[region_id] = region
+        return region
+
+    def add_dataplane(self, name: str, region_id: str) -> dict[str, Any]:
+        """A data plane created by someone else (its secret is never shown to airbox)."""
+        return self._create_dataplane(name, region_id)[0]
+
+    def live_regions(self, organization_id: str | None = None) -> list[dict[str, Any]]:
+        return [_public(r) for r in self.regions.values() if not r["deleted"]
+                and (organization_id is None or r["organizationId"] == organization_id)]
+
+    def live_dataplanes(self, name: str | None = None) -> list[dict[str, Any]]:
+        return [_public(d) for d in self.dataplanes.values() if not d["deleted"]
+                and (name is None or d["name"] == name)]
+
+    def heartbeat(self, dataplane_id: str, seconds_ago: float = 0.0) -> None:
+        self.heartbeats[dataplane_id] = self.now() - seconds_ago
+
+    def known_secrets(self) -> list[str]:
+        """Every secret value the fake handed out or knows, for leak scans."""
+        values = [app.client_secret for app in self.apps.values()]
+        values += [secret for _, secret in self.dataplane_secrets.values()]
+        values += list(self.tokens)
+        return values
+
+    def _stamp(self) -> str:
+        return dt.datetime.fromtimestamp(self.now(), dt.timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%SZ")
+
+    def _create_dataplane(self, name: str, region_id: str) -> tuple[dict[str, Any], str, str]:
+        dataplane_id = str(uuid.uuid4())
+        stamp = self._stamp()
+        dataplane = {"dataplaneId": dataplane_id, "name": name, "regionId": region_id,
+                     "enabled": True, "createdAt": stamp, "updatedAt": stamp,
+                     "deleted": False}
+        client_id = "dp-" + uuid.uuid4().hex[:16]
+        client_secret = "dp-secret-" + secrets.token_hex(16)
+        self.dataplanes[dataplane_id] = dataplane
+        self.dataplane_secrets[dataplane_id] = (client_id, client_secret)
+        return dataplane, client_id, client_secret
+
+    # ------------------------------------------------------------------ routing
+
+    def handle(self, method: str, path: str, query: dict[str, list[str]],
+               headers: dict[str, str], body: Any) -> tuple[int, Any]:
+        with self.lock:
+            if path == "/v1/applications/token":
+                if method != "POST":
+                    return _error(405, "method-not-allowed", f"{method} is not allowed")
+                return self._token(body)
+            if path.startswith("/v1/") or path == "/api/v1/dataplanes/health":
+                app = self._authenticate(headers)
+                if app is None:
+                    return _error(401, "invalid-api-key",
+                                  "The access token is missing, invalid or expired.")
+                if path == "/api/v1/dataplanes/health":
+                    return self._health(method, app, body)
+                return self._public(method, path[len("/v1"):], query, body, app)
+            return _error(404, "resource-not-found", f"No route for {path}.")
+
+    def _token(self, body: Any) -> tuple[int, Any]:
+        body = body if isinstance(body, dict) else {}
+        app = self.apps.get(str(body.get("client_id")))
+        if app is None or app.client_secret != body.get("client_secret"):
+            return _error(401, "invalid-api-key", "Invalid client id or client secret.")
+        token = "fake-token-" + secrets.token_hex(20)
+        self.tokens[token] = (app.client_id, self.now() + TOKEN_LIFETIME)
+        return 200, {"access_token": token, "token_type": "Bearer",
+                     "expires_in": TOKEN_LIFETIME}
+
+    def _authenticate(self, headers: dict[str, str]) -> App | None:
+        value = headers.get("authorization", "")
+        if not value.lower().startswith("bearer "):
+            return None
+        entry = self.tokens.get(value[7:].strip())
+        if entry is None or entry[1] <= self.now():
+            return None
+        return self.apps.get(entry[0])
+
+    def _admin(self, app: App, organization_id: str | None) -> tuple[int, Any] | None:
+        """The 403 a region or data plane call gets, or None when it is allowed."""
+        if organization_id is not None and organization_id not in app.organizations:
+            return _error(403, "forbidden",
+                          "The user does not have access to this organization.")
+        if not app.org_admin:
+            return _error(403, "forbidden",
+                          "The user is not an organization admin.")
+        if not self.entitlement:
+            return _error(403, "forbidden",
+                          "The organization is not entitled to self-managed regions.")
+        return None
+
+    def _public(self, method: str, path: str, query: dict[str, list[str]], body: Any,
+                app: App) -> tuple[int, Any]:
+        parts = [p for p in path.split("/") if p]
+        body = body if isinstance(body, dict) else {}
+        if parts == ["organizations"] and method == "GET":
+            return 200, {"data": [self.organizations[o] for o in app.organizations
+                                  if o in self.organizations]}
+        if parts == ["regions"] and method == "GET":
+            org = next(iter(query.get("organizationId") or []), "")
+            if not org:
+                return _error(400, "bad-request", "organizationId is required.")
+            denied = self._admin(app, org)
+            if denied:
+                return denied
+            return 200, [_public(r) for r in self.regions.values() if not r["deleted"]
+                         and r["organizationId"] in (org, MANAGED_ORGANIZATION)]
+        if parts == ["regions"] and method == "POST":
+            name, org = body.get("name"), body.get("organizationId")
+            if not name or not org:
+                return _error(400, "bad-request", "name and organizationId are required.")
+            denied = self._admin(app, str(org))
+            if denied:
+                return denied
+            region = self.add_region(str(name), str(org))
+            if body.get("enabled") is False:
+                region["enabled"] = False
+            return 200, _public(region)
+        if len(parts) == 2 and parts[0] == "regions":
+            found = self.regions.get(parts[1])
+            if found is None or found["deleted"]:
+                return _error(404, "resource-not-found", f"Region {parts[1]} not found.")
+            region = found
+            denied = self._admin(app, region["organizationId"])
+            if denied:
+                return denied
+            if method == "GET":
+                return 200, _public(region)
+            if method == "DELETE":
+                region["deleted"] = True
+                for dataplane in self.dataplanes.values():
+                    if dataplane["regionId"] == region["regionId"]:
+                        dataplane["deleted"] = True
+                return 200, _public(region)
+        if parts == ["dataplanes"] and method == "GET":
+            denied = self._admin(app, None)
+            if denied:
+                return denied
+            wanted = set(query.get("regionIds") or [])
+            visible = {r["regionId"] for r in self.regions.values()
+                       if r["organizationId"] in app.organizations}
+            return 200, [_public(d) for d in self.dataplanes.values() if not d["deleted"]
+                         and d["regionId"] in visible
+                         and (not wanted or d["regionId"] in wanted)]
+        if parts == ["dataplanes"] and method == "POST":
+            name, region_id = body.get("name"), body.get("regionId")
+            if not name or not region_id:
+                return _error(400, "bad-request", "name and regionId are required.")
+            target = self.regions.get(str(region_id))
+            if target is None or target["deleted"]:
+                return _error(404, "resource-not-found", f"Region {region_id} not found.")
+            denied = self._admin(app, target["organizationId"])
+            if denied:
+                return denied
+            made, client_id, client_secret = self._create_dataplane(str(name), str(region_id))
+            return 200, {"dataplaneId": made["dataplaneId"], "regionId": region_id,
+                         "clientId": client_id, "clientSecret": client_secret}
+        if len(parts) == 2 and parts[0] == "dataplanes":
+            one = self.dataplanes.get(parts[1])
+            if one is None or one["deleted"]:
+                return _error(404, "resource-not-found", f"Dataplane {parts[1]} not found.")
+            denied = self._admin(app, self.regions[one["regionId"]]["organizationId"])
+            if denied:
+                return denied
+            if method == "GET":
+                return 200, _public(one)
+            if method == "DELETE":
+                one["deleted"] = True
+                return 200, _public(one)
+        return _error(404, "resource-not-found", f"No route for {method} /v1{path}.")
+
+    def _health(self, method: str, app: App, body: Any) -> tuple[int, Any]:
+        if not self.health_available:
+            return _error(403, "forbidden", "Applications may not call this endpoint.")
+        if method != "POST":
+            return _error(405, "method-not-allowed", f"{method} is not allowed")
+        org = body.get("organizationId") if isinstance(body, dict) else None
+        if org not in app.organizations:
+            return _error(403, "forbidden", "No access to this organization.")
+        entries = []
+        for dataplane in self.dataplanes.values():
+            region = self.regions[dataplane["regionId"]]
+            if dataplane["deleted"] or region["organizationId"] != org:
+                continue
+            beat = self.heartbeats.get(dataplane["dataplaneId"])
+            age = None if beat is None else self.now() - beat
+            status = ("UNKNOWN" if age is None else "HEALTHY" if age <= 60
+                      else "DEGRADED" if age <= 300 else "UNHEALTHY")
+            entries.append({
+                "dataplane_id": dataplane["dataplaneId"],
+                "dataplane_name": dataplane["name"],
+                "dataplane_group_id": dataplane["regionId"],
+                "organization_id": org,
+                "status": status,
+                "last_heartbeat_timestamp": None if beat is None else dt.datetime.fromtimestamp(
+                    beat, dt.timezone.utc).isoformat(),
+            })
+        return 200, {"dataplanes": entries}
+
+    # ------------------------------------------------------------------- faults
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.matches(method, path):
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def take_hooks(self, method: str, path: str) -> list[Hook]:
+        with self.lock:
+            found = [h for h in self.hooks if h.times > 0 and h.method == method
+                     and fnmatch.fnmatchcase(path, h.path)]
+            for hook in found:
+                hook.times -= 1
+            return found
+
+
+def _public(obj: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if k != "deleted"}
+
+
+def _error(status: int, title: str, detail: str) -> tuple[int, Any]:
+    return status, {"status": status,
+                    "type": f"https://reference.airbyte.com/reference/errors#{title}",
+                    "title": title, "detail": detail}
+
+
+def _mask(body: Any) -> Any:
+    if isinstance(body, dict):
+        return {k: (MASK if k in _SECRET_FIELDS else _mask(v)) for k, v in body.items()}
+    if isinstance(body, list):
+        return [_mask(v) for v in body]
+    return body
+
+
+class _Handler(BaseHTTPRequestHandler):
+    control_plane: FakeControlPlane
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the test output stays clean; requests are recorded instead
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def do_PATCH(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        fake = self.control_plane
+        parts = urlsplit(self.path)
+        query = parse_qs(parts.query)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        body: Any = None
+        if raw:
+            content_type = self.headers.get("Content-Type", "")
+            if "x-www-form-urlencoded" in content_type:
+                body = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+            else:
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    body = raw.decode(errors="replace")
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        recorded = dict(headers)
+        if "authorization" in recorded:
+            recorded["authorization"] = recorded["authorization"].split(" ")[0] + " " + MASK
+        request = Request(self.command, parts.path, query, recorded, _mask(body))
+        with fake.lock:
+            fake.requests.append(request)
+
+        fault = fake.take_fault(self.command, parts.path)
+        if fault is not None and fault.delay and fake.stopping.wait(fault.delay):
+            return
+        if fault is not None and fault.drop:
+            self._hang_up()
+            return
+        if fault is not None and fault.status is not None:
+            status, payload = _error(fault.status, "injected-fault",
+                                     f"Injected {fault.status} for {self.command} {parts.path}.")
+            extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+            self._answer(status, payload, extra)
+            return
+        status, payload = fake.handle(self.command, parts.path, query, headers, body)
+        for hook in fake.take_hooks(self.command, parts.path):
+            hook.callback(request)
+            if hook.then_wait:
+                fake.stopping.wait(hook.then_wait)
+        if fault is not None and fault.drop_after:
+            self._hang_up()
+            return
+        self._answer(status, payload, {})
+
+    def _answer(self, status: int, payload: Any, extra: dict[str, str]) -> None:
+        data = json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in extra.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            # The client went away (a timeout, a Ctrl-C): nothing to answer to.
+            self.close_connection = True
+
+    def _hang_up(self) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+
+@pytest.fixture(name="fake_cp")
+def fake_cp_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeControlPlane]:
+    """``fake_cp``: a started fake control plane, stopped after the test.
+
+    Import ``fake_cp_fixture`` (or its alias ``fake_cp``) into a conftest or test module;
+    the fixture's name is ``fake_cp`` either way.
+    """
+    # A proxy in the developer's environment must not swallow loopback requests.
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    fake = FakeControlPlane().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+fake_cp = fake_cp_fixture
