@@ -107,7 +107,14 @@ class Context:
 # ------------------------------------------------------------------------ generation
 
 
-def write_generated(settings: Settings, files: Generated, *, dry_run: bool) -> dict[str, str]:
+def host_uses_cgroup_v1() -> bool:
+    """This host's cgroup version, read locally (a dry run contacts no Docker)."""
+    return not Path("/sys/fs/cgroup/cgroup.controllers").exists()
+
+
+def write_generated(
+    settings: Settings, files: Generated, *, dry_run: bool, cgroup_v1: bool = False
+) -> dict[str, str]:
     """Write values.yaml, secrets.yaml (0600) and kind-config.yaml; return the Secret data."""
     data = manifests.secret_data(settings, placeholder_credentials=dry_run)
     REDACTOR.add(*data.values())
@@ -116,7 +123,8 @@ def write_generated(settings: Settings, files: Generated, *, dry_run: bool) -> d
     atomic_write(files.secret, dump_yaml(manifests.secret_manifest(settings, data)),
                  mode=SECRET_FILE)
     if settings.target.is_kind:
-        atomic_write(files.kind_config, dump_yaml(manifests.kind_config(settings)),
+        atomic_write(files.kind_config,
+                     dump_yaml(manifests.kind_config(settings, cgroup_v1=cgroup_v1)),
                      mode=PUBLIC_FILE)
     return data
 
@@ -178,7 +186,11 @@ class WriteManifests(Step[Context]):
         return []
 
     def run(self, ctx: Context, line: StepLine) -> None:
-        write_generated(ctx.settings, ctx.files, dry_run=False)
+        cgroup_v1 = False
+        if ctx.settings.target.is_kind:
+            # The daemon's view counts (Docker Desktop runs a VM with its own kernel).
+            cgroup_v1 = str(ctx.docker.info().get("CgroupVersion") or "2") == "1"
+        write_generated(ctx.settings, ctx.files, dry_run=False, cgroup_v1=cgroup_v1)
         line.update(f"written to {ctx.files.directory}")
 
 
@@ -536,7 +548,7 @@ def steps() -> list[Step[Context]]:
 
 def plan_dry_run(ctx: Context) -> list[dict[str, Any]]:
     """Write the generated files and plan.json; run nothing, contact nothing."""
-    write_generated(ctx.settings, ctx.files, dry_run=True)
+    write_generated(ctx.settings, ctx.files, dry_run=True, cgroup_v1=host_uses_cgroup_v1())
     planned = plan(steps(), ctx)
     write_json(ctx.files.plan, planned, mode=PUBLIC_FILE)
     return planned

@@ -156,7 +156,8 @@ def helm_values(settings: Settings) -> dict[str, Any]:
     return deep_merge(values, settings.values)
 
 
-def kind_config(settings: Settings) -> dict[str, Any]:
+def kind_config(settings: Settings, *, cgroup_v1: bool = False) -> dict[str, Any]:
+    """The kind cluster; ``cgroup_v1``: the host's cgroup version decides the node image."""
     return {
         "kind": "Cluster",
         "apiVersion": "kind.x-k8s.io/v1alpha4",
@@ -164,7 +165,7 @@ def kind_config(settings: Settings) -> dict[str, Any]:
         "nodes": [
             {
                 "role": "control-plane",
-                "image": versions.NODE_IMAGE,
+                "image": versions.node_image(cgroup_v1=cgroup_v1),
                 "labels": {"airbox.airbyte.io/data-plane": settings.name},
             }
         ],

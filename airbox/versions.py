@@ -16,6 +16,16 @@ HELM_VERSION = "v3.20.1"
 NODE_IMAGE = (
     "kindest/node:v1.35.0@sha256:452d707d4862f52530247495d180205e029056831160e22870e37e3f6c1ac31f"
 )
+# From Kubernetes 1.35 the kubelet refuses cgroup v1 hosts (KEP-5573) and kind's 1.35+
+# node images dropped them; on such hosts (RHEL/Rocky 8, Amazon Linux 2, older Docker
+# setups) airbox runs the last node image that supports cgroup v1: kind v0.30.0's default.
+NODE_IMAGE_CGROUP_V1 = (
+    "kindest/node:v1.34.0@sha256:7416a61b42b1662ca6ca89f02028ac133a309a2a30ba309614e8ec94d976dc5a"
+)
+
+
+def node_image(*, cgroup_v1: bool) -> str:
+    return NODE_IMAGE_CGROUP_V1 if cgroup_v1 else NODE_IMAGE
 
 CHART_NAME = "airbyte-data-plane"
 CHART_REPO = "https://airbytehq.github.io/helm-charts"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from airbox import versions
 from tests import answers_factory as af
 from tests.helpers import ASSETS, airbox_bin, airbox_env
 
@@ -32,7 +33,11 @@ def test_demo_example_dry_run_writes_the_four_files(tmp_path: Path) -> None:
     kind_config = yaml.safe_load((out / "kind-config.yaml").read_text())
     assert kind_config["apiVersion"] == "kind.x-k8s.io/v1alpha4"
     assert kind_config["name"] == "airbox-demo-dp"
-    assert "@sha256:" in kind_config["nodes"][0]["image"]
+    # The node image is pinned by digest, and fits this host's cgroup version.
+    image = kind_config["nodes"][0]["image"]
+    cgroup_v1 = not Path("/sys/fs/cgroup/cgroup.controllers").exists()
+    assert image == (versions.NODE_IMAGE_CGROUP_V1 if cgroup_v1 else versions.NODE_IMAGE)
+    assert "@sha256:" in image
     # The plan lists the real commands, in order.
     plan = json.loads((out / "plan.json").read_text())
     steps = [entry["step"] for entry in plan]

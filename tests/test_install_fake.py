@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests import answers_factory as af
 from tests.fakes.fixture import FakeK8s, docker_client
@@ -290,3 +291,13 @@ def test_docker_problems_stop_install_fast_with_the_fix(
         assert fake_k8s.calls() == []
     finally:
         shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_kind_node_image_follows_the_daemons_cgroup_version(installer: Installer) -> None:
+    from airbox import versions
+
+    inst = installer
+    assert inst.run(answers=inst.write()).returncode == 0
+    config = yaml.safe_load((inst.state / "kind-config.yaml").read_text())
+    cgroup_v1 = str(docker_client().info().get("CgroupVersion")) == "1"
+    assert config["nodes"][0]["image"] == versions.node_image(cgroup_v1=cgroup_v1)

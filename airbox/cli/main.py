@@ -18,6 +18,8 @@ from airbox import __version__
 # name -> (module, attribute, one-line help shown by `airbox --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "install": ("airbox.cli.install", "install", "Install or upgrade a data plane."),
+    "preflight": ("airbox.cli.preflight", "preflight",
+                  "Check this machine, with a fix for each problem."),
     "dataplanes": ("airbox.cli.dataplanes", "dataplanes",
                    "List the data planes registered with the control plane."),
 }

@@ -1,0 +1,959 @@
+"""Preflight: every threshold's boundaries with a fake machine, the network checks against
+local servers (answering, refusing, never answering, skewed clocks, a proxy), the install
+step's confirmation rules, and `airbox preflight` as a user runs it — against the real
+Docker Engine when one runs here.
+
+No test contacts an address outside 127.0.0.0/8: the control plane, Helm repository and
+registry URLs all point at servers these tests start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import json
+import os
+import re
+import shutil
+import socket
+import stat
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from airbox import preflight as pf
+from airbox.errors import EXIT_PREFLIGHT, DockerError, PreflightFailed
+from airbox.paths import StateDir
+from airbox.ui import Terminal
+from tests.helpers import airbox_bin, airbox_env
+
+GiB = pf.GiB
+
+# --------------------------------------------------------------------------- fakes
+
+
+@dataclass
+class FakeFacts:
+    """A machine described by values; ``delay`` makes Docker slow to answer."""
+
+    cli: str | None = "/usr/bin/docker"
+    docker_facts: pf.DockerFacts | DockerError = field(default_factory=lambda: pf.DockerFacts(
+        version="27.3.1", cpus=8, memory=32 * GiB, root_dir="/var/lib/docker",
+        cgroup_version="2"))
+    free: int | None = 100 * GiB
+    sysctls: dict[str, int | None] = field(default_factory=lambda: {
+        "fs.inotify.max_user_watches": 524288, "fs.inotify.max_user_instances": 512})
+    nodes: list[str] | None = field(default_factory=list)
+    release: bool | None = False
+    contexts: list[str] | None = None
+    delay: float = 0.0
+    docker_calls: int = 0
+
+    def docker_cli(self) -> str | None:
+        return self.cli
+
+    def docker(self) -> pf.DockerFacts | DockerError:
+        self.docker_calls += 1
+        if self.delay:
+            time.sleep(self.delay)
+        return self.docker_facts
+
+    def disk_free(self, path: str) -> int | None:
+        return self.free
+
+    def sysctl(self, key: str) -> int | None:
+        return self.sysctls.get(key)
+
+    def kind_nodes(self, cluster: str) -> list[str] | None:
+        return self.nodes
+
+    def helm_release_exists(self, subject: pf.Subject) -> bool | None:
+        return self.release
+
+    def kube_contexts(self, kubeconfig: str | None) -> list[str] | None:
+        if self.contexts is not None:
+            return self.contexts
+        return pf.SystemFacts().kube_contexts(kubeconfig)
+
+
+def docker_with(**changes: Any) -> pf.DockerFacts:
+    base = pf.DockerFacts(version="27.3.1", cpus=8, memory=32 * GiB,
+                          root_dir="/var/lib/docker", cgroup_version="2")
+    return replace(base, **changes)
+
+
+def probe(facts: FakeFacts | None = None, subject: pf.Subject | None = None,
+          state: StateDir | None = None, environ: dict[str, str] | None = None) -> pf.Probe:
+    return pf.Probe(subject or pf.Subject(name="dp"), facts or FakeFacts(), pf.Endpoints(),
+                    state, environ if environ is not None else {})
+
+
+# ------------------------------------------------------------------- local servers
+
+
+@dataclass
+class Behaviour:
+    status: int = 200
+    clock_offset: float = 0.0  # seconds added to the Date header
+    requests: list[str] = field(default_factory=list)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_GET(self) -> None:
+        behaviour = self.server.behaviour
+        behaviour.requests.append(self.path)
+        body = b"ok\n"
+        self.send_response_only(behaviour.status)
+        self.send_header("Date", email.utils.formatdate(time.time() + behaviour.clock_offset,
+                                                        usegmt=True))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    behaviour: Behaviour
+
+
+@contextlib.contextmanager
+def http_server(host: str = "127.0.0.1", **behaviour: Any) -> Iterator[tuple[str, Behaviour]]:
+    server = _Server((host, 0), _Handler)
+    server.behaviour = Behaviour(**behaviour)
+    # A short poll interval: shutdown() waits for the next poll.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{server.server_address[1]}", server.behaviour
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def loopback_socket(host: str) -> socket.socket:
+    """A socket bound on ``host``; 127.0.0.1 where only that loopback address exists."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind((host, 0))
+    except OSError:
+        sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextlib.contextmanager
+def never_accepts(host: str = "127.0.0.2") -> Iterator[str]:
+    """A port that completes the TCP handshake (the kernel's backlog) but never answers."""
+    sock = loopback_socket(host)
+    host = sock.getsockname()[0]
+    sock.listen(1)
+    try:
+        yield f"http://{host}:{sock.getsockname()[1]}/"
+    finally:
+        sock.close()
+
+
+@contextlib.contextmanager
+def accepts_and_stalls(host: str = "127.0.0.3") -> Iterator[str]:
+    """A server that accepts connections, reads nothing and never writes a byte."""
+    sock = loopback_socket(host)
+    host = sock.getsockname()[0]
+    sock.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        sock.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                conn, _ = sock.accept()
+                held.append(conn)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{sock.getsockname()[1]}/"
+    finally:
+        stop.set()
+        thread.join(2)
+        for conn in held:
+            conn.close()
+        sock.close()
+
+
+def closed_port_url() -> str:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return f"http://127.0.0.1:{port}/"
+
+
+_PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy",
+               "https_proxy", "all_proxy", "no_proxy", "DOCKER_HOST",
+               pf.ENV_HELM_REPO_URL, pf.ENV_REGISTRY_URL)
+
+
+@pytest.fixture(autouse=True)
+def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A developer's proxy would route the local test servers' traffic elsewhere.
+    for var in _PROXY_VARS:
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def local_urls() -> Iterator[dict[str, str]]:
+    """A control plane, Helm repository and registry (401, like Docker Hub), all local."""
+    with http_server() as (cp, _), http_server() as (helm, _), \
+            http_server(status=401) as (registry, _):
+        yield {"control_plane": cp, "helm": helm + "/index.yaml", "registry": registry + "/v2/"}
+
+
+def endpoints_for(urls: dict[str, str], timeout: float = pf.NETWORK_TIMEOUT) -> pf.Endpoints:
+    return pf.Endpoints(urls["helm"], urls["registry"], timeout)
+
+
+# ------------------------------------------------------------------ thresholds
+
+
+@pytest.mark.parametrize(("cpus", "outcome"), [
+    (1, "fail"), (pf.CPU_FLOOR, "warn"), (pf.CPU_MINIMUM - 1, "warn"), (pf.CPU_MINIMUM, "pass"),
+    (64, "pass"),
+])
+def test_cpu_boundaries(cpus: int, outcome: str) -> None:
+    verdict = pf.check_cpu(probe(FakeFacts(docker_facts=docker_with(cpus=cpus))))
+    assert verdict.outcome == outcome
+    assert (verdict.fix is None) == (outcome == "pass")
+
+
+@pytest.mark.parametrize(("memory", "outcome"), [
+    (pf.MEMORY_FLOOR - 1, "fail"), (pf.MEMORY_FLOOR, "warn"), (pf.MEMORY_MINIMUM - 1, "warn"),
+    (pf.MEMORY_MINIMUM, "pass"), (pf.MEMORY_RECOMMENDED, "pass"),
+])
+def test_memory_boundaries(memory: int, outcome: str) -> None:
+    verdict = pf.check_memory(probe(FakeFacts(docker_facts=docker_with(memory=memory))))
+    assert verdict.outcome == outcome
+
+
+def test_memory_slack_lets_vms_of_the_documented_sizes_pass() -> None:
+    # What the kernel reports on a 4 GiB and a 16 GiB VM (about 4 % reserved).
+    four = pf.check_memory(probe(FakeFacts(docker_facts=docker_with(memory=int(3.83 * GiB)))))
+    sixteen = pf.check_memory(probe(FakeFacts(docker_facts=docker_with(memory=int(15.5 * GiB)))))
+    assert four.outcome == "warn"
+    assert sixteen.outcome == "pass"
+    assert "24 GB" in sixteen.finding
+
+
+def test_resource_fix_names_docker_desktop_when_it_runs_the_daemon() -> None:
+    desktop = docker_with(cpus=4, operating_system="Docker Desktop", local=False)
+    verdict = pf.check_cpu(probe(FakeFacts(docker_facts=desktop)))
+    assert verdict.outcome == "warn"
+    assert verdict.fix is not None and "Docker Desktop" in verdict.fix
+
+
+@pytest.mark.parametrize(("free", "outcome"), [
+    (pf.DISK_FLOOR - 1, "fail"), (pf.DISK_FLOOR, "warn"), (pf.DISK_MINIMUM - 1, "warn"),
+    (pf.DISK_MINIMUM, "pass"), (None, "skip"),
+])
+def test_disk_boundaries(free: int | None, outcome: str) -> None:
+    verdict = pf.check_disk(probe(FakeFacts(free=free)))
+    assert verdict.outcome == outcome
+    if outcome in ("warn", "fail"):
+        assert verdict.fix is not None and "docker system prune" in verdict.fix
+
+
+def test_disk_of_a_remote_daemon_is_not_measured_here() -> None:
+    facts = FakeFacts(docker_facts=docker_with(local=False), free=1)
+    assert pf.check_disk(probe(facts)).outcome == "skip"
+
+
+@pytest.mark.parametrize(("version", "outcome"), [
+    ("19.03.15", "fail"), ("20.9.9", "fail"), ("20.10.0", "pass"), ("20.10.24+dfsg1", "pass"),
+    ("28.2.2", "pass"), ("", "warn"),
+])
+def test_docker_version_boundaries(version: str, outcome: str) -> None:
+    verdict = pf.check_docker_version(probe(FakeFacts(docker_facts=docker_with(version=version))))
+    assert verdict.outcome == outcome
+
+
+@pytest.mark.parametrize(("watches", "instances", "outcome", "named"), [
+    (524288, 512, "pass", []),
+    (524287, 512, "warn", ["max_user_watches"]),
+    (524288, 511, "warn", ["max_user_instances"]),
+    (8192, 128, "warn", ["max_user_watches", "max_user_instances"]),
+    (1048576, 8192, "pass", []),
+])
+def test_inotify_boundaries(watches: int, instances: int, outcome: str,
+                            named: list[str]) -> None:
+    facts = FakeFacts(sysctls={"fs.inotify.max_user_watches": watches,
+                               "fs.inotify.max_user_instances": instances})
+    verdict = pf.check_inotify(probe(facts))
+    assert verdict.outcome == outcome
+    if named:
+        assert verdict.fix is not None
+        assert "sudo sysctl -w" in verdict.fix and pf.INOTIFY_CONF in verdict.fix
+        for key in ("max_user_watches", "max_user_instances"):
+            # Only the low values are raised: a higher setting is never lowered.
+            assert (f"fs.inotify.{key}=" in verdict.fix) == (key in named)
+
+
+def test_inotify_skips_without_proc_or_for_a_remote_daemon() -> None:
+    assert pf.check_inotify(probe(FakeFacts(sysctls={}))).outcome == "skip"
+    remote = FakeFacts(docker_facts=docker_with(local=False),
+                       sysctls={"fs.inotify.max_user_watches": 1})
+    assert pf.check_inotify(probe(remote)).outcome == "skip"
+    down = FakeFacts(docker_facts=DockerError("down"), sysctls={"fs.inotify.max_user_watches": 1})
+    assert pf.check_inotify(probe(down, environ={"DOCKER_HOST": "tcp://10.0.0.1:2376"})
+                            ).outcome == "skip"
+
+
+def test_cgroup_v2_passes_and_v1_warns_naming_the_older_node() -> None:
+    assert pf.check_cgroup(probe()).outcome == "pass"
+    v1 = FakeFacts(docker_facts=docker_with(cgroup_version="1"))
+    verdict = pf.check_cgroup(probe(v1))
+    # Kubernetes 1.35+ refuses cgroup v1, so airbox falls back to an older node image.
+    assert verdict.outcome == "warn"
+    assert "Kubernetes v1.34.0" in verdict.finding
+    assert verdict.fix is not None and "systemd.unified_cgroup_hierarchy=1" in verdict.fix
+    unknown = FakeFacts(docker_facts=docker_with(cgroup_version=None))
+    assert pf.check_cgroup(probe(unknown)).outcome == "skip"
+
+
+@pytest.mark.parametrize(("skew", "uncertainty", "outcome"), [
+    (0.0, 0.5, "pass"), (30.0, 0.5, "pass"), (30.6, 0.5, "warn"), (-31.0, 0.5, "warn"),
+    (300.4, 0.5, "warn"), (300.6, 0.5, "fail"), (-3600.0, 0.5, "fail"),
+    # A slow answer widens the uncertainty: 40 s measured over a 25 s round trip is fine.
+    (40.0, 13.0, "pass"),
+])
+def test_clock_boundaries(skew: float, uncertainty: float, outcome: str) -> None:
+    verdict = pf.clock_verdict(skew, uncertainty)
+    assert verdict.outcome == outcome
+    assert ("ahead of" if skew > 0 else "behind") in verdict.finding
+
+
+# ----------------------------------------------------------------- docker errors
+
+
+def test_docker_cli_missing_fails_with_the_install_script_named() -> None:
+    verdict = pf.check_docker_cli(probe(FakeFacts(cli=None)))
+    assert verdict.outcome == "fail"
+    assert verdict.fix is not None and "scripts/install.sh" in verdict.fix
+
+
+def test_permission_denied_is_an_access_failure_with_the_usermod_fix() -> None:
+    from airbox.dockerhost import _diagnose
+
+    error = _diagnose(PermissionError(13, "Permission denied"), None)
+    facts = FakeFacts(docker_facts=error)
+    access = pf.check_docker_access(probe(facts))
+    assert access.outcome == "fail"
+    assert access.fix is not None and "sudo usermod -aG docker $USER" in access.fix
+    assert "log out" in access.fix
+    assert pf.check_docker_daemon(probe(facts)).outcome == "skip"
+    for check in (pf.check_docker_version, pf.check_cpu, pf.check_memory, pf.check_disk,
+                  pf.check_cgroup):
+        assert check(probe(facts)).outcome == "skip"
+
+
+def test_a_stopped_daemon_fails_the_daemon_check_only() -> None:
+    from airbox.dockerhost import _diagnose
+
+    error = _diagnose(FileNotFoundError(2, "No such file or directory"),
+                      "unix:///nonexistent.sock")
+    facts = FakeFacts(docker_facts=error)
+    daemon = pf.check_docker_daemon(probe(facts))
+    assert daemon.outcome == "fail"
+    assert daemon.fix is not None and "DOCKER_HOST" in daemon.fix
+    assert pf.check_docker_access(probe(facts)).outcome == "skip"
+
+
+def test_a_daemon_at_another_usual_socket_is_pointed_at(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    from airbox.dockerhost import _diagnose
+
+    def no_default_daemon(cls: Any, timeout: int = 5) -> Any:
+        raise _diagnose(FileNotFoundError(2, "No such file or directory"), None)
+
+    # A unix socket answering like a Docker daemon (short path: sun_path is ~108 bytes).
+    directory = Path(tempfile.mkdtemp(prefix="abx-", dir="/tmp"))
+    path = directory / "docker.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(4)
+
+    def answer() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(1024)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    monkeypatch.setattr(pf.DockerHost, "connect", classmethod(no_default_daemon))
+    monkeypatch.setattr(pf, "socket_candidates", lambda: ["/var/run/docker.sock", str(path)])
+    try:
+        found = pf.SystemFacts({}).docker()
+        # With DOCKER_HOST set, that is where the daemon must be: no guessing.
+        given = pf.SystemFacts({"DOCKER_HOST": "unix:///nonexistent.sock"}).docker()
+    finally:
+        server.close()
+        shutil.rmtree(directory, ignore_errors=True)
+    assert isinstance(found, DockerError)
+    assert found.hint is not None and f"export DOCKER_HOST=unix://{path}" in found.hint
+    verdict = pf.check_docker_daemon(probe(FakeFacts(docker_facts=found)))
+    assert verdict.outcome == "fail" and str(path) in verdict.finding
+    assert isinstance(given, DockerError) and "DOCKER_HOST=unix://" not in (given.hint or "")
+
+
+# -------------------------------------------------------------------- name clash
+
+
+def test_a_kind_cluster_airbox_did_not_make_fails(tmp_path: Path) -> None:
+    state = StateDir.for_name("dp")
+    facts = FakeFacts(nodes=["airbox-dp-control-plane"])
+    verdict = pf.check_cluster_name(probe(facts, state=state))
+    assert verdict.outcome == "fail"
+    assert verdict.fix is not None and "kind delete cluster --name airbox-dp" in verdict.fix
+    assert "--name" in verdict.fix
+    # install saves the settings before preflight runs: that alone is no record.
+    state.root.mkdir(parents=True)
+    (state.root / "settings.yaml").write_text("name: dp\n")
+    assert pf.check_cluster_name(probe(facts, state=state)).outcome == "fail"
+    # A record of the cluster step (or the kubeconfig airbox wrote) makes it ours.
+    (state.root / "progress.json").write_text(json.dumps(
+        {"steps": {"cluster": {"status": "done"}}}))
+    assert pf.check_cluster_name(probe(facts, state=state)).outcome == "pass"
+
+
+def test_cluster_name_free_or_unknown() -> None:
+    assert pf.check_cluster_name(probe(FakeFacts(nodes=[]))).outcome == "pass"
+    assert pf.check_cluster_name(probe(FakeFacts(nodes=None))).outcome == "skip"
+    assert pf.check_cluster_name(probe(subject=pf.Subject())).outcome == "skip"
+
+
+def test_a_helm_release_airbox_did_not_make_fails() -> None:
+    subject = pf.Subject(name="dp", kube_context="prod")
+    state = StateDir.for_name("dp")
+    verdict = pf.check_release_name(probe(FakeFacts(release=True), subject, state))
+    assert verdict.outcome == "fail"
+    assert verdict.fix is not None and "helm uninstall dp --namespace airbyte" in verdict.fix
+    state.root.mkdir(parents=True)
+    (state.root / "progress.json").write_text(json.dumps(
+        {"steps": {"release": {"status": "done"}}}))
+    assert pf.check_release_name(probe(FakeFacts(release=True), subject, state)
+                                 ).outcome == "pass"
+    assert pf.check_release_name(probe(FakeFacts(release=False), subject)).outcome == "pass"
+    assert pf.check_release_name(probe(FakeFacts(release=None), subject)).outcome == "skip"
+
+
+def test_kube_context_must_exist_in_the_kubeconfig(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\ncontexts:\n"
+                          "- name: prod\n  context: {cluster: prod, user: me}\n")
+    good = pf.Subject(name="dp", kube_context="prod", kubeconfig=str(kubeconfig))
+    assert pf.check_kube_context(probe(subject=good)).outcome == "pass"
+    wrong = replace(good, kube_context="staging")
+    verdict = pf.check_kube_context(probe(subject=wrong))
+    assert verdict.outcome == "fail"
+    assert verdict.fix is not None and "kubectl config get-contexts" in verdict.fix
+    missing = replace(good, kubeconfig=str(tmp_path / "nope"))
+    assert pf.check_kube_context(probe(subject=missing)).outcome == "fail"
+
+
+def test_an_existing_cluster_skips_every_docker_and_kind_check(
+        local_urls: dict[str, str], tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text("contexts:\n- name: prod\n")
+    facts = FakeFacts(docker_facts=DockerError("must not be asked"))
+    subject = pf.Subject(name="dp", kube_context="prod", kubeconfig=str(kubeconfig),
+                         control_plane_url=local_urls["control_plane"])
+    report = pf.run_checks(subject, facts=facts, endpoints=endpoints_for(local_urls))
+    assert facts.docker_calls == 0
+    for check in pf.CHECKS:
+        result = report.result(check.id)
+        if check.scope == "kind":
+            assert result.outcome == "skip" and "existing cluster prod" in result.finding
+    assert report.result("kube.context").outcome == "pass"
+    assert report.result("name.release").outcome == "pass"
+    assert report.failures == []
+
+
+# ---------------------------------------------------------------------- network
+
+
+def test_a_healthy_machine_passes_everything(local_urls: dict[str, str]) -> None:
+    subject = pf.Subject(name="dp", control_plane_url=local_urls["control_plane"])
+    report = pf.run_checks(subject, facts=FakeFacts(), endpoints=endpoints_for(local_urls))
+    outcomes = {r.id: r.outcome for r in report.results}
+    assert report.failures == [] and report.warnings == [], outcomes
+    assert outcomes["network.registry"] == "pass"  # 401 means reachable
+    assert "HTTP 401" in report.result("network.registry").finding
+    assert outcomes["clock.skew"] == "pass"
+    assert report.outcome == "pass"
+
+
+def test_closed_port_fails_fast() -> None:
+    url = closed_port_url()
+    subject = pf.Subject(control_plane_url=url)
+    started = time.monotonic()
+    report = pf.run_checks(subject, facts=FakeFacts(),
+                           endpoints=pf.Endpoints(url, url, timeout=2.0))
+    assert time.monotonic() - started < 2.0
+    result = report.result("network.control-plane")
+    assert result.outcome == "fail"
+    assert "refused" in result.finding
+    assert result.fix is not None and "HTTPS_PROXY" in result.fix
+    assert report.result("clock.skew").outcome == "skip"
+
+
+@pytest.mark.parametrize("blackhole", [never_accepts, accepts_and_stalls])
+def test_black_holed_hosts_fail_within_their_timeout(blackhole: Any) -> None:
+    timeout = 1.0
+    with blackhole() as url:
+        subject = pf.Subject(control_plane_url=url)
+        started = time.monotonic()
+        report = pf.run_checks(subject, facts=FakeFacts(),
+                               endpoints=pf.Endpoints(url, url, timeout=timeout))
+        took = time.monotonic() - started
+    # Connect, then headers: each may use the timeout; nothing waits longer.
+    assert took < 2 * timeout + 1.0, took
+    for check_id in ("network.control-plane", "network.helm-repo", "network.registry"):
+        result = report.result(check_id)
+        assert result.outcome == "fail", result
+        assert "no answer from 127.0.0." in result.finding
+        assert result.fix is not None and "allow outbound HTTPS" in result.fix
+
+
+@pytest.mark.parametrize(("offset", "outcome"), [(0, "pass"), (-45, "warn"), (90, "warn"),
+                                                  (-600, "fail"), (3600, "fail")])
+def test_clock_skew_against_a_local_server(offset: float, outcome: str,
+                                          local_urls: dict[str, str]) -> None:
+    with http_server(clock_offset=offset) as (url, _):
+        subject = pf.Subject(control_plane_url=url)
+        report = pf.run_checks(subject, facts=FakeFacts(), endpoints=endpoints_for(local_urls))
+    result = report.result("clock.skew")
+    assert result.outcome == outcome, result
+    # The server is ahead by ``offset``: this machine is behind it.
+    if offset:
+        assert ("behind" if offset > 0 else "ahead of") in result.finding
+        # The Date header has 1 s resolution: the measured skew is within a second.
+        match = re.search(r"clock is (\d+)s", result.finding)
+        assert match is not None and abs(int(match.group(1)) - abs(offset)) <= 1
+    if outcome != "pass":
+        assert result.fix is not None and "timedatectl" in result.fix
+
+
+def test_the_control_plane_is_probed_once_for_reachability_and_clock(
+        local_urls: dict[str, str]) -> None:
+    with http_server() as (url, behaviour):
+        pf.run_checks(pf.Subject(control_plane_url=url + "/"), facts=FakeFacts(),
+                      endpoints=endpoints_for(local_urls))
+    assert behaviour.requests == ["/"]
+
+
+def test_proxies_from_the_environment_are_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The target never resolves (.invalid): only the proxy can answer for it.
+    with http_server() as (proxy, behaviour):
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        target = "http://control-plane.invalid/"
+        report = pf.run_checks(pf.Subject(control_plane_url=target), facts=FakeFacts(),
+                               endpoints=pf.Endpoints(target, target, timeout=2.0))
+    assert behaviour.requests and behaviour.requests[0] == target
+    result = report.result("network.control-plane")
+    assert result.outcome == "pass" and "through the proxy" in result.finding
+
+
+def test_a_proxy_asking_for_credentials_fails_with_the_fix(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    with http_server(status=407) as (proxy, _):
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        target = "http://control-plane.invalid/"
+        report = pf.run_checks(pf.Subject(control_plane_url=target), facts=FakeFacts(),
+                               endpoints=pf.Endpoints(target, target, timeout=2.0))
+    result = report.result("network.control-plane")
+    assert result.outcome == "fail"
+    assert result.fix is not None and "HTTPS_PROXY=http://user:password@" in result.fix
+
+
+def test_a_failing_gateway_is_a_warning(local_urls: dict[str, str]) -> None:
+    with http_server(status=503) as (url, _):
+        report = pf.run_checks(pf.Subject(control_plane_url=url), facts=FakeFacts(),
+                               endpoints=endpoints_for(local_urls))
+    assert report.result("network.control-plane").outcome == "warn"
+
+
+def test_the_api_is_probed_only_when_registering(local_urls: dict[str, str]) -> None:
+    with http_server() as (api, behaviour):
+        subject = pf.Subject(control_plane_url=local_urls["control_plane"], api_url=api + "/v1")
+        report = pf.run_checks(subject, facts=FakeFacts(), endpoints=endpoints_for(local_urls))
+        assert report.result("network.api").outcome == "pass"
+        assert behaviour.requests == ["/v1"]
+        report = pf.run_checks(replace(subject, api_url=None), facts=FakeFacts(),
+                               endpoints=endpoints_for(local_urls))
+    assert report.result("network.api").outcome == "skip"
+
+
+def test_endpoints_follow_the_chart_source_and_image_registry() -> None:
+    endpoints = pf.Endpoints()
+    assert endpoints.helm_url(pf.Subject()) == pf.HELM_REPO_INDEX
+    assert endpoints.helm_url(pf.Subject(chart_source="./chart.tgz")) is None
+    assert endpoints.helm_url(pf.Subject(chart_source="oci://mirror.example/charts/x")) == \
+        "https://mirror.example/v2/"
+    assert endpoints.registry_url(pf.Subject()) == pf.REGISTRY_URL
+    assert endpoints.registry_url(pf.Subject(image_registry="mirror.example/airbyte")) == \
+        "https://mirror.example/v2/"
+    env = pf.Endpoints.from_env({pf.ENV_HELM_REPO_URL: "http://127.0.0.1:1/i.yaml",
+                                 pf.ENV_REGISTRY_URL: "http://127.0.0.1:1/v2/"})
+    assert env.helm_url(pf.Subject(chart_source="./c.tgz")) == "http://127.0.0.1:1/i.yaml"
+    assert env.registry_url(pf.Subject(image_registry="x")) == "http://127.0.0.1:1/v2/"
+
+
+def test_a_local_chart_skips_the_helm_repository(local_urls: dict[str, str]) -> None:
+    subject = pf.Subject(control_plane_url=local_urls["control_plane"], chart_source="./c.tgz")
+    report = pf.run_checks(subject, facts=FakeFacts(),
+                           endpoints=pf.Endpoints(registry=local_urls["registry"]))
+    assert report.result("network.helm-repo").outcome == "skip"
+
+
+# ------------------------------------------------------------------ the run as a whole
+
+
+def test_the_deadline_bounds_the_run_when_docker_hangs(local_urls: dict[str, str]) -> None:
+    subject = pf.Subject(name="dp", control_plane_url=local_urls["control_plane"])
+    started = time.monotonic()
+    report = pf.run_checks(subject, facts=FakeFacts(delay=3.0),
+                           endpoints=endpoints_for(local_urls), deadline=1.0)
+    assert time.monotonic() - started < 1.8
+    daemon = report.result("docker.daemon")
+    assert daemon.outcome == "warn" and "deadline" in daemon.finding
+    # The checks that answered in time are reported as usual.
+    assert report.result("network.control-plane").outcome == "pass"
+
+
+def test_json_shape_is_stable(local_urls: dict[str, str]) -> None:
+    subject = pf.Subject(name="dp", control_plane_url=local_urls["control_plane"])
+    facts = FakeFacts(docker_facts=docker_with(cpus=4))
+    data = pf.run_checks(subject, facts=facts, endpoints=endpoints_for(local_urls)).to_json()
+    assert list(data) == ["schemaVersion", "airboxVersion", "name", "target", "controlPlaneUrl",
+                          "startedAt", "seconds", "outcome", "counts", "checks"]
+    assert data["schemaVersion"] == 1
+    assert data["target"] == {"type": "kind", "cluster": "airbox-dp"}
+    assert data["outcome"] == "warn"
+    assert set(data["counts"]) == {"pass", "warn", "fail", "skip"}
+    assert sum(data["counts"].values()) == len(pf.CHECKS)
+    assert [c["id"] for c in data["checks"]] == [c.id for c in pf.CHECKS]
+    for check in data["checks"]:
+        assert list(check) == ["id", "title", "outcome", "finding", "fix", "seconds"]
+        assert check["outcome"] in pf.OUTCOMES
+        assert (check["fix"] is not None) == (check["outcome"] in ("warn", "fail"))
+    json.dumps(data)
+
+
+def test_render_marks_each_outcome_and_shows_fixes(local_urls: dict[str, str]) -> None:
+    facts = FakeFacts(docker_facts=docker_with(cpus=1, memory=8 * GiB))
+    subject = pf.Subject(name="dp", control_plane_url=local_urls["control_plane"])
+    report = pf.run_checks(subject, facts=facts, endpoints=endpoints_for(local_urls))
+    text = "\n".join(pf.render(report))
+    assert "✗ CPUs available to Docker" in text
+    assert "! Memory available to Docker" in text
+    assert "✓ Docker daemon reachable" in text
+    assert "- Helm release name free" in text
+    assert text.count("    fix: ") == 2
+    assert "1 failed" in text.splitlines()[-1]
+
+
+def test_results_are_saved_only_where_a_state_directory_exists(
+        local_urls: dict[str, str]) -> None:
+    subject = pf.Subject(name="dp", control_plane_url=local_urls["control_plane"])
+    state = StateDir.for_name("dp")
+    pf.run_preflight(subject, facts=FakeFacts(), endpoints=endpoints_for(local_urls))
+    assert not state.root.exists()
+    state.root.mkdir(parents=True, mode=0o700)
+    pf.run_preflight(subject, facts=FakeFacts(), endpoints=endpoints_for(local_urls))
+    saved = json.loads(state.preflight.read_text())
+    assert saved["name"] == "dp" and saved["outcome"] == "pass"
+    assert stat.S_IMODE(state.preflight.stat().st_mode) == 0o644
+
+
+def test_subject_from_answers_is_lenient_and_knows_when_airbox_registers() -> None:
+    subject = pf.Subject.from_answers({
+        "name": "dp", "controlPlane": {"edition": "enterprise",
+                                       "url": "https://airbyte.example.com/"},
+        "registration": {"clientId": "x", "clientSecret": "y"},
+        "cluster": {"kubeContext": "prod"},
+        "values": {"global": {"image": {"registry": "mirror.example/"}}},
+    })
+    assert subject.control_plane_url == "https://airbyte.example.com"
+    assert subject.api_url == "https://airbyte.example.com/api/public/v1"
+    assert not subject.is_kind and subject.kube_context == "prod"
+    assert subject.image_registry == "mirror.example"
+    assert pf.Subject.from_answers({}).control_plane_url == "https://cloud.airbyte.com"
+    assert pf.Subject.from_answers({"dataPlane": {"clientId": "a"},
+                                    "registration": {"clientId": "b"}}).api_url is None
+
+
+# -------------------------------------------------------------------- install step
+
+
+def _report(*outcomes: str) -> pf.Report:
+    results = [pf.Result(f"check.{i}", f"Check {i}", outcome,  # type: ignore[arg-type]
+                         f"finding {i}", None if outcome == "pass" else f"fix {i}")
+               for i, outcome in enumerate(outcomes)]
+    return pf.Report(pf.Subject(name="dp"), results, "2026-01-01T00:00:00Z", 0.1)
+
+
+class _Prompter:
+    def __init__(self, answer: bool) -> None:
+        self.answer = answer
+        self.asked: list[str] = []
+
+    def confirm(self, message: str, *, default: bool = False) -> bool:
+        self.asked.append(message)
+        return self.answer
+
+
+def _ctx(tmp_path: Path, *, ignore: bool = False, yes: bool = False,
+         prompter: _Prompter | None = None) -> tuple[Any, Any]:
+    out = tmp_path / "out.txt"
+    err = tmp_path / "err.txt"
+    term = Terminal(out=out.open("w"), err=err.open("w"), interactive=False)
+    options = SimpleNamespace(ignore_preflight_failures=ignore, assume_yes=yes,
+                              interactive=prompter is not None)
+    ctx = SimpleNamespace(settings=None, state=StateDir.for_name("dp"), term=term,
+                          options=options, prompter=prompter)
+    line = SimpleNamespace(updates=[])
+    line.update = line.updates.append
+    return ctx, line
+
+
+def _stderr(ctx: Any) -> str:
+    ctx.term.err.flush()
+    return Path(ctx.term.err.name).read_text()
+
+
+@pytest.fixture
+def canned(monkeypatch: pytest.MonkeyPatch) -> Any:
+    def use(report: pf.Report) -> None:
+        monkeypatch.setattr(pf, "run_preflight", lambda *a, **k: report)
+    return use
+
+
+def test_install_step_passes_and_prints_warnings(tmp_path: Path, canned: Any) -> None:
+    canned(_report("pass", "warn", "skip"))
+    ctx, line = _ctx(tmp_path)
+    pf.install_step(ctx, line)
+    err = _stderr(ctx)
+    assert "Check 1: finding 1" in err and "fix: fix 1" in err
+    assert line.updates == ["1 passed, 1 warnings, 0 failed"]
+
+
+def test_install_step_stops_on_failures_with_every_fix(tmp_path: Path, canned: Any) -> None:
+    canned(_report("pass", "fail", "fail"))
+    ctx, line = _ctx(tmp_path)
+    with pytest.raises(PreflightFailed) as caught:
+        pf.install_step(ctx, line)
+    error = caught.value
+    assert error.exit_code == EXIT_PREFLIGHT == 3
+    assert "2 preflight checks failed" in error.message
+    assert any("fix: fix 1" in d for d in error.details)
+    assert any("fix: fix 2" in d for d in error.details)
+    assert error.hint is not None and "--ignore-preflight-failures" in error.hint
+
+
+def test_ignoring_failures_with_yes_proceeds_loudly(tmp_path: Path, canned: Any) -> None:
+    canned(_report("fail"))
+    ctx, line = _ctx(tmp_path, ignore=True, yes=True)
+    pf.install_step(ctx, line)
+    err = _stderr(ctx)
+    assert "IGNORING 1 FAILED PREFLIGHT CHECK" in err
+    assert "fix: fix 0" in err
+
+
+@pytest.mark.parametrize("answer", [True, False])
+def test_ignoring_failures_on_a_terminal_asks(tmp_path: Path, canned: Any, answer: bool) -> None:
+    canned(_report("fail"))
+    prompter = _Prompter(answer)
+    ctx, line = _ctx(tmp_path, ignore=True, prompter=prompter)
+    if answer:
+        pf.install_step(ctx, line)
+    else:
+        with pytest.raises(PreflightFailed, match="stopped"):
+            pf.install_step(ctx, line)
+    assert len(prompter.asked) == 1 and "Continue anyway?" in prompter.asked[0]
+
+
+def test_ignoring_failures_without_a_terminal_needs_yes(tmp_path: Path, canned: Any) -> None:
+    canned(_report("fail"))
+    ctx, line = _ctx(tmp_path, ignore=True)
+    with pytest.raises(PreflightFailed) as caught:
+        pf.install_step(ctx, line)
+    assert caught.value.hint is not None and "--yes" in caught.value.hint
+
+
+def test_install_step_is_the_default_hook() -> None:
+    from airbox.install import default_hooks
+
+    assert default_hooks()["preflight"] is pf.install_step
+
+
+# ------------------------------------------------------------------ the command
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None,
+            timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([airbox_bin(), "preflight", *args], capture_output=True, text=True,
+                          env=env or airbox_env(), timeout=timeout)
+
+
+def cli_env(urls: dict[str, str], **extra: str) -> dict[str, str]:
+    return airbox_env(**{pf.ENV_HELM_REPO_URL: urls["helm"],
+                         pf.ENV_REGISTRY_URL: urls["registry"]}, **extra)
+
+
+def _docker_reachable() -> bool:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        client.ping()
+    except Exception:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _docker_reachable(), reason="no Docker Engine reachable here")
+def test_cli_json_reports_the_real_docker_engine(local_urls: dict[str, str]) -> None:
+    result = run_cli("--json", "--control-plane-url", local_urls["control_plane"],
+                     env=cli_env(local_urls))
+    data = json.loads(result.stdout)
+    outcomes = {c["id"]: c["outcome"] for c in data["checks"]}
+    for check_id in ("docker.cli", "docker.daemon", "docker.access", "docker.version"):
+        assert outcomes[check_id] == "pass", data
+    for check_id in ("network.control-plane", "network.helm-repo", "network.registry",
+                     "clock.skew"):
+        assert outcomes[check_id] == "pass", data
+    assert data["controlPlaneUrl"] == local_urls["control_plane"]
+    assert result.returncode == (EXIT_PREFLIGHT if data["counts"]["fail"] else 0)
+
+
+def test_cli_with_a_dead_docker_host_exits_3_quickly_with_the_fix(
+        local_urls: dict[str, str]) -> None:
+    started = time.monotonic()
+    result = run_cli("--control-plane-url", local_urls["control_plane"],
+                     env=cli_env(local_urls, DOCKER_HOST="unix:///nonexistent.sock"))
+    assert time.monotonic() - started < 10
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "✗ Docker daemon reachable" in result.stdout
+    assert "unix:///nonexistent.sock" in result.stdout
+    assert "fix: start it: sudo systemctl start docker" in result.stdout
+    assert "DOCKER_HOST" in result.stdout
+
+
+def _can_drop_to_nobody() -> bool:
+    socket_path = Path("/var/run/docker.sock")
+    return (hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("setpriv") is not None
+            and socket_path.exists() and not socket_path.stat().st_mode & 0o006
+            and _docker_reachable())
+
+
+@pytest.mark.skipif(not _can_drop_to_nobody(),
+                    reason="needs root, setpriv and a Docker socket closed to other users")
+def test_cli_as_a_user_without_socket_access_gets_the_usermod_fix(
+        local_urls: dict[str, str]) -> None:
+    import tempfile
+
+    # pytest's own temporary directories are 0700: "nobody" needs a home it can reach.
+    home = Path(tempfile.mkdtemp(prefix="airbox-nobody-", dir="/tmp"))
+    try:
+        home.chmod(0o777)
+        env = cli_env(local_urls, HOME=str(home), AIRBOX_HOME=str(home / "airbox"))
+        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", airbox_bin(),
+                "preflight", "--control-plane-url", local_urls["control_plane"]]
+        result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=30)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "✗ Docker accessible to this user — permission denied" in result.stdout
+    assert "sudo usermod -aG docker $USER" in result.stdout
+    assert "- Docker daemon reachable" in result.stdout
+
+
+def test_cli_finishes_in_time_when_nothing_answers() -> None:
+    with never_accepts() as silent, accepts_and_stalls() as stalls:
+        env = airbox_env(**{pf.ENV_HELM_REPO_URL: stalls, pf.ENV_REGISTRY_URL: silent,
+                            "DOCKER_HOST": "unix:///nonexistent.sock"})
+        started = time.monotonic()
+        result = run_cli("--json", "--control-plane-url", silent, env=env)
+        took = time.monotonic() - started
+    assert took < 10, took
+    assert result.returncode == 3
+    data = json.loads(result.stdout)
+    outcomes = {c["id"]: c["outcome"] for c in data["checks"]}
+    assert outcomes["network.control-plane"] == outcomes["network.registry"] == "fail"
+    assert outcomes["network.helm-repo"] == "fail"
+
+
+def test_cli_saves_into_an_existing_state_directory(local_urls: dict[str, str],
+                                                   isolated: Path) -> None:
+    state = StateDir.for_name("dp")
+    state.root.mkdir(parents=True, mode=0o700)
+    result = run_cli("--name", "dp", "--json", "--control-plane-url",
+                     local_urls["control_plane"],
+                     env=cli_env(local_urls, DOCKER_HOST="unix:///nonexistent.sock"))
+    assert result.returncode == 3
+    saved = json.loads(state.preflight.read_text())
+    assert saved["name"] == "dp"
+    assert saved["checks"] == json.loads(result.stdout)["checks"]
+
+
+def test_cli_answers_file_and_bad_input(tmp_path: Path, local_urls: dict[str, str]) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("contexts:\n- name: prod\n")
+    answers = tmp_path / "dp.yaml"
+    answers.write_text(f"name: dp\ncontrolPlane: {{url: {local_urls['control_plane']}}}\n"
+                       f"cluster: {{kubeContext: prod, kubeconfig: {kubeconfig}}}\n")
+    result = run_cli("--answers", str(answers), "--json", env=cli_env(local_urls))
+    data = json.loads(result.stdout)
+    assert data["target"] == {"type": "existing", "context": "prod",
+                              "kubeconfig": str(kubeconfig)}
+    assert {c["id"]: c["outcome"] for c in data["checks"]}["kube.context"] == "pass"
+    # http:// is only for loopback hosts; a bad name is bad input too: exit 2.
+    bad = run_cli("--control-plane-url", "http://airbyte.example.com", env=cli_env(local_urls))
+    assert bad.returncode == 2 and "https://" in bad.stderr
+    assert run_cli("--name", "Not_A_Name", env=cli_env(local_urls)).returncode == 2
+    unset = tmp_path / "unset.yaml"
+    unset.write_text("name: ${AIRBOX_TEST_UNSET_VARIABLE}\n")
+    result = run_cli("--answers", str(unset), env=cli_env(local_urls))
+    assert result.returncode == 2 and "AIRBOX_TEST_UNSET_VARIABLE" in result.stderr
+
+
+def test_cli_help_has_examples() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    assert "Examples:" in result.stdout and "airbox preflight --json" in result.stdout
+    assert "Check this machine" in subprocess.run(
+        [airbox_bin(), "--help"], capture_output=True, text=True, env=airbox_env(),
+        timeout=30).stdout
+
+
+def test_system_facts_read_proc_and_statvfs() -> None:
+    facts = pf.SystemFacts({})
+    if os.path.exists("/proc/sys/fs/inotify/max_user_watches"):
+        assert isinstance(facts.sysctl("fs.inotify.max_user_watches"), int)
+    assert facts.sysctl("fs.no.such.key") is None
+    assert (facts.disk_free("/") or 0) > 0
+    assert facts.disk_free("/no/such/dir") is None
