@@ -80,14 +80,23 @@ class Installer:
             env.pop(var, None)
         return env
 
-    def run(self, *args: str, answers: Path | None = None, timeout: float = 120,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def start(self, *args: str, answers: Path | None = None,
+              env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         """`airbox install`, in its own session so a fake's Ctrl-C reaches only it."""
         argv = [airbox_bin(), "install", "--yes", "--ignore-preflight-failures", *args]
         if answers is not None:
             argv += ["--answers", str(answers)]
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=env or self.env(), start_new_session=True)
+        # A shell that started the tests in the background may have left SIGINT ignored,
+        # which the child would inherit and then never see the simulated Ctrl-C.
+        return subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=env or self.env(), start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+    def run(self, *args: str, answers: Path | None = None, timeout: float = 120,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        proc = self.start(*args, answers=answers, env=env)
+        argv = proc.args if isinstance(proc.args, list) else [str(proc.args)]
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
