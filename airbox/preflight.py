@@ -1319,8 +1319,11 @@ def install_step(ctx: Context, line: StepLine) -> None:
         ctx.term.warn(f"{len(failures)} preflight {noun} failed:")
         for text in details:
             ctx.term.detail(text)
-        if ctx.prompter.confirm("Continue anyway? The install may fail or the data plane may "
-                                "not work.", default=False):
+        with line.paused():
+            confirmed = ctx.prompter.confirm(
+                "Continue anyway? The install may fail or the data plane may not work.",
+                default=False)
+        if confirmed:
             log.warning("continuing despite failed preflight checks (confirmed)")
             return
         raise PreflightFailed(
