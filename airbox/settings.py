@@ -104,28 +104,28 @@ _AUTH = FieldSpec(
     help="instanceProfile uses the VM's IAM role instead of access keys",
 )
 
+
+def _aws_fields(access_key_id: str, secret_access_key: str) -> tuple[FieldSpec, ...]:
+    """Region, authentication and the access keys (only with credentials), as AWS has them."""
+    when = ("authenticationType", "credentials")
+    return (
+        FieldSpec("region", "AWS region", kind="aws-region"),
+        _AUTH,
+        FieldSpec("accessKeyId", "AWS access key id", when=when,
+                  secret_key=access_key_id, values_ref="accessKeyIdSecretKey"),
+        FieldSpec("secretAccessKey", "AWS secret access key", when=when,
+                  secret_key=secret_access_key, values_ref="secretAccessKeySecretKey"),
+    )
+
+
 SECRETS_MANAGERS: dict[str, TypeSpec] = {
     "AWS_SECRET_MANAGER": TypeSpec(
         "AWS_SECRET_MANAGER",
         "awsSecretManager",
         "AWS Secrets Manager",
         (
-            FieldSpec("region", "AWS region", kind="aws-region"),
-            _AUTH,
-            FieldSpec(
-                "accessKeyId",
-                "AWS access key id",
-                when=("authenticationType", "credentials"),
-                secret_key="AWS_SECRET_MANAGER_ACCESS_KEY_ID",
-                values_ref="accessKeyIdSecretKey",
-            ),
-            FieldSpec(
-                "secretAccessKey",
-                "AWS secret access key",
-                when=("authenticationType", "credentials"),
-                secret_key="AWS_SECRET_MANAGER_SECRET_ACCESS_KEY",
-                values_ref="secretAccessKeySecretKey",
-            ),
+            *_aws_fields("AWS_SECRET_MANAGER_ACCESS_KEY_ID",
+                         "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY"),
             FieldSpec("kmsArn", "KMS key ARN (optional)", required=False),
             FieldSpec("tags", "Tags for new secrets (optional)", kind="tags", required=False),
         ),
@@ -190,24 +190,7 @@ STORAGES: dict[str, TypeSpec] = {
         "s3",
         "s3",
         "Amazon S3",
-        (
-            FieldSpec("region", "AWS region", kind="aws-region"),
-            _AUTH,
-            FieldSpec(
-                "accessKeyId",
-                "AWS access key id",
-                when=("authenticationType", "credentials"),
-                secret_key="AWS_ACCESS_KEY_ID",
-                values_ref="accessKeyIdSecretKey",
-            ),
-            FieldSpec(
-                "secretAccessKey",
-                "AWS secret access key",
-                when=("authenticationType", "credentials"),
-                secret_key="AWS_SECRET_ACCESS_KEY",
-                values_ref="secretAccessKeySecretKey",
-            ),
-        ),
+        _aws_fields("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
     ),
     "gcs": TypeSpec(
         "gcs",

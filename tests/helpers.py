@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import pytest
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+
+from airbox.prompts import Prompter
 
 REPO = Path(__file__).resolve().parent.parent
 ASSETS = REPO / "assets"
@@ -19,3 +27,29 @@ def airbox_env(**extra: str) -> dict[str, str]:
 
 def airbox_bin() -> str:
     return str(Path(sys.executable).with_name("airbox"))
+
+
+class Keys:
+    """The keys for each question, sent as that question opens (as a user types).
+
+    A prompt reads everything waiting in the pipe, so typing ahead would lose keys.
+    """
+
+    def __init__(self, pipe: Any) -> None:
+        self.pipe = pipe
+        self.answers: list[str] = []
+
+    def type(self, *answers: str) -> None:
+        self.answers.extend(answers)
+
+    def feed(self) -> None:
+        assert self.answers, "airbox asked a question the test did not expect"
+        self.pipe.send_text(self.answers.pop(0))
+
+
+@pytest.fixture
+def keys() -> Iterator[tuple[Keys, Prompter]]:
+    with create_pipe_input() as pipe:
+        k = Keys(pipe)
+        yield k, Prompter(input=pipe, output=DummyOutput(), before_each=k.feed)
+        assert k.answers == [], "questions the test expected were not asked"

@@ -2,46 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import pytest
-from prompt_toolkit.input import create_pipe_input
-from prompt_toolkit.output import DummyOutput
 
 from airbox.gather import Inputs, gather
 from airbox.prompts import Prompter, fill_missing
 from tests import answers_factory as af
+from tests.helpers import Keys
 
 ENTER = "\r"
 DOWN = "\x1b[B"
 
 
-class Keys:
-    """The keys for each question, sent as that question opens (as a user types).
-
-    A prompt reads everything waiting in the pipe, so typing ahead would lose keys.
-    """
-
-    def __init__(self, pipe: Any) -> None:
-        self.pipe = pipe
-        self.answers: list[str] = []
-
-    def type(self, *answers: str) -> None:
-        self.answers.extend(answers)
-
-    def feed(self) -> None:
-        assert self.answers, "airbox asked a question the test did not expect"
-        self.pipe.send_text(self.answers.pop(0))
-
-
-@pytest.fixture
-def keys() -> Iterator[tuple[Keys, Prompter]]:
-    with create_pipe_input() as pipe:
-        k = Keys(pipe)
-        yield k, Prompter(input=pipe, output=DummyOutput(), before_each=k.feed)
-        assert k.answers == [], "questions the test expected were not asked"
 
 
 def test_asks_only_what_is_missing(keys: tuple[Keys, Prompter], tmp_path: Path) -> None:

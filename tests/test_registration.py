@@ -10,13 +10,10 @@ import stat
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from prompt_toolkit.input import create_pipe_input
-from prompt_toolkit.output import DummyOutput
 
 from airbox import api as api_module
 from airbox import runlog
@@ -52,7 +49,7 @@ from tests.fake_control_plane import (
     FakeControlPlane,
     fake_cp_fixture,  # noqa: F401  (the fake_cp fixture)
 )
-from tests.helpers import REPO, airbox_bin, airbox_env
+from tests.helpers import REPO, Keys, airbox_bin, airbox_env
 
 ENTER = "\r"
 DOWN = "\x1b[B"
@@ -102,24 +99,6 @@ class Run:
         return self.out.getvalue()
 
 
-class Keys:
-    """Each question's keys, typed as it opens (see tests/test_prompts.py)."""
-
-    def __init__(self, pipe: Any) -> None:
-        self.pipe = pipe
-        self.answers: list[str] = []
-
-    def feed(self) -> None:
-        assert self.answers, "a question the test did not expect"
-        self.pipe.send_text(self.answers.pop(0))
-
-
-@pytest.fixture
-def keys() -> Iterator[tuple[Keys, Prompter]]:
-    with create_pipe_input() as pipe:
-        k = Keys(pipe)
-        yield k, Prompter(input=pipe, output=DummyOutput(), before_each=k.feed)
-        assert k.answers == [], "questions the test expected were not asked"
 
 
 def saved(state: StateDir) -> dict[str, Any]:
