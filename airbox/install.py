@@ -250,7 +250,10 @@ class Cluster(Step[Context]):
         settings = ctx.settings
         if self._exists(ctx):
             node = ctx.docker.container(settings.node_container)
-            if node.status != "running":
+            if node.status == "missing":
+                # kind knows the cluster, Docker no node: the API check below decides.
+                runlog.logger().warning("node container %s not found", settings.node_container)
+            elif node.status != "running":
                 line.update(f"starting the stopped node container {settings.node_container}")
                 ctx.docker.start(settings.node_container)
             if not ctx.state.kubeconfig.is_file():

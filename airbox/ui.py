@@ -1,9 +1,10 @@
 """What the user sees: messages, step progress and errors, on a terminal or not.
 
-On a terminal each step is one line with a spinner and elapsed time that ends in
-✓ or ✗; elsewhere (CI, pipes, log collectors) each event is a plain timestamped
-line. Colour follows the terminal and ``NO_COLOR``. Everything printed passes
-through the redactor first. rich is imported only when a terminal needs it.
+On a terminal (rich) each step is one live line with a spinner, what is happening
+now and the elapsed time, which ends as ✓ or ✗; elsewhere (CI, pipes, log
+collectors) each event is a plain timestamped line. Colour follows the terminal and
+``NO_COLOR``. Everything printed passes through the redactor first. rich is imported
+only when a terminal needs it, so ``--help`` and pipes stay fast.
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from airbox.redact import REDACTOR
 
-_SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.live import Live
+
+_STYLES = {"green": "green", "red": "red", "yellow": "yellow", "bold": "bold", "dim": "dim"}
 
 
 def _use_color(stream: IO[str]) -> bool:
@@ -44,61 +49,59 @@ class Terminal:
         tty = bool(getattr(self.err, "isatty", lambda: False)())
         self.interactive = tty if interactive is None else interactive
         self.color = _use_color(self.err) and self.interactive
-        self._lock = threading.Lock()
-        self._live_line: str | None = None
+        self._lock = threading.RLock()
+        self._console: Console | None = None
+
+    def console(self) -> Console:
+        """The rich console on stderr (terminals only); no markup: text is never code."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(file=self.err, no_color=not self.color, markup=False,
+                                    highlight=False, emoji=False)
+        return self._console
 
     # ------------------------------------------------------------------ basics
 
-    def _paint(self, text: str, style: str) -> str:
-        if not self.color:
-            return text
-        codes = {"green": "32", "red": "31", "yellow": "33", "bold": "1", "dim": "2",
-                 "cyan": "36"}
-        return f"\x1b[{codes[style]}m{text}\x1b[0m"
-
-    def _write(self, stream: IO[str], text: str) -> None:
+    def _emit(self, stream: IO[str], parts: list[tuple[str, str | None]]) -> None:
+        """One line made of (text, style) parts, masked, to ``stream``."""
         with self._lock:
-            self._clear_live()
-            stream.write(REDACTOR.mask(text) + "\n")
+            if self.interactive and stream is self.err:
+                from rich.text import Text
+
+                line = Text()
+                for text, style in parts:
+                    line.append(REDACTOR.mask(text), style=_STYLES.get(style or ""))
+                self.console().print(line, soft_wrap=True)
+                return
+            stream.write(REDACTOR.mask("".join(text for text, _ in parts)) + "\n")
             stream.flush()
-            self._redraw_live()
 
     def print(self, text: str = "") -> None:
         """Data and results: standard output."""
-        self._write(self.out, text)
+        self._emit(self.out, [(text, None)])
 
     def info(self, text: str) -> None:
-        self._write(self.err, self._stamp() + text)
+        self._emit(self.err, [(self._stamp() + text, None)])
 
     def success(self, text: str) -> None:
-        self._write(self.err, self._stamp() + self._paint("✓ ", "green") + text)
+        self._emit(self.err, [(self._stamp(), None), ("✓ ", "green"), (text, None)])
 
     def warn(self, text: str) -> None:
-        self._write(self.err, self._stamp() + self._paint("! ", "yellow") + text)
+        self._emit(self.err, [(self._stamp(), None), ("! ", "yellow"), (text, None)])
 
     def error(self, text: str) -> None:
-        self._write(self.err, self._paint("✗ ", "red") + self._paint(text, "bold"))
+        self._emit(self.err, [("✗ ", "red"), (text, "bold")])
 
     def detail(self, text: str) -> None:
-        self._write(self.err, "  " + text)
+        self._emit(self.err, [("  " + text, None)])
 
     def debug(self, text: str) -> None:
         if self.verbose:
-            self._write(self.err, self._paint("  │ " + text, "dim"))
+            self._emit(self.err, [("  │ " + text, "dim")])
 
     def _stamp(self) -> str:
         return "" if self.interactive else time.strftime("%Y-%m-%dT%H:%M:%S ")
-
-    # ------------------------------------------------------------ live step line
-
-    def _clear_live(self) -> None:
-        if self._live_line is not None and self.interactive:
-            self.err.write("\r\x1b[2K")
-
-    def _redraw_live(self) -> None:
-        if self._live_line is not None and self.interactive:
-            self.err.write(self._live_line)
-            self.err.flush()
 
     @contextmanager
     def step(self, title: str) -> Iterator[StepLine]:
@@ -114,6 +117,25 @@ class Terminal:
             line.finish(ok=True)
 
 
+class _Now:
+    """The live line's text, rendered afresh at each refresh (so the seconds tick)."""
+
+    def __init__(self, line: StepLine) -> None:
+        self.line = line
+
+    def __rich__(self) -> Any:
+        from rich.text import Text
+
+        elapsed = time.monotonic() - self.line.started
+        text = Text(self.line.title)
+        if self.line.status:
+            text.append(f" — {self.line.status}", style="dim")
+        text.append(f" ({elapsed:.0f}s)", style="dim")
+        text.no_wrap = True
+        text.overflow = "ellipsis"
+        return text
+
+
 class StepLine:
     def __init__(self, term: Terminal, title: str) -> None:
         self.term = term
@@ -121,15 +143,28 @@ class StepLine:
         self.status = ""
         self.started = time.monotonic()
         self.skipped = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._live: Live | None = None
 
     def start(self) -> None:
         if self.term.interactive:
-            self._thread = threading.Thread(target=self._spin, daemon=True)
-            self._thread.start()
+            self._start_live()
         else:
             self.term.info(f"{self.title} ...")
+
+    def _start_live(self) -> None:
+        from rich.live import Live
+        from rich.spinner import Spinner
+
+        # transient: the spinner line disappears, replaced by the ✓/✗ line.
+        self._live = Live(Spinner("dots", text=_Now(self)), console=self.term.console(),
+                          refresh_per_second=8, transient=True, redirect_stdout=False,
+                          redirect_stderr=False)
+        self._live.start()
+
+    def _stop_live(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
 
     def update(self, status: str) -> None:
         """What is happening right now (pulling image X, pod pending because Y)."""
@@ -143,70 +178,33 @@ class StepLine:
     @contextmanager
     def paused(self) -> Iterator[None]:
         """Stop the spinner while a question is on screen, then resume it."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        with self.term._lock:
-            if self.term.interactive and self.term._live_line is not None:
-                self.term.err.write("\r\x1b[2K")
-                self.term.err.flush()
-            self.term._live_line = None
+        was_live = self._live is not None
+        self._stop_live()
         try:
             yield
         finally:
-            self._stop = threading.Event()
-            if self.term.interactive:
-                self._thread = threading.Thread(target=self._spin, daemon=True)
-                self._thread.start()
+            if was_live:
+                self._start_live()
 
     def skip(self, reason: str) -> None:
         self.skipped = True
         self.status = reason
 
-    def _spin(self) -> None:
-        frame = 0
-        while not self._stop.wait(0.1):
-            elapsed = time.monotonic() - self.started
-            status = f" — {self.status}" if self.status else ""
-            text = f"{_SPINNER[frame % len(_SPINNER)]} {self.title}{status} ({elapsed:.0f}s)"
-            with self.term._lock:
-                self.term._live_line = "\r\x1b[2K" + text[: _width() - 1]
-                self.term.err.write(self.term._live_line)
-                self.term.err.flush()
-            frame += 1
-
     def finish(self, *, ok: bool) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        with self.term._lock:
-            if self.term.interactive:
-                self.term.err.write("\r\x1b[2K")
-            self.term._live_line = None
-        elapsed = time.monotonic() - self.started
+        self._stop_live()
+        stamp = self.term._stamp()
         if self.skipped:
-            self.term._write(self.term.err, self.term._stamp()
-                             + self.term._paint("✓ ", "green") + self.title
-                             + self.term._paint(f" ({self.status})", "dim"))
-        elif ok:
-            self.term._write(self.term.err, self.term._stamp()
-                             + self.term._paint("✓ ", "green") + self.title
-                             + self.term._paint(f" ({elapsed:.1f}s)", "dim"))
-        else:
-            self.term._write(self.term.err, self.term._stamp()
-                             + self.term._paint("✗ ", "red") + self.title
-                             + self.term._paint(f" ({elapsed:.1f}s)", "dim"))
-
-
-def _width() -> int:
-    try:
-        return os.get_terminal_size(2).columns
-    except OSError:
-        return 100
+            self.term._emit(self.term.err, [(stamp, None), ("✓ ", "green"), (self.title, None),
+                                            (f" ({self.status})", "dim")])
+            return
+        elapsed = time.monotonic() - self.started
+        mark = ("✓ ", "green") if ok else ("✗ ", "red")
+        self.term._emit(self.term.err, [(stamp, None), mark, (self.title, None),
+                                        (f" ({elapsed:.1f}s)", "dim")])
 
 
 def render_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    """A plain aligned table (no rich needed for simple listings)."""
+    """A plain aligned table: listings are data, for terminals and scripts alike."""
     cells = [[str(row.get(col, "")) for col in columns] for row in rows]
     widths = [max([len(col)] + [len(r[i]) for r in cells]) for i, col in enumerate(columns)]
     lines = ["  ".join(col.upper().ljust(widths[i]) for i, col in enumerate(columns)).rstrip()]

@@ -32,7 +32,7 @@ import pytest
 from airbox import preflight as pf
 from airbox.errors import EXIT_PREFLIGHT, DockerError, PreflightFailed
 from airbox.paths import StateDir
-from airbox.ui import Terminal
+from airbox.ui import StepLine, Terminal
 from tests.helpers import airbox_bin, airbox_env
 
 GiB = pf.GiB
@@ -735,8 +735,9 @@ def _ctx(tmp_path: Path, *, ignore: bool = False, yes: bool = False,
                               interactive=prompter is not None)
     ctx = SimpleNamespace(settings=None, state=StateDir.for_name("dp"), term=term,
                           options=options, prompter=prompter)
-    line = SimpleNamespace(updates=[])
-    line.update = line.updates.append
+    line = StepLine(term, "Check the machine")
+    line.updates = []  # type: ignore[attr-defined]
+    line.update = line.updates.append  # type: ignore[attr-defined, method-assign]
     return ctx, line
 
 

@@ -56,4 +56,19 @@ def run(group: click.Group, argv: list[str]) -> NoReturn:
         code = exc.exit_code
     except BrokenPipeError:
         code = 0
+    except Exception as exc:  # a bug: say so plainly, keep the traceback in the log
+        import traceback
+
+        from airbox import runlog
+        from airbox.redact import REDACTOR
+
+        runlog.logger().error("unexpected error\n%s", traceback.format_exc())
+        sys.stderr.write(REDACTOR.mask_all(
+            f"✗ unexpected error: {type(exc).__name__}: {exc}\n"
+            "  this is a bug in airbox; run the command again with -v, and report it with "
+            "`airbox support-bundle`\n"))
+        log_file = runlog.current_file()
+        if log_file:
+            sys.stderr.write(f"  log: {log_file}\n")
+        code = 1
     sys.exit(code)
