@@ -328,6 +328,14 @@ class Namespace(Step[Context]):
     def commands(self, ctx: Context) -> list[list[str]]:
         return [commands.kubectl_apply_stdin(ctx.kube)]
 
+    def done(self, ctx: Context) -> str | None:
+        # A namespace that exists is left as it is: only one airbox creates carries its
+        # label, which is what lets uninstall remove it (and never someone else's).
+        result = ctx.runner.run(
+            ctx.kube.kubectl("get", "namespace", ctx.settings.namespace, "-o", "name"),
+            check=False, timeout=30)
+        return "exists" if result.ok else None
+
     def run(self, ctx: Context, line: StepLine) -> None:
         result = ctx.runner.run(
             commands.kubectl_apply_stdin(ctx.kube),
@@ -460,7 +468,7 @@ def _watch(ctx: Context, line: StepLine, stop: threading.Event) -> None:
     while not stop.wait(delay):
         try:
             pod_list = kube.pods(ctx.runner, ctx.kube, ctx.settings.namespace,
-                                 kube.LAUNCHER_SELECTOR)
+                                 kube.release_selector(ctx.settings.release))
             events = kube.warning_events(ctx.runner, ctx.kube, ctx.settings.namespace)
             line.update(kube.activity(pod_list, events))
         except (AirboxError, ValueError):
@@ -473,7 +481,7 @@ def _explain_release_failure(ctx: Context, exc: ToolError) -> ClusterError:
     hint = "fix the cause, then run `airbox install` again (it resumes); `airbox status` explains"
     try:
         pod_list = kube.pods(ctx.runner, ctx.kube, ctx.settings.namespace,
-                             kube.LAUNCHER_SELECTOR)
+                             kube.release_selector(ctx.settings.release))
         for pod in pod_list:
             health = kube.pod_health(pod)
             if health.problem:

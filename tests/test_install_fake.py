@@ -204,6 +204,10 @@ def test_rejected_credentials_are_reported(installer: Installer) -> None:
 def test_existing_cluster_runs_nothing_kind_specific(installer: Installer) -> None:
     inst = installer
     kubeconfig = inst.fake.add_existing_cluster("prod", "prod-cluster")
+    # The user's namespace exists already: airbox must not claim it as its own.
+    created = inst.fake.run("kubectl", "--kubeconfig", str(kubeconfig), "--context", "prod",
+                            "create", "namespace", "airbyte")
+    assert created.returncode == 0, created.stderr
     result = inst.run("--kube-context", "prod", "--kubeconfig", str(kubeconfig),
                       answers=inst.write())
     assert result.returncode == 0, result.stderr
@@ -212,6 +216,10 @@ def test_existing_cluster_runs_nothing_kind_specific(installer: Installer) -> No
     assert revisions[-1]["status"] == "deployed"
     for call in inst.fake.calls("kubectl") + inst.fake.calls("helm"):
         assert "prod" in call or call[1] == "template", call
+    namespace = inst.fake.objects("prod-cluster", "Namespace", "")
+    labels = next(n for n in namespace if n["metadata"]["name"] == "airbyte")["metadata"].get(
+        "labels") or {}
+    assert labels.get("app.kubernetes.io/managed-by") != "airbox"
 
 
 def test_local_chart(installer: Installer, tmp_path: Path) -> None:
