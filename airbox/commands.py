@@ -158,3 +158,57 @@ def helm_rollback(kube: Kube, settings: Settings, revision: int) -> list[str]:
 def helm_uninstall(kube: Kube, settings: Settings) -> list[str]:
     return kube.helm("uninstall", settings.release, "--namespace", settings.namespace,
                      "--wait", "--timeout", "5m")
+
+
+# ------------------------------------------------------------- day 2: status, logs, bundle
+
+
+def kubectl_logs(
+    kube: Kube,
+    namespace: str,
+    target: str,
+    *,
+    container: str | None = None,
+    all_containers: bool = False,
+    follow: bool = False,
+    since: str | None = None,
+    tail: int | None = None,
+    previous: bool = False,
+) -> list[str]:
+    """``kubectl logs`` of a pod or ``TYPE/NAME`` (a deployment: one of its pods)."""
+    args = ["--namespace", namespace, "logs", target]
+    if container:
+        args += ["--container", container]
+    if all_containers:
+        args.append("--all-containers")
+    if follow:
+        args.append("--follow")
+    if since:
+        args.append(f"--since={since}")
+    if tail is not None:
+        args.append(f"--tail={tail}")
+    if previous:
+        args.append("--previous")
+    return kube.kubectl(*args)
+
+
+def kubectl_describe_pods(kube: Kube, namespace: str) -> list[str]:
+    return kube.kubectl("--namespace", namespace, "describe", "pods")
+
+
+def helm_get_values(kube: Kube, settings: Settings) -> list[str]:
+    return kube.helm("get", "values", settings.release, "--namespace", settings.namespace,
+                     "--output", "json")
+
+
+# ---------------------------------------------------------------------- day 2: uninstall
+
+
+def kubectl_delete_secret(kube: Kube, namespace: str, name: str) -> list[str]:
+    return kube.kubectl("--namespace", namespace, "delete", "secret", name,
+                        "--ignore-not-found")
+
+
+def kubectl_delete_namespace(kube: Kube, namespace: str, timeout: str = "5m") -> list[str]:
+    return kube.kubectl("delete", "namespace", namespace, "--ignore-not-found",
+                        f"--timeout={timeout}")

@@ -114,3 +114,8 @@ def activity(pod_list: list[dict[str, Any]], events: list[dict[str, Any]]) -> st
             return f"{obj}: {reason} {event.get('message') or ''}".strip()
     ready = sum(1 for pod in pod_list if pod_health(pod).ready)
     return f"{ready}/{len(pod_list)} data plane pods ready" if pod_list else "waiting for pods"
+
+
+def release_selector(release: str) -> str:
+    """The pods of one release of the chart (several releases may share a namespace)."""
+    return f"{LAUNCHER_SELECTOR},app.kubernetes.io/instance={release}"

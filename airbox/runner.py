@@ -71,9 +71,14 @@ class Runner:
         timeout: float = DEFAULT_TIMEOUT,
         check: bool = True,
         on_line: LineHandler | None = None,
+        on_stderr: LineHandler | None = None,
+        keep_output: bool = True,
         error: str | None = None,
         hint: str | None = None,
     ) -> Result:
+        """Run ``argv``; ``on_line`` sees each output line masked (``on_stderr``, if given,
+        the error stream's). ``keep_output=False`` (a ``logs -f`` that runs for days)
+        keeps no output in memory: the Result's stdout/stderr stay empty."""
         argv = list(argv)
         for arg in argv:
             if REDACTOR.mask(arg) != arg:
@@ -98,22 +103,26 @@ class Runner:
         tail: deque[str] = deque(maxlen=_TAIL_LINES)
         lock = threading.Lock()
 
-        def pump(stream: IO[str], sink: list[str], label: str) -> None:
+        def pump(stream: IO[str], sink: list[str], label: str,
+                 handler: LineHandler | None) -> None:
             for raw in stream:
                 line = raw.rstrip("\n")
-                sink.append(line)
+                if keep_output:
+                    sink.append(line)
                 masked = REDACTOR.mask_all(line)
                 with lock:
                     tail.append(masked)
                 log.debug("%s %s", label, masked)
                 if self._echo is not None:
                     self._echo(masked)
-                if on_line is not None:
-                    on_line(masked)
+                if handler is not None:
+                    handler(masked)
 
         readers = [
-            threading.Thread(target=pump, args=(proc.stdout, out_lines, "|"), daemon=True),
-            threading.Thread(target=pump, args=(proc.stderr, err_lines, "!"), daemon=True),
+            threading.Thread(target=pump, args=(proc.stdout, out_lines, "|", on_line),
+                             daemon=True),
+            threading.Thread(target=pump, args=(proc.stderr, err_lines, "!",
+                                                on_stderr or on_line), daemon=True),
         ]
         for reader in readers:
             reader.start()

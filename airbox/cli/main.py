@@ -17,9 +17,16 @@ from airbox import __version__
 
 # name -> (module, attribute, one-line help shown by `airbox --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "install": ("airbox.cli.install", "install", "Install or upgrade a data plane."),
     "preflight": ("airbox.cli.preflight", "preflight",
                   "Check this machine, with a fix for each problem."),
+    "install": ("airbox.cli.install", "install", "Install or upgrade a data plane."),
+    "status": ("airbox.cli.status", "status",
+               "Is the data plane healthy? If not, why, and what to do next."),
+    "logs": ("airbox.cli.logs", "logs", "Show (or follow) the data plane's logs."),
+    "support-bundle": ("airbox.cli.bundle", "support_bundle",
+                       "Write one redacted archive of diagnostics for support."),
+    "uninstall": ("airbox.cli.uninstall", "uninstall",
+                  "Remove what airbox installed (after confirmation)."),
     "dataplanes": ("airbox.cli.dataplanes", "dataplanes",
                    "List the data planes registered with the control plane."),
 }
@@ -45,9 +52,14 @@ class LazyGroup(click.Group):
 
 EPILOG = """\b
 Examples:
+  airbox preflight                        # is this machine ready?
   airbox install                          # asks for what it needs
   airbox install --answers dp.yaml --yes  # unattended
   airbox install --answers dp.yaml --dry-run --output-dir out
+  airbox status                           # healthy? if not, why and what to do
+  airbox logs -f                          # the data plane's logs
+  airbox support-bundle                   # one redacted archive for support
+  airbox uninstall --deregister           # remove it all
 
 \b
 Exit codes: 0 ok, 1 failed, 2 bad input, 3 preflight failed / not installed,

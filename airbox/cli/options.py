@@ -14,7 +14,8 @@ def common_options(func: F) -> F:
     func = click.option("-v", "--verbose", is_flag=True,
                         help="Show every command and its output.")(func)
     func = click.option("-y", "--yes", "assume_yes", is_flag=True,
-                        help="Never prompt; fail listing what is missing.")(func)
+                        help="Never prompt: take the default answer (yes), and fail listing "
+                             "anything that must be typed.")(func)
     func = click.option("--name", help="Which data plane (optional when there is only one).")(
         func)
     return func

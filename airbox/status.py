@@ -1,0 +1,923 @@
+"""``airbox status``: is the data plane healthy, and if not, why and what to do next.
+
+Every probe runs concurrently (Docker through its SDK, kubectl, helm, the Airbyte API)
+and none can make status itself fail: a probe that fails becomes a finding. The
+verdict comes from the first failing check in the order below (the one closest to
+the root cause: Docker before the cluster, the cluster before the release, ...), else
+the first warning, else healthy.
+
+Also home to what every day-2 command needs first: which data plane (``--name``,
+optional when only one is installed) and its saved settings (``load_installed``).
+
+``--json`` prints this shape (``version`` changes only when it stops being
+backward compatible; new keys may appear)::
+
+    {
+      "version": 1,
+      "name": "dp1",                     # null when nothing is installed
+      "verdict": "healthy",              # healthy | degraded | unhealthy | not installed
+      "reason": "...",                   # one sentence: why this verdict
+      "next": "airbox logs --name dp1",  # what to do next, or null when healthy
+      "checkedAt": "2026-01-01T00:00:00Z", "seconds": 0.6,
+      "target": {"type": "kind", "cluster": "airbox-dp1",
+                 "nodeContainer": "airbox-dp1-control-plane"},
+             # or {"type": "existing", "context": "prod", "kubeconfig": null}
+      "namespace": "airbyte",
+      "checks": [                        # always these ids, in this order
+        {"id": "docker", "state": "ok", "ok": true, "summary": "...",
+         "details": ["..."], "next": null}
+      ],
+      "release": {"name", "namespace", "status", "revision", "chart", "chartVersion",
+                  "appVersion", "lastDeployed", "description"} | null,
+      "pods": [{"name", "phase", "ready", "restarts", "problem", "lastTermination",
+                "imagePullProblem"}],
+      "events": [{"time", "type", "reason", "object", "message", "count"}],  # warnings
+      "registration": {"dataplaneId", "name", "organizationId", "regionId", "region",
+                       "checked", "enabled", "deleted", "health", "lastHeartbeat",
+                       "error"} | null       # null: airbox did not register it
+    }
+
+Check ids: ``docker``, ``node-container``, ``kubernetes``, ``release``, ``pods``,
+``events``, ``credentials``, ``registration``, ``heartbeat``. ``state`` is ``ok``,
+``warn`` (works, needs attention: makes the verdict degraded), ``fail`` (makes it
+unhealthy) or ``skip`` (not applicable, or not checked because of an earlier failure
+or a missing credential); ``ok`` is true, false, false, null respectively.
+"""
+
+from __future__ import annotations
+
+import base64
+import concurrent.futures
+import datetime as dt
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any, TypeVar
+
+from airbox import commands, kube
+from airbox.commands import Kube
+from airbox.errors import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_PREFLIGHT,
+    AirboxError,
+    ToolError,
+    UsageError,
+)
+from airbox.fsutil import read_json
+from airbox.paths import StateDir, installed_names
+from airbox.redact import REDACTOR
+from airbox.runner import Runner
+from airbox.settings import MAX_NAME_LENGTH, Settings, is_dns_label
+
+STATUS_VERSION = 1
+CHECK_IDS = ("docker", "node-container", "kubernetes", "release", "pods", "events",
+             "credentials", "registration", "heartbeat")
+# Warnings and restarts older than this are history, not a problem now.
+RECENT_SECONDS = 15 * 60
+LOG_WINDOW = "10m"
+
+HEALTHY, DEGRADED, UNHEALTHY, NOT_INSTALLED = "healthy", "degraded", "unhealthy", "not installed"
+
+T = TypeVar("T")
+
+
+# ----------------------------------------------------------------- the installed plane
+
+
+@dataclass(frozen=True)
+class Installed:
+    """An installed data plane: its state directory and saved settings."""
+
+    state: StateDir
+    answers: dict[str, Any]
+    settings: Settings
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+    @property
+    def kube(self) -> Kube:
+        return commands.kube_for(self.settings, self.state.kubeconfig)
+
+
+def check_name(name: str) -> None:
+    """A ``--name`` must be a data plane name: it becomes a path under $AIRBOX_HOME."""
+    if not is_dns_label(name, MAX_NAME_LENGTH):
+        raise UsageError(f"{name!r} is not a data plane name",
+                         hint=f"use at most {MAX_NAME_LENGTH} lowercase letters, digits and "
+                              "'-' (see `airbox status` for the installed ones)")
+
+
+def choose_name(explicit: str | None, command: str) -> str | None:
+    """The data plane to act on: ``--name``, else the only one; None when none is installed.
+
+    Several installed and no ``--name`` is a usage error listing them.
+    """
+    from airbox.gather import pick_name
+
+    if explicit:
+        check_name(explicit)
+    chosen = pick_name(explicit)
+    if chosen:
+        return chosen
+    names = installed_names()
+    if len(names) > 1:
+        raise UsageError(
+            f"{len(names)} data planes are installed; say which one with --name",
+            details=names,
+            hint=f"for example: airbox {command} --name {names[0]}",
+        )
+    return None
+
+
+def register_state_secrets(state: StateDir) -> None:
+    """Tell the redactor the secrets the state holds beyond the settings.
+
+    The generated Secret's values (``secrets.yaml``) and the cached API token; the
+    settings' own secrets are registered by ``gather.load_saved`` and the data plane's
+    registered credentials by ``registration.saved_registration``.
+    """
+    import yaml
+
+    try:
+        manifest = yaml.safe_load(state.secret_manifest.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        manifest = {}
+    if isinstance(manifest, dict):
+        for value in (manifest.get("stringData") or {}).values():
+            REDACTOR.add(str(value))
+        for value in (manifest.get("data") or {}).values():
+            try:
+                REDACTOR.add(base64.b64decode(str(value)).decode())
+            except (ValueError, UnicodeDecodeError):
+                REDACTOR.add(str(value))
+    try:
+        token = read_json(state.token)
+    except (OSError, ValueError):
+        token = None
+    if isinstance(token, dict) and isinstance(token.get("accessToken"), str):
+        REDACTOR.add(token["accessToken"])
+
+
+def load_installed(name: str, environ: Mapping[str, str] | None = None) -> Installed | None:
+    """The saved settings of data plane ``name``, or None when it has no state.
+
+    Application credentials in the environment (AIRBYTE_CLIENT_ID/SECRET) win over the
+    saved ones, as they do for install. Every secret found is registered for masking.
+    """
+    from airbox import answers as sources
+    from airbox.gather import load_saved
+    from airbox.registration import with_saved_credentials
+
+    check_name(name)
+    state = StateDir.for_name(name)
+    if not state.exists():
+        return None
+    answers = sources.deep_merge(load_saved(state), sources.env_answers(environ))
+    try:
+        settings = Settings.from_answers(answers)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UsageError(
+            f"the saved settings of {name} ({state.settings}) cannot be read: {exc!r}",
+            hint=f"run `airbox install --name {name} --answers <your answers file>` to "
+                 "rewrite them",
+        ) from None
+    settings = with_saved_credentials(settings, state)
+    register_state_secrets(state)
+    return Installed(state, answers, settings)
+
+
+def tool_runner(verbose: Callable[[str], None] | None = None) -> Runner:
+    """A runner for day-2 commands: never downloads a tool (install does that)."""
+    from airbox.toolchain import Toolchain
+
+    return Runner(Toolchain(allow_download=False), echo=verbose)
+
+
+def why(exc: BaseException) -> str:
+    """A failure in one line, for a finding: a tool's own last words when it has them."""
+    if isinstance(exc, ToolError):
+        lines = [line.strip() for line in exc.output_tail.splitlines() if line.strip()]
+        return lines[-1] if lines else exc.message
+    if isinstance(exc, AirboxError):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"
+
+
+def not_found(exc: BaseException) -> bool:
+    text = exc.output_tail if isinstance(exc, ToolError) else str(exc)
+    return "not found" in text.lower() or "notfound" in text.lower()
+
+
+# ------------------------------------------------------------------------- the model
+
+
+@dataclass
+class Check:
+    id: str
+    state: str  # ok | warn | fail | skip
+    summary: str
+    details: list[str] = field(default_factory=list)
+    next: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        ok = {"ok": True, "warn": False, "fail": False}.get(self.state)
+        return {"id": self.id, "state": self.state, "ok": ok,
+                "summary": REDACTOR.mask_all(self.summary),
+                "details": [REDACTOR.mask_all(d) for d in self.details], "next": self.next}
+
+
+@dataclass
+class Outcome:
+    """What one probe returned, or why it could not."""
+
+    value: Any = None
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class DockerView:
+    version: str
+    node: Any  # dockerhost.ContainerState, or None for an existing cluster
+
+
+@dataclass
+class Probes:
+    docker: Outcome
+    nodes: Outcome
+    release: Outcome
+    pods: Outcome
+    events: Outcome
+    logs: Outcome
+    registration: Outcome
+
+
+# ---------------------------------------------------------------------------- probes
+
+
+def _probe_docker(inst: Installed) -> DockerView:
+    from airbox.dockerhost import DockerHost
+
+    host = DockerHost.connect()
+    version = str(host.version().get("Version") or "")
+    return DockerView(version, host.container(inst.settings.node_container))
+
+
+def _probe_nodes(inst: Installed, runner: Runner) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = kube.get_json(runner, inst.kube, "get", "nodes",
+                                                timeout=15).get("items", [])
+    return items
+
+
+def _probe_release(inst: Installed, runner: Runner) -> dict[str, Any] | None:
+    """``helm status`` as JSON; None when the release does not exist."""
+    argv = commands.helm_status(inst.kube, inst.settings)
+    result = runner.run(argv, timeout=20, check=False)
+    if result.ok:
+        data: dict[str, Any] = json.loads(result.stdout or "{}")
+        return data
+    text = result.stderr.strip()
+    if "release: not found" in text:
+        return None
+    raise ToolError("helm status failed", command=REDACTOR.mask_argv(argv),
+                    returncode=result.returncode, output_tail=REDACTOR.mask_all(text[-2000:]))
+
+
+def _probe_pods(inst: Installed, runner: Runner) -> list[dict[str, Any]]:
+    return kube.pods(runner, inst.kube, inst.settings.namespace,
+                     kube.release_selector(inst.settings.release))
+
+
+def _probe_events(inst: Installed, runner: Runner) -> list[dict[str, Any]]:
+    return kube.warning_events(runner, inst.kube, inst.settings.namespace)
+
+
+def auth_failures(text: str) -> list[str]:
+    """The launcher log lines that say the control plane refused its credentials."""
+    from airbox.install import AUTH_FAILURE_MARKERS
+
+    return [REDACTOR.mask_all(line) for line in text.splitlines()
+            if any(marker in line.lower() for marker in AUTH_FAILURE_MARKERS)]
+
+
+def _probe_logs(inst: Installed, runner: Runner) -> list[str]:
+    result = runner.run(commands.kubectl_launcher_logs(inst.kube, inst.settings, LOG_WINDOW),
+                        timeout=20)
+    return auth_failures(result.stdout)
+
+
+def _probe_registration(inst: Installed) -> dict[str, Any] | None:
+    """The saved registration, checked against the control plane when credentials allow.
+
+    Best effort: API failures land in ``error``; they never fail status.
+    """
+    from airbox.api import NO_RETRY, Timeouts
+    from airbox.errors import ControlPlaneError
+    from airbox.registration import api_for, saved_registration
+
+    record = saved_registration(inst.state)
+    if record is None:
+        return None
+    view: dict[str, Any] = {
+        "dataplaneId": str(record["dataplaneId"]),
+        "name": record.get("name") or inst.name,
+        "organizationId": record.get("organizationId"),
+        "regionId": record.get("regionId"),
+        "region": record.get("regionName"),
+        "checked": False, "enabled": None, "deleted": False,
+        "health": None, "lastHeartbeat": None, "error": None,
+    }
+    if inst.settings.registration is None:
+        view["error"] = ("no application credentials to ask the control plane with (set "
+                         "AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET)")
+        return view
+    api = api_for(inst.settings, inst.state, base_url=record.get("apiUrl") or None)
+    # Status must answer fast even when the control plane does not.
+    api.timeout = Timeouts(connect=2.0, read=4.0)
+    api.retries = NO_RETRY
+    with api:
+        try:
+            answer = api.get_dataplane(view["dataplaneId"])
+        except ControlPlaneError as exc:
+            if exc.status == 404:
+                view.update(checked=True, deleted=True)
+                return view
+            view["error"] = exc.message
+            return view
+        view.update(checked=True, enabled=answer.get("enabled"),
+                    regionId=answer.get("regionId") or view["regionId"])
+        if view["organizationId"]:
+            health = api.dataplane_health(inst.settings.control_plane.url,
+                                          str(view["organizationId"]))
+            entry = next((h for h in health or []
+                          if str(h.get("dataplane_id") or h.get("dataplaneId"))
+                          == view["dataplaneId"]), None)
+            if entry is not None:
+                view["health"] = entry.get("status")
+                view["lastHeartbeat"] = (entry.get("last_heartbeat_timestamp")
+                                         or entry.get("lastHeartbeatTimestamp"))
+    return view
+
+
+def _attempt(func: Callable[[], T]) -> Outcome:
+    try:
+        return Outcome(func())
+    except Exception as exc:  # every probe failure is a finding, never a crash
+        return Outcome(error=exc)
+
+
+def run_probes(inst: Installed, runner: Runner) -> Probes:
+    """Every probe at once; Docker's only for a kind cluster."""
+    jobs: dict[str, Callable[[], Any]] = {
+        "nodes": lambda: _probe_nodes(inst, runner),
+        "release": lambda: _probe_release(inst, runner),
+        "pods": lambda: _probe_pods(inst, runner),
+        "events": lambda: _probe_events(inst, runner),
+        "logs": lambda: _probe_logs(inst, runner),
+        "registration": lambda: _probe_registration(inst),
+    }
+    if inst.settings.target.is_kind:
+        jobs["docker"] = lambda: _probe_docker(inst)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(jobs),
+                                               thread_name_prefix="airbox-status") as pool:
+        futures = {key: pool.submit(_attempt, job) for key, job in jobs.items()}
+        results = {key: future.result() for key, future in futures.items()}
+    return Probes(docker=results.get("docker", Outcome()), nodes=results["nodes"],
+                  release=results["release"], pods=results["pods"], events=results["events"],
+                  logs=results["logs"], registration=results["registration"])
+
+
+# ---------------------------------------------------------------------------- checks
+
+
+def _parse_time(value: Any) -> float | None:
+    if not value or not isinstance(value, str):
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    # Kubernetes and Helm write up to nanoseconds; Python reads microseconds.
+    if "." in text:
+        head, _, rest = text.partition(".")
+        digits = "".join(c for c in rest if c.isdigit())
+        zone = rest[len(digits):]
+        text = f"{head}.{digits[:6]}{zone}"
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.timestamp()
+
+
+def _event_time(event: Mapping[str, Any]) -> float | None:
+    return _parse_time(event.get("lastTimestamp") or event.get("eventTime")
+                       or (event.get("metadata") or {}).get("creationTimestamp"))
+
+
+def event_view(event: Mapping[str, Any]) -> dict[str, Any]:
+    involved = event.get("involvedObject") or {}
+    return {
+        "time": event.get("lastTimestamp") or event.get("eventTime"),
+        "type": event.get("type"),
+        "reason": event.get("reason"),
+        "object": f"{str(involved.get('kind') or '').lower()}/{involved.get('name') or ''}",
+        "message": REDACTOR.mask_all(str(event.get("message") or "")),
+        "count": event.get("count"),
+    }
+
+
+class Assessment:
+    """Turns the probes into the checks, in order, each aware of what failed before it."""
+
+    def __init__(self, inst: Installed, probes: Probes, now: float) -> None:
+        self.inst = inst
+        self.p = probes
+        self.now = now
+        self.checks: list[Check] = []
+        # Why later checks could not look (the root cause), once one is known.
+        self.blocked: str | None = None
+        self.release: dict[str, Any] | None = None
+        self.pods: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+        self.registration: dict[str, Any] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.inst.name
+
+    def add(self, check: Check) -> None:
+        self.checks.append(check)
+
+    def skip(self, check_id: str, summary: str) -> None:
+        self.add(Check(check_id, "skip", summary))
+
+    def run(self) -> list[Check]:
+        self.docker()
+        self.node_container()
+        self.kubernetes()
+        self.release_check()
+        self.pods_check()
+        self.events_check()
+        self.credentials()
+        self.registration_checks()
+        return self.checks
+
+    # ------------------------------------------------------------------ cluster
+
+    def docker(self) -> None:
+        settings = self.inst.settings
+        if not settings.target.is_kind:
+            self.skip("docker", f"not used: the data plane runs in the existing cluster of "
+                                f"context {settings.target.kube_context}")
+            return
+        if not self.p.docker.ok:
+            error = self.p.docker.error
+            assert error is not None
+            hint = error.hint if isinstance(error, AirboxError) else None
+            self.add(Check("docker", "fail", f"Docker is not reachable: {why(error)}",
+                           next=hint or "start Docker: sudo systemctl start docker"))
+            self.blocked = "Docker is not reachable"
+            return
+        view: DockerView = self.p.docker.value
+        version = f"Docker {view.version}" if view.version else "Docker"
+        self.add(Check("docker", "ok", f"{version} is running"))
+
+    def node_container(self) -> None:
+        settings = self.inst.settings
+        if not settings.target.is_kind:
+            self.skip("node-container", "not used: existing cluster")
+            return
+        if self.blocked:
+            self.skip("node-container", f"not checked: {self.blocked}")
+            return
+        view: DockerView = self.p.docker.value
+        node = view.node
+        container = settings.node_container
+        if node.status == "missing":
+            installed = self._ever_installed()
+            summary = (f"the kind cluster {settings.cluster_name} no longer exists (its node "
+                       f"container {container} is gone)" if installed else
+                       f"the kind cluster {settings.cluster_name} does not exist: the install "
+                       "did not get that far")
+            self.add(Check("node-container", "fail", summary,
+                           next=f"airbox install --name {self.name}  (recreates the cluster "
+                                "from the saved settings)"))
+            self.blocked = f"the kind cluster {settings.cluster_name} does not exist"
+            return
+        if not node.running:
+            self.add(Check("node-container", "fail",
+                           f"the cluster's node container {container} is {node.status}",
+                           next=f"docker start {container}  (or: airbox install --name "
+                                f"{self.name})"))
+            self.blocked = f"the node container {container} is {node.status}"
+            return
+        restarts = f"{node.restart_count} restart{'s' if node.restart_count != 1 else ''}"
+        details = [f"started at {node.started_at}"] if node.started_at else []
+        self.add(Check("node-container", "ok", f"{container} is running ({restarts})",
+                       details))
+
+    def _ever_installed(self) -> bool:
+        try:
+            progress = read_json(self.inst.state.progress)
+        except (OSError, ValueError):
+            return False
+        return isinstance(progress, dict) and bool(progress.get("installed"))
+
+    def kubernetes(self) -> None:
+        settings = self.inst.settings
+        if self.blocked:
+            self.skip("kubernetes", f"not checked: {self.blocked}")
+            return
+        if not self.p.nodes.ok:
+            assert self.p.nodes.error is not None
+            reason = why(self.p.nodes.error)
+            if settings.target.is_kind:
+                summary = f"the Kubernetes API of {settings.cluster_name} does not answer"
+                fix = (f"docker restart {settings.node_container}; if it stays down, "
+                       f"airbox support-bundle --name {self.name}")
+            else:
+                summary = (f"cannot reach the cluster of context {settings.target.kube_context}")
+                config = (f" --kubeconfig {settings.target.kubeconfig}"
+                          if settings.target.kubeconfig else "")
+                fix = (f"kubectl{config} --context {settings.target.kube_context} "
+                       "cluster-info  (check the context, credentials and network)")
+            self.add(Check("kubernetes", "fail", summary, [reason], next=fix))
+            self.blocked = "the Kubernetes API does not answer"
+            return
+        nodes: list[dict[str, Any]] = self.p.nodes.value
+        ready, not_ready = [], []
+        for node in nodes:
+            name = str((node.get("metadata") or {}).get("name"))
+            cond: dict[str, Any] = next(
+                (c for c in (node.get("status") or {}).get("conditions") or []
+                 if c.get("type") == "Ready"), {})
+            if cond.get("status") == "True":
+                ready.append(name)
+            else:
+                not_ready.append(f"{name}: {cond.get('reason') or 'NotReady'}"
+                                 + (f" — {cond['message']}" if cond.get("message") else ""))
+        if not nodes:
+            self.add(Check("kubernetes", "fail", "the cluster has no nodes",
+                           next=f"airbox support-bundle --name {self.name}"))
+            self.blocked = "the cluster has no nodes"
+        elif not ready:
+            self.add(Check("kubernetes", "fail", "no node is Ready: pods cannot run",
+                           not_ready, next=f"airbox support-bundle --name {self.name}  (and "
+                                           "send it to support)"))
+        elif not_ready:
+            self.add(Check("kubernetes", "warn",
+                           f"{len(ready)} of {len(nodes)} nodes are Ready", not_ready))
+        else:
+            noun = "node" if len(ready) == 1 else "nodes"
+            self.add(Check("kubernetes", "ok", f"{noun} {', '.join(ready)} Ready"))
+
+    # ------------------------------------------------------------------ release
+
+    def release_check(self) -> None:
+        settings = self.inst.settings
+        if self.blocked:
+            self.skip("release", f"not checked: {self.blocked}")
+            return
+        if not self.p.release.ok:
+            assert self.p.release.error is not None
+            self.add(Check("release", "fail", "cannot read the Helm release",
+                           [why(self.p.release.error)],
+                           next=f"airbox support-bundle --name {self.name}"))
+            return
+        data: dict[str, Any] | None = self.p.release.value
+        if data is None:
+            self.add(Check("release", "fail",
+                           f"the Helm release {settings.release} is not installed in namespace "
+                           f"{settings.namespace}",
+                           next=f"airbox install --name {self.name}"))
+            self.blocked = f"the release {settings.release} is not installed"
+            return
+        info = data.get("info") or {}
+        meta = (data.get("chart") or {}).get("metadata") or {}
+        self.release = {
+            "name": data.get("name") or settings.release,
+            "namespace": data.get("namespace") or settings.namespace,
+            "status": info.get("status"),
+            "revision": data.get("version"),
+            "chart": meta.get("name"),
+            "chartVersion": meta.get("version"),
+            "appVersion": meta.get("appVersion"),
+            "lastDeployed": info.get("last_deployed"),
+            "description": info.get("description"),
+        }
+        status = str(info.get("status") or "unknown")
+        summary = (f"{self.release['name']} revision {self.release['revision']} {status} "
+                   f"({self.release['chart']} {self.release['chartVersion']}, app "
+                   f"{self.release['appVersion']}), last deployed "
+                   f"{_short_time(self.release['lastDeployed'])}")
+        details = [str(info["description"])] if info.get("description") else []
+        if status == "deployed":
+            self.add(Check("release", "ok", summary))
+        elif status.startswith("pending"):
+            self.add(Check("release", "warn", summary + ": an install or upgrade did not finish",
+                           details, next=f"airbox install --name {self.name}  (finishes or "
+                                         "rolls it back)"))
+        else:
+            self.add(Check("release", "fail", summary, details,
+                           next=f"airbox install --name {self.name}"))
+
+    def pods_check(self) -> None:
+        from airbox.kube import pod_health
+
+        if self.blocked:
+            self.skip("pods", f"not checked: {self.blocked}")
+            return
+        if not self.p.pods.ok:
+            assert self.p.pods.error is not None
+            self.skip("pods", f"could not list the pods: {why(self.p.pods.error)}")
+            return
+        raw: list[dict[str, Any]] = self.p.pods.value
+        healths = [pod_health(pod) for pod in raw]
+        self.pods = [h.as_dict() for h in healths]
+        if not healths:
+            self.add(Check("pods", "fail",
+                           f"no data plane pod runs in namespace {self.inst.settings.namespace}",
+                           next=f"airbox install --name {self.name}"))
+            return
+        ready = [h for h in healths if h.ready]
+        problems = [h for h in healths if h.problem]
+        count = f"{len(ready)}/{len(healths)} pods ready"
+        details = [f"{h.name}: {h.problem}" for h in problems]
+        if problems:
+            worst = next((h for h in problems if h.image_problem), None) or next(
+                (h for h in problems if "CrashLoopBackOff" in (h.problem or "")), None
+            ) or problems[0]
+            problem = worst.problem or ""
+            starting = problem.startswith(("running but not ready", "pending (starting"))
+            state = "warn" if ready or starting else "fail"
+            if worst.image_problem:
+                summary = (f"the data plane image cannot be pulled ({count}): check egress to "
+                           "registry-1.docker.io and Docker Hub's rate limit (`docker login`)")
+                fix = f"airbox install --name {self.name}  (once the registry is reachable)"
+            elif "CrashLoopBackOff" in problem:
+                summary = (f"the launcher keeps crashing ({count}"
+                           + (f"; last exit: {worst.last_termination}"
+                              if worst.last_termination else "") + ")")
+                fix = f"airbox logs --name {self.name} --previous"
+            elif starting:
+                summary = f"the data plane is starting ({count})"
+                fix = f"airbox status --name {self.name}  (again in a minute)"
+            elif "CreateContainerConfig" in problem:
+                summary = f"a pod cannot start: its Secret is incomplete ({count})"
+                fix = f"airbox install --name {self.name}  (re-applies the Secret)"
+            else:
+                summary = f"{worst.name}: {problem} ({count})"
+                fix = f"airbox logs --name {self.name}"
+            self.add(Check("pods", state, summary, details, next=fix))
+            return
+        recent = self._recent_restarts(raw)
+        if recent:
+            self.add(Check("pods", "warn", f"{count}, but restarted in the last "
+                                           f"{RECENT_SECONDS // 60} minutes", recent,
+                           next=f"airbox logs --name {self.name} --previous"))
+            return
+        restarts = sum(h.restarts for h in healths)
+        note = f" ({restarts} restarts, none recent)" if restarts else ""
+        self.add(Check("pods", "ok", f"{count}: " + ", ".join(h.name for h in healths) + note))
+
+    def _recent_restarts(self, raw: list[dict[str, Any]]) -> list[str]:
+        found = []
+        for pod in raw:
+            name = (pod.get("metadata") or {}).get("name")
+            for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+                last = (cs.get("lastState") or {}).get("terminated") or {}
+                finished = _parse_time(last.get("finishedAt"))
+                if finished is not None and self.now - finished < RECENT_SECONDS:
+                    found.append(f"{name}/{cs.get('name')}: {cs.get('restartCount')} restarts, "
+                                 f"last {last.get('reason') or 'terminated'} (exit code "
+                                 f"{last.get('exitCode')}) at {last.get('finishedAt')}")
+        return found
+
+    def events_check(self) -> None:
+        if self.blocked:
+            self.skip("events", f"not checked: {self.blocked}")
+            return
+        if not self.p.events.ok:
+            assert self.p.events.error is not None
+            self.skip("events", f"could not read the events: {why(self.p.events.error)}")
+            return
+        events: list[dict[str, Any]] = self.p.events.value
+        recent = [e for e in events
+                  if (_event_time(e) or 0) >= self.now - RECENT_SECONDS]
+        self.events = [event_view(e) for e in recent]
+        if not recent:
+            older = f" ({len(events)} older)" if events else ""
+            self.add(Check("events", "ok",
+                           f"no warnings in the last {RECENT_SECONDS // 60} minutes{older}"))
+            return
+        details = [f"{v['reason']} {v['object']}: {v['message']}" for v in self.events[-5:]]
+        latest = self.events[-1]
+        self.add(Check("events", "warn",
+                       f"{len(recent)} warning event{'s' if len(recent) != 1 else ''} in the "
+                       f"last {RECENT_SECONDS // 60} minutes; latest: {latest['reason']} "
+                       f"{latest['object']}", details,
+                       next=f"airbox support-bundle --name {self.name}"))
+
+    def credentials(self) -> None:
+        if self.blocked:
+            self.skip("credentials", f"not checked: {self.blocked}")
+            return
+        if not self.p.logs.ok:
+            assert self.p.logs.error is not None
+            self.skip("credentials", f"could not read the launcher's logs: "
+                                     f"{why(self.p.logs.error)}")
+            return
+        failures: list[str] = self.p.logs.value
+        if failures:
+            self.add(Check("credentials", "fail",
+                           "the control plane rejects the data plane's credentials",
+                           failures[-3:],
+                           next=f"airbox logs --name {self.name}  (check dataPlane.clientId/"
+                                "clientSecret, the control plane URL, and that the data plane "
+                                "is enabled in Airbyte; then airbox install)"))
+            return
+        self.add(Check("credentials", "ok", "no authentication errors in the launcher's logs "
+                                            f"(last {LOG_WINDOW})"))
+
+    # ------------------------------------------------------------- control plane
+
+    def registration_checks(self) -> None:
+        if not self.p.registration.ok:
+            assert self.p.registration.error is not None
+            text = f"could not check: {why(self.p.registration.error)}"
+            self.skip("registration", text)
+            self.skip("heartbeat", text)
+            return
+        view: dict[str, Any] | None = self.p.registration.value
+        self.registration = view
+        if view is None:
+            text = ("not registered by airbox (the data plane's own credentials were given)")
+            self.skip("registration", text)
+            self.skip("heartbeat", "not checked: " + text)
+            return
+        where = f"data plane {view['name']} ({view['dataplaneId']}) in region " + str(
+            view.get("region") or view.get("regionId"))
+        if not view["checked"]:
+            self.skip("registration", f"{where}; not checked: {view['error']}")
+            self.skip("heartbeat", "not checked: the control plane was not asked")
+            return
+        if view["deleted"]:
+            self.add(Check("registration", "fail",
+                           f"{where} no longer exists on the control plane",
+                           next=f"airbox install --name {self.name}  (registers it again)"))
+            self.skip("heartbeat", "not checked: the data plane is not registered")
+            return
+        if view["enabled"] is False:
+            self.add(Check("registration", "fail", f"{where} is disabled: it gets no work",
+                           next="enable the data plane in Airbyte (organization settings)"))
+        else:
+            self.add(Check("registration", "ok", f"{where}, enabled"))
+        health = view.get("health")
+        beat = f" (last heartbeat {view['lastHeartbeat']})" if view.get("lastHeartbeat") else ""
+        if health is None:
+            self.skip("heartbeat", "the control plane does not report heartbeats to this "
+                                   "application")
+        elif health == "HEALTHY":
+            self.add(Check("heartbeat", "ok", f"the control plane reports HEALTHY{beat}"))
+        elif health == "UNKNOWN":
+            self.skip("heartbeat", "the control plane has no heartbeat from it yet")
+        else:
+            self.add(Check("heartbeat", "warn", f"the control plane reports {health}{beat}",
+                           next=f"airbox logs --name {self.name}"))
+
+
+def _short_time(value: Any) -> str:
+    stamp = _parse_time(value)
+    if stamp is None:
+        return str(value or "unknown")
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(stamp))
+
+
+# --------------------------------------------------------------------------- verdict
+
+
+def verdict(checks: list[Check], name: str) -> tuple[str, str, str | None]:
+    """(verdict, reason, next): the first failure, else the first warning, else healthy."""
+    for state, word in (("fail", UNHEALTHY), ("warn", DEGRADED)):
+        first = next((c for c in checks if c.state == state), None)
+        if first is not None:
+            return word, first.summary, first.next
+    return HEALTHY, f"data plane {name} is running and ready", None
+
+
+def _target(settings: Settings) -> dict[str, Any]:
+    if settings.target.is_kind:
+        return {"type": "kind", "cluster": settings.cluster_name,
+                "nodeContainer": settings.node_container}
+    return {"type": "existing", "context": settings.target.kube_context,
+            "kubeconfig": settings.target.kubeconfig}
+
+
+def _stamp(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def status_report(inst: Installed, runner: Runner) -> dict[str, Any]:
+    """Probe everything and judge: the ``--json`` document."""
+    started = time.monotonic()
+    now = time.time()
+    probes = run_probes(inst, runner)
+    assessment = Assessment(inst, probes, now)
+    checks = assessment.run()
+    word, reason, fix = verdict(checks, inst.name)
+    return {
+        "version": STATUS_VERSION,
+        "name": inst.name,
+        "verdict": word,
+        "reason": REDACTOR.mask_all(reason),
+        "next": fix,
+        "checkedAt": _stamp(now),
+        "seconds": round(time.monotonic() - started, 2),
+        "target": _target(inst.settings),
+        "namespace": inst.settings.namespace,
+        "checks": [c.as_dict() for c in checks],
+        "release": assessment.release,
+        "pods": assessment.pods,
+        "events": assessment.events,
+        "registration": assessment.registration,
+    }
+
+
+def not_installed_report(name: str | None) -> dict[str, Any]:
+    from airbox.paths import airbox_home
+
+    where = StateDir.for_name(name).root if name else airbox_home()
+    what = f"no data plane named {name} is installed" if name else "no data plane is installed"
+    return {
+        "version": STATUS_VERSION, "name": name, "verdict": NOT_INSTALLED,
+        "reason": f"{what} (no state in {where})",
+        "next": "airbox install" + (f" --name {name}" if name else ""),
+        "checkedAt": _stamp(time.time()), "seconds": 0.0, "target": None, "namespace": None,
+        "checks": [], "release": None, "pods": [], "events": [], "registration": None,
+    }
+
+
+# ---------------------------------------------------------------------------- output
+
+_SYMBOLS = {"ok": ("✓", "32"), "warn": ("!", "33"), "fail": ("✗", "31"), "skip": ("-", "2")}
+_VERDICT_STATE = {HEALTHY: "ok", DEGRADED: "warn", UNHEALTHY: "fail", NOT_INSTALLED: "fail"}
+
+
+def render(report: Mapping[str, Any], *, color: bool = False) -> list[str]:
+    """The verdict first, then one line per check (details and next steps under problems)."""
+
+    def paint(text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if color else text
+
+    symbol, code = _SYMBOLS[_VERDICT_STATE[report["verdict"]]]
+    lines = [paint(f"{symbol} {report['verdict']}: {report['reason']}", code + ";1")]
+    if report.get("next"):
+        lines.append(f"  next: {report['next']}")
+    checks = report.get("checks") or []
+    if checks:
+        lines.append("")
+        width = max(len(c["id"]) for c in checks)
+        for check in checks:
+            symbol, code = _SYMBOLS[check["state"]]
+            text = f"{check['id'].ljust(width)}  {check['summary']}"
+            # A skipped check is dimmed whole; the others colour only their symbol.
+            lines.append(paint(f"{symbol} {text}", code) if check["state"] == "skip"
+                         else f"{paint(symbol, code)} {text}")
+            if check["state"] in ("warn", "fail"):
+                lines.extend(f"    {d}" for d in check["details"])
+    return lines
+
+
+def _color(stream: IO[str]) -> bool:
+    return not os.environ.get("NO_COLOR") and bool(getattr(stream, "isatty", lambda: False)())
+
+
+def status_command(*, name: str | None, as_json: bool, verbose: bool = False,
+                   out: IO[str] | None = None) -> int:
+    """``airbox status``: 0 healthy, 1 degraded or unhealthy, 3 not installed."""
+    from airbox.ui import Terminal
+
+    out = out or sys.stdout
+    chosen = choose_name(name, "status")
+    inst = load_installed(chosen) if chosen else None
+    if inst is None:
+        report = not_installed_report(chosen)
+        code = EXIT_PREFLIGHT
+    else:
+        term = Terminal(verbose=verbose)
+        report = status_report(inst, tool_runner(term.debug if verbose else None))
+        code = EXIT_OK if report["verdict"] == HEALTHY else EXIT_FAILURE
+    text = (json.dumps(report, indent=2) if as_json
+            else "\n".join(render(report, color=_color(out))))
+    out.write(REDACTOR.mask_all(text) + "\n")
+    out.flush()
+    return code

@@ -1,0 +1,437 @@
+"""``airbox uninstall``: remove what airbox created, and nothing else.
+
+Order: the Helm release (``helm uninstall --wait``), then the kind cluster airbox created
+(``kind delete cluster``) — or, in an existing cluster, only what airbox put there: the
+release, the Secret ``airbyte-config-secrets``, and the namespace if airbox created it
+(label ``app.kubernetes.io/managed-by=airbox``) and nothing else lives in it; never the
+cluster. With ``--deregister`` the data plane's registration on the control plane goes
+too. Last, the local state directory (unless ``--keep-state``).
+
+First it looks at what exists, lists it and asks (``--yes`` skips the question; without a
+terminal ``--yes`` is required). Idempotent: what is already gone is not listed, and
+when nothing is left it says so and exits 0. A step that fails is reported and the
+others still run; the state directory is then kept, since finishing the job (another
+``airbox uninstall``) needs the settings and the registration it holds, and the exit
+code is 1 with what remains and how to remove it by hand.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from airbox import commands, kube, runlog
+from airbox.errors import EXIT_FAILURE, EXIT_OK, AirboxError, ToolError, UsageError
+from airbox.manifests import MANAGED_BY_LABEL, SECRET_NAME
+from airbox.paths import airbox_home
+from airbox.redact import REDACTOR
+from airbox.runner import Runner
+from airbox.status import Installed, choose_name, load_installed, not_found, tool_runner, why
+from airbox.ui import StepLine, Terminal
+
+# An item exists (True), is gone (False), or could not be checked (None: try anyway).
+Exists = bool | None
+
+
+@dataclass
+class Item:
+    key: str  # release | cluster | secret | namespace | registration | state
+    what: str
+    manual: str  # how to remove it by hand
+    exists: Exists = True
+    note: str = ""
+
+    def listing(self) -> str:
+        text = self.what
+        if self.exists is None:
+            text += f" (could not check: {self.note})" if self.note else " (could not check)"
+        elif self.note:
+            text += f" ({self.note})"
+        return text
+
+
+@dataclass
+class Plan:
+    items: list[Item]
+    # Said before the question: what stays and why (not airbox's, or not asked for).
+    notes: list[str] = field(default_factory=list)
+
+    def present(self) -> list[Item]:
+        return [i for i in self.items if i.exists is not False]
+
+
+# ------------------------------------------------------------------------------ survey
+
+
+class Survey:
+    """What of the data plane exists now, each looked at with one read-only command."""
+
+    def __init__(self, inst: Installed, runner: Runner) -> None:
+        self.inst = inst
+        self.runner = runner
+        self.settings = inst.settings
+        self.kube = inst.kube
+
+    def cluster(self) -> tuple[Exists, str]:
+        try:
+            result = self.runner.run(commands.kind_get_clusters(), timeout=30)
+        except AirboxError as exc:
+            return None, why(exc)
+        return self.settings.cluster_name in result.stdout.split(), ""
+
+    def release(self) -> tuple[Exists, str]:
+        result = self.runner.run(commands.helm_status(self.kube, self.settings), timeout=30,
+                                 check=False)
+        if result.ok:
+            return True, ""
+        if "release: not found" in result.stderr:
+            return False, ""
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        return None, REDACTOR.mask_all(lines[-1] if lines else "helm status failed")
+
+    def secret(self) -> tuple[Exists, str]:
+        try:
+            kube.get_json(self.runner, self.kube, "--namespace", self.settings.namespace,
+                          "get", "secret", SECRET_NAME)
+        except ToolError as exc:
+            return (False, "") if not_found(exc) else (None, why(exc))
+        except (AirboxError, ValueError) as exc:
+            return None, why(exc)
+        return True, ""
+
+    def namespace(self) -> tuple[Exists, str]:
+        """Whether airbox may delete the namespace: its own, and holding nothing else."""
+        ns = self.settings.namespace
+        try:
+            data = kube.get_json(self.runner, self.kube, "get", "namespace", ns)
+        except ToolError as exc:
+            return (False, "") if not_found(exc) else (None, why(exc))
+        except (AirboxError, ValueError) as exc:
+            return None, why(exc)
+        labels = (data.get("metadata") or {}).get("labels") or {}
+        key, value = next(iter(MANAGED_BY_LABEL.items()))
+        if labels.get(key) != value:
+            return False, f"namespace {ns} was not created by airbox: left in place"
+        others = self._foreign(ns)
+        if others:
+            return False, (f"namespace {ns} also holds what airbox did not install "
+                           f"({', '.join(others[:5])}): left in place")
+        return True, ""
+
+    def _foreign(self, ns: str) -> list[str]:
+        """Deployments and Helm releases in ``ns`` that are not this data plane's."""
+        release = self.settings.release
+        try:
+            data = kube.get_json(self.runner, self.kube, "--namespace", ns, "get",
+                                 "deployments,secrets")
+        except (AirboxError, ValueError):
+            # Unknown contents: deleting the namespace could take someone else's work.
+            return ["(its contents could not be listed)"]
+        found = []
+        for obj in data.get("items", []):
+            meta = obj.get("metadata") or {}
+            labels = meta.get("labels") or {}
+            if obj.get("kind") == "Deployment" and labels.get(
+                    "app.kubernetes.io/instance") != release:
+                found.append(f"deployment {meta.get('name')}")
+            elif (obj.get("kind") == "Secret" and labels.get("owner") == "helm"
+                  and labels.get("name") not in (None, release)):
+                found.append(f"Helm release {labels.get('name')}")
+        return sorted(set(found))
+
+    def registration(self) -> tuple[Exists, str]:
+        from airbox.registration import registration_file
+
+        return registration_file(self.inst.state).is_file(), ""
+
+
+def survey(inst: Installed, runner: Runner, *, deregister: bool, keep_state: bool) -> Plan:
+    import concurrent.futures
+
+    settings = inst.settings
+    look = Survey(inst, runner)
+    kube_args = _kube_flags(inst)
+    ns = settings.namespace
+    probes: dict[str, Callable[[], tuple[Exists, str]]] = {"release": look.release}
+    if settings.target.is_kind:
+        probes["cluster"] = look.cluster
+    else:
+        probes["secret"] = look.secret
+        probes["namespace"] = look.namespace
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(probes)) as pool:
+        futures = {key: pool.submit(probe) for key, probe in probes.items()}
+        found = {key: future.result() for key, future in futures.items()}
+
+    items: list[Item] = []
+    notes: list[str] = []
+    release_exists, release_note = found["release"]
+    if settings.target.is_kind:
+        cluster_exists, cluster_note = found["cluster"]
+        if cluster_exists is False:
+            release_exists, release_note = False, ""  # it lived in the cluster
+        elif release_exists is None:
+            # Unreachable (a stopped node): deleting the cluster removes the release anyway.
+            release_exists, release_note = False, ""
+    items.append(Item("release", f"Helm release {settings.release} in namespace {ns}",
+                      f"helm uninstall {settings.release} --namespace {ns}{kube_args['helm']}",
+                      release_exists, release_note))
+    if settings.target.is_kind:
+        items.append(Item("cluster", f"kind cluster {settings.cluster_name} (and everything "
+                                     "in it)",
+                          f"kind delete cluster --name {settings.cluster_name}",
+                          cluster_exists, cluster_note))
+    else:
+        secret_exists, secret_note = found["secret"]
+        items.append(Item("secret", f"Secret {SECRET_NAME} in namespace {ns}",
+                          f"kubectl{kube_args['kubectl']} --namespace {ns} delete secret "
+                          f"{SECRET_NAME}", secret_exists, secret_note))
+        ns_exists, ns_note = found["namespace"]
+        if ns_exists is False and ns_note:
+            notes.append(ns_note)
+            ns_note = ""
+        items.append(Item("namespace", f"namespace {ns}",
+                          f"kubectl{kube_args['kubectl']} delete namespace {ns}",
+                          ns_exists, ns_note))
+        notes.append(f"the cluster of context {settings.target.kube_context} itself is not "
+                     "touched")
+
+    registered, _ = look.registration()
+    record = _record(inst)
+    if deregister:
+        what = (f"registration of data plane {record.get('name') or settings.name} "
+                f"({record.get('dataplaneId') or 'unfinished'}) with the control plane")
+        items.append(Item("registration", what,
+                          f"delete data plane {settings.name} in Airbyte (Settings > "
+                          "Data planes), or run `airbox uninstall --deregister` again with "
+                          "AIRBYTE_CLIENT_ID/AIRBYTE_CLIENT_SECRET set", registered))
+        if not registered:
+            notes.append("the data plane was not registered by airbox: nothing to deregister")
+    elif registered and record.get("dataplaneId"):
+        notes.append(f"data plane {settings.name} ({record['dataplaneId']}) stays registered "
+                     "with the control plane"
+                     + ("" if keep_state else ", and its credentials go with the local state")
+                     + ": add --deregister to delete it there too")
+    if keep_state:
+        notes.append(f"the local state {inst.state.root} is kept (--keep-state)")
+    else:
+        items.append(Item("state", f"local state {inst.state.root} (settings, credentials, "
+                                   "generated files, logs)",
+                          f"rm -rf {inst.state.root}"))
+    return Plan(items, notes)
+
+
+def _record(inst: Installed) -> dict[str, object]:
+    from airbox.fsutil import read_json
+    from airbox.registration import registration_file
+
+    try:
+        data = read_json(registration_file(inst.state))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _kube_flags(inst: Installed) -> dict[str, str]:
+    """The --kubeconfig/--context part of the commands shown for removal by hand."""
+    import shlex
+
+    k = inst.kube
+    return {tool: "".join(" " + shlex.quote(arg) for arg in argv[1:])
+            for tool, argv in (("kubectl", k.kubectl()), ("helm", k.helm()))}
+
+
+# ------------------------------------------------------------------------------- steps
+
+
+class Remover:
+    def __init__(self, inst: Installed, runner: Runner) -> None:
+        self.inst = inst
+        self.runner = runner
+        self.settings = inst.settings
+        self.kube = inst.kube
+
+    def release(self, line: StepLine) -> None:
+        result = self.runner.run(commands.helm_uninstall(self.kube, self.settings),
+                                 timeout=360, error="helm uninstall failed")
+        line.update(result.stdout.strip())
+
+    def cluster(self, line: StepLine) -> None:
+        self.runner.run(commands.kind_delete(self.settings, self.inst.state.kubeconfig),
+                        timeout=300, error="kind delete cluster failed")
+
+    def secret(self, line: StepLine) -> None:
+        self.runner.run(commands.kubectl_delete_secret(self.kube, self.settings.namespace,
+                                                       SECRET_NAME),
+                        timeout=60, error=f"deleting the Secret {SECRET_NAME} failed")
+
+    def namespace(self, line: StepLine) -> None:
+        line.update("waiting for everything in it to be deleted")
+        self.runner.run(commands.kubectl_delete_namespace(self.kube, self.settings.namespace),
+                        timeout=360,
+                        error=f"deleting the namespace {self.settings.namespace} failed")
+
+    def registration(self, line: StepLine) -> None:
+        from airbox.registration import deregister
+
+        outcome = deregister(self.settings, self.inst.state)
+        line.update({"deleted": "deleted on the control plane",
+                     "already-gone": "already deleted on the control plane",
+                     "not-registered": "was not registered"}[outcome])
+
+
+def _remove_state(inst: Installed) -> None:
+    root = inst.state.root
+    # Only ever a data plane's own directory under $AIRBOX_HOME (the name was checked).
+    if root.parent.resolve() != airbox_home().resolve() or root.name != inst.name:
+        raise UsageError(f"refusing to remove {root}: not a data plane's state directory")
+    runlog.stop()
+    shutil.rmtree(root)
+
+
+# ------------------------------------------------------------------------------ command
+
+
+def uninstall_command(
+    *,
+    name: str | None,
+    assume_yes: bool,
+    deregister: bool,
+    keep_state: bool,
+    verbose: bool = False,
+    interactive: bool | None = None,
+    term: Terminal | None = None,
+    confirm: Callable[[str], bool] | None = None,
+) -> int:
+    """0 when nothing of the data plane is left (or nothing was), 1 when something remains.
+
+    ``interactive``: questions may be asked (default: stdin is a terminal);
+    ``confirm``: asks the question (default: a questionary prompt).
+    """
+    term = term or Terminal(verbose=verbose)
+    if interactive is None:
+        interactive = sys.stdin.isatty()
+    chosen = choose_name(name, "uninstall")
+    inst = load_installed(chosen) if chosen else None
+    if inst is None:
+        where = f"no data plane named {chosen} is installed" if chosen else (
+            "no data plane is installed")
+        term.print(f"Nothing to remove: {where} (no state in "
+                   f"{airbox_home() / chosen if chosen else airbox_home()}).")
+        return EXIT_OK
+
+    runner = tool_runner(term.debug if verbose else None)
+    plan = survey(inst, runner, deregister=deregister, keep_state=keep_state)
+    present = plan.present()
+    if not present:
+        term.print(f"Nothing to remove: data plane {inst.name} is already uninstalled.")
+        for note in plan.notes:
+            term.info(f"  {note}")
+        return EXIT_OK
+
+    term.print(f"This removes data plane {inst.name}:")
+    for item in present:
+        term.print(f"  - {item.listing()}")
+    for note in plan.notes:
+        term.print(f"  Note: {note}.")
+    if not assume_yes:
+        if not interactive:
+            raise UsageError("uninstall needs confirmation, and there is no terminal to ask on",
+                             hint=f"add --yes to confirm: airbox uninstall --name {inst.name} "
+                                  "--yes")
+        ask = confirm or _ask
+        if not ask(f"Remove data plane {inst.name}?"):
+            term.print("Nothing was removed.")
+            return EXIT_OK
+
+    # The log starts with the first change: the look around before it is read-only.
+    runlog.start(inst.state.logs, "uninstall")
+    log = runlog.logger()
+    log.info("airbox uninstall %s (deregister=%s, keep_state=%s): %s", inst.name, deregister,
+             keep_state, "; ".join(item.listing() for item in present))
+    remover = Remover(inst, runner)
+    actions: dict[str, tuple[str, Callable[[StepLine], None]]] = {
+        "release": (f"Uninstall the Helm release {inst.settings.release}", remover.release),
+        "cluster": (f"Delete the kind cluster {inst.settings.cluster_name}", remover.cluster),
+        "secret": (f"Delete the Secret {SECRET_NAME}", remover.secret),
+        "namespace": (f"Delete the namespace {inst.settings.namespace}", remover.namespace),
+        "registration": ("Delete the registration on the control plane", remover.registration),
+    }
+    failed: dict[str, str] = {}
+    for item in present:
+        if item.key not in actions:
+            continue
+        title, action = actions[item.key]
+        try:
+            with term.step(title) as line:
+                action(line)
+        except AirboxError as exc:
+            failed[item.key] = REDACTOR.mask_all(why(exc))
+            log.error("%s: %s", title, why(exc))
+            term.detail(failed[item.key])
+
+    remaining = _remaining(inst, runner, present, failed)
+    for key in failed:
+        if key not in {item.key for item in remaining}:
+            term.warn(f"the {key} step failed, but nothing of it is left "
+                      + ("(it went with the cluster)" if key == "release" else "(gone anyway)"))
+
+    state_item = next((i for i in present if i.key == "state"), None)
+    if remaining:
+        term.error(f"data plane {inst.name} is partly uninstalled; what remains:")
+        for item in remaining:
+            term.detail(f"{item.what}: {failed.get(item.key) or item.note or 'still there'}")
+            term.detail(f"    by hand: {item.manual}")
+        if state_item is not None:
+            term.detail(f"kept {inst.state.root}: `airbox uninstall --name {inst.name}` needs "
+                        "it to finish")
+        term.detail("next: fix the cause, then run `airbox uninstall --name "
+                    f"{inst.name}` again (it removes only what is left)")
+        log_file = runlog.current_file()
+        if log_file:
+            term.detail(f"log: {log_file}")
+        return EXIT_FAILURE
+
+    if state_item is not None:
+        try:
+            with term.step(f"Remove the local state {inst.state.root}"):
+                _remove_state(inst)
+        except OSError as exc:
+            term.error(f"removing {inst.state.root} failed: {exc}")
+            term.detail(f"by hand: {state_item.manual}")
+            return EXIT_FAILURE
+    term.print(f"Data plane {inst.name} is uninstalled.")
+    return EXIT_OK
+
+
+def _remaining(inst: Installed, runner: Runner, present: list[Item],
+               failed: dict[str, str]) -> list[Item]:
+    """Of the items whose removal failed, those still there (looked at again)."""
+    if not failed:
+        return []
+    look = Survey(inst, runner)
+    cluster_gone = inst.settings.target.is_kind and "cluster" not in failed
+    namespace_gone = (not inst.settings.target.is_kind
+                      and any(i.key == "namespace" for i in present)
+                      and "namespace" not in failed)
+    left = []
+    for item in present:
+        if item.key not in failed:
+            continue
+        if item.key in ("release", "secret") and (cluster_gone or namespace_gone):
+            continue  # it lived in what was deleted
+        again: dict[str, Callable[[], tuple[Exists, str]]] = {
+            "release": look.release, "cluster": look.cluster, "secret": look.secret,
+            "namespace": look.namespace, "registration": look.registration,
+        }
+        exists, _ = again[item.key]()
+        if exists is not False:
+            left.append(item)
+    return left
+
+
+def _ask(question: str) -> bool:
+    from airbox.prompts import Prompter
+
+    return Prompter().confirm(question, default=False)

@@ -1,0 +1,259 @@
+"""`airbox status` against a real `airbox install` on the fakes (and real node containers)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from airbox.status import CHECK_IDS
+from tests.fake_control_plane import (
+    FakeControlPlane,
+    fake_cp_fixture,  # noqa: F401  (the fake_cp fixture)
+)
+from tests.fakes.fixture import docker_client
+from tests.helpers import airbox_bin
+from tests.installer import Installer
+
+
+def airbox(inst: Installer, *args: str, timeout: float = 60,
+           **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([airbox_bin(), *args], capture_output=True, text=True,
+                          env=inst.env(**env), timeout=timeout)
+
+
+def status_json(inst: Installer, *args: str, **env: str) -> tuple[int, dict[str, Any]]:
+    result = airbox(inst, "status", "--json", *args, **env)
+    assert result.stdout, result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+def checks(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["id"]: c for c in report["checks"]}
+
+
+def install(inst: Installer, answers: dict[str, Any] | None = None, **env: str) -> None:
+    result = inst.run(answers=inst.write(answers), env=inst.env(**env) if env else None)
+    assert result.returncode == 0, result.stderr
+
+
+def test_healthy_then_each_failure_names_its_root_cause(installer: Installer) -> None:
+    """One install, broken a little more at each step, from the release down to Docker."""
+    inst = installer
+    install(inst)
+    started = time.monotonic()
+    result = airbox(inst, "status")
+    seconds = time.monotonic() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Wall time of the whole command (interpreter start-up included), every probe at once.
+    assert seconds < 3.0, f"status took {seconds:.2f}s"
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"✓ healthy: data plane {inst.name} is running and ready"
+    assert "\x1b[" not in result.stdout  # not a terminal: no colour
+    code, report = status_json(inst)
+    assert code == 0
+    assert report["version"] == 1 and report["name"] == inst.name
+    assert report["verdict"] == "healthy" and report["next"] is None
+    assert [c["id"] for c in report["checks"]] == list(CHECK_IDS)
+    states = {c["id"]: c["state"] for c in report["checks"]}
+    assert states == {"docker": "ok", "node-container": "ok", "kubernetes": "ok",
+                      "release": "ok", "pods": "ok", "events": "ok", "credentials": "ok",
+                      "registration": "skip", "heartbeat": "skip"}
+    assert report["release"]["status"] == "deployed"
+    assert report["release"]["revision"] == 1
+    assert report["release"]["chartVersion"] == "1.8.1"
+    assert report["target"] == {"type": "kind", "cluster": inst.cluster,
+                                "nodeContainer": inst.cluster + "-control-plane"}
+    [pod] = report["pods"]
+    assert pod["ready"] is True and pod["problem"] is None
+    assert report["registration"] is None
+    # The probes ran concurrently: the checks took less than their commands one by one.
+    assert report["seconds"] < 3.0
+
+    # An upgrade that never finished: still running, but needs the install to finish it.
+    inst.fake.pending(inst.cluster, inst.name, "pending-upgrade", namespace="airbyte")
+    code, report = status_json(inst)
+    assert code == 1 and report["verdict"] == "degraded"
+    assert "did not finish" in report["reason"]
+    assert report["next"].startswith(f"airbox install --name {inst.name}")
+
+    # The release removed with helm: unhealthy, and the install recreates it.
+    helm = ["--kubeconfig", str(inst.state / "kubeconfig"), "--kube-context",
+            "kind-" + inst.cluster]
+    removed = inst.fake.run("helm", *helm, "uninstall", inst.name, "--namespace", "airbyte")
+    assert removed.returncode == 0, removed.stderr
+    code, report = status_json(inst)
+    assert code == 1 and report["verdict"] == "unhealthy"
+    assert report["reason"] == (f"the Helm release {inst.name} is not installed in "
+                                "namespace airbyte")
+    assert report["next"] == f"airbox install --name {inst.name}"
+    assert report["release"] is None
+    assert checks(report)["pods"]["state"] == "skip"
+
+    # Docker down: the root cause, not the kubectl errors it causes.
+    started = time.monotonic()
+    code, report = status_json(inst, DOCKER_HOST="unix:///nonexistent.sock")
+    assert time.monotonic() - started < 5
+    assert code == 1 and report["verdict"] == "unhealthy"
+    assert "Docker is not reachable" in report["reason"]
+    assert "systemctl start docker" in report["next"]
+    assert checks(report)["kubernetes"]["state"] == "skip"
+    assert checks(report)["pods"]["summary"] == "not checked: Docker is not reachable"
+
+    # The node container stopped.
+    node = inst.cluster + "-control-plane"
+    container = docker_client().containers.get(node)
+    container.stop(timeout=1)
+    code, report = status_json(inst)
+    assert code == 1 and report["verdict"] == "unhealthy"
+    assert report["reason"] == f"the cluster's node container {node} is exited"
+    assert report["next"].startswith(f"docker start {node}")
+    assert checks(report)["docker"]["state"] == "ok"
+    assert checks(report)["release"]["state"] == "skip"
+
+    # The cluster deleted behind airbox's back.
+    container.remove(force=True)
+    code, report = status_json(inst)
+    assert code == 1 and report["verdict"] == "unhealthy"
+    assert f"the kind cluster {inst.cluster} no longer exists" in report["reason"]
+    assert report["next"].startswith(f"airbox install --name {inst.name}")
+
+
+# (scenario, failing check, words of the reason, next step) — one install serves them all:
+# the fakes derive the launcher's state from the scenario whenever they are asked.
+LAUNCHER_PROBLEMS = [
+    ("crashloop", "pods", "the launcher keeps crashing", "airbox logs --name {} --previous"),
+    ("imagepull", "pods", "image cannot be pulled", "airbox install --name {}"),
+    ("auth-fail", "credentials", "rejects the data plane's credentials",
+     "airbox logs --name {}"),
+]
+
+
+def test_launcher_problems_are_unhealthy_with_the_cause(installer: Installer) -> None:
+    inst = installer
+    install(inst)
+    for scenario, failing, reason, next_step in LAUNCHER_PROBLEMS:
+        inst.fake.set_scenario(launcher=scenario)
+        code, report = status_json(inst)
+        assert code == 1, scenario
+        assert report["verdict"] == "unhealthy", scenario
+        assert reason in report["reason"], scenario
+        assert report["next"].startswith(next_step.format(inst.name)), scenario
+        assert checks(report)[failing]["state"] == "fail", scenario
+        assert checks(report)["release"]["state"] == "ok", scenario
+        if scenario == "imagepull":
+            assert report["pods"][0]["imagePullProblem"] is True
+        if scenario == "crashloop":
+            assert "exit code 1" in report["reason"]
+            # The human form puts the same verdict first, and the next step under it.
+            human = airbox(inst, "status")
+            assert human.returncode == 1
+            assert human.stdout.startswith("✗ unhealthy: the launcher keeps crashing")
+            assert f"  next: {next_step.format(inst.name)}" in human.stdout
+            assert "✗ pods" in human.stdout and "CrashLoopBackOff" in human.stdout
+
+    # The whole cluster deleted with kind: the install recreates it.
+    deleted = inst.fake.run("kind", "delete", "cluster", "--name", inst.cluster)
+    assert deleted.returncode == 0, deleted.stderr
+    code, report = status_json(inst)
+    assert code == 1 and report["verdict"] == "unhealthy"
+    assert f"the kind cluster {inst.cluster} no longer exists" in report["reason"]
+    assert report["next"].startswith(f"airbox install --name {inst.name}")
+
+
+def test_not_installed_exits_3(installer: Installer) -> None:
+    inst = installer
+    result = airbox(inst, "status")
+    assert result.returncode == 3
+    assert result.stdout.startswith("✗ not installed: no data plane is installed")
+    code, report = status_json(inst, "--name", "nothing-here")
+    assert code == 3
+    assert report["verdict"] == "not installed" and report["name"] == "nothing-here"
+    assert report["next"] == "airbox install --name nothing-here"
+    bad = airbox(inst, "status", "--name", "../etc")
+    assert bad.returncode == 2 and "not a data plane name" in bad.stderr
+
+
+def test_several_data_planes_need_a_name(installer: Installer) -> None:
+    inst = installer
+    install(inst)
+    first = inst.name
+    inst.name = "second-dp"
+    install(inst)
+    for command in (["status"], ["logs"], ["support-bundle"], ["uninstall", "--yes"]):
+        result = airbox(inst, *command)
+        assert result.returncode == 2, (command, result.stderr)
+        assert "2 data planes are installed; say which one with --name" in result.stderr
+        assert first in result.stderr and "second-dp" in result.stderr
+    for name in (first, "second-dp"):
+        code, report = status_json(inst, "--name", name)
+        assert code == 0, report
+        assert report["name"] == name and report["verdict"] == "healthy"
+    assert sorted(inst.fake.clusters()) == sorted(["airbox-" + first, "airbox-second-dp"])
+
+
+def _registered(inst: Installer, fake_cp: FakeControlPlane, **control_plane: str) -> None:
+    answers = inst.answers()
+    del answers["dataPlane"]
+    answers["registration"] = {"region": "us-west-1"}
+    answers["controlPlane"] = {**answers["controlPlane"], "apiUrl": fake_cp.api_url,
+                               **control_plane}
+    install(inst, answers, AIRBYTE_CLIENT_ID=fake_cp.client_id,
+            AIRBYTE_CLIENT_SECRET=fake_cp.client_secret)
+
+
+def test_registration_and_heartbeat(installer: Installer, fake_cp: FakeControlPlane) -> None:
+    inst = installer
+    _registered(inst, fake_cp, url=fake_cp.url)
+    [dataplane] = fake_cp.live_dataplanes()
+    fake_cp.heartbeat(dataplane["dataplaneId"], seconds_ago=5)
+    code, report = status_json(inst)
+    assert code == 0, report
+    registration = report["registration"]
+    assert registration["dataplaneId"] == dataplane["dataplaneId"]
+    assert registration["region"] == "us-west-1"
+    assert registration["enabled"] is True and registration["checked"] is True
+    assert registration["health"] == "HEALTHY"
+    assert checks(report)["registration"]["state"] == "ok"
+    assert checks(report)["heartbeat"]["state"] == "ok"
+
+    # An old heartbeat: the control plane's word makes it degraded, not unhealthy.
+    fake_cp.heartbeat(dataplane["dataplaneId"], seconds_ago=600)
+    code, report = status_json(inst)
+    assert code == 1 and report["verdict"] == "degraded"
+    assert "UNHEALTHY" in report["reason"]
+
+    # Deleted on the control plane: the install registers it again.
+    fake_cp.dataplanes[dataplane["dataplaneId"]]["deleted"] = True
+    code, report = status_json(inst)
+    assert code == 1 and report["verdict"] == "unhealthy"
+    assert "no longer exists on the control plane" in report["reason"]
+    assert report["next"].startswith(f"airbox install --name {inst.name}")
+    secrets = fake_cp.known_secrets()
+    assert [s for s in secrets if s in json.dumps(report)] == []
+
+    # An unreachable control plane never fails status: its checks are "not checked".
+    fake_cp.stop()
+    started = time.monotonic()
+    code, report = status_json(inst)
+    assert time.monotonic() - started < 10
+    assert code == 0, report
+    assert report["verdict"] == "healthy"
+    assert checks(report)["registration"]["state"] == "skip"
+    assert "not checked" in checks(report)["registration"]["summary"]
+    assert report["registration"]["checked"] is False
+    assert report["registration"]["error"]
+
+
+def test_status_json_shape_is_documented() -> None:
+    import airbox.status as module
+
+    doc = module.__doc__ or ""
+    for key in ("version", "name", "verdict", "reason", "next", "checks", "release", "pods",
+                "events", "registration"):
+        assert f'"{key}"' in doc, key
+    for check_id in CHECK_IDS:
+        assert f"``{check_id}``" in doc, check_id
+    assert Path(module.__file__).name == "status.py"
