@@ -100,7 +100,16 @@ class Runner:
         )
         out_lines: list[str] = []
         err_lines: list[str] = []
-        tail: deque[str] = deque(maxlen=_TAIL_LINES)
+        # One tail per stream: tools put their errors on stderr, and the two streams are
+        # read concurrently, so a shared tail could lose the error behind late stdout.
+        tails: dict[str, deque[str]] = {"|": deque(maxlen=_TAIL_LINES),
+                                         "!": deque(maxlen=_TAIL_LINES)}
+
+        def tail_text() -> str:
+            with lock:
+                chosen = tails["!"] or tails["|"]
+                return "\n".join(chosen)
+
         lock = threading.Lock()
 
         def pump(stream: IO[str], sink: list[str], label: str,
@@ -111,7 +120,7 @@ class Runner:
                     sink.append(line)
                 masked = REDACTOR.mask_all(line)
                 with lock:
-                    tail.append(masked)
+                    tails[label].append(masked)
                 log.debug("%s %s", label, masked)
                 if self._echo is not None:
                     self._echo(masked)
@@ -143,7 +152,7 @@ class Runner:
                 error or f"{argv[0]} did not finish within {timeout:.0f}s",
                 command=REDACTOR.mask_argv(argv),
                 returncode=None,
-                output_tail="\n".join(tail),
+                output_tail=tail_text(),
                 hint=hint,
             ) from None
         except KeyboardInterrupt:
@@ -164,7 +173,7 @@ class Runner:
                 error or f"{argv[0]} failed",
                 command=REDACTOR.mask_argv(argv),
                 returncode=returncode,
-                output_tail="\n".join(tail),
+                output_tail=tail_text(),
                 hint=hint,
             )
         return result

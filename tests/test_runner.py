@@ -69,9 +69,16 @@ def test_failure_is_a_typed_error_with_the_tail(log_file: Path, tmp_path: Path) 
     error = info.value
     assert error.returncode == 3 and error.exit_code == 5
     assert error.message == "the tool failed" and error.hint == "do the thing"
-    assert "boom ********" in error.output_tail
+    # The error stream's tail (where tools say what went wrong), masked.
+    assert error.output_tail == "boom ********"
     assert "tail-secret-4444" not in "\n".join(error.details)
-    assert len(error.output_tail.splitlines()) == 15
+
+
+def test_without_stderr_the_tail_is_the_last_15_output_lines(log_file: Path) -> None:
+    with pytest.raises(ToolError) as info:
+        Runner().run([PY, "-c", "import sys\nfor i in range(40): print('line', i)\n"
+                               "sys.exit(1)"])
+    assert info.value.output_tail.splitlines() == [f"line {i}" for i in range(25, 40)]
 
 
 def test_timeout_kills_the_child(log_file: Path, tmp_path: Path) -> None:
