@@ -47,10 +47,10 @@ from typing import Any
 import yaml
 
 from airbox import __version__, commands, kube
-from airbox.errors import EXIT_OK, NotInstalled, UsageError
+from airbox.errors import EXIT_OK, UsageError
 from airbox.redact import MASK, REDACTOR, scrub_mapping
 from airbox.runner import Runner
-from airbox.status import Installed, choose_name, load_installed, status_report, tool_runner, why
+from airbox.status import Installed, require_installed, status_report, tool_runner, why
 
 LOG_TAIL = 5000
 # Files of the state directory a bundle may hold; everything else stays out.
@@ -305,15 +305,10 @@ def bundle_command(*, name: str | None, output: Path | None, verbose: bool = Fal
     from airbox.ui import Terminal
 
     term = Terminal(verbose=verbose)
-    chosen = choose_name(name, "support-bundle")
-    inst = load_installed(chosen) if chosen else None
-    if inst is None:
-        raise NotInstalled(
-            f"no data plane named {chosen} is installed" if chosen
-            else "no data plane is installed",
-            hint="a bundle describes an installed data plane; `airbox preflight` checks a "
-                 "machine before the install",
-        )
+    inst = require_installed(
+        name, "support-bundle",
+        "a bundle describes an installed data plane; `airbox preflight` checks a machine "
+        "before the install")
     if output is not None and output.is_dir():
         path = default_path(inst.name, output)
     elif output is not None:

@@ -15,9 +15,9 @@ import threading
 from typing import IO
 
 from airbox import commands
-from airbox.errors import EXIT_INTERRUPTED, EXIT_OK, ClusterError, NotInstalled, UsageError
+from airbox.errors import EXIT_INTERRUPTED, EXIT_OK, ClusterError, UsageError
 from airbox.redact import REDACTOR
-from airbox.status import choose_name, load_installed, tool_runner
+from airbox.status import require_installed, tool_runner
 
 # kubectl's --since: a Go duration of whole units, such as 30s, 10m, 1h or 1h30m.
 _DURATION = re.compile(r"^(\d+(h|m|s))+$")
@@ -47,14 +47,7 @@ def logs_command(
     if follow and previous:
         raise UsageError("--follow and --previous do not go together: a terminated "
                          "container's log does not grow")
-    chosen = choose_name(name, "logs")
-    inst = load_installed(chosen) if chosen else None
-    if inst is None:
-        raise NotInstalled(
-            f"no data plane named {chosen} is installed" if chosen
-            else "no data plane is installed",
-            hint="install one with `airbox install`",
-        )
+    inst = require_installed(name, "logs", "install one with `airbox install`")
     settings = inst.settings
     if pod:
         target = pod

@@ -64,6 +64,7 @@ from airbox.errors import (
     EXIT_OK,
     EXIT_PREFLIGHT,
     AirboxError,
+    NotInstalled,
     ToolError,
     UsageError,
 )
@@ -190,6 +191,19 @@ def load_installed(name: str, environ: Mapping[str, str] | None = None) -> Insta
     settings = with_saved_credentials(settings, state)
     register_state_secrets(state)
     return Installed(state, answers, settings)
+
+
+def require_installed(name: str | None, command: str, hint: str) -> Installed:
+    """The data plane ``command`` acts on, or NotInstalled (exit 3) saying ``hint``."""
+    chosen = choose_name(name, command)
+    inst = load_installed(chosen) if chosen else None
+    if inst is None:
+        raise NotInstalled(
+            f"no data plane named {chosen} is installed" if chosen
+            else "no data plane is installed",
+            hint=hint,
+        )
+    return inst
 
 
 def tool_runner(verbose: Callable[[str], None] | None = None) -> Runner:
