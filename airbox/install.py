@@ -9,7 +9,6 @@ Ctrl-C finishes the job; a changed setting or chart version means an upgrade.
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import shlex
 import threading
@@ -84,7 +83,7 @@ class Context:
     hooks: dict[str, Any] = field(default_factory=dict)
     prompter: Prompter | None = None
     _docker: DockerHost | None = None
-    pulls: concurrent.futures.Future[None] | None = None
+    pulls: Pulls | None = None
 
     @property
     def kube(self) -> Kube:
@@ -213,20 +212,40 @@ class PullImages(Step[Context]):
     def run(self, ctx: Context, line: StepLine) -> None:
         docker = ctx.docker
         images = [image for image in ctx.images() if not docker.has_image(image)]
-        log = runlog.logger()
-
-        def pull_all() -> None:
-            with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
-                futures = [pool.submit(docker.pull, image,
-                                       lambda msg: log.debug("docker %s", msg))
-                           for image in images]
-                for future in futures:
-                    future.result()
-
-        executor = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-        ctx.pulls = executor.submit(pull_all)
-        executor.shutdown(wait=False)
+        ctx.pulls = Pulls(docker, images)
         line.update(f"pulling {len(images)} image(s) while the cluster is created")
+
+
+class Pulls:
+    """Image pulls on daemon threads: a Ctrl-C must not wait for a pull to finish
+    (executor threads would hold the interpreter's exit until they are done)."""
+
+    def __init__(self, docker: DockerHost, images: list[str]) -> None:
+        self.errors: list[BaseException] = []
+        self.progress: dict[str, str] = {}
+        self._threads = [threading.Thread(target=self._pull, args=(docker, image), daemon=True)
+                         for image in images]
+        for thread in self._threads:
+            thread.start()
+
+    def _pull(self, docker: DockerHost, image: str) -> None:
+        log = runlog.logger()
+        try:
+            docker.pull(image, lambda msg: self.progress.__setitem__(image, msg))
+            log.info("pulled %s", image)
+        except BaseException as exc:  # reported by wait(), in the main thread
+            self.errors.append(exc)
+
+    def wait(self, line: StepLine) -> None:
+        """Wait (interruptibly) for every pull; raise the first failure."""
+        for thread in self._threads:
+            while thread.is_alive():
+                thread.join(timeout=0.5)
+                busy = [msg for msg in self.progress.values() if "complete" not in msg.lower()]
+                if busy:
+                    line.update(busy[-1])
+        if self.errors:
+            raise self.errors[0]
 
 
 class Cluster(Step[Context]):
@@ -313,7 +332,7 @@ class LoadImages(Step[Context]):
     def run(self, ctx: Context, line: StepLine) -> None:
         if ctx.pulls is not None:
             line.update("waiting for the image pulls to finish")
-            ctx.pulls.result()
+            ctx.pulls.wait(line)
         ctx.runner.run(commands.kind_load(ctx.settings, ctx.images()), timeout=900,
                        error="loading the images into the kind node failed")
 
