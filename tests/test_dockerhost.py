@@ -31,10 +31,8 @@ def image_refs(fake_registry: FakeRegistry, docker: DockerHost  # noqa: F811
     refs = [f"{fake_registry.host}/airbox-test/{uuid.uuid4().hex[:8]}:1.8.1" for _ in range(3)]
     yield refs
     for ref in refs:
-        try:
+        with contextlib.suppress(Exception):  # absent already
             docker.client.images.remove(ref, force=True)
-        except Exception:
-            pass
 
 
 def test_pulls_run_in_parallel_and_report(docker: DockerHost, image_refs: list[str],
