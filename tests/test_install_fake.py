@@ -6,6 +6,8 @@ import base64
 import json
 import os
 import shutil
+import signal
+import socket
 import stat
 import subprocess
 import tempfile
@@ -309,3 +311,32 @@ def test_kind_node_image_follows_the_daemons_cgroup_version(installer: Installer
     config = yaml.safe_load((inst.state / "kind-config.yaml").read_text())
     cgroup_v1 = str(docker_client().info().get("CgroupVersion")) == "1"
     assert config["nodes"][0]["image"] == versions.node_image(cgroup_v1=cgroup_v1)
+
+
+def test_ctrl_c_while_preflight_waits_on_a_silent_host(installer: Installer) -> None:
+    """A check stuck on a host that never answers must not hold a Ctrl-C."""
+    inst = installer
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts connections, never answers them
+    try:
+        data = inst.answers()
+        data["controlPlane"] = {"url": f"http://127.0.0.1:{silent.getsockname()[1]}"}
+        proc = inst.start(answers=inst.write(data))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (inst.state / "logs").is_dir():
+            time.sleep(0.05)
+        time.sleep(0.5)  # inside the preflight step by now
+        proc.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err
+        assert time.monotonic() - started < 5
+    finally:
+        silent.close()
+    progress = json.loads((inst.state / "progress.json").read_text())
+    assert progress["steps"]["preflight"]["status"] == "interrupted"
+    assert inst.fake.calls("kind") == []
+    result = inst.run(answers=inst.write())
+    assert result.returncode == 0, result.stderr
+    _healthy(inst)
