@@ -2146,8 +2146,8 @@ def kind_get_nodes(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     return 0
 
 
-def kind_get_kubeconfig(ctx: Ctx, opts: Obj, args: list[str]) -> int:
-    no_args(ctx, args)
+def kind_existing(ctx: Ctx, opts: Obj) -> tuple[str, Obj]:
+    """The cluster --name names, or kind's error when there is none."""
     kind_cluster_names(ctx)
     name = kind_name(opts)
     rec = kind_rec(ctx, name)
@@ -2156,20 +2156,19 @@ def kind_get_kubeconfig(ctx: Ctx, opts: Obj, args: list[str]) -> int:
             f"ERROR: could not locate any control plane nodes for cluster named '{name}'. "
             "Use the --name option to select a different cluster"
         )
+    return name, rec
+
+
+def kind_get_kubeconfig(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    no_args(ctx, args)
+    _, rec = kind_existing(ctx, opts)
     sys.stdout.write(kind_kubeconfig_text(rec, bool(opts.get("internal"))))
     return 0
 
 
 def kind_export_kubeconfig(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     no_args(ctx, args)
-    kind_cluster_names(ctx)
-    name = kind_name(opts)
-    rec = kind_rec(ctx, name)
-    if rec is None:
-        raise Fail(
-            f"ERROR: could not locate any control plane nodes for cluster named '{name}'. "
-            "Use the --name option to select a different cluster"
-        )
+    name, rec = kind_existing(ctx, opts)
     server = f"https://{rec['nodes'][0]['name']}:6443" if opts.get("internal") else rec["server"]
     add_to_kubeconfig(kind_kubeconfig_target(opts), f"kind-{name}", server)
     ctx.err(f'Set kubectl context to "kind-{name}"')
