@@ -12,7 +12,7 @@ import pytest
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from airbox.prompts import Prompter
+from airbox.config.prompts import Prompter
 
 REPO = Path(__file__).resolve().parent.parent
 ASSETS = REPO / "assets"

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from airbox.api import AirbyteApi, Retry, Timeouts
+from airbox.controlplane.api import AirbyteApi, Retry, Timeouts
 from airbox.errors import EXIT_API, ControlPlaneError
 from airbox.fsutil import read_json
 from airbox.redact import MASK, REDACTOR

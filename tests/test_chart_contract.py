@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from airbox import manifests
-from airbox.chartcheck import parse_manifests, secret_refs, unresolved_refs
-from airbox.settings import Settings
+from airbox.config.settings import Settings
+from airbox.render import manifests
+from airbox.render.chartcheck import parse_manifests, secret_refs, unresolved_refs
 from tests import answers_factory as af
 
 HELM = os.environ.get("AIRBOX_TEST_HELM")

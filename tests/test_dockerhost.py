@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from airbox.dockerhost import DockerHost
+from airbox.cluster.dockerhost import DockerHost
 from airbox.errors import DockerError
-from airbox.install import Pulls
+from airbox.ops.install import Pulls
 from airbox.ui import StepLine, Terminal
 from tests.fake_registry import FakeRegistry, fake_registry  # noqa: F401
 from tests.fakes.fixture import docker_client

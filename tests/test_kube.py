@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from airbox import kube
+from airbox.cluster import kube
 
 
 def pod(phase: str = "Running", *, waiting: dict[str, str] | None = None, ready: bool = True,

@@ -29,13 +29,16 @@ from typing import Any
 
 import pytest
 
-from airbox import preflight as pf
 from airbox.errors import EXIT_PREFLIGHT, DockerError, PreflightFailed
+from airbox.ops.preflight import checks as ck
+from airbox.ops.preflight import command as pcmd
+from airbox.ops.preflight import facts as fx
+from airbox.ops.preflight import report as rp
 from airbox.paths import StateDir
 from airbox.ui import StepLine, Terminal
 from tests.helpers import airbox_bin, airbox_env
 
-GiB = pf.GiB
+GiB = ck.GiB
 
 # --------------------------------------------------------------------------- fakes
 
@@ -45,7 +48,7 @@ class FakeFacts:
     """A machine described by values; ``delay`` makes Docker slow to answer."""
 
     cli: str | None = "/usr/bin/docker"
-    docker_facts: pf.DockerFacts | DockerError = field(default_factory=lambda: pf.DockerFacts(
+    docker_facts: fx.DockerFacts | DockerError = field(default_factory=lambda: fx.DockerFacts(
         version="27.3.1", cpus=8, memory=32 * GiB, root_dir="/var/lib/docker",
         cgroup_version="2"))
     free: int | None = 100 * GiB
@@ -60,7 +63,7 @@ class FakeFacts:
     def docker_cli(self) -> str | None:
         return self.cli
 
-    def docker(self) -> pf.DockerFacts | DockerError:
+    def docker(self) -> fx.DockerFacts | DockerError:
         self.docker_calls += 1
         if self.delay:
             time.sleep(self.delay)
@@ -75,24 +78,24 @@ class FakeFacts:
     def kind_nodes(self, cluster: str) -> list[str] | None:
         return self.nodes
 
-    def helm_release_exists(self, subject: pf.Subject) -> bool | None:
+    def helm_release_exists(self, subject: fx.Subject) -> bool | None:
         return self.release
 
     def kube_contexts(self, kubeconfig: str | None) -> list[str] | None:
         if self.contexts is not None:
             return self.contexts
-        return pf.SystemFacts().kube_contexts(kubeconfig)
+        return fx.SystemFacts().kube_contexts(kubeconfig)
 
 
-def docker_with(**changes: Any) -> pf.DockerFacts:
-    base = pf.DockerFacts(version="27.3.1", cpus=8, memory=32 * GiB,
+def docker_with(**changes: Any) -> fx.DockerFacts:
+    base = fx.DockerFacts(version="27.3.1", cpus=8, memory=32 * GiB,
                           root_dir="/var/lib/docker", cgroup_version="2")
     return replace(base, **changes)
 
 
-def probe(facts: FakeFacts | None = None, subject: pf.Subject | None = None,
-          state: StateDir | None = None, environ: dict[str, str] | None = None) -> pf.Probe:
-    return pf.Probe(subject or pf.Subject(name="dp"), facts or FakeFacts(), pf.Endpoints(),
+def probe(facts: FakeFacts | None = None, subject: fx.Subject | None = None,
+          state: StateDir | None = None, environ: dict[str, str] | None = None) -> ck.Probe:
+    return ck.Probe(subject or fx.Subject(name="dp"), facts or FakeFacts(), fx.Endpoints(),
                     state, environ if environ is not None else {})
 
 
@@ -203,7 +206,7 @@ def closed_port_url() -> str:
 
 _PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy",
                "https_proxy", "all_proxy", "no_proxy", "DOCKER_HOST",
-               pf.ENV_HELM_REPO_URL, pf.ENV_REGISTRY_URL)
+               fx.ENV_HELM_REPO_URL, fx.ENV_REGISTRY_URL)
 
 
 @pytest.fixture(autouse=True)
@@ -221,36 +224,36 @@ def local_urls() -> Iterator[dict[str, str]]:
         yield {"control_plane": cp, "helm": helm + "/index.yaml", "registry": registry + "/v2/"}
 
 
-def endpoints_for(urls: dict[str, str], timeout: float = pf.NETWORK_TIMEOUT) -> pf.Endpoints:
-    return pf.Endpoints(urls["helm"], urls["registry"], timeout)
+def endpoints_for(urls: dict[str, str], timeout: float = fx.NETWORK_TIMEOUT) -> fx.Endpoints:
+    return fx.Endpoints(urls["helm"], urls["registry"], timeout)
 
 
 # ------------------------------------------------------------------ thresholds
 
 
 @pytest.mark.parametrize(("cpus", "outcome"), [
-    (1, "fail"), (pf.CPU_FLOOR, "warn"), (pf.CPU_MINIMUM - 1, "warn"), (pf.CPU_MINIMUM, "pass"),
+    (1, "fail"), (ck.CPU_FLOOR, "warn"), (ck.CPU_MINIMUM - 1, "warn"), (ck.CPU_MINIMUM, "pass"),
     (64, "pass"),
 ])
 def test_cpu_boundaries(cpus: int, outcome: str) -> None:
-    verdict = pf.check_cpu(probe(FakeFacts(docker_facts=docker_with(cpus=cpus))))
+    verdict = ck.check_cpu(probe(FakeFacts(docker_facts=docker_with(cpus=cpus))))
     assert verdict.outcome == outcome
     assert (verdict.fix is None) == (outcome == "pass")
 
 
 @pytest.mark.parametrize(("memory", "outcome"), [
-    (pf.MEMORY_FLOOR - 1, "fail"), (pf.MEMORY_FLOOR, "warn"), (pf.MEMORY_MINIMUM - 1, "warn"),
-    (pf.MEMORY_MINIMUM, "pass"), (pf.MEMORY_RECOMMENDED, "pass"),
+    (ck.MEMORY_FLOOR - 1, "fail"), (ck.MEMORY_FLOOR, "warn"), (ck.MEMORY_MINIMUM - 1, "warn"),
+    (ck.MEMORY_MINIMUM, "pass"), (ck.MEMORY_RECOMMENDED, "pass"),
 ])
 def test_memory_boundaries(memory: int, outcome: str) -> None:
-    verdict = pf.check_memory(probe(FakeFacts(docker_facts=docker_with(memory=memory))))
+    verdict = ck.check_memory(probe(FakeFacts(docker_facts=docker_with(memory=memory))))
     assert verdict.outcome == outcome
 
 
 def test_memory_slack_lets_vms_of_the_documented_sizes_pass() -> None:
     # What the kernel reports on a 4 GiB and a 16 GiB VM (about 4 % reserved).
-    four = pf.check_memory(probe(FakeFacts(docker_facts=docker_with(memory=int(3.83 * GiB)))))
-    sixteen = pf.check_memory(probe(FakeFacts(docker_facts=docker_with(memory=int(15.5 * GiB)))))
+    four = ck.check_memory(probe(FakeFacts(docker_facts=docker_with(memory=int(3.83 * GiB)))))
+    sixteen = ck.check_memory(probe(FakeFacts(docker_facts=docker_with(memory=int(15.5 * GiB)))))
     assert four.outcome == "warn"
     assert sixteen.outcome == "pass"
     assert "24 GB" in sixteen.finding
@@ -258,17 +261,17 @@ def test_memory_slack_lets_vms_of_the_documented_sizes_pass() -> None:
 
 def test_resource_fix_names_docker_desktop_when_it_runs_the_daemon() -> None:
     desktop = docker_with(cpus=4, operating_system="Docker Desktop", local=False)
-    verdict = pf.check_cpu(probe(FakeFacts(docker_facts=desktop)))
+    verdict = ck.check_cpu(probe(FakeFacts(docker_facts=desktop)))
     assert verdict.outcome == "warn"
     assert verdict.fix is not None and "Docker Desktop" in verdict.fix
 
 
 @pytest.mark.parametrize(("free", "outcome"), [
-    (pf.DISK_FLOOR - 1, "fail"), (pf.DISK_FLOOR, "warn"), (pf.DISK_MINIMUM - 1, "warn"),
-    (pf.DISK_MINIMUM, "pass"), (None, "skip"),
+    (ck.DISK_FLOOR - 1, "fail"), (ck.DISK_FLOOR, "warn"), (ck.DISK_MINIMUM - 1, "warn"),
+    (ck.DISK_MINIMUM, "pass"), (None, "skip"),
 ])
 def test_disk_boundaries(free: int | None, outcome: str) -> None:
-    verdict = pf.check_disk(probe(FakeFacts(free=free)))
+    verdict = ck.check_disk(probe(FakeFacts(free=free)))
     assert verdict.outcome == outcome
     if outcome in ("warn", "fail"):
         assert verdict.fix is not None and "docker system prune" in verdict.fix
@@ -276,7 +279,7 @@ def test_disk_boundaries(free: int | None, outcome: str) -> None:
 
 def test_disk_of_a_remote_daemon_is_not_measured_here() -> None:
     facts = FakeFacts(docker_facts=docker_with(local=False), free=1)
-    assert pf.check_disk(probe(facts)).outcome == "skip"
+    assert ck.check_disk(probe(facts)).outcome == "skip"
 
 
 @pytest.mark.parametrize(("version", "outcome"), [
@@ -284,7 +287,7 @@ def test_disk_of_a_remote_daemon_is_not_measured_here() -> None:
     ("28.2.2", "pass"), ("", "warn"),
 ])
 def test_docker_version_boundaries(version: str, outcome: str) -> None:
-    verdict = pf.check_docker_version(probe(FakeFacts(docker_facts=docker_with(version=version))))
+    verdict = ck.check_docker_version(probe(FakeFacts(docker_facts=docker_with(version=version))))
     assert verdict.outcome == outcome
 
 
@@ -299,36 +302,36 @@ def test_inotify_boundaries(watches: int, instances: int, outcome: str,
                             named: list[str]) -> None:
     facts = FakeFacts(sysctls={"fs.inotify.max_user_watches": watches,
                                "fs.inotify.max_user_instances": instances})
-    verdict = pf.check_inotify(probe(facts))
+    verdict = ck.check_inotify(probe(facts))
     assert verdict.outcome == outcome
     if named:
         assert verdict.fix is not None
-        assert "sudo sysctl -w" in verdict.fix and pf.INOTIFY_CONF in verdict.fix
+        assert "sudo sysctl -w" in verdict.fix and ck.INOTIFY_CONF in verdict.fix
         for key in ("max_user_watches", "max_user_instances"):
             # Only the low values are raised: a higher setting is never lowered.
             assert (f"fs.inotify.{key}=" in verdict.fix) == (key in named)
 
 
 def test_inotify_skips_without_proc_or_for_a_remote_daemon() -> None:
-    assert pf.check_inotify(probe(FakeFacts(sysctls={}))).outcome == "skip"
+    assert ck.check_inotify(probe(FakeFacts(sysctls={}))).outcome == "skip"
     remote = FakeFacts(docker_facts=docker_with(local=False),
                        sysctls={"fs.inotify.max_user_watches": 1})
-    assert pf.check_inotify(probe(remote)).outcome == "skip"
+    assert ck.check_inotify(probe(remote)).outcome == "skip"
     down = FakeFacts(docker_facts=DockerError("down"), sysctls={"fs.inotify.max_user_watches": 1})
-    assert pf.check_inotify(probe(down, environ={"DOCKER_HOST": "tcp://10.0.0.1:2376"})
+    assert ck.check_inotify(probe(down, environ={"DOCKER_HOST": "tcp://10.0.0.1:2376"})
                             ).outcome == "skip"
 
 
 def test_cgroup_v2_passes_and_v1_warns_naming_the_older_node() -> None:
-    assert pf.check_cgroup(probe()).outcome == "pass"
+    assert ck.check_cgroup(probe()).outcome == "pass"
     v1 = FakeFacts(docker_facts=docker_with(cgroup_version="1"))
-    verdict = pf.check_cgroup(probe(v1))
+    verdict = ck.check_cgroup(probe(v1))
     # Kubernetes 1.35+ refuses cgroup v1, so airbox falls back to an older node image.
     assert verdict.outcome == "warn"
     assert "Kubernetes v1.34.0" in verdict.finding
     assert verdict.fix is not None and "systemd.unified_cgroup_hierarchy=1" in verdict.fix
     unknown = FakeFacts(docker_facts=docker_with(cgroup_version=None))
-    assert pf.check_cgroup(probe(unknown)).outcome == "skip"
+    assert ck.check_cgroup(probe(unknown)).outcome == "skip"
 
 
 @pytest.mark.parametrize(("skew", "uncertainty", "outcome"), [
@@ -338,7 +341,7 @@ def test_cgroup_v2_passes_and_v1_warns_naming_the_older_node() -> None:
     (40.0, 13.0, "pass"),
 ])
 def test_clock_boundaries(skew: float, uncertainty: float, outcome: str) -> None:
-    verdict = pf.clock_verdict(skew, uncertainty)
+    verdict = ck.clock_verdict(skew, uncertainty)
     assert verdict.outcome == outcome
     assert ("ahead of" if skew > 0 else "behind") in verdict.finding
 
@@ -347,42 +350,42 @@ def test_clock_boundaries(skew: float, uncertainty: float, outcome: str) -> None
 
 
 def test_docker_cli_missing_fails_with_the_install_script_named() -> None:
-    verdict = pf.check_docker_cli(probe(FakeFacts(cli=None)))
+    verdict = ck.check_docker_cli(probe(FakeFacts(cli=None)))
     assert verdict.outcome == "fail"
     assert verdict.fix is not None and "scripts/install.sh" in verdict.fix
 
 
 def test_permission_denied_is_an_access_failure_with_the_usermod_fix() -> None:
-    from airbox.dockerhost import _diagnose
+    from airbox.cluster.dockerhost import _diagnose
 
     error = _diagnose(PermissionError(13, "Permission denied"), None)
     facts = FakeFacts(docker_facts=error)
-    access = pf.check_docker_access(probe(facts))
+    access = ck.check_docker_access(probe(facts))
     assert access.outcome == "fail"
     assert access.fix is not None and "sudo usermod -aG docker $USER" in access.fix
     assert "log out" in access.fix
-    assert pf.check_docker_daemon(probe(facts)).outcome == "skip"
-    for check in (pf.check_docker_version, pf.check_cpu, pf.check_memory, pf.check_disk,
-                  pf.check_cgroup):
+    assert ck.check_docker_daemon(probe(facts)).outcome == "skip"
+    for check in (ck.check_docker_version, ck.check_cpu, ck.check_memory, ck.check_disk,
+                  ck.check_cgroup):
         assert check(probe(facts)).outcome == "skip"
 
 
 def test_a_stopped_daemon_fails_the_daemon_check_only() -> None:
-    from airbox.dockerhost import _diagnose
+    from airbox.cluster.dockerhost import _diagnose
 
     error = _diagnose(FileNotFoundError(2, "No such file or directory"),
                       "unix:///nonexistent.sock")
     facts = FakeFacts(docker_facts=error)
-    daemon = pf.check_docker_daemon(probe(facts))
+    daemon = ck.check_docker_daemon(probe(facts))
     assert daemon.outcome == "fail"
     assert daemon.fix is not None and "DOCKER_HOST" in daemon.fix
-    assert pf.check_docker_access(probe(facts)).outcome == "skip"
+    assert ck.check_docker_access(probe(facts)).outcome == "skip"
 
 
 def test_a_daemon_at_another_usual_socket_is_pointed_at(monkeypatch: pytest.MonkeyPatch) -> None:
     import tempfile
 
-    from airbox.dockerhost import _diagnose
+    from airbox.cluster.dockerhost import _diagnose
 
     def no_default_daemon(cls: Any, timeout: int = 5) -> Any:
         raise _diagnose(FileNotFoundError(2, "No such file or directory"), None)
@@ -403,18 +406,18 @@ def test_a_daemon_at_another_usual_socket_is_pointed_at(monkeypatch: pytest.Monk
 
     thread = threading.Thread(target=answer, daemon=True)
     thread.start()
-    monkeypatch.setattr(pf.DockerHost, "connect", classmethod(no_default_daemon))
-    monkeypatch.setattr(pf, "socket_candidates", lambda: ["/var/run/docker.sock", str(path)])
+    monkeypatch.setattr(fx.DockerHost, "connect", classmethod(no_default_daemon))
+    monkeypatch.setattr(fx, "socket_candidates", lambda: ["/var/run/docker.sock", str(path)])
     try:
-        found = pf.SystemFacts({}).docker()
+        found = fx.SystemFacts({}).docker()
         # With DOCKER_HOST set, that is where the daemon must be: no guessing.
-        given = pf.SystemFacts({"DOCKER_HOST": "unix:///nonexistent.sock"}).docker()
+        given = fx.SystemFacts({"DOCKER_HOST": "unix:///nonexistent.sock"}).docker()
     finally:
         server.close()
         shutil.rmtree(directory, ignore_errors=True)
     assert isinstance(found, DockerError)
     assert found.hint is not None and f"export DOCKER_HOST=unix://{path}" in found.hint
-    verdict = pf.check_docker_daemon(probe(FakeFacts(docker_facts=found)))
+    verdict = ck.check_docker_daemon(probe(FakeFacts(docker_facts=found)))
     assert verdict.outcome == "fail" and str(path) in verdict.finding
     assert isinstance(given, DockerError) and "DOCKER_HOST=unix://" not in (given.hint or "")
 
@@ -425,53 +428,53 @@ def test_a_daemon_at_another_usual_socket_is_pointed_at(monkeypatch: pytest.Monk
 def test_a_kind_cluster_airbox_did_not_make_fails(tmp_path: Path) -> None:
     state = StateDir.for_name("dp")
     facts = FakeFacts(nodes=["airbox-dp-control-plane"])
-    verdict = pf.check_cluster_name(probe(facts, state=state))
+    verdict = ck.check_cluster_name(probe(facts, state=state))
     assert verdict.outcome == "fail"
     assert verdict.fix is not None and "kind delete cluster --name airbox-dp" in verdict.fix
     assert "--name" in verdict.fix
     # install saves the settings before preflight runs: that alone is no record.
     state.root.mkdir(parents=True)
     (state.root / "settings.yaml").write_text("name: dp\n")
-    assert pf.check_cluster_name(probe(facts, state=state)).outcome == "fail"
+    assert ck.check_cluster_name(probe(facts, state=state)).outcome == "fail"
     # A record of the cluster step (or the kubeconfig airbox wrote) makes it ours.
     (state.root / "progress.json").write_text(json.dumps(
         {"steps": {"cluster": {"status": "done"}}}))
-    assert pf.check_cluster_name(probe(facts, state=state)).outcome == "pass"
+    assert ck.check_cluster_name(probe(facts, state=state)).outcome == "pass"
 
 
 def test_cluster_name_free_or_unknown() -> None:
-    assert pf.check_cluster_name(probe(FakeFacts(nodes=[]))).outcome == "pass"
-    assert pf.check_cluster_name(probe(FakeFacts(nodes=None))).outcome == "skip"
-    assert pf.check_cluster_name(probe(subject=pf.Subject())).outcome == "skip"
+    assert ck.check_cluster_name(probe(FakeFacts(nodes=[]))).outcome == "pass"
+    assert ck.check_cluster_name(probe(FakeFacts(nodes=None))).outcome == "skip"
+    assert ck.check_cluster_name(probe(subject=fx.Subject())).outcome == "skip"
 
 
 def test_a_helm_release_airbox_did_not_make_fails() -> None:
-    subject = pf.Subject(name="dp", kube_context="prod")
+    subject = fx.Subject(name="dp", kube_context="prod")
     state = StateDir.for_name("dp")
-    verdict = pf.check_release_name(probe(FakeFacts(release=True), subject, state))
+    verdict = ck.check_release_name(probe(FakeFacts(release=True), subject, state))
     assert verdict.outcome == "fail"
     assert verdict.fix is not None and "helm uninstall dp --namespace airbyte" in verdict.fix
     state.root.mkdir(parents=True)
     (state.root / "progress.json").write_text(json.dumps(
         {"steps": {"release": {"status": "done"}}}))
-    assert pf.check_release_name(probe(FakeFacts(release=True), subject, state)
+    assert ck.check_release_name(probe(FakeFacts(release=True), subject, state)
                                  ).outcome == "pass"
-    assert pf.check_release_name(probe(FakeFacts(release=False), subject)).outcome == "pass"
-    assert pf.check_release_name(probe(FakeFacts(release=None), subject)).outcome == "skip"
+    assert ck.check_release_name(probe(FakeFacts(release=False), subject)).outcome == "pass"
+    assert ck.check_release_name(probe(FakeFacts(release=None), subject)).outcome == "skip"
 
 
 def test_kube_context_must_exist_in_the_kubeconfig(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "config"
     kubeconfig.write_text("apiVersion: v1\nkind: Config\ncontexts:\n"
                           "- name: prod\n  context: {cluster: prod, user: me}\n")
-    good = pf.Subject(name="dp", kube_context="prod", kubeconfig=str(kubeconfig))
-    assert pf.check_kube_context(probe(subject=good)).outcome == "pass"
+    good = fx.Subject(name="dp", kube_context="prod", kubeconfig=str(kubeconfig))
+    assert ck.check_kube_context(probe(subject=good)).outcome == "pass"
     wrong = replace(good, kube_context="staging")
-    verdict = pf.check_kube_context(probe(subject=wrong))
+    verdict = ck.check_kube_context(probe(subject=wrong))
     assert verdict.outcome == "fail"
     assert verdict.fix is not None and "kubectl config get-contexts" in verdict.fix
     missing = replace(good, kubeconfig=str(tmp_path / "nope"))
-    assert pf.check_kube_context(probe(subject=missing)).outcome == "fail"
+    assert ck.check_kube_context(probe(subject=missing)).outcome == "fail"
 
 
 def test_an_existing_cluster_skips_every_docker_and_kind_check(
@@ -479,11 +482,11 @@ def test_an_existing_cluster_skips_every_docker_and_kind_check(
     kubeconfig = tmp_path / "config"
     kubeconfig.write_text("contexts:\n- name: prod\n")
     facts = FakeFacts(docker_facts=DockerError("must not be asked"))
-    subject = pf.Subject(name="dp", kube_context="prod", kubeconfig=str(kubeconfig),
+    subject = fx.Subject(name="dp", kube_context="prod", kubeconfig=str(kubeconfig),
                          control_plane_url=local_urls["control_plane"])
-    report = pf.run_checks(subject, facts=facts, endpoints=endpoints_for(local_urls))
+    report = ck.run_checks(subject, facts=facts, endpoints=endpoints_for(local_urls))
     assert facts.docker_calls == 0
-    for check in pf.CHECKS:
+    for check in ck.CHECKS:
         result = report.result(check.id)
         if check.scope == "kind":
             assert result.outcome == "skip" and "existing cluster prod" in result.finding
@@ -496,8 +499,8 @@ def test_an_existing_cluster_skips_every_docker_and_kind_check(
 
 
 def test_a_healthy_machine_passes_everything(local_urls: dict[str, str]) -> None:
-    subject = pf.Subject(name="dp", control_plane_url=local_urls["control_plane"])
-    report = pf.run_checks(subject, facts=FakeFacts(), endpoints=endpoints_for(local_urls))
+    subject = fx.Subject(name="dp", control_plane_url=local_urls["control_plane"])
+    report = ck.run_checks(subject, facts=FakeFacts(), endpoints=endpoints_for(local_urls))
     outcomes = {r.id: r.outcome for r in report.results}
     assert report.failures == [] and report.warnings == [], outcomes
     assert outcomes["network.registry"] == "pass"  # 401 means reachable
@@ -508,10 +511,10 @@ def test_a_healthy_machine_passes_everything(local_urls: dict[str, str]) -> None
 
 def test_closed_port_fails_fast() -> None:
     url = closed_port_url()
-    subject = pf.Subject(control_plane_url=url)
+    subject = fx.Subject(control_plane_url=url)
     started = time.monotonic()
-    report = pf.run_checks(subject, facts=FakeFacts(),
-                           endpoints=pf.Endpoints(url, url, timeout=2.0))
+    report = ck.run_checks(subject, facts=FakeFacts(),
+                           endpoints=fx.Endpoints(url, url, timeout=2.0))
     assert time.monotonic() - started < 2.0
     result = report.result("network.control-plane")
     assert result.outcome == "fail"
@@ -524,10 +527,10 @@ def test_closed_port_fails_fast() -> None:
 def test_black_holed_hosts_fail_within_their_timeout(blackhole: Any) -> None:
     timeout = 1.0
     with blackhole() as url:
-        subject = pf.Subject(control_plane_url=url)
+        subject = fx.Subject(control_plane_url=url)
         started = time.monotonic()
-        report = pf.run_checks(subject, facts=FakeFacts(),
-                               endpoints=pf.Endpoints(url, url, timeout=timeout))
+        report = ck.run_checks(subject, facts=FakeFacts(),
+                               endpoints=fx.Endpoints(url, url, timeout=timeout))
         took = time.monotonic() - started
     # Connect, then headers: each may use the timeout; nothing waits longer.
     assert took < 2 * timeout + 1.0, took
@@ -543,8 +546,8 @@ def test_black_holed_hosts_fail_within_their_timeout(blackhole: Any) -> None:
 def test_clock_skew_against_a_local_server(offset: float, outcome: str,
                                           local_urls: dict[str, str]) -> None:
     with http_server(clock_offset=offset) as (url, _):
-        subject = pf.Subject(control_plane_url=url)
-        report = pf.run_checks(subject, facts=FakeFacts(), endpoints=endpoints_for(local_urls))
+        subject = fx.Subject(control_plane_url=url)
+        report = ck.run_checks(subject, facts=FakeFacts(), endpoints=endpoints_for(local_urls))
     result = report.result("clock.skew")
     assert result.outcome == outcome, result
     # The server is ahead by ``offset``: this machine is behind it.
@@ -560,7 +563,7 @@ def test_clock_skew_against_a_local_server(offset: float, outcome: str,
 def test_the_control_plane_is_probed_once_for_reachability_and_clock(
         local_urls: dict[str, str]) -> None:
     with http_server() as (url, behaviour):
-        pf.run_checks(pf.Subject(control_plane_url=url + "/"), facts=FakeFacts(),
+        ck.run_checks(fx.Subject(control_plane_url=url + "/"), facts=FakeFacts(),
                       endpoints=endpoints_for(local_urls))
     assert behaviour.requests == ["/"]
 
@@ -570,8 +573,8 @@ def test_proxies_from_the_environment_are_used(monkeypatch: pytest.MonkeyPatch) 
     with http_server() as (proxy, behaviour):
         monkeypatch.setenv("HTTP_PROXY", proxy)
         target = "http://control-plane.invalid/"
-        report = pf.run_checks(pf.Subject(control_plane_url=target), facts=FakeFacts(),
-                               endpoints=pf.Endpoints(target, target, timeout=2.0))
+        report = ck.run_checks(fx.Subject(control_plane_url=target), facts=FakeFacts(),
+                               endpoints=fx.Endpoints(target, target, timeout=2.0))
     assert behaviour.requests and behaviour.requests[0] == target
     result = report.result("network.control-plane")
     assert result.outcome == "pass" and "through the proxy" in result.finding
@@ -582,8 +585,8 @@ def test_a_proxy_asking_for_credentials_fails_with_the_fix(
     with http_server(status=407) as (proxy, _):
         monkeypatch.setenv("HTTP_PROXY", proxy)
         target = "http://control-plane.invalid/"
-        report = pf.run_checks(pf.Subject(control_plane_url=target), facts=FakeFacts(),
-                               endpoints=pf.Endpoints(target, target, timeout=2.0))
+        report = ck.run_checks(fx.Subject(control_plane_url=target), facts=FakeFacts(),
+                               endpoints=fx.Endpoints(target, target, timeout=2.0))
     result = report.result("network.control-plane")
     assert result.outcome == "fail"
     assert result.fix is not None and "HTTPS_PROXY=http://user:password@" in result.fix
@@ -591,41 +594,41 @@ def test_a_proxy_asking_for_credentials_fails_with_the_fix(
 
 def test_a_failing_gateway_is_a_warning(local_urls: dict[str, str]) -> None:
     with http_server(status=503) as (url, _):
-        report = pf.run_checks(pf.Subject(control_plane_url=url), facts=FakeFacts(),
+        report = ck.run_checks(fx.Subject(control_plane_url=url), facts=FakeFacts(),
                                endpoints=endpoints_for(local_urls))
     assert report.result("network.control-plane").outcome == "warn"
 
 
 def test_the_api_is_probed_only_when_registering(local_urls: dict[str, str]) -> None:
     with http_server() as (api, behaviour):
-        subject = pf.Subject(control_plane_url=local_urls["control_plane"], api_url=api + "/v1")
-        report = pf.run_checks(subject, facts=FakeFacts(), endpoints=endpoints_for(local_urls))
+        subject = fx.Subject(control_plane_url=local_urls["control_plane"], api_url=api + "/v1")
+        report = ck.run_checks(subject, facts=FakeFacts(), endpoints=endpoints_for(local_urls))
         assert report.result("network.api").outcome == "pass"
         assert behaviour.requests == ["/v1"]
-        report = pf.run_checks(replace(subject, api_url=None), facts=FakeFacts(),
+        report = ck.run_checks(replace(subject, api_url=None), facts=FakeFacts(),
                                endpoints=endpoints_for(local_urls))
     assert report.result("network.api").outcome == "skip"
 
 
 def test_endpoints_follow_the_chart_source_and_image_registry() -> None:
-    endpoints = pf.Endpoints()
-    assert endpoints.helm_url(pf.Subject()) == pf.HELM_REPO_INDEX
-    assert endpoints.helm_url(pf.Subject(chart_source="./chart.tgz")) is None
-    assert endpoints.helm_url(pf.Subject(chart_source="oci://mirror.example/charts/x")) == \
+    endpoints = fx.Endpoints()
+    assert endpoints.helm_url(fx.Subject()) == fx.HELM_REPO_INDEX
+    assert endpoints.helm_url(fx.Subject(chart_source="./chart.tgz")) is None
+    assert endpoints.helm_url(fx.Subject(chart_source="oci://mirror.example/charts/x")) == \
         "https://mirror.example/v2/"
-    assert endpoints.registry_url(pf.Subject()) == pf.REGISTRY_URL
-    assert endpoints.registry_url(pf.Subject(image_registry="mirror.example/airbyte")) == \
+    assert endpoints.registry_url(fx.Subject()) == fx.REGISTRY_URL
+    assert endpoints.registry_url(fx.Subject(image_registry="mirror.example/airbyte")) == \
         "https://mirror.example/v2/"
-    env = pf.Endpoints.from_env({pf.ENV_HELM_REPO_URL: "http://127.0.0.1:1/i.yaml",
-                                 pf.ENV_REGISTRY_URL: "http://127.0.0.1:1/v2/"})
-    assert env.helm_url(pf.Subject(chart_source="./c.tgz")) == "http://127.0.0.1:1/i.yaml"
-    assert env.registry_url(pf.Subject(image_registry="x")) == "http://127.0.0.1:1/v2/"
+    env = fx.Endpoints.from_env({fx.ENV_HELM_REPO_URL: "http://127.0.0.1:1/i.yaml",
+                                 fx.ENV_REGISTRY_URL: "http://127.0.0.1:1/v2/"})
+    assert env.helm_url(fx.Subject(chart_source="./c.tgz")) == "http://127.0.0.1:1/i.yaml"
+    assert env.registry_url(fx.Subject(image_registry="x")) == "http://127.0.0.1:1/v2/"
 
 
 def test_a_local_chart_skips_the_helm_repository(local_urls: dict[str, str]) -> None:
-    subject = pf.Subject(control_plane_url=local_urls["control_plane"], chart_source="./c.tgz")
-    report = pf.run_checks(subject, facts=FakeFacts(),
-                           endpoints=pf.Endpoints(registry=local_urls["registry"]))
+    subject = fx.Subject(control_plane_url=local_urls["control_plane"], chart_source="./c.tgz")
+    report = ck.run_checks(subject, facts=FakeFacts(),
+                           endpoints=fx.Endpoints(registry=local_urls["registry"]))
     assert report.result("network.helm-repo").outcome == "skip"
 
 
@@ -633,9 +636,9 @@ def test_a_local_chart_skips_the_helm_repository(local_urls: dict[str, str]) -> 
 
 
 def test_the_deadline_bounds_the_run_when_docker_hangs(local_urls: dict[str, str]) -> None:
-    subject = pf.Subject(name="dp", control_plane_url=local_urls["control_plane"])
+    subject = fx.Subject(name="dp", control_plane_url=local_urls["control_plane"])
     started = time.monotonic()
-    report = pf.run_checks(subject, facts=FakeFacts(delay=3.0),
+    report = ck.run_checks(subject, facts=FakeFacts(delay=3.0),
                            endpoints=endpoints_for(local_urls), deadline=1.0)
     assert time.monotonic() - started < 1.8
     daemon = report.result("docker.daemon")
@@ -645,29 +648,29 @@ def test_the_deadline_bounds_the_run_when_docker_hangs(local_urls: dict[str, str
 
 
 def test_json_shape_is_stable(local_urls: dict[str, str]) -> None:
-    subject = pf.Subject(name="dp", control_plane_url=local_urls["control_plane"])
+    subject = fx.Subject(name="dp", control_plane_url=local_urls["control_plane"])
     facts = FakeFacts(docker_facts=docker_with(cpus=4))
-    data = pf.run_checks(subject, facts=facts, endpoints=endpoints_for(local_urls)).to_json()
+    data = ck.run_checks(subject, facts=facts, endpoints=endpoints_for(local_urls)).to_json()
     assert list(data) == ["schemaVersion", "airboxVersion", "name", "target", "controlPlaneUrl",
                           "startedAt", "seconds", "outcome", "counts", "checks"]
     assert data["schemaVersion"] == 1
     assert data["target"] == {"type": "kind", "cluster": "airbox-dp"}
     assert data["outcome"] == "warn"
     assert set(data["counts"]) == {"pass", "warn", "fail", "skip"}
-    assert sum(data["counts"].values()) == len(pf.CHECKS)
-    assert [c["id"] for c in data["checks"]] == [c.id for c in pf.CHECKS]
+    assert sum(data["counts"].values()) == len(ck.CHECKS)
+    assert [c["id"] for c in data["checks"]] == [c.id for c in ck.CHECKS]
     for check in data["checks"]:
         assert list(check) == ["id", "title", "outcome", "finding", "fix", "seconds"]
-        assert check["outcome"] in pf.OUTCOMES
+        assert check["outcome"] in rp.OUTCOMES
         assert (check["fix"] is not None) == (check["outcome"] in ("warn", "fail"))
     json.dumps(data)
 
 
 def test_render_marks_each_outcome_and_shows_fixes(local_urls: dict[str, str]) -> None:
     facts = FakeFacts(docker_facts=docker_with(cpus=1, memory=8 * GiB))
-    subject = pf.Subject(name="dp", control_plane_url=local_urls["control_plane"])
-    report = pf.run_checks(subject, facts=facts, endpoints=endpoints_for(local_urls))
-    text = "\n".join(pf.render(report))
+    subject = fx.Subject(name="dp", control_plane_url=local_urls["control_plane"])
+    report = ck.run_checks(subject, facts=facts, endpoints=endpoints_for(local_urls))
+    text = "\n".join(rp.render(report))
     assert "✗ CPUs available to Docker" in text
     assert "! Memory available to Docker" in text
     assert "✓ Docker daemon reachable" in text
@@ -678,19 +681,19 @@ def test_render_marks_each_outcome_and_shows_fixes(local_urls: dict[str, str]) -
 
 def test_results_are_saved_only_where_a_state_directory_exists(
         local_urls: dict[str, str]) -> None:
-    subject = pf.Subject(name="dp", control_plane_url=local_urls["control_plane"])
+    subject = fx.Subject(name="dp", control_plane_url=local_urls["control_plane"])
     state = StateDir.for_name("dp")
-    pf.run_preflight(subject, facts=FakeFacts(), endpoints=endpoints_for(local_urls))
+    pcmd.run_preflight(subject, facts=FakeFacts(), endpoints=endpoints_for(local_urls))
     assert not state.root.exists()
     state.root.mkdir(parents=True, mode=0o700)
-    pf.run_preflight(subject, facts=FakeFacts(), endpoints=endpoints_for(local_urls))
+    pcmd.run_preflight(subject, facts=FakeFacts(), endpoints=endpoints_for(local_urls))
     saved = json.loads(state.preflight.read_text())
     assert saved["name"] == "dp" and saved["outcome"] == "pass"
     assert stat.S_IMODE(state.preflight.stat().st_mode) == 0o644
 
 
 def test_subject_from_answers_is_lenient_and_knows_when_airbox_registers() -> None:
-    subject = pf.Subject.from_answers({
+    subject = fx.Subject.from_answers({
         "name": "dp", "controlPlane": {"edition": "enterprise",
                                        "url": "https://airbyte.example.com/"},
         "registration": {"clientId": "x", "clientSecret": "y"},
@@ -701,19 +704,19 @@ def test_subject_from_answers_is_lenient_and_knows_when_airbox_registers() -> No
     assert subject.api_url == "https://airbyte.example.com/api/public/v1"
     assert not subject.is_kind and subject.kube_context == "prod"
     assert subject.image_registry == "mirror.example"
-    assert pf.Subject.from_answers({}).control_plane_url == "https://cloud.airbyte.com"
-    assert pf.Subject.from_answers({"dataPlane": {"clientId": "a"},
+    assert fx.Subject.from_answers({}).control_plane_url == "https://cloud.airbyte.com"
+    assert fx.Subject.from_answers({"dataPlane": {"clientId": "a"},
                                     "registration": {"clientId": "b"}}).api_url is None
 
 
 # -------------------------------------------------------------------- install step
 
 
-def _report(*outcomes: str) -> pf.Report:
-    results = [pf.Result(f"check.{i}", f"Check {i}", outcome,  # type: ignore[arg-type]
+def _report(*outcomes: str) -> rp.Report:
+    results = [rp.Result(f"check.{i}", f"Check {i}", outcome,  # type: ignore[arg-type]
                          f"finding {i}", None if outcome == "pass" else f"fix {i}")
                for i, outcome in enumerate(outcomes)]
-    return pf.Report(pf.Subject(name="dp"), results, "2026-01-01T00:00:00Z", 0.1)
+    return rp.Report(fx.Subject(name="dp"), results, "2026-01-01T00:00:00Z", 0.1)
 
 
 class _Prompter:
@@ -748,15 +751,15 @@ def _stderr(ctx: Any) -> str:
 
 @pytest.fixture
 def canned(monkeypatch: pytest.MonkeyPatch) -> Any:
-    def use(report: pf.Report) -> None:
-        monkeypatch.setattr(pf, "run_preflight", lambda *a, **k: report)
+    def use(report: rp.Report) -> None:
+        monkeypatch.setattr(pcmd, "run_preflight", lambda *a, **k: report)
     return use
 
 
 def test_install_step_passes_and_prints_warnings(tmp_path: Path, canned: Any) -> None:
     canned(_report("pass", "warn", "skip"))
     ctx, line = _ctx(tmp_path)
-    pf.install_step(ctx, line)
+    pcmd.install_step(ctx, line)
     err = _stderr(ctx)
     assert "Check 1: finding 1" in err and "fix: fix 1" in err
     assert line.updates == ["1 passed, 1 warnings, 0 failed"]
@@ -766,7 +769,7 @@ def test_install_step_stops_on_failures_with_every_fix(tmp_path: Path, canned: A
     canned(_report("pass", "fail", "fail"))
     ctx, line = _ctx(tmp_path)
     with pytest.raises(PreflightFailed) as caught:
-        pf.install_step(ctx, line)
+        pcmd.install_step(ctx, line)
     error = caught.value
     assert error.exit_code == EXIT_PREFLIGHT == 3
     assert "2 preflight checks failed" in error.message
@@ -778,7 +781,7 @@ def test_install_step_stops_on_failures_with_every_fix(tmp_path: Path, canned: A
 def test_ignoring_failures_with_yes_proceeds_loudly(tmp_path: Path, canned: Any) -> None:
     canned(_report("fail"))
     ctx, line = _ctx(tmp_path, ignore=True, yes=True)
-    pf.install_step(ctx, line)
+    pcmd.install_step(ctx, line)
     err = _stderr(ctx)
     assert "IGNORING 1 FAILED PREFLIGHT CHECK" in err
     assert "fix: fix 0" in err
@@ -790,10 +793,10 @@ def test_ignoring_failures_on_a_terminal_asks(tmp_path: Path, canned: Any, answe
     prompter = _Prompter(answer)
     ctx, line = _ctx(tmp_path, ignore=True, prompter=prompter)
     if answer:
-        pf.install_step(ctx, line)
+        pcmd.install_step(ctx, line)
     else:
         with pytest.raises(PreflightFailed, match="stopped"):
-            pf.install_step(ctx, line)
+            pcmd.install_step(ctx, line)
     assert len(prompter.asked) == 1 and "Continue anyway?" in prompter.asked[0]
 
 
@@ -801,14 +804,14 @@ def test_ignoring_failures_without_a_terminal_needs_yes(tmp_path: Path, canned: 
     canned(_report("fail"))
     ctx, line = _ctx(tmp_path, ignore=True)
     with pytest.raises(PreflightFailed) as caught:
-        pf.install_step(ctx, line)
+        pcmd.install_step(ctx, line)
     assert caught.value.hint is not None and "--yes" in caught.value.hint
 
 
 def test_install_step_is_the_default_hook() -> None:
-    from airbox.install import default_hooks
+    from airbox.ops.install import default_hooks
 
-    assert default_hooks()["preflight"] is pf.install_step
+    assert default_hooks()["preflight"] is pcmd.install_step
 
 
 # ------------------------------------------------------------------ the command
@@ -821,8 +824,8 @@ def run_cli(*args: str, env: dict[str, str] | None = None,
 
 
 def cli_env(urls: dict[str, str], **extra: str) -> dict[str, str]:
-    return airbox_env(**{pf.ENV_HELM_REPO_URL: urls["helm"],
-                         pf.ENV_REGISTRY_URL: urls["registry"]}, **extra)
+    return airbox_env(**{fx.ENV_HELM_REPO_URL: urls["helm"],
+                         fx.ENV_REGISTRY_URL: urls["registry"]}, **extra)
 
 
 def _docker_reachable() -> bool:
@@ -895,7 +898,7 @@ def test_cli_as_a_user_without_socket_access_gets_the_usermod_fix(
 
 def test_cli_finishes_in_time_when_nothing_answers() -> None:
     with never_accepts() as silent, accepts_and_stalls() as stalls:
-        env = airbox_env(**{pf.ENV_HELM_REPO_URL: stalls, pf.ENV_REGISTRY_URL: silent,
+        env = airbox_env(**{fx.ENV_HELM_REPO_URL: stalls, fx.ENV_REGISTRY_URL: silent,
                             "DOCKER_HOST": "unix:///nonexistent.sock"})
         started = time.monotonic()
         result = run_cli("--json", "--control-plane-url", silent, env=env)
@@ -952,7 +955,7 @@ def test_cli_help_has_examples() -> None:
 
 
 def test_system_facts_read_proc_and_statvfs() -> None:
-    facts = pf.SystemFacts({})
+    facts = fx.SystemFacts({})
     if os.path.exists("/proc/sys/fs/inotify/max_user_watches"):
         assert isinstance(facts.sysctl("fs.inotify.max_user_watches"), int)
     assert facts.sysctl("fs.no.such.key") is None

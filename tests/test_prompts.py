@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from airbox.gather import Inputs, gather
-from airbox.prompts import Prompter, fill_missing
+from airbox.config.gather import Inputs, gather
+from airbox.config.prompts import Prompter, fill_missing
 from tests import answers_factory as af
 from tests.helpers import Keys
 

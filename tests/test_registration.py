@@ -15,9 +15,21 @@ from typing import Any
 
 import pytest
 
-from airbox import api as api_module
 from airbox import runlog
-from airbox.api import Retry
+from airbox.config.gather import save
+from airbox.config.prompts import Prompter
+from airbox.config.settings import Settings, validate
+from airbox.controlplane import api as api_module
+from airbox.controlplane.api import Retry
+from airbox.controlplane.registration import (
+    api_for,
+    deregister,
+    ensure_registered,
+    install_step,
+    registration_file,
+    saved_registration,
+    with_saved_credentials,
+)
 from airbox.errors import (
     EXIT_API,
     EXIT_USAGE,
@@ -27,22 +39,10 @@ from airbox.errors import (
     UsageError,
 )
 from airbox.fsutil import ensure_private_dir, read_json
-from airbox.gather import save
-from airbox.install import Context, Generated, Options, Register
+from airbox.ops.install import Context, Generated, Options, Register
+from airbox.ops.pipeline import Progress, Step, execute
 from airbox.paths import StateDir
-from airbox.pipeline import Progress, Step, execute
-from airbox.prompts import Prompter
 from airbox.redact import MASK, REDACTOR
-from airbox.registration import (
-    api_for,
-    deregister,
-    ensure_registered,
-    install_step,
-    registration_file,
-    saved_registration,
-    with_saved_credentials,
-)
-from airbox.settings import Settings, validate
 from airbox.ui import StepLine, Terminal
 from tests import answers_factory as af
 from tests.fake_control_plane import (
@@ -349,8 +349,8 @@ SCRIPT = textwrap.dedent("""
     # A shell may start background jobs with SIGINT ignored; a user's Ctrl-C is not.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     from airbox.paths import StateDir
-    from airbox.registration import api_for, ensure_registered
-    from airbox.settings import Settings
+    from airbox.controlplane.registration import api_for, ensure_registered
+    from airbox.config.settings import Settings
     settings = Settings.from_answers(json.load(open(sys.argv[1])))
     state = StateDir.for_name(settings.name)
     with api_for(settings, state) as api:

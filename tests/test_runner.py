@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from airbox import runlog
+from airbox.cluster.runner import Runner, SecretInArgv
 from airbox.errors import ToolError
 from airbox.redact import REDACTOR
-from airbox.runner import Runner, SecretInArgv
 
 PY = sys.executable
 

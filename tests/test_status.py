@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from airbox.status import CHECK_IDS
+from airbox.ops.status import CHECK_IDS
 from tests.fake_control_plane import (
     FakeControlPlane,
     fake_cp_fixture,  # noqa: F401  (the fake_cp fixture)
@@ -248,7 +248,7 @@ def test_registration_and_heartbeat(installer: Installer, fake_cp: FakeControlPl
 
 
 def test_status_json_shape_is_documented() -> None:
-    import airbox.status as module
+    import airbox.ops.status as module
 
     doc = module.__doc__ or ""
     for key in ("version", "name", "verdict", "reason", "next", "checks", "release", "pods",

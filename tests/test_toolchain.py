@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from airbox import toolchain, versions
+from airbox import versions
+from airbox.cluster import toolchain
+from airbox.cluster.toolchain import Toolchain, ToolUnavailable
 from airbox.errors import UsageError
-from airbox.toolchain import Toolchain, ToolUnavailable
 
 BINARY = b"#!/bin/sh\necho fake tool\n"
 

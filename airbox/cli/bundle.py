@@ -36,6 +36,6 @@ def support_bundle(name: str | None, output: Path | None, verbose: bool) -> int:
 
     Prints the archive's path.
     """
-    from airbox.bundle import bundle_command
+    from airbox.ops.bundle import bundle_command
 
     return bundle_command(name=name, output=output, verbose=verbose)

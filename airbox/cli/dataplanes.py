@@ -32,7 +32,7 @@ def dataplanes(name: str | None, output: str, region: str | None,
     created. Uses the Airbyte application's credentials from AIRBYTE_CLIENT_ID and
     AIRBYTE_CLIENT_SECRET, or those saved by `airbox install`.
     """
-    from airbox.registration import dataplanes_command
+    from airbox.ops.dataplanes import dataplanes_command
 
     return dataplanes_command(name=name, output=output, region=region,
                               organization_id=organization_id, api_url=api_url)

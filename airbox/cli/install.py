@@ -62,7 +62,7 @@ def install(
     (never with --yes). Re-running is safe: it resumes, or upgrades when a setting
     or the chart version changed.
     """
-    from airbox.install import install_command
+    from airbox.ops.install import install_command
 
     if output_dir is not None and not dry_run:
         raise click.UsageError("--output-dir goes with --dry-run")

@@ -36,7 +36,7 @@ def logs(pod: str | None, name: str | None, follow: bool, since: str | None,
     POD is any pod in the data plane's namespace (`airbox status` lists the data
     plane's own pods).
     """
-    from airbox.logs import logs_command
+    from airbox.ops.logs import logs_command
 
     return logs_command(name=name, pod=pod, container=container, follow=follow, since=since,
                         tail=tail, previous=previous)

@@ -45,7 +45,7 @@ def preflight(
     name is free. Results are saved to the data plane's state directory
     (preflight.json) when it has one.
     """
-    from airbox.preflight import preflight_command
+    from airbox.ops.preflight.command import preflight_command
 
     return preflight_command(name=name, answers_file=answers_file,
                              control_plane_url=control_plane_url, as_json=as_json)

@@ -36,6 +36,6 @@ def status(name: str | None, as_json: bool, verbose: bool) -> int:
     Every probe runs at once and none can make status fail: Docker down, a deleted
     cluster or a removed release are reported as findings.
     """
-    from airbox.status import status_command
+    from airbox.ops.status import status_command
 
     return status_command(name=name, as_json=as_json, verbose=verbose)

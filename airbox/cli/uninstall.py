@@ -43,7 +43,7 @@ def uninstall(name: str | None, assume_yes: bool, verbose: bool, deregister: boo
 
     Lists what it will remove and asks first (--yes to skip the question).
     """
-    from airbox.uninstall import uninstall_command
+    from airbox.ops.uninstall import uninstall_command
 
     return uninstall_command(name=name, assume_yes=assume_yes, deregister=deregister,
                              keep_state=keep_state, verbose=verbose,

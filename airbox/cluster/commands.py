@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from airbox import versions
-from airbox.settings import Settings
+from airbox.config.settings import Settings
 
 HELM_TIMEOUT = "10m"
 KIND_WAIT = "120s"

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from airbox import versions
-from airbox.commands import Kube
-from airbox.runner import Runner
+from airbox.cluster.commands import Kube
+from airbox.cluster.runner import Runner
 
 LAUNCHER_SELECTOR = f"app.kubernetes.io/name={versions.CHART_NAME}"
 

@@ -177,7 +177,7 @@ def env_answers(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
 
 def register_secrets(answers: Mapping[str, Any]) -> None:
     """Tell the redactor every secret value these answers hold."""
-    from airbox.settings import secret_paths
+    from airbox.config.settings import secret_paths
 
     for path in secret_paths():
         value = get_path(answers, path)
@@ -187,7 +187,7 @@ def register_secrets(answers: Mapping[str, Any]) -> None:
 
 def split_secrets(answers: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(answers without secret values, only the secret values): saved to separate files."""
-    from airbox.settings import secret_paths
+    from airbox.config.settings import secret_paths
 
     public = copy.deepcopy(dict(answers))
     secret: dict[str, Any] = {}

@@ -16,12 +16,12 @@ from typing import Any
 
 import yaml
 
-from airbox import answers as sources
+from airbox.config import answers as sources
+from airbox.config.prompts import Prompter, fill_missing
+from airbox.config.settings import Settings, validate
 from airbox.errors import InvalidSettings, Problem
 from airbox.fsutil import PUBLIC_FILE, SECRET_FILE, atomic_write, ensure_private_dir
 from airbox.paths import StateDir, installed_names
-from airbox.prompts import Prompter, fill_missing
-from airbox.settings import Settings, validate
 
 
 @dataclass

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from airbox.answers import get_path, set_path
-from airbox.settings import (
+from airbox.config.answers import get_path, set_path
+from airbox.config.settings import (
     MAX_NAME_LENGTH,
     SECRETS_MANAGERS,
     STORAGES,

@@ -46,11 +46,13 @@ from typing import Any
 
 import yaml
 
-from airbox import __version__, commands, kube
+from airbox import __version__
+from airbox.cluster import commands, kube
+from airbox.cluster.runner import Runner
 from airbox.errors import EXIT_OK, UsageError
+from airbox.installed import Installed, require_installed, tool_runner, why
+from airbox.ops.status import status_report
 from airbox.redact import MASK, REDACTOR, scrub_mapping
-from airbox.runner import Runner
-from airbox.status import Installed, require_installed, status_report, tool_runner, why
 
 LOG_TAIL = 5000
 # Files of the state directory a bundle may hold; everything else stays out.
@@ -197,7 +199,7 @@ class Collectors:
         return files
 
     def docker_info(self) -> Files:
-        from airbox.dockerhost import DockerHost
+        from airbox.cluster.dockerhost import DockerHost
 
         return [("docker-info.json", _json(DockerHost.connect().info()))]
 

@@ -18,20 +18,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from airbox import commands, kube, manifests, runlog, versions
-from airbox.answers import dump_yaml
-from airbox.chartcheck import parse_manifests, unresolved_refs
-from airbox.commands import Kube
-from airbox.dockerhost import DockerHost
+from airbox import runlog, versions
+from airbox.cluster import commands, kube
+from airbox.cluster.commands import Kube
+from airbox.cluster.dockerhost import DockerHost
+from airbox.cluster.runner import Runner
+from airbox.cluster.toolchain import Toolchain
+from airbox.config.answers import dump_yaml
+from airbox.config.prompts import Prompter
+from airbox.config.settings import Settings
 from airbox.errors import AirboxError, ClusterError, ControlPlaneError, ToolError
 from airbox.fsutil import PUBLIC_FILE, SECRET_FILE, atomic_write, ensure_private_dir, write_json
+from airbox.ops.pipeline import Progress, Step, execute, plan
 from airbox.paths import KIND_CONFIG_FILE, PLAN_FILE, SECRET_MANIFEST_FILE, VALUES_FILE, StateDir
-from airbox.pipeline import Progress, Step, execute, plan
-from airbox.prompts import Prompter
 from airbox.redact import REDACTOR
-from airbox.runner import Runner
-from airbox.settings import Settings
-from airbox.toolchain import Toolchain
+from airbox.render import manifests
+from airbox.render.chartcheck import parse_manifests, unresolved_refs
 from airbox.ui import StepLine, Terminal
 
 
@@ -618,7 +620,8 @@ def default_hooks() -> dict[str, Any]:
     import importlib
 
     hooks: dict[str, Any] = {}
-    for step, module in (("preflight", "airbox.preflight"), ("register", "airbox.registration")):
+    for step, module in (("preflight", "airbox.ops.preflight.command"),
+                         ("register", "airbox.controlplane.registration")):
         try:
             hooks[step] = importlib.import_module(module).install_step
         except ImportError:
@@ -639,7 +642,7 @@ def install_command(
     interactive: bool,
     term: Terminal | None = None,
 ) -> int:
-    from airbox.gather import Inputs, gather, save
+    from airbox.config.gather import Inputs, gather, save
 
     term = term or Terminal(verbose=verbose)
     options = Options(dry_run, output_dir, assume_yes, ignore_preflight_failures, verbose,

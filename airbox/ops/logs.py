@@ -14,10 +14,10 @@ import sys
 import threading
 from typing import IO
 
-from airbox import commands
+from airbox.cluster import commands
 from airbox.errors import EXIT_INTERRUPTED, EXIT_OK, ClusterError, UsageError
+from airbox.installed import require_installed, tool_runner
 from airbox.redact import REDACTOR
-from airbox.status import require_installed, tool_runner
 
 # kubectl's --since: a Go duration of whole units, such as 30s, 10m, 1h or 1h30m.
 _DURATION = re.compile(r"^(\d+(h|m|s))+$")

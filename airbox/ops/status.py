@@ -6,9 +6,6 @@ verdict comes from the first failing check in the order below (the one closest t
 the root cause: Docker before the cluster, the cluster before the release, ...), else
 the first warning, else healthy.
 
-Also home to what every day-2 command needs first: which data plane (``--name``,
-optional when only one is installed) and its saved settings (``load_installed``).
-
 ``--json`` prints this shape (``version`` changes only when it stops being
 backward compatible; new keys may appear)::
 
@@ -46,7 +43,6 @@ or a missing credential); ``ok`` is true, false, false, null respectively.
 
 from __future__ import annotations
 
-import base64
 import concurrent.futures
 import datetime as dt
 import json
@@ -57,22 +53,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, TypeVar
 
-from airbox import commands, kube
-from airbox.commands import Kube
+from airbox.cluster import commands, kube
+from airbox.cluster.runner import Runner
+from airbox.config.settings import Settings
 from airbox.errors import (
     EXIT_FAILURE,
     EXIT_OK,
     EXIT_PREFLIGHT,
     AirboxError,
-    NotInstalled,
     ToolError,
-    UsageError,
 )
 from airbox.fsutil import read_json
-from airbox.paths import StateDir, installed_names
+from airbox.installed import Installed, choose_name, load_installed, tool_runner, why
+from airbox.paths import StateDir
 from airbox.redact import REDACTOR
-from airbox.runner import Runner
-from airbox.settings import MAX_NAME_LENGTH, Settings, is_dns_label
 
 STATUS_VERSION = 1
 CHECK_IDS = ("docker", "node-container", "kubernetes", "release", "pods", "events",
@@ -84,148 +78,6 @@ LOG_WINDOW = "10m"
 HEALTHY, DEGRADED, UNHEALTHY, NOT_INSTALLED = "healthy", "degraded", "unhealthy", "not installed"
 
 T = TypeVar("T")
-
-
-# ----------------------------------------------------------------- the installed plane
-
-
-@dataclass(frozen=True)
-class Installed:
-    """An installed data plane: its state directory and saved settings."""
-
-    state: StateDir
-    answers: dict[str, Any]
-    settings: Settings
-
-    @property
-    def name(self) -> str:
-        return self.settings.name
-
-    @property
-    def kube(self) -> Kube:
-        return commands.kube_for(self.settings, self.state.kubeconfig)
-
-
-def check_name(name: str) -> None:
-    """A ``--name`` must be a data plane name: it becomes a path under $AIRBOX_HOME."""
-    if not is_dns_label(name, MAX_NAME_LENGTH):
-        raise UsageError(f"{name!r} is not a data plane name",
-                         hint=f"use at most {MAX_NAME_LENGTH} lowercase letters, digits and "
-                              "'-' (see `airbox status` for the installed ones)")
-
-
-def choose_name(explicit: str | None, command: str) -> str | None:
-    """The data plane to act on: ``--name``, else the only one; None when none is installed.
-
-    Several installed and no ``--name`` is a usage error listing them.
-    """
-    from airbox.gather import pick_name
-
-    if explicit:
-        check_name(explicit)
-    chosen = pick_name(explicit)
-    if chosen:
-        return chosen
-    names = installed_names()
-    if len(names) > 1:
-        raise UsageError(
-            f"{len(names)} data planes are installed; say which one with --name",
-            details=names,
-            hint=f"for example: airbox {command} --name {names[0]}",
-        )
-    return None
-
-
-def register_state_secrets(state: StateDir) -> None:
-    """Tell the redactor the secrets the state holds beyond the settings.
-
-    The generated Secret's values (``secrets.yaml``) and the cached API token; the
-    settings' own secrets are registered by ``gather.load_saved`` and the data plane's
-    registered credentials by ``registration.saved_registration``.
-    """
-    import yaml
-
-    try:
-        manifest = yaml.safe_load(state.secret_manifest.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        manifest = {}
-    if isinstance(manifest, dict):
-        for value in (manifest.get("stringData") or {}).values():
-            REDACTOR.add(str(value))
-        for value in (manifest.get("data") or {}).values():
-            try:
-                REDACTOR.add(base64.b64decode(str(value)).decode())
-            except (ValueError, UnicodeDecodeError):
-                REDACTOR.add(str(value))
-    try:
-        token = read_json(state.token)
-    except (OSError, ValueError):
-        token = None
-    if isinstance(token, dict) and isinstance(token.get("accessToken"), str):
-        REDACTOR.add(token["accessToken"])
-
-
-def load_installed(name: str, environ: Mapping[str, str] | None = None) -> Installed | None:
-    """The saved settings of data plane ``name``, or None when it has no state.
-
-    Application credentials in the environment (AIRBYTE_CLIENT_ID/SECRET) win over the
-    saved ones, as they do for install. Every secret found is registered for masking.
-    """
-    from airbox import answers as sources
-    from airbox.gather import load_saved
-    from airbox.registration import with_saved_credentials
-
-    check_name(name)
-    state = StateDir.for_name(name)
-    if not state.exists():
-        return None
-    answers = sources.deep_merge(load_saved(state), sources.env_answers(environ))
-    try:
-        settings = Settings.from_answers(answers)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise UsageError(
-            f"the saved settings of {name} ({state.settings}) cannot be read: {exc!r}",
-            hint=f"run `airbox install --name {name} --answers <your answers file>` to "
-                 "rewrite them",
-        ) from None
-    settings = with_saved_credentials(settings, state)
-    register_state_secrets(state)
-    return Installed(state, answers, settings)
-
-
-def require_installed(name: str | None, command: str, hint: str) -> Installed:
-    """The data plane ``command`` acts on, or NotInstalled (exit 3) saying ``hint``."""
-    chosen = choose_name(name, command)
-    inst = load_installed(chosen) if chosen else None
-    if inst is None:
-        raise NotInstalled(
-            f"no data plane named {chosen} is installed" if chosen
-            else "no data plane is installed",
-            hint=hint,
-        )
-    return inst
-
-
-def tool_runner(verbose: Callable[[str], None] | None = None) -> Runner:
-    """A runner for day-2 commands: never downloads a tool (install does that)."""
-    from airbox.toolchain import Toolchain
-
-    return Runner(Toolchain(allow_download=False), echo=verbose)
-
-
-def why(exc: BaseException) -> str:
-    """A failure in one line, for a finding: a tool's own last words when it has them."""
-    if isinstance(exc, ToolError):
-        lines = [line.strip() for line in exc.output_tail.splitlines() if line.strip()]
-        return lines[-1] if lines else exc.message
-    if isinstance(exc, AirboxError):
-        return exc.message
-    return f"{type(exc).__name__}: {exc}"
-
-
-def not_found(exc: BaseException) -> bool:
-    text = exc.output_tail if isinstance(exc, ToolError) else str(exc)
-    return "not found" in text.lower() or "notfound" in text.lower()
 
 
 # ------------------------------------------------------------------------- the model
@@ -279,7 +131,7 @@ class Probes:
 
 
 def _probe_docker(inst: Installed) -> DockerView:
-    from airbox.dockerhost import DockerHost
+    from airbox.cluster.dockerhost import DockerHost
 
     host = DockerHost.connect()
     version = str(host.version().get("Version") or "")
@@ -317,7 +169,7 @@ def _probe_events(inst: Installed, runner: Runner) -> list[dict[str, Any]]:
 
 def auth_failures(text: str) -> list[str]:
     """The launcher log lines that say the control plane refused its credentials."""
-    from airbox.install import AUTH_FAILURE_MARKERS
+    from airbox.ops.install import AUTH_FAILURE_MARKERS
 
     return [REDACTOR.mask_all(line) for line in text.splitlines()
             if any(marker in line.lower() for marker in AUTH_FAILURE_MARKERS)]
@@ -334,9 +186,9 @@ def _probe_registration(inst: Installed) -> dict[str, Any] | None:
 
     Best effort: API failures land in ``error``; they never fail status.
     """
-    from airbox.api import NO_RETRY, Timeouts
+    from airbox.controlplane.api import NO_RETRY, Timeouts
+    from airbox.controlplane.registration import api_for, saved_registration
     from airbox.errors import ControlPlaneError
-    from airbox.registration import api_for, saved_registration
 
     record = saved_registration(inst.state)
     if record is None:
@@ -645,7 +497,7 @@ class Assessment:
                            next=f"airbox install --name {self.name}"))
 
     def pods_check(self) -> None:
-        from airbox.kube import pod_health
+        from airbox.cluster.kube import pod_health
 
         if self.blocked:
             self.skip("pods", f"not checked: {self.blocked}")

@@ -22,13 +22,14 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from airbox import commands, kube, runlog
+from airbox import runlog
+from airbox.cluster import commands, kube
+from airbox.cluster.runner import Runner
 from airbox.errors import EXIT_FAILURE, EXIT_OK, AirboxError, ToolError, UsageError
-from airbox.manifests import MANAGED_BY_LABEL, SECRET_NAME
+from airbox.installed import Installed, choose_name, load_installed, not_found, tool_runner, why
 from airbox.paths import airbox_home
 from airbox.redact import REDACTOR
-from airbox.runner import Runner
-from airbox.status import Installed, choose_name, load_installed, not_found, tool_runner, why
+from airbox.render.manifests import MANAGED_BY_LABEL, SECRET_NAME
 from airbox.ui import StepLine, Terminal
 
 # An item exists (True), is gone (False), or could not be checked (None: try anyway).
@@ -142,7 +143,7 @@ class Survey:
         return sorted(set(found))
 
     def registration(self) -> tuple[Exists, str]:
-        from airbox.registration import registration_file
+        from airbox.controlplane.registration import registration_file
 
         return registration_file(self.inst.state).is_file(), ""
 
@@ -223,8 +224,8 @@ def survey(inst: Installed, runner: Runner, *, deregister: bool, keep_state: boo
 
 
 def _record(inst: Installed) -> dict[str, object]:
+    from airbox.controlplane.registration import registration_file
     from airbox.fsutil import read_json
-    from airbox.registration import registration_file
 
     try:
         data = read_json(registration_file(inst.state))
@@ -273,7 +274,7 @@ class Remover:
                         error=f"deleting the namespace {self.settings.namespace} failed")
 
     def registration(self, line: StepLine) -> None:
-        from airbox.registration import deregister
+        from airbox.controlplane.registration import deregister
 
         outcome = deregister(self.settings, self.inst.state)
         line.update({"deleted": "deleted on the control plane",
@@ -432,6 +433,6 @@ def _remaining(inst: Installed, runner: Runner, present: list[Item],
 
 
 def _ask(question: str) -> bool:
-    from airbox.prompts import Prompter
+    from airbox.config.prompts import Prompter
 
     return Prompter().confirm(question, default=False)

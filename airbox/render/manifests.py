@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from airbox import versions
-from airbox.answers import deep_merge
-from airbox.settings import (
+from airbox.config.answers import deep_merge
+from airbox.config.settings import (
     DATA_PLANE_CLIENT_ID_KEY,
     DATA_PLANE_CLIENT_SECRET_KEY,
     LICENSE_KEY_KEY,

@@ -1,0 +1,161 @@
+"""Which data plane a day-2 command acts on, and its saved state.
+
+Every command after install starts here: ``--name`` (optional when only one data plane
+is installed), its state directory and saved settings (``load_installed``), and the
+secrets those hold registered for masking before anything is printed or logged.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from airbox.cluster import commands
+from airbox.cluster.commands import Kube
+from airbox.cluster.runner import Runner
+from airbox.config.settings import MAX_NAME_LENGTH, Settings, is_dns_label
+from airbox.errors import AirboxError, NotInstalled, ToolError, UsageError
+from airbox.fsutil import read_json
+from airbox.paths import StateDir, installed_names
+from airbox.redact import REDACTOR
+
+
+@dataclass(frozen=True)
+class Installed:
+    """An installed data plane: its state directory and saved settings."""
+
+    state: StateDir
+    answers: dict[str, Any]
+    settings: Settings
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+    @property
+    def kube(self) -> Kube:
+        return commands.kube_for(self.settings, self.state.kubeconfig)
+
+
+def check_name(name: str) -> None:
+    """A ``--name`` must be a data plane name: it becomes a path under $AIRBOX_HOME."""
+    if not is_dns_label(name, MAX_NAME_LENGTH):
+        raise UsageError(f"{name!r} is not a data plane name",
+                         hint=f"use at most {MAX_NAME_LENGTH} lowercase letters, digits and "
+                              "'-' (see `airbox status` for the installed ones)")
+
+
+def choose_name(explicit: str | None, command: str) -> str | None:
+    """The data plane to act on: ``--name``, else the only one; None when none is installed.
+
+    Several installed and no ``--name`` is a usage error listing them.
+    """
+    from airbox.config.gather import pick_name
+
+    if explicit:
+        check_name(explicit)
+    chosen = pick_name(explicit)
+    if chosen:
+        return chosen
+    names = installed_names()
+    if len(names) > 1:
+        raise UsageError(
+            f"{len(names)} data planes are installed; say which one with --name",
+            details=names,
+            hint=f"for example: airbox {command} --name {names[0]}",
+        )
+    return None
+
+
+def register_state_secrets(state: StateDir) -> None:
+    """Tell the redactor the secrets the state holds beyond the settings.
+
+    The generated Secret's values (``secrets.yaml``) and the cached API token; the
+    settings' own secrets are registered by ``gather.load_saved`` and the data plane's
+    registered credentials by ``registration.saved_registration``.
+    """
+    import yaml
+
+    try:
+        manifest = yaml.safe_load(state.secret_manifest.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        manifest = {}
+    if isinstance(manifest, dict):
+        for value in (manifest.get("stringData") or {}).values():
+            REDACTOR.add(str(value))
+        for value in (manifest.get("data") or {}).values():
+            try:
+                REDACTOR.add(base64.b64decode(str(value)).decode())
+            except (ValueError, UnicodeDecodeError):
+                REDACTOR.add(str(value))
+    try:
+        token = read_json(state.token)
+    except (OSError, ValueError):
+        token = None
+    if isinstance(token, dict) and isinstance(token.get("accessToken"), str):
+        REDACTOR.add(token["accessToken"])
+
+
+def load_installed(name: str, environ: Mapping[str, str] | None = None) -> Installed | None:
+    """The saved settings of data plane ``name``, or None when it has no state.
+
+    Application credentials in the environment (AIRBYTE_CLIENT_ID/SECRET) win over the
+    saved ones, as they do for install. Every secret found is registered for masking.
+    """
+    from airbox.config import answers as sources
+    from airbox.config.gather import load_saved
+    from airbox.controlplane.registration import with_saved_credentials
+
+    check_name(name)
+    state = StateDir.for_name(name)
+    if not state.exists():
+        return None
+    answers = sources.deep_merge(load_saved(state), sources.env_answers(environ))
+    try:
+        settings = Settings.from_answers(answers)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UsageError(
+            f"the saved settings of {name} ({state.settings}) cannot be read: {exc!r}",
+            hint=f"run `airbox install --name {name} --answers <your answers file>` to "
+                 "rewrite them",
+        ) from None
+    settings = with_saved_credentials(settings, state)
+    register_state_secrets(state)
+    return Installed(state, answers, settings)
+
+
+def require_installed(name: str | None, command: str, hint: str) -> Installed:
+    """The data plane ``command`` acts on, or NotInstalled (exit 3) saying ``hint``."""
+    chosen = choose_name(name, command)
+    inst = load_installed(chosen) if chosen else None
+    if inst is None:
+        raise NotInstalled(
+            f"no data plane named {chosen} is installed" if chosen
+            else "no data plane is installed",
+            hint=hint,
+        )
+    return inst
+
+
+def tool_runner(verbose: Callable[[str], None] | None = None) -> Runner:
+    """A runner for day-2 commands: never downloads a tool (install does that)."""
+    from airbox.cluster.toolchain import Toolchain
+
+    return Runner(Toolchain(allow_download=False), echo=verbose)
+
+
+def why(exc: BaseException) -> str:
+    """A failure in one line, for a finding: a tool's own last words when it has them."""
+    if isinstance(exc, ToolError):
+        lines = [line.strip() for line in exc.output_tail.splitlines() if line.strip()]
+        return lines[-1] if lines else exc.message
+    if isinstance(exc, AirboxError):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"
+
+
+def not_found(exc: BaseException) -> bool:
+    text = exc.output_tail if isinstance(exc, ToolError) else str(exc)
+    return "not found" in text.lower() or "notfound" in text.lower()
