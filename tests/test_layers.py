@@ -131,3 +131,15 @@ def test_status_no_longer_finds_installs() -> None:
     defined = {n.name for n in status.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
     assert not defined & {"Installed", "choose_name", "load_installed", "require_installed",
                           "tool_runner"}
+
+
+def test_every_package_is_shipped() -> None:
+    """A folder missing from pyproject's package list vanishes from a non-editable install."""
+    tomllib = pytest.importorskip("tomllib")
+
+    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())
+                 ["tool"]["setuptools"]["packages"])
+    folders = {module_name(p) for p in PACKAGE.rglob("__init__.py")}
+    assert folders <= listed
+    assert all((PACKAGE / d).is_dir() for d in LAYERS if d != "installed" and
+               not (PACKAGE / f"{d}.py").exists())

@@ -1,0 +1,1 @@
+"""Settings: the model and its validation, answers files, gathering and prompts."""

@@ -1,0 +1,1 @@
+"""Airbyte's control plane: the public API client and registering a data plane."""

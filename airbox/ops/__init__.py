@@ -1,0 +1,1 @@
+"""What each command does, over the layers below; the click commands in ``cli`` are thin."""
