@@ -19,11 +19,54 @@ SECRET_FILE = 0o600
 PUBLIC_FILE = 0o644
 
 
+def make_private_dirs(path: Path) -> Path:
+    """Create ``path`` and its missing parents as 0700 whatever the umask (``mkdir``'s mode
+    is filtered by it, and ``parents=True`` ignores it); directories that exist are left
+    exactly as they are (an ``--output-dir`` may be ``/tmp``)."""
+    path = Path(path)
+    missing: list[Path] = []
+    current = path
+    while not current.exists() and not current.is_symlink():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=PRIVATE_DIR)
+        except FileExistsError:
+            continue  # made concurrently by someone else: not ours to chmod
+        os.chmod(directory, PRIVATE_DIR)
+    return path
+
+
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) as 0700; tighten it if it already exists."""
-    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    """Create ``path`` (and parents) as 0700; tighten it if it already exists.
+
+    Only for directories airbox owns (``$AIRBOX_HOME/<name>``): never a user's directory.
+    """
+    make_private_dirs(path)
     if path.stat().st_mode & 0o777 != PRIVATE_DIR:
         path.chmod(PRIVATE_DIR)
+    return path
+
+
+def usable_dir(path: Path, what: str) -> Path:
+    """``path`` as a directory airbox may write into (created 0700 when missing), or a
+    UsageError (exit 2) saying why not: a file, a path through a file, no permission."""
+    from airbox.errors import UsageError
+
+    try:
+        make_private_dirs(path)
+    except OSError as exc:
+        raise UsageError(f"{what} {path}: cannot create it ({exc.strerror or exc})",
+                         hint="give a directory you can write to") from None
+    if not path.is_dir():
+        raise UsageError(f"{what} {path}: not a directory",
+                         hint="give a directory (it is created when missing)")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UsageError(f"{what} {path}: not writable by you",
+                         hint="give a directory you can write to")
     return path
 
 
@@ -33,7 +76,7 @@ def atomic_write(path: Path, data: str | bytes, *, mode: int = SECRET_FILE) -> P
     The default mode is the private one: a caller must ask for a readable file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    make_private_dirs(path.parent)
     raw = data.encode() if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -54,7 +54,8 @@ def choose_name(explicit: str | None, command: str) -> str | None:
     """
     from airbox.config.gather import pick_name
 
-    if explicit:
+    if explicit is not None:
+        # Also "": an empty --name is an error, never "the only one installed".
         check_name(explicit)
     chosen = pick_name(explicit)
     if chosen:

@@ -15,8 +15,10 @@ from collections.abc import Iterable
 
 MASK = "********"
 
-# Shorter values would mask innocent words; real credentials are longer than this.
-_MIN_SECRET_LEN = 4
+# Shorter values would mask innocent words (a Vault dev token ``root`` is in ``/root``);
+# real credentials are longer, and settings refuse shorter ones (MIN_SECRET_LENGTH).
+MIN_SECRET_LENGTH = 8
+_MIN_SECRET_LEN = MIN_SECRET_LENGTH
 
 _PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"(?i)(authorization:\s*bearer\s+)[A-Za-z0-9._~+/=-]+"),
@@ -34,10 +36,13 @@ _PATTERNS: tuple[re.Pattern[str], ...] = (
 
 # Keys of YAML/JSON documents whose values are secret whatever they look like.
 _SECRET_KEY = re.compile(
-    r"(?i)(secret|password|passwd|token|licensekey|license_key|connectionstring|"
-    r"connection_string|privatekey|private_key|credentialsjson|credentials_json|"
-    r"accesskeyid|access_key_id)"
+    r"(?i)(secret|password|passwd|passphrase|token|licensekey|license_key|connectionstring|"
+    r"connection_string|privatekey|private_key|credential|accesskey|access_key|"
+    r"api_?key|apikey|authorization|auth_?header|bearer|cookie|session_?key)"
 )
+
+# A URL carrying a password: ``scheme://user:password@host``.
+_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@")
 
 
 class Redactor:
@@ -99,8 +104,17 @@ _REFERENCE_KEY = re.compile(r"(?i)(secretkey|secretname|secret_name|secret_key|r
 
 
 def is_secret_key(key: str) -> bool:
-    """Whether a mapping key names a secret (``clientSecret``, ``authToken`` …)."""
+    """Whether a mapping key names a secret (``clientSecret``, ``authToken``, ``apiKey`` …)."""
     return bool(_SECRET_KEY.search(key)) and not _REFERENCE_KEY.search(key)
+
+
+def looks_like_credential(text: str) -> bool:
+    """Whether ``text`` holds a secret by its content: a value airbox knows to be secret,
+    a credential's shape (an AWS key id, ``password=…``, a bearer token, a private key)
+    or a URL with a password — whatever the key it sits under is called."""
+    if not text:
+        return False
+    return (REDACTOR.mask_all(text) != text) or bool(_URL_PASSWORD.search(text))
 
 
 def scrub_mapping(data: object) -> object:

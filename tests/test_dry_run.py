@@ -57,11 +57,11 @@ def test_every_example_is_valid_given_its_variables(tmp_path: Path, example: str
     sa = af.service_account_file(tmp_path)
     env = airbox_env(
         AIRBYTE_CLIENT_ID="app-id", AIRBYTE_CLIENT_SECRET="app-secret-0001",
-        DATAPLANE_CLIENT_ID="dp-id", DATAPLANE_CLIENT_SECRET="dp-secret-0001",
+        DATAPLANE_CLIENT_ID="dp-id-0001", DATAPLANE_CLIENT_SECRET="dp-secret-0001",
         AWS_SECRET_MANAGER_ACCESS_KEY_ID="AKIA0000000000000001",
         AWS_SECRET_MANAGER_SECRET_ACCESS_KEY="sm-secret-0001",
         AWS_ACCESS_KEY_ID="AKIA0000000000000002", AWS_SECRET_ACCESS_KEY="s3-secret-0001",
-        GOOGLE_APPLICATION_CREDENTIALS=str(sa), AZURE_CLIENT_ID="az-id",
+        GOOGLE_APPLICATION_CREDENTIALS=str(sa), AZURE_CLIENT_ID="az-id-0001",
         AZURE_CLIENT_SECRET="az-secret-0001", AZURE_STORAGE_CONNECTION_STRING="conn-0001",
         AIRBYTE_LICENSE_KEY="license-0001", VAULT_AUTH_TOKEN="vault-token-0001",
     )

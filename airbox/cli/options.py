@@ -16,9 +16,17 @@ def common_options(func: F) -> F:
     func = click.option("-y", "--yes", "assume_yes", is_flag=True,
                         help="Never prompt: take the default answer (yes), and fail listing "
                              "anything that must be typed.")(func)
-    func = click.option("--name", help="Which data plane (optional when there is only one).")(
-        func)
+    func = click.option("--name", callback=not_empty,
+                        help="Which data plane (optional when there is only one).")(func)
     return func
+
+
+def not_empty(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--name ""`` is a mistake (an unset shell variable), not "no name given": an
+    empty name must never fall back to "the only installed data plane"."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("must not be empty", ctx=ctx, param=param)
+    return value
 
 
 def json_option(func: F) -> F:

@@ -444,16 +444,27 @@ def url_problem(value: Any, *, allow_http: str = "loopback") -> str | None:
     """
     if not isinstance(value, str) or not value:
         return "must be a URL such as https://example.com"
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"{value!r} is not an http(s) URL"
-    if parts.scheme == "http":
-        loopback = is_loopback_host(parts.hostname)
-        if allow_http == "never" or (allow_http == "loopback" and not loopback):
-            return f"{value!r} must use https:// (http:// is accepted only for loopback hosts)"
+    shown = repr(without_userinfo(value))
+    try:
+        parts = urlsplit(value)
+        hostname = parts.hostname
+    except ValueError:  # an invalid port or IPv6 literal
+        return f"{shown} is not an http(s) URL"
+    if parts.scheme not in ("http", "https") or not hostname:
+        return f"{shown} is not an http(s) URL"
     if parts.username or parts.password:
-        return "must not carry credentials in the URL"
+        return f"{shown} must not carry credentials in the URL"
+    if parts.scheme == "http":
+        loopback = is_loopback_host(hostname)
+        if allow_http == "never" or (allow_http == "loopback" and not loopback):
+            return f"{shown} must use https:// (http:// is accepted only for loopback hosts)"
     return None
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced by ``***@``: safe to echo back."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)?[^/?#@\s]*@", lambda m: (m.group(1) or "")
+                  + "***@", url, count=1)
 
 
 def load_service_account(path: str) -> tuple[str | None, str | None]:
@@ -614,10 +625,9 @@ def validate(answers: Mapping[str, Any], *, require_credentials: bool = True) ->
     if values is not None and not isinstance(values, dict):
         add("values", "must be a mapping of Helm values")
     elif isinstance(values, dict):
-        for path in _secret_like_paths(values):
-            add(f"values.{path}", "looks like a credential in plain Helm values",
-                "credentials belong in their section (dataPlane, secretsManager, storage, "
-                "licenseKey) so they reach the cluster in a Secret, not in values.yaml")
+        problems.extend(values_problems(values))
+
+    problems.extend(weak_secret_problems(answers))
 
     cluster = _mapping(answers.get("cluster"))
     kubeconfig = cluster.get("kubeconfig")
@@ -627,6 +637,31 @@ def validate(answers: Mapping[str, Any], *, require_credentials: bool = True) ->
         add("cluster.kubeContext", "is required with a kubeconfig",
             "name the context to use (kubectl config get-contexts)")
     return problems
+
+
+def weak_secret_problems(answers: Mapping[str, Any]) -> list[Problem]:
+    """Secrets too short to be masked safely. Masking replaces a known secret wherever it
+    appears, so a value like ``root`` (a Vault dev token) would also match ``/root/...``
+    and every ordinary word containing it; refusing it is the only choice that neither
+    leaks it nor mangles paths and tool output."""
+    from airbox.redact import MIN_SECRET_LENGTH
+
+    found: list[Problem] = []
+    for path in secret_paths():
+        node: Any = answers
+        for key in path:
+            node = node.get(key) if isinstance(node, Mapping) else None
+        if isinstance(node, (int, float)) and not isinstance(node, bool):
+            node = str(node)
+        if isinstance(node, str) and 0 < len(node) < MIN_SECRET_LENGTH:
+            found.append(Problem(
+                ".".join(path),
+                f"is too short to be a credential (fewer than {MIN_SECRET_LENGTH} "
+                "characters): airbox could not keep it out of its output",
+                "use the real credential"
+                + (" (a Vault dev server: start it with a longer -dev-root-token-id)"
+                   if path[-1] == "authToken" else "")))
+    return found
 
 
 def _check_section(
@@ -672,14 +707,63 @@ def _check_section(
             add(path, "must be a string")
 
 
-def _secret_like_paths(values: Mapping[str, Any], prefix: str = "") -> list[str]:
-    from airbox.redact import is_secret_key
+def values_problems(values: Mapping[Any, Any]) -> list[Problem]:
+    """What is wrong with the ``values:`` overrides: keys Helm cannot take (not strings),
+    and credentials — found by key name (``apiKey``, ``password`` …), by an env-style
+    ``{name: X_SECRET, value: …}`` entry, or by content (a known secret, a credential's
+    shape, a URL with a password), at any depth, through lists too."""
+    problems: list[Problem] = []
+    for path in _non_string_keys(values, "values"):
+        problems.append(Problem(path, "has a key that is not a string",
+                                "quote the key (Helm values keys are strings)"))
+    for path in _credential_paths(values, "values"):
+        problems.append(Problem(
+            path, "looks like a credential in plain Helm values",
+            "credentials belong in their section (dataPlane, secretsManager, storage, "
+            "licenseKey) so they reach the cluster in a Secret, not in values.yaml"))
+    return problems
+
+
+def _non_string_keys(data: Any, path: str) -> list[str]:
+    found: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if not isinstance(key, str):
+                found.append(f"{path}.{key!r}")
+                continue
+            found.extend(_non_string_keys(value, f"{path}.{key}"))
+    elif isinstance(data, list):
+        for index, item in enumerate(data):
+            found.extend(_non_string_keys(item, f"{path}[{index}]"))
+    return found
+
+
+def _is_scalar_value(value: Any) -> bool:
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool) and value != ""
+
+
+def _credential_paths(data: Any, path: str) -> list[str]:
+    from airbox.redact import is_secret_key, looks_like_credential
 
     found: list[str] = []
-    for key, value in values.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict):
-            found.extend(_secret_like_paths(value, path + "."))
-        elif is_secret_key(str(key)) and isinstance(value, str) and value:
-            found.append(path)
+    if isinstance(data, dict):
+        # An environment entry names its secret in "name", not in the key of its value.
+        env_name = data.get("name")
+        env_secret = isinstance(env_name, str) and is_secret_key(env_name)
+        for key, value in data.items():
+            where = f"{path}.{key}"
+            if isinstance(value, (dict, list)):
+                found.extend(_credential_paths(value, where))
+            elif _is_scalar_value(value) and (
+                    (isinstance(key, str) and is_secret_key(key))
+                    or (env_secret and key == "value")
+                    or looks_like_credential(str(value))):
+                found.append(where)
+    elif isinstance(data, list):
+        for index, item in enumerate(data):
+            where = f"{path}[{index}]"
+            if isinstance(item, (dict, list)):
+                found.extend(_credential_paths(item, where))
+            elif _is_scalar_value(item) and looks_like_credential(str(item)):
+                found.append(where)
     return found

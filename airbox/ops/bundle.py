@@ -50,6 +50,7 @@ from airbox import __version__
 from airbox.cluster import commands, kube
 from airbox.cluster.runner import Runner
 from airbox.errors import EXIT_OK, UsageError
+from airbox.fsutil import make_private_dirs, usable_dir
 from airbox.installed import Installed, require_installed, tool_runner, why
 from airbox.ops.status import status_report
 from airbox.redact import MASK, REDACTOR, scrub_mapping
@@ -258,7 +259,7 @@ def _check_allowed(relative: str) -> None:
 
 def write_archive(path: Path, top: str, files: Files) -> None:
     """Every file masked, into ``path`` (0600) atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
         os.fchmod(fd, 0o600)
@@ -312,14 +313,20 @@ def bundle_command(*, name: str | None, output: Path | None, verbose: bool = Fal
         "a bundle describes an installed data plane; `airbox preflight` checks a machine "
         "before the install")
     if output is not None and output.is_dir():
-        path = default_path(inst.name, output)
+        path = default_path(inst.name, usable_dir(output, "-o"))
     elif output is not None:
         if not output.name.endswith((".tar.gz", ".tgz")):
             raise UsageError(f"-o {output}: the bundle is a .tar.gz archive",
                              hint="give a file name ending in .tar.gz, or a directory")
+        if output.exists() and not output.is_file():
+            raise UsageError(f"-o {output}: exists and is not a file",
+                             hint="give a new file name ending in .tar.gz, or a directory")
+        # Before collecting anything: a path through a file or without permission is bad
+        # input (exit 2), not a failure found after a minute of work.
+        usable_dir(output.absolute().parent, "-o")
         path = output
     else:
-        path = default_path(inst.name)
+        path = default_path(inst.name, usable_dir(Path.cwd(), "the current directory"))
     term.info(f"Collecting diagnostics of data plane {inst.name} ...")
     bundle = build(inst, tool_runner(term.debug if verbose else None), path.absolute())
     for item in bundle.failed:

@@ -73,6 +73,11 @@ def dataplanes_command(
 
     term = term or Terminal()
     environ = os.environ if environ is None else environ
+    if name is not None:
+        # --name becomes a path under $AIRBOX_HOME: "", ".." and "a/b" are refused.
+        from airbox.installed import check_name
+
+        check_name(name)
     chosen = pick_name(name)
     saved: dict[str, Any] = {}
     state: StateDir | None = None

@@ -28,13 +28,23 @@ from airbox.config.answers import dump_yaml
 from airbox.config.prompts import Prompter
 from airbox.config.settings import Settings
 from airbox.errors import AirboxError, ClusterError, ControlPlaneError, ToolError
-from airbox.fsutil import PUBLIC_FILE, SECRET_FILE, atomic_write, ensure_private_dir, write_json
+from airbox.fsutil import (
+    PUBLIC_FILE,
+    SECRET_FILE,
+    atomic_write,
+    ensure_private_dir,
+    make_private_dirs,
+    usable_dir,
+    write_json,
+)
 from airbox.ops.pipeline import Progress, Step, execute, plan
 from airbox.paths import KIND_CONFIG_FILE, PLAN_FILE, SECRET_MANIFEST_FILE, VALUES_FILE, StateDir
 from airbox.redact import REDACTOR
 from airbox.render import manifests
 from airbox.render.chartcheck import parse_manifests, unresolved_refs
 from airbox.ui import StepLine, Terminal
+
+DRY_RUN_DIR = "dry-run"
 
 
 @dataclass
@@ -119,7 +129,8 @@ def write_generated(
     """Write values.yaml, secrets.yaml (0600) and kind-config.yaml; return the Secret data."""
     data = manifests.secret_data(settings, placeholder_credentials=dry_run)
     REDACTOR.add(*data.values())
-    ensure_private_dir(files.directory)
+    # Created 0700 when missing; an existing directory (an --output-dir) keeps its mode.
+    make_private_dirs(files.directory)
     atomic_write(files.values, dump_yaml(manifests.helm_values(settings)), mode=PUBLIC_FILE)
     atomic_write(files.secret, dump_yaml(manifests.secret_manifest(settings, data)),
                  mode=SECRET_FILE)
@@ -650,7 +661,7 @@ def install_command(
     answers, settings = gather(Inputs(answers_file, flags, interactive))
     state = StateDir.for_name(settings.name)
     if dry_run:
-        files = Generated((output_dir or state.root).absolute())
+        files = Generated(dry_run_dir(state, output_dir))
         ctx = Context(settings, answers, state, files, term, options)
         planned = plan_dry_run(ctx)
         term.print(f"Plan for data plane {settings.name} "
@@ -674,6 +685,16 @@ def install_command(
     for text in next_steps(ctx):
         term.print(text)
     return 0
+
+
+def dry_run_dir(state: StateDir, output_dir: Path | None) -> Path:
+    """Where a dry run writes: ``--output-dir``, else the state directory — but never over
+    the files an installed data plane runs from (its own ``dry-run/`` folder then)."""
+    if output_dir is not None:
+        return usable_dir(output_dir.absolute(), "--output-dir")
+    if state.exists():
+        return (state.root / DRY_RUN_DIR).absolute()
+    return state.root.absolute()
 
 
 def _written(files: Generated) -> list[Path]:

@@ -55,9 +55,16 @@ class Progress:
     def load(self) -> dict[str, Any]:
         try:
             data = read_json(self.path)
-        except (FileNotFoundError, ValueError):
+        except (OSError, ValueError):
             return {"steps": {}}
-        return data if isinstance(data, dict) else {"steps": {}}
+        if not isinstance(data, dict):
+            return {"steps": {}}
+        # A record edited or damaged by hand is only a record: the real state decides what
+        # each step does, so a wrong shape is dropped rather than trusted (or crashed on).
+        steps = data.get("steps")
+        data["steps"] = ({k: v for k, v in steps.items() if isinstance(v, dict)}
+                         if isinstance(steps, dict) else {})
+        return data
 
     def mark(self, step: str, status: str, **extra: Any) -> None:
         data = self.load()

@@ -89,7 +89,7 @@ def subject_from_inputs(
         if chosen:
             merged["name"] = chosen
     merged = sources.deep_merge(merged, sources.env_answers(environ))
-    if name:
+    if name is not None:  # "" too: reported as an invalid name below
         merged["name"] = name
     if control_plane_url:
         sources.set_path(merged, ("controlPlane", "url"), control_plane_url)

@@ -1,0 +1,268 @@
+"""Issue #12: the ways a user (or a fault) broke airbox's promises, each as a user meets it.
+
+Bad input exits 2 naming the field and changes nothing; files airbox does not own keep
+their modes; a dry run never touches an installed data plane; secrets never echo back.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from airbox.paths import StateDir
+from tests import answers_factory as af
+from tests.helpers import airbox_bin, airbox_env
+
+
+def run(*args: str, env: dict[str, str] | None = None, umask: int | None = None,
+        timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def before() -> None:
+        if umask is not None:
+            os.umask(umask)
+
+    return subprocess.run([airbox_bin(), *args], capture_output=True, text=True,
+                          env=env or airbox_env(), timeout=timeout, preexec_fn=before)
+
+
+def home(isolated: Path) -> Path:
+    return isolated / ".airbyte" / "airbox"
+
+
+def saved_install(tmp_path: Path, name: str = "dp1", **overrides: Any) -> StateDir:
+    """A data plane's state as an install leaves it (settings, credentials, files)."""
+    from airbox.config.gather import save
+
+    data = af.answers(directory=tmp_path, name=name)
+    data.update(overrides)
+    state = StateDir.for_name(name)
+    save(state, data)
+    return state
+
+
+def answers_file(tmp_path: Path, **overrides: Any) -> Path:
+    data = af.answers(directory=tmp_path)
+    data.update(overrides)
+    return af.write_answers(tmp_path / "answers.yaml", data)
+
+
+# ------------------------------------------------------------------ files and directories
+
+
+def test_airbox_home_is_created_0700_whatever_the_umask(tmp_path: Path, isolated: Path) -> None:
+    """#12: the root (and ~/.airbyte, which airbox also creates) is 0700 under umask 000."""
+    result = run("install", "--answers", str(answers_file(tmp_path)), "--dry-run", umask=0)
+    assert result.returncode == 0, result.stderr
+    for directory in (home(isolated).parent, home(isolated), home(isolated) / "dp1"):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
+
+
+def test_existing_output_dir_keeps_its_mode(tmp_path: Path) -> None:
+    """#2: --output-dir of an existing directory (here sticky and world-writable like /tmp,
+    and reached through a symlink) is written into, never chmod-ed."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    link = tmp_path / "link"
+    link.symlink_to(shared)
+    for target in (shared, link):
+        result = run("install", "--answers", str(answers_file(tmp_path)), "--dry-run",
+                     "--output-dir", str(target))
+        assert result.returncode == 0, result.stderr
+        assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+        assert (shared / "values.yaml").is_file()
+        assert stat.S_IMODE((shared / "secrets.yaml").stat().st_mode) == 0o600
+
+
+def test_new_output_dir_is_created_private(tmp_path: Path) -> None:
+    out = tmp_path / "a" / "b"
+    result = run("install", "--answers", str(answers_file(tmp_path)), "--dry-run",
+                 "--output-dir", str(out), umask=0)
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
+    assert stat.S_IMODE(out.parent.stat().st_mode) == 0o700
+
+
+@pytest.mark.parametrize("where", ["file", "through-file", "dev-null"])
+def test_unusable_output_dir_is_bad_input(tmp_path: Path, where: str) -> None:
+    """#10: --output-dir that is a file or lies below one exits 2, not "unexpected error"."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("keep me\n")
+    target = {"file": a_file, "through-file": a_file / "out",
+              "dev-null": Path("/dev/null/x")}[where]
+    result = run("install", "--answers", str(answers_file(tmp_path)), "--dry-run",
+                 "--output-dir", str(target))
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "--output-dir" in result.stderr and str(target) in result.stderr
+    assert "unexpected error" not in result.stderr
+    assert a_file.read_text() == "keep me\n"
+
+
+@pytest.mark.parametrize("where", ["through-file", "dev-null"])
+def test_unusable_bundle_output_is_bad_input(tmp_path: Path, isolated: Path,
+                                             where: str) -> None:
+    """#10: support-bundle -o through a file exits 2 before collecting anything."""
+    saved_install(tmp_path)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("keep me\n")
+    target = {"through-file": a_file / "b.tar.gz",
+              "dev-null": Path("/dev/null/b.tar.gz")}[where]
+    result = run("support-bundle", "-o", str(target))
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "-o" in result.stderr and "unexpected error" not in result.stderr
+    assert "Collecting" not in result.stdout + result.stderr
+
+
+def test_dry_run_never_overwrites_an_installed_data_planes_files(tmp_path: Path,
+                                                                 isolated: Path) -> None:
+    """#13: without --output-dir, a dry run of an installed data plane writes beside its
+    files (``dry-run/``), never over the values and Secret the release runs from."""
+    state = saved_install(tmp_path)
+    installed = {"values.yaml": "installed: values\n", "secrets.yaml": "installed: secret\n",
+                 "kind-config.yaml": "installed: kind\n", "plan.json": "[]\n"}
+    for file, text in installed.items():
+        (state.root / file).write_text(text)
+    changed = af.answers(directory=tmp_path)
+    changed["namespace"] = "other"
+    path = af.write_answers(tmp_path / "changed.yaml", changed)
+    result = run("install", "--answers", str(path), "--dry-run")
+    assert result.returncode == 0, result.stderr
+    for file, text in installed.items():
+        assert (state.root / file).read_text() == text, file
+    written = state.root / "dry-run"
+    assert yaml.safe_load((written / "values.yaml").read_text())["workloads"]["namespace"] \
+        == "other"
+    assert str(written) in result.stdout + result.stderr
+
+
+# ------------------------------------------------------------------------ --name
+
+
+@pytest.mark.parametrize("command", [
+    ["uninstall", "--yes"], ["status"], ["logs"], ["support-bundle"], ["dataplanes"],
+    ["preflight"], ["install", "--yes"],
+])
+def test_empty_name_is_invalid_everywhere(tmp_path: Path, isolated: Path,
+                                          command: list[str]) -> None:
+    """#15: ``--name ""`` (an unset variable) never means "the only installed one"."""
+    state = saved_install(tmp_path)
+    result = run(*command, "--name", "", env=airbox_env(AIRBYTE_CLIENT_ID="i" * 12,
+                                                        AIRBYTE_CLIENT_SECRET="s" * 12))
+    assert result.returncode == 2, (command, result.stdout, result.stderr)
+    assert "name" in result.stderr
+    assert state.exists()
+
+
+@pytest.mark.parametrize("bad", ["..", "../x", "a/b", "UPPER"])
+def test_dataplanes_name_is_validated(isolated: Path, bad: str) -> None:
+    """#15: ``dataplanes --name ..`` is refused (it becomes a path under $AIRBOX_HOME)."""
+    result = run("dataplanes", "--name", bad, env=airbox_env(
+        AIRBYTE_CLIENT_ID="i" * 12, AIRBYTE_CLIENT_SECRET="s" * 12,
+        AIRBOX_HOME=str(isolated / "h" / "airbox")))
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "is not a data plane name" in result.stderr
+
+
+# ------------------------------------------------------------------ answers validation
+
+
+def test_url_password_is_never_echoed(tmp_path: Path) -> None:
+    """#9: a URL with a password is refused without showing the password."""
+    path = answers_file(tmp_path, controlPlane={
+        "edition": "enterprise", "url": "http://admin:hunter2-pw-77@airbyte.example.com",
+        "apiUrl": "ftp://admin:hunter2-pw-78@airbyte.example.com"},
+        licenseKey="license-key-123456")
+    result = run("install", "--answers", str(path), "--dry-run", "--output-dir",
+                 str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "controlPlane.url" in result.stderr and "controlPlane.apiUrl" in result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
+    assert "***@airbyte.example.com" in result.stderr
+
+
+def test_non_string_keys_in_values_are_bad_input(tmp_path: Path) -> None:
+    """#16: ``values: {1: x}`` is refused up front, naming the key."""
+    path = tmp_path / "a.yaml"
+    data = af.answers(directory=tmp_path)
+    text = yaml.safe_dump(data) + ("values:\n  global:\n    1: one\n  other:\n"
+                                     "    true: yes\n  2: [3]\n")
+    path.write_text(text)
+    result = run("install", "--answers", str(path), "--dry-run", "--output-dir",
+                 str(tmp_path / "out"))
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    for field in ("values.global.1", "values.other.True", "values.2"):
+        assert field in result.stderr, field
+    assert "Traceback" not in result.stderr and "unexpected error" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+CREDENTIAL_VALUES: dict[str, tuple[Any, str]] = {
+    # case: (values, the path named)
+    "env-list": ({"workloadLauncher": {"extraEnv": [
+        {"name": "LOG_LEVEL", "value": "debug"},
+        {"name": "MY_API_TOKEN", "value": "plain-value-no-shape"}]}},
+        "values.workloadLauncher.extraEnv[1].value"),
+    "api-key": ({"monitoring": {"apiKey": "0123456789abcdef"}}, "values.monitoring.apiKey"),
+    "authorization": ({"proxy": {"headers": {"Authorization": "Basic dXNlcjpwYXNz"}}},
+                      "values.proxy.headers.Authorization"),
+    "number": ({"db": {"password": 12345678}}, "values.db.password"),
+    "known-secret": ({"extra": {"note": af.SECRETS["dp_secret"]}}, "values.extra.note"),
+    "aws-key-shape": ({"extra": ["AKIAABCDEFGHIJKLMNOP"]}, "values.extra[0]"),
+    "url-password": ({"global": {"env_vars": {"HTTPS_PROXY": "http://u:pw123456@proxy:3128"}}},
+                     "values.global.env_vars.HTTPS_PROXY"),
+    "inline-assignment": ({"jobs": {"opts": "-Xmx1g -Dpassword=opensesame"}},
+                          "values.jobs.opts"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CREDENTIAL_VALUES))
+def test_credentials_in_values_are_refused_by_name_and_content(tmp_path: Path, isolated: Path,
+                                                               case: str) -> None:
+    """#4: through lists, by key names beyond "secret", by content, non-strings too."""
+    values, field = CREDENTIAL_VALUES[case]
+    path = answers_file(tmp_path, values=values)
+    for extra in (["--dry-run", "--output-dir", str(tmp_path / "out")], ["--yes"]):
+        result = run("install", "--answers", str(path), *extra)
+        assert result.returncode == 2, (case, result.stdout, result.stderr)
+        assert f"{field}: looks like a credential" in result.stderr, result.stderr
+        assert not (tmp_path / "out").exists()
+        assert not home(isolated).exists()
+
+
+def test_ordinary_values_pass(tmp_path: Path) -> None:
+    values = {"global": {"image": {"registry": "registry.example.com"},
+                         "auth": {"enabled": False}},
+              "workloadLauncher": {"extraEnv": [{"name": "LOG_LEVEL", "value": "debug"}],
+                                   "secretName": "airbyte-config-secrets"},
+              "imagePullSecrets": [{"name": "regcred"}]}
+    path = answers_file(tmp_path, values=values)
+    result = run("install", "--answers", str(path), "--dry-run", "--output-dir",
+                 str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+
+
+def test_short_secret_is_refused_naming_the_field(tmp_path: Path, isolated: Path) -> None:
+    """#5: a Vault dev token ``root`` would be masked inside ``/root/...`` and every other
+    path: refused up front (exit 2, the field named), never an "unexpected error"."""
+    data = af.answers(directory=tmp_path)
+    data["secretsManager"]["vault"]["authToken"] = "root"
+    path = af.write_answers(tmp_path / "a.yaml", data)
+    for extra in (["--dry-run", "--output-dir", str(tmp_path / "out")], ["--yes"]):
+        result = run("install", "--answers", str(path), *extra)
+        assert result.returncode == 2, (result.stdout, result.stderr)
+        assert "secretsManager.vault.authToken: is too short" in result.stderr
+        assert "unexpected error" not in result.stderr
+        assert not home(isolated).exists()
+
+
+def test_redactor_ignores_values_too_short_to_mask_safely() -> None:
+    from airbox.redact import REDACTOR
+
+    REDACTOR.add("root", "hvs.long-enough-token")
+    assert REDACTOR.mask("/root/.airbyte/airbox") == "/root/.airbyte/airbox"
+    assert REDACTOR.mask("token hvs.long-enough-token") == "token ********"
