@@ -21,13 +21,14 @@ from tests.helpers import airbox_bin, airbox_env
 
 
 def run(*args: str, env: dict[str, str] | None = None, umask: int | None = None,
-        timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        timeout: float = 60, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     def before() -> None:
         if umask is not None:
             os.umask(umask)
 
     return subprocess.run([airbox_bin(), *args], capture_output=True, text=True,
-                          env=env or airbox_env(), timeout=timeout, preexec_fn=before)
+                          env=env or airbox_env(), timeout=timeout, preexec_fn=before,
+                          cwd=cwd or Path(os.environ["HOME"]))
 
 
 def home(isolated: Path) -> Path:
