@@ -16,6 +16,11 @@ from typing import Any
 from airbox.errors import DockerError
 
 CONNECT_TIMEOUT = 5
+# The restart policy airbox gives the kind node: back after a reboot or a Docker restart,
+# yet a deliberate `docker stop` is respected. kind itself uses on-failure:1, which leaves
+# the node down after a reboot.
+NODE_RESTART_POLICY = "unless-stopped"
+COMES_BACK = ("unless-stopped", "always")
 
 
 def socket_candidates() -> list[str]:
@@ -76,10 +81,35 @@ class ContainerState:
     status: str  # running, exited, created, paused, missing
     restart_count: int = 0
     started_at: str = ""
+    # Docker's restart policy (HostConfig.RestartPolicy.Name): "no", "on-failure", ...
+    restart_policy: str = ""
+
+    @property
+    def comes_back(self) -> bool:
+        """Whether Docker starts it again after a reboot or a daemon restart."""
+        return self.restart_policy in COMES_BACK
 
     @property
     def running(self) -> bool:
         return self.status == "running"
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def last_words(self) -> str:
+        """The command's last line of output, for a one-line finding."""
+        lines = [line.strip() for line in (self.stderr + "\n" + self.stdout).splitlines()
+                 if line.strip()]
+        return lines[-1] if lines else f"exit code {self.returncode}"
 
 
 class DockerHost:
@@ -152,10 +182,58 @@ class DockerHost:
             str(state.get("Status") or found.status),
             int(attrs.get("RestartCount") or 0),
             str(state.get("StartedAt") or ""),
+            str(((attrs.get("HostConfig") or {}).get("RestartPolicy") or {}).get("Name") or "no"),
         )
 
     def start(self, name: str) -> None:
         self.client.containers.get(name).start()
+
+    def restart(self, name: str, timeout: int = 30) -> None:
+        self.client.containers.get(name).restart(timeout=timeout)
+
+    def set_restart_policy(self, name: str, policy: str = NODE_RESTART_POLICY) -> bool:
+        """Give container ``name`` this restart policy; False when it already had it."""
+        container = self.client.containers.get(name)
+        current = ((container.attrs.get("HostConfig") or {}).get("RestartPolicy") or {})
+        if current.get("Name") == policy:
+            return False
+        container.update(restart_policy={"Name": policy, "MaximumRetryCount": 0})
+        return True
+
+    def exec(self, name: str, argv: list[str]) -> ExecResult:
+        """Run ``argv`` inside the running container ``name`` (``docker exec``)."""
+        import docker.errors
+
+        try:
+            container = self.client.containers.get(name)
+            code, (out, err) = container.exec_run(argv, demux=True)
+        except docker.errors.NotFound:
+            raise DockerError(f"the container {name} does not exist") from None
+        except docker.errors.APIError as exc:
+            raise DockerError(f"docker exec {name} {' '.join(argv)} failed: "
+                              f"{exc.explanation or exc}") from None
+        return ExecResult(argv, int(code if code is not None else -1),
+                          (out or b"").decode(errors="replace"),
+                          (err or b"").decode(errors="replace"))
+
+    def data_root(self) -> str:
+        return str(self.info().get("DockerRootDir") or "")
+
+    def data_root_disk(self) -> tuple[str, int, int] | None:
+        """(path, total, used bytes) of the filesystem of Docker's data root, when the
+        daemon runs on this machine; None for a remote daemon or a VM (Docker Desktop)."""
+        host = os.environ.get("DOCKER_HOST", "")
+        if host and not host.startswith("unix://"):
+            return None
+        root = self.data_root()
+        if not root or not Path(root).is_absolute():
+            return None
+        try:
+            usage = shutil.disk_usage(root)
+        except OSError:
+            return None
+        # The daemon's path may not exist here (Docker Desktop's VM): then it is not ours.
+        return root, usage.total, usage.used
 
     def containers_with_label(self, label: str) -> list[str]:
         return [c.name for c in self.client.containers.list(all=True, filters={"label": label})]

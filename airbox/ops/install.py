@@ -21,7 +21,7 @@ from typing import Any
 from airbox import runlog, versions
 from airbox.cluster import commands, kube
 from airbox.cluster.commands import Kube
-from airbox.cluster.dockerhost import DockerHost
+from airbox.cluster.dockerhost import NODE_RESTART_POLICY, DockerHost
 from airbox.cluster.runner import Runner
 from airbox.cluster.toolchain import Toolchain
 from airbox.config.answers import dump_yaml
@@ -311,6 +311,33 @@ class Cluster(Step[Context]):
         ctx.state.kubeconfig.chmod(SECRET_FILE)
 
 
+class NodeRestartPolicy(Step[Context]):
+    """The node container comes back after a reboot or a Docker restart.
+
+    kind starts it with ``on-failure:1``; ``unless-stopped`` (set through the Docker SDK)
+    lives with the container wherever Docker runs, needs no root-owned unit file, and
+    still respects a deliberate ``docker stop``.
+    """
+
+    name = "node-restart"
+    title = "Keep the node running across reboots"
+
+    def applies(self, ctx: Context) -> bool:
+        return ctx.settings.target.is_kind
+
+    def commands(self, ctx: Context) -> list[list[str]]:
+        return [["docker", "update", "--restart", NODE_RESTART_POLICY,
+                 ctx.settings.node_container]]
+
+    def done(self, ctx: Context) -> str | None:
+        node = ctx.docker.container(ctx.settings.node_container)
+        return f"restart policy already {node.restart_policy}" if node.comes_back else None
+
+    def run(self, ctx: Context, line: StepLine) -> None:
+        ctx.docker.set_restart_policy(ctx.settings.node_container)
+        line.update(f"{ctx.settings.node_container}: restart policy {NODE_RESTART_POLICY}")
+
+
 def wait_for_api(ctx: Context, line: StepLine, timeout: float = 120) -> None:
     """Poll the API server with backoff until it answers (after a node restart)."""
     deadline = time.monotonic() + timeout
@@ -577,6 +604,7 @@ def steps() -> list[Step[Context]]:
         WriteManifests(),
         PullImages(),
         Cluster(),
+        NodeRestartPolicy(),
         LoadImages(),
         Namespace(),
         SecretStep(),

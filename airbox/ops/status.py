@@ -31,11 +31,27 @@ backward compatible; new keys may appear)::
       "events": [{"time", "type", "reason", "object", "message", "count"}],  # warnings
       "registration": {"dataplaneId", "name", "organizationId", "regionId", "region",
                        "checked", "enabled", "deleted", "health", "lastHeartbeat",
-                       "error"} | null       # null: airbox did not register it
+                       "error"} | null,      # null: airbox did not register it
+      "node": {                          # kind only (null otherwise); parts may be missing
+        "restartPolicy": "unless-stopped",
+        "certificates": [{"name": "apiserver", "expires": "2027-01-01T00:00:00Z",
+                          "daysLeft": 364, "authority": false}],
+        "disk": [{"path": "...", "totalBytes": 1, "usedBytes": 1, "percent": 12.5}],
+        "images": {"count": 12, "bytes": 1, "unusedConnectors": ["..."],
+                   "unusedConnectorBytes": 1}
+      } | null,
+      "versions": {"chart": {"running": "1.8.0", "pinned": "1.8.1"},
+                   "kubernetes": {"running": "v1.35.0", "pinned": "v1.35.0"}} | null
     }
 
 Check ids: ``docker``, ``node-container``, ``kubernetes``, ``release``, ``pods``,
-``events``, ``credentials``, ``registration``, ``heartbeat``. ``state`` is ``ok``,
+``events``, ``credentials``, ``registration``, ``heartbeat``, then the ones that look
+ahead: ``restart-policy`` (the node comes back after a reboot), ``certificates``
+(kubeadm's, read in the node: warn under 30 days, fail once expired), ``disk`` (the
+node's image store and the host's Docker data root: warn above 80%, fail from 95%),
+``images`` (how many the node holds; connector images no pod uses, for ``airbox
+prune``) and ``versions`` (the chart and Kubernetes against the ones airbox pins; an
+available upgrade is noted, not a warning). ``state`` is ``ok``,
 ``warn`` (works, needs attention: makes the verdict degraded), ``fail`` (makes it
 unhealthy) or ``skip`` (not applicable, or not checked because of an earlier failure
 or a missing credential); ``ok`` is true, false, false, null respectively.
@@ -47,6 +63,7 @@ import concurrent.futures
 import datetime as dt
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -70,7 +87,11 @@ from airbox.redact import REDACTOR
 
 STATUS_VERSION = 1
 CHECK_IDS = ("docker", "node-container", "kubernetes", "release", "pods", "events",
-             "credentials", "registration", "heartbeat")
+             "credentials", "registration", "heartbeat",
+             # Looking ahead: what will break in the coming weeks, not what is broken now.
+             "restart-policy", "certificates", "disk", "images", "versions")
+DISK_WARN_PERCENT = 80.0
+DISK_FAIL_PERCENT = 95.0
 # Warnings and restarts older than this are history, not a problem now.
 RECENT_SECONDS = 15 * 60
 LOG_WINDOW = "10m"
@@ -114,6 +135,7 @@ class Outcome:
 class DockerView:
     version: str
     node: Any  # dockerhost.ContainerState, or None for an existing cluster
+    cgroup_v1: bool = False
 
 
 @dataclass
@@ -125,6 +147,9 @@ class Probes:
     events: Outcome
     logs: Outcome
     registration: Outcome
+    certificates: Outcome = field(default_factory=Outcome)
+    disk: Outcome = field(default_factory=Outcome)
+    images: Outcome = field(default_factory=Outcome)
 
 
 # ---------------------------------------------------------------------------- probes
@@ -135,7 +160,36 @@ def _probe_docker(inst: Installed) -> DockerView:
 
     host = DockerHost.connect()
     version = str(host.version().get("Version") or "")
-    return DockerView(version, host.container(inst.settings.node_container))
+    info = host.info()
+    return DockerView(version, host.container(inst.settings.node_container),
+                      str(info.get("CgroupVersion") or "2") == "1")
+
+
+def _probe_certificates(inst: Installed) -> list[Any]:
+    from airbox.cluster import node
+    from airbox.cluster.dockerhost import DockerHost
+
+    return node.certificates(DockerHost.connect(), inst.settings.node_container)
+
+
+def _probe_disk(inst: Installed) -> list[Any]:
+    """The node's image store, then the host's Docker data root (when it is local)."""
+    from airbox.cluster import node
+    from airbox.cluster.dockerhost import DockerHost
+
+    host = DockerHost.connect()
+    found = [node.image_store_disk(host, inst.settings.node_container)]
+    local = host.data_root_disk()
+    if local is not None:
+        found.append(node.DiskUse(*local))
+    return found
+
+
+def _probe_images(inst: Installed) -> Any:
+    from airbox.cluster import node
+    from airbox.cluster.dockerhost import DockerHost
+
+    return node.image_store(DockerHost.connect(), inst.settings.node_container)
 
 
 def _probe_nodes(inst: Installed, runner: Runner) -> list[dict[str, Any]]:
@@ -253,13 +307,18 @@ def run_probes(inst: Installed, runner: Runner) -> Probes:
     }
     if inst.settings.target.is_kind:
         jobs["docker"] = lambda: _probe_docker(inst)
+        jobs["certificates"] = lambda: _probe_certificates(inst)
+        jobs["disk"] = lambda: _probe_disk(inst)
+        jobs["images"] = lambda: _probe_images(inst)
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(jobs),
                                                thread_name_prefix="airbox-status") as pool:
         futures = {key: pool.submit(_attempt, job) for key, job in jobs.items()}
         results = {key: future.result() for key, future in futures.items()}
     return Probes(docker=results.get("docker", Outcome()), nodes=results["nodes"],
                   release=results["release"], pods=results["pods"], events=results["events"],
-                  logs=results["logs"], registration=results["registration"])
+                  logs=results["logs"], registration=results["registration"],
+                  certificates=results.get("certificates", Outcome()),
+                  disk=results.get("disk", Outcome()), images=results.get("images", Outcome()))
 
 
 # ---------------------------------------------------------------------------- checks
@@ -315,6 +374,10 @@ class Assessment:
         self.pods: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self.registration: dict[str, Any] | None = None
+        # Why the node's insides could not be looked at (Docker down, node stopped).
+        self.node_blocked: str | None = None
+        self.node: dict[str, Any] = {}
+        self.versions: dict[str, Any] = {}
 
     @property
     def name(self) -> str:
@@ -335,6 +398,11 @@ class Assessment:
         self.events_check()
         self.credentials()
         self.registration_checks()
+        self.restart_policy()
+        self.certificates()
+        self.disk()
+        self.images()
+        self.versions_check()
         return self.checks
 
     # ------------------------------------------------------------------ cluster
@@ -352,6 +420,7 @@ class Assessment:
             self.add(Check("docker", "fail", f"Docker is not reachable: {why(error)}",
                            next=hint or "start Docker: sudo systemctl start docker"))
             self.blocked = "Docker is not reachable"
+            self.node_blocked = self.blocked
             return
         view: DockerView = self.p.docker.value
         version = f"Docker {view.version}" if view.version else "Docker"
@@ -378,13 +447,14 @@ class Assessment:
                            next=f"airbox install --name {self.name}  (recreates the cluster "
                                 "from the saved settings)"))
             self.blocked = f"the kind cluster {settings.cluster_name} does not exist"
+            self.node_blocked = self.blocked
             return
         if not node.running:
             self.add(Check("node-container", "fail",
                            f"the cluster's node container {container} is {node.status}",
-                           next=f"docker start {container}  (or: airbox install --name "
-                                f"{self.name})"))
+                           next=f"airbox repair --name {self.name}  (starts it)"))
             self.blocked = f"the node container {container} is {node.status}"
+            self.node_blocked = self.blocked
             return
         restarts = f"{node.restart_count} restart{'s' if node.restart_count != 1 else ''}"
         details = [f"started at {node.started_at}"] if node.started_at else []
@@ -406,6 +476,12 @@ class Assessment:
         if not self.p.nodes.ok:
             assert self.p.nodes.error is not None
             reason = why(self.p.nodes.error)
+            if _expired_certificate(reason):
+                self.add(Check("kubernetes", "fail", "the cluster's certificates have expired: "
+                               "the Kubernetes API refuses every client", [reason],
+                               next=f"airbox repair --name {self.name}  (renews them)"))
+                self.blocked = "the cluster's certificates have expired"
+                return
             if settings.target.is_kind:
                 summary = f"the Kubernetes API of {settings.cluster_name} does not answer"
                 fix = (f"docker restart {settings.node_container}; if it stays down, "
@@ -661,6 +737,190 @@ class Assessment:
                            next=f"airbox logs --name {self.name}"))
 
 
+    # -------------------------------------------------------------- looking ahead
+
+    def _node_skip(self, check_id: str) -> bool:
+        if not self.inst.settings.target.is_kind:
+            self.skip(check_id, "not checked: the data plane runs in an existing cluster "
+                                "airbox does not manage")
+            return True
+        if self.node_blocked:
+            self.skip(check_id, f"not checked: {self.node_blocked}")
+            return True
+        return False
+
+    def restart_policy(self) -> None:
+        from airbox.cluster.dockerhost import NODE_RESTART_POLICY
+
+        if self._node_skip("restart-policy"):
+            return
+        node = self.p.docker.value.node
+        self.node["restartPolicy"] = node.restart_policy
+        if node.comes_back:
+            self.add(Check("restart-policy", "ok",
+                           f"{node.name} comes back after a reboot or a Docker restart "
+                           f"(restart policy {node.restart_policy})"))
+            return
+        self.add(Check("restart-policy", "warn",
+                       f"{node.name} will stay down after a reboot or a Docker restart "
+                       f"(restart policy {node.restart_policy})",
+                       next=f"airbox repair --name {self.name}  (sets it to "
+                            f"{NODE_RESTART_POLICY})"))
+
+    def certificates(self) -> None:
+        from airbox.cluster.node import RENEW_WITHIN_DAYS
+
+        if self._node_skip("certificates"):
+            return
+        if not self.p.certificates.ok:
+            assert self.p.certificates.error is not None
+            self.skip("certificates", f"could not read them: {why(self.p.certificates.error)}")
+            return
+        now = dt.datetime.fromtimestamp(self.now, dt.timezone.utc)
+        certs = self.p.certificates.value
+        self.node["certificates"] = [c.as_dict(now) for c in certs]
+        leaves = [c for c in certs if not c.authority] or certs
+        first = min(leaves, key=lambda c: c.expires)
+        when = first.expires.strftime("%Y-%m-%d %H:%M UTC")
+        days = int(first.days_left(now) // 1)
+        expired = [c.name for c in leaves if c.days_left(now) <= 0]
+        soon = [f"{c.name}: {c.expires.strftime('%Y-%m-%d')}" for c in leaves
+                if c.days_left(now) < RENEW_WITHIN_DAYS]
+        fix = f"airbox repair --name {self.name}  (renews them)"
+        if expired:
+            self.add(Check("certificates", "fail",
+                           f"{len(expired)} of the cluster's certificates expired (first: "
+                           f"{first.name}, {when}): the Kubernetes API refuses every client",
+                           soon, next=fix))
+        elif soon:
+            self.add(Check("certificates", "warn",
+                           f"the cluster's certificates expire in {days} days ({first.name}, "
+                           f"{when}); then the data plane stops", soon, next=fix))
+        else:
+            self.add(Check("certificates", "ok",
+                           f"the cluster's certificates are valid for {days} more days "
+                           f"(until {when})"))
+
+    def disk(self) -> None:
+        from airbox.cluster.node import human_bytes
+
+        if self._node_skip("disk"):
+            return
+        if not self.p.disk.ok:
+            assert self.p.disk.error is not None
+            self.skip("disk", f"could not read the disk use: {why(self.p.disk.error)}")
+            return
+        uses = self.p.disk.value
+        self.node["disk"] = [u.as_dict() for u in uses]
+        names = ["the node's image store", "the host's Docker data root"]
+        parts = [f"{label} {u.percent:.0f}% used ({human_bytes(u.used)} of "
+                 f"{human_bytes(u.total)}, {u.where})"
+                 for label, u in zip(names, uses, strict=False)]
+        worst = max(uses, key=lambda u: u.percent)
+        if worst.percent <= DISK_WARN_PERCENT:
+            self.add(Check("disk", "ok", "; ".join(parts)))
+            return
+        state = "fail" if worst.percent >= DISK_FAIL_PERCENT else "warn"
+        unused = self._unused_connectors()
+        fix = (f"airbox prune --name {self.name}  (removes connector images no pod uses)"
+               if unused else "free space on the disk holding Docker's data (docker system "
+                              "prune), or grow it")
+        self.add(Check("disk", state, f"disk {worst.percent:.0f}% used: "
+                       + ("pods will fail to start or write" if state == "fail"
+                          else "it fills up with every connector version syncs use"),
+                       parts, next=fix))
+
+    def _unused_connectors(self) -> list[Any]:
+        if not self.p.images.ok or self.p.images.value is None:
+            return []
+        unused: list[Any] = self.p.images.value.unused_connectors()
+        return unused
+
+    def images(self) -> None:
+        from airbox.cluster.node import human_bytes
+
+        if self._node_skip("images"):
+            return
+        if not self.p.images.ok:
+            assert self.p.images.error is not None
+            self.skip("images", f"could not list the node's images: {why(self.p.images.error)}")
+            return
+        store = self.p.images.value
+        unused = store.unused_connectors()
+        freed = sum(i.size for i in unused)
+        self.node["images"] = {"count": len(store.images), "bytes": store.total,
+                               "unusedConnectors": [i.label for i in unused],
+                               "unusedConnectorBytes": freed}
+        summary = f"{len(store.images)} images in the node ({human_bytes(store.total)})"
+        if unused:
+            self.add(Check("images", "ok",
+                           f"{summary}; {len(unused)} connector image"
+                           f"{'s' if len(unused) != 1 else ''} no pod uses "
+                           f"({human_bytes(freed)})",
+                           next=f"airbox prune --name {self.name}  (frees "
+                                f"{human_bytes(freed)})"))
+            return
+        self.add(Check("images", "ok", summary))
+
+    def versions_check(self) -> None:
+        from airbox import versions
+
+        if self.blocked:
+            self.skip("versions", f"not checked: {self.blocked}")
+            return
+        found: dict[str, Any] = {}
+        notes: list[str] = []
+        behind = False
+        if self.release is not None:
+            running = str(self.release.get("chartVersion") or "")
+            found["chart"] = {"running": running, "pinned": versions.CHART_VERSION}
+            notes.append(f"chart {running}" + ("" if running == versions.CHART_VERSION else
+                                               f" (airbox pins {versions.CHART_VERSION})"))
+            behind = behind or _older(running, versions.CHART_VERSION)
+        if self.inst.settings.target.is_kind and self.p.nodes.ok and self.p.docker.ok:
+            kubelets = {str(((n.get("status") or {}).get("nodeInfo") or {})
+                            .get("kubeletVersion") or "") for n in self.p.nodes.value}
+            running = ", ".join(sorted(k for k in kubelets if k)) or "unknown"
+            pinned = pinned_kubernetes(cgroup_v1=self.p.docker.value.cgroup_v1)
+            found["kubernetes"] = {"running": running, "pinned": pinned}
+            notes.append(f"Kubernetes {running}" + ("" if running == pinned else
+                                                    f" (airbox pins {pinned})"))
+            behind = behind or _older(running, pinned)
+        self.versions = found
+        if not found:
+            self.skip("versions", "not checked: nothing to compare")
+            return
+        if behind:
+            self.add(Check("versions", "ok", "; ".join(notes) + ": an upgrade is available",
+                           next=f"airbox upgrade --name {self.name} --dry-run"))
+            return
+        self.add(Check("versions", "ok", "; ".join(notes)))
+
+
+def pinned_kubernetes(*, cgroup_v1: bool) -> str:
+    """The Kubernetes version of the node image airbox pins for this host."""
+    from airbox import versions
+
+    tag = versions.node_image(cgroup_v1=cgroup_v1).split("@", 1)[0].rsplit(":", 1)[-1]
+    return tag
+
+
+def _version_tuple(text: str) -> tuple[int, ...] | None:
+    match = re.match(r"v?(\d+)\.(\d+)\.(\d+)", text.strip())
+    return tuple(int(g) for g in match.groups()) if match else None
+
+
+def _older(running: str, pinned: str) -> bool:
+    have, want = _version_tuple(running), _version_tuple(pinned)
+    return have is not None and want is not None and have < want
+
+
+def _expired_certificate(text: str) -> bool:
+    lowered = text.lower()
+    return "certificate has expired" in lowered or (
+        "x509: certificate" in lowered and "not yet valid" in lowered)
+
+
 def _short_time(value: Any) -> str:
     stamp = _parse_time(value)
     if stamp is None:
@@ -715,6 +975,8 @@ def status_report(inst: Installed, runner: Runner) -> dict[str, Any]:
         "pods": assessment.pods,
         "events": assessment.events,
         "registration": assessment.registration,
+        "node": assessment.node or None,
+        "versions": assessment.versions or None,
     }
 
 
@@ -729,6 +991,7 @@ def not_installed_report(name: str | None) -> dict[str, Any]:
         "next": "airbox install" + (f" --name {name}" if name else ""),
         "checkedAt": _stamp(time.time()), "seconds": 0.0, "target": None, "namespace": None,
         "checks": [], "release": None, "pods": [], "events": [], "registration": None,
+        "node": None, "versions": None,
     }
 
 

@@ -1,0 +1,132 @@
+"""A year on one VM: the node comes back, repair, status looking ahead, prune, upgrade.
+
+The node containers are real (``--network none``); inside them, kubeadm, crictl and df
+are the fake tools of ``tests/fakes/nodetools.py`` (certificates with a chosen expiry,
+image lists), reached by airbox through ``docker exec`` like the real ones.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+import pytest
+
+from airbox.ops.status import CHECK_IDS, pinned_kubernetes
+from tests.fakes import nodetools
+from tests.fakes.fixture import docker_client
+from tests.helpers import airbox_bin
+from tests.installer import Installer
+
+
+@pytest.fixture
+def inst(installer: Installer) -> Installer:
+    """An installer whose kind nodes run the image with the fake node tools."""
+    installer.fake.use_docker(nodetools.ensure_tools_image(docker_client()))
+    return installer
+
+
+def airbox(inst: Installer, *args: str, timeout: float = 120,
+           **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([airbox_bin(), *args], capture_output=True, text=True,
+                          env=inst.env(**env), timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def install(inst: Installer, *args: str) -> None:
+    result = inst.run(*args, answers=inst.write())
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def node(inst: Installer) -> Any:
+    return docker_client().containers.get(inst.cluster + "-control-plane")
+
+
+def status_json(inst: Installer) -> tuple[int, dict[str, Any]]:
+    result = airbox(inst, "status", "--json")
+    assert result.stdout, result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+def checks(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["id"]: c for c in report["checks"]}
+
+
+def test_install_sets_the_restart_policy_and_status_reports_one_that_is_not(
+    inst: Installer,
+) -> None:
+    install(inst)
+    container = node(inst)
+    # What `docker inspect` shows: Docker brings the node back after a reboot.
+    assert container.attrs["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+    code, report = status_json(inst)
+    assert code == 0, report
+    assert checks(report)["restart-policy"]["state"] == "ok"
+    assert report["node"]["restartPolicy"] == "unless-stopped"
+
+    # kind's own policy (on-failure) leaves the node down after a reboot: a finding.
+    container.update(restart_policy={"Name": "on-failure", "MaximumRetryCount": 1})
+    code, report = status_json(inst)
+    assert code == 1 and report["verdict"] == "degraded"
+    check = checks(report)["restart-policy"]
+    assert check["state"] == "warn"
+    assert "will stay down after a reboot" in check["summary"]
+    assert report["next"] == f"airbox repair --name {inst.name}  (sets it to unless-stopped)"
+
+    # A re-run of install sets it again (and only then: it is a step that checks first).
+    install(inst)
+    assert node(inst).attrs["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+
+
+def test_status_json_carries_certificates_disk_images_and_versions(inst: Installer) -> None:
+    install(inst)
+    code, report = status_json(inst)
+    assert code == 0, report
+    assert [c["id"] for c in report["checks"]] == list(CHECK_IDS)
+    found = checks(report)
+    assert found["certificates"]["state"] == "ok"
+    assert "valid for 364 more days" in found["certificates"]["summary"]
+    names = {c["name"]: c for c in report["node"]["certificates"]}
+    assert names["apiserver"]["daysLeft"] == 364 and names["apiserver"]["authority"] is False
+    assert names["ca"]["authority"] is True
+    assert found["disk"]["state"] == "ok"
+    [store, host] = report["node"]["disk"]
+    assert store["path"] == f"{inst.cluster}-control-plane:/var/lib/containerd"
+    assert store["percent"] == 10.0
+    assert host["path"] == docker_client().info()["DockerRootDir"]
+    assert found["versions"]["state"] == "ok"
+    # The fake kubelet says v1.35.0; the pin depends on this host's cgroup version.
+    pinned = pinned_kubernetes(cgroup_v1=docker_client().info().get("CgroupVersion") == "1")
+    assert report["versions"] == {"chart": {"running": "1.8.1", "pinned": "1.8.1"},
+                                  "kubernetes": {"running": "v1.35.0", "pinned": pinned}}
+    assert found["images"]["state"] == "ok"
+
+    # Twenty days left: degraded, and repair renews them.
+    container = node(inst)
+    connector = nodetools.image_entry("airbyte/source-faker:6.2.1", 400_000_000)
+    launcher = nodetools.image_entry("airbyte/workload-launcher:1.8.1", 200_000_000)
+    nodetools.seed(container, expires_in_days=20.5, images_=[connector, launcher],
+                   used=[launcher["id"]], df=(100_000_000, 85_000_000))
+    code, report = status_json(inst)
+    assert code == 1 and report["verdict"] == "degraded"
+    found = checks(report)
+    assert found["certificates"]["state"] == "warn"
+    assert "expire in 20 days" in found["certificates"]["summary"]
+    assert found["certificates"]["next"] == f"airbox repair --name {inst.name}  (renews them)"
+    # The node's image store above 80%: prune is the next step, as there is something to prune.
+    assert found["disk"]["state"] == "warn"
+    assert "85% used" in found["disk"]["details"][0]
+    assert found["disk"]["next"].startswith(f"airbox prune --name {inst.name}")
+    assert report["node"]["images"] == {
+        "count": 2, "bytes": 600_000_000,
+        "unusedConnectors": ["docker.io/airbyte/source-faker:6.2.1"],
+        "unusedConnectorBytes": 400_000_000}
+    assert "1 connector image no pod uses (400.0 MB)" in found["images"]["summary"]
+
+    # Expired: unhealthy.
+    nodetools.seed(container, expires_in_days=-1, df=(100_000_000, 96_000_000))
+    code, report = status_json(inst)
+    assert code == 1 and report["verdict"] == "unhealthy"
+    assert checks(report)["certificates"]["state"] == "fail"
+    assert "expired" in checks(report)["certificates"]["summary"]
+    assert checks(report)["disk"]["state"] == "fail"
