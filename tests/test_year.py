@@ -130,3 +130,85 @@ def test_status_json_carries_certificates_disk_images_and_versions(inst: Install
     assert checks(report)["certificates"]["state"] == "fail"
     assert "expired" in checks(report)["certificates"]["summary"]
     assert checks(report)["disk"]["state"] == "fail"
+
+
+def test_docker_stop_then_repair_brings_it_back_healthy(inst: Installer) -> None:
+    install(inst)
+    install(inst)  # a second revision, to roll back to below
+    container = node(inst)
+    # Several things wrong at once: the node stopped and set not to come back, the
+    # certificates 10 days from expiry, the Secret deleted by hand, the release stuck.
+    nodetools.seed(container, expires_in_days=10)
+    kubectl = ["--kubeconfig", str(inst.state / "kubeconfig"), "--context",
+               "kind-" + inst.cluster, "--namespace", "airbyte"]
+    deleted = inst.fake.run("kubectl", *kubectl, "delete", "secret", "airbyte-config-secrets")
+    assert deleted.returncode == 0, deleted.stderr
+    inst.fake.pending(inst.cluster, inst.name, "pending-upgrade", namespace="airbyte")
+    container.update(restart_policy={"Name": "on-failure", "MaximumRetryCount": 1})
+    container.stop(timeout=1)
+    code, report = status_json(inst)
+    assert code == 1 and report["next"].startswith(f"airbox repair --name {inst.name}")
+    kubeconfig_before = (inst.state / "kubeconfig").read_text()
+
+    result = airbox(inst, "repair")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert f"Repaired data plane {inst.name}:" in out
+    node_name = inst.cluster + "-control-plane"
+    assert f"  - started the node container {node_name} (it was exited)" in out
+    assert (f"  - set the restart policy of {node_name} to unless-stopped (was on-failure)"
+            in out)
+    assert "  - renewed the cluster's certificates" in out
+    assert f"  - exported the kubeconfig again ({inst.state / 'kubeconfig'})" in out
+    assert "  - re-applied the Secret airbyte-config-secrets from secrets.yaml" in out
+    assert "  - rolled back the release stuck in pending-upgrade to revision 1" in out
+    assert "restarted the crash-looping launcher" not in out
+    assert f"✓ healthy: data plane {inst.name} is running and ready" in out
+
+    container = node(inst)
+    assert container.status == "running"
+    assert container.attrs["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+    assert "kubeadm certs renew all" in nodetools.calls(container)
+    calls = inst.fake.calls()
+    assert ["kind", "export", "kubeconfig", "--name", inst.cluster, "--kubeconfig",
+            str(inst.state / "kubeconfig")] in calls
+    assert any(c[0] == "helm" and "rollback" in c for c in calls)
+    assert (inst.state / "kubeconfig").stat().st_mode & 0o777 == 0o600
+    assert kubeconfig_before  # refreshed in place, still a kubeconfig
+    secrets = [s["metadata"]["name"]
+               for s in inst.fake.objects(inst.cluster, "Secret", "airbyte")]
+    assert "airbyte-config-secrets" in secrets
+    code, report = status_json(inst)
+    assert code == 0, report["reason"]
+    assert "valid for 364 more days" in checks(report)["certificates"]["summary"]
+    # The secret values never reach the terminal.
+    for value in inst.answers()["dataPlane"].values():
+        assert str(value) not in out + result.stderr
+
+    # Idempotent: nothing left to do.
+    again = airbox(inst, "repair")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"Nothing to repair on data plane {inst.name}." in again.stdout
+    assert nodetools.calls(node(inst)).count("kubeadm certs renew all") == 1
+
+
+def test_repair_restarts_a_crash_looping_launcher_once_and_says_why_it_is_still_down(
+    inst: Installer,
+) -> None:
+    install(inst)
+    inst.fake.set_scenario(launcher="crashloop")
+    result = airbox(inst, "repair")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "  - restarted the crash-looping launcher" in result.stdout
+    assert "✗ unhealthy: the launcher keeps crashing" in result.stdout
+    assert f"  next: airbox logs --name {inst.name} --previous" in result.stdout
+    restarts = [c for c in inst.fake.calls("kubectl") if "restart" in c]
+    assert len(restarts) == 1
+
+    # The cluster gone: repair cannot make one; it says what can.
+    deleted = inst.fake.run("kind", "delete", "cluster", "--name", inst.cluster)
+    assert deleted.returncode == 0, deleted.stderr
+    gone = airbox(inst, "repair")
+    assert gone.returncode == 1
+    assert f"Stopped: the kind cluster {inst.cluster} no longer exists" in gone.stdout
+    assert f"  next: airbox install --name {inst.name}" in gone.stdout

@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                   "Remove what airbox installed (after confirmation)."),
     "dataplanes": ("airbox.cli.dataplanes", "dataplanes",
                    "List the data planes registered with the control plane."),
+    "repair": ("airbox.cli.repair", "repair",
+               "Bring the data plane back to healthy (no questions asked)."),
 }
 
 
@@ -57,6 +59,7 @@ Examples:
   airbox install --answers dp.yaml --yes  # unattended
   airbox install --answers dp.yaml --dry-run --output-dir out
   airbox status                           # healthy? if not, why and what to do
+  airbox repair                           # after a reboot, or when status says so
   airbox logs -f                          # the data plane's logs
   airbox support-bundle                   # one redacted archive for support
   airbox uninstall --deregister           # remove it all

@@ -1,0 +1,252 @@
+"""``airbox repair``: bring an installed data plane back to healthy, asking nothing.
+
+The ways a data plane on one VM dies quietly, each fixed only when found: a stopped
+node container (started), a node that would stay down after a reboot (restart policy),
+kubeadm certificates expiring within 30 days (renewed in the node, the node restarted,
+the kubeconfig exported again), a Secret edited or deleted by hand (re-applied from the
+saved state), a release Helm left ``pending-*`` (rolled back), a crash-looping launcher
+(restarted once). Then ``status`` judges: exit 0 when no check fails, else 1 with the
+reason. A second run finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import IO
+
+from airbox import runlog
+from airbox.cluster import commands, kube
+from airbox.cluster.runner import Runner
+from airbox.errors import EXIT_FAILURE, EXIT_OK, AirboxError
+from airbox.fsutil import SECRET_FILE
+from airbox.installed import Installed, require_installed, tool_runner
+from airbox.redact import REDACTOR
+from airbox.render import manifests
+from airbox.ui import StepLine, Terminal
+
+API_TIMEOUT = 180.0
+
+
+@dataclass
+class Repair:
+    """One repair run: what it did, and why it had to stop (if it did)."""
+
+    inst: Installed
+    runner: Runner
+    term: Terminal
+    did: list[str] = field(default_factory=list)
+    stopped: str | None = None
+    hint: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.inst.name
+
+    @contextmanager
+    def step(self, title: str) -> Iterator[StepLine]:
+        with self.term.step(title) as line:
+            yield line
+
+    def done(self, what: str) -> None:
+        runlog.logger().info("repair: %s", what)
+        self.did.append(what)
+
+    # ------------------------------------------------------------------ the node
+
+    def node(self) -> bool:
+        """Start the node, keep it coming back, renew its certificates. False: stop here."""
+        from airbox.cluster import node as nodefs
+        from airbox.cluster.dockerhost import NODE_RESTART_POLICY, DockerHost
+
+        settings = self.inst.settings
+        container = settings.node_container
+        with self.step(f"Check the node container {container}") as line:
+            host = DockerHost.connect(timeout=120)
+            state = host.container(container)
+            if state.status == "missing":
+                self.stopped = (f"the kind cluster {settings.cluster_name} no longer exists "
+                                f"(its node container {container} is gone)")
+                self.hint = (f"airbox install --name {self.name}  (recreates it from the "
+                             "saved settings)")
+                line.update(self.stopped)
+                return False
+            if not state.running:
+                line.update(f"starting the {state.status} node container")
+                host.start(container)
+                self.done(f"started the node container {container} (it was {state.status})")
+            else:
+                line.skip("running")
+        with self.step("Keep the node running across reboots") as line:
+            if host.set_restart_policy(container):
+                self.done(f"set the restart policy of {container} to {NODE_RESTART_POLICY} "
+                          f"(was {state.restart_policy})")
+            else:
+                line.skip(f"restart policy already {NODE_RESTART_POLICY}")
+        renewed = False
+        with self.step("Check the cluster's certificates") as line:
+            certs = nodefs.certificates(host, container)
+            now = dt.datetime.now(dt.timezone.utc)
+            expiring = nodefs.leaves_expiring(certs, now)
+            if expiring:
+                first = min(expiring, key=lambda c: c.expires)
+                when = first.expires.strftime("%Y-%m-%d %H:%M UTC")
+                line.update(f"{len(expiring)} expire by {when}: kubeadm certs renew all")
+                nodefs.renew_certificates(host, container)
+                # The static pods (API server, etcd, ...) read their certificates at start:
+                # restarting the node restarts them all, as kubeadm asks.
+                line.update("restarting the node so the control plane uses them")
+                host.restart(container)
+                renewed = True
+                self.done(f"renewed the cluster's certificates (the first expired or expiring "
+                          f"{when}) and restarted the node")
+            else:
+                first = min((c for c in certs if not c.authority), key=lambda c: c.expires)
+                line.skip(f"valid until {first.expires.strftime('%Y-%m-%d')}")
+        kubeconfig = self.inst.state.kubeconfig
+        if renewed or not kubeconfig.is_file():
+            with self.step("Refresh the kubeconfig") as line:
+                # The kubeconfig carries a client certificate renewed with the others.
+                self.runner.run(commands.kind_export_kubeconfig(settings, kubeconfig),
+                                timeout=60, error="exporting the kind kubeconfig failed")
+                kubeconfig.chmod(SECRET_FILE)
+                self.done(f"exported the kubeconfig again ({kubeconfig})")
+        return True
+
+    # ------------------------------------------------------------------- the API
+
+    def wait_for_api(self) -> bool:
+        with self.step("Wait for the Kubernetes API") as line:
+            deadline = time.monotonic() + API_TIMEOUT
+            delay = 0.5
+            while True:
+                result = self.runner.run(self.inst.kube.kubectl("get", "--raw", "/readyz"),
+                                         check=False, timeout=15)
+                if result.ok:
+                    line.update("ready")
+                    return True
+                if time.monotonic() > deadline:
+                    last = result.stderr.strip().splitlines()[-1:] or ["no answer"]
+                    self.stopped = (f"the Kubernetes API did not answer within "
+                                    f"{API_TIMEOUT:.0f}s: {REDACTOR.mask_all(last[0])}")
+                    self.hint = f"airbox support-bundle --name {self.name}"
+                    return False
+                line.update("waiting for the Kubernetes API")
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    # --------------------------------------------------------------- the release
+
+    def secret(self) -> None:
+        path = self.inst.state.secret_manifest
+        with self.step(f"Re-apply the Secret {manifests.SECRET_NAME}") as line:
+            if not path.is_file():
+                line.skip(f"no saved Secret ({path}): `airbox install` writes it")
+                return
+            result = self.runner.run(
+                commands.kubectl_apply_stdin(self.inst.kube, self.inst.settings.namespace),
+                stdin=path.read_text(encoding="utf-8"), timeout=60,
+                error=f"applying the Secret {manifests.SECRET_NAME} failed")
+            text = result.stdout.strip()
+            if "unchanged" in text:
+                line.skip("unchanged")
+            else:
+                self.done(f"re-applied the Secret {manifests.SECRET_NAME} from {path.name}")
+
+    def release(self) -> None:
+        settings = self.inst.settings
+        with self.step(f"Check the Helm release {settings.release}") as line:
+            result = self.runner.run(commands.helm_history(self.inst.kube, settings),
+                                     check=False, timeout=60)
+            if not result.ok:
+                line.skip("not installed: `airbox install` installs it")
+                return
+            history = json.loads(result.stdout or "[]")
+            status = str(history[-1].get("status", "")) if history else ""
+            if not status.startswith("pending"):
+                line.skip(status or "no revisions")
+                return
+            good = [int(h["revision"]) for h in history
+                    if h.get("status") in ("deployed", "superseded")]
+            if not good:
+                line.skip(f"{status} with no revision to roll back to: `airbox install` "
+                          "finishes it")
+                return
+            line.update(f"stuck in {status}: rolling back to revision {good[-1]}")
+            self.runner.run(commands.helm_rollback(self.inst.kube, settings, good[-1]),
+                            timeout=360, error="rolling back the stuck release failed")
+            self.done(f"rolled back the release stuck in {status} to revision {good[-1]}")
+
+    def launcher(self) -> None:
+        settings = self.inst.settings
+        with self.step("Check the launcher") as line:
+            pods = kube.pods(self.runner, self.inst.kube, settings.namespace,
+                             kube.release_selector(settings.release))
+            crashing = [h for h in map(kube.pod_health, pods)
+                        if "CrashLoopBackOff" in (h.problem or "")]
+            if not crashing:
+                line.skip("not crash-looping")
+                return
+            deployment = commands.deployment_name(settings)
+            line.update(f"{crashing[0].name} keeps crashing: restarting it once")
+            self.runner.run(self.inst.kube.kubectl("--namespace", settings.namespace,
+                                                   "rollout", "restart",
+                                                   f"deployment/{deployment}"),
+                            timeout=60, error="restarting the launcher failed")
+            # Give the new pod its chance; a still-crashing one is for status to explain.
+            self.runner.run(commands.kubectl_rollout_status(self.inst.kube, settings),
+                            timeout=150, check=False)
+            self.done(f"restarted the crash-looping launcher (deployment/{deployment})")
+
+    # ------------------------------------------------------------------- the run
+
+    def run(self) -> None:
+        try:
+            if self.inst.settings.target.is_kind and not self.node():
+                return
+            if not self.wait_for_api():
+                return
+            self.secret()
+            self.release()
+            self.launcher()
+        except AirboxError as exc:
+            self.stopped = exc.message
+            self.hint = exc.hint
+
+
+def repair_command(*, name: str | None, verbose: bool = False,
+                   out: IO[str] | None = None) -> int:
+    """``airbox repair``: 0 when healthy (or only warnings) after, 1 otherwise."""
+    from airbox.ops.status import render, status_report
+
+    out = out or sys.stdout
+    inst = require_installed(name, "repair", "install it first: airbox install")
+    runlog.start(inst.state.logs, "repair")
+    runlog.logger().info("airbox repair %s", inst.name)
+    term = Terminal(verbose=verbose)
+    job = Repair(inst, tool_runner(term.debug if verbose else None), term)
+    job.run()
+    lines = [f"Repaired data plane {inst.name}:"] + [f"  - {d}" for d in job.did] \
+        if job.did else [f"Nothing to repair on data plane {inst.name}."]
+    if job.stopped:
+        lines += ["", f"Stopped: {job.stopped}"]
+        if job.hint:
+            lines.append(f"  next: {job.hint}")
+        out.write(REDACTOR.mask_all("\n".join(lines)) + "\n")
+        runlog.logger().error("repair stopped: %s", job.stopped)
+        return EXIT_FAILURE
+    report = status_report(inst, job.runner)
+    failing = [c for c in report["checks"] if c["state"] == "fail"]
+    lines += ["", *render(report)]
+    out.write(REDACTOR.mask_all("\n".join(lines)) + "\n")
+    out.flush()
+    if failing:
+        runlog.logger().error("still unhealthy: %s", report["reason"])
+        return EXIT_FAILURE
+    return EXIT_OK
+
