@@ -30,6 +30,9 @@ def node_image(*, cgroup_v1: bool) -> str:
 CHART_NAME = "airbyte-data-plane"
 CHART_REPO = "https://airbytehq.github.io/helm-charts"
 CHART_VERSION = "1.8.1"
+# appVersion of each chart version airbox knows (read from the published archives); the
+# images the data plane runs are tagged with it, not with the chart version.
+CHART_APP_VERSIONS = {"1.8.1": "1.8.1", "1.8.0": "1.8.0"}
 
 # Tool versions airbox accepts when found on PATH (major.minor lower bounds).
 MIN_KIND = (0, 27)

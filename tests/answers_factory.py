@@ -54,7 +54,8 @@ def secrets_manager(kind: str, sa: Path) -> dict[str, Any]:
         "azure-key-vault": {"type": "AZURE_KEY_VAULT", "azureKeyVault": {
             "tenantId": "00000000-0000-0000-0000-000000000001",
             "vaultUrl": "https://my-vault.vault.azure.net/",
-            "clientId": SECRETS["akv_id"], "clientSecret": SECRETS["akv_secret"]}},
+            "clientId": SECRETS["akv_id"], "clientSecret": SECRETS["akv_secret"],
+            "tags": {"team": "data", "env": "prod"}}},
         "vault": {"type": "VAULT", "vault": {
             "address": "https://vault.example.com:8200", "prefix": "airbyte/",
             "authToken": SECRETS["vault"]}},

@@ -161,3 +161,29 @@ def test_existing_cluster_dry_run_has_no_kind_steps(tmp_path: Path) -> None:
     helm = next(argv for argv in argvs if argv[0] == "helm" and "upgrade" in argv)
     assert helm[:5] == ["helm", "--kubeconfig", str(kubeconfig), "--kube-context", "prod"]
     assert not (tmp_path / "out" / "kind-config.yaml").exists()
+
+
+def test_images_to_preload_follow_the_charts_app_version_and_overrides(tmp_path: Path) -> None:
+    # A local chart whose appVersion is not its version, and image overrides in values:.
+    chart = tmp_path / "airbyte-data-plane"
+    chart.mkdir()
+    (chart / "Chart.yaml").write_text(
+        "apiVersion: v2\nname: airbyte-data-plane\nversion: 1.9.0\nappVersion: 1.9.4\n")
+    answers = af.answers("vault", "s3-keys", directory=tmp_path)
+    answers["chart"] = {"version": "1.9.0", "source": str(chart)}
+    answers["values"] = {"image": {"registry": "mirror.example.com"},
+                         "workloadLauncher": {"connectorSidecar": {
+                             "image": {"repository": "acme/sidecar", "tag": "5"}}}}
+    result = run("install", "--answers", str(af.write_answers(tmp_path / "a.yaml", answers)),
+                 "--dry-run", "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    plan = json.loads((tmp_path / "out" / "plan.json").read_text())
+    pulls = next(e for e in plan if e["step"] == "images")["commands"]
+    assert pulls == [
+        ["docker", "pull", "airbyte/workload-launcher:1.9.4"],
+        ["docker", "pull", "mirror.example.com/airbyte/workload-init-container:1.9.4"],
+        ["docker", "pull", "mirror.example.com/acme/sidecar:5"],
+        ["docker", "pull", "mirror.example.com/airbyte/container-orchestrator:1.9.4"],
+    ]
+    load = next(e for e in plan if e["step"] == "load-images")["commands"][0]
+    assert load[-4:] == [argv[2] for argv in pulls]

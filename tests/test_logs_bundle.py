@@ -154,3 +154,24 @@ def test_support_bundle_holds_no_secret(installer: Installer, tmp_path: Path) ->
     assert outcome["pod-logs"]["ok"] is True
     for name, text in files.items():
         assert leaks(name + text, PROXY_PASSWORD) == [], name
+
+
+def test_a_data_plane_named_like_the_chart(installer: Installer) -> None:
+    """With the chart's name in the release name, the chart names the Deployment after
+    the release alone: install, logs and status must address that one."""
+    inst = installer
+    inst.name = "airbyte-data-plane-" + inst.name[1:]
+    install(inst)
+    deployments = inst.fake.objects(inst.cluster, "Deployment", "airbyte")
+    assert [d["metadata"]["name"] for d in deployments] == [inst.name]
+    rollout = [c for c in inst.fake.calls("kubectl") if "rollout" in c][-1]
+    assert f"deployment/{inst.name}" in rollout
+
+    result = airbox(inst, "logs")
+    assert result.returncode == 0, result.stderr
+    call = [c for c in inst.fake.calls("kubectl") if "logs" in c][-1]
+    assert f"deployment/{inst.name}" in call
+
+    status = airbox(inst, "status", "--json")
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert json.loads(status.stdout)["verdict"] == "healthy"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from airbox import versions
+from airbox.config import chart
 from airbox.config.settings import Settings
 
 HELM_TIMEOUT = "10m"
@@ -50,7 +51,8 @@ def kube_for(settings: Settings, kind_kubeconfig: Path) -> Kube:
 
 
 def deployment_name(settings: Settings) -> str:
-    return f"{settings.release}-{versions.CHART_NAME}"
+    """The launcher's Deployment, named as the chart names it (rollout, logs, status)."""
+    return chart.fullname(settings.release, settings.values)
 
 
 # ----------------------------------------------------------------------------- kind

@@ -7,14 +7,13 @@ it to explain an unhealthy data plane in a user's terms.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airbox import versions
 from airbox.cluster.commands import Kube
 from airbox.cluster.runner import Runner
-
-LAUNCHER_SELECTOR = f"app.kubernetes.io/name={versions.CHART_NAME}"
+from airbox.config import chart
 
 
 def get_json(runner: Runner, kube: Kube, *args: str, timeout: float = 30) -> dict[str, Any]:
@@ -116,6 +115,7 @@ def activity(pod_list: list[dict[str, Any]], events: list[dict[str, Any]]) -> st
     return f"{ready}/{len(pod_list)} data plane pods ready" if pod_list else "waiting for pods"
 
 
-def release_selector(release: str) -> str:
+def release_selector(release: str, values: Mapping[str, Any] | None = None) -> str:
     """The pods of one release of the chart (several releases may share a namespace)."""
-    return f"{LAUNCHER_SELECTOR},app.kubernetes.io/instance={release}"
+    return (f"app.kubernetes.io/name={chart.name(values or {})},"
+            f"app.kubernetes.io/instance={release}")

@@ -165,7 +165,7 @@ class Collectors:
 
     def pod_logs(self) -> Files:
         pods = kube.pods(self.runner, self.kube, self.settings.namespace,
-                         kube.release_selector(self.settings.release))
+                         kube.release_selector(self.settings.release, self.settings.values))
         files: Files = []
         for pod in pods:
             name = str((pod.get("metadata") or {}).get("name"))

@@ -24,6 +24,7 @@ from airbox.cluster.commands import Kube
 from airbox.cluster.dockerhost import NODE_RESTART_POLICY, DockerHost
 from airbox.cluster.runner import Runner
 from airbox.cluster.toolchain import Toolchain
+from airbox.config import chart
 from airbox.config.answers import dump_yaml
 from airbox.config.prompts import Prompter
 from airbox.config.settings import Settings
@@ -40,8 +41,7 @@ from airbox.fsutil import (
 from airbox.ops.pipeline import Progress, Step, execute, plan
 from airbox.paths import KIND_CONFIG_FILE, PLAN_FILE, SECRET_MANIFEST_FILE, VALUES_FILE, StateDir
 from airbox.redact import REDACTOR
-from airbox.render import manifests
-from airbox.render.chartcheck import parse_manifests, unresolved_refs
+from airbox.render import chartcheck, manifests
 from airbox.ui import StepLine, Terminal
 
 DRY_RUN_DIR = "dry-run"
@@ -112,7 +112,9 @@ class Context:
         return self.settings.data_plane is None and self.settings.registration is not None
 
     def images(self) -> list[str]:
-        return versions.data_plane_images(self.settings.chart.version)
+        """What the chart will run: its appVersion and the image overrides in values."""
+        app_version = chart.app_version(self.settings.chart.version, self.settings.chart.source)
+        return chart.images(manifests.helm_values(self.settings), app_version)
 
 
 # ------------------------------------------------------------------------ generation
@@ -424,7 +426,7 @@ class SecretStep(Step[Context]):
 
 class CheckChart(Step[Context]):
     name = "check-chart"
-    title = "Check the chart's secret references against the Secret"
+    title = "Check that the chart's pods find every Secret key, ConfigMap key and file"
 
     def commands(self, ctx: Context) -> list[list[str]]:
         return [commands.helm_template(ctx.kube, ctx.settings, ctx.files.values)]
@@ -439,14 +441,23 @@ class CheckChart(Step[Context]):
         import yaml
 
         secret = yaml.safe_load(ctx.files.secret.read_text(encoding="utf-8"))
-        missing = unresolved_refs(parse_manifests(result.stdout), secret)
-        if missing:
+        docs = chartcheck.parse_manifests(result.stdout)
+        problems = chartcheck.pod_problems(docs, secret)
+        deployment = commands.deployment_name(ctx.settings)
+        if deployment not in chartcheck.deployments(docs):
+            problems.append(f"the chart renders no Deployment {deployment!r} (it renders "
+                            f"{', '.join(chartcheck.deployments(docs)) or 'none'})")
+        if problems:
             raise ClusterError(
-                "the chart references Secret keys that do not exist; the pod would not start",
-                details=[ref.describe() for ref in missing],
+                "the chart's pods would not start or would miss what they read",
+                details=problems,
                 hint="remove the conflicting values: overrides, or report this as a bug",
             )
-        line.update("every secret reference resolves")
+        unexpected = [image for image in chartcheck.images(docs) if image not in ctx.images()]
+        if unexpected and ctx.settings.target.is_kind and ctx.options.preload_images:
+            # Not fatal: the node pulls them itself, only later.
+            runlog.logger().warning("images not preloaded: %s", ", ".join(unexpected))
+        line.update("every secret, config and file reference resolves")
 
 
 class Release(Step[Context]):
@@ -527,7 +538,7 @@ def _watch(ctx: Context, line: StepLine, stop: threading.Event) -> None:
     while not stop.wait(delay):
         try:
             pod_list = kube.pods(ctx.runner, ctx.kube, ctx.settings.namespace,
-                                 kube.release_selector(ctx.settings.release))
+                                 kube.release_selector(ctx.settings.release, ctx.settings.values))
             events = kube.warning_events(ctx.runner, ctx.kube, ctx.settings.namespace)
             line.update(kube.activity(pod_list, events))
         except (AirboxError, ValueError):
@@ -540,7 +551,7 @@ def _explain_release_failure(ctx: Context, exc: ToolError) -> ClusterError:
     hint = "fix the cause, then run `airbox install` again (it resumes); `airbox status` explains"
     try:
         pod_list = kube.pods(ctx.runner, ctx.kube, ctx.settings.namespace,
-                             kube.release_selector(ctx.settings.release))
+                             kube.release_selector(ctx.settings.release, ctx.settings.values))
         for pod in pod_list:
             health = kube.pod_health(pod)
             if health.problem:

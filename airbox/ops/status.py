@@ -214,7 +214,7 @@ def _probe_release(inst: Installed, runner: Runner) -> dict[str, Any] | None:
 
 def _probe_pods(inst: Installed, runner: Runner) -> list[dict[str, Any]]:
     return kube.pods(runner, inst.kube, inst.settings.namespace,
-                     kube.release_selector(inst.settings.release))
+                     kube.release_selector(inst.settings.release, inst.settings.values))
 
 
 def _probe_events(inst: Installed, runner: Runner) -> list[dict[str, Any]]:

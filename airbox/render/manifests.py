@@ -21,6 +21,7 @@ from airbox.config.settings import (
     DATA_PLANE_CLIENT_ID_KEY,
     DATA_PLANE_CLIENT_SECRET_KEY,
     LICENSE_KEY_KEY,
+    STORAGES,
     Section,
     Settings,
     load_service_account,
@@ -28,6 +29,18 @@ from airbox.config.settings import (
 
 SECRET_NAME = "airbyte-config-secrets"
 MANAGED_BY_LABEL = {"app.kubernetes.io/managed-by": "airbox"}
+
+# GCS: the chart sets GOOGLE_APPLICATION_CREDENTIALS to this file (storage.gcs.
+# credentialsJsonPath's default) in the launcher, and the launcher mounts the Secret
+# workloads.containerOrchestrator.secretName at CONTAINER_ORCHESTRATOR_SECRET_MOUNT_PATH
+# (default /secrets/gcp-creds) in its job pods: the Secret holds the key file under the
+# file's name, and the launcher gets a volume showing it at the same path.
+GCP_CREDENTIALS_DIR = "/secrets/gcp-creds"
+GCP_CREDENTIALS_KEY = "gcp.json"
+GCP_CREDENTIALS_VOLUME = "airbox-gcp-creds"
+# Azure Key Vault tags: the chart has no value for them; the launcher reads this env var
+# (airbyte.secret.store.azure.tags) as "key=value,key=value" and hands it to job pods.
+AZURE_TAGS_ENV = "AB_AZURE_KEY_VAULT_TAGS"
 
 
 def chart_secret_name(release: str) -> str:
@@ -53,7 +66,15 @@ def secret_data(settings: Settings, *, placeholder_credentials: bool = False) ->
     data.update(_section_secrets(settings.secrets_manager))
     if settings.storage is not None:
         data.update(_section_secrets(settings.storage.section))
+        if settings.storage.section.type == "gcs":
+            data[GCP_CREDENTIALS_KEY] = data.get(_gcs_secret_key(), "")
     return data
+
+
+def _gcs_secret_key() -> str:
+    key = STORAGES["gcs"].field("credentialsJson").secret_key
+    assert key is not None
+    return key
 
 
 def _section_secrets(section: Section) -> dict[str, str]:
@@ -103,7 +124,9 @@ def _section_values(section: Section) -> dict[str, Any]:
         value = section.value(fspec.key)
         if value in (None, "", {}):
             continue
-        if fspec.kind == "tags" and section.spec.section == "awsSecretManager":
+        if fspec.kind == "tags":
+            if section.spec.section != "awsSecretManager":
+                continue  # the chart reads no tags here: see _launcher_extras
             # The chart wants a list of {key, value} for AWS tags.
             value = [{"key": str(k), "value": str(v)} for k, v in value.items()]
         values[fspec.key] = value
@@ -153,7 +176,38 @@ def helm_values(settings: Settings) -> dict[str, Any]:
         # The chart's default storage reads its (non-secret, default) keys from the
         # Secret the chart renders itself; keep it pointed there.
         values["storage"] = {"secretName": chart_secret_name(settings.release)}
-    return deep_merge(values, settings.values)
+    extras = _launcher_extras(settings)
+    merged = deep_merge(values, settings.values)
+    if extras:
+        launcher = merged.setdefault("workloadLauncher", {})
+        for key, ours in extras.items():
+            launcher[key] = _merge_named(ours, launcher.get(key))
+    return merged
+
+
+def _launcher_extras(settings: Settings) -> dict[str, list[dict[str, Any]]]:
+    """Volumes, mounts and env the launcher needs beyond the chart's own wiring."""
+    extras: dict[str, list[dict[str, Any]]] = {}
+    if settings.storage is not None and settings.storage.section.type == "gcs":
+        extras["volumes"] = [{
+            "name": GCP_CREDENTIALS_VOLUME,
+            "secret": {"secretName": SECRET_NAME,
+                       "items": [{"key": GCP_CREDENTIALS_KEY, "path": GCP_CREDENTIALS_KEY}]},
+        }]
+        extras["volumeMounts"] = [{"name": GCP_CREDENTIALS_VOLUME,
+                                   "mountPath": GCP_CREDENTIALS_DIR, "readOnly": True}]
+    tags = settings.secrets_manager.options.get("tags")
+    if settings.secrets_manager.type == "AZURE_KEY_VAULT" and tags:
+        text = ",".join(f"{k}={v}" for k, v in tags.items())
+        extras["extraEnv"] = [{"name": AZURE_TAGS_ENV, "value": text}]
+    return extras
+
+
+def _merge_named(ours: list[dict[str, Any]], theirs: Any) -> list[dict[str, Any]]:
+    """A user's ``values:`` list (volumes, env) plus airbox's entries it does not name."""
+    given = list(theirs) if isinstance(theirs, list) else []
+    names = {item.get("name") for item in given if isinstance(item, dict)}
+    return [*given, *(item for item in ours if item["name"] not in names)]
 
 
 def kind_config(settings: Settings, *, cgroup_v1: bool = False) -> dict[str, Any]:

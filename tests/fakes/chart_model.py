@@ -111,11 +111,28 @@ def chart_secret_keys(values: dict[str, Any]) -> dict[str, str]:
     return keys
 
 
+def fullname(release: str, values: dict[str, Any]) -> str:
+    """The Deployment's name: the release alone when it holds the chart's name."""
+    if values.get("fullnameOverride"):
+        return str(values["fullnameOverride"])[:63].rstrip("-")
+    chart = str(values.get("nameOverride") or CHART)
+    return (release if chart in release else f"{release}-{chart}")[:63].rstrip("-")
+
+
+def launcher_image(values: dict[str, Any], app_version: str) -> str:
+    """``image.repository:image.tag`` (the tag defaulting to appVersion)."""
+    return (f"{_dig(values, 'image.repository') or 'airbyte/workload-launcher'}:"
+            f"{_dig(values, 'image.tag') or app_version}")
+
+
 def render(release: str, namespace: str, values: dict[str, Any],
            app_version: str) -> list[dict[str, Any]]:
     """What ``helm template`` prints, as documents (the credential-relevant part)."""
+    # The Secret and ConfigMap are named after the release whatever its name; only the
+    # Deployment follows the chart's fullname rule.
     full = f"{release}-{CHART}"
-    labels = {"app.kubernetes.io/name": CHART, "app.kubernetes.io/instance": release}
+    labels = {"app.kubernetes.io/name": str(values.get("nameOverride") or CHART),
+              "app.kubernetes.io/instance": release}
     env = [
         {"name": var, "valueFrom": {"secretKeyRef": {"name": name, "key": key}}}
         for var, name, key in secret_refs(release, values)
@@ -132,12 +149,13 @@ def render(release: str, namespace: str, values: dict[str, Any],
                   "WORKLOADS_NAMESPACE": str(workloads_ns if workloads_ns is not None
                                              else "jobs") or namespace}},
         {"apiVersion": "apps/v1", "kind": "Deployment",
-         "metadata": {"name": full, "namespace": namespace, "labels": labels},
+         "metadata": {"name": fullname(release, values), "namespace": namespace,
+                      "labels": labels},
          "spec": {"replicas": 1, "selector": {"matchLabels": labels},
                   "template": {"metadata": {"labels": labels},
                                "spec": {"serviceAccountName": "airbyte-workload-launcher",
                                         "containers": [{
                                             "name": CONTAINER,
-                                            "image": f"airbyte/workload-launcher:{app_version}",
+                                            "image": launcher_image(values, app_version),
                                             "env": env}]}}}},
     ]

@@ -3851,8 +3851,7 @@ def chart_objects(rec: Obj, ns: str, name: str, rev: Obj) -> list[Obj]:
         ),
         None,
     )
-    tag = dig(values, "global", "image", "tag") or rev["app_version"]
-    image = f"{LAUNCHER_IMAGE}:{tag}"
+    image = chart_model.launcher_image(values, rev["app_version"])
     url = (
         dig(values, "global", "airbyteUrl")
         or dig(values, "airbyteUrl")
@@ -3888,7 +3887,7 @@ def chart_objects(rec: Obj, ns: str, name: str, rev: Obj) -> list[Obj]:
         {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
-            "metadata": meta(full),
+            "metadata": meta(chart_model.fullname(name, values)),
             "spec": {
                 "replicas": replicas,
                 "selector": {"matchLabels": selector},
@@ -4041,7 +4040,15 @@ def remove_release_objects(rec: Obj, ns: str, name: str) -> None:
 
 
 def release_healthy(ctx: Ctx, rec: Obj, ns: str, name: str, chart: str) -> bool:
-    pods = owned_pods(rec, ns, f"{name}-{chart}")
+    # The release's Deployment, whatever the chart's fullname rule made of its name.
+    deployments = [
+        o["metadata"]["name"]
+        for o in rec["objects"].values()
+        if o["kind"] == "Deployment"
+        and o["metadata"].get("namespace") == ns
+        and o.get("_fake", {}).get("release") == name
+    ] or [f"{name}-{chart}"]
+    pods = [p for d in deployments for p in owned_pods(rec, ns, d)]
     return bool(pods) and all(is_ready(pod_view(ctx, rec, p)) for p in pods)
 
 
