@@ -106,6 +106,19 @@ class FakeControlPlane:
     dataplane_secrets: dict[str, tuple[str, str]] = field(default_factory=dict)
     tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
     heartbeats: dict[str, float] = field(default_factory=dict)
+    workspaces: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    destinations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    connections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    jobs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # The jobs' clock: each GET /v1/jobs/{id} moves that job one entry along this script
+    # (POST /v1/jobs answers with the first entry); the last entry sticks.
+    job_script: list[str] = field(default_factory=lambda: [
+        "pending", "running", "running", "succeeded"])
+    job_failure: str = "Something went wrong in the connector. See the logs for more details."
+    # Called as job(status) changes, with (job, new status): how the fake cluster learns
+    # that a sync runs (tests wire it to FakeK8s.job_pod).
+    job_listeners: list[Callable[[dict[str, Any], str], None]] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     hooks: list[Hook] = field(default_factory=list)
@@ -118,7 +131,7 @@ class FakeControlPlane:
         self.organization_id = self.add_organization("Acme")
         self.add_app(CLIENT_ID, CLIENT_SECRET, [self.organization_id])
         # The Airbyte-managed region every organization sees.
-        self.add_region("US", MANAGED_ORGANIZATION)
+        self.managed_region = self.add_region("US", MANAGED_ORGANIZATION)
 
     # ---------------------------------------------------------------- addresses
 
@@ -233,6 +246,45 @@ class FakeControlPlane:
         return [_public(d) for d in self.dataplanes.values() if not d["deleted"]
                 and (name is None or d["name"] == name)]
 
+    def add_workspace(self, name: str, region_id: str | None = None,
+                      organization_id: str | None = None) -> dict[str, Any]:
+        """A workspace, in the Airbyte-managed region unless ``region_id`` is given."""
+        workspace_id = str(uuid.uuid4())
+        workspace = {"workspaceId": workspace_id, "name": name,
+                     "organizationId": organization_id or self.organization_id,
+                     "regionId": region_id or self.managed_region["regionId"],
+                     "deleted": False}
+        self.workspaces[workspace_id] = workspace
+        return workspace
+
+    def workspace_view(self, workspace: dict[str, Any]) -> dict[str, Any]:
+        """As the public API shows it: ``dataResidency`` is the region's name, lower-cased."""
+        region = self.regions.get(workspace["regionId"]) or {}
+        return {"workspaceId": workspace["workspaceId"], "name": workspace["name"],
+                "dataResidency": str(region.get("name") or "auto").lower(),
+                "notifications": {"failure": {}, "success": {}}}
+
+    def routed(self, region_id: str) -> list[str]:
+        """Names of the live workspaces in this region."""
+        return sorted(w["name"] for w in self.workspaces.values()
+                      if not w["deleted"] and w["regionId"] == region_id)
+
+    def live(self, kind: str) -> list[dict[str, Any]]:
+        """The live sources, destinations or connections."""
+        table: dict[str, dict[str, Any]] = getattr(self, kind)
+        return [dict(v) for v in table.values() if not v.get("deleted")]
+
+    def move_job(self, job_id: int, status: str) -> None:
+        """Set a job's status (the test's hand on the clock), telling the listeners."""
+        with self.lock:
+            job = self.jobs[job_id]
+            if job["status"] == status:
+                return
+            job["status"] = status
+            job["lastUpdatedAt"] = self._stamp()
+            for listener in list(self.job_listeners):
+                listener(dict(job), status)
+
     def heartbeat(self, dataplane_id: str, seconds_ago: float = 0.0) -> None:
         self.heartbeats[dataplane_id] = self.now() - seconds_ago
 
@@ -268,13 +320,16 @@ class FakeControlPlane:
                 if method != "POST":
                     return _error(405, "method-not-allowed", f"{method} is not allowed")
                 return self._token(body)
-            if path.startswith("/v1/") or path == "/api/v1/dataplanes/health":
+            if path.startswith("/v1/") or path in ("/api/v1/dataplanes/health",
+                                                    "/api/v1/jobs/get"):
                 app = self._authenticate(headers)
                 if app is None:
                     return _error(401, "invalid-api-key",
                                   "The access token is missing, invalid or expired.")
                 if path == "/api/v1/dataplanes/health":
                     return self._health(method, app, body)
+                if path == "/api/v1/jobs/get":
+                    return self._job_info(body)
                 return self._public(method, path[len("/v1"):], query, body, app)
             return _error(404, "resource-not-found", f"No route for {path}.")
 
@@ -388,7 +443,197 @@ class FakeControlPlane:
             if method == "DELETE":
                 one["deleted"] = True
                 return 200, _public(one)
+        if parts and parts[0] in ("workspaces", "sources", "destinations", "connections",
+                                  "jobs"):
+            return self._workloads(method, parts, query, body, app)
         return _error(404, "resource-not-found", f"No route for {method} /v1{path}.")
+
+    # ------------------------------------------- workspaces, connectors, jobs
+
+    def _visible_workspace(self, app: App, workspace_id: str) -> dict[str, Any] | None:
+        found = self.workspaces.get(workspace_id)
+        if found is None or found["deleted"] or found["organizationId"] not in app.organizations:
+            return None
+        return found
+
+    def _workloads(self, method: str, parts: list[str], query: dict[str, list[str]],
+                   body: dict[str, Any], app: App) -> tuple[int, Any]:
+        kind = parts[0]
+        if kind == "workspaces":
+            return self._workspaces(method, parts, query, body, app)
+        if kind == "jobs":
+            return self._jobs(method, parts, body, app)
+        table: dict[str, dict[str, Any]] = getattr(self, kind)
+        key = {"sources": "sourceId", "destinations": "destinationId",
+               "connections": "connectionId"}[kind]
+        if len(parts) == 1 and method == "GET":
+            wanted = set(query.get("workspaceIds") or [])
+            limit = int(next(iter(query.get("limit") or []), "20"))
+            offset = int(next(iter(query.get("offset") or []), "0"))
+            rows = [_public(v) for v in table.values() if not v["deleted"]
+                    and self._visible_workspace(app, v["workspaceId"]) is not None
+                    and (not wanted or v["workspaceId"] in wanted)]
+            return 200, {"data": rows[offset:offset + limit]}
+        if len(parts) == 1 and method == "POST":
+            if kind == "connections":
+                return self._create_connection(body, app)
+            return self._create_actor(kind, body, app)
+        if len(parts) == 2:
+            one = table.get(parts[1])
+            if one is None or one["deleted"] or self._visible_workspace(
+                    app, one["workspaceId"]) is None:
+                return _error(404, "resource-not-found", f"{key} {parts[1]} not found.")
+            if method == "GET":
+                return 200, _public(one)
+            if method == "DELETE":
+                one["deleted"] = True
+                return 204, None
+        return _error(404, "resource-not-found", f"No route for {method} /v1/{'/'.join(parts)}.")
+
+    def _workspaces(self, method: str, parts: list[str], query: dict[str, list[str]],
+                    body: dict[str, Any], app: App) -> tuple[int, Any]:
+        if parts == ["workspaces"] and method == "GET":
+            limit = int(next(iter(query.get("limit") or []), "20"))
+            offset = int(next(iter(query.get("offset") or []), "0"))
+            if not 1 <= limit <= 100:
+                return _error(400, "bad-request", "limit must be between 1 and 100.")
+            rows = [self.workspace_view(w) for w in self.workspaces.values()
+                    if not w["deleted"] and w["organizationId"] in app.organizations]
+            return 200, {"data": rows[offset:offset + limit]}
+        if parts == ["workspaces"] and method == "POST":
+            name, org = body.get("name"), body.get("organizationId") or self.organization_id
+            if not name:
+                return _error(400, "bad-request", "name is required.")
+            if org not in app.organizations:
+                return _error(403, "forbidden", "No access to this organization.")
+            region_id = body.get("regionId")
+            if region_id and not self._region_for(str(org), str(region_id)):
+                return _error(400, "bad-request", f"Region {region_id} not found.")
+            made = self.add_workspace(str(name), region_id and str(region_id), str(org))
+            return 200, self.workspace_view(made)
+        if len(parts) == 2:
+            workspace = self._visible_workspace(app, parts[1])
+            if workspace is None:
+                return _error(404, "resource-not-found", f"Workspace {parts[1]} not found.")
+            if method == "GET":
+                return 200, self.workspace_view(workspace)
+            if method == "PATCH":
+                region_id = body.get("regionId")
+                if region_id is not None:
+                    if not self._region_for(workspace["organizationId"], str(region_id)):
+                        return _error(400, "bad-request", f"Region {region_id} not found.")
+                    workspace["regionId"] = str(region_id)
+                if body.get("name"):
+                    workspace["name"] = str(body["name"])
+                return 200, self.workspace_view(workspace)
+        if len(parts) == 4 and parts[2] == "definitions" and method == "GET":
+            if self._visible_workspace(app, parts[1]) is None:
+                return _error(404, "resource-not-found", f"Workspace {parts[1]} not found.")
+            if parts[3] in DEFINITIONS:
+                return 200, {"data": [dict(d) for d in DEFINITIONS[parts[3]]]}
+        return _error(404, "resource-not-found", f"No route for {method} /v1/{'/'.join(parts)}.")
+
+    def _region_for(self, organization_id: str, region_id: str) -> bool:
+        region = self.regions.get(region_id)
+        return region is not None and not region["deleted"] and region["organizationId"] in (
+            organization_id, MANAGED_ORGANIZATION)
+
+    def _create_actor(self, kind: str, body: dict[str, Any], app: App) -> tuple[int, Any]:
+        singular = kind[:-1]
+        config = body.get("configuration")
+        if not body.get("name") or not body.get("workspaceId") or not isinstance(config, dict):
+            return _error(400, "bad-request", "name, workspaceId and configuration are required.")
+        if self._visible_workspace(app, str(body["workspaceId"])) is None:
+            return _error(403, "forbidden", "No access to this workspace.")
+        definition = body.get("definitionId")
+        if not definition:
+            # Like the server: a connector named in the configuration must be in its map.
+            named = config.get(f"{singular}Type")
+            definition = NAME_TO_DEFINITION[kind].get(str(named))
+            if definition is None:
+                return _error(400, "value-not-found",
+                              f"{singular}Type {named!r} is not a known {singular} name.")
+        if definition not in {d["id"] for d in DEFINITIONS[kind]}:
+            return _error(404, "resource-not-found", f"Definition {definition} not found.")
+        key = f"{singular}Id"
+        made = {key: str(uuid.uuid4()), "name": body["name"], f"{singular}Type": next(
+            d["name"].lower() for d in DEFINITIONS[kind] if d["id"] == definition),
+            "definitionId": definition, "workspaceId": body["workspaceId"],
+            "configuration": config, "createdAt": int(self.now()), "deleted": False}
+        getattr(self, kind)[made[key]] = made
+        return 200, _public(made)
+
+    def _create_connection(self, body: dict[str, Any], app: App) -> tuple[int, Any]:
+        source = self.sources.get(str(body.get("sourceId")))
+        destination = self.destinations.get(str(body.get("destinationId")))
+        if source is None or source["deleted"] or destination is None or destination["deleted"]:
+            return _error(400, "bad-request", "sourceId and destinationId must exist.")
+        if self._visible_workspace(app, source["workspaceId"]) is None:
+            return _error(403, "forbidden", "No access to this workspace.")
+        made = {"connectionId": str(uuid.uuid4()),
+                "name": body.get("name") or f"{source['name']} → {destination['name']}",
+                "sourceId": source["sourceId"], "destinationId": destination["destinationId"],
+                "workspaceId": source["workspaceId"], "status": "active",
+                "schedule": {"scheduleType": "manual"}, "createdAt": int(self.now()),
+                "deleted": False}
+        self.connections[made["connectionId"]] = made
+        return 200, _public(made)
+
+    def _jobs(self, method: str, parts: list[str], body: dict[str, Any],
+              app: App) -> tuple[int, Any]:
+        if parts == ["jobs"] and method == "POST":
+            connection = self.connections.get(str(body.get("connectionId")))
+            if connection is None or connection["deleted"]:
+                return _error(404, "resource-not-found",
+                              f"Connection {body.get('connectionId')} not found.")
+            workspace = self._visible_workspace(app, connection["workspaceId"])
+            if workspace is None:
+                return _error(403, "forbidden", "No access to this connection.")
+            if body.get("jobType") != "sync":
+                return _error(400, "bad-request", "jobType must be sync.")
+            running = [j for j in self.jobs.values() if j["connectionId"] ==
+                       connection["connectionId"] and j["status"] in ("pending", "running")]
+            if running:
+                return _error(409, "state-conflict", "A sync is already running for this "
+                                                     "connection.")
+            job_id = 1000 + len(self.jobs) + 1
+            job = {"jobId": job_id, "status": "", "jobType": "sync",
+                   "startTime": self._stamp(), "connectionId": connection["connectionId"],
+                   "workspaceId": workspace["workspaceId"], "regionId": workspace["regionId"],
+                   "step": 0, "attempt": 0}
+            self.jobs[job_id] = job
+            self.move_job(job_id, self.job_script[0])
+            return 200, _job_view(job)
+        if len(parts) == 2:
+            try:
+                found = self.jobs.get(int(parts[1]))
+            except ValueError:
+                found = None
+            if found is None:
+                return _error(404, "resource-not-found", f"Job {parts[1]} not found.")
+            job = found
+            if method == "GET":
+                if job["status"] not in ("cancelled", "succeeded", "failed"):
+                    job["step"] = min(job["step"] + 1, len(self.job_script) - 1)
+                    self.move_job(job["jobId"], self.job_script[job["step"]])
+                return 200, _job_view(job)
+            if method == "DELETE":
+                if job["status"] in ("pending", "running", "incomplete"):
+                    self.move_job(job["jobId"], "cancelled")
+                return 200, _job_view(job)
+        return _error(404, "resource-not-found", f"No route for {method} /v1/{'/'.join(parts)}.")
+
+    def _job_info(self, body: Any) -> tuple[int, Any]:
+        """The internal job read: the last attempt's failure summary."""
+        job = self.jobs.get(int(body.get("id") or 0)) if isinstance(body, dict) else None
+        if job is None:
+            return _error(404, "resource-not-found", "Job not found.")
+        failures = ([{"failureOrigin": "source", "externalMessage": self.job_failure,
+                      "timestamp": int(self.now() * 1000)}]
+                    if job["status"] == "failed" else [])
+        return 200, {"job": {"id": job["jobId"], "status": job["status"]},
+                     "attempts": [{"attempt": {"id": 0, "status": job["status"],
+                                               "failureSummary": {"failures": failures}}}]}
 
     def _health(self, method: str, app: App, body: Any) -> tuple[int, Any]:
         if not self.health_available:
@@ -435,6 +680,25 @@ class FakeControlPlane:
             for hook in found:
                 hook.times -= 1
             return found
+
+
+# The connectors a workspace offers (ids as in Airbyte's registry). Like the real
+# server's name map, dev-null is not in NAME_TO_DEFINITION: it needs its definitionId.
+DEFINITIONS: dict[str, list[dict[str, str]]] = {
+    "sources": [{"id": "dfd88b22-b603-4c3d-aad7-3701784586b1", "name": "Faker",
+                 "dockerRepository": "airbyte/source-faker", "dockerImageTag": "6.2.21"}],
+    "destinations": [{"id": "a7bcc9d8-13b3-4e49-b80d-d020b90045e3", "name": "Dev-null",
+                      "dockerRepository": "airbyte/destination-dev-null",
+                      "dockerImageTag": "0.7.21"}],
+}
+NAME_TO_DEFINITION: dict[str, dict[str, str]] = {
+    "sources": {"faker": "dfd88b22-b603-4c3d-aad7-3701784586b1"},
+    "destinations": {},
+}
+
+
+def _job_view(job: dict[str, Any]) -> dict[str, Any]:
+    return {k: job[k] for k in ("jobId", "status", "jobType", "startTime", "connectionId")}
 
 
 def _public(obj: dict[str, Any]) -> dict[str, Any]:
@@ -521,7 +785,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(status, payload, {})
 
     def _answer(self, status: int, payload: Any, extra: dict[str, str]) -> None:
-        data = json.dumps(payload).encode()
+        data = b"" if status == 204 else json.dumps(payload).encode()
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

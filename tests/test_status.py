@@ -65,7 +65,7 @@ def test_healthy_then_each_failure_names_its_root_cause(installer: Installer) ->
                       "registration": "skip", "heartbeat": "skip", "restart-policy": "ok",
                       # The default fake node has no kubeadm/crictl (see test_year.py).
                       "certificates": "skip", "disk": "skip", "images": "skip",
-                      "versions": "ok"}
+                      "versions": "ok", "routing": "skip"}
     assert report["release"]["status"] == "deployed"
     assert report["release"]["revision"] == 1
     assert report["release"]["chartVersion"] == "1.8.1"
@@ -214,6 +214,7 @@ def test_registration_and_heartbeat(installer: Installer, fake_cp: FakeControlPl
     _registered(inst, fake_cp, url=fake_cp.url)
     [dataplane] = fake_cp.live_dataplanes()
     fake_cp.heartbeat(dataplane["dataplaneId"], seconds_ago=5)
+    fake_cp.add_workspace("analytics", region_id=dataplane["regionId"])
     code, report = status_json(inst)
     assert code == 0, report
     registration = report["registration"]

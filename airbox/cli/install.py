@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -17,6 +18,7 @@ Examples:
   airbox install --answers dp.yaml --dry-run --output-dir out
   airbox install --answers dp.yaml --kube-context prod-eks   # an existing cluster
   airbox install --answers dp.yaml --chart ./airbyte-data-plane-1.8.1.tgz
+  airbox install --answers dp.yaml --workspace analytics-eu   # route a workspace here
 """
 
 
@@ -43,6 +45,10 @@ Examples:
               help="Continue although preflight checks fail (asks for confirmation).")
 @click.option("--no-preload-images", is_flag=True,
               help="Let the cluster pull images itself instead of pulling them on the host.")
+@click.option("--workspace", "workspace", multiple=True,
+              help="Route this workspace (name or id) to the data plane's region; repeatable.")
+@click.option("--force-route", is_flag=True,
+              help="Move the named workspaces even when they use another self-managed region.")
 @common_options
 def install(
     answers_file: Path | None,
@@ -53,7 +59,8 @@ def install(
     output_dir: Path | None,
     ignore_preflight_failures: bool,
     no_preload_images: bool,
-    **flags: str | None,
+    force_route: bool,
+    **flags: Any,
 ) -> int:
     """Install or upgrade an Airbyte data plane on this machine.
 
@@ -77,4 +84,5 @@ def install(
         ignore_preflight_failures=ignore_preflight_failures,
         preload_images=not no_preload_images,
         interactive=sys.stdin.isatty() and not assume_yes,
+        force_route=force_route,
     )

@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                    "List the data planes registered with the control plane."),
     "repair": ("airbox.cli.repair", "repair",
                "Bring the data plane back to healthy (no questions asked)."),
+    "workspaces": ("airbox.cli.workspaces", "workspaces",
+                   "Which workspaces run their syncs here; route them to this region."),
 }
 
 

@@ -53,6 +53,9 @@ def flag_answers(flags: Mapping[str, Any]) -> dict[str, Any]:
         value = flags.get(flag)
         if value not in (None, ""):
             sources.set_path(out, path, str(value))
+    workspaces = [str(w) for w in flags.get("workspace") or () if str(w).strip()]
+    if workspaces:
+        out["workspaces"] = workspaces
     return out
 
 

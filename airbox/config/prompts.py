@@ -84,6 +84,16 @@ class Prompter:
         ).unsafe_ask()
         return str(answer).strip()
 
+    def checkbox(self, message: str, choices: Sequence[tuple[str, str, bool]]) -> list[str]:
+        """``choices``: (value, label, checked) triples; returns the checked values."""
+        import questionary
+
+        self._before()
+        items = [questionary.Choice(title=label, value=value, checked=checked)
+                 for value, label, checked in choices]
+        answer = questionary.checkbox(message, choices=items, **self._io).unsafe_ask()
+        return [str(value) for value in answer or []]
+
     def confirm(self, message: str, *, default: bool = False) -> bool:
         import questionary
 

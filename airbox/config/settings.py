@@ -327,6 +327,8 @@ class Settings:
     chart: ChartRef
     values: Mapping[str, Any] = field(default_factory=dict)
     target: Target = field(default_factory=Target)
+    # Workspaces (names or ids) to route to this data plane's region.
+    workspaces: tuple[str, ...] = ()
 
     @property
     def release(self) -> str:
@@ -391,6 +393,8 @@ class Settings:
             chart=ChartRef(str(chart.get("version") or CHART_VERSION), chart.get("source")),
             values=dict(answers.get("values") or {}),
             target=Target(cluster.get("kubeContext") or None, cluster.get("kubeconfig") or None),
+            workspaces=tuple(str(w).strip() for w in answers.get("workspaces") or ()
+                             if str(w).strip()),
         )
 
 
@@ -628,6 +632,20 @@ def validate(answers: Mapping[str, Any], *, require_credentials: bool = True) ->
         problems.extend(values_problems(values))
 
     problems.extend(weak_secret_problems(answers))
+
+    workspaces = answers.get("workspaces")
+    if workspaces is not None:
+        if not isinstance(workspaces, list) or not all(
+                isinstance(w, str) and w.strip() for w in workspaces):
+            add("workspaces", "must be a list of workspace names or ids",
+                "for example: workspaces: [analytics-eu]")
+        elif not has_reg and not has_dp:
+            pass  # reported above: no credentials at all
+        elif not has_reg:
+            add("workspaces", "routing workspaces needs the Airbyte application's credentials",
+                "set AIRBYTE_CLIENT_ID/AIRBYTE_CLIENT_SECRET (registration.clientId/"
+                "clientSecret), or route them in Airbyte: Settings › Workspace › General › "
+                "Region")
 
     cluster = _mapping(answers.get("cluster"))
     kubeconfig = cluster.get("kubeconfig")

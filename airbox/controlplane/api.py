@@ -203,6 +203,105 @@ class AirbyteApi:
         self._call("DELETE", f"/dataplanes/{dataplane_id}",
                    what=f"deleting the data plane {dataplane_id}", allow_empty=True)
 
+    # ------------------------------------------------------------- workspaces
+
+    def workspaces(self, *, page_size: int = 100) -> list[dict[str, Any]]:
+        """Every workspace the application can see: ``[{workspaceId, name, dataResidency}]``.
+
+        Paginated (``limit``/``offset``, at most 100 a page): pages are read until one comes
+        back short. ``dataResidency`` is the workspace's region name, lower-cased.
+        """
+        found: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            page = self._get_list("/workspaces", params={"limit": page_size, "offset": offset},
+                                  what="listing the workspaces")
+            found.extend(page)
+            if len(page) < page_size:
+                return found
+            offset += page_size
+
+    def get_workspace(self, workspace_id: str) -> dict[str, Any]:
+        return self._object("GET", f"/workspaces/{workspace_id}",
+                            what=f"reading the workspace {workspace_id}",
+                            require=("workspaceId",))
+
+    def route_workspace(self, workspace_id: str, region_id: str) -> dict[str, Any]:
+        """Point a workspace at a region (``PATCH /workspaces/{id} {regionId}``).
+
+        Setting a field to the value it has is harmless, so a retry is safe.
+        """
+        return self._object("PATCH", f"/workspaces/{workspace_id}",
+                            json={"regionId": region_id}, idempotent=True,
+                            what=f"routing the workspace {workspace_id} to region {region_id}",
+                            require=("workspaceId",))
+
+    def create_workspace(self, name: str, organization_id: str,
+                         region_id: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"name": name, "organizationId": organization_id}
+        if region_id:
+            body["regionId"] = region_id
+        return self._object("POST", "/workspaces", json=body, idempotent=False,
+                            what=f"creating the workspace {name}", require=("workspaceId",))
+
+    # ------------------------------------------------ connectors, connections, jobs
+
+    def definitions(self, workspace_id: str, kind: str) -> list[dict[str, Any]]:
+        """The connector definitions (``kind``: sources | destinations) of a workspace:
+        ``[{id, name, dockerRepository, dockerImageTag}]``."""
+        return self._get_list(f"/workspaces/{workspace_id}/definitions/{kind}",
+                              what=f"listing the {kind[:-1]} connectors")
+
+    def create_actor(self, kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a source or destination (``kind``: sources | destinations)."""
+        key = "sourceId" if kind == "sources" else "destinationId"
+        return self._object("POST", f"/{kind}", json=dict(body), idempotent=False,
+                            what=f"creating the {kind[:-1]} {body.get('name')}", require=(key,))
+
+    def list_actors(self, kind: str, workspace_id: str) -> list[dict[str, Any]]:
+        """Sources, destinations or connections (``kind``) of one workspace, every page."""
+        found: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            page = self._get_list(f"/{kind}", params={"workspaceIds": [workspace_id],
+                                                      "limit": 100, "offset": offset},
+                                  what=f"listing the {kind}")
+            found.extend(page)
+            if len(page) < 100:
+                return found
+            offset += 100
+
+    def delete_actor(self, kind: str, actor_id: str) -> bool:
+        """Delete a source, destination or connection; False when it was already gone."""
+        try:
+            self._call("DELETE", f"/{kind}/{actor_id}",
+                       what=f"deleting the {kind[:-1]} {actor_id}", allow_empty=True)
+        except ControlPlaneError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def create_connection(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self._object("POST", "/connections", json=dict(body), idempotent=False,
+                            what=f"creating the connection {body.get('name')}",
+                            require=("connectionId",))
+
+    def start_job(self, connection_id: str, job_type: str = "sync") -> dict[str, Any]:
+        return self._object("POST", "/jobs",
+                            json={"connectionId": connection_id, "jobType": job_type},
+                            idempotent=False, what=f"starting a {job_type} of {connection_id}",
+                            require=("jobId",))
+
+    def get_job(self, job_id: int | str) -> dict[str, Any]:
+        return self._object("GET", f"/jobs/{job_id}", what=f"reading the job {job_id}",
+                            require=("jobId",))
+
+    def cancel_job(self, job_id: int | str) -> dict[str, Any] | None:
+        answer = self._call("DELETE", f"/jobs/{job_id}", what=f"cancelling the job {job_id}",
+                            allow_empty=True)
+        return answer if isinstance(answer, dict) else None
+
     def dataplane_health(
         self, airbyte_url: str, organization_id: str
     ) -> list[dict[str, Any]] | None:

@@ -57,6 +57,8 @@ class Options:
     preload_images: bool = True
     # Questions may be asked (a terminal, and no --yes).
     interactive: bool = False
+    # Move named workspaces that use another self-managed region without asking.
+    force_route: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,8 @@ class Context:
     prompter: Prompter | None = None
     _docker: DockerHost | None = None
     pulls: Pulls | None = None
+    # What the "route" step did (an airbox.ops.workspaces.Routing), for the last screen.
+    routing: Any = None
 
     @property
     def kube(self) -> Kube:
@@ -608,6 +612,28 @@ class Verify(Step[Context]):
         line.update("launcher available, no authentication errors in its logs")
 
 
+class Route(Step[Context]):
+    name = "route"
+    title = "Route workspaces to the data plane's region"
+
+    def commands(self, ctx: Context) -> list[list[str]]:
+        if ctx.settings.registration is None:
+            return []
+        api = ctx.settings.control_plane.api_url
+        return [
+            ["http", "GET", f"{api}/workspaces?limit=100&offset=0"],
+            *(["http", "PATCH", f"{api}/workspaces/<{w}>", '{"regionId": "<region>"}',
+               "(only if not routed yet)"] for w in ctx.settings.workspaces),
+        ]
+
+    def run(self, ctx: Context, line: StepLine) -> None:
+        hook: Callable[[Context, StepLine], None] | None = ctx.hooks.get("route")
+        if hook is None:
+            line.skip("not available in this build")
+            return
+        hook(ctx, line)
+
+
 def steps() -> list[Step[Context]]:
     return [
         Preflight(),
@@ -622,6 +648,7 @@ def steps() -> list[Step[Context]]:
         CheckChart(),
         Release(),
         Verify(),
+        Route(),
     ]
 
 
@@ -655,6 +682,12 @@ def next_steps(ctx: Context) -> list[str]:
                      f"{settings.namespace} get pods")
     lines.append(f"  health:     airbox status --name {settings.name}")
     lines.append(f"  logs:       airbox logs --name {settings.name}")
+    if ctx.routing is not None:
+        from airbox.controlplane.registration import saved_registration
+        from airbox.ops.workspaces import last_screen
+
+        record = saved_registration(ctx.state) or {}
+        lines.extend(last_screen(ctx.routing, settings.name, record.get("dataplaneId")))
     return lines
 
 
@@ -671,7 +704,8 @@ def default_hooks() -> dict[str, Any]:
 
     hooks: dict[str, Any] = {}
     for step, module in (("preflight", "airbox.ops.preflight.command"),
-                         ("register", "airbox.controlplane.registration")):
+                         ("register", "airbox.controlplane.registration"),
+                         ("route", "airbox.ops.workspaces")):
         try:
             hooks[step] = importlib.import_module(module).install_step
         except ImportError:
@@ -691,12 +725,13 @@ def install_command(
     preload_images: bool,
     interactive: bool,
     term: Terminal | None = None,
+    force_route: bool = False,
 ) -> int:
     from airbox.config.gather import Inputs, gather, save
 
     term = term or Terminal(verbose=verbose)
     options = Options(dry_run, output_dir, assume_yes, ignore_preflight_failures, verbose,
-                      preload_images, interactive)
+                      preload_images, interactive, force_route)
     answers, settings = gather(Inputs(answers_file, flags, interactive))
     state = StateDir.for_name(settings.name)
     if dry_run:

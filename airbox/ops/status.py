@@ -41,7 +41,9 @@ backward compatible; new keys may appear)::
                    "unusedConnectorBytes": 1}
       } | null,
       "versions": {"chart": {"running": "1.8.0", "pinned": "1.8.1"},
-                   "kubernetes": {"running": "v1.35.0", "pinned": "v1.35.0"}} | null
+                   "kubernetes": {"running": "v1.35.0", "pinned": "v1.35.0"}} | null,
+      "routing": {"region": {"regionId", "name"}, "workspaces": ["..."]} | null
+                                         # null: not checked (see the routing check)
     }
 
 Check ids: ``docker``, ``node-container``, ``kubernetes``, ``release``, ``pods``,
@@ -51,7 +53,9 @@ ahead: ``restart-policy`` (the node comes back after a reboot), ``certificates``
 node's image store and the host's Docker data root: warn above 80%, fail from 95%),
 ``images`` (how many the node holds; connector images no pod uses, for ``airbox
 prune``) and ``versions`` (the chart and Kubernetes against the ones airbox pins; an
-available upgrade is noted, not a warning). ``state`` is ``ok``,
+available upgrade is noted, not a warning); last ``routing``: ``ok`` when a workspace
+uses the data plane's region, ``warn`` when none does (it gets no work), ``skip``
+without the application's credentials. ``state`` is ``ok``,
 ``warn`` (works, needs attention: makes the verdict degraded), ``fail`` (makes it
 unhealthy) or ``skip`` (not applicable, or not checked because of an earlier failure
 or a missing credential); ``ok`` is true, false, false, null respectively.
@@ -89,7 +93,9 @@ STATUS_VERSION = 1
 CHECK_IDS = ("docker", "node-container", "kubernetes", "release", "pods", "events",
              "credentials", "registration", "heartbeat",
              # Looking ahead: what will break in the coming weeks, not what is broken now.
-             "restart-policy", "certificates", "disk", "images", "versions")
+             "restart-policy", "certificates", "disk", "images", "versions",
+             # Last: does any workspace send its syncs here?
+             "routing")
 DISK_WARN_PERCENT = 80.0
 DISK_FAIL_PERCENT = 95.0
 # Warnings and restarts older than this are history, not a problem now.
@@ -150,6 +156,7 @@ class Probes:
     certificates: Outcome = field(default_factory=Outcome)
     disk: Outcome = field(default_factory=Outcome)
     images: Outcome = field(default_factory=Outcome)
+    routing: Outcome = field(default_factory=Outcome)
 
 
 # ---------------------------------------------------------------------------- probes
@@ -288,6 +295,12 @@ def _probe_registration(inst: Installed) -> dict[str, Any] | None:
     return view
 
 
+def _probe_routing(inst: Installed) -> dict[str, Any] | None:
+    from airbox.ops.workspaces import routing_probe
+
+    return routing_probe(inst)
+
+
 def _attempt(func: Callable[[], T]) -> Outcome:
     try:
         return Outcome(func())
@@ -304,6 +317,7 @@ def run_probes(inst: Installed, runner: Runner) -> Probes:
         "events": lambda: _probe_events(inst, runner),
         "logs": lambda: _probe_logs(inst, runner),
         "registration": lambda: _probe_registration(inst),
+        "routing": lambda: _probe_routing(inst),
     }
     if inst.settings.target.is_kind:
         jobs["docker"] = lambda: _probe_docker(inst)
@@ -318,7 +332,8 @@ def run_probes(inst: Installed, runner: Runner) -> Probes:
                   release=results["release"], pods=results["pods"], events=results["events"],
                   logs=results["logs"], registration=results["registration"],
                   certificates=results.get("certificates", Outcome()),
-                  disk=results.get("disk", Outcome()), images=results.get("images", Outcome()))
+                  disk=results.get("disk", Outcome()), images=results.get("images", Outcome()),
+                  routing=results["routing"])
 
 
 # ---------------------------------------------------------------------------- checks
@@ -378,6 +393,7 @@ class Assessment:
         self.node_blocked: str | None = None
         self.node: dict[str, Any] = {}
         self.versions: dict[str, Any] = {}
+        self.routing: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -403,6 +419,7 @@ class Assessment:
         self.disk()
         self.images()
         self.versions_check()
+        self.routing_check()
         return self.checks
 
     # ------------------------------------------------------------------ cluster
@@ -896,6 +913,30 @@ class Assessment:
             return
         self.add(Check("versions", "ok", "; ".join(notes)))
 
+    def routing_check(self) -> None:
+        """Last: a healthy data plane that no workspace uses runs nothing."""
+        if not self.p.routing.ok:
+            assert self.p.routing.error is not None
+            self.skip("routing", f"could not check: {why(self.p.routing.error)}")
+            return
+        view: dict[str, Any] | None = self.p.routing.value
+        self.routing = view
+        if view is None:
+            self.skip("routing", "not checked: needs the application's credentials "
+                                 "(AIRBYTE_CLIENT_ID/AIRBYTE_CLIENT_SECRET) and a registration "
+                                 "by airbox")
+            return
+        region = view["region"]["name"] or view["region"]["regionId"]
+        names: list[str] = view["workspaces"]
+        if names:
+            noun = "workspaces" if len(names) > 1 else "workspace"
+            self.add(Check("routing", "ok", f"{noun} {', '.join(names)} use region {region}"))
+            return
+        self.add(Check("routing", "warn",
+                       f"no workspace uses region {region}: every sync runs on Airbyte's "
+                       "data plane, none here",
+                       next=f"airbox workspaces --name {self.name} --assign <workspace>"))
+
 
 def pinned_kubernetes(*, cgroup_v1: bool) -> str:
     """The Kubernetes version of the node image airbox pins for this host."""
@@ -977,6 +1018,7 @@ def status_report(inst: Installed, runner: Runner) -> dict[str, Any]:
         "registration": assessment.registration,
         "node": assessment.node or None,
         "versions": assessment.versions or None,
+        "routing": assessment.routing,
     }
 
 
@@ -992,6 +1034,7 @@ def not_installed_report(name: str | None) -> dict[str, Any]:
         "checkedAt": _stamp(time.time()), "seconds": 0.0, "target": None, "namespace": None,
         "checks": [], "release": None, "pods": [], "events": [], "registration": None,
         "node": None, "versions": None,
+        "routing": None,
     }
 
 

@@ -1135,6 +1135,18 @@ def pod_view(ctx: Ctx, rec: Obj, pod: Obj) -> Obj:
     )
     out["spec"]["nodeName"] = node
     out["status"] = status
+    finished = pod.get("_fake", {}).get("phase")
+    if finished in ("Succeeded", "Failed"):
+        # A sync's pod after its job ended: its containers exited, it is not ready.
+        code = 0 if finished == "Succeeded" else 1
+        status["phase"] = finished
+        for cs in statuses:
+            cs.update(ready=False, started=False, state={"terminated": {
+                "reason": "Completed" if code == 0 else "Error", "exitCode": code,
+                "startedAt": iso(created + 3), "finishedAt": iso(now())}})
+        for cond in status["conditions"]:
+            if cond["type"] in ("Ready", "ContainersReady"):
+                cond.update(status="False", reason="PodCompleted")
     return out
 
 

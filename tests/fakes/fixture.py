@@ -274,6 +274,55 @@ class FakeK8s:
         fakek8s.write_kubeconfig(path, cfg)
         return path
 
+    def job_pod(
+        self,
+        cluster: str,
+        namespace: str,
+        job: Mapping[str, Any],
+        phase: str | None,
+    ) -> str:
+        """The pod a sync job runs in, as Airbyte's workload launcher names and labels it
+        (``replication-job-<job>-attempt-<n>``; labels airbyte=job-pod, job_id, attempt_id,
+        connection_id, workspace_id). ``phase``: Running creates it, Succeeded/Failed ends
+        it, None deletes it (the launcher removes finished pods). Returns its name."""
+        name = f"replication-job-{job['jobId']}-attempt-{job.get('attempt', 0)}"
+
+        def change(data: dict[str, Any]) -> None:
+            rec = data["clusters"][cluster]
+            if phase is None:
+                fakek8s.delete_obj(rec, "Pod", namespace, name)
+                return
+            pod = fakek8s.get_obj(rec, "Pod", namespace, name)
+            if pod is None:
+                pod = {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {
+                        "name": name,
+                        "namespace": namespace,
+                        "labels": {
+                            "airbyte": "job-pod",
+                            "job_id": str(job["jobId"]),
+                            "attempt_id": str(job.get("attempt", 0)),
+                            "connection_id": str(job.get("connectionId", "")),
+                            "workspace_id": str(job.get("workspaceId", "")),
+                        },
+                    },
+                    "spec": {
+                        "containers": [
+                            {"name": "orchestrator", "image": "airbyte/container-orchestrator"},
+                            {"name": "source", "image": "airbyte/source-faker"},
+                            {"name": "destination", "image": "airbyte/destination-dev-null"},
+                        ]
+                    },
+                    "_fake": {"role": "job"},
+                }
+            pod["_fake"]["phase"] = phase
+            fakek8s.put(rec, pod)
+
+        self._update_state(change)
+        return name
+
     def remove_cluster(self, cluster: str) -> None:
         """Make a cluster vanish from the fake API (its kubeconfig entries stay)."""
         self._update_state(lambda data: data["clusters"].pop(cluster, None))

@@ -1,0 +1,226 @@
+"""Routing workspaces to the data plane's region: install, `airbox workspaces`, status."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+import pytest
+
+from airbox.controlplane.api import NO_RETRY, AirbyteApi
+from airbox.errors import UsageError
+from airbox.ops.workspaces import CREATE_NEW, Region, route
+from tests.fake_control_plane import FakeControlPlane, fake_cp  # noqa: F401
+from tests.helpers import airbox_bin
+from tests.installer import Installer
+
+
+def registering(inst: Installer, cp: FakeControlPlane, **extra: Any) -> dict[str, Any]:
+    data = inst.answers()
+    del data["dataPlane"]
+    data["controlPlane"] = {"url": cp.url, "apiUrl": cp.api_url}
+    data["registration"] = {"region": "eu-private"}
+    data.update(extra)
+    return data
+
+
+def cp_env(inst: Installer, cp: FakeControlPlane) -> dict[str, str]:
+    return inst.env(AIRBYTE_CLIENT_ID=cp.client_id, AIRBYTE_CLIENT_SECRET=cp.client_secret)
+
+
+def airbox(inst: Installer, cp: FakeControlPlane, *args: str,
+           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([airbox_bin(), *args], capture_output=True, text=True,
+                          env=env or cp_env(inst, cp), timeout=60)
+
+
+def region_id(cp: FakeControlPlane, name: str = "eu-private") -> str:
+    [region] = [r for r in cp.live_regions(cp.organization_id) if r["name"] == name]
+    return str(region["regionId"])
+
+
+def test_install_routes_exactly_the_named_workspace_and_a_rerun_changes_nothing(
+    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+) -> None:
+    inst, cp = installer, fake_cp
+    analytics = cp.add_workspace("analytics")
+    cp.add_workspace("marketing")
+    cp.add_workspace("Default Workspace")
+    answers = inst.write(registering(inst, cp, workspaces=["analytics"]))
+    result = inst.run(answers=answers, env=cp_env(inst, cp))
+    assert result.returncode == 0, result.stderr
+    here = region_id(cp)
+    assert cp.routed(here) == ["analytics"]
+    assert cp.routed(cp.managed_region["regionId"]) == ["Default Workspace", "marketing"]
+    [patch] = cp.calls("PATCH", "/v1/workspaces/*")
+    assert patch.path == f"/v1/workspaces/{analytics['workspaceId']}"
+    assert patch.body == {"regionId": here}
+    # The last screen: the region, the data plane id, the routed workspace.
+    [plane] = cp.live_dataplanes(inst.name)
+    assert f"region:     eu-private (data plane {plane['dataplaneId']})" in result.stdout
+    assert "workspaces: analytics (their syncs run here)" in result.stdout
+    assert f"airbox verify --name {inst.name}" in result.stdout
+
+    again = inst.run(answers=answers, env=cp_env(inst, cp))
+    assert again.returncode == 0, again.stderr
+    assert len(cp.calls("PATCH", "/v1/workspaces/*")) == 1
+    assert cp.calls("POST", "/v1/workspaces") == []
+    assert cp.routed(here) == ["analytics"]
+    assert "already routed: analytics" in again.stderr
+
+
+def test_routing_errors_exit_4_naming_the_call_that_failed(
+    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+) -> None:
+    inst, cp = installer, fake_cp
+    analytics = cp.add_workspace("analytics")
+    cp.fail("PATCH", "/v1/workspaces/*", 400)
+    result = inst.run(answers=inst.write(registering(inst, cp, workspaces=["analytics"])),
+                      env=cp_env(inst, cp))
+    assert result.returncode == 4, result.stderr
+    assert (f"routing the workspace {analytics['workspaceId']} to region "
+            f"{region_id(cp)} failed: PATCH {cp.api_url}/workspaces/"
+            f"{analytics['workspaceId']} answered HTTP 400") in result.stderr
+    assert "next:" in result.stderr
+    assert cp.routed(region_id(cp)) == []
+
+
+def test_unknown_workspace_with_yes_exits_2_listing_the_visible_ones(
+    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+) -> None:
+    inst, cp = installer, fake_cp
+    cp.add_workspace("analytics")
+    cp.add_workspace("marketing")
+    result = inst.run(answers=inst.write(registering(inst, cp, workspaces=["analitycs"])),
+                      env=cp_env(inst, cp))
+    assert result.returncode == 2, result.stderr
+    assert "no workspace named 'analitycs' is visible to the application" in result.stderr
+    for name in ("analytics", "marketing"):
+        assert name in result.stderr
+    assert cp.calls("PATCH", "/v1/workspaces/*") == []
+
+
+def test_status_routing_warns_until_workspaces_assign(
+    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+) -> None:
+    inst, cp = installer, fake_cp
+    analytics = cp.add_workspace("analytics")
+    result = inst.run(answers=inst.write(registering(inst, cp)), env=cp_env(inst, cp))
+    assert result.returncode == 0, result.stderr
+    assert "workspaces: none uses this region yet" in result.stdout
+    assert f"airbox workspaces --name {inst.name} --assign <workspace>" in result.stdout
+
+    status = airbox(inst, cp, "status", "--json")
+    report = json.loads(status.stdout)
+    assert report["checks"][-1]["id"] == "routing"
+    routing = report["checks"][-1]
+    assert routing["state"] == "warn", routing
+    assert routing["summary"].startswith("no workspace uses region eu-private")
+    assert report["verdict"] == "degraded" and status.returncode == 1
+    assert report["next"] == f"airbox workspaces --name {inst.name} --assign <workspace>"
+
+    assigned = airbox(inst, cp, "workspaces", "--assign", "analytics", "-o", "json")
+    assert assigned.returncode == 0, assigned.stderr
+    listing = json.loads(assigned.stdout)
+    assert listing == {"version": 1,
+                       "region": {"regionId": region_id(cp), "name": "eu-private"},
+                       "workspaces": [{"workspaceId": analytics["workspaceId"],
+                                       "name": "analytics", "region": "eu-private",
+                                       "routedHere": True}]}
+
+    status = airbox(inst, cp, "status", "--json")
+    report = json.loads(status.stdout)
+    assert report["checks"][-1] == {"id": "routing", "state": "ok", "ok": True,
+                                    "summary": "workspace analytics use region eu-private",
+                                    "details": [], "next": None}
+    assert report["routing"] == {"region": {"regionId": region_id(cp), "name": "eu-private"},
+                                 "workspaces": ["analytics"]}
+    # Without the application's credentials, status cannot tell: skip.
+    no_app = inst.env()
+    status = airbox(inst, cp, "status", "--json", env=no_app)
+    assert json.loads(status.stdout)["checks"][-1]["state"] in ("ok", "skip")
+
+    table = airbox(inst, cp, "workspaces")
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[0].split() == ["NAME", "ID", "REGION", "HERE"]
+    assert table.stdout.splitlines()[1].split() == ["analytics", analytics["workspaceId"],
+                                                    "eu-private", "yes"]
+
+
+# ----------------------------------------------------- route() against the fake API
+
+
+@pytest.fixture
+def api(fake_cp: FakeControlPlane) -> Any:  # noqa: F811
+    with AirbyteApi(fake_cp.api_url, fake_cp.client_id, fake_cp.client_secret,
+                    retries=NO_RETRY) as client:
+        yield client
+
+
+def own_region(cp: FakeControlPlane, name: str) -> Region:
+    made = cp.add_region(name, cp.organization_id)
+    return Region(made["regionId"], name, cp.organization_id)
+
+
+def test_a_workspace_in_another_own_region_moves_only_with_force(
+    fake_cp: FakeControlPlane, api: AirbyteApi  # noqa: F811
+) -> None:
+    cp = fake_cp
+    other = own_region(cp, "us-private")
+    here = own_region(cp, "eu-private")
+    cp.add_workspace("analytics", region_id=other.region_id)
+    with pytest.raises(UsageError) as refused:
+        route(api, here, ["analytics"], prompter=None)
+    assert "workspace analytics uses region us-private, not eu-private" in refused.value.message
+    assert "--force-route" in (refused.value.hint or "")
+    assert cp.routed(other.region_id) == ["analytics"]
+    done = route(api, here, ["analytics"], prompter=None, force=True)
+    assert done.routed == ["analytics"] and cp.routed(here.region_id) == ["analytics"]
+    # By id, a second time: nothing to do.
+    [ws] = [w for w in cp.workspaces.values() if w["name"] == "analytics"]
+    again = route(api, here, [ws["workspaceId"]], prompter=None)
+    assert again.routed == [] and again.already == ["analytics"]
+
+
+class Answers:
+    """A prompter that answers from a script (the questions are recorded)."""
+
+    def __init__(self, checked: list[str], new_name: str = "", confirm: bool = False) -> None:
+        self.checked, self.new_name, self.answer = checked, new_name, confirm
+        self.asked: list[str] = []
+        self.offered: list[tuple[str, str, bool]] = []
+
+    def checkbox(self, message: str, choices: list[tuple[str, str, bool]]) -> list[str]:
+        self.asked.append(message)
+        self.offered = list(choices)
+        return self.checked
+
+    def text(self, message: str, *, default: str = "", validate: Any = None) -> str:
+        self.asked.append(message)
+        return self.new_name or default
+
+    def confirm(self, message: str, *, default: bool = False) -> bool:
+        self.asked.append(message)
+        return self.answer
+
+
+def test_unknown_name_on_a_terminal_offers_the_workspaces_and_a_new_one(
+    fake_cp: FakeControlPlane, api: AirbyteApi  # noqa: F811
+) -> None:
+    cp = fake_cp
+    here = own_region(cp, "eu-private")
+    cp.add_workspace("analytics")
+    prompter = Answers([CREATE_NEW], new_name="eu-syncs")
+    done = route(api, here, ["analitycs"], prompter=prompter)  # type: ignore[arg-type]
+    assert done.created == ["eu-syncs"]
+    assert cp.routed(here.region_id) == ["eu-syncs"]
+    [question, _] = prompter.asked
+    assert "'analitycs' not found" in question
+    assert "connectors that already exist break when the secrets manager" in question
+    labels = [label for _, label, _ in prompter.offered]
+    assert labels == ["analytics  — region us",
+                      "create a new workspace in this region (recommended)"]
+    [create] = cp.calls("POST", "/v1/workspaces")
+    assert create.body == {"name": "eu-syncs", "organizationId": cp.organization_id,
+                           "regionId": here.region_id}
