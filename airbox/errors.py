@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -71,6 +72,21 @@ class InvalidSettings(UsageError):
             hint="fix the values above and run the command again",
         )
         self.problems = list(problems)
+
+
+class SavedSettingsUnreadable(UsageError):
+    """A data plane's saved settings file is damaged; says which file and where, never
+    what it holds (``credentials.yaml`` is secret)."""
+
+    def __init__(self, state: Any, path: Any, reason: str) -> None:
+        name = getattr(state, "name", "")
+        super().__init__(
+            f"the saved settings of data plane {name} cannot be read: {path} {reason}",
+            hint=f"restore the file, or rewrite the settings with `airbox install --name "
+                 f"{name} --answers <your answers file>`; `airbox uninstall --name {name}` "
+                 "works without them",
+        )
+        self.path = path
 
 
 class MissingInput(UsageError):

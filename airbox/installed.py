@@ -16,7 +16,13 @@ from airbox.cluster import commands
 from airbox.cluster.commands import Kube
 from airbox.cluster.runner import Runner
 from airbox.config.settings import MAX_NAME_LENGTH, Settings, is_dns_label
-from airbox.errors import AirboxError, NotInstalled, ToolError, UsageError
+from airbox.errors import (
+    AirboxError,
+    NotInstalled,
+    SavedSettingsUnreadable,
+    ToolError,
+    UsageError,
+)
 from airbox.fsutil import read_json
 from airbox.paths import StateDir, installed_names
 from airbox.redact import REDACTOR
@@ -29,6 +35,9 @@ class Installed:
     state: StateDir
     answers: dict[str, Any]
     settings: Settings
+    # Why the saved settings could not be read (only from ``load_for_removal``): the
+    # settings are then what the name alone tells (a kind cluster airbox-<name>).
+    damaged: str | None = None
 
     @property
     def name(self) -> str:
@@ -77,11 +86,11 @@ def register_state_secrets(state: StateDir) -> None:
     settings' own secrets are registered by ``gather.load_saved`` and the data plane's
     registered credentials by ``registration.saved_registration``.
     """
-    import yaml
+    from airbox.config.yamlfile import YamlProblem, load_yaml
 
     try:
-        manifest = yaml.safe_load(state.secret_manifest.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
+        manifest = load_yaml(state.secret_manifest.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, YamlProblem):
         manifest = {}
     if isinstance(manifest, dict):
         for value in (manifest.get("stringData") or {}).values():
@@ -125,6 +134,38 @@ def load_installed(name: str, environ: Mapping[str, str] | None = None) -> Insta
     settings = with_saved_credentials(settings, state)
     register_state_secrets(state)
     return Installed(state, answers, settings)
+
+
+def load_for_removal(name: str, environ: Mapping[str, str] | None = None) -> Installed | None:
+    """Like ``load_installed``, but damaged saved settings do not stop an uninstall.
+
+    What can be read is used (``settings.yaml`` without a damaged ``credentials.yaml``);
+    when the settings themselves are unreadable, the data plane is taken to be what its
+    name tells: the kind cluster ``airbox-<name>`` with the release in the default
+    namespace. ``Installed.damaged`` says why, for the user.
+    """
+    from airbox.config import answers as sources
+    from airbox.config.gather import read_saved_file
+    from airbox.controlplane.registration import with_saved_credentials
+
+    try:
+        return load_installed(name, environ)
+    except UsageError as exc:  # SavedSettingsUnreadable, or settings of the wrong shape
+        damaged = exc.message
+    state = StateDir.for_name(name)
+    env = sources.env_answers(environ)
+    minimal: dict[str, Any] = {"name": name, "secretsManager": {"type": "VAULT"}}
+    try:
+        answers = sources.deep_merge(read_saved_file(state, state.settings), env)
+        settings = Settings.from_answers(answers)
+        if settings.name != name:
+            raise ValueError(name)
+    except (SavedSettingsUnreadable, KeyError, TypeError, ValueError, AttributeError):
+        answers = sources.deep_merge(minimal, env)
+        settings = Settings.from_answers(answers)
+    settings = with_saved_credentials(settings, state)
+    register_state_secrets(state)
+    return Installed(state, answers, settings, damaged)
 
 
 def require_installed(name: str | None, command: str, hint: str) -> Installed:

@@ -18,6 +18,7 @@ import yaml
 from airbox.paths import StateDir
 from tests import answers_factory as af
 from tests.helpers import airbox_bin, airbox_env
+from tests.installer import Installer
 
 
 def run(*args: str, env: dict[str, str] | None = None, umask: int | None = None,
@@ -267,3 +268,107 @@ def test_redactor_ignores_values_too_short_to_mask_safely() -> None:
     REDACTOR.add("root", "hvs.long-enough-token")
     assert REDACTOR.mask("/root/.airbyte/airbox") == "/root/.airbyte/airbox"
     assert REDACTOR.mask("token hvs.long-enough-token") == "token ********"
+
+
+# ---------------------------------------------------------------------- YAML input
+
+
+def _alias_bomb(levels: int) -> str:
+    text = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    previous = "a"
+    for letter in "bcdefghijk"[:levels]:
+        text += f"{letter}: &{letter} [" + ",".join([f"*{previous}"] * 9) + "]\n"
+        previous = letter
+    return text
+
+
+HOSTILE_YAML = {
+    # case: (text, words of the reason)
+    "alias-bomb": (_alias_bomb(8), "expands to more than"),
+    "deep-flow": ("name: dp1\nx: " + "[" * 5000 + "]" * 5000 + "\n", "nested deeper than"),
+    "deep-block": ("x:\n" + "".join(" " * i + f"k{i}:\n" for i in range(1, 400)),
+                   "nested deeper than"),
+    "recursive-alias": ("x: &x [*x]\n", "recursive alias"),
+    "huge": ("name: dp1\nx: " + "y" * 200_000 + "\n", "larger than"),
+    "many-values": ("x: [" + ",".join("1" for _ in range(20_000)) + "]\n", "more than"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_YAML))
+def test_hostile_answers_file_exits_2_at_once(tmp_path: Path, isolated: Path,
+                                              case: str) -> None:
+    """#3: an alias bomb or absurd nesting is refused with the reason (exit 2) at once;
+    before, 8 levels of aliases ran out of memory and 5,000 levels crashed."""
+    text, reason = HOSTILE_YAML[case]
+    path = tmp_path / "a.yaml"
+    path.write_text(text)
+    result = run("install", "--answers", str(path), "--dry-run", "--output-dir",
+                 str(tmp_path / "out"), timeout=30)
+    assert result.returncode == 2, (result.stdout, result.stderr[-2000:])
+    assert reason in result.stderr and str(path) in result.stderr
+    assert "Traceback" not in result.stderr and "unexpected error" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_yaml_error_never_quotes_the_file(tmp_path: Path) -> None:
+    """An unquoted password starting with "*" reads as an alias: the error says where,
+    not the password."""
+    data = af.answers(directory=tmp_path)
+    del data["dataPlane"]["clientSecret"]
+    path = tmp_path / "a.yaml"
+    path.write_text(yaml.safe_dump(data) + "extra: *Zq9-unquoted-password\n")
+    result = run("install", "--answers", str(path), "--dry-run", "--output-dir",
+                 str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "malformed YAML at line" in result.stderr
+    assert "Zq9" not in result.stdout + result.stderr
+
+
+DAMAGE = {
+    # case: (file, bytes written over it)
+    "settings-garbled": ("settings.yaml", b"name: dp1\nsecretsManager: [unclosed\n"),
+    "credentials-garbled": ("credentials.yaml",
+                            b"dataPlane:\n  clientSecret: " + af.SECRETS["dp_secret"].encode()
+                            + b"\n   bad: indentation\n"),
+    "credentials-not-utf8": ("credentials.yaml", b"dataPlane:\n  clientSecret: \xff\xfe\x00x\n"),
+    "settings-alias-bomb": ("settings.yaml", _alias_bomb(8).encode()),
+    "settings-a-list": ("settings.yaml", b"- 1\n- 2\n"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGE))
+@pytest.mark.parametrize("command", [["status"], ["logs"], ["support-bundle"],
+                                     ["install", "--yes"], ["preflight"]])
+def test_damaged_saved_settings_are_a_clear_error(tmp_path: Path, isolated: Path, case: str,
+                                                  command: list[str]) -> None:
+    """#7: a damaged settings.yaml/credentials.yaml (hand edit, cut short, not UTF-8):
+    exit 2 naming the file and pointing at uninstall; the credentials never echoed."""
+    state = saved_install(tmp_path)
+    file, data = DAMAGE[case]
+    (state.root / file).write_bytes(data)
+    result = run(*command, "--name", "dp1", timeout=30)
+    assert result.returncode == 2, (command, result.stdout, result.stderr)
+    assert str(state.root / file) in result.stderr
+    assert "airbox uninstall --name dp1" in result.stderr
+    assert "Traceback" not in result.stderr and "unexpected error" not in result.stderr
+    assert af.find_secrets(result.stdout + result.stderr) == []
+    assert "bad: indentation" not in result.stderr
+
+
+@pytest.mark.parametrize("case", ["settings-garbled", "credentials-not-utf8"])
+def test_uninstall_works_with_damaged_settings(installer: Installer, case: str) -> None:
+    """#7: uninstall still removes the cluster and the state when the settings are damaged
+    (it says so, and uses what the name tells)."""
+    inst = installer
+    first = inst.run(answers=inst.write())
+    assert first.returncode == 0, first.stderr
+    file, data = DAMAGE[case]
+    (inst.state / file).write_bytes(data.replace(b"dp1", inst.name.encode()))
+    result = subprocess.run([airbox_bin(), "uninstall", "--yes"], capture_output=True,
+                            text=True, env=inst.env(), timeout=120, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert str(inst.state / file) in result.stdout + result.stderr
+    assert f"kind cluster {inst.cluster}" in result.stdout
+    assert inst.fake.clusters() == []
+    assert not inst.state.exists()
+    assert af.find_secrets(result.stdout + result.stderr) == []

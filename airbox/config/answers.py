@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from airbox.config.yamlfile import YamlProblem, load_yaml
 from airbox.errors import InvalidSettings, Problem
 from airbox.redact import REDACTOR
 
@@ -139,14 +140,13 @@ def load_answers_file(path: Path, environ: Mapping[str, str] | None = None) -> d
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidSettings([Problem("--answers", f"cannot read {path}: {exc}")]) from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
-        reason = getattr(exc, "problem", None) or "invalid YAML"
+        # The parser's own words may quote the file, which holds secrets: position only.
+        data = load_yaml(text, quote=False)
+    except YamlProblem as exc:
         raise InvalidSettings(
-            [Problem("(file)", f"malformed YAML at {where}: {reason}",
-                     "fix the YAML syntax (indentation, quotes, colons)")],
+            [Problem("(file)", exc.reason,
+                     "fix the YAML (indentation, quotes, colons); write values out "
+                     "rather than nesting aliases")],
             source=source,
         ) from None
     if data is None:

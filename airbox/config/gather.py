@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from airbox.config import answers as sources
 from airbox.config.prompts import Prompter, fill_missing
 from airbox.config.settings import Settings, validate
-from airbox.errors import InvalidSettings, Problem
+from airbox.config.yamlfile import YamlProblem, load_yaml
+from airbox.errors import InvalidSettings, Problem, SavedSettingsUnreadable
 from airbox.fsutil import PUBLIC_FILE, SECRET_FILE, atomic_write, ensure_private_dir
 from airbox.paths import StateDir, installed_names
 
@@ -60,15 +59,36 @@ def flag_answers(flags: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def load_saved(state: StateDir) -> dict[str, Any]:
-    """The settings an earlier install saved (secrets from their 0600 file)."""
+    """The settings an earlier install saved (secrets from their 0600 file).
+
+    A damaged file (edited by hand, non-UTF-8, cut short) is a ``SavedSettingsUnreadable``
+    (exit 2) naming the file and the position, never quoting it: one of them holds secrets.
+    """
     saved: dict[str, Any] = {}
     for path in (state.settings, state.credentials):
         if path.is_file():
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            if isinstance(data, dict):
-                saved = sources.deep_merge(saved, data)
+            saved = sources.deep_merge(saved, read_saved_file(state, path))
     sources.register_secrets(saved)
     return saved
+
+
+def read_saved_file(state: StateDir, path: Path) -> dict[str, Any]:
+    """One saved settings file as a mapping, or ``SavedSettingsUnreadable``."""
+    try:
+        data = load_yaml(path.read_text(encoding="utf-8"), quote=False)
+    except UnicodeDecodeError as exc:
+        raise SavedSettingsUnreadable(state, path, f"is not UTF-8 text (byte {exc.start})"
+                                      ) from None
+    except OSError as exc:
+        raise SavedSettingsUnreadable(state, path, f"cannot be read ({exc.strerror})"
+                                      ) from None
+    except YamlProblem as exc:
+        raise SavedSettingsUnreadable(state, path, exc.reason) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SavedSettingsUnreadable(state, path, "is not a mapping of settings")
+    return data
 
 
 def save(state: StateDir, answers: Mapping[str, Any]) -> None:

@@ -49,6 +49,7 @@ import yaml
 from airbox import __version__
 from airbox.cluster import commands, kube
 from airbox.cluster.runner import Runner
+from airbox.config.yamlfile import YamlProblem, load_yaml
 from airbox.errors import EXIT_OK, UsageError
 from airbox.fsutil import make_private_dirs, usable_dir
 from airbox.installed import Installed, require_installed, tool_runner, why
@@ -220,8 +221,8 @@ class Collectors:
             if name.endswith(".yaml"):
                 # Belt and braces: these hold no secrets by design; mask secret-named keys
                 # anyway, in case a hand edit put one there.
-                with contextlib.suppress(yaml.YAMLError):
-                    text = yaml.safe_dump(scrub_mapping(yaml.safe_load(text)), sort_keys=False)
+                with contextlib.suppress(YamlProblem):
+                    text = yaml.safe_dump(scrub_mapping(load_yaml(text)), sort_keys=False)
             files.append((f"state/{name}", text))
         return files
 

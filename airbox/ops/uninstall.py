@@ -26,7 +26,7 @@ from airbox import runlog
 from airbox.cluster import commands, kube
 from airbox.cluster.runner import Runner
 from airbox.errors import EXIT_FAILURE, EXIT_OK, AirboxError, ToolError, UsageError
-from airbox.installed import Installed, choose_name, load_installed, not_found, tool_runner, why
+from airbox.installed import Installed, choose_name, load_for_removal, not_found, tool_runner, why
 from airbox.paths import airbox_home
 from airbox.redact import REDACTOR
 from airbox.render.manifests import MANAGED_BY_LABEL, SECRET_NAME
@@ -314,7 +314,10 @@ def uninstall_command(
     if interactive is None:
         interactive = sys.stdin.isatty()
     chosen = choose_name(name, "uninstall")
-    inst = load_installed(chosen) if chosen else None
+    inst = load_for_removal(chosen) if chosen else None
+    if inst is not None and inst.damaged:
+        term.warn(inst.damaged)
+        term.info("  uninstalling what the readable files and the name tell")
     if inst is None:
         where = f"no data plane named {chosen} is installed" if chosen else (
             "no data plane is installed")
