@@ -5,7 +5,10 @@ tokens; regions and data planes need an organization admin and the self-managed-
 entitlement (403 otherwise); regions and data planes are listed as bare JSON arrays,
 organizations as ``{"data": [...]}``; the region list includes an Airbyte-managed region
 (organization 00000000-0000-0000-0000-000000000000); deletes are soft; errors are
-``{status, type, title, detail}``; and the internal ``POST /api/v1/dataplanes/health``
+``{status, type, title, detail}``; a deleted data plane is only tombstoned (``GET
+/dataplanes/{id}`` still answers 200; the lists leave it out); creating a region with the
+name of an Airbyte-managed region or of a deleted one answers 500 (a database constraint
+the server does not translate); and the internal ``POST /api/v1/dataplanes/health``
 exists. Like the real server it does not refuse a second data plane of the same name.
 
 Faults are injected per method and path (``fnmatch`` pattern): a status for the next N
@@ -388,6 +391,13 @@ class FakeControlPlane:
             denied = self._admin(app, str(org))
             if denied:
                 return denied
+            taken = [r for r in self.regions.values() if r["name"] == name
+                     and (r["deleted"] or r["organizationId"] == MANAGED_ORGANIZATION)]
+            if taken:
+                return _error(500, "unexpected-problem",
+                              "An unexpected problem has occurred. If this is an error that "
+                              "needs to be addressed, please submit a pull request or github "
+                              "issue.")
             region = self.add_region(str(name), str(org))
             if body.get("enabled") is False:
                 region["enabled"] = False
@@ -433,7 +443,9 @@ class FakeControlPlane:
                          "clientId": client_id, "clientSecret": client_secret}
         if len(parts) == 2 and parts[0] == "dataplanes":
             one = self.dataplanes.get(parts[1])
-            if one is None or one["deleted"]:
+            # Like the real server: a delete only tombstones the row, and GET/DELETE by
+            # id still find it (200); only the lists leave tombstoned ones out.
+            if one is None:
                 return _error(404, "resource-not-found", f"Dataplane {parts[1]} not found.")
             denied = self._admin(app, self.regions[one["regionId"]]["organizationId"])
             if denied:

@@ -153,8 +153,12 @@ def test_create_and_delete_a_data_plane(fake_cp: FakeControlPlane, tmp_path: Pat
         assert REDACTOR.mask(created["clientSecret"]) == MASK
         assert api.get_dataplane(created["dataplaneId"])["name"] == "dp-1"
         api.delete_dataplane(created["dataplaneId"])
+        # Like the real server: deleted means tombstoned; the id still answers, the
+        # lists leave it out.
+        assert api.get_dataplane(created["dataplaneId"])["name"] == "dp-1"
+        assert api.dataplanes([region["regionId"]]) == []
         with pytest.raises(ControlPlaneError) as raised:
-            api.get_dataplane(created["dataplaneId"])
+            api.get_dataplane("00000000-0000-4000-8000-000000000001")
     assert raised.value.status == 404
     assert raised.value.hint is not None and "does not exist" in raised.value.hint
     assert fake_cp.live_dataplanes() == []

@@ -152,9 +152,11 @@ def test_a_second_run_reuses_the_region_and_the_data_plane(
     assert len(fake_cp.calls("POST", "/v1/dataplanes")) == 1
     assert len(fake_cp.calls("POST", "/v1/regions")) == 1
     assert second.ctx.settings.data_plane == first.ctx.settings.data_plane
-    # The second run only confirmed the saved data plane still exists.
-    dataplane_id = saved(second.state)["dataplaneId"]
-    assert len(fake_cp.calls("GET", f"/v1/dataplanes/{dataplane_id}")) == 1
+    # The second run only confirmed the saved data plane is still in its region's list.
+    record = saved(second.state)
+    assert fake_cp.calls("GET", f"/v1/dataplanes/{record['dataplaneId']}") == []
+    assert [c.query for c in fake_cp.calls("GET", "/v1/dataplanes")][-1] == {
+        "regionIds": [record["regionId"]]}
     assert "already registered" in second.output
 
 
@@ -170,11 +172,62 @@ def test_an_existing_region_is_matched_by_name_case_insensitively(
 def test_airbyte_managed_regions_are_not_the_organizations_own(
     fake_cp: FakeControlPlane, tmp_path: Path
 ) -> None:
-    # The fake's managed region is called "US"; asking for "us" creates the org's own.
-    Run(make_answers(fake_cp, tmp_path, region="us")).register()
-    assert own_regions(fake_cp) == ["us"]
+    # A new name is created as the organization's own region.
+    Run(make_answers(fake_cp, tmp_path, region="us-east-7")).register()
+    assert own_regions(fake_cp) == ["us-east-7"]
     [created] = fake_cp.calls("POST", "/v1/regions")
-    assert created.body == {"name": "us", "organizationId": fake_cp.organization_id}
+    assert created.body == {"name": "us-east-7", "organizationId": fake_cp.organization_id}
+    assert [r["name"] for r in fake_cp.live_regions()
+            if r["organizationId"] != fake_cp.organization_id] == ["US"]
+
+
+@pytest.mark.parametrize("wanted", ["US", "us"])
+def test_the_name_of_an_airbyte_managed_region_is_refused_before_creating(
+    fake_cp: FakeControlPlane, tmp_path: Path, wanted: str
+) -> None:
+    # The real server answers a bare 500 for it; airbox says why and what to do instead.
+    with pytest.raises(UsageError) as raised:
+        Run(make_answers(fake_cp, tmp_path, region=wanted)).register()
+    error = raised.value
+    assert error.exit_code == EXIT_USAGE
+    assert f"region name {wanted!r} is taken by a region Airbyte manages (US)" in error.message
+    assert error.hint is not None and "pick another name for registration.region" in error.hint
+    assert fake_cp.calls("POST", "/v1/regions") == []
+    assert fake_cp.calls("POST", "/v1/dataplanes") == []
+    assert not registration_file(StateDir.for_name(NAME)).exists()
+
+
+def test_the_fake_answers_500_for_a_taken_region_name_like_the_server(
+    fake_cp: FakeControlPlane, tmp_path: Path
+) -> None:
+    from airbox.controlplane.api import AirbyteApi
+
+    with AirbyteApi(fake_cp.api_url, fake_cp.client_id, fake_cp.client_secret) as api:
+        api.retries = Retry(attempts=0)
+        region = api.create_region("eu-2", fake_cp.organization_id)
+        api.http.delete(api.base_url + f"/regions/{region['regionId']}",
+                        headers={"Authorization": f"Bearer {api.token()}"})
+        for name in ("eu-2", "US"):
+            with pytest.raises(ControlPlaneError) as raised:
+                api.create_region(name, fake_cp.organization_id)
+            assert raised.value.status == 500
+
+
+def test_a_500_creating_a_region_says_the_name_may_have_been_used_before(
+    fake_cp: FakeControlPlane, tmp_path: Path
+) -> None:
+    # A region of this name was deleted earlier: it is not listed, and the name is taken.
+    old = fake_cp.add_region("eu-west-9", fake_cp.organization_id)
+    old["deleted"] = True
+    with pytest.raises(ControlPlaneError) as raised:
+        Run(make_answers(fake_cp, tmp_path, region="eu-west-9")).register()
+    error = raised.value
+    assert error.exit_code == EXIT_API and error.status == 500
+    assert error.hint is not None
+    assert "was used before" in error.hint and "Pick another name" in error.hint
+    assert "few minutes" not in error.hint
+    assert len(fake_cp.calls("POST", "/v1/regions")) == 1
+    assert fake_cp.calls("POST", "/v1/dataplanes") == []
 
 
 def test_a_region_given_by_id(fake_cp: FakeControlPlane, tmp_path: Path) -> None:
@@ -419,6 +472,26 @@ def test_a_data_plane_deleted_on_the_control_plane_is_registered_again(
     assert saved(again.state)["dataplaneId"] == replacement["dataplaneId"]
 
 
+def test_a_data_plane_deleted_through_the_api_is_noticed_though_its_id_still_answers(
+    fake_cp: FakeControlPlane, tmp_path: Path
+) -> None:
+    from airbox.controlplane.api import AirbyteApi
+
+    answers = make_answers(fake_cp, tmp_path)
+    first = Run(answers).register()
+    old = saved(first.state)["dataplaneId"]
+    with AirbyteApi(fake_cp.api_url, fake_cp.client_id, fake_cp.client_secret) as api:
+        api.delete_dataplane(old)
+        # The server only tombstones it: GET by id still answers 200.
+        assert api.get_dataplane(old)["dataplaneId"] == old
+    again = Run(answers).register()
+    assert f"data plane {NAME} ({old}) no longer exists on the control plane" in again.output
+    [replacement] = fake_cp.live_dataplanes()
+    assert replacement["dataplaneId"] != old
+    assert saved(again.state)["dataplaneId"] == replacement["dataplaneId"]
+    assert again.ctx.settings.data_plane != first.ctx.settings.data_plane
+
+
 def test_an_unreachable_control_plane_on_a_rerun_is_a_warning(
     fake_cp: FakeControlPlane, tmp_path: Path
 ) -> None:
@@ -496,7 +569,7 @@ def test_no_secret_reaches_the_terminal_the_log_or_an_error(
         texts += [lost.value.message, lost.value.hint or "", *lost.value.details]
         for _ in range(2):
             texts.append(Run(answers).register().output)
-        fake_cp.fail("GET", "/v1/dataplanes/*", 500, times=10)
+        fake_cp.fail("GET", "/v1/dataplanes", 500, times=10)
         texts.append(Run(answers).register().output)
         wrong = dict(answers, registration=dict(answers["registration"],
                                                 clientSecret="wrong-secret-000111"))

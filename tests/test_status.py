@@ -231,8 +231,13 @@ def test_registration_and_heartbeat(installer: Installer, fake_cp: FakeControlPl
     assert code == 1 and report["verdict"] == "degraded"
     assert "UNHEALTHY" in report["reason"]
 
-    # Deleted on the control plane: the install registers it again.
-    fake_cp.dataplanes[dataplane["dataplaneId"]]["deleted"] = True
+    # Deleted on the control plane (through its API, which only tombstones it: the id
+    # still answers 200): the install registers it again.
+    from airbox.controlplane.api import AirbyteApi
+
+    with AirbyteApi(fake_cp.api_url, fake_cp.client_id, fake_cp.client_secret) as api:
+        api.delete_dataplane(dataplane["dataplaneId"])
+        assert api.get_dataplane(dataplane["dataplaneId"])["name"] == dataplane["name"]
     code, report = status_json(inst)
     assert code == 1 and report["verdict"] == "unhealthy"
     assert "no longer exists on the control plane" in report["reason"]

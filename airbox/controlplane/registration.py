@@ -235,18 +235,18 @@ def _confirm_saved(settings: Settings, api: AirbyteApi, record: dict[str, Any], 
         )
     dataplane_id = str(record["dataplaneId"])
     try:
-        api.get_dataplane(dataplane_id)
+        live = find_dataplane(api, dataplane_id, record.get("regionId"))
     except ControlPlaneError as exc:
-        if exc.status == 404:
-            warn(f"data plane {settings.name} ({dataplane_id}) no longer exists on the "
-                 "control plane (deleted there); registering it again")
-            runlog.logger().warning("saved data plane %s is gone; registering again",
-                                    dataplane_id)
-            return False
         warn(f"could not confirm the registration with the control plane ({exc.message}); "
              "continuing with the saved credentials")
         runlog.logger().warning("registration not confirmed: %s", exc.message)
         return True
+    if live is None:
+        warn(f"data plane {settings.name} ({dataplane_id}) no longer exists on the "
+             "control plane (deleted there); registering it again")
+        runlog.logger().warning("saved data plane %s is gone; registering again",
+                                dataplane_id)
+        return False
     wanted = settings.registration.region if settings.registration else None
     if wanted and match_region([{"regionId": record.get("regionId"),
                                  "name": record.get("regionName")}], wanted) is None:
@@ -256,6 +256,19 @@ def _confirm_saved(settings: Settings, api: AirbyteApi, record: dict[str, Any], 
     say(f"already registered: {settings.name} ({dataplane_id}) in region "
         f"{record.get('regionName') or record.get('regionId')}")
     return True
+
+
+def find_dataplane(api: AirbyteApi, dataplane_id: str,
+                   region_id: object = None) -> dict[str, Any] | None:
+    """The data plane as the control plane lists it, or None when it was deleted.
+
+    Membership in the list, not ``GET /dataplanes/{id}``: the server only tombstones a
+    deleted data plane and keeps answering 200 for its id, while its lists leave
+    tombstoned ones out.
+    """
+    regions = [str(region_id)] if region_id else None
+    return next((dp for dp in api.dataplanes(regions)
+                 if str(dp.get("dataplaneId")).lower() == dataplane_id.lower()), None)
 
 
 def _remove_orphans(api: AirbyteApi, name: str, record: Mapping[str, Any] | None, *,
@@ -410,7 +423,31 @@ def pick_region(
             hint="set registration.region (or --region) to one of them, or to a new name to "
                  "create a region",
         )
-    region = api.create_region(wanted.strip(), organization_id)
+    name = wanted.strip()
+    # The server answers a bare 500 for a name already taken by one of Airbyte's own
+    # regions; refuse it before asking. Compared case-insensitively: workspaces see a
+    # region by its lower-cased name (dataResidency), so "us" and "US" would clash there.
+    clash = [r for r in regions if str(r.get("organizationId")) != organization_id
+             and str(r.get("name") or "").casefold() == name.casefold()]
+    if clash:
+        raise UsageError(
+            f"region name {name!r} is taken by a region Airbyte manages "
+            f"({clash[0].get('name')}); the control plane cannot create another",
+            details=["the organization's regions: " + (", ".join(names) or "none")],
+            hint="pick another name for registration.region (--region), one of your own "
+                 "such as your site's name, or use one of the organization's regions above",
+        )
+    try:
+        region = api.create_region(name, organization_id)
+    except ControlPlaneError as exc:
+        if exc.status != 500:
+            raise
+        raise ControlPlaneError(
+            exc.message, url=exc.url, status=exc.status, details=exc.details,
+            hint=f"the control plane fails this way when the name {name!r} was used before: "
+                 "a deleted region keeps its name, and deleted regions are not listed. Pick "
+                 "another name for registration.region (--region) and run the command again",
+        ) from None
     say(f"created region {region.get('name') or wanted}")
     runlog.logger().info("created region %s (%s)", region.get("name"), region.get("regionId"))
     return region
@@ -436,8 +473,13 @@ def deregister(settings: Settings, state: StateDir, api: AirbyteApi | None = Non
     try:
         outcome: Deregistered = "not-registered"
         if _complete(record):
-            deleted = _delete(client, str(record["dataplaneId"]))
-            outcome = "deleted" if deleted else "already-gone"
+            dataplane_id = str(record["dataplaneId"])
+            # A tombstoned data plane still answers 200 by id: only the list tells.
+            if find_dataplane(client, dataplane_id, record.get("regionId")) is None:
+                outcome = "already-gone"
+            else:
+                deleted = _delete(client, dataplane_id)
+                outcome = "deleted" if deleted else "already-gone"
         if _remove_orphans(client, settings.name, record, tell=lambda _: None):
             outcome = "deleted"
     finally:

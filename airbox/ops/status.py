@@ -248,7 +248,7 @@ def _probe_registration(inst: Installed) -> dict[str, Any] | None:
     Best effort: API failures land in ``error``; they never fail status.
     """
     from airbox.controlplane.api import NO_RETRY, Timeouts
-    from airbox.controlplane.registration import api_for, saved_registration
+    from airbox.controlplane.registration import api_for, find_dataplane, saved_registration
     from airbox.errors import ControlPlaneError
 
     record = saved_registration(inst.state)
@@ -273,12 +273,13 @@ def _probe_registration(inst: Installed) -> dict[str, Any] | None:
     api.retries = NO_RETRY
     with api:
         try:
-            answer = api.get_dataplane(view["dataplaneId"])
+            answer = find_dataplane(api, view["dataplaneId"], view["regionId"])
         except ControlPlaneError as exc:
-            if exc.status == 404:
-                view.update(checked=True, deleted=True)
-                return view
             view["error"] = exc.message
+            return view
+        if answer is None:
+            # Deleted: the server tombstones it, and only its lists leave it out.
+            view.update(checked=True, deleted=True)
             return view
         view.update(checked=True, enabled=answer.get("enabled"),
                     regionId=answer.get("regionId") or view["regionId"])
