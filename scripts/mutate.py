@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+"""Mutation testing over hand-written mutants (``scripts/mutants.py``).
+
+Each mutant is applied to a private copy of the repository (one copy per job; the
+working tree is never edited), the tests named for it run there (``-x``, with a
+timeout), and the mutant counts as *caught* when they fail. The report gives
+caught/total per module over the non-equivalent mutants and lists every survivor;
+the exit status is 1 when a module is under the threshold.
+
+Usage:
+  .venv/bin/python scripts/mutate.py                 # every mutant
+  .venv/bin/python scripts/mutate.py --module redact --jobs 2
+  .venv/bin/python scripts/mutate.py --list
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "scripts"))
+
+from mutants import MODULES, MUTANTS, Mutant  # noqa: E402
+
+# Copied into each job's tree; .venv, .git and caches stay behind.
+COPIED = ("airbox", "tests", "assets", "scripts", "pyproject.toml", "README.md")
+
+
+@dataclass
+class Result:
+    mutant: Mutant
+    outcome: str  # caught | survived | timeout | error
+    seconds: float
+    note: str = ""
+
+
+def check_mutants(mutants: list[Mutant]) -> list[str]:
+    """Every mutant's original must occur exactly once in its file (else it went stale)."""
+    problems = []
+    for index, m in enumerate(mutants):
+        text = (REPO / m.path).read_text(encoding="utf-8")
+        count = text.count(m.original)
+        if count != 1:
+            problems.append(f"mutant {index} ({m.module}: {m.description}): original found "
+                            f"{count} times in {m.path}")
+            continue
+        try:
+            compile(text.replace(m.original, m.replacement, 1), m.path, "exec")
+        except SyntaxError as exc:
+            # A mutant that does not even import would be "caught" by any test.
+            problems.append(f"mutant {index} ({m.module}: {m.description}): not valid "
+                            f"Python ({exc.msg}, line {exc.lineno})")
+    return problems
+
+
+def make_tree(root: Path) -> Path:
+    tree = root / "repo"
+    tree.mkdir()
+    ignore = shutil.ignore_patterns("__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache")
+    for name in COPIED:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, tree / name, ignore=ignore)
+        elif src.exists():
+            shutil.copy2(src, tree / name)
+    return tree
+
+
+def run_tests(tree: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, float, str]:
+    """(outcome, seconds, last line): outcome is passed | failed | timeout."""
+    present = [t for t in tests if (tree / t).exists()]
+    if not present:
+        return "passed", 0.0, "no test file exists"
+    env = dict(os.environ)
+    # The copy's airbox wins over the editable install, in pytest and in every child.
+    env["PYTHONPATH"] = str(tree) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    argv = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *present]
+    started = time.monotonic()
+    proc = subprocess.Popen(argv, cwd=tree, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        proc.communicate()
+        return "timeout", time.monotonic() - started, f"no result within {timeout:.0f}s"
+    lines = [line for line in out.splitlines() if line.strip()]
+    last = lines[-1] if lines else ""
+    return ("passed" if proc.returncode == 0 else "failed"), time.monotonic() - started, last
+
+
+def run_mutant(tree: Path, m: Mutant, timeout: float) -> Result:
+    target = tree / m.path
+    pristine = (REPO / m.path).read_text(encoding="utf-8")
+    target.write_text(pristine.replace(m.original, m.replacement, 1), encoding="utf-8")
+    try:
+        outcome, seconds, last = run_tests(tree, m.tests, timeout)
+    finally:
+        target.write_text(pristine, encoding="utf-8")
+    if outcome == "passed":
+        return Result(m, "survived", seconds, last)
+    if outcome == "timeout":
+        return Result(m, "timeout", seconds, last)
+    return Result(m, "caught", seconds, last)
+
+
+def baseline(tree: Path, mutants: list[Mutant], timeout: float) -> list[str]:
+    """The tests the mutants use must pass unmutated, or every mutant looks caught."""
+    files = sorted({t for m in mutants for t in m.tests})
+    outcome, seconds, last = run_tests(tree, tuple(files), timeout * 3)
+    print(f"baseline: {len(files)} test files {outcome} in {seconds:.0f}s ({last})", flush=True)
+    return [] if outcome == "passed" else [f"baseline tests {outcome}: {last}"]
+
+
+def report(results: list[Result], equivalent: list[Mutant], threshold: float) -> bool:
+    print()
+    print("| module | caught | total | % | survivors |")
+    print("|---|---|---|---|---|")
+    ok = True
+    for module in MODULES:
+        mine = [r for r in results if r.mutant.module == module]
+        if not mine:
+            continue
+        caught = sum(r.outcome in ("caught", "timeout") for r in mine)
+        pct = 100.0 * caught / len(mine)
+        survivors = sum(r.outcome == "survived" for r in mine)
+        ok = ok and pct >= threshold
+        print(f"| {module} | {caught} | {len(mine)} | {pct:.0f} | {survivors} |")
+    survived = [r for r in results if r.outcome == "survived"]
+    if survived:
+        print("\nsurvivors:")
+        for r in survived:
+            print(f"  [{r.mutant.module}] {r.mutant.description}  ({r.mutant.path}; "
+                  f"{', '.join(r.mutant.tests)})")
+    timeouts = [r for r in results if r.outcome == "timeout"]
+    if timeouts:
+        print("\ntimed out (counted as caught):")
+        for r in timeouts:
+            print(f"  [{r.mutant.module}] {r.mutant.description}")
+    if equivalent:
+        print("\nequivalent (not run):")
+        for m in equivalent:
+            print(f"  [{m.module}] {m.description}: {m.equivalent}")
+    total = len(results)
+    caught = sum(r.outcome in ("caught", "timeout") for r in results)
+    if total:
+        print(f"\ntotal: {caught}/{total} caught ({100.0 * caught / total:.0f}%), "
+              f"threshold {threshold:.0f}% per module: {'met' if ok else 'NOT met'}")
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--module", action="append", choices=list(MODULES),
+                        help="run only this module's mutants (repeatable)")
+    parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    parser.add_argument("--jobs", type=int, default=1, help="mutants run in parallel")
+    parser.add_argument("--timeout", type=float, default=300.0,
+                        help="seconds per mutant's test run (a timeout counts as caught)")
+    parser.add_argument("--threshold", type=float, default=90.0,
+                        help="minimum %% caught per module (default 90)")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the unmutated run of the tests")
+    parser.add_argument("--index", type=int, action="append",
+                        help="run only the mutant with this index (see --list)")
+    args = parser.parse_args(argv)
+
+    selected = [(i, m) for i, m in enumerate(MUTANTS)
+                if (not args.module or m.module in args.module)
+                and (not args.index or i in args.index)]
+    if args.list:
+        for i, m in selected:
+            flag = f"  EQUIVALENT: {m.equivalent}" if m.equivalent else ""
+            print(f"{i:3} {m.module:13} {m.description}{flag}")
+        print(f"{len(selected)} mutants")
+        return 0
+    problems = check_mutants([m for _, m in selected])
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 2
+    runnable = [m for _, m in selected if not m.equivalent]
+    before = {path: (REPO / path).read_bytes() for path in {m.path for m in MUTANTS}}
+    equivalent = [m for _, m in selected if m.equivalent]
+
+    with tempfile.TemporaryDirectory(prefix="airbox-mutate-") as tmp:
+        trees: queue.Queue[Path] = queue.Queue()
+        for job in range(max(1, args.jobs)):
+            (Path(tmp) / str(job)).mkdir()
+            trees.put(make_tree(Path(tmp) / str(job)))
+        if not args.no_baseline:
+            tree = trees.get()
+            failures = baseline(tree, runnable, args.timeout)
+            trees.put(tree)
+            if failures:
+                print("\n".join(failures), file=sys.stderr)
+                return 2
+
+        def job(m: Mutant) -> Result:
+            tree = trees.get()
+            try:
+                return run_mutant(tree, m, args.timeout)
+            finally:
+                trees.put(tree)
+
+        results: list[Result] = []
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            for result in pool.map(job, runnable):
+                results.append(result)
+                print(f"{result.outcome:8} {result.seconds:5.0f}s [{result.mutant.module}] "
+                      f"{result.mutant.description}", flush=True)
+
+    # Mutants go to the copies only; fail loudly if the working tree ever changed.
+    changed = [path for path, data in before.items() if (REPO / path).read_bytes() != data]
+    if changed:
+        print(f"error: the working tree changed during the run: {changed}", file=sys.stderr)
+        return 2
+    return 0 if report(results, equivalent, args.threshold) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
