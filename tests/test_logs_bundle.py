@@ -129,7 +129,7 @@ def test_support_bundle_holds_no_secret(installer: Installer, tmp_path: Path) ->
     manifest = json.loads(files["manifest.json"])
     assert manifest["name"] == inst.name
     assert all(c["ok"] for c in manifest["collectors"]), manifest
-    assert json.loads(files["status.json"])["verdict"] == "healthy"
+    assert json.loads(files["status.json"])["verdict"] == "healthy", files["status.json"]
     # The secrets were really there to leak: the launcher's log held them.
     [pod_log] = [text for name, text in files.items() if name.startswith("pod-logs/")
                  and not name.endswith(".previous.log")]
