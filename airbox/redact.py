@@ -34,8 +34,8 @@ _PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
 )
 
-# The password of a URL's user info (https://user:password@host): tool errors echo URLs.
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s/]+(?=@)")
+# The password alone of a URL's user info (https://user:password@host), for masking.
+_URL_PASSWORD_PART = re.compile(r"(://[^:/@\s]+:)[^@\s/]+(?=@)")
 
 # Keys of YAML/JSON documents whose values are secret whatever they look like.
 _SECRET_KEY = re.compile(
@@ -91,7 +91,7 @@ class Redactor:
     def mask_all(self, text: str) -> str:
         """Known values and credential-shaped patterns: for text from elsewhere."""
         text = self.mask(text)
-        for pattern in (*_PATTERNS, _URL_PASSWORD):
+        for pattern in (*_PATTERNS, _URL_PASSWORD_PART):
             if pattern.groups:
                 text = pattern.sub(lambda m: m.group(1) + MASK, text)
             else:

@@ -21,11 +21,11 @@ def test_known_value_and_its_base64_form_are_masked() -> None:
     assert r.mask_all(f"x={encoded}") == f"x={MASK}"
 
 
-def test_short_values_are_not_registered_but_four_characters_are() -> None:
+def test_short_values_are_not_registered_but_eight_characters_are() -> None:
     r = Redactor()
-    r.add("abc", "", None, "wxyz")
-    assert r.mask("abc wxyz") == f"abc {MASK}"
-    assert "abc" not in r.known()
+    r.add("abcdefg", "", None, "stuvwxyz")
+    assert r.mask("abcdefg stuvwxyz") == f"abcdefg {MASK}"
+    assert "abcdefg" not in r.known()
 
 
 def test_each_long_line_of_a_multi_line_secret_is_masked_alone() -> None:
@@ -42,7 +42,7 @@ def test_each_long_line_of_a_multi_line_secret_is_masked_alone() -> None:
 
 def test_a_secret_containing_another_is_masked_whole() -> None:
     r = Redactor()
-    r.add("abcd", "abcd-efgh-ijkl")
+    r.add("abcd-efg", "abcd-efgh-ijkl")
     assert r.mask("v=abcd-efgh-ijkl;") == f"v={MASK};"
 
 
@@ -85,6 +85,13 @@ def test_mask_argv_masks_known_values_in_each_argument() -> None:
     r = Redactor()
     r.add(SECRET)
     assert r.mask_argv(["helm", f"--set=x={SECRET}", "y"]) == ["helm", f"--set=x={MASK}", "y"]
+
+
+def test_a_url_password_is_masked_and_detected() -> None:
+    from airbox.redact import looks_like_credential
+
+    assert looks_like_credential("https://bob:pa55word@host/x")
+    assert not looks_like_credential("https://host/x@v1")
 
 
 def test_reset_forgets_every_value() -> None:
