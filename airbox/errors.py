@@ -47,6 +47,8 @@ class Problem:
     field: str
     message: str
     fix: str | None = None
+    # A value that is absent (not wrong): on a terminal it is asked instead of reported.
+    missing: bool = False
 
     def render(self) -> str:
         text = f"{self.field}: {self.message}"
@@ -91,6 +93,14 @@ class SavedSettingsUnreadable(UsageError):
 
 class MissingInput(UsageError):
     """A required answer is missing and prompting is not possible (--yes or no terminal)."""
+
+
+class InterviewInterrupted(KeyboardInterrupt):
+    """Ctrl-C during the questions: nothing was changed; ``message`` says what was kept."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class PreflightFailed(AirboxError):

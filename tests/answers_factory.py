@@ -15,7 +15,7 @@ SECRETS = {
     "license": "license-key-0a1b2c3d4e5f",
     "sm_access": "AKIASMACCESSKEY00001",
     "sm_secret": "sm-secret-access-key-zyxwvu",
-    "akv_id": "akv-client-id-11112222",
+    "akv_id": "3f2a9c1e-7b6d-4e5f-8a9b-0c1d2e3f4a5b",
     "akv_secret": "akv-client-secret-33334444",
     "vault": "hvs.vault-token-55556666",
     "s3_access": "AKIAS3ACCESSKEY00002",

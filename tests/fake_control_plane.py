@@ -323,6 +323,10 @@ class FakeControlPlane:
                 if method != "POST":
                     return _error(405, "method-not-allowed", f"{method} is not allowed")
                 return self._token(body)
+            if path == "/api/v1/dataplanes/token":
+                # Anonymous, like the real one (DataplaneController.getDataplaneToken). The
+                # real server's status for unknown credentials is not documented; 401 here.
+                return self._dataplane_token(body)
             if path.startswith("/v1/") or path in ("/api/v1/dataplanes/health",
                                                     "/api/v1/jobs/get"):
                 app = self._authenticate(headers)
@@ -345,6 +349,23 @@ class FakeControlPlane:
         self.tokens[token] = (app.client_id, self.now() + TOKEN_LIFETIME)
         return 200, {"access_token": token, "token_type": "Bearer",
                      "expires_in": TOKEN_LIFETIME}
+
+    def _dataplane_token(self, body: Any) -> tuple[int, Any]:
+        body = body if isinstance(body, dict) else {}
+        pair = (body.get("client_id"), body.get("client_secret"))
+        live = [dp_id for dp_id, creds in self.dataplane_secrets.items()
+                if creds == pair and not self.dataplanes.get(dp_id, {}).get("deleted")]
+        if not live:
+            return _error(401, "invalid-credentials", "Invalid client id or client secret.")
+        token = "fake-dp-token-" + secrets.token_hex(20)
+        return 200, {"access_token": token}
+
+    def registered_dataplane(self, name: str = "existing-dp") -> tuple[str, str]:
+        """A data plane registered outside airbox: its (client id, client secret)."""
+        with self.lock:
+            region = next(iter(self.regions))
+            _, client_id, client_secret = self._create_dataplane(name, region)
+        return client_id, client_secret
 
     def _authenticate(self, headers: dict[str, str]) -> App | None:
         value = headers.get("authorization", "")

@@ -61,7 +61,8 @@ def test_every_example_is_valid_given_its_variables(tmp_path: Path, example: str
         AWS_SECRET_MANAGER_ACCESS_KEY_ID="AKIA0000000000000001",
         AWS_SECRET_MANAGER_SECRET_ACCESS_KEY="sm-secret-0001",
         AWS_ACCESS_KEY_ID="AKIA0000000000000002", AWS_SECRET_ACCESS_KEY="s3-secret-0001",
-        GOOGLE_APPLICATION_CREDENTIALS=str(sa), AZURE_CLIENT_ID="az-id-0001",
+        GOOGLE_APPLICATION_CREDENTIALS=str(sa),
+        AZURE_CLIENT_ID="6f1d2c3b-4a59-4e6f-8a7b-9c0d1e2f3a4b",
         AZURE_CLIENT_SECRET="az-secret-0001", AZURE_STORAGE_CONNECTION_STRING="conn-0001",
         AIRBYTE_LICENSE_KEY="license-0001", VAULT_AUTH_TOKEN="vault-token-0001",
     )

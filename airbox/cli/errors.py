@@ -27,6 +27,17 @@ def report(error: AirboxError) -> None:
     runlog.logger().error("%s | %s", REDACTOR.mask(error.message), "; ".join(error.details))
 
 
+def _interrupted_message(exc: BaseException | None) -> str:
+    # An interruption that knows what it left behind says so (the questions: nothing
+    # changed); any other: the steps done are kept and a re-run resumes.
+    # click turns a KeyboardInterrupt into Abort, keeping it as the cause.
+    for candidate in (exc, getattr(exc, "__cause__", None), getattr(exc, "__context__", None)):
+        told = getattr(candidate, "message", None)
+        if isinstance(told, str) and told:
+            return told
+    return "Interrupted. What was done is kept: run the same command again to finish."
+
+
 def run(group: click.Group, argv: list[str]) -> NoReturn:
     code = 0
     try:
@@ -41,9 +52,7 @@ def run(group: click.Group, argv: list[str]) -> NoReturn:
         from airbox import runlog
 
         runlog.logger().warning("interrupted by the user")
-        sys.stderr.write(
-            "\nInterrupted. What was done is kept: run the same command again to finish.\n"
-        )
+        sys.stderr.write("\n" + _interrupted_message(sys.exc_info()[1]) + "\n")
         log_file = runlog.current_file()
         if log_file:
             sys.stderr.write(f"  log: {log_file}\n")

@@ -14,6 +14,8 @@ EXAMPLES = """\b
 Examples:
   airbox install
   airbox install --answers dp.yaml --yes
+  airbox install --reconfigure          # every question again, saved answers as defaults
+  DATAPLANE_CLIENT_SECRET=... airbox install   # a corrected secret over the saved settings
   AIRBYTE_CLIENT_ID=... AIRBYTE_CLIENT_SECRET=... airbox install --answers dp.yaml
   airbox install --answers dp.yaml --dry-run --output-dir out
   airbox install --answers dp.yaml --kube-context prod-eks   # an existing cluster
@@ -43,6 +45,8 @@ Examples:
               help="With --dry-run: where to write the files (default: the state directory).")
 @click.option("--ignore-preflight-failures", is_flag=True,
               help="Continue although preflight checks fail (asks for confirmation).")
+@click.option("--reconfigure", is_flag=True,
+              help="Ask every question again, the saved answers as defaults (a terminal).")
 @click.option("--no-preload-images", is_flag=True,
               help="Let the cluster pull images itself instead of pulling them on the host.")
 @click.option("--workspace", "workspace", multiple=True,
@@ -60,19 +64,25 @@ def install(
     ignore_preflight_failures: bool,
     no_preload_images: bool,
     force_route: bool,
+    reconfigure: bool,
     **flags: Any,
 ) -> int:
     """Install or upgrade an Airbyte data plane on this machine.
 
-    Settings come from the answers file, the environment (AIRBYTE_CLIENT_ID,
-    AIRBYTE_CLIENT_SECRET) and flags; what is still missing is asked on a terminal
-    (never with --yes). Re-running is safe: it resumes, or upgrades when a setting
-    or the chart version changed.
+    Settings come from the saved settings of the data plane, the answers file (layered
+    over them), the environment (AIRBYTE_CLIENT_ID, AIRBYTE_CLIENT_SECRET,
+    DATAPLANE_CLIENT_ID, DATAPLANE_CLIENT_SECRET) and flags; what is still missing is
+    asked on a terminal (never with --yes). Re-running is safe: it resumes, or upgrades
+    when a setting or the chart version changed.
     """
     from airbox.ops.install import install_command
 
     if output_dir is not None and not dry_run:
         raise click.UsageError("--output-dir goes with --dry-run")
+    interactive = sys.stdin.isatty() and not assume_yes
+    if reconfigure and not interactive:
+        raise click.UsageError("--reconfigure asks questions: run it on a terminal without "
+                               "--yes (or change the answers file instead)")
     flags["name"] = name
     return install_command(
         answers_file=answers_file,
@@ -83,6 +93,7 @@ def install(
         output_dir=output_dir,
         ignore_preflight_failures=ignore_preflight_failures,
         preload_images=not no_preload_images,
-        interactive=sys.stdin.isatty() and not assume_yes,
+        interactive=interactive,
         force_route=force_route,
+        reconfigure=reconfigure,
     )

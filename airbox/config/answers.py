@@ -28,6 +28,8 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 ENV_ANSWERS: dict[str, tuple[str, ...]] = {
     "AIRBYTE_CLIENT_ID": ("registration", "clientId"),
     "AIRBYTE_CLIENT_SECRET": ("registration", "clientSecret"),
+    "DATAPLANE_CLIENT_ID": ("dataPlane", "clientId"),
+    "DATAPLANE_CLIENT_SECRET": ("dataPlane", "clientSecret"),
 }
 
 
@@ -108,9 +110,10 @@ def schema_problems(data: Any) -> list[Problem]:
         if error.validator == "additionalProperties":
             extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
             for key in extra:
-                known = ", ".join(sorted(error.schema.get("properties", {})))
+                names = sorted(error.schema.get("properties", {}))
                 field = f"{where}.{key}" if error.absolute_path else key
-                problems.append(Problem(field, "is not a known setting", f"use one of: {known}"))
+                problems.append(Problem(field, "is not a known setting",
+                                        did_you_mean(str(key), names)))
             continue
         if error.validator == "enum":
             allowed = ", ".join(str(v) for v in error.validator_value)
@@ -125,6 +128,17 @@ def schema_problems(data: Any) -> list[Problem]:
             message = f"must be of type {error.validator_value}"
         problems.append(Problem(where, message))
     return problems
+
+
+def did_you_mean(key: str, names: list[str]) -> str:
+    """The fix for an unknown key: the closest known one, then the whole list."""
+    import difflib
+
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    lowered = {name.lower(): name for name in names}
+    guess = close[0] if close else lowered.get(key.lower())
+    known = "use one of: " + ", ".join(names)
+    return f"did you mean {guess}? ({known})" if guess else known
 
 
 def load_answers_file(path: Path, environ: Mapping[str, str] | None = None) -> dict[str, Any]:

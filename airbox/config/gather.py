@@ -1,24 +1,28 @@
 """Settings for one run, from every source, validated: the front door of ``install``.
 
-Sources, lowest precedence first: defaults < saved settings of an earlier run
-(only when no answers file is given: a file replaces them) < answers file <
-environment < flags; then prompts for what is still missing, only on a terminal
-and without ``--yes``.
+Sources, lowest precedence first: defaults < saved settings of the same data plane
+< answers file (layered over them: ``layer_over_saved``) < environment < flags; then
+prompts for what is still missing, only on a terminal and without ``--yes``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from airbox.config import answers as sources
-from airbox.config.prompts import Prompter, fill_missing
+from airbox.config.prompts import CredentialCheck, Prompter, fill_missing, review
 from airbox.config.settings import Settings, validate
 from airbox.config.yamlfile import YamlProblem, load_yaml
-from airbox.errors import InvalidSettings, Problem, SavedSettingsUnreadable
+from airbox.errors import (
+    InterviewInterrupted,
+    InvalidSettings,
+    Problem,
+    SavedSettingsUnreadable,
+)
 from airbox.fsutil import PUBLIC_FILE, SECRET_FILE, atomic_write, ensure_private_dir
 from airbox.paths import StateDir, installed_names
 
@@ -30,6 +34,10 @@ class Inputs:
     answers_file: Path | None = None
     flags: dict[str, Any] = field(default_factory=dict)
     interactive: bool = False
+    # Walk every saved answer with it as the default (install --reconfigure).
+    reconfigure: bool = False
+    # Show the review screen (every answer; edit one) once the questions are done.
+    review: bool = False
 
 
 def flag_answers(flags: Mapping[str, Any]) -> dict[str, Any]:
@@ -107,13 +115,98 @@ def pick_name(explicit: str | None) -> str | None:
     return names[0] if len(names) == 1 else None
 
 
+KEPT_FILE = "interview.yaml"
+
+
+def kept_file() -> Path:
+    """Answers (never secrets) kept from an interview interrupted before it finished."""
+    from airbox.paths import airbox_home
+
+    return airbox_home() / KEPT_FILE
+
+
+def load_kept() -> dict[str, Any]:
+    try:
+        data = load_yaml(kept_file().read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, YamlProblem):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def keep_partial(answers: Mapping[str, Any]) -> Path | None:
+    """Save the answers given so far without their secrets; None when there is nothing."""
+    public, _ = sources.split_secrets(answers)
+    if not public:
+        return None
+    path = kept_file()
+    ensure_private_dir(path.parent)
+    atomic_write(path, sources.dump_yaml(public), mode=SECRET_FILE)
+    return path
+
+
+def forget_kept() -> None:
+    kept_file().unlink(missing_ok=True)
+
+
+def layer_over_saved(saved: Mapping[str, Any], file: Mapping[str, Any]) -> dict[str, Any]:
+    """The answers file over the saved settings of the same data plane.
+
+    Key by key, the file wins; what it leaves out stays as saved. Where the file makes
+    another choice, the saved answers that belonged to the old choice go: a section whose
+    ``type`` the file changes (secretsManager, storage), the other kind of credentials
+    (dataPlane vs registration) when the file gives a client id, and ``values`` as a whole.
+    """
+    base = dict(saved)
+    for section in ("secretsManager", "storage"):
+        given = file.get(section)
+        if isinstance(given, Mapping) and given.get("type") and isinstance(
+                base.get(section), Mapping) and base[section].get("type") != given["type"]:
+            base.pop(section)
+    for root, other in (("dataPlane", "registration"), ("registration", "dataPlane")):
+        given = file.get(root)
+        if isinstance(given, Mapping) and given.get("clientId"):
+            base.pop(other, None)
+    if "values" in file:
+        base.pop("values", None)
+    return sources.deep_merge(base, file)
+
+
+def settings_problems(answers: Mapping[str, Any], *, asking: bool) -> list[Problem]:
+    """One pass over everything: unknown keys (with "did you mean"), wrong types and
+    values, and — unless the missing ones are about to be asked — missing answers."""
+    problems: list[Problem] = sources.schema_problems(answers)
+    seen = {p.field for p in problems}
+    problems += [p for p in validate(answers) if p.field not in seen]
+    if asking:
+        problems = [p for p in problems if not p.missing]
+    return problems
+
+
+def _flag_names(flags: Mapping[str, Any]) -> list[str]:
+    return ["--" + key.replace("_", "-") for key, value in flags.items()
+            if value not in (None, "") and key in _FLAG_KEYS]
+
+
+_FLAG_KEYS = ("name", "namespace", "edition", "control_plane_url", "api_url", "chart_version",
+              "chart", "kube_context", "kubeconfig", "region", "organization_id")
+
+
 def gather(
     inputs: Inputs,
     *,
     environ: Mapping[str, str] | None = None,
     prompter: Prompter | None = None,
+    check_credentials: CredentialCheck | None = None,
+    say: Callable[[str], None] | None = None,
+    before_questions: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[dict[str, Any], Settings]:
-    """Merge every source, prompt if allowed, validate; raise listing every problem."""
+    """Merge every source, prompt if allowed, validate; raise listing every problem.
+
+    Sources, lowest first: the saved settings of the data plane (named by --name, the
+    answers file, or the only one installed) < the answers file < environment < flags;
+    then questions for what is missing (on a terminal). ``say`` hears which sources
+    were used.
+    """
     environ = os.environ if environ is None else environ
     file_layer: dict[str, Any] = {}
     if inputs.answers_file is not None:
@@ -121,22 +214,75 @@ def gather(
     env_layer = sources.env_answers(environ)
     flag_layer = flag_answers(inputs.flags)
 
-    merged: dict[str, Any] = {}
-    if inputs.answers_file is None:
-        name = pick_name(flag_layer.get("name"))
-        if name:
-            merged = load_saved(StateDir.for_name(name))
-    interview = inputs.answers_file is None and not merged
-    for layer in (file_layer, env_layer, flag_layer):
+    used: list[str] = []
+    named = flag_layer.get("name") or file_layer.get("name")
+    name = pick_name(named if isinstance(named, str) else None)
+    saved: dict[str, Any] = {}
+    if name and StateDir.for_name(name).exists():
+        state = StateDir.for_name(name)
+        saved = load_saved(state)
+        used.append(f"saved settings of {name} ({state.root})")
+    merged = layer_over_saved(saved, file_layer)
+    if inputs.answers_file is not None:
+        used.append(f"answers file {inputs.answers_file}")
+    env_vars = [var for var in sources.ENV_ANSWERS if environ.get(var)]
+    if env_vars:
+        used.append("environment (" + ", ".join(env_vars) + ")")
+    if flag_layer:
+        used.append("flags (" + ", ".join(_flag_names(inputs.flags)) + ")")
+    interview = inputs.answers_file is None and not saved
+    for layer in (env_layer, flag_layer):
         merged = sources.deep_merge(merged, layer)
 
-    if inputs.interactive:
-        fill_missing(merged, prompter or Prompter(), interview=interview)
-        sources.register_secrets(merged)
+    # One pass over every source, in every mode, before any question: a misspelled key
+    # is an error with --yes and on a terminal alike, and all problems come at once.
+    problems = settings_problems(merged, asking=inputs.interactive)
+    if problems:
+        error = InvalidSettings(problems, source=str(inputs.answers_file or "the settings"))
+        if any(p.missing for p in problems):
+            error.hint = ("fix the values above; give the missing ones in the answers file, "
+                          "the environment or flags (or run on a terminal without --yes to "
+                          "be asked)")
+        raise error
+    if say is not None and used:
+        say("Settings from (later ones win): " + "; ".join(used))
+    if before_questions is not None:
+        before_questions(merged)
 
-    problems: list[Problem] = sources.schema_problems(merged)
-    seen = {p.field for p in problems}
-    problems += [p for p in validate(merged) if p.field not in seen]
+    if inputs.interactive:
+        defaults: dict[str, Any] = {}
+        if inputs.reconfigure:
+            defaults, merged = merged, sources.deep_merge(env_layer, flag_layer)
+            if name:
+                merged["name"] = name
+            interview = True
+        elif interview:
+            defaults = load_kept()
+            if defaults and say is not None:
+                say(f"Offering the answers kept from an interrupted run ({kept_file()}) "
+                    "as defaults")
+        prompter = prompter or Prompter()
+        accepted: set[tuple[str, str, str]] = set()
+        try:
+            fill_missing(merged, prompter, interview=interview, defaults=defaults,
+                         check_credentials=check_credentials, accepted=accepted)
+            sources.register_secrets(merged)
+            if inputs.review:
+                merged = review(merged, prompter, check_credentials=check_credentials,
+                                interview=interview or inputs.reconfigure, accepted=accepted)
+                sources.register_secrets(merged)
+        except KeyboardInterrupt:
+            kept = keep_partial(merged)
+            if kept is None:
+                raise InterviewInterrupted(
+                    "Interrupted during the questions: nothing was installed or changed, "
+                    "and no answers were given yet.") from None
+            raise InterviewInterrupted(
+                "Interrupted during the questions: nothing was installed or changed. Your "
+                f"answers so far (not the secrets) are kept in {kept}; run `airbox install` "
+                "again to continue from them.") from None
+
+    problems = settings_problems(merged, asking=False)
     if problems:
         if not inputs.interactive:
             hint = ("give the missing values in the answers file, the environment or flags "

@@ -1,28 +1,45 @@
 """Interactive questions for whatever the other sources left out.
 
 Only what is missing is asked; choices are lists, input is checked as it is typed,
-secrets are hidden, defaults are shown. ``Prompter`` wraps questionary so tests can
-drive it through prompt_toolkit's pipe input.
+secrets are hidden, defaults are shown, and each question has one line of help saying
+where the value is found. ``Prompter`` wraps questionary so tests can drive it through
+prompt_toolkit's pipe input.
+
+``Interview`` can also walk answers given earlier (``airbox install --reconfigure``,
+or the answers kept from an interrupted run) with each one as the default, check
+credentials the moment they are typed (``CredentialCheck``, supplied by the layer that
+can reach the control plane), and show a review screen from which any answer can be
+edited before anything changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from airbox.config.answers import get_path, set_path
 from airbox.config.settings import (
+    CHOICE_LABELS,
     MAX_NAME_LENGTH,
     SECRETS_MANAGERS,
     STORAGES,
     FieldSpec,
     TypeSpec,
+    bucket_problem,
+    field_problem,
     is_dns_label,
     load_service_account,
     url_problem,
 )
 
 Validator = Callable[[str], "bool | str"]
+# (root: "registration" or "dataPlane", answers so far) -> why the control plane refused
+# the credentials at answers[root], or None when accepted (or when it could not tell).
+CredentialCheck = Callable[[str, Mapping[str, Any]], "str | None"]
+
+MASK = "********"
 
 
 class Prompter:
@@ -42,6 +59,16 @@ class Prompter:
             self._io["input"] = input
         if output is not None:
             self._io["output"] = output
+
+    def note(self, text: str, *, style: str = "fg:ansibrightblack") -> None:
+        """A line of help or feedback printed above the next question."""
+        from prompt_toolkit import print_formatted_text
+        from prompt_toolkit.formatted_text import FormattedText
+
+        output = self._io.get("output")
+        if output is not None and type(output).__name__ == "DummyOutput":
+            return
+        print_formatted_text(FormattedText([(style, text)]), output=output)
 
     def text(self, message: str, *, default: str = "", validate: Validator | None = None) -> str:
         import questionary
@@ -75,14 +102,19 @@ class Prompter:
     def autocomplete(
         self, message: str, choices: Sequence[str], *, validate: Validator | None = None
     ) -> str:
-        """Free text with completion from ``choices`` (a filterable list)."""
+        """Free text with completion from ``choices``: the list shows as the question opens
+        (without it the prompt looks empty until Tab is pressed) and narrows as one types."""
         import questionary
 
         self._before()
-        answer = questionary.autocomplete(
+        question = questionary.autocomplete(
             message, choices=list(choices), validate=validate, match_middle=True, **self._io
-        ).unsafe_ask()
-        return str(answer).strip()
+        )
+        app = question.application
+        if choices:
+            app.pre_run_callables.append(
+                lambda: app.current_buffer.start_completion(select_first=False))
+        return str(question.unsafe_ask()).strip()
 
     def checkbox(self, message: str, choices: Sequence[tuple[str, str, bool]]) -> list[str]:
         """``choices``: (value, label, checked) triples; returns the checked values."""
@@ -109,7 +141,7 @@ def _required(value: str) -> bool | str:
 
 
 def _name_check(value: str) -> bool | str:
-    if is_dns_label(value, MAX_NAME_LENGTH):
+    if is_dns_label(value.strip(), MAX_NAME_LENGTH):
         return True
     return (f"lowercase letters, digits and '-', at most {MAX_NAME_LENGTH}, "
             "starting and ending with a letter or digit")
@@ -128,126 +160,399 @@ def _json_file_check(value: str) -> bool | str:
     return True if problem is None else problem
 
 
-def _field_check(fspec: FieldSpec) -> Validator:
-    if fspec.kind == "url":
-        return _url_check("any")
-    if fspec.kind == "json-file":
-        return _json_file_check
-    if fspec.kind == "aws-region":
-        import re
+def _field_check(fspec: FieldSpec, *, optional: bool = False) -> Validator:
+    def check(value: str) -> bool | str:
+        value = value.strip()
+        if not value:
+            return True if optional else "a value is required"
+        if fspec.kind == "json-file":
+            return _json_file_check(value)
+        found = field_problem(fspec, value)
+        if found is None:
+            return True
+        message, fix = found
+        return f"{message}: {fix}" if fix else message
 
-        def region(value: str) -> bool | str:
-            ok = re.match(r"^[a-z]{2}(-[a-z]+)+-\d$", value.strip())
-            return True if ok else "an AWS region such as us-west-2"
+    return check
 
-        return region
-    return _required
+
+def _bucket_check(storage_type: str) -> Validator:
+    def check(value: str) -> bool | str:
+        value = value.strip()
+        if not value:
+            return "a value is required"
+        found = bucket_problem(storage_type, value)
+        return True if found is None else f"{found[0]}: {found[1]}"
+
+    return check
+
+
+def _keep_or_required(value: str) -> bool | str:
+    return True  # an empty answer keeps the value given before
 
 
 # ----------------------------------------------------------------------------- flow
 
 
-def _missing(answers: dict[str, Any], *path: str) -> bool:
+def _missing(answers: Mapping[str, Any], *path: str) -> bool:
     return get_path(answers, path) in (None, "", {})
 
 
+# Labels of the answers outside the field tables, for the review screen.
+LABELS: dict[tuple[str, ...], str] = {
+    ("name",): "Data plane name",
+    ("namespace",): "Kubernetes namespace",
+    ("controlPlane", "edition"): "Control plane",
+    ("controlPlane", "url"): "Airbyte URL",
+    ("controlPlane", "apiUrl"): "Airbyte API URL",
+    ("registration", "clientId"): "Airbyte application client id",
+    ("registration", "clientSecret"): "Airbyte application client secret",
+    ("registration", "organizationId"): "Organization id",
+    ("registration", "region"): "Region",
+    ("dataPlane", "clientId"): "Data plane client id",
+    ("dataPlane", "clientSecret"): "Data plane client secret",
+    ("licenseKey",): "Airbyte license key",
+    ("secretsManager", "type"): "Secrets manager",
+    ("storage", "type"): "Storage for logs and state",
+    ("storage", "bucket"): "Bucket",
+    ("chart", "version"): "Chart version",
+    ("chart", "source"): "Chart",
+    ("cluster", "kubeContext"): "Existing cluster (kube context)",
+    ("cluster", "kubeconfig"): "Kubeconfig",
+}
+_MASKED = {("registration", "clientSecret"), ("dataPlane", "clientSecret"), ("licenseKey",)}
+
+WHERE_APPLICATION = ("Airbyte > Settings > Applications (User settings on Cloud): create one "
+                     "and copy its client id and secret")
+WHERE_DATA_PLANE = ("the client id and secret shown when the data plane was registered "
+                    "(Airbyte's data plane API answer)")
+
+
+@dataclass
+class Interview:
+    """One pass of questions over ``answers`` (changed in place).
+
+    ``defaults``: earlier answers offered as each question's default (reconfigure,
+    answers kept from an interrupted run). ``interview``: also ask the choices that
+    have a default (control plane, storage); off when an answers file was given,
+    whose leaving them out chose the defaults.
+    """
+
+    answers: dict[str, Any]
+    prompter: Prompter
+    interview: bool = True
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    check_credentials: CredentialCheck | None = None
+    # Credentials the control plane accepted in this run: not checked twice.
+    accepted: set[tuple[str, str, str]] = field(default_factory=set)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _default(self, *path: str) -> Any:
+        value = get_path(self.defaults, path)
+        return None if value in (None, "", {}) else value
+
+    def _help(self, text: str) -> None:
+        if text:
+            self.prompter.note("  " + text)
+
+    def _text(self, path: tuple[str, ...], message: str, *, validate: Validator,
+              where: str = "", default: str | None = None) -> None:
+        self._help(where)
+        shown = self._default(*path)
+        initial = str(shown) if shown is not None else (default or "")
+        set_path(self.answers, path, self.prompter.text(message, default=initial,
+                                                         validate=validate))
+
+    def _secret(self, path: tuple[str, ...], message: str, *, where: str = "",
+                validate: Validator = _required) -> None:
+        self._help(where)
+        kept = self._default(*path)
+        if kept is not None:
+            value = self.prompter.password(message + " (Enter keeps the one given before)",
+                                           validate=_keep_or_required)
+            set_path(self.answers, path, value or kept)
+            return
+        set_path(self.answers, path, self.prompter.password(message, validate=validate))
+
+    def _select(self, path: tuple[str, ...], message: str,
+                choices: Sequence[tuple[str, str]], default: str, where: str = "") -> str:
+        self._help(where)
+        shown = self._default(*path)
+        values = [value for value, _ in choices]
+        chosen = self.prompter.select(
+            message, choices, default=str(shown) if shown in values else default)
+        return chosen
+
+    # --------------------------------------------------------------------- flow
+
+    def run(self) -> dict[str, Any]:
+        answers = self.answers
+        if _missing(answers, "name"):
+            self._text(("name",), "Data plane name", default="data-plane-1",
+                       validate=_name_check,
+                       where="any name you like, e.g. us-west-1-dp: lowercase letters, digits "
+                             "and '-'; Airbyte shows it in Settings > Data planes")
+
+        if self.interview and _missing(answers, "controlPlane", "edition") and _missing(
+            answers, "controlPlane", "url"
+        ):
+            edition = self._select(
+                ("controlPlane", "edition"), "Where does your Airbyte run?",
+                [("cloud", "Airbyte Cloud (cloud.airbyte.com, Enterprise Flex)"),
+                 ("enterprise", "Your own Airbyte (self-managed Enterprise)")],
+                "cloud",
+                where="Enterprise Flex customers use Airbyte Cloud")
+            set_path(answers, ("controlPlane", "edition"), edition)
+        edition = get_path(answers, ("controlPlane", "edition")) or "cloud"
+        if edition == "enterprise" and _missing(answers, "controlPlane", "url"):
+            self._text(("controlPlane", "url"), "Airbyte URL",
+                       validate=_url_check("loopback"),
+                       where="the address you open Airbyte at, e.g. https://airbyte.example.com")
+
+        self._credentials()
+
+        if edition == "enterprise" and _missing(answers, "licenseKey"):
+            self._secret(("licenseKey",), "Airbyte license key",
+                         where="sent by Airbyte with your Enterprise contract")
+
+        if _missing(answers, "secretsManager", "type"):
+            sm_type = self._select(
+                ("secretsManager", "type"), "Secrets manager",
+                [(key, spec.label) for key, spec in SECRETS_MANAGERS.items()],
+                "AWS_SECRET_MANAGER",
+                where="the one your Airbyte stores connector passwords in; ask your Airbyte "
+                      "admin (Airbyte Cloud: the one agreed for your Enterprise Flex)")
+            set_path(answers, ("secretsManager", "type"), sm_type)
+        sm_type = get_path(answers, ("secretsManager", "type"))
+        if sm_type in SECRETS_MANAGERS:
+            self._section("secretsManager", SECRETS_MANAGERS[sm_type])
+
+        if self.interview and "storage" not in answers:
+            shown = self._default("storage", "type")
+            self._help("where syncs keep logs and state; without one, inside the cluster "
+                       "(fine to try airbox, not for production)")
+            st_type = self.prompter.select(
+                "Storage for logs and state",
+                [("", "None: keep them inside the cluster")]
+                + [(k, s.label) for k, s in STORAGES.items()],
+                default=str(shown) if shown in STORAGES else "",
+            )
+            if st_type:
+                set_path(answers, ("storage", "type"), st_type)
+        st_type = get_path(answers, ("storage", "type"))
+        if st_type in STORAGES:
+            if _missing(answers, "storage", "bucket"):
+                noun = "Container" if st_type == "azure" else "Bucket"
+                self._text(("storage", "bucket"),
+                           f"{noun} (one for logs, state and workload output)",
+                           validate=_bucket_check(str(st_type)),
+                           where=f"an existing {noun.lower()}'s name, as the "
+                                 f"{STORAGES[st_type].label} console lists it")
+            self._same_credentials(str(sm_type), str(st_type))
+            self._section("storage", STORAGES[st_type])
+        return answers
+
+    def _credentials(self) -> None:
+        answers = self.answers
+        has_dp = not _missing(answers, "dataPlane", "clientId")
+        has_reg = not _missing(answers, "registration", "clientId")
+        if not has_dp and not has_reg:
+            earlier = "existing" if self._default("dataPlane", "clientId") else "register"
+            mode = self._select(
+                ("credentials",), "How should airbox connect this data plane to Airbyte?",
+                [("register", "Register a new data plane (needs an Airbyte application's "
+                              "client id and secret)"),
+                 ("existing", "Use a data plane already registered (its client id and "
+                              "secret)")],
+                earlier,
+                where="registering needs an organization admin's application")
+            root = "registration" if mode == "register" else "dataPlane"
+            self._ask_credentials(root)
+        for root in ("dataPlane", "registration"):
+            if not _missing(answers, root, "clientId") and _missing(answers, root,
+                                                                     "clientSecret"):
+                self._ask_credentials(root, id_known=True)
+            elif not _missing(answers, root, "clientId"):
+                # Given by a file, the environment or saved settings: still checked, so a
+                # wrong saved secret is asked again instead of failing the install later.
+                self._verify(root)
+
+    def _ask_credentials(self, root: str, *, id_known: bool = False) -> None:
+        what = "Airbyte application" if root == "registration" else "Data plane"
+        where = WHERE_APPLICATION if root == "registration" else WHERE_DATA_PLANE
+        if not id_known:
+            self._text((root, "clientId"), f"{what} client id", validate=_required,
+                       where=where)
+        self._secret((root, "clientSecret"), f"{what} client secret")
+        self._verify(root)
+
+    def _verify(self, root: str) -> None:
+        """Ask again until the control plane accepts the credentials (or cannot tell)."""
+        if self.check_credentials is None:
+            return
+        while True:
+            key = (root, str(get_path(self.answers, (root, "clientId"))),
+                   str(get_path(self.answers, (root, "clientSecret"))))
+            if key in self.accepted:
+                return
+            problem = self.check_credentials(root, self.answers)
+            if problem is None:
+                self.accepted.add(key)
+                return
+            self.prompter.note("✗ " + problem + ": type them again", style="fg:ansired")
+            what = "Airbyte application" if root == "registration" else "Data plane"
+            typed = str(get_path(self.answers, (root, "clientId")) or "")
+            set_path(self.answers, (root, "clientId"), self.prompter.text(
+                f"{what} client id", default=typed, validate=_required))
+            set_path(self.answers, (root, "clientSecret"), self.prompter.password(
+                f"{what} client secret", validate=_required))
+
+    def _same_credentials(self, sm_type: str, st_type: str) -> None:
+        """S3 after AWS Secrets Manager (or GCS after Google): offer the same sign-in."""
+        pairs = {("AWS_SECRET_MANAGER", "s3"): ("awsSecretManager", "s3"),
+                 ("GOOGLE_SECRET_MANAGER", "gcs"): ("googleSecretManager", "gcs")}
+        pair = pairs.get((sm_type, st_type))
+        if pair is None or not _missing(self.answers, "storage", pair[1]):
+            return
+        source = get_path(self.answers, ("secretsManager", pair[0])) or {}
+        keys = [f.key for f in STORAGES[st_type].fields]
+        shared = {k: v for k, v in source.items() if k in keys and v not in (None, "")}
+        if not shared:
+            return
+        label = SECRETS_MANAGERS[sm_type].label
+        if self.prompter.confirm(f"Use the same credentials as {label} for "
+                                 f"{STORAGES[st_type].label}?", default=True):
+            set_path(self.answers, ("storage", pair[1]), copy.deepcopy(shared))
+
+    def _section(self, root: str, spec: TypeSpec) -> None:
+        for fspec in spec.fields:
+            path = (root, spec.section, fspec.key)
+            section = get_path(self.answers, (root, spec.section)) or {}
+            if not _missing(self.answers, *path):
+                continue
+            message = f"{spec.label}: {fspec.label}"
+            if fspec.kind == "choice" and fspec.default is not None:
+                # Choices with a default are asked: they decide which fields follow.
+                value = self._select(path, message,
+                                     [(c, CHOICE_LABELS.get(c, c)) for c in fspec.choices],
+                                     fspec.default, where=fspec.where)
+                set_path(self.answers, path, value)
+                continue
+            if not fspec.required or not fspec.applies(section):
+                continue
+            if fspec.masked:
+                self._secret(path, message, where=fspec.where)
+            else:
+                self._text(path, message, validate=_field_check(fspec), where=fspec.where)
+
+
 def fill_missing(
-    answers: dict[str, Any], prompter: Prompter, *, interview: bool = True
+    answers: dict[str, Any], prompter: Prompter, *, interview: bool = True,
+    defaults: Mapping[str, Any] | None = None,
+    check_credentials: CredentialCheck | None = None,
+    accepted: set[tuple[str, str, str]] | None = None,
 ) -> dict[str, Any]:
     """Ask for every required answer that is still missing, in a natural order.
 
-    ``interview``: also ask the choices that have a default (control plane, storage).
-    Off when an answers file was given: leaving them out of it chose the defaults.
+    ``accepted``: credentials already accepted in this run (shared with ``review``).
     """
-    if _missing(answers, "name"):
-        set_path(answers, ("name",), prompter.text(
-            "Data plane name", default="data-plane-1", validate=_name_check))
-
-    if interview and _missing(answers, "controlPlane", "edition") and _missing(
-        answers, "controlPlane", "url"
-    ):
-        edition = prompter.select(
-            "Control plane",
-            [("cloud", "Airbyte Cloud (Enterprise Flex)"),
-             ("enterprise", "Self-managed Airbyte Enterprise")],
-            default="cloud",
-        )
-        set_path(answers, ("controlPlane", "edition"), edition)
-    edition = get_path(answers, ("controlPlane", "edition")) or "cloud"
-    if edition == "enterprise" and _missing(answers, "controlPlane", "url"):
-        set_path(answers, ("controlPlane", "url"), prompter.text(
-            "Airbyte URL (e.g. https://airbyte.example.com)", validate=_url_check("loopback")))
-
-    has_dp = not _missing(answers, "dataPlane", "clientId")
-    has_reg = not _missing(answers, "registration", "clientId")
-    if not has_dp and not has_reg:
-        mode = prompter.select(
-            "Data plane credentials",
-            [("register", "Register a new data plane (Airbyte application client id/secret)"),
-             ("existing", "Use an already registered data plane's client id/secret")],
-            default="register",
-        )
-        root = "registration" if mode == "register" else "dataPlane"
-        what = "Airbyte application" if mode == "register" else "Data plane"
-        set_path(answers, (root, "clientId"),
-                 prompter.text(f"{what} client id", validate=_required))
-        set_path(answers, (root, "clientSecret"),
-                 prompter.password(f"{what} client secret", validate=_required))
-    for root in ("dataPlane", "registration"):
-        if not _missing(answers, root, "clientId") and _missing(answers, root, "clientSecret"):
-            set_path(answers, (root, "clientSecret"),
-                     prompter.password(f"{root} client secret", validate=_required))
-
-    if edition == "enterprise" and _missing(answers, "licenseKey"):
-        set_path(answers, ("licenseKey",),
-                 prompter.password("Airbyte license key", validate=_required))
-
-    if _missing(answers, "secretsManager", "type"):
-        sm_type = prompter.select(
-            "Secrets manager (must match the control plane's)",
-            [(key, spec.label) for key, spec in SECRETS_MANAGERS.items()],
-            default="AWS_SECRET_MANAGER",
-        )
-        set_path(answers, ("secretsManager", "type"), sm_type)
-    sm_type = get_path(answers, ("secretsManager", "type"))
-    if sm_type in SECRETS_MANAGERS:
-        _fill_section(answers, "secretsManager", SECRETS_MANAGERS[sm_type], prompter)
-
-    if interview and "storage" not in answers:
-        st_type = prompter.select(
-            "Storage for logs and state",
-            [("", "The chart's default")] + [(k, s.label) for k, s in STORAGES.items()],
-            default="",
-        )
-        if st_type:
-            set_path(answers, ("storage", "type"), st_type)
-    st_type = get_path(answers, ("storage", "type"))
-    if st_type in STORAGES:
-        if _missing(answers, "storage", "bucket"):
-            set_path(answers, ("storage", "bucket"),
-                     prompter.text("Bucket (one for logs, state and workload output)",
-                                   validate=_required))
-        _fill_section(answers, "storage", STORAGES[st_type], prompter)
-    return answers
+    return Interview(answers, prompter, interview, dict(defaults or {}), check_credentials,
+                     accepted if accepted is not None else set()).run()
 
 
-def _fill_section(answers: dict[str, Any], root: str, spec: TypeSpec, prompter: Prompter) -> None:
-    for fspec in spec.fields:
-        path = (root, spec.section, fspec.key)
-        section = get_path(answers, (root, spec.section)) or {}
-        if not _missing(answers, *path):
-            continue
-        if fspec.kind == "choice" and fspec.default is not None:
-            # Choices with a default are asked: they decide which fields follow.
-            value = prompter.select(f"{spec.label}: {fspec.label}",
-                                    [(c, c) for c in fspec.choices], default=fspec.default)
-            set_path(answers, path, value)
-            continue
-        if not fspec.required or not fspec.applies(section):
-            continue
-        message = f"{spec.label}: {fspec.label}"
-        if fspec.secret and fspec.kind != "json-file":
-            value = prompter.password(message, validate=_required)
+# --------------------------------------------------------------------------- review
+
+
+def review_rows(answers: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str, str]]:
+    """(path, label, shown value) for every answer, secrets masked, in interview order."""
+    rows: list[tuple[tuple[str, ...], str, str]] = []
+
+    def add(path: tuple[str, ...], label: str, masked: bool = False) -> None:
+        value = get_path(answers, path)
+        if value in (None, "", {}):
+            return
+        if masked:
+            shown = MASK
+        elif isinstance(value, dict):
+            shown = ", ".join(f"{k}: {v}" for k, v in value.items())
         else:
-            value = prompter.text(message, validate=_field_check(fspec))
-        set_path(answers, path, value)
+            shown = str(value)
+        rows.append((path, label, shown))
+
+    for path, label in LABELS.items():
+        if path[0] in ("secretsManager", "storage") and path[1] != "bucket":
+            if path[1] == "type":
+                table = SECRETS_MANAGERS if path[0] == "secretsManager" else STORAGES
+                spec = table.get(str(get_path(answers, path)))
+                add(path, label)
+                if spec is not None:
+                    rows[-1] = (path, label, spec.label)
+                    for fspec in spec.fields:
+                        add((path[0], spec.section, fspec.key),
+                            f"{spec.label}: {fspec.label}", fspec.masked)
+            continue
+        add(path, label, path in _MASKED)
+    if "storage" not in answers:
+        rows.append((("storage",), "Storage for logs and state",
+                     "none (inside the cluster)"))
+    return rows
+
+
+def review(
+    answers: dict[str, Any], prompter: Prompter, *,
+    check_credentials: CredentialCheck | None = None,
+    interview: bool = True,
+    accepted: set[tuple[str, str, str]] | None = None,
+) -> dict[str, Any]:
+    """Every answer on one screen; "edit" one to ask it again, until the user goes on."""
+    accepted = accepted if accepted is not None else set()
+    while True:
+        rows = review_rows(answers)
+        width = max(len(label) for _, label, _ in rows)
+        prompter.note("")
+        prompter.note("Review the settings (nothing has changed yet):", style="bold")
+        for _, label, shown in rows:
+            prompter.note(f"  {label.ljust(width)}  {shown}", style="")
+        choices = [("", "Install with these settings")] + [
+            (".".join(path), f"Edit: {label}") for path, label, _ in rows]
+        chosen = prompter.select("Install, or edit an answer?", choices, default="")
+        if not chosen:
+            return answers
+        answers = edit(answers, tuple(chosen.split(".")), prompter,
+                       check_credentials=check_credentials, interview=interview,
+                       accepted=accepted)
+
+
+def edit(
+    answers: dict[str, Any], path: tuple[str, ...], prompter: Prompter, *,
+    check_credentials: CredentialCheck | None = None,
+    interview: bool = True,
+    accepted: set[tuple[str, str, str]] | None = None,
+) -> dict[str, Any]:
+    """Ask the answer at ``path`` again (the old value as default), then what it implies."""
+    before = copy.deepcopy(answers)
+    changed = copy.deepcopy(answers)
+    parent = get_path(changed, path[:-1]) if len(path) > 1 else changed
+    # A choice decides the questions after it: those are asked again too.
+    if path in (("secretsManager", "type"), ("storage", "type"), ("storage",)):
+        changed.pop(path[0], None)
+    elif path == ("controlPlane", "edition"):
+        changed.pop("controlPlane", None)
+        changed.pop("licenseKey", None)
+    elif path[-1] == "clientId" and path[0] in ("dataPlane", "registration"):
+        changed.pop(path[0], None)
+    elif isinstance(parent, dict):
+        parent.pop(path[-1], None)
+    keep = dict(before)
+    if path[-1] in ("clientSecret",) or path == ("licenseKey",):
+        # Editing a secret means typing a new one, not keeping the old.
+        keep = copy.deepcopy(before)
+        holder = get_path(keep, path[:-1]) if len(path) > 1 else keep
+        if isinstance(holder, dict):
+            holder.pop(path[-1], None)
+    # Only the edited choice is asked again, not the other choices with a default.
+    choice = path in (("storage",), ("storage", "type"), ("controlPlane", "edition"))
+    Interview(changed, prompter, interview and choice, keep, check_credentials,
+              accepted if accepted is not None else set()).run()
+    return changed

@@ -38,6 +38,8 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 _REGION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
 _AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+# Long-term keys start with AKIA, temporary (STS) ones with ASIA; both are 20 characters.
+_AWS_ACCESS_KEY_ID = re.compile(r"^A[KS]IA[A-Z0-9]{16}$")
 
 
 # --------------------------------------------------------------------------- tables
@@ -49,7 +51,8 @@ class FieldSpec:
 
     key: str
     label: str
-    # "text", "url", "aws-region", "choice", "tags", "json-file" (a path to a JSON file)
+    # "text", "url", "aws-region", "aws-key-id", "uuid", "choice", "tags",
+    # "json-file" (a path to a JSON file)
     kind: str = "text"
     required: bool = True
     # Only required (and only asked for) when another field has this value.
@@ -61,10 +64,20 @@ class FieldSpec:
     secret_key: str | None = None
     values_ref: str | None = None
     help: str = ""
+    # One line under the question: where in Airbyte or the cloud console the value is.
+    where: str = ""
+    # A secret that is still typed in the clear (an identifier, not a password: the
+    # user must see a typo in an access key id).
+    visible: bool = False
 
     @property
     def secret(self) -> bool:
         return self.secret_key is not None
+
+    @property
+    def masked(self) -> bool:
+        """Typed hidden and shown masked: a secret that is not an identifier."""
+        return self.secret and not self.visible and self.kind != "json-file"
 
     def applies(self, section: Mapping[str, Any]) -> bool:
         if self.when is None:
@@ -96,25 +109,37 @@ class TypeSpec:
 
 _AUTH = FieldSpec(
     "authenticationType",
-    "Authentication",
+    "How airbox signs in to AWS",
     kind="choice",
     choices=("credentials", "instanceProfile"),
     default="credentials",
     required=False,
     help="instanceProfile uses the VM's IAM role instead of access keys",
+    where="access keys of an IAM user, or the IAM role attached to this VM "
+          "(EC2 console > the instance > Security)",
 )
+
+# Plain words for the choices above (the YAML values stay as the chart names them).
+CHOICE_LABELS: dict[str, str] = {
+    "credentials": "Access keys (an IAM user's access key id and secret)",
+    "instanceProfile": "This VM's IAM role (instance profile): no keys",
+}
 
 
 def _aws_fields(access_key_id: str, secret_access_key: str) -> tuple[FieldSpec, ...]:
     """Region, authentication and the access keys (only with credentials), as AWS has them."""
     when = ("authenticationType", "credentials")
     return (
-        FieldSpec("region", "AWS region", kind="aws-region"),
+        FieldSpec("region", "AWS region", kind="aws-region",
+                  where="the region code at the top right of the AWS console, e.g. us-west-2"),
         _AUTH,
-        FieldSpec("accessKeyId", "AWS access key id", when=when,
-                  secret_key=access_key_id, values_ref="accessKeyIdSecretKey"),
+        FieldSpec("accessKeyId", "AWS access key id", kind="aws-key-id", when=when,
+                  secret_key=access_key_id, values_ref="accessKeyIdSecretKey", visible=True,
+                  where="IAM console > Users > the user > Security credentials "
+                        "(20 characters, starts with AKIA)"),
         FieldSpec("secretAccessKey", "AWS secret access key", when=when,
-                  secret_key=secret_access_key, values_ref="secretAccessKeySecretKey"),
+                  secret_key=secret_access_key, values_ref="secretAccessKeySecretKey",
+                  where="shown once, when the access key was created (IAM console)"),
     )
 
 
@@ -126,7 +151,8 @@ SECRETS_MANAGERS: dict[str, TypeSpec] = {
         (
             *_aws_fields("AWS_SECRET_MANAGER_ACCESS_KEY_ID",
                          "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY"),
-            FieldSpec("kmsArn", "KMS key ARN (optional)", required=False),
+            FieldSpec("kmsArn", "KMS key ARN (optional)", required=False,
+                      where="KMS console > Customer managed keys > the key's ARN"),
             FieldSpec("tags", "Tags for new secrets (optional)", kind="tags", required=False),
         ),
     ),
@@ -135,7 +161,8 @@ SECRETS_MANAGERS: dict[str, TypeSpec] = {
         "googleSecretManager",
         "Google Secret Manager",
         (
-            FieldSpec("projectId", "Google Cloud project id"),
+            FieldSpec("projectId", "Google Cloud project id",
+                      where="the project picker at the top of the Google Cloud console"),
             FieldSpec("region", "Region (optional, for regional secrets)", required=False),
             FieldSpec(
                 "credentialsJson",
@@ -143,6 +170,8 @@ SECRETS_MANAGERS: dict[str, TypeSpec] = {
                 kind="json-file",
                 secret_key="SECRET_STORE_GCP_CREDENTIALS",
                 values_ref="credentialsSecretKey",
+                where="IAM & Admin > Service accounts > the account > Keys > Add key (JSON), "
+                      "copied to this machine",
             ),
         ),
     ),
@@ -151,19 +180,25 @@ SECRETS_MANAGERS: dict[str, TypeSpec] = {
         "azureKeyVault",
         "Azure Key Vault",
         (
-            FieldSpec("tenantId", "Azure tenant id"),
-            FieldSpec("vaultUrl", "Key Vault URL", kind="url"),
+            FieldSpec("tenantId", "Azure tenant id", kind="uuid",
+                      where="Microsoft Entra ID > Overview > Tenant ID"),
+            FieldSpec("vaultUrl", "Key Vault URL", kind="url",
+                      where="the key vault's Overview > Vault URI"),
             FieldSpec(
                 "clientId",
                 "Azure client id",
+                kind="uuid",
                 secret_key="AB_AZURE_KEY_VAULT_CLIENT_ID",
                 values_ref="clientIdSecretKey",
+                visible=True,
+                where="Entra ID > App registrations > the app > Application (client) ID",
             ),
             FieldSpec(
                 "clientSecret",
                 "Azure client secret",
                 secret_key="AB_AZURE_KEY_VAULT_CLIENT_SECRET",
                 values_ref="clientSecretSecretKey",
+                where="the app registration > Certificates & secrets (shown once)",
             ),
             FieldSpec("tags", "Tags for new secrets (optional)", kind="tags", required=False),
         ),
@@ -173,13 +208,15 @@ SECRETS_MANAGERS: dict[str, TypeSpec] = {
         "vault",
         "HashiCorp Vault",
         (
-            FieldSpec("address", "Vault address", kind="url"),
+            FieldSpec("address", "Vault address", kind="vault-address",
+                      where="what VAULT_ADDR is set to, e.g. https://vault.example.com:8200"),
             FieldSpec("prefix", "Path prefix (optional)", required=False),
             FieldSpec(
                 "authToken",
                 "Vault token",
                 secret_key="VAULT_AUTH_TOKEN",
                 values_ref="authTokenSecretKey",
+                where="`vault token create` with a policy for the prefix (starts with hvs.)",
             ),
         ),
     ),
@@ -197,13 +234,16 @@ STORAGES: dict[str, TypeSpec] = {
         "gcs",
         "Google Cloud Storage",
         (
-            FieldSpec("projectId", "Google Cloud project id"),
+            FieldSpec("projectId", "Google Cloud project id",
+                      where="the project picker at the top of the Google Cloud console"),
             FieldSpec(
                 "credentialsJson",
                 "Path to the service account key (JSON)",
                 kind="json-file",
                 secret_key="GOOGLE_APPLICATION_CREDENTIALS_JSON",
                 values_ref="credentialsJsonSecretKey",
+                where="IAM & Admin > Service accounts > the account > Keys > Add key (JSON), "
+                      "copied to this machine",
             ),
         ),
     ),
@@ -217,6 +257,7 @@ STORAGES: dict[str, TypeSpec] = {
                 "Storage account connection string",
                 secret_key="AZURE_STORAGE_CONNECTION_STRING",
                 values_ref="connectionStringSecretKey",
+                where="the storage account > Security + networking > Access keys",
             ),
         ),
     ),
@@ -514,12 +555,13 @@ def validate(answers: Mapping[str, Any], *, require_credentials: bool = True) ->
     """
     problems: list[Problem] = []
 
-    def add(path: str, message: str, fix: str | None = None) -> None:
-        problems.append(Problem(path, message, fix))
+    def add(path: str, message: str, fix: str | None = None, *, missing: bool = False) -> None:
+        problems.append(Problem(path, message, fix, missing))
 
     name = answers.get("name")
     if not _nonempty(name):
-        add("name", "is required", "choose a name such as us-west-1-dp (lowercase, digits, -)")
+        add("name", "is required", "choose a name such as us-west-1-dp (lowercase, digits, -)",
+            missing=True)
     elif not isinstance(name, str) or not is_dns_label(name, MAX_NAME_LENGTH):
         add(
             "name",
@@ -540,7 +582,7 @@ def validate(answers: Mapping[str, Any], *, require_credentials: bool = True) ->
             "use cloud (Enterprise Flex) or enterprise (self-managed control plane)")
     if edition == "enterprise" and not _nonempty(cp.get("url")):
         add("controlPlane.url", "is required for a self-managed control plane",
-            "set it to your Airbyte URL, e.g. https://airbyte.example.com")
+            "set it to your Airbyte URL, e.g. https://airbyte.example.com", missing=True)
     for key in ("url", "apiUrl"):
         if _nonempty(cp.get(key)):
             problem = url_problem(cp[key])
@@ -555,13 +597,14 @@ def validate(answers: Mapping[str, Any], *, require_credentials: bool = True) ->
         for key in ("clientId", "clientSecret"):
             if not _nonempty(dp.get(key)):
                 add(f"dataPlane.{key}", "is required with the other data plane credential",
-                    "give both clientId and clientSecret of the registered data plane")
+                    "give both clientId and clientSecret of the registered data plane "
+                    "(or set DATAPLANE_CLIENT_ID / DATAPLANE_CLIENT_SECRET)", missing=True)
     if has_reg:
         for key in ("clientId", "clientSecret"):
             if not _nonempty(reg.get(key)):
                 add(f"registration.{key}", "is required to register a data plane",
                     "give the Airbyte application's client id and secret "
-                    "(or set AIRBYTE_CLIENT_ID / AIRBYTE_CLIENT_SECRET)")
+                    "(or set AIRBYTE_CLIENT_ID / AIRBYTE_CLIENT_SECRET)", missing=True)
         org = reg.get("organizationId")
         if _nonempty(org) and not is_uuid(str(org)):
             add("registration.organizationId", f"{org!r} is not a UUID",
@@ -574,17 +617,18 @@ def validate(answers: Mapping[str, Any], *, require_credentials: bool = True) ->
         add("dataPlane", "no credentials given",
             "give dataPlane.clientId/clientSecret of a registered data plane, or "
             "registration credentials (AIRBYTE_CLIENT_ID / AIRBYTE_CLIENT_SECRET) "
-            "so airbox registers one")
+            "so airbox registers one", missing=True)
 
     if edition == "enterprise" and not _nonempty(answers.get("licenseKey")):
         add("licenseKey", "is required for a self-managed (enterprise) control plane",
-            "set licenseKey (for example to ${AIRBYTE_LICENSE_KEY})")
+            "set licenseKey (for example to ${AIRBYTE_LICENSE_KEY})", missing=True)
 
     sm = _mapping(answers.get("secretsManager"))
     sm_type = sm.get("type")
     if not _nonempty(sm_type):
         add("secretsManager.type", "is required",
-            "one of " + ", ".join(SECRETS_MANAGERS) + " — the control plane's secrets manager")
+            "one of " + ", ".join(SECRETS_MANAGERS) + " — the control plane's secrets manager",
+            missing=True)
     elif sm_type not in SECRETS_MANAGERS:
         add("secretsManager.type", f"{sm_type!r} is not a supported secrets manager",
             "use one of " + ", ".join(SECRETS_MANAGERS))
@@ -603,12 +647,20 @@ def validate(answers: Mapping[str, Any], *, require_credentials: bool = True) ->
             buckets = normalize_buckets(bucket) if isinstance(bucket, (str, dict)) else {}
             if not any(buckets.values()):
                 add("storage.bucket", "is required",
-                    "name the bucket(s): bucket: {log: ..., state: ..., workloadOutput: ...}")
+                    "name the bucket(s): bucket: {log: ..., state: ..., workloadOutput: ...}",
+                    missing=True)
             if isinstance(bucket, dict):
                 for key in bucket:
                     if key not in BUCKET_KEYS:
                         add(f"storage.bucket.{key}", "is not a bucket use",
                             "use " + ", ".join(BUCKET_KEYS))
+            named = ({"": bucket} if isinstance(bucket, str)
+                     else {f".{k}": v for k, v in bucket.items() if k in BUCKET_KEYS}
+                     if isinstance(bucket, dict) else {})
+            for suffix, value in named.items():
+                bad = bucket_problem(str(st_type), str(value)) if _nonempty(value) else None
+                if bad:
+                    add(f"storage.bucket{suffix}", *bad)
 
     chart = _mapping(answers.get("chart"))
     version = chart.get("version")
@@ -703,26 +755,86 @@ def _check_section(
         path = f"{where}.{fspec.key}"
         if not _nonempty(value):
             if fspec.required and fspec.applies(section):
-                add(path, f"is required for {spec.label}", fspec.help or None)
+                add(path, f"is required for {spec.label}", fspec.help or None, missing=True)
             continue
-        if fspec.kind == "choice" and value not in fspec.choices:
-            add(path, f"{value!r} is not one of " + ", ".join(fspec.choices))
-        elif fspec.kind == "url":
-            problem = url_problem(value, allow_http="any")
-            if problem:
-                add(path, problem, "use https://host")
-        elif fspec.kind == "aws-region" and not _AWS_REGION.match(str(value)):
-            add(path, f"{value!r} is not an AWS region", "use a region such as us-west-2")
-        elif fspec.kind == "tags" and not (
-            isinstance(value, dict) and all(isinstance(k, str) for k in value)
-        ):
-            add(path, "must be a mapping of tag names to values", "e.g. tags: {team: data}")
-        elif fspec.kind == "json-file":
-            _, problem = load_service_account(str(value))
-            if problem:
-                add(path, problem, "give the path of a Google service account key file")
-        elif fspec.kind == "text" and not isinstance(value, (str, int)):
-            add(path, "must be a string")
+        found = field_problem(fspec, value)
+        if found is not None:
+            add(path, *found)
+
+
+def field_problem(fspec: FieldSpec, value: Any) -> tuple[str, str | None] | None:
+    """(message, fix) when ``value`` does not fit the field, else None.
+
+    Shared by the answers-file check and the prompts, so a value typed and a value
+    written are held to the same rules. Secret values are never echoed back.
+    """
+    shown = "the value" if fspec.masked else repr(value)
+    if fspec.kind == "choice" and value not in fspec.choices:
+        return f"{value!r} is not one of " + ", ".join(fspec.choices), None
+    if fspec.kind == "url":
+        problem = url_problem(value, allow_http="any")
+        return (problem, "use https://host") if problem else None
+    if fspec.kind == "vault-address":
+        problem = url_problem(value, allow_http="any")
+        if problem:
+            return problem, "use the address VAULT_ADDR holds, e.g. https://vault.example.com:8200"
+        if urlsplit(str(value)).path.rstrip("/") not in ("",):
+            return (f"{value!r} has a path; the Vault address is only scheme, host and port",
+                    "drop the path (e.g. /v1/...): https://vault.example.com:8200")
+        return None
+    if fspec.kind == "aws-region" and not _AWS_REGION.match(str(value)):
+        return f"{value!r} is not an AWS region", "use a region such as us-west-2"
+    if fspec.kind == "aws-key-id" and not _AWS_ACCESS_KEY_ID.match(str(value)):
+        return (f"{shown} is not an AWS access key id",
+                "it is 20 capital letters and digits starting with AKIA (or ASIA for "
+                "temporary keys), e.g. AKIAIOSFODNN7EXAMPLE")
+    if fspec.kind == "uuid" and not is_uuid(str(value)):
+        return (f"{shown} is not an id of the form 00000000-0000-0000-0000-000000000000",
+                "copy it from the Azure portal: " + (fspec.where or fspec.label))
+    if fspec.kind == "tags" and not (
+        isinstance(value, dict) and all(isinstance(k, str) for k in value)
+    ):
+        return "must be a mapping of tag names to values", "e.g. tags: {team: data}"
+    if fspec.kind == "json-file":
+        _, problem = load_service_account(str(value))
+        return (problem, "give the path of a Google service account key file") if problem else None
+    if fspec.kind in ("text", "aws-key-id", "uuid") and not isinstance(value, (str, int)):
+        return "must be a string", None
+    return None
+
+
+_S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_GCS_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
+_AZURE_CONTAINER = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
+
+
+def bucket_problem(storage_type: str, name: str) -> tuple[str, str] | None:
+    """(message, fix) when ``name`` cannot be a bucket (container, for Azure) of that type.
+
+    The rules are the providers' naming rules, checked here so a typo such as
+    ``Acme_Airbyte`` is caught before the data plane fails its first sync.
+    """
+    if storage_type == "s3":
+        ok = (bool(_S3_BUCKET.match(name)) and ".." not in name
+              and not re.match(r"^\d+\.\d+\.\d+\.\d+$", name)
+              and not name.startswith("xn--"))
+        rule = ("S3 bucket names are 3-63 lowercase letters, digits, '.' and '-', starting "
+                "and ending with a letter or digit")
+    elif storage_type == "gcs":
+        parts_ok = all(0 < len(part) <= 63 for part in name.split("."))
+        ok = bool(_GCS_BUCKET.match(name)) and parts_ok and not name.startswith("goog") and (
+            len(name) <= 63 or "." in name)
+        rule = ("Cloud Storage bucket names are 3-63 lowercase letters, digits, '-', '_' and "
+                "'.', starting and ending with a letter or digit")
+    elif storage_type == "azure":
+        ok = bool(_AZURE_CONTAINER.match(name))
+        rule = ("Azure container names are 3-63 lowercase letters, digits and single '-', "
+                "starting and ending with a letter or digit")
+    else:
+        return None
+    if ok:
+        return None
+    return f"{name!r} is not a valid name", rule
 
 
 def values_problems(values: Mapping[Any, Any]) -> list[Problem]:

@@ -1,7 +1,7 @@
 """``airbox install``: the generated files, the plan, and the steps that deploy it.
 
-Order: preflight → register (if asked) → write manifests → pull images (in the
-background) → kind cluster → load images → namespace → Secret → check the chart
+Order: preflight (run before the questions) → register (if asked) → write manifests →
+pull images (in the background) → kind cluster → load images → namespace → Secret → check the chart
 against the Secret → ``helm upgrade --install`` → verify. Each step looks at the
 real state first and does only what is missing, so a re-run after a failure or a
 Ctrl-C finishes the job; a changed setting or chart version means an upgrade.
@@ -726,13 +726,36 @@ def install_command(
     interactive: bool,
     term: Terminal | None = None,
     force_route: bool = False,
+    reconfigure: bool = False,
 ) -> int:
-    from airbox.config.gather import Inputs, gather, save
+    from airbox.config.gather import Inputs, forget_kept, gather, save
 
     term = term or Terminal(verbose=verbose)
     options = Options(dry_run, output_dir, assume_yes, ignore_preflight_failures, verbose,
                       preload_images, interactive, force_route)
-    answers, settings = gather(Inputs(answers_file, flags, interactive))
+    prompter = Prompter() if interactive else None
+    early: dict[str, Any] = {}
+
+    def preflight_first(known: dict[str, Any]) -> None:
+        # The machine check takes about a second: before the questions, so a machine that
+        # cannot work is found before anything is typed (a dry run checks nothing).
+        if dry_run:
+            return
+        from airbox.ops.preflight.command import before_questions
+
+        early["report"] = before_questions(
+            known, term=term, ignore_failures=ignore_preflight_failures,
+            assume_yes=assume_yes, prompter=prompter)
+
+    check = None
+    if interactive:
+        from airbox.controlplane.credentials import check_answers
+
+        check = check_answers
+    answers, settings = gather(
+        Inputs(answers_file, flags, interactive, reconfigure=reconfigure, review=interactive),
+        prompter=prompter, check_credentials=check, say=term.info,
+        before_questions=preflight_first)
     state = StateDir.for_name(settings.name)
     if dry_run:
         files = Generated(dry_run_dir(state, output_dir))
@@ -750,11 +773,14 @@ def install_command(
     runlog.start(state.logs, "install")
     runlog.logger().info("airbox install %s", settings.name)
     save(state, answers)
+    forget_kept()
     tools = Toolchain()
     runner = Runner(tools, echo=term.debug if verbose else None)
+    hooks = default_hooks()
+    if "report" in early:
+        hooks["early_preflight"] = early["report"]
     ctx = Context(settings, answers, state, Generated(state.root), term, options,
-                  runner=runner, tools=tools, hooks=default_hooks(),
-                  prompter=Prompter() if interactive else None)
+                  runner=runner, tools=tools, hooks=hooks, prompter=prompter)
     run_install(ctx)
     for text in next_steps(ctx):
         term.print(text)

@@ -93,7 +93,9 @@ def subject_from_inputs(
         merged["name"] = name
     if control_plane_url:
         sources.set_path(merged, ("controlPlane", "url"), control_plane_url)
-    problems: list[Problem] = []
+    # The file's structure is checked as install checks it: a misspelled key is exit 2
+    # with its suggestion here too, not a preflight of the wrong settings.
+    problems: list[Problem] = sources.schema_problems(merged) if answers_file else []
     chosen_name = merged.get("name")
     if chosen_name is not None and not (isinstance(chosen_name, str)
                                         and is_dns_label(chosen_name, MAX_NAME_LENGTH)):
@@ -138,56 +140,131 @@ def preflight_command(
     return EXIT_PREFLIGHT if report.failures else EXIT_OK
 
 
-def install_step(ctx: Context, line: StepLine) -> None:
-    """The install pipeline's preflight step: check, save, report, stop on failures."""
-    from airbox import runlog
-    from airbox.fsutil import ensure_private_dir
+def _previous_warnings(state: StateDir | None) -> set[tuple[str, str]] | None:
+    """(id, "warn") of the warnings the last saved report had; None without one."""
+    if state is None:
+        return None
+    from airbox.fsutil import read_json
 
-    ensure_private_dir(ctx.state.root)
-    report = run_preflight(ctx.settings, state=ctx.state)
+    try:
+        data = read_json(state.preflight)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("checks"), list):
+        return None
+    return {(str(c.get("id")), "warn") for c in data["checks"]
+            if isinstance(c, dict) and c.get("outcome") == "warn"}
+
+
+SEEN_WARNINGS_FILE = "preflight-warnings.json"
+
+
+def _seen_warnings() -> set[tuple[str, str]]:
+    """The machine's warnings already shown in full by an earlier run (any data plane:
+    they are about this machine)."""
+    from airbox.fsutil import read_json
+    from airbox.paths import airbox_home
+
+    try:
+        data = read_json(airbox_home() / SEEN_WARNINGS_FILE)
+    except (OSError, ValueError):
+        return set()
+    if not isinstance(data, list):
+        return set()
+    return {(str(item[0]), str(item[1])) for item in data
+            if isinstance(item, list) and len(item) == 2}
+
+
+def _remember_warnings(shown: set[tuple[str, str]]) -> None:
+    from airbox.fsutil import PUBLIC_FILE, ensure_private_dir, write_json
+    from airbox.paths import airbox_home
+
+    try:
+        ensure_private_dir(airbox_home())
+        write_json(airbox_home() / SEEN_WARNINGS_FILE,
+                   sorted([list(item) for item in shown | _seen_warnings()]),
+                   mode=PUBLIC_FILE)
+    except OSError:
+        pass  # only decides how much is printed next time
+
+
+def show_warnings(report: Report, term: Terminal, previous: set[tuple[str, str]] | None) -> None:
+    """Each warning with its fix the first time; the same warnings again: one line."""
+    warnings = report.warnings
+    if not warnings:
+        return
+    # By check, not by wording: a finding that names a number (free disk) changes a
+    # little every run and is still the same warning.
+    current = {(r.id, "warn") for r in warnings}
+    previous = (previous or set()) | _seen_warnings()
+    if current <= previous:
+        noun = "warning" if len(warnings) == 1 else "warnings"
+        term.info(f"preflight: {len(warnings)} {noun}, the same as last time "
+                  f"({', '.join(r.id for r in warnings)}); `airbox preflight` shows them")
+        return
+    for result in warnings:
+        term.warn(f"{result.title}: {result.finding}")
+        term.detail(f"fix: {result.fix}")
+    _remember_warnings(current)
+
+
+def judge(
+    report: Report,
+    *,
+    term: Terminal,
+    state: StateDir | None,
+    ignore_failures: bool,
+    assume_yes: bool,
+    prompter: Any = None,
+    paused: Any = None,
+    previous: set[tuple[str, str]] | None = None,
+) -> str:
+    """Log and show a report; raise on failures unless confirmed. Returns the counts line."""
+    import contextlib
+
+    from airbox import runlog
+
     log = runlog.logger()
     for result in report.results:
         log.info("preflight %s %s: %s%s", result.outcome, result.id, result.finding,
                  f" (fix: {result.fix})" if result.fix else "")
-    for result in report.warnings:
-        ctx.term.warn(f"{result.title}: {result.finding}")
-        ctx.term.detail(f"fix: {result.fix}")
+    show_warnings(report, term, previous)
     failures = report.failures
     counts = (f"{len(report.by_outcome('pass'))} passed, {len(report.warnings)} warnings, "
               f"{len(failures)} failed")
-    line.update(counts)
     if not failures:
-        return
+        return counts
     noun = "check" if len(failures) == 1 else "checks"
     details = failure_details(report)
-    saved = f"results: {ctx.state.preflight}"
-    if not ctx.options.ignore_preflight_failures:
+    saved = f"results: {state.preflight}" if state is not None and state.root.is_dir() else (
+        "run `airbox preflight` to see them again")
+    if not ignore_failures:
         raise PreflightFailed(
             f"{len(failures)} preflight {noun} failed; nothing was installed",
             details=[*details, saved],
             hint="fix the problems above and run `airbox install` again (it resumes); "
                  "--ignore-preflight-failures continues anyway, at your own risk",
         )
-    if ctx.options.assume_yes:
+    if assume_yes:
         # Confirmed on the command line (--yes): go on, but make it impossible to miss.
-        ctx.term.warn(f"IGNORING {len(failures)} FAILED PREFLIGHT {noun.upper()} "
-                      "(--ignore-preflight-failures --yes); the install may fail or the data "
-                      "plane may not work:")
+        term.warn(f"IGNORING {len(failures)} FAILED PREFLIGHT {noun.upper()} "
+                  "(--ignore-preflight-failures --yes); the install may fail or the data "
+                  "plane may not work:")
         for text in details:
-            ctx.term.detail(text)
+            term.detail(text)
         log.warning("continuing despite failed preflight checks: %s", "; ".join(details))
-        return
-    if ctx.prompter is not None:
-        ctx.term.warn(f"{len(failures)} preflight {noun} failed:")
+        return counts
+    if prompter is not None:
+        term.warn(f"{len(failures)} preflight {noun} failed:")
         for text in details:
-            ctx.term.detail(text)
-        with line.paused():
-            confirmed = ctx.prompter.confirm(
+            term.detail(text)
+        with (paused() if paused is not None else contextlib.nullcontext()):
+            confirmed = prompter.confirm(
                 "Continue anyway? The install may fail or the data plane may not work.",
                 default=False)
         if confirmed:
             log.warning("continuing despite failed preflight checks (confirmed)")
-            return
+            return counts
         raise PreflightFailed(
             f"stopped: {len(failures)} preflight {noun} failed",
             details=[*details, saved],
@@ -199,3 +276,53 @@ def install_step(ctx: Context, line: StepLine) -> None:
         details=[*details, saved],
         hint="add --yes to confirm continuing without a terminal, or fix the problems above",
     )
+
+
+def before_questions(
+    answers: Mapping[str, Any],
+    *,
+    term: Terminal,
+    ignore_failures: bool,
+    assume_yes: bool,
+    prompter: Any = None,
+) -> Report:
+    """``airbox install``'s preflight, run before any question with what is known so far
+    (it takes about a second): a machine that cannot work is found before the typing."""
+    from airbox.fsutil import ensure_private_dir
+
+    subject = Subject.from_answers(answers)
+    state = StateDir.for_name(subject.name) if subject.name else None
+    previous = _previous_warnings(state)
+    report = run_preflight(subject, state=state, save=False)
+    if state is not None and state.exists():
+        ensure_private_dir(state.root)
+        save_report(report, state)
+    counts = judge(report, term=term, state=state, ignore_failures=ignore_failures,
+                   assume_yes=assume_yes, prompter=prompter, previous=previous)
+    term.info(f"Machine checked: {counts}")
+    return report
+
+
+def install_step(ctx: Context, line: StepLine) -> None:
+    """The install pipeline's preflight step: check, save, report, stop on failures.
+
+    When the same checks already ran before the questions (``ctx.hooks["early"]``, for
+    the same data plane and control plane), their report is reused, not run again.
+    """
+    from airbox.fsutil import ensure_private_dir
+
+    ensure_private_dir(ctx.state.root)
+    early: Report | None = getattr(ctx, "hooks", {}).get("early_preflight")
+    if early is not None and early.subject == Subject.from_settings(ctx.settings):
+        save_report(early, ctx.state)
+        line.update("checked before the questions: "
+                    f"{len(early.by_outcome('pass'))} passed, {len(early.warnings)} "
+                    f"warnings, {len(early.failures)} failed")
+        return
+    previous = _previous_warnings(ctx.state)
+    report = run_preflight(ctx.settings, state=ctx.state)
+    counts = judge(report, term=ctx.term, state=ctx.state,
+                   ignore_failures=ctx.options.ignore_preflight_failures,
+                   assume_yes=ctx.options.assume_yes, prompter=ctx.prompter,
+                   paused=line.paused, previous=previous)
+    line.update(counts)

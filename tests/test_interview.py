@@ -1,0 +1,189 @@
+"""The interview as a newcomer lives it: `airbox install` on a real pseudo-terminal.
+
+pexpect drives the real executable on a pty (so stdin is a terminal and questionary
+draws its real screens) against fake kind/helm/kubectl, the real Docker Engine and a
+fake control plane on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pexpect
+import pytest
+import yaml
+
+from tests import answers_factory as af
+from tests.fake_control_plane import FakeControlPlane, fake_cp  # noqa: F401
+from tests.helpers import airbox_bin
+from tests.installer import Installer
+from tests.test_preflight import canned  # noqa: F401
+
+ENTER = "\r"
+DOWN = "\x1b[B"
+CTRL_C = "\x03"
+CLEAR = "\x15"  # Ctrl-U: clears the line (the default) in prompt_toolkit
+
+
+class Session:
+    """One `airbox` run on a pty, with a transcript for failure messages."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        # No cursor position requests: pexpect would never answer them.
+        env = {**env, "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "50",
+               "PROMPT_TOOLKIT_NO_CPR": "1"}
+        self.log = log.open("a", encoding="utf-8")
+        self.child = pexpect.spawn(airbox_bin(), args, env=env, encoding="utf-8",
+                                   timeout=60, dimensions=(50, 160))
+        self.child.logfile_read = self.log
+
+    def expect(self, pattern: str | list[str], timeout: float = 60) -> int:
+        return int(self.child.expect(pattern, timeout=timeout))
+
+    def send(self, text: str) -> None:
+        self.child.send(text)
+
+    def answer(self, question: str, keys: str) -> None:
+        """Wait for the question, then type (the prompt is drawn before keys are read)."""
+        self.expect(re.escape(question))
+        self.send(keys)
+
+    def finish(self, timeout: float = 180) -> int:
+        self.child.expect(pexpect.EOF, timeout=timeout)
+        self.child.close()
+        self.log.close()
+        return int(self.child.exitstatus if self.child.exitstatus is not None
+                   else 128 + (self.child.signalstatus or 0))
+
+
+def _transcript(log: Path) -> str:
+    text = log.read_text(encoding="utf-8", errors="replace")
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+
+
+def _past_preflight(session: Session, first_question: str) -> None:
+    """The machine check comes first; this sandbox may fail one (say, too little memory):
+    confirm going on, as --ignore-preflight-failures asks on a terminal."""
+    if session.expect([re.escape("Continue anyway?"), re.escape(first_question)]) == 0:
+        session.send("y")
+        session.expect(re.escape(first_question))
+
+
+@pytest.mark.timeout(600)
+def test_interview_on_a_terminal_from_first_prompt_to_a_running_data_plane(
+    installer: Installer, fake_cp: FakeControlPlane, tmp_path: Path  # noqa: F811
+) -> None:
+    inst, cp = installer, fake_cp
+    client_id, client_secret = cp.registered_dataplane("the-dp")
+    env = inst.env(NO_PROXY="127.0.0.1,localhost")
+    args = ["install", "--control-plane-url", cp.url, "--ignore-preflight-failures"]
+    log = tmp_path / "pty.log"
+
+    # 1. Ctrl-C at a question: nothing installed, the answers so far kept (no secret).
+    first = Session(args, env, log)
+    _past_preflight(first, "Data plane name")
+    first.send(CLEAR + inst.name + ENTER)
+    first.answer("How should airbox connect", DOWN + ENTER)   # an existing data plane
+    first.answer("Data plane client id", client_id + ENTER)
+    first.expect(re.escape("Data plane client secret"))
+    first.send(CTRL_C)
+    assert first.finish() == 130, _transcript(log)
+    text = _transcript(log)
+    assert "Interrupted during the questions: nothing was installed or changed" in text
+    assert "What was done is kept" not in text
+    kept = inst.home / "interview.yaml"
+    assert "kept in " + str(kept) in text.replace("\r\n", "").replace("\n", "")
+    assert yaml.safe_load(kept.read_text()) == {
+        "name": inst.name, "controlPlane": {"url": cp.url}}
+    assert not inst.state.exists() and inst.fake.calls("kind") == []
+
+    # 2. The re-run offers the kept answers as defaults; a refused secret is asked again;
+    #    one answer is edited from the review screen; then the install runs to the end.
+    second = Session(args, env, log)
+    _past_preflight(second, "Data plane name")
+    second.expect(re.escape(inst.name))                      # the kept name, as default
+    second.send(ENTER)
+    second.answer("How should airbox connect", DOWN + ENTER)
+    second.answer("Data plane client id", client_id + ENTER)
+    second.answer("Data plane client secret", "a-wrong-secret" + ENTER)
+    second.expect("Airbyte refused this data plane's client id or secret")
+    second.answer("Data plane client id", ENTER)             # the typed id is the default
+    second.answer("Data plane client secret", client_secret + ENTER)
+    second.answer("Secrets manager", DOWN * 3 + ENTER)       # HashiCorp Vault
+    second.answer("HashiCorp Vault: Vault address",
+                  "https://vault.example.com:8200/v1/x" + ENTER)  # refused as typed
+    second.expect("the Vault address is only scheme, host and port")
+    second.send("\x7f" * 5 + ENTER)
+    second.answer("HashiCorp Vault: Vault token", af.SECRETS["vault"] + ENTER)
+    second.answer("Storage for logs and state", ENTER)      # none
+    second.expect(re.escape("Review the settings"))
+    second.expect(re.escape("Install, or edit an answer?"))
+    # Rows: name, Airbyte URL, client id, client secret, secrets manager, Vault address…
+    second.send(DOWN * 6 + ENTER)
+    second.expect(re.escape("what VAULT_ADDR is set to"))   # its help line, then the question
+    second.answer("Vault address",
+                  CLEAR + "https://vault2.example.com:8200" + ENTER)
+    second.expect("vault2.example.com")                       # the review, updated
+    second.answer("Install, or edit an answer?", ENTER)
+    second.expect(re.escape(f"Data plane {inst.name} is installed and running."),
+                  timeout=300)
+    assert second.finish() == 0, _transcript(log)
+
+    text = _transcript(log)
+    # The secrets never showed, typed or reviewed; the access key id… is not asked here.
+    assert client_secret not in text and af.SECRETS["vault"] not in text
+    assert "********" in text
+    saved: dict[str, Any] = yaml.safe_load((inst.state / "settings.yaml").read_text())
+    assert saved["secretsManager"]["vault"]["address"] == "https://vault2.example.com:8200"
+    assert saved["name"] == inst.name
+    secret = yaml.safe_load((inst.state / "secrets.yaml").read_text())["stringData"]
+    assert secret["DATAPLANE_CLIENT_ID"] == client_id
+    assert secret["DATAPLANE_CLIENT_SECRET"] == client_secret
+    assert not kept.exists()                                   # used up
+    tokens = cp.calls("POST", "/api/v1/dataplanes/token")
+    assert len(tokens) == 2                                    # the wrong, then the right
+    assert inst.revisions()[-1]["status"] == "deployed"
+
+
+@pytest.mark.parametrize("mode", ["terminal", "--yes", "--dry-run", "preflight"])
+def test_a_misspelled_key_exits_2_in_every_mode_with_the_suggestion(
+    installer: Installer, tmp_path: Path, mode: str
+) -> None:
+    inst = installer
+    data = inst.answers()
+    data["secretManager"] = data.pop("secretsManager")
+    data["storage"]["bukcet"] = data["storage"].pop("bucket")
+    answers = str(inst.write(data))
+    args = {"terminal": ["install", "--answers", answers],
+            "--yes": ["install", "--answers", answers, "--yes"],
+            "--dry-run": ["install", "--answers", answers, "--dry-run", "--output-dir",
+                          str(tmp_path / "out")],
+            "preflight": ["preflight", "--answers", answers]}[mode]
+    log = tmp_path / "pty.log"
+    session = Session(args, inst.env(), log)
+    code = session.finish(timeout=60)
+    text = _transcript(log)
+    assert code == 2, text
+    assert "secretManager: is not a known setting (fix: did you mean secretsManager?" in text
+    assert "storage.bukcet: is not a known setting (fix: did you mean bucket?" in text
+    assert "Data plane name" not in text and "Continue anyway" not in text  # nothing asked
+    assert not inst.state.exists() and not (tmp_path / "out").exists()
+
+
+def test_the_same_preflight_warnings_print_in_full_once_then_as_one_line(
+    tmp_path: Path, canned: Any  # noqa: F811
+) -> None:
+    from airbox.ops.preflight import command as pcmd
+    from tests.test_preflight import _ctx, _report, _stderr
+
+    canned(_report("pass", "warn"))
+    ctx, line = _ctx(tmp_path)
+    pcmd.install_step(ctx, line)
+    assert "Check 1: finding 1" in _stderr(ctx) and "fix: fix 1" in _stderr(ctx)
+    again, line = _ctx(tmp_path)
+    pcmd.install_step(again, line)
+    err = _stderr(again)
+    assert "fix: fix 1" not in err
+    assert "1 warning, the same as last time" in err and "`airbox preflight` shows them" in err
