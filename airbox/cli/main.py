@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                "Bring the data plane back to healthy (no questions asked)."),
     "workspaces": ("airbox.cli.workspaces", "workspaces",
                    "Which workspaces run their syncs here; route them to this region."),
+    "verify": ("airbox.cli.verify", "verify",
+               "Run one real sync through the data plane and show it ran here."),
 }
 
 

@@ -302,6 +302,29 @@ class AirbyteApi:
                             allow_empty=True)
         return answer if isinstance(answer, dict) else None
 
+    def job_failure(self, airbyte_url: str, job_id: int | str) -> str | None:
+        """Why a job failed, from its last attempt's failure summary, or None.
+
+        The public job answer carries no reason; the internal ``POST <airbyteUrl>/api/v1/
+        jobs/get {"id"}`` does (``attempts[].attempt.failureSummary.failures[]``). An
+        application token may not be allowed to call it: best effort, never an error.
+        """
+        url = airbyte_url.rstrip("/") + "/api/v1/jobs/get"
+        try:
+            answer = self._call("POST", url, json={"id": int(job_id)},
+                                what=f"reading why job {job_id} failed", retries=NO_RETRY)
+            attempts = answer.get("attempts") if isinstance(answer, dict) else None
+            for entry in reversed(attempts or []):
+                summary = ((entry or {}).get("attempt") or {}).get("failureSummary") or {}
+                for failure in summary.get("failures") or []:
+                    text = failure.get("externalMessage") or failure.get("internalMessage")
+                    if text:
+                        origin = failure.get("failureOrigin")
+                        return REDACTOR.mask_all(f"{origin}: {text}" if origin else str(text))
+        except Exception as exc:  # best effort: an unknown reason, not a second failure
+            runlog.logger().debug("job failure reason unavailable: %s", exc)
+        return None
+
     def dataplane_health(
         self, airbyte_url: str, organization_id: str
     ) -> list[dict[str, Any]] | None:

@@ -784,6 +784,14 @@ def install_command(
     run_install(ctx)
     for text in next_steps(ctx):
         term.print(text)
+    routed = ctx.routing is not None and bool(ctx.routing.workspaces)
+    if interactive and routed and ctx.prompter is not None and ctx.prompter.confirm(
+            "Run a test sync through the data plane now (airbox verify: a throwaway "
+            "faker → dev-null connection, deleted afterwards)?", default=False):
+        from airbox.ops.verify import verify_command
+
+        return verify_command(name=settings.name, workspace=None, connection=None, keep=False,
+                              timeout="15m", as_json=False, verbose=verbose, term=term)
     return 0
 
 

@@ -1,0 +1,450 @@
+"""``airbox verify``: a real sync through this data plane — the proof that it runs work.
+
+Without ``--connection``: a throwaway source (faker, a handful of records), destination
+(dev-null) and connection in a workspace routed to the data plane's region, one sync,
+then all three deleted (unless ``--keep``). With ``--connection``: one sync of that
+connection. Meanwhile the job's pods are watched in this data plane's namespace
+(Airbyte's workload launcher labels them ``airbyte=job-pod,job_id=<id>``): a job that
+succeeds without a pod here ran on another data plane.
+
+Everything airbox creates is named ``airbox-verify-<data plane>-…``: a run removes what
+an earlier, killed run left behind by that prefix, and a Ctrl-C (or SIGTERM) cancels the
+job (``DELETE /jobs/{id}``) and removes what this run created before exiting.
+
+Exit codes: 0 the sync succeeded and its pods ran here; 1 it failed, timed out, or ran
+elsewhere; 3 not installed; 4 API error.
+
+The public API facts (airbytehq/airbyte-platform's published spec and controllers):
+``POST /sources`` / ``/destinations`` take ``definitionId`` or a connector name in
+``configuration.sourceType``/``destinationType`` — but dev-null is missing from the
+server's name map, so its definition id is looked up in the workspace's definitions
+(``GET /workspaces/{id}/definitions/destinations``); deletes answer 204; ``POST /jobs
+{"connectionId", "jobType": "sync"}`` answers the job (``jobId``, ``status``: pending,
+queued, running, incomplete, failed, succeeded, cancelled) and carries no failure reason.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import IO, TYPE_CHECKING, Any
+
+from airbox import runlog
+from airbox.cluster import kube
+from airbox.controlplane.api import AirbyteApi
+from airbox.errors import AirboxError, ControlPlaneError, MissingInput, UsageError
+from airbox.installed import Installed, require_installed, tool_runner
+from airbox.ops.workspaces import (
+    Region,
+    find_region,
+    manual_routing,
+    region_from_record,
+    resolve,
+    routed_here,
+)
+from airbox.redact import REDACTOR
+
+if TYPE_CHECKING:
+    from airbox.cluster.runner import Runner
+    from airbox.ui import Terminal
+
+VERIFY_VERSION = 1
+PREFIX = "airbox-verify-"
+FAKER_REPOSITORY = "airbyte/source-faker"
+DEV_NULL_REPOSITORY = "airbyte/destination-dev-null"
+JOB_POD_SELECTOR = "airbyte=job-pod"
+TERMINAL = ("succeeded", "failed", "cancelled", "incomplete")
+# Polling: the first look after a second, then 1.5 times longer each time, at most 10 s.
+FIRST_POLL, POLL_FACTOR, MAX_POLL = 1.0, 1.5, 10.0
+# kinds in the order they are deleted: the connection holds the other two.
+KINDS = ("connections", "sources", "destinations")
+
+
+def owned_prefix(name: str) -> str:
+    """The names airbox verify gives what it creates for data plane ``name``."""
+    return f"{PREFIX}{name}-"
+
+
+def parse_timeout(text: str) -> float:
+    """``15m``, ``90s``, ``1h``, ``1h30m`` or plain seconds."""
+    value = text.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
+    parts = re.findall(r"(\d+(?:\.\d+)?)([hms])", value)
+    if not parts or "".join(n + u for n, u in parts) != value:
+        raise UsageError(f"--timeout {text!r} is not a duration",
+                         hint="use for example 15m, 90s or 1h")
+    return sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+
+
+@dataclass
+class Outcome:
+    """The result, as ``--json`` prints it."""
+
+    result: str = "failed"          # passed | failed | timeout | elsewhere | interrupted
+    reason: str = ""
+    region: dict[str, Any] | None = None
+    workspace: dict[str, Any] | None = None
+    connection_id: str | None = None
+    job_id: int | None = None
+    status: str | None = None
+    pods: dict[str, str] = field(default_factory=dict)  # name -> last phase seen
+    created: list[dict[str, str]] = field(default_factory=list)
+    removed: list[dict[str, str]] = field(default_factory=list)
+    leftovers: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "version": VERIFY_VERSION, "result": self.result,
+            "reason": REDACTOR.mask_all(self.reason), "region": self.region,
+            "workspace": self.workspace, "connectionId": self.connection_id,
+            "jobId": self.job_id, "status": self.status,
+            "pods": [{"name": k, "phase": v} for k, v in self.pods.items()],
+            "created": self.created, "removed": self.removed,
+            "leftoversRemoved": self.leftovers, "seconds": round(self.seconds, 1),
+        }
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: cancel the job, clean up, exit 130."""
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise _Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: nothing to install
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _shielded() -> Iterator[None]:
+    """Clean-up that a second Ctrl-C or SIGTERM must not cut short."""
+    try:
+        old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        old_term = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+
+
+class Verifier:
+    """One run of ``airbox verify``; ``sleep`` and ``clock`` exist for tests."""
+
+    def __init__(self, inst: Installed, api: AirbyteApi, runner: Runner, *,
+                 say: Callable[[str], None], sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.inst = inst
+        self.api = api
+        self.runner = runner
+        self.say = say
+        self.sleep = sleep
+        self.clock = clock
+        self.outcome = Outcome()
+        self.prefix = owned_prefix(inst.name)
+
+    # ------------------------------------------------------------ the workspace
+
+    def pick_workspace(self, region: Region, wanted: str | None) -> dict[str, Any]:
+        workspaces = self.api.workspaces()
+        if wanted:
+            found, unknown = resolve([wanted], workspaces)
+            if unknown:
+                raise UsageError(f"no workspace named {wanted!r} is visible to the application",
+                                 hint="see `airbox workspaces` for the ones it can see")
+            workspace = found[0]
+            if not routed_here(workspace, region):
+                raise UsageError(
+                    f"workspace {workspace.get('name')} uses region "
+                    f"{workspace.get('dataResidency')}, not {region.name}: its syncs would "
+                    "not run on this data plane",
+                    hint=f"route it first: airbox workspaces --name {self.inst.name} --assign "
+                         f"{workspace.get('name')}",
+                )
+            return workspace
+        here = sorted((w for w in workspaces if routed_here(w, region)),
+                      key=lambda w: str(w.get("name")).casefold())
+        if not here:
+            raise AirboxError(
+                f"no workspace uses region {region.name}: no sync can run on this data plane",
+                hint=f"route one first: airbox workspaces --name {self.inst.name} --assign "
+                     "<workspace>",
+            )
+        return here[0]
+
+    def remove_leftovers(self, workspace_id: str) -> None:
+        """What an earlier run (killed before its clean-up) left, found by the prefix."""
+        for kind in KINDS:
+            for item in self.api.list_actors(kind, workspace_id):
+                name = str(item.get("name") or "")
+                if not name.startswith(self.prefix):
+                    continue
+                item_id = str(item.get(_id_key(kind)))
+                self.say(f"removing {kind[:-1]} {name} left by an earlier run")
+                if self.api.delete_actor(kind, item_id):
+                    self.outcome.leftovers.append({"kind": kind[:-1], "id": item_id,
+                                                   "name": name})
+
+    def definition(self, workspace_id: str, kind: str, repository: str) -> str | None:
+        try:
+            definitions = self.api.definitions(workspace_id, kind)
+        except ControlPlaneError as exc:
+            runlog.logger().warning("definitions not listed: %s", exc.message)
+            return None
+        return next((str(d.get("id")) for d in definitions
+                     if d.get("dockerRepository") == repository and d.get("id")), None)
+
+    def create_throwaway(self, workspace_id: str) -> str:
+        """Source, destination and connection; returns the connection id."""
+        source_body: dict[str, Any] = {
+            "name": self.prefix + "faker", "workspaceId": workspace_id,
+            "configuration": {"sourceType": "faker", "count": 10, "seed": 1,
+                              "records_per_slice": 10, "always_updated": False},
+        }
+        faker = self.definition(workspace_id, "sources", FAKER_REPOSITORY)
+        if faker:
+            source_body["definitionId"] = faker
+        source = self.api.create_actor("sources", source_body)
+        self._created("sources", str(source["sourceId"]), source_body["name"])
+
+        dev_null = self.definition(workspace_id, "destinations", DEV_NULL_REPOSITORY)
+        if dev_null is None:
+            raise ControlPlaneError(
+                f"the workspace offers no {DEV_NULL_REPOSITORY} destination",
+                hint="run `airbox verify --connection <id>` with a connection of your own")
+        destination_body: dict[str, Any] = {
+            "name": self.prefix + "dev-null", "workspaceId": workspace_id,
+            "definitionId": dev_null,
+            "configuration": {"destinationType": "dev-null",
+                              "test_destination": {"test_destination_type": "SILENT"}},
+        }
+        destination = self.api.create_actor("destinations", destination_body)
+        self._created("destinations", str(destination["destinationId"]),
+                      destination_body["name"])
+
+        connection_body: dict[str, Any] = {
+            "name": self.prefix + "connection", "sourceId": source["sourceId"],
+            "destinationId": destination["destinationId"],
+            "schedule": {"scheduleType": "manual"},
+        }
+        connection = self.api.create_connection(connection_body)
+        self._created("connections", str(connection["connectionId"]),
+                      connection_body["name"])
+        return str(connection["connectionId"])
+
+    def _created(self, kind: str, item_id: str, name: str) -> None:
+        self.outcome.created.append({"kind": kind[:-1], "id": item_id, "name": name})
+        runlog.logger().info("created %s %s (%s)", kind[:-1], name, item_id)
+        self.say(f"created {kind[:-1]} {name}")
+
+    def clean_up(self) -> None:
+        """Delete what this run created, connection first; never raises."""
+        order = {kind[:-1]: i for i, kind in enumerate(KINDS)}
+        for item in sorted(self.outcome.created, key=lambda i: order[i["kind"]]):
+            if item in self.outcome.removed:
+                continue
+            try:
+                self.api.delete_actor(item["kind"] + "s", item["id"])
+            except ControlPlaneError as exc:
+                runlog.logger().warning("could not delete %s %s: %s", item["kind"], item["id"],
+                                        exc.message)
+                self.say(f"could not delete {item['kind']} {item['name']} ({exc.message}); "
+                         "the next `airbox verify` removes it")
+                continue
+            self.outcome.removed.append(item)
+            self.say(f"deleted {item['kind']} {item['name']}")
+
+    # ---------------------------------------------------------------- the job
+
+    def run_job(self, connection_id: str, timeout: float) -> None:
+        outcome = self.outcome
+        outcome.connection_id = connection_id
+        job = self.api.start_job(connection_id)
+        outcome.job_id = int(job["jobId"])
+        outcome.status = str(job.get("status") or "")
+        self.say(f"sync job {outcome.job_id} started ({outcome.status})")
+        started = self.clock()
+        delay = FIRST_POLL
+        # A Ctrl-C anywhere in here reaches verify_command, which cancels the job.
+        while outcome.status not in TERMINAL:
+            if self.clock() - started + delay > timeout:
+                outcome.result = "timeout"
+                outcome.reason = (f"job {outcome.job_id} did not finish within "
+                                  f"{timeout:g} s (last status: {outcome.status})")
+                self.cancel()
+                return
+            self.sleep(delay)
+            delay = min(delay * POLL_FACTOR, MAX_POLL)
+            status = str(self.api.get_job(outcome.job_id).get("status") or "")
+            if status != outcome.status:
+                self.say(f"job {outcome.job_id}: {status}")
+            outcome.status = status
+            self.watch_pods()
+        self.watch_pods()
+
+    def cancel(self) -> None:
+        job_id = self.outcome.job_id
+        if job_id is None or self.outcome.status in TERMINAL:
+            return
+        try:
+            answer = self.api.cancel_job(job_id)
+        except ControlPlaneError as exc:
+            self.say(f"could not cancel job {job_id}: {exc.message}")
+            return
+        self.outcome.status = str((answer or {}).get("status") or "cancelled")
+        self.say(f"cancelled job {job_id}")
+
+    def watch_pods(self) -> None:
+        """The job's pods in this data plane's namespace; new ones and new phases said."""
+        job_id = self.outcome.job_id
+        selector = f"{JOB_POD_SELECTOR},job_id={job_id}"
+        try:
+            pods = kube.pods(self.runner, self.inst.kube, self.inst.settings.namespace,
+                             selector)
+        except (AirboxError, ValueError) as exc:
+            runlog.logger().warning("job pods not listed: %s", exc)
+            return
+        for pod in pods:
+            name = str((pod.get("metadata") or {}).get("name"))
+            phase = str((pod.get("status") or {}).get("phase") or "Unknown")
+            if self.outcome.pods.get(name) != phase:
+                self.say(f"pod {name} {phase} in namespace {self.inst.settings.namespace} "
+                         "(this data plane)")
+            self.outcome.pods[name] = phase
+
+    def judge(self) -> None:
+        outcome = self.outcome
+        name, namespace = self.inst.name, self.inst.settings.namespace
+        if outcome.result == "timeout":
+            return
+        if outcome.status == "succeeded" and outcome.pods:
+            outcome.result = "passed"
+            outcome.reason = (f"job {outcome.job_id} succeeded and ran in namespace "
+                              f"{namespace} of data plane {name} ("
+                              + ", ".join(outcome.pods) + ")")
+        elif outcome.status == "succeeded":
+            outcome.result = "elsewhere"
+            outcome.reason = (f"job {outcome.job_id} succeeded, but none of its pods ran in "
+                              f"namespace {namespace}: it ran on another data plane (is "
+                              "another data plane registered in this region, or the "
+                              "workspace routed elsewhere?)")
+        else:
+            outcome.result = "failed"
+            why = self.api.job_failure(self.inst.settings.control_plane.url,
+                                       outcome.job_id or 0)
+            outcome.reason = f"job {outcome.job_id} {outcome.status}" + (
+                f": {why}" if why else "")
+
+
+def _id_key(kind: str) -> str:
+    return {"connections": "connectionId", "sources": "sourceId",
+            "destinations": "destinationId"}[kind]
+
+
+def verify_command(
+    *,
+    name: str | None,
+    workspace: str | None,
+    connection: str | None,
+    keep: bool,
+    timeout: str,
+    as_json: bool,
+    verbose: bool = False,
+    term: Terminal | None = None,
+    out: IO[str] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """``airbox verify``: 0 passed; 1 failed, timed out or ran elsewhere; 3; 4."""
+    from airbox.controlplane.registration import api_for, saved_registration
+    from airbox.ui import Terminal
+
+    seconds = parse_timeout(timeout)
+    term = term or Terminal(verbose=verbose)
+    out = out or sys.stdout
+    inst = require_installed(name, "verify", "install one first: airbox install")
+    if inst.settings.registration is None:
+        region = region_from_record(inst.state)
+        raise MissingInput(
+            "airbox verify needs the Airbyte application's credentials (to create and run "
+            "a connection)",
+            hint="set AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET; "
+                 + manual_routing(region.name if region else None).split(": ", 1)[1])
+    runlog.start(inst.state.logs, "verify")
+    record = saved_registration(inst.state) or {}
+    say = term.info if not as_json else runlog.logger().info
+    started = time.monotonic()
+    with api_for(inst.settings, inst.state,
+                 base_url=record.get("apiUrl") or None) as api, _sigterm_as_interrupt():
+        runner = tool_runner(term.debug if verbose else None)
+        verifier = Verifier(inst, api, runner, say=say, sleep=sleep)
+        outcome = verifier.outcome
+        try:
+            region = find_region(api, inst.settings, inst.state)
+            outcome.region = region.as_dict()
+            if connection:
+                verifier.run_job(connection, seconds)
+            else:
+                chosen = verifier.pick_workspace(region, workspace)
+                workspace_id = str(chosen["workspaceId"])
+                outcome.workspace = {"workspaceId": workspace_id, "name": chosen.get("name")}
+                say(f"workspace {chosen.get('name')} (region {region.name})")
+                verifier.remove_leftovers(workspace_id)
+                connection_id = verifier.create_throwaway(workspace_id)
+                verifier.run_job(connection_id, seconds)
+            verifier.judge()
+        except KeyboardInterrupt:
+            outcome.result = "interrupted"
+            with _shielded():
+                verifier.cancel()
+                if not keep:
+                    verifier.clean_up()
+            raise KeyboardInterrupt from None
+        finally:
+            if not keep and outcome.result != "interrupted":
+                with _shielded():
+                    verifier.clean_up()
+    outcome.seconds = time.monotonic() - started
+    return _report(outcome, inst, term, out, as_json=as_json, keep=keep)
+
+
+def _report(outcome: Outcome, inst: Installed, term: Terminal, out: IO[str], *,
+            as_json: bool, keep: bool) -> int:
+    code = 0 if outcome.result == "passed" else 1
+    if as_json:
+        out.write(json.dumps(outcome.as_dict(), indent=2) + "\n")
+        out.flush()
+        return code
+    if code == 0:
+        term.success(f"verified: {outcome.reason}")
+    else:
+        term.error(f"verify {outcome.result}: {outcome.reason}")
+        if outcome.pods:
+            term.detail("pods seen here: " + ", ".join(f"{k} ({v})"
+                                                       for k, v in outcome.pods.items()))
+        term.detail(f"next: airbox logs --name {inst.name}  (the launcher's view of the job); "
+                    "the job's own logs are in Airbyte: the connection's Job History")
+    if keep and outcome.created:
+        term.info("kept: " + ", ".join(f"{i['kind']} {i['name']} ({i['id']})"
+                                       for i in outcome.created))
+    return code

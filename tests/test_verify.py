@@ -1,0 +1,172 @@
+"""`airbox verify`: a real sync through the installed data plane, against the fakes.
+
+The fake control plane moves each job along ``job_script`` one step per poll; when a job
+runs in this data plane's region it tells the fake cluster, which then holds the job's
+pod (named and labelled like Airbyte's workload launcher does) in the release namespace.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from typing import Any
+
+import pytest
+
+from airbox.errors import UsageError
+from airbox.ops.verify import parse_timeout
+from tests.fake_control_plane import DEFINITIONS, FakeControlPlane, fake_cp  # noqa: F401
+from tests.helpers import airbox_bin
+from tests.installer import Installer
+from tests.test_workspaces import cp_env, region_id, registering
+
+
+def installed(inst: Installer, cp: FakeControlPlane) -> dict[str, Any]:
+    """A registered data plane with the workspace analytics routed to its region, and
+    the fake cluster running the pods of the jobs that run in that region."""
+    workspace = cp.add_workspace("analytics")
+    cp.add_workspace("marketing")
+    result = inst.run(answers=inst.write(registering(inst, cp, workspaces=["analytics"])),
+                      env=cp_env(inst, cp))
+    assert result.returncode == 0, result.stderr
+    here = region_id(cp)
+
+    def on_job(job: dict[str, Any], status: str) -> None:
+        if job["regionId"] != here:
+            return  # another data plane's work
+        phase = {"running": "Running", "succeeded": "Succeeded", "failed": "Failed",
+                 "cancelled": "Failed"}.get(status)
+        if phase:
+            inst.fake.job_pod(inst.cluster, "airbyte", job, phase)
+
+    cp.job_listeners.append(on_job)
+    return workspace
+
+
+def verify(inst: Installer, cp: FakeControlPlane, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([airbox_bin(), "verify", *args], capture_output=True, text=True,
+                          env=cp_env(inst, cp), timeout=120)
+
+
+def nothing_left(cp: FakeControlPlane) -> None:
+    for kind in ("sources", "destinations", "connections"):
+        assert cp.live(kind) == [], kind
+
+
+def test_verify_passes_fails_and_tells_where_the_job_ran(
+    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+) -> None:
+    inst, cp = installer, fake_cp
+    workspace = installed(inst, cp)
+    # What a killed earlier run left behind: removed by the owned prefix.
+    prefix = f"airbox-verify-{inst.name}-"
+    leftover = {"sourceId": "5b1d7e1e-0000-4000-8000-000000000001", "name": prefix + "faker",
+                "workspaceId": workspace["workspaceId"], "deleted": False}
+    cp.sources[leftover["sourceId"]] = leftover
+    mine = {"sourceId": "5b1d7e1e-0000-4000-8000-000000000002", "name": "prod-postgres",
+            "workspaceId": workspace["workspaceId"], "deleted": False}
+    cp.sources[mine["sourceId"]] = mine
+
+    passed = verify(inst, cp, "--json")
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    report = json.loads(passed.stdout)
+    assert report["result"] == "passed" and report["status"] == "succeeded"
+    job_id = report["jobId"]
+    assert report["pods"] == [{"name": f"replication-job-{job_id}-attempt-0",
+                               "phase": "Succeeded"}]
+    assert report["workspace"] == {"workspaceId": workspace["workspaceId"],
+                                   "name": "analytics"}
+    assert report["leftoversRemoved"] == [{"kind": "source", "id": leftover["sourceId"],
+                                           "name": prefix + "faker"}]
+    assert sorted(i["kind"] for i in report["removed"]) == ["connection", "destination",
+                                                            "source"]
+    # The user's own source is untouched; nothing verify made survives.
+    assert [s["name"] for s in cp.live("sources")] == ["prod-postgres"]
+    del cp.sources[mine["sourceId"]]
+    nothing_left(cp)
+    # The API calls: faker and dev-null by definition id (dev-null has no name mapping).
+    [source] = [r for r in cp.calls("POST", "/v1/sources")]
+    assert source.body["definitionId"] == DEFINITIONS["sources"][0]["id"]
+    assert source.body["configuration"]["sourceType"] == "faker"
+    [destination] = cp.calls("POST", "/v1/destinations")
+    assert destination.body["definitionId"] == DEFINITIONS["destinations"][0]["id"]
+    [job] = cp.calls("POST", "/v1/jobs")
+    [connection] = cp.calls("POST", "/v1/connections")
+    assert job.body["jobType"] == "sync"
+    assert cp.jobs[job_id]["connectionId"] == report["connectionId"]
+    assert connection.body["name"] == prefix + "connection"
+    # Polled until done: pending, running, running, succeeded.
+    assert len(cp.calls("GET", f"/v1/jobs/{job_id}")) == 3
+
+    # A sync that fails: exit 1 with the job's reason, nothing left behind.
+    cp.job_script = ["pending", "running", "failed"]
+    failed = verify(inst, cp)
+    assert failed.returncode == 1, failed.stderr
+    assert "✗ verify failed: job 1002 failed: source: Something went wrong in the connector" \
+        in failed.stderr
+    assert "replication-job-1002-attempt-0 (Failed)" in failed.stderr
+    assert f"airbox logs --name {inst.name}" in failed.stderr
+    nothing_left(cp)
+
+    # A sync that succeeds without a pod here ran on another data plane.
+    cp.job_listeners.clear()
+    cp.job_script = ["pending", "running", "succeeded"]
+    elsewhere = verify(inst, cp)
+    assert elsewhere.returncode == 1, elsewhere.stderr
+    assert "job 1003 succeeded, but none of its pods ran in namespace airbyte" in \
+        elsewhere.stderr
+    nothing_left(cp)
+
+    # A job that never ends: cancelled at the timeout.
+    cp.job_script = ["pending", "running"]
+    slow = verify(inst, cp, "--timeout", "2s")
+    assert slow.returncode == 1, slow.stderr
+    assert "job 1004 did not finish within 2 s (last status: running)" in slow.stderr
+    assert cp.jobs[1004]["status"] == "cancelled"
+    nothing_left(cp)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_verify_cancels_the_job_and_leaves_nothing(
+    installer: Installer, fake_cp: FakeControlPlane, sig: int  # noqa: F811
+) -> None:
+    inst, cp = installer, fake_cp
+    installed(inst, cp)
+    cp.job_script = ["pending", "running"]
+    procs: list[subprocess.Popen[str]] = []
+    # The user gives up while the sync runs (its pod is up in the cluster).
+    cp.on("GET", "/v1/jobs/*", lambda _: os.kill(procs[0].pid, sig), then_wait=0.5)
+    proc = subprocess.Popen([airbox_bin(), "verify"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=cp_env(inst, cp),
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    procs.append(proc)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    [job_id] = list(cp.jobs)
+    assert cp.jobs[job_id]["status"] == "cancelled"
+    assert [r.path for r in cp.calls("DELETE", "/v1/jobs/*")] == [f"/v1/jobs/{job_id}"]
+    nothing_left(cp)
+    # The next run starts clean and passes.
+    cp.hooks.clear()
+    cp.job_script = ["pending", "running", "succeeded"]
+    again = verify(inst, cp)
+    assert again.returncode == 0, again.stderr
+    nothing_left(cp)
+
+
+def test_verify_not_installed_exits_3() -> None:
+    result = subprocess.run([airbox_bin(), "verify", "--name", "nothing-here"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 3, result.stderr
+    assert "no data plane named nothing-here is installed" in result.stderr
+
+
+def test_timeouts_parse() -> None:
+    assert parse_timeout("15m") == 900
+    assert parse_timeout("1h30m") == 5400
+    assert parse_timeout("90") == 90
+    with pytest.raises(UsageError):
+        parse_timeout("soon")
