@@ -35,6 +35,9 @@ def _mutate(data: dict[str, Any], case: str, tmp_path: Path) -> dict[str, Any]:
         data["secretManager"] = {}
     elif case == "no-credentials":
         del data["dataPlane"]
+    elif case == "unpassable-tag":
+        data["secretsManager"] = af.secrets_manager("azure-key-vault", tmp_path / "sa.json")
+        data["secretsManager"]["azureKeyVault"]["tags"] = {"team": "data,ops"}
     return data
 
 
@@ -52,6 +55,7 @@ CASES = {
     "unset-var": ("dataPlane.clientSecret", "NOT_SET_ANYWHERE"),
     "unknown-key": ("secretManager", "is not a known setting"),
     "no-credentials": ("dataPlane", "AIRBYTE_CLIENT_ID"),
+    "unpassable-tag": ("secretsManager.azureKeyVault.tags", "without ','"),
 }
 
 

@@ -698,12 +698,15 @@ def test_subject_from_answers_is_lenient_and_knows_when_airbox_registers() -> No
                                        "url": "https://airbyte.example.com/"},
         "registration": {"clientId": "x", "clientSecret": "y"},
         "cluster": {"kubeContext": "prod"},
-        "values": {"global": {"image": {"registry": "mirror.example/"}}},
+        "values": {"image": {"registry": "mirror.example/"}},
     })
     assert subject.control_plane_url == "https://airbyte.example.com"
     assert subject.api_url == "https://airbyte.example.com/api/public/v1"
     assert not subject.is_kind and subject.kube_context == "prod"
     assert subject.image_registry == "mirror.example"
+    # The chart reads image.registry only: a global one changes nothing it pulls.
+    assert fx.Subject.from_answers(
+        {"values": {"global": {"image": {"registry": "mirror.example"}}}}).image_registry is None
     assert fx.Subject.from_answers({}).control_plane_url == "https://cloud.airbyte.com"
     assert fx.Subject.from_answers({"dataPlane": {"clientId": "a"},
                                     "registration": {"clientId": "b"}}).api_url is None

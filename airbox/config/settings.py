@@ -795,6 +795,15 @@ def field_problem(fspec: FieldSpec, value: Any) -> tuple[str, str | None] | None
         isinstance(value, dict) and all(isinstance(k, str) for k in value)
     ):
         return "must be a mapping of tag names to values", "e.g. tags: {team: data}"
+    if fspec.kind == "tags":
+        # The platform reads tags as "key=value,key=value": a comma or "=" inside a tag,
+        # or an empty one, would stop the launcher at start-up.
+        for key, tag in value.items():
+            text = "" if tag is None else str(tag)
+            if not key.strip() or not text.strip() or any(
+                    c in part for part in (key, text) for c in ",="):
+                return (f"the tag {key}: {text!r} cannot be passed on",
+                        "use a non-empty name and value without ',' or '='")
     if fspec.kind == "json-file":
         _, problem = load_service_account(str(value))
         return (problem, "give the path of a Google service account key file") if problem else None

@@ -111,10 +111,9 @@ def _mapping(value: Any) -> dict[str, Any]:
 
 
 def _image_registry(values: Mapping[str, Any]) -> str | None:
-    # The chart pulls from Docker Hub unless values point global.image.registry at a
-    # mirror; then that mirror is what must be reachable.
-    registry = _mapping(_mapping(_mapping(dict(values)).get("global")).get("image")).get(
-        "registry")
+    # The chart pulls from Docker Hub unless values point image.registry at a mirror
+    # (the chart reads no global.image.registry); then that mirror must be reachable.
+    registry = _mapping(_mapping(dict(values)).get("image")).get("registry")
     return str(registry).strip("/") if registry else None
 
 
