@@ -83,13 +83,14 @@ def launcher_env(docs: list[dict[str, Any]]) -> dict[str, str]:
 # ------------------------------------------------------------------ every configuration
 
 
+@pytest.mark.parametrize("release", ["dp1", "airbyte-data-plane-eu"])
 @pytest.mark.parametrize("edition", ["cloud", "enterprise"])
 @pytest.mark.parametrize("sm", af.SECRETS_MANAGERS)
 @pytest.mark.parametrize("st", af.STORAGES)
 def test_every_configuration_starts_on_the_real_chart(
-    pinned: helm_python.Chart, tmp_path: Path, edition: str, sm: str, st: str
+    pinned: helm_python.Chart, tmp_path: Path, edition: str, sm: str, st: str, release: str
 ) -> None:
-    settings = settings_for(tmp_path, sm, st, edition=edition)
+    settings = settings_for(tmp_path, sm, st, edition=edition, name=release)
     _, secret, values = generated(settings)
     docs = render(pinned, values, settings.release, settings.namespace)
     assert chartcheck.pod_problems(docs, secret) == []
