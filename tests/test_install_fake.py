@@ -236,6 +236,21 @@ def test_local_chart(installer: Installer, tmp_path: Path) -> None:
     assert str(chart) in helm and "--repo" not in helm
 
 
+def test_a_chart_whose_pod_would_miss_a_secret_key_is_not_installed(
+    installer: Installer,
+) -> None:
+    inst = installer
+    # A values: override that points the chart at a key the Secret does not have.
+    answers = inst.answers(values={"secretsManager": {"awsSecretManager": {
+        "accessKeyIdSecretKey": "NOT_IN_THE_SECRET"}}})
+    result = inst.run(answers=inst.write(answers))
+    assert result.returncode == 5, result.stderr
+    assert "the chart's pods would not start or would miss what they read" in result.stderr
+    assert ("env AWS_SECRET_MANAGER_ACCESS_KEY_ID needs key 'NOT_IN_THE_SECRET' of Secret "
+            "'airbyte-config-secrets'") in result.stderr
+    assert not any("upgrade" in c for c in inst.fake.calls("helm"))
+
+
 def test_no_secret_in_argv_logs_or_output(installer: Installer) -> None:
     inst = installer
     answers = inst.write()
