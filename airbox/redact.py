@@ -120,16 +120,24 @@ def looks_like_credential(text: str) -> bool:
     return (REDACTOR.mask_all(text) != text) or bool(_URL_PASSWORD.search(text))
 
 
-def scrub_mapping(data: object) -> object:
-    """A copy of a YAML/JSON structure with the values of secret-named keys masked."""
+def scrub_mapping(data: object, *, under_secret: bool = False) -> object:
+    """A copy of a YAML/JSON structure with the values of secret-named keys masked.
+
+    Values, never structure: a secret-named key holding a mapping (``secretsManager``)
+    keeps its keys and its plain values (type, region) so support can read which one is
+    configured; only the scalars under a secret-named key are masked.
+    """
     if isinstance(data, dict):
         return {
-            key: (MASK if is_secret_key(str(key)) and value not in (None, "") else
-                  scrub_mapping(value))
+            key: (MASK if is_secret_key(str(key)) and value not in (None, "")
+                  and not isinstance(value, (dict, list)) else
+                  scrub_mapping(value, under_secret=isinstance(value, list)
+                                and is_secret_key(str(key))))
             for key, value in data.items()
         }
     if isinstance(data, list):
-        return [scrub_mapping(item) for item in data]
+        return [MASK if under_secret and not isinstance(item, (dict, list))
+                and item not in (None, "") else scrub_mapping(item) for item in data]
     return data
 
 

@@ -187,3 +187,17 @@ def test_the_same_preflight_warnings_print_in_full_once_then_as_one_line(
     err = _stderr(again)
     assert "fix: fix 1" not in err
     assert "1 warning, the same as last time" in err and "`airbox preflight` shows them" in err
+
+
+def test_the_bundle_masks_values_never_structure() -> None:
+    from airbox.redact import MASK, scrub_mapping
+
+    settings = {"secretsManager": {"type": "AWS_SECRET_MANAGER", "awsSecretManager": {
+        "region": "eu-west-1", "authenticationType": "credentials",
+        "accessKeyId": "AKIAIOSFODNN7EXAMPLE", "secretAccessKey": "s3cr3t-value"}},
+        "credentials": ["one-secret", {"note": "plain"}]}
+    assert scrub_mapping(settings) == {"secretsManager": {
+        "type": "AWS_SECRET_MANAGER", "awsSecretManager": {
+            "region": "eu-west-1", "authenticationType": "credentials",
+            "accessKeyId": MASK, "secretAccessKey": MASK}},
+        "credentials": [MASK, {"note": "plain"}]}

@@ -83,6 +83,11 @@ def test_deregister_deletes_the_data_plane_on_the_control_plane(
     assert f"({dataplane['dataplaneId']}) stays registered" in listing.stdout
     assert "--deregister" in listing.stdout
 
+    # With --deregister, the listing says which region is left behind (airbox made it).
+    listing = airbox(inst, "uninstall", "--deregister")
+    assert "the region us-west-1 (" in listing.stdout, listing.stdout
+    assert "which airbox created for this data plane, stays in Airbyte" in listing.stdout
+
     # The saved application credentials are enough: none in the environment now.
     result = airbox(inst, "uninstall", "--yes", "--deregister")
     assert result.returncode == 0, result.stdout + result.stderr

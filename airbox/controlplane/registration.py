@@ -175,6 +175,7 @@ def ensure_registered(
     say(f"organization {organization.get('organizationName') or org_id}")
     region = pick_region(api, org_id, reg.region, prompter=prompter, say=say, paused=paused)
     region_id, region_name = str(region["regionId"]), str(region.get("name") or "")
+    region_created = bool(region.get("createdByAirbox"))
 
     # A warning, not a status: the user should see that something was deleted.
     removed = _remove_orphans(api, settings.name, record, tell=warn)
@@ -206,6 +207,7 @@ def ensure_registered(
         "organizationId": org_id,
         "regionId": str(answer.get("regionId") or region_id),
         "regionName": region_name,
+        "regionCreated": region_created,
         "dataplaneId": str(answer["dataplaneId"]),
         "clientId": str(answer["clientId"]),
         "clientSecret": str(answer["clientSecret"]),
@@ -450,7 +452,8 @@ def pick_region(
         ) from None
     say(f"created region {region.get('name') or wanted}")
     runlog.logger().info("created region %s (%s)", region.get("name"), region.get("regionId"))
-    return region
+    # Remembered in registration.json: uninstall --deregister says it leaves this region.
+    return {**region, "createdByAirbox": True}
 
 
 # ---------------------------------------------------------------------------- uninstall

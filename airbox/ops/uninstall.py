@@ -209,6 +209,12 @@ def survey(inst: Installed, runner: Runner, *, deregister: bool, keep_state: boo
                           "AIRBYTE_CLIENT_ID/AIRBYTE_CLIENT_SECRET set", registered))
         if not registered:
             notes.append("the data plane was not registered by airbox: nothing to deregister")
+        elif record.get("regionName") or record.get("regionId"):
+            region = f"{record.get('regionName') or '?'} ({record.get('regionId') or '?'})"
+            made = ", which airbox created for this data plane," if record.get(
+                "regionCreated") else ""
+            notes.append(f"the region {region}{made} stays in Airbyte (other data planes and "
+                         "workspaces may use it): delete it there if nothing else does")
     elif registered and record.get("dataplaneId"):
         notes.append(f"data plane {settings.name} ({record['dataplaneId']}) stays registered "
                      "with the control plane"
