@@ -6,9 +6,13 @@ their modes; a dry run never touches an installed data plane; secrets never echo
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import signal
 import stat
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -372,3 +376,137 @@ def test_uninstall_works_with_damaged_settings(installer: Installer, case: str) 
     assert inst.fake.clusters() == []
     assert not inst.state.exists()
     assert af.find_secrets(result.stdout + result.stderr) == []
+
+
+# ------------------------------------------------------- lock, signals, environment
+
+
+def _wait_for_hanging(inst: Installer, proc: subprocess.Popen[str], tool: str,
+                      words: list[str]) -> dict[str, Any]:
+    """The fake's record of the call now hanging (logged before it sleeps)."""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        for record in inst.fake.call_records(tool):
+            if record["exit"] is None and all(w in record["argv"] for w in words):
+                return record
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.1)
+    raise AssertionError(f"{tool} {words} never started")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is gone for our purposes
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def _finish(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[str, str]:
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+
+
+def test_one_command_at_a_time_changes_a_data_plane(installer: Installer) -> None:
+    """#1: while an install runs, a second install and an uninstall wait briefly, then
+    exit 1 naming the holder's pid and command, changing nothing; status does not wait."""
+    inst = installer
+    inst.fake.add_fault("kind", ["create", "cluster"], "hang", times=1, seconds=120)
+    answers = inst.write()
+    first = inst.start(answers=answers)
+    try:
+        _wait_for_hanging(inst, first, "kind", ["create", "cluster"])
+        second = inst.run(answers=answers, timeout=60)
+        assert second.returncode == 1, (second.stdout, second.stderr)
+        assert f"data plane {inst.name} is busy" in second.stderr
+        assert f"{first.pid} (airbox install" in second.stderr
+        creates = inst.kind_creates()
+        assert creates == 1  # the second never reached kind
+
+        removal = subprocess.run([airbox_bin(), "uninstall", "--yes"], capture_output=True,
+                                 text=True, env=inst.env(), timeout=60)
+        assert removal.returncode == 1, (removal.stdout, removal.stderr)
+        assert f"{first.pid} (airbox install" in removal.stderr
+        assert (inst.state / "settings.yaml").is_file()
+
+        status = subprocess.run([airbox_bin(), "status"], capture_output=True, text=True,
+                                env=inst.env(), timeout=60)
+        assert "busy" not in status.stdout + status.stderr
+    finally:
+        first.send_signal(signal.SIGTERM)
+        _finish(first)
+    assert first.returncode == 143
+    again = inst.run(answers=answers)
+    assert again.returncode == 0, again.stderr
+
+
+def test_lock_of_a_killed_command_is_released(installer: Installer) -> None:
+    """#1: the lock is the kernel's: ``kill -9`` of the holder frees it for the next run."""
+    inst = installer
+    inst.fake.add_fault("kind", ["create", "cluster"], "hang", times=1, seconds=120)
+    answers = inst.write()
+    first = inst.start(answers=answers)
+    hanging = _wait_for_hanging(inst, first, "kind", ["create", "cluster"])
+    os.kill(first.pid, signal.SIGKILL)
+    _finish(first)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(hanging["pid"], signal.SIGKILL)  # the orphan a kill -9 leaves
+    again = inst.run(answers=answers)
+    assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_sigterm_and_sighup_are_handled_like_ctrl_c(installer: Installer, sig: int,
+                                                    code: int) -> None:
+    """#6: the running tool's process group is ended (no orphan), the step is marked
+    interrupted, exit 128+signal, and the same command resumes."""
+    inst = installer
+    inst.fake.add_fault("helm", ["upgrade", "--install"], "hang", times=1, seconds=120)
+    answers = inst.write()
+    proc = inst.start(answers=answers)
+    hanging = _wait_for_hanging(inst, proc, "helm", ["upgrade", "--install"])
+    proc.send_signal(sig)
+    _, err = _finish(proc)
+    assert proc.returncode == code, err
+    assert f"Stopped by {signal.Signals(sig).name}" in err
+    assert "run the same command again" in err
+    assert not _alive(hanging["pid"]), "helm was left running"
+    progress = json.loads((inst.state / "progress.json").read_text())
+    assert progress["steps"]["release"]["status"] == "interrupted"
+    again = inst.run(answers=answers)
+    assert again.returncode == 0, again.stderr
+    assert inst.revisions()[-1]["status"] == "deployed"
+
+
+def test_tools_never_see_airboxs_credentials(installer: Installer) -> None:
+    """#11: no tool (nor what it starts) inherits the application's or the data plane's
+    credentials, nor a variable an answers file expanded into a secret."""
+    inst = installer
+    data = inst.answers()
+    data["storage"]["s3"]["secretAccessKey"] = "${MY_S3_SECRET}"
+    secrets = {"DATAPLANE_CLIENT_ID": "dp-env-id-0001",
+               "DATAPLANE_CLIENT_SECRET": "dp-env-secret-0001",
+               "MY_S3_SECRET": "s3-secret-from-env-0001"}
+    result = inst.run(answers=inst.write(data), env=inst.env(**secrets,
+                                                             UNRELATED_SETTING="kept"))
+    assert result.returncode == 0, result.stderr
+    # Day-2 commands with the application's credentials in the environment.
+    app = {"AIRBYTE_CLIENT_ID": "app-client-id-0001",
+           "AIRBYTE_CLIENT_SECRET": "app-client-secret-0001"}
+    for command in (["status"], ["uninstall", "--yes", "--keep-state"]):
+        done = subprocess.run([airbox_bin(), *command], capture_output=True, text=True,
+                              timeout=120,
+                              env=inst.env(**secrets, **app, UNRELATED_SETTING="kept"))
+        assert done.returncode == 0, (command, done.stdout, done.stderr)
+    records = inst.fake.call_records()
+    assert any(r["tool"] == "helm" and "uninstall" in r["argv"] for r in records)
+    for record in records:
+        leaked = (set(secrets) | set(app)) & set(record["env"])
+        assert not leaked, (record["tool"], record["argv"], leaked)
+        assert "UNRELATED_SETTING" in record["env"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import NoReturn
 
@@ -38,7 +39,36 @@ def _interrupted_message(exc: BaseException | None) -> str:
     return "Interrupted. What was done is kept: run the same command again to finish."
 
 
+def _interrupted(exc: BaseException) -> int:
+    """Ctrl-C, SIGTERM or SIGHUP: end any tool still running, say how to resume."""
+    from airbox import runlog
+    from airbox.signals import signal_of
+
+    terminated = signal_of(exc)
+    try:
+        from airbox.cluster.runner import end_all
+
+        end_all()
+    except KeyboardInterrupt:  # a second Ctrl-C: leave now
+        pass
+    runlog.logger().warning("interrupted by %s",
+                            terminated.name if terminated else "the user")
+    message = (f"Stopped by {terminated.name}. What was done is kept: run the same command "
+               "again to finish." if terminated else _interrupted_message(exc))
+    # After a SIGHUP the terminal may be gone: writing to it must not turn a clean stop
+    # into a crash.
+    with contextlib.suppress(OSError):
+        sys.stderr.write("\n" + message + "\n")
+        log_file = runlog.current_file()
+        if log_file:
+            sys.stderr.write(f"  log: {log_file}\n")
+    return terminated.exit_code if terminated else EXIT_INTERRUPTED
+
+
 def run(group: click.Group, argv: list[str]) -> NoReturn:
+    from airbox import signals
+
+    signals.install()
     code = 0
     try:
         # Without standalone mode click returns the command's value (our exit code)
@@ -47,16 +77,10 @@ def run(group: click.Group, argv: list[str]) -> NoReturn:
         code = result if isinstance(result, int) else 0
     except click.exceptions.Exit as done:
         code = done.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        # click turns Ctrl-C (and EOF at a prompt) into Abort.
-        from airbox import runlog
-
-        runlog.logger().warning("interrupted by the user")
-        sys.stderr.write("\n" + _interrupted_message(sys.exc_info()[1]) + "\n")
-        log_file = runlog.current_file()
-        if log_file:
-            sys.stderr.write(f"  log: {log_file}\n")
-        code = EXIT_INTERRUPTED
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        # click turns Ctrl-C (and EOF at a prompt) into Abort; SIGTERM/SIGHUP arrive as
+        # airbox.signals.Terminated, a KeyboardInterrupt (maybe inside that Abort).
+        code = _interrupted(exc)
     except click.ClickException as exc:
         exc.show()
         code = EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code

@@ -3,12 +3,17 @@
 Every command: its argv checked for secrets (they must travel on stdin), logged
 masked, run with a timeout, its output streamed line by line to the run's log (and
 to the terminal with ``-v``), and a non-zero exit turned into a ``ToolError`` that
-carries the masked command and the tail of its output. Ctrl-C reaches the child
-too (same process group); the runner waits for it to stop, then re-raises.
+carries the masked command and the tail of its output.
+
+Each tool runs in a process group of its own, with an environment without airbox's
+credentials (``child_environment``). On Ctrl-C, SIGTERM or SIGHUP (``airbox.signals``)
+the runner passes the signal on to that group, gives it a moment to clean up, then
+ends the group — nothing the tool started outlives airbox — and re-raises.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -27,6 +32,36 @@ from airbox.redact import REDACTOR
 LineHandler = Callable[[str], None]
 DEFAULT_TIMEOUT = 120.0
 _TAIL_LINES = 15
+# After passing an interruption on: how long a tool may take to clean up (kind deletes
+# a half-made node, helm marks the release), then SIGTERM, then SIGKILL.
+_GRACE_SECONDS = 5.0
+
+# Variables holding the credentials airbox reads: no tool needs them, and whatever a
+# tool starts would inherit them.
+SECRET_ENV = ("AIRBYTE_CLIENT_ID", "AIRBYTE_CLIENT_SECRET", "DATAPLANE_CLIENT_ID",
+              "DATAPLANE_CLIENT_SECRET", "AIRBYTE_LICENSE_KEY")
+
+_live_lock = threading.Lock()
+_live: set[subprocess.Popen[str]] = set()
+
+
+def child_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``base`` (default: this process's environment) without airbox's credentials: the
+    variables above, and any whose value is a secret airbox knows (an answers file's
+    ``${VAULT_TOKEN}``)."""
+    env = dict(os.environ if base is None else base)
+    known = REDACTOR.known()
+    return {key: value for key, value in env.items()
+            if key not in SECRET_ENV and not (value and value in known)}
+
+
+def end_all(sig: int = signal.SIGTERM) -> None:
+    """End every tool still running (those run from worker threads too): on the way out
+    of an interrupted command."""
+    with _live_lock:
+        running = list(_live)
+    for proc in running:
+        _end_group(proc, sig)
 
 
 @dataclass(frozen=True)
@@ -59,6 +94,9 @@ class Runner:
         self._resolve = resolve or (lambda name: name)
         self._echo = echo
         self._env = dict(env) if env is not None else None
+
+    def _child_env(self) -> dict[str, str]:
+        return child_environment(self._env)
 
     def display(self, argv: Sequence[str]) -> str:
         return shlex.join(REDACTOR.mask_argv(argv))
@@ -93,11 +131,42 @@ class Runner:
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=self._env,
+            env=self._child_env(),
             text=True,
             encoding="utf-8",
             errors="replace",
+            # A group of its own: a signal to airbox is passed on by airbox (below), and
+            # ending the group ends whatever the tool started too.
+            start_new_session=True,
         )
+        with _live_lock:
+            _live.add(proc)
+        try:
+            return self._finish(proc, argv, shown, stdin=stdin, timeout=timeout,
+                                check=check, on_line=on_line, on_stderr=on_stderr,
+                                keep_output=keep_output, error=error, hint=hint,
+                                started=started)
+        finally:
+            with _live_lock:
+                _live.discard(proc)
+
+    def _finish(
+        self,
+        proc: subprocess.Popen[str],
+        argv: list[str],
+        shown: str,
+        *,
+        stdin: str | None,
+        timeout: float,
+        check: bool,
+        on_line: LineHandler | None,
+        on_stderr: LineHandler | None,
+        keep_output: bool,
+        error: str | None,
+        hint: str | None,
+        started: float,
+    ) -> Result:
+        log = runlog.logger()
         out_lines: list[str] = []
         err_lines: list[str] = []
         # One tail per stream: tools put their errors on stderr, and the two streams are
@@ -144,7 +213,7 @@ class Runner:
         try:
             returncode = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            _stop(proc)
+            _end_group(proc, signal.SIGTERM, grace=3)
             for reader in readers:
                 reader.join(timeout=2)
             log.error("timed out after %.0fs: %s", timeout, shown)
@@ -155,12 +224,10 @@ class Runner:
                 output_tail=tail_text(),
                 hint=hint,
             ) from None
-        except KeyboardInterrupt:
-            # The child got the same SIGINT; give it a moment to clean up, then stop it.
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                _stop(proc)
+        except KeyboardInterrupt as exc:
+            # Ctrl-C reached airbox only (the tool has a group of its own): pass it on,
+            # or the SIGTERM/SIGHUP airbox got, and give the tool a moment to clean up.
+            _end_group(proc, int(getattr(exc, "signum", signal.SIGINT)))
             log.warning("interrupted: %s", shown)
             raise
         for reader in readers:
@@ -179,15 +246,23 @@ class Runner:
         return result
 
 
-def _stop(proc: subprocess.Popen[str]) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+def _end_group(proc: subprocess.Popen[str], first: int,
+               grace: float = _GRACE_SECONDS) -> None:
+    """Send ``first`` to the tool's process group, wait ``grace`` seconds for the tool,
+    then SIGTERM and SIGKILL; whatever is left in the group is killed at the end."""
+    for sig, wait in ((first, grace), (signal.SIGTERM, 3.0), (signal.SIGKILL, 3.0)):
         if proc.poll() is not None:
-            return
+            break
         try:
-            os.kill(proc.pid, sig)
-        except ProcessLookupError:
-            return
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            break
         try:
-            proc.wait(timeout=3)
+            proc.wait(timeout=wait)
         except subprocess.TimeoutExpired:
             continue
+        except KeyboardInterrupt:
+            continue  # a second Ctrl-C: go straight on to the harder signals
+    # Grandchildren outlive their parent: nothing of the group may be left running.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from airbox import versions
+from airbox.cluster.runner import child_environment
 from airbox.errors import AirboxError, UsageError
 from airbox.fsutil import ensure_private_dir
 from airbox.paths import bin_dir
@@ -55,7 +56,8 @@ def _version_of(tool: str, path: str) -> tuple[int, int] | None:
         "kubectl": [path, "version", "--client", "-o", "json"],
     }[tool]
     try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=10,
+                             env=child_environment()).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
     if tool == "kubectl":

@@ -38,6 +38,7 @@ from airbox.fsutil import (
     usable_dir,
     write_json,
 )
+from airbox.lock import dataplane_lock
 from airbox.ops.pipeline import Progress, Step, execute, plan
 from airbox.paths import KIND_CONFIG_FILE, PLAN_FILE, SECRET_MANIFEST_FILE, VALUES_FILE, StateDir
 from airbox.redact import REDACTOR
@@ -770,18 +771,21 @@ def install_command(
         return 0
 
     ensure_private_dir(state.root)
-    runlog.start(state.logs, "install")
-    runlog.logger().info("airbox install %s", settings.name)
-    save(state, answers)
-    forget_kept()
-    tools = Toolchain()
-    runner = Runner(tools, echo=term.debug if verbose else None)
-    hooks = default_hooks()
-    if "report" in early:
-        hooks["early_preflight"] = early["report"]
-    ctx = Context(settings, answers, state, Generated(state.root), term, options,
-                  runner=runner, tools=tools, hooks=hooks, prompter=prompter)
-    run_install(ctx)
+    # One command at a time changes a data plane (a second install would delete this
+    # one's half-made cluster, or register a second data plane of the same name).
+    with dataplane_lock(state, "install"):
+        runlog.start(state.logs, "install")
+        runlog.logger().info("airbox install %s", settings.name)
+        save(state, answers)
+        forget_kept()
+        tools = Toolchain()
+        runner = Runner(tools, echo=term.debug if verbose else None)
+        hooks = default_hooks()
+        if "report" in early:
+            hooks["early_preflight"] = early["report"]
+        ctx = Context(settings, answers, state, Generated(state.root), term, options,
+                      runner=runner, tools=tools, hooks=hooks, prompter=prompter)
+        run_install(ctx)
     for text in next_steps(ctx):
         term.print(text)
     routed = ctx.routing is not None and bool(ctx.routing.workspaces)

@@ -27,7 +27,8 @@ from airbox.cluster import commands, kube
 from airbox.cluster.runner import Runner
 from airbox.errors import EXIT_FAILURE, EXIT_OK, AirboxError, ToolError, UsageError
 from airbox.installed import Installed, choose_name, load_for_removal, not_found, tool_runner, why
-from airbox.paths import airbox_home
+from airbox.lock import dataplane_lock
+from airbox.paths import StateDir, airbox_home
 from airbox.redact import REDACTOR
 from airbox.render.manifests import MANAGED_BY_LABEL, SECRET_NAME
 from airbox.ui import StepLine, Terminal
@@ -320,6 +321,21 @@ def uninstall_command(
     if interactive is None:
         interactive = sys.stdin.isatty()
     chosen = choose_name(name, "uninstall")
+    if chosen is None:
+        return _uninstall(None, term=term, verbose=verbose, deregister=deregister,
+                          keep_state=keep_state, assume_yes=assume_yes,
+                          interactive=interactive, confirm=confirm)
+    # Held from the first look to the last removal: an install running meanwhile would
+    # re-create what this removes (or lose its state directory under it).
+    with dataplane_lock(StateDir.for_name(chosen), "uninstall", create=False):
+        return _uninstall(chosen, term=term, verbose=verbose, deregister=deregister,
+                          keep_state=keep_state, assume_yes=assume_yes,
+                          interactive=interactive, confirm=confirm)
+
+
+def _uninstall(chosen: str | None, *, term: Terminal, verbose: bool, deregister: bool,
+               keep_state: bool, assume_yes: bool, interactive: bool,
+               confirm: Callable[[str], bool] | None) -> int:
     inst = load_for_removal(chosen) if chosen else None
     if inst is not None and inst.damaged:
         term.warn(inst.damaged)

@@ -480,6 +480,9 @@ def log_call(ctx: Ctx, code: int | None) -> None:
         "argv": ctx.argv,
         "cwd": os.getcwd(),
         "stdin_bytes": ctx.stdin_bytes,
+        # Names only (never values): what the caller let through to its tools.
+        "env": sorted(os.environ),
+        "pid": os.getpid(),
         "time": now(),
         "exit": code,
     }
@@ -5139,11 +5142,14 @@ def run_tool(ctx: Ctx) -> int:
 
 
 def interrupt(ctx: Ctx) -> int:
-    """What the user's Ctrl-C does: SIGINT to the whole foreground process group."""
+    """What the user's Ctrl-C does: SIGINT to the terminal's foreground process group —
+    the caller's (airbox runs each tool in a group of its own and passes the signal on)
+    and, for a caller that does not, this one's."""
     sys.stdout.flush()
     sys.stderr.flush()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.killpg(os.getpgrp(), signal.SIGINT)
+    for group in {os.getpgid(os.getppid()), os.getpgrp()}:
+        os.killpg(group, signal.SIGINT)
     return 130
 
 

@@ -156,7 +156,8 @@ class FakeK8s:
             os.replace(tmp, path)
 
     def call_records(self, tool: str | None = None) -> list[dict[str, Any]]:
-        """calls.jsonl: {"tool", "argv", "cwd", "stdin_bytes", "time", "exit"} per call."""
+        """calls.jsonl: {"tool", "argv", "cwd", "stdin_bytes", "env" (names), "pid", "time",
+        "exit"} per call."""
         path = self.state_dir / "calls.jsonl"
         if not path.exists():
             return []

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from airbox import __version__, versions
 from airbox.cluster.dockerhost import CONNECT_TIMEOUT, DockerHost, socket_candidates
+from airbox.cluster.runner import child_environment
 from airbox.config.settings import (
     CLOUD_URL,
     CLUSTER_PREFIX,
@@ -356,7 +357,7 @@ class SystemFacts:
             "status", subject.name, "--namespace", subject.namespace, "-o", "json")
         try:
             done = subprocess.run([helm, *argv[1:]], capture_output=True, text=True,
-                                  timeout=HELM_TIMEOUT, check=False)
+                                  timeout=HELM_TIMEOUT, check=False, env=child_environment())
         except (OSError, subprocess.TimeoutExpired):
             return None
         if done.returncode == 0:
