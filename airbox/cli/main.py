@@ -35,6 +35,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                    "Which workspaces run their syncs here; route them to this region."),
     "verify": ("airbox.cli.verify", "verify",
                "Run one real sync through the data plane and show it ran here."),
+    "prune": ("airbox.cli.prune", "prune",
+              "Remove connector images no pod uses from the kind node."),
+    "upgrade": ("airbox.cli.upgrade", "upgrade",
+                "Move to a new chart (and Kubernetes) version, showing the plan first."),
 }
 
 
@@ -64,6 +68,8 @@ Examples:
   airbox install --answers dp.yaml --dry-run --output-dir out
   airbox status                           # healthy? if not, why and what to do
   airbox repair                           # after a reboot, or when status says so
+  airbox prune                            # free the disk of unused connector images
+  airbox upgrade --dry-run                # what an upgrade would change
   airbox logs -f                          # the data plane's logs
   airbox support-bundle                   # one redacted archive for support
   airbox uninstall --deregister           # remove it all

@@ -973,7 +973,8 @@ def node_objects(ctx: Ctx, rec: Obj) -> list[Obj]:
                         "architecture": "amd64",
                         "containerRuntimeVersion": "containerd://2.1.4",
                         "kernelVersion": os.uname().release,
-                        "kubeletVersion": K8S_VERSION,
+                        # FakeK8s.age_cluster: a cluster made by an older airbox
+                        "kubeletVersion": rec.get("kubelet_version") or K8S_VERSION,
                         "operatingSystem": "linux",
                         "osImage": "Debian GNU/Linux 12 (bookworm)",
                     },

@@ -324,6 +324,13 @@ class FakeK8s:
         self._update_state(change)
         return name
 
+    def age_cluster(self, cluster: str, kubelet_version: str) -> None:
+        """Make a cluster's nodes report an older Kubernetes (one an older airbox made);
+        a cluster created again reports the current one."""
+        self._update_state(
+            lambda data: data["clusters"][cluster].__setitem__("kubelet_version",
+                                                              kubelet_version))
+
     def remove_cluster(self, cluster: str) -> None:
         """Make a cluster vanish from the fake API (its kubeconfig entries stay)."""
         self._update_state(lambda data: data["clusters"].pop(cluster, None))

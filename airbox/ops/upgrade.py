@@ -1,0 +1,289 @@
+"""``airbox upgrade``: move a data plane to a new chart (and Kubernetes) version, with a preview.
+
+First the plan — the chart version, the rendered manifest's changes (``helm get
+manifest`` against ``helm template`` of the new version with the same settings), the
+images to pull, and whether the kind cluster must be re-created for a new Kubernetes
+version — then, unless ``--dry-run``: the images are pulled before anything changes,
+the cluster is re-created from the saved settings when Kubernetes moves (the state
+directory is on the host and stays), and the install pipeline upgrades the release,
+rolling back to the last good revision when the upgrade fails.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+
+from airbox import runlog, versions
+from airbox.cluster import commands, kube
+from airbox.cluster.runner import Runner
+from airbox.config.answers import dump_yaml
+from airbox.config.settings import Settings
+from airbox.errors import EXIT_OK, ClusterError, UsageError
+from airbox.fsutil import PUBLIC_FILE, atomic_write
+from airbox.installed import Installed, require_installed, tool_runner
+from airbox.redact import REDACTOR
+from airbox.render import manifests
+from airbox.ui import Terminal
+
+# A diff longer than this is cut (the full one is in the run log).
+DIFF_LINES = 200
+
+
+@dataclass
+class Plan:
+    settings: Settings
+    answers: dict[str, Any]
+    chart_from: str | None
+    chart_to: str
+    kubernetes_from: str | None = None
+    kubernetes_to: str | None = None
+    changed: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    diff: list[str] = field(default_factory=list)
+    pulls: list[str] = field(default_factory=list)
+    revision: int | None = None
+    values_changed: bool = False
+
+    @property
+    def recreate(self) -> bool:
+        return self.kubernetes_to is not None and self.kubernetes_from != self.kubernetes_to
+
+    @property
+    def nothing(self) -> bool:
+        # Not the manifest diff: `helm template` renders what a first install would
+        # (revision 1, IsInstall), so it never quite matches a deployed release.
+        return self.chart_from == self.chart_to and not self.recreate and not self.values_changed
+
+
+def _objects(text: str) -> dict[str, dict[str, Any]]:
+    """Rendered documents by ``Kind/name``."""
+    found: dict[str, dict[str, Any]] = {}
+    for doc in yaml.safe_load_all(text or ""):
+        if isinstance(doc, dict) and doc.get("kind"):
+            name = (doc.get("metadata") or {}).get("name") or ""
+            found[f"{doc['kind']}/{name}"] = doc
+    return found
+
+
+def manifest_diff(old_text: str, new_text: str, plan: Plan) -> None:
+    old, new = _objects(old_text), _objects(new_text)
+    plan.added = sorted(set(new) - set(old))
+    plan.removed = sorted(set(old) - set(new))
+    for key in sorted(set(old) | set(new)):
+        before = yaml.safe_dump(old[key], sort_keys=True) if key in old else ""
+        after = yaml.safe_dump(new[key], sort_keys=True) if key in new else ""
+        if before == after:
+            continue
+        if key in old and key in new:
+            plan.changed.append(key)
+        plan.diff.extend(difflib.unified_diff(before.splitlines(), after.splitlines(),
+                                              f"{key} (now)", f"{key} (after)", lineterm="",
+                                              n=2))
+
+
+def _images_in(text: str) -> list[str]:
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "image" and isinstance(value, str) and value not in found:
+                    found.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    for doc in yaml.safe_load_all(text or ""):
+        walk(doc)
+    return found
+
+
+def _current_release(runner: Runner, inst: Installed) -> dict[str, Any] | None:
+    import json
+
+    result = runner.run(commands.helm_status(inst.kube, inst.settings), check=False, timeout=30)
+    if not result.ok:
+        return None
+    data: dict[str, Any] = json.loads(result.stdout or "{}")
+    return data
+
+
+def _running_kubernetes(runner: Runner, inst: Installed) -> str | None:
+    items = kube.get_json(runner, inst.kube, "get", "nodes", timeout=30).get("items", [])
+    kubelets = sorted({str(((n.get("status") or {}).get("nodeInfo") or {})
+                           .get("kubeletVersion") or "") for n in items} - {""})
+    return kubelets[0] if kubelets else None
+
+
+def make_plan(inst: Installed, runner: Runner, chart_version: str | None,
+              chart_source: str | None) -> Plan:
+    """Everything the upgrade would change; reads, never writes."""
+    from airbox.cluster.dockerhost import DockerHost
+    from airbox.ops.status import _older, pinned_kubernetes
+
+    answers = copy.deepcopy(inst.answers)
+    chart = dict(answers.get("chart") or {})
+    chart["version"] = chart_version or versions.CHART_VERSION
+    if chart_source:
+        local = Path(chart_source).expanduser()
+        chart["source"] = str(local.absolute()) if local.exists() else chart_source
+    answers["chart"] = chart
+    settings = Settings.from_answers(answers)
+    # The saved registration's data plane credentials are not in the answers.
+    settings = _with_credentials(settings, inst)
+    release = _current_release(runner, inst)
+    if release is None:
+        raise ClusterError(f"the Helm release {inst.settings.release} is not installed",
+                           hint=f"airbox install --name {inst.name}")
+    meta = (release.get("chart") or {}).get("metadata") or {}
+    plan = Plan(settings, answers, meta.get("version"), settings.chart.version,
+                revision=release.get("version"))
+    docker = DockerHost.connect(timeout=60) if settings.target.is_kind else None
+    if docker is not None:
+        cgroup_v1 = str(docker.info().get("CgroupVersion") or "2") == "1"
+        plan.kubernetes_from = _running_kubernetes(runner, inst)
+        pinned = pinned_kubernetes(cgroup_v1=cgroup_v1)
+        # Only forward: a cgroup v1 host pins an older node than a cluster may already run.
+        if plan.kubernetes_from is None or _older(plan.kubernetes_from, pinned):
+            plan.kubernetes_to = pinned
+    current = runner.run(inst.kube.helm("get", "manifest", settings.release, "--namespace",
+                                        settings.namespace), timeout=60,
+                         error="reading the release's manifest failed")
+    with tempfile.TemporaryDirectory(prefix="airbox-upgrade-") as tmp:
+        values = Path(tmp) / "values.yaml"
+        atomic_write(values, dump_yaml(manifests.helm_values(settings)), mode=PUBLIC_FILE)
+        rendered = runner.run(commands.helm_template(inst.kube, settings, values), timeout=180,
+                              error=f"rendering chart {settings.chart.version} failed",
+                              hint="check --chart-version (and --chart) and your network")
+    manifest_diff(current.stdout, rendered.stdout, plan)
+    import json
+
+    deployed = runner.run(commands.helm_get_values(inst.kube, settings), timeout=60,
+                          error="reading the release's values failed")
+    plan.values_changed = (json.loads(deployed.stdout or "null") or {}) != \
+        manifests.helm_values(settings)
+    if docker is not None:
+        wanted = versions.data_plane_images(settings.chart.version)
+        wanted += [i for i in _images_in(rendered.stdout) if i not in wanted]
+        plan.pulls = [image for image in wanted if not docker.has_image(image)]
+    return plan
+
+
+def _with_credentials(settings: Settings, inst: Installed) -> Settings:
+    from airbox.controlplane.registration import with_saved_credentials
+
+    return with_saved_credentials(settings, inst.state)
+
+
+def render_plan(inst: Installed, plan: Plan) -> list[str]:
+    s = inst.settings
+    lines = [f"Upgrade plan for data plane {inst.name}:"]
+    chart = (f"{plan.chart_from} (unchanged)" if plan.chart_from == plan.chart_to
+             else f"{plan.chart_from} -> {plan.chart_to}")
+    lines.append(f"  chart:       {versions.CHART_NAME} {chart}")
+    if s.target.is_kind:
+        if plan.recreate:
+            lines.append(f"  kubernetes:  {plan.kubernetes_from} -> {plan.kubernetes_to}: the "
+                         f"kind cluster {s.cluster_name} is re-created from the saved settings "
+                         f"(the state directory {inst.state.root} stays)")
+        else:
+            lines.append(f"  kubernetes:  {plan.kubernetes_from} (unchanged)")
+    lines.append("  values:      " + ("changed (generated from the saved settings by this "
+                                     "airbox)" if plan.values_changed else "unchanged"))
+    lines.append("  images to pull: " + (", ".join(plan.pulls) if plan.pulls else "none"))
+    lines.append(f"  manifest:    {len(plan.changed)} changed, {len(plan.added)} added, "
+                 f"{len(plan.removed)} removed")
+    for title, keys in (("changed", plan.changed), ("added", plan.added),
+                        ("removed", plan.removed)):
+        lines.extend(f"    {title}: {key}" for key in keys)
+    if plan.diff:
+        lines.append("")
+        lines.extend(plan.diff[:DIFF_LINES])
+        if len(plan.diff) > DIFF_LINES:
+            lines.append(f"... {len(plan.diff) - DIFF_LINES} more lines in the run log")
+    lines += ["", "Steps:"]
+    steps = []
+    if plan.pulls:
+        steps.append(f"pull {len(plan.pulls)} image(s) on this machine (before anything "
+                     "changes)")
+    if plan.recreate:
+        steps.append(f"delete the kind cluster {s.cluster_name}, create it again with "
+                     f"Kubernetes {plan.kubernetes_to}, re-apply the namespace and Secret")
+    steps.append(f"helm upgrade --install {s.release} ({versions.CHART_NAME} "
+                 f"{plan.chart_to})" + (f"; on failure, roll back to revision {plan.revision}"
+                                        if plan.revision and not plan.recreate else ""))
+    steps.append("verify the launcher runs and authenticates")
+    lines.extend(f"  {i}. {text}" for i, text in enumerate(steps, 1))
+    return [REDACTOR.mask_all(line) for line in lines]
+
+
+def upgrade_command(*, name: str | None, chart_version: str | None, chart: str | None,
+                    dry_run: bool, verbose: bool = False, out: IO[str] | None = None) -> int:
+    out = out or sys.stdout
+    inst = require_installed(name, "upgrade", "install it first: airbox install")
+    if chart_version is not None and not chart_version.strip():
+        raise UsageError("--chart-version is empty", hint="for example: --chart-version 1.8.1")
+    term = Terminal(verbose=verbose)
+    if not dry_run:
+        runlog.start(inst.state.logs, "upgrade")
+    runner = tool_runner(term.debug if verbose else None)
+    plan = make_plan(inst, runner, chart_version, chart)
+    runlog.logger().info("upgrade plan\n%s", "\n".join(plan.diff))
+    if plan.nothing:
+        out.write(f"Nothing to upgrade: data plane {inst.name} runs chart {plan.chart_from}"
+                  + (f" on Kubernetes {plan.kubernetes_from}" if plan.kubernetes_from else "")
+                  + ", as airbox would install it.\n")
+        return EXIT_OK
+    out.write("\n".join(render_plan(inst, plan)) + "\n")
+    if dry_run:
+        out.write("Nothing was changed (dry run).\n")
+        return EXIT_OK
+    out.flush()
+    apply_plan(inst, plan, term)
+    out.write(f"Upgraded data plane {inst.name}: chart {plan.chart_from} -> {plan.chart_to}"
+              + (f", Kubernetes {plan.kubernetes_from} -> {plan.kubernetes_to}"
+                 if plan.recreate else "") + ".\n")
+    return EXIT_OK
+
+
+def apply_plan(inst: Installed, plan: Plan, term: Terminal) -> None:
+    """Pull, re-create the cluster if Kubernetes moves, then the install pipeline."""
+    from airbox.cluster.dockerhost import DockerHost
+    from airbox.cluster.toolchain import Toolchain
+    from airbox.config.gather import save
+    from airbox.ops import install
+
+    settings = plan.settings
+    if plan.pulls:
+        docker = DockerHost.connect(timeout=60)
+        with term.step(f"Pull {len(plan.pulls)} new image(s)") as line:
+            for image in plan.pulls:
+                line.update(image)
+                docker.pull(image, line.update)
+    # From here on the saved settings name the new version: a re-run (of upgrade or
+    # install) finishes the job after a failure or a Ctrl-C.
+    save(inst.state, plan.answers)
+    tools = Toolchain(allow_download=False)
+    runner = Runner(tools, echo=term.debug if term.verbose else None)
+    if plan.recreate:
+        with term.step(f"Delete the kind cluster {settings.cluster_name} (Kubernetes "
+                       f"{plan.kubernetes_from})") as line:
+            runner.run(commands.kind_delete(settings, inst.state.kubeconfig), timeout=300,
+                       error=f"deleting the kind cluster {settings.cluster_name} failed")
+            line.update("deleted; the state directory stays")
+    hooks = {k: v for k, v in install.default_hooks().items() if k != "preflight"}
+    ctx = install.Context(settings, plan.answers, inst.state, install.Generated(inst.state.root),
+                          term, install.Options(assume_yes=True, verbose=term.verbose),
+                          runner=runner, tools=tools, hooks=hooks)
+    install.run_install(ctx)
