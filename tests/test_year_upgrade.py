@@ -52,7 +52,8 @@ def test_upgrade_dry_run_prints_the_plan_and_changes_nothing_then_upgrades(
     assert inst.revisions()[-1]["chart_version"] == OLD_CHART
     _, report = status_json(inst)
     assert report["versions"]["chart"] == {"running": OLD_CHART, "pinned": "1.8.1"}
-    assert "airbox upgrade --name" in report["checks"][-1]["next"]
+    [versions_check] = [c for c in report["checks"] if c["id"] == "versions"]
+    assert versions_check["next"] == f"airbox upgrade --name {inst.name} --dry-run"
 
     before = snapshot(inst.state)
     calls_before = len(inst.fake.calls())

@@ -174,7 +174,12 @@ def make_plan(inst: Installed, runner: Runner, chart_version: str | None,
     plan.values_changed = (json.loads(deployed.stdout or "null") or {}) != \
         manifests.helm_values(settings)
     if docker is not None:
-        wanted = versions.data_plane_images(settings.chart.version)
+        from airbox.config import chart as chartinfo
+
+        # What install preloads (the chart's appVersion and image overrides), then any
+        # other image the new manifests name.
+        app_version = chartinfo.app_version(settings.chart.version, settings.chart.source)
+        wanted = chartinfo.images(manifests.helm_values(settings), app_version)
         wanted += [i for i in _images_in(rendered.stdout) if i not in wanted]
         plan.pulls = [image for image in wanted if not docker.has_image(image)]
     return plan
