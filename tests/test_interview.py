@@ -201,3 +201,50 @@ def test_the_bundle_masks_values_never_structure() -> None:
             "region": "eu-west-1", "authenticationType": "credentials",
             "accessKeyId": MASK, "secretAccessKey": MASK}},
         "credentials": [MASK, {"note": "plain"}]}
+
+
+def _tools_probe(environ: dict[str, str], *, kind: bool = True) -> Any:
+    from airbox.ops.preflight import checks as ck
+    from airbox.ops.preflight import facts as fx
+    from tests.test_preflight import FakeFacts
+
+    subject = fx.Subject(name="dp") if kind else fx.Subject(name="dp", kube_context="prod")
+    # Nothing on PATH or downloaded before (unless set in ``environ``).
+    return ck.Probe(subject, FakeFacts(tools={}), fx.Endpoints(timeout=1.0), None, environ)
+
+
+def test_preflight_tools_pass_when_set_and_fail_when_neither_there_nor_downloadable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airbox.cluster import toolchain
+    from airbox.ops.preflight import checks as ck
+    from airbox.ops.preflight.facts import HttpAnswer
+
+    tool = tmp_path / "tool"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    given = {f"AIRBOX_{t.upper()}": str(tool) for t in toolchain.TOOLS}
+    verdict = ck.check_tools(_tools_probe(given))
+    assert verdict.outcome == "pass" and "kind (AIRBOX_KIND)" in verdict.finding
+
+    # Nothing on PATH, nothing downloaded, and the download hosts do not resolve.
+    probe = _tools_probe({})
+    asked: list[str] = []
+
+    def unreachable(url: str) -> HttpAnswer:
+        asked.append(url)
+        return HttpAnswer(url, error="dns")
+
+    monkeypatch.setattr(probe, "http", unreachable)
+    verdict = ck.check_tools(probe)
+    assert verdict.outcome == "fail"
+    assert "kind is not installed and its download host github.com cannot be reached" in (
+        verdict.finding)
+    assert verdict.fix is not None and "set AIRBOX_KIND to its path" in verdict.fix
+    assert len(asked) == 3
+    # Reachable download hosts: fine, downloaded during the install.
+    probe = _tools_probe({}, kind=False)
+    monkeypatch.setattr(probe, "http", lambda url: HttpAnswer(url, 302))
+    verdict = ck.check_tools(probe)
+    assert verdict.outcome == "pass" and "kind" not in verdict.finding
+    assert "helm (downloaded at install from get.helm.sh)" in verdict.finding

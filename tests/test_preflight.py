@@ -59,6 +59,11 @@ class FakeFacts:
     contexts: list[str] | None = None
     delay: float = 0.0
     docker_calls: int = 0
+    tools: dict[str, str] = field(default_factory=lambda: {
+        t: f"{t} (/usr/local/bin/{t})" for t in ("kind", "helm", "kubectl")})
+
+    def tool(self, name: str) -> str | None:
+        return self.tools.get(name)
 
     def docker_cli(self) -> str | None:
         return self.cli

@@ -366,6 +366,54 @@ def _reach(p: Probe, url: str, what: str) -> Verdict:
     return failed(reason, _egress_fix(answer, p))
 
 
+def check_tools(p: Probe) -> Verdict:
+    """kind (for a kind cluster), helm and kubectl: set, on PATH, already downloaded, or
+    downloadable (the host of the pinned download answers). Without this, a machine that
+    has none and cannot reach the download host fails in the middle of the install."""
+    from airbox.cluster import toolchain
+
+    tools = [t for t in toolchain.TOOLS if t != "kind" or p.subject.is_kind]
+    found: list[str] = []
+    fetch: list[tuple[str, str]] = []
+    problems: list[tuple[str, str]] = []
+    for tool in tools:
+        var = f"AIRBOX_{tool.upper()}"
+        override = p.environ.get(var)
+        if override:
+            path = os.path.expanduser(override)
+            if os.path.isfile(path) and os.access(path, os.X_OK):
+                found.append(f"{tool} ({var})")
+            else:
+                problems.append((f"{var}={override} is not an executable file",
+                                 f"point {var} at the {tool} binary, or unset it"))
+            continue
+        where = p.facts.tool(tool)
+        if where is not None:
+            found.append(where)
+            continue
+        os_name, arch = toolchain.platform_key()
+        try:
+            spec = versions.download_for(tool, os_name, arch)
+        except KeyError:
+            problems.append((f"{tool} is not installed and airbox has no download of it for "
+                             f"{os_name}/{arch}",
+                             f"install {tool} and set {var} to its path"))
+            continue
+        fetch.append((tool, spec.url))
+    for tool, url in fetch:
+        answer = p.http(url)
+        if answer.status is None or answer.status >= 500:
+            host = urlsplit(url).hostname
+            problems.append((f"{tool} is not installed and its download host {host} cannot be "
+                             "reached", _egress_fix(answer, p) + f", or install {tool} and "
+                             f"set AIRBOX_{tool.upper()} to its path"))
+        else:
+            found.append(f"{tool} (downloaded at install from {urlsplit(url).hostname})")
+    if problems:
+        return failed("; ".join(m for m, _ in problems), "; ".join(f for _, f in problems))
+    return passed(", ".join(found))
+
+
 def check_control_plane(p: Probe) -> Verdict:
     return _reach(p, p.subject.control_plane_url, "the control plane")
 
@@ -508,6 +556,7 @@ CHECKS: tuple[Check, ...] = (
     Check("resources.disk", "Free disk where Docker keeps its data", check_disk, "kind"),
     Check("kernel.inotify", "inotify limits", check_inotify, "kind"),
     Check("kernel.cgroup", "cgroup version", check_cgroup, "kind"),
+    Check("tools", "kind, helm and kubectl available", check_tools),
     Check("network.control-plane", "Control plane reachable", check_control_plane),
     Check("network.api", "Airbyte API reachable", check_api),
     Check("network.helm-repo", "Helm chart source reachable", check_helm_repo),

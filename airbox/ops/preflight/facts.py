@@ -210,6 +210,10 @@ class HostFacts(Protocol):
     def kube_contexts(self, kubeconfig: str | None) -> list[str] | None:
         """Context names in the kubeconfig(s); None when there is no kubeconfig."""
 
+    def tool(self, name: str) -> str | None:
+        """Where kind/helm/kubectl is: already downloaded, or a compatible one on PATH;
+        None when the install would have to download it."""
+
 
 T = TypeVar("T")
 
@@ -256,6 +260,17 @@ class SystemFacts:
 
     def docker_cli(self) -> str | None:
         return shutil.which("docker")
+
+    def tool(self, name: str) -> str | None:
+        from airbox.cluster import toolchain
+
+        pinned = toolchain.pinned_path(name)
+        if pinned.is_file() and os.access(pinned, os.X_OK):
+            return f"{name} (downloaded)"
+        on_path = shutil.which(name, path=self._environ.get("PATH"))
+        if on_path and toolchain._compatible(name, toolchain._version_of(name, on_path)):
+            return f"{name} ({on_path})"
+        return None
 
     def docker(self) -> DockerFacts | DockerError:
         # Several checks need the daemon at once: connect once, the others wait.
