@@ -19,10 +19,19 @@ from typing import Any
 import pytest
 import yaml
 
+from airbox.controlplane.registration import registration_file
+from airbox.errors import ControlPlaneError
+from airbox.fsutil import read_json
 from airbox.paths import StateDir
 from tests import answers_factory as af
+from tests.fake_control_plane import (
+    FakeControlPlane,
+    fake_cp_fixture,  # noqa: F401  (the fake_cp fixture)
+)
 from tests.helpers import airbox_bin, airbox_env
 from tests.installer import Installer
+from tests.test_registration import NAME as REG_NAME
+from tests.test_registration import Run, make_answers
 
 
 def run(*args: str, env: dict[str, str] | None = None, umask: int | None = None,
@@ -510,3 +519,50 @@ def test_tools_never_see_airboxs_credentials(installer: Installer) -> None:
         leaked = (set(secrets) | set(app)) & set(record["env"])
         assert not leaked, (record["tool"], record["argv"], leaked)
         assert "UNRELATED_SETTING" in record["env"]
+
+
+# ------------------------------------------------------------- registration marker
+
+
+def _region_id(fake_cp: FakeControlPlane, name: str) -> str:
+    return next(r["regionId"] for r in fake_cp.live_regions() if r["name"] == name)
+
+
+def test_a_refused_registration_leaves_no_marker(fake_cp: FakeControlPlane,
+                                                 tmp_path: Path) -> None:
+    """#8: after a definitive 4xx nothing was created: no "pending" marker is kept, so a
+    data plane of that name someone registers next is never taken for airbox's orphan."""
+    answers = make_answers(fake_cp, tmp_path)
+    fake_cp.fail("POST", "/v1/dataplanes", 422)
+    with pytest.raises(ControlPlaneError):
+        Run(answers).register()
+    state = StateDir.for_name(REG_NAME)
+    assert not registration_file(state).exists()
+
+    theirs = fake_cp.add_dataplane(REG_NAME, _region_id(fake_cp, "us-west-1"))
+    with pytest.raises(ControlPlaneError) as raised:
+        Run(answers).register()
+    assert "already exists" in raised.value.message
+    assert fake_cp.calls("DELETE") == []
+    assert [d["dataplaneId"] for d in fake_cp.live_dataplanes()] == [theirs["dataplaneId"]]
+
+
+def test_a_lost_answers_marker_never_deletes_a_later_data_plane(fake_cp: FakeControlPlane,
+                                                                tmp_path: Path) -> None:
+    """#8: a marker left by a lost answer matches only a data plane created while that
+    registration ran; one registered under the name a day later is someone else's."""
+    answers = make_answers(fake_cp, tmp_path)
+    fake_cp.drop("POST", "/v1/dataplanes")  # before it is processed: nothing created
+    with pytest.raises(ControlPlaneError):
+        Run(answers).register()
+    state = StateDir.for_name(REG_NAME)
+    assert read_json(registration_file(state))["pending"]["name"] == REG_NAME
+    assert fake_cp.live_dataplanes() == []
+
+    fake_cp.advance(24 * 3600)
+    theirs = fake_cp.add_dataplane(REG_NAME, _region_id(fake_cp, "us-west-1"))
+    with pytest.raises(ControlPlaneError) as raised:
+        Run(answers).register()
+    assert "already exists" in raised.value.message
+    assert fake_cp.calls("DELETE") == []
+    assert [d["dataplaneId"] for d in fake_cp.live_dataplanes()] == [theirs["dataplaneId"]]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -201,7 +202,15 @@ def ensure_registered(
     log.info("registering data plane %s in region %s (%s)", settings.name, region_name,
              region_id)
     say(f"registering data plane {settings.name} in region {region_name}")
-    answer = api.create_dataplane(settings.name, region_id)
+    try:
+        answer = api.create_dataplane(settings.name, region_id)
+    except ControlPlaneError as exc:
+        if refused_for_sure(exc):
+            # The control plane answered "no": nothing was created, so nothing of this
+            # name is airbox's orphan — a marker left now would later delete a data
+            # plane someone else registers under that name.
+            registration_file(state).unlink(missing_ok=True)
+        raise
     record = {
         "name": settings.name,
         "organizationId": org_id,
@@ -273,6 +282,38 @@ def find_dataplane(api: AirbyteApi, dataplane_id: str,
                  if str(dp.get("dataplaneId")).lower() == dataplane_id.lower()), None)
 
 
+def refused_for_sure(exc: ControlPlaneError) -> bool:
+    """Whether the control plane definitively refused a request (a 4xx other than a
+    timeout or rate limit): it did nothing, unlike a lost or 5xx answer."""
+    return exc.status is not None and 400 <= exc.status < 500 and exc.status not in (408, 429)
+
+
+# A lost answer's data plane was created while its POST ran: from the marker's time (less
+# the clock skew preflight tolerates) to the end of the POST's retries and timeouts.
+_ORPHAN_BEFORE = dt.timedelta(minutes=5)
+_ORPHAN_AFTER = dt.timedelta(minutes=15)
+
+
+def _parse_time(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def _created_during(dataplane: Mapping[str, Any], pending: Mapping[str, Any]) -> bool:
+    """Whether ``dataplane`` was created while the interrupted registration ran. One
+    created later is someone else's, whatever its name: never airbox's to delete."""
+    started, created = _parse_time(pending.get("startedAt")), _parse_time(
+        dataplane.get("createdAt"))
+    if started is None or created is None:
+        return False
+    return started - _ORPHAN_BEFORE <= created <= started + _ORPHAN_AFTER
+
+
 def _remove_orphans(api: AirbyteApi, name: str, record: Mapping[str, Any] | None, *,
                     tell: Say) -> set[str]:
     """Delete the data planes an interrupted registration left behind; their ids."""
@@ -285,6 +326,12 @@ def _remove_orphans(api: AirbyteApi, name: str, record: Mapping[str, Any] | None
     removed: set[str] = set()
     for dataplane in api.dataplanes([region_id]):
         if dataplane.get("name") != name or dataplane.get("regionId") != region_id:
+            continue
+        if not _created_during(dataplane, pending):
+            runlog.logger().warning(
+                "data plane %s (%s) created at %s is not the one an interrupted "
+                "registration at %s left: left alone", name, dataplane.get("dataplaneId"),
+                dataplane.get("createdAt"), pending.get("startedAt"))
             continue
         dataplane_id = str(dataplane.get("dataplaneId"))
         tell(f"deleting data plane {name} ({dataplane_id}): an earlier registration was "
