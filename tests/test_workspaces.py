@@ -99,6 +99,9 @@ def test_unknown_workspace_with_yes_exits_2_listing_the_visible_ones(
     for name in ("analytics", "marketing"):
         assert name in result.stderr
     assert cp.calls("PATCH", "/v1/workspaces/*") == []
+    # Checked before anything was built: no registration, no cluster.
+    assert cp.live_dataplanes() == [] and cp.calls("POST", "/v1/regions") == []
+    assert inst.fake.calls("kind") == []
 
 
 def test_status_routing_warns_until_workspaces_assign(

@@ -169,6 +169,30 @@ class Preflight(Step[Context]):
         line.update("Docker is reachable")
 
 
+class CheckWorkspaces(Step[Context]):
+    """Before anything is built: the workspaces named exist (a typo is exit 2, no change).
+
+    Only reads; the routing itself is the last step, once the data plane runs.
+    """
+
+    name = "check-workspaces"
+    title = "Check the workspaces to route"
+
+    def applies(self, ctx: Context) -> bool:
+        return bool(ctx.settings.workspaces) and ctx.settings.registration is not None
+
+    def commands(self, ctx: Context) -> list[list[str]]:
+        return [["http", "GET", f"{ctx.settings.control_plane.api_url}/workspaces"
+                                "?limit=100&offset=0"]]
+
+    def run(self, ctx: Context, line: StepLine) -> None:
+        hook: Callable[[Context, StepLine], None] | None = ctx.hooks.get("check-workspaces")
+        if hook is None:
+            line.skip("not available in this build")
+            return
+        hook(ctx, line)
+
+
 class Register(Step[Context]):
     name = "register"
     title = "Register the data plane with the control plane"
@@ -638,6 +662,7 @@ class Route(Step[Context]):
 def steps() -> list[Step[Context]]:
     return [
         Preflight(),
+        CheckWorkspaces(),
         Register(),
         WriteManifests(),
         PullImages(),
@@ -711,6 +736,7 @@ def default_hooks() -> dict[str, Any]:
             hooks[step] = importlib.import_module(module).install_step
         except ImportError:
             continue
+    hooks["check-workspaces"] = importlib.import_module("airbox.ops.workspaces").check_step
     return hooks
 
 

@@ -317,6 +317,27 @@ def install_step(ctx: Context, line: StepLine) -> None:
         line.skip("no workspace named")
 
 
+def check_step(ctx: Context, line: StepLine) -> None:
+    """Before anything is built: every workspace named exists. Without a terminal an
+    unknown one is exit 2 now, not after the deployment; on a terminal the route step
+    offers the list instead."""
+    settings = ctx.settings
+    with api_for(settings, ctx.state) as api:
+        workspaces = api.workspaces()
+    found, unknown = resolve(list(settings.workspaces), workspaces)
+    if unknown and not (ctx.options.interactive and ctx.prompter is not None):
+        raise UsageError(
+            "no workspace named " + ", ".join(repr(u) for u in unknown)
+            + " is visible to the application",
+            details=["the workspaces it can see:", *("  " + text for text in
+                                                     _listing(workspaces) or ["none"])],
+            hint="name one of them (by name or id) in workspaces: or --workspace, or create "
+                 "the workspace in Airbyte first",
+        )
+    line.update("found: " + ", ".join(str(w.get("name")) for w in found)
+                + (f"; not found: {', '.join(unknown)} (asked at the end)" if unknown else ""))
+
+
 def last_screen(routing: Routing | None, name: str, dataplane_id: str | None) -> list[str]:
     """The lines about routing at the end of an install."""
     if routing is None:
