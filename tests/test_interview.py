@@ -15,9 +15,10 @@ import pexpect
 import pytest
 import yaml
 
+from airbox.config.prompts import Prompter
 from tests import answers_factory as af
 from tests.fake_control_plane import FakeControlPlane, fake_cp  # noqa: F401
-from tests.helpers import airbox_bin
+from tests.helpers import Keys, airbox_bin
 from tests.installer import Installer
 from tests.test_preflight import canned  # noqa: F401
 
@@ -248,3 +249,133 @@ def test_preflight_tools_pass_when_set_and_fail_when_neither_there_nor_downloada
     verdict = ck.check_tools(probe)
     assert verdict.outcome == "pass" and "kind" not in verdict.finding
     assert "helm (downloaded at install from get.helm.sh)" in verdict.finding
+
+
+# ------------------------------------------------------------- sources, in-process
+
+def _saved(tmp_path: Path, **changes: Any) -> dict[str, Any]:
+    from airbox.config.gather import save
+    from airbox.paths import StateDir
+
+    data = af.answers("vault", "s3-keys", directory=tmp_path, name="dp1")
+    data.update(changes)
+    save(StateDir.for_name("dp1"), data)
+    return data
+
+
+def test_an_answers_file_layers_over_the_saved_settings_and_the_sources_are_said(
+    tmp_path: Path,
+) -> None:
+    from airbox.config.gather import Inputs, gather
+
+    saved = _saved(tmp_path)
+    fix = af.write_answers(tmp_path / "fix.yaml", {"dataPlane": {"clientSecret": "corrected"}})
+    said: list[str] = []
+    merged, settings = gather(Inputs(fix, {}), environ={}, say=said.append)
+    assert settings.name == "dp1"
+    assert settings.data_plane is not None
+    assert settings.data_plane.client_id == af.SECRETS["dp_id"]
+    assert settings.data_plane.client_secret == "corrected"
+    assert merged["secretsManager"] == saved["secretsManager"]
+    assert merged["storage"] == saved["storage"]
+    assert said == ["Settings from (later ones win): saved settings of dp1 ("
+                    f"{tmp_path / 'home' / '.airbyte' / 'airbox' / 'dp1'}); answers file {fix}"]
+
+    # Another choice in the file replaces the saved answers of the old one.
+    other = af.write_answers(tmp_path / "other.yaml", {
+        "secretsManager": af.secrets_manager("aws-instance-profile", tmp_path),
+        "registration": {"clientId": "app-id", "clientSecret": "app-secret-1234"}})
+    merged, settings = gather(Inputs(other, {}), environ={})
+    assert "vault" not in merged["secretsManager"]
+    assert "dataPlane" not in merged and settings.registration is not None
+
+
+def test_data_plane_credentials_from_the_environment(tmp_path: Path) -> None:
+    from airbox.config.gather import Inputs, gather
+
+    data = af.answers(directory=tmp_path)
+    del data["dataPlane"]
+    path = af.write_answers(tmp_path / "a.yaml", data)
+    said: list[str] = []
+    _, settings = gather(Inputs(path, {}), say=said.append, environ={
+        "DATAPLANE_CLIENT_ID": "env-dp-id", "DATAPLANE_CLIENT_SECRET": "env-dp-secret-1"})
+    assert settings.data_plane is not None
+    assert (settings.data_plane.client_id, settings.data_plane.client_secret) == (
+        "env-dp-id", "env-dp-secret-1")
+    assert "environment (DATAPLANE_CLIENT_ID, DATAPLANE_CLIENT_SECRET)" in said[0]
+
+
+def test_reconfigure_walks_the_saved_answers_as_defaults(
+    tmp_path: Path, keys: tuple[Keys, Prompter]
+) -> None:
+    from airbox.config.gather import Inputs, gather
+
+    k, prompter = keys
+    saved = _saved(tmp_path)
+    k.type(
+        ENTER,                      # where Airbyte runs: the saved (Cloud)
+        ENTER,                      # credentials: the saved kind (an existing data plane)
+        ENTER,                      # client id: the saved one
+        ENTER,                      # client secret: Enter keeps the saved one
+        ENTER,                      # secrets manager: the saved (Vault)
+        CLEAR + "https://vault.internal:8200" + ENTER,   # the one answer changed
+        ENTER,                      # path prefix (optional, saved): kept
+        ENTER,                      # Vault token: kept
+        ENTER,                      # storage: the saved (S3)
+        ENTER,                      # bucket: the saved one
+        ENTER,                      # same credentials as…? (not AWS SM: not asked) → region
+        ENTER,                      # authentication: the saved
+        ENTER,                      # access key id: the saved
+        ENTER,                      # secret access key: kept
+    )
+    merged, _ = gather(Inputs(None, {"name": "dp1"}, interactive=True, reconfigure=True),
+                       prompter=prompter, environ={})
+    expected = {**saved, "controlPlane": {"edition": "cloud"}}
+    expected["secretsManager"] = {**saved["secretsManager"], "vault": {
+        **saved["secretsManager"]["vault"], "address": "https://vault.internal:8200"}}
+    assert merged == expected
+
+
+def test_storage_offers_the_secrets_managers_aws_credentials(
+    tmp_path: Path, keys: tuple[Keys, Prompter]
+) -> None:
+    from airbox.config.prompts import fill_missing
+
+    k, prompter = keys
+    answers = af.answers("aws-keys", directory=tmp_path)
+    # Airbyte Cloud, S3, the bucket, then "the same credentials?": yes (the default).
+    k.type(ENTER, DOWN + ENTER, "my-airbyte-bucket" + ENTER, ENTER)
+    filled = fill_missing(answers, prompter)
+    sm = answers["secretsManager"]["awsSecretManager"]
+    assert filled["storage"] == {"type": "s3", "bucket": "my-airbyte-bucket", "s3": {
+        key: sm[key] for key in ("region", "authenticationType", "accessKeyId",
+                                 "secretAccessKey")}}
+
+
+def test_typos_in_names_and_ids_are_refused_all_at_once(tmp_path: Path) -> None:
+    from airbox.config.settings import validate
+
+    data = af.answers("aws-keys", "s3-keys", directory=tmp_path)
+    data["secretsManager"]["awsSecretManager"]["accessKeyId"] = "ABCDEFGHIJ"
+    data["storage"]["bucket"] = "Acme_Airbyte"
+    found = {p.field: p for p in validate(data)}
+    assert found["secretsManager.awsSecretManager.accessKeyId"].message == (
+        "'ABCDEFGHIJ' is not an AWS access key id")
+    assert "starting with AKIA" in str(found["secretsManager.awsSecretManager.accessKeyId"].fix)
+    assert found["storage.bucket"].message == "'Acme_Airbyte' is not a valid name"
+    assert "S3 bucket names are 3-63 lowercase" in str(found["storage.bucket"].fix)
+
+    vault = af.answers("vault", "azure", directory=tmp_path)
+    vault["secretsManager"]["vault"]["address"] = "https://vault.example.com/v1/secret"
+    vault["storage"]["bucket"] = "a--b"
+    found = {p.field: p for p in validate(vault)}
+    assert "only scheme, host and port" in found["secretsManager.vault.address"].message
+    assert "Azure container names" in str(found["storage.bucket"].fix)
+
+    azure = af.answers("azure-key-vault", "gcs", directory=tmp_path)
+    azure["secretsManager"]["azureKeyVault"]["tenantId"] = "my-tenant"
+    azure["storage"]["bucket"] = "googlebucket"
+    found = {p.field: p for p in validate(azure)}
+    assert "'my-tenant' is not an id of the form" in found[
+        "secretsManager.azureKeyVault.tenantId"].message
+    assert "Cloud Storage bucket names" in str(found["storage.bucket"].fix)

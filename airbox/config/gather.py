@@ -182,6 +182,25 @@ def settings_problems(answers: Mapping[str, Any], *, asking: bool) -> list[Probl
     return problems
 
 
+def _unasked(answers: Mapping[str, Any]) -> dict[str, Any]:
+    """The answers the questions never ask (namespace, chart, cluster, values, region…):
+    a reconfigure keeps them while it walks the rest."""
+    import copy
+
+    base = copy.deepcopy(dict(answers))
+    for key in ("licenseKey", "secretsManager", "storage", "dataPlane"):
+        base.pop(key, None)
+    for section, keys in (("controlPlane", ("edition", "url")),
+                          ("registration", ("clientId", "clientSecret"))):
+        part = base.get(section)
+        if isinstance(part, dict):
+            for key in keys:
+                part.pop(key, None)
+            if not part:
+                base.pop(section)
+    return base
+
+
 def _flag_names(flags: Mapping[str, Any]) -> list[str]:
     return ["--" + key.replace("_", "-") for key, value in flags.items()
             if value not in (None, "") and key in _FLAG_KEYS]
@@ -252,9 +271,9 @@ def gather(
     if inputs.interactive:
         defaults: dict[str, Any] = {}
         if inputs.reconfigure:
-            defaults, merged = merged, sources.deep_merge(env_layer, flag_layer)
-            if name:
-                merged["name"] = name
+            defaults, merged = merged, _unasked(merged)
+            for layer in (env_layer, flag_layer):
+                merged = sources.deep_merge(merged, layer)
             interview = True
         elif interview:
             defaults = load_kept()

@@ -439,7 +439,23 @@ class Interview:
                                      fspec.default, where=fspec.where)
                 set_path(self.answers, path, value)
                 continue
-            if not fspec.required or not fspec.applies(section):
+            if not fspec.applies(section):
+                continue
+            if not fspec.required:
+                # Optional: asked only when walking earlier answers that have it, so a
+                # reconfigure keeps (or changes) it instead of dropping it.
+                earlier = self._default(*path)
+                if earlier is None:
+                    continue
+                if fspec.kind == "tags" or not isinstance(earlier, (str, int)):
+                    set_path(self.answers, path, copy.deepcopy(earlier))
+                    continue
+                self._text(path, message + " (empty for none)",
+                           validate=_field_check(fspec, optional=True), where=fspec.where)
+                if get_path(self.answers, path) == "":
+                    holder = get_path(self.answers, path[:-1])
+                    if isinstance(holder, dict):
+                        holder.pop(path[-1], None)
                 continue
             if fspec.masked:
                 self._secret(path, message, where=fspec.where)

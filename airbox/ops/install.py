@@ -631,8 +631,11 @@ class Verify(Step[Context]):
             raise ControlPlaneError(
                 "the data plane runs but the control plane rejects its credentials",
                 details=[REDACTOR.mask_all(text) for text in failures[-3:]],
-                hint="check dataPlane.clientId/clientSecret (or re-register), the control "
-                     "plane URL, and that the data plane is enabled in Airbyte; then re-run",
+                hint="check the data plane's client id and secret (`airbox install "
+                     "--reconfigure` asks for them again; DATAPLANE_CLIENT_ID/"
+                     "DATAPLANE_CLIENT_SECRET or dataPlane.clientId/clientSecret in an answers "
+                     "file override the saved ones), the control plane URL, and that the data "
+                     "plane is enabled in Airbyte; then re-run",
             )
         line.update("launcher available, no authentication errors in its logs")
 
