@@ -566,3 +566,17 @@ def test_a_lost_answers_marker_never_deletes_a_later_data_plane(fake_cp: FakeCon
     assert "already exists" in raised.value.message
     assert fake_cp.calls("DELETE") == []
     assert [d["dataplaneId"] for d in fake_cp.live_dataplanes()] == [theirs["dataplaneId"]]
+
+
+@pytest.mark.parametrize("content", [b'{"steps": [1, 2]}', b'{"steps": null}', b"\xff\xfe{"])
+def test_a_wrong_shaped_progress_record_does_not_stop_install(installer: Installer,
+                                                              content: bytes) -> None:
+    """#14: progress.json is only a record (the real state decides): a damaged one is
+    replaced, never crashed on."""
+    inst = installer
+    inst.state.mkdir(parents=True)
+    (inst.state / "progress.json").write_bytes(content)
+    result = inst.run(answers=inst.write())
+    assert result.returncode == 0, result.stderr
+    progress = json.loads((inst.state / "progress.json").read_text())
+    assert progress["steps"]["release"]["status"] == "done"
