@@ -76,7 +76,8 @@ Examples:
 
 \b
 Exit codes: 0 ok, 1 failed, 2 bad input, 3 preflight failed / not installed,
-4 control plane (API) error, 5 cluster or deployment error, 130 interrupted.
+4 control plane (API) error, 5 cluster or deployment error, 130 interrupted
+(143/129: stopped by SIGTERM/SIGHUP; run the same command again to resume).
 """
 
 
