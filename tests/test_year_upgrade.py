@@ -175,3 +175,25 @@ def test_prune_removes_only_unused_connector_images(inst: Installer) -> None:  #
     again = airbox(inst, "prune")
     assert again.returncode == 0, again.stderr
     assert again.stdout.startswith("Nothing to prune: the node holds 2 images")
+
+
+def test_repair_prune_and_upgrade_wait_for_another_command(
+    inst: Installer, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+) -> None:
+    from airbox.lock import dataplane_lock
+    from airbox.paths import StateDir
+
+    install(inst)
+    node(inst).stop(timeout=1)
+    monkeypatch.setenv("AIRBOX_HOME", str(inst.home))
+    with dataplane_lock(StateDir.for_name(inst.name), "install"):
+        for command in (["repair"], ["prune"], ["upgrade", "--chart-version", "1.8.2"]):
+            busy = airbox(inst, *command)
+            assert busy.returncode == 1, (command, busy.stdout, busy.stderr)
+            assert f"data plane {inst.name} is busy" in busy.stderr, command
+            assert "(airbox install" in busy.stderr, command
+        # A dry run only reads: it does not wait.
+        dry = airbox(inst, "upgrade", "--dry-run", "--chart-version", "1.8.2")
+        assert "is busy" not in dry.stderr
+    assert node(inst).status == "exited"  # the busy repair changed nothing
+    assert airbox(inst, "repair").returncode == 0

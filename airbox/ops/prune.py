@@ -16,11 +16,11 @@ from airbox import runlog
 from airbox.cluster import node as nodefs
 from airbox.cluster.node import human_bytes
 from airbox.errors import EXIT_FAILURE, EXIT_OK, ClusterError, UsageError
-from airbox.installed import require_installed
+from airbox.installed import Installed, require_installed
+from airbox.lock import dataplane_lock
 
 
 def prune_command(*, name: str | None, out: IO[str] | None = None) -> int:
-    from airbox.cluster.dockerhost import DockerHost
 
     out = out or sys.stdout
     inst = require_installed(name, "prune", "install it first: airbox install")
@@ -30,8 +30,15 @@ def prune_command(*, name: str | None, out: IO[str] | None = None) -> int:
             f"data plane {inst.name} runs in the existing cluster of context "
             f"{settings.target.kube_context}: its nodes' images are not airbox's to remove",
             hint="use your cluster's own image garbage collection")
-    runlog.start(inst.state.logs, "prune")
-    container = settings.node_container
+    with dataplane_lock(inst.state, "prune", create=False):
+        runlog.start(inst.state.logs, "prune")
+        return _prune(inst, out)
+
+
+def _prune(inst: Installed, out: IO[str]) -> int:
+    from airbox.cluster.dockerhost import DockerHost
+
+    container = inst.settings.node_container
     host = DockerHost.connect(timeout=120)
     state = host.container(container)
     if not state.running:

@@ -26,6 +26,7 @@ from airbox.cluster.runner import Runner
 from airbox.errors import EXIT_FAILURE, EXIT_OK, AirboxError
 from airbox.fsutil import SECRET_FILE
 from airbox.installed import Installed, require_installed, tool_runner
+from airbox.lock import dataplane_lock
 from airbox.redact import REDACTOR
 from airbox.render import manifests
 from airbox.ui import StepLine, Terminal
@@ -222,15 +223,22 @@ class Repair:
 def repair_command(*, name: str | None, verbose: bool = False,
                    out: IO[str] | None = None) -> int:
     """``airbox repair``: 0 when healthy (or only warnings) after, 1 otherwise."""
-    from airbox.ops.status import render, status_report
-
     out = out or sys.stdout
     inst = require_installed(name, "repair", "install it first: airbox install")
-    runlog.start(inst.state.logs, "repair")
-    runlog.logger().info("airbox repair %s", inst.name)
     term = Terminal(verbose=verbose)
     job = Repair(inst, tool_runner(term.debug if verbose else None), term)
-    job.run()
+    # One command at a time changes a data plane (an install or upgrade may be running).
+    with dataplane_lock(inst.state, "repair", create=False):
+        runlog.start(inst.state.logs, "repair")
+        runlog.logger().info("airbox repair %s", inst.name)
+        job.run()
+        return _report(job, out)
+
+
+def _report(job: Repair, out: IO[str]) -> int:
+    from airbox.ops.status import render, status_report
+
+    inst = job.inst
     lines = [f"Repaired data plane {inst.name}:"] + [f"  - {d}" for d in job.did] \
         if job.did else [f"Nothing to repair on data plane {inst.name}."]
     if job.stopped:

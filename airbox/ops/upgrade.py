@@ -29,6 +29,7 @@ from airbox.config.settings import Settings
 from airbox.errors import EXIT_OK, ClusterError, UsageError
 from airbox.fsutil import PUBLIC_FILE, atomic_write
 from airbox.installed import Installed, require_installed, tool_runner
+from airbox.lock import dataplane_lock
 from airbox.redact import REDACTOR
 from airbox.render import manifests
 from airbox.ui import Terminal
@@ -240,9 +241,16 @@ def upgrade_command(*, name: str | None, chart_version: str | None, chart: str |
     if chart_version is not None and not chart_version.strip():
         raise UsageError("--chart-version is empty", hint="for example: --chart-version 1.8.1")
     term = Terminal(verbose=verbose)
-    if not dry_run:
+    if dry_run:  # reads only: no lock, no run log
+        return _upgrade(inst, chart_version, chart, dry_run, term, out)
+    with dataplane_lock(inst.state, "upgrade", create=False):
         runlog.start(inst.state.logs, "upgrade")
-    runner = tool_runner(term.debug if verbose else None)
+        return _upgrade(inst, chart_version, chart, dry_run, term, out)
+
+
+def _upgrade(inst: Installed, chart_version: str | None, chart: str | None, dry_run: bool,
+             term: Terminal, out: IO[str]) -> int:
+    runner = tool_runner(term.debug if term.verbose else None)
     plan = make_plan(inst, runner, chart_version, chart)
     runlog.logger().info("upgrade plan\n%s", "\n".join(plan.diff))
     if plan.nothing:
