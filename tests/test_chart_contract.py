@@ -2,8 +2,9 @@
 
 The chart archives are Airbyte's (ELv2) and are not part of this repository: every
 developer and CI run has them in ``../shared/charts/`` beside the project (or wherever
-``AIRBOX_TEST_CHARTS`` points). They are rendered with Helm's own Go template engine
-through ``helm-python-sdk`` (a test dependency), so no helm binary is needed. Without
+``AIRBOX_TEST_CHARTS`` points; a worktree one folder deeper looks one level up). They
+are rendered with Helm's own Go template engine through ``helm-python-sdk`` (a test
+dependency), so no helm binary is needed. Without
 the folder (someone else's clone) these tests skip saying so; in CI (``CI`` set) a
 missing folder is a failure, never a silent skip.
 
@@ -36,7 +37,11 @@ from tests import answers_factory as af
 from tests.fakes import chart_model
 
 ROOT = Path(__file__).resolve().parent.parent
-CHARTS = Path(os.environ.get("AIRBOX_TEST_CHARTS") or ROOT.parent / "shared" / "charts")
+# ../shared/charts beside the project; a git worktree kept one folder deeper (as in
+# <dir>/wt/<branch>) finds the same folder one level up.
+CHARTS = Path(os.environ.get("AIRBOX_TEST_CHARTS") or next(
+    (p for p in (ROOT.parent / "shared" / "charts", ROOT.parent.parent / "shared" / "charts")
+     if p.is_dir()), ROOT.parent / "shared" / "charts"))
 PINNED = CHARTS / f"airbyte-data-plane-{versions.CHART_VERSION}.tgz"
 PREVIOUS = CHARTS / "airbyte-data-plane-1.8.0.tgz"
 
