@@ -28,6 +28,10 @@ KUBECONFIG_FILE = "kubeconfig"
 PROGRESS_FILE = "progress.json"
 TOKEN_FILE = "token.json"
 PREFLIGHT_FILE = "preflight.json"
+STORAGE_MANIFEST_FILE = "storage.yaml"
+STORAGE_CREDENTIALS_FILE = "storage-credentials.json"
+# The local object store's data (mounted into the kind node; survives re-creating it).
+STORAGE_DATA_DIR = "storage"
 
 
 def airbox_home() -> Path:
@@ -97,6 +101,14 @@ class StateDir:
     @property
     def preflight(self) -> Path:
         return self.root / PREFLIGHT_FILE
+
+    @property
+    def storage_credentials(self) -> Path:
+        return self.root / STORAGE_CREDENTIALS_FILE
+
+    @property
+    def storage_data(self) -> Path:
+        return self.root / STORAGE_DATA_DIR
 
     @property
     def logs(self) -> Path:

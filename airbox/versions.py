@@ -34,6 +34,16 @@ CHART_VERSION = "1.8.1"
 # images the data plane runs are tagged with it, not with the chart version.
 CHART_APP_VERSIONS = {"1.8.1": "1.8.1", "1.8.0": "1.8.0"}
 
+# The object store airbox runs in the kind cluster when no storage is configured. MinIO's
+# server image also carries its client (mc), which creates the buckets: one image to
+# pin and preload. Pulled on the host by digest, then tagged: pods and `kind load` use
+# the tag (a digest-only reference does not survive `kind load`'s save and import).
+MINIO_REPOSITORY = "quay.io/minio/minio"
+MINIO_TAG = "RELEASE.2025-09-07T16-13-09Z"
+MINIO_DIGEST = "sha256:14cea493d9a34af32f524e538b8346cf79f3321eff8e708c1e2960462bd8936e"
+MINIO_IMAGE = f"{MINIO_REPOSITORY}:{MINIO_TAG}"
+MINIO_IMAGE_PINNED = f"{MINIO_REPOSITORY}@{MINIO_DIGEST}"
+
 # Tool versions airbox accepts when found on PATH (major.minor lower bounds).
 MIN_KIND = (0, 27)
 MIN_KUBECTL = (1, 30)

@@ -124,6 +124,8 @@ class Installer:
 def installer(fake_k8s: FakeK8s, local_endpoint: str, tmp_path: Path) -> Installer:
     client = docker_client()
     node = ensure_image(client)
-    tag_images(client, node, versions.data_plane_images(versions.CHART_VERSION))
+    # The local object store's image too (the tests' answers mostly leave storage out).
+    tag_images(client, node, [*versions.data_plane_images(versions.CHART_VERSION),
+                              versions.MINIO_IMAGE])
     fake_k8s.use_docker(node)
     return Installer(fake_k8s, local_endpoint, tmp_path, tmp_path / "airbox-home")

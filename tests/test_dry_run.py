@@ -21,13 +21,14 @@ def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
                           env=env or airbox_env(), cwd=cwd, input=stdin, timeout=60)
 
 
-def test_demo_example_dry_run_writes_the_four_files(tmp_path: Path) -> None:
+def test_demo_example_dry_run_writes_the_five_files(tmp_path: Path) -> None:
     result = run("install", "--answers", str(ASSETS / "demo.yaml"), "--dry-run",
                  "--output-dir", "out", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = tmp_path / "out"
+    # storage.yaml: the demo has no storage section, so airbox runs the store.
     assert sorted(p.name for p in out.iterdir()) == [
-        "kind-config.yaml", "plan.json", "secrets.yaml", "values.yaml"]
+        "kind-config.yaml", "plan.json", "secrets.yaml", "storage.yaml", "values.yaml"]
     assert stat.S_IMODE((out / "secrets.yaml").stat().st_mode) == 0o600
     assert stat.S_IMODE(out.stat().st_mode) == 0o700
     kind_config = yaml.safe_load((out / "kind-config.yaml").read_text())
@@ -151,7 +152,8 @@ def test_dry_run_without_output_dir_writes_to_the_state_directory(
 def test_existing_cluster_dry_run_has_no_kind_steps(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
-    path = af.write_answers(tmp_path / "a.yaml", af.answers(directory=tmp_path))
+    # An existing cluster needs a storage section (airbox runs a store only in kind).
+    path = af.write_answers(tmp_path / "a.yaml", af.answers(directory=tmp_path, st="s3-keys"))
     result = run("install", "--answers", str(path), "--dry-run", "--output-dir",
                  str(tmp_path / "out"), "--kube-context", "prod", "--kubeconfig",
                  str(kubeconfig))
@@ -188,3 +190,130 @@ def test_images_to_preload_follow_the_charts_app_version_and_overrides(tmp_path:
     ]
     load = next(e for e in plan if e["step"] == "load-images")["commands"][0]
     assert load[-4:] == [argv[2] for argv in pulls]
+
+
+# ------------------------------------------------------------- storage left out
+
+
+def _docs(path: Path) -> list[dict[str, object]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def test_without_storage_the_store_the_pods_use_is_one_airbox_runs(tmp_path: Path) -> None:
+    """The chart's default names http://airbyte-minio-svc.<ns>:9000 (which nothing
+    deploys) with minio/minio123; airbox runs its own MinIO and points the chart at it."""
+    home = tmp_path / "airbox-home"
+    env = airbox_env(AIRBOX_HOME=str(home))
+    result = run("install", "--answers", str(ASSETS / "demo.yaml"), "--dry-run",
+                 "--output-dir", "out", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "out"
+    values = yaml.safe_load((out / "values.yaml").read_text())
+    storage = values["storage"]
+    assert storage["type"] == "minio"
+    endpoint = storage["minio"]["endpoint"]
+    # The endpoint names a Service airbox creates, in the release namespace, on its port.
+    docs = _docs(out / "storage.yaml")
+    by_kind = {str(d["kind"]): d for d in docs}
+    assert set(by_kind) == {"Deployment", "Service", "Job"}
+    service = by_kind["Service"]
+    meta = service["metadata"]
+    assert isinstance(meta, dict)
+    port = service["spec"]["ports"][0]["port"]  # type: ignore[index]
+    assert endpoint == f"http://{meta['name']}.{meta['namespace']}:{port}"
+    assert meta["namespace"] == "airbyte"
+    # The Service selects the store's pods.
+    deployment = by_kind["Deployment"]
+    template = deployment["spec"]["template"]  # type: ignore[index]
+    selector = service["spec"]["selector"]  # type: ignore[index]
+    assert selector.items() <= template["metadata"]["labels"].items()
+    # The Job makes every bucket the chart is given.
+    script = " ".join(by_kind["Job"]["spec"]["template"]["spec"]["containers"][0][  # type: ignore[index]
+        "command"])
+    for bucket in set(storage["bucket"].values()):
+        assert f"store/{bucket}" in script
+    # Credentials: generated for this install, in the Secret, referenced by key; never
+    # the chart's well-known defaults, and never in values or the store's manifests.
+    secret = yaml.safe_load((out / "secrets.yaml").read_text())["stringData"]
+    key_id, key = secret["AWS_ACCESS_KEY_ID"], secret["AWS_SECRET_ACCESS_KEY"]
+    assert len(key) >= 32 and key_id not in ("", "minio") and key != "minio123"
+    assert storage["minio"]["accessKeyIdSecretKey"] == "AWS_ACCESS_KEY_ID"
+    assert storage["minio"]["secretAccessKeySecretKey"] == "AWS_SECRET_ACCESS_KEY"
+    assert storage["secretName"] == "airbyte-config-secrets"
+    everything = "".join((out / name).read_text() for name in (
+        "values.yaml", "storage.yaml", "kind-config.yaml", "plan.json"))
+    assert "minio123" not in everything and "minio123" not in (out / "secrets.yaml").read_text()
+    assert key not in everything and key not in result.stdout + result.stderr
+    for doc in (deployment, by_kind["Job"]):
+        for container in doc["spec"]["template"]["spec"]["containers"]:  # type: ignore[index]
+            for env_var in container["env"]:
+                ref = env_var.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    assert ref["name"] == "airbyte-config-secrets" and ref["key"] in secret
+    # Its image is pinned (by digest on the host) and preloaded with the others.
+    image = template["spec"]["containers"][0]["image"]
+    assert image == versions.MINIO_IMAGE
+    plan = json.loads((out / "plan.json").read_text())
+    commands = {e["step"]: e["commands"] for e in plan}
+    assert ["docker", "pull", versions.MINIO_IMAGE_PINNED] in commands["images"]
+    assert "@sha256:" in versions.MINIO_IMAGE_PINNED
+    assert versions.MINIO_IMAGE in commands["load-images"][0]
+    steps = [e["step"] for e in plan]
+    assert steps.index("secret") < steps.index("storage") < steps.index("release")
+    # Its data lives in a host directory the kind node mounts where the pod reads it.
+    node = yaml.safe_load((out / "kind-config.yaml").read_text())["nodes"][0]
+    [mount] = node["extraMounts"]
+    assert mount["hostPath"] == str(home / "demo-dp" / "storage")
+    volume = template["spec"]["volumes"][0]
+    assert volume["hostPath"]["path"] == mount["containerPath"]
+    # Nothing was touched: the credentials of a dry run are not kept anywhere.
+    assert not home.exists()
+    again = run("install", "--answers", str(ASSETS / "demo.yaml"), "--dry-run",
+                "--output-dir", "out2", cwd=tmp_path, env=env)
+    assert again.returncode == 0, again.stderr
+    other = yaml.safe_load((tmp_path / "out2" / "secrets.yaml").read_text())["stringData"]
+    assert other["AWS_SECRET_ACCESS_KEY"] != key
+
+
+@pytest.mark.parametrize("where", ["enterprise", "existing-cluster"])
+def test_without_storage_where_no_local_store_serves_is_refused(
+    tmp_path: Path, where: str
+) -> None:
+    answers = af.answers(directory=tmp_path, edition="enterprise" if where == "enterprise"
+                         else "cloud")
+    args = ["--kube-context", "somewhere"] if where == "existing-cluster" else []
+    path = af.write_answers(tmp_path / "answers.yaml", answers)
+    result = run("install", "--answers", str(path), "--dry-run", "--output-dir", "out",
+                 *args, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    text = result.stdout + result.stderr
+    if where == "enterprise":
+        assert "storage: is required with a self-managed (enterprise) control plane" in text
+        assert "reads each sync's logs" in text
+    else:
+        assert "storage: is required when installing into an existing cluster" in text
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_existing_s3_compatible_store_by_its_endpoint(tmp_path: Path) -> None:
+    answers = af.answers(directory=tmp_path)
+    answers["storage"] = {"type": "minio", "bucket": "logs", "minio": {
+        "endpoint": "http://minio.internal:9000", "accessKeyId": "onprem-key-0001",
+        "secretAccessKey": "onprem-secret-0001"}}
+    path = af.write_answers(tmp_path / "answers.yaml", answers)
+    result = run("install", "--answers", str(path), "--dry-run", "--output-dir", "out",
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "out"
+    values = yaml.safe_load((out / "values.yaml").read_text())["storage"]
+    assert values["type"] == "minio"
+    assert values["minio"]["endpoint"] == "http://minio.internal:9000"
+    assert values["bucket"]["log"] == "logs"
+    secret = yaml.safe_load((out / "secrets.yaml").read_text())["stringData"]
+    assert secret["AWS_ACCESS_KEY_ID"] == "onprem-key-0001"
+    assert secret["AWS_SECRET_ACCESS_KEY"] == "onprem-secret-0001"
+    # airbox runs no store of its own then, and mounts nothing into the node.
+    assert not (out / "storage.yaml").exists()
+    assert "extraMounts" not in yaml.safe_load((out / "kind-config.yaml").read_text())["nodes"][0]
+    assert "onprem-secret-0001" not in (out / "values.yaml").read_text()
+    assert "minio123" not in (out / "values.yaml").read_text()

@@ -151,9 +151,14 @@ class DockerHost:
         """Pull ``ref``, reporting layer progress lines; raises DockerError on failure."""
         import docker.errors
 
-        repository, _, tag = ref.rpartition(":")
-        if not repository or "/" in tag:
-            repository, tag = ref, "latest"
+        if "@" in ref:
+            # By digest: the daemon takes the digest where a tag would go.
+            name, _, tag = ref.partition("@")
+            repository = name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
+        else:
+            repository, _, tag = ref.rpartition(":")
+            if not repository or "/" in tag:
+                repository, tag = ref, "latest"
         try:
             for event in self.client.api.pull(repository, tag=tag, stream=True, decode=True):
                 if "error" in event:
@@ -167,6 +172,11 @@ class DockerHost:
         except docker.errors.APIError as exc:
             raise DockerError(f"pulling {ref} failed: {exc.explanation or exc}",
                               hint=_pull_hint(str(exc))) from None
+
+    def tag(self, source: str, target: str) -> None:
+        """Give the image ``source`` (e.g. a digest reference) the name ``target``."""
+        repository, _, tag = target.rpartition(":")
+        self.client.images.get(source).tag(repository, tag)
 
     def container(self, name: str) -> ContainerState:
         import docker.errors

@@ -261,6 +261,19 @@ STORAGES: dict[str, TypeSpec] = {
             ),
         ),
     ),
+    # An S3-compatible store the user already runs (MinIO, Ceph, ...), by its endpoint.
+    "minio": TypeSpec(
+        "minio",
+        "minio",
+        "S3-compatible store (MinIO and the like) at an endpoint",
+        (
+            FieldSpec("endpoint", "Endpoint URL (e.g. http://minio.internal:9000)", kind="url"),
+            FieldSpec("accessKeyId", "Access key id", secret_key="AWS_ACCESS_KEY_ID",
+                      values_ref="accessKeyIdSecretKey"),
+            FieldSpec("secretAccessKey", "Secret access key",
+                      secret_key="AWS_SECRET_ACCESS_KEY", values_ref="secretAccessKeySecretKey"),
+        ),
+    ),
 }
 
 BUCKET_KEYS = ("log", "state", "workloadOutput", "activityPayload")
@@ -637,7 +650,21 @@ def validate(answers: Mapping[str, Any], *, require_credentials: bool = True) ->
 
     st = _mapping(answers.get("storage"))
     st_type = st.get("type")
-    if _nonempty(st_type):
+    if not _nonempty(st_type):
+        # Without a storage section airbox runs a store next to the data plane (MinIO in
+        # the kind cluster). A self-managed control plane reads the job logs the data
+        # plane writes from its own storage, so there the logs must go to that storage;
+        # an existing cluster has no host directory airbox could keep the data in.
+        if edition == "enterprise":
+            add("storage", "is required with a self-managed (enterprise) control plane",
+                "set storage to the bucket(s) your control plane uses (storage.type s3, gcs, "
+                "azure, or minio with its endpoint): the control plane reads each sync's "
+                "logs from there, and a store inside this VM is out of its reach")
+        elif _nonempty(_mapping(answers.get("cluster")).get("kubeContext")):
+            add("storage", "is required when installing into an existing cluster",
+                "set storage (s3, gcs, azure, or minio with its endpoint): airbox runs a "
+                "local store only in the kind cluster it creates")
+    elif _nonempty(st_type):
         if st_type not in STORAGES:
             add("storage.type", f"{st_type!r} is not a supported storage type",
                 "use one of " + ", ".join(STORAGES) + ", or leave storage out")

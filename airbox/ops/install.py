@@ -10,6 +10,7 @@ Ctrl-C finishes the job; a changed setting or chart version means an upgrade.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import threading
 import time
@@ -35,12 +36,20 @@ from airbox.fsutil import (
     atomic_write,
     ensure_private_dir,
     make_private_dirs,
+    read_json,
     usable_dir,
     write_json,
 )
 from airbox.lock import dataplane_lock
 from airbox.ops.pipeline import Progress, Step, execute, plan
-from airbox.paths import KIND_CONFIG_FILE, PLAN_FILE, SECRET_MANIFEST_FILE, VALUES_FILE, StateDir
+from airbox.paths import (
+    KIND_CONFIG_FILE,
+    PLAN_FILE,
+    SECRET_MANIFEST_FILE,
+    STORAGE_MANIFEST_FILE,
+    VALUES_FILE,
+    StateDir,
+)
 from airbox.redact import REDACTOR
 from airbox.render import chartcheck, manifests
 from airbox.ui import StepLine, Terminal
@@ -84,6 +93,10 @@ class Generated:
     def plan(self) -> Path:
         return self.directory / PLAN_FILE
 
+    @property
+    def storage(self) -> Path:
+        return self.directory / STORAGE_MANIFEST_FILE
+
 
 @dataclass
 class Context:
@@ -119,7 +132,10 @@ class Context:
     def images(self) -> list[str]:
         """What the chart will run: its appVersion and the image overrides in values."""
         app_version = chart.app_version(self.settings.chart.version, self.settings.chart.source)
-        return chart.images(manifests.helm_values(self.settings), app_version)
+        found = chart.images(manifests.helm_values(self.settings), app_version)
+        if runs_local_store(self.settings):
+            found.append(versions.MINIO_IMAGE)
+        return found
 
 
 # ------------------------------------------------------------------------ generation
@@ -130,11 +146,49 @@ def host_uses_cgroup_v1() -> bool:
     return not Path("/sys/fs/cgroup/cgroup.controllers").exists()
 
 
+def runs_local_store(settings: Settings) -> bool:
+    """airbox runs the object store (MinIO in the kind cluster): no storage configured.
+
+    Validation refuses a missing storage section where that cannot serve (a self-managed
+    control plane, an existing cluster).
+    """
+    return manifests.local_store(settings) and settings.target.is_kind
+
+
+def local_store_credentials(state: StateDir, *, dry_run: bool) -> tuple[str, str]:
+    """The local store's access key id and secret: generated once per install and kept
+    (0600) so that re-runs and a re-created cluster find the data they wrote. A dry run
+    generates a pair it does not keep."""
+    import secrets
+
+    if not dry_run:
+        try:
+            saved = read_json(state.storage_credentials)
+            if isinstance(saved, dict) and saved.get("accessKeyId") and saved.get(
+                    "secretAccessKey"):
+                return str(saved["accessKeyId"]), str(saved["secretAccessKey"])
+        except (OSError, ValueError):
+            pass
+    # Hex only: the pair also travels inside a URL (mc's MC_HOST_<alias>).
+    pair = ("airbox-" + secrets.token_hex(8), secrets.token_hex(24))
+    if not dry_run:
+        ensure_private_dir(state.root)
+        write_json(state.storage_credentials,
+                   {"accessKeyId": pair[0], "secretAccessKey": pair[1]}, mode=SECRET_FILE)
+    return pair
+
+
 def write_generated(
-    settings: Settings, files: Generated, *, dry_run: bool, cgroup_v1: bool = False
+    settings: Settings, files: Generated, *, dry_run: bool, cgroup_v1: bool = False,
+    state: StateDir | None = None,
 ) -> dict[str, str]:
-    """Write values.yaml, secrets.yaml (0600) and kind-config.yaml; return the Secret data."""
-    data = manifests.secret_data(settings, placeholder_credentials=dry_run)
+    """Write values.yaml, secrets.yaml (0600), kind-config.yaml and, when airbox runs the
+    object store, storage.yaml; return the Secret data."""
+    state = state or StateDir.for_name(settings.name)
+    local = runs_local_store(settings)
+    credentials = local_store_credentials(state, dry_run=dry_run) if local else None
+    data = manifests.secret_data(settings, placeholder_credentials=dry_run,
+                                 local_credentials=credentials)
     REDACTOR.add(*data.values())
     # Created 0700 when missing; an existing directory (an --output-dir) keeps its mode.
     make_private_dirs(files.directory)
@@ -142,9 +196,16 @@ def write_generated(
     atomic_write(files.secret, dump_yaml(manifests.secret_manifest(settings, data)),
                  mode=SECRET_FILE)
     if settings.target.is_kind:
+        store_dir = str(state.storage_data) if local else None
         atomic_write(files.kind_config,
-                     dump_yaml(manifests.kind_config(settings, cgroup_v1=cgroup_v1)),
+                     dump_yaml(manifests.kind_config(settings, cgroup_v1=cgroup_v1,
+                                                     store_dir=store_dir)),
                      mode=PUBLIC_FILE)
+    if local:
+        atomic_write(files.storage, _apply_documents(*manifests.local_store_manifests(
+            settings, uid=os.getuid(), gid=os.getgid())), mode=PUBLIC_FILE)
+    else:
+        files.storage.unlink(missing_ok=True)
     return data
 
 
@@ -233,7 +294,11 @@ class WriteManifests(Step[Context]):
         if ctx.settings.target.is_kind:
             # The daemon's view counts (Docker Desktop runs a VM with its own kernel).
             cgroup_v1 = str(ctx.docker.info().get("CgroupVersion") or "2") == "1"
-        write_generated(ctx.settings, ctx.files, dry_run=False, cgroup_v1=cgroup_v1)
+        write_generated(ctx.settings, ctx.files, dry_run=False, cgroup_v1=cgroup_v1,
+                        state=ctx.state)
+        if runs_local_store(ctx.settings):
+            # Before kind mounts it: a directory Docker creates for a mount is root's.
+            ensure_private_dir(ctx.state.storage_data)
         line.update(f"written to {ctx.files.directory}")
 
 
@@ -247,7 +312,14 @@ class PullImages(Step[Context]):
         return ctx.settings.target.is_kind and ctx.options.preload_images
 
     def commands(self, ctx: Context) -> list[list[str]]:
-        return [["docker", "pull", image] for image in ctx.images()]
+        argv: list[list[str]] = []
+        for image in ctx.images():
+            pinned = PINNED.get(image)
+            if pinned:
+                argv += [["docker", "pull", pinned], ["docker", "tag", pinned, image]]
+            else:
+                argv.append(["docker", "pull", image])
+        return argv
 
     def done(self, ctx: Context) -> str | None:
         missing = [image for image in ctx.images() if not ctx.docker.has_image(image)]
@@ -258,6 +330,10 @@ class PullImages(Step[Context]):
         images = [image for image in ctx.images() if not docker.has_image(image)]
         ctx.pulls = Pulls(docker, images)
         line.update(f"pulling {len(images)} image(s) while the cluster is created")
+
+
+# Images pulled by digest, then tagged with the name the pods use.
+PINNED = {versions.MINIO_IMAGE: versions.MINIO_IMAGE_PINNED}
 
 
 class Pulls:
@@ -275,8 +351,11 @@ class Pulls:
     def _pull(self, docker: DockerHost, image: str) -> None:
         log = runlog.logger()
         try:
-            docker.pull(image, lambda msg: self.progress.__setitem__(image, msg))
-            log.info("pulled %s", image)
+            pinned = PINNED.get(image)
+            docker.pull(pinned or image, lambda msg: self.progress.__setitem__(image, msg))
+            if pinned:
+                docker.tag(pinned, image)
+            log.info("pulled %s", pinned or image)
         except BaseException as exc:  # reported by wait(), in the main thread
             self.errors.append(exc)
 
@@ -451,6 +530,52 @@ class SecretStep(Step[Context]):
             error=f"applying the Secret {manifests.SECRET_NAME} failed",
         )
         line.update(result.stdout.strip())
+
+
+class LocalStore(Step[Context]):
+    """The object store the data plane writes its job logs and state to, when no storage
+    is configured: MinIO in the cluster, its data in a host directory, its bucket made."""
+
+    name = "storage"
+    title = "Run the local object store (MinIO)"
+
+    def applies(self, ctx: Context) -> bool:
+        return runs_local_store(ctx.settings)
+
+    def _argv(self, ctx: Context) -> list[list[str]]:
+        ns = ctx.settings.namespace
+        job = f"job/{manifests.LOCAL_STORE_JOB}"
+        return [
+            # A Job's pod template cannot change: the bucket Job is made anew each time
+            # (making a bucket that exists is a no-op).
+            ctx.kube.kubectl("--namespace", ns, "delete", job, "--ignore-not-found"),
+            commands.kubectl_apply_stdin(ctx.kube, ns),
+            ctx.kube.kubectl("--namespace", ns, "rollout", "status",
+                             f"deployment/{manifests.LOCAL_STORE}", "--timeout=180s"),
+            ctx.kube.kubectl("--namespace", ns, "wait", "--for=condition=complete", job,
+                             "--timeout=180s"),
+        ]
+
+    def commands(self, ctx: Context) -> list[list[str]]:
+        return self._argv(ctx)
+
+    def run(self, ctx: Context, line: StepLine) -> None:
+        delete, apply, rollout, wait = self._argv(ctx)
+        ctx.runner.run(delete, timeout=120, error="removing the old bucket Job failed")
+        ctx.runner.run(apply, stdin=ctx.files.storage.read_text(encoding="utf-8"),
+                       timeout=60, error="applying the local object store failed")
+        line.update(f"waiting for {manifests.LOCAL_STORE} to be ready")
+        hint = (f"`airbox status --name {ctx.settings.name}` shows the pod's problem. A "
+                "cluster created before airbox ran the store lacks the data directory "
+                f"({manifests.LOCAL_STORE_NODE_PATH}): re-create it with `kind delete cluster "
+                f"--name {ctx.settings.cluster_name}`, then `airbox install` again")
+        ctx.runner.run(rollout, timeout=200, error="the local object store did not start",
+                       hint=hint)
+        line.update(f"creating the bucket {manifests.LOCAL_STORE_BUCKET}")
+        ctx.runner.run(wait, timeout=200, error="creating the storage bucket failed",
+                       hint=hint)
+        line.update(f"{manifests.local_store_endpoint(ctx.settings)}, bucket "
+                    f"{manifests.LOCAL_STORE_BUCKET}, data in {ctx.state.storage_data}")
 
 
 class CheckChart(Step[Context]):
@@ -674,6 +799,7 @@ def steps() -> list[Step[Context]]:
         LoadImages(),
         Namespace(),
         SecretStep(),
+        LocalStore(),
         CheckChart(),
         Release(),
         Verify(),
@@ -686,7 +812,8 @@ def steps() -> list[Step[Context]]:
 
 def plan_dry_run(ctx: Context) -> list[dict[str, Any]]:
     """Write the generated files and plan.json; run nothing, contact nothing."""
-    write_generated(ctx.settings, ctx.files, dry_run=True, cgroup_v1=host_uses_cgroup_v1())
+    write_generated(ctx.settings, ctx.files, dry_run=True, cgroup_v1=host_uses_cgroup_v1(),
+                    state=ctx.state)
     planned = plan(steps(), ctx)
     write_json(ctx.files.plan, planned, mode=PUBLIC_FILE)
     return planned
@@ -839,4 +966,5 @@ def dry_run_dir(state: StateDir, output_dir: Path | None) -> Path:
 
 
 def _written(files: Generated) -> list[Path]:
-    return [p for p in (files.values, files.secret, files.kind_config, files.plan) if p.exists()]
+    written = (files.values, files.secret, files.kind_config, files.storage, files.plan)
+    return [p for p in written if p.exists()]

@@ -18,6 +18,7 @@ from typing import Any
 from airbox import versions
 from airbox.config.answers import deep_merge
 from airbox.config.settings import (
+    BUCKET_KEYS,
     DATA_PLANE_CLIENT_ID_KEY,
     DATA_PLANE_CLIENT_SECRET_KEY,
     LICENSE_KEY_KEY,
@@ -42,17 +43,45 @@ GCP_CREDENTIALS_VOLUME = "airbox-gcp-creds"
 # (airbyte.secret.store.azure.tags) as "key=value,key=value" and hands it to job pods.
 AZURE_TAGS_ENV = "AB_AZURE_KEY_VAULT_TAGS"
 
+# The local object store (MinIO) airbox runs in the kind cluster when no storage is
+# configured. The launcher and its job pods only write there (job logs, state); on
+# airbyte-platform 1.8 the workload output reaches the control plane through its API.
+LOCAL_STORE = "airbox-minio"
+LOCAL_STORE_PORT = 9000
+LOCAL_STORE_BUCKET = "airbyte-storage"
+LOCAL_STORE_JOB = "airbox-minio-buckets"
+# Where the node sees the host directory that holds the store's data (kind extraMounts).
+LOCAL_STORE_NODE_PATH = "/var/lib/airbox/storage"
+STORAGE_ACCESS_KEY_KEY = "AWS_ACCESS_KEY_ID"
+STORAGE_SECRET_KEY_KEY = "AWS_SECRET_ACCESS_KEY"
+# The chart also renders its own Secret from storage.minio.accessKeyId/secretAccessKey,
+# defaulting to minio/minio123. The pods read airbox's Secret; this keeps the chart's
+# copy from holding a well-known credential.
+_NOT_HERE = f"(in Secret {SECRET_NAME})"
+
+
+def local_store(settings: Settings) -> bool:
+    """Whether airbox runs the object store itself (no storage configured)."""
+    return settings.storage is None
+
+
+def local_store_endpoint(settings: Settings) -> str:
+    return f"http://{LOCAL_STORE}.{settings.namespace}:{LOCAL_STORE_PORT}"
+
 
 def chart_secret_name(release: str) -> str:
     """The Secret the chart itself renders (``<release>-airbyte-data-plane-secrets``)."""
     return f"{release}-{versions.CHART_NAME}-secrets"
 
 
-def secret_data(settings: Settings, *, placeholder_credentials: bool = False) -> dict[str, str]:
+def secret_data(settings: Settings, *, placeholder_credentials: bool = False,
+                local_credentials: tuple[str, str] | None = None) -> dict[str, str]:
     """Every key of the generated Secret and its plain value.
 
     ``placeholder_credentials``: a dry run before registration has no data plane
     credentials yet; the keys are kept (so references can be checked) with a note.
+    ``local_credentials``: the access key id and secret of the local store (generated
+    per install), when airbox runs it.
     """
     data: dict[str, str] = {}
     if settings.data_plane is not None:
@@ -68,6 +97,8 @@ def secret_data(settings: Settings, *, placeholder_credentials: bool = False) ->
         data.update(_section_secrets(settings.storage.section))
         if settings.storage.section.type == "gcs":
             data[GCP_CREDENTIALS_KEY] = data.get(_gcs_secret_key(), "")
+    elif local_credentials is not None:
+        data[STORAGE_ACCESS_KEY_KEY], data[STORAGE_SECRET_KEY_KEY] = local_credentials
     return data
 
 
@@ -166,16 +197,30 @@ def helm_values(settings: Settings) -> dict[str, Any]:
             "licenseKeySecretKey": LICENSE_KEY_KEY,
         }
     if settings.storage is not None:
+        section = _section_values(settings.storage.section)
+        if settings.storage.section.type == "minio":
+            section.update(accessKeyId=_NOT_HERE, secretAccessKey=_NOT_HERE)
         values["storage"] = {
             "secretName": SECRET_NAME,
             "type": settings.storage.section.type,
             "bucket": dict(settings.storage.buckets),
-            settings.storage.section.spec.section: _section_values(settings.storage.section),
+            settings.storage.section.spec.section: section,
         }
     else:
-        # The chart's default storage reads its (non-secret, default) keys from the
-        # Secret the chart renders itself; keep it pointed there.
-        values["storage"] = {"secretName": chart_secret_name(settings.release)}
+        # The store airbox runs next to the data plane (the chart's own default names a
+        # MinIO Service nothing deploys, with well-known credentials).
+        values["storage"] = {
+            "secretName": SECRET_NAME,
+            "type": "minio",
+            "bucket": dict.fromkeys(BUCKET_KEYS, LOCAL_STORE_BUCKET),
+            "minio": {
+                "endpoint": local_store_endpoint(settings),
+                "accessKeyIdSecretKey": STORAGE_ACCESS_KEY_KEY,
+                "secretAccessKeySecretKey": STORAGE_SECRET_KEY_KEY,
+                "accessKeyId": _NOT_HERE,
+                "secretAccessKey": _NOT_HERE,
+            },
+        }
     extras = _launcher_extras(settings)
     merged = deep_merge(values, settings.values)
     if extras:
@@ -210,19 +255,120 @@ def _merge_named(ours: list[dict[str, Any]], theirs: Any) -> list[dict[str, Any]
     return [*given, *(item for item in ours if item["name"] not in names)]
 
 
-def kind_config(settings: Settings, *, cgroup_v1: bool = False) -> dict[str, Any]:
-    """The kind cluster; ``cgroup_v1``: the host's cgroup version decides the node image."""
+def _secret_env(name: str, key: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": SECRET_NAME, "key": key}}}
+
+
+def local_store_manifests(settings: Settings, *, uid: int = 0,
+                          gid: int = 0) -> list[dict[str, Any]]:
+    """The local object store: a MinIO Deployment and Service, and a Job making the bucket.
+
+    Its data lives in the host directory the kind node mounts (``kind_config``'s
+    ``store_dir``), so re-creating the cluster keeps it; ``uid``/``gid``: the host user
+    owning that directory, whom the store runs as (its files stay the user's). The
+    credentials come from the Secret, in env vars only (never on a command line).
+    """
+    ns = settings.namespace
+    labels = dict(MANAGED_BY_LABEL, **{"app.kubernetes.io/name": LOCAL_STORE,
+                                       "airbox.airbyte.io/data-plane": settings.name})
+    selector = {"app.kubernetes.io/name": LOCAL_STORE}
+    credentials = [_secret_env("MINIO_ROOT_USER", STORAGE_ACCESS_KEY_KEY),
+                   _secret_env("MINIO_ROOT_PASSWORD", STORAGE_SECRET_KEY_KEY)]
+    security = {"runAsUser": uid, "runAsGroup": gid, "fsGroup": gid}
+    ready = {"httpGet": {"path": "/minio/health/ready", "port": LOCAL_STORE_PORT},
+             "periodSeconds": 5}
+    live = {"httpGet": {"path": "/minio/health/live", "port": LOCAL_STORE_PORT},
+            "periodSeconds": 10}
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": LOCAL_STORE, "namespace": ns, "labels": labels},
+        "spec": {
+            "replicas": 1,
+            # One writer of the data directory at a time.
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": selector},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "securityContext": security,
+                    "containers": [{
+                        "name": "minio",
+                        "image": versions.MINIO_IMAGE,
+                        "imagePullPolicy": "IfNotPresent",
+                        "args": ["server", "/data", "--address", f":{LOCAL_STORE_PORT}"],
+                        "env": [*credentials, {"name": "MINIO_BROWSER", "value": "off"}],
+                        "ports": [{"name": "s3", "containerPort": LOCAL_STORE_PORT}],
+                        "readinessProbe": ready,
+                        "livenessProbe": live,
+                        "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                    }],
+                    "volumes": [{"name": "data", "hostPath": {
+                        "path": LOCAL_STORE_NODE_PATH, "type": "Directory"}}],
+                },
+            },
+        },
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": LOCAL_STORE, "namespace": ns, "labels": labels},
+        "spec": {"selector": selector,
+                 "ports": [{"name": "s3", "port": LOCAL_STORE_PORT,
+                            "targetPort": LOCAL_STORE_PORT}]},
+    }
+    # mc reads the server and its credentials from MC_HOST_<alias>, built in the shell
+    # from the env: nothing secret on a command line. It retries until the server answers.
+    script = (
+        f'export MC_HOST_store="http://${{MINIO_ROOT_USER}}:${{MINIO_ROOT_PASSWORD}}@'
+        f'{LOCAL_STORE}:{LOCAL_STORE_PORT}"; '
+        f"until mc mb --ignore-existing store/{LOCAL_STORE_BUCKET}; do sleep 2; done"
+    )
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": LOCAL_STORE_JOB, "namespace": ns, "labels": labels},
+        "spec": {
+            "backoffLimit": 6,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "restartPolicy": "OnFailure",
+                    "securityContext": security,
+                    "containers": [{
+                        "name": "buckets",
+                        "image": versions.MINIO_IMAGE,
+                        "imagePullPolicy": "IfNotPresent",
+                        "command": ["/bin/sh", "-c", script],
+                        "env": [*credentials, {"name": "MC_CONFIG_DIR", "value": "/tmp/mc"}],
+                    }],
+                },
+            },
+        },
+    }
+    return [deployment, service, job]
+
+
+def kind_config(settings: Settings, *, cgroup_v1: bool = False,
+                store_dir: str | None = None) -> dict[str, Any]:
+    """The kind cluster; ``cgroup_v1``: the host's cgroup version decides the node image.
+
+    ``store_dir``: the host directory holding the local store's data, mounted into the
+    node when airbox runs the store.
+    """
+    node: dict[str, Any] = {
+        "role": "control-plane",
+        "image": versions.node_image(cgroup_v1=cgroup_v1),
+        "labels": {"airbox.airbyte.io/data-plane": settings.name},
+    }
+    if store_dir is not None:
+        node["extraMounts"] = [{"hostPath": store_dir,
+                                "containerPath": LOCAL_STORE_NODE_PATH}]
     return {
         "kind": "Cluster",
         "apiVersion": "kind.x-k8s.io/v1alpha4",
         "name": settings.cluster_name,
-        "nodes": [
-            {
-                "role": "control-plane",
-                "image": versions.node_image(cgroup_v1=cgroup_v1),
-                "labels": {"airbox.airbyte.io/data-plane": settings.name},
-            }
-        ],
+        "nodes": [node],
         # The API server listens on loopback only: nothing outside the VM reaches it.
         "networking": {"apiServerAddress": "127.0.0.1"},
     }

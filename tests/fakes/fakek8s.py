@@ -712,6 +712,7 @@ RESOURCES = (
     Res("Event", "v1", "events", True, ("ev", "event")),
     Res("Service", "v1", "services", True, ("svc", "service")),
     Res("ServiceAccount", "v1", "serviceaccounts", True, ("sa", "serviceaccount")),
+    Res("Job", "batch/v1", "jobs", True, ("job", "jobs")),
 )
 
 
@@ -1161,6 +1162,8 @@ def deployment_view(ctx: Ctx, rec: Obj, dep: Obj) -> Obj:
     if dep.get("_fake", {}).get("role") == "launcher":
         pods = [pod_view(ctx, rec, p) for p in owned_pods(rec, ns, name)]
         ready = sum(1 for p in pods if is_ready(p))
+    elif unresolved_refs(rec, ns, dep):
+        ready = 0  # its pods stay in CreateContainerConfigError
     else:
         ready = replicas
     available = ready >= replicas
@@ -1422,6 +1425,35 @@ def release_secrets(rec: Obj) -> list[Obj]:
     return out
 
 
+def unresolved_refs(rec: Obj, ns: str, workload: Obj) -> list[str]:
+    """The secretKeyRefs of a workload's pod template that no Secret key answers (the
+    kubelet then refuses to start the container: CreateContainerConfigError)."""
+    spec = workload.get("spec", {}).get("template", {}).get("spec", {})
+    missing = []
+    for container in [*spec.get("initContainers", []), *spec.get("containers", [])]:
+        for env in container.get("env") or []:
+            ref = (env.get("valueFrom") or {}).get("secretKeyRef")
+            if not ref or ref.get("optional"):
+                continue
+            secret = get_obj(rec, "Secret", ns, ref.get("name", ""))
+            if secret is None or ref.get("key") not in (secret.get("data") or {}):
+                missing.append(f"{ref.get('name')}/{ref.get('key')}")
+    return missing
+
+
+def job_view(rec: Obj, job: Obj) -> Obj:
+    """A Job completes once its pod can start (the fake runs no command)."""
+    out = public(job)
+    t = job["metadata"].get("creationTimestamp", iso(now()))
+    if unresolved_refs(rec, job["metadata"]["namespace"], job):
+        out["status"] = {"active": 1, "startTime": t}
+    else:
+        out["status"] = {"succeeded": 1, "startTime": t, "completionTime": t, "conditions": [
+            {"type": "Complete", "status": "True", "lastProbeTime": t,
+             "lastTransitionTime": t}]}
+    return out
+
+
 def all_objects(ctx: Ctx, rec: Obj) -> list[Obj]:
     """Every object of the cluster as the API server would list it right now."""
     out: list[Obj] = []
@@ -1430,6 +1462,8 @@ def all_objects(ctx: Ctx, rec: Obj) -> list[Obj]:
             out.append(pod_view(ctx, rec, obj))
         elif obj["kind"] == "Deployment":
             out.append(deployment_view(ctx, rec, obj))
+        elif obj["kind"] == "Job":
+            out.append(job_view(rec, obj))
         else:
             out.append(public(obj))
     out += node_objects(ctx, rec)
