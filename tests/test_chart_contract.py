@@ -31,7 +31,7 @@ import yaml
 from airbox import versions
 from airbox.cluster import commands
 from airbox.config import chart as chartnames
-from airbox.config.settings import Settings
+from airbox.config.settings import Settings, validate
 from airbox.render import chartcheck, manifests
 from tests import answers_factory as af
 from tests.fakes import chart_model
@@ -75,8 +75,13 @@ def settings_for(tmp_path: Path, sm: str = "vault", st: str = "s3-keys", *,
     return Settings.from_answers(answers)
 
 
+LOCAL_CREDENTIALS = ("airbox-test-store-id", "test-store-secret-0123456789abcdef")
+
+
 def generated(settings: Settings) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
-    data = manifests.secret_data(settings)
+    # Without a storage section airbox runs the store, with credentials of this install.
+    local = LOCAL_CREDENTIALS if manifests.local_store(settings) else None
+    data = manifests.secret_data(settings, local_credentials=local)
     return data, manifests.secret_manifest(settings, data), manifests.helm_values(settings)
 
 
@@ -95,18 +100,24 @@ def launcher_env(docs: list[dict[str, Any]]) -> dict[str, str]:
 def test_every_configuration_starts_on_the_real_chart(
     pinned: helm_python.Chart, tmp_path: Path, edition: str, sm: str, st: str, release: str
 ) -> None:
-    settings = settings_for(tmp_path, sm, st, edition=edition, name=release)
+    answers = af.answers(sm, st, directory=tmp_path, edition=edition, name=release)
+    if st == "default" and edition == "enterprise":
+        # A self-managed control plane reads the job logs from its own storage: a store
+        # inside the VM cannot serve, and validation says so before anything happens.
+        assert [p.field for p in validate(answers)] == ["storage"]
+        return
+    settings = Settings.from_answers(answers)
     _, secret, values = generated(settings)
     docs = render(pinned, values, settings.release, settings.namespace)
     assert chartcheck.pod_problems(docs, secret) == []
     assert chartcheck.deployments(docs) == [commands.deployment_name(settings)]
-    # Credentials come from our Secret, not the chart's own (whose values are empty),
-    # except where storage is the chart's default and reads the chart's Secret.
-    for ref in chartcheck.secret_refs(docs):
-        if ref.secret != manifests.SECRET_NAME:
-            assert ref.secret == manifests.chart_secret_name(settings.release)
-            assert st == "default" and ref.env in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    # Credentials come from our Secret, never the chart's own (whose values are empty,
+    # or for MinIO a placeholder instead of the chart's well-known default).
+    assert {ref.secret for ref in chartcheck.secret_refs(docs)} == {manifests.SECRET_NAME}
+    assert "minio123" not in yaml.safe_dump_all(docs)
     env = launcher_env(docs)
+    if st == "default":
+        assert_store_is_one_airbox_runs(settings, env)
     # The launcher starts job pods in the namespace its Role covers.
     assert env["WORKLOADS_NAMESPACE"] == settings.namespace
     assert env["AIRBYTE_EDITION"] == edition
@@ -115,6 +126,50 @@ def test_every_configuration_starts_on_the_real_chart(
     # No secret value in anything Helm stores (values, its own Secret, the ConfigMap).
     assert af.find_secrets(yaml.safe_dump(values)) == []
     assert af.find_secrets(yaml.safe_dump_all(docs)) == []
+
+
+def assert_store_is_one_airbox_runs(settings: Settings, env: dict[str, str]) -> None:
+    """The MinIO endpoint the chart gives the launcher (and, through it, the job pods)
+    names a Service airbox creates, in its namespace, on its port."""
+    from urllib.parse import urlsplit
+
+    assert env["STORAGE_TYPE"] == "minio"
+    endpoint = urlsplit(env["MINIO_ENDPOINT"])
+    host = str(endpoint.hostname)
+    service_name, _, namespace = host.partition(".")
+    services = {(d["metadata"]["name"], d["metadata"]["namespace"]): d
+                for d in manifests.local_store_manifests(settings) if d["kind"] == "Service"}
+    assert (service_name, namespace) in services, (host, list(services))
+    ports = [p["port"] for p in services[(service_name, namespace)]["spec"]["ports"]]
+    assert endpoint.port in ports
+    # Every bucket the chart is given is one the store's Job makes.
+    job = next(d for d in manifests.local_store_manifests(settings) if d["kind"] == "Job")
+    script = " ".join(job["spec"]["template"]["spec"]["containers"][0]["command"])
+    for key in ("LOG", "STATE", "WORKLOAD_OUTPUT", "ACTIVITY_PAYLOAD"):
+        assert f"store/{env['STORAGE_BUCKET_' + key]}" in script
+
+
+@pytest.mark.parametrize("release", ["dp1", "airbyte-data-plane-eu"])
+@pytest.mark.parametrize("namespace", ["airbyte", "data-plane"])
+def test_the_minio_endpoint_names_a_service_airbox_creates(
+    pinned: helm_python.Chart, tmp_path: Path, release: str, namespace: str
+) -> None:
+    settings = settings_for(tmp_path, "vault", "default", name=release, namespace=namespace)
+    assert manifests.local_store(settings)
+    _, secret, values = generated(settings)
+    docs = render(pinned, values, settings.release, settings.namespace)
+    assert chartcheck.pod_problems(docs, secret) == []
+    assert_store_is_one_airbox_runs(settings, launcher_env(docs))
+    # The store reads its credentials from the same Secret keys as the data plane.
+    for doc in manifests.local_store_manifests(settings):
+        if doc["kind"] in ("Deployment", "Job"):
+            for container in doc["spec"]["template"]["spec"]["containers"]:
+                refs = [e["valueFrom"]["secretKeyRef"] for e in container["env"]
+                        if "valueFrom" in e]
+                assert {(r["name"], r["key"]) for r in refs} == {
+                    (manifests.SECRET_NAME, "AWS_ACCESS_KEY_ID"),
+                    (manifests.SECRET_NAME, "AWS_SECRET_ACCESS_KEY")}
+                assert all(r["key"] in secret["stringData"] for r in refs)
 
 
 def test_gcs_credentials_are_a_file_in_the_launcher_and_its_job_pods(

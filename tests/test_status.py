@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import stat
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
+import yaml
 
 from airbox.ops.status import CHECK_IDS
 from tests.fake_control_plane import (
@@ -61,7 +66,8 @@ def test_healthy_then_each_failure_names_its_root_cause(installer: Installer) ->
     assert [c["id"] for c in report["checks"]] == list(CHECK_IDS)
     states = {c["id"]: c["state"] for c in report["checks"]}
     assert states == {"docker": "ok", "node-container": "ok", "kubernetes": "ok",
-                      "release": "ok", "pods": "ok", "events": "ok", "credentials": "ok",
+                      "release": "ok", "pods": "ok", "storage": "skip", "events": "ok",
+                      "credentials": "ok",
                       "registration": "skip", "heartbeat": "skip", "restart-policy": "ok",
                       # The default fake node has no kubeadm/crictl (see test_year.py).
                       "certificates": "skip", "disk": "skip", "images": "skip",
@@ -207,6 +213,71 @@ def _registered(inst: Installer, fake_cp: FakeControlPlane, **control_plane: str
                                **control_plane}
     install(inst, answers, AIRBYTE_CLIENT_ID=fake_cp.client_id,
             AIRBYTE_CLIENT_SECRET=fake_cp.client_secret)
+
+
+# Three installs and five status runs on a shared, loaded machine.
+@pytest.mark.timeout(300)
+def test_the_local_object_store(installer: Installer) -> None:
+    """No storage section: install runs MinIO (data on the host), status watches it."""
+    inst = installer
+    answers = inst.answers()
+    del answers["storage"]
+    install(inst, answers)
+    data = inst.state / "storage"
+    assert data.is_dir() and stat.S_IMODE(data.stat().st_mode) == 0o700
+    saved = json.loads((inst.state / "storage-credentials.json").read_text())
+    assert stat.S_IMODE((inst.state / "storage-credentials.json").stat().st_mode) == 0o600
+    kubectl = ["kubectl", "--kubeconfig", str(inst.state / "kubeconfig"), "--context",
+               "kind-" + inst.cluster, "--namespace", "airbyte"]
+    secret = json.loads(inst.fake.run(*kubectl, "get", "secret", "airbyte-config-secrets",
+                                      "-o", "json").stdout)["data"]
+    assert base64.b64decode(secret["AWS_SECRET_ACCESS_KEY"]).decode() == saved[
+        "secretAccessKey"]
+    kind_config = yaml.safe_load((inst.state / "kind-config.yaml").read_text())
+    assert kind_config["nodes"][0]["extraMounts"][0]["hostPath"] == str(data)
+    code, report = status_json(inst)
+    assert code == 0, report
+    storage = checks(report)["storage"]
+    assert storage["state"] == "ok"
+    assert storage["summary"].startswith("airbox-minio (http://airbox-minio.airbyte:9000) ready")
+
+    # The store deleted behind airbox's back: unhealthy, and the install runs it again.
+    deleted = inst.fake.run(*kubectl, "delete", "deployment", "airbox-minio")
+    assert deleted.returncode == 0, deleted.stderr
+    code, report = status_json(inst)
+    assert code == 1 and report["verdict"] == "unhealthy"
+    assert checks(report)["storage"]["state"] == "fail"
+    assert "local object store" in report["reason"] and "missing" in report["reason"]
+    assert report["next"].startswith(f"airbox install --name {inst.name}")
+    install(inst, answers)
+    code, report = status_json(inst)
+    assert code == 0 and checks(report)["storage"]["state"] == "ok"
+    # Same credentials across re-runs: the data written before stays readable.
+    assert json.loads((inst.state / "storage-credentials.json").read_text()) == saved
+
+    # A Secret missing the store's keys: its pod cannot start.
+    inst.fake.run(*kubectl, "delete", "secret", "airbyte-config-secrets")
+    inst.fake.run(*kubectl, "create", "secret", "generic", "airbyte-config-secrets")
+    code, report = status_json(inst)
+    assert checks(report)["storage"]["state"] == "fail"
+    assert "not ready" in checks(report)["storage"]["summary"]
+
+
+def test_storage_you_configure_is_not_run_by_airbox(installer: Installer) -> None:
+    inst = installer
+    answers = inst.answers()
+    answers["storage"] = {"type": "minio", "bucket": "logs", "minio": {
+        "endpoint": "http://minio.internal:9000", "accessKeyId": "onprem-id-0001",
+        "secretAccessKey": "onprem-secret-0001"}}
+    install(inst, answers)
+    assert not (inst.state / "storage").exists()
+    assert not (inst.state / "storage-credentials.json").exists()
+    code, report = status_json(inst)
+    assert code == 0, report
+    assert checks(report)["storage"] == {
+        "id": "storage", "state": "skip", "ok": None,
+        "summary": "minio storage you configured (not checked)", "details": [], "next": None}
+    assert not any("minio" in " ".join(call) for call in inst.fake.calls("kind"))
 
 
 def test_registration_and_heartbeat(installer: Installer, fake_cp: FakeControlPlane) -> None:

@@ -47,7 +47,9 @@ backward compatible; new keys may appear)::
     }
 
 Check ids: ``docker``, ``node-container``, ``kubernetes``, ``release``, ``pods``,
-``events``, ``credentials``, ``registration``, ``heartbeat``, then the ones that look
+``storage`` (the MinIO airbox runs when no storage is configured: ready, bucket made,
+its host data directory there; ``skip`` for a store you configured), ``events``,
+``credentials``, ``registration``, ``heartbeat``, then the ones that look
 ahead: ``restart-policy`` (the node comes back after a reboot), ``certificates``
 (kubeadm's, read in the node: warn under 30 days, fail once expired), ``disk`` (the
 node's image store and the host's Docker data root: warn above 80%, fail from 95%),
@@ -90,7 +92,7 @@ from airbox.paths import StateDir
 from airbox.redact import REDACTOR
 
 STATUS_VERSION = 1
-CHECK_IDS = ("docker", "node-container", "kubernetes", "release", "pods", "events",
+CHECK_IDS = ("docker", "node-container", "kubernetes", "release", "pods", "storage", "events",
              "credentials", "registration", "heartbeat",
              # Looking ahead: what will break in the coming weeks, not what is broken now.
              "restart-policy", "certificates", "disk", "images", "versions",
@@ -157,6 +159,7 @@ class Probes:
     disk: Outcome = field(default_factory=Outcome)
     images: Outcome = field(default_factory=Outcome)
     routing: Outcome = field(default_factory=Outcome)
+    storage: Outcome = field(default_factory=Outcome)
 
 
 # ---------------------------------------------------------------------------- probes
@@ -222,6 +225,27 @@ def _probe_release(inst: Installed, runner: Runner) -> dict[str, Any] | None:
 def _probe_pods(inst: Installed, runner: Runner) -> list[dict[str, Any]]:
     return kube.pods(runner, inst.kube, inst.settings.namespace,
                      kube.release_selector(inst.settings.release, inst.settings.values))
+
+
+def _probe_storage(inst: Installed, runner: Runner) -> dict[str, Any]:
+    """The local store's Deployment and bucket Job (``{}`` for each that is missing)."""
+    from airbox.render import manifests
+
+    found: dict[str, Any] = {}
+    for kind, name in (("deployment", manifests.LOCAL_STORE),
+                       ("job", manifests.LOCAL_STORE_JOB)):
+        argv = inst.kube.kubectl("--namespace", inst.settings.namespace, "get", kind, name,
+                                 "-o", "json")
+        result = runner.run(argv, timeout=15, check=False)
+        if result.ok:
+            found[kind] = json.loads(result.stdout or "{}")
+        elif "NotFound" in result.stderr or "not found" in result.stderr:
+            found[kind] = {}
+        else:
+            raise ToolError(f"kubectl get {kind} {name} failed",
+                            command=REDACTOR.mask_argv(argv), returncode=result.returncode,
+                            output_tail=REDACTOR.mask_all(result.stderr[-2000:]))
+    return found
 
 
 def _probe_events(inst: Installed, runner: Runner) -> list[dict[str, Any]]:
@@ -320,6 +344,8 @@ def run_probes(inst: Installed, runner: Runner) -> Probes:
         "registration": lambda: _probe_registration(inst),
         "routing": lambda: _probe_routing(inst),
     }
+    if inst.settings.target.is_kind and inst.settings.storage is None:
+        jobs["storage"] = lambda: _probe_storage(inst, runner)
     if inst.settings.target.is_kind:
         jobs["docker"] = lambda: _probe_docker(inst)
         jobs["certificates"] = lambda: _probe_certificates(inst)
@@ -334,7 +360,7 @@ def run_probes(inst: Installed, runner: Runner) -> Probes:
                   logs=results["logs"], registration=results["registration"],
                   certificates=results.get("certificates", Outcome()),
                   disk=results.get("disk", Outcome()), images=results.get("images", Outcome()),
-                  routing=results["routing"])
+                  routing=results["routing"], storage=results.get("storage", Outcome()))
 
 
 # ---------------------------------------------------------------------------- checks
@@ -412,6 +438,7 @@ class Assessment:
         self.kubernetes()
         self.release_check()
         self.pods_check()
+        self.storage_check()
         self.events_check()
         self.credentials()
         self.registration_checks()
@@ -648,6 +675,61 @@ class Assessment:
         restarts = sum(h.restarts for h in healths)
         note = f" ({restarts} restarts, none recent)" if restarts else ""
         self.add(Check("pods", "ok", f"{count}: " + ", ".join(h.name for h in healths) + note))
+
+    def storage_check(self) -> None:
+        """The object store airbox runs (no storage configured): the data plane writes
+        its job logs and state there, so a store that is down fails the syncs."""
+        from airbox.render import manifests
+
+        settings = self.inst.settings
+        if settings.storage is not None:
+            self.skip("storage", f"{settings.storage.section.type} storage you configured "
+                                 "(not checked)")
+            return
+        if not settings.target.is_kind:
+            self.skip("storage", "no storage configured")
+            return
+        if self.blocked:
+            self.skip("storage", f"not checked: {self.blocked}")
+            return
+        if not self.p.storage.ok:
+            assert self.p.storage.error is not None
+            self.skip("storage", f"could not look at the store: {why(self.p.storage.error)}")
+            return
+        found: dict[str, Any] = self.p.storage.value
+        where = f"{manifests.LOCAL_STORE} ({manifests.local_store_endpoint(settings)})"
+        reinstall = f"airbox install --name {self.name}"
+        deployment = found.get("deployment") or {}
+        if not deployment:
+            self.add(Check("storage", "fail", f"the local object store {where} is missing: "
+                                              "syncs cannot write their logs and state",
+                           next=f"{reinstall}  (runs it again; its data is kept)"))
+            return
+        status = deployment.get("status") or {}
+        if int(status.get("readyReplicas") or 0) < 1:
+            self.add(Check("storage", "fail", f"the local object store {where} is not ready",
+                           next=f"kubectl --namespace {settings.namespace} describe pods -l "
+                                f"app.kubernetes.io/name={manifests.LOCAL_STORE}"
+                                + (f" --kubeconfig {self.inst.kube.kubeconfig}"
+                                   if self.inst.kube.kubeconfig else "")))
+            return
+        job = found.get("job") or {}
+        done = any(c.get("type") == "Complete" and c.get("status") == "True"
+                   for c in (job.get("status") or {}).get("conditions") or [])
+        if not done:
+            self.add(Check("storage", "fail",
+                           f"{where} runs, but its bucket {manifests.LOCAL_STORE_BUCKET} was "
+                           "not made", next=reinstall))
+            return
+        data = self.inst.state.storage_data
+        if not data.is_dir():
+            self.add(Check("storage", "warn",
+                           f"{where} runs, but its host data directory {data} is gone: what "
+                           "it holds lives only in the node container now",
+                           next=f"{reinstall}  (after re-creating the cluster)"))
+            return
+        self.add(Check("storage", "ok", f"{where} ready, bucket {manifests.LOCAL_STORE_BUCKET}, "
+                                        f"data in {data}"))
 
     def _recent_restarts(self, raw: list[dict[str, Any]]) -> list[str]:
         found = []
