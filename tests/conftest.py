@@ -24,6 +24,8 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("AIRBOX_HOME", str(home / ".airbyte" / "airbox"))
+    # Never the real link-local metadata service: a closed local port (not on AWS).
+    monkeypatch.setenv("AIRBOX_IMDS_URL", "http://127.0.0.1:9")
     for var in _SCRUB:
         monkeypatch.delenv(var, raising=False)
     from airbox.redact import REDACTOR

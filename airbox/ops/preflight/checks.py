@@ -41,15 +41,18 @@ from airbox import versions
 from airbox.errors import DockerError
 from airbox.fsutil import read_json
 from airbox.ops.preflight.facts import (
+    POD_HOPS,
     DockerFacts,
     Endpoints,
     HostFacts,
     HttpAnswer,
+    ImdsFacts,
     Subject,
     SystemFacts,
     bounded,
     daemon_is_local,
     docker_problem,
+    imds_facts,
     kubeconfig_files,
     probe_http,
     proxied,
@@ -142,6 +145,10 @@ class Probe:
 
     def docker(self) -> DockerFacts | DockerError:
         return self.facts.docker()
+
+    def imds(self) -> ImdsFacts | None:
+        """The metadata service's answers (None: none answered), within a few seconds."""
+        return bounded(lambda: imds_facts(self.environ, timeout=1.0), 7.0)
 
 
 @dataclass(frozen=True)
@@ -475,6 +482,34 @@ def clock_verdict(skew: float, uncertainty: float) -> Verdict:
     return passed(f"{text} (within {SKEW_WARN:.0f}s)")
 
 
+def imds_fix(instance_id: str | None) -> str:
+    return ("aws ec2 modify-instance-metadata-options --instance-id "
+            f"{instance_id or '<instance-id>'} --http-put-response-hop-limit {POD_HOPS} "
+            "--http-endpoint enabled")
+
+
+def check_imds_hop_limit(p: Probe) -> Verdict:
+    """Instance-profile credentials reach pods in kind only if IMDSv2 answers that far."""
+    if not p.subject.instance_profile:
+        return skipped("no instance-profile authentication is configured")
+    found = p.imds()
+    if found is None:
+        return skipped("not on AWS: no instance metadata service answered (the instance "
+                       "profile can only work on EC2)")
+    hops = (f"pods in the kind cluster are {POD_HOPS} network hops from the instance "
+            "metadata service")
+    if found.hop_limit is None:
+        return warned(f"could not read the IMDSv2 hop limit: {found.why}; {hops}, and with a "
+                      f"limit below {POD_HOPS} they get no credentials", imds_fix(
+                          found.instance_id))
+    if found.hop_limit < POD_HOPS:
+        return failed(f"the IMDSv2 hop limit of {found.instance_id} is {found.hop_limit}; "
+                      f"{hops}, so the data plane would get no instance-profile credentials",
+                      imds_fix(found.instance_id))
+    return passed(f"the IMDSv2 hop limit of {found.instance_id} is {found.hop_limit} "
+                  f"(at least {POD_HOPS}: pods in kind reach the metadata service)")
+
+
 def _airbox_made(state: StateDir | None, step: str) -> bool:
     """Whether an airbox install of this name reached ``step`` (so the object is ours).
 
@@ -562,6 +597,8 @@ CHECKS: tuple[Check, ...] = (
     Check("network.helm-repo", "Helm chart source reachable", check_helm_repo),
     Check("network.registry", "Image registry reachable", check_registry, "kind"),
     Check("clock.skew", "Clock in sync with the control plane", check_clock),
+    Check("aws.imds-hop-limit", "Instance metadata reachable from pods (IMDSv2 hop limit)",
+          check_imds_hop_limit, "kind"),
     Check("name.cluster", "kind cluster name free", check_cluster_name, "kind"),
     Check("name.release", "Helm release name free", check_release_name, "existing"),
     Check("kube.context", "Kubernetes context exists", check_kube_context, "existing"),

@@ -60,6 +60,8 @@ class Subject:
     kubeconfig: str | None = None
     chart_source: str | None = None
     image_registry: str | None = None
+    # The secrets manager or the storage authenticate with the VM's IAM role.
+    instance_profile: bool = False
 
     @property
     def is_kind(self) -> bool:
@@ -81,6 +83,11 @@ class Subject:
             kubeconfig=settings.target.kubeconfig,
             chart_source=settings.chart.source,
             image_registry=_image_registry(settings.values),
+            instance_profile=any(
+                section.spec.section in ("awsSecretManager", "s3")
+                and section.value("authenticationType") == "instanceProfile"
+                for section in (settings.secrets_manager,
+                                *([settings.storage.section] if settings.storage else []))),
         )
 
     @classmethod
@@ -104,6 +111,10 @@ class Subject:
             kubeconfig=cluster.get("kubeconfig") or None,
             chart_source=chart.get("source") or None,
             image_registry=_image_registry(_mapping(answers.get("values"))),
+            instance_profile=any(
+                _mapping(_mapping(answers.get(root)).get(section)).get("authenticationType")
+                == "instanceProfile"
+                for root, section in (("secretsManager", "awsSecretManager"), ("storage", "s3"))),
         )
 
 
@@ -483,3 +494,142 @@ def probe_http(url: str, timeout: float) -> HttpAnswer:
         return HttpAnswer(url, sent=sent, received=time.time(), error="error", detail=str(exc))
 
 
+
+
+# ------------------------------------------------------------------ AWS instance metadata
+
+IMDS_URL_ENV = "AIRBOX_IMDS_URL"
+EC2_URL_ENV = "AIRBOX_EC2_URL"
+IMDS_URL = "http://169.254.169.254"
+# Pods in the kind cluster are this many hops from the instance metadata service: the
+# host forwards into Docker's bridge, the kind node into the pod's network.
+POD_HOPS = 3
+
+
+@dataclass(frozen=True)
+class ImdsFacts:
+    """This EC2 instance as its metadata service (IMDSv2) and the EC2 API describe it."""
+
+    instance_id: str | None
+    region: str | None
+    # The IMDSv2 PUT response hop limit; None with ``why`` when it could not be read.
+    hop_limit: int | None
+    why: str | None = None
+
+
+def imds_facts(environ: Mapping[str, str], timeout: float = 1.0) -> ImdsFacts | None:
+    """None when no metadata service answers the IMDSv2 token PUT (not on EC2).
+
+    The hop limit is no metadata category: IMDS only enforces it (as the TTL of its
+    answers). It is read from the EC2 API (DescribeInstances, ``metadataOptions``),
+    signed with the instance profile's own temporary credentials, which come from IMDS;
+    without ec2:DescribeInstances it stays unknown (``why``).
+    """
+    import httpx
+
+    from airbox.redact import REDACTOR
+
+    base = (environ.get(IMDS_URL_ENV) or IMDS_URL).rstrip("/")
+    # Never through a proxy: the metadata service is link-local.
+    with httpx.Client(timeout=timeout, trust_env=False) as http:
+        try:
+            answer = http.put(f"{base}/latest/api/token",
+                              headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"})
+        except httpx.HTTPError:
+            return None
+        if answer.status_code != 200 or not answer.text:
+            return None
+        token = answer.text.strip()
+        REDACTOR.add(token)
+        headers = {"X-aws-ec2-metadata-token": token}
+
+        def meta(path: str) -> str | None:
+            try:
+                got = http.get(f"{base}/latest/meta-data/{path}", headers=headers)
+            except httpx.HTTPError:
+                return None
+            return got.text.strip() if got.status_code == 200 else None
+
+        instance_id, region = meta("instance-id"), meta("placement/region")
+        role = (meta("iam/security-credentials/") or "").splitlines()
+        if not instance_id or not region:
+            return ImdsFacts(instance_id, region, None, "the metadata service did not name "
+                                                        "the instance and its region")
+        if not role:
+            return ImdsFacts(instance_id, region, None, "no instance profile (IAM role) is "
+                                                        "attached to this instance")
+        raw = meta(f"iam/security-credentials/{role[0]}")
+        try:
+            import json
+
+            creds = json.loads(raw or "")
+            key_id, secret = str(creds["AccessKeyId"]), str(creds["SecretAccessKey"])
+            session = str(creds.get("Token") or "")
+        except (ValueError, KeyError, TypeError):
+            return ImdsFacts(instance_id, region, None, "the instance profile's credentials "
+                                                        "could not be read")
+        REDACTOR.add(secret, session)
+        hop_limit, why = _describe_hop_limit(environ, http, instance_id, region,
+                                             (key_id, secret, session))
+        return ImdsFacts(instance_id, region, hop_limit, why)
+
+
+def _describe_hop_limit(environ: Mapping[str, str], http: Any, instance_id: str,
+                        region: str, creds: tuple[str, str, str]) -> tuple[int | None, str | None]:
+    import re as _re
+
+    import httpx
+
+    url = (environ.get(EC2_URL_ENV) or f"https://ec2.{region}.amazonaws.com").rstrip("/")
+    query = {"Action": "DescribeInstances", "InstanceId.1": instance_id,
+             "Version": "2016-11-15"}
+    headers = sigv4_headers("GET", url, query, region, "ec2", creds, time.time())
+    try:
+        answer = http.get(url + "/", params=query, headers=headers, timeout=4.0)
+    except httpx.HTTPError as exc:
+        return None, f"the EC2 API did not answer ({type(exc).__name__})"
+    if answer.status_code != 200:
+        code = _re.search(r"<Code>([^<]+)</Code>", answer.text)
+        reason = code.group(1) if code else f"HTTP {answer.status_code}"
+        return None, f"the EC2 API refused DescribeInstances ({reason}; the instance " \
+                     "profile may lack ec2:DescribeInstances)"
+    found = _re.search(r"<httpPutResponseHopLimit>(\d+)</httpPutResponseHopLimit>",
+                       answer.text)
+    if not found:
+        return None, "the EC2 API's answer has no metadata options"
+    return int(found.group(1)), None
+
+
+def sigv4_headers(method: str, url: str, query: Mapping[str, str], region: str, service: str,
+                  creds: tuple[str, str, str], now: float) -> dict[str, str]:
+    """AWS Signature Version 4 headers for a request without a body."""
+    import hashlib
+    import hmac
+    from urllib.parse import quote
+
+    key_id, secret, session = creds
+    parts = urlsplit(url)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    day = stamp[:8]
+    canonical_query = "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}"
+                               for k, v in sorted(query.items()))
+    signed = {"host": parts.netloc, "x-amz-date": stamp}
+    if session:
+        signed["x-amz-security-token"] = session
+    names = ";".join(sorted(signed))
+    canonical_headers = "".join(f"{k}:{signed[k]}\n" for k in sorted(signed))
+    request = "\n".join([method, parts.path or "/", canonical_query, canonical_headers, names,
+                         hashlib.sha256(b"").hexdigest()])
+    scope = f"{day}/{region}/{service}/aws4_request"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope,
+                         hashlib.sha256(request.encode()).hexdigest()])
+    key = ("AWS4" + secret).encode()
+    for part in (day, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    headers = {"X-Amz-Date": stamp,
+               "Authorization": f"AWS4-HMAC-SHA256 Credential={key_id}/{scope}, "
+                                f"SignedHeaders={names}, Signature={signature}"}
+    if session:
+        headers["X-Amz-Security-Token"] = session
+    return headers
