@@ -227,3 +227,36 @@ def test_unknown_name_on_a_terminal_offers_the_workspaces_and_a_new_one(
     [create] = cp.calls("POST", "/v1/workspaces")
     assert create.body == {"name": "eu-syncs", "organizationId": cp.organization_id,
                            "regionId": here.region_id}
+
+
+def test_checkbox_on_a_terminal_routes_what_the_user_ticks(
+    fake_cp: FakeControlPlane, api: AirbyteApi, keys: Any  # noqa: F811
+) -> None:
+    cp = fake_cp
+    k, prompter = keys
+    here = own_region(cp, "eu-private")
+    cp.add_workspace("analytics")
+    cp.add_workspace("marketing")
+    # analytics ticked, marketing not, "create a new workspace" (pre-ticked) unticked.
+    k.type(" " + "\x1b[B" + "\x1b[B" + " " + "\r")
+    done = route(api, here, ["analitycs"], prompter=prompter)
+    assert done.routed == ["analytics"] and done.created == []
+    assert cp.routed(here.region_id) == ["analytics"]
+    assert cp.calls("POST", "/v1/workspaces") == []
+
+
+def test_unassign_moves_a_workspace_back_to_the_managed_region(
+    fake_cp: FakeControlPlane, api: AirbyteApi  # noqa: F811
+) -> None:
+    from airbox.ops.workspaces import _unassign
+
+    cp = fake_cp
+    here = own_region(cp, "eu-private")
+    cp.add_workspace("analytics", region_id=here.region_id)
+    said: list[str] = []
+    _unassign(api, here, ["analytics"], say=said.append)
+    assert cp.routed(here.region_id) == []
+    assert cp.routed(cp.managed_region["regionId"]) == ["analytics"]
+    assert said == ["workspace analytics moved back to region US"]
+    with pytest.raises(UsageError):
+        _unassign(api, here, ["nope"], say=said.append)
