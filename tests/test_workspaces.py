@@ -260,3 +260,32 @@ def test_unassign_moves_a_workspace_back_to_the_managed_region(
     assert said == ["workspace analytics moved back to region US"]
     with pytest.raises(UsageError):
         _unassign(api, here, ["nope"], say=said.append)
+
+
+def test_route_step_with_a_data_planes_own_credentials_and_no_region_only_advises(
+    fake_cp: FakeControlPlane, tmp_path: Any  # noqa: F811
+) -> None:
+    """Application credentials in the environment but a data plane airbox did not
+    register, and no region named: the install is not failed; the last screen says where
+    to route in Airbyte."""
+    from types import SimpleNamespace
+
+    from airbox.config.settings import Settings
+    from airbox.ops.workspaces import install_step, last_screen
+    from airbox.paths import StateDir
+    from tests import answers_factory as af
+
+    data = af.answers(directory=tmp_path, name="dp-own")
+    data["controlPlane"] = {"url": fake_cp.url, "apiUrl": fake_cp.api_url}
+    data["registration"] = {"clientId": fake_cp.client_id,
+                            "clientSecret": fake_cp.client_secret}
+    ctx = SimpleNamespace(settings=Settings.from_answers(data),
+                          state=StateDir.for_name("dp-own"), routing=None, prompter=None,
+                          options=SimpleNamespace(interactive=False, force_route=False))
+    skipped: list[str] = []
+    line = SimpleNamespace(update=skipped.append, skip=skipped.append, paused=None)
+    install_step(ctx, line)  # type: ignore[arg-type]
+    assert skipped == ["the region is not known; see below"]
+    [text] = last_screen(ctx.routing, "dp-own", None)
+    assert "Settings › Workspace › General › Region" in text
+    assert fake_cp.calls("PATCH", "/v1/workspaces/*") == []

@@ -301,7 +301,19 @@ def install_step(ctx: Context, line: StepLine) -> None:
         line.skip("needs the application's credentials; see below")
         return
     with api_for(settings, ctx.state) as api:
-        region = find_region(api, settings, ctx.state)
+        try:
+            region = find_region(api, settings, ctx.state)
+        except MissingInput:
+            if wanted:
+                raise
+            # Given a data plane's own credentials and no region: nothing to route, and
+            # no reason to fail an install that worked.
+            ctx.routing = Routing(None, manual=(
+                "airbox does not know this data plane's region (it did not register it): "
+                f"in Airbyte, open {UI_PATH} and select the data plane's region, or set "
+                "registration.region and run `airbox workspaces --assign <workspace>`"))
+            line.skip("the region is not known; see below")
+            return
         result = route(api, region, wanted, prompter=ctx.prompter if interactive else None,
                        force=ctx.options.force_route, ask_when_none=interactive,
                        say=line.update, paused=line.paused)
