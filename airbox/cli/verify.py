@@ -14,7 +14,7 @@ Examples:
 \b
 Exit codes: 0 the sync succeeded and its pods ran on this data plane; 1 it failed,
 timed out, or ran elsewhere; 3 not installed; 4 control plane (API) error; 130 interrupted
-(the job is cancelled and what verify created is deleted).
+(143 on SIGTERM; the job is cancelled and what verify created is deleted).
 """
 
 

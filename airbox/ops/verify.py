@@ -8,8 +8,9 @@ connection. Meanwhile the job's pods are watched in this data plane's namespace
 succeeds without a pod here ran on another data plane.
 
 Everything airbox creates is named ``airbox-verify-<data plane>-…``: a run removes what
-an earlier, killed run left behind by that prefix, and a Ctrl-C (or SIGTERM) cancels the
-job (``DELETE /jobs/{id}``) and removes what this run created before exiting.
+an earlier, killed run left behind by that prefix, and a Ctrl-C (or SIGTERM/SIGHUP, which
+``airbox.signals`` raises as a KeyboardInterrupt) cancels the job (``DELETE /jobs/{id}``)
+and removes what this run created before exiting (130, or 143/129).
 
 Exit codes: 0 the sync succeeded and its pods ran here; 1 it failed, timed out, or ran
 elsewhere; 3 not installed; 4 API error.
@@ -33,7 +34,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
 from airbox import runlog
@@ -111,26 +111,6 @@ class Outcome:
             "created": self.created, "removed": self.removed,
             "leftoversRemoved": self.leftovers, "seconds": round(self.seconds, 1),
         }
-
-
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, handled like Ctrl-C: cancel the job, clean up, exit 130."""
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise _Terminated()
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: nothing to install
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager
@@ -395,7 +375,7 @@ def verify_command(
     say = term.info if not as_json else runlog.logger().info
     started = time.monotonic()
     with api_for(inst.settings, inst.state,
-                 base_url=record.get("apiUrl") or None) as api, _sigterm_as_interrupt():
+                 base_url=record.get("apiUrl") or None) as api:
         runner = tool_runner(term.debug if verbose else None)
         verifier = Verifier(inst, api, runner, say=say, sleep=sleep)
         outcome = verifier.outcome
@@ -419,7 +399,9 @@ def verify_command(
                 verifier.cancel()
                 if not keep:
                     verifier.clean_up()
-            raise KeyboardInterrupt from None
+            # SIGTERM/SIGHUP arrive as airbox.signals.Terminated (a KeyboardInterrupt):
+            # re-raised as they came, so the exit code says which (130, 143, 129).
+            raise
         finally:
             if not keep and outcome.result != "interrupted":
                 with _shielded():
