@@ -49,10 +49,13 @@ def child_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
     """``base`` (default: this process's environment) without airbox's credentials: the
     variables above, and any whose value is a secret airbox knows (an answers file's
     ``${VAULT_TOKEN}``)."""
+    from airbox.config.answers import ENV_ANSWERS  # every variable that is an answer
+
     env = dict(os.environ if base is None else base)
     known = REDACTOR.known()
+    drop = set(SECRET_ENV) | set(ENV_ANSWERS)
     return {key: value for key, value in env.items()
-            if key not in SECRET_ENV and not (value and value in known)}
+            if key not in drop and not (value and value in known)}
 
 
 def end_all(sig: int = signal.SIGTERM) -> None:
