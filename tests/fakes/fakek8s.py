@@ -5176,14 +5176,25 @@ def run_tool(ctx: Ctx) -> int:
 # main
 
 
+def _called_by_airbox() -> bool:
+    try:
+        argv = Path(f"/proc/{os.getppid()}/cmdline").read_bytes().split(b"\0")[:2]
+    except OSError:
+        return False
+    return any(Path(os.fsdecode(arg)).name == "airbox" for arg in argv if arg)
+
+
 def interrupt(ctx: Ctx) -> int:
-    """What the user's Ctrl-C does: SIGINT to the terminal's foreground process group —
-    the caller's (airbox runs each tool in a group of its own and passes the signal on)
-    and, for a caller that does not, this one's."""
+    """What the user's Ctrl-C does: SIGINT to the terminal's foreground process group.
+    Under airbox that is airbox's group (airbox runs each tool in a group of its own and
+    passes the signal on); called directly (a test), this fake's own group."""
     sys.stdout.flush()
     sys.stderr.flush()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for group in {os.getpgid(os.getppid()), os.getpgrp()}:
+    groups = {os.getpgrp()}
+    if _called_by_airbox():
+        groups.add(os.getpgid(os.getppid()))
+    for group in groups:
         os.killpg(group, signal.SIGINT)
     return 130
 
