@@ -995,4 +995,5 @@ def test_concurrent_calls_share_state(fake_k8s: FakeK8s, cluster: Path) -> None:
     assert {f"namespace/ns{i}" for i in range(6)} <= set(names)
     records = fake_k8s.call_records("kubectl")
     assert len([r for r in records if r["argv"][2:4] == ["create", "namespace"]]) == 6
-    assert set(records[0]) == {"tool", "argv", "cwd", "stdin_bytes", "time", "exit"}
+    assert set(records[0]) == {"tool", "argv", "cwd", "stdin_bytes", "env", "pid", "time",
+                               "exit"}
