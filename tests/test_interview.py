@@ -379,3 +379,29 @@ def test_typos_in_names_and_ids_are_refused_all_at_once(tmp_path: Path) -> None:
     assert "'my-tenant' is not an id of the form" in found[
         "secretsManager.azureKeyVault.tenantId"].message
     assert "Cloud Storage bucket names" in str(found["storage.bucket"].fix)
+
+
+def test_the_region_question_shows_its_choices_before_any_key(tmp_path: Path) -> None:
+    """A filterable list that looked empty until Tab was pressed: now the regions show as
+    the question opens, and typing narrows them."""
+    import sys
+
+    script = tmp_path / "ask.py"
+    script.write_text(
+        "from airbox.config.prompts import Prompter\n"
+        "print('chosen:', Prompter().autocomplete("
+        "'Region (pick one, or type a new name to create it)', "
+        "['eu-private', 'us-west-private']))\n")
+    log = tmp_path / "pty.log"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TERM": "xterm-256color",
+           "PROMPT_TOOLKIT_NO_CPR": "1"}
+    child = pexpect.spawn(sys.executable, [str(script)], env=env, encoding="utf-8",
+                          timeout=30, dimensions=(30, 120))
+    child.logfile_read = log.open("a", encoding="utf-8")
+    child.expect(re.escape("Region (pick one"))
+    child.expect("us-west-private")        # shown with no key pressed
+    child.send("us-west-private\r")
+    child.expect("chosen: us-west-private")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, _transcript(log)
