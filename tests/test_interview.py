@@ -405,3 +405,19 @@ def test_the_region_question_shows_its_choices_before_any_key(tmp_path: Path) ->
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0, _transcript(log)
+
+
+def test_identifiers_are_typed_in_the_clear_and_secrets_hidden() -> None:
+    from airbox.config.settings import SECRETS_MANAGERS, STORAGES
+
+    aws = SECRETS_MANAGERS["AWS_SECRET_MANAGER"]
+    assert not aws.field("accessKeyId").masked and aws.field("secretAccessKey").masked
+    assert not STORAGES["s3"].field("accessKeyId").masked
+    azure = SECRETS_MANAGERS["AZURE_KEY_VAULT"]
+    assert not azure.field("clientId").masked and azure.field("clientSecret").masked
+    # Every question has its one line of help saying where the value is found.
+    for table in (SECRETS_MANAGERS, STORAGES):
+        for spec in table.values():
+            for field in spec.fields:
+                if field.required or field.kind == "choice":
+                    assert field.where, (spec.type, field.key)
