@@ -44,22 +44,23 @@ class Result:
     note: str = ""
 
 
-def check_mutants(mutants: list[Mutant]) -> list[str]:
-    """Every mutant's original must occur exactly once in its file (else it went stale)."""
-    problems = []
-    for index, m in enumerate(mutants):
+def check_mutants(mutants: list[tuple[int, Mutant]]) -> dict[int, str]:
+    """Mutants whose original is not exactly once in the file (stale) or that do not
+    compile, by index, with the reason."""
+    problems: dict[int, str] = {}
+    for index, m in mutants:
         text = (REPO / m.path).read_text(encoding="utf-8")
         count = text.count(m.original)
         if count != 1:
-            problems.append(f"mutant {index} ({m.module}: {m.description}): original found "
-                            f"{count} times in {m.path}")
+            problems[index] = (f"mutant {index} ({m.module}: {m.description}): original found "
+                               f"{count} times in {m.path}")
             continue
         try:
             compile(text.replace(m.original, m.replacement, 1), m.path, "exec")
         except SyntaxError as exc:
             # A mutant that does not even import would be "caught" by any test.
-            problems.append(f"mutant {index} ({m.module}: {m.description}): not valid "
-                            f"Python ({exc.msg}, line {exc.lineno})")
+            problems[index] = (f"mutant {index} ({m.module}: {m.description}): not valid "
+                               f"Python ({exc.msg}, line {exc.lineno})")
     return problems
 
 
@@ -76,6 +77,10 @@ def make_tree(root: Path) -> Path:
     return tree
 
 
+# pytest-xdist workers per test run (0: none); --workers changes it.
+XDIST_WORKERS = "0"
+
+
 def run_tests(tree: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, float, str]:
     """(outcome, seconds, last line): outcome is passed | failed | timeout."""
     present = [t for t in tests if (tree / t).exists()]
@@ -85,7 +90,8 @@ def run_tests(tree: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, 
     # The copy's airbox wins over the editable install, in pytest and in every child.
     env["PYTHONPATH"] = str(tree) + os.pathsep + env.get("PYTHONPATH", "")
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    argv = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *present]
+    argv = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+            "-n", XDIST_WORKERS, *present]
     started = time.monotonic()
     proc = subprocess.Popen(argv, cwd=tree, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -170,11 +176,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds per mutant's test run (a timeout counts as caught)")
     parser.add_argument("--threshold", type=float, default=90.0,
                         help="minimum %% caught per module (default 90)")
+    parser.add_argument("--workers", default="0",
+                        help="pytest-xdist workers per test run (default 0: in one process)")
     parser.add_argument("--no-baseline", action="store_true",
                         help="skip the unmutated run of the tests")
     parser.add_argument("--index", type=int, action="append",
                         help="run only the mutant with this index (see --list)")
     args = parser.parse_args(argv)
+    global XDIST_WORKERS
+    XDIST_WORKERS = args.workers
 
     selected = [(i, m) for i, m in enumerate(MUTANTS)
                 if (not args.module or m.module in args.module)
@@ -185,10 +195,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{i:3} {m.module:13} {m.description}{flag}")
         print(f"{len(selected)} mutants")
         return 0
-    problems = check_mutants([m for _, m in selected])
+    # A mutant whose snippet the code no longer has is reported (and the run fails), but
+    # the others still run: the code moves under the list.
+    problems = check_mutants(selected)
+    selected = [(i, m) for i, m in selected if i not in problems]
     if problems:
-        print("\n".join(problems), file=sys.stderr)
-        return 2
+        print("\n".join(problems.values()), file=sys.stderr)
     runnable = [m for _, m in selected if not m.equivalent]
     before = {path: (REPO / path).read_bytes() for path in {m.path for m in MUTANTS}}
     equivalent = [m for _, m in selected if m.equivalent]
@@ -225,7 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     if changed:
         print(f"error: the working tree changed during the run: {changed}", file=sys.stderr)
         return 2
-    return 0 if report(results, equivalent, args.threshold) else 1
+    met = report(results, equivalent, args.threshold)
+    if problems:
+        print(f"\n{len(problems)} stale or invalid mutant(s), not run: update scripts/mutants.py",
+              file=sys.stderr)
+        return 2
+    return 0 if met else 1
 
 
 if __name__ == "__main__":

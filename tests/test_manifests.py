@@ -1,0 +1,245 @@
+"""What airbox hands to Kubernetes, Helm and kind, pinned by exact value per section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airbox.config.settings import Settings
+from airbox.render import manifests
+from tests.answers_factory import SECRETS, answers
+
+S = "airbyte-config-secrets"
+DP = {"DATAPLANE_CLIENT_ID": SECRETS["dp_id"], "DATAPLANE_CLIENT_SECRET": SECRETS["dp_secret"]}
+DP_VALUES = {
+    "secretName": S,
+    "clientIdSecretName": S,
+    "clientIdSecretKey": "DATAPLANE_CLIENT_ID",
+    "clientSecretSecretName": S,
+    "clientSecretSecretKey": "DATAPLANE_CLIENT_SECRET",
+}
+
+
+def _settings(tmp_path: Path, sm: str = "vault", st: str = "default", **kw: Any) -> Settings:
+    return Settings.from_answers(answers(sm, st, directory=tmp_path, **kw))
+
+
+def _sa_json(tmp_path: Path) -> str:
+    return (tmp_path / "sa.json").read_text()
+
+
+# Per secrets manager: (the Secret's keys beyond the data plane's, the values' section).
+def _sm_expected(sm: str, tmp_path: Path) -> tuple[dict[str, str], dict[str, Any]]:
+    return {
+        "aws-keys": (
+            {"AWS_SECRET_MANAGER_ACCESS_KEY_ID": SECRETS["sm_access"],
+             "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY": SECRETS["sm_secret"]},
+            {"type": "AWS_SECRET_MANAGER", "secretName": S, "awsSecretManager": {
+                "region": "us-west-2", "authenticationType": "credentials",
+                "accessKeyIdSecretKey": "AWS_SECRET_MANAGER_ACCESS_KEY_ID",
+                "secretAccessKeySecretKey": "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY",
+                "kmsArn": "arn:aws:kms:us-west-2:123456789012:key/abc",
+                "tags": [{"key": "team", "value": "data"}]}}),
+        "aws-instance-profile": (
+            # The chart references the keys whatever the type: present, empty.
+            {"AWS_SECRET_MANAGER_ACCESS_KEY_ID": "", "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY": ""},
+            {"type": "AWS_SECRET_MANAGER", "secretName": S, "awsSecretManager": {
+                "region": "us-west-2", "authenticationType": "instanceProfile",
+                "accessKeyIdSecretKey": "AWS_SECRET_MANAGER_ACCESS_KEY_ID",
+                "secretAccessKeySecretKey": "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY"}}),
+        "google": (
+            {"SECRET_STORE_GCP_CREDENTIALS": _sa_json(tmp_path)},
+            {"type": "GOOGLE_SECRET_MANAGER", "secretName": S, "googleSecretManager": {
+                "projectId": "my-project", "region": "us-central1",
+                "credentialsSecretKey": "SECRET_STORE_GCP_CREDENTIALS"}}),
+        "azure-key-vault": (
+            {"AB_AZURE_KEY_VAULT_CLIENT_ID": SECRETS["akv_id"],
+             "AB_AZURE_KEY_VAULT_CLIENT_SECRET": SECRETS["akv_secret"]},
+            {"type": "AZURE_KEY_VAULT", "secretName": S, "azureKeyVault": {
+                "tenantId": "00000000-0000-0000-0000-000000000001",
+                "vaultUrl": "https://my-vault.vault.azure.net/",
+                "clientIdSecretKey": "AB_AZURE_KEY_VAULT_CLIENT_ID",
+                "clientSecretSecretKey": "AB_AZURE_KEY_VAULT_CLIENT_SECRET"}}),
+        "vault": (
+            {"VAULT_AUTH_TOKEN": SECRETS["vault"]},
+            {"type": "VAULT", "secretName": S, "vault": {
+                "address": "https://vault.example.com:8200", "prefix": "airbyte/",
+                "authTokenSecretKey": "VAULT_AUTH_TOKEN"}}),
+    }[sm]
+
+
+def _st_expected(st: str, tmp_path: Path) -> tuple[dict[str, str], dict[str, Any]]:
+    four = dict.fromkeys(("log", "state", "workloadOutput", "activityPayload"), "bkt")
+    return {
+        "default": ({}, {"secretName": "dp1-airbyte-data-plane-secrets"}),
+        "s3-keys": (
+            {"AWS_ACCESS_KEY_ID": SECRETS["s3_access"],
+             "AWS_SECRET_ACCESS_KEY": SECRETS["s3_secret"]},
+            {"secretName": S, "type": "s3", "bucket": four, "s3": {
+                "region": "us-west-2", "authenticationType": "credentials",
+                "accessKeyIdSecretKey": "AWS_ACCESS_KEY_ID",
+                "secretAccessKeySecretKey": "AWS_SECRET_ACCESS_KEY"}}),
+        "s3-instance-profile": (
+            {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""},
+            {"secretName": S, "type": "s3",
+             # Uses left out fall back to the first bucket given.
+             "bucket": {"log": "logs", "state": "state", "workloadOutput": "logs",
+                        "activityPayload": "logs"},
+             "s3": {"region": "us-west-2", "authenticationType": "instanceProfile",
+                    "accessKeyIdSecretKey": "AWS_ACCESS_KEY_ID",
+                    "secretAccessKeySecretKey": "AWS_SECRET_ACCESS_KEY"}}),
+        "gcs": (
+            # The key file also under its file name: the launcher mounts it as gcp.json.
+            {"GOOGLE_APPLICATION_CREDENTIALS_JSON": _sa_json(tmp_path),
+             "gcp.json": _sa_json(tmp_path)},
+            {"secretName": S, "type": "gcs", "bucket": four, "gcs": {
+                "projectId": "my-project",
+                "credentialsJsonSecretKey": "GOOGLE_APPLICATION_CREDENTIALS_JSON"}}),
+        "azure": (
+            {"AZURE_STORAGE_CONNECTION_STRING": SECRETS["azure_conn"]},
+            {"secretName": S, "type": "azure",
+             "bucket": dict.fromkeys(("log", "state", "workloadOutput", "activityPayload"),
+                                     "container"),
+             "azure": {"connectionStringSecretKey": "AZURE_STORAGE_CONNECTION_STRING"}}),
+    }[st]
+
+
+@pytest.mark.parametrize("sm", ["aws-keys", "aws-instance-profile", "google",
+                                "azure-key-vault", "vault"])
+def test_secret_and_values_per_secrets_manager(tmp_path: Path, sm: str) -> None:
+    settings = _settings(tmp_path, sm)
+    sm_data, sm_values = _sm_expected(sm, tmp_path)
+    assert manifests.secret_data(settings) == {**DP, **sm_data}
+    launcher = {}
+    if sm == "azure-key-vault":
+        # The chart has no value for Key Vault tags: the launcher reads them from its env.
+        launcher = {"workloadLauncher": {"extraEnv": [
+            {"name": "AB_AZURE_KEY_VAULT_TAGS", "value": "team=data,env=prod"}]}}
+    assert manifests.helm_values(settings) == {
+        **launcher,
+        "airbyteUrl": "https://cloud.airbyte.com",
+        "edition": "cloud",
+        "secretName": S,
+        "dataPlane": DP_VALUES,
+        "secretsManager": sm_values,
+        "workloads": {"namespace": "airbyte", "containerOrchestrator": {"secretName": S}},
+        "storage": {"secretName": "dp1-airbyte-data-plane-secrets"},
+    }
+
+
+@pytest.mark.parametrize("st", ["s3-keys", "s3-instance-profile", "gcs", "azure"])
+def test_secret_and_values_per_storage(tmp_path: Path, st: str) -> None:
+    settings = _settings(tmp_path, "vault", st)
+    st_data, st_values = _st_expected(st, tmp_path)
+    assert manifests.secret_data(settings) == {**DP, "VAULT_AUTH_TOKEN": SECRETS["vault"],
+                                               **st_data}
+    values = manifests.helm_values(settings)
+    assert values["storage"] == st_values
+    if st == "gcs":
+        assert values["workloadLauncher"] == {
+            "volumes": [{"name": "airbox-gcp-creds", "secret": {
+                "secretName": S, "items": [{"key": "gcp.json", "path": "gcp.json"}]}}],
+            "volumeMounts": [{"name": "airbox-gcp-creds", "mountPath": "/secrets/gcp-creds",
+                              "readOnly": True}],
+        }
+    else:
+        assert "workloadLauncher" not in values
+
+
+def test_user_launcher_entries_are_kept_and_airbox_adds_only_what_they_do_not_name(
+        tmp_path: Path) -> None:
+    a = answers("vault", "gcs", directory=tmp_path)
+    mine = {"name": "airbox-gcp-creds", "emptyDir": {}}
+    other = {"name": "cache", "emptyDir": {}}
+    a["values"] = {"workloadLauncher": {"volumes": [mine, other]}}
+    values = manifests.helm_values(Settings.from_answers(a))
+    assert values["workloadLauncher"]["volumes"] == [mine, other]
+
+
+def test_enterprise_license_key_and_url(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, edition="enterprise")
+    data = manifests.secret_data(settings)
+    assert data["AIRBYTE_LICENSE_KEY"] == SECRETS["license"]
+    values = manifests.helm_values(settings)
+    assert values["airbyteUrl"] == "https://airbyte.example.com"
+    assert values["edition"] == "enterprise"
+    assert values["enterprise"] == {"secretName": S, "licenseKeySecretKey": "AIRBYTE_LICENSE_KEY"}
+
+
+def test_every_reference_in_the_values_names_a_key_of_the_secret(tmp_path: Path) -> None:
+    for sm in ("aws-keys", "google", "azure-key-vault", "vault"):
+        for st in ("s3-keys", "gcs", "azure"):
+            settings = _settings(tmp_path, sm, st, edition="enterprise")
+            data = manifests.secret_data(settings)
+            refs: list[str] = []
+
+            def walk(node: Any) -> None:
+                if isinstance(node, dict):
+                    for key, value in node.items():
+                        if key.endswith("SecretKey"):
+                            refs.append(value)
+                        walk(value)
+
+            walk(manifests.helm_values(settings))
+            assert refs and all(ref in data for ref in refs), (sm, st, refs)
+
+
+def test_secret_manifest_is_a_string_data_secret_in_the_namespace(tmp_path: Path) -> None:
+    a = answers("vault", directory=tmp_path)
+    a["namespace"] = "dp-ns"
+    settings = Settings.from_answers(a)
+    data = manifests.secret_data(settings)
+    assert manifests.secret_manifest(settings, data) == {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": S, "namespace": "dp-ns",
+                     "labels": {"app.kubernetes.io/managed-by": "airbox",
+                                "airbox.airbyte.io/data-plane": "dp1"}},
+        "type": "Opaque",
+        "stringData": data,
+    }
+    assert manifests.namespace_manifest(settings) == {
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": "dp-ns", "labels": {"app.kubernetes.io/managed-by": "airbox"}},
+    }
+    # Job pods run in the release namespace (the chart's Role covers only that one).
+    assert manifests.helm_values(settings)["workloads"]["namespace"] == "dp-ns"
+
+
+def test_dry_run_placeholders_before_registration(tmp_path: Path) -> None:
+    a = answers("vault", directory=tmp_path)
+    del a["dataPlane"]
+    a["registration"] = {"clientId": "app-client-id-123", "clientSecret": "app-secret-4567890"}
+    settings = Settings.from_answers(a)
+    assert manifests.secret_data(settings, placeholder_credentials=True) == {
+        "DATAPLANE_CLIENT_ID": "<issued at registration>",
+        "DATAPLANE_CLIENT_SECRET": "<issued at registration>",
+        "VAULT_AUTH_TOKEN": SECRETS["vault"],
+    }
+    assert manifests.secret_data(settings) == {"VAULT_AUTH_TOKEN": SECRETS["vault"]}
+
+
+def test_user_values_override_airbox_values(tmp_path: Path) -> None:
+    a = answers("vault", directory=tmp_path)
+    a["values"] = {"workloads": {"namespace": "elsewhere"}, "extra": {"a": 1}}
+    values = manifests.helm_values(Settings.from_answers(a))
+    assert values["workloads"] == {"namespace": "elsewhere",
+                                   "containerOrchestrator": {"secretName": S}}
+    assert values["extra"] == {"a": 1}
+
+
+@pytest.mark.parametrize("cgroup_v1", [False, True])
+def test_kind_config_binds_the_api_server_to_loopback(tmp_path: Path, cgroup_v1: bool) -> None:
+    from airbox import versions
+
+    settings = _settings(tmp_path)
+    assert manifests.kind_config(settings, cgroup_v1=cgroup_v1) == {
+        "kind": "Cluster",
+        "apiVersion": "kind.x-k8s.io/v1alpha4",
+        "name": "airbox-dp1",
+        "nodes": [{"role": "control-plane", "image": versions.node_image(cgroup_v1=cgroup_v1),
+                   "labels": {"airbox.airbyte.io/data-plane": "dp1"}}],
+        "networking": {"apiServerAddress": "127.0.0.1"},
+    }
