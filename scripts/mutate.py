@@ -102,7 +102,8 @@ def run_tests(tree: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, 
         proc.communicate()
         return "timeout", time.monotonic() - started, f"no result within {timeout:.0f}s"
     lines = [line for line in out.splitlines() if line.strip()]
-    last = lines[-1] if lines else ""
+    failed = [line for line in lines if line.startswith(("FAILED", "ERROR"))]
+    last = "; ".join([*failed[:3], lines[-1]] if lines else failed)
     return ("passed" if proc.returncode == 0 else "failed"), time.monotonic() - started, last
 
 

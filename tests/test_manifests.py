@@ -168,21 +168,21 @@ def test_enterprise_license_key_and_url(tmp_path: Path) -> None:
     assert values["enterprise"] == {"secretName": S, "licenseKeySecretKey": "AIRBYTE_LICENSE_KEY"}
 
 
+def _secret_key_refs(node: Any) -> list[str]:
+    if not isinstance(node, dict):
+        return []
+    found = [value for key, value in node.items() if key.endswith("SecretKey")]
+    for value in node.values():
+        found.extend(_secret_key_refs(value))
+    return found
+
+
 def test_every_reference_in_the_values_names_a_key_of_the_secret(tmp_path: Path) -> None:
     for sm in ("aws-keys", "google", "azure-key-vault", "vault"):
         for st in ("s3-keys", "gcs", "azure"):
             settings = _settings(tmp_path, sm, st, edition="enterprise")
             data = manifests.secret_data(settings)
-            refs: list[str] = []
-
-            def walk(node: Any) -> None:
-                if isinstance(node, dict):
-                    for key, value in node.items():
-                        if key.endswith("SecretKey"):
-                            refs.append(value)
-                        walk(value)
-
-            walk(manifests.helm_values(settings))
+            refs = _secret_key_refs(manifests.helm_values(settings))
             assert refs and all(ref in data for ref in refs), (sm, st, refs)
 
 

@@ -34,6 +34,7 @@ import os
 import random
 import re
 import signal
+import stat
 import sys
 import tarfile
 import tempfile
@@ -537,7 +538,13 @@ def read_kubeconfig(path: Path) -> Obj:
 
 
 def write_kubeconfig(path: Path, cfg: Obj) -> None:
-    write_atomic(path, yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False), 0o600)
+    # Like kind and kubectl (Go's os.WriteFile(path, data, 0600)): the mode applies to a
+    # new file only; an existing kubeconfig keeps the mode it has.
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mode = 0o600
+    write_atomic(path, yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False), mode)
 
 
 def named(entries: list[Obj], name: str) -> Obj | None:

@@ -1,0 +1,248 @@
+"""install's steps one at a time, in-process, against the fake kind/helm/kubectl.
+
+The end-to-end runs (tests/test_install_fake.py) show the steps compose; here each
+promise a step makes is pinned where it is kept: file modes, the half-built cluster
+removed, the API wait and its error, the kubeconfig exported again, the chart check,
+the rollback target, the stuck-release recovery, the image pulls.
+"""
+
+from __future__ import annotations
+
+import io
+import stat
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airbox.cluster import commands
+from airbox.cluster.dockerhost import ContainerState
+from airbox.cluster.runner import Runner
+from airbox.cluster.toolchain import Toolchain
+from airbox.config.settings import Settings
+from airbox.errors import ClusterError, ToolError
+from airbox.fsutil import ensure_private_dir
+from airbox.ops import install
+from airbox.ops.install import Context, Generated, Options
+from airbox.paths import StateDir
+from airbox.redact import REDACTOR
+from airbox.ui import StepLine, Terminal
+from tests.answers_factory import SECRETS, answers
+from tests.fakes.fixture import FakeK8s
+
+
+class _RunningNode:
+    """Docker as the Cluster step sees it when the node container runs (no daemon needed
+    for the kind logic; the real daemon is exercised by tests/test_install_fake.py)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.started: list[str] = []
+
+    def container(self, name: str) -> ContainerState:
+        return ContainerState(name, "running", restart_policy="unless-stopped")
+
+    def start(self, name: str) -> None:
+        self.started.append(name)
+
+
+@pytest.fixture
+def ctx(fake_k8s: FakeK8s, tmp_path: Path) -> Iterator[Context]:
+    name = "s" + uuid.uuid4().hex[:8]
+    a = answers("vault", directory=tmp_path, name=name)
+    settings = Settings.from_answers(a)
+    state = StateDir(tmp_path / "home" / name)
+    ensure_private_dir(state.root)
+    term = Terminal(out=io.StringIO(), err=io.StringIO(), interactive=False)
+    yield Context(settings, a, state, Generated(state.root), term, Options(),
+                  runner=Runner(Toolchain(allow_download=False)))
+
+
+def _line(ctx: Context) -> StepLine:
+    return StepLine(ctx.term, "test")
+
+
+def _calls(fake: FakeK8s, *words: str) -> list[list[str]]:
+    return [c for c in fake.calls() if all(w in c for w in words)]
+
+
+def _create(ctx: Context) -> None:
+    install.write_generated(ctx.settings, ctx.files, dry_run=False)
+    install.Cluster().run(ctx, _line(ctx))
+
+
+# --------------------------------------------------------------------- generated files
+
+
+def test_generated_files_modes_and_the_secret_values_are_masked(ctx: Context) -> None:
+    data = install.write_generated(ctx.settings, ctx.files, dry_run=False)
+    assert stat.S_IMODE(ctx.files.secret.stat().st_mode) == 0o600
+    assert stat.S_IMODE(ctx.files.values.stat().st_mode) == 0o644
+    assert stat.S_IMODE(ctx.files.kind_config.stat().st_mode) == 0o644
+    assert stat.S_IMODE(ctx.files.directory.stat().st_mode) == 0o700
+    assert data["VAULT_AUTH_TOKEN"] == SECRETS["vault"]
+    # Registered for masking as soon as they exist: every later sink masks them.
+    for value in (SECRETS["vault"], SECRETS["dp_secret"], SECRETS["dp_id"]):
+        assert REDACTOR.mask(f"x {value} y") == "x ******** y"
+    assert SECRETS["vault"] not in ctx.files.values.read_text()
+
+
+# ----------------------------------------------------------------------------- cluster
+
+
+def test_created_cluster_kubeconfig_is_private_even_if_the_file_was_not(
+        ctx: Context, fake_k8s: FakeK8s) -> None:
+    ctx.state.kubeconfig.write_text("")
+    ctx.state.kubeconfig.chmod(0o644)
+    _create(ctx)
+    assert ctx.settings.cluster_name in fake_k8s.clusters()
+    assert stat.S_IMODE(ctx.state.kubeconfig.stat().st_mode) == 0o600
+
+
+def test_a_failed_create_deletes_the_half_built_cluster(ctx: Context, fake_k8s: FakeK8s) -> None:
+    fake_k8s.add_fault("kind", ["create", "cluster"], "fail", after="work", times=1,
+                       stderr="ERROR: failed to create cluster: node never became ready")
+    with pytest.raises(ToolError) as caught:
+        _create(ctx)
+    assert caught.value.message == f"creating the kind cluster {ctx.settings.cluster_name} failed"
+    assert ctx.settings.cluster_name not in fake_k8s.clusters()
+    assert len(_calls(fake_k8s, "kind", "delete", "cluster")) == 1
+    # A re-run creates it.
+    _create(ctx)
+    assert ctx.settings.cluster_name in fake_k8s.clusters()
+
+
+def test_an_existing_cluster_gets_its_lost_kubeconfig_exported_again(
+        ctx: Context, fake_k8s: FakeK8s) -> None:
+    _create(ctx)
+    ctx.state.kubeconfig.unlink()
+    ctx._docker = _RunningNode(ctx.settings.node_container)  # type: ignore[assignment]
+    install.Cluster().run(ctx, _line(ctx))
+    assert len(_calls(fake_k8s, "kind", "create", "cluster")) == 1
+    assert len(_calls(fake_k8s, "kind", "export", "kubeconfig")) == 1
+    assert ctx.state.kubeconfig.is_file()
+    result = ctx.runner.run(ctx.kube.kubectl("get", "nodes", "-o", "name"))
+    assert result.stdout.strip() == f"node/{ctx.settings.node_container}"
+
+
+class _Clock:
+    """install's view of ``time``: sleeping advances its clock (and nobody else's)."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+        self.strftime = time.strftime
+        self.gmtime = time.gmtime
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
+    c = _Clock()
+    monkeypatch.setattr(install, "time", c)
+    return c
+
+
+def test_the_api_wait_polls_with_backoff_until_the_api_answers(
+        ctx: Context, fake_k8s: FakeK8s, clock: _Clock) -> None:
+    _create(ctx)
+    fake_k8s.add_fault("kubectl", ["get", "--raw", "/readyz"], "fail", times=3,
+                       stderr="The connection to the server 127.0.0.1:6443 was refused")
+    install.wait_for_api(ctx, _line(ctx))
+    assert len(_calls(fake_k8s, "kubectl", "--raw", "/readyz")) == 4
+    assert clock.sleeps == [0.2, 0.4, 0.8]
+
+
+def test_the_api_wait_gives_up_with_the_reason(
+        ctx: Context, fake_k8s: FakeK8s, clock: _Clock) -> None:
+    _create(ctx)
+    fake_k8s.add_fault("kubectl", ["get", "--raw", "/readyz"], "fail",
+                       stderr="The connection to the server 127.0.0.1:6443 was refused")
+    with pytest.raises(ClusterError) as caught:
+        install.wait_for_api(ctx, _line(ctx), timeout=20)
+    err = caught.value
+    assert err.message == (f"the Kubernetes API of {ctx.settings.cluster_name} did not "
+                           "become ready")
+    assert err.details == ["The connection to the server 127.0.0.1:6443 was refused"]
+    assert f"docker logs {ctx.settings.node_container}" in (err.hint or "")
+    # Backoff doubles up to 5 s; it stops once the deadline has passed.
+    assert clock.sleeps == [0.2, 0.4, 0.8, 1.6, 3.2, 5, 5, 5]
+
+
+# ------------------------------------------------------------------------ chart, helm
+
+
+def test_a_chart_that_references_a_missing_secret_key_is_stopped(
+        ctx: Context, fake_k8s: FakeK8s) -> None:
+    a = dict(ctx.answers)
+    a["values"] = {"dataPlane": {"clientSecretSecretKey": "NO_SUCH_KEY"}}
+    ctx.settings = Settings.from_answers(a)
+    _create(ctx)
+    with pytest.raises(ClusterError) as caught:
+        install.CheckChart().run(ctx, _line(ctx))
+    assert "NO_SUCH_KEY" in "\n".join(caught.value.details)
+    assert not _calls(fake_k8s, "helm", "upgrade")
+
+
+def _upgrade(ctx: Context, times: int) -> None:
+    install.write_generated(ctx.settings, ctx.files, dry_run=False)
+    install.Namespace().run(ctx, _line(ctx))
+    install.SecretStep().run(ctx, _line(ctx))
+    for _ in range(times):
+        result = ctx.runner.run(commands.helm_upgrade(ctx.kube, ctx.settings, ctx.files.values),
+                                check=False)
+        assert result.ok, result.stderr
+
+
+def _revisions(fake: FakeK8s, ctx: Context) -> list[dict[str, Any]]:
+    return fake.release(ctx.settings.cluster_name, ctx.settings.release)
+
+
+def test_a_failed_upgrade_rolls_back_to_the_given_revision(
+        ctx: Context, fake_k8s: FakeK8s) -> None:
+    _create(ctx)
+    _upgrade(ctx, 3)
+    details = install._roll_back(ctx, _line(ctx), 2)
+    assert details == ["rolled back to revision 2: the previous settings run again"]
+    [call] = _calls(fake_k8s, "helm", "rollback")
+    assert call[call.index("rollback") + 2] == "2"
+    assert _revisions(fake_k8s, ctx)[-1]["status"] == "deployed"
+    assert install._roll_back(ctx, _line(ctx), None)[0].startswith(
+        "the failed first install is left in place")
+
+
+def test_a_stuck_upgrade_rolls_back_to_the_newest_good_revision(
+        ctx: Context, fake_k8s: FakeK8s) -> None:
+    _create(ctx)
+    _upgrade(ctx, 3)
+    fake_k8s.pending(ctx.settings.cluster_name, ctx.settings.release, "pending-upgrade")
+    assert install.recover_pending(ctx, _line(ctx)) == 2
+    [call] = _calls(fake_k8s, "helm", "rollback")
+    assert call[call.index("rollback") + 2] == "2"
+
+
+@pytest.mark.parametrize("status", ["pending-install", "pending-upgrade", "pending-rollback"])
+def test_every_pending_state_is_recovered(ctx: Context, fake_k8s: FakeK8s, status: str) -> None:
+    _create(ctx)
+    _upgrade(ctx, 2)
+    fake_k8s.pending(ctx.settings.cluster_name, ctx.settings.release, status)
+    assert install.recover_pending(ctx, _line(ctx)) == 1
+    assert len(_calls(fake_k8s, "helm", "rollback")) == 1
+
+
+def test_a_deployed_release_is_left_alone(ctx: Context, fake_k8s: FakeK8s) -> None:
+    _create(ctx)
+    _upgrade(ctx, 2)
+    assert install.recover_pending(ctx, _line(ctx)) == 2
+    assert not _calls(fake_k8s, "helm", "rollback")
+    assert not _calls(fake_k8s, "helm", "uninstall")
