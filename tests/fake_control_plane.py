@@ -101,6 +101,9 @@ class Hook:
 class FakeControlPlane:
     entitlement: bool = True
     health_available: bool = True
+    # A server that lists every data plane whatever ?regionIds= says (a test's knob: what
+    # airbox deletes must not widen with it).
+    list_ignores_region_filter: bool = False
     clock_offset: float = 0.0
     apps: dict[str, App] = field(default_factory=dict)
     organizations: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -448,7 +451,8 @@ class FakeControlPlane:
                        if r["organizationId"] in app.organizations}
             return 200, [_public(d) for d in self.dataplanes.values() if not d["deleted"]
                          and d["regionId"] in visible
-                         and (not wanted or d["regionId"] in wanted)]
+                         and (not wanted or d["regionId"] in wanted
+                              or self.list_ignores_region_filter)]
         if parts == ["dataplanes"] and method == "POST":
             name, region_id = body.get("name"), body.get("regionId")
             if not name or not region_id:

@@ -214,6 +214,7 @@ def test_kind_cluster_lifecycle(fake_k8s: FakeK8s, tmp_path: Path) -> None:
         "users": [{"name": "me", "user": {"token": "t"}}],
     }
     kc.write_text(yaml.safe_dump(other))
+    kc.chmod(0o640)
     cfg = kind_config(tmp_path, "airbox-a")
     p = fake_k8s.run(
         "kind",
@@ -237,7 +238,9 @@ def test_kind_cluster_lifecycle(fake_k8s: FakeK8s, tmp_path: Path) -> None:
     assert {c["name"] for c in data["contexts"]} == {"mine", "kind-airbox-a"}  # merged
     server = next(c for c in data["clusters"] if c["name"] == "kind-airbox-a")["cluster"]["server"]
     assert server.startswith("https://127.0.0.1:")
-    assert kc.stat().st_mode & 0o777 == 0o600
+    # Like kind (Go's os.WriteFile(path, data, 0600)): an existing file keeps its mode,
+    # which is why airbox makes its kubeconfig private itself.
+    assert kc.stat().st_mode & 0o777 == 0o640
 
     assert fake_k8s.run("kind", "get", "clusters").stdout == "airbox-a\n"
     again = fake_k8s.run(

@@ -94,8 +94,9 @@ def test_ctrl_c_while_the_registration_answer_is_on_its_way(
     answers = inst.write(_registering(inst, cp))
     procs: list[Any] = []
     # The data plane is created, then the user hits Ctrl-C before the answer arrives.
-    cp.on("POST", "/v1/dataplanes", lambda _: os.kill(procs[0].pid, signal.SIGINT),
-          then_wait=1.0)
+    # Answered only once airbox has exited on the Ctrl-C: the event, not a fixed wait.
+    cp.on("POST", "/v1/dataplanes",
+          lambda _: (os.kill(procs[0].pid, signal.SIGINT), procs[0].wait(timeout=60)))
     proc = inst.start(answers=answers, env=_env(inst, cp))
     procs.append(proc)
     _, err = proc.communicate(timeout=60)

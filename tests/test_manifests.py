@@ -243,3 +243,13 @@ def test_kind_config_binds_the_api_server_to_loopback(tmp_path: Path, cgroup_v1:
                    "labels": {"airbox.airbyte.io/data-plane": "dp1"}}],
         "networking": {"apiServerAddress": "127.0.0.1"},
     }
+
+
+def test_instance_profile_keeps_given_access_keys_out_of_the_secret(tmp_path: Path) -> None:
+    a = answers("aws-keys", "s3-keys", directory=tmp_path)
+    a["secretsManager"]["awsSecretManager"]["authenticationType"] = "instanceProfile"
+    a["storage"]["s3"]["authenticationType"] = "instanceProfile"
+    data = manifests.secret_data(Settings.from_answers(a))
+    for key in ("AWS_SECRET_MANAGER_ACCESS_KEY_ID", "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY",
+                "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        assert data[key] == "", key

@@ -423,8 +423,10 @@ def test_ctrl_c_while_registering_is_recovered_by_the_next_run(
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=REPO, env=airbox_env())
     # Processed, not yet answered: the user presses Ctrl-C.
-    fake_cp.on("POST", "/v1/dataplanes", lambda _: os.kill(proc.pid, signal.SIGINT),
-               then_wait=1.0)
+    # Processed; answered only once the client has died of the Ctrl-C (the event itself,
+    # not a fixed wait).
+    fake_cp.on("POST", "/v1/dataplanes",
+               lambda _: (os.kill(proc.pid, signal.SIGINT), proc.wait(timeout=60)))
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode != 0
     assert "KeyboardInterrupt" in stderr

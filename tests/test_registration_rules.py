@@ -1,0 +1,99 @@
+"""What registration may and may not touch, and where its secret lives, by value."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from airbox.config.settings import ClientCredentials, Settings
+from airbox.controlplane.registration import (
+    registration_file,
+    saved_registration,
+    with_saved_credentials,
+)
+from airbox.errors import ControlPlaneError
+from airbox.fsutil import read_json, write_json
+from airbox.paths import StateDir
+from tests.fake_control_plane import (
+    FakeControlPlane,
+    fake_cp_fixture,  # noqa: F401  (the fake_cp fixture)
+)
+from tests.test_registration import NAME, Run, make_answers, no_retry_delays  # noqa: F401
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _interrupted(fake_cp: FakeControlPlane, tmp_path: Path) -> dict[str, object]:
+    """A registration whose answer was lost: the orphan it left."""
+    fake_cp.drop("POST", "/v1/dataplanes", after=True)
+    with pytest.raises(ControlPlaneError):
+        Run(make_answers(fake_cp, tmp_path)).register()
+    [orphan] = fake_cp.live_dataplanes()
+    return orphan
+
+
+def test_orphan_clean_up_deletes_only_its_own_name_in_its_own_region(
+        fake_cp: FakeControlPlane, tmp_path: Path) -> None:
+    orphan = _interrupted(fake_cp, tmp_path)
+    region_id = str(orphan["regionId"])
+    neighbour = fake_cp.add_dataplane("someone-else", region_id)
+    elsewhere = fake_cp.add_region("eu-west-1", fake_cp.organization_id)
+    twin = fake_cp.add_dataplane(NAME, elsewhere["regionId"])
+    # A server that lists every data plane whatever regionIds says must not widen what
+    # airbox deletes: the name and the region are checked on airbox's side too.
+    fake_cp.list_ignores_region_filter = True
+
+    Run(make_answers(fake_cp, tmp_path)).register()
+
+    deleted = [r.path.rsplit("/", 1)[-1] for r in fake_cp.calls("DELETE", "/v1/dataplanes/*")]
+    assert deleted == [orphan["dataplaneId"]]
+    live = {d["dataplaneId"] for d in fake_cp.live_dataplanes()}
+    assert {neighbour["dataplaneId"], twin["dataplaneId"]} <= live
+
+
+def test_a_pending_marker_of_another_name_deletes_nothing(
+        fake_cp: FakeControlPlane, tmp_path: Path) -> None:
+    region = fake_cp.add_region("us-west-1", fake_cp.organization_id)
+    foreign = fake_cp.add_dataplane(NAME, region["regionId"])
+    state = StateDir.for_name(NAME)
+    state.root.mkdir(parents=True)
+    write_json(registration_file(state), {"pending": {"name": "another-dp",
+                                                     "regionId": region["regionId"]}})
+    with pytest.raises(ControlPlaneError) as raised:
+        Run(make_answers(fake_cp, tmp_path)).register()
+    assert "already exists" in raised.value.message
+    assert fake_cp.calls("DELETE") == []
+    assert foreign["dataplaneId"] in {d["dataplaneId"] for d in fake_cp.live_dataplanes()}
+
+
+def test_the_registration_file_is_private_pending_and_complete(
+        fake_cp: FakeControlPlane, tmp_path: Path) -> None:
+    _interrupted(fake_cp, tmp_path)
+    path = registration_file(StateDir.for_name(NAME))
+    assert "pending" in read_json(path)
+    assert _mode(path) == 0o600
+    run = Run(make_answers(fake_cp, tmp_path)).register()
+    record = saved_registration(run.state)
+    assert record is not None and record["clientSecret"]
+    assert _mode(path) == 0o600
+    assert set(record) >= {"name", "organizationId", "regionId", "regionName", "dataplaneId",
+                           "clientId", "clientSecret", "createdAt", "apiUrl"}
+
+
+def test_credentials_the_user_gave_win_over_the_saved_ones(
+        fake_cp: FakeControlPlane, tmp_path: Path) -> None:
+    answers = make_answers(fake_cp, tmp_path)
+    run = Run(answers).register()
+    given = dict(answers, dataPlane={"clientId": "given-client-id-1",
+                                     "clientSecret": "given-client-secret-1"})
+    settings = Settings.from_answers(given)
+    assert with_saved_credentials(settings, run.state).data_plane == ClientCredentials(
+        "given-client-id-1", "given-client-secret-1")
+    saved = saved_registration(run.state)
+    assert saved is not None
+    assert with_saved_credentials(Settings.from_answers(answers), run.state).data_plane == (
+        ClientCredentials(saved["clientId"], saved["clientSecret"]))
