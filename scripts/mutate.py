@@ -139,9 +139,9 @@ def report(results: list[Result], equivalent: list[Mutant], threshold: float) ->
         mine = [r for r in results if r.mutant.module == module]
         if not mine:
             continue
-        caught = sum(r.outcome in ("caught", "timeout") for r in mine)
+        caught = sum(r.outcome == "caught" for r in mine)
         pct = 100.0 * caught / len(mine)
-        survivors = sum(r.outcome == "survived" for r in mine)
+        survivors = sum(r.outcome != "caught" for r in mine)
         ok = ok and pct >= threshold
         print(f"| {module} | {caught} | {len(mine)} | {pct:.0f} | {survivors} |")
     survived = [r for r in results if r.outcome == "survived"]
@@ -152,7 +152,7 @@ def report(results: list[Result], equivalent: list[Mutant], threshold: float) ->
                   f"{', '.join(r.mutant.tests)})")
     timeouts = [r for r in results if r.outcome == "timeout"]
     if timeouts:
-        print("\ntimed out (counted as caught):")
+        print("\ntimed out (counted as NOT caught: the tests could not decide in time):")
         for r in timeouts:
             print(f"  [{r.mutant.module}] {r.mutant.description}")
     if equivalent:
@@ -160,7 +160,7 @@ def report(results: list[Result], equivalent: list[Mutant], threshold: float) ->
         for m in equivalent:
             print(f"  [{m.module}] {m.description}: {m.equivalent}")
     total = len(results)
-    caught = sum(r.outcome in ("caught", "timeout") for r in results)
+    caught = sum(r.outcome == "caught" for r in results)
     if total:
         print(f"\ntotal: {caught}/{total} caught ({100.0 * caught / total:.0f}%), "
               f"threshold {threshold:.0f}% per module: {'met' if ok else 'NOT met'}")
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--jobs", type=int, default=1, help="mutants run in parallel")
     parser.add_argument("--timeout", type=float, default=300.0,
-                        help="seconds per mutant's test run (a timeout counts as caught)")
+                        help="seconds per mutant's test run (a timeout counts as not caught)")
     parser.add_argument("--threshold", type=float, default=90.0,
                         help="minimum %% caught per module (default 90)")
     parser.add_argument("--workers", default="0",

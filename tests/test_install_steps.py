@@ -30,6 +30,7 @@ from airbox.paths import StateDir
 from airbox.redact import REDACTOR
 from airbox.ui import StepLine, Terminal
 from tests.answers_factory import SECRETS, answers
+from tests.fake_registry import FakeRegistry, fake_registry  # noqa: F401
 from tests.fakes.fixture import FakeK8s
 
 
@@ -246,3 +247,77 @@ def test_a_deployed_release_is_left_alone(ctx: Context, fake_k8s: FakeK8s) -> No
     assert install.recover_pending(ctx, _line(ctx)) == 2
     assert not _calls(fake_k8s, "helm", "rollback")
     assert not _calls(fake_k8s, "helm", "uninstall")
+
+
+class _StoppedNode(_RunningNode):
+    def container(self, name: str) -> ContainerState:
+        state = "running" if name in self.started else "exited"
+        return ContainerState(name, state, restart_policy="unless-stopped")
+
+
+def test_a_stopped_node_container_is_started_before_the_api_wait(
+        ctx: Context, fake_k8s: FakeK8s) -> None:
+    _create(ctx)
+    node = _StoppedNode(ctx.settings.node_container)
+    ctx._docker = node  # type: ignore[assignment]
+    install.Cluster().run(ctx, _line(ctx))
+    assert node.started == [ctx.settings.node_container]
+    assert len(_calls(fake_k8s, "kind", "create", "cluster")) == 1
+
+
+def test_a_failed_upgrade_says_why_then_rolls_back_to_the_last_good_revision(
+        ctx: Context, fake_k8s: FakeK8s) -> None:
+    _create(ctx)
+    _upgrade(ctx, 2)
+    fake_k8s.add_fault("helm", ["upgrade", "--install"], "fail", times=1,
+                       stderr="Error: UPGRADE FAILED: context deadline exceeded")
+    with pytest.raises(ClusterError) as caught:
+        install.Release().run(ctx, _line(ctx))
+    assert caught.value.message == "helm upgrade --install failed"
+    assert "rolled back to revision 2: the previous settings run again" in caught.value.details
+    [call] = _calls(fake_k8s, "helm", "rollback")
+    assert call[call.index("rollback") + 2] == "2"
+
+
+def test_verification_fails_when_the_control_plane_rejects_the_launcher(
+        ctx: Context, fake_k8s: FakeK8s) -> None:
+    from airbox.errors import ControlPlaneError
+
+    _create(ctx)
+    fake_k8s.set_scenario(launcher="auth-fail")
+    _upgrade(ctx, 1)
+    with pytest.raises(ControlPlaneError) as caught:
+        install.Verify().run(ctx, _line(ctx))
+    assert caught.value.message == ("the data plane runs but the control plane rejects its "
+                                    "credentials")
+    assert caught.value.details
+
+
+def test_a_first_install_pulls_the_missing_images(
+        ctx: Context, fake_registry: FakeRegistry,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import contextlib
+
+    from airbox.cluster.dockerhost import DockerHost
+    from tests.fakes.fixture import docker_client
+
+    docker_client()  # skips without a Docker daemon
+    docker = DockerHost.connect()
+    refs = [f"{fake_registry.host}/airbox-test/{uuid.uuid4().hex[:8]}:1.8.1" for _ in range(2)]
+    monkeypatch.setattr(Context, "images", lambda self: refs)
+    ctx._docker = docker
+    step = install.PullImages()
+    try:
+        assert step.applies(ctx) and step.done(ctx) is None
+        step.run(ctx, _line(ctx))
+        assert ctx.pulls is not None
+        ctx.pulls.wait(_line(ctx))
+        assert all(docker.has_image(ref) for ref in refs)
+        for ref in refs:
+            name = ref.split("/", 1)[1].split(":")[0]
+            assert any(f"/v2/{name}/manifests/" in p for p in fake_registry.pulls), ref
+        assert step.done(ctx) == "already present"
+    finally:
+        for ref in refs:
+            with contextlib.suppress(Exception):
+                docker.client.images.remove(ref, force=True)

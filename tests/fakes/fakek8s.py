@@ -65,6 +65,9 @@ HELM_COMMIT = "a2369ca71c0ef633bf6e4fccd66d634eb379b371"
 HELM_GO_VERSION = "go1.25.5"
 CHART_NAME = "airbyte-data-plane"
 CHART_VERSION = "1.8.1"
+# The airbyte-data-plane versions the fake repository has (the real ones airbox pins or
+# tests against); any other version is "not found", as the real repository answers.
+REPO_CHART_VERSIONS = ("1.8.0", "1.8.1")
 CHART_REPO = "https://airbytehq.github.io/charts"
 LAUNCHER_IMAGE = "airbyte/workload-launcher"
 CONTAINER = "airbyte-data-plane"
@@ -2688,6 +2691,8 @@ def check_output_format(fmt: str) -> None:
 
 def kubectl_get(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     if opts.get("raw"):
+        if args:
+            raise Fail("error: arguments may not be passed when --raw is specified")
         target = resolve_target(ctx, opts.get("kubeconfig"), opts.get("context"))
         sync_docker(ctx, strict=False)
         if reachable(ctx, target) is None:
@@ -3830,6 +3835,9 @@ def resolve_chart(ctx: Ctx, opts: Obj, ref: str) -> Obj:
     if re.match(r"^(https?|oci)://", ref):
         if ref.startswith("oci://") and not version:
             version = CHART_VERSION
+        if ref.startswith("oci://") and version.lstrip("v") not in REPO_CHART_VERSIONS:
+            raise Fail(f'Error: failed to perform "FetchReference" on source: '
+                       f'{ref[len("oci://"):]}:{version}: not found')
         name = CHART_NAME
         m = re.search(r"/([a-z0-9-]+?)(-(\d+\.\d+\.\d+[^/]*))?\.tgz$", ref)
         if m:
@@ -3857,7 +3865,7 @@ def resolve_chart(ctx: Ctx, opts: Obj, ref: str) -> Obj:
         what = f'chart "{name}"' + (f' version "{version}"' if version else "")
         raise Fail(f"Error: {what} not found in {repo_url} repository")
     version = version.lstrip("v") or CHART_VERSION
-    if not re.match(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$", version):
+    if version not in REPO_CHART_VERSIONS:
         raise Fail(
             f'Error: chart "{name}" version "{opts.get("version")}" not found in '
             f"{repo_url} repository"
