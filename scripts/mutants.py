@@ -31,7 +31,8 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
     "manifests": ("airbox/render/manifests.py",
                   ("tests/test_manifests.py", "tests/test_dry_run.py")),
     "install": ("airbox/ops/install.py",
-                ("tests/test_install_steps.py", "tests/test_install_fake.py")),
+                ("tests/test_install_steps.py", "tests/test_dockerhost.py",
+                 "tests/test_install_fake.py")),
     "status": ("airbox/ops/status.py", ("tests/test_status_checks.py", "tests/test_status.py")),
     "registration": ("airbox/controlplane/registration.py", ("tests/test_registration.py",)),
 }

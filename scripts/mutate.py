@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -79,6 +81,8 @@ def make_tree(root: Path) -> Path:
 
 # pytest-xdist workers per test run (0: none); --workers changes it.
 XDIST_WORKERS = "0"
+# Test runs under way (each in a session of its own): killed if the script is stopped.
+RUNNING: set[subprocess.Popen[str]] = set()
 
 
 def run_tests(tree: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, float, str]:
@@ -95,12 +99,15 @@ def run_tests(tree: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, 
     started = time.monotonic()
     proc = subprocess.Popen(argv, cwd=tree, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    RUNNING.add(proc)
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         return "timeout", time.monotonic() - started, f"no result within {timeout:.0f}s"
+    finally:
+        RUNNING.discard(proc)
     lines = [line for line in out.splitlines() if line.strip()]
     failed = [line for line in lines if line.startswith(("FAILED", "ERROR"))]
     last = "; ".join([*failed[:3], lines[-1]] if lines else failed)
@@ -246,5 +253,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if met else 1
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    # Stopped (Ctrl-C, kill): take the test runs down too, they are in sessions of their own.
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        for running in list(RUNNING):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(running.pid, signal.SIGKILL)
+        sys.exit(130)

@@ -520,7 +520,7 @@ def test_helm_install_status_list_history(fake_k8s: FakeK8s, cluster: Path) -> N
     assert got == {"global": {"airbyteUrl": "https://example.airbyte.com"}}
 
     pod = launcher_pod(fake_k8s, cluster)
-    assert pod["spec"]["containers"][0]["image"] == "airbyte/workload-launcher:1.8.2"
+    assert pod["spec"]["containers"][0]["image"] == "airbyte/workload-launcher:1.8.0"
     assert pod["metadata"]["labels"]["app.kubernetes.io/instance"] == "airbox-t"
     objects = {
         (o["kind"], o["metadata"]["name"]) for o in fake_k8s.objects("airbox-t", namespace=NS)

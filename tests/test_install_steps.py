@@ -321,3 +321,25 @@ def test_a_first_install_pulls_the_missing_images(
         for ref in refs:
             with contextlib.suppress(Exception):
                 docker.client.images.remove(ref, force=True)
+
+
+class _Daemon(_RunningNode):
+    def __init__(self, cgroup: str) -> None:
+        super().__init__("")
+        self.cgroup = cgroup
+
+    def info(self) -> dict[str, Any]:
+        return {"CgroupVersion": self.cgroup}
+
+
+@pytest.mark.parametrize("cgroup", ["1", "2"])
+def test_the_node_image_follows_the_daemons_cgroup_version(ctx: Context, cgroup: str) -> None:
+    import yaml
+
+    from airbox import versions
+
+    ctx._docker = _Daemon(cgroup)  # type: ignore[assignment]
+    install.WriteManifests().run(ctx, _line(ctx))
+    config = yaml.safe_load(ctx.files.kind_config.read_text())
+    assert config["nodes"][0]["image"] == versions.node_image(cgroup_v1=cgroup == "1")
+    assert config["networking"] == {"apiServerAddress": "127.0.0.1"}
