@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -58,6 +59,9 @@ def test_install_completes_and_writes_its_state(installer: Installer) -> None:
     progress = json.loads((inst.state / "progress.json").read_text())
     assert {s: progress["steps"][s]["status"] for s in STEPS} == {
         s: "done" if s != "images" else "skipped" for s in STEPS}
+    # Recorded as installed (status tells "gone" from "never got that far" by it).
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", progress["installed"])
+    assert progress["chart"] == {"version": "1.8.1"}
     # The exact commands: the release is installed from the pinned chart, atomically.
     helm = next(c for c in inst.fake.calls("helm") if "upgrade" in c)
     assert helm[helm.index("upgrade"):] == [

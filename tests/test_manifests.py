@@ -117,7 +117,10 @@ def test_secret_and_values_per_secrets_manager(tmp_path: Path, sm: str) -> None:
         # The chart has no value for Key Vault tags: the launcher reads them from its env.
         launcher = {"workloadLauncher": {"extraEnv": [
             {"name": "AB_AZURE_KEY_VAULT_TAGS", "value": "team=data,env=prod"}]}}
-    assert manifests.helm_values(settings) == {
+    values = manifests.helm_values(settings)
+    # Storage has its own test (the default one is airbox's local store).
+    values.pop("storage")
+    assert values == {
         **launcher,
         "airbyteUrl": "https://cloud.airbyte.com",
         "edition": "cloud",
@@ -125,7 +128,6 @@ def test_secret_and_values_per_secrets_manager(tmp_path: Path, sm: str) -> None:
         "dataPlane": DP_VALUES,
         "secretsManager": sm_values,
         "workloads": {"namespace": "airbyte", "containerOrchestrator": {"secretName": S}},
-        "storage": {"secretName": "dp1-airbyte-data-plane-secrets"},
     }
 
 
@@ -253,3 +255,11 @@ def test_instance_profile_keeps_given_access_keys_out_of_the_secret(tmp_path: Pa
     for key in ("AWS_SECRET_MANAGER_ACCESS_KEY_ID", "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY",
                 "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         assert data[key] == "", key
+
+
+def test_default_storage_is_the_local_store_reading_airbox_secret(tmp_path: Path) -> None:
+    storage = manifests.helm_values(_settings(tmp_path))["storage"]
+    assert storage["secretName"] == S
+    assert storage["type"] == "minio"
+    assert storage["minio"]["accessKeyIdSecretKey"] == "AWS_ACCESS_KEY_ID"
+    assert storage["minio"]["secretAccessKeySecretKey"] == "AWS_SECRET_ACCESS_KEY"

@@ -97,3 +97,15 @@ def test_credentials_the_user_gave_win_over_the_saved_ones(
     assert saved is not None
     assert with_saved_credentials(Settings.from_answers(answers), run.state).data_plane == (
         ClientCredentials(saved["clientId"], saved["clientSecret"]))
+
+
+def test_a_data_plane_deleted_between_the_check_and_the_delete_counts_as_gone(
+        fake_cp: FakeControlPlane, tmp_path: Path) -> None:
+    from airbox.controlplane.registration import deregister
+
+    answers = make_answers(fake_cp, tmp_path)
+    run = Run(answers).register()
+    # Someone deletes it in Airbyte while uninstall runs: the DELETE answers 404.
+    fake_cp.fail("DELETE", "/v1/dataplanes/*", 404)
+    assert deregister(Settings.from_answers(answers), run.state) == "already-gone"
+    assert not registration_file(run.state).exists()
