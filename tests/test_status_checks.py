@@ -88,6 +88,7 @@ def _probes(**over: Any) -> Probes:
         "disk": unread,
         "images": unread,
         "routing": Outcome(None),
+        "storage": unread,
     }
     values.update(over)
     return Probes(**values)
