@@ -61,8 +61,10 @@ def test_a_pending_marker_of_another_name_deletes_nothing(
     foreign = fake_cp.add_dataplane(NAME, region["regionId"])
     state = StateDir.for_name(NAME)
     state.root.mkdir(parents=True)
-    write_json(registration_file(state), {"pending": {"name": "another-dp",
-                                                     "regionId": region["regionId"]}})
+    # Written while that data plane was created: only the name tells it is not airbox's.
+    write_json(registration_file(state), {"pending": {
+        "name": "another-dp", "regionId": region["regionId"],
+        "startedAt": str(foreign["createdAt"])}})
     with pytest.raises(ControlPlaneError) as raised:
         Run(make_answers(fake_cp, tmp_path)).register()
     assert "already exists" in raised.value.message
