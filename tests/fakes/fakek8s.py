@@ -67,7 +67,8 @@ CHART_NAME = "airbyte-data-plane"
 CHART_VERSION = "1.8.1"
 # The airbyte-data-plane versions the fake repository has (the real ones airbox pins or
 # tests against); any other version is "not found", as the real repository answers.
-REPO_CHART_VERSIONS = ("1.8.0", "1.8.1")
+# 1.8.2 stands for the next release in the upgrade tests (tests/test_year_upgrade.py).
+REPO_CHART_VERSIONS = ("1.8.0", "1.8.1", "1.8.2")
 CHART_REPO = "https://airbytehq.github.io/charts"
 LAUNCHER_IMAGE = "airbyte/workload-launcher"
 CONTAINER = "airbyte-data-plane"
