@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from typing import Any
 
@@ -122,6 +123,19 @@ def test_status_routing_warns_until_workspaces_assign(
     assert routing["summary"].startswith("no workspace uses region eu-private")
     assert report["verdict"] == "degraded" and status.returncode == 1
     assert report["next"] == f"airbox workspaces --name {inst.name} --assign <workspace>"
+
+    # Routing changes the control plane: not while another command holds the data plane;
+    # listing only reads and never waits.
+    from airbox.lock import dataplane_lock
+    from airbox.paths import StateDir
+
+    with dataplane_lock(StateDir(inst.state), "upgrade", create=False):
+        busy = airbox(inst, cp, "workspaces", "--assign", "analytics")
+        listed = airbox(inst, cp, "workspaces", "-o", "json")
+    assert busy.returncode == 1, busy.stderr
+    assert f"data plane {inst.name} is busy: {os.getpid()} (airbox upgrade" in busy.stderr
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)["workspaces"][0]["routedHere"] is False
 
     assigned = airbox(inst, cp, "workspaces", "--assign", "analytics", "-o", "json")
     assert assigned.returncode == 0, assigned.stderr

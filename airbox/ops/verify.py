@@ -41,6 +41,7 @@ from airbox.cluster import kube
 from airbox.controlplane.api import AirbyteApi
 from airbox.errors import AirboxError, ControlPlaneError, MissingInput, UsageError
 from airbox.installed import Installed, require_installed, tool_runner
+from airbox.lock import dataplane_lock
 from airbox.ops.workspaces import (
     Region,
     find_region,
@@ -374,8 +375,10 @@ def verify_command(
     record = saved_registration(inst.state) or {}
     say = term.info if not as_json else runlog.logger().info
     started = time.monotonic()
-    with api_for(inst.settings, inst.state,
-                 base_url=record.get("apiUrl") or None) as api:
+    # Creates and deletes connectors on the control plane: never beside an uninstall or a
+    # second verify of the same data plane (leftover clean-up would race).
+    with dataplane_lock(inst.state, "verify", create=False), \
+            api_for(inst.settings, inst.state, base_url=record.get("apiUrl") or None) as api:
         runner = tool_runner(term.debug if verbose else None)
         verifier = Verifier(inst, api, runner, say=say, sleep=sleep)
         outcome = verifier.outcome

@@ -37,6 +37,7 @@ from airbox.controlplane.registration import (
     saved_registration,
 )
 from airbox.errors import ControlPlaneError, MissingInput, UsageError
+from airbox.lock import dataplane_lock
 from airbox.paths import StateDir
 
 if TYPE_CHECKING:
@@ -401,7 +402,11 @@ def workspaces_command(
         from airbox.config.prompts import Prompter as RealPrompter
 
         prompter = RealPrompter()
-    with _api(inst) as api:
+    # Routing changes the control plane: one airbox at a time per data plane; listing
+    # only reads and never waits.
+    changing = bool(assign or unassign)
+    with (dataplane_lock(inst.state, "workspaces", create=False) if changing
+          else contextlib.nullcontext()), _api(inst) as api:
         region = find_region(api, inst.settings, inst.state)
         if assign:
             done = route(api, region, list(assign), prompter=prompter if interactive else None,
