@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -25,6 +25,9 @@ from tests import answers_factory as af
 from tests.fakes.fixture import FakeK8s, docker_client
 from tests.fakes.images import ensure_image, tag_images
 from tests.helpers import airbox_bin
+
+if TYPE_CHECKING:
+    from tests.fake_control_plane import FakeControlPlane
 
 
 class _Ok(BaseHTTPRequestHandler):
@@ -129,3 +132,19 @@ def installer(fake_k8s: FakeK8s, local_endpoint: str, tmp_path: Path) -> Install
                               versions.MINIO_IMAGE])
     fake_k8s.use_docker(node)
     return Installer(fake_k8s, local_endpoint, tmp_path, tmp_path / "airbox-home")
+
+
+def registering(inst: Installer, cp: FakeControlPlane, **extra: Any) -> dict[str, Any]:
+    """Answers that make airbox register itself with ``cp`` (region eu-private)."""
+    data = inst.answers()
+    del data["dataPlane"]
+    data["controlPlane"] = {"url": cp.url, "apiUrl": cp.api_url}
+    data["registration"] = {"region": "eu-private"}
+    data.update(extra)
+    return data
+
+
+def cp_env(inst: Installer, cp: FakeControlPlane) -> dict[str, str]:
+    """The environment of a run that registers with ``cp``: its application credentials."""
+    return inst.env(AIRBYTE_CLIENT_ID=cp.client_id, AIRBYTE_CLIENT_SECRET=cp.client_secret,
+                    NO_PROXY="127.0.0.1,localhost")

@@ -11,21 +11,7 @@ import yaml
 
 from tests import answers_factory as af
 from tests.fake_control_plane import FakeControlPlane, fake_cp  # noqa: F401
-from tests.installer import Installer
-
-
-def _registering(inst: Installer, cp: FakeControlPlane, **extra: Any) -> dict[str, Any]:
-    data = inst.answers()
-    del data["dataPlane"]
-    data["controlPlane"] = {"url": cp.url, "apiUrl": cp.api_url}
-    data["registration"] = {"region": "eu-private"}
-    data.update(extra)
-    return data
-
-
-def _env(inst: Installer, cp: FakeControlPlane) -> dict[str, str]:
-    return inst.env(AIRBYTE_CLIENT_ID=cp.client_id, AIRBYTE_CLIENT_SECRET=cp.client_secret,
-                    NO_PROXY="127.0.0.1,localhost")
+from tests.installer import Installer, cp_env, registering
 
 
 def _one_registration(inst: Installer, cp: FakeControlPlane) -> dict[str, Any]:
@@ -40,8 +26,8 @@ def test_install_registers_once_and_the_secret_gets_the_credentials(
     installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
 ) -> None:
     inst, cp = installer, fake_cp
-    answers = inst.write(_registering(inst, cp))
-    result = inst.run(answers=answers, env=_env(inst, cp))
+    answers = inst.write(registering(inst, cp))
+    result = inst.run(answers=answers, env=cp_env(inst, cp))
     assert result.returncode == 0, result.stderr
     plane = _one_registration(inst, cp)
     client_id, client_secret = cp.dataplane_secrets[plane["dataplaneId"]]
@@ -59,7 +45,7 @@ def test_install_registers_once_and_the_secret_gets_the_credentials(
     for leaked in (cp.client_secret, af.SECRETS["s3_secret"]):
         assert leaked not in result.stdout + result.stderr
     # A re-run reuses the region and the data plane.
-    again = inst.run(answers=answers, env=_env(inst, cp))
+    again = inst.run(answers=answers, env=cp_env(inst, cp))
     assert again.returncode == 0, again.stderr
     assert _one_registration(inst, cp)["dataplaneId"] == plane["dataplaneId"]
     assert len(cp.calls("POST", "/v1/dataplanes")) == 1
@@ -77,11 +63,11 @@ def test_failure_after_registration_then_rerun_registers_nothing_new(
     else:
         inst.fake.add_fault("kubectl", ["--namespace", "airbyte", "apply"], "interrupt",
                             after="before", times=1)
-    answers = inst.write(_registering(inst, cp))
-    first = inst.run(answers=answers, env=_env(inst, cp))
+    answers = inst.write(registering(inst, cp))
+    first = inst.run(answers=answers, env=cp_env(inst, cp))
     assert first.returncode in (5, 130), first.stderr
     plane = _one_registration(inst, cp)
-    second = inst.run(answers=answers, env=_env(inst, cp))
+    second = inst.run(answers=answers, env=cp_env(inst, cp))
     assert second.returncode == 0, second.stderr
     assert _one_registration(inst, cp)["dataplaneId"] == plane["dataplaneId"]
     assert len(cp.calls("POST", "/v1/dataplanes")) == 1
@@ -91,17 +77,17 @@ def test_ctrl_c_while_the_registration_answer_is_on_its_way(
     installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
 ) -> None:
     inst, cp = installer, fake_cp
-    answers = inst.write(_registering(inst, cp))
+    answers = inst.write(registering(inst, cp))
     procs: list[Any] = []
     # The data plane is created, then the user hits Ctrl-C before the answer arrives.
     # Answered only once airbox has exited on the Ctrl-C: the event, not a fixed wait.
     cp.on("POST", "/v1/dataplanes",
           lambda _: (os.kill(procs[0].pid, signal.SIGINT), procs[0].wait(timeout=60)))
-    proc = inst.start(answers=answers, env=_env(inst, cp))
+    proc = inst.start(answers=answers, env=cp_env(inst, cp))
     procs.append(proc)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    result = inst.run(answers=answers, env=_env(inst, cp))
+    result = inst.run(answers=answers, env=cp_env(inst, cp))
     assert result.returncode == 0, result.stderr
     # The orphan whose secret was lost is gone; exactly one data plane remains, in use.
     plane = _one_registration(inst, cp)
@@ -116,8 +102,8 @@ def test_control_plane_problems_exit_4_with_url_status_and_advice(
     installer: Installer, fake_cp: FakeControlPlane, fault: str  # noqa: F811
 ) -> None:
     inst, cp = installer, fake_cp
-    data = _registering(inst, cp)
-    env = _env(inst, cp)
+    data = registering(inst, cp)
+    env = cp_env(inst, cp)
     if fault == "unreachable":
         cp.stop()
         expect = ["connection was refused", cp.api_url]

@@ -19,8 +19,8 @@ from airbox.errors import UsageError
 from airbox.ops.verify import parse_timeout
 from tests.fake_control_plane import DEFINITIONS, FakeControlPlane, fake_cp  # noqa: F401
 from tests.helpers import airbox_bin
-from tests.installer import Installer
-from tests.test_workspaces import cp_env, region_id, registering
+from tests.installer import Installer, cp_env, registering
+from tests.test_workspaces import region_id
 
 
 def installed(inst: Installer, cp: FakeControlPlane) -> dict[str, Any]:

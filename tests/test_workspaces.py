@@ -14,20 +14,7 @@ from airbox.errors import UsageError
 from airbox.ops.workspaces import CREATE_NEW, Region, route
 from tests.fake_control_plane import FakeControlPlane, fake_cp  # noqa: F401
 from tests.helpers import airbox_bin
-from tests.installer import Installer
-
-
-def registering(inst: Installer, cp: FakeControlPlane, **extra: Any) -> dict[str, Any]:
-    data = inst.answers()
-    del data["dataPlane"]
-    data["controlPlane"] = {"url": cp.url, "apiUrl": cp.api_url}
-    data["registration"] = {"region": "eu-private"}
-    data.update(extra)
-    return data
-
-
-def cp_env(inst: Installer, cp: FakeControlPlane) -> dict[str, str]:
-    return inst.env(AIRBYTE_CLIENT_ID=cp.client_id, AIRBYTE_CLIENT_SECRET=cp.client_secret)
+from tests.installer import Installer, cp_env, registering
 
 
 def airbox(inst: Installer, cp: FakeControlPlane, *args: str,
