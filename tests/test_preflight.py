@@ -808,6 +808,29 @@ def test_ignoring_failures_on_a_terminal_asks(tmp_path: Path, canned: Any, answe
     assert len(prompter.asked) == 1 and "Continue anyway?" in prompter.asked[0]
 
 
+class _Interrupting(_Prompter):
+    def confirm(self, message: str, *, default: bool = False) -> bool:
+        self.asked.append(message)
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_at_continue_anyway_before_the_questions_says_nothing_changed(
+        tmp_path: Path, canned: Any) -> None:
+    # Before the questions nothing is installed yet: "what was done is kept" would mislead.
+    from airbox.cli.errors import _interrupted_message
+    from airbox.errors import InterviewInterrupted
+
+    canned(_report("fail"))
+    ctx, _ = _ctx(tmp_path, ignore=True)
+    prompter = _Interrupting(True)
+    with pytest.raises(InterviewInterrupted) as caught:
+        pcmd.before_questions({"name": "dp"}, term=ctx.term, ignore_failures=True,
+                              assume_yes=False, prompter=prompter)
+    assert len(prompter.asked) == 1 and "Continue anyway?" in prompter.asked[0]
+    assert _interrupted_message(caught.value) == (
+        "Interrupted at the preflight question: nothing was installed or changed.")
+
+
 def test_ignoring_failures_without_a_terminal_needs_yes(tmp_path: Path, canned: Any) -> None:
     canned(_report("fail"))
     ctx, line = _ctx(tmp_path, ignore=True)

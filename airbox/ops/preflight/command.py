@@ -13,7 +13,7 @@ from airbox.config.settings import (
     is_dns_label,
     url_problem,
 )
-from airbox.errors import InvalidSettings, PreflightFailed, Problem
+from airbox.errors import InterviewInterrupted, InvalidSettings, PreflightFailed, Problem
 from airbox.ops.preflight.checks import DEADLINE, run_checks
 from airbox.ops.preflight.facts import Endpoints, HostFacts, Subject
 from airbox.ops.preflight.report import Report, failure_details, render, save_report
@@ -297,8 +297,18 @@ def before_questions(
     if state is not None and state.exists():
         ensure_private_dir(state.root)
         save_report(report, state)
-    counts = judge(report, term=term, state=state, ignore_failures=ignore_failures,
-                   assume_yes=assume_yes, prompter=prompter, previous=previous)
+    try:
+        counts = judge(report, term=term, state=state, ignore_failures=ignore_failures,
+                       assume_yes=assume_yes, prompter=prompter, previous=previous)
+    except KeyboardInterrupt as exc:
+        # Ctrl-C at "Continue anyway?": nothing has been touched yet, so the generic
+        # "what was done is kept" would mislead. SIGTERM/SIGHUP keep their own message.
+        from airbox.signals import signal_of
+
+        if signal_of(exc) is not None:
+            raise
+        raise InterviewInterrupted(
+            "Interrupted at the preflight question: nothing was installed or changed.") from None
     term.info(f"Machine checked: {counts}")
     return report
 
