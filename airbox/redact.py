@@ -108,7 +108,19 @@ _REFERENCE_KEY = re.compile(r"(?i)(secretkey|secretname|secret_name|secret_key|r
 
 def is_secret_key(key: str) -> bool:
     """Whether a mapping key names a secret (``clientSecret``, ``authToken``, ``apiKey`` …)."""
-    return bool(_SECRET_KEY.search(key)) and not _REFERENCE_KEY.search(key)
+    if _REFERENCE_KEY.search(key):
+        return False
+    shouting = key.isupper()
+    for match in _SECRET_KEY.finditer(key):
+        # The word must end where the match does (``tokenizer`` names no token), allowing a
+        # plural: the rest starts a new word (camelCase, ``_``, a digit) or ends the key.
+        rest = key[match.end():]
+        if rest[:1].lower() == "s" and not (len(rest) > 1 and rest[1].isalpha()
+                                             and (shouting or rest[1].islower())):
+            rest = rest[1:]
+        if not rest or not rest[0].isalpha() or (rest[0].isupper() and not shouting):
+            return True
+    return False
 
 
 def looks_like_credential(text: str) -> bool:

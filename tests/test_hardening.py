@@ -254,7 +254,9 @@ def test_ordinary_values_pass(tmp_path: Path) -> None:
                          "auth": {"enabled": False}},
               "workloadLauncher": {"extraEnv": [{"name": "LOG_LEVEL", "value": "debug"}],
                                    "secretName": "airbyte-config-secrets"},
-              "imagePullSecrets": [{"name": "regcred"}]}
+              "imagePullSecrets": [{"name": "regcred"}],
+              # A word that merely starts like a secret's name is not one.
+              "search": {"tokenizer": "wordpiece-base", "secretary": "none"}}
     path = answers_file(tmp_path, values=values)
     result = run("install", "--answers", str(path), "--dry-run", "--output-dir",
                  str(tmp_path / "out"))

@@ -104,7 +104,9 @@ def test_reset_forgets_every_value() -> None:
 @pytest.mark.parametrize(("key", "secret"), [
     ("clientSecret", True), ("password", True), ("authToken", True), ("licenseKey", True),
     ("connectionString", True), ("credentialsJson", True), ("accessKeyId", True),
-    ("private_key", True),
+    ("private_key", True), ("secretsManager", True), ("AUTH_TOKEN", True), ("tokens", True),
+    ("apiKey2", True), ("passwordPolicy", True),
+    ("tokenizer", False), ("TOKENIZER_MODEL", False), ("secretary", False),
     ("clientSecretSecretKey", False), ("secretName", False), ("credentialsSecretKey", False),
     ("clientId", False), ("bucket", False), ("region", False),
 ])
