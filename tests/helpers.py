@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,17 @@ def airbox_env(**extra: str) -> dict[str, str]:
 
 def airbox_bin() -> str:
     return str(Path(sys.executable).with_name("airbox"))
+
+
+def default_signals() -> None:
+    """A child's signals as a user's shell gives them (a ``preexec_fn``).
+
+    Tests started under ``nohup``, ``setsid`` or with ``&`` inherit SIGHUP and/or SIGINT
+    ignored, and so would every airbox they start: a test that sends one of them means
+    "the user pressed Ctrl-C / closed the terminal", not "the user ran it under nohup".
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 class Keys:

@@ -24,7 +24,7 @@ from airbox import versions
 from tests import answers_factory as af
 from tests.fakes.fixture import FakeK8s, docker_client
 from tests.fakes.images import ensure_image, tag_images
-from tests.helpers import airbox_bin
+from tests.helpers import airbox_bin, default_signals
 
 if TYPE_CHECKING:
     from tests.fake_control_plane import FakeControlPlane
@@ -89,12 +89,12 @@ class Installer:
         argv = [airbox_bin(), "install", "--yes", "--ignore-preflight-failures", *args]
         if answers is not None:
             argv += ["--answers", str(answers)]
-        # A shell that started the tests in the background may have left SIGINT ignored,
-        # which the child would inherit and then never see the simulated Ctrl-C.
+        # A shell that started the tests in the background (nohup, &) may have left
+        # SIGINT/SIGHUP ignored, which the child would inherit and then never see the
+        # simulated Ctrl-C or hang-up.
         return subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env=env or self.env(), start_new_session=True,
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+            env=env or self.env(), start_new_session=True, preexec_fn=default_signals)
 
     def run(self, *args: str, answers: Path | None = None, timeout: float = 120,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -81,14 +81,30 @@ def test_without_stderr_the_tail_is_the_last_15_output_lines(log_file: Path) -> 
     assert info.value.output_tail.splitlines() == [f"line {i}" for i in range(25, 40)]
 
 
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # a zombie is gone
+    except OSError:
+        return False
+
+
 def test_timeout_kills_the_child(log_file: Path, tmp_path: Path) -> None:
-    started = time.monotonic()
+    # A shell (it starts in milliseconds, so even a busy machine starts it well within the
+    # timeout) and a grandchild that would both sleep for an hour: run() returning, with
+    # both of them gone, is the proof that the whole process group was killed.
+    pids = tmp_path / "pids"
+    script = (f"echo $$ > {pids}; sleep 3600 & echo $! >> {pids}; "
+              "echo waiting; wait")
     with pytest.raises(ToolError) as info:
-        Runner().run([PY, "-c", "import time; print('waiting', flush=True); time.sleep(60)"],
-                     timeout=1)
-    assert time.monotonic() - started < 10
+        Runner().run(["/bin/sh", "-c", script], timeout=2)
+    for pid in map(int, pids.read_text().split()):
+        # SIGKILL is delivered asynchronously: allow it a generous while to land.
+        deadline = time.monotonic() + 60
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(pid), f"{pid} outlived the timeout"
     assert info.value.returncode is None
-    assert "did not finish within 1s" in info.value.message
+    assert "did not finish within 2s" in info.value.message
     assert "waiting" in info.value.output_tail
 
 

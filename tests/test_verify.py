@@ -18,7 +18,7 @@ import pytest
 from airbox.errors import UsageError
 from airbox.ops.verify import parse_timeout
 from tests.fake_control_plane import DEFINITIONS, FakeControlPlane, fake_cp  # noqa: F401
-from tests.helpers import airbox_bin
+from tests.helpers import airbox_bin, default_signals
 from tests.installer import Installer, cp_env, registering
 from tests.test_workspaces import region_id
 
@@ -136,12 +136,14 @@ def test_interrupted_verify_cancels_the_job_and_leaves_nothing(
     installed(inst, cp)
     cp.job_script = ["pending", "running"]
     procs: list[subprocess.Popen[str]] = []
-    # The user gives up while the sync runs (its pod is up in the cluster).
-    cp.on("GET", "/v1/jobs/*", lambda _: os.kill(procs[0].pid, sig), then_wait=0.5)
+    # The user gives up while the sync runs (its pod is up in the cluster). The poll is
+    # answered only once airbox has exited (the event itself, not a fixed wait); its
+    # cancel call meanwhile reaches the threaded fake.
+    cp.on("GET", "/v1/jobs/*",
+          lambda _: (os.kill(procs[0].pid, sig), procs[0].wait(timeout=60)))
     proc = subprocess.Popen([airbox_bin(), "verify"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=cp_env(inst, cp),
-                            start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            start_new_session=True, preexec_fn=default_signals)
     procs.append(proc)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + sig, err  # 130 for Ctrl-C, 143 for SIGTERM

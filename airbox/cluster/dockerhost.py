@@ -37,7 +37,8 @@ def socket_candidates() -> list[str]:
     return paths
 
 
-def _diagnose(exc: BaseException, host: str | None) -> DockerError:
+def _diagnose(exc: BaseException, host: str | None,
+              timeout: float = CONNECT_TIMEOUT) -> DockerError:
     text = " ".join(str(e) for e in _chain(exc))
     where = host or "the default socket (/var/run/docker.sock)"
     if "Permission denied" in text or "PermissionError" in text:
@@ -48,7 +49,7 @@ def _diagnose(exc: BaseException, host: str | None) -> DockerError:
         )
     if "timed out" in text.lower() or "timeout" in text.lower():
         return DockerError(
-            f"the Docker daemon at {where} did not answer within {CONNECT_TIMEOUT}s",
+            f"the Docker daemon at {where} did not answer within {timeout:g}s",
             hint="check it with `docker info`; restart it: sudo systemctl restart docker",
         )
     installed = shutil.which("docker") or shutil.which("dockerd")
@@ -127,7 +128,7 @@ class DockerHost:
             client = docker.from_env(timeout=timeout)
             client.ping()
         except Exception as exc:
-            raise _diagnose(exc, host) from None
+            raise _diagnose(exc, host, timeout) from None
         return cls(client)
 
     def info(self) -> dict[str, Any]:
