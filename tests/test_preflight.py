@@ -45,7 +45,7 @@ GiB = ck.GiB
 
 @dataclass
 class FakeFacts:
-    """A machine described by values; ``delay`` makes Docker slow to answer."""
+    """A machine described by values; ``hang`` makes Docker answer only once it is set."""
 
     cli: str | None = "/usr/bin/docker"
     docker_facts: fx.DockerFacts | DockerError = field(default_factory=lambda: fx.DockerFacts(
@@ -57,8 +57,11 @@ class FakeFacts:
     nodes: list[str] | None = field(default_factory=list)
     release: bool | None = False
     contexts: list[str] | None = None
-    delay: float = 0.0
+    hang: threading.Event | None = None
     docker_calls: int = 0
+    # Calls now waiting on ``hang`` (each check runs in its own thread).
+    hanging: int = 0
+    _count: threading.Lock = field(default_factory=threading.Lock)
     tools: dict[str, str] = field(default_factory=lambda: {
         t: f"{t} (/usr/local/bin/{t})" for t in ("kind", "helm", "kubectl")})
 
@@ -70,8 +73,12 @@ class FakeFacts:
 
     def docker(self) -> fx.DockerFacts | DockerError:
         self.docker_calls += 1
-        if self.delay:
-            time.sleep(self.delay)
+        if self.hang is not None:
+            with self._count:
+                self.hanging += 1
+            self.hang.wait(120)
+            with self._count:
+                self.hanging -= 1
         return self.docker_facts
 
     def disk_free(self, path: str) -> int | None:
@@ -517,13 +524,13 @@ def test_a_healthy_machine_passes_everything(local_urls: dict[str, str]) -> None
 def test_closed_port_fails_fast() -> None:
     url = closed_port_url()
     subject = fx.Subject(control_plane_url=url)
-    started = time.monotonic()
+    # "refused", not "no answer within 2s": it did not wait for the timeout.
     report = ck.run_checks(subject, facts=FakeFacts(),
                            endpoints=fx.Endpoints(url, url, timeout=2.0))
-    assert time.monotonic() - started < 2.0
     result = report.result("network.control-plane")
     assert result.outcome == "fail"
     assert "refused" in result.finding
+    assert "within" not in result.finding
     assert result.fix is not None and "HTTPS_PROXY" in result.fix
     assert report.result("clock.skew").outcome == "skip"
 
@@ -533,16 +540,17 @@ def test_black_holed_hosts_fail_within_their_timeout(blackhole: Any) -> None:
     timeout = 1.0
     with blackhole() as url:
         subject = fx.Subject(control_plane_url=url)
-        started = time.monotonic()
+        # A run deadline far beyond the probes' own: a probe that ignored its timeout
+        # would end up "did not finish within the 60s preflight deadline", not a failure
+        # naming its own 1 s timeout.
         report = ck.run_checks(subject, facts=FakeFacts(),
-                               endpoints=fx.Endpoints(url, url, timeout=timeout))
-        took = time.monotonic() - started
-    # Connect, then headers: each may use the timeout; nothing waits longer.
-    assert took < 2 * timeout + 1.0, took
+                               endpoints=fx.Endpoints(url, url, timeout=timeout),
+                               deadline=60.0)
     for check_id in ("network.control-plane", "network.helm-repo", "network.registry"):
         result = report.result(check_id)
         assert result.outcome == "fail", result
         assert "no answer from 127.0.0." in result.finding
+        assert result.finding.endswith("within 1s")
         assert result.fix is not None and "allow outbound HTTPS" in result.fix
 
 
@@ -641,15 +649,53 @@ def test_a_local_chart_skips_the_helm_repository(local_urls: dict[str, str]) -> 
 
 
 def test_the_deadline_bounds_the_run_when_docker_hangs(local_urls: dict[str, str]) -> None:
+    """Docker never answers (until the test ends): the run returning at all is the proof
+    that the deadline bounds it; without one it would wait on the hung check forever."""
     subject = fx.Subject(name="dp", control_plane_url=local_urls["control_plane"])
-    started = time.monotonic()
-    report = ck.run_checks(subject, facts=FakeFacts(delay=3.0),
-                           endpoints=endpoints_for(local_urls), deadline=1.0)
-    assert time.monotonic() - started < 1.8
+    facts = FakeFacts(hang=threading.Event())
+    try:
+        report = ck.run_checks(subject, facts=facts, endpoints=endpoints_for(local_urls),
+                               deadline=1.0)
+    finally:
+        facts.hang.set()
     daemon = report.result("docker.daemon")
-    assert daemon.outcome == "warn" and "deadline" in daemon.finding
+    assert daemon.outcome == "warn"
+    assert daemon.finding == "did not finish within the 1s preflight deadline"
+    assert daemon.fix is not None and "run `airbox preflight` again" in daemon.fix
+
+
+def test_at_the_deadline_the_finished_checks_keep_their_results(
+        local_urls: dict[str, str]) -> None:
+    """The deadline's end is an event here, not a clock: the fake wait returns once every
+    check has finished but those stuck on Docker, as a deadline passing would find them."""
+    subject = fx.Subject(name="dp", control_plane_url=local_urls["control_plane"])
+    facts = FakeFacts(hang=threading.Event())
+    given: list[float] = []
+
+    def wait_for_all_but_docker(futures: list[Any], deadline: float) -> None:
+        given.append(deadline)
+        limit = time.monotonic() + 60  # only a broken build gets here
+        while time.monotonic() < limit:
+            if facts.hanging and sum(not f.done() for f in futures) == facts.hanging:
+                return
+            time.sleep(0.01)
+        raise AssertionError("the checks never settled")
+
+    try:
+        report = ck.run_checks(subject, facts=facts, endpoints=endpoints_for(local_urls),
+                               deadline=7.0, wait=wait_for_all_but_docker)
+    finally:
+        facts.hang.set()
+    assert given == [7.0]
+    daemon = report.result("docker.daemon")
+    assert daemon.outcome == "warn"
+    assert daemon.finding == "did not finish within the 7s preflight deadline"
+    assert daemon.seconds == 7.0
     # The checks that answered in time are reported as usual.
     assert report.result("network.control-plane").outcome == "pass"
+    assert report.result("network.registry").outcome == "pass"
+    assert report.result("clock.skew").outcome == "pass"
+    assert report.result("docker.cli").outcome == "pass"
 
 
 def test_json_shape_is_stable(local_urls: dict[str, str]) -> None:
@@ -887,10 +933,9 @@ def test_cli_json_reports_the_real_docker_engine(local_urls: dict[str, str]) -> 
 
 def test_cli_with_a_dead_docker_host_exits_3_quickly_with_the_fix(
         local_urls: dict[str, str]) -> None:
-    started = time.monotonic()
-    result = run_cli("--control-plane-url", local_urls["control_plane"],
+    # How quickly: scripts/bench_preflight.py (a dead socket is refused at once).
+    result = run_cli("--control-plane-url", local_urls["control_plane"], timeout=60,
                      env=cli_env(local_urls, DOCKER_HOST="unix:///nonexistent.sock"))
-    assert time.monotonic() - started < 10
     assert result.returncode == 3, result.stdout + result.stderr
     assert "✗ Docker daemon reachable" in result.stdout
     assert "unix:///nonexistent.sock" in result.stdout
@@ -931,10 +976,9 @@ def test_cli_finishes_in_time_when_nothing_answers() -> None:
     with never_accepts() as silent, accepts_and_stalls() as stalls:
         env = airbox_env(**{fx.ENV_HELM_REPO_URL: stalls, fx.ENV_REGISTRY_URL: silent,
                             "DOCKER_HOST": "unix:///nonexistent.sock"})
-        started = time.monotonic()
-        result = run_cli("--json", "--control-plane-url", silent, env=env)
-        took = time.monotonic() - started
-    assert took < 10, took
+        # It returns at all although nothing ever answers: every probe's own timeout and
+        # the run's deadline end it (how soon: scripts/bench_preflight.py).
+        result = run_cli("--json", "--control-plane-url", silent, env=env, timeout=90)
     assert result.returncode == 3
     data = json.loads(result.stdout)
     outcomes = {c["id"]: c["outcome"] for c in data["checks"]}

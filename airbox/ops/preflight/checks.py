@@ -639,8 +639,14 @@ def run_checks(
     state: StateDir | None = None,
     environ: Mapping[str, str] | None = None,
     deadline: float = DEADLINE,
+    wait: Callable[[list[concurrent.futures.Future[Result]], float], object] | None = None,
 ) -> Report:
-    """Run every check concurrently; return within ``deadline`` seconds whatever happens."""
+    """Run every check concurrently; return within ``deadline`` seconds whatever happens.
+
+    ``wait(futures, deadline)`` returns when they are all done or the deadline has passed
+    (``concurrent.futures.wait``); tests replace it to end the wait on an event instead of
+    a clock.
+    """
     environ = os.environ if environ is None else environ
     probe = Probe(subject, facts or SystemFacts(environ), endpoints or Endpoints.from_env(environ),
                   state, environ)
@@ -650,7 +656,10 @@ def run_checks(
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(runnable)),
                                                  thread_name_prefix="airbox-preflight")
     futures = {c.id: pool.submit(_timed, c, probe) for c in runnable}
-    concurrent.futures.wait(futures.values(), timeout=deadline)
+    if wait is None:
+        concurrent.futures.wait(futures.values(), timeout=deadline)
+    else:
+        wait(list(futures.values()), deadline)
     # Whatever is still running is abandoned: its own timeouts end it soon after.
     pool.shutdown(wait=False, cancel_futures=True)
     results: list[Result] = []
