@@ -30,8 +30,13 @@ FAKES_DIR = Path(__file__).resolve().parent
 TOOLS = ("kind", "helm", "kubectl")
 LABEL_STATE = "fakek8s.state"
 
+# COVERAGE_PROCESS_START (set by scripts/fakes_coverage.py) measures the fakes that run as
+# executables too; without it the wrapper imports nothing more.
 WRAPPER = """#!{python}
-import sys
+import os, sys
+if os.environ.get("COVERAGE_PROCESS_START"):
+    import coverage
+    coverage.process_startup()
 sys.path.insert(0, {fakes!r})
 from fakek8s import main
 sys.exit(main({tool!r}, sys.argv[1:]))
