@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -902,9 +903,28 @@ def test_fault_interrupt_kind_create_skips_kubeconfig(fake_k8s: FakeK8s, tmp_pat
 
 def test_fault_hang(fake_k8s: FakeK8s) -> None:
     fake_k8s.add_fault("helm", ["status"], "hang")
-    with pytest.raises(subprocess.TimeoutExpired):
-        fake_k8s.run("helm", "status", "x", timeout=1)
-    assert fake_k8s.run("helm", "version", "--short").returncode == 0  # the lock was released
+    proc = subprocess.Popen(
+        [str(fake_k8s.helm), "status", "x"],
+        env=fake_k8s.full_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        # A hanging call is logged (exit null) before it hangs: wait for that event.
+        for _ in range(6000):
+            if [r for r in fake_k8s.call_records("helm") if r["argv"] == ["status", "x"]]:
+                break
+            assert proc.poll() is None, "the hanging fake ended"
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=0.01)  # the poll interval: returns early if it ends
+        (record,) = [r for r in fake_k8s.call_records("helm") if r["argv"] == ["status", "x"]]
+        assert record["exit"] is None
+        # the lock was released: other calls run while it hangs
+        assert fake_k8s.run("helm", "version", "--short").returncode == 0
+        assert proc.poll() is None  # and it still hangs (for 300 s unless told otherwise)
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 # -- docker mode
@@ -1013,7 +1033,7 @@ def test_concurrent_calls_share_state(fake_k8s: FakeK8s, cluster: Path) -> None:
     records = fake_k8s.call_records("kubectl")
     assert len([r for r in records if r["argv"][2:4] == ["create", "namespace"]]) == 6
     assert set(records[0]) == {"tool", "argv", "cwd", "stdin_bytes", "env", "pid", "time",
-                               "exit"}
+                               "exit", "clock"}
 
 
 def test_helm_knows_only_chart_versions_that_exist(fake_k8s: FakeK8s, cluster: Path) -> None:
@@ -1033,3 +1053,118 @@ def test_kubectl_get_raw_takes_no_arguments(fake_k8s: FakeK8s, cluster: Path) ->
     assert p.returncode == 1
     assert p.stderr.strip() == "error: arguments may not be passed when --raw is specified"
     assert kubectl(fake_k8s, cluster, "get", "--raw", "/readyz").stdout == "ok"
+
+
+# -- fake time: waits take (fake) time, and fail as the real tools do when it runs out
+
+
+def clock_of(fake: FakeK8s) -> float:
+    """The fake time (seconds) of the cluster the last call reached."""
+    return float(fake.call_records()[-1]["clock"])
+
+
+def test_helm_wait_runs_fake_time_until_the_pods_are_ready(
+    fake_k8s: FakeK8s, cluster: Path
+) -> None:
+    fake_k8s.set_scenario(ready_delay=40)
+    p = install(fake_k8s, cluster, "--timeout", "30s")
+    assert (p.returncode, p.stderr) == (1, "Error: context deadline exceeded\n")
+    assert fake_k8s.release("airbox-t", "airbox-t")[-1]["status"] == "failed"
+    start = clock_of(fake_k8s)
+    cs = launcher_pod(fake_k8s, cluster)["status"]["containerStatuses"][0]
+    assert cs["state"] == {"waiting": {"reason": "ContainerCreating"}} and not cs["ready"]
+
+    # the same pods, 40 s after they were made: a second wait sees them ready in time
+    p = install(fake_k8s, cluster, "--timeout", "5m")
+    assert p.returncode == 0, p.stderr
+    assert fake_k8s.release("airbox-t", "airbox-t")[-1]["status"] == "deployed"
+    waited = clock_of(fake_k8s) - start
+    assert 1 <= waited <= 40  # it stopped waiting once they were ready, not at 5m
+    assert launcher_pod(fake_k8s, cluster)["status"]["containerStatuses"][0]["ready"]
+
+
+def test_rollout_status_waits_its_timeout_then_fails_like_kubectl(
+    fake_k8s: FakeK8s, cluster: Path
+) -> None:
+    assert install(fake_k8s, cluster).returncode == 0
+    fake_k8s.set_scenario(ready_delay=20)
+    dep = "deployment/airbox-t-airbyte-data-plane"
+    assert kubectl(fake_k8s, cluster, "rollout", "restart", dep, "-n", NS).returncode == 0
+    start = clock_of(fake_k8s)
+    p = kubectl(fake_k8s, cluster, "rollout", "status", dep, "-n", NS, "--timeout=5s")
+    assert (p.returncode, p.stderr) == (1, "error: timed out waiting for the condition\n")
+    assert p.stdout == (
+        'Waiting for deployment "airbox-t-airbyte-data-plane" rollout to finish: 0 of 1 '
+        "updated replicas are available...\n"
+    )
+    assert clock_of(fake_k8s) - start == 1 + 5  # the call's tick, then the whole timeout
+    # --watch=false looks once and says what it saw, whatever it is
+    p = kubectl(fake_k8s, cluster, "rollout", "status", dep, "-n", NS, "--watch=false")
+    assert p.returncode == 0 and "0 of 1 updated replicas are available" in p.stdout
+    # no --timeout: kubectl waits as long as it takes
+    p = kubectl(fake_k8s, cluster, "rollout", "status", dep, "-n", NS)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines()[-1] == (
+        'deployment "airbox-t-airbyte-data-plane" successfully rolled out')
+    assert clock_of(fake_k8s) - start == 20  # the pods were restarted at start
+
+
+JOB_MANIFEST = f"""\
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: make-bucket
+  namespace: {NS}
+spec:
+  template:
+    spec:
+      restartPolicy: OnFailure
+      containers:
+      - name: mc
+        image: minio/mc
+"""
+
+
+def test_kubectl_wait_for_a_job_takes_fake_time(fake_k8s: FakeK8s, cluster: Path) -> None:
+    assert kubectl(fake_k8s, cluster, "create", "namespace", NS).returncode == 0
+    fake_k8s.set_scenario(ready_delay=10)
+    assert kubectl(fake_k8s, cluster, "apply", "-f", "-", input=JOB_MANIFEST).returncode == 0
+    p = kubectl(fake_k8s, cluster, "wait", "--for=condition=complete", "job/make-bucket",
+                "-n", NS, "--timeout=3s")
+    assert (p.returncode, p.stderr) == (
+        1, "error: timed out waiting for the condition on jobs/make-bucket\n")
+    # --timeout=0 looks once
+    p = kubectl(fake_k8s, cluster, "wait", "--for=condition=complete", "job/make-bucket",
+                "-n", NS, "--timeout=0")
+    assert p.returncode == 1
+    p = kubectl(fake_k8s, cluster, "wait", "--for=condition=complete", "job/make-bucket",
+                "-n", NS, "--timeout=60s")
+    assert (p.returncode, p.stdout) == (0, "job.batch/make-bucket condition met\n")
+
+
+def test_the_api_answers_api_delay_seconds_after_the_cluster_started(
+    fake_k8s: FakeK8s, tmp_path: Path
+) -> None:
+    fake_k8s.set_scenario(api_delay=3)
+    kc = tmp_path / "kc"
+    p = fake_k8s.run("kind", "create", "cluster", "--name", "slow-api", "--kubeconfig", str(kc))
+    assert p.returncode == 0, p.stderr
+    answers = [kubectl(fake_k8s, kc, "get", "--raw", "/readyz") for _ in range(4)]
+    assert [a.returncode for a in answers] == [1, 1, 0, 0]
+    assert "The connection to the server 127.0.0.1:" in answers[0].stderr
+    assert "was refused - did you specify the right host or port?" in answers[0].stderr
+    assert answers[2].stdout == "ok"
+
+    # kind create --wait waits for the API (fake time), so the cluster answers at once
+    kc2 = tmp_path / "kc2"
+    p = fake_k8s.run("kind", "create", "cluster", "--name", "waited", "--kubeconfig", str(kc2),
+                     "--wait", "1m")
+    assert p.returncode == 0 and " • Ready after " in p.stderr, p.stderr
+    assert kubectl(fake_k8s, kc2, "get", "--raw", "/readyz").returncode == 0
+    # a wait shorter than the API's start: kind warns and succeeds, like kind
+    kc3 = tmp_path / "kc3"
+    fake_k8s.set_scenario(api_delay=90)
+    p = fake_k8s.run("kind", "create", "cluster", "--name", "short", "--kubeconfig", str(kc3),
+                     "--wait", "30s")
+    assert p.returncode == 0 and " • WARNING: Timed out waiting for Ready ⚠️" in p.stderr
+    assert kubectl(fake_k8s, kc3, "get", "--raw", "/readyz").returncode == 1

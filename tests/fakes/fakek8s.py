@@ -132,6 +132,7 @@ class Ctx:
     quiet: bool = False
     dirty: bool = False
     live: dict[str, bool] = field(default_factory=dict)
+    clock: float | None = None  # the fake time of the cluster this call reached, when done
 
     def out(self, text: str = "") -> None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -398,6 +399,63 @@ def format_duration(seconds: float) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# fake time: each cluster has a clock in fake seconds. Every call that reaches a cluster
+# ticks it by one second (the time between a caller's polls); a wait (kubectl wait / rollout
+# status, helm --wait, kind create --wait) runs it forward until its condition holds or its
+# timeout has passed. Workloads become ready ``ready_delay`` fake seconds after they were
+# created, the API server answers ``api_delay`` seconds after the cluster was (scenario keys,
+# both 0 by default: everything is ready at once). Nothing here sleeps.
+
+WAIT_FOREVER = 3600.0  # a wait without a timeout gives up after this much fake time
+
+
+def clock(rec: Obj) -> float:
+    return float(rec.get("clock", 0.0))
+
+
+def tick(ctx: Ctx, rec: Obj | None, seconds: float = 1.0) -> None:
+    if rec is None:
+        return
+    rec["clock"] = ctx.clock = clock(rec) + seconds
+    ctx.dirty = True
+
+
+def warming(ctx: Ctx, rec: Obj, key: str) -> bool:
+    """Whether the object stored under ``key`` is still starting (``ready_delay``)."""
+    born = (rec.get("born") or {}).get(key)
+    return born is not None and clock(rec) < born + float(ctx.scenario().get("ready_delay", 0))
+
+
+def api_starting(ctx: Ctx, rec: Obj) -> bool:
+    """Whether the API server has yet to answer (``api_delay`` after the cluster's start)."""
+    return clock(rec) < float(rec.get("api_born", 0.0)) + float(
+        ctx.scenario().get("api_delay", 0))
+
+
+def wait_for(ctx: Ctx, rec: Obj, timeout: float, ok: Callable[[], bool]) -> bool:
+    """Run the cluster's clock forward until ``ok()`` or ``timeout`` fake seconds passed;
+    a timeout ≤ 0 looks once, like the real tools."""
+    if timeout < 0:
+        timeout = WAIT_FOREVER
+    end = clock(rec) + timeout
+    while True:
+        if ok():
+            return True
+        if clock(rec) >= end:
+            return False
+        # nothing changes between the moments something becomes ready: jump to the next
+        later = [t for t in ready_times(ctx, rec) if t > clock(rec)]
+        tick(ctx, rec, min([end, *later]) - clock(rec))
+
+
+def ready_times(ctx: Ctx, rec: Obj) -> list[float]:
+    scen = ctx.scenario()
+    delay = float(scen.get("ready_delay", 0))
+    return [float(rec.get("api_born", 0.0)) + float(scen.get("api_delay", 0)),
+            *(born + delay for born in (rec.get("born") or {}).values())]
+
+
+# --------------------------------------------------------------------------------------------
 # files, state, faults, call log
 
 
@@ -490,6 +548,7 @@ def log_call(ctx: Ctx, code: int | None) -> None:
         "pid": os.getpid(),
         "time": now(),
         "exit": code,
+        "clock": ctx.clock,
     }
     with open(ctx.state_dir / "calls.jsonl", "a") as fh:
         fh.write(json.dumps(entry) + "\n")
@@ -776,6 +835,8 @@ def put(rec: Obj, obj: Obj) -> Obj:
     meta["uid"] = old["metadata"]["uid"] if old else str(uuid.uuid4())
     meta["creationTimestamp"] = old["metadata"]["creationTimestamp"] if old else iso(now())
     meta["resourceVersion"] = next_rv(rec)
+    if old is None or old.get("spec") != obj.get("spec"):
+        rec.setdefault("born", {})[key] = clock(rec)  # a new object or a new rollout
     rec["objects"][key] = obj
     return obj
 
@@ -788,9 +849,9 @@ def get_obj(rec: Obj, kind: str, namespace: str, name: str) -> Obj | None:
 
 def delete_obj(rec: Obj, kind: str, namespace: str, name: str) -> Obj | None:
     res = res_for_kind(kind)
-    removed: Obj | None = rec["objects"].pop(
-        okey(kind, namespace if res.namespaced else "", name), None
-    )
+    key = okey(kind, namespace if res.namespaced else "", name)
+    (rec.get("born") or {}).pop(key, None)
+    removed: Obj | None = rec["objects"].pop(key, None)
     return removed
 
 
@@ -1009,6 +1070,8 @@ def pod_condition(ctx: Ctx, rec: Obj, pod: Obj) -> str:
         return "missing-secret"
     if missing_secret_key(rec, pod) is not None:
         return "missing-key"
+    if warming(ctx, rec, okey("Pod", pod["metadata"]["namespace"], pod["metadata"]["name"])):
+        return "starting"
     launcher = str(scen.get("launcher", "ok"))
     return launcher if launcher in ("ok", "crashloop", "imagepull", "auth-fail") else "ok"
 
@@ -1092,6 +1155,10 @@ def pod_view(ctx: Ctx, rec: Obj, pod: Obj) -> Obj:
                 }
             }
             cs["lastState"] = {}
+        elif state == "starting":
+            cs.pop("containerID")
+            cs["state"] = {"waiting": {"reason": "ContainerCreating"}}
+            cs["lastState"] = {}
         elif state == "missing-secret":
             cs.pop("containerID")
             cs["state"] = {
@@ -1147,7 +1214,8 @@ def pod_view(ctx: Ctx, rec: Obj, pod: Obj) -> Obj:
     ]
     status["containerStatuses"] = statuses
     status["phase"] = (
-        "Pending" if state in ("imagepull", "missing-secret", "missing-key") else "Running"
+        "Pending" if state in ("imagepull", "missing-secret", "missing-key", "starting")
+        else "Running"
     )
     out["spec"]["nodeName"] = node
     out["status"] = status
@@ -1175,6 +1243,8 @@ def deployment_view(ctx: Ctx, rec: Obj, dep: Obj) -> Obj:
         ready = sum(1 for p in pods if is_ready(p))
     elif unresolved_refs(rec, ns, dep):
         ready = 0  # its pods stay in CreateContainerConfigError
+    elif warming(ctx, rec, okey("Deployment", ns, name)):
+        ready = 0
     else:
         ready = replicas
     available = ready >= replicas
@@ -1452,11 +1522,13 @@ def unresolved_refs(rec: Obj, ns: str, workload: Obj) -> list[str]:
     return missing
 
 
-def job_view(rec: Obj, job: Obj) -> Obj:
+def job_view(ctx: Ctx, rec: Obj, job: Obj) -> Obj:
     """A Job completes once its pod can start (the fake runs no command)."""
     out = public(job)
     t = job["metadata"].get("creationTimestamp", iso(now()))
-    if unresolved_refs(rec, job["metadata"]["namespace"], job):
+    ns = job["metadata"]["namespace"]
+    if unresolved_refs(rec, ns, job) or warming(
+            ctx, rec, okey("Job", ns, job["metadata"]["name"])):
         out["status"] = {"active": 1, "startTime": t}
     else:
         out["status"] = {"succeeded": 1, "startTime": t, "completionTime": t, "conditions": [
@@ -1474,7 +1546,7 @@ def all_objects(ctx: Ctx, rec: Obj) -> list[Obj]:
         elif obj["kind"] == "Deployment":
             out.append(deployment_view(ctx, rec, obj))
         elif obj["kind"] == "Job":
-            out.append(job_view(rec, obj))
+            out.append(job_view(ctx, rec, obj))
         else:
             out.append(public(obj))
     out += node_objects(ctx, rec)
@@ -1531,6 +1603,8 @@ def reachable(ctx: Ctx, target: Target) -> Obj | None:
     if rec is None:
         return None
     if rec.get("docker") and not ctx.live.get(rec["name"], False):
+        return None
+    if api_starting(ctx, rec):
         return None
     return rec
 
@@ -2332,8 +2406,10 @@ def kind_create_cluster(ctx: Ctx, opts: Obj, args: list[str]) -> int:
         ctx.err(
             f" ✓ Waiting ≤ {format_duration(duration_seconds(wait))} for control-plane = Ready ⏳"
         )
-        if node_ready(ctx):
-            ctx.err(" • Ready after 14s 💚")
+        start = clock(rec)
+        if wait_for(ctx, rec, duration_seconds(wait),
+                    lambda: node_ready(ctx) and not api_starting(ctx, rec)):
+            ctx.err(f" • Ready after {format_duration(max(clock(rec) - start, 14))} 💚")
         else:
             ctx.err(" • WARNING: Timed out waiting for Ready ⚠️")
     path = kind_kubeconfig_target(opts)
@@ -2595,6 +2671,7 @@ def kubectl_connect(ctx: Ctx, opts: Obj) -> tuple[Obj, str, Target]:
     """The reachable cluster and the namespace to use, or kubectl's error."""
     target = resolve_target(ctx, opts.get("kubeconfig"), opts.get("context"))
     sync_docker(ctx, strict=False)
+    tick(ctx, target.rec)
     rec = reachable(ctx, target)
     if rec is None:
         raise kubectl_refused(target)
@@ -2696,6 +2773,7 @@ def kubectl_get(ctx: Ctx, opts: Obj, args: list[str]) -> int:
             raise Fail("error: arguments may not be passed when --raw is specified")
         target = resolve_target(ctx, opts.get("kubeconfig"), opts.get("context"))
         sync_docker(ctx, strict=False)
+        tick(ctx, target.rec)
         if reachable(ctx, target) is None:
             raise kubectl_refused(target)
         raw = opts["raw"].split("?")[0].rstrip("/")
@@ -3061,18 +3139,30 @@ def kubectl_rollout_status(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     dep = get_obj(rec, "Deployment", ns, name)
     if dep is None:
         raise Fail(not_found(res, name))
-    st = deployment_view(ctx, rec, dep)["status"]
-    if st.get("availableReplicas", 0) >= st.get("replicas", 1):
-        ctx.out(f'deployment "{name}" successfully rolled out')
-        return 0
-    ctx.out(
-        f'Waiting for deployment "{name}" rollout to finish: '
-        f"{st.get('availableReplicas', 0)} of {st.get('replicas', 1)} updated replicas are "
-        "available..."
-    )
+    shown: list[str] = []
+
+    def available() -> bool:
+        st = deployment_view(ctx, rec, dep)["status"]
+        if st.get("availableReplicas", 0) >= st.get("replicas", 1):
+            return True
+        line = (f'Waiting for deployment "{name}" rollout to finish: '
+                f"{st.get('availableReplicas', 0)} of {st.get('replicas', 1)} updated replicas "
+                "are available...")
+        if not shown or shown[-1] != line:  # kubectl prints a line when the status changes
+            ctx.out(line)
+            shown.append(line)
+        return False
+
     if opts.get("watch") is False:
+        if available():
+            ctx.out(f'deployment "{name}" successfully rolled out')
         return 0
-    raise Fail("error: timed out waiting for the condition")
+    # --timeout=0 (the default) waits for ever
+    timeout = duration_seconds(opts.get("timeout") or "0s") or -1
+    if not wait_for(ctx, rec, timeout, available):
+        raise Fail("error: timed out waiting for the condition")
+    ctx.out(f'deployment "{name}" successfully rolled out')
+    return 0
 
 
 def kubectl_rollout_restart(ctx: Ctx, opts: Obj, args: list[str]) -> int:
@@ -3126,27 +3216,35 @@ def kubectl_wait(ctx: Ctx, opts: Obj, args: list[str]) -> int:
         for o in objs:
             raise Fail(
                 f"error: timed out waiting for the condition on "
-                f"{res_for_kind(o['kind']).qualified}/{o['metadata']['name']}"
+                f"{res_for_kind(o['kind']).plural}/{o['metadata']['name']}"
             )
         return 0
     if not objs:
         raise Fail("error: no matching resources found")
+    if not (spec.startswith(("condition=", "jsonpath=", "create"))):
+        raise Fail(f'error: unrecognized condition: "{spec}"')
+    timeout = duration_seconds(opts.get("timeout") or "30s")
     for o in objs:
         res = res_for_kind(o["kind"], o.get("apiVersion", "v1"))
-        if spec.startswith("condition="):
-            cond, _, want = spec[len("condition=") :].partition("=")
-            ok = condition_met(o, cond, want or "true")
-        elif spec.startswith("jsonpath="):
-            expr, _, want = spec[len("jsonpath=") :].rpartition("=")
-            expr = expr if expr.startswith("{") else "{" + expr + "}"
-            ok = jsonpath(expr.strip("'"), o) == want
-        elif spec.startswith("create"):
-            ok = True
-        else:
-            raise Fail(f'error: unrecognized condition: "{spec}"')
-        if not ok:
+
+        def met(o: Obj = o, res: Res = res) -> bool:
+            """The condition on the object as it is now (fake time passes in between)."""
+            now_view = [x for x in select(ctx, rec, res, o["metadata"].get("namespace"))
+                        if x["metadata"]["name"] == o["metadata"]["name"]]
+            cur = now_view[0] if now_view else o
+            if spec.startswith("condition="):
+                cond, _, want = spec[len("condition=") :].partition("=")
+                return condition_met(cur, cond, want or "true")
+            if spec.startswith("jsonpath="):
+                expr, _, want = spec[len("jsonpath=") :].rpartition("=")
+                expr = expr if expr.startswith("{") else "{" + expr + "}"
+                return jsonpath(expr.strip("'"), cur) == want
+            return True
+
+        if not wait_for(ctx, rec, timeout, met):
             raise Fail(
-                f"error: timed out waiting for the condition on {res.qualified}/"
+                # kubectl names the resource without its group (info.Mapping.Resource.Resource)
+                f"error: timed out waiting for the condition on {res.plural}/"
                 f"{o['metadata']['name']}"
             )
         ctx.out(f"{res.prefix}/{o['metadata']['name']} condition met")
@@ -3683,6 +3781,7 @@ def helm_connect(ctx: Ctx, opts: Obj) -> tuple[Obj, str, Target]:
             "Error: Kubernetes cluster unreachable: " + exc.message.removeprefix("error: ")
         ) from None
     sync_docker(ctx, strict=False)
+    tick(ctx, target.rec)
     rec = reachable(ctx, target)
     if rec is None:
         raise helm_refused(target)
@@ -4118,6 +4217,12 @@ def release_healthy(ctx: Ctx, rec: Obj, ns: str, name: str, chart: str) -> bool:
     return bool(pods) and all(is_ready(pod_view(ctx, rec, p)) for p in pods)
 
 
+def helm_wait(ctx: Ctx, opts: Obj, rec: Obj, ns: str, name: str, chart: str) -> bool:
+    """--wait: the release's pods ready within --timeout (fake time)."""
+    timeout = duration_seconds(opts.get("timeout") or "5m0s")
+    return wait_for(ctx, rec, timeout, lambda: release_healthy(ctx, rec, ns, name, chart))
+
+
 def status_json(ns: str, name: str, rev: Obj, values: bool = True) -> Obj:
     return {
         "name": name,
@@ -4251,7 +4356,7 @@ def helm_install_or_upgrade(
         ctx.dirty = True
         ctx.checkpoint()
         deploy_release(ctx, rec, ns, name, fresh)
-        if wait and not release_healthy(ctx, rec, ns, name, chart["name"]):
+        if wait and not helm_wait(ctx, opts, rec, ns, name, chart["name"]):
             fresh["status"] = "failed"
             fresh["description"] = f'Release "{name}" failed: context deadline exceeded'
             if opts.get("atomic"):
@@ -4298,7 +4403,7 @@ def helm_install_or_upgrade(
     helm_debug(ctx, opts, f"preparing upgrade for {name}")
     ctx.checkpoint()
     deploy_release(ctx, rec, ns, name, upgraded)
-    if wait and not release_healthy(ctx, rec, ns, name, chart["name"]):
+    if wait and not helm_wait(ctx, opts, rec, ns, name, chart["name"]):
         upgraded["status"] = "failed"
         upgraded["description"] = f'Upgrade "{name}" failed: context deadline exceeded'
         if opts.get("atomic"):
@@ -4532,7 +4637,7 @@ def helm_rollback(ctx: Ctx, opts: Obj, args: list[str]) -> int:
         ctx.out("Rollback was a success! Happy Helming!")
         return 0
     rolled = rollback_to(ctx, rec, ns, name, revs, target)
-    if opts.get("wait") and not release_healthy(ctx, rec, ns, name, rolled["chart"]):
+    if opts.get("wait") and not helm_wait(ctx, opts, rec, ns, name, rolled["chart"]):
         rolled["status"] = "failed"
         rolled["description"] = f'Release "{name}" failed: context deadline exceeded'
         raise Fail(f"Error: release {name} failed: context deadline exceeded")
