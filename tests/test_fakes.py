@@ -313,6 +313,8 @@ def test_kind_config_validation(fake_k8s: FakeK8s, tmp_path: Path) -> None:
 
 
 def test_kind_load_and_export_logs(fake_k8s: FakeK8s, cluster: Path, tmp_path: Path) -> None:
+    client = docker_client()
+    tag_images(client, ensure_image(client), ["airbyte/workload-launcher:1.8.1"])
     p = fake_k8s.run(
         "kind", "load", "docker-image", "airbyte/workload-launcher:1.8.1", "--name", "nope"
     )
@@ -1168,3 +1170,20 @@ def test_the_api_answers_api_delay_seconds_after_the_cluster_started(
                      "--wait", "30s")
     assert p.returncode == 0 and " • WARNING: Timed out waiting for Ready ⚠️" in p.stderr
     assert kubectl(fake_k8s, kc3, "get", "--raw", "/readyz").returncode == 1
+
+
+def test_kind_load_wants_images_docker_has(fake_k8s: FakeK8s, cluster: Path) -> None:
+    """kind looks each image up in the local Docker before it loads anything (kind's
+    load docker-image: `image: %q not present locally`)."""
+    client = docker_client()
+    present = "airbyte/workload-launcher:1.8.1"
+    tag_images(client, ensure_image(client), [present])
+    missing = f"fakek8s/never-pulled:{os.getpid()}"
+    p = fake_k8s.run("kind", "load", "docker-image", present, missing, "--name", "airbox-t")
+    assert (p.returncode, p.stderr) == (1, f'ERROR: image: "{missing}" not present locally\n')
+    assert fake_k8s.state()["clusters"]["airbox-t"]["nodes"][0]["images"] == {}
+    # before the cluster is looked at: a missing image wins over a missing cluster
+    p = fake_k8s.run("kind", "load", "docker-image", missing, "--name", "nope")
+    assert p.stderr == f'ERROR: image: "{missing}" not present locally\n'
+    p = fake_k8s.run("kind", "load", "docker-image", "--name", "airbox-t")
+    assert (p.returncode, p.stderr) == (1, "ERROR: a list of image names is required\n")

@@ -2505,18 +2505,22 @@ def kind_load_docker_image(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     if not args:
         raise Fail("ERROR: a list of image names is required")
     name = kind_name(opts)
+    # Like kind, look every image up in the local Docker (`docker image inspect`) first,
+    # whatever the cluster: an image Docker lacks (or no Docker at all) fails before any node
+    # is looked at.
     ids: dict[str, str] = {}
-    if node_image_env() or any(c.get("docker") for c in ctx.clusters().values()):
-        import docker.errors
-
+    try:
         client = docker_client()
-        for image in args:
-            try:
-                ids[image] = client.images.get(image).id
-            except docker.errors.ImageNotFound:
-                raise Fail(f'ERROR: image: "{image}" not present locally') from None
-    else:
-        ids = {image: "sha256:" + stable_hex(image, n=64) for image in args}
+        client.ping()
+    except Exception:
+        client = None
+    for image in args:
+        try:
+            ids[image] = client.images.get(image).id if client is not None else ""
+        except Exception:  # ImageNotFound, or the daemon went away
+            ids[image] = ""
+        if not ids[image]:
+            raise Fail(f'ERROR: image: "{image}" not present locally')
     kind_cluster_names(ctx)
     rec = kind_rec(ctx, name)
     if rec is None:
