@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 import re
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from airbox.render import manifests
 from tests import answers_factory as af
 from tests.fakes.fixture import FakeK8s, docker_client
 from tests.helpers import airbox_bin
@@ -357,3 +359,76 @@ def test_ctrl_c_while_preflight_waits_on_a_silent_host(installer: Installer) -> 
     result = inst.run(answers=inst.write())
     assert result.returncode == 0, result.stderr
     _healthy(inst)
+
+
+# -- waits that take (fake) time: tests/fakes keep a clock per cluster that each call ticks by
+# a second and every wait (kubectl wait / rollout status, helm --wait) runs forward
+
+
+def _clock_jumps(inst: Installer, *words: str) -> list[float]:
+    """For each call with ``words``: the fake seconds between the call before it and it."""
+    records = [r for r in inst.fake.call_records() if r.get("clock") is not None]
+    return [r["clock"] - prev["clock"] for prev, r in itertools.pairwise(records)
+            if all(w in r["argv"] for w in words)]
+
+
+def _local_store_answers(inst: Installer) -> Path:
+    data = inst.answers()
+    del data["storage"]  # airbox runs the object store in the cluster
+    return inst.write(data)
+
+
+def test_install_waits_as_long_as_the_pods_take_to_start(installer: Installer) -> None:
+    inst = installer
+    inst.fake.set_scenario(ready_delay=100)
+    result = inst.run(answers=_local_store_answers(inst))
+    assert result.returncode == 0, result.stderr
+    _healthy(inst)
+    # kubectl rollout status waited for the store, helm --wait for the launcher
+    assert _clock_jumps(inst, "rollout", "status",
+                        f"deployment/{manifests.LOCAL_STORE}") == [100]
+    (helm_wait,) = _clock_jumps(inst, "upgrade", "--install")
+    assert helm_wait >= 100
+
+
+def test_a_store_that_never_starts_fails_with_kubectls_timeout(installer: Installer) -> None:
+    inst = installer
+    inst.fake.set_scenario(ready_delay=200)  # longer than the 180 s airbox gives it
+    result = inst.run(answers=_local_store_answers(inst))
+    assert result.returncode == 5, result.stderr
+    assert "the local object store did not start" in result.stderr
+    assert "timed out waiting for the condition" in result.stderr
+    assert not inst.revisions()  # it stopped before the release
+
+
+def test_pods_slower_than_helms_timeout_fail_the_install_then_a_rerun_finishes(
+        installer: Installer) -> None:
+    inst = installer
+    inst.fake.set_scenario(ready_delay=700)  # longer than helm's --timeout 10m
+    answers = inst.write()
+    result = inst.run(answers=answers)
+    assert result.returncode == 5, result.stderr
+    assert "context deadline exceeded" in result.stderr
+    assert "pending (starting containers)" in result.stderr
+    assert _clock_jumps(inst, "upgrade", "--install") == [601]  # its tick, then 10m
+    assert [r["status"] for r in inst.revisions()] == ["failed"]
+    # the same pods keep starting: a re-run's helm --wait sees them ready
+    result = inst.run(answers=answers)
+    assert result.returncode == 0, result.stderr
+    _healthy(inst)
+
+
+def test_after_a_node_restart_install_polls_the_api_until_it_answers(
+        installer: Installer) -> None:
+    inst = installer
+    answers = inst.write()
+    assert inst.run(answers=answers).returncode == 0
+    inst.fake.set_scenario(api_delay=3)  # the API server answers 3 calls after a restart
+    node = docker_client().containers.get(inst.cluster + "-control-plane")
+    node.stop(timeout=1)
+    before = len(inst.fake.call_records("kubectl"))
+    result = inst.run(answers=answers)
+    assert result.returncode == 0, result.stderr
+    readyz = [r["exit"] for r in inst.fake.call_records("kubectl")[before:]
+              if "/readyz" in r["argv"]]
+    assert readyz == [1, 1, 0]

@@ -180,6 +180,33 @@ def test_the_api_wait_gives_up_with_the_reason(
     assert clock.sleeps == [0.2, 0.4, 0.8, 1.6, 3.2, 5, 5, 5]
 
 
+def test_the_api_wait_polls_until_the_restarted_api_server_answers(
+        ctx: Context, fake_k8s: FakeK8s, clock: _Clock) -> None:
+    _create(ctx)
+    fake_k8s.set_scenario(api_delay=3)  # fake seconds; each call ticks one
+    fake_k8s.restart_api(ctx.settings.cluster_name)
+    install.wait_for_api(ctx, _line(ctx))
+    readyz = [r for r in fake_k8s.call_records("kubectl") if "/readyz" in r["argv"]]
+    assert [r["exit"] for r in readyz] == [1, 1, 0]
+    assert clock.sleeps == [0.2, 0.4]
+
+
+def test_the_api_wait_gives_up_with_kubectls_refusal_and_exit_5(
+        ctx: Context, fake_k8s: FakeK8s, clock: _Clock) -> None:
+    _create(ctx)
+    fake_k8s.set_scenario(api_delay=10**6)
+    fake_k8s.restart_api(ctx.settings.cluster_name)
+    with pytest.raises(ClusterError) as caught:
+        install.wait_for_api(ctx, _line(ctx), timeout=20)
+    err = caught.value
+    assert err.exit_code == 5
+    assert err.message == (f"the Kubernetes API of {ctx.settings.cluster_name} did not "
+                           "become ready")
+    assert err.details[0].endswith("was refused - did you specify the right host or port?")
+    assert "The connection to the server 127.0.0.1:" in err.details[0]
+    assert len([r for r in fake_k8s.call_records("kubectl") if "/readyz" in r["argv"]]) == 9
+
+
 # ------------------------------------------------------------------------ chart, helm
 
 

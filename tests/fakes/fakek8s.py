@@ -739,6 +739,14 @@ def sync_docker(ctx: Ctx, strict: bool) -> list[Any]:
             ctx.dirty = True
             continue
         ctx.live[name] = all(c.status == "running" for c in control)
+        started = ",".join(sorted(str((c.attrs.get("State") or {}).get("StartedAt", ""))
+                                  for c in control))
+        if ctx.live[name] and rec.get("node_started") != started:
+            if rec.get("node_started") is not None:
+                # the node container (re)started: its API server answers api_delay from now
+                rec["api_born"] = clock(rec)
+            rec["node_started"] = started
+            ctx.dirty = True
     return containers
 
 

@@ -175,7 +175,9 @@ class FakeK8s:
 
     def set_scenario(self, **kw: Any) -> None:
         """Update scenario.json: launcher=ok|crashloop|imagepull|auth-fail, node_ready=bool,
-        log_lines=[...] (appended to launcher logs). Read by the fakes on every call."""
+        log_lines=[...] (appended to launcher logs), ready_delay=<fake s> (pods, Deployments
+        and Jobs become ready that long after they were made), api_delay=<fake s> (the API
+        server answers that long after its cluster or node started). Read on every call."""
         path = self.state_dir / "scenario.json"
         scen = _read_json(path, {})
         scen.update(kw)
@@ -335,6 +337,21 @@ class FakeK8s:
         self._update_state(
             lambda data: data["clusters"][cluster].__setitem__("kubelet_version",
                                                               kubelet_version))
+
+    def restart_api(self, cluster: str) -> None:
+        """The API server of ``cluster`` restarts now (a node restart): it refuses
+        connections for the scenario's ``api_delay`` fake seconds (calls tick the clock)."""
+
+        def restart(data: dict[str, Any]) -> None:
+            rec = data["clusters"][cluster]
+            rec["api_born"] = rec.get("clock", 0.0)
+
+        self._update_state(restart)
+
+    def clock(self, cluster: str) -> float:
+        """The fake time (seconds) of ``cluster``: each call that reaches it adds one, a
+        wait (kubectl wait / rollout status, helm --wait) adds what it waited."""
+        return float(self.state()["clusters"][cluster].get("clock", 0.0))
 
     def remove_cluster(self, cluster: str) -> None:
         """Make a cluster vanish from the fake API (its kubeconfig entries stay)."""
