@@ -244,8 +244,12 @@ def test_a_slow_server_times_out_with_the_url_and_what_to_do(
     # proof that the client gave up on its own timeout rather than waiting it out.
     fake_cp.slow("GET", "/v1/organizations", 60, times=10)
     with make_api(fake_cp, tmp_path, timeout=Timeouts(connect=1, read=0.3),
-                  retries=Retry(attempts=1)) as api, pytest.raises(ControlPlaneError) as raised:
-        api.organizations()
+                  retries=Retry(attempts=1)) as api:
+        with pytest.raises(ControlPlaneError) as raised:
+            api.organizations()
+        # The message quotes the setting; the client must also have been given it (how
+        # long the whole thing takes is a clock's business, not this test's).
+        assert api.http.timeout == httpx.Timeout(0.3, connect=1, pool=1)
     error = raised.value
     assert f"{fake_cp.api_url}/organizations" in error.message
     assert "no answer within 0.3 s" in error.message

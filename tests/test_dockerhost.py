@@ -93,6 +93,16 @@ def test_a_daemon_that_never_answers_is_given_up_on_after_the_timeout(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     """A socket that accepts and never answers (a hung daemon) would hold connect()
     forever without its timeout: returning at all, with the timeout named, is the proof."""
+    import docker as sdk
+
+    given: list[Any] = []
+    real_from_env = sdk.from_env
+
+    def spy(**kwargs: Any) -> Any:
+        given.append(kwargs.get("timeout"))
+        return real_from_env(**kwargs)
+
+    monkeypatch.setattr(sdk, "from_env", spy)
     path = tmp_path / "hung.sock"
     with socket.socket(socket.AF_UNIX) as hung:
         hung.bind(str(path))
@@ -100,5 +110,6 @@ def test_a_daemon_that_never_answers_is_given_up_on_after_the_timeout(
         monkeypatch.setenv("DOCKER_HOST", f"unix://{path}")
         with pytest.raises(DockerError) as info:
             DockerHost.connect(timeout=1)
+    assert given == [1]  # the client (and its ping) were given the timeout
     assert info.value.message == f"the Docker daemon at unix://{path} did not answer within 1s"
     assert info.value.hint and "docker info" in info.value.hint
