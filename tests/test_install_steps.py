@@ -90,6 +90,32 @@ def test_generated_files_modes_and_the_secret_values_are_masked(ctx: Context) ->
     assert SECRETS["vault"] not in ctx.files.values.read_text()
 
 
+def test_a_new_directory_is_private_and_the_local_store_credentials_are_kept_0600(
+        ctx: Context, tmp_path: Path) -> None:
+    import os
+
+    from airbox.fsutil import read_json
+
+    # A directory airbox creates is 0700 whatever the umask says (here: 0755 by default).
+    files = Generated(tmp_path / "fresh" / "out")
+    previous = os.umask(0o022)
+    try:
+        install.write_generated(ctx.settings, files, dry_run=False, state=ctx.state)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "fresh").stat().st_mode) == 0o700
+    assert stat.S_IMODE(files.directory.stat().st_mode) == 0o700
+    # No storage configured: airbox runs the store, its generated key pair is the secret.
+    saved = read_json(ctx.state.storage_credentials)
+    assert stat.S_IMODE(ctx.state.storage_credentials.stat().st_mode) == 0o600
+    assert stat.S_IMODE(files.storage.stat().st_mode) == 0o644
+    assert saved["secretAccessKey"] not in files.storage.read_text()
+    assert saved["secretAccessKey"] in files.secret.read_text()
+    # Kept: a re-run (or a re-created cluster) finds the data written with the same pair.
+    install.write_generated(ctx.settings, files, dry_run=False, state=ctx.state)
+    assert read_json(ctx.state.storage_credentials) == saved
+
+
 # ----------------------------------------------------------------------------- cluster
 
 
@@ -115,8 +141,25 @@ def test_a_failed_create_deletes_the_half_built_cluster(ctx: Context, fake_k8s: 
     assert ctx.settings.cluster_name in fake_k8s.clusters()
 
 
+def test_ctrl_c_while_creating_deletes_the_half_built_cluster(
+        ctx: Context, fake_k8s: FakeK8s, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = ctx.runner.run
+
+    def run(argv: list[str], **kw: Any) -> Any:
+        result = real(argv, **kw)
+        if argv[:3] == ["kind", "create", "cluster"]:
+            raise KeyboardInterrupt  # ^C as kind finishes: the node exists
+        return result
+
+    monkeypatch.setattr(ctx.runner, "run", run)
+    with pytest.raises(KeyboardInterrupt):
+        _create(ctx)
+    assert ctx.settings.cluster_name not in fake_k8s.clusters()
+    assert len(_calls(fake_k8s, "kind", "delete", "cluster")) == 1
+
+
 def test_an_existing_cluster_gets_its_lost_kubeconfig_exported_again(
-        ctx: Context, fake_k8s: FakeK8s) -> None:
+        ctx: Context, fake_k8s: FakeK8s, clock: _Clock) -> None:
     _create(ctx)
     ctx.state.kubeconfig.unlink()
     ctx._docker = _RunningNode(ctx.settings.node_container)  # type: ignore[assignment]
@@ -145,6 +188,10 @@ class _Clock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+        # The longest wait (120 s, backoff up to 5 s) sleeps some 30 times: far more
+        # means it never gives up (fail now rather than poll the fake for minutes).
+        if len(self.sleeps) > 60:
+            raise AssertionError(f"still waiting after {self.now - 1000.0:.0f}s")
 
 
 @pytest.fixture
@@ -370,3 +417,29 @@ def test_the_node_image_follows_the_daemons_cgroup_version(ctx: Context, cgroup:
     config = yaml.safe_load(ctx.files.kind_config.read_text())
     assert config["nodes"][0]["image"] == versions.node_image(cgroup_v1=cgroup == "1")
     assert config["networking"] == {"apiServerAddress": "127.0.0.1"}
+
+
+def test_a_missing_namespace_is_created_and_an_existing_one_left_alone(
+        ctx: Context, fake_k8s: FakeK8s) -> None:
+    _create(ctx)
+    step = install.Namespace()
+    assert step.done(ctx) is None
+    step.run(ctx, _line(ctx))
+    assert step.done(ctx) == "exists"
+    result = ctx.runner.run(ctx.kube.kubectl("get", "namespace", ctx.settings.namespace,
+                                             "-o", "name"))
+    assert result.stdout.strip() == f"namespace/{ctx.settings.namespace}"
+
+
+class _PullFails:
+    def pull(self, image: str, progress: Any) -> None:
+        progress("Downloading")
+        raise RuntimeError(f"pull access denied for {image}")
+
+
+def test_a_failed_image_pull_stops_the_install_with_its_error(ctx: Context) -> None:
+    images = ["airbox-test/one:1", "airbox-test/two:1"]
+    pulls = install.Pulls(_PullFails(), images)  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError) as caught:
+        pulls.wait(_line(ctx))
+    assert str(caught.value).startswith("pull access denied for airbox-test/")

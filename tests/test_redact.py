@@ -136,3 +136,17 @@ def test_scrub_mapping_masks_secret_keys_at_any_depth_and_keeps_the_rest() -> No
 def test_the_process_registry_is_one_redactor() -> None:
     REDACTOR.add(SECRET)
     assert REDACTOR.mask(SECRET) == MASK
+
+
+def test_every_occurrence_of_a_known_value_is_masked() -> None:
+    r = Redactor()
+    r.add(SECRET)
+    assert r.mask(f"{SECRET} then {SECRET}\n{SECRET}") == f"{MASK} then {MASK}\n{MASK}"
+
+
+def test_a_url_password_without_a_user_name_is_a_credential() -> None:
+    from airbox.redact import looks_like_credential
+
+    # A token as the password of an empty user (https://:token@host) still authenticates.
+    assert looks_like_credential("https://:ghp0123456789abcdef@git.example/repo.git")
+    assert not looks_like_credential("https://git.example/repo.git")

@@ -111,3 +111,30 @@ def test_a_data_plane_deleted_between_the_check_and_the_delete_counts_as_gone(
     fake_cp.fail("DELETE", "/v1/dataplanes/*", 404)
     assert deregister(Settings.from_answers(answers), run.state) == "already-gone"
     assert not registration_file(run.state).exists()
+
+
+def _iso(stamp: object, *, minutes: float) -> str:
+    import datetime as dt
+
+    when = dt.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    return (when + dt.timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.parametrize("started", ["an hour before", "an hour after", "unknown"])
+def test_a_same_named_data_plane_not_made_while_the_marker_ran_is_never_deleted(
+        fake_cp: FakeControlPlane, tmp_path: Path, started: str) -> None:
+    region = fake_cp.add_region("us-west-1", fake_cp.organization_id)
+    foreign = fake_cp.add_dataplane(NAME, region["regionId"])
+    pending: dict[str, object] = {"name": NAME, "regionId": region["regionId"]}
+    if started != "unknown":
+        # The marker's run started an hour before (or after) that data plane was made.
+        pending["startedAt"] = _iso(foreign["createdAt"],
+                                    minutes=-60 if started == "an hour before" else 60)
+    state = StateDir.for_name(NAME)
+    state.root.mkdir(parents=True)
+    write_json(registration_file(state), {"pending": pending})
+    with pytest.raises(ControlPlaneError) as raised:
+        Run(make_answers(fake_cp, tmp_path)).register()
+    assert raised.value.message.startswith(f"a data plane named {NAME} already exists")
+    assert fake_cp.calls("DELETE") == []
+    assert foreign["dataplaneId"] in {d["dataplaneId"] for d in fake_cp.live_dataplanes()}
