@@ -34,8 +34,9 @@ _PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
 )
 
-# The password alone of a URL's user info (https://user:password@host), for masking.
-_URL_PASSWORD_PART = re.compile(r"(://[^:/@\s]+:)[^@\s/]+(?=@)")
+# The password alone of a URL's user info (https://user:password@host), for masking; the
+# user may be empty (redis://:password@host).
+_URL_PASSWORD_PART = re.compile(r"(://[^:/@\s]*:)[^@\s/]+(?=@)")
 
 # Keys of YAML/JSON documents whose values are secret whatever they look like.
 _SECRET_KEY = re.compile(

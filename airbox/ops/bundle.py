@@ -67,7 +67,7 @@ FORBIDDEN = frozenset({"credentials.yaml", "secrets.yaml", "registration.json", 
 Files = list[tuple[str, str]]
 
 # A password in a URL (a proxy's, a database's): the redactor's patterns do not know it.
-_URL_PASSWORD = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:)[^@\s/]+@")
+_URL_PASSWORD = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@")
 
 
 def mask(text: str) -> str:
