@@ -16,12 +16,14 @@ def report(error: AirboxError) -> None:
     from airbox.redact import REDACTOR
     from airbox.ui import Terminal
 
+    # An error's text may quote another program (a tool's, an API's words): credential
+    # shapes are masked too, not only the secrets airbox knows, as in the log.
     term = Terminal()
-    term.error(error.message)
+    term.error(REDACTOR.mask_all(error.message))
     for line in error.details:
-        term.detail(line)
+        term.detail(REDACTOR.mask_all(line))
     if error.hint:
-        term.detail("next: " + error.hint)
+        term.detail("next: " + REDACTOR.mask_all(error.hint))
     log_file = error.log_file or runlog.current_file()
     if log_file:
         term.detail(f"log: {log_file}")
