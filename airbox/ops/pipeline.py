@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from airbox.errors import AirboxError
 from airbox.fsutil import read_json, write_json
+from airbox.redact import REDACTOR
 from airbox.ui import StepLine, Terminal
 
 C = TypeVar("C")
@@ -113,7 +114,8 @@ def execute(steps: Sequence[Step[C]], ctx: C, term: Terminal, progress: Progress
                 raise
             except AirboxError as exc:
                 if progress:
-                    progress.mark(step.name, "failed", error=exc.message)
+                    # progress.json is read back and bundled: never a secret in it.
+                    progress.mark(step.name, "failed", error=REDACTOR.mask_all(exc.message))
                 raise
             if progress:
                 progress.mark(step.name, "skipped" if reason else "done")
