@@ -20,19 +20,23 @@ MASK = "********"
 MIN_SECRET_LENGTH = 8
 _MIN_SECRET_LEN = MIN_SECRET_LENGTH
 
-_PATTERNS: tuple[re.Pattern[str], ...] = (
+# Shapes only a credential has: safe to mask in any text, airbox's own messages too.
+_SHAPES: tuple[re.Pattern[str], ...] = (
     re.compile(r"(?i)(authorization:\s*bearer\s+)[A-Za-z0-9._~+/=-]+"),
     re.compile(r"(?i)(\"?access_token\"?\s*[:=]\s*\"?)[A-Za-z0-9._~+/=-]+"),
-    re.compile(
-        r"(?i)(\"?[A-Za-z_]*(?:secret|password|passwd|token|license_?key|licensekey|"
-        r"connection_?string|connectionstring|private_?key|privatekey|access_?key_?id|"
-        r"accesskeyid|credentials_?json|credentialsjson)\"?\s*[:=]\s*\"?)"
-        r"(?!\*{8})[^\s\",}]{4,}"
-    ),
     re.compile(r"(AccountKey=)[^;\s\"]+"),
     re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
 )
+# ``password=…``, ``client_secret: …``: a credential in a tool's output, but in airbox's
+# own messages the name of a field (``values.db.password: looks like a credential``).
+_KEY_VALUE = re.compile(
+    r"(?i)(\"?[A-Za-z_]*(?:secret|password|passwd|token|license_?key|licensekey|"
+    r"connection_?string|connectionstring|private_?key|privatekey|access_?key_?id|"
+    r"accesskeyid|credentials_?json|credentialsjson)\"?\s*[:=]\s*\"?)"
+    r"(?!\*{8})[^\s\",}]{4,}"
+)
+_PATTERNS: tuple[re.Pattern[str], ...] = (*_SHAPES[:2], _KEY_VALUE, *_SHAPES[2:])
 
 # The password alone of a URL's user info (https://user:password@host), for masking; the
 # user may be empty (redis://:password@host).
@@ -91,8 +95,16 @@ class Redactor:
 
     def mask_all(self, text: str) -> str:
         """Known values and credential-shaped patterns: for text from elsewhere."""
-        text = self.mask(text)
-        for pattern in (*_PATTERNS, _URL_PASSWORD_PART):
+        return self._mask_patterns(self.mask(text), (*_PATTERNS, _URL_PASSWORD_PART))
+
+    def mask_shapes(self, text: str) -> str:
+        """Known values and the shapes only a credential has (not ``key: value``): for
+        airbox's own messages, which name secret fields and may quote other programs."""
+        return self._mask_patterns(self.mask(text), (*_SHAPES, _URL_PASSWORD_PART))
+
+    @staticmethod
+    def _mask_patterns(text: str, patterns: Iterable[re.Pattern[str]]) -> str:
+        for pattern in patterns:
             if pattern.groups:
                 text = pattern.sub(lambda m: m.group(1) + MASK, text)
             else:

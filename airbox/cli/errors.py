@@ -16,14 +16,15 @@ def report(error: AirboxError) -> None:
     from airbox.redact import REDACTOR
     from airbox.ui import Terminal
 
-    # An error's text may quote another program (a tool's, an API's words): credential
-    # shapes are masked too, not only the secrets airbox knows, as in the log.
+    # An error's text may quote another program (a tool's, an API's words): the shapes
+    # only a credential has are masked too, not only the secrets airbox knows. Not
+    # ``key: value``: airbox's own messages name fields (``values.db.password: ...``).
     term = Terminal()
-    term.error(REDACTOR.mask_all(error.message))
+    term.error(REDACTOR.mask_shapes(error.message))
     for line in error.details:
-        term.detail(REDACTOR.mask_all(line))
+        term.detail(REDACTOR.mask_shapes(line))
     if error.hint:
-        term.detail("next: " + REDACTOR.mask_all(error.hint))
+        term.detail("next: " + REDACTOR.mask_shapes(error.hint))
     log_file = error.log_file or runlog.current_file()
     if log_file:
         term.detail(f"log: {log_file}")

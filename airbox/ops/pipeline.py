@@ -115,7 +115,7 @@ def execute(steps: Sequence[Step[C]], ctx: C, term: Terminal, progress: Progress
             except AirboxError as exc:
                 if progress:
                     # progress.json is read back and bundled: never a secret in it.
-                    progress.mark(step.name, "failed", error=REDACTOR.mask_all(exc.message))
+                    progress.mark(step.name, "failed", error=REDACTOR.mask_shapes(exc.message))
                 raise
             if progress:
                 progress.mark(step.name, "skipped" if reason else "done")
