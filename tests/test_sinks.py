@@ -304,3 +304,34 @@ def test_a_typed_error_is_reported_masked_on_the_terminal_in_the_log_and_in_prog
     assert progress["steps"]["check-chart"]["status"] == "failed"
     assert progress["steps"]["check-chart"]["error"] == (
         f"the chart check failed: plain: client secret {MASK}")
+
+
+# ---------------------------------------------------------------- the masks, by value
+
+def test_a_url_password_without_a_user_name_is_masked_in_every_mask() -> None:
+    from airbox.ops.bundle import mask as bundle_mask
+    from airbox.redact import REDACTOR, looks_like_credential
+
+    text = f"redis://:{NO_USER_URL_PASSWORD}@cache.example:6379/0"
+    masked = f"redis://:{MASK}@cache.example:6379/0"
+    assert REDACTOR.mask_all(text) == masked
+    assert REDACTOR.mask_shapes(text) == masked
+    assert bundle_mask(text) == masked
+    assert looks_like_credential(text)
+
+
+def test_the_error_handlers_mask_keeps_field_names_and_masks_credential_shapes() -> None:
+    from airbox.redact import REDACTOR
+
+    REDACTOR.add(af.SECRETS["dp_secret"])
+    # airbox's own words about a field stay readable ...
+    own = "values.db.password: looks like a credential in plain Helm values"
+    assert REDACTOR.mask_shapes(own) == own
+    # ... while what only a credential looks like, and what airbox knows, is masked.
+    quoted = (f"{af.SECRETS['dp_secret']} / {b64(af.SECRETS['dp_secret'])} / "
+              f"Authorization: Bearer {BEARER_TOKEN} / {AWS_KEY_ID} / "
+              f"https://bob:{URL_PASSWORD}@proxy.example / "
+              "AccountName=a;AccountKey=c2VjcmV0a2V5;EndpointSuffix=x")
+    assert REDACTOR.mask_shapes(quoted) == (
+        f"{MASK} / {MASK} / Authorization: Bearer {MASK} / {MASK} / "
+        f"https://bob:{MASK}@proxy.example / AccountName=a;AccountKey={MASK};EndpointSuffix=x")
