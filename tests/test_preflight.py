@@ -15,9 +15,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import stat
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -36,7 +38,7 @@ from airbox.ops.preflight import facts as fx
 from airbox.ops.preflight import report as rp
 from airbox.paths import StateDir
 from airbox.ui import StepLine, Terminal
-from tests.helpers import airbox_bin, airbox_env
+from tests.helpers import REPO, airbox_bin, airbox_env, default_signals
 
 GiB = ck.GiB
 
@@ -662,6 +664,44 @@ def test_the_deadline_bounds_the_run_when_docker_hangs(local_urls: dict[str, str
     assert daemon.outcome == "warn"
     assert daemon.finding == "did not finish within the 1s preflight deadline"
     assert daemon.fix is not None and "run `airbox preflight` again" in daemon.fix
+
+
+HUNG_CHECK = """
+import signal, sys, threading
+signal.signal(signal.SIGINT, signal.default_int_handler)
+from airbox.ops.preflight import checks as ck, facts as fx
+
+once = threading.Lock()
+
+class Hung(fx.SystemFacts):
+    def docker(self):
+        if once.acquire(blocking=False):
+            print("waiting", flush=True)
+        threading.Event().wait()  # a daemon that never answers, and no timeout
+
+ck.run_checks(fx.Subject(name="dp", control_plane_url=sys.argv[1]), facts=Hung({}),
+              endpoints=fx.Endpoints(sys.argv[1], sys.argv[1]), deadline=3600)
+"""
+
+
+def test_a_check_stuck_for_ever_never_holds_a_ctrl_c(local_urls: dict[str, str]) -> None:
+    """A Ctrl-C while a check is stuck ends the process: the check's thread must not be
+    one the interpreter waits for at exit. It never returns here, so exiting at all (the
+    generous timeout only keeps a broken build from hanging) is the proof."""
+    proc = subprocess.Popen([sys.executable, "-c", HUNG_CHECK, local_urls["control_plane"]],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=REPO, env=airbox_env(), preexec_fn=default_signals)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "waiting\n"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode != 0
+    assert "KeyboardInterrupt" in err
 
 
 def test_at_the_deadline_the_finished_checks_keep_their_results(

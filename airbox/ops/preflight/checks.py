@@ -614,6 +614,20 @@ def _not_applicable(check: Check, subject: Subject) -> str | None:
     return None
 
 
+def _start(check: Check, probe: Probe) -> concurrent.futures.Future[Result]:
+    future: concurrent.futures.Future[Result] = concurrent.futures.Future()
+
+    def work() -> None:
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(_timed(check, probe))
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=work, daemon=True, name=f"airbox-preflight-{check.id}").start()
+    return future
+
+
 def _timed(check: Check, probe: Probe) -> Result:
     started = time.monotonic()
     try:
@@ -653,15 +667,14 @@ def run_checks(
     started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     started = time.monotonic()
     runnable = [c for c in CHECKS if _not_applicable(c, subject) is None]
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(runnable)),
-                                                 thread_name_prefix="airbox-preflight")
-    futures = {c.id: pool.submit(_timed, c, probe) for c in runnable}
+    # Daemon threads, not a ThreadPoolExecutor: the interpreter joins a pool's workers at
+    # exit, so a check stuck past every timeout would hold a Ctrl-C (or the end of the
+    # run) until it returned. Abandoned at the deadline, a check's thread dies with us.
+    futures = {c.id: _start(c, probe) for c in runnable}
     if wait is None:
         concurrent.futures.wait(futures.values(), timeout=deadline)
     else:
         wait(list(futures.values()), deadline)
-    # Whatever is still running is abandoned: its own timeouts end it soon after.
-    pool.shutdown(wait=False, cancel_futures=True)
     results: list[Result] = []
     for check in CHECKS:
         reason = _not_applicable(check, subject)
