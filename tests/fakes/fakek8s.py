@@ -3,20 +3,23 @@
 All state lives in the directory ``$FAKE_K8S_STATE``:
 
 ``state.json``
-    clusters (nodes, objects, helm releases) and helm repositories; every invocation holds
-    an exclusive ``fcntl.flock`` on ``state.lock`` while it reads and writes it.
+    clusters (nodes, objects, helm releases, each cluster's fake clock); every invocation
+    holds an exclusive ``fcntl.flock`` on ``state.lock`` while it reads and writes it.
 ``calls.jsonl``
     one JSON line per invocation: tool, argv, cwd, stdin_bytes (a length, never content;
-    null when the command did not read stdin), time and exit.
+    null when the command did not read stdin), time, exit and clock (the fake time of the
+    cluster it reached, or null).
 ``scenario.json``
     how the data plane behaves: ``{"launcher": "ok" | "crashloop" | "imagepull" |
-    "auth-fail", "node_ready": true, "log_lines": [...]}``; pod status, events and logs are
-    derived from it whenever they are read.
+    "auth-fail", "node_ready": true, "log_lines": [...], "ready_delay": 0, "api_delay": 0}``;
+    pod status, events and logs are derived from it whenever they are read (see "fake
+    time" for the delays).
 ``faults.json``
     rules that make a matching invocation fail, hang or be interrupted (see ``take_fault``).
 
-Every command parses its flags against an allow-list of the real tool's flags (kind v0.31,
-kubectl v1.35, helm v3.20) and answers with output and errors shaped like the real tool's.
+Only the commands airbox runs exist (any other is an unknown command). Each parses its
+flags against an allow-list of the real tool's flags (kind v0.31, kubectl v1.35, helm v3.20)
+and answers with output and errors shaped like the real tool's.
 When ``$FAKE_KIND_NODE_IMAGE`` is set, ``kind create cluster`` also starts a real Docker
 container per node (network "none") and the cluster exists exactly as long as it does.
 """
@@ -500,7 +503,6 @@ def state_lock(state_dir: Path, exclusive: bool = True) -> Iterator[Any]:
 def load_state(state_dir: Path) -> Obj:
     state: Obj = read_json(state_dir / "state.json", {})
     state.setdefault("clusters", {})
-    state.setdefault("repos", {})
     return state
 
 
@@ -2271,24 +2273,6 @@ def kind_get_clusters(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     return 0
 
 
-def kind_get_nodes(ctx: Ctx, opts: Obj, args: list[str]) -> int:
-    no_args(ctx, args)
-    kind_cluster_names(ctx)
-    if opts.get("all-clusters"):
-        nodes = [n["name"] for c in ctx.clusters().values() if c.get("kind") for n in c["nodes"]]
-        if not nodes:
-            ctx.err("No kind nodes for any cluster.")
-    else:
-        name = kind_name(opts)
-        rec = kind_rec(ctx, name)
-        nodes = [n["name"] for n in rec["nodes"]] if rec else []
-        if not nodes:
-            ctx.err(f'No kind nodes found for cluster "{name}".')
-    for n in nodes:
-        ctx.out(n)
-    return 0
-
-
 def kind_existing(ctx: Ctx, opts: Obj) -> tuple[str, Obj]:
     """The cluster --name names, or kind's error when there is none."""
     kind_cluster_names(ctx)
@@ -2300,13 +2284,6 @@ def kind_existing(ctx: Ctx, opts: Obj) -> tuple[str, Obj]:
             "Use the --name option to select a different cluster"
         )
     return name, rec
-
-
-def kind_get_kubeconfig(ctx: Ctx, opts: Obj, args: list[str]) -> int:
-    no_args(ctx, args)
-    _, rec = kind_existing(ctx, opts)
-    sys.stdout.write(kind_kubeconfig_text(rec, bool(opts.get("internal"))))
-    return 0
 
 
 def kind_export_kubeconfig(ctx: Ctx, opts: Obj, args: list[str]) -> int:
@@ -2496,16 +2473,6 @@ def kind_delete_cluster(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     ctx.err(f'Deleting cluster "{name}" ...')
     sync_docker(ctx, strict=False)
     delete_kind_cluster(ctx, name, kind_kubeconfig_target(opts))
-    return 0
-
-
-def kind_delete_clusters(ctx: Ctx, opts: Obj, args: list[str]) -> int:
-    names = kind_cluster_names(ctx) if opts.get("all") else args
-    if not names and not opts.get("all"):
-        raise Fail("ERROR: no cluster names provided")
-    for name in names:
-        delete_kind_cluster(ctx, name, kind_kubeconfig_target(opts))
-    ctx.err("Deleted clusters: [" + " ".join(f'"{n}"' for n in names) + "]")
     return 0
 
 
@@ -3661,118 +3628,6 @@ def kubectl_version(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     return 0
 
 
-def kubectl_cluster_info(ctx: Ctx, opts: Obj, args: list[str]) -> int:
-    rec, _, target = kubectl_connect(ctx, opts)
-    ctx.out(f"Kubernetes control plane is running at {target.server}")
-    ctx.out(
-        f"CoreDNS is running at {target.server}/api/v1/namespaces/kube-system/services/"
-        "kube-dns:dns/proxy"
-    )
-    ctx.out("\nTo further debug and diagnose cluster problems, use 'kubectl cluster-info dump'.")
-    del rec
-    return 0
-
-
-def kubeconfig_for_config_cmds(opts: Obj) -> tuple[Obj, Path | None]:
-    if opts.get("kubeconfig"):
-        path = Path(opts["kubeconfig"])
-        if not path.exists():
-            raise Fail(f"error: stat {path}: no such file or directory")
-        return read_kubeconfig(path), path
-    paths = default_kubeconfig_paths()
-    existing = [p for p in paths if p.exists()]
-    return merged_kubeconfig(paths), (existing[0] if existing else paths[0])
-
-
-def kubectl_config_get_contexts(ctx: Ctx, opts: Obj, args: list[str]) -> int:
-    cfg, _ = kubeconfig_for_config_cmds(opts)
-    contexts = cfg["contexts"]
-    if args:
-        missing = [a for a in args if named(contexts, a) is None]
-        if missing:
-            raise Fail(f"error: context {missing[0]} not found")
-        contexts = [c for c in contexts if c["name"] in args]
-    if opts.get("output") == "name":
-        for c in contexts:
-            ctx.out(c["name"])
-        return 0
-    if opts.get("output"):
-        raise Fail("error: output must be one of '' or 'name'")
-    rows = (
-        [] if opts.get("no-headers") else [["CURRENT", "NAME", "CLUSTER", "AUTHINFO", "NAMESPACE"]]
-    )
-    for c in sorted(contexts, key=lambda c: c["name"]):
-        body = c.get("context") or {}
-        rows.append(
-            [
-                "*" if c["name"] == cfg.get("current-context") else "",
-                c["name"],
-                body.get("cluster", ""),
-                body.get("user", ""),
-                body.get("namespace", ""),
-            ]
-        )
-    sys.stdout.write(kubectl_table(rows))
-    return 0
-
-
-def kubectl_config_current_context(ctx: Ctx, opts: Obj, args: list[str]) -> int:
-    cfg, _ = kubeconfig_for_config_cmds(opts)
-    if not cfg.get("current-context"):
-        raise Fail("error: current-context is not set")
-    ctx.out(cfg["current-context"])
-    return 0
-
-
-def kubectl_config_use_context(ctx: Ctx, opts: Obj, args: list[str]) -> int:
-    if len(args) != 1:
-        raise Fail("error: Unexpected args: " + str(args))
-    cfg, path = kubeconfig_for_config_cmds(opts)
-    if named(cfg["contexts"], args[0]) is None:
-        raise Fail(f'error: no context exists with the name: "{args[0]}"')
-    assert path is not None
-    own = read_kubeconfig(path)
-    own["current-context"] = args[0]
-    write_kubeconfig(path, own)
-    ctx.out(f'Switched to context "{args[0]}".')
-    return 0
-
-
-def kubectl_config_view(ctx: Ctx, opts: Obj, args: list[str]) -> int:
-    cfg, _ = kubeconfig_for_config_cmds(opts)
-    cfg = copy.deepcopy(cfg)
-    if opts.get("minify"):
-        name = opts.get("context") or cfg.get("current-context")
-        if not name:
-            raise Fail("error: current-context must exist in order to minify")
-        kctx = named(cfg["contexts"], name)
-        if kctx is None:
-            raise Fail(f'error: context "{name}" does not exist')
-        body = kctx.get("context") or {}
-        cfg["contexts"] = [kctx]
-        cfg["clusters"] = [c for c in cfg["clusters"] if c["name"] == body.get("cluster")]
-        cfg["users"] = [u for u in cfg["users"] if u["name"] == body.get("user")]
-        cfg["current-context"] = name
-    if not opts.get("raw"):
-        for c in cfg["clusters"]:
-            if "certificate-authority-data" in (c.get("cluster") or {}):
-                c["cluster"]["certificate-authority-data"] = "DATA+OMITTED"
-        for u in cfg["users"]:
-            for k in ("client-certificate-data", "client-key-data"):
-                if k in (u.get("user") or {}):
-                    u["user"][k] = "DATA+OMITTED"
-            if "token" in (u.get("user") or {}):
-                u["user"]["token"] = "REDACTED"
-    fmt = opts.get("output") or "yaml"
-    if fmt == "json":
-        ctx.out(json.dumps(cfg, indent=4))
-    elif fmt.startswith("jsonpath="):
-        sys.stdout.write(jsonpath(fmt.split("=", 1)[1], cfg))
-    else:
-        sys.stdout.write(yaml.safe_dump(cfg, sort_keys=False))
-    return 0
-
-
 # --------------------------------------------------------------------------------------------
 # helm
 
@@ -3965,10 +3820,8 @@ def resolve_chart(ctx: Ctx, opts: Obj, ref: str) -> Obj:
     if opts.get("repo"):
         repo_url, name = opts["repo"], ref
     elif "/" in ref:
-        repo_name, _, name = ref.partition("/")
-        repo_url = ctx.state.get("repos", {}).get(repo_name)
-        if repo_url is None:
-            raise Fail(f"Error: repo {repo_name} not found")
+        # airbox never runs `helm repo add`: no repository has a local name
+        raise Fail(f"Error: repo {ref.partition('/')[0]} not found")
     else:
         raise Fail(
             f"Error: non-absolute URLs should be in form of repo_name/path_to_chart, got: {ref}"
@@ -4311,26 +4164,17 @@ def helm_debug(ctx: Ctx, opts: Obj, msg: str) -> None:
 
 def helm_upgrade(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     helm_args(ctx, args, 2, "helm upgrade [RELEASE] [CHART] [flags]")
-    return helm_install_or_upgrade(ctx, opts, args[0], args[1], via_install_cmd=False)
+    return helm_install_or_upgrade(ctx, opts, args[0], args[1])
 
 
-def helm_install(ctx: Ctx, opts: Obj, args: list[str]) -> int:
-    if opts.get("generate-name") and len(args) == 1:
-        args = [f"{CHART_NAME}-{int(now())}", args[0]]
-    helm_args(ctx, args, 2, "helm install [NAME] [CHART] [flags]")
-    opts["install"] = True
-    return helm_install_or_upgrade(ctx, opts, args[0], args[1], via_install_cmd=True)
-
-
-def helm_install_or_upgrade(
-    ctx: Ctx, opts: Obj, name: str, chart_ref: str, via_install_cmd: bool
-) -> int:
+def helm_install_or_upgrade(ctx: Ctx, opts: Obj, name: str, chart_ref: str) -> int:
+    """helm upgrade [--install] (airbox never runs a plain helm install)."""
     if not RELEASE_NAME.match(name) or len(name) > 53:
         msg = (
             f'release name "{name}": invalid release name, must match regex '
             f"{RELEASE_NAME.pattern} and the length must not be longer than 53"
         )
-        raise Fail(("Error: INSTALLATION FAILED: " if via_install_cmd else "Error: ") + msg)
+        raise Fail("Error: " + msg)
     rec, ns, _ = helm_connect(ctx, opts)
     key = f"{ns}/{name}"
     revs: list[Obj] = rec["releases"].get(key) or []
@@ -4338,15 +4182,13 @@ def helm_install_or_upgrade(
     dry = opts.get("dry-run") not in (None, "none", "false")
     table = (opts.get("output") or "table") == "table"
     install = opts.get("install") and (not revs or revs[-1]["status"] == "uninstalled")
-    if via_install_cmd and revs and revs[-1]["status"] != "uninstalled" and not opts.get("replace"):
-        raise Fail("Error: INSTALLATION FAILED: cannot re-use a name that is still in use")
-    if install and table and not via_install_cmd:
+    if install and table:
         ctx.out(f'Release "{name}" does not exist. Installing it now.')
     chart = resolve_chart(ctx, opts, chart_ref)
     values = user_values(ctx, opts)
     helm_debug(ctx, opts, f"CHART PATH: {chart['source']}")
     if install:
-        prefix = "Error: INSTALLATION FAILED: " if via_install_cmd else "Error: "
+        prefix = "Error: "
         fresh = new_revision(revs, chart, values, "pending-install", "Initial install underway")
         conflict = ownership_conflict(rec, ns, name, chart_objects(rec, ns, name, fresh))
         if conflict:
@@ -4505,81 +4347,6 @@ def helm_status(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     helm_args(ctx, args, 1, "helm status RELEASE_NAME [flags]")
     _, ns, revs = find_release(ctx, opts, args[0])
     print_status(ctx, opts, ns, args[0], pick_revision(revs, opts.get("revision")))
-    return 0
-
-
-LIST_FLAGS = {
-    "deployed": ("deployed",),
-    "failed": ("failed",),
-    "pending": PENDING,
-    "superseded": ("superseded",),
-    "uninstalled": ("uninstalled",),
-    "uninstalling": ("uninstalling",),
-}
-
-
-def helm_list(ctx: Ctx, opts: Obj, args: list[str]) -> int:
-    if args:
-        raise Fail(f'Error: unknown command "{args[0]}" for "helm list"')
-    rec, ns, _ = helm_connect(ctx, opts)
-    if opts.get("all"):
-        mask = {s for v in LIST_FLAGS.values() for s in v}
-    else:
-        mask = {s for k, v in LIST_FLAGS.items() if opts.get(k) for s in v} or {
-            "deployed",
-            "failed",
-        }
-    pattern = re.compile(opts["filter"]) if opts.get("filter") else None
-    rows: list[tuple[str, str, Obj]] = []
-    for key, revs in rec["releases"].items():
-        rns, name = key.split("/", 1)
-        if not revs or (not opts.get("all-namespaces") and rns != ns):
-            continue
-        if pattern and not pattern.search(name):
-            continue
-        candidates = revs if mask == {"superseded"} else revs[-1:]
-        rows += [(rns, name, r) for r in candidates if r["status"] in mask]
-    if opts.get("date"):
-        rows.sort(key=lambda x: x[2]["last_deployed"], reverse=True)
-    else:
-        rows.sort(key=lambda x: (x[1], x[0], x[2]["revision"]))
-    if opts.get("reverse"):
-        rows.reverse()
-    rows = rows[int(opts.get("offset") or 0) :][: int(opts.get("max") or 256)]
-    items = [
-        {
-            "name": name,
-            "namespace": rns,
-            "revision": str(r["revision"]),
-            "updated": go_time(r["last_deployed"]),
-            "status": r["status"],
-            "chart": f"{r['chart']}-{r['chart_version']}",
-            "app_version": r["app_version"],
-        }
-        for rns, name, r in rows
-    ]
-    fmt = opts.get("output") or "table"
-    if opts.get("short"):
-        if fmt == "json":
-            ctx.out(json.dumps([i["name"] for i in items], separators=(",", ":")))
-        elif fmt == "yaml":
-            ctx.out(to_yaml([i["name"] for i in items]).rstrip("\n"))
-        else:
-            for i in items:
-                ctx.out(i["name"])
-    elif fmt == "json":
-        ctx.out(json.dumps(items, separators=(",", ":")))
-    elif fmt == "yaml":
-        ctx.out(to_yaml(items).rstrip("\n") if items else "[]")
-    elif fmt == "table":
-        head = (
-            []
-            if opts.get("no-headers")
-            else [["NAME", "NAMESPACE", "REVISION", "UPDATED", "STATUS", "CHART", "APP VERSION"]]
-        )
-        sys.stdout.write(helm_table(head + [list(i.values()) for i in items]))
-    else:
-        raise Fail(f"Error: invalid format type {fmt}")
     return 0
 
 
@@ -4743,62 +4510,6 @@ def helm_version(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     return 0
 
 
-def helm_repo_add(ctx: Ctx, opts: Obj, args: list[str]) -> int:
-    helm_args(ctx, args, 2, "helm repo add [NAME] [URL] [flags]")
-    name, url = args
-    repos = ctx.state.setdefault("repos", {})
-    if name in repos and not opts.get("force-update"):
-        if repos[name] == url:
-            ctx.out(f'"{name}" already exists with the same configuration, skipping')
-            return 0
-        raise Fail(
-            f"Error: repository name ({name}) already exists, please specify a different name"
-        )
-    repos[name] = url
-    ctx.dirty = True
-    ctx.out(f'"{name}" has been added to your repositories')
-    return 0
-
-
-def helm_repo_update(ctx: Ctx, opts: Obj, args: list[str]) -> int:
-    repos = ctx.state.get("repos") or {}
-    if not repos:
-        raise Fail("Error: no repositories found. You must add one before updating")
-    for a in args:
-        if a not in repos:
-            raise Fail(f"Error: no repositories found matching '{a}'.  Nothing will be updated")
-    ctx.out("Hang tight while we grab the latest from your chart repositories...")
-    for name in args or sorted(repos):
-        ctx.out(f'...Successfully got an update from the "{name}" chart repository')
-    ctx.out("Update Complete. ⎈Happy Helming!⎈")
-    return 0
-
-
-def helm_repo_list(ctx: Ctx, opts: Obj, args: list[str]) -> int:
-    repos = ctx.state.get("repos") or {}
-    if not repos:
-        raise Fail("Error: no repositories to show")
-    fmt = opts.get("output") or "table"
-    items = [{"name": n, "url": u} for n, u in sorted(repos.items())]
-    if fmt == "json":
-        ctx.out(json.dumps(items, separators=(",", ":")))
-    else:
-        sys.stdout.write(helm_table([["NAME", "URL"]] + [[i["name"], i["url"]] for i in items]))
-    return 0
-
-
-def helm_repo_remove(ctx: Ctx, opts: Obj, args: list[str]) -> int:
-    helm_args(ctx, args, 1, "helm repo remove [REPO1 [REPO2 ...]] [flags]", at_least=True)
-    repos = ctx.state.setdefault("repos", {})
-    for name in args:
-        if name not in repos:
-            raise Fail(f"Error: no repo named {name!r} found")
-        del repos[name]
-        ctx.dirty = True
-        ctx.out(f'"{name}" has been removed from your repositories')
-    return 0
-
-
 # --------------------------------------------------------------------------------------------
 # command tables
 
@@ -4829,8 +4540,6 @@ KIND_TREE: dict[str, Any] = {
     "version": Cmd(kind_version),
     "get": {
         "clusters": Cmd(kind_get_clusters),
-        "nodes": Cmd(kind_get_nodes, (KIND_NAME, B("all-clusters", "A"))),
-        "kubeconfig": Cmd(kind_get_kubeconfig, (KIND_NAME, B("internal"))),
     },
     "create": {
         "cluster": Cmd(
@@ -4847,7 +4556,6 @@ KIND_TREE: dict[str, Any] = {
     },
     "delete": {
         "cluster": Cmd(kind_delete_cluster, (KIND_NAME, F("kubeconfig"))),
-        "clusters": Cmd(kind_delete_clusters, (F("kubeconfig"), B("all", "A"))),
     },
     "load": {
         "docker-image": Cmd(kind_load_docker_image, (KIND_NAME, F("nodes", kind="slice"))),
@@ -4880,7 +4588,6 @@ SELECTOR = F("selector", "l")
 DRY_RUN = F("dry-run", default="none", no_opt="client")
 KUBECTL_TREE: dict[str, Any] = {
     "version": Cmd(kubectl_version, (B("client"), OUTPUT)),
-    "cluster-info": Cmd(kubectl_cluster_info),
     "apply": Cmd(
         kubectl_apply,
         (
@@ -4997,12 +4704,6 @@ KUBECTL_TREE: dict[str, Any] = {
         "namespace": Cmd(kubectl_create_namespace, (DRY_RUN, OUTPUT)),
         "ns": Cmd(kubectl_create_namespace, (DRY_RUN, OUTPUT)),
     },
-    "config": {
-        "get-contexts": Cmd(kubectl_config_get_contexts, (OUTPUT, B("no-headers"))),
-        "current-context": Cmd(kubectl_config_current_context),
-        "use-context": Cmd(kubectl_config_use_context),
-        "view": Cmd(kubectl_config_view, (B("minify"), B("raw"), B("flatten"), OUTPUT)),
-    },
 }
 
 HELM_GLOBALS = (
@@ -5091,10 +4792,6 @@ HELM_TREE: dict[str, Any] = {
             B("cleanup-on-fail"),
         ),
     ),
-    "install": Cmd(
-        helm_install,
-        (*HELM_INSTALL_COMMON, B("generate-name", "g"), F("name-template"), B("replace")),
-    ),
     "template": Cmd(
         helm_template,
         (
@@ -5115,29 +4812,6 @@ HELM_TREE: dict[str, Any] = {
     "status": Cmd(
         helm_status,
         (OUTPUT, F("revision", kind="int", default=0), B("show-desc"), B("show-resources")),
-    ),
-    "list": Cmd(
-        helm_list,
-        (
-            B("all", "a"),
-            OUTPUT,
-            B("all-namespaces", "A"),
-            F("filter", "f"),
-            B("short", "q"),
-            B("no-headers"),
-            F("time-format"),
-            B("date", "d"),
-            B("reverse", "r"),
-            B("uninstalled"),
-            B("superseded"),
-            B("uninstalling"),
-            B("deployed"),
-            B("failed"),
-            B("pending"),
-            F("max", "m", "int", 256),
-            F("offset", kind="int", default=0),
-            F("selector", "l"),
-        ),
     ),
     "history": Cmd(helm_history, (OUTPUT, F("max", kind="int", default=256))),
     "rollback": Cmd(
@@ -5173,37 +4847,14 @@ HELM_TREE: dict[str, Any] = {
         ),
         "manifest": Cmd(helm_get_manifest, (F("revision", kind="int", default=0),)),
     },
-    "repo": {
-        "add": Cmd(
-            helm_repo_add,
-            (
-                B("force-update"),
-                F("username"),
-                F("password"),
-                B("pass-credentials"),
-                F("ca-file"),
-                F("cert-file"),
-                F("key-file"),
-                B("insecure-skip-tls-verify"),
-                B("no-update"),
-                F("timeout", kind="dur"),
-            ),
-        ),
-        "update": Cmd(helm_repo_update, (B("fail-on-repo-update-fail"), F("timeout", kind="dur"))),
-        "list": Cmd(helm_repo_list, (OUTPUT,)),
-        "remove": Cmd(helm_repo_remove),
-    },
 }
 for _alias, _target in (
-    ("ls", "list"),
     ("un", "uninstall"),
     ("del", "uninstall"),
     ("delete", "uninstall"),
     ("hist", "history"),
 ):
     HELM_TREE[_alias] = HELM_TREE[_target]
-HELM_TREE["repo"]["ls"] = HELM_TREE["repo"]["list"]
-HELM_TREE["repo"]["rm"] = HELM_TREE["repo"]["remove"]
 
 TOOLS = {
     "kind": Tool(KIND_TREE, KIND_GLOBALS),

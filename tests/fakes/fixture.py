@@ -142,11 +142,10 @@ class FakeK8s:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def state(self) -> dict[str, Any]:
-        """A snapshot of state.json (clusters, objects, releases, repos)."""
+        """A snapshot of state.json (clusters: objects, releases, clock)."""
         with self._locked(exclusive=False):
             data = _read_json(self.state_dir / "state.json", {})
         data.setdefault("clusters", {})
-        data.setdefault("repos", {})
         return dict(data)
 
     def _update_state(self, fn: Any) -> None:
@@ -154,7 +153,6 @@ class FakeK8s:
             path = self.state_dir / "state.json"
             data = _read_json(path, {})
             data.setdefault("clusters", {})
-            data.setdefault("repos", {})
             fn(data)
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
