@@ -187,12 +187,6 @@ def ansic(ts: float) -> str:
     return f"{d:%a %b} {d.day:2d} {d:%H:%M:%S %Y}"
 
 
-def go_time(ts: float) -> str:
-    """Go's time.Time.String() (helm list's "updated")."""
-    d = utc(ts)
-    return f"{d:%Y-%m-%d %H:%M:%S}.{d.microsecond * 1000:09d} +0000 UTC"
-
-
 def human_age(seconds: float) -> str:
     """kubectl's duration.HumanDuration."""
     s = max(int(seconds), 0)
@@ -375,10 +369,6 @@ def parse_flags(argv: list[str], flags: Iterable[Flag]) -> tuple[Obj, list[str]]
             args.append(a)
         i += 1
     return opts, args
-
-
-def was_set(opts: Obj, name: str) -> bool:
-    return name in opts.get("_set", set())
 
 
 def duration_seconds(value: str) -> float:
@@ -2246,16 +2236,6 @@ def kind_rec(ctx: Ctx, name: str) -> Obj | None:
 def kind_kubeconfig_target(opts: Obj) -> Path:
     explicit = opts.get("kubeconfig")
     return Path(explicit) if explicit else default_kubeconfig_paths()[0]
-
-
-def kind_kubeconfig_text(rec: Obj, internal: bool = False) -> str:
-    name = f"kind-{rec['name']}"
-    server = f"https://{rec['nodes'][0]['name']}:6443" if internal else rec["server"]
-    cfg = empty_kubeconfig()
-    cluster, context, user = kubeconfig_entries(name, server)
-    cfg["clusters"], cfg["contexts"], cfg["users"] = [cluster], [context], [user]
-    cfg["current-context"] = name
-    return yaml.safe_dump(cfg, sort_keys=False)
 
 
 def kind_version(ctx: Ctx, opts: Obj, args: list[str]) -> int:
