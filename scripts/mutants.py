@@ -355,7 +355,8 @@ MUTANTS: list[Mutant] = [
     _m("status", "if answer is None:\n            # Deleted",
        "if answer is None and False:\n            # Deleted",
        "a data plane deleted on the control plane is reported as not checked",
-       ("tests/test_status.py::test_registration_and_heartbeat",)),
+       ("tests/test_status_checks.py::"
+        "test_the_registration_probe_sees_a_data_plane_deleted_on_the_control_plane",)),
     # ------------------------------------------------------------ registration
     _m("registration",
        'if dataplane.get("name") != name or dataplane.get("regionId") != region_id:',

@@ -21,6 +21,10 @@ from airbox.ops import status
 from airbox.ops.status import Assessment, DockerView, Outcome, Probes, verdict
 from airbox.paths import StateDir
 from tests.answers_factory import answers
+from tests.fake_control_plane import (
+    FakeControlPlane,
+    fake_cp_fixture,  # noqa: F401  (the fake_cp fixture)
+)
 
 NOW = time.time()
 
@@ -333,3 +337,24 @@ def test_every_probe_runs_at_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     for name in names:
         outcome = getattr(probes, name)
         assert outcome.ok, (name, outcome.error)
+
+
+def test_the_registration_probe_sees_a_data_plane_deleted_on_the_control_plane(
+        tmp_path: Path, fake_cp: FakeControlPlane) -> None:
+    from airbox.controlplane.api import AirbyteApi
+    from tests.test_registration import Run, make_answers
+
+    a = make_answers(fake_cp, tmp_path)
+    run = Run(a).register()
+    inst = Installed(run.state, a, Settings.from_answers(a))
+    [dataplane] = fake_cp.live_dataplanes()
+    view = status._probe_registration(inst)
+    assert view is not None
+    assert (view["checked"], view["deleted"], view["enabled"]) == (True, False, True)
+    # Deleted through the API: only tombstoned (its id still answers), left out of lists.
+    with AirbyteApi(fake_cp.api_url, fake_cp.client_id, fake_cp.client_secret) as api:
+        api.delete_dataplane(dataplane["dataplaneId"])
+    view = status._probe_registration(inst)
+    assert view is not None
+    assert (view["checked"], view["deleted"], view["error"]) == (True, True, None)
+    assert view["dataplaneId"] == dataplane["dataplaneId"]
