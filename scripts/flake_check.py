@@ -34,15 +34,17 @@ def like_nohup() -> None:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
 
-def start_busy(count: int, command: str | None) -> list[subprocess.Popen[bytes]]:
+def start_busy(count: int, command: str | None, log: Path) -> list[subprocess.Popen[bytes]]:
     if command:
-        return [subprocess.Popen(shlex.split(command), cwd=REPO, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL, start_new_session=True)]
+        with log.open("wb") as out:
+            return [subprocess.Popen(shlex.split(command), cwd=REPO, stdout=out,
+                                     stderr=subprocess.STDOUT, start_new_session=True)]
     return [subprocess.Popen([sys.executable, "-c", BURN], start_new_session=True)
             for _ in range(count)]
 
 
 def stop_busy(jobs: list[subprocess.Popen[bytes]]) -> None:
+    # A busy command still running when the runs end is stopped with them.
     for job in jobs:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(job.pid, signal.SIGKILL)
@@ -70,8 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("pytest_args", nargs="*", help="after --: passed to pytest")
     args = parser.parse_args(argv)
 
-    busy = start_busy(args.busy, args.busy_cmd)
-    what = args.busy_cmd or f"{args.busy} CPU burner(s)"
+    busy_log = args.log_dir / "flake-check-busy.log"
+    busy = start_busy(args.busy, args.busy_cmd, busy_log)
+    what = f"{args.busy_cmd} (output: {busy_log})" if args.busy_cmd else (
+        f"{args.busy} CPU burner(s)")
     print(f"busy job: {what}; {args.runs} run(s), SIGINT and SIGHUP ignored, stdin /dev/null",
           flush=True)
     passed = 0
