@@ -443,3 +443,13 @@ def test_a_failed_image_pull_stops_the_install_with_its_error(ctx: Context) -> N
     with pytest.raises(RuntimeError) as caught:
         pulls.wait(_line(ctx))
     assert str(caught.value).startswith("pull access denied for airbox-test/")
+
+
+def test_the_local_store_data_lives_in_the_state_directory_on_the_host(ctx: Context) -> None:
+    import yaml
+
+    install.write_generated(ctx.settings, ctx.files, dry_run=False, state=ctx.state)
+    config = yaml.safe_load(ctx.files.kind_config.read_text())
+    # A re-created cluster finds the data again: it is the host's, mounted into the node.
+    assert config["nodes"][0]["extraMounts"] == [{
+        "hostPath": str(ctx.state.storage_data), "containerPath": "/var/lib/airbox/storage"}]

@@ -263,3 +263,26 @@ def test_default_storage_is_the_local_store_reading_airbox_secret(tmp_path: Path
     assert storage["type"] == "minio"
     assert storage["minio"]["accessKeyIdSecretKey"] == "AWS_ACCESS_KEY_ID"
     assert storage["minio"]["secretAccessKeySecretKey"] == "AWS_SECRET_ACCESS_KEY"
+
+
+def test_the_local_store_values_and_secret_exactly(tmp_path: Path) -> None:
+    a = answers("vault", directory=tmp_path)
+    a["namespace"] = "dp-ns"
+    settings = Settings.from_answers(a)
+    here = f"(in Secret {S})"
+    # The chart's own Secret is rendered from accessKeyId/secretAccessKey: never the
+    # well-known minio/minio123, only a note where the real ones are.
+    assert manifests.helm_values(settings)["storage"] == {
+        "secretName": S,
+        "type": "minio",
+        "bucket": dict.fromkeys(("log", "state", "workloadOutput", "activityPayload"),
+                                "airbyte-storage"),
+        "minio": {"endpoint": "http://airbox-minio.dp-ns:9000",
+                  "accessKeyIdSecretKey": "AWS_ACCESS_KEY_ID",
+                  "secretAccessKeySecretKey": "AWS_SECRET_ACCESS_KEY",
+                  "accessKeyId": here, "secretAccessKey": here},
+    }
+    pair = ("airbox-0123456789abcdef", "f" * 48)
+    assert manifests.secret_data(settings, local_credentials=pair) == {
+        **DP, "VAULT_AUTH_TOKEN": SECRETS["vault"],
+        "AWS_ACCESS_KEY_ID": pair[0], "AWS_SECRET_ACCESS_KEY": pair[1]}

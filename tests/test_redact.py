@@ -150,3 +150,18 @@ def test_a_url_password_without_a_user_name_is_a_credential() -> None:
     # A token as the password of an empty user (https://:token@host) still authenticates.
     assert looks_like_credential("https://:ghp0123456789abcdef@git.example/repo.git")
     assert not looks_like_credential("https://git.example/repo.git")
+
+
+def test_the_password_of_a_url_with_no_user_name_is_masked() -> None:
+    assert Redactor().mask_all("connect redis://:hunter2hunter@cache:6379/0 failed") == (
+        f"connect redis://:{MASK}@cache:6379/0 failed")
+
+
+def test_mask_shapes_masks_known_values_and_credential_shapes_but_not_field_names() -> None:
+    r = Redactor()
+    r.add(SECRET)
+    text = (f"values.db.password: looks like a credential ({SECRET}); "
+            "key AKIAABCDEFGHIJKLMNOP, https://bob:pa55word@host/x")
+    assert r.mask_shapes(text) == (
+        f"values.db.password: looks like a credential ({MASK}); "
+        f"key {MASK}, https://bob:{MASK}@host/x")
