@@ -208,6 +208,20 @@ def test_a_tools_output_is_masked_on_the_terminal_in_the_log_and_in_the_bundle(
     assert_masked_lines(pod_log, "bundled pod log", whole=True)
     assert_state_dir_clean(inst)
 
+    # A collector that fails with those words: its error, on the terminal and in
+    # errors.txt, is the tool's last line, masked.
+    inst.fake.add_fault("kubectl", ["describe", "pods"], "fail", stderr=output)
+    second = tmp_path / "second.tar.gz"
+    made = airbox(inst, "support-bundle", "-o", str(second))
+    assert made.returncode == 0, made.stderr
+    last = f"pods-describe: cache redis://:{MASK}@cache.example:6379"
+    assert last in made.stderr
+    members = bundle_members(second)
+    [errors] = [text for name, text in members.items() if name.endswith("/errors.txt")]
+    assert errors == last + "\n"
+    assert leaks(made.stdout + made.stderr + gzip.decompress(second.read_bytes()).decode(
+        "utf-8", errors="replace"), known_forms() + foreign_forms()) == []
+
 
 # ------------------------------------------------------------- the unexpected-error handler
 
