@@ -27,15 +27,16 @@ def test_verify_keep_leaves_the_throwaway_connection_and_connection_syncs_it_alo
 ) -> None:
     inst, cp = installer, fake_cp
     installed(inst, cp)
-    prefix = f"airbox-verify-{inst.name}-"
-
     kept = verify(inst, cp, "--keep", "--json")
-    # (The next throwaway run removes what an earlier one left under its prefix, kept
-    # or not: the user's own connection below is never touched.)
     assert kept.returncode == 0, kept.stdout + kept.stderr
     report = json.loads(kept.stdout)
     assert report["result"] == "passed"
     assert report["removed"] == []
+    # Kept objects are named outside the clean-up prefix (airbox-verify-<name>-), dated.
+    [source_name] = [i["name"] for i in report["created"] if i["kind"] == "source"]
+    assert re.fullmatch(rf"airbox-kept-{re.escape(inst.name)}-\d{{8}}-\d{{6}}-faker",
+                        source_name), source_name
+    prefix = source_name.removesuffix("faker")
     assert sorted((i["kind"], i["name"]) for i in report["created"]) == [
         ("connection", prefix + "connection"), ("destination", prefix + "dev-null"),
         ("source", prefix + "faker")]
@@ -73,11 +74,22 @@ def test_verify_keep_leaves_the_throwaway_connection_and_connection_syncs_it_alo
     assert len(cp.calls("DELETE")) == deletes
     assert connection_id in [c["connectionId"] for c in cp.live("connections")]
 
-    # Without --json the user is told what was kept, with the ids.
+    # A later throwaway run cleans up after itself and leaves the kept objects alone.
     cp.job_script = ["pending", "running", "succeeded"]
+    plain = verify(inst, cp, "--json")
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    after = json.loads(plain.stdout)
+    assert after["leftoversRemoved"] == []
+    assert sorted(i["name"] for i in after["removed"]) == sorted(
+        f"airbox-verify-{inst.name}-{what}" for what in ("connection", "dev-null", "faker"))
+    assert sorted(s["name"] for s in cp.live("sources")) == [prefix + "faker"]
+    assert connection_id in [c["connectionId"] for c in cp.live("connections")]
+
+    # Without --json the user is told what was kept, with the ids.
     told = verify(inst, cp, "--keep")
     assert told.returncode == 0, told.stderr
     [kept_line] = [line for line in told.stderr.splitlines() if "kept: " in line]
+    prefix = re.search(r"source (\S+)faker \(", kept_line).group(1)  # type: ignore[union-attr]
     live = {c["name"]: c["connectionId"] for c in cp.live("connections")}
     assert f"connection {prefix}connection ({live[prefix + 'connection']})" in kept_line
     assert f"source {prefix}faker (" in kept_line

@@ -24,7 +24,8 @@ timed out, or ran elsewhere; 3 not installed; 4 control plane (API) error; 130 i
                                   "id; default: the first one).")
 @click.option("--connection", help="Sync this existing connection instead of a throwaway one.")
 @click.option("--keep", is_flag=True, help="Keep the throwaway source, destination and "
-                                           "connection.")
+                                           "connection (named airbox-kept-<name>-<time>-...; "
+                                           "later runs leave them alone).")
 @click.option("--timeout", default="15m", show_default=True,
               help="Give up (and cancel the job) after this long: 15m, 90s, 1h.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

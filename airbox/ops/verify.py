@@ -10,7 +10,9 @@ succeeds without a pod here ran on another data plane.
 Everything airbox creates is named ``airbox-verify-<data plane>-…``: a run removes what
 an earlier, killed run left behind by that prefix, and a Ctrl-C (or SIGTERM/SIGHUP, which
 ``airbox.signals`` raises as a KeyboardInterrupt) cancels the job (``DELETE /jobs/{id}``)
-and removes what this run created before exiting (130, or 143/129).
+and removes what this run created before exiting (130, or 143/129). What ``--keep``
+keeps is named ``airbox-kept-<data plane>-<UTC time>-…`` instead, outside that prefix, so
+no later run deletes it.
 
 Exit codes: 0 the sync succeeded and its pods ran here; 1 it failed, timed out, or ran
 elsewhere; 3 not installed; 4 API error.
@@ -26,6 +28,7 @@ queued, running, incomplete, failed, succeeded, cancelled) and carries no failur
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import signal
@@ -58,6 +61,7 @@ if TYPE_CHECKING:
 
 VERIFY_VERSION = 1
 PREFIX = "airbox-verify-"
+KEPT_PREFIX = "airbox-kept-"
 FAKER_REPOSITORY = "airbyte/source-faker"
 DEV_NULL_REPOSITORY = "airbyte/destination-dev-null"
 JOB_POD_SELECTOR = "airbyte=job-pod"
@@ -71,6 +75,13 @@ KINDS = ("connections", "sources", "destinations")
 def owned_prefix(name: str) -> str:
     """The names airbox verify gives what it creates for data plane ``name``."""
     return f"{PREFIX}{name}-"
+
+
+def kept_prefix(name: str, when: datetime.datetime) -> str:
+    """The names of what ``--keep`` keeps: outside ``owned_prefix``, so a later run's
+    clean-up of leftovers never deletes what the user asked to keep; dated, so two kept
+    sets are told apart."""
+    return f"{KEPT_PREFIX}{name}-{when.astimezone(datetime.timezone.utc):%Y%m%d-%H%M%S}-"
 
 
 def parse_timeout(text: str) -> float:
@@ -135,7 +146,7 @@ class Verifier:
 
     def __init__(self, inst: Installed, api: AirbyteApi, runner: Runner, *,
                  say: Callable[[str], None], sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, keep: bool = False) -> None:
         self.inst = inst
         self.api = api
         self.runner = runner
@@ -144,6 +155,9 @@ class Verifier:
         self.clock = clock
         self.outcome = Outcome()
         self.prefix = owned_prefix(inst.name)
+        # What this run creates is named for clean-up, or (--keep) to be left alone.
+        self.names = (kept_prefix(inst.name, datetime.datetime.now(datetime.timezone.utc))
+                      if keep else self.prefix)
 
     # ------------------------------------------------------------ the workspace
 
@@ -199,7 +213,7 @@ class Verifier:
     def create_throwaway(self, workspace_id: str) -> str:
         """Source, destination and connection; returns the connection id."""
         source_body: dict[str, Any] = {
-            "name": self.prefix + "faker", "workspaceId": workspace_id,
+            "name": self.names + "faker", "workspaceId": workspace_id,
             "configuration": {"sourceType": "faker", "count": 10, "seed": 1,
                               "records_per_slice": 10, "always_updated": False},
         }
@@ -215,7 +229,7 @@ class Verifier:
                 f"the workspace offers no {DEV_NULL_REPOSITORY} destination",
                 hint="run `airbox verify --connection <id>` with a connection of your own")
         destination_body: dict[str, Any] = {
-            "name": self.prefix + "dev-null", "workspaceId": workspace_id,
+            "name": self.names + "dev-null", "workspaceId": workspace_id,
             "definitionId": dev_null,
             "configuration": {"destinationType": "dev-null",
                               "test_destination": {"test_destination_type": "SILENT"}},
@@ -225,7 +239,7 @@ class Verifier:
                       destination_body["name"])
 
         connection_body: dict[str, Any] = {
-            "name": self.prefix + "connection", "sourceId": source["sourceId"],
+            "name": self.names + "connection", "sourceId": source["sourceId"],
             "destinationId": destination["destinationId"],
             "schedule": {"scheduleType": "manual"},
         }
@@ -380,7 +394,7 @@ def verify_command(
     with dataplane_lock(inst.state, "verify", create=False), \
             api_for(inst.settings, inst.state, base_url=record.get("apiUrl") or None) as api:
         runner = tool_runner(term.debug if verbose else None)
-        verifier = Verifier(inst, api, runner, say=say, sleep=sleep)
+        verifier = Verifier(inst, api, runner, say=say, sleep=sleep, keep=keep)
         outcome = verifier.outcome
         try:
             region = find_region(api, inst.settings, inst.state)
