@@ -269,7 +269,9 @@ def test_an_unexpected_error_says_it_is_a_bug_points_at_the_log_and_masks_secret
     assert_state_dir_clean(inst)
     progress: dict[str, Any] = json.loads((inst.state / "progress.json").read_text())
     assert progress["steps"]["secret"]["status"] == "done", progress
-    assert progress["steps"]["check-chart"]["status"] != "done", progress
+    assert progress["steps"]["check-chart"]["status"] == "failed", progress
+    assert progress["steps"]["check-chart"]["error"].startswith(
+        f"unexpected error: RuntimeError: plain: client secret {MASK}"), progress
 
 
 # ------------------------------------------------------------------ the typed-error handler

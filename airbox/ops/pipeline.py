@@ -117,5 +117,12 @@ def execute(steps: Sequence[Step[C]], ctx: C, term: Terminal, progress: Progress
                     # progress.json is read back and bundled: never a secret in it.
                     progress.mark(step.name, "failed", error=REDACTOR.mask_shapes(exc.message))
                 raise
+            except Exception as exc:
+                # A bug: the step still failed, and status/bundle should say so, not
+                # "running" for ever.
+                if progress:
+                    progress.mark(step.name, "failed", error=REDACTOR.mask_shapes(
+                        f"unexpected error: {type(exc).__name__}: {exc}"))
+                raise
             if progress:
                 progress.mark(step.name, "skipped" if reason else "done")
