@@ -13,6 +13,7 @@ per-step times of the median run. Target: under 2 s of wall time.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import statistics
 import subprocess
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -62,10 +64,13 @@ def main() -> int:
 
     timings: list[tuple[float, str]] = []
     for run in range(args.runs):
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as cleanup:
             base = Path(tmp)
-            fake = make_fake_k8s(base)  # state-only: no node containers
-            data = af.answers("aws-keys", "s3-keys", directory=base, name=f"bench{run}")
+            fake = make_fake_k8s(base)
+            fake.use_docker(node)  # a real (tiny) node container, as the tests have
+            cleanup.callback(fake.cleanup)
+            data = af.answers("aws-keys", "s3-keys", directory=base,
+                              name=f"bench{uuid.uuid4().hex[:6]}")
             data["controlPlane"] = {"url": endpoint}
             answers = af.write_answers(base / "answers.yaml", data)
             env = fake.full_env({

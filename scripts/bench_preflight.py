@@ -25,7 +25,6 @@ import contextlib
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
 from bench_install import _Ok  # noqa: E402
+from benchlib import report, time_runs  # noqa: E402
 
 from tests import answers_factory as af  # noqa: E402
 from tests.fakes.fixture import make_fake_k8s  # noqa: E402
@@ -76,15 +76,6 @@ def silent_host() -> Iterator[tuple[str, threading.Event]]:
         for conn in held:
             conn.close()
         sock.close()
-
-
-def _time(argv: list[str], env: dict[str, str], runs: int) -> list[float]:
-    seconds = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
-        seconds.append(time.perf_counter() - started)
-    return seconds
 
 
 def _ctrl_c(airbox: str, base: Path, runs: int) -> list[float]:
@@ -125,7 +116,7 @@ def main() -> int:
     with silent_host() as (silent, _):
         env = {**quiet, **dead_docker, HELM_REPO_ENV: silent + "/index.yaml",
                REGISTRY_ENV: silent + "/v2/"}
-        nothing = _time([airbox, "preflight", "--json", "--control-plane-url", silent], env,
+        nothing = time_runs([airbox, "preflight", "--json", "--control-plane-url", silent], env,
                         args.runs)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
@@ -133,20 +124,15 @@ def main() -> int:
     endpoint = f"http://127.0.0.1:{server.server_address[1]}"
     env = {**quiet, **dead_docker, HELM_REPO_ENV: endpoint + "/index.yaml",
            REGISTRY_ENV: endpoint + "/v2/"}
-    no_docker = _time([airbox, "preflight", "--control-plane-url", endpoint], env, args.runs)
+    no_docker = time_runs([airbox, "preflight", "--control-plane-url", endpoint], env, args.runs)
     server.shutdown()
 
     with tempfile.TemporaryDirectory() as tmp:
         interrupted = _ctrl_c(airbox, Path(tmp), args.runs)
 
-    ok = True
-    for label, seconds, target in (("preflight, nothing answers", nothing, 10.0),
-                                   ("preflight, Docker unreachable", no_docker, 10.0),
-                                   ("Ctrl-C during preflight, to exit", interrupted, 5.0)):
-        median = statistics.median(seconds)
-        ok = ok and median < target
-        print(f"{label}: median {median:.2f} s (target < {target:.0f} s); "
-              f"min {min(seconds):.2f} s, max {max(seconds):.2f} s over {len(seconds)} runs")
+    ok = report((("preflight, nothing answers", nothing, 10.0),
+                 ("preflight, Docker unreachable", no_docker, 10.0),
+                 ("Ctrl-C during preflight, to exit", interrupted, 5.0)))
     return 0 if ok else 1
 
 

@@ -1,10 +1,9 @@
 #!/usr/bin/env python3
 """How long does `airbox status` take, healthy and with Docker unreachable?
 
-Installs one data plane against the test suite's fake kind/helm/kubectl (state only, no
-node containers: Docker reports the node missing, so the healthy case here is the
-"node container gone" verdict — every probe still runs), then times `airbox status`
-N times, and N times with DOCKER_HOST pointing at nothing. Wall time, interpreter
+Installs one data plane against the test suite's fake kind/helm/kubectl with a real
+(tiny) node container in Docker, as the tests do, then times `airbox status` N times,
+and N times with DOCKER_HOST pointing at nothing. Wall time, interpreter
 start-up included. Targets: median under 3 s, and under 5 s with Docker unreachable
 (the probes run at once, each with its own short timeout). The tests do not time
 anything: a busy machine makes wall time meaningless as a pass/fail criterion.
@@ -15,12 +14,12 @@ anything: a busy machine makes wall time meaningless as a pass/fail criterion.
 from __future__ import annotations
 
 import argparse
-import statistics
+import contextlib
 import subprocess
 import sys
 import tempfile
 import threading
-import time
+import uuid
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
@@ -29,18 +28,11 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
 from bench_install import _Ok  # noqa: E402
+from benchlib import report, time_runs  # noqa: E402
 
 from tests import answers_factory as af  # noqa: E402
 from tests.fakes.fixture import make_fake_k8s  # noqa: E402
-
-
-def _time(argv: list[str], env: dict[str, str], runs: int) -> list[float]:
-    seconds = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
-        seconds.append(time.perf_counter() - started)
-    return seconds
+from tests.fakes.images import ensure_image  # noqa: E402
 
 
 def main() -> int:
@@ -52,10 +44,16 @@ def main() -> int:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     endpoint = f"http://127.0.0.1:{server.server_address[1]}"
     airbox = str(Path(sys.executable).with_name("airbox"))
-    with tempfile.TemporaryDirectory() as tmp:
+    import docker
+
+    node = ensure_image(docker.from_env())
+    name = "benchstatus" + uuid.uuid4().hex[:6]
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as cleanup:
         base = Path(tmp)
         fake = make_fake_k8s(base)
-        data = af.answers("vault", directory=base, name="benchstatus")
+        fake.use_docker(node)
+        cleanup.callback(fake.cleanup)
+        data = af.answers("vault", directory=base, name=name)
         data["controlPlane"] = {"url": endpoint}
         answers = af.write_answers(base / "answers.yaml", data)
         env = fake.full_env({
@@ -71,18 +69,12 @@ def main() -> int:
         if result.returncode != 0:
             print(result.stderr, file=sys.stderr)
             return 1
-        status = [airbox, "status", "--name", "benchstatus", "--json"]
-        normal = _time(status, env, args.runs)
-        no_docker = _time(status, {**env, "DOCKER_HOST": "unix:///nonexistent.sock"},
+        status = [airbox, "status", "--name", name, "--json"]
+        normal = time_runs(status, env, args.runs)
+        no_docker = time_runs(status, {**env, "DOCKER_HOST": "unix:///nonexistent.sock"},
                           args.runs)
     server.shutdown()
-    ok = True
-    for label, seconds, target in (("status", normal, 3.0),
-                                   ("status, Docker unreachable", no_docker, 5.0)):
-        median = statistics.median(seconds)
-        ok = ok and median < target
-        print(f"{label}: median {median:.2f} s (target < {target:.0f} s); "
-              f"min {min(seconds):.2f} s, max {max(seconds):.2f} s over {len(seconds)} runs")
+    ok = report((("status", normal, 3.0), ("status, Docker unreachable", no_docker, 5.0)))
     return 0 if ok else 1
 
 

@@ -339,6 +339,22 @@ def test_a_stopped_node_container_is_started_before_the_api_wait(
     assert len(_calls(fake_k8s, "kind", "create", "cluster")) == 1
 
 
+class _NoNode(_RunningNode):
+    def container(self, name: str) -> ContainerState:
+        return ContainerState(name, "missing")
+
+
+def test_a_cluster_without_its_node_container_is_a_cluster_error(ctx: Context) -> None:
+    ctx._docker = _NoNode(ctx.settings.node_container)  # type: ignore[assignment]
+    with pytest.raises(ClusterError) as caught:
+        install.NodeRestartPolicy().done(ctx)
+    assert caught.value.exit_code == 5
+    assert caught.value.message == (
+        f"the kind cluster {ctx.settings.cluster_name} has no node container "
+        f"({ctx.settings.node_container} does not exist in Docker)")
+    assert caught.value.hint is not None and "airbox uninstall --keep-state" in caught.value.hint
+
+
 def test_a_failed_upgrade_says_why_then_rolls_back_to_the_last_good_revision(
         ctx: Context, fake_k8s: FakeK8s) -> None:
     _create(ctx)

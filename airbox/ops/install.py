@@ -441,6 +441,13 @@ class NodeRestartPolicy(Step[Context]):
 
     def done(self, ctx: Context) -> str | None:
         node = ctx.docker.container(ctx.settings.node_container)
+        if node.status == "missing":
+            # kind said the cluster exists, Docker has no node: nothing to keep running.
+            raise ClusterError(
+                f"the kind cluster {ctx.settings.cluster_name} has no node container "
+                f"({ctx.settings.node_container} does not exist in Docker)",
+                hint="the cluster cannot run without it: `airbox uninstall --keep-state`, "
+                     "then `airbox install` again")
         return f"restart policy already {node.restart_policy}" if node.comes_back else None
 
     def run(self, ctx: Context, line: StepLine) -> None:
