@@ -187,6 +187,22 @@ def test_a_workspace_in_another_own_region_moves_only_with_force(
     assert again.routed == [] and again.already == ["analytics"]
 
 
+def test_an_unknown_workspace_without_a_terminal_lists_the_visible_ones_and_routes_nothing(
+    fake_cp: FakeControlPlane, api: AirbyteApi  # noqa: F811
+) -> None:
+    cp = fake_cp
+    here = own_region(cp, "eu-private")
+    cp.add_workspace("analytics")
+    with pytest.raises(UsageError) as refused:
+        route(api, here, ["analytics", "analitycs"], prompter=None)
+    assert refused.value.exit_code == 2
+    assert refused.value.message == "no workspace named 'analitycs' is visible to the application"
+    assert refused.value.details[0] == "the workspaces it can see:"
+    assert any("analytics" in line for line in refused.value.details[1:])
+    assert "create the workspace in Airbyte first" in (refused.value.hint or "")
+    assert cp.routed(here.region_id) == []
+
+
 class Answers:
     """A prompter that answers from a script (the questions are recorded)."""
 

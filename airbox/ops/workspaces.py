@@ -131,6 +131,18 @@ def rows(workspaces: Sequence[Mapping[str, Any]], region: Region) -> list[dict[s
     return sorted(out, key=lambda r: (not r["routedHere"], r["name"].casefold()))
 
 
+def _not_visible(unknown: Sequence[str], workspaces: Sequence[Mapping[str, Any]]) -> UsageError:
+    """Workspaces asked for that the application cannot see: the error lists those it can."""
+    return UsageError(
+        "no workspace named " + ", ".join(repr(u) for u in unknown)
+        + " is visible to the application",
+        details=["the workspaces it can see:", *("  " + text for text in
+                                                 _listing(workspaces) or ["none"])],
+        hint="name one of them (by name or id) in workspaces: or --workspace, or create the "
+             "workspace in Airbyte first",
+    )
+
+
 def _listing(workspaces: Sequence[Mapping[str, Any]]) -> list[str]:
     return [f"{w.get('name')}  ({w.get('workspaceId')}, region {w.get('dataResidency')})"
             for w in workspaces]
@@ -207,14 +219,7 @@ def route(
     new_names: list[str] = []
     if choose:
         if prompter is None:
-            raise UsageError(
-                "no workspace named " + ", ".join(repr(u) for u in unknown)
-                + " is visible to the application",
-                details=["the workspaces it can see:", *("  " + text for text in
-                                                         _listing(workspaces) or ["none"])],
-                hint="name one of them (by name or id) in workspaces: or --workspace, or "
-                     "create the workspace in Airbyte first",
-            )
+            raise _not_visible(unknown, workspaces)
         with paused():
             picked, new_names = _pick(prompter, workspaces, region, found, unknown)
         found = picked
@@ -339,14 +344,7 @@ def check_step(ctx: Context, line: StepLine) -> None:
         workspaces = api.workspaces()
     found, unknown = resolve(list(settings.workspaces), workspaces)
     if unknown and not (ctx.options.interactive and ctx.prompter is not None):
-        raise UsageError(
-            "no workspace named " + ", ".join(repr(u) for u in unknown)
-            + " is visible to the application",
-            details=["the workspaces it can see:", *("  " + text for text in
-                                                     _listing(workspaces) or ["none"])],
-            hint="name one of them (by name or id) in workspaces: or --workspace, or create "
-                 "the workspace in Airbyte first",
-        )
+        raise _not_visible(unknown, workspaces)
     line.update("found: " + ", ".join(str(w.get("name")) for w in found)
                 + (f"; not found: {', '.join(unknown)} (asked at the end)" if unknown else ""))
 
