@@ -11,6 +11,16 @@ name of an Airbyte-managed region or of a deleted one answers 500 (a database co
 the server does not translate); and the internal ``POST /api/v1/dataplanes/health``
 exists. Like the real server it does not refuse a second data plane of the same name.
 
+``POST /connections`` answers only after a discover: the real server discovers the
+source's schema before it creates a connection (airbyte-platform
+``PUB/controllers/ConnectionsController.kt`` ``publicCreateConnection`` →
+``PUB/services/SourceService.kt`` ``getSourceSchema`` → a synchronous discover job on the
+workspace's data plane), which takes ``discover_seconds`` here (minutes on a fresh node
+that pulls the connector image first); ``discover_failure`` makes it fail the way the
+server answers a failed discover (500, "Something went wrong in the connector"). Jobs
+follow the platform's states (``JobStatus.kt``): ``incomplete`` (an attempt failed) is not
+final, the job retries with a new attempt; only succeeded, failed and cancelled end it.
+
 Faults are injected per method and path (``fnmatch`` pattern): a status for the next N
 answers, a delay, a dropped connection before or after the request is processed (the
 latter is a lost answer: the object exists but the client never hears of it), and hooks
@@ -122,6 +132,11 @@ class FakeControlPlane:
     job_script: list[str] = field(default_factory=lambda: [
         "pending", "running", "running", "succeeded"])
     job_failure: str = "Something went wrong in the connector. See the logs for more details."
+    # How long POST /connections discovers before it creates the connection (outside the
+    # lock: the rest of the API answers meanwhile), and the connector error that makes the
+    # discover fail instead.
+    discover_seconds: float = 0.0
+    discover_failure: str | None = None
     # Called as job(status) changes, with (job, new status): how the fake cluster learns
     # that a sync runs (tests wire it to FakeK8s.job_pod).
     job_listeners: list[Callable[[dict[str, Any], str], None]] = field(default_factory=list)
@@ -629,7 +644,7 @@ class FakeControlPlane:
             if body.get("jobType") != "sync":
                 return _error(400, "bad-request", "jobType must be sync.")
             running = [j for j in self.jobs.values() if j["connectionId"] ==
-                       connection["connectionId"] and j["status"] in ("pending", "running")]
+                       connection["connectionId"] and j["status"] not in FINAL_JOB_STATES]
             if running:
                 return _error(409, "state-conflict", "A sync is already running for this "
                                                      "connection.")
@@ -650,12 +665,14 @@ class FakeControlPlane:
                 return _error(404, "resource-not-found", f"Job {parts[1]} not found.")
             job = found
             if method == "GET":
-                if job["status"] not in ("cancelled", "succeeded", "failed"):
+                if job["status"] not in FINAL_JOB_STATES:
                     job["step"] = min(job["step"] + 1, len(self.job_script) - 1)
+                    if job["status"] == "incomplete":
+                        job["attempt"] += 1  # the retry is a new attempt (a new pod)
                     self.move_job(job["jobId"], self.job_script[job["step"]])
                 return 200, _job_view(job)
             if method == "DELETE":
-                if job["status"] in ("pending", "running", "incomplete"):
+                if job["status"] not in FINAL_JOB_STATES:
                     self.move_job(job["jobId"], "cancelled")
                 return 200, _job_view(job)
         return _error(404, "resource-not-found", f"No route for {method} /v1/{'/'.join(parts)}.")
@@ -732,6 +749,11 @@ NAME_TO_DEFINITION: dict[str, dict[str, str]] = {
     "sources": {"faker": "dfd88b22-b603-4c3d-aad7-3701784586b1"},
     "destinations": {},
 }
+
+
+# airbyte-platform airbyte-config/config-models/.../JobStatus.kt TERMINAL_STATUSES; its
+# VALID_STATUS_CHANGES let INCOMPLETE go on to PENDING, RUNNING or SUCCEEDED.
+FINAL_JOB_STATES = ("succeeded", "failed", "cancelled")
 
 
 def _job_view(job: dict[str, Any]) -> dict[str, Any]:
@@ -811,6 +833,16 @@ class _Handler(BaseHTTPRequestHandler):
             extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
             self._answer(status, payload, extra)
             return
+        if self.command == "POST" and parts.path == "/v1/connections":
+            # The discover before the connection exists; the client may give up meanwhile.
+            if fake.discover_seconds and fake.stopping.wait(fake.discover_seconds):
+                return
+            if fake.discover_failure is not None:
+                status, payload = _error(500, "unexpected-problem",
+                                         "Something went wrong in the connector. logs: "
+                                         + fake.discover_failure)
+                self._answer(status, payload, {})
+                return
         status, payload = fake.handle(self.command, parts.path, query, headers, body)
         for hook in fake.take_hooks(self.command, parts.path):
             hook.callback(request)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from airbox.errors import UsageError
-from airbox.ops.verify import parse_timeout
+from airbox.ops.verify import DISCOVERING, parse_timeout
 from tests.fake_control_plane import DEFINITIONS, FakeControlPlane, fake_cp  # noqa: F401
 from tests.helpers import airbox_bin, default_signals
 from tests.installer import Installer, cp_env, registering
@@ -172,3 +172,145 @@ def test_timeouts_parse() -> None:
     assert parse_timeout("90") == 90
     with pytest.raises(UsageError):
         parse_timeout("soon")
+
+
+# ------------------------------------------------------------ a fresh node (issue 19)
+
+
+@pytest.mark.timeout(300)
+def test_connection_creation_waits_for_a_slow_discover_and_says_so(
+    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+) -> None:
+    """On a fresh node the control plane's discover pulls source-faker first: creating
+    the connection takes minutes. verify waits (90 s here, far past the usual 15 s read
+    timeout), says what the control plane is doing meanwhile, and leaves nothing."""
+    inst, cp = installer, fake_cp
+    installed(inst, cp)
+    cp.discover_seconds = 90
+    proc = subprocess.Popen([airbox_bin(), "verify"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=cp_env(inst, cp))
+    assert proc.stderr is not None
+    seen: list[str] = []
+    for line in proc.stderr:
+        seen.append(line)
+        if DISCOVERING in line:
+            break
+    # Said while the control plane is still discovering: no connection exists yet.
+    assert any(DISCOVERING in line for line in seen), "".join(seen)
+    assert cp.live("connections") == []
+    rest = proc.stderr.read()
+    proc.wait(timeout=60)
+    err = "".join(seen) + rest
+    assert proc.returncode == 0, err
+    assert f"creating the connection airbox-verify-{inst.name}-connection ..." in err
+    assert "✓ verified: job 1001 succeeded" in err
+    nothing_left(cp)
+
+
+def test_connection_made_after_the_timeout_is_found_and_removed(
+    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+) -> None:
+    """The control plane made the connection, but its answer came after verify gave up:
+    verify looks it up by its name and removes it with the rest."""
+    inst, cp = installer, fake_cp
+    workspace = installed(inst, cp)
+    # The answer is held until airbox has exited (the event, not a guessed wait).
+    procs: list[subprocess.Popen[str]] = []
+    cp.on("POST", "/v1/connections", lambda _: procs[0].wait(timeout=60))
+    proc = subprocess.Popen([airbox_bin(), "verify", "--timeout", "3s", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=cp_env(inst, cp))
+    procs.append(proc)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    report = json.loads(out)
+    assert report["result"] == "timeout"
+    assert "did not create the connection within" in report["reason"]
+    assert "made the connection after all" in report["reason"]
+    [made] = [c for c in cp.connections.values()]
+    assert made["workspaceId"] == workspace["workspaceId"]
+    assert {"kind": "connection", "id": made["connectionId"],
+            "name": f"airbox-verify-{inst.name}-connection"} in report["removed"]
+    assert f"the control plane made the connection airbox-verify-{inst.name}-connection " \
+        "after all" in err
+    nothing_left(cp)
+    assert cp.calls("POST", "/v1/jobs") == []
+
+
+def test_a_failed_discover_is_the_connector_in_this_data_plane(
+    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+) -> None:
+    inst, cp = installer, fake_cp
+    installed(inst, cp)
+    cp.discover_failure = "faker: image pull back-off"
+    result = verify(inst, cp)
+    assert result.returncode == 1, result.stderr
+    assert ("✗ verify failed: the source's discover failed in this data plane (the control "
+            "plane runs it here before it creates a connection): Something went wrong in the "
+            "connector. logs: faker: image pull back-off") in result.stderr
+    assert f"next: airbox logs --name {inst.name}" in result.stderr
+    assert "control plane (or a proxy in front of it) failed" not in result.stderr
+    nothing_left(cp)
+
+
+def _pods_follow_attempts(inst: Installer, cp: FakeControlPlane) -> None:
+    """An incomplete attempt's pod ends Failed; the retry runs in a new pod."""
+    here = region_id(cp)
+
+    def on_job(job: dict[str, Any], status: str) -> None:
+        if job["regionId"] == here and status == "incomplete":
+            inst.fake.job_pod(inst.cluster, "airbyte", job, "Failed")
+
+    cp.job_listeners.append(on_job)
+
+
+def test_an_incomplete_job_is_polled_until_it_ends(
+    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+) -> None:
+    """``incomplete``: an attempt failed and the platform retries; the job goes on."""
+    inst, cp = installer, fake_cp
+    installed(inst, cp)
+    _pods_follow_attempts(inst, cp)
+    cp.job_script = ["pending", "running", "incomplete", "running", "succeeded"]
+    result = verify(inst, cp, "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["result"] == "passed" and report["status"] == "succeeded"
+    job_id = report["jobId"]
+    assert report["pods"] == [
+        {"name": f"replication-job-{job_id}-attempt-0", "phase": "Failed"},
+        {"name": f"replication-job-{job_id}-attempt-1", "phase": "Succeeded"}]
+    assert len(cp.calls("GET", f"/v1/jobs/{job_id}")) == 4
+    assert cp.calls("DELETE", "/v1/jobs/*") == []
+    nothing_left(cp)
+
+
+def test_ctrl_c_while_incomplete_cancels_the_job(
+    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+) -> None:
+    inst, cp = installer, fake_cp
+    installed(inst, cp)
+    cp.job_script = ["pending", "running", "incomplete"]
+    procs: list[subprocess.Popen[str]] = []
+    seen_incomplete: list[str] = []
+
+    def on_poll(request: Any) -> None:
+        # The user presses Ctrl-C on the poll after airbox has seen `incomplete`.
+        if any(job["status"] == "incomplete" for job in cp.jobs.values()):
+            seen_incomplete.append(request.path)
+        if len(seen_incomplete) == 2:
+            os.kill(procs[0].pid, signal.SIGINT)
+            procs[0].wait(timeout=60)
+
+    cp.on("GET", "/v1/jobs/*", on_poll, times=20)
+    proc = subprocess.Popen([airbox_bin(), "verify"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=cp_env(inst, cp),
+                            start_new_session=True, preexec_fn=default_signals)
+    procs.append(proc)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "(an attempt failed; the platform retries the job)" in err
+    [job_id] = list(cp.jobs)
+    assert cp.jobs[job_id]["status"] == "cancelled"
+    assert [r.path for r in cp.calls("DELETE", "/v1/jobs/*")] == [f"/v1/jobs/{job_id}"]
+    nothing_left(cp)

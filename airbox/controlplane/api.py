@@ -282,10 +282,14 @@ class AirbyteApi:
             raise
         return True
 
-    def create_connection(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    def create_connection(self, body: Mapping[str, Any], *,
+                          read_timeout: float | None = None) -> dict[str, Any]:
+        """``POST /connections``. The server discovers the source's schema before it
+        answers (a job on the workspace's data plane: minutes when the connector's image
+        is pulled first), so the caller may wait ``read_timeout`` s instead of the usual."""
         return self._object("POST", "/connections", json=dict(body), idempotent=False,
                             what=f"creating the connection {body.get('name')}",
-                            require=("connectionId",))
+                            require=("connectionId",), read_timeout=read_timeout)
 
     def start_job(self, connection_id: str, job_type: str = "sync") -> dict[str, Any]:
         return self._object("POST", "/jobs",
@@ -447,6 +451,7 @@ class AirbyteApi:
         require: Sequence[str] = (),
         allow_empty: bool = False,
         retries: Retry | None = None,
+        read_timeout: float | None = None,
     ) -> Any:
         url = self._url(path)
         if idempotent is None:
@@ -456,7 +461,7 @@ class AirbyteApi:
         while True:
             headers = {"Authorization": f"Bearer {self.token()}"} if auth else {}
             response = self._send(method, url, what=what, json=json, params=params,
-                                  headers=headers, policy=policy)
+                                  headers=headers, policy=policy, read_timeout=read_timeout)
             if response.status_code == 401 and auth and not refreshed:
                 # The cached token may have been revoked or have expired early: one new
                 # token, one more try. A 401 means the request was not processed, so even
@@ -495,17 +500,20 @@ class AirbyteApi:
         params: Mapping[str, Any] | None,
         headers: Mapping[str, str],
         policy: Retry,
+        read_timeout: float | None = None,
     ) -> httpx.Response:
         log = runlog.logger()
+        timeout = (self.timeout if read_timeout is None
+                   else Timeouts(connect=self.timeout.connect, read=read_timeout))
         started = time.monotonic()
         retry = 0
         while True:
             attempt_started = time.monotonic()
             try:
                 response = self.http.request(method, url, json=json, params=params,
-                                             headers=headers)
+                                             headers=headers, timeout=timeout.as_httpx())
             except httpx.TransportError as exc:
-                reason = _transport_reason(exc, self.timeout)
+                reason = _transport_reason(exc, timeout)
                 log.debug("%s %s: %s (after %.1fs)", method, url, reason,
                           time.monotonic() - attempt_started)
                 delay = policy.delay(retry)

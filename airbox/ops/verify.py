@@ -8,11 +8,22 @@ connection. Meanwhile the job's pods are watched in this data plane's namespace
 succeeds without a pod here ran on another data plane.
 
 Everything airbox creates is named ``airbox-verify-<data plane>-…``: a run removes what
-an earlier, killed run left behind by that prefix, and a Ctrl-C (or SIGTERM/SIGHUP, which
+an earlier, killed run left behind by those names, and a Ctrl-C (or SIGTERM/SIGHUP, which
 ``airbox.signals`` raises as a KeyboardInterrupt) cancels the job (``DELETE /jobs/{id}``)
 and removes what this run created before exiting (130, or 143/129). What ``--keep``
-keeps is named ``airbox-kept-<data plane>-<UTC time>-…`` instead, outside that prefix, so
+keeps is named ``airbox-kept-<data plane>-<UTC time>-…`` instead, outside those names, so
 no later run deletes it.
+
+Creating the connection is slow the first time: the control plane discovers the source's
+schema before it answers, and that discover is a job on the workspace's data plane — this
+one — which first pulls the connector's image (``ConnectionsController
+.publicCreateConnection`` → ``SourceService.getSourceSchema`` → a synchronous discover job).
+So that call gets minutes, not the usual read timeout, and when it fails without a clear
+"no" (a timeout, a lost answer, a 5xx) the connection is looked up by its name before
+anything is cleaned up: the control plane may have made it after all.
+
+Job states are the platform's (``JobStatus.kt``): only ``succeeded``, ``failed`` and
+``cancelled`` end a job; ``incomplete`` means an attempt failed and the job retries.
 
 Exit codes: 0 the sync succeeded and its pods ran here; 1 it failed, timed out, or ran
 elsewhere; 3 not installed; 4 API error.
@@ -37,6 +48,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
 from airbox import runlog
@@ -54,6 +66,7 @@ from airbox.ops.workspaces import (
     routed_here,
 )
 from airbox.redact import REDACTOR
+from airbox.signals import Terminated
 
 if TYPE_CHECKING:
     from airbox.cluster.runner import Runner
@@ -65,7 +78,15 @@ KEPT_PREFIX = "airbox-kept-"
 FAKER_REPOSITORY = "airbyte/source-faker"
 DEV_NULL_REPOSITORY = "airbyte/destination-dev-null"
 JOB_POD_SELECTOR = "airbyte=job-pod"
-TERMINAL = ("succeeded", "failed", "cancelled", "incomplete")
+# The states that end a job (airbyte-platform JobStatus.kt TERMINAL_STATUSES); anything
+# else — pending, queued, running, incomplete (an attempt failed, the job retries) — is
+# polled on, and cancelled on an interrupt.
+FINAL = ("succeeded", "failed", "cancelled")
+# Creating the connection waits for the control plane's discover in this data plane (the
+# first one pulls the connector's image): at most this long, and never past --timeout.
+CONNECTION_TIMEOUT = 600.0
+DISCOVERING = ("discovering the source's schema in this data plane — the first time pulls "
+               "the connector image")
 # Polling: the first look after a second, then 1.5 times longer each time, at most 10 s.
 FIRST_POLL, POLL_FACTOR, MAX_POLL = 1.0, 1.5, 10.0
 # kinds in the order they are deleted: the connection holds the other two.
@@ -126,33 +147,62 @@ class Outcome:
 
 
 @contextmanager
-def _shielded() -> Iterator[None]:
-    """Clean-up that a second Ctrl-C or SIGTERM must not cut short."""
+def _cleanup_signals(tell: Callable[[str], None], *, interrupted: bool) -> Iterator[None]:
+    """The signals during verify's clean-up.
+
+    SIGHUP is ignored: the terminal went away, nobody asked to stop, and the clean-up
+    should finish. Ctrl-C and SIGTERM are the user's: the first (when the run was not
+    already interrupted) is acknowledged and the clean-up goes on; the next one stops it
+    (a control plane that does not answer must not hold the user hostage), and
+    ``Verifier.clean_up`` then says what is left.
+    """
+    asked = [interrupted]
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if asked[0]:
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            raise Terminated(signum)
+        asked[0] = True
+        tell("finishing the clean-up; Ctrl-C again stops it (the next `airbox verify` "
+             "removes what is left)")
+
     try:
-        old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        old_term = signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    except ValueError:
+        old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        old[signal.SIGHUP] = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    except ValueError:  # not the main thread: signals are not ours to handle
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old_int)
-        signal.signal(signal.SIGTERM, old_term)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 class Verifier:
-    """One run of ``airbox verify``; ``sleep`` and ``clock`` exist for tests."""
+    """One run of ``airbox verify``; ``sleep`` and ``clock`` exist for tests.
+
+    ``say``: progress (the log only, with ``--json``); ``term``: the live line while the
+    control plane discovers (None with ``--json``); ``tell``: what the user must read
+    whatever the output format (what is left behind, a job not cancelled).
+    """
 
     def __init__(self, inst: Installed, api: AirbyteApi, runner: Runner, *,
-                 say: Callable[[str], None], sleep: Callable[[float], None] = time.sleep,
+                 say: Callable[[str], None], tell: Callable[[str], None] | None = None,
+                 term: Terminal | None = None, timeout: float = 900.0,
+                 sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic, keep: bool = False) -> None:
         self.inst = inst
         self.api = api
         self.runner = runner
         self.say = say
+        self.tell = tell or say
+        self.term = term
         self.sleep = sleep
         self.clock = clock
+        self.timeout = timeout
+        self.deadline = clock() + timeout
         self.outcome = Outcome()
         self.prefix = owned_prefix(inst.name)
         # What this run creates is named for clean-up, or (--keep) to be left alone.
@@ -210,8 +260,9 @@ class Verifier:
         return next((str(d.get("id")) for d in definitions
                      if d.get("dockerRepository") == repository and d.get("id")), None)
 
-    def create_throwaway(self, workspace_id: str) -> str:
-        """Source, destination and connection; returns the connection id."""
+    def create_throwaway(self, workspace_id: str) -> str | None:
+        """Source, destination and connection; returns the connection id, or None when
+        the connection could not be made (the outcome says why)."""
         source_body: dict[str, Any] = {
             "name": self.names + "faker", "workspaceId": workspace_id,
             "configuration": {"sourceType": "faker", "count": 10, "seed": 1,
@@ -243,72 +294,171 @@ class Verifier:
             "destinationId": destination["destinationId"],
             "schedule": {"scheduleType": "manual"},
         }
-        connection = self.api.create_connection(connection_body)
-        self._created("connections", str(connection["connectionId"]),
-                      connection_body["name"])
+        return self.create_connection(workspace_id, connection_body)
+
+    def create_connection(self, workspace_id: str, body: dict[str, Any]) -> str | None:
+        """``POST /connections``, which waits for a discover in this data plane."""
+        budget = max(1.0, min(CONNECTION_TIMEOUT, self.deadline - self.clock()))
+        began = self.clock()
+        try:
+            with self._waiting(f"creating the connection {body['name']}", DISCOVERING):
+                connection = self.api.create_connection(body, read_timeout=budget)
+        except ControlPlaneError as exc:
+            if exc.status is not None and exc.status < 500:
+                raise  # a clear "no": nothing was made
+            # A timeout, a lost answer or a 5xx: the control plane may have made it
+            # anyway (it goes on after the client gives up). Find it before anything
+            # is cleaned up, so the clean-up removes it too.
+            found = self._find_connection(workspace_id, body)
+            timed_out = exc.status is None and self.clock() - began >= budget - 1.0
+            if timed_out:
+                self.outcome.result = "timeout"
+                self.outcome.reason = (
+                    f"the control plane did not create the connection within {budget:.0f} s: "
+                    f"it was {DISCOVERING}" + (
+                        "; it made the connection after all (removed with the rest)"
+                        if found else "; if it still makes it, the next `airbox verify` "
+                        "removes it"))
+                return None
+            detail = " ".join(exc.details)
+            if exc.status is not None and "connector" in detail.lower():
+                # The server's answer when the discover job failed (SourceService
+                # .getSourceSchema: "Something went wrong in the connector").
+                self.outcome.result = "failed"
+                self.outcome.reason = (
+                    "the source's discover failed in this data plane (the control plane runs "
+                    "it here before it creates a connection): " + (
+                        detail.removeprefix("detail: ") or exc.message))
+                return None
+            raise ControlPlaneError(
+                exc.message, url=exc.url, status=exc.status, details=exc.details,
+                hint=("the control plane discovers the source's schema in this data plane "
+                      "before it creates a connection: if that failed, `airbox logs --name "
+                      f"{self.inst.name}` shows the launcher's view; otherwise " + (
+                          exc.hint or "run the command again"))) from None
+        self._created("connections", str(connection["connectionId"]), body["name"])
         return str(connection["connectionId"])
+
+    def _find_connection(self, workspace_id: str, body: dict[str, Any]) -> bool:
+        """The connection ``body`` asked for, if the control plane made it after all
+        (recorded as created); False when it is not there or cannot be looked up."""
+        try:
+            listed = self.api.list_actors("connections", workspace_id)
+        except ControlPlaneError as exc:
+            self.tell(f"could not look for the connection {body['name']} ({exc.message}); "
+                      "if the control plane made it, the next `airbox verify` removes it")
+            return False
+        for item in listed:
+            if item.get("name") == body["name"] and item.get("connectionId") and (
+                    item.get("sourceId") in (None, body["sourceId"])):
+                self.tell(f"the control plane made the connection {body['name']} after all")
+                self._created("connections", str(item["connectionId"]), body["name"])
+                return True
+        return False
+
+    @contextmanager
+    def _waiting(self, title: str, status: str) -> Iterator[None]:
+        """A live line (elapsed seconds ticking) for a call that may take minutes."""
+        if self.term is None:
+            self.say(f"{title}: {status}")
+            yield
+            return
+        with self.term.step(title) as line:
+            line.update(status)
+            yield
 
     def _created(self, kind: str, item_id: str, name: str) -> None:
         self.outcome.created.append({"kind": kind[:-1], "id": item_id, "name": name})
         runlog.logger().info("created %s %s (%s)", kind[:-1], name, item_id)
         self.say(f"created {kind[:-1]} {name}")
 
+    def finish(self, *, keep: bool, interrupted: bool) -> list[str]:
+        """After the run, however it ended: cancel a job that is not over, then (unless
+        ``keep``) delete what this run created. Returns what the user must know about
+        the job. A second Ctrl-C/SIGTERM stops this; SIGHUP does not."""
+        with _cleanup_signals(self.tell, interrupted=interrupted):
+            notes = self.cancel()
+            if not keep:
+                self.clean_up()
+        return notes
+
     def clean_up(self) -> None:
-        """Delete what this run created, connection first; never raises."""
+        """Delete what this run created, connection first. Raises only a Ctrl-C/SIGTERM
+        (after saying what is left and that the next run removes it)."""
         order = {kind[:-1]: i for i, kind in enumerate(KINDS)}
-        for item in sorted(self.outcome.created, key=lambda i: order[i["kind"]]):
-            if item in self.outcome.removed:
-                continue
-            try:
-                self.api.delete_actor(item["kind"] + "s", item["id"])
-            except ControlPlaneError as exc:
-                runlog.logger().warning("could not delete %s %s: %s", item["kind"], item["id"],
-                                        exc.message)
-                self.say(f"could not delete {item['kind']} {item['name']} ({exc.message}); "
-                         "the next `airbox verify` removes it")
-                continue
-            self.outcome.removed.append(item)
-            self.say(f"deleted {item['kind']} {item['name']}")
+        try:
+            for item in sorted(self.outcome.created, key=lambda i: order[i["kind"]]):
+                if item in self.outcome.removed:
+                    continue
+                try:
+                    self.api.delete_actor(item["kind"] + "s", item["id"])
+                except ControlPlaneError as exc:
+                    runlog.logger().warning("could not delete %s %s: %s", item["kind"],
+                                            item["id"], exc.message)
+                    self.tell(f"could not delete {item['kind']} {item['name']} "
+                              f"({exc.message}); the next `airbox verify --name "
+                              f"{self.inst.name}` removes it")
+                    continue
+                self.outcome.removed.append(item)
+                self.say(f"deleted {item['kind']} {item['name']}")
+        except KeyboardInterrupt:
+            left = [i for i in self.outcome.created if i not in self.outcome.removed]
+            if left:
+                self.tell("clean-up stopped; left on the control plane: " + ", ".join(
+                    f"{i['kind']} {i['name']} ({i['id']})" for i in left)
+                    + f"; the next `airbox verify --name {self.inst.name}` removes them "
+                    "(or delete them in Airbyte)")
+            raise
 
     # ---------------------------------------------------------------- the job
 
-    def run_job(self, connection_id: str, timeout: float) -> None:
+    def run_job(self, connection_id: str) -> None:
         outcome = self.outcome
         outcome.connection_id = connection_id
         job = self.api.start_job(connection_id)
         outcome.job_id = int(job["jobId"])
         outcome.status = str(job.get("status") or "")
         self.say(f"sync job {outcome.job_id} started ({outcome.status})")
-        started = self.clock()
         delay = FIRST_POLL
-        # A Ctrl-C anywhere in here reaches verify_command, which cancels the job.
-        while outcome.status not in TERMINAL:
-            if self.clock() - started + delay > timeout:
+        # A Ctrl-C or an error anywhere in here reaches verify_command, which cancels
+        # the job (Verifier.finish).
+        while outcome.status not in FINAL:
+            if self.clock() + delay > self.deadline:
                 outcome.result = "timeout"
                 outcome.reason = (f"job {outcome.job_id} did not finish within "
-                                  f"{timeout:g} s (last status: {outcome.status})")
+                                  f"{self.timeout:g} s (last status: {outcome.status})")
                 self.cancel()
                 return
             self.sleep(delay)
             delay = min(delay * POLL_FACTOR, MAX_POLL)
             status = str(self.api.get_job(outcome.job_id).get("status") or "")
             if status != outcome.status:
-                self.say(f"job {outcome.job_id}: {status}")
+                self.say(f"job {outcome.job_id}: {status}" + (
+                    " (an attempt failed; the platform retries the job)"
+                    if status == "incomplete" else ""))
             outcome.status = status
             self.watch_pods()
         self.watch_pods()
 
-    def cancel(self) -> None:
+    def cancel(self) -> list[str]:
+        """Cancel the job unless it is over (best effort); what happened, for the user."""
         job_id = self.outcome.job_id
-        if job_id is None or self.outcome.status in TERMINAL:
-            return
+        if job_id is None or self.outcome.status in FINAL:
+            return []
         try:
             answer = self.api.cancel_job(job_id)
         except ControlPlaneError as exc:
-            self.say(f"could not cancel job {job_id}: {exc.message}")
-            return
+            note = (f"could not cancel job {job_id} ({exc.message}): it may still run; "
+                    "cancel it in Airbyte (the connection's Job History)")
+            self.tell(note)
+            return [note]
+        except KeyboardInterrupt:
+            self.tell(f"job {job_id} was not cancelled: it may still run; cancel it in "
+                      "Airbyte (the connection's Job History)")
+            raise
         self.outcome.status = str((answer or {}).get("status") or "cancelled")
         self.say(f"cancelled job {job_id}")
+        return [f"job {job_id} was cancelled"]
 
     def watch_pods(self) -> None:
         """The job's pods in this data plane's namespace; new ones and new phases said."""
@@ -388,19 +538,26 @@ def verify_command(
     runlog.start(inst.state.logs, "verify")
     record = saved_registration(inst.state) or {}
     say = term.info if not as_json else runlog.logger().info
+
+    def tell(text: str) -> None:
+        runlog.logger().warning("%s", text)
+        term.warn(text)
+
     started = time.monotonic()
     # Creates and deletes connectors on the control plane: never beside an uninstall or a
     # second verify of the same data plane (leftover clean-up would race).
     with dataplane_lock(inst.state, "verify", create=False), \
             api_for(inst.settings, inst.state, base_url=record.get("apiUrl") or None) as api:
         runner = tool_runner(term.debug if verbose else None)
-        verifier = Verifier(inst, api, runner, say=say, sleep=sleep, keep=keep)
+        verifier = Verifier(inst, api, runner, say=say, tell=tell,
+                            term=None if as_json else term, timeout=seconds, sleep=sleep,
+                            keep=keep)
         outcome = verifier.outcome
         try:
             region = find_region(api, inst.settings, inst.state)
             outcome.region = region.as_dict()
             if connection:
-                verifier.run_job(connection, seconds)
+                verifier.run_job(connection)
             else:
                 chosen = verifier.pick_workspace(region, workspace)
                 workspace_id = str(chosen["workspaceId"])
@@ -408,21 +565,23 @@ def verify_command(
                 say(f"workspace {chosen.get('name')} (region {region.name})")
                 verifier.remove_leftovers(workspace_id)
                 connection_id = verifier.create_throwaway(workspace_id)
-                verifier.run_job(connection_id, seconds)
-            verifier.judge()
-        except KeyboardInterrupt:
-            outcome.result = "interrupted"
-            with _shielded():
-                verifier.cancel()
-                if not keep:
-                    verifier.clean_up()
-            # SIGTERM/SIGHUP arrive as airbox.signals.Terminated (a KeyboardInterrupt):
-            # re-raised as they came, so the exit code says which (130, 143, 129).
+                if connection_id is not None:
+                    verifier.run_job(connection_id)
+            if outcome.job_id is not None:
+                verifier.judge()
+        except BaseException as exc:
+            # However the run ended (Ctrl-C, SIGTERM/SIGHUP as airbox.signals.Terminated,
+            # an API error while polling): a job that is not over is cancelled before its
+            # connection is deleted, and the error says what became of the job.
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            if interrupted:
+                outcome.result = "interrupted"
+            notes = verifier.finish(keep=keep, interrupted=interrupted)
+            if isinstance(exc, AirboxError):
+                exc.details.extend(notes)
+            # Re-raised as it came, so the exit code says which (130, 143, 129; 4).
             raise
-        finally:
-            if not keep and outcome.result != "interrupted":
-                with _shielded():
-                    verifier.clean_up()
+        verifier.finish(keep=keep, interrupted=False)
     outcome.seconds = time.monotonic() - started
     return _report(outcome, inst, term, out, as_json=as_json, keep=keep)
 
