@@ -3,10 +3,12 @@
 The ways a data plane on one VM dies quietly, each fixed only when found: a stopped
 node container (started), a node that would stay down after a reboot (restart policy),
 kubeadm certificates expiring within 30 days (renewed in the node, the node restarted,
-the kubeconfig exported again), a Secret edited or deleted by hand (re-applied from the
-saved state), a release Helm left ``pending-*`` (rolled back), a crash-looping launcher
-(restarted once). Then ``status`` judges: exit 0 when no check fails, else 1 with the
-reason. A second run finds nothing to do.
+the kubeconfig exported again; the renewal is recorded in ``progress.json`` until the
+API answers, so a run stopped or failing half-way leaves the rest to the next run), a
+Secret edited or deleted by hand (re-applied from the saved state), a release Helm left
+``pending-*`` (rolled back), a crash-looping launcher (restarted once). Then ``status``
+judges: exit 0 when no check fails, else 1 with the reason. A second run finds nothing
+to do.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ import datetime as dt
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
 
 from airbox import runlog
 from airbox.cluster import commands, kube
@@ -27,11 +29,26 @@ from airbox.errors import EXIT_FAILURE, EXIT_OK, AirboxError
 from airbox.fsutil import SECRET_FILE
 from airbox.installed import Installed, require_installed, tool_runner
 from airbox.lock import dataplane_lock
+from airbox.ops.pipeline import Progress
 from airbox.redact import REDACTOR
 from airbox.render import manifests
 from airbox.ui import StepLine, Terminal
 
+if TYPE_CHECKING:
+    from airbox.cluster.dockerhost import DockerHost
+
 API_TIMEOUT = 180.0
+
+# Repair's steps, in order. A renewal is seen through over four of them (certificates,
+# node-restart, kubeconfig, api), recorded in progress.json until the API answers, so a
+# run stopped anywhere in between leaves the rest to the next run.
+STEPS = ("node", "restart-policy", "certificates", "node-restart", "kubeconfig", "api",
+         "secret", "release", "launcher")
+KIND_ONLY = frozenset({"node", "restart-policy", "certificates", "node-restart", "kubeconfig"})
+
+
+def _utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 @dataclass
@@ -44,6 +61,7 @@ class Repair:
     did: list[str] = field(default_factory=list)
     stopped: str | None = None
     hint: str | None = None
+    _docker: DockerHost | None = None
 
     @property
     def name(self) -> str:
@@ -60,16 +78,19 @@ class Repair:
 
     # ------------------------------------------------------------------ the node
 
-    def node(self) -> bool:
-        """Start the node, keep it coming back, renew its certificates. False: stop here."""
-        from airbox.cluster import node as nodefs
-        from airbox.cluster.dockerhost import NODE_RESTART_POLICY, DockerHost
+    def _host(self) -> DockerHost:
+        from airbox.cluster.dockerhost import DockerHost
 
+        if self._docker is None:
+            self._docker = DockerHost.connect(timeout=120)
+        return self._docker
+
+    def node(self) -> bool:
+        """Start the node container. False: it is gone, stop here."""
         settings = self.inst.settings
         container = settings.node_container
         with self.step(f"Check the node container {container}") as line:
-            host = DockerHost.connect(timeout=120)
-            state = host.container(container)
+            state = self._host().container(container)
             if state.status == "missing":
                 self.stopped = (f"the kind cluster {settings.cluster_name} no longer exists "
                                 f"(its node container {container} is gone)")
@@ -79,45 +100,104 @@ class Repair:
                 return False
             if not state.running:
                 line.update(f"starting the {state.status} node container")
-                host.start(container)
+                self._host().start(container)
                 self.done(f"started the node container {container} (it was {state.status})")
             else:
                 line.skip("running")
+        return True
+
+    def restart_policy(self) -> bool:
+        from airbox.cluster.dockerhost import NODE_RESTART_POLICY
+
+        container = self.inst.settings.node_container
         with self.step("Keep the node running across reboots") as line:
-            if host.set_restart_policy(container):
+            before = self._host().container(container).restart_policy
+            if self._host().set_restart_policy(container):
                 self.done(f"set the restart policy of {container} to {NODE_RESTART_POLICY} "
-                          f"(was {state.restart_policy})")
+                          f"(was {before})")
             else:
                 line.skip(f"restart policy already {NODE_RESTART_POLICY}")
-        renewed = False
+        return True
+
+    def certificates(self) -> bool:
+        """Renew certificates expiring within 30 days, recording that the rest is due."""
+        from airbox.cluster import node as nodefs
+
+        container = self.inst.settings.node_container
         with self.step("Check the cluster's certificates") as line:
-            certs = nodefs.certificates(host, container)
+            certs = nodefs.certificates(self._host(), container)
             now = dt.datetime.now(dt.timezone.utc)
             expiring = nodefs.leaves_expiring(certs, now)
+            pending = self.renewal()
             if expiring:
                 first = min(expiring, key=lambda c: c.expires)
                 when = first.expires.strftime("%Y-%m-%d %H:%M UTC")
                 line.update(f"{len(expiring)} expire by {when}: kubeadm certs renew all")
-                nodefs.renew_certificates(host, container)
-                # The static pods (API server, etcd, ...) read their certificates at start:
-                # restarting the node restarts them all, as kubeadm asks.
-                line.update("restarting the node so the control plane uses them")
-                host.restart(container)
-                renewed = True
+                # Recorded before renewing: the certificates on disk then look fine, and
+                # only this record tells the next run (after a Ctrl-C, SIGTERM or failure
+                # below) that the node restart and the kubeconfig export are still due.
+                # Only a node start after this renewal makes the control plane use it.
+                self.record_renewal({
+                    "at": _utc_now(), "first": when,
+                    "nodeStartedAt": self._host().container(container).started_at})
+                nodefs.renew_certificates(self._host(), container)
                 self.done(f"renewed the cluster's certificates (the first expired or expiring "
-                          f"{when}) and restarted the node")
+                          f"{when})")
+            elif pending is not None:
+                line.update(f"renewed at {pending.get('at')} by an earlier repair that did not "
+                            "finish: the node restart and kubeconfig refresh are due")
+                self.done("finished the certificate renewal an earlier repair started "
+                          f"({pending.get('at')})")
             else:
                 first = min((c for c in certs if not c.authority), key=lambda c: c.expires)
                 line.skip(f"valid until {first.expires.strftime('%Y-%m-%d')}")
-        kubeconfig = self.inst.state.kubeconfig
-        if renewed or not kubeconfig.is_file():
-            with self.step("Refresh the kubeconfig") as line:
-                # The kubeconfig carries a client certificate renewed with the others.
-                self.runner.run(commands.kind_export_kubeconfig(settings, kubeconfig),
-                                timeout=60, error="exporting the kind kubeconfig failed")
-                kubeconfig.chmod(SECRET_FILE)
-                self.done(f"exported the kubeconfig again ({kubeconfig})")
         return True
+
+    def node_restart(self) -> bool:
+        """Restart the node after a renewal, unless it started since (a Docker restart
+        airbox asked for completes even when airbox is stopped meanwhile)."""
+        pending = self.renewal()
+        if pending is None:
+            return True
+        container = self.inst.settings.node_container
+        with self.step("Restart the node so the control plane uses the new certificates") \
+                as line:
+            started = self._host().container(container).started_at
+            if started and started != pending.get("nodeStartedAt"):
+                line.skip(f"restarted since the renewal (at {started})")
+                return True
+            # The static pods (API server, etcd, ...) read their certificates at start:
+            # restarting the node restarts them all, as kubeadm asks.
+            line.update(f"restarting {container}")
+            self._host().restart(container)
+            self.done(f"restarted the node {container} so the control plane uses the renewed "
+                      "certificates")
+        return True
+
+    def kubeconfig(self) -> bool:
+        """Export the kubeconfig again after a renewal (its client certificate was renewed
+        with the others, inside the node) or when it is missing."""
+        settings = self.inst.settings
+        kubeconfig = self.inst.state.kubeconfig
+        if self.renewal() is None and kubeconfig.is_file():
+            return True
+        with self.step("Refresh the kubeconfig"):
+            self.runner.run(commands.kind_export_kubeconfig(settings, kubeconfig),
+                            timeout=60, error="exporting the kind kubeconfig failed")
+            kubeconfig.chmod(SECRET_FILE)
+            self.done(f"exported the kubeconfig again ({kubeconfig})")
+        return True
+
+    # ------------------------------------------------------------ the renewal record
+
+    def renewal(self) -> dict[str, Any] | None:
+        """The renewal an earlier (or this) run started and has not seen through."""
+        record = Progress(self.inst.state.progress).load().get("repair")
+        found = record.get("renewal") if isinstance(record, dict) else None
+        return found if isinstance(found, dict) else None
+
+    def record_renewal(self, value: dict[str, Any] | None) -> None:
+        Progress(self.inst.state.progress).set("repair", {"renewal": value} if value else {})
 
     # ------------------------------------------------------------------- the API
 
@@ -130,6 +210,10 @@ class Repair:
                                          check=False, timeout=15)
                 if result.ok:
                     line.update("ready")
+                    if self.renewal() is not None and self.inst.settings.target.is_kind:
+                        # Restarted, exported and answering with the new client
+                        # certificate: the renewal is complete.
+                        self.record_renewal(None)
                     return True
                 if time.monotonic() > deadline:
                     last = result.stderr.strip().splitlines()[-1:] or ["no answer"]
@@ -206,15 +290,22 @@ class Repair:
 
     # ------------------------------------------------------------------- the run
 
+    def steps(self) -> list[tuple[str, Callable[[], bool | None]]]:
+        """This run's steps, in order (``STEPS``: their names)."""
+        methods: dict[str, Callable[[], bool | None]] = {
+            "node": self.node, "restart-policy": self.restart_policy,
+            "certificates": self.certificates, "node-restart": self.node_restart,
+            "kubeconfig": self.kubeconfig, "api": self.wait_for_api, "secret": self.secret,
+            "release": self.release, "launcher": self.launcher}
+        kind = self.inst.settings.target.is_kind
+        return [(name, methods[name]) for name in STEPS if kind or name not in KIND_ONLY]
+
     def run(self) -> None:
         try:
-            if self.inst.settings.target.is_kind and not self.node():
-                return
-            if not self.wait_for_api():
-                return
-            self.secret()
-            self.release()
-            self.launcher()
+            for name, step in self.steps():
+                runlog.logger().info("repair step %s", name)
+                if step() is False:
+                    return
         except AirboxError as exc:
             self.stopped = exc.message
             self.hint = exc.hint

@@ -629,7 +629,8 @@ def merged_kubeconfig(paths: list[Path]) -> Obj:
 
 
 def kubeconfig_entries(
-    name: str, server: str, user: str | None = None, namespace: str | None = None
+    name: str, server: str, user: str | None = None, namespace: str | None = None,
+    client_cert: str | None = None,
 ) -> tuple[Obj, Obj, Obj]:
     user = user or name
     ctx: Obj = {"cluster": name, "user": user}
@@ -638,15 +639,18 @@ def kubeconfig_entries(
     return (
         {"name": name, "cluster": {"certificate-authority-data": FAKE_CERT, "server": server}},
         {"name": name, "context": ctx},
-        {"name": user, "user": {"client-certificate-data": FAKE_CERT, "client-key-data": FAKE_KEY}},
+        {"name": user, "user": {"client-certificate-data": client_cert or FAKE_CERT,
+                                "client-key-data": FAKE_KEY}},
     )
 
 
 def add_to_kubeconfig(
-    path: Path, name: str, server: str, make_current: bool = True, namespace: str | None = None
+    path: Path, name: str, server: str, make_current: bool = True, namespace: str | None = None,
+    client_cert: str | None = None,
 ) -> None:
     cfg = read_kubeconfig(path)
-    cluster, context, user = kubeconfig_entries(name, server, namespace=namespace)
+    cluster, context, user = kubeconfig_entries(name, server, namespace=namespace,
+                                                client_cert=client_cert)
     upsert_named(cfg["clusters"], cluster)
     upsert_named(cfg["contexts"], context)
     upsert_named(cfg["users"], user)
@@ -2158,11 +2162,35 @@ def kind_existing(ctx: Ctx, opts: Obj) -> tuple[str, Obj]:
     return name, rec
 
 
+def node_client_cert(rec: Obj) -> str | None:
+    """The admin client certificate in the node, as `kind export kubeconfig` reads it.
+
+    kind reads the node's /etc/kubernetes/admin.conf (`cat` in the control-plane node,
+    kind pkg/cluster/internal/kubeconfig/internal/kubeconfig/read.go), so a kubeconfig
+    exported after `kubeadm certs renew all` carries the renewed client certificate. The
+    fake node tools (tests/fakes/nodetools.py) keep the expiry in /fake/certs-expire; a
+    node without them (or no Docker node) gives the fixed fake certificate.
+    """
+    if not rec.get("docker"):
+        return None
+    try:
+        node = docker_client().containers.get(rec["nodes"][0]["name"])
+        code, out = node.exec_run(["cat", "/fake/certs-expire"])
+    except Exception:
+        return None
+    if code != 0 or not out.strip().isdigit():
+        return None
+    pem = (b"-----BEGIN CERTIFICATE-----\nfakek8s admin client certificate, not after "
+           + out.strip() + b"\n-----END CERTIFICATE-----\n")
+    return base64.b64encode(pem).decode()
+
+
 def kind_export_kubeconfig(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     no_args(ctx, args)
     name, rec = kind_existing(ctx, opts)
     server = f"https://{rec['nodes'][0]['name']}:6443" if opts.get("internal") else rec["server"]
-    add_to_kubeconfig(kind_kubeconfig_target(opts), f"kind-{name}", server)
+    add_to_kubeconfig(kind_kubeconfig_target(opts), f"kind-{name}", server,
+                      client_cert=node_client_cert(rec))
     ctx.err(f'Set kubectl context to "kind-{name}"')
     return 0
 
@@ -2304,6 +2332,9 @@ def create_node_containers(ctx: Ctx, name: str, nodes: list[tuple[str, str]], im
                     detach=True,
                     network_mode="none",
                     restart_policy={"Name": "no"},
+                    # A kind node's systemd stops in moments; `sleep` as PID 1 ignores
+                    # SIGTERM, so every `docker restart` would wait out its whole timeout.
+                    stop_signal="SIGKILL",
                     labels={LABEL_CLUSTER: name, LABEL_ROLE: role, LABEL_STATE: state_label(ctx)},
                 )
             )

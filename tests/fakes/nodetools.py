@@ -14,6 +14,7 @@ for the node's tools. They keep their state in the container under ``/fake``:
 - ``/fake/containers.json``: what ``crictl ps -a -o json`` answers.
 - ``/fake/df``: what ``df`` prints.
 - ``/fake/calls``: one line per call, for the tests to read.
+- ``/fake/hold-renew``: while it exists, ``kubeadm certs renew all`` waits (``hold_renew``).
 
 ``seed`` writes those files into a running node with ``put_archive``.
 """
@@ -61,6 +62,9 @@ case "$1 $2 $3" in
     done
     ;;
   "certs renew all")
+    # A test holds the renewal here (airbox's `docker exec` waiting on it) and lets it
+    # finish after stopping airbox: Docker runs an exec to its end whoever waits for it.
+    while [ -f /fake/hold-renew ]; do sleep 0.05; done
     echo $(($(date +%s) + 365 * 86400)) > /fake/certs-expire
     echo "[renew] Reading configuration from the cluster..."
     for c in admin.conf apiserver apiserver-etcd-client apiserver-kubelet-client \
@@ -229,6 +233,13 @@ def seed(container: Any, *, images_: list[dict[str, Any]] | None = None,
             info.size, info.mode = len(data), 0o644
             tar.addfile(info, io.BytesIO(data))
     assert container.put_archive("/", buf.getvalue())
+
+
+def hold_renew(container: Any, hold: bool) -> None:
+    """Make ``kubeadm certs renew all`` wait (True) until released (False)."""
+    argv = ["sh", "-c", "echo > /fake/hold-renew" if hold else "rm -f /fake/hold-renew"]
+    code, out = container.exec_run(argv)
+    assert code == 0, out
 
 
 def calls(container: Any) -> list[str]:
