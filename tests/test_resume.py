@@ -17,10 +17,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from airbox import versions
 from tests.fakes import nodetools
 from tests.helpers import airbox_bin, default_signals
 from tests.installer import Installer
 from tests.test_year import airbox, checks, inst, install, node, status_json  # noqa: F401
+from tests.test_year_upgrade import OLD_CHART, old_images  # noqa: F401
 
 WAIT = 120.0
 
@@ -170,3 +172,89 @@ def test_repair_failing_after_the_renewal_is_finished_by_the_next_repair(
     assert "restarted the node" not in result.stdout
     assert nodetools.calls(node(inst)).count("kubeadm certs renew all") == 1
     assert_renewal_complete(inst, before_started)
+
+
+# --------------------------------------------------------------------------- F2: upgrade
+
+
+def hanging(installer: Installer, proc: subprocess.Popen[str], tool: str,
+            words: list[str]) -> dict[str, Any]:
+    """The fake's record of the call now hanging (logged before it sleeps)."""
+    def found() -> dict[str, Any] | None:
+        return next((r for r in installer.fake.call_records(tool)
+                     if r["exit"] is None and all(w in r["argv"] for w in words)), None)
+    record: dict[str, Any] = until(f"{tool} {' '.join(words)}", found, proc)
+    return record
+
+
+def assert_upgraded(installer: Installer, result: subprocess.CompletedProcess[str],
+                    chart_from: str) -> None:
+    """Finished: the new chart deployed, nothing recorded as in flight, healthy, and a
+    further upgrade finds nothing to do."""
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (f"Upgraded data plane {installer.name}: chart {chart_from} -> "
+            f"{versions.CHART_VERSION}") in result.stdout
+    last = installer.revisions()[-1]
+    assert (last["status"], last["chart_version"]) == ("deployed", versions.CHART_VERSION)
+    assert not progress(installer).get("upgrade")
+    code, report = status_json(installer)
+    assert code == 0, report["reason"]
+    again = airbox(installer, "upgrade")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout.startswith(f"Nothing to upgrade: data plane {installer.name} runs "
+                                   f"chart {versions.CHART_VERSION}")
+
+
+def test_upgrade_stopped_during_helm_upgrade_is_finished_by_the_next_upgrade(
+    inst: Installer, old_images: None,  # noqa: F811
+) -> None:
+    """F2a: SIGTERM while `helm upgrade` runs leaves the release pending-upgrade (Helm
+    never got to mark it); the next `airbox upgrade` rolls it back and upgrades, it does
+    not call the pending revision "nothing to upgrade"."""
+    result = inst.run(answers=inst.write(inst.answers(chart={"version": OLD_CHART})))
+    assert result.returncode == 0, result.stderr
+    inst.fake.add_fault("helm", ["upgrade", "--install"], "hang", after="work", times=1,
+                        seconds=120)
+    proc = start(inst, "upgrade")
+    hanging(inst, proc, "helm", ["upgrade", "--install"])
+    stop(proc)
+    last = inst.revisions()[-1]
+    assert (last["status"], last["chart_version"]) == ("pending-upgrade",
+                                                       versions.CHART_VERSION)
+
+    dry = airbox(inst, "upgrade", "--dry-run")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "Nothing to upgrade" not in dry.stdout
+    assert "  resuming:    the upgrade started " in dry.stdout
+    assert ("  release:     revision 2 is pending-upgrade (an install or upgrade did not "
+            "finish)") in dry.stdout
+    assert f"  chart:       airbyte-data-plane {OLD_CHART} -> {versions.CHART_VERSION}" \
+        in dry.stdout
+
+    done = airbox(inst, "upgrade")
+    assert any(c[0] == "helm" and "rollback" in c for c in inst.fake.calls())
+    assert_upgraded(inst, done, OLD_CHART)
+
+
+def test_upgrade_stopped_while_recreating_the_cluster_is_finished_by_the_next_upgrade(
+    inst: Installer,  # noqa: F811
+) -> None:
+    """F2b: SIGTERM during `kind delete cluster` of a Kubernetes upgrade: the cluster is
+    gone with its release; the next `airbox upgrade` creates it again and installs the
+    release (not "release not installed")."""
+    install(inst)
+    inst.fake.age_cluster(inst.cluster, "v1.30.0")
+    inst.fake.add_fault("kind", ["delete", "cluster"], "hang", after="work", times=1,
+                        seconds=120)
+    proc = start(inst, "upgrade")
+    hanging(inst, proc, "kind", ["delete", "cluster"])
+    stop(proc)
+    assert inst.cluster not in inst.fake.clusters()
+
+    done = airbox(inst, "upgrade")
+    assert "  resuming:    the upgrade started " in done.stdout
+    assert "  kubernetes:  no cluster answers -> v1.3" in done.stdout
+    assert "Kubernetes v1.30.0 -> v1.3" in done.stdout
+    assert inst.cluster in inst.fake.clusters()
+    assert node(inst).attrs["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+    assert_upgraded(inst, done, versions.CHART_VERSION)

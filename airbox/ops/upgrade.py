@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import copy
 import difflib
+import json
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -22,7 +24,7 @@ from typing import IO, Any
 import yaml
 
 from airbox import runlog, versions
-from airbox.cluster import commands, kube
+from airbox.cluster import commands
 from airbox.cluster.runner import Runner
 from airbox.config.answers import dump_yaml
 from airbox.config.settings import Settings
@@ -53,6 +55,11 @@ class Plan:
     pulls: list[str] = field(default_factory=list)
     revision: int | None = None
     values_changed: bool = False
+    # The release's newest revision is not "deployed" (pending-upgrade, failed, ...): an
+    # install or upgrade did not finish.
+    unfinished: str | None = None
+    # The record of an earlier `airbox upgrade` that was stopped or failed (progress.json).
+    resuming: dict[str, Any] | None = None
 
     @property
     def recreate(self) -> bool:
@@ -62,7 +69,8 @@ class Plan:
     def nothing(self) -> bool:
         # Not the manifest diff: `helm template` renders what a first install would
         # (revision 1, IsInstall), so it never quite matches a deployed release.
-        return self.chart_from == self.chart_to and not self.recreate and not self.values_changed
+        return (self.chart_from == self.chart_to and not self.recreate
+                and not self.values_changed and not self.unfinished and not self.resuming)
 
 
 def _objects(text: str) -> dict[str, dict[str, Any]]:
@@ -111,8 +119,6 @@ def _images_in(text: str) -> list[str]:
 
 
 def _current_release(runner: Runner, inst: Installed) -> dict[str, Any] | None:
-    import json
-
     result = runner.run(commands.helm_status(inst.kube, inst.settings), check=False, timeout=30)
     if not result.ok:
         return None
@@ -121,7 +127,12 @@ def _current_release(runner: Runner, inst: Installed) -> dict[str, Any] | None:
 
 
 def _running_kubernetes(runner: Runner, inst: Installed) -> str | None:
-    items = kube.get_json(runner, inst.kube, "get", "nodes", timeout=30).get("items", [])
+    """The kubelet version of the cluster's nodes; None when no cluster answers."""
+    result = runner.run(inst.kube.kubectl("get", "nodes", "-o", "json"), check=False,
+                        timeout=30)
+    if not result.ok:
+        return None
+    items = json.loads(result.stdout or "{}").get("items", [])
     kubelets = sorted({str(((n.get("status") or {}).get("nodeInfo") or {})
                            .get("kubeletVersion") or "") for n in items} - {""})
     return kubelets[0] if kubelets else None
@@ -143,13 +154,29 @@ def make_plan(inst: Installed, runner: Runner, chart_version: str | None,
     settings = Settings.from_answers(answers)
     # The saved registration's data plane credentials are not in the answers.
     settings = _with_credentials(settings, inst)
+    resuming = in_flight(inst)
     release = _current_release(runner, inst)
-    if release is None:
+    if release is None and resuming is None:
         raise ClusterError(f"the Helm release {inst.settings.release} is not installed",
                            hint=f"airbox install --name {inst.name}")
-    meta = (release.get("chart") or {}).get("metadata") or {}
-    plan = Plan(settings, answers, meta.get("version"), settings.chart.version,
-                revision=release.get("version"))
+    if release is None:
+        # An upgrade stopped while re-creating the cluster: no release to read yet.
+        assert resuming is not None
+        plan = Plan(settings, answers, resuming.get("chartFrom"), settings.chart.version)
+    else:
+        meta = (release.get("chart") or {}).get("metadata") or {}
+        plan = Plan(settings, answers, meta.get("version"), settings.chart.version,
+                    revision=release.get("version"))
+        status = str((release.get("info") or {}).get("status") or "")
+        if status != "deployed":
+            plan.unfinished = f"revision {plan.revision} is {status or 'in no known state'}"
+            # What runs is the last good revision (a rollback goes back to it).
+            good = _last_good(runner, inst)
+            if good is not None:
+                plan.revision, plan.chart_from = good
+    plan.resuming = resuming
+    if resuming is not None and resuming.get("chartFrom"):
+        plan.chart_from = str(resuming["chartFrom"])
     docker = DockerHost.connect(timeout=60) if settings.target.is_kind else None
     if docker is not None:
         cgroup_v1 = str(docker.info().get("CgroupVersion") or "2") == "1"
@@ -158,22 +185,23 @@ def make_plan(inst: Installed, runner: Runner, chart_version: str | None,
         # Only forward: a cgroup v1 host pins an older node than a cluster may already run.
         if plan.kubernetes_from is None or _older(plan.kubernetes_from, pinned):
             plan.kubernetes_to = pinned
-    current = runner.run(inst.kube.helm("get", "manifest", settings.release, "--namespace",
-                                        settings.namespace), timeout=60,
-                         error="reading the release's manifest failed")
+    current = "" if release is None else runner.run(
+        inst.kube.helm("get", "manifest", settings.release, "--namespace", settings.namespace),
+        timeout=60, error="reading the release's manifest failed").stdout
     with tempfile.TemporaryDirectory(prefix="airbox-upgrade-") as tmp:
         values = Path(tmp) / "values.yaml"
         atomic_write(values, dump_yaml(manifests.helm_values(settings)), mode=PUBLIC_FILE)
         rendered = runner.run(commands.helm_template(inst.kube, settings, values), timeout=180,
                               error=f"rendering chart {settings.chart.version} failed",
                               hint="check --chart-version (and --chart) and your network")
-    manifest_diff(current.stdout, rendered.stdout, plan)
-    import json
-
-    deployed = runner.run(commands.helm_get_values(inst.kube, settings), timeout=60,
-                          error="reading the release's values failed")
-    plan.values_changed = (json.loads(deployed.stdout or "null") or {}) != \
-        manifests.helm_values(settings)
+    manifest_diff(current, rendered.stdout, plan)
+    if release is None:
+        plan.values_changed = True
+    else:
+        deployed = runner.run(commands.helm_get_values(inst.kube, settings), timeout=60,
+                              error="reading the release's values failed")
+        plan.values_changed = (json.loads(deployed.stdout or "null") or {}) != \
+            manifests.helm_values(settings)
     if docker is not None:
         from airbox.config import chart as chartinfo
 
@@ -186,6 +214,30 @@ def make_plan(inst: Installed, runner: Runner, chart_version: str | None,
     return plan
 
 
+def _last_good(runner: Runner, inst: Installed) -> tuple[int, str] | None:
+    """The newest revision that was deployed, and its chart version."""
+    result = runner.run(commands.helm_history(inst.kube, inst.settings), check=False,
+                        timeout=60)
+    try:
+        history = json.loads(result.stdout or "[]") if result.ok else []
+    except ValueError:
+        return None
+    good = [h for h in history if isinstance(h, dict)
+            and h.get("status") in ("deployed", "superseded")]
+    if not good:
+        return None
+    chart = str(good[-1].get("chart") or "")
+    return int(good[-1]["revision"]), chart.removeprefix(f"{versions.CHART_NAME}-")
+
+
+def in_flight(inst: Installed) -> dict[str, Any] | None:
+    """The record an `airbox upgrade` keeps in progress.json until it has finished."""
+    from airbox.ops.pipeline import Progress
+
+    found = Progress(inst.state.progress).load().get("upgrade")
+    return found if isinstance(found, dict) and found else None
+
+
 def _with_credentials(settings: Settings, inst: Installed) -> Settings:
     from airbox.controlplane.registration import with_saved_credentials
 
@@ -195,12 +247,19 @@ def _with_credentials(settings: Settings, inst: Installed) -> Settings:
 def render_plan(inst: Installed, plan: Plan) -> list[str]:
     s = inst.settings
     lines = [f"Upgrade plan for data plane {inst.name}:"]
+    if plan.resuming:
+        lines.append(f"  resuming:    the upgrade started {plan.resuming.get('at')} did not "
+                     "finish; this run finishes it")
+    if plan.unfinished:
+        lines.append(f"  release:     {plan.unfinished} (an install or upgrade did not "
+                     "finish): it is rolled back to the last good revision, then upgraded")
     chart = (f"{plan.chart_from} (unchanged)" if plan.chart_from == plan.chart_to
              else f"{plan.chart_from} -> {plan.chart_to}")
     lines.append(f"  chart:       {versions.CHART_NAME} {chart}")
     if s.target.is_kind:
         if plan.recreate:
-            lines.append(f"  kubernetes:  {plan.kubernetes_from} -> {plan.kubernetes_to}: the "
+            lines.append(f"  kubernetes:  {plan.kubernetes_from or 'no cluster answers'} -> "
+                         f"{plan.kubernetes_to}: the "
                          f"kind cluster {s.cluster_name} is re-created from the saved settings "
                          f"(the state directory {inst.state.root} stays)")
         else:
@@ -264,9 +323,10 @@ def _upgrade(inst: Installed, chart_version: str | None, chart: str | None, dry_
         return EXIT_OK
     out.flush()
     apply_plan(inst, plan, term)
+    kubernetes_from = plan.kubernetes_from or (plan.resuming or {}).get("kubernetesFrom")
     out.write(f"Upgraded data plane {inst.name}: chart {plan.chart_from} -> {plan.chart_to}"
-              + (f", Kubernetes {plan.kubernetes_from} -> {plan.kubernetes_to}"
-                 if plan.recreate else "") + ".\n")
+              + (f", Kubernetes {kubernetes_from} -> {plan.kubernetes_to}"
+                 if plan.recreate and kubernetes_from != plan.kubernetes_to else "") + ".\n")
     return EXIT_OK
 
 
@@ -276,6 +336,7 @@ def apply_plan(inst: Installed, plan: Plan, term: Terminal) -> None:
     from airbox.cluster.toolchain import Toolchain
     from airbox.config.gather import save
     from airbox.ops import install
+    from airbox.ops.pipeline import Progress
 
     settings = plan.settings
     if plan.pulls:
@@ -284,8 +345,17 @@ def apply_plan(inst: Installed, plan: Plan, term: Terminal) -> None:
             for image in plan.pulls:
                 line.update(image)
                 docker.pull(image, line.update)
-    # From here on the saved settings name the new version: a re-run (of upgrade or
-    # install) finishes the job after a failure or a Ctrl-C.
+    # From here on the saved settings name the new version, and progress.json records
+    # the upgrade until it has finished: a re-run of `airbox upgrade` finishes the job after
+    # a failure, a Ctrl-C or a SIGTERM, even with the cluster half re-created (no release
+    # to read) or the release left pending by Helm.
+    progress = Progress(inst.state.progress)
+    record = dict(plan.resuming or {})
+    record.setdefault("at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    record.setdefault("chartFrom", plan.chart_from)
+    record.setdefault("kubernetesFrom", plan.kubernetes_from)
+    record.update(chartTo=plan.chart_to, kubernetesTo=plan.kubernetes_to or plan.kubernetes_from)
+    progress.set("upgrade", record)
     save(inst.state, plan.answers)
     tools = Toolchain(allow_download=False)
     runner = Runner(tools, echo=term.debug if term.verbose else None)
@@ -300,3 +370,4 @@ def apply_plan(inst: Installed, plan: Plan, term: Terminal) -> None:
                           term, install.Options(assume_yes=True, verbose=term.verbose),
                           runner=runner, tools=tools, hooks=hooks)
     install.run_install(ctx)
+    progress.set("upgrade", {})

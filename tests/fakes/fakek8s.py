@@ -4088,6 +4088,11 @@ def helm_install_or_upgrade(ctx: Ctx, opts: Obj, name: str, chart_ref: str) -> i
     if not revs:
         raise Fail(f'Error: UPGRADE FAILED: "{name}" has no deployed releases')
     last = revs[-1]
+    # helm pkg/action/upgrade.go prepareUpgrade: the newest revision pending (an install,
+    # upgrade or rollback killed before it could record the outcome) refuses every upgrade
+    # (errPending), with or without --install. Only `helm rollback` goes past it
+    # (pkg/action/rollback.go prepareRollback has no such check): it adds a revision after
+    # the pending one, which stays pending in the history.
     if last["status"] in PENDING:
         raise Fail(
             "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress"
