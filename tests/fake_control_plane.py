@@ -23,8 +23,12 @@ final, the job retries with a new attempt; only succeeded, failed and cancelled 
 
 Faults are injected per method and path (``fnmatch`` pattern): a status for the next N
 answers, a delay, a dropped connection before or after the request is processed (the
-latter is a lost answer: the object exists but the client never hears of it), and hooks
-that run once a request is processed, before its answer is written.
+latter is a lost answer: the object exists but the client never hears of it), an answer
+that trickles in a byte at a time (a proxy or an overloaded server: every byte well within
+any read timeout, the whole never arriving), and hooks that run once a request is
+processed, before its answer is written. ``ignore_offset`` makes the lists answer the
+first page whatever ``offset`` says (a cache or proxy keyed on the path alone; the real
+server pages with ``limit``/``offset``, as the public API spec's list endpoints say).
 
 Every request is recorded (``requests``) with the Authorization value and secret body
 fields masked, so tests can assert on them and scan them.
@@ -92,6 +96,10 @@ class Fault:
     drop: bool = False
     drop_after: bool = False
     retry_after: str | None = None
+    # Seconds between the bytes of an answer that never completes; ``trickle_bytes`` of
+    # them (None: until the client goes away), then the connection closes.
+    trickle: float = 0.0
+    trickle_bytes: int | None = None
 
     def matches(self, method: str, path: str) -> bool:
         return self.times > 0 and self.method == method and fnmatch.fnmatchcase(path, self.path)
@@ -114,6 +122,8 @@ class FakeControlPlane:
     # A server that lists every data plane whatever ?regionIds= says (a test's knob: what
     # airbox deletes must not widen with it).
     list_ignores_region_filter: bool = False
+    # Lists answer their first page whatever ?offset= says (see the module's docstring).
+    ignore_offset: bool = False
     clock_offset: float = 0.0
     apps: dict[str, App] = field(default_factory=dict)
     organizations: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -217,6 +227,12 @@ class FakeControlPlane:
     def slow(self, method: str, path: str, seconds: float, *, times: int = 1) -> None:
         """The next ``times`` matching requests wait ``seconds`` before being processed."""
         self.faults.append(Fault(method, path, times, delay=seconds))
+
+    def trickle(self, method: str, path: str, every: float, *, times: int = 1,
+                count: int | None = None) -> None:
+        """The next ``times`` matching answers: headers at once, then one byte every
+        ``every`` seconds (``count`` of them, or until the client hangs up)."""
+        self.faults.append(Fault(method, path, times, trickle=every, trickle_bytes=count))
 
     def drop(self, method: str, path: str, *, times: int = 1, after: bool = False) -> None:
         """Close the connection without an answer; ``after``: once the request is processed."""
@@ -521,7 +537,8 @@ class FakeControlPlane:
         if len(parts) == 1 and method == "GET":
             wanted = set(query.get("workspaceIds") or [])
             limit = int(next(iter(query.get("limit") or []), "20"))
-            offset = int(next(iter(query.get("offset") or []), "0"))
+            offset = 0 if self.ignore_offset else int(next(iter(query.get("offset") or []),
+                                                            "0"))
             rows = [_public(v) for v in table.values() if not v["deleted"]
                     and self._visible_workspace(app, v["workspaceId"]) is not None
                     and (not wanted or v["workspaceId"] in wanted)]
@@ -546,7 +563,8 @@ class FakeControlPlane:
                     body: dict[str, Any], app: App) -> tuple[int, Any]:
         if parts == ["workspaces"] and method == "GET":
             limit = int(next(iter(query.get("limit") or []), "20"))
-            offset = int(next(iter(query.get("offset") or []), "0"))
+            offset = 0 if self.ignore_offset else int(next(iter(query.get("offset") or []),
+                                                            "0"))
             if not 1 <= limit <= 100:
                 return _error(400, "bad-request", "limit must be between 1 and 100.")
             rows = [self.workspace_view(w) for w in self.workspaces.values()
@@ -827,6 +845,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.drop:
             self._hang_up()
             return
+        if fault is not None and fault.trickle:
+            self._trickle(fault)
+            return
         if fault is not None and fault.status is not None:
             status, payload = _error(fault.status, "injected-fault",
                                      f"Injected {fault.status} for {self.command} {parts.path}.")
@@ -867,6 +888,27 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             # The client went away (a timeout, a Ctrl-C): nothing to answer to.
             self.close_connection = True
+
+    def _trickle(self, fault: Fault) -> None:
+        fake = self.control_plane
+        self.close_connection = True
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(10**9))
+            self.end_headers()
+            self.wfile.write(b'{"data": [')
+            self.wfile.flush()
+            sent = 0
+            while fault.trickle_bytes is None or sent < fault.trickle_bytes:
+                if fake.stopping.wait(fault.trickle):
+                    return
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                sent += 1
+        except OSError:
+            return  # the client went away: what a bounded client does
+        self._hang_up()
 
     def _hang_up(self) -> None:
         self.close_connection = True

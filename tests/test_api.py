@@ -349,3 +349,123 @@ def test_health_is_best_effort(fake_cp: FakeControlPlane, tmp_path: Path) -> Non
         assert api.dataplane_health("not a url", fake_cp.organization_id) is None
     # Best effort is never retried: one call per attempt above, the 500 included.
     assert len(fake_cp.calls("POST", "/api/v1/dataplanes/health")) == 3
+
+
+# ------------------------------------------------------------ bounded conversations
+
+
+def test_a_trickling_answer_is_cut_at_the_total_time_not_the_read_timeout(
+    fake_cp: FakeControlPlane, tmp_path: Path
+) -> None:
+    # A byte every 0.1 s never trips a 1 s read timeout; the answer would end (cut
+    # short) only after 100 of them.
+    fake_cp.trickle("GET", "/v1/organizations", 0.1, count=100)
+    with make_api(fake_cp, tmp_path, timeout=Timeouts(connect=1, read=1, total=0.5),
+                  retries=Retry(attempts=0)) as api:
+        with pytest.raises(ControlPlaneError) as raised:
+            api.organizations()
+        # The client keeps working: the abandoned request took its connections along.
+        fake_cp.fail("GET", "/v1/organizations", 404)
+        with pytest.raises(ControlPlaneError) as again:
+            api.organizations()
+    error = raised.value
+    assert error.exit_code == EXIT_API
+    assert error.message == (f"listing the organizations failed: GET {fake_cp.api_url}/"
+                             "organizations: no complete answer within 0.5 s")
+    assert error.hint is not None and "answers too slowly" in error.hint
+    assert again.value.status == 404
+
+
+def test_one_call_may_have_its_own_timeout(fake_cp: FakeControlPlane, tmp_path: Path) -> None:
+    fake_cp.trickle("GET", "/v1/organizations", 0.1, count=100)
+    with make_api(fake_cp, tmp_path, retries=Retry(attempts=0)) as api, \
+            pytest.raises(ControlPlaneError) as raised:
+        api._call("GET", "/organizations", what="listing the organizations",
+                  timeout=Timeouts(connect=1, read=1, total=0.3))
+    assert raised.value.message.endswith("no complete answer within 0.3 s")
+
+
+def test_a_commands_reads_stop_at_its_deadline(fake_cp: FakeControlPlane, tmp_path: Path
+                                               ) -> None:
+    for n in range(250):
+        fake_cp.add_workspace(f"w{n:03d}")
+    # Three pages of 0.4 s each: more than the 1 s all the reads may take.
+    fake_cp.slow("GET", "/v1/workspaces", 0.4, times=3)
+    with make_api(fake_cp, tmp_path, retries=Retry(attempts=0)) as api:
+        api.reads_within = 1.0
+        with pytest.raises(ControlPlaneError) as raised:
+            api.workspaces()
+    assert raised.value.message.startswith(
+        f"listing the workspaces failed: GET {fake_cp.api_url}/workspaces: ")
+    assert raised.value.message.endswith(
+        "the control plane's answers to this command took more than 1 s in all")
+    assert raised.value.exit_code == EXIT_API
+
+
+def test_job_polls_do_not_count_against_the_reads_deadline(
+    fake_cp: FakeControlPlane, tmp_path: Path
+) -> None:
+    # verify polls a job for as long as its own --timeout says.
+    workspace = fake_cp.add_workspace("analytics")
+    with make_api(fake_cp, tmp_path) as api:
+        faker = api.create_actor("sources", {"name": "s", "workspaceId":
+                                             workspace["workspaceId"],
+                                             "configuration": {"sourceType": "faker"}})
+        dev_null = api.create_actor("destinations", {
+            "name": "d", "workspaceId": workspace["workspaceId"],
+            "definitionId": "a7bcc9d8-13b3-4e49-b80d-d020b90045e3",
+            "configuration": {"destinationType": "dev-null"}})
+        connection = api.create_connection({"name": "c", "sourceId": faker["sourceId"],
+                                            "destinationId": dev_null["destinationId"]})
+        job = api.start_job(connection["connectionId"])
+        api.reads_within = 0.0
+        assert api.get_job(job["jobId"])["jobId"] == job["jobId"]
+        with pytest.raises(ControlPlaneError) as raised:
+            api.organizations()
+    assert "took more than 0 s in all" in raised.value.message
+
+
+def test_a_list_whose_pages_repeat_stops_with_what_to_check(
+    fake_cp: FakeControlPlane, tmp_path: Path
+) -> None:
+    import threading
+
+    for n in range(150):
+        fake_cp.add_workspace(f"w{n:03d}")
+    fake_cp.ignore_offset = True
+    raised: list[BaseException] = []
+
+    def listing() -> None:
+        with make_api(fake_cp, tmp_path) as api:
+            try:
+                api.workspaces()
+            except BaseException as exc:
+                raised.append(exc)
+
+    # Without a stop it would page for ever: a thread, so the test can say so.
+    worker = threading.Thread(target=listing, daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    fake_cp.ignore_offset = False
+    assert not worker.is_alive(), "the listing never stopped"
+    [error] = raised
+    assert isinstance(error, ControlPlaneError)
+    assert error.message == (f"listing the workspaces failed: GET {fake_cp.api_url}/"
+                             "workspaces answered page 2 (offset 100) with entries it had "
+                             "already sent")
+    assert error.hint is not None and "ignores the offset parameter" in error.hint
+    assert len(fake_cp.calls("GET", "/v1/workspaces")) == 2
+
+
+def test_a_list_stops_at_the_page_limit(fake_cp: FakeControlPlane, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from airbox.controlplane import api as api_module
+
+    monkeypatch.setattr(api_module, "MAX_PAGES", 2)
+    for n in range(250):
+        fake_cp.add_workspace(f"w{n:03d}")
+    with make_api(fake_cp, tmp_path) as api, pytest.raises(ControlPlaneError) as raised:
+        api.workspaces()
+    assert raised.value.message == (f"listing the workspaces failed: GET {fake_cp.api_url}/"
+                                    "workspaces still had more after 2 pages (200 entries)")
+    assert len(fake_cp.calls("GET", "/v1/workspaces")) == 2

@@ -152,6 +152,38 @@ def test_status_routing_warns_until_workspaces_assign(
                                                     "eu-private", "yes"]
 
 
+def test_status_and_workspaces_end_behind_a_control_plane_that_pages_or_trickles_for_ever(
+    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+) -> None:
+    inst, cp = installer, fake_cp
+    for n in range(120):
+        cp.add_workspace(f"team-{n:03d}")
+    result = inst.run(answers=inst.write(registering(inst, cp)), env=cp_env(inst, cp))
+    assert result.returncode == 0, result.stderr
+
+    # A cache in front of the control plane that ignores ?offset=: every page is page 1.
+    cp.ignore_offset = True
+    listed = airbox(inst, cp, "workspaces")
+    assert listed.returncode == 4, listed.stderr
+    assert (f"listing the workspaces failed: GET {cp.api_url}/workspaces answered page 2 "
+            "(offset 100) with entries it had already sent") in listed.stderr
+    assert "ignores the offset parameter" in listed.stderr
+    status = airbox(inst, cp, "status", "--json")
+    routing = json.loads(status.stdout)["checks"][-1]
+    assert routing["id"] == "routing" and routing["state"] == "skip", routing
+    assert "with entries it had already sent" in routing["summary"]
+    cp.ignore_offset = False
+
+    # An answer that trickles a byte every half second (each well within the 4 s read
+    # timeout) for 30 s: status gives the control plane 6 s for it.
+    cp.trickle("GET", "/v1/workspaces", 0.5, count=60)
+    status = airbox(inst, cp, "status", "--json")
+    routing = json.loads(status.stdout)["checks"][-1]
+    assert routing["state"] == "skip", routing
+    assert routing["summary"] == (f"could not check: listing the workspaces failed: GET "
+                                  f"{cp.api_url}/workspaces: no complete answer within 6 s")
+
+
 # ----------------------------------------------------- route() against the fake API
 
 

@@ -8,6 +8,12 @@ token call) are retried on connection errors, timeouts, 429 and 5xx with a short
 exponential backoff; ``POST /regions`` and ``POST /dataplanes`` never are, because a
 lost answer does not mean nothing was created (registration recovers from that).
 
+Every conversation is bounded, whatever the server (or a proxy in front of it) does: one
+request ends after ``Timeouts.total`` seconds even when its answer trickles in a byte at a
+time (httpx's read timeout restarts with every byte); a command's reads together end after
+``reads_within`` seconds; and a list stops at ``MAX_PAGES`` pages, or as soon as a page
+brings nothing new (a server or cache that ignores ``offset`` would page for ever).
+
 No secret ever reaches a message, an exception or the log: the client secret travels
 only in the token request's body, and every token is registered with the redactor.
 
@@ -16,7 +22,9 @@ httpx is imported here only; ``airbox --help`` never imports this module.
 
 from __future__ import annotations
 
+import json as _json
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,15 +58,27 @@ ADMIN_HELP = (
 )
 
 
+# A command's reads (GETs, the token call, the internal look-ups) together: beyond this, a
+# control plane that answers every page slowly has the command stop with an error.
+READS_WITHIN = 300.0
+# Pages of 100 a list may have (100 000 entries): beyond, the server is paging for ever.
+MAX_PAGES = 1000
+# The largest answer airbox reads into memory.
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class Timeouts:
-    """Seconds to wait: to connect, and for each read/write once connected."""
+    """Seconds to wait: to connect, for each read/write once connected, and ``total`` for
+    one request from start to its answer's last byte."""
 
     connect: float = 5.0
     read: float = 15.0
+    total: float = 60.0
 
     def as_httpx(self) -> httpx.Timeout:
-        return httpx.Timeout(self.read, connect=self.connect, pool=self.connect)
+        return httpx.Timeout(min(self.read, self.total), connect=min(self.connect, self.total),
+                             pool=min(self.connect, self.total))
 
 
 @dataclass(frozen=True)
@@ -103,7 +123,8 @@ class AirbyteApi:
 
     ``base_url`` is the public API base (``https://api.airbyte.com/v1``, or
     ``<airbyteUrl>/api/public/v1``). ``token_cache``: a file (0600) that keeps the access
-    token between runs. ``sleep`` and ``clock`` exist for tests.
+    token between runs. ``reads_within``: the seconds this client's reads may take in all
+    (a command's deadline for them). ``sleep`` and ``clock`` exist for tests.
     """
 
     def __init__(
@@ -118,6 +139,7 @@ class AirbyteApi:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        reads_within: float = READS_WITHIN,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.client_id = client_id
@@ -132,6 +154,9 @@ class AirbyteApi:
         self._http: httpx.Client | None = None
         self._token: str | None = None
         self._expires_at = 0.0
+        # Seconds the reads of this client may take in all, and those they took so far.
+        self.reads_within = reads_within
+        self._reads_spent = 0.0
 
     def __repr__(self) -> str:
         # The default repr would show the secret in a traceback's locals.
@@ -211,15 +236,8 @@ class AirbyteApi:
         Paginated (``limit``/``offset``, at most 100 a page): pages are read until one comes
         back short. ``dataResidency`` is the workspace's region name, lower-cased.
         """
-        found: list[dict[str, Any]] = []
-        offset = 0
-        while True:
-            page = self._get_list("/workspaces", params={"limit": page_size, "offset": offset},
-                                  what="listing the workspaces")
-            found.extend(page)
-            if len(page) < page_size:
-                return found
-            offset += page_size
+        return self._pages("/workspaces", {}, what="listing the workspaces",
+                           page_size=page_size)
 
     def get_workspace(self, workspace_id: str) -> dict[str, Any]:
         return self._object("GET", f"/workspaces/{workspace_id}",
@@ -260,16 +278,8 @@ class AirbyteApi:
 
     def list_actors(self, kind: str, workspace_id: str) -> list[dict[str, Any]]:
         """Sources, destinations or connections (``kind``) of one workspace, every page."""
-        found: list[dict[str, Any]] = []
-        offset = 0
-        while True:
-            page = self._get_list(f"/{kind}", params={"workspaceIds": [workspace_id],
-                                                      "limit": 100, "offset": offset},
-                                  what=f"listing the {kind}")
-            found.extend(page)
-            if len(page) < 100:
-                return found
-            offset += 100
+        return self._pages(f"/{kind}", {"workspaceIds": [workspace_id]},
+                           what=f"listing the {kind}")
 
     def delete_actor(self, kind: str, actor_id: str) -> bool:
         """Delete a source, destination or connection; False when it was already gone."""
@@ -298,8 +308,10 @@ class AirbyteApi:
                             require=("jobId",))
 
     def get_job(self, job_id: int | str) -> dict[str, Any]:
+        # Polled for as long as the caller's own timeout for the job (verify's --timeout):
+        # each poll is bounded by Timeouts.total, and none counts against reads_within.
         return self._object("GET", f"/jobs/{job_id}", what=f"reading the job {job_id}",
-                            require=("jobId",))
+                            require=("jobId",), read=False)
 
     def cancel_job(self, job_id: int | str) -> dict[str, Any] | None:
         answer = self._call("DELETE", f"/jobs/{job_id}", what=f"cancelling the job {job_id}",
@@ -316,7 +328,8 @@ class AirbyteApi:
         url = airbyte_url.rstrip("/") + "/api/v1/jobs/get"
         try:
             answer = self._call("POST", url, json={"id": int(job_id)},
-                                what=f"reading why job {job_id} failed", retries=NO_RETRY)
+                                what=f"reading why job {job_id} failed", retries=NO_RETRY,
+                                read=True)
             attempts = answer.get("attempts") if isinstance(answer, dict) else None
             for entry in reversed(attempts or []):
                 summary = ((entry or {}).get("attempt") or {}).get("failureSummary") or {}
@@ -340,7 +353,8 @@ class AirbyteApi:
         url = airbyte_url.rstrip("/") + "/api/v1/dataplanes/health"
         try:
             answer = self._call("POST", url, json={"organizationId": organization_id},
-                                what="reading the data plane health", retries=NO_RETRY)
+                                what="reading the data plane health", retries=NO_RETRY,
+                                read=True)
         except ControlPlaneError as exc:
             runlog.logger().debug("data plane health unavailable: %s", exc.message)
             return None
@@ -429,6 +443,43 @@ class AirbyteApi:
         except ValueError:
             raise self._unexpected(what, "GET", self._url(path), "a list") from None
 
+    def _pages(self, path: str, params: Mapping[str, Any], *, what: str,
+               page_size: int = 100) -> list[dict[str, Any]]:
+        """Every entry of a paginated list: pages are read until one comes back short.
+
+        A page that brings nothing new (a server, proxy or cache ignoring ``offset``) or
+        more than ``MAX_PAGES`` pages is an error: the list would never end, or be wrong.
+        """
+        found: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for number in range(MAX_PAGES):
+            offset = number * page_size
+            page = self._get_list(path, params={**params, "limit": page_size,
+                                                "offset": offset}, what=what)
+            keys = {_json.dumps(item, sort_keys=True, default=str) for item in page}
+            if page and keys <= seen:
+                raise ControlPlaneError(
+                    f"{what} failed: GET {self._url(path)} answered page {number + 1} "
+                    f"(offset {offset}) with entries it had already sent",
+                    url=self._url(path),
+                    hint=("the control plane, or a proxy or cache in front of it, ignores "
+                          "the offset parameter, so the list never ends: check that "
+                          f"controlPlane.apiUrl ({self.base_url}) is the control plane's "
+                          "public API itself, then run the command again"),
+                )
+            seen |= keys
+            found.extend(page)
+            if len(page) < page_size:
+                return found
+        raise ControlPlaneError(
+            f"{what} failed: GET {self._url(path)} still had more after {MAX_PAGES} pages "
+            f"({len(found)} entries)",
+            url=self._url(path),
+            hint=(f"airbox reads at most {MAX_PAGES * page_size} entries of a list: the "
+                  "control plane (or a proxy in front of it) pages without end; check "
+                  f"controlPlane.apiUrl ({self.base_url}), then run the command again"),
+        )
+
     def _object(self, method: str, path: str, *, what: str, **kwargs: Any) -> dict[str, Any]:
         answer = self._call(method, path, what=what, **kwargs)
         if not isinstance(answer, dict):
@@ -452,16 +503,25 @@ class AirbyteApi:
         allow_empty: bool = False,
         retries: Retry | None = None,
         read_timeout: float | None = None,
+        timeout: Timeouts | None = None,
+        read: bool | None = None,
     ) -> Any:
+        """One call. ``timeout`` replaces the client's for this call (``read_timeout``, its
+        read and total seconds); ``read`` (default: a GET or the token call) counts its
+        time against ``reads_within``."""
         url = self._url(path)
         if idempotent is None:
             idempotent = method in ("GET", "DELETE", "HEAD") or not auth
+        if read is None:
+            read = method == "GET" or not auth
         policy = (retries or self.retries) if idempotent else NO_RETRY
         refreshed = False
         while True:
             headers = {"Authorization": f"Bearer {self.token()}"} if auth else {}
             response = self._send(method, url, what=what, json=json, params=params,
-                                  headers=headers, policy=policy, read_timeout=read_timeout)
+                                  headers=headers, policy=policy,
+                                  timeout=_with_read(timeout or self.timeout, read_timeout),
+                                  read=read)
             if response.status_code == 401 and auth and not refreshed:
                 # The cached token may have been revoked or have expired early: one new
                 # token, one more try. A 401 means the request was not processed, so even
@@ -500,28 +560,36 @@ class AirbyteApi:
         params: Mapping[str, Any] | None,
         headers: Mapping[str, str],
         policy: Retry,
-        read_timeout: float | None = None,
+        timeout: Timeouts,
+        read: bool,
     ) -> httpx.Response:
         log = runlog.logger()
-        timeout = (self.timeout if read_timeout is None
-                   else Timeouts(connect=self.timeout.connect, read=read_timeout))
         started = time.monotonic()
         retry = 0
         while True:
             attempt_started = time.monotonic()
+            total, overdue = timeout.total, ""
+            if read:
+                left = self.reads_within - self._reads_spent
+                if left <= 0:
+                    raise self._unreachable(what, method, url, _overdue(self), retry, slow=True)
+                if left < total:
+                    total, overdue = left, _overdue(self)
             try:
-                response = self.http.request(method, url, json=json, params=params,
-                                             headers=headers, timeout=timeout.as_httpx())
+                response = self._request(method, url, timeout, total, read=read, json=json,
+                                         params=params, headers=headers)
             except httpx.TransportError as exc:
-                reason = _transport_reason(exc, timeout)
+                slow = isinstance(exc, _Overtime)
+                reason = overdue if overdue and slow else _transport_reason(exc, timeout)
                 log.debug("%s %s: %s (after %.1fs)", method, url, reason,
                           time.monotonic() - attempt_started)
                 delay = policy.delay(retry)
-                if retry < policy.attempts and _in_budget(started, delay, policy):
+                if (retry < policy.attempts and _in_budget(started, delay, policy)
+                        and not (overdue and slow)):
                     retry += 1
                     self._sleep(delay)
                     continue
-                raise self._unreachable(what, method, url, reason, retry) from None
+                raise self._unreachable(what, method, url, reason, retry, slow=slow) from None
             log.debug("%s %s -> %s (%.1fs)", method, url, response.status_code,
                       time.monotonic() - attempt_started)
             status = response.status_code
@@ -532,6 +600,66 @@ class AirbyteApi:
                     self._sleep(delay)
                     continue
             return response
+
+    def _request(self, method: str, url: str, timeout: Timeouts, total: float, *,
+                 read: bool, **kwargs: Any) -> httpx.Response:
+        """One request whose answer is complete within ``total`` seconds, or _Overtime.
+
+        httpx's read timeout restarts with every chunk, so an answer trickling in a byte
+        at a time never trips it: the request runs in a thread of its own, which this one
+        waits for at most ``total`` seconds. One that overruns is abandoned with its
+        connection pool (it ends itself at its next chunk or read timeout); a Ctrl-C
+        reaches this thread at once.
+        """
+        client = self.http
+        deadline = time.monotonic() + total
+        outcome: list[httpx.Response | BaseException] = []
+        finished = threading.Event()
+        abandoned = threading.Event()
+
+        def work() -> None:
+            try:
+                with client.stream(method, url, timeout=timeout.as_httpx(),
+                                   **kwargs) as response:
+                    body = bytearray()
+                    for chunk in response.iter_bytes():
+                        body += chunk
+                        if len(body) > MAX_ANSWER_BYTES:
+                            raise _TooLarge(f"an answer larger than "
+                                            f"{MAX_ANSWER_BYTES // (1024 * 1024)} MB")
+                        if abandoned.is_set() or time.monotonic() > deadline:
+                            raise _Overtime(_too_slow(total))
+                    # The body as read (decoded): its length and encoding headers go.
+                    headers = [(k, v) for k, v in response.headers.multi_items()
+                               if k.lower() not in _BODY_HEADERS]
+                    outcome.append(httpx.Response(response.status_code, headers=headers,
+                                                  content=bytes(body),
+                                                  request=response.request))
+            except BaseException as exc:  # handed to the waiting thread
+                outcome.append(exc)
+            finally:
+                finished.set()
+                if abandoned.is_set():
+                    client.close()
+
+        started = time.monotonic()
+        threading.Thread(target=work, name="airbox-http", daemon=True).start()
+        try:
+            done = finished.wait(max(total, 0.0))
+        finally:
+            if read:
+                self._reads_spent += time.monotonic() - started
+            if not finished.is_set():
+                # Later calls get a client of their own; the worker closes this one.
+                abandoned.set()
+                if self._http is client:
+                    self._http = None
+        if not done:
+            raise _Overtime(_too_slow(total))
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
     # -------------------------------------------------------------------- errors
 
@@ -575,16 +703,20 @@ class AirbyteApi:
         return ControlPlaneError(message, url=url, status=status, hint=hint, details=details)
 
     def _unreachable(self, what: str, method: str, url: str, reason: str,
-                     retries: int) -> ControlPlaneError:
+                     retries: int, *, slow: bool = False) -> ControlPlaneError:
         tries = f" (tried {retries + 1} times)" if retries else ""
-        return ControlPlaneError(
-            f"{what} failed: {method} {url}: {reason}{tries}",
-            url=url,
-            hint=(f"check that controlPlane.apiUrl ({self.base_url}) is right, that this "
-                  "machine can reach it (DNS, firewall, egress rules; try `curl -sI "
-                  f"{self.base_url}`), and behind a proxy set HTTPS_PROXY (and NO_PROXY); "
-                  "then run the command again"),
-        )
+        if slow:
+            hint = (f"the control plane at {self.base_url} (or a proxy in front of it) "
+                    "answers too slowly: check https://status.airbyte.com for Airbyte "
+                    "Cloud, or the proxy (HTTPS_PROXY), and run the command again in a few "
+                    "minutes")
+        else:
+            hint = (f"check that controlPlane.apiUrl ({self.base_url}) is right, that this "
+                    "machine can reach it (DNS, firewall, egress rules; try `curl -sI "
+                    f"{self.base_url}`), and behind a proxy set HTTPS_PROXY (and NO_PROXY); "
+                    "then run the command again")
+        return ControlPlaneError(f"{what} failed: {method} {url}: {reason}{tries}", url=url,
+                                 hint=hint)
 
     def _unexpected(self, what: str, method: str, url: str, expected: str,
                     content_type: str | None = None,
@@ -603,6 +735,34 @@ class AirbyteApi:
         )
 
 
+_BODY_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
+
+
+def _with_read(timeout: Timeouts, read_timeout: float | None) -> Timeouts:
+    """``timeout`` with a longer wait for one call's answer (its total at least as long)."""
+    if read_timeout is None:
+        return timeout
+    return Timeouts(connect=timeout.connect, read=read_timeout,
+                    total=max(timeout.total, read_timeout))
+
+
+class _Overtime(httpx.TimeoutException):
+    """An answer not complete within the request's total time."""
+
+
+class _TooLarge(httpx.TransportError):
+    """An answer larger than airbox reads."""
+
+
+def _too_slow(total: float) -> str:
+    return f"no complete answer within {total:.3g} s"
+
+
+def _overdue(api: AirbyteApi) -> str:
+    return (f"the control plane's answers to this command took more than "
+            f"{api.reads_within:g} s in all")
+
+
 def _in_budget(started: float, delay: float, policy: Retry) -> bool:
     return time.monotonic() - started + delay < policy.budget
 
@@ -618,6 +778,8 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 def _transport_reason(exc: httpx.TransportError, timeout: Timeouts) -> str:
+    if isinstance(exc, (_Overtime, _TooLarge)):
+        return str(exc)
     if isinstance(exc, httpx.ConnectTimeout):
         return f"no connection within {timeout.connect:g} s"
     if isinstance(exc, httpx.TimeoutException):

@@ -292,8 +292,9 @@ def _probe_registration(inst: Installed) -> dict[str, Any] | None:
                          "AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET)")
         return view
     api = api_for(inst.settings, inst.state, base_url=record.get("apiUrl") or None)
-    # Status must answer fast even when the control plane does not.
-    api.timeout = Timeouts(connect=2.0, read=4.0)
+    # Status must answer fast even when the control plane does not (or trickles).
+    api.timeout = Timeouts(connect=2.0, read=4.0, total=6.0)
+    api.reads_within = 8.0
     api.retries = NO_RETRY
     with api:
         try:

@@ -472,7 +472,9 @@ def routing_probe(inst: Installed) -> dict[str, Any] | None:
     if inst.settings.registration is None or region is None:
         return None
     with _api(inst) as api:
-        api.timeout = Timeouts(connect=2.0, read=4.0)
+        # Status must answer fast even when the control plane does not (or trickles).
+        api.timeout = Timeouts(connect=2.0, read=4.0, total=6.0)
+        api.reads_within = 8.0
         api.retries = NO_RETRY
         here = [str(w.get("name")) for w in api.workspaces() if routed_here(w, region)]
     return {"region": region.as_dict(), "workspaces": sorted(here)}
