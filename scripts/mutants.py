@@ -376,6 +376,11 @@ MUTANTS: list[Mutant] = [
        "a data plane deleted on the control plane is reported as not checked",
        ("tests/test_status_checks.py::"
         "test_the_registration_probe_sees_a_data_plane_deleted_on_the_control_plane",)),
+    _m("status", "api.timeout = Timeouts(connect=2.0, read=4.0, total=6.0)",
+       "api.timeout = Timeouts(connect=2.0, read=4.0)",
+       "status waits a minute for a control plane that trickles its answer",
+       ("tests/test_workspaces.py::"
+        "test_status_and_workspaces_end_behind_a_control_plane_that_pages_or_trickles_for_ever",)),
     # ------------------------------------------------------------ registration
     _m("registration",
        'if dataplane.get("name") != name or dataplane.get("regionId") != region_id:',

@@ -176,12 +176,19 @@ def test_status_and_workspaces_end_behind_a_control_plane_that_pages_or_trickles
 
     # An answer that trickles a byte every half second (each well within the 4 s read
     # timeout) for 30 s: status gives the control plane 6 s for it.
+    # Both of status's questions to the control plane trickle.
     cp.trickle("GET", "/v1/workspaces", 0.5, count=60)
+    cp.trickle("GET", "/v1/dataplanes", 0.5, count=60)
     status = airbox(inst, cp, "status", "--json")
-    routing = json.loads(status.stdout)["checks"][-1]
-    assert routing["state"] == "skip", routing
-    assert routing["summary"] == (f"could not check: listing the workspaces failed: GET "
-                                  f"{cp.api_url}/workspaces: no complete answer within 6 s")
+    checks = {c["id"]: c for c in json.loads(status.stdout)["checks"]}
+    assert checks["routing"]["state"] == "skip", checks["routing"]
+    assert checks["routing"]["summary"] == (
+        f"could not check: listing the workspaces failed: GET {cp.api_url}/workspaces: no "
+        "complete answer within 6 s")
+    assert checks["registration"]["state"] == "skip", checks["registration"]
+    assert checks["registration"]["summary"].endswith(
+        f"not checked: listing the data planes failed: GET {cp.api_url}/dataplanes: no "
+        "complete answer within 6 s")
 
 
 # ----------------------------------------------------- route() against the fake API
