@@ -26,6 +26,8 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("AIRBOX_HOME", str(home / ".airbyte" / "airbox"))
     # Never the real link-local metadata service: a closed local port (not on AWS).
     monkeypatch.setenv("AIRBOX_IMDS_URL", "http://127.0.0.1:9")
+    # Nor this machine's firmware: whether the tests run on EC2 changes nothing.
+    monkeypatch.setenv("AIRBOX_DMI_DIR", str(tmp_path / "no-dmi"))
     for var in _SCRUB:
         monkeypatch.delenv(var, raising=False)
     from airbox.redact import REDACTOR

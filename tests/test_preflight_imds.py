@@ -30,6 +30,12 @@ FIX = ("aws ec2 modify-instance-metadata-options --instance-id i-0abc1234def5678
 class FakeAws:
     hop_limit: int = 1
     describe_status: int = 200
+    # Seconds before each metadata answer, and before the EC2 API's (a busy instance,
+    # a slow VPC path); the fixture's teardown cuts any wait short.
+    imds_delay: float = 0.0
+    ec2_delay: float = 0.0
+    stop: threading.Event = field(default_factory=threading.Event)
+    url: str = ""
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
 
 
@@ -47,6 +53,8 @@ def _handler(aws: FakeAws) -> type[BaseHTTPRequestHandler]:
 
         def do_PUT(self) -> None:
             aws.requests.append(("PUT", self.path, dict(self.headers)))
+            if aws.stop.wait(aws.imds_delay):
+                return
             if self.path == "/latest/api/token" and self.headers.get(
                     "X-aws-ec2-metadata-token-ttl-seconds"):
                 self._send(200, TOKEN)
@@ -56,6 +64,9 @@ def _handler(aws: FakeAws) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             aws.requests.append(("GET", self.path, dict(self.headers)))
             path = urlsplit(self.path).path
+            if aws.stop.wait(aws.imds_delay if path.startswith("/latest/")
+                             else aws.ec2_delay):
+                return
             if path.startswith("/latest/"):
                 # IMDSv2 only: every GET needs the session token.
                 if self.headers.get("X-aws-ec2-metadata-token") != TOKEN:
@@ -101,12 +112,15 @@ def _handler(aws: FakeAws) -> type[BaseHTTPRequestHandler]:
 def fake_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAws]:
     aws = FakeAws()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(aws))
+    server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
+    aws.url = url
     monkeypatch.setenv("AIRBOX_IMDS_URL", url)
     monkeypatch.setenv("AIRBOX_EC2_URL", url)
     yield aws
+    aws.stop.set()
     server.shutdown()
     server.server_close()
 
@@ -192,3 +206,86 @@ def test_sigv4_scope_and_signed_headers() -> None:
     assert headers["Authorization"].startswith(
         "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, "
         "SignedHeaders=host;x-amz-date, Signature=")
+
+
+# ------------------------------------------------- slow answers, EC2 firmware, proxies
+
+
+def preflight_cli(tmp_path: Path, env: dict[str, str]) -> dict[str, Any]:
+    """``airbox preflight --json`` as a user runs it; the hop-limit check's result."""
+    import subprocess
+
+    from tests.helpers import airbox_bin, airbox_env
+
+    answers = af.write_answers(tmp_path / "answers.yaml", af.answers(
+        "aws-instance-profile", "s3-instance-profile", directory=tmp_path))
+    local = "http://127.0.0.1:9"  # every other probe: a closed local port
+    result = subprocess.run(
+        [airbox_bin(), "preflight", "--answers", str(answers), "--json",
+         "--control-plane-url", local],
+        capture_output=True, text=True, timeout=60,
+        env=airbox_env(AIRBOX_PREFLIGHT_HELM_REPO_URL=local,
+                       AIRBOX_PREFLIGHT_REGISTRY_URL=local, **env))
+    report = json.loads(result.stdout)
+    found: dict[str, Any] = next(c for c in report["checks"]
+                                 if c["id"] == "aws.imds-hop-limit")
+    return found
+
+
+def test_a_slow_metadata_service_and_ec2_api_is_could_not_check_not_not_on_aws(
+    fake_aws: FakeAws, tmp_path: Path
+) -> None:
+    # Each metadata answer takes 0.9 s and the EC2 API does not answer in time: more than
+    # preflight gives it all. The metadata service did answer, so this is EC2.
+    fake_aws.imds_delay, fake_aws.ec2_delay = 0.9, 60.0
+    check = preflight_cli(tmp_path, {})
+    assert check["outcome"] == "warn", check
+    assert check["finding"].startswith("could not read the IMDSv2 hop limit: the EC2 API did "
+                                       "not answer within ")
+    assert "not on AWS" not in check["finding"]
+    assert check["fix"] == FIX
+
+
+def test_an_ec2_machine_whose_metadata_service_is_silent_is_could_not_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The conftest's metadata URL is a closed port; the firmware says EC2 (Nitro).
+    dmi = tmp_path / "dmi"
+    dmi.mkdir()
+    (dmi / "sys_vendor").write_text("Amazon EC2\n")
+    check = preflight_cli(tmp_path, {"AIRBOX_DMI_DIR": str(dmi)})
+    assert check["outcome"] == "warn", check
+    assert check["finding"].startswith("could not check: this machine looks like an EC2 "
+                                       "instance (its firmware says 'Amazon EC2'), but its "
+                                       "instance metadata service did not answer")
+    assert check["fix"] == FIX.replace("i-0abc1234def567890", "<instance-id>")
+    # Elsewhere (no such firmware) it stays a skip.
+    monkeypatch.setenv("AIRBOX_DMI_DIR", str(tmp_path / "elsewhere"))
+    assert preflight_cli(tmp_path, {})["outcome"] == "skip"
+
+
+def test_the_ec2_api_call_goes_through_the_proxy_and_the_metadata_service_never_does(
+    fake_aws: FakeAws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The EC2 API is only reachable through the proxy (the fake plays both); nothing
+    # listens where AIRBOX_EC2_URL points.
+    unreachable = "http://127.0.0.1:9"
+    monkeypatch.setenv("AIRBOX_EC2_URL", unreachable)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    check = preflight_cli(tmp_path, {"HTTP_PROXY": fake_aws.url})
+    assert check["outcome"] == "fail", check
+    assert "hop limit of i-0abc1234def567890 is 1" in check["finding"]
+    ec2 = [r for r in fake_aws.requests if "DescribeInstances" in r[1]]
+    assert len(ec2) == 1 and ec2[0][1].startswith(unreachable + "/?"), ec2
+    # The link-local metadata service: asked directly (origin-form), never via the proxy.
+    metadata = [r for r in fake_aws.requests if "/latest/" in r[1]]
+    assert metadata and all(r[1].startswith("/latest/") for r in metadata), metadata
+
+    # NO_PROXY naming the EC2 API's host (a VPC endpoint): asked directly.
+    fake_aws.requests.clear()
+    monkeypatch.setenv("AIRBOX_EC2_URL", fake_aws.url)
+    check = preflight_cli(tmp_path, {"HTTP_PROXY": unreachable, "NO_PROXY": "127.0.0.1"})
+    assert check["outcome"] == "fail", check
+    ec2 = [r for r in fake_aws.requests if "DescribeInstances" in r[1]]
+    assert len(ec2) == 1 and ec2[0][1].startswith("/?"), ec2

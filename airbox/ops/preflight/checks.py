@@ -41,6 +41,7 @@ from airbox import versions
 from airbox.errors import DockerError
 from airbox.fsutil import read_json
 from airbox.ops.preflight.facts import (
+    IMDS_WITHIN,
     POD_HOPS,
     DockerFacts,
     Endpoints,
@@ -54,6 +55,7 @@ from airbox.ops.preflight.facts import (
     docker_problem,
     imds_facts,
     kubeconfig_files,
+    looks_like_ec2,
     probe_http,
     proxied,
 )
@@ -147,8 +149,17 @@ class Probe:
         return self.facts.docker()
 
     def imds(self) -> ImdsFacts | None:
-        """The metadata service's answers (None: none answered), within a few seconds."""
-        return bounded(lambda: imds_facts(self.environ, timeout=1.0), 7.0)
+        """The metadata service's answers (None: none answered), within a few seconds.
+
+        A metadata service that answered, then got stuck beyond every timeout, is a hop
+        limit unknown, never "none answered"."""
+        answered = threading.Event()
+        found = bounded(lambda: imds_facts(self.environ, timeout=1.0, within=IMDS_WITHIN,
+                                           answered=answered), IMDS_WITHIN + 1.0)
+        if found is None and answered.is_set():
+            return ImdsFacts(None, None, None, "the metadata service answered, then did not "
+                                               f"finish within {IMDS_WITHIN + 1.0:g} s")
+        return found
 
 
 @dataclass(frozen=True)
@@ -494,6 +505,12 @@ def check_imds_hop_limit(p: Probe) -> Verdict:
         return skipped("no instance-profile authentication is configured")
     found = p.imds()
     if found is None:
+        ec2 = looks_like_ec2(p.environ)
+        if ec2 is not None:
+            # Disabled, or too slow to answer: either way pods would get no credentials.
+            return warned(f"could not check: this machine looks like an EC2 instance ({ec2}),"
+                          " but its instance metadata service did not answer; the instance "
+                          "profile's credentials come from it", imds_fix(None))
         return skipped("not on AWS: no instance metadata service answered (the instance "
                        "profile can only work on EC2)")
     hops = (f"pods in the kind cluster are {POD_HOPS} network hops from the instance "

@@ -501,6 +501,13 @@ def probe_http(url: str, timeout: float) -> HttpAnswer:
 IMDS_URL_ENV = "AIRBOX_IMDS_URL"
 EC2_URL_ENV = "AIRBOX_EC2_URL"
 IMDS_URL = "http://169.254.169.254"
+# The firmware's description of the machine (DMI): an EC2 instance's names Amazon EC2.
+DMI_DIR_ENV = "AIRBOX_DMI_DIR"
+DMI_DIR = "/sys/devices/virtual/dmi/id"
+# Everything imds_facts asks (the metadata service, then the EC2 API) within this.
+IMDS_WITHIN = 6.0
+# The EC2 API's answer, at most.
+EC2_TIMEOUT = 4.0
 # Pods in the kind cluster are this many hops from the instance metadata service: the
 # host forwards into Docker's bridge, the kind node into the pod's network.
 POD_HOPS = 3
@@ -517,35 +524,70 @@ class ImdsFacts:
     why: str | None = None
 
 
-def imds_facts(environ: Mapping[str, str], timeout: float = 1.0) -> ImdsFacts | None:
+def looks_like_ec2(environ: Mapping[str, str]) -> str | None:
+    """Why this machine looks like an EC2 instance (its firmware says so), or None.
+
+    Nitro instances name ``Amazon EC2`` as their system and BIOS vendor, Xen ones carry
+    ``amazon`` in their BIOS version.
+    """
+    root = Path(environ.get(DMI_DIR_ENV) or DMI_DIR)
+    for name in ("sys_vendor", "board_vendor", "bios_vendor", "bios_version"):
+        try:
+            text = (root / name).read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            continue
+        if "amazon" in text.lower():
+            return f"its firmware says {text!r}"
+    return None
+
+
+def imds_facts(environ: Mapping[str, str], timeout: float = 1.0, *,
+               within: float = IMDS_WITHIN,
+               answered: threading.Event | None = None) -> ImdsFacts | None:
     """None when no metadata service answers the IMDSv2 token PUT (not on EC2).
 
     The hop limit is no metadata category: IMDS only enforces it (as the TTL of its
     answers). It is read from the EC2 API (DescribeInstances, ``metadataOptions``),
     signed with the instance profile's own temporary credentials, which come from IMDS;
     without ec2:DescribeInstances it stays unknown (``why``).
+
+    Everything is asked within ``within`` seconds: what does not answer in time is a hop
+    limit unknown (``why``), never "not on EC2" once the metadata service has answered
+    (``answered`` is set then, for a caller that gives up waiting sooner).
     """
     import httpx
 
     from airbox.redact import REDACTOR
 
+    deadline = time.monotonic() + within
+
+    def left(most: float) -> float:
+        return max(0.0, min(most, deadline - time.monotonic()))
+
+    late = f"the metadata service and the EC2 API did not answer within {within:g} s"
     base = (environ.get(IMDS_URL_ENV) or IMDS_URL).rstrip("/")
     # Never through a proxy: the metadata service is link-local.
     with httpx.Client(timeout=timeout, trust_env=False) as http:
         try:
             answer = http.put(f"{base}/latest/api/token",
-                              headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"})
+                              headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"},
+                              timeout=left(timeout))
         except httpx.HTTPError:
             return None
         if answer.status_code != 200 or not answer.text:
             return None
+        if answered is not None:
+            answered.set()
         token = answer.text.strip()
         REDACTOR.add(token)
         headers = {"X-aws-ec2-metadata-token": token}
 
         def meta(path: str) -> str | None:
+            if not left(timeout):
+                return None
             try:
-                got = http.get(f"{base}/latest/meta-data/{path}", headers=headers)
+                got = http.get(f"{base}/latest/meta-data/{path}", headers=headers,
+                               timeout=left(timeout))
             except httpx.HTTPError:
                 return None
             return got.text.strip() if got.status_code == 200 else None
@@ -553,11 +595,11 @@ def imds_facts(environ: Mapping[str, str], timeout: float = 1.0) -> ImdsFacts | 
         instance_id, region = meta("instance-id"), meta("placement/region")
         role = (meta("iam/security-credentials/") or "").splitlines()
         if not instance_id or not region:
-            return ImdsFacts(instance_id, region, None, "the metadata service did not name "
-                                                        "the instance and its region")
+            return ImdsFacts(instance_id, region, None, late if not left(timeout) else
+                             "the metadata service did not name the instance and its region")
         if not role:
-            return ImdsFacts(instance_id, region, None, "no instance profile (IAM role) is "
-                                                        "attached to this instance")
+            return ImdsFacts(instance_id, region, None, late if not left(timeout) else
+                             "no instance profile (IAM role) is attached to this instance")
         raw = meta(f"iam/security-credentials/{role[0]}")
         try:
             import json
@@ -566,16 +608,19 @@ def imds_facts(environ: Mapping[str, str], timeout: float = 1.0) -> ImdsFacts | 
             key_id, secret = str(creds["AccessKeyId"]), str(creds["SecretAccessKey"])
             session = str(creds.get("Token") or "")
         except (ValueError, KeyError, TypeError):
-            return ImdsFacts(instance_id, region, None, "the instance profile's credentials "
-                                                        "could not be read")
+            return ImdsFacts(instance_id, region, None, late if not left(timeout) else
+                             "the instance profile's credentials could not be read")
         REDACTOR.add(secret, session)
-        hop_limit, why = _describe_hop_limit(environ, http, instance_id, region,
-                                             (key_id, secret, session))
-        return ImdsFacts(instance_id, region, hop_limit, why)
+    if not left(EC2_TIMEOUT):
+        return ImdsFacts(instance_id, region, None, late)
+    hop_limit, why = _describe_hop_limit(environ, instance_id, region,
+                                         (key_id, secret, session), left(EC2_TIMEOUT))
+    return ImdsFacts(instance_id, region, hop_limit, why)
 
 
-def _describe_hop_limit(environ: Mapping[str, str], http: Any, instance_id: str,
-                        region: str, creds: tuple[str, str, str]) -> tuple[int | None, str | None]:
+def _describe_hop_limit(environ: Mapping[str, str], instance_id: str, region: str,
+                        creds: tuple[str, str, str],
+                        timeout: float) -> tuple[int | None, str | None]:
     import re as _re
 
     import httpx
@@ -585,7 +630,12 @@ def _describe_hop_limit(environ: Mapping[str, str], http: Any, instance_id: str,
              "Version": "2016-11-15"}
     headers = sigv4_headers("GET", url, query, region, "ec2", creds, time.time())
     try:
-        answer = http.get(url + "/", params=query, headers=headers, timeout=4.0)
+        # Like every other request airbox makes to the internet: through HTTPS_PROXY
+        # unless NO_PROXY names the host (a VPC endpoint, say).
+        with httpx.Client(timeout=timeout, trust_env=True, follow_redirects=False) as http:
+            answer = http.get(url + "/", params=query, headers=headers)
+    except httpx.TimeoutException:
+        return None, f"the EC2 API did not answer within {timeout:.2g} s"
     except httpx.HTTPError as exc:
         return None, f"the EC2 API did not answer ({type(exc).__name__})"
     if answer.status_code != 200:
