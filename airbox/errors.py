@@ -126,10 +126,13 @@ class ControlPlaneError(AirboxError):
         status: int | None = None,
         hint: str | None = None,
         details: Sequence[str] = (),
+        refused: bool = False,
     ) -> None:
         super().__init__(message, hint=hint, details=details)
         self.url = url
         self.status = status
+        # The control plane said these credentials are wrong (whatever its status code).
+        self.refused = refused
 
 
 class ClusterError(AirboxError):

@@ -10,6 +10,11 @@ organizations as ``{"data": [...]}``; the region list includes an Airbyte-manage
 name of an Airbyte-managed region or of a deleted one answers 500 (a database constraint
 the server does not translate); and the internal ``POST /api/v1/dataplanes/health``
 exists. Like the real server it does not refuse a second data plane of the same name.
+It says no the way the server does: an organization starts with no region of its own
+(every first registration); the anonymous data plane token endpoint answers an unknown
+client id or a wrong secret with 500 ``{errorId}`` (no 4xx path exists there); the
+application token answers 401, or, with ``applications="database"``, 500 with the
+exception's message; a workspace reader gets 403 changing a workspace or its connectors.
 
 ``POST /connections`` answers only after a discover: the real server discovers the
 source's schema before it creates a connection (airbyte-platform
@@ -75,6 +80,9 @@ class App:
     client_secret: str
     organizations: list[str]
     org_admin: bool = True
+    # Its user's role in the organization's workspaces: "editor" may change them and
+    # create connectors and syncs there; "reader" may only look (403 otherwise).
+    workspace_role: str = "editor"
 
 
 @dataclass
@@ -119,6 +127,12 @@ class Hook:
 class FakeControlPlane:
     entitlement: bool = True
     health_available: bool = True
+    # Which ApplicationService answers the token call: "keycloak" refuses unknown
+    # credentials with 401 (ApplicationServiceKeycloakImpl, InvalidClientCredentials-
+    # ExceptionHandler); "database" throws IllegalArgumentException, which the server's
+    # UncaughtExceptionHandler answers with 500 and, in 1.8-era servers, the exception's
+    # message in the body (ApplicationServiceDataImpl.getToken).
+    applications: str = "keycloak"
     # A server that lists every data plane whatever ?regionIds= says (a test's knob: what
     # airbox deletes must not widen with it).
     list_ignores_region_filter: bool = False
@@ -358,8 +372,7 @@ class FakeControlPlane:
                     return _error(405, "method-not-allowed", f"{method} is not allowed")
                 return self._token(body)
             if path == "/api/v1/dataplanes/token":
-                # Anonymous, like the real one (DataplaneController.getDataplaneToken). The
-                # real server's status for unknown credentials is not documented; 401 here.
+                # Anonymous, like the real one (DataplaneController.getDataplaneToken).
                 return self._dataplane_token(body)
             if path.startswith("/v1/") or path in ("/api/v1/dataplanes/health",
                                                     "/api/v1/jobs/get"):
@@ -378,6 +391,10 @@ class FakeControlPlane:
         body = body if isinstance(body, dict) else {}
         app = self.apps.get(str(body.get("client_id")))
         if app is None or app.client_secret != body.get("client_secret"):
+            if self.applications == "database":
+                return _uncaught("java.lang.IllegalArgumentException",
+                                 "application was not found with the clientId and "
+                                 "clientSecret provided")
             return _error(401, "invalid-api-key", "Invalid client id or client secret.")
         token = "fake-token-" + secrets.token_hex(20)
         self.tokens[token] = (app.client_id, self.now() + TOKEN_LIFETIME)
@@ -390,7 +407,11 @@ class FakeControlPlane:
         live = [dp_id for dp_id, creds in self.dataplane_secrets.items()
                 if creds == pair and not self.dataplanes.get(dp_id, {}).get("deleted")]
         if not live:
-            return _error(401, "invalid-credentials", "Invalid client id or client secret.")
+            # No 4xx path exists: an unknown client id or a wrong secret is a plain
+            # exception (DataplaneTokenServiceDataImpl.getToken, ServiceAccountsService.
+            # generateToken's ServiceAccountNotFound), which UncaughtExceptionHandler
+            # answers with 500 and, on current servers, only an error id.
+            return 500, {"errorId": str(uuid.uuid4())}
         token = "fake-dp-token-" + secrets.token_hex(20)
         return 200, {"access_token": token}
 
@@ -588,6 +609,8 @@ class FakeControlPlane:
             if method == "GET":
                 return 200, self.workspace_view(workspace)
             if method == "PATCH":
+                if not self._may_edit(app):
+                    return _forbidden_in_workspace()
                 region_id = body.get("regionId")
                 if region_id is not None:
                     if not self._region_for(workspace["organizationId"], str(region_id)):
@@ -603,6 +626,10 @@ class FakeControlPlane:
                 return 200, {"data": [dict(d) for d in DEFINITIONS[parts[3]]]}
         return _error(404, "resource-not-found", f"No route for {method} /v1/{'/'.join(parts)}.")
 
+    def _may_edit(self, app: App) -> bool:
+        """WORKSPACE_EDITOR or more (an organization admin is one in every workspace)."""
+        return app.org_admin or app.workspace_role == "editor"
+
     def _region_for(self, organization_id: str, region_id: str) -> bool:
         region = self.regions.get(region_id)
         return region is not None and not region["deleted"] and region["organizationId"] in (
@@ -615,6 +642,8 @@ class FakeControlPlane:
             return _error(400, "bad-request", "name, workspaceId and configuration are required.")
         if self._visible_workspace(app, str(body["workspaceId"])) is None:
             return _error(403, "forbidden", "No access to this workspace.")
+        if not self._may_edit(app):
+            return _forbidden_in_workspace()
         definition = body.get("definitionId")
         if not definition:
             # Like the server: a connector named in the configuration must be in its map.
@@ -638,8 +667,9 @@ class FakeControlPlane:
         destination = self.destinations.get(str(body.get("destinationId")))
         if source is None or source["deleted"] or destination is None or destination["deleted"]:
             return _error(400, "bad-request", "sourceId and destinationId must exist.")
-        if self._visible_workspace(app, source["workspaceId"]) is None:
-            return _error(403, "forbidden", "No access to this workspace.")
+        if self._visible_workspace(app, source["workspaceId"]) is None or not self._may_edit(
+                app):
+            return _forbidden_in_workspace()
         made = {"connectionId": str(uuid.uuid4()),
                 "name": body.get("name") or f"{source['name']} → {destination['name']}",
                 "sourceId": source["sourceId"], "destinationId": destination["destinationId"],
@@ -776,6 +806,18 @@ FINAL_JOB_STATES = ("succeeded", "failed", "cancelled")
 
 def _job_view(job: dict[str, Any]) -> dict[str, Any]:
     return {k: job[k] for k in ("jobId", "status", "jobType", "startTime", "connectionId")}
+
+
+def _forbidden_in_workspace() -> tuple[int, Any]:
+    return _error(403, "forbidden",
+                  "The user does not have the required permissions for this workspace.")
+
+
+def _uncaught(exception: str, message: str) -> tuple[int, Any]:
+    """A 1.8-era UncaughtExceptionHandler answer (KnownException.infoFromThrowable...)."""
+    return 500, {"message": f"Internal Server Error: {message}",
+                 "exceptionClassName": exception, "exceptionStack": [],
+                 "rootCauseExceptionClassName": exception, "rootCauseExceptionStack": []}
 
 
 def _public(obj: dict[str, Any]) -> dict[str, Any]:

@@ -35,9 +35,22 @@ from airbox.config.settings import (
 )
 
 Validator = Callable[[str], "bool | str"]
-# (root: "registration" or "dataPlane", answers so far) -> why the control plane refused
-# the credentials at answers[root], or None when accepted (or when it could not tell).
-CredentialCheck = Callable[[str, Mapping[str, Any]], "str | None"]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why the control plane did not accept credentials. ``certain``: it said they are
+    wrong; otherwise its answer means "wrong, or I failed" (the data plane token endpoint
+    answers 500 for both), so typing the same ones again keeps them."""
+
+    message: str
+    certain: bool = True
+
+
+# (root: "registration" or "dataPlane", answers so far) -> why the control plane did not
+# accept the credentials at answers[root], or None when accepted (or when it could not
+# tell: unreachable, an odd answer).
+CredentialCheck = Callable[[str, Mapping[str, Any]], "Refusal | None"]
 
 MASK = "********"
 
@@ -106,14 +119,16 @@ class Prompter:
         (without it the prompt looks empty until Tab is pressed) and narrows as one types."""
         import questionary
 
+        if not choices:
+            # questionary refuses an autocomplete without choices: plain text then.
+            return self.text(message, validate=validate)
         self._before()
         question = questionary.autocomplete(
             message, choices=list(choices), validate=validate, match_middle=True, **self._io
         )
         app = question.application
-        if choices:
-            app.pre_run_callables.append(
-                lambda: app.current_buffer.start_completion(select_first=False))
+        app.pre_run_callables.append(
+            lambda: app.current_buffer.start_completion(select_first=False))
         return str(question.unsafe_ask()).strip()
 
     def checkbox(self, message: str, choices: Sequence[tuple[str, str, bool]]) -> list[str]:
@@ -391,16 +406,30 @@ class Interview:
         """Ask again until the control plane accepts the credentials (or cannot tell)."""
         if self.check_credentials is None:
             return
+        doubted: tuple[str, str, str] | None = None
         while True:
             key = (root, str(get_path(self.answers, (root, "clientId"))),
                    str(get_path(self.answers, (root, "clientSecret"))))
             if key in self.accepted:
                 return
+            if key == doubted:
+                # The same credentials typed again after a "wrong, or failed" answer: the
+                # user vouches for them; the install's last step checks them for real.
+                self.prompter.note("! kept as typed: if they are wrong after all, the "
+                                   "install's verify step says so", style="fg:ansiyellow")
+                self.accepted.add(key)
+                return
             problem = self.check_credentials(root, self.answers)
             if problem is None:
                 self.accepted.add(key)
                 return
-            self.prompter.note("✗ " + problem + ": type them again", style="fg:ansired")
+            if problem.certain:
+                self.prompter.note("✗ " + problem.message + ": type them again",
+                                   style="fg:ansired")
+            else:
+                doubted = key
+                self.prompter.note("✗ " + problem.message + ". Type them again (the same "
+                                   "ones again keep them)", style="fg:ansired")
             what = "Airbyte application" if root == "registration" else "Data plane"
             typed = str(get_path(self.answers, (root, "clientId")) or "")
             set_path(self.answers, (root, "clientId"), self.prompter.text(

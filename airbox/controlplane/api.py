@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -55,6 +56,39 @@ ADMIN_HELP = (
     "Enterprise Flex's self-managed regions (the self-managed-regions entitlement): create "
     "the application as an organization admin, or ask Airbyte support to enable the "
     "entitlement"
+)
+# What a 403 means depends on the call: regions and data planes need an organization
+# admin and the entitlement (RegionController/DataplaneController: ORGANIZATION_ADMIN,
+# LicenseEntitlementProblem); a workspace's own objects need a role in that workspace
+# (PATCH /workspaces: WORKSPACE_EDITOR; jobs: WORKSPACE_RUNNER).
+WORKSPACE_EDIT_HELP = (
+    "the application's user may not change this workspace: it needs the workspace editor "
+    "(or admin) role in it, or to be an organization admin; give the user that role in "
+    "Airbyte (Settings > Members), or use an application of a user who has it"
+)
+WORKSPACE_RUN_HELP = (
+    "the application's user may not create connectors or run syncs in this workspace: it "
+    "needs the workspace editor (or admin) role there (running a sync: at least workspace "
+    "runner); give the user that role in Airbyte (Settings > Members), or pick another "
+    "workspace (--workspace)"
+)
+ORGANIZATION_HELP = (
+    "the application's user is not a member of that organization: create the application "
+    "as a member of your Airbyte organization"
+)
+
+# Phrases of the platform's own answer when a token request names credentials it does
+# not know. Both token endpoints throw a plain exception for that, which the server's
+# UncaughtExceptionHandler turns into HTTP 500 (no 4xx path exists):
+# DataplaneTokenServiceDataImpl.getToken ("Credentials were not found with the clientId
+# provided", "Invalid clientSecret provided."), ServiceAccountsService.generateToken
+# ("Service account not found"), the database ApplicationServiceDataImpl.getToken
+# ("application was not found with the clientId and clientSecret provided"). Older
+# servers put the message in the 500's body; newer ones answer only {errorId}.
+UNKNOWN_CREDENTIALS = (
+    "not found with the clientid",
+    "invalid clientsecret",
+    "service account not found",
 )
 
 
@@ -593,7 +627,8 @@ class AirbyteApi:
             log.debug("%s %s -> %s (%.1fs)", method, url, response.status_code,
                       time.monotonic() - attempt_started)
             status = response.status_code
-            if status == 429 or status >= 500:
+            if (status == 429 or status >= 500) and not credentials_unknown(response):
+                # (A server that said the credentials are unknown will say it again.)
                 delay = policy.delay(retry, _retry_after(response))
                 if retry < policy.attempts and _in_budget(started, delay, policy):
                     retry += 1
@@ -671,16 +706,19 @@ class AirbyteApi:
         if title:
             message += f" ({title})"
         details = [f"detail: {REDACTOR.mask_all(detail)}"] if detail else []
-        if status in (401, 403) and token_call:
+        refused = token_call and (status in (401, 403) or (
+            status >= 500 and credentials_unknown(response)))
+        if refused:
             message = (f"the control plane refused the application's client id/secret "
                        f"({method} {url} answered HTTP {status})")
-            hint = "the client id or secret is wrong, or the application was deleted: " + (
-                APPLICATIONS_HELP)
+            hint = ("the client id or secret is wrong, or the application was deleted: check "
+                    "registration.clientId/clientSecret (AIRBYTE_CLIENT_ID/"
+                    "AIRBYTE_CLIENT_SECRET). " + APPLICATIONS_HELP)
         elif status == 401:
             hint = ("the application's access was refused although its token is new: the "
                     "application may have been deleted. " + APPLICATIONS_HELP)
         elif status == 403:
-            hint = ADMIN_HELP
+            hint = forbidden_help(method, url)
         elif status == 404:
             hint = ("it does not exist (or was deleted) on this control plane: check the ids "
                     f"in the settings and that controlPlane.apiUrl ({self.base_url}) is the "
@@ -697,10 +735,15 @@ class AirbyteApi:
                     "again in a few minutes — it resumes. If it persists, check "
                     f"controlPlane.apiUrl ({self.base_url}), https://status.airbyte.com for "
                     "Airbyte Cloud, or contact Airbyte support with this message")
+            if token_call and status == 500:
+                hint = ("a wrong client id or secret gets this answer too on some control "
+                        "planes: check registration.clientId/clientSecret (AIRBYTE_CLIENT_ID/"
+                        "AIRBYTE_CLIENT_SECRET); otherwise " + hint)
         else:
             hint = ("the control plane rejected the request: read the detail above and fix "
                     "the setting it names, then run the command again")
-        return ControlPlaneError(message, url=url, status=status, hint=hint, details=details)
+        return ControlPlaneError(message, url=url, status=status, hint=hint, details=details,
+                                 refused=refused)
 
     def _unreachable(self, what: str, method: str, url: str, reason: str,
                      retries: int, *, slow: bool = False) -> ControlPlaneError:
@@ -812,3 +855,30 @@ def _problem(response: httpx.Response) -> tuple[str, str]:
     title = body.get("title") or body.get("error") or ""
     detail = body.get("detail") or body.get("message") or ""
     return str(title), str(detail)[:500]
+
+
+def credentials_unknown(response: httpx.Response) -> bool:
+    """Whether an error answer says the client id or secret it was given is unknown."""
+    if response.status_code < 400:
+        return False
+    text = response.text[:4000].casefold()
+    return any(phrase in text for phrase in UNKNOWN_CREDENTIALS)
+
+
+def forbidden_help(method: str, url: str) -> str:
+    """What a 403 from this call means: the permission that call needs."""
+    path = urlsplit(url).path.rstrip("/")
+    parts = [p for p in path.split("/") if p]
+    # The public API base ends in .../v1; what follows names the resource.
+    resource = parts[parts.index("v1") + 1:] if "v1" in parts else parts
+    first = resource[0] if resource else ""
+    if first in ("regions", "dataplanes"):
+        return ADMIN_HELP
+    if first == "organizations":
+        return ORGANIZATION_HELP
+    if first == "workspaces" and (method in ("PATCH", "POST", "DELETE")):
+        return WORKSPACE_EDIT_HELP
+    if first in ("sources", "destinations", "connections", "jobs", "workspaces"):
+        return WORKSPACE_RUN_HELP
+    return ("the application's user lacks a permission this call needs: read the detail "
+            "above; an organization admin's application can do everything airbox does")

@@ -18,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import re
+import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -174,7 +176,8 @@ def ensure_registered(
                                      paused=paused)
     org_id = str(organization["organizationId"])
     say(f"organization {organization.get('organizationName') or org_id}")
-    region = pick_region(api, org_id, reg.region, prompter=prompter, say=say, paused=paused)
+    region = pick_region(api, org_id, reg.region, prompter=prompter, say=say, paused=paused,
+                         suggestion=suggested_region(settings))
     region_id, region_name = str(region["regionId"]), str(region.get("name") or "")
     region_created = bool(region.get("createdByAirbox"))
 
@@ -434,6 +437,33 @@ def _region_check(value: str) -> bool | str:
     return "a region name (letters, digits, '-', '_', '.', spaces; at most 63) or id"
 
 
+def suggested_region(settings: Settings) -> str:
+    """A name for a first region: the cloud region the settings name (the secrets
+    manager's or the bucket's), else this machine's host name, else the data plane's."""
+    sections = [settings.secrets_manager.options]
+    if settings.storage is not None:
+        sections.append(settings.storage.section.options)
+    for options in sections:
+        value = str(options.get("region") or "").strip()
+        if value and _REGION_NAME.match(value):
+            return value
+    host = re.sub(r"[^A-Za-z0-9._-]+", "-", socket.gethostname().split(".")[0]).strip("-._")
+    return host[:63] if host and _REGION_NAME.match(host[:63]) else settings.name
+
+
+def _new_region_check(taken: Sequence[str]) -> Callable[[str], bool | str]:
+    """A new region's name, as typed: well formed, and not an Airbyte-managed name."""
+    def check(value: str) -> bool | str:
+        value = value.strip()
+        if not _REGION_NAME.match(value):
+            return "a region name: letters, digits, '-', '_', '.', spaces; at most 63"
+        if value.casefold() in {name.casefold() for name in taken}:
+            return f"{value!r} is the name of a region Airbyte manages: pick another"
+        return True
+
+    return check
+
+
 def pick_region(
     api: AirbyteApi,
     organization_id: str,
@@ -442,23 +472,41 @@ def pick_region(
     prompter: Prompter | None = None,
     say: Say = lambda _: None,
     paused: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+    suggestion: str | None = None,
 ) -> dict[str, Any]:
-    """The region to register in: found by name or id, or created when it is a new name."""
+    """The region to register in: found by name or id, or created when it is a new name.
+
+    An organization with no region of its own (every first registration) is offered a
+    new one, named after ``suggestion`` unless the user types another name.
+    """
     regions = api.regions(organization_id)
     own = own_regions(regions, organization_id)
     names = sorted(str(r.get("name")) for r in own if r.get("name"))
     if not wanted:
         if prompter is None:
+            example = f" (e.g. --region {suggestion})" if suggestion and not names else ""
             raise MissingInput(
                 "the region to register the data plane in is not set",
-                details=["existing regions: " + (", ".join(names) or "none")],
+                details=["existing regions: " + (", ".join(names) or
+                                                 "none (the organization has no region of "
+                                                 "its own yet)")],
                 hint="set registration.region in the answers file (or --region) to an "
-                     "existing region's name or id, or to a new name to create it",
+                     f"existing region's name or id, or to a new name to create it{example}",
             )
         with paused():
-            wanted = prompter.autocomplete(
-                "Region (pick one, or type a new name to create it)", names,
-                validate=_region_check)
+            if names:
+                wanted = prompter.autocomplete(
+                    "Region (pick one, or type a new name to create it)", names,
+                    validate=_region_check)
+            else:
+                others = [str(r.get("name") or "") for r in regions
+                          if str(r.get("organizationId")) != organization_id]
+                prompter.note("  the organization has no region of its own yet: airbox "
+                              "creates one for this data plane (Airbyte lists it under "
+                              "Settings > Data planes, and workspaces routed to it run their "
+                              "syncs here)")
+                wanted = prompter.text("Name of the new region", default=suggestion or "",
+                                       validate=_new_region_check(others))
     found = match_region(own, wanted)
     if found is not None:
         return found

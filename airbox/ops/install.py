@@ -230,6 +230,31 @@ class Preflight(Step[Context]):
         line.update("Docker is reachable")
 
 
+class CheckCredentials(Step[Context]):
+    """Before anything is built: the control plane accepts the data plane's credentials.
+
+    On a terminal the interview checked them as they were typed (and asked again); here
+    the unattended run (--yes, no terminal) exits 4 instead of failing at its last step.
+    """
+
+    name = "check-credentials"
+    title = "Check the data plane's credentials with the control plane"
+
+    def applies(self, ctx: Context) -> bool:
+        return ctx.settings.data_plane is not None and not ctx.options.interactive
+
+    def commands(self, ctx: Context) -> list[list[str]]:
+        return [["http", "POST", f"{ctx.settings.control_plane.url}/api/v1/dataplanes/token"]]
+
+    def run(self, ctx: Context, line: StepLine) -> None:
+        from airbox.controlplane.credentials import require_data_plane
+
+        credentials = ctx.settings.data_plane
+        assert credentials is not None
+        line.update(require_data_plane(ctx.settings.control_plane.url, credentials.client_id,
+                                       credentials.client_secret))
+
+
 class CheckWorkspaces(Step[Context]):
     """Before anything is built: the workspaces named exist (a typo is exit 2, no change).
 
@@ -797,6 +822,7 @@ class Route(Step[Context]):
 def steps() -> list[Step[Context]]:
     return [
         Preflight(),
+        CheckCredentials(),
         CheckWorkspaces(),
         Register(),
         WriteManifests(),
