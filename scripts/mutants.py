@@ -325,6 +325,10 @@ MUTANTS: list[Mutant] = [
     _m("install", "except (ToolError, KeyboardInterrupt):", "except ToolError:",
        "a Ctrl-C while kind creates the cluster leaves the half-built cluster behind",
        (IS + "test_ctrl_c_while_creating_deletes_the_half_built_cluster",)),
+    _m("install", "        CheckCredentials(),\n", "",
+       "an unattended install with a wrong data plane secret builds everything, then fails",
+       ("tests/test_first_registration.py::"
+        "test_unattended_wrong_credentials_exit_4_naming_what_to_check",)),
     # ------------------------------------------------------------------ status
     _m("status", 'self.add(Check("kubernetes", "fail", "no node is Ready: pods cannot run",',
        'self.add(Check("kubernetes", "warn", "no node is Ready: pods cannot run",',
@@ -452,4 +456,9 @@ MUTANTS: list[Mutant] = [
        "if settings.registration is None:",
        "a data plane is registered although its credentials were given",
        (RT + "test_data_plane_credentials_given_means_no_registration",)),
+    _m("registration", "            if names:\n", "            if True:\n",
+       "a first registration (no region of the organization's own) crashes at the region "
+       "question instead of offering a new one",
+       ("tests/test_first_registration.py::"
+        "test_a_first_registration_on_a_terminal_creates_the_organizations_first_region",)),
 ]
