@@ -7,10 +7,12 @@ pod (named and labelled like Airbyte's workload launcher does) in the release na
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -313,4 +315,137 @@ def test_ctrl_c_while_incomplete_cancels_the_job(
     [job_id] = list(cp.jobs)
     assert cp.jobs[job_id]["status"] == "cancelled"
     assert [r.path for r in cp.calls("DELETE", "/v1/jobs/*")] == [f"/v1/jobs/{job_id}"]
+    nothing_left(cp)
+
+
+# ------------------------------------------------------- what verify owns (issue 20)
+
+
+def _pending_signals(pid: int) -> int:
+    """The signals still pending for ``pid`` (process- and thread-wide), as a bit mask."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return sum(int(line.split()[1], 16) for line in status.splitlines()
+               if line.startswith(("SigPnd:", "ShdPnd:")))
+
+
+def _send_and_wait_delivered(pid: int, sig: int) -> None:
+    """Send ``sig`` and wait until the process has taken it (handled or ignored)."""
+    os.kill(pid, sig)
+    for _ in range(2000):
+        if not _pending_signals(pid) & (1 << (sig - 1)):
+            return
+        os.sched_yield()
+    raise AssertionError(f"signal {sig} still pending")
+
+
+def test_leftovers_of_another_data_plane_are_not_ours(
+    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+) -> None:
+    """F3: data plane <name>-eu's objects start with <name>'s prefix; a verify of <name>
+    must leave them alone (that plane's verify may be syncing through them right now)."""
+    inst, cp = installer, fake_cp
+    workspace = installed(inst, cp)
+    theirs = {}
+    for n, part in enumerate(("faker", "dev-null", "connection")):
+        kind = {"faker": "sources", "dev-null": "destinations"}.get(part, "connections")
+        key = kind[:-1] + "Id"
+        item = {key: f"5b1d7e1e-0000-4000-8000-00000000001{n}",
+                "name": f"airbox-verify-{inst.name}-eu-{part}",
+                "workspaceId": workspace["workspaceId"], "deleted": False}
+        getattr(cp, kind)[item[key]] = item
+        theirs[kind] = item
+    result = verify(inst, cp, "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["leftoversRemoved"] == []
+    for kind, item in theirs.items():
+        assert [i["name"] for i in cp.live(kind)] == [item["name"]], kind
+    assert cp.calls("DELETE", "/v1/*/5b1d7e1e-*") == []
+
+
+def test_sighup_during_the_clean_up_does_not_cut_it_short(
+    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+) -> None:
+    """F9: Ctrl-C, then the SSH window is closed while verify cleans up: the clean-up
+    finishes anyway, and the exit code is the Ctrl-C's."""
+    inst, cp = installer, fake_cp
+    installed(inst, cp)
+    cp.job_script = ["pending", "running"]
+    procs: list[subprocess.Popen[str]] = []
+    cp.on("GET", "/v1/jobs/*", lambda _: _send_and_wait_delivered(procs[0].pid,
+                                                                  signal.SIGINT))
+    cp.on("DELETE", "/v1/connections/*",
+          lambda _: _send_and_wait_delivered(procs[0].pid, signal.SIGHUP))
+    proc = subprocess.Popen([airbox_bin(), "verify"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=cp_env(inst, cp),
+                            start_new_session=True, preexec_fn=default_signals)
+    procs.append(proc)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert len(cp.calls("DELETE", "/v1/connections/*")) == 1  # the hang-up was delivered
+    [job_id] = list(cp.jobs)
+    assert cp.jobs[job_id]["status"] == "cancelled"
+    nothing_left(cp)
+
+
+def test_a_second_ctrl_c_stops_the_clean_up_and_says_what_is_left(
+    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+) -> None:
+    """F7: a control plane that does not answer must not hold the user: the second
+    Ctrl-C stops the clean-up; verify lists what is left, and the next run removes it."""
+    inst, cp = installer, fake_cp
+    installed(inst, cp)
+    cp.job_script = ["pending", "running"]
+    procs: list[subprocess.Popen[str]] = []
+    cp.on("GET", "/v1/jobs/*", lambda _: _send_and_wait_delivered(procs[0].pid,
+                                                                  signal.SIGINT))
+
+    def second_ctrl_c(_: Any) -> None:
+        # The DELETE hangs (answered only once airbox is gone) and the user presses
+        # Ctrl-C again.
+        os.kill(procs[0].pid, signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            procs[0].wait(timeout=20)
+
+    cp.on("DELETE", "/v1/connections/*", second_ctrl_c)
+    proc = subprocess.Popen([airbox_bin(), "verify"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=cp_env(inst, cp),
+                            start_new_session=True, preexec_fn=default_signals)
+    procs.append(proc)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "clean-up stopped; left on the control plane (as far as airbox knows): " \
+        "connection " \
+        f"airbox-verify-{inst.name}-connection" in err
+    assert f"source airbox-verify-{inst.name}-faker" in err
+    assert f"the next `airbox verify --name {inst.name}` removes them" in err
+    assert [r.path for r in cp.calls("DELETE", "/v1/sources/*")] == []
+    # The next run removes what is left, by its names.
+    cp.hooks.clear()
+    cp.job_script = ["pending", "running", "succeeded"]
+    again = verify(inst, cp, "--json")
+    assert again.returncode == 0, again.stderr
+    assert sorted(i["kind"] for i in json.loads(again.stdout)["leftoversRemoved"]) == [
+        "destination", "source"]  # the first run's DELETE of the connection went through
+    nothing_left(cp)
+
+
+def test_an_api_error_while_polling_cancels_the_job_first(
+    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+) -> None:
+    """F10: the job's status cannot be read (a proxy answers 502): the job is cancelled
+    before its connection is deleted, and the error says so."""
+    inst, cp = installer, fake_cp
+    installed(inst, cp)
+    cp.job_script = ["pending", "running"]
+    cp.fail("GET", "/v1/jobs/*", 502, times=10)
+    result = verify(inst, cp)
+    assert result.returncode == 4, result.stderr
+    assert "reading the job 1001 failed" in result.stderr
+    assert "job 1001 was cancelled" in result.stderr
+    assert cp.jobs[1001]["status"] == "cancelled"
+    cancel = next(i for i, r in enumerate(cp.requests) if r.method == "DELETE"
+                  and r.path == "/v1/jobs/1001")
+    first_delete = next(i for i, r in enumerate(cp.requests) if r.method == "DELETE"
+                        and r.path.startswith("/v1/connections/"))
+    assert cancel < first_delete
     nothing_left(cp)

@@ -7,8 +7,9 @@ connection. Meanwhile the job's pods are watched in this data plane's namespace
 (Airbyte's workload launcher labels them ``airbyte=job-pod,job_id=<id>``): a job that
 succeeds without a pod here ran on another data plane.
 
-Everything airbox creates is named ``airbox-verify-<data plane>-…``: a run removes what
-an earlier, killed run left behind by those names, and a Ctrl-C (or SIGTERM/SIGHUP, which
+Everything airbox creates is named ``airbox-verify-<data plane>-{faker,dev-null,
+connection}``: a run removes what an earlier, killed run left behind by exactly those
+names (never by prefix: ``dp``'s prefix is also ``dp-eu``'s), and a Ctrl-C (or SIGTERM/SIGHUP, which
 ``airbox.signals`` raises as a KeyboardInterrupt) cancels the job (``DELETE /jobs/{id}``)
 and removes what this run created before exiting (130, or 143/129). What ``--keep``
 keeps is named ``airbox-kept-<data plane>-<UTC time>-…`` instead, outside those names, so
@@ -93,9 +94,22 @@ FIRST_POLL, POLL_FACTOR, MAX_POLL = 1.0, 1.5, 10.0
 KINDS = ("connections", "sources", "destinations")
 
 
+# What a run creates, by the end of its name.
+PARTS = ("faker", "dev-null", "connection")
+
+
 def owned_prefix(name: str) -> str:
-    """The names airbox verify gives what it creates for data plane ``name``."""
+    """The start of the names airbox verify gives what it creates for data plane ``name``."""
     return f"{PREFIX}{name}-"
+
+
+def owned_names(name: str) -> frozenset[str]:
+    """The exact names of what a run for data plane ``name`` creates: the clean-up of
+    leftovers matches these, not the prefix, which data plane ``name-eu``'s objects also
+    start with (another verify may be running there: the lock is per data plane). No
+    other plane's name is among them: ``<name>-<part>`` = ``<other>-<part'>`` would need a
+    part that ends with ``-<part'>``, and none does."""
+    return frozenset(owned_prefix(name) + part for part in PARTS)
 
 
 def kept_prefix(name: str, when: datetime.datetime) -> str:
@@ -205,6 +219,7 @@ class Verifier:
         self.deadline = clock() + timeout
         self.outcome = Outcome()
         self.prefix = owned_prefix(inst.name)
+        self.owned = owned_names(inst.name)
         # What this run creates is named for clean-up, or (--keep) to be left alone.
         self.names = (kept_prefix(inst.name, datetime.datetime.now(datetime.timezone.utc))
                       if keep else self.prefix)
@@ -239,11 +254,11 @@ class Verifier:
         return here[0]
 
     def remove_leftovers(self, workspace_id: str) -> None:
-        """What an earlier run (killed before its clean-up) left, found by the prefix."""
+        """What an earlier run (killed before its clean-up) left, found by its names."""
         for kind in KINDS:
             for item in self.api.list_actors(kind, workspace_id):
                 name = str(item.get("name") or "")
-                if not name.startswith(self.prefix):
+                if name not in self.owned:
                     continue
                 item_id = str(item.get(_id_key(kind)))
                 self.say(f"removing {kind[:-1]} {name} left by an earlier run")
@@ -264,7 +279,7 @@ class Verifier:
         """Source, destination and connection; returns the connection id, or None when
         the connection could not be made (the outcome says why)."""
         source_body: dict[str, Any] = {
-            "name": self.names + "faker", "workspaceId": workspace_id,
+            "name": self.names + PARTS[0], "workspaceId": workspace_id,
             "configuration": {"sourceType": "faker", "count": 10, "seed": 1,
                               "records_per_slice": 10, "always_updated": False},
         }
@@ -280,7 +295,7 @@ class Verifier:
                 f"the workspace offers no {DEV_NULL_REPOSITORY} destination",
                 hint="run `airbox verify --connection <id>` with a connection of your own")
         destination_body: dict[str, Any] = {
-            "name": self.names + "dev-null", "workspaceId": workspace_id,
+            "name": self.names + PARTS[1], "workspaceId": workspace_id,
             "definitionId": dev_null,
             "configuration": {"destinationType": "dev-null",
                               "test_destination": {"test_destination_type": "SILENT"}},
@@ -290,7 +305,7 @@ class Verifier:
                       destination_body["name"])
 
         connection_body: dict[str, Any] = {
-            "name": self.names + "connection", "sourceId": source["sourceId"],
+            "name": self.names + PARTS[2], "sourceId": source["sourceId"],
             "destinationId": destination["destinationId"],
             "schedule": {"scheduleType": "manual"},
         }
@@ -402,9 +417,11 @@ class Verifier:
                 self.outcome.removed.append(item)
                 self.say(f"deleted {item['kind']} {item['name']}")
         except KeyboardInterrupt:
-            left = [i for i in self.outcome.created if i not in self.outcome.removed]
+            left = sorted((i for i in self.outcome.created if i not in self.outcome.removed),
+                          key=lambda i: order[i["kind"]])
             if left:
-                self.tell("clean-up stopped; left on the control plane: " + ", ".join(
+                self.tell("clean-up stopped; left on the control plane (as far as airbox "
+                          "knows): " + ", ".join(
                     f"{i['kind']} {i['name']} ({i['id']})" for i in left)
                     + f"; the next `airbox verify --name {self.inst.name}` removes them "
                     "(or delete them in Airbyte)")
