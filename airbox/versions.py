@@ -103,6 +103,16 @@ def download_for(tool: str, os_name: str, arch: str) -> Download:
     raise KeyError(tool)
 
 
+# The connectors `airbox verify` runs (faker → dev-null), pre-pulled into the node during
+# install so the first verify's discover does not wait for them. These tags are used when
+# the workspace's own definitions cannot be read (no application credentials, or no
+# answer in time); otherwise the definitions' dockerImageTag wins.
+VERIFY_CONNECTORS = {
+    "airbyte/source-faker": "6.2.21",
+    "airbyte/destination-dev-null": "0.7.21",
+}
+
+
 def data_plane_images(app_version: str) -> list[str]:
     """Images the launcher and its first sync's job pods pull (connectors aside)."""
     return [

@@ -329,6 +329,12 @@ MUTANTS: list[Mutant] = [
        "an unattended install with a wrong data plane secret builds everything, then fails",
        ("tests/test_first_registration.py::"
         "test_unattended_wrong_credentials_exit_4_naming_what_to_check",)),
+    _m("install", "                    if repository in tags and isinstance(tag, str) and tag:",
+       "                    if False:",
+       "verify's connectors are pre-pulled with airbox's pinned tags even when the "
+       "workspace's definitions name others",
+       ("tests/test_verify.py::"
+        "test_install_prepulls_verify_connectors_and_never_waits_for_them",)),
     # ------------------------------------------------------------------ status
     _m("status", 'self.add(Check("kubernetes", "fail", "no node is Ready: pods cannot run",',
        'self.add(Check("kubernetes", "warn", "no node is Ready: pods cannot run",',

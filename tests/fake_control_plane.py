@@ -161,6 +161,9 @@ class FakeControlPlane:
     # discover fail instead.
     discover_seconds: float = 0.0
     discover_failure: str | None = None
+    # Called (outside the lock) as the discover starts, e.g. to wait until the node has
+    # the source's image, as the discover pod does.
+    on_discover: Callable[[], None] | None = None
     # Called as job(status) changes, with (job, new status): how the fake cluster learns
     # that a sync runs (tests wire it to FakeK8s.job_pod).
     job_listeners: list[Callable[[dict[str, Any], str], None]] = field(default_factory=list)
@@ -898,6 +901,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if self.command == "POST" and parts.path == "/v1/connections":
             # The discover before the connection exists; the client may give up meanwhile.
+            if fake.on_discover is not None:
+                fake.on_discover()
             if fake.discover_seconds and fake.stopping.wait(fake.discover_seconds):
                 return
             if fake.discover_failure is not None:

@@ -3,15 +3,22 @@
 The Docker Engine trusts registries on loopback addresses over plain HTTP, so the real
 daemon can ``docker pull 127.0.0.1:PORT/name:tag`` from it: airbox's pull code runs for
 real, without Docker Hub. It serves one tiny image (tests/fakes/images.rootfs_tar) under
-any name, and can answer a pull with Docker Hub's rate-limit error instead.
+any name, and can answer a pull with Docker Hub's rate-limit error instead. For
+benchmarks it can carry a big layer (``extra_layer`` bytes of noise, as incompressible as
+a real connector's layers) and send blobs at ``rate`` bytes per second per download (a
+slow line to the registry).
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
+import os
+import tarfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,25 +38,29 @@ def _digest(data: bytes) -> str:
 @dataclass
 class FakeRegistry:
     rate_limited: bool = False
+    extra_layer: int = 0
+    rate: float = 0.0
     pulls: list[str] = field(default_factory=list)
     blobs: dict[str, bytes] = field(default_factory=dict)
     manifest: bytes = b""
 
     def __post_init__(self) -> None:
-        layer_tar = rootfs_tar()
-        layer = gzip.compress(layer_tar, mtime=0)
+        tars = [rootfs_tar()]
+        if self.extra_layer:
+            tars.append(_noise_tar(self.extra_layer))
+        layers = [gzip.compress(t, mtime=0, compresslevel=1) for t in tars]
         config = json.dumps({
             "architecture": "amd64", "os": "linux",
             "config": {"Cmd": ["sleep", "infinity"]},
-            "rootfs": {"type": "layers", "diff_ids": [_digest(layer_tar)]},
+            "rootfs": {"type": "layers", "diff_ids": [_digest(t) for t in tars]},
         }).encode()
-        self.blobs = {_digest(layer): layer, _digest(config): config}
+        self.blobs = {_digest(config): config, **{_digest(b): b for b in layers}}
         self.manifest = json.dumps({
             "schemaVersion": 2, "mediaType": MANIFEST_TYPE,
             "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
                        "size": len(config), "digest": _digest(config)},
             "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                        "size": len(layer), "digest": _digest(layer)}],
+                        "size": len(b), "digest": _digest(b)} for b in layers],
         }).encode()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -69,13 +80,25 @@ class FakeRegistry:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-            def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+            def _send(self, status: int, body: bytes, headers: dict[str, str],
+                      throttle: bool = False) -> None:
                 self.send_response(status)
                 for key, value in {**headers, "Content-Length": str(len(body))}.items():
                     self.send_header(key, value)
                 self.end_headers()
-                if self.command != "HEAD":
+                if self.command == "HEAD":
+                    return
+                if not (throttle and registry.rate):
                     self.wfile.write(body)
+                    return
+                chunk = 64 * 1024
+                started = time.monotonic()
+                for sent in range(0, len(body), chunk):
+                    self.wfile.write(body[sent:sent + chunk])
+                    # Hold the line's rate: never ahead of sent / rate seconds.
+                    ahead = (sent + chunk) / registry.rate - (time.monotonic() - started)
+                    if ahead > 0:
+                        time.sleep(ahead)
 
             def do_HEAD(self) -> None:
                 self.do_GET()
@@ -101,12 +124,23 @@ class FakeRegistry:
                     blob = registry.blobs.get(path.rsplit("/", 1)[-1])
                     if blob is not None:
                         self._send(200, blob, {"Content-Type": "application/octet-stream",
-                                               "Docker-Content-Digest": _digest(blob)})
+                                               "Docker-Content-Digest": _digest(blob)},
+                                   throttle=True)
                         return
                 self._send(404, b'{"errors": [{"code": "NOT_FOUND"}]}',
                            {"Content-Type": "application/json"})
 
         return Handler
+
+
+def _noise_tar(size: int) -> bytes:
+    """A layer holding one file of ``size`` random bytes."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        info = tarfile.TarInfo("opt/connector/blob")
+        info.size = size
+        tar.addfile(info, io.BytesIO(os.urandom(size)))
+    return out.getvalue()
 
 
 @pytest.fixture

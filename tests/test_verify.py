@@ -20,6 +20,8 @@ import pytest
 from airbox.errors import UsageError
 from airbox.ops.verify import DISCOVERING, parse_timeout
 from tests.fake_control_plane import DEFINITIONS, FakeControlPlane, fake_cp  # noqa: F401
+from tests.fakes import nodetools
+from tests.fakes.fixture import docker_client
 from tests.helpers import airbox_bin, default_signals
 from tests.installer import Installer, cp_env, registering
 from tests.test_workspaces import region_id
@@ -449,3 +451,31 @@ def test_an_api_error_while_polling_cancels_the_job_first(
                         and r.path.startswith("/v1/connections/"))
     assert cancel < first_delete
     nothing_left(cp)
+
+
+# ------------------------------------------------- verify's connectors pre-pulled
+
+
+def test_install_prepulls_verify_connectors_and_never_waits_for_them(
+    installer: Installer, fake_cp: FakeControlPlane,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The node's registry never answers (each `crictl pull` in it hangs): the install
+    still completes, and the node has been asked to pull faker and dev-null with the
+    tags of the workspace's definitions (newer than airbox's pinned ones here)."""
+    inst, cp = installer, fake_cp
+    inst.fake.use_docker(nodetools.ensure_tools_image(docker_client(), slow_registry=True))
+    monkeypatch.setitem(DEFINITIONS["sources"][0], "dockerImageTag", "6.2.99")
+    monkeypatch.setitem(DEFINITIONS["destinations"][0], "dockerImageTag", "0.7.99")
+    installed(inst, cp)
+    node = docker_client().containers.get(f"{inst.cluster}-control-plane")
+    wanted = ["crictl pull docker.io/airbyte/source-faker:6.2.99",
+              "crictl pull docker.io/airbyte/destination-dev-null:0.7.99"]
+    for _ in range(200):  # handed to the node by now, or within moments
+        if all(w in nodetools.calls(node) for w in wanted):
+            break
+        node.reload()
+    assert sorted(c for c in nodetools.calls(node) if c.startswith("crictl pull")) == sorted(
+        wanted)
+    # Still pulling (the registry never answers): the install did not wait for them.
+    assert nodetools.images_in(node) == []

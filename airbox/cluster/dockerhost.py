@@ -227,6 +227,19 @@ class DockerHost:
                           (out or b"").decode(errors="replace"),
                           (err or b"").decode(errors="replace"))
 
+    def exec_detached(self, name: str, argv: list[str]) -> None:
+        """Start ``argv`` inside the running container ``name`` and return at once
+        (``docker exec -d``): it goes on after airbox exits."""
+        import docker.errors
+
+        try:
+            self.client.containers.get(name).exec_run(argv, detach=True)
+        except docker.errors.NotFound:
+            raise DockerError(f"the container {name} does not exist") from None
+        except docker.errors.APIError as exc:
+            raise DockerError(f"docker exec -d {name} {' '.join(argv)} failed: "
+                              f"{exc.explanation or exc}") from None
+
     def data_root(self) -> str:
         return str(self.info().get("DockerRootDir") or "")
 

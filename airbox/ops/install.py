@@ -501,6 +501,88 @@ def wait_for_api(ctx: Context, line: StepLine, timeout: float = 120) -> None:
         delay = min(delay * 2, 5)
 
 
+class ConnectorImages(Step[Context]):
+    """Start pulling verify's connectors inside the node, and go on at once.
+
+    The first ``airbox verify`` otherwise waits for them: creating its connection makes
+    the control plane run a discover in this data plane, whose pod pulls source-faker
+    first (minutes on a slow line). The pulls run in the node's containerd (``docker
+    exec -d <node> crictl pull``), in parallel with the rest of the install and after
+    it; nothing waits for them and nothing fails because of them. The tags are the
+    workspace's definitions' when the application's credentials can read them quickly,
+    else the ones airbox pins (``versions.VERIFY_CONNECTORS``).
+    """
+
+    name = "connector-images"
+    title = "Pre-pull verify's connector images in the node (in the background)"
+
+    def applies(self, ctx: Context) -> bool:
+        return ctx.settings.target.is_kind and ctx.options.preload_images
+
+    def commands(self, ctx: Context) -> list[list[str]]:
+        return [["docker", "exec", "-d", ctx.settings.node_container, "crictl", "pull",
+                 connector_ref(repository, tag)]
+                for repository, tag in versions.VERIFY_CONNECTORS.items()]
+
+    def run(self, ctx: Context, line: StepLine) -> None:
+        # A daemon thread: the definitions lookup may take a few seconds, and the install
+        # must not wait for it (nor for the pulls, which run in the node).
+        threading.Thread(target=prepull_connectors, args=(ctx,), daemon=True).start()
+        line.update("source-faker and destination-dev-null, pulled inside the node while "
+                    "the install goes on")
+
+
+def connector_ref(repository: str, tag: str) -> str:
+    """The reference the node's containerd pulls (and the launcher's pods name)."""
+    return f"docker.io/{repository}:{tag}"
+
+
+def connector_tags(ctx: Context) -> dict[str, str]:
+    """verify's connectors and their tags: the workspace's definitions' (asked with short
+    timeouts, never retried) when the application's credentials are at hand, else the
+    pinned ones."""
+    tags = dict(versions.VERIFY_CONNECTORS)
+    reg = ctx.settings.registration
+    if reg is None:
+        return tags
+    from airbox.controlplane.api import NO_RETRY, AirbyteApi, Timeouts
+
+    try:
+        with AirbyteApi(ctx.settings.control_plane.api_url, reg.client_id, reg.client_secret,
+                        token_cache=ctx.state.token, timeout=Timeouts(connect=3.0, read=5.0),
+                        retries=NO_RETRY) as api:
+            visible = api.workspaces()
+            wanted = [w for w in visible if w.get("name") in ctx.settings.workspaces
+                      or w.get("workspaceId") in ctx.settings.workspaces] or visible
+            if not wanted:
+                return tags
+            workspace_id = str(wanted[0].get("workspaceId"))
+            for kind in ("sources", "destinations"):
+                for definition in api.definitions(workspace_id, kind):
+                    repository = definition.get("dockerRepository")
+                    tag = definition.get("dockerImageTag")
+                    if repository in tags and isinstance(tag, str) and tag:
+                        tags[str(repository)] = tag
+    except Exception as exc:  # best effort: the pinned tags serve as well
+        runlog.logger().info("connector tags from the definitions unavailable (%s): "
+                             "using airbox's pinned ones", exc)
+    return tags
+
+
+def prepull_connectors(ctx: Context) -> None:
+    """Start the pulls (``docker exec -d``); never raises: at worst verify pulls later."""
+    log = runlog.logger()
+    try:
+        docker = DockerHost.connect()
+        for repository, tag in connector_tags(ctx).items():
+            ref = connector_ref(repository, tag)
+            docker.exec_detached(ctx.settings.node_container, ["crictl", "pull", ref])
+            log.info("pulling %s inside the node %s", ref, ctx.settings.node_container)
+    except Exception as exc:
+        log.warning("the connector images were not pre-pulled (%s): the first verify "
+                    "pulls them", exc)
+
+
 class LoadImages(Step[Context]):
     name = "load-images"
     title = "Load the images into the cluster"
@@ -829,6 +911,7 @@ def steps() -> list[Step[Context]]:
         PullImages(),
         Cluster(),
         NodeRestartPolicy(),
+        ConnectorImages(),
         LoadImages(),
         Namespace(),
         SecretStep(),

@@ -10,7 +10,8 @@ for the node's tools. They keep their state in the container under ``/fake``:
   from the first look when missing). ``kubeadm certs check-expiration`` prints kubeadm's
   tables from it; ``kubeadm certs renew all`` moves it a year ahead of now.
 - ``/fake/images/<id>.json``: one crictl image object each; ``crictl images -o json``
-  lists them, ``crictl rmi ID`` removes one (and refuses one a container uses).
+  lists them, ``crictl rmi ID`` removes one (and refuses one a container uses),
+  ``crictl pull REF`` adds one (or, with ``/fake/registry``, waits for a harness to).
 - ``/fake/containers.json``: what ``crictl ps -a -o json`` answers.
 - ``/fake/df``: what ``df`` prints.
 - ``/fake/calls``: one line per call, for the tests to read.
@@ -100,6 +101,21 @@ case "$1" in
     if [ -f /fake/containers.json ]; then cat /fake/containers.json
     else echo '{"containers": []}'; fi
     ;;
+  pull)
+    # The node's containerd pulls the image. Here it is there at once, unless
+    # /fake/registry exists: then a harness plays the registry (it sees this call in
+    # /fake/calls, fetches the image and writes its entry) and the pull waits for it,
+    # as a real pull blocks until the image is in.
+    name=${2#docker.io/}
+    h=$(printf '%s' "$name" | sha256sum)
+    h=${h%% *}
+    if [ -f /fake/registry ]; then
+      while [ ! -f "/fake/images/sha256:$h.json" ]; do sleep 0.2; done
+    else
+      printf '{"id": "sha256:%s", "repoTags": ["docker.io/%s"], "repoDigests": [], "size": "1000", "uid": null, "username": "", "spec": null, "pinned": false}' "$h" "$name" > "/fake/images/sha256:$h.json"
+    fi
+    echo "Image is up to date for sha256:$h"
+    ;;
   rmi)
     shift
     for id in "$@"; do
@@ -131,15 +147,15 @@ echo "overlay          104857600 10485760  94371840      10% /"
 
 SCRIPTS = {"/usr/bin/kubeadm": KUBEADM, "/usr/bin/crictl": CRICTL, "/usr/bin/df": DF}
 BINARIES = {"/bin/sh": "dash", "/usr/bin/cat": "cat", "/usr/bin/rm": "rm",
-            "/usr/bin/date": "date"}
+            "/usr/bin/date": "date", "/usr/bin/sha256sum": "sha256sum"}
 
 
-def _tag() -> str:
+def _tag(slow_registry: bool = False) -> str:
     digest = hashlib.sha256("".join(SCRIPTS.values()).encode()).hexdigest()[:12]
-    return f"fakek8s/node:tools-{digest}"
+    return f"fakek8s/node:tools-{digest}" + ("-slow-registry" if slow_registry else "")
 
 
-def _rootfs() -> bytes:
+def _rootfs(slow_registry: bool = False) -> bytes:
     base = io.BytesIO(images.rootfs_tar())
     out = io.BytesIO()
     seen: set[str] = set()
@@ -165,12 +181,18 @@ def _rootfs() -> bytes:
             tar.addfile(info, io.BytesIO(data))
             seen.add(info.name)
         images._add_dirs(tar, "/fake/images/x", seen)
+        if slow_registry:
+            info = tarfile.TarInfo("fake/registry")
+            tar.addfile(info, io.BytesIO(b""))
     return out.getvalue()
 
 
-def ensure_tools_image(client: Any) -> str:
-    """Build the image once (its tag follows the scripts); return its reference."""
-    ref = _tag()
+def ensure_tools_image(client: Any, *, slow_registry: bool = False) -> str:
+    """Build the image once (its tag follows the scripts); return its reference.
+
+    ``slow_registry``: ``crictl pull`` waits for a harness to bring the image (see the
+    script), forever if none does: a node whose registry is slow or unreachable."""
+    ref = _tag(slow_registry)
     with images._lock:
         try:
             client.images.get(ref)
@@ -179,7 +201,7 @@ def ensure_tools_image(client: Any) -> str:
             pass
         repository, tag = parse_repository_tag(ref)
         client.api.import_image_from_data(
-            _rootfs(), repository=repository, tag=tag,
+            _rootfs(slow_registry), repository=repository, tag=tag,
             changes=["ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                      'CMD ["sleep", "infinity"]', f"LABEL {images.IMAGE_LABEL}=1"])
     return ref
