@@ -116,7 +116,9 @@ class Redactor:
 
 
 # Keys that *name* a Secret or a key in it (``dataPlane.clientIdSecretKey``): not secret.
-_REFERENCE_KEY = re.compile(r"(?i)(secretkey|secretname|secret_name|secret_key|refname|refkey)$")
+# The workload launcher's such settings end in _REF_NAME/_REF_KEY (VAULT_AUTH_TOKEN_REF_NAME).
+_REFERENCE_KEY = re.compile(
+    r"(?i)(secretkey|secretname|secret_name|secret_key|refname|refkey|ref_name|ref_key)$")
 
 
 def is_secret_key(key: str) -> bool:

@@ -111,6 +111,9 @@ MUTANTS: list[Mutant] = [
        equivalent="mask_all's _URL_PASSWORD_PART matches every URL password _URL_PASSWORD "
                   "does (an empty user name included), so mask_all already changes the text; "
                   "only a password that is literally ******** would differ"),
+    _m("redact", "refname|refkey|ref_name|ref_key)$", "refname|refkey)$",
+       "the launcher's VAULT_AUTH_TOKEN_REF_NAME-style settings are taken for secrets: a "
+       "values: override of one is refused, and bundles mask the Secret names they hold"),
     # ---------------------------------------------------------------- settings
     _m("settings", '        ("registration", "clientSecret"),\n', "",
        "the application's client secret is saved in settings.yaml, not credentials.yaml",

@@ -34,7 +34,7 @@ from airbox.config import chart as chartnames
 from airbox.config.settings import Settings, validate
 from airbox.render import chartcheck, manifests
 from tests import answers_factory as af
-from tests.fakes import chart_model
+from tests.fakes import chart_model, launcher_model
 
 ROOT = Path(__file__).resolve().parent.parent
 # ../shared/charts beside the project; a git worktree kept one folder deeper (as in
@@ -393,6 +393,15 @@ def test_the_fake_helms_model_matches_the_real_chart(
 
     assert wiring(model) == wiring(real)
     assert names(model) == names(real)
+    # What the fakes' job pods are built from (tests/fakes/launcher_model.py): the
+    # launcher's settings for the secrets manager and the data plane's credentials.
+    read = {"SECRET_PERSISTENCE", "DATAPLANE_CLIENT_ID_SECRET_NAME",
+            "DATAPLANE_CLIENT_ID_SECRET_KEY", "DATAPLANE_CLIENT_SECRET_SECRET_NAME",
+            "DATAPLANE_CLIENT_SECRET_SECRET_KEY", *launcher_model.SECRET_REFS,
+            *(s for pair in launcher_model.SECRET_REFS.values() for s in pair)}
+    model_env, real_env = launcher_env(model), launcher_env(real)
+    assert ({k: v for k, v in model_env.items() if k in read}
+            == {k: v for k, v in real_env.items() if k in read})
     assert chartcheck.images(model)[0] == chartcheck.images(real)[0]
     model_secret = next(d for d in model if d["kind"] == "Secret")
     real_secret = next(d for d in real if d["kind"] == "Secret")
@@ -401,3 +410,117 @@ def test_the_fake_helms_model_matches_the_real_chart(
     mutated["image"] = {"tag": "x"}
     assert (chartcheck.images(chart_model.render("dp1", "airbyte", mutated, "1.8.1"))[0]
             == chartcheck.images(render(pinned, mutated))[0])
+
+
+# ------------------------------------------- secrets-manager credentials in the job pods
+
+# The workload launcher hands the secrets manager's credentials to a job pod's init
+# container (the one that hydrates connector secrets) only as secretKeyRefs it builds
+# from these settings, each pair naming a Secret and a key. The platform's own names,
+# typos included, as airbytehq/airbyte-platform has them:
+#   airbyte-workload-launcher/src/main/resources/application.yml (airbyte.secret.store.*:
+#     *-ref-name / *-ref-key), read by
+#   airbyte-workload-launcher/src/main/kotlin/config/EnvVarConfigBeanFactory.kt
+#     (secretPersistenceSecretsEnvMap; the variable names from constants/EnvVarConstants.kt).
+# manager -> [(init container variable, Secret-name setting, key setting)]
+PLATFORM_REFS: dict[str, list[tuple[str, str, str]]] = {
+    "AWS_SECRET_MANAGER": [
+        ("AWS_SECRET_MANAGER_ACCESS_KEY_ID", "AWS_SECRET_MANAGER_ACCESS_KEY_ID_REF_NAME",
+         "AWS_SECRET_MANAGER_ACCESS_KEY_ID_REF_KEY"),
+        ("AWS_SECRET_MANAGER_SECRET_ACCESS_KEY", "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_NAME",
+         "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_KEY"),
+    ],
+    "GOOGLE_SECRET_MANAGER": [
+        ("SECRET_STORE_GCP_CREDENTIALS", "SECRET_STORE_GCP_SECRET_NAME",
+         "SECRET_STORE_GCP_SECRET_KEY"),
+    ],
+    "VAULT": [("VAULT_AUTH_TOKEN", "VAULT_AUTH_TOKEN_REF_NAME", "VAULT_AUTH_TOKEN_REF_KEY")],
+    "AZURE_KEY_VAULT": [
+        ("AB_AZURE_KEY_VAULT_CLIENT_ID", "AB_AZURE_KEY_VAULT_CLIENT_ID_REF_NAME",
+         "AB_AZURE_KEY_VAULT_CLIENT_ID_REF_REF_KEY"),
+        ("AB_AZURE_KEY_VAULT_CLIENT_SECRET", "AB_AZURE_KEY_VAULT_CLIENT_SECRET_REF_REF_NAME",
+         "AB_AZURE_KEY_VAULT_CLIENT_SECRET_REF_REF_KEY"),
+    ],
+}
+EVERY_REF_SETTING = {name for refs in PLATFORM_REFS.values() for _, n, k in refs
+                     for name in (n, k)}
+# Each manager's credentials as the answers give them (tests/answers_factory.py).
+CREDENTIALS: dict[str, dict[str, str]] = {
+    "aws-keys": {"AWS_SECRET_MANAGER_ACCESS_KEY_ID": af.SECRETS["sm_access"],
+                 "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY": af.SECRETS["sm_secret"]},
+    "aws-instance-profile": {},
+    "google": {"SECRET_STORE_GCP_CREDENTIALS": "<the key file>"},
+    "vault": {"VAULT_AUTH_TOKEN": af.SECRETS["vault"]},
+    "azure-key-vault": {"AB_AZURE_KEY_VAULT_CLIENT_ID": af.SECRETS["akv_id"],
+                        "AB_AZURE_KEY_VAULT_CLIENT_SECRET": af.SECRETS["akv_secret"]},
+}
+
+
+def test_airbox_reads_the_launcher_settings_the_platform_names() -> None:
+    """The one table in airbox (render/secretrefs.py) is the platform's, name for name,
+    and says where it comes from."""
+    from airbox.render import secretrefs
+
+    table = {(r.manager, r.variable, r.ref_name, r.ref_key) for r in secretrefs.CREDENTIAL_REFS}
+    assert table == {(manager, *row) for manager, rows in PLATFORM_REFS.items()
+                     for row in rows}
+    assert secretrefs.PLATFORM_SOURCES == (
+        "airbyte-workload-launcher/src/main/resources/application.yml",
+        "airbyte-workload-launcher/src/main/kotlin/config/EnvVarConfigBeanFactory.kt",
+    )
+    # The fakes model the launcher from the same names (not from airbox's table).
+    assert {v: pair for v, pair in launcher_model.SECRET_REFS.items()} == {
+        variable: (name, key) for rows in PLATFORM_REFS.values()
+        for variable, name, key in rows}
+
+
+@pytest.mark.parametrize("sm", af.SECRETS_MANAGERS)
+def test_the_launcher_gets_every_setting_that_hands_credentials_to_job_pods(
+    pinned: helm_python.Chart, tmp_path: Path, sm: str
+) -> None:
+    settings = settings_for(tmp_path, sm, "s3-keys")
+    _, secret, values = generated(settings)
+    docs = render(pinned, values)
+    assert chartcheck.pod_problems(docs, secret) == []
+    env = launcher_env(docs)
+    expected = CREDENTIALS[sm]
+    if "SECRET_STORE_GCP_CREDENTIALS" in expected:
+        expected = {"SECRET_STORE_GCP_CREDENTIALS": (tmp_path / "sa.json").read_text()}
+    refs = PLATFORM_REFS[settings.secrets_manager.type]
+    if not expected:
+        # Keyless (an instance profile): nothing is handed over, the AWS default chain
+        # applies in the job pod.
+        assert EVERY_REF_SETTING.isdisjoint(env), sorted(EVERY_REF_SETTING & set(env))
+        return
+    for variable, name_setting, key_setting in refs:
+        # Each names airbox's Secret and a key in it that holds this very credential.
+        assert env[name_setting] == manifests.SECRET_NAME, name_setting
+        assert secret["stringData"][env[key_setting]] == expected[variable], key_setting
+    # Nothing for another manager.
+    ours = {name for _, n, k in refs for name in (n, k)}
+    assert (EVERY_REF_SETTING - ours).isdisjoint(env)
+
+
+@pytest.mark.parametrize(("sm", "st"), [("aws-instance-profile", "s3-instance-profile"),
+                                        ("aws-instance-profile", "default"),
+                                        ("vault", "s3-instance-profile")])
+def test_with_an_instance_profile_every_reference_resolves_to_a_key_of_airboxs_secret(
+    pinned: helm_python.Chart, tmp_path: Path, sm: str, st: str
+) -> None:
+    """The chart renders the access-key references whatever the authentication type:
+    the keys must be in airbox's Secret (empty), or the launcher never starts."""
+    settings = settings_for(tmp_path, sm, st)
+    _, secret, values = generated(settings)
+    docs = render(pinned, values)
+    refs = chartcheck.secret_refs(docs)
+    assert refs
+    for ref in refs:
+        assert ref.secret == manifests.SECRET_NAME, ref
+        assert ref.key in secret["stringData"], ref.describe()
+    # The instance-profile keys are there, and empty: no stray credential.
+    empty = {"AWS_SECRET_MANAGER_ACCESS_KEY_ID", "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY"} \
+        if sm.startswith("aws") else set()
+    if st == "s3-instance-profile":
+        empty |= {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    assert {k: secret["stringData"][k] for k in empty} == dict.fromkeys(empty, "")
+    assert {k for k in empty if k in {r.key for r in refs}} == empty

@@ -106,6 +106,36 @@ def _st_expected(st: str, tmp_path: Path) -> tuple[dict[str, str], dict[str, Any
     }[st]
 
 
+def _refs(*pairs: tuple[str, str, str]) -> list[dict[str, str]]:
+    return [entry for name_setting, key_setting, key in pairs
+            for entry in ({"name": name_setting, "value": S},
+                          {"name": key_setting, "value": key})]
+
+
+# The workload launcher's settings naming the Secret and key of each credential its job
+# pods' init container gets (airbyte-platform workload-launcher application.yml).
+JOB_POD_REFS: dict[str, list[dict[str, str]]] = {
+    "aws-keys": _refs(("AWS_SECRET_MANAGER_ACCESS_KEY_ID_REF_NAME",
+                       "AWS_SECRET_MANAGER_ACCESS_KEY_ID_REF_KEY",
+                       "AWS_SECRET_MANAGER_ACCESS_KEY_ID"),
+                      ("AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_NAME",
+                       "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_KEY",
+                       "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY")),
+    # Keyless: the init container uses the AWS default credentials chain.
+    "aws-instance-profile": [],
+    "google": _refs(("SECRET_STORE_GCP_SECRET_NAME", "SECRET_STORE_GCP_SECRET_KEY",
+                     "SECRET_STORE_GCP_CREDENTIALS")),
+    "azure-key-vault": _refs(("AB_AZURE_KEY_VAULT_CLIENT_ID_REF_NAME",
+                              "AB_AZURE_KEY_VAULT_CLIENT_ID_REF_REF_KEY",
+                              "AB_AZURE_KEY_VAULT_CLIENT_ID"),
+                             ("AB_AZURE_KEY_VAULT_CLIENT_SECRET_REF_REF_NAME",
+                              "AB_AZURE_KEY_VAULT_CLIENT_SECRET_REF_REF_KEY",
+                              "AB_AZURE_KEY_VAULT_CLIENT_SECRET")),
+    "vault": _refs(("VAULT_AUTH_TOKEN_REF_NAME", "VAULT_AUTH_TOKEN_REF_KEY",
+                    "VAULT_AUTH_TOKEN")),
+}
+
+
 @pytest.mark.parametrize("sm", ["aws-keys", "aws-instance-profile", "google",
                                 "azure-key-vault", "vault"])
 def test_secret_and_values_per_secrets_manager(tmp_path: Path, sm: str) -> None:
@@ -113,10 +143,12 @@ def test_secret_and_values_per_secrets_manager(tmp_path: Path, sm: str) -> None:
     sm_data, sm_values = _sm_expected(sm, tmp_path)
     assert manifests.secret_data(settings) == {**DP, **sm_data}
     launcher = {}
-    if sm == "azure-key-vault":
-        # The chart has no value for Key Vault tags: the launcher reads them from its env.
-        launcher = {"workloadLauncher": {"extraEnv": [
-            {"name": "AB_AZURE_KEY_VAULT_TAGS", "value": "team=data,env=prod"}]}}
+    if JOB_POD_REFS[sm]:
+        # The launcher hands the credentials to its job pods only from these settings
+        # (the chart renders none of them); Key Vault tags too have no chart value.
+        launcher = {"workloadLauncher": {"extraEnv": JOB_POD_REFS[sm] + (
+            [{"name": "AB_AZURE_KEY_VAULT_TAGS", "value": "team=data,env=prod"}]
+            if sm == "azure-key-vault" else [])}}
     values = manifests.helm_values(settings)
     # Storage has its own test (the default one is airbox's local store).
     values.pop("storage")
@@ -139,15 +171,17 @@ def test_secret_and_values_per_storage(tmp_path: Path, st: str) -> None:
                                                **st_data}
     values = manifests.helm_values(settings)
     assert values["storage"] == st_values
+    launcher = values["workloadLauncher"]
+    assert launcher.pop("extraEnv") == JOB_POD_REFS["vault"]
     if st == "gcs":
-        assert values["workloadLauncher"] == {
+        assert launcher == {
             "volumes": [{"name": "airbox-gcp-creds", "secret": {
                 "secretName": S, "items": [{"key": "gcp.json", "path": "gcp.json"}]}}],
             "volumeMounts": [{"name": "airbox-gcp-creds", "mountPath": "/secrets/gcp-creds",
                               "readOnly": True}],
         }
     else:
-        assert "workloadLauncher" not in values
+        assert launcher == {}
 
 
 def test_user_launcher_entries_are_kept_and_airbox_adds_only_what_they_do_not_name(

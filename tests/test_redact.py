@@ -109,6 +109,9 @@ def test_reset_forgets_every_value() -> None:
     ("tokenizer", False), ("TOKENIZER_MODEL", False), ("secretary", False),
     ("clientSecretSecretKey", False), ("secretName", False), ("credentialsSecretKey", False),
     ("clientId", False), ("bucket", False), ("region", False),
+    # The workload launcher's settings naming a Secret and key (typos its own).
+    ("VAULT_AUTH_TOKEN_REF_NAME", False), ("AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_KEY", False),
+    ("AB_AZURE_KEY_VAULT_CLIENT_SECRET_REF_REF_NAME", False),
 ])
 def test_is_secret_key(key: str, secret: bool) -> None:
     assert is_secret_key(key) is secret

@@ -49,7 +49,10 @@ backward compatible; new keys may appear)::
 Check ids: ``docker``, ``node-container``, ``kubernetes``, ``release``, ``pods``,
 ``storage`` (the MinIO airbox runs when no storage is configured: ready, bucket made,
 its host data directory there; ``skip`` for a store you configured), ``events``,
-``credentials``, ``registration``, ``heartbeat``, then the ones that look
+``credentials``, ``job-credentials`` (the launcher's settings hand every credential the
+secrets manager needs to its job pods, each from a key of airbox's Secret; ``fail``
+otherwise: syncs with secrets could not read them), ``registration``, ``heartbeat``,
+then the ones that look
 ahead: ``restart-policy`` (the node comes back after a reboot), ``certificates``
 (kubeadm's, read in the node: warn under 30 days, fail once expired), ``disk`` (the
 node's image store and the host's Docker data root: warn above 80%, fail from 95%),
@@ -93,7 +96,7 @@ from airbox.redact import REDACTOR
 
 STATUS_VERSION = 1
 CHECK_IDS = ("docker", "node-container", "kubernetes", "release", "pods", "storage", "events",
-             "credentials", "registration", "heartbeat",
+             "credentials", "job-credentials", "registration", "heartbeat",
              # Looking ahead: what will break in the coming weeks, not what is broken now.
              "restart-policy", "certificates", "disk", "images", "versions",
              # Last: does any workspace send its syncs here?
@@ -160,6 +163,7 @@ class Probes:
     images: Outcome = field(default_factory=Outcome)
     routing: Outcome = field(default_factory=Outcome)
     storage: Outcome = field(default_factory=Outcome)
+    launcher: Outcome = field(default_factory=Outcome)
 
 
 # ---------------------------------------------------------------------------- probes
@@ -246,6 +250,40 @@ def _probe_storage(inst: Installed, runner: Runner) -> dict[str, Any]:
                             command=REDACTOR.mask_argv(argv), returncode=result.returncode,
                             output_tail=REDACTOR.mask_all(result.stderr[-2000:]))
     return found
+
+
+def _probe_launcher(inst: Installed, runner: Runner) -> dict[str, Any] | None:
+    """The launcher's plain settings (its Deployment's env, ConfigMaps resolved) and the
+    keys of airbox's Secret; None when the Deployment is missing."""
+    from airbox.installed import not_found
+    from airbox.ops import hydration
+    from airbox.render import chartcheck
+
+    ns = inst.settings.namespace
+
+    def get(kind: str, name: str) -> dict[str, Any] | None:
+        try:
+            return kube.get_json(runner, inst.kube, "--namespace", ns, "get", kind, name,
+                                 timeout=15)
+        except ToolError as exc:
+            if not_found(exc):
+                return None
+            raise
+
+    deployment = get("deployment", commands.deployment_name(inst.settings))
+    if deployment is None:
+        return None
+    container = next(chartcheck.containers([deployment]), None)
+    if container is None:
+        return {"env": {}, "keys": set()}
+    names = {str((source.get("configMapRef") or {}).get("name"))
+             for source in container.spec.get("envFrom") or [] if source.get("configMapRef")}
+    names |= {str(ref.get("name")) for entry in container.spec.get("env") or []
+              if (ref := (entry.get("valueFrom") or {}).get("configMapKeyRef"))}
+    configmaps = {name: (found.get("data") or {}) for name in sorted(names)
+                  if (found := get("configmap", name)) is not None}
+    return {"env": chartcheck.env_values(container, configmaps),
+            "keys": hydration.read_secret_keys(runner, inst.kube, ns)}
 
 
 def _probe_events(inst: Installed, runner: Runner) -> list[dict[str, Any]]:
@@ -344,6 +382,7 @@ def run_probes(inst: Installed, runner: Runner) -> Probes:
         "logs": lambda: _probe_logs(inst, runner),
         "registration": lambda: _probe_registration(inst),
         "routing": lambda: _probe_routing(inst),
+        "launcher": lambda: _probe_launcher(inst, runner),
     }
     if inst.settings.target.is_kind and inst.settings.storage is None:
         jobs["storage"] = lambda: _probe_storage(inst, runner)
@@ -361,7 +400,8 @@ def run_probes(inst: Installed, runner: Runner) -> Probes:
                   logs=results["logs"], registration=results["registration"],
                   certificates=results.get("certificates", Outcome()),
                   disk=results.get("disk", Outcome()), images=results.get("images", Outcome()),
-                  routing=results["routing"], storage=results.get("storage", Outcome()))
+                  routing=results["routing"], storage=results.get("storage", Outcome()),
+                  launcher=results["launcher"])
 
 
 # ---------------------------------------------------------------------------- checks
@@ -442,6 +482,7 @@ class Assessment:
         self.storage_check()
         self.events_check()
         self.credentials()
+        self.job_credentials()
         self.registration_checks()
         self.restart_policy()
         self.certificates()
@@ -790,6 +831,35 @@ class Assessment:
             return
         self.add(Check("credentials", "ok", "no authentication errors in the launcher's logs "
                                             f"(last {LOG_WINDOW})"))
+
+    def job_credentials(self) -> None:
+        """Statically, what verify checks in a job pod: the launcher hands every credential
+        the secrets manager needs to its job pods' init container, from airbox's Secret."""
+        from airbox.ops import hydration
+
+        section = self.inst.settings.secrets_manager
+        if self.blocked:
+            self.skip("job-credentials", f"not checked: {self.blocked}")
+            return
+        if not self.p.launcher.ok:
+            assert self.p.launcher.error is not None
+            self.skip("job-credentials", "could not read the launcher's settings: "
+                                         f"{why(self.p.launcher.error)}")
+            return
+        found: dict[str, Any] | None = self.p.launcher.value
+        if found is None:
+            self.skip("job-credentials", "not checked: the launcher's Deployment is missing")
+            return
+        problems = hydration.launcher_problems(section, found["env"], found["keys"])
+        if problems:
+            self.add(Check("job-credentials", "fail",
+                           f"job pods would not get the {section.spec.label} credentials: "
+                           "syncs could not read their connectors' secrets", problems,
+                           next=f"airbox install --name {self.name}  (sets them again; a "
+                                "values: entry of workloadLauncher.extraEnv with the same "
+                                "name wins over airbox's)"))
+            return
+        self.add(Check("job-credentials", "ok", f"job pods get {hydration.arrives(section)}"))
 
     # ------------------------------------------------------------- control plane
 

@@ -58,6 +58,7 @@ from airbox.controlplane.api import AirbyteApi
 from airbox.errors import AirboxError, ControlPlaneError, MissingInput, UsageError
 from airbox.installed import Installed, require_installed, tool_runner
 from airbox.lock import dataplane_lock
+from airbox.ops import hydration
 from airbox.ops.workspaces import (
     Region,
     find_region,
@@ -223,6 +224,10 @@ class Verifier:
         # What this run creates is named for clean-up, or (--keep) to be left alone.
         self.names = (kept_prefix(inst.name, datetime.datetime.now(datetime.timezone.utc))
                       if keep else self.prefix)
+        # Each job pod's init container must get the secrets manager's credentials.
+        self.hydration = hydration.PodCheck(
+            inst.settings.secrets_manager,
+            lambda: hydration.read_secret_keys(runner, inst.kube, inst.settings.namespace))
 
     # ------------------------------------------------------------ the workspace
 
@@ -493,12 +498,18 @@ class Verifier:
             if self.outcome.pods.get(name) != phase:
                 self.say(f"pod {name} {phase} in namespace {self.inst.settings.namespace} "
                          "(this data plane)")
+            for line in self.hydration.check(pod):
+                self.say(line)
             self.outcome.pods[name] = phase
 
     def judge(self) -> None:
         outcome = self.outcome
         name, namespace = self.inst.name, self.inst.settings.namespace
         if outcome.result == "timeout":
+            return
+        if self.hydration.problems:
+            outcome.result = "failed"
+            outcome.reason = "; ".join(self.hydration.problems)
             return
         if outcome.status == "succeeded" and outcome.pods:
             outcome.result = "passed"

@@ -27,6 +27,7 @@ from airbox.config.settings import (
     Settings,
     load_service_account,
 )
+from airbox.render import secretrefs
 
 SECRET_NAME = "airbyte-config-secrets"
 MANAGED_BY_LABEL = {"app.kubernetes.io/managed-by": "airbox"}
@@ -241,10 +242,15 @@ def _launcher_extras(settings: Settings) -> dict[str, list[dict[str, Any]]]:
         }]
         extras["volumeMounts"] = [{"name": GCP_CREDENTIALS_VOLUME,
                                    "mountPath": GCP_CREDENTIALS_DIR, "readOnly": True}]
+    # The settings from which the launcher builds its job pods' secretKeyRefs to the
+    # secrets manager's credentials (secretrefs.CREDENTIAL_REFS); none for keyless auth.
+    env = secretrefs.launcher_env(settings.secrets_manager, SECRET_NAME)
     tags = settings.secrets_manager.options.get("tags")
     if settings.secrets_manager.type == "AZURE_KEY_VAULT" and tags:
         text = ",".join(f"{k}={v}" for k, v in tags.items())
-        extras["extraEnv"] = [{"name": AZURE_TAGS_ENV, "value": text}]
+        env.append({"name": AZURE_TAGS_ENV, "value": text})
+    if env:
+        extras["extraEnv"] = env
     return extras
 
 

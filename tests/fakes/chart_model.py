@@ -111,6 +111,26 @@ def chart_secret_keys(values: dict[str, Any]) -> dict[str, str]:
     return keys
 
 
+def launcher_config(values: dict[str, Any]) -> dict[str, str]:
+    """What the chart's ConfigMap tells the launcher about the secrets manager and the
+    data plane's credentials (a plain value each)."""
+    config = {"SECRET_PERSISTENCE": str(_dig(values, "secretsManager.type") or "vault")}
+    for what, default in (("clientId", "DATAPLANE_CLIENT_ID"),
+                          ("clientSecret", "DATAPLANE_CLIENT_SECRET")):
+        config[f"{default}_SECRET_NAME"] = str(
+            _dig(values, f"dataPlane.{what}SecretName") or _dig(values, "dataPlane.secretName")
+            or values.get("secretName") or "")
+        config[f"{default}_SECRET_KEY"] = str(_dig(values, f"dataPlane.{what}SecretKey")
+                                              or default)
+    return config
+
+
+def extra_env(values: dict[str, Any]) -> list[dict[str, Any]]:
+    """``workloadLauncher.extraEnv``: appended as given after the chart's own env."""
+    given = _dig(values, "workloadLauncher.extraEnv")
+    return [dict(item) for item in given] if isinstance(given, list) else []
+
+
 def fullname(release: str, values: dict[str, Any]) -> str:
     """The Deployment's name: the release alone when it holds the chart's name."""
     if values.get("fullnameOverride"):
@@ -136,7 +156,7 @@ def render(release: str, namespace: str, values: dict[str, Any],
     env = [
         {"name": var, "valueFrom": {"secretKeyRef": {"name": name, "key": key}}}
         for var, name, key in secret_refs(release, values)
-    ]
+    ] + extra_env(values)
     workloads_ns = _dig(values, "workloads.namespace")
     return [
         {"apiVersion": "v1", "kind": "Secret",
@@ -147,7 +167,8 @@ def render(release: str, namespace: str, values: dict[str, Any],
          "data": {"AIRBYTE_URL": str(values.get("airbyteUrl") or ""),
                   "AIRBYTE_EDITION": str(values.get("edition") or "community"),
                   "WORKLOADS_NAMESPACE": str(workloads_ns if workloads_ns is not None
-                                             else "jobs") or namespace}},
+                                             else "jobs") or namespace,
+                  **launcher_config(values)}},
         {"apiVersion": "apps/v1", "kind": "Deployment",
          "metadata": {"name": fullname(release, values), "namespace": namespace,
                       "labels": labels},
@@ -157,5 +178,7 @@ def render(release: str, namespace: str, values: dict[str, Any],
                                         "containers": [{
                                             "name": CONTAINER,
                                             "image": launcher_image(values, app_version),
+                                            "envFrom": [{"configMapRef": {
+                                                "name": f"{full}-env"}}],
                                             "env": env}]}}}},
     ]

@@ -3749,6 +3749,7 @@ def chart_objects(rec: Obj, ns: str, name: str, rev: Obj) -> list[Obj]:
     env: Obj = {"AIRBYTE_VERSION": rev["app_version"], "WORKLOAD_LAUNCHER_PARALLELISM": "10"}
     if url:
         env["AIRBYTE_URL"] = str(url)
+    env.update(chart_model.launcher_config(values))
     replicas = int(dig(values, "workloadLauncher", "replicaCount") or 1)
     env_from: list[Obj] = [
         {"configMapRef": {"name": f"{full}-env"}},
@@ -3793,7 +3794,7 @@ def chart_objects(rec: Obj, ns: str, name: str, rev: Obj) -> list[Obj]:
                                         "valueFrom": {"secretKeyRef": {"name": s, "key": k}},
                                     }
                                     for var, s, k in refs
-                                ],
+                                ] + chart_model.extra_env(values),
                             }
                         ],
                         "serviceAccountName": "default",

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from . import fakek8s
+from . import fakek8s, launcher_model
 
 FAKES_DIR = Path(__file__).resolve().parent
 TOOLS = ("kind", "helm", "kubectl")
@@ -48,6 +48,20 @@ def _read_json(path: Path, default: Any) -> Any:
         return json.loads(path.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return default
+
+
+def _launcher_settings(rec: dict[str, Any], namespace: str) -> dict[str, str]:
+    """The plain settings of the launcher helm installed in ``namespace`` (none: {})."""
+    objects = rec.get("objects") or {}
+    launcher = next((o for o in objects.values()
+                     if o.get("kind") == "Deployment"
+                     and (o.get("_fake") or {}).get("role") == "launcher"
+                     and o["metadata"].get("namespace") == namespace), None)
+    if launcher is None:
+        return {}
+    configmaps = {o["metadata"]["name"]: o.get("data") or {} for o in objects.values()
+                  if o.get("kind") == "ConfigMap" and o["metadata"].get("namespace") == namespace}
+    return launcher_model.launcher_env(launcher, configmaps)
 
 
 class FakeK8s:
@@ -290,7 +304,11 @@ class FakeK8s:
         """The pod a sync job runs in, as Airbyte's workload launcher names and labels it
         (``replication-job-<job>-attempt-<n>``; labels airbyte=job-pod, job_id, attempt_id,
         connection_id, workspace_id). ``phase``: Running creates it, Succeeded/Failed ends
-        it, None deletes it (the launcher removes finished pods). Returns its name."""
+        it, None deletes it (the launcher removes finished pods). Returns its name.
+
+        Its init container's env is what the launcher installed in ``namespace`` (its
+        Deployment and ConfigMaps, as helm left them) would give it
+        (``launcher_model``); without a launcher, what one with no settings would."""
         name = f"replication-job-{job['jobId']}-attempt-{job.get('attempt', 0)}"
 
         def change(data: dict[str, Any]) -> None:
@@ -315,6 +333,8 @@ class FakeK8s:
                         },
                     },
                     "spec": {
+                        "initContainers": [launcher_model.init_container(
+                            _launcher_settings(rec, namespace))],
                         "containers": [
                             {"name": "orchestrator", "image": "airbyte/container-orchestrator"},
                             {"name": "source", "image": "airbyte/source-faker"},
