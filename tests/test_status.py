@@ -63,11 +63,16 @@ def test_healthy_then_each_failure_names_its_root_cause(installer: Installer) ->
     states = {c["id"]: c["state"] for c in report["checks"]}
     assert states == {"docker": "ok", "node-container": "ok", "kubernetes": "ok",
                       "release": "ok", "pods": "ok", "storage": "skip", "events": "ok",
-                      "credentials": "ok",
+                      "credentials": "ok", "job-credentials": "ok",
                       "registration": "skip", "heartbeat": "skip", "restart-policy": "ok",
                       # The default fake node has no kubeadm/crictl (see test_year.py).
                       "certificates": "skip", "disk": "skip", "images": "skip",
                       "versions": "ok", "routing": "skip"}
+    # The launcher hands the AWS keys to its job pods from airbox's Secret.
+    assert checks(report)["job-credentials"]["summary"] == (
+        "job pods get AWS_SECRET_MANAGER_ACCESS_KEY_ID, AWS_SECRET_MANAGER_SECRET_ACCESS_KEY "
+        "from Secret airbyte-config-secrets (keys AWS_SECRET_MANAGER_ACCESS_KEY_ID, "
+        "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY)")
     assert report["release"]["status"] == "deployed"
     assert report["release"]["revision"] == 1
     assert report["release"]["chartVersion"] == "1.8.1"

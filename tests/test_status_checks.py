@@ -93,6 +93,7 @@ def _probes(**over: Any) -> Probes:
         "images": unread,
         "routing": Outcome(None),
         "storage": unread,
+        "launcher": unread,
     }
     values.update(over)
     return Probes(**values)
@@ -112,6 +113,52 @@ def test_a_healthy_data_plane(tmp_path: Path) -> None:
                 "credentials"):
         assert checks[cid].state == "ok", (cid, checks[cid])
     assert checks["kubernetes"].summary == "node airbox-dp1-control-plane Ready"
+
+
+# The launcher's settings that hand the Vault token to its job pods (airbyte-platform
+# workload-launcher application.yml), and the keys of airbox's Secret.
+VAULT_REFS = {"VAULT_AUTH_TOKEN_REF_NAME": "airbyte-config-secrets",
+              "VAULT_AUTH_TOKEN_REF_KEY": "VAULT_AUTH_TOKEN"}
+SECRET_KEYS = {"DATAPLANE_CLIENT_ID", "DATAPLANE_CLIENT_SECRET", "VAULT_AUTH_TOKEN"}
+
+
+def test_job_pods_get_the_secrets_managers_credentials(tmp_path: Path) -> None:
+    launcher = Outcome({"env": {"AIRBYTE_EDITION": "cloud", **VAULT_REFS}, "keys": SECRET_KEYS})
+    checks, (word, _, _) = _judge(tmp_path, launcher=launcher)
+    assert word == "healthy"
+    assert (checks["job-credentials"].state, checks["job-credentials"].summary) == (
+        "ok", "job pods get VAULT_AUTH_TOKEN from Secret airbyte-config-secrets "
+              "(keys VAULT_AUTH_TOKEN)")
+
+
+def test_job_pods_without_the_credentials_are_unhealthy(tmp_path: Path) -> None:
+    blank = Outcome({"env": {**VAULT_REFS, "VAULT_AUTH_TOKEN_REF_KEY": " "},
+                     "keys": SECRET_KEYS})
+    checks, (word, reason, fix) = _judge(tmp_path, launcher=blank)
+    check = checks["job-credentials"]
+    assert check.state == "fail" and word == "unhealthy"
+    assert reason == check.summary == (
+        "job pods would not get the HashiCorp Vault credentials: syncs could not read "
+        "their connectors' secrets")
+    assert check.details == ["the launcher has no VAULT_AUTH_TOKEN_REF_KEY: job pods would "
+                             "get no VAULT_AUTH_TOKEN (HashiCorp Vault)"]
+    assert fix == check.next and fix.startswith("airbox install --name dp1  (sets them again")
+    # The Secret lost the key the launcher names.
+    lost = Outcome({"env": VAULT_REFS, "keys": SECRET_KEYS - {"VAULT_AUTH_TOKEN"}})
+    checks, _ = _judge(tmp_path, launcher=lost)
+    assert checks["job-credentials"].details == [
+        "in the job pods, VAULT_AUTH_TOKEN (HashiCorp Vault) is read from key "
+        "'VAULT_AUTH_TOKEN', which Secret airbyte-config-secrets lacks"]
+
+
+def test_job_credentials_not_checked_when_nothing_can_be_read(tmp_path: Path) -> None:
+    checks, _ = _judge(tmp_path, launcher=Outcome(None))
+    assert (checks["job-credentials"].state, checks["job-credentials"].summary) == (
+        "skip", "not checked: the launcher's Deployment is missing")
+    checks, _ = _judge(tmp_path, launcher=Outcome(error=RuntimeError("kubectl hung")))
+    assert checks["job-credentials"].state == "skip"
+    assert checks["job-credentials"].summary.startswith("could not read the launcher's "
+                                                        "settings: ")
 
 
 def test_no_ready_node_is_a_failure(tmp_path: Path) -> None:

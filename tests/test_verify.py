@@ -27,12 +27,15 @@ from tests.installer import Installer, cp_env, registering
 from tests.test_workspaces import region_id
 
 
-def installed(inst: Installer, cp: FakeControlPlane) -> dict[str, Any]:
+def installed(inst: Installer, cp: FakeControlPlane, **extra: Any) -> dict[str, Any]:
     """A registered data plane with the workspace analytics routed to its region, and
-    the fake cluster running the pods of the jobs that run in that region."""
+    the fake cluster running the pods of the jobs that run in that region (their init
+    container's env from the launcher helm installed: tests/fakes/launcher_model.py).
+    ``extra``: more answers."""
     workspace = cp.add_workspace("analytics")
     cp.add_workspace("marketing")
-    result = inst.run(answers=inst.write(registering(inst, cp, workspaces=["analytics"])),
+    result = inst.run(answers=inst.write(registering(inst, cp, workspaces=["analytics"],
+                                                     **extra)),
                       env=cp_env(inst, cp))
     assert result.returncode == 0, result.stderr
     here = region_id(cp)
@@ -160,6 +163,54 @@ def test_interrupted_verify_cancels_the_job_and_leaves_nothing(
     cp.job_script = ["pending", "running", "succeeded"]
     again = verify(inst, cp)
     assert again.returncode == 0, again.stderr
+    nothing_left(cp)
+
+
+def test_verify_fails_when_a_job_pods_init_container_lacks_a_credential(
+    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+) -> None:
+    """A job pod's init container reads connector secrets with the secrets manager's
+    credentials, which the launcher hands over only from its *_REF_NAME/*_REF_KEY
+    settings. A values: entry that blanks one (it wins over airbox's) leaves the job
+    pods without that credential: verify names it and fails, status too."""
+    inst, cp = installer, fake_cp
+    blank = {"workloadLauncher": {"extraEnv": [
+        {"name": "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_KEY", "value": ""}]}}
+    installed(inst, cp, values=blank)
+    failed = verify(inst, cp)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    problem = ("job pod replication-job-1001-attempt-0: its init container gets no "
+               "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY (AWS Secrets Manager), so connector "
+               "secrets cannot be read (the launcher's "
+               "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_NAME and "
+               "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_KEY hand it over)")
+    assert f"✗ verify failed: {problem}" in failed.stderr
+    # The other credential arrives: only the missing one is named.
+    assert "gets no AWS_SECRET_MANAGER_ACCESS_KEY_ID" not in failed.stderr
+    nothing_left(cp)
+    # status sees it too, from the launcher's settings, without running a job.
+    state = subprocess.run([airbox_bin(), "status", "--json"], capture_output=True, text=True,
+                           env=cp_env(inst, cp), timeout=120)
+    report = json.loads(state.stdout)
+    [check] = [c for c in report["checks"] if c["id"] == "job-credentials"]
+    assert state.returncode == 1 and report["verdict"] == "unhealthy", state.stdout
+    assert check["state"] == "fail"
+    assert check["details"] == [
+        "the launcher has no AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_KEY: job pods would get "
+        "no AWS_SECRET_MANAGER_SECRET_ACCESS_KEY (AWS Secrets Manager)"]
+
+    # Installed again without the override (values: replaces the saved ones as a whole):
+    # the job pods get both keys; verify passes and says what they got.
+    again = inst.run(answers=inst.write(registering(inst, cp, workspaces=["analytics"],
+                                                    values={})),
+                     env=cp_env(inst, cp))
+    assert again.returncode == 0, again.stderr
+    passed = verify(inst, cp)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert ("job pod replication-job-1002-attempt-0: its init container gets "
+            "AWS_SECRET_MANAGER_ACCESS_KEY_ID, AWS_SECRET_MANAGER_SECRET_ACCESS_KEY from Secret "
+            "airbyte-config-secrets (keys AWS_SECRET_MANAGER_ACCESS_KEY_ID, "
+            "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY)") in passed.stdout + passed.stderr
     nothing_left(cp)
 
 
