@@ -108,7 +108,8 @@ def test_azure_needs_the_launchers_own_names(tmp_path: Path) -> None:
     """The chart's AB_AZURE_KEY_CLIENT_ID_REF_NAME-style names are not the launcher's."""
     settings = _settings(tmp_path, "azure-key-vault")
     env = _launcher_env(settings)
-    for name in ("AB_AZURE_KEY_VAULT_CLIENT_ID_REF_NAME", "AB_AZURE_KEY_VAULT_CLIENT_ID_REF_REF_KEY",
+    for name in ("AB_AZURE_KEY_VAULT_CLIENT_ID_REF_NAME",
+                 "AB_AZURE_KEY_VAULT_CLIENT_ID_REF_REF_KEY",
                  "AB_AZURE_KEY_VAULT_CLIENT_SECRET_REF_REF_NAME",
                  "AB_AZURE_KEY_VAULT_CLIENT_SECRET_REF_REF_KEY"):
         env[name.replace("KEY_VAULT_CLIENT", "KEY_CLIENT").replace("_REF_REF_", "_REF_")] = \
