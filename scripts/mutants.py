@@ -247,6 +247,10 @@ MUTANTS: list[Mutant] = [
     _m("manifests", 'return f"http://{LOCAL_STORE}.{settings.namespace}:{LOCAL_STORE_PORT}"',
        'return f"http://{LOCAL_STORE}.airbyte:{LOCAL_STORE_PORT}"',
        "the local store's endpoint names the default namespace, not the data plane's"),
+    _m("manifests", "env = secretrefs.launcher_env(settings.secrets_manager, SECRET_NAME)",
+       "env: list[dict[str, Any]] = []",
+       "the launcher gets no *_REF_NAME/*_REF_KEY settings: job pods get no secrets-manager "
+       "credentials (Vault falls back to a test token, AWS keys/GCP/Azure fail)"),
     # ----------------------------------------------------------------- install
     _m("install", "ctx.state.kubeconfig.chmod(SECRET_FILE)", "ctx.state.kubeconfig.chmod(0o644)",
        "the kubeconfig (cluster-admin credentials) is left world-readable",
@@ -394,6 +398,10 @@ MUTANTS: list[Mutant] = [
        "status waits a minute for a control plane that trickles its answer",
        ("tests/test_workspaces.py::"
         "test_status_and_workspaces_end_behind_a_control_plane_that_pages_or_trickles_for_ever",)),
+    _m("status", "problems = hydration.launcher_problems(section, found[\"env\"], found[\"keys\"])",
+       "problems: list[str] = []",
+       "status says job pods get the secrets manager's credentials when the launcher would "
+       "hand over none"),
     # ------------------------------------------------------------ registration
     _m("registration",
        'if dataplane.get("name") != name or dataplane.get("regionId") != region_id:',

@@ -194,6 +194,20 @@ def test_user_launcher_entries_are_kept_and_airbox_adds_only_what_they_do_not_na
     assert values["workloadLauncher"]["volumes"] == [mine, other]
 
 
+def test_a_users_entry_for_a_launcher_credential_setting_wins(tmp_path: Path) -> None:
+    """The *_REF_* settings name a Secret and a key, hold no secret: a values: entry of one
+    is accepted (not taken for a credential) and replaces airbox's."""
+    from airbox.config.settings import validate
+
+    a = answers("vault", directory=tmp_path)
+    mine = {"name": "VAULT_AUTH_TOKEN_REF_NAME", "value": "vault-token-elsewhere"}
+    a["values"] = {"workloadLauncher": {"extraEnv": [mine]}}
+    assert validate(a) == []
+    values = manifests.helm_values(Settings.from_answers(a))
+    assert values["workloadLauncher"]["extraEnv"] == [
+        mine, {"name": "VAULT_AUTH_TOKEN_REF_KEY", "value": "VAULT_AUTH_TOKEN"}]
+
+
 def test_enterprise_license_key_and_url(tmp_path: Path) -> None:
     settings = _settings(tmp_path, edition="enterprise")
     data = manifests.secret_data(settings)
