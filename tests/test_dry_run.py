@@ -132,7 +132,10 @@ def test_values_overrides_are_merged_last(tmp_path: Path) -> None:
     assert run("install", "--answers", str(path), "--dry-run", "--output-dir",
                str(tmp_path / "out")).returncode == 0
     values = yaml.safe_load((tmp_path / "out" / "values.yaml").read_text())
-    assert values["workloadLauncher"] == {"replicaCount": 2}
+    # Merged with what airbox adds there (the Vault token's settings for the job pods).
+    assert values["workloadLauncher"] == {"replicaCount": 2, "extraEnv": [
+        {"name": "VAULT_AUTH_TOKEN_REF_NAME", "value": "airbyte-config-secrets"},
+        {"name": "VAULT_AUTH_TOKEN_REF_KEY", "value": "VAULT_AUTH_TOKEN"}]}
     assert values["workloads"] == {"namespace": "jobs-elsewhere",
                                    "containerOrchestrator": {"secretName":
                                                              "airbyte-config-secrets"}}

@@ -7,6 +7,7 @@ pod (named and labelled like Airbyte's workload launcher does) in the release na
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -19,6 +20,8 @@ import pytest
 
 from airbox.errors import UsageError
 from airbox.ops.verify import DISCOVERING, parse_timeout
+from airbox.render import manifests
+from tests.answers_factory import SECRETS
 from tests.fake_control_plane import DEFINITIONS, FakeControlPlane, fake_cp  # noqa: F401
 from tests.fakes import nodetools
 from tests.fakes.fixture import docker_client
@@ -188,6 +191,12 @@ def test_verify_fails_when_a_job_pods_init_container_lacks_a_credential(
     # The other credential arrives: only the missing one is named.
     assert "gets no AWS_SECRET_MANAGER_ACCESS_KEY_ID" not in failed.stderr
     nothing_left(cp)
+    # verify read the Secret's keys; its values reach no log, plain or base64.
+    [log] = [p for p in inst.home.rglob("*-verify.log")]
+    text = log.read_text()
+    assert f"get secret {manifests.SECRET_NAME} -o json" in text
+    for secret in (SECRETS["sm_access"], SECRETS["sm_secret"], SECRETS["s3_secret"]):
+        assert secret not in text and base64.b64encode(secret.encode()).decode() not in text
     # status sees it too, from the launcher's settings, without running a job.
     state = subprocess.run([airbox_bin(), "status", "--json"], capture_output=True, text=True,
                            env=cp_env(inst, cp), timeout=120)
