@@ -180,11 +180,39 @@ def test_only_with_instance_profile_auth(fake_aws: FakeAws, tmp_path: Path) -> N
     assert fake_aws.requests == []
 
 
-def test_not_on_aws_is_a_skip(tmp_path: Path) -> None:
-    # The conftest points AIRBOX_IMDS_URL at a closed local port: nothing answers.
+def test_not_on_aws_is_a_failure_with_the_fix(tmp_path: Path) -> None:
+    # The conftest points AIRBOX_IMDS_URL at a closed local port: nothing answers, and the
+    # firmware does not say EC2: the instance profile cannot work here.
     result = hop_check(instance_profile_subject(tmp_path))
-    assert result.outcome == "skip"
+    assert result.outcome == "fail"
     assert "not on AWS" in result.finding
+    assert result.fix is not None and "authenticationType: credentials" in result.fix
+
+
+def test_cli_preflight_of_the_instance_profile_example_off_ec2_exits_3_with_the_fix(
+    tmp_path: Path,
+) -> None:
+    """`airbox preflight --answers assets/aws-instance-profile.yaml` on a machine that is
+    not EC2: the setting cannot work, so preflight fails (exit 3) and says what to do."""
+    import subprocess
+
+    from tests.helpers import ASSETS, airbox_bin, airbox_env
+
+    local = "http://127.0.0.1:9"
+    result = subprocess.run(
+        [airbox_bin(), "preflight", "--answers", str(ASSETS / "aws-instance-profile.yaml"),
+         "--control-plane-url", local],
+        capture_output=True, text=True, timeout=60,
+        env=airbox_env(AIRBOX_PREFLIGHT_HELM_REPO_URL=local,
+                       AIRBOX_PREFLIGHT_REGISTRY_URL=local,
+                       DATAPLANE_CLIENT_ID="dp-id", DATAPLANE_CLIENT_SECRET="dp-secret-0001"))
+    assert result.returncode == 3, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    index = next(i for i, line in enumerate(lines)
+                 if "Instance metadata reachable from pods" in line)
+    assert lines[index].startswith("✗ "), lines[index]
+    assert "not on AWS: no instance metadata service answered" in lines[index]
+    assert lines[index + 1].strip().startswith("fix: run airbox on the EC2 instance")
 
 
 def test_either_section_with_an_instance_profile_counts(tmp_path: Path) -> None:
@@ -259,9 +287,9 @@ def test_an_ec2_machine_whose_metadata_service_is_silent_is_could_not_check(
                                        "instance (its firmware says 'Amazon EC2'), but its "
                                        "instance metadata service did not answer")
     assert check["fix"] == FIX.replace("i-0abc1234def567890", "<instance-id>")
-    # Elsewhere (no such firmware) it stays a skip.
+    # Elsewhere (no such firmware) the setting cannot work: a failure.
     monkeypatch.setenv("AIRBOX_DMI_DIR", str(tmp_path / "elsewhere"))
-    assert preflight_cli(tmp_path, {})["outcome"] == "skip"
+    assert preflight_cli(tmp_path, {})["outcome"] == "fail"
 
 
 def test_the_ec2_api_call_goes_through_the_proxy_and_the_metadata_service_never_does(

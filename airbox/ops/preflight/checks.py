@@ -511,8 +511,14 @@ def check_imds_hop_limit(p: Probe) -> Verdict:
             return warned(f"could not check: this machine looks like an EC2 instance ({ec2}),"
                           " but its instance metadata service did not answer; the instance "
                           "profile's credentials come from it", imds_fix(None))
-        return skipped("not on AWS: no instance metadata service answered (the instance "
-                       "profile can only work on EC2)")
+        # Nothing answers and nothing says EC2: the setting cannot work on this machine,
+        # so the install must not go on as if it could.
+        return failed("not on AWS: no instance metadata service answered, and the instance "
+                      "profile (authenticationType: instanceProfile) gets its credentials "
+                      "only from one, on EC2",
+                      "run airbox on the EC2 instance the IAM role is attached to, or sign in "
+                      "with an IAM user's access keys: authenticationType: credentials with "
+                      "accessKeyId and secretAccessKey")
     hops = (f"pods in the kind cluster are {POD_HOPS} network hops from the instance "
             "metadata service")
     if found.hop_limit is None:
