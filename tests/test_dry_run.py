@@ -320,3 +320,58 @@ def test_an_existing_s3_compatible_store_by_its_endpoint(tmp_path: Path) -> None
     assert "extraMounts" not in yaml.safe_load((out / "kind-config.yaml").read_text())["nodes"][0]
     assert "onprem-secret-0001" not in (out / "values.yaml").read_text()
     assert "minio123" not in (out / "values.yaml").read_text()
+
+
+# ------------------------------------------- a Google service account key given as JSON
+
+
+def _key_answers(tmp_path: Path, key: object, *, storage: bool) -> Path:
+    data = af.answers("google", "gcs" if storage else "default", directory=tmp_path)
+    data["secretsManager"]["googleSecretManager"]["credentialsJson"] = key
+    if storage:
+        data["storage"]["gcs"]["credentialsJson"] = key
+    return af.write_answers(tmp_path / "key-inline.yaml", data)
+
+
+@pytest.mark.parametrize("form", ["mapping", "text from a variable"])
+def test_credentials_json_given_as_the_key_itself_works_and_is_never_echoed(
+    tmp_path: Path, form: str
+) -> None:
+    key = json.loads(af.service_account_file(tmp_path).read_text())
+    text = json.dumps(key)
+    env = airbox_env(GSA_KEY_JSON=text)
+    value: object = key if form == "mapping" else "${GSA_KEY_JSON}"
+    answers = _key_answers(tmp_path, value, storage=True)
+    result = run("install", "--answers", str(answers), "--dry-run", "--output-dir", "out",
+                 cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    secret = yaml.safe_load((tmp_path / "out" / "secrets.yaml").read_text())["stringData"]
+    # The Secret holds the key itself, for the secrets manager and for the storage.
+    assert json.loads(secret["SECRET_STORE_GCP_CREDENTIALS"]) == key
+    assert json.loads(secret["GOOGLE_APPLICATION_CREDENTIALS_JSON"]) == key
+    shown = result.stdout + result.stderr + (tmp_path / "out" / "values.yaml").read_text()
+    shown += (tmp_path / "out" / "plan.json").read_text()
+    for field in (af.SECRETS["gsa_private_key"], key["client_email"]):
+        assert field not in shown
+
+
+@pytest.mark.parametrize(("broken", "problem"), [
+    ({"type": "authorized_user"}, "is not a service account key"),
+    ({"private_key": None}, "lacks private_key"),
+    ({"client_email": ""}, "lacks client_email"),
+])
+def test_a_bad_key_given_as_json_is_named_not_echoed(
+    tmp_path: Path, broken: dict[str, object], problem: str
+) -> None:
+    key = json.loads(af.service_account_file(tmp_path).read_text())
+    key.update(broken)
+    answers = _key_answers(tmp_path, "${GSA_KEY_JSON}", storage=False)
+    result = run("install", "--answers", str(answers), "--dry-run", "--output-dir", "out",
+                 cwd=tmp_path, env=airbox_env(GSA_KEY_JSON=json.dumps(key)))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert ("secretsManager.googleSecretManager.credentialsJson: the service account key "
+            f"given as JSON {problem}") in result.stderr
+    assert "File name too long" not in result.stderr
+    assert af.SECRETS["gsa_private_key"] not in result.stdout + result.stderr
+    assert "airbyte@my-project" not in result.stdout + result.stderr
+    assert not (tmp_path / "out").exists()

@@ -234,3 +234,16 @@ def test_plain_values_and_secret_references_are_accepted(tmp_path: Path) -> None
     a["values"] = {"workloads": {"namespace": "x"},
                    "dataPlane": {"clientSecretSecretKey": "DATAPLANE_CLIENT_SECRET"}}
     assert not any(p.startswith("values") for p in _paths(a))
+
+
+def test_a_service_account_key_given_as_json_is_kept_with_the_secrets(tmp_path: Path) -> None:
+    a = answers("google", "gcs", directory=tmp_path)
+    path = a["storage"]["gcs"]["credentialsJson"]
+    key = json.loads(Path(path).read_text())
+    a["secretsManager"]["googleSecretManager"]["credentialsJson"] = key
+    public, secret = split_secrets(a)
+    assert secret["secretsManager"]["googleSecretManager"]["credentialsJson"] == key
+    assert "credentialsJson" not in public["secretsManager"]["googleSecretManager"]
+    # A path is no secret: it stays in the settings.
+    assert public["storage"]["gcs"]["credentialsJson"] == path
+    assert load_service_account(json.dumps(key))[0] == json.dumps(key)

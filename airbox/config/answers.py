@@ -191,21 +191,38 @@ def env_answers(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
 
 def register_secrets(answers: Mapping[str, Any]) -> None:
     """Tell the redactor every secret value these answers hold."""
-    from airbox.config.settings import secret_paths
+    from airbox.config.settings import inline_service_account, key_file_paths, secret_paths
 
     for path in secret_paths():
         value = get_path(answers, path)
         if isinstance(value, str):
             REDACTOR.add(value)
+    for path in key_file_paths():
+        content = inline_service_account(get_path(answers, path))
+        if content is not None:
+            REDACTOR.add(content, *_key_secrets(content))
+
+
+def _key_secrets(content: str) -> list[str]:
+    """The private key inside a service account key's JSON (masked on its own too)."""
+    try:
+        data = json.loads(content)
+    except ValueError:
+        return []
+    key = data.get("private_key") if isinstance(data, dict) else None
+    return [key] if isinstance(key, str) and key else []
 
 
 def split_secrets(answers: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(answers without secret values, only the secret values): saved to separate files."""
-    from airbox.config.settings import secret_paths
+    from airbox.config.settings import inline_service_account, key_file_paths, secret_paths
 
     public = copy.deepcopy(dict(answers))
     secret: dict[str, Any] = {}
-    for path in secret_paths():
+    # A key file's path is public; the key itself, given inline, is a secret.
+    inline = [p for p in key_file_paths()
+              if inline_service_account(get_path(public, p)) is not None]
+    for path in [*secret_paths(), *inline]:
         value = get_path(public, path)
         if value in (None, ""):
             continue

@@ -284,6 +284,13 @@ DATA_PLANE_CLIENT_SECRET_KEY = "DATAPLANE_CLIENT_SECRET"
 LICENSE_KEY_KEY = "AIRBYTE_LICENSE_KEY"
 
 
+def key_file_paths() -> list[tuple[str, ...]]:
+    """Paths of the service account key fields: a path (public) or the key itself (secret)."""
+    return [(root, spec.section, fspec.key)
+            for specs, root in ((SECRETS_MANAGERS, "secretsManager"), (STORAGES, "storage"))
+            for spec in specs.values() for fspec in spec.fields if fspec.kind == "json-file"]
+
+
 def secret_paths() -> list[tuple[str, ...]]:
     """Paths (tuples of keys) of every secret value the answers can hold."""
     paths: list[tuple[str, ...]] = [
@@ -525,26 +532,52 @@ def without_userinfo(url: str) -> str:
                   + "***@", url, count=1)
 
 
-def load_service_account(path: str) -> tuple[str | None, str | None]:
-    """Read a Google service account key file: (content, problem)."""
-    file = Path(path).expanduser()
-    try:
-        content = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None, f"file {path} does not exist"
-    except IsADirectoryError:
-        return None, f"{path} is a directory, not a key file"
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, f"cannot read {path}: {exc}"
+# How an inline key is named in messages: its content is a credential, never echoed.
+INLINE_KEY = "the service account key given as JSON"
+
+
+def inline_service_account(value: Any) -> str | None:
+    """The key's JSON text when ``value`` is the key itself (pasted JSON, or a mapping an
+    answers file parsed), None when it is a path."""
+    if isinstance(value, Mapping):
+        return json.dumps(dict(value))
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        return value.strip()
+    return None
+
+
+def load_service_account(value: Any) -> tuple[str | None, str | None]:
+    """A Google service account key, from its file's path or its JSON: (content, problem).
+
+    A problem never quotes the key: an OS error on a pasted key would repeat its fields.
+    """
+    content = inline_service_account(value)
+    if content is not None:
+        source = INLINE_KEY
+    else:
+        path = source = str(value)
+        file = Path(path).expanduser()
+        try:
+            content = file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None, f"file {path} does not exist"
+        except IsADirectoryError:
+            return None, f"{path} is a directory, not a key file"
+        except UnicodeDecodeError:
+            return None, f"{path} is not a text (JSON) file"
+        except OSError as exc:
+            # Only the reason: the OS error repeats the path, which may be a mistyped key.
+            return None, f"cannot read {path}: {exc.strerror or type(exc).__name__}"
     try:
         data = json.loads(content)
     except json.JSONDecodeError as exc:
-        return None, f"{path} is not valid JSON ({exc.msg}, line {exc.lineno})"
+        return None, f"{source} is not valid JSON ({exc.msg}, line {exc.lineno})"
     if not isinstance(data, dict) or data.get("type") != "service_account":
-        return None, f"{path} is not a service account key (its \"type\" is not service_account)"
+        return None, (f"{source} is not a service account key "
+                      "(its \"type\" is not service_account)")
     missing = [k for k in ("project_id", "private_key", "client_email") if not data.get(k)]
     if missing:
-        return None, f"{path} lacks {', '.join(missing)}"
+        return None, f"{source} lacks {', '.join(missing)}"
     return content, None
 
 
@@ -832,8 +865,9 @@ def field_problem(fspec: FieldSpec, value: Any) -> tuple[str, str | None] | None
                 return (f"the tag {key}: {text!r} cannot be passed on",
                         "use a non-empty name and value without ',' or '='")
     if fspec.kind == "json-file":
-        _, problem = load_service_account(str(value))
-        return (problem, "give the path of a Google service account key file") if problem else None
+        _, problem = load_service_account(value)
+        return (problem, "give the path of a Google service account key file, or the key's "
+                         "JSON itself") if problem else None
     if fspec.kind in ("text", "aws-key-id", "uuid") and not isinstance(value, (str, int)):
         return "must be a string", None
     return None

@@ -116,7 +116,7 @@ def _section_secrets(section: Section) -> dict[str, str]:
             continue
         value = section.value(fspec.key)
         if fspec.kind == "json-file" and value:
-            content, _ = load_service_account(str(value))
+            content, _ = load_service_account(value)
             value = content
         # Inapplicable (instanceProfile) or absent: the key must still exist.
         data[fspec.secret_key] = str(value) if value and fspec.applies(section.options) else ""
