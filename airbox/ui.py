@@ -143,6 +143,10 @@ class StepLine:
         self.status = ""
         self.started = time.monotonic()
         self.skipped = False
+        # Done, but with something the user must not miss: finished with "!", not "✓".
+        self.warning: str | None = None
+        # Time spent waiting for the user's answer: not the step's own time.
+        self.waited = 0.0
         self._live: Live | None = None
 
     def start(self) -> None:
@@ -180,11 +184,17 @@ class StepLine:
         """Stop the spinner while a question is on screen, then resume it."""
         was_live = self._live is not None
         self._stop_live()
+        began = time.monotonic()
         try:
             yield
         finally:
+            self.waited += time.monotonic() - began
             if was_live:
                 self._start_live()
+
+    def warn(self, text: str) -> None:
+        """The step is done, but not cleanly: it ends with "!" and ``text``."""
+        self.warning = REDACTOR.mask(text)
 
     def skip(self, reason: str) -> None:
         self.skipped = True
@@ -197,7 +207,12 @@ class StepLine:
             self.term._emit(self.term.err, [(stamp, None), ("✓ ", "green"), (self.title, None),
                                             (f" ({self.status})", "dim")])
             return
-        elapsed = time.monotonic() - self.started
+        elapsed = time.monotonic() - self.started - self.waited
+        if ok and self.warning is not None:
+            self.term._emit(self.term.err, [(stamp, None), ("! ", "yellow"), (self.title, None),
+                                            (f" ({elapsed:.1f}s): ", "dim"),
+                                            (self.warning, "yellow")])
+            return
         mark = ("✓ ", "green") if ok else ("✗ ", "red")
         self.term._emit(self.term.err, [(stamp, None), mark, (self.title, None),
                                         (f" ({elapsed:.1f}s)", "dim")])

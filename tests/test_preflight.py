@@ -856,7 +856,7 @@ def test_install_step_passes_and_prints_warnings(tmp_path: Path, canned: Any) ->
     pcmd.install_step(ctx, line)
     err = _stderr(ctx)
     assert "Check 1: finding 1" in err and "fix: fix 1" in err
-    assert line.updates == ["1 passed, 1 warnings, 0 failed"]
+    assert line.updates == ["1 passed, 1 warning, 0 failed"]
 
 
 def test_install_step_stops_on_failures_with_every_fix(tmp_path: Path, canned: Any) -> None:
@@ -1076,3 +1076,89 @@ def test_system_facts_read_proc_and_statvfs() -> None:
     assert facts.sysctl("fs.no.such.key") is None
     assert (facts.disk_free("/") or 0) > 0
     assert facts.disk_free("/no/such/dir") is None
+
+
+# ------------------------------------------------------------- one cause, said once
+
+
+def test_cli_one_dns_outage_is_one_summarised_cause_and_the_clock_says_unreachable() -> None:
+    # .invalid never resolves (RFC 6761): a machine whose DNS is down, without a network.
+    env = airbox_env(**{fx.ENV_HELM_REPO_URL: "https://helm.invalid/index.yaml",
+                        fx.ENV_REGISTRY_URL: "https://registry.invalid/v2/"})
+    result = run_cli("--control-plane-url", "https://cp.invalid", env=env, timeout=90)
+    assert result.returncode == 3, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    # Each check still shows its finding, but the DNS advice is given once, naming every
+    # host that does not resolve.
+    assert "✗ Control plane reachable — cannot resolve cp.invalid" in lines
+    assert "✗ Image registry reachable — cannot resolve registry.invalid" in lines
+    assert sum("check DNS" in line for line in lines) == 1, result.stdout
+    summary = next(line for line in lines if line.startswith("✗ Name resolution — "))
+    for host in ("cp.invalid", "helm.invalid", "registry.invalid"):
+        assert host in summary
+    assert "(one cause for the failures above)" in summary
+    clock = next(line for line in lines if "Clock in sync" in line)
+    assert clock == ("- Clock in sync with the control plane — not checked: the control plane "
+                     "at cp.invalid could not be reached (see Control plane reachable)")
+
+
+def test_install_step_counts_say_1_warning(tmp_path: Path, canned: Any) -> None:
+    canned(_report("pass", "warn"))
+    ctx, line = _ctx(tmp_path)
+    pcmd.install_step(ctx, line)
+    assert line.updates == ["1 passed, 1 warning, 0 failed"]
+    assert rp.render(_report("pass", "warn"))[-1].startswith("1 passed, 1 warning, 0 failed, ")
+
+
+def test_continue_anyway_is_asked_once_per_install(tmp_path: Path, canned: Any,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Confirmed before the questions, the same failures at the install's preflight step
+    (re-run: the answers changed what is checked) are not asked about again, and the step
+    ends with "!" naming them, not "✓"."""
+    early = _report("pass", "fail")
+    early.subject = fx.Subject(name="other")  # not reusable: the step runs preflight again
+    monkeypatch.setattr(pcmd.Subject, "from_settings", staticmethod(lambda s: fx.Subject()))
+    canned(_report("pass", "fail"))
+    prompter = _Prompter(True)
+    ctx, line = _ctx(tmp_path, ignore=True, prompter=prompter)
+    ctx.hooks = {"early_preflight": early}
+    pcmd.install_step(ctx, line)
+    assert prompter.asked == []
+    line.finish(ok=True)
+    err = _stderr(ctx)
+    assert "! Check the machine (" in err
+    assert "1 failed check overridden: check.1" in err
+    assert "✓ Check the machine" not in err
+    # A failure not confirmed before is still asked about.
+    canned(_report("fail", "fail"))
+    ctx, line = _ctx(tmp_path, ignore=True, prompter=prompter)
+    ctx.hooks = {"early_preflight": early}
+    pcmd.install_step(ctx, line)
+    assert len(prompter.asked) == 1
+
+
+class _SlowPrompter(_Prompter):
+    """A user who takes a while to answer: ``clock`` is advanced while the question is up."""
+
+    def __init__(self, clock: list[float]) -> None:
+        super().__init__(True)
+        self.clock = clock
+
+    def confirm(self, message: str, *, default: bool = False) -> bool:
+        self.clock[0] += 30.0
+        return super().confirm(message, default=default)
+
+
+def test_the_step_time_excludes_the_users_answer(tmp_path: Path, canned: Any,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import airbox.ui as ui
+
+    clock = [1000.0]
+    monkeypatch.setattr(ui.time, "monotonic", lambda: clock[0])
+    canned(_report("fail"))
+    ctx, _ = _ctx(tmp_path, ignore=True, prompter=_SlowPrompter(clock))
+    line = StepLine(ctx.term, "Check the machine")
+    pcmd.install_step(ctx, line)
+    line.finish(ok=True)
+    err = _stderr(ctx)
+    assert "! Check the machine (0.0s): 1 failed check overridden: check.0" in err

@@ -59,7 +59,16 @@ from airbox.ops.preflight.facts import (
     probe_http,
     proxied,
 )
-from airbox.ops.preflight.report import Report, Result, Verdict, failed, passed, skipped, warned
+from airbox.ops.preflight.report import (
+    DNS_FIX,
+    Report,
+    Result,
+    Verdict,
+    failed,
+    passed,
+    skipped,
+    warned,
+)
 from airbox.paths import StateDir
 
 GiB = 1024**3
@@ -347,8 +356,7 @@ def check_cgroup(p: Probe) -> Verdict:
 def _egress_fix(answer: HttpAnswer, p: Probe) -> str:
     host = answer.host
     if answer.error == "dns":
-        return f"this machine cannot resolve {urlsplit(answer.url).hostname}: check DNS " \
-               "(/etc/resolv.conf) or, behind a proxy, set HTTPS_PROXY"
+        return f"this machine cannot resolve {urlsplit(answer.url).hostname}: {DNS_FIX}"
     if answer.error == "tls":
         return ("if a proxy inspects TLS, point SSL_CERT_FILE at a bundle that includes its "
                 "CA certificate; otherwise check the system's CA certificates and the clock")
@@ -474,6 +482,10 @@ def check_clock(p: Probe) -> Verdict:
     answer = p.http(p.subject.control_plane_url)
     measured = clock_skew(answer)
     if measured is None:
+        if answer.status is None:
+            # Nothing answered: "no Date header" would blame the control plane's answer.
+            return skipped(f"not checked: the control plane at {answer.host} could not be "
+                           "reached (see Control plane reachable)")
         return skipped(f"not checked: no Date header from the control plane at {answer.host}")
     return clock_verdict(*measured)
 

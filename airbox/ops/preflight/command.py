@@ -16,7 +16,13 @@ from airbox.config.settings import (
 from airbox.errors import InterviewInterrupted, InvalidSettings, PreflightFailed, Problem
 from airbox.ops.preflight.checks import DEADLINE, run_checks
 from airbox.ops.preflight.facts import Endpoints, HostFacts, Subject
-from airbox.ops.preflight.report import Report, failure_details, render, save_report
+from airbox.ops.preflight.report import (
+    Report,
+    counts_text,
+    failure_details,
+    render,
+    save_report,
+)
 from airbox.paths import StateDir
 
 if TYPE_CHECKING:
@@ -218,8 +224,13 @@ def judge(
     prompter: Any = None,
     paused: Any = None,
     previous: set[tuple[str, str]] | None = None,
+    confirmed: frozenset[str] = frozenset(),
 ) -> str:
-    """Log and show a report; raise on failures unless confirmed. Returns the counts line."""
+    """Log and show a report; raise on failures unless confirmed. Returns the counts line.
+
+    ``confirmed``: the ids of failures the user already chose to go on with in this
+    install (before the questions): not asked about twice.
+    """
     import contextlib
 
     from airbox import runlog
@@ -230,9 +241,12 @@ def judge(
                  f" (fix: {result.fix})" if result.fix else "")
     show_warnings(report, term, previous)
     failures = report.failures
-    counts = (f"{len(report.by_outcome('pass'))} passed, {len(report.warnings)} warnings, "
-              f"{len(failures)} failed")
+    counts = counts_text(report)
     if not failures:
+        return counts
+    if ignore_failures and {r.id for r in failures} <= confirmed:
+        log.warning("continuing despite failed preflight checks (confirmed before the "
+                    "questions)")
         return counts
     noun = "check" if len(failures) == 1 else "checks"
     details = failure_details(report)
@@ -325,14 +339,23 @@ def install_step(ctx: Context, line: StepLine) -> None:
     early: Report | None = getattr(ctx, "hooks", {}).get("early_preflight")
     if early is not None and early.subject == Subject.from_settings(ctx.settings):
         save_report(early, ctx.state)
-        line.update("checked before the questions: "
-                    f"{len(early.by_outcome('pass'))} passed, {len(early.warnings)} "
-                    f"warnings, {len(early.failures)} failed")
+        line.update(f"checked before the questions: {counts_text(early)}")
+        _overridden(early, line)
         return
     previous = _previous_warnings(ctx.state)
     report = run_preflight(ctx.settings, state=ctx.state)
+    confirmed = frozenset(r.id for r in early.failures) if early is not None else frozenset()
     counts = judge(report, term=ctx.term, state=ctx.state,
                    ignore_failures=ctx.options.ignore_preflight_failures,
                    assume_yes=ctx.options.assume_yes, prompter=ctx.prompter,
-                   paused=line.paused, previous=previous)
+                   paused=line.paused, previous=previous, confirmed=confirmed)
     line.update(counts)
+    _overridden(report, line)
+
+
+def _overridden(report: Report, line: StepLine) -> None:
+    """Failures the user chose to go on with: the step ends with "!", not "✓"."""
+    if report.failures:
+        noun = "check" if len(report.failures) == 1 else "checks"
+        line.warn(f"{len(report.failures)} failed {noun} overridden: "
+                  + ", ".join(r.id for r in report.failures))

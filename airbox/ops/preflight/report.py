@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -133,19 +134,67 @@ def render(report: Report, *, color: bool = False) -> list[str]:
              else f"the existing cluster {subject.kube_context}")
     name = f"data plane {subject.name}" if subject.name else "a data plane"
     lines = [f"Preflight for {name} in {where}, control plane {subject.control_plane_url}"]
+    fixes, summary = summarise_dns(report)
     for result in report.results:
         symbol, code = SYMBOLS[result.outcome]
         text = f"{paint(symbol, code)} {result.title} — {result.finding}"
         lines.append(paint(text, "2") if result.outcome == "skip" else text)
-        if result.fix and result.outcome in ("warn", "fail"):
-            lines.append(f"    fix: {result.fix}")
-    counts = {o: len(report.by_outcome(o)) for o in OUTCOMES}
-    lines.append(f"{counts['pass']} passed, {counts['warn']} warnings, {counts['fail']} failed, "
-                 f"{counts['skip']} skipped ({report.seconds:.1f}s)")
+        fix = fixes.get(result.id, result.fix) if result.outcome == "fail" else result.fix
+        if fix and result.outcome in ("warn", "fail"):
+            lines.append(f"    fix: {fix}")
+    if summary is not None:
+        symbol, code = SYMBOLS["fail"]
+        lines.append(f"{paint(symbol, code)} Name resolution — {summary[0]}")
+        lines.append(f"    fix: {summary[1]}")
+    lines.append(f"{counts_text(report, skipped=True)} ({report.seconds:.1f}s)")
     return lines
 
 
 def failure_details(report: Report) -> list[str]:
-    return [f"{r.title} [{r.id}]: {r.finding} — fix: {r.fix}" for r in report.failures]
+    fixes, summary = summarise_dns(report)
+    details = [f"{r.title} [{r.id}]: {r.finding}"
+               + (f" — fix: {fixes[r.id]}" if fixes.get(r.id) else "") for r in report.failures]
+    if summary is not None:
+        details.append(f"{summary[0]} — fix: {summary[1]}")
+    return details
+
+
+def counts_text(report: Report, *, skipped: bool = False) -> str:
+    """"3 passed, 1 warning, 2 failed" (and the skipped ones when asked)."""
+    counts = {o: len(report.by_outcome(o)) for o in OUTCOMES}
+    warnings = "warning" if counts["warn"] == 1 else "warnings"
+    text = f"{counts['pass']} passed, {counts['warn']} {warnings}, {counts['fail']} failed"
+    return text + (f", {counts['skip']} skipped" if skipped else "")
+
+
+# How a failure's fix says a host does not resolve (checks._egress_fix writes it).
+DNS_FIX = "check DNS (/etc/resolv.conf) or, behind a proxy, set HTTPS_PROXY"
+_DNS_SEGMENT = re.compile(r"this machine cannot resolve (\S+): " + re.escape(DNS_FIX))
+_SEE_BELOW = "fix name resolution (below)"
+
+
+def summarise_dns(report: Report) -> tuple[dict[str, str | None], tuple[str, str] | None]:
+    """One cause for many failures: when two or more hosts do not resolve, the failures'
+    fixes drop the repeated DNS advice (None when nothing else is left), and the one
+    summary (finding, fix) names every host: a user reads one problem, not four."""
+    fixes: dict[str, str | None] = {r.id: r.fix for r in report.failures}
+    hosts: list[str] = []
+    for result in report.failures:
+        for host in _DNS_SEGMENT.findall(result.fix or ""):
+            if host not in hosts:
+                hosts.append(host)
+    if len(hosts) < 2:
+        return fixes, None
+    either = _SEE_BELOW + ", or "
+    for result in report.failures:
+        fix = _DNS_SEGMENT.sub(_SEE_BELOW, result.fix or "")
+        parts = fix.split("; ")
+        if len(parts) > 1 and all(part.startswith(either) for part in parts):
+            # "fix DNS, or install kind; fix DNS, or install helm": say the first once.
+            fix = either + "; ".join(part[len(either):] for part in parts)
+        fixes[result.id] = None if fix == _SEE_BELOW else fix
+    return fixes, (f"this machine resolves none of {', '.join(hosts)}: DNS or outbound "
+                   "traffic is blocked (one cause for the failures above)",
+                   f"{DNS_FIX}; the README's Network egress lists every host airbox needs")
 
 
