@@ -342,6 +342,12 @@ MUTANTS: list[Mutant] = [
        "workspace's definitions name others",
        ("tests/test_verify.py::"
         "test_install_prepulls_verify_connectors_and_never_waits_for_them",)),
+    _m("install", "            not ctx.options.interactive or ctx.options.recheck_credentials)",
+       "            not ctx.options.interactive)",
+       "credentials the interview could not check are never checked: a wrong secret "
+       "installs silently",
+       ("tests/test_first_registration.py::"
+        "test_credentials_the_interview_could_not_check_are_said_and_checked_before_building",)),
     # ------------------------------------------------------------------ status
     _m("status", 'self.add(Check("kubernetes", "fail", "no node is Ready: pods cannot run",',
        'self.add(Check("kubernetes", "warn", "no node is Ready: pods cannot run",',

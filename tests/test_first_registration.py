@@ -211,3 +211,35 @@ def test_a_403_hint_names_the_permission_the_call_needed(
     assert "self-managed-regions" not in route.hint and "entitlement" not in route.hint
     assert source.hint is not None and "workspace editor" in source.hint
     assert "--workspace" in source.hint and "entitlement" not in source.hint
+
+
+@pytest.mark.timeout(600)
+def test_credentials_the_interview_could_not_check_are_said_and_checked_before_building(
+    installer: Installer, fake_cp: FakeControlPlane, tmp_path: Path  # noqa: F811
+) -> None:
+    """The control plane does not answer while the interview checks the data plane's
+    credentials (a 503 from its load balancer): the terminal says they were not checked,
+    and why; the install checks them as it starts, when it answers again, and stops
+    (exit 4) before anything is built."""
+    inst, cp = installer, fake_cp
+    client_id, _ = cp.registered_dataplane(inst.name)
+    data = inst.answers()
+    data["controlPlane"] = {"url": cp.url, "apiUrl": cp.api_url}
+    data["dataPlane"] = {"clientId": client_id, "clientSecret": "a-mistyped-secret-0001"}
+    cp.fail("POST", "/api/v1/dataplanes/token", 503)
+    log = tmp_path / "pty.log"
+    session = Session(["install", "--answers", str(inst.write(data)),
+                       "--ignore-preflight-failures"], inst.env(), log)
+    _maybe_continue(session, "Install, or edit an answer?")
+    session.send(ENTER)
+    code = session.finish(timeout=300)
+    flat = _flat(_transcript(log))
+    assert code == 4, flat
+    assert ("! The data plane's credentials not checked: HTTP 503 from "
+            f"{cp.url}/api/v1/dataplanes/token. airbox checks them again when the install "
+            "starts, before it builds anything") in flat
+    assert "Airbyte refused this data plane's client id or secret" in flat or (
+        "the control plane answered HTTP 500 to this data plane's client id" in flat)
+    assert len(cp.calls("POST", "/api/v1/dataplanes/token")) == 2
+    assert inst.fake.calls("kind") == []
+    assert "a-mistyped-secret-0001" not in flat

@@ -45,6 +45,12 @@ def _urls(answers: Mapping[str, Any]) -> tuple[str, str]:
 
 def check_application(api_url: str, client_id: str, client_secret: str) -> Refusal | None:
     """Why the control plane refuses the application's credentials, or None."""
+    return _application_token(api_url, client_id, client_secret)[0]
+
+
+def _application_token(api_url: str, client_id: str,
+                       client_secret: str) -> tuple[Refusal | None, str | None]:
+    """(why refused or None, why they could not be checked or None)."""
     api = AirbyteApi(api_url, client_id, client_secret, retries=NO_RETRY)
     try:
         with api:
@@ -52,9 +58,10 @@ def check_application(api_url: str, client_id: str, client_secret: str) -> Refus
     except ControlPlaneError as exc:
         if exc.status in REFUSED or exc.refused:
             return Refusal(f"Airbyte refused this application's client id or secret (HTTP "
-                           f"{exc.status} from {api_url}/applications/token)")
+                           f"{exc.status} from {api_url}/applications/token)"), None
         runlog.logger().info("application credentials not checked: %s", exc.message)
-    return None
+        return None, exc.message
+    return None, None
 
 
 def check_data_plane(airbyte_url: str, client_id: str, client_secret: str) -> Refusal | None:
@@ -74,7 +81,7 @@ def _data_plane_token(airbyte_url: str, client_id: str,
                                             "client_secret": client_secret})
     except httpx.HTTPError as exc:
         runlog.logger().info("data plane credentials not checked: %s", type(exc).__name__)
-        return None, f"not checked: no answer from {url}"
+        return None, f"not checked: {_no_answer(exc)} ({url})"
     status = response.status_code
     if status in REFUSED or credentials_unknown(response):
         return Refusal(f"Airbyte refused this data plane's client id or secret (HTTP "
@@ -94,6 +101,21 @@ def _data_plane_token(airbyte_url: str, client_id: str,
     if isinstance(token, str):
         REDACTOR.add(token)
     return None, "accepted by the control plane"
+
+
+def _no_answer(exc: httpx.HTTPError) -> str:
+    """Why nothing answered, in words (never the exception's text: it may quote a URL)."""
+    text = str(exc).lower()
+    if isinstance(exc, httpx.TimeoutException):
+        return "the control plane did not answer within 10 s"
+    if "name or service not known" in text or "name resolution" in text or (
+            "nodename nor servname" in text):
+        return "the control plane's host name does not resolve (DNS)"
+    if "refused" in text:
+        return "the control plane refused the connection"
+    if "certificate" in text or "ssl" in text:
+        return "the TLS handshake with the control plane failed"
+    return f"the control plane could not be reached ({type(exc).__name__})"
 
 
 def require_data_plane(airbyte_url: str, client_id: str, client_secret: str) -> str:
@@ -117,11 +139,20 @@ def require_data_plane(airbyte_url: str, client_id: str, client_secret: str) -> 
 
 def check_answers(root: str, answers: Mapping[str, Any]) -> Refusal | None:
     """The prompts' ``CredentialCheck``: the credentials at ``answers[root]``."""
+    return check_answers_why(root, answers)[0]
+
+
+def check_answers_why(root: str,
+                      answers: Mapping[str, Any]) -> tuple[Refusal | None, str | None]:
+    """(why refused or None, why they could not be checked or None) for the credentials at
+    ``answers[root]``: "could not be checked" must be said, not taken for "accepted"."""
     client_id = str(get_path(answers, (root, "clientId")) or "")
     secret = str(get_path(answers, (root, "clientSecret")) or "")
     if not client_id or not secret:
-        return None
+        return None, None
     airbyte_url, api_url = _urls(answers)
     if root == "registration":
-        return check_application(api_url, client_id, secret)
-    return check_data_plane(airbyte_url, client_id, secret)
+        return _application_token(api_url, client_id, secret)
+    refusal, found = _data_plane_token(airbyte_url, client_id, secret)
+    return refusal, (found.removeprefix("not checked: ")
+                     if found.startswith("not checked") else None)

@@ -9,12 +9,13 @@ Ctrl-C finishes the job; a changed setting or chart version means an upgrade.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shlex
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from airbox.cluster.runner import Runner
 from airbox.cluster.toolchain import Toolchain
 from airbox.config import chart
 from airbox.config.answers import dump_yaml
-from airbox.config.prompts import Prompter
+from airbox.config.prompts import Prompter, Refusal
 from airbox.config.settings import Settings
 from airbox.errors import AirboxError, ClusterError, ControlPlaneError, ToolError
 from airbox.fsutil import (
@@ -55,6 +56,7 @@ from airbox.render import chartcheck, manifests
 from airbox.ui import StepLine, Terminal
 
 DRY_RUN_DIR = "dry-run"
+CREDENTIALS_WHAT = {"dataPlane": "The data plane's", "registration": "The Airbyte application's"}
 
 
 @dataclass
@@ -69,6 +71,9 @@ class Options:
     interactive: bool = False
     # Move named workspaces that use another self-managed region without asking.
     force_route: bool = False
+    # The interview could not check the data plane's credentials (no answer from the
+    # control plane): check them before anything is built, as an unattended run does.
+    recheck_credentials: bool = False
 
 
 @dataclass(frozen=True)
@@ -241,7 +246,8 @@ class CheckCredentials(Step[Context]):
     title = "Check the data plane's credentials with the control plane"
 
     def applies(self, ctx: Context) -> bool:
-        return ctx.settings.data_plane is not None and not ctx.options.interactive
+        return ctx.settings.data_plane is not None and (
+            not ctx.options.interactive or ctx.options.recheck_credentials)
 
     def commands(self, ctx: Context) -> list[list[str]]:
         return [["http", "POST", f"{ctx.settings.control_plane.url}/api/v1/dataplanes/token"]]
@@ -251,8 +257,12 @@ class CheckCredentials(Step[Context]):
 
         credentials = ctx.settings.data_plane
         assert credentials is not None
-        line.update(require_data_plane(ctx.settings.control_plane.url, credentials.client_id,
-                                       credentials.client_secret))
+        found = require_data_plane(ctx.settings.control_plane.url, credentials.client_id,
+                                   credentials.client_secret)
+        line.update(found)
+        if found.startswith("not checked"):
+            # Still no answer: go on (preflight reported the control plane), but say so.
+            line.warn(found)
 
 
 class CheckWorkspaces(Step[Context]):
@@ -1021,14 +1031,30 @@ def install_command(
             assume_yes=assume_yes, prompter=prompter)
 
     check = None
+    unchecked: dict[str, str] = {}
     if interactive:
-        from airbox.controlplane.credentials import check_answers
+        from airbox.controlplane.credentials import check_answers_why
 
-        check = check_answers
+        def check(root: str, answers: Mapping[str, Any]) -> Refusal | None:
+            refusal, why = check_answers_why(root, answers)
+            if why is None:
+                unchecked.pop(root, None)
+                return refusal
+            unchecked[root] = why
+            # Saying nothing would read as "accepted": the user must know, and when.
+            later = ("when airbox registers the data plane" if root == "registration"
+                     else "again when the install starts")
+            assert prompter is not None
+            prompter.note(f"! {CREDENTIALS_WHAT[root]} credentials not checked: {why}. "
+                          f"airbox checks them {later}, before it builds anything",
+                          style="fg:ansiyellow")
+            return None
     answers, settings = gather(
         Inputs(answers_file, flags, interactive, reconfigure=reconfigure, review=interactive),
         prompter=prompter, check_credentials=check, say=term.info,
         before_questions=preflight_first)
+    if "dataPlane" in unchecked:
+        options = dataclasses.replace(options, recheck_credentials=True)
     state = StateDir.for_name(settings.name)
     if dry_run:
         files = Generated(dry_run_dir(state, output_dir))
