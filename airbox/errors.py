@@ -91,6 +91,12 @@ class SavedSettingsUnreadable(UsageError):
         self.path = path
 
 
+class DamagedState(UsageError):
+    """A file or directory in airbox's own state is not what airbox made (a directory, FIFO
+    or symlink where its lock file belongs, a symlinked ``logs``/``storage``, a record of the
+    wrong types): says which and what to do; nothing was changed, nothing followed."""
+
+
 class MissingInput(UsageError):
     """A required answer is missing and prompting is not possible (--yes or no terminal)."""
 

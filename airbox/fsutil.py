@@ -51,6 +51,30 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
+def ensure_state_subdir(path: Path) -> Path:
+    """``ensure_private_dir`` for a directory inside a data plane's state directory
+    (``logs``, ``storage``), which only airbox makes: a symlink or file planted there is
+    refused (DamagedState, exit 2), never followed — chmod-ing it, pruning logs in it or
+    mounting it into the node would reach a directory airbox does not own."""
+    from airbox.errors import DamagedState
+
+    if path.is_symlink():
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        raise DamagedState(
+            f"{path} is a symbolic link (to {target}), not the directory airbox makes; "
+            "nothing was changed",
+            hint=f"replace it with a real directory: `rm {path}` removes only the link; "
+                 f"move back what it points to if you want to keep it (`mv {target} {path}`)"
+                 "; then run the command again")
+    if path.exists() and not path.is_dir():
+        raise DamagedState(f"{path} is not a directory; nothing was changed",
+                           hint=f"remove it (`rm {path}`) and run the command again")
+    return ensure_private_dir(path)
+
+
 def usable_dir(path: Path, what: str) -> Path:
     """``path`` as a directory airbox may write into (created 0700 when missing), or a
     UsageError (exit 2) saying why not: a file, a path through a file, no permission."""

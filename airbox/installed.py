@@ -8,7 +8,8 @@ secrets those hold registered for masking before anything is printed or logged.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from airbox.errors import (
     UsageError,
 )
 from airbox.fsutil import read_json
+from airbox.lock import dataplane_lock
 from airbox.paths import StateDir, installed_names
 from airbox.redact import REDACTOR
 
@@ -163,7 +165,8 @@ def load_for_removal(name: str, environ: Mapping[str, str] | None = None) -> Ins
     except (SavedSettingsUnreadable, KeyError, TypeError, ValueError, AttributeError):
         answers = sources.deep_merge(minimal, env)
         settings = Settings.from_answers(answers)
-    settings = with_saved_credentials(settings, state)
+    with contextlib.suppress(UsageError):  # a damaged registration record: without it
+        settings = with_saved_credentials(settings, state)
     register_state_secrets(state)
     return Installed(state, answers, settings, damaged)
 
@@ -179,6 +182,26 @@ def require_installed(name: str | None, command: str, hint: str) -> Installed:
             hint=hint,
         )
     return inst
+
+
+@contextlib.contextmanager
+def locked(inst: Installed, command: str, hint: str) -> Iterator[Installed]:
+    """Hold ``inst``'s lock for ``command``, and yield its state as read *after* taking it.
+
+    The one place day-2 commands take the lock. A command that waited for it may find the
+    data plane changed or gone (an uninstall ran meanwhile): what it read before is stale,
+    and acting on it would act on a data plane that no longer exists and re-create the
+    removed state directory (a log, a cached token). Gone is NotInstalled (exit 3), with
+    nothing created.
+    """
+    with dataplane_lock(inst.state, command, create=False):
+        fresh = load_installed(inst.name)
+        if fresh is None:
+            raise NotInstalled(
+                f"no data plane named {inst.name} is installed any more (it was uninstalled "
+                f"while airbox {command} waited for it); nothing was changed",
+                hint=hint)
+        yield fresh
 
 
 def tool_runner(verbose: Callable[[str], None] | None = None) -> Runner:

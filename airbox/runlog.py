@@ -11,7 +11,7 @@ import os
 import time
 from pathlib import Path
 
-from airbox.fsutil import SECRET_FILE, ensure_private_dir
+from airbox.fsutil import SECRET_FILE, ensure_state_subdir
 from airbox.redact import REDACTOR
 
 LOGGER_NAME = "airbox"
@@ -33,8 +33,11 @@ def logger() -> logging.Logger:
 
 
 def start(directory: Path, command: str) -> Path:
-    """Open this run's log file in ``directory`` and route the airbox logger to it."""
-    ensure_private_dir(directory)
+    """Open this run's log file in ``directory`` and route the airbox logger to it.
+
+    ``directory`` is a state directory's ``logs``: never a symlink (the oldest logs are
+    pruned in it)."""
+    ensure_state_subdir(directory)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = directory / f"{stamp}-{os.getpid()}-{command}.log"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, SECRET_FILE)

@@ -33,7 +33,7 @@ from airbox.config.settings import (
     is_uuid,
 )
 from airbox.controlplane.api import AirbyteApi
-from airbox.errors import ControlPlaneError, MissingInput, UsageError
+from airbox.errors import ControlPlaneError, DamagedState, MissingInput, UsageError
 from airbox.fsutil import SECRET_FILE, read_json, write_json
 from airbox.paths import StateDir
 from airbox.redact import REDACTOR
@@ -57,15 +57,35 @@ def registration_file(state: StateDir) -> Path:
 # ------------------------------------------------------------------------- the record
 
 
+# The record's fields as airbox writes them (a hand edit or a damaged disk can change them).
+_TEXT_KEYS = ("name", "organizationId", "regionId", "regionName", "dataplaneId", "clientId",
+              "clientSecret", "createdAt", "apiUrl")
+
+
 def _read(state: StateDir) -> dict[str, Any] | None:
-    """registration.json as written (complete or pending), or None."""
+    """registration.json as written (complete or pending), or None; DamagedState (exit 2)
+    when a field holds the wrong type (it would reach an URL, a header or the Secret)."""
     try:
         data = read_json(registration_file(state))
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict):
         return None
-    REDACTOR.add(*(str(data[k]) for k in ("clientId", "clientSecret") if data.get(k)))
+    REDACTOR.add(*(str(data[k]) for k in ("clientId", "clientSecret")
+                   if isinstance(data.get(k), str) and data[k]))
+    wrong = [k for k in _TEXT_KEYS if data.get(k) is not None and not isinstance(data[k], str)]
+    if "pending" in data and not isinstance(data["pending"], dict):
+        wrong.append("pending")
+    if wrong:
+        # Names only: the values may be the data plane's credentials.
+        raise DamagedState(
+            f"the registration record of data plane {state.name} "
+            f"({registration_file(state)}) is damaged: {', '.join(wrong)} "
+            f"{'is' if len(wrong) == 1 else 'are'} not what airbox wrote; nothing was changed",
+            hint="restore the file from a backup (it holds the data plane's credentials); "
+                 f"or start over: `airbox uninstall --name {state.name}` (works without it), "
+                 "delete the data plane in Airbyte (Settings > Data planes), then "
+                 "`airbox install` again")
     return data
 
 

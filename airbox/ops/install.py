@@ -36,6 +36,7 @@ from airbox.fsutil import (
     SECRET_FILE,
     atomic_write,
     ensure_private_dir,
+    ensure_state_subdir,
     make_private_dirs,
     read_json,
     usable_dir,
@@ -333,7 +334,7 @@ class WriteManifests(Step[Context]):
                         state=ctx.state)
         if runs_local_store(ctx.settings):
             # Before kind mounts it: a directory Docker creates for a mount is root's.
-            ensure_private_dir(ctx.state.storage_data)
+            ensure_state_subdir(ctx.state.storage_data)
         line.update(f"written to {ctx.files.directory}")
 
 

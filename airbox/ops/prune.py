@@ -16,21 +16,21 @@ from airbox import runlog
 from airbox.cluster import node as nodefs
 from airbox.cluster.node import human_bytes
 from airbox.errors import EXIT_FAILURE, EXIT_OK, ClusterError, UsageError
-from airbox.installed import Installed, require_installed
-from airbox.lock import dataplane_lock
+from airbox.installed import Installed, locked, require_installed
 
 
 def prune_command(*, name: str | None, out: IO[str] | None = None) -> int:
 
     out = out or sys.stdout
-    inst = require_installed(name, "prune", "install it first: airbox install")
+    hint = "install it first: airbox install"
+    inst = require_installed(name, "prune", hint)
     settings = inst.settings
     if not settings.target.is_kind:
         raise UsageError(
             f"data plane {inst.name} runs in the existing cluster of context "
             f"{settings.target.kube_context}: its nodes' images are not airbox's to remove",
             hint="use your cluster's own image garbage collection")
-    with dataplane_lock(inst.state, "prune", create=False):
+    with locked(inst, "prune", hint) as inst:
         runlog.start(inst.state.logs, "prune")
         return _prune(inst, out)
 

@@ -27,8 +27,7 @@ from airbox.cluster import commands, kube
 from airbox.cluster.runner import Runner
 from airbox.errors import EXIT_FAILURE, EXIT_OK, AirboxError
 from airbox.fsutil import SECRET_FILE
-from airbox.installed import Installed, require_installed, tool_runner
-from airbox.lock import dataplane_lock
+from airbox.installed import Installed, locked, require_installed, tool_runner
 from airbox.ops.pipeline import Progress
 from airbox.redact import REDACTOR
 from airbox.render import manifests
@@ -315,11 +314,12 @@ def repair_command(*, name: str | None, verbose: bool = False,
                    out: IO[str] | None = None) -> int:
     """``airbox repair``: 0 when healthy (or only warnings) after, 1 otherwise."""
     out = out or sys.stdout
-    inst = require_installed(name, "repair", "install it first: airbox install")
+    hint = "install it first: airbox install"
+    inst = require_installed(name, "repair", hint)
     term = Terminal(verbose=verbose)
-    job = Repair(inst, tool_runner(term.debug if verbose else None), term)
     # One command at a time changes a data plane (an install or upgrade may be running).
-    with dataplane_lock(inst.state, "repair", create=False):
+    with locked(inst, "repair", hint) as inst:
+        job = Repair(inst, tool_runner(term.debug if verbose else None), term)
         runlog.start(inst.state.logs, "repair")
         runlog.logger().info("airbox repair %s", inst.name)
         job.run()

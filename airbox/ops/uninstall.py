@@ -17,18 +17,22 @@ code is 1 with what remains and how to remove it by hand.
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from airbox import runlog
 from airbox.cluster import commands, kube
 from airbox.cluster.runner import Runner
 from airbox.errors import EXIT_FAILURE, EXIT_OK, AirboxError, ToolError, UsageError
 from airbox.installed import Installed, choose_name, load_for_removal, not_found, tool_runner, why
-from airbox.lock import dataplane_lock
-from airbox.paths import StateDir, airbox_home
+from airbox.lock import LOCK_FILE, dataplane_lock
+from airbox.paths import CREDENTIALS_FILE, SETTINGS_FILE, StateDir, airbox_home
 from airbox.redact import REDACTOR
 from airbox.render.manifests import MANAGED_BY_LABEL, SECRET_NAME
 from airbox.ui import StepLine, Terminal
@@ -295,7 +299,49 @@ def _remove_state(inst: Installed) -> None:
     if root.parent.resolve() != airbox_home().resolve() or root.name != inst.name:
         raise UsageError(f"refusing to remove {root}: not a data plane's state directory")
     runlog.stop()
-    shutil.rmtree(root)
+    remove_state_dir(root)
+
+
+# What marks a directory as an installed data plane goes last, then the lock: an
+# interruption anywhere before leaves a data plane that `airbox uninstall` finds and
+# finishes (it lists only the local state), never secrets behind a "nothing installed".
+_LAST = (CREDENTIALS_FILE, SETTINGS_FILE, LOCK_FILE)
+
+
+def remove_state_dir(root: Path) -> None:
+    """Remove a state directory: everything else, then the settings, then the lock file,
+    then the directory. A symlink inside is removed, never followed."""
+    for entry in os.scandir(root):
+        if entry.name in _LAST:
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path)
+        else:
+            os.unlink(entry.path)
+    for name in _LAST:
+        (root / name).unlink(missing_ok=True)
+    for _ in range(50):
+        try:
+            root.rmdir()
+            return
+        except OSError as exc:
+            # A command that waited for the lock may have made a new lock file just now
+            # (it then finds nothing installed and leaves): that one goes too.
+            if exc.errno != errno.ENOTEMPTY or set(os.listdir(root)) - {LOCK_FILE}:
+                raise
+            (root / LOCK_FILE).unlink(missing_ok=True)
+            time.sleep(0.02)
+    root.rmdir()
+
+
+def _leftover(state: StateDir) -> bool:
+    """A state directory an interrupted uninstall left after its settings went: empty, or
+    only the lock file."""
+    try:
+        return state.root.is_dir() and not state.root.is_symlink() and set(
+            os.listdir(state.root)) <= {LOCK_FILE}
+    except OSError:
+        return False
 
 
 # ------------------------------------------------------------------------------ command
@@ -341,6 +387,11 @@ def _uninstall(chosen: str | None, *, term: Terminal, verbose: bool, deregister:
         term.warn(inst.damaged)
         term.info("  uninstalling what the readable files and the name tell")
     if inst is None:
+        if chosen and _leftover(StateDir.for_name(chosen)):
+            remove_state_dir(StateDir.for_name(chosen).root)
+            term.print(f"Removed what was left of {airbox_home() / chosen} (an earlier "
+                       "uninstall stopped while removing it).")
+            return EXIT_OK
         where = f"no data plane named {chosen} is installed" if chosen else (
             "no data plane is installed")
         term.print(f"Nothing to remove: {where} (no state in "

@@ -30,8 +30,7 @@ from airbox.config.answers import dump_yaml
 from airbox.config.settings import Settings
 from airbox.errors import EXIT_OK, ClusterError, UsageError
 from airbox.fsutil import PUBLIC_FILE, atomic_write
-from airbox.installed import Installed, require_installed, tool_runner
-from airbox.lock import dataplane_lock
+from airbox.installed import Installed, locked, require_installed, tool_runner
 from airbox.redact import REDACTOR
 from airbox.render import manifests
 from airbox.ui import Terminal
@@ -296,13 +295,14 @@ def render_plan(inst: Installed, plan: Plan) -> list[str]:
 def upgrade_command(*, name: str | None, chart_version: str | None, chart: str | None,
                     dry_run: bool, verbose: bool = False, out: IO[str] | None = None) -> int:
     out = out or sys.stdout
-    inst = require_installed(name, "upgrade", "install it first: airbox install")
+    hint = "install it first: airbox install"
+    inst = require_installed(name, "upgrade", hint)
     if chart_version is not None and not chart_version.strip():
         raise UsageError("--chart-version is empty", hint="for example: --chart-version 1.8.1")
     term = Terminal(verbose=verbose)
     if dry_run:  # reads only: no lock, no run log
         return _upgrade(inst, chart_version, chart, dry_run, term, out)
-    with dataplane_lock(inst.state, "upgrade", create=False):
+    with locked(inst, "upgrade", hint) as inst:
         runlog.start(inst.state.logs, "upgrade")
         return _upgrade(inst, chart_version, chart, dry_run, term, out)
 

@@ -47,7 +47,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
@@ -56,8 +56,7 @@ from airbox import runlog
 from airbox.cluster import kube
 from airbox.controlplane.api import AirbyteApi
 from airbox.errors import AirboxError, ControlPlaneError, MissingInput, UsageError
-from airbox.installed import Installed, require_installed, tool_runner
-from airbox.lock import dataplane_lock
+from airbox.installed import Installed, locked, require_installed, tool_runner
 from airbox.ops import hydration
 from airbox.ops.workspaces import (
     Region,
@@ -555,7 +554,8 @@ def verify_command(
     seconds = parse_timeout(timeout)
     term = term or Terminal(verbose=verbose)
     out = out or sys.stdout
-    inst = require_installed(name, "verify", "install one first: airbox install")
+    hint = "install one first: airbox install"
+    inst = require_installed(name, "verify", hint)
     if inst.settings.registration is None:
         region = region_from_record(inst.state)
         raise MissingInput(
@@ -563,8 +563,6 @@ def verify_command(
             "a connection)",
             hint="set AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET; "
                  + manual_routing(region.name if region else None).split(": ", 1)[1])
-    runlog.start(inst.state.logs, "verify")
-    record = saved_registration(inst.state) or {}
     say = term.info if not as_json else runlog.logger().info
 
     def tell(text: str) -> None:
@@ -574,8 +572,12 @@ def verify_command(
     started = time.monotonic()
     # Creates and deletes connectors on the control plane: never beside an uninstall or a
     # second verify of the same data plane (leftover clean-up would race).
-    with dataplane_lock(inst.state, "verify", create=False), \
-            api_for(inst.settings, inst.state, base_url=record.get("apiUrl") or None) as api:
+    with ExitStack() as held:
+        inst = held.enter_context(locked(inst, "verify", hint))
+        runlog.start(inst.state.logs, "verify")
+        record = saved_registration(inst.state) or {}
+        api = held.enter_context(api_for(inst.settings, inst.state,
+                                         base_url=record.get("apiUrl") or None))
         runner = tool_runner(term.debug if verbose else None)
         verifier = Verifier(inst, api, runner, say=say, tell=tell,
                             term=None if as_json else term, timeout=seconds, sleep=sleep,

@@ -37,7 +37,6 @@ from airbox.controlplane.registration import (
     saved_registration,
 )
 from airbox.errors import ControlPlaneError, MissingInput, UsageError
-from airbox.lock import dataplane_lock
 from airbox.paths import StateDir
 
 if TYPE_CHECKING:
@@ -387,12 +386,12 @@ def workspaces_command(
     prompter: Prompter | None = None,
 ) -> int:
     """``airbox workspaces``: which workspaces use this region; route or unroute some."""
-    from airbox.installed import require_installed
+    from airbox.installed import locked, require_installed
     from airbox.ui import Terminal, render_table
 
     term = term or Terminal()
-    inst = require_installed(name, "workspaces",
-                             "install one first: airbox install")
+    hint = "install one first: airbox install"
+    inst = require_installed(name, "workspaces", hint)
     if inst.settings.registration is None:
         region = region_from_record(inst.state)
         raise MissingInput(manual_routing(region.name if region else None))
@@ -403,8 +402,10 @@ def workspaces_command(
     # Routing changes the control plane: one airbox at a time per data plane; listing
     # only reads and never waits.
     changing = bool(assign or unassign)
-    with (dataplane_lock(inst.state, "workspaces", create=False) if changing
-          else contextlib.nullcontext()), _api(inst) as api:
+    with contextlib.ExitStack() as held:
+        if changing:
+            inst = held.enter_context(locked(inst, "workspaces", hint))
+        api = held.enter_context(_api(inst))
         region = find_region(api, inst.settings, inst.state)
         if assign:
             done = route(api, region, list(assign), prompter=prompter if interactive else None,

@@ -4892,6 +4892,14 @@ def main(tool: str, argv: list[str]) -> int:
             sys.stderr.flush()
 
 
+class _HangEnded(Exception):
+    pass
+
+
+def _end_hang(signum: int, frame: Any) -> None:
+    raise _HangEnded
+
+
 def act_on_fault(ctx: Ctx, fault: Obj, lock: Any, code: int | None) -> int:
     """Carry out a fault after (or instead of) the command's work; logs the call itself."""
     action = fault.get("action", "fail")
@@ -4904,7 +4912,11 @@ def act_on_fault(ctx: Ctx, fault: Obj, lock: Any, code: int | None) -> int:
         fcntl.flock(lock, fcntl.LOCK_UN)
         sys.stdout.flush()
         sys.stderr.flush()
-        time.sleep(min(float(fault.get("seconds", HANG_SECONDS)), HANG_SECONDS))
+        # SIGUSR1 ends the hang early, as if it had lasted (a test releases a slow call
+        # when what it waits for is in place: ``FakeK8s.end_hang``).
+        signal.signal(signal.SIGUSR1, _end_hang)
+        with contextlib.suppress(_HangEnded):
+            time.sleep(min(float(fault.get("seconds", HANG_SECONDS)), HANG_SECONDS))
         sys.stderr.write(str(fault.get("stderr", "")))
         return int(fault.get("exit", 1))
     if fault.get("stdout"):

@@ -15,6 +15,7 @@ import contextlib
 import fcntl
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -208,6 +209,11 @@ class FakeK8s:
             rules = _read_json(path, [])
             rules.append({"tool": tool, "match": list(match), "action": action, **kw})
             path.write_text(json.dumps(rules, indent=1) + "\n")
+
+    def end_hang(self, record: dict[str, Any]) -> None:
+        """End the hang of the call ``record`` (from ``call_records``) now: it finishes as
+        if the hang had run its full length."""
+        os.kill(int(record["pid"]), signal.SIGUSR1)
 
     def faults(self) -> list[dict[str, Any]]:
         return list(_read_json(self.state_dir / "faults.json", []))
