@@ -348,6 +348,12 @@ MUTANTS: list[Mutant] = [
        "installs silently",
        ("tests/test_first_registration.py::"
         "test_credentials_the_interview_could_not_check_are_said_and_checked_before_building",)),
+    _m("install", "ensure_state_subdir(ctx.state.storage_data)",
+       "ensure_private_dir(ctx.state.storage_data)",
+       "a symlinked store directory is chmod-ed and mounted into the node (MinIO writes "
+       "into the user's directory)",
+       ("tests/test_state_safety.py::"
+        "test_a_symlinked_store_directory_is_refused_before_anything_is_created",)),
     # ------------------------------------------------------------------ status
     _m("status", 'self.add(Check("kubernetes", "fail", "no node is Ready: pods cannot run",',
        'self.add(Check("kubernetes", "warn", "no node is Ready: pods cannot run",',
@@ -484,4 +490,8 @@ MUTANTS: list[Mutant] = [
        "question instead of offering a new one",
        ("tests/test_first_registration.py::"
         "test_a_first_registration_on_a_terminal_creates_the_organizations_first_region",)),
+    _m("registration", "    if wrong:\n        # Names only", "    if False:\n        # Names only",
+       "a registration record of the wrong types crashes verify/workspaces (unexpected error)",
+       ("tests/test_state_safety.py::"
+        "test_a_registration_record_of_the_wrong_types_is_a_clear_error",)),
 ]

@@ -131,7 +131,6 @@ def test_an_uninstall_stopped_while_removing_the_state_is_finished_by_the_next(
     assert proc.returncode == 143, (
         "the uninstall finished before the SIGTERM: the test needs more files", out, err)
     assert "run the same command again to finish" in err
-    assert (inst.state / "settings.yaml").is_file()
 
     again = subprocess.run([airbox_bin(), "uninstall", "--yes", "--name", inst.name],
                            capture_output=True, text=True, env=inst.env(), timeout=120,
