@@ -5,7 +5,8 @@ Order: the Helm release (``helm uninstall --wait``), then the kind cluster airbo
 release, the Secret ``airbyte-config-secrets``, and the namespace if airbox created it
 (label ``app.kubernetes.io/managed-by=airbox``) and nothing else lives in it; never the
 cluster. With ``--deregister`` the data plane's registration on the control plane goes
-too. Last, the local state directory (unless ``--keep-state``).
+too. Last, the local state directory (unless ``--keep-state``), its settings and lock
+last of all: interrupted there, the data plane is still found and a re-run finishes.
 
 First it looks at what exists, lists it and asks (``--yes`` skips the question; without a
 terminal ``--yes`` is required). Idempotent: what is already gone is not listed, and
