@@ -257,3 +257,21 @@ def test_a_symlinked_store_directory_is_refused_before_anything_is_created(
     assert "unexpected error" not in result.stderr
     assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o755
     assert inst.fake.clusters() == []
+
+
+def test_uninstall_works_with_a_registration_record_of_the_wrong_types(
+    installer: Installer,
+) -> None:
+    """F11: the damaged record stops the other commands, not the way out: uninstall says
+    what is damaged and removes everything (the record too)."""
+    inst = installer
+    first = inst.run(answers=inst.write())
+    assert first.returncode == 0, first.stderr
+    _damaged_registration(inst.state)
+    result = subprocess.run([airbox_bin(), "uninstall", "--yes"], capture_output=True,
+                            text=True, env=inst.env(), timeout=120, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "registration.json) is damaged" in result.stdout + result.stderr
+    assert f"Data plane {inst.name} is uninstalled." in result.stdout
+    assert inst.fake.clusters() == []
+    assert not inst.state.exists()
