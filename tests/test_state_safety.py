@@ -142,6 +142,20 @@ def test_an_uninstall_stopped_while_removing_the_state_is_finished_by_the_next(
     assert not inst.state.exists()
 
 
+def test_uninstall_removes_the_empty_directory_an_interrupted_removal_left(
+    isolated: Path,
+) -> None:
+    """F5: stopped between removing the lock file and the directory, the next run removes
+    the directory (nothing of the data plane is left to list)."""
+    root = isolated / ".airbyte" / "airbox" / "dp1"
+    root.mkdir(parents=True)
+    (root / "lock").write_text("pid=1 command=uninstall since=2026-01-01T00:00:00Z\n")
+    result = run("uninstall", "--yes", "--name", "dp1", timeout=60)
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    assert f"Removed what was left of {root}" in result.stdout
+    assert not root.exists()
+
+
 # ------------------------------------------------------------ F11: hostile state files
 
 
