@@ -354,6 +354,12 @@ MUTANTS: list[Mutant] = [
        "into the user's directory)",
        ("tests/test_state_safety.py::"
         "test_a_symlinked_store_directory_is_refused_before_anything_is_created",)),
+    _m("install", "_explain_placeholders(dump_yaml(manifests.helm_values(settings)))",
+       "dump_yaml(manifests.helm_values(settings))",
+       "values.yaml's accessKeyId: (in Secret …) placeholder reads like a credential, "
+       "unexplained",
+       ("tests/test_dry_run.py::"
+        "test_generated_files_say_what_they_are_and_where_the_secrets_live",)),
     # ------------------------------------------------------------------ status
     _m("status", 'self.add(Check("kubernetes", "fail", "no node is Ready: pods cannot run",',
        'self.add(Check("kubernetes", "warn", "no node is Ready: pods cannot run",',

@@ -375,3 +375,30 @@ def test_a_bad_key_given_as_json_is_named_not_echoed(
     assert af.SECRETS["gsa_private_key"] not in result.stdout + result.stderr
     assert "airbyte@my-project" not in result.stdout + result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_generated_files_say_what_they_are_and_where_the_secrets_live(tmp_path: Path) -> None:
+    result = run("install", "--answers", str(ASSETS / "demo.yaml"), "--dry-run",
+                 "--output-dir", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "out"
+    heads = {name: (out / name).read_text().split("\n---\n")[0].split("\n")[:2]
+             for name in ("values.yaml", "secrets.yaml", "kind-config.yaml", "storage.yaml")}
+    for name, head in heads.items():
+        assert head[0].startswith("# "), (name, head)
+    joined = {name: " ".join(line.lstrip("# ") for line in head) for name, head in heads.items()}
+    assert "Helm values of data plane demo-dp" in joined["values.yaml"]
+    assert "the Secret airbyte-config-secrets (secrets.yaml)" in joined["values.yaml"]
+    assert "Keep this file private" in joined["secrets.yaml"]
+    assert "kind cluster airbox-demo-dp" in joined["kind-config.yaml"]
+    assert "the Secret airbyte-config-secrets" in joined["storage.yaml"]
+    # The placeholder that reads like a credential says what it is.
+    values = (out / "values.yaml").read_text().splitlines()
+    at = next(i for i, line in enumerate(values)
+              if line.strip().startswith("accessKeyId: (in Secret"))
+    assert values[at - 1].strip().startswith("# Not the keys (they are in the Secret)")
+    # No YAML anchors/aliases where a value repeats (the store's labels).
+    storage = (out / "storage.yaml").read_text()
+    assert "&id0" not in storage and "*id0" not in storage
+    # Still what the tools read: the same data as before.
+    assert yaml.safe_load((out / "values.yaml").read_text())["storage"]["type"] == "minio"

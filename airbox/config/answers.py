@@ -244,5 +244,12 @@ def _prune(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+class _NoAliases(yaml.SafeDumper):
+    """A value used twice is written twice: ``&id001``/``*id001`` read as noise."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def dump_yaml(data: Any) -> str:
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+    return yaml.dump(data, Dumper=_NoAliases, sort_keys=False, default_flow_style=False)

@@ -198,21 +198,54 @@ def write_generated(
     REDACTOR.add(*data.values())
     # Created 0700 when missing; an existing directory (an --output-dir) keeps its mode.
     make_private_dirs(files.directory)
-    atomic_write(files.values, dump_yaml(manifests.helm_values(settings)), mode=PUBLIC_FILE)
-    atomic_write(files.secret, dump_yaml(manifests.secret_manifest(settings, data)),
-                 mode=SECRET_FILE)
+    secret = f"the Secret {manifests.SECRET_NAME} (secrets.yaml)"
+    atomic_write(files.values, _headed(
+        f"Helm values of data plane {settings.name} (chart airbyte-data-plane), written by "
+        f"airbox. No credentials here: they are in {secret}.",
+        _explain_placeholders(dump_yaml(manifests.helm_values(settings)))), mode=PUBLIC_FILE)
+    atomic_write(files.secret, _headed(
+        f"The Kubernetes Secret {manifests.SECRET_NAME} of data plane {settings.name}, "
+        "written by airbox: every credential it uses. Keep this file private (0600).",
+        dump_yaml(manifests.secret_manifest(settings, data))), mode=SECRET_FILE)
     if settings.target.is_kind:
         store_dir = str(state.storage_data) if local else None
-        atomic_write(files.kind_config,
-                     dump_yaml(manifests.kind_config(settings, cgroup_v1=cgroup_v1,
-                                                     store_dir=store_dir)),
-                     mode=PUBLIC_FILE)
+        atomic_write(files.kind_config, _headed(
+            f"kind cluster {settings.cluster_name} of data plane {settings.name}, written by "
+            "airbox (node image, API on 127.0.0.1"
+            + (", the local object store's host directory" if local else "")
+            + "). No credentials here.",
+            dump_yaml(manifests.kind_config(settings, cgroup_v1=cgroup_v1,
+                                            store_dir=store_dir))), mode=PUBLIC_FILE)
     if local:
-        atomic_write(files.storage, _apply_documents(*manifests.local_store_manifests(
-            settings, uid=os.getuid(), gid=os.getgid())), mode=PUBLIC_FILE)
+        atomic_write(files.storage, _headed(
+            f"The local object store (MinIO) of data plane {settings.name}, run by airbox "
+            f"because no storage is configured. Its credentials are in {secret}.",
+            _apply_documents(*manifests.local_store_manifests(
+                settings, uid=os.getuid(), gid=os.getgid()))), mode=PUBLIC_FILE)
     else:
         files.storage.unlink(missing_ok=True)
     return data
+
+
+def _headed(comment: str, text: str) -> str:
+    """``text`` under a comment saying what the file is and where its secrets live."""
+    import textwrap
+
+    return "".join(f"# {line}\n" for line in textwrap.wrap(comment, 88)) + text
+
+
+def _explain_placeholders(values: str) -> str:
+    """A comment over each "(in Secret …)" value: it reads like a credential, and is not."""
+    lines: list[str] = []
+    explained = False
+    for line in values.splitlines(keepends=True):
+        if line.lstrip().startswith("accessKeyId: " + manifests.NOT_HERE) and not explained:
+            indent = line[:len(line) - len(line.lstrip())]
+            lines.append(f"{indent}# Not the keys (they are in the Secret): a placeholder, so "
+                         "the chart's own copy never holds its well-known default keys.\n")
+            explained = True
+        lines.append(line)
+    return "".join(lines)
 
 
 def _apply_documents(*docs: dict[str, Any]) -> str:

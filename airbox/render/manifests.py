@@ -58,7 +58,7 @@ STORAGE_SECRET_KEY_KEY = "AWS_SECRET_ACCESS_KEY"
 # The chart also renders its own Secret from storage.minio.accessKeyId/secretAccessKey,
 # defaulting to minio/minio123. The pods read airbox's Secret; this keeps the chart's
 # copy from holding a well-known credential.
-_NOT_HERE = f"(in Secret {SECRET_NAME})"
+NOT_HERE = f"(in Secret {SECRET_NAME})"
 
 
 def local_store(settings: Settings) -> bool:
@@ -200,7 +200,7 @@ def helm_values(settings: Settings) -> dict[str, Any]:
     if settings.storage is not None:
         section = _section_values(settings.storage.section)
         if settings.storage.section.type == "minio":
-            section.update(accessKeyId=_NOT_HERE, secretAccessKey=_NOT_HERE)
+            section.update(accessKeyId=NOT_HERE, secretAccessKey=NOT_HERE)
         values["storage"] = {
             "secretName": SECRET_NAME,
             "type": settings.storage.section.type,
@@ -218,8 +218,8 @@ def helm_values(settings: Settings) -> dict[str, Any]:
                 "endpoint": local_store_endpoint(settings),
                 "accessKeyIdSecretKey": STORAGE_ACCESS_KEY_KEY,
                 "secretAccessKeySecretKey": STORAGE_SECRET_KEY_KEY,
-                "accessKeyId": _NOT_HERE,
-                "secretAccessKey": _NOT_HERE,
+                "accessKeyId": NOT_HERE,
+                "secretAccessKey": NOT_HERE,
             },
         }
     extras = _launcher_extras(settings)
