@@ -424,3 +424,169 @@ def test_identifiers_are_typed_in_the_clear_and_secrets_hidden() -> None:
             for field in spec.fields:
                 if field.required or field.kind == "choice":
                     assert field.where, (spec.type, field.key)
+
+
+# ------------------------------------------ every rule at its question (issue 21)
+
+def _dry_run(inst: Installer, tmp_path: Path, *extra: str) -> list[str]:
+    return ["install", *extra, "--dry-run", "--output-dir", str(tmp_path / "out")]
+
+
+def _review(text: str) -> list[str]:
+    """The lines of the last review screen, as printed."""
+    block = text.rsplit("Review the settings", 1)[1].split("Install, or edit", 1)[0]
+    return [line.rstrip() for line in block.replace("\r", "").split("\n")[1:] if line.strip()]
+
+
+@pytest.mark.timeout(300)
+def test_a_short_secret_is_refused_at_its_prompt_and_the_review_speaks_in_words(
+    installer: Installer, fake_cp: FakeControlPlane, tmp_path: Path  # noqa: F811
+) -> None:
+    inst, cp = installer, fake_cp
+    client_id, client_secret = cp.registered_dataplane("short-secret-dp")
+    log = tmp_path / "pty.log"
+    s = Session(_dry_run(inst, tmp_path, "--control-plane-url", cp.url),
+                inst.env(NO_PROXY="127.0.0.1,localhost"), log)
+    _past_preflight(s, "Data plane name")
+    s.send(CLEAR + inst.name + ENTER)
+    s.answer("How should airbox connect", DOWN + ENTER)       # an existing data plane
+    s.answer("Data plane client id", client_id + ENTER)
+    s.answer("Data plane client secret", "abc" + ENTER)
+    # Refused on the spot, saying why; the same question stays open.
+    s.expect("too short to be a credential")
+    s.send(CLEAR + client_secret + ENTER)
+    s.answer("Secrets manager", ENTER)                        # AWS Secrets Manager
+    s.answer("AWS region", "us-east-1" + ENTER)
+    s.answer("How airbox signs in to AWS", ENTER)             # access keys
+    s.answer("AWS access key id", af.SECRETS["sm_access"] + ENTER)
+    s.answer("AWS secret access key", "short" + ENTER)
+    s.expect("too short to be a credential")
+    s.send(CLEAR + af.SECRETS["sm_secret"] + ENTER)
+    s.answer("Storage for logs and state", ENTER)            # none
+    s.answer("Install, or edit an answer?", ENTER)
+    s.expect(re.escape("Nothing was installed (dry run)."))
+    assert s.finish() == 0, _transcript(log)
+
+    text = _transcript(log)
+    assert client_secret not in text and af.SECRETS["sm_secret"] not in text
+    rows = _review(text)
+    assert all(len(row) <= 80 for row in rows), rows
+    # Values in the questions' words, not the YAML's.
+    assert any(re.fullmatch(r"\s+How airbox signs in to AWS\s+Access keys", r) for r in rows)
+    assert not any(row.endswith(" credentials") for row in rows), rows
+    assert "Storage for logs and state" in text
+    secret = yaml.safe_load((tmp_path / "out" / "secrets.yaml").read_text())["stringData"]
+    assert secret["DATAPLANE_CLIENT_SECRET"] == client_secret
+
+
+@pytest.mark.timeout(300)
+def test_a_self_managed_control_plane_asks_for_storage_and_a_final_refusal_asks_again(
+    installer: Installer, fake_cp: FakeControlPlane, tmp_path: Path  # noqa: F811
+) -> None:
+    """`--edition enterprise` on a terminal asks for storage (no "None" offered) instead of
+    exiting 2; an answer the final check refuses (the key file moved away while the review
+    was on screen) is asked again, every other answer — secrets too — kept."""
+    inst, cp = installer, fake_cp
+    client_id, client_secret = cp.registered_dataplane("enterprise-dp")
+    sa = af.service_account_file(tmp_path)
+    log = tmp_path / "pty.log"
+    s = Session(_dry_run(inst, tmp_path, "--edition", "enterprise", "--control-plane-url",
+                         cp.url), inst.env(NO_PROXY="127.0.0.1,localhost"), log)
+    _past_preflight(s, "Data plane name")
+    s.send(CLEAR + inst.name + ENTER)
+    s.answer("How should airbox connect", DOWN + ENTER)
+    s.answer("Data plane client id", client_id + ENTER)
+    s.answer("Data plane client secret", client_secret + ENTER)
+    s.answer("Airbyte license key", af.SECRETS["license"] + ENTER)
+    s.answer("Secrets manager", DOWN + ENTER)                 # Google Secret Manager
+    s.answer("Google Cloud project id", "my-project" + ENTER)
+    s.answer("Path to the service account key", str(sa) + ENTER)
+    s.expect(re.escape("is required with a self-managed (enterprise) control plane"))
+    s.answer("Storage for logs and state", ENTER)            # the first: Amazon S3
+    s.answer("Bucket", "acme-airbyte-logs" + ENTER)
+    s.answer("AWS region", "us-east-1" + ENTER)
+    s.answer("How airbox signs in to AWS", ENTER)
+    s.answer("AWS access key id", af.SECRETS["s3_access"] + ENTER)
+    s.answer("AWS secret access key", af.SECRETS["s3_secret"] + ENTER)
+    s.expect(re.escape("Install, or edit an answer?"))
+    moved = sa.rename(tmp_path / "moved.json")
+    s.send(ENTER)
+    s.expect(re.escape("credentialsJson: file ") + ".*" + re.escape("— asked again"))
+    s.answer("Path to the service account key", str(moved) + ENTER)
+    s.answer("Install, or edit an answer?", ENTER)
+    s.expect(re.escape("Nothing was installed (dry run)."))
+    assert s.finish() == 0, _transcript(log)
+
+    text = _transcript(log)
+    # After the refusal only that question, then the review again: nothing else retyped.
+    again = text.split("— asked again", 1)[1].split("Review the settings", 1)[0]
+    assert "Path to the service account key" in again
+    for other in ("Data plane client", "license key", "Bucket", "AWS", "Data plane name"):
+        assert other not in again, again
+    assert "None: keep them inside the cluster" not in text
+    assert "storage: is required" not in text.split("Data plane name")[0]
+    secret = yaml.safe_load((tmp_path / "out" / "secrets.yaml").read_text())["stringData"]
+    assert secret["DATAPLANE_CLIENT_SECRET"] == client_secret    # typed once, kept
+    assert secret["AIRBYTE_LICENSE_KEY"] == af.SECRETS["license"]
+    assert secret["AWS_SECRET_ACCESS_KEY"] == af.SECRETS["s3_secret"]
+
+
+@pytest.mark.timeout(300)
+def test_ctrl_c_then_a_rerun_offers_every_non_secret_answer_and_the_registration_choice(
+    installer: Installer, fake_cp: FakeControlPlane, tmp_path: Path  # noqa: F811
+) -> None:
+    inst, cp = installer, fake_cp
+    client_id, client_secret = cp.registered_dataplane("resumed-dp")
+    env = inst.env(NO_PROXY="127.0.0.1,localhost")
+    args = _dry_run(inst, tmp_path, "--control-plane-url", cp.url)
+    log = tmp_path / "pty.log"
+    first = Session(args, env, log)
+    _past_preflight(first, "Data plane name")
+    first.send(CLEAR + inst.name + ENTER)
+    first.answer("How should airbox connect", DOWN + ENTER)   # already registered
+    first.answer("Data plane client id", client_id + ENTER)
+    first.answer("Data plane client secret", client_secret + ENTER)
+    first.answer("Secrets manager", ENTER)                    # AWS Secrets Manager
+    first.answer("AWS region", "us-east-1" + ENTER)
+    first.answer("How airbox signs in to AWS", ENTER)
+    first.answer("AWS access key id", af.SECRETS["sm_access"] + ENTER)
+    first.expect(re.escape("AWS secret access key"))
+    first.send(CTRL_C)
+    assert first.finish() == 130, _transcript(log)
+    kept_file = inst.home / "interview.yaml"
+    kept = kept_file.read_text()
+    assert (kept_file.stat().st_mode & 0o777) == 0o600
+    assert client_secret not in kept and af.SECRETS["sm_secret"] not in kept
+    assert yaml.safe_load(kept) == {
+        "name": inst.name, "controlPlane": {"url": cp.url},
+        "dataPlane": {"clientId": client_id},
+        "secretsManager": {"type": "AWS_SECRET_MANAGER", "awsSecretManager": {
+            "region": "us-east-1", "authenticationType": "credentials",
+            "accessKeyId": af.SECRETS["sm_access"]}},
+        "credentials": "existing"}
+
+    # The re-run: Enter through every offered default; only the secrets are typed.
+    second = Session(args, env, log)
+    _past_preflight(second, "Data plane name")
+    second.expect(re.escape(inst.name))
+    second.send(ENTER)
+    second.answer("How should airbox connect", ENTER)         # the kept choice
+    second.expect(re.escape("Data plane client id"))          # not the application's
+    second.expect(re.escape(client_id))                       # the kept id, as default
+    second.send(ENTER)
+    second.answer("Data plane client secret", client_secret + ENTER)
+    second.answer("Secrets manager", ENTER)
+    second.answer("AWS region", ENTER)
+    second.answer("How airbox signs in to AWS", ENTER)
+    second.expect(re.escape("AWS access key id"))
+    second.expect(re.escape(af.SECRETS["sm_access"]))
+    second.send(ENTER)
+    second.answer("AWS secret access key", af.SECRETS["sm_secret"] + ENTER)
+    second.answer("Storage for logs and state", ENTER)
+    second.answer("Install, or edit an answer?", ENTER)
+    second.expect(re.escape("Nothing was installed (dry run)."))
+    assert second.finish() == 0, _transcript(log)
+    secret = yaml.safe_load((tmp_path / "out" / "secrets.yaml").read_text())["stringData"]
+    assert secret["DATAPLANE_CLIENT_ID"] == client_id
+    assert secret["AWS_SECRET_MANAGER_ACCESS_KEY_ID"] == af.SECRETS["sm_access"]
+    assert secret["AWS_SECRET_MANAGER_SECRET_ACCESS_KEY"] == af.SECRETS["sm_secret"]

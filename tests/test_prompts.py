@@ -37,7 +37,7 @@ def test_full_interview_with_lists_and_validation(
         ENTER,                       # name: accept default data-plane-1
         ENTER,                       # control plane: Airbyte Cloud (first)
         DOWN + ENTER,                # credentials: existing data plane
-        "dp-id" + ENTER, "dp-secret" + ENTER,
+        "dp-id-0001" + ENTER, "dp-secret" + ENTER,
         DOWN + ENTER,                # secrets manager: Google (second)
         "proj" + ENTER,              # project id
         # rejected as typed (no such file), then corrected
@@ -51,7 +51,7 @@ def test_full_interview_with_lists_and_validation(
     assert filled == {
         "name": "data-plane-1",
         "controlPlane": {"edition": "cloud"},
-        "dataPlane": {"clientId": "dp-id", "clientSecret": "dp-secret"},
+        "dataPlane": {"clientId": "dp-id-0001", "clientSecret": "dp-secret"},
         "secretsManager": {"type": "GOOGLE_SECRET_MANAGER", "googleSecretManager": {
             "projectId": "proj", "credentialsJson": str(sa)}},
         "storage": {"type": "s3", "bucket": "bucket-1", "s3": {

@@ -230,14 +230,14 @@ def split_secrets(answers: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str,
         parent = get_path(public, path[:-1]) if len(path) > 1 else public
         if isinstance(parent, dict):
             parent.pop(path[-1], None)
-    return _prune(public), secret
+    return prune(public), secret
 
 
-def _prune(data: dict[str, Any]) -> dict[str, Any]:
+def prune(data: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in data.items():
         if isinstance(value, dict) and key != "values":
-            value = _prune(value)
+            value = prune(value)
             if not value:
                 continue
         out[key] = value

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from airbox.config import answers as sources
-from airbox.config.prompts import CredentialCheck, Prompter, fill_missing, review
-from airbox.config.settings import Settings, validate
+from airbox.config.prompts import CredentialCheck, Prompter, fill_missing, reopen, review
+from airbox.config.settings import Settings, hidden_paths, validate
 from airbox.config.yamlfile import YamlProblem, load_yaml
 from airbox.errors import (
     InterviewInterrupted,
@@ -133,11 +133,21 @@ def load_kept() -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def keep_partial(answers: Mapping[str, Any]) -> Path | None:
-    """Save the answers given so far without their secrets; None when there is nothing."""
-    public, _ = sources.split_secrets(answers)
+def keep_partial(answers: Mapping[str, Any],
+                 memo: Mapping[str, Any] | None = None) -> Path | None:
+    """Save the answers given so far without the secrets typed hidden — identifiers (client
+    ids, access key ids) and ``memo``'s choices are kept; None when there is nothing."""
+    import copy
+
+    public = copy.deepcopy(dict(answers))
+    for hidden in hidden_paths():
+        holder = sources.get_path(public, hidden[:-1]) if len(hidden) > 1 else public
+        if isinstance(holder, dict):
+            holder.pop(hidden[-1], None)
+    public = sources.prune(public)
     if not public:
         return None
+    public.update(memo or {})
     path = kept_file()
     ensure_private_dir(path.parent)
     atomic_write(path, sources.dump_yaml(public), mode=SECRET_FILE)
@@ -199,6 +209,18 @@ def _unasked(answers: Mapping[str, Any]) -> dict[str, Any]:
             if not part:
                 base.pop(section)
     return base
+
+
+def _reopened(merged: dict[str, Any], prompter: Prompter) -> bool:
+    """True when the final check refused answers that the questions can ask again (taken
+    out of ``merged``, said why); False when it passes or no question can fix it."""
+    import copy
+
+    problems = settings_problems(merged, asking=False)
+    if not problems:
+        return False
+    before = copy.deepcopy(merged)
+    return reopen(merged, problems, prompter) and merged != before
 
 
 def _flag_names(flags: Mapping[str, Any]) -> list[str]:
@@ -275,31 +297,54 @@ def gather(
             for layer in (env_layer, flag_layer):
                 merged = sources.deep_merge(merged, layer)
             interview = True
-        elif interview:
+        elif not saved:
+            # A new data plane (with or without an answers file): the answers kept from
+            # an interrupted run — unless they were another data plane's.
             defaults = load_kept()
+            named = merged.get("name")
+            if named and defaults.get("name") not in (None, named):
+                defaults = {}
             if defaults and say is not None:
                 say(f"Offering the answers kept from an interrupted run ({kept_file()}) "
                     "as defaults")
         prompter = prompter or Prompter()
         accepted: set[tuple[str, str, str]] = set()
+        memo: dict[str, Any] = {}
+
+        def ask() -> None:
+            # Until the final check passes: what it refuses is asked again, with every
+            # other answer (secrets too, in memory only) kept.
+            while True:
+                fill_missing(merged, prompter, interview=interview, defaults=defaults,
+                             check_credentials=check_credentials, accepted=accepted,
+                             memo=memo)
+                sources.register_secrets(merged)
+                if not _reopened(merged, prompter):
+                    return
+
         try:
-            fill_missing(merged, prompter, interview=interview, defaults=defaults,
-                         check_credentials=check_credentials, accepted=accepted)
-            sources.register_secrets(merged)
-            if inputs.review:
+            ask()
+            while inputs.review:
                 merged = review(merged, prompter, check_credentials=check_credentials,
                                 interview=interview or inputs.reconfigure, accepted=accepted)
                 sources.register_secrets(merged)
+                if not _reopened(merged, prompter):
+                    break
+                ask()
         except KeyboardInterrupt:
-            kept = keep_partial(merged)
+            if inputs.reconfigure:
+                raise InterviewInterrupted(
+                    "Interrupted during the questions: nothing was installed or changed; "
+                    "the saved settings stay as they were.") from None
+            kept = keep_partial(merged, memo)
             if kept is None:
                 raise InterviewInterrupted(
                     "Interrupted during the questions: nothing was installed or changed, "
                     "and no answers were given yet.") from None
             raise InterviewInterrupted(
                 "Interrupted during the questions: nothing was installed or changed. Your "
-                f"answers so far (not the secrets) are kept in {kept}; run `airbox install` "
-                "again to continue from them.") from None
+                f"answers so far (not the secrets) are kept in {kept}; run the same "
+                "command again to continue from them.") from None
 
     problems = settings_problems(merged, asking=False)
     if problems:
@@ -309,5 +354,12 @@ def gather(
             error = InvalidSettings(problems, source=str(inputs.answers_file or "the settings"))
             error.hint = hint
             raise error
-        raise InvalidSettings(problems)
+        # No question can fix these (a flag's or a file's value): the typed answers are
+        # kept all the same, so fixing them does not mean typing everything again.
+        error = InvalidSettings(problems)
+        kept = None if inputs.reconfigure else keep_partial(merged, memo)
+        if kept is not None:
+            error.hint = ("fix the values above and run the command again: your answers "
+                          f"(not the secrets) are kept in {kept}")
+        raise error
     return merged, Settings.from_answers(merged)

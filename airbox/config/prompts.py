@@ -32,7 +32,9 @@ from airbox.config.settings import (
     is_dns_label,
     load_service_account,
     url_problem,
+    validate,
 )
+from airbox.errors import Problem
 
 Validator = Callable[[str], "bool | str"]
 
@@ -206,6 +208,23 @@ def _keep_or_required(value: str) -> bool | str:
     return True  # an empty answer keeps the value given before
 
 
+def rule_problem(answers: Mapping[str, Any], path: tuple[str, ...], value: str) -> str | None:
+    """What the final check would say about ``value`` at ``path``, given the other answers
+    so far: the same rules (length, shape, cross-field) as the answers file, at the
+    question. Missing answers elsewhere are not this question's business."""
+    trial = copy.deepcopy(dict(answers))
+    set_path(trial, path, value)
+    where = ".".join(path)
+    for problem in validate(trial):
+        if problem.missing or not (problem.field == where
+                                   or problem.field.startswith(where + ".")):
+            continue
+        message = ("it " + problem.message if problem.message.startswith("is ")
+                   else problem.message)
+        return f"{message}: {problem.fix}" if problem.fix else message
+    return None
+
+
 # ----------------------------------------------------------------------------- flow
 
 
@@ -260,6 +279,9 @@ class Interview:
     check_credentials: CredentialCheck | None = None
     # Credentials the control plane accepted in this run: not checked twice.
     accepted: set[tuple[str, str, str]] = field(default_factory=set)
+    # Choices that are no answer of their own (registered data plane or a new one):
+    # kept with the answers of an interrupted run, so the re-run offers them too.
+    memo: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ helpers
 
@@ -277,7 +299,21 @@ class Interview:
         shown = self._default(*path)
         initial = str(shown) if shown is not None else (default or "")
         set_path(self.answers, path, self.prompter.text(message, default=initial,
-                                                         validate=validate))
+                                                         validate=self._ruled(path, validate)))
+
+    def _ruled(self, path: tuple[str, ...], first: Validator, *,
+               empty_ok: bool = False) -> Validator:
+        """``first``, then the rules every source is held to (``rule_problem``)."""
+        def check(value: str) -> bool | str:
+            if empty_ok and not value:
+                return True
+            verdict = first(value)
+            if verdict is not True:
+                return verdict
+            problem = rule_problem(self.answers, path, value.strip())
+            return True if problem is None else problem
+
+        return check
 
     def _secret(self, path: tuple[str, ...], message: str, *, where: str = "",
                 validate: Validator = _required) -> None:
@@ -285,10 +321,12 @@ class Interview:
         kept = self._default(*path)
         if kept is not None:
             value = self.prompter.password(message + " (Enter keeps the one given before)",
-                                           validate=_keep_or_required)
+                                           validate=self._ruled(path, _keep_or_required,
+                                                                empty_ok=True))
             set_path(self.answers, path, value or kept)
             return
-        set_path(self.answers, path, self.prompter.password(message, validate=validate))
+        set_path(self.answers, path, self.prompter.password(
+            message, validate=self._ruled(path, validate)))
 
     def _select(self, path: tuple[str, ...], message: str,
                 choices: Sequence[tuple[str, str]], default: str, where: str = "") -> str:
@@ -343,15 +381,22 @@ class Interview:
         if sm_type in SECRETS_MANAGERS:
             self._section("secretsManager", SECRETS_MANAGERS[sm_type])
 
-        if self.interview and "storage" not in answers:
+        # Required by the rules (a self-managed control plane, an existing cluster): asked
+        # even when an answers file left it out, and "None" is not offered.
+        required = next((p for p in validate(answers) if p.field == "storage"), None)
+        if (self.interview or required) and "storage" not in answers:
             shown = self._default("storage", "type")
-            self._help("where syncs keep logs and state; without one, inside the cluster "
-                       "(fine to try airbox, not for production)")
+            if required is None:
+                self._help("where syncs keep logs and state; without one, inside the "
+                           "cluster (fine to try airbox, not for production)")
+            else:
+                self._help("where syncs keep logs and state: " + required.message
+                           + " (the control plane or cluster reads them from there)")
+            none = [] if required else [("", "None: keep them inside the cluster")]
             st_type = self.prompter.select(
                 "Storage for logs and state",
-                [("", "None: keep them inside the cluster")]
-                + [(k, s.label) for k, s in STORAGES.items()],
-                default=str(shown) if shown in STORAGES else "",
+                none + [(k, s.label) for k, s in STORAGES.items()],
+                default=str(shown) if shown in STORAGES else "" if none else "s3",
             )
             if st_type:
                 set_path(answers, ("storage", "type"), st_type)
@@ -372,17 +417,23 @@ class Interview:
         answers = self.answers
         has_dp = not _missing(answers, "dataPlane", "clientId")
         has_reg = not _missing(answers, "registration", "clientId")
-        if not has_dp and not has_reg:
-            earlier = "existing" if self._default("dataPlane", "clientId") else "register"
+        if has_dp or has_reg:
+            self._drop_stray("registration" if has_dp else "dataPlane")
+        else:
+            earlier = self._default("credentials")
+            if earlier not in ("existing", "register"):
+                earlier = "existing" if self._default("dataPlane", "clientId") else "register"
             mode = self._select(
                 ("credentials",), "How should airbox connect this data plane to Airbyte?",
                 [("register", "Register a new data plane (needs an Airbyte application's "
                               "client id and secret)"),
                  ("existing", "Use a data plane already registered (its client id and "
                               "secret)")],
-                earlier,
+                str(earlier),
                 where="registering needs an organization admin's application")
+            self.memo["credentials"] = mode
             root = "registration" if mode == "register" else "dataPlane"
+            self._drop_stray("dataPlane" if mode == "register" else "registration")
             self._ask_credentials(root)
         for root in ("dataPlane", "registration"):
             if not _missing(answers, root, "clientId") and _missing(answers, root,
@@ -393,13 +444,28 @@ class Interview:
                 # wrong saved secret is asked again instead of failing the install later.
                 self._verify(root)
 
+    def _drop_stray(self, root: str) -> None:
+        """A secret of the credentials not chosen (a DATAPLANE_CLIENT_SECRET left in the
+        shell while registering): said and left out, never a review row that then fails."""
+        part = self.answers.get(root)
+        if (not isinstance(part, dict) or _missing(part, "clientSecret")
+                or not _missing(part, "clientId")):
+            return
+        what, var = (("data plane", "DATAPLANE_CLIENT_SECRET") if root == "dataPlane"
+                     else ("Airbyte application", "AIRBYTE_CLIENT_SECRET"))
+        self.prompter.note(f"! a {what} client secret without its client id (from {var} "
+                           "or the answers file) is not used: the other credentials are",
+                           style="fg:ansiyellow")
+        self.answers.pop(root)
+
     def _ask_credentials(self, root: str, *, id_known: bool = False) -> None:
         what = "Airbyte application" if root == "registration" else "Data plane"
         where = WHERE_APPLICATION if root == "registration" else WHERE_DATA_PLANE
         if not id_known:
             self._text((root, "clientId"), f"{what} client id", validate=_required,
                        where=where)
-        self._secret((root, "clientSecret"), f"{what} client secret")
+        self._secret((root, "clientSecret"), f"{what} client secret",
+                     validate=_required)
         self._verify(root)
 
     def _verify(self, root: str) -> None:
@@ -433,9 +499,11 @@ class Interview:
             what = "Airbyte application" if root == "registration" else "Data plane"
             typed = str(get_path(self.answers, (root, "clientId")) or "")
             set_path(self.answers, (root, "clientId"), self.prompter.text(
-                f"{what} client id", default=typed, validate=_required))
+                f"{what} client id", default=typed,
+                validate=self._ruled((root, "clientId"), _required)))
             set_path(self.answers, (root, "clientSecret"), self.prompter.password(
-                f"{what} client secret", validate=_required))
+                f"{what} client secret",
+                validate=self._ruled((root, "clientSecret"), _required)))
 
     def _same_credentials(self, sm_type: str, st_type: str) -> None:
         """S3 after AWS Secrets Manager (or GCS after Google): offer the same sign-in."""
@@ -497,23 +565,89 @@ def fill_missing(
     defaults: Mapping[str, Any] | None = None,
     check_credentials: CredentialCheck | None = None,
     accepted: set[tuple[str, str, str]] | None = None,
+    memo: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Ask for every required answer that is still missing, in a natural order.
 
     ``accepted``: credentials already accepted in this run (shared with ``review``).
+    ``memo``: receives the choices that are no answer (see ``Interview.memo``).
     """
     return Interview(answers, prompter, interview, dict(defaults or {}), check_credentials,
-                     accepted if accepted is not None else set()).run()
+                     accepted if accepted is not None else set(),
+                     memo if memo is not None else {}).run()
+
+
+# Answers no question asks (they come from flags, files or defaults): a problem with one
+# of them cannot be fixed by asking again.
+_UNASKED = {("controlPlane", "apiUrl"), ("registration", "organizationId"),
+            ("registration", "region")}
+_ASKED_ROOTS = ("name", "controlPlane", "dataPlane", "registration", "licenseKey",
+                "secretsManager", "storage")
+
+
+def reopen(answers: dict[str, Any], problems: Sequence[Problem], prompter: Prompter) -> bool:
+    """Take out the answers the final check refused, saying why, so that the questions ask
+    them again with every other answer kept. False (nothing changed) when one of them is
+    no question's: it came from a flag or a file, and is reported as such."""
+    paths: list[tuple[str, ...]] = []
+    for problem in problems:
+        path = tuple(problem.field.split("."))
+        if path[0] not in _ASKED_ROOTS or path[:2] in _UNASKED:
+            return False
+        if path[0] in ("dataPlane", "registration") and (problem.missing or len(path) == 1):
+            path = path[:1]          # the pair is asked again, from the choice on
+        elif path[:2] == ("controlPlane", "edition") or path[-1] == "type":
+            path = path[:1]          # a choice: what follows from it is asked again too
+        elif path[:2] == ("storage", "bucket"):
+            path = path[:2]
+        paths.append(path)
+    for problem in problems:
+        prompter.note("✗ " + problem.render() + " — asked again", style="fg:ansired")
+    for path in paths:
+        holder = get_path(answers, path[:-1]) if len(path) > 1 else answers
+        if isinstance(holder, dict):
+            holder.pop(path[-1], None)
+    return True
 
 
 # --------------------------------------------------------------------------- review
 
 
-def review_rows(answers: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str, str]]:
-    """(path, label, shown value) for every answer, secrets masked, in interview order."""
-    rows: list[tuple[tuple[str, ...], str, str]] = []
+# The review says values in the questions' words, not the YAML's.
+REVIEW_WORDS: dict[tuple[str, str], str] = {
+    ("edition", "cloud"): "Airbyte Cloud",
+    ("edition", "enterprise"): "Your own Airbyte (self-managed)",
+    ("authenticationType", "credentials"): "Access keys",
+    ("authenticationType", "instanceProfile"): "This VM's IAM role",
+}
+# Short names where a type's label is long (the review fits 80 columns).
+SHORT_LABELS = {"minio": "S3-compatible store"}
 
-    def add(path: tuple[str, ...], label: str, masked: bool = False) -> None:
+
+def _short(label: str) -> str:
+    """A field label without its example or "(optional...)": the value shows it."""
+    import re
+
+    return re.sub(r" \((e\.g\.|optional).*\)$", "", label)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the review: the answer's path, its label (indented under its section),
+    the value in words (secrets masked), and the label of its "Edit" choice."""
+
+    path: tuple[str, ...]
+    label: str
+    shown: str
+    edit: str
+
+
+def review_rows(answers: Mapping[str, Any]) -> list[Row]:
+    """Every answer, secrets masked, in interview order."""
+    rows: list[Row] = []
+
+    def add(path: tuple[str, ...], label: str, masked: bool = False, *,
+            edit: str = "") -> None:
         value = get_path(answers, path)
         if value in (None, "", {}):
             return
@@ -522,25 +656,30 @@ def review_rows(answers: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str, 
         elif isinstance(value, dict):
             shown = ", ".join(f"{k}: {v}" for k, v in value.items())
         else:
-            shown = str(value)
-        rows.append((path, label, shown))
+            shown = REVIEW_WORDS.get((path[-1], str(value)), str(value))
+        rows.append(Row(path, label, shown, edit or label.strip()))
 
     for path, label in LABELS.items():
-        if path[0] in ("secretsManager", "storage") and path[1] != "bucket":
+        if path[0] in ("secretsManager", "storage"):
             if path[1] == "type":
                 table = SECRETS_MANAGERS if path[0] == "secretsManager" else STORAGES
-                spec = table.get(str(get_path(answers, path)))
+                kind = str(get_path(answers, path))
+                spec = table.get(kind)
                 add(path, label)
                 if spec is not None:
-                    rows[-1] = (path, label, spec.label)
+                    name = SHORT_LABELS.get(kind, spec.label)
+                    rows[-1] = Row(path, label, name, label)
+                    if path[0] == "storage":
+                        noun = "Container" if kind == "azure" else "Bucket"
+                        add(("storage", "bucket"), "  " + noun, edit=noun)
                     for fspec in spec.fields:
-                        add((path[0], spec.section, fspec.key),
-                            f"{spec.label}: {fspec.label}", fspec.masked)
+                        add((path[0], spec.section, fspec.key), "  " + _short(fspec.label),
+                            fspec.masked, edit=f"{name}: {_short(fspec.label)}")
             continue
         add(path, label, path in _MASKED)
     if "storage" not in answers:
-        rows.append((("storage",), "Storage for logs and state",
-                     "none (inside the cluster)"))
+        rows.append(Row(("storage",), "Storage for logs and state",
+                        "none (inside the cluster)", "Storage for logs and state"))
     return rows
 
 
@@ -554,13 +693,13 @@ def review(
     accepted = accepted if accepted is not None else set()
     while True:
         rows = review_rows(answers)
-        width = max(len(label) for _, label, _ in rows)
+        width = max(len(row.label) for row in rows)
         prompter.note("")
         prompter.note("Review the settings (nothing has changed yet):", style="bold")
-        for _, label, shown in rows:
-            prompter.note(f"  {label.ljust(width)}  {shown}", style="")
+        for row in rows:
+            prompter.note(f"  {row.label.ljust(width)}  {row.shown}", style="")
         choices = [("", "Install with these settings")] + [
-            (".".join(path), f"Edit: {label}") for path, label, _ in rows]
+            (".".join(row.path), f"Edit: {row.edit}") for row in rows]
         chosen = prompter.select("Install, or edit an answer?", choices, default="")
         if not chosen:
             return answers

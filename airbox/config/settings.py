@@ -269,7 +269,7 @@ STORAGES: dict[str, TypeSpec] = {
         (
             FieldSpec("endpoint", "Endpoint URL (e.g. http://minio.internal:9000)", kind="url"),
             FieldSpec("accessKeyId", "Access key id", secret_key="AWS_ACCESS_KEY_ID",
-                      values_ref="accessKeyIdSecretKey"),
+                      values_ref="accessKeyIdSecretKey", visible=True),
             FieldSpec("secretAccessKey", "Secret access key",
                       secret_key="AWS_SECRET_ACCESS_KEY", values_ref="secretAccessKeySecretKey"),
         ),
@@ -303,6 +303,23 @@ def secret_paths() -> list[tuple[str, ...]]:
         for spec in specs.values():
             for fspec in spec.fields:
                 if fspec.secret and fspec.kind != "json-file":
+                    paths.append((root, spec.section, fspec.key))
+    return paths
+
+
+def hidden_paths() -> list[tuple[str, ...]]:
+    """The secret values typed hidden (passwords, tokens, keys): never written to the
+    answers kept from an interrupted interview. Identifiers among the secrets (client
+    ids, access key ids) are typed in the clear and are kept."""
+    paths: list[tuple[str, ...]] = [
+        ("dataPlane", "clientSecret"),
+        ("registration", "clientSecret"),
+        ("licenseKey",),
+    ]
+    for specs, root in ((SECRETS_MANAGERS, "secretsManager"), (STORAGES, "storage")):
+        for spec in specs.values():
+            for fspec in spec.fields:
+                if fspec.masked:
                     paths.append((root, spec.section, fspec.key))
     return paths
 
@@ -688,15 +705,17 @@ def validate(answers: Mapping[str, Any], *, require_credentials: bool = True) ->
         # the kind cluster). A self-managed control plane reads the job logs the data
         # plane writes from its own storage, so there the logs must go to that storage;
         # an existing cluster has no host directory airbox could keep the data in.
+        # Missing, not wrong: on a terminal the storage question asks for it.
         if edition == "enterprise":
             add("storage", "is required with a self-managed (enterprise) control plane",
                 "set storage to the bucket(s) your control plane uses (storage.type s3, gcs, "
                 "azure, or minio with its endpoint): the control plane reads each sync's "
-                "logs from there, and a store inside this VM is out of its reach")
+                "logs from there, and a store inside this VM is out of its reach",
+                missing=True)
         elif _nonempty(_mapping(answers.get("cluster")).get("kubeContext")):
             add("storage", "is required when installing into an existing cluster",
                 "set storage (s3, gcs, azure, or minio with its endpoint): airbox runs a "
-                "local store only in the kind cluster it creates")
+                "local store only in the kind cluster it creates", missing=True)
     elif _nonempty(st_type):
         if st_type not in STORAGES:
             add("storage.type", f"{st_type!r} is not a supported storage type",
