@@ -97,7 +97,8 @@ def test_interview_on_a_terminal_from_first_prompt_to_a_running_data_plane(
     kept = inst.home / "interview.yaml"
     assert "kept in " + str(kept) in text.replace("\r\n", "").replace("\n", "")
     assert yaml.safe_load(kept.read_text()) == {
-        "name": inst.name, "controlPlane": {"url": cp.url}}
+        "name": inst.name, "controlPlane": {"url": cp.url},
+        "dataPlane": {"clientId": client_id}, "credentials": "existing"}
     assert not inst.state.exists() and inst.fake.calls("kind") == []
 
     # 2. The re-run offers the kept answers as defaults; a refused secret is asked again;
@@ -452,15 +453,16 @@ def test_a_short_secret_is_refused_at_its_prompt_and_the_review_speaks_in_words(
     s.answer("How should airbox connect", DOWN + ENTER)       # an existing data plane
     s.answer("Data plane client id", client_id + ENTER)
     s.answer("Data plane client secret", "abc" + ENTER)
-    # Refused on the spot, saying why; the same question stays open.
-    s.expect("too short to be a credential")
+    # Refused on the spot, saying why; the same question stays open (not a refusal at
+    # the end of the questions).
+    assert s.expect(["too short to be a credential", re.escape("Secrets manager")]) == 0
     s.send(CLEAR + client_secret + ENTER)
     s.answer("Secrets manager", ENTER)                        # AWS Secrets Manager
     s.answer("AWS region", "us-east-1" + ENTER)
     s.answer("How airbox signs in to AWS", ENTER)             # access keys
     s.answer("AWS access key id", af.SECRETS["sm_access"] + ENTER)
     s.answer("AWS secret access key", "short" + ENTER)
-    s.expect("too short to be a credential")
+    assert s.expect(["too short to be a credential", re.escape("Storage for logs")]) == 0
     s.send(CLEAR + af.SECRETS["sm_secret"] + ENTER)
     s.answer("Storage for logs and state", ENTER)            # none
     s.answer("Install, or edit an answer?", ENTER)
@@ -469,6 +471,7 @@ def test_a_short_secret_is_refused_at_its_prompt_and_the_review_speaks_in_words(
 
     text = _transcript(log)
     assert client_secret not in text and af.SECRETS["sm_secret"] not in text
+    assert "asked again" not in text
     rows = _review(text)
     assert all(len(row) <= 80 for row in rows), rows
     # Values in the questions' words, not the YAML's.
