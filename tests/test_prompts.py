@@ -86,3 +86,73 @@ def test_environment_beats_file_and_flags_beat_environment(tmp_path: Path) -> No
     assert settings.registration is not None
     assert settings.registration.client_id == "from-env"
     assert settings.registration.client_secret == "env-secret"
+
+
+class Recording(Prompter):
+    """A prompter that keeps the lines printed above the questions (notes, the review)."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.notes: list[str] = []
+
+    def note(self, text: str, *, style: str = "") -> None:
+        self.notes.append(text)
+
+
+def test_a_leftover_data_plane_secret_is_said_and_left_out_when_registering(
+    keys: tuple[Keys, Prompter],
+) -> None:
+    k, piped = keys
+    prompter = Recording(input=piped._io["input"], output=piped._io["output"],
+                         before_each=k.feed)
+    k.type(ENTER, ENTER,                          # name, Airbyte Cloud
+           ENTER,                                 # Register a new data plane
+           "app-client-id" + ENTER, "app-client-secret" + ENTER,
+           DOWN * 3 + ENTER,                      # HashiCorp Vault
+           "https://vault.example.com:8200" + ENTER, "hvs.token-0001" + ENTER,
+           ENTER,                                 # storage: none
+           ENTER)                                 # review: install
+    merged, settings = gather(Inputs(None, {}, interactive=True, review=True),
+                              prompter=prompter,
+                              environ={"DATAPLANE_CLIENT_SECRET": "leftover-secret-1"})
+    assert "dataPlane" not in merged and settings.registration is not None
+    said = "\n".join(prompter.notes)
+    assert "a data plane client secret without its client id (from " \
+           "DATAPLANE_CLIENT_SECRET or the answers file) is not used" in said
+    assert "Data plane client secret" not in said      # no review row for it
+    assert "asked again" not in said
+
+
+def test_kept_answers_are_offered_to_the_same_data_plane_and_with_an_answers_file(
+    keys: tuple[Keys, Prompter], tmp_path: Path
+) -> None:
+    from airbox.config.gather import keep_partial
+    from airbox.errors import InterviewInterrupted
+
+    k, prompter = keys
+    kept = {"name": "dp-a", "secretsManager": {"type": "VAULT", "vault": {
+        "address": "https://vault.kept.example.com:8200"}}}
+    offered = "Offering the answers kept from an interrupted run"
+
+    def interrupted(inputs: Inputs) -> list[str]:
+        keep_partial(kept)
+        said: list[str] = []
+        k.type("\x03")                            # Ctrl-C at the first question
+        try:
+            gather(inputs, prompter=prompter, environ={}, say=said.append)
+        except InterviewInterrupted as stop:
+            said.append(str(stop))
+        return said
+
+    # Another data plane (a reconfigure of A interrupted, then B): A's answers not offered.
+    said = interrupted(Inputs(None, {"name": "dp-b"}, interactive=True))
+    assert not any(offered in line for line in said)
+    assert any(offered in line for line in interrupted(
+        Inputs(None, {"name": "dp-a"}, interactive=True)))
+    # An interrupted `--answers partial.yaml`: the same command continues from them.
+    data = af.answers(directory=tmp_path, name="dp-a")
+    del data["secretsManager"]
+    partial = af.write_answers(tmp_path / "partial.yaml", data)
+    said = interrupted(Inputs(partial, {}, interactive=True))
+    assert any(offered in line for line in said)
+    assert "run the same command again to continue from them" in said[-1]
