@@ -171,6 +171,17 @@ MUTANTS: list[Mutant] = [
     _m("settings", r'_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")',
        r'_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9-])?$")',
        "a name ending in '-' (not a DNS label) is accepted"),
+    _m("settings", '"logs from there, and a store inside this VM is out of its reach",\n'
+                   '                missing=True)',
+       '"logs from there, and a store inside this VM is out of its reach")',
+       "`install --edition enterprise` on a terminal exits 2 instead of asking for storage",
+       ("tests/test_interview.py::test_a_self_managed_control_plane_asks_for_storage_and_a_"
+        "final_refusal_asks_again",)),
+    _m("settings", "                if fspec.masked:\n                    paths.append(",
+       "                if fspec.secret:\n                    paths.append(",
+       "identifiers (access key ids, client ids) are not kept after a Ctrl-C",
+       ("tests/test_interview.py::test_ctrl_c_then_a_rerun_offers_every_non_secret_answer_"
+        "and_the_registration_choice",)),
     # --------------------------------------------------------------- manifests
     _m("manifests", '"clientSecretSecretKey": DATA_PLANE_CLIENT_SECRET_KEY,',
        '"clientSecretSecretKey": DATA_PLANE_CLIENT_ID_KEY,',

@@ -107,8 +107,10 @@ def test_interview_on_a_terminal_from_first_prompt_to_a_running_data_plane(
     _past_preflight(second, "Data plane name")
     second.expect(re.escape(inst.name))                      # the kept name, as default
     second.send(ENTER)
-    second.answer("How should airbox connect", DOWN + ENTER)
-    second.answer("Data plane client id", client_id + ENTER)
+    second.answer("How should airbox connect", ENTER)        # the kept choice
+    second.expect(re.escape("Data plane client id"))
+    second.expect(re.escape(client_id))                      # the kept id, as default
+    second.send(ENTER)
     second.answer("Data plane client secret", "a-wrong-secret" + ENTER)
     # The platform answers a wrong data plane secret with 500 ("wrong, or it failed").
     second.expect("either they are wrong")

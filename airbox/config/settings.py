@@ -311,11 +311,9 @@ def hidden_paths() -> list[tuple[str, ...]]:
     """The secret values typed hidden (passwords, tokens, keys): never written to the
     answers kept from an interrupted interview. Identifiers among the secrets (client
     ids, access key ids) are typed in the clear and are kept."""
-    paths: list[tuple[str, ...]] = [
-        ("dataPlane", "clientSecret"),
-        ("registration", "clientSecret"),
-        ("licenseKey",),
-    ]
+    paths: list[tuple[str, ...]] = [(root, "clientSecret")
+                                    for root in ("dataPlane", "registration")]
+    paths.append(("licenseKey",))
     for specs, root in ((SECRETS_MANAGERS, "secretsManager"), (STORAGES, "storage")):
         for spec in specs.values():
             for fspec in spec.fields:
