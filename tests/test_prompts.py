@@ -156,3 +156,19 @@ def test_kept_answers_are_offered_to_the_same_data_plane_and_with_an_answers_fil
     said = interrupted(Inputs(partial, {}, interactive=True))
     assert any(offered in line for line in said)
     assert "run the same command again to continue from them" in said[-1]
+
+
+def test_a_pasted_service_account_key_is_neither_kept_nor_shown(tmp_path: Path) -> None:
+    from airbox.config.gather import keep_partial, kept_file
+    from airbox.config.prompts import review_rows
+
+    key = af.service_account_file(tmp_path).read_text()
+    answers = {"name": "dp-key", "secretsManager": {
+        "type": "GOOGLE_SECRET_MANAGER", "googleSecretManager": {
+            "projectId": "my-project", "credentialsJson": key}}}
+    keep_partial(answers)
+    kept = kept_file().read_text()
+    assert af.SECRETS["gsa_private_key"] not in kept and "my-project" in kept
+    shown = [row.shown for row in review_rows(answers)]
+    assert not any(af.SECRETS["gsa_private_key"] in value for value in shown)
+    assert "the service account key given as JSON ********" in shown

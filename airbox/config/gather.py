@@ -15,7 +15,13 @@ from typing import Any
 
 from airbox.config import answers as sources
 from airbox.config.prompts import CredentialCheck, Prompter, fill_missing, reopen, review
-from airbox.config.settings import Settings, hidden_paths, validate
+from airbox.config.settings import (
+    Settings,
+    hidden_paths,
+    inline_service_account,
+    key_file_paths,
+    validate,
+)
 from airbox.config.yamlfile import YamlProblem, load_yaml
 from airbox.errors import (
     InterviewInterrupted,
@@ -140,7 +146,10 @@ def keep_partial(answers: Mapping[str, Any],
     import copy
 
     public = copy.deepcopy(dict(answers))
-    for hidden in hidden_paths():
+    # A service account key pasted as JSON is a secret too; a path to it is not.
+    inline = [p for p in key_file_paths()
+              if inline_service_account(sources.get_path(public, p)) is not None]
+    for hidden in [*hidden_paths(), *inline]:
         holder = sources.get_path(public, hidden[:-1]) if len(hidden) > 1 else public
         if isinstance(holder, dict):
             holder.pop(hidden[-1], None)

@@ -22,6 +22,7 @@ from typing import Any
 from airbox.config.answers import get_path, set_path
 from airbox.config.settings import (
     CHOICE_LABELS,
+    INLINE_KEY,
     MAX_NAME_LENGTH,
     SECRETS_MANAGERS,
     STORAGES,
@@ -29,7 +30,9 @@ from airbox.config.settings import (
     TypeSpec,
     bucket_problem,
     field_problem,
+    inline_service_account,
     is_dns_label,
+    key_file_paths,
     load_service_account,
     url_problem,
     validate,
@@ -653,6 +656,8 @@ def review_rows(answers: Mapping[str, Any]) -> list[Row]:
             return
         if masked:
             shown = MASK
+        elif path in key_file_paths() and inline_service_account(value) is not None:
+            shown = INLINE_KEY + " " + MASK
         elif isinstance(value, dict):
             shown = ", ".join(f"{k}: {v}" for k, v in value.items())
         else:
