@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from airbox.config.gather import Inputs, gather
 from airbox.config.prompts import Prompter, fill_missing
 from tests import answers_factory as af
@@ -172,3 +174,19 @@ def test_a_pasted_service_account_key_is_neither_kept_nor_shown(tmp_path: Path) 
     shown = [row.shown for row in review_rows(answers)]
     assert not any(af.SECRETS["gsa_private_key"] in value for value in shown)
     assert "the service account key given as JSON ********" in shown
+
+
+def test_an_interrupted_reconfigure_keeps_nothing_for_another_data_plane(
+    keys: tuple[Keys, Prompter], tmp_path: Path
+) -> None:
+    from airbox.config.gather import kept_file, save
+    from airbox.errors import InterviewInterrupted
+    from airbox.paths import StateDir
+
+    k, prompter = keys
+    save(StateDir.for_name("dp-a"), af.answers(directory=tmp_path, name="dp-a"))
+    k.type("\x03")                                # Ctrl-C at the first question
+    with pytest.raises(InterviewInterrupted, match="the saved settings stay as they were"):
+        gather(Inputs(None, {"name": "dp-a"}, interactive=True, reconfigure=True),
+               prompter=prompter, environ={})
+    assert not kept_file().exists()

@@ -393,8 +393,7 @@ class Interview:
                 self._help("where syncs keep logs and state; without one, inside the "
                            "cluster (fine to try airbox, not for production)")
             else:
-                self._help("where syncs keep logs and state: " + required.message
-                           + " (the control plane or cluster reads them from there)")
+                self._help("where syncs keep logs and state — storage " + required.message)
             none = [] if required else [("", "None: keep them inside the cluster")]
             st_type = self.prompter.select(
                 "Storage for logs and state",
