@@ -30,8 +30,11 @@ _SHAPES: tuple[re.Pattern[str], ...] = (
 )
 # ``password=…``, ``client_secret: …``: a credential in a tool's output, but in airbox's
 # own messages the name of a field (``values.db.password: looks like a credential``).
+# The name starts where a run of letters starts: from every position inside the run, a
+# long one (a hostile 3 MB error title) made each search quadratic, and masking a run log
+# line never ended.
 _KEY_VALUE = re.compile(
-    r"(?i)(\"?[A-Za-z_]*(?:secret|password|passwd|token|license_?key|licensekey|"
+    r"(?i)(\"?(?<![A-Za-z_])[A-Za-z_]*(?:secret|password|passwd|token|license_?key|licensekey|"
     r"connection_?string|connectionstring|private_?key|privatekey|access_?key_?id|"
     r"accesskeyid|credentials_?json|credentialsjson)\"?\s*[:=]\s*\"?)"
     r"(?!\*{8})[^\s\",}]{4,}"

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any
 
 from airbox.redact import REDACTOR
+from airbox.shown import printable
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -71,10 +72,10 @@ class Terminal:
 
                 line = Text()
                 for text, style in parts:
-                    line.append(REDACTOR.mask(text), style=_STYLES.get(style or ""))
+                    line.append(printable(REDACTOR.mask(text)), style=_STYLES.get(style or ""))
                 self.console().print(line, soft_wrap=True)
                 return
-            stream.write(REDACTOR.mask("".join(text for text, _ in parts)) + "\n")
+            stream.write(printable(REDACTOR.mask("".join(text for text, _ in parts))) + "\n")
             stream.flush()
 
     def print(self, text: str = "") -> None:
@@ -172,7 +173,7 @@ class StepLine:
 
     def update(self, status: str) -> None:
         """What is happening right now (pulling image X, pod pending because Y)."""
-        status = REDACTOR.mask(status)
+        status = printable(REDACTOR.mask(status))
         if status == self.status:
             return
         self.status = status

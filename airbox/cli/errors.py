@@ -97,10 +97,11 @@ def run(group: click.Group, argv: list[str]) -> NoReturn:
 
         from airbox import runlog
         from airbox.redact import REDACTOR
+        from airbox.shown import shown
 
         runlog.logger().error("unexpected error\n%s", traceback.format_exc())
         sys.stderr.write(REDACTOR.mask_all(
-            f"✗ unexpected error: {type(exc).__name__}: {exc}\n"
+            f"✗ unexpected error: {type(exc).__name__}: {shown(exc, 2000)}\n"
             "  this is a bug in airbox; run the command again with -v, and report it with "
             "`airbox support-bundle`\n"))
         log_file = runlog.current_file()

@@ -39,7 +39,10 @@ from airbox import __version__, runlog
 from airbox.errors import ControlPlaneError
 from airbox.fsutil import SECRET_FILE, read_json, write_json
 from airbox.redact import REDACTOR
+from airbox.shown import shown
 
+# How much of an error's detail is printed (the rest goes to the run log).
+DETAIL_LIMIT = 500
 # Renew a cached token this long before it runs out, so a call never starts with a token
 # that expires in flight.
 TOKEN_MARGIN = 60.0
@@ -371,7 +374,8 @@ class AirbyteApi:
                     text = failure.get("externalMessage") or failure.get("internalMessage")
                     if text:
                         origin = failure.get("failureOrigin")
-                        return REDACTOR.mask_all(f"{origin}: {text}" if origin else str(text))
+                        return REDACTOR.mask_all(shown(f"{origin}: {text}" if origin
+                                                       else text, DETAIL_LIMIT))
         except Exception as exc:  # best effort: an unknown reason, not a second failure
             runlog.logger().debug("job failure reason unavailable: %s", exc)
         return None
@@ -854,7 +858,8 @@ def _problem(response: httpx.Response) -> tuple[str, str]:
         return "", ""
     title = body.get("title") or body.get("error") or ""
     detail = body.get("detail") or body.get("message") or ""
-    return str(title), str(detail)[:500]
+    # Words of the server's (or whoever answered): safe to print, and short.
+    return (shown(title) if title else ""), (shown(detail, DETAIL_LIMIT) if detail else "")
 
 
 def credentials_unknown(response: httpx.Response) -> bool:

@@ -37,6 +37,7 @@ from airbox.errors import ControlPlaneError, DamagedState, MissingInput, UsageEr
 from airbox.fsutil import SECRET_FILE, read_json, write_json
 from airbox.paths import StateDir
 from airbox.redact import REDACTOR
+from airbox.shown import shown
 
 if TYPE_CHECKING:
     from airbox.config.prompts import Prompter
@@ -195,7 +196,7 @@ def ensure_registered(
     organization = pick_organization(api, reg.organization_id, prompter=prompter,
                                      paused=paused)
     org_id = str(organization["organizationId"])
-    say(f"organization {organization.get('organizationName') or org_id}")
+    say(f"organization {shown(organization.get('organizationName') or org_id)}")
     region = pick_region(api, org_id, reg.region, prompter=prompter, say=say, paused=paused,
                          suggestion=suggested_region(settings))
     region_id, region_name = str(region["regionId"]), str(region.get("name") or "")
@@ -388,7 +389,8 @@ def pick_organization(
 ) -> dict[str, Any]:
     """The organization: the given id, the only one, or the user's choice."""
     organizations = api.organizations()
-    listing = [f"{o.get('organizationId')}  {o.get('organizationName') or ''}".rstrip()
+    listing = [f"{shown(o.get('organizationId'))}  {shown(o.get('organizationName') or '')}"
+               .rstrip()
                for o in organizations]
     if wanted:
         for org in organizations:
@@ -419,8 +421,8 @@ def pick_organization(
                  "to one of the ids above",
         )
     choices = [(str(o.get("organizationId")),
-                f"{o.get('organizationName') or o.get('organizationId')} "
-                f"({o.get('organizationId')})") for o in organizations]
+                f"{shown(o.get('organizationName') or o.get('organizationId'))} "
+                f"({shown(o.get('organizationId'))})") for o in organizations]
     with paused():
         chosen = prompter.select("Organization to register the data plane in", choices)
     return next(o for o in organizations if str(o.get("organizationId")) == chosen)
@@ -501,7 +503,7 @@ def pick_region(
     """
     regions = api.regions(organization_id)
     own = own_regions(regions, organization_id)
-    names = sorted(str(r.get("name")) for r in own if r.get("name"))
+    names = sorted(shown(r.get("name")) for r in own if r.get("name"))
     if not wanted:
         if prompter is None:
             example = f" (e.g. --region {suggestion})" if suggestion and not names else ""
@@ -565,7 +567,7 @@ def pick_region(
                  "a deleted region keeps its name, and deleted regions are not listed. Pick "
                  "another name for registration.region (--region) and run the command again",
         ) from None
-    say(f"created region {region.get('name') or wanted}")
+    say(f"created region {shown(region.get('name') or wanted)}")
     runlog.logger().info("created region %s (%s)", region.get("name"), region.get("regionId"))
     # Remembered in registration.json: uninstall --deregister says it leaves this region.
     return {**region, "createdByAirbox": True}

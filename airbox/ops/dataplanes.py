@@ -18,6 +18,7 @@ from airbox.controlplane.registration import (
 from airbox.errors import MissingInput, NotInstalled, UsageError
 from airbox.paths import StateDir
 from airbox.redact import REDACTOR
+from airbox.shown import shown
 
 if TYPE_CHECKING:
     from airbox.ui import Terminal
@@ -35,7 +36,7 @@ def list_dataplanes(
             raise UsageError(
                 f"the organization has no region {region!r}",
                 details=["its regions: " + (", ".join(sorted(
-                    str(r.get("name")) for r in own)) or "none")],
+                    shown(r.get("name")) for r in own)) or "none")],
                 hint="give --region one of them (a name or an id)",
             )
         own = [found]
@@ -125,8 +126,9 @@ def dataplanes_command(
         term.print(dump_yaml(rows).rstrip())
     else:
         term.print(render_table(
-            [{"name": r["name"], "id": r["dataplaneId"], "region": r["region"],
-              "enabled": _yes_no(r["enabled"]), "created": r["createdAt"] or ""}
+            [{"name": shown(r["name"]), "id": shown(r["dataplaneId"]),
+              "region": shown(r["region"]), "enabled": _yes_no(r["enabled"]),
+              "created": shown(r["createdAt"] or "")}
              for r in rows],
             ["name", "id", "region", "enabled", "created"]))
     return 0

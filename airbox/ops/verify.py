@@ -67,6 +67,7 @@ from airbox.ops.workspaces import (
     routed_here,
 )
 from airbox.redact import REDACTOR
+from airbox.shown import shown
 from airbox.signals import Terminated
 
 if TYPE_CHECKING:
@@ -240,11 +241,11 @@ class Verifier:
             workspace = found[0]
             if not routed_here(workspace, region):
                 raise UsageError(
-                    f"workspace {workspace.get('name')} uses region "
+                    f"workspace {shown(workspace.get('name'))} uses region "
                     f"{workspace.get('dataResidency')}, not {region.name}: its syncs would "
                     "not run on this data plane",
                     hint=f"route it first: airbox workspaces --name {self.inst.name} --assign "
-                         f"{workspace.get('name')}",
+                         f"{shown(workspace.get('workspaceId'))}",
                 )
             return workspace
         here = sorted((w for w in workspaces if routed_here(w, region)),
@@ -592,7 +593,7 @@ def verify_command(
                 chosen = verifier.pick_workspace(region, workspace)
                 workspace_id = str(chosen["workspaceId"])
                 outcome.workspace = {"workspaceId": workspace_id, "name": chosen.get("name")}
-                say(f"workspace {chosen.get('name')} (region {region.name})")
+                say(f"workspace {shown(chosen.get('name'))} (region {shown(region.name)})")
                 verifier.remove_leftovers(workspace_id)
                 connection_id = verifier.create_throwaway(workspace_id)
                 if connection_id is not None:

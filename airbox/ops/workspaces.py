@@ -38,6 +38,7 @@ from airbox.controlplane.registration import (
 )
 from airbox.errors import ControlPlaneError, MissingInput, UsageError
 from airbox.paths import StateDir
+from airbox.shown import shown
 
 if TYPE_CHECKING:
     from airbox.config.prompts import Prompter
@@ -130,21 +131,9 @@ def rows(workspaces: Sequence[Mapping[str, Any]], region: Region) -> list[dict[s
     return sorted(out, key=lambda r: (not r["routedHere"], r["name"].casefold()))
 
 
-def _not_visible(unknown: Sequence[str], workspaces: Sequence[Mapping[str, Any]]) -> UsageError:
-    """Workspaces asked for that the application cannot see: the error lists those it can."""
-    return UsageError(
-        "no workspace named " + ", ".join(repr(u) for u in unknown)
-        + " is visible to the application",
-        details=["the workspaces it can see:", *("  " + text for text in
-                                                 _listing(workspaces) or ["none"])],
-        hint="name one of them (by name or id) in workspaces: or --workspace, or create the "
-             "workspace in Airbyte first",
-    )
-
-
 def _listing(workspaces: Sequence[Mapping[str, Any]]) -> list[str]:
-    return [f"{w.get('name')}  ({w.get('workspaceId')}, region {w.get('dataResidency')})"
-            for w in workspaces]
+    return [f"{_name(w)}  ({shown(w.get('workspaceId'))}, region "
+            f"{shown(w.get('dataResidency'))})" for w in workspaces]
 
 
 def resolve(wanted: Sequence[str], workspaces: Sequence[Mapping[str, Any]]
@@ -191,6 +180,129 @@ def _other_own_regions(api: AirbyteApi, region: Region) -> set[str]:
 # --------------------------------------------------------------------------- routing
 
 
+@dataclass
+class RoutePlan:
+    """What routing will do, decided (every name resolved, every refusal and every
+    question settled) before the first change."""
+
+    region: Region
+    move: list[dict[str, Any]] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
+    create: list[str] = field(default_factory=list)
+    here: list[dict[str, Any]] = field(default_factory=list)
+    nothing_named: bool = False
+
+
+def refusals(found: Sequence[Mapping[str, Any]], unknown: Sequence[str],
+             workspaces: Sequence[Mapping[str, Any]], region_name: str, others: set[str],
+             *, force: bool) -> list[str]:
+    """Why these workspaces cannot be routed without asking: every reason, each a line."""
+    problems = []
+    if unknown:
+        problems.append("no workspace named " + ", ".join(repr(shown(u)) for u in unknown)
+                        + " is visible to the application")
+    for workspace in found:
+        current = str(workspace.get("dataResidency") or "").lower()
+        if current == region_name.lower() or force:
+            continue
+        if current in others or "*" in others:
+            problems.append(f"workspace {_name(workspace)} uses region {shown(current)}, "
+                            f"not {shown(region_name)}")
+    return problems
+
+
+def refused(problems: Sequence[str], unknown: Sequence[str],
+            workspaces: Sequence[Mapping[str, Any]]) -> UsageError:
+    """One error for every refusal (exit 2): nothing was routed."""
+    hints = []
+    details: list[str] = []
+    if len(problems) > 1:
+        details += problems
+    if unknown:
+        details += ["the workspaces it can see:",
+                    *("  " + text for text in _listing(workspaces) or ["none"])]
+        hints.append("name one of them (by name or id) in workspaces: or --workspace (or "
+                     "--assign), or create the workspace in Airbyte first")
+    if any(" uses region " in p for p in problems):
+        hints.append("a workspace belongs to one region: pass --force-route to move it (its "
+                     "syncs will run on this data plane from then on)")
+    message = problems[0] if len(problems) == 1 else (
+        f"{len(problems)} problems with the workspaces to route; nothing was routed")
+    return UsageError(message, details=details, hint="; ".join(hints) or None)
+
+
+def plan_route(
+    api: AirbyteApi,
+    region: Region,
+    wanted: Sequence[str],
+    *,
+    prompter: Prompter | None,
+    force: bool = False,
+    ask_when_none: bool = False,
+    say: Say = lambda _: None,
+    paused: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+) -> RoutePlan:
+    """Decide what routing ``wanted`` to ``region`` does; changes nothing.
+
+    Without a prompter, any refusal (an unknown name, a workspace in another self-managed
+    region without ``force``) raises one usage error listing all of them. With one, unknown
+    names open the checkbox and each move out of another self-managed region is asked.
+    """
+    plan = RoutePlan(region)
+    workspaces = api.workspaces()
+    found, unknown = resolve(wanted, workspaces)
+    plan.here = [w for w in workspaces if routed_here(w, region)]
+    choose = bool(unknown) or (ask_when_none and not wanted and not plan.here)
+    if choose and prompter is not None:
+        with paused():
+            found, plan.create = _pick(prompter, workspaces, region, found, unknown)
+        unknown = []
+    others = _other_own_regions(api, region) if any(
+        not routed_here(w, region) for w in found) else set()
+    if prompter is None:
+        problems = refusals(found, unknown, workspaces, region.name, others, force=force)
+        if problems:
+            raise refused(problems, unknown, workspaces)
+    for workspace in found:
+        name = _name(workspace)
+        if routed_here(workspace, region):
+            plan.already.append(name)
+            continue
+        current = str(workspace.get("dataResidency") or "").lower()
+        if (current in others or "*" in others) and not force and prompter is not None:
+            with paused():
+                ok = prompter.confirm(
+                    f"Workspace {name} runs its syncs in region {shown(current)}. Move it "
+                    f"to {shown(region.name)}?", default=False)
+            if not ok:
+                say(f"left workspace {name} in region {shown(current)}")
+                continue
+        plan.move.append(workspace)
+    plan.nothing_named = not found and not plan.create
+    return plan
+
+
+def apply_route(api: AirbyteApi, plan: RoutePlan, *, say: Say = lambda _: None) -> Routing:
+    """Make the changes ``plan`` decided (each idempotent: a re-run finishes the job)."""
+    region = plan.region
+    result = Routing(region, already=list(plan.already))
+    for workspace in plan.move:
+        name = _name(workspace)
+        say(f"routing workspace {name} to region {shown(region.name)}")
+        api.route_workspace(str(workspace["workspaceId"]), region.region_id)
+        runlog.logger().info("routed workspace %s (%s) to region %s", name,
+                             workspace.get("workspaceId"), region.region_id)
+        result.routed.append(name)
+    for name in plan.create:
+        say(f"creating workspace {shown(name)} in region {shown(region.name)}")
+        api.create_workspace(name, region.organization_id, region.region_id)
+        runlog.logger().info("created workspace %s in region %s", name, region.region_id)
+        result.created.append(shown(name))
+    if plan.nothing_named:
+        result.already = sorted(_name(w) for w in plan.here)
+    return result
+
+
 def route(
     api: AirbyteApi,
     region: Region,
@@ -204,76 +316,36 @@ def route(
 ) -> Routing:
     """Route the workspaces ``wanted`` (names or ids) to ``region``; idempotent.
 
-    Unknown names: without a prompter, a usage error listing the workspaces the
-    application can see; with one, a checkbox of the organization's workspaces (and
-    "create a new workspace in this region"). ``ask_when_none``: with a prompter and
-    nothing wanted, offer the same checkbox when no workspace uses the region yet.
-    A workspace in another self-managed region moves only after a yes (or ``force``).
+    Everything is decided first (``plan_route``), then changed (``apply_route``): bad
+    input changes nothing.
     """
-    result = Routing(region)
-    workspaces = api.workspaces()
-    found, unknown = resolve(wanted, workspaces)
-    here = [w for w in workspaces if routed_here(w, region)]
-    choose = bool(unknown) or (ask_when_none and not wanted and not here)
-    new_names: list[str] = []
-    if choose:
-        if prompter is None:
-            raise _not_visible(unknown, workspaces)
-        with paused():
-            picked, new_names = _pick(prompter, workspaces, region, found, unknown)
-        found = picked
-    others = _other_own_regions(api, region) if any(
-        not routed_here(w, region) for w in found) else set()
-    for workspace in found:
-        name = str(workspace.get("name") or workspace.get("workspaceId"))
-        if routed_here(workspace, region):
-            result.already.append(name)
-            continue
-        current = str(workspace.get("dataResidency") or "").lower()
-        if (current in others or "*" in others) and not force:
-            if prompter is None:
-                raise UsageError(
-                    f"workspace {name} uses region {current}, not {region.name}",
-                    hint="a workspace belongs to one region: pass --force-route to move "
-                         "it (its syncs will run on this data plane from then on)",
-                )
-            with paused():
-                ok = prompter.confirm(
-                    f"Workspace {name} runs its syncs in region {current}. Move it to "
-                    f"{region.name}?", default=False)
-            if not ok:
-                say(f"left workspace {name} in region {current}")
-                continue
-        say(f"routing workspace {name} to region {region.name}")
-        api.route_workspace(str(workspace["workspaceId"]), region.region_id)
-        runlog.logger().info("routed workspace %s (%s) to region %s", name,
-                             workspace.get("workspaceId"), region.region_id)
-        result.routed.append(name)
-    for name in new_names:
-        say(f"creating workspace {name} in region {region.name}")
-        api.create_workspace(name, region.organization_id, region.region_id)
-        runlog.logger().info("created workspace %s in region %s", name, region.region_id)
-        result.created.append(name)
-    if not found and not new_names:
-        result.already = sorted(str(w.get("name")) for w in here)
-    return result
+    return apply_route(api, plan_route(api, region, wanted, prompter=prompter, force=force,
+                                       ask_when_none=ask_when_none, say=say, paused=paused),
+                       say=say)
+
+
+def _name(workspace: Mapping[str, Any]) -> str:
+    """A workspace's name as shown (control characters removed, length capped)."""
+    return shown(workspace.get("name") or workspace.get("workspaceId"))
 
 
 def _pick(prompter: Prompter, workspaces: Sequence[Mapping[str, Any]], region: Region,
           found: Sequence[Mapping[str, Any]], unknown: Sequence[str]
           ) -> tuple[list[dict[str, Any]], list[str]]:
     """The checkbox: which workspaces, and the names of new ones to create."""
-    missing = (" (" + ", ".join(repr(u) for u in unknown) + " not found)") if unknown else ""
+    missing = (" (" + ", ".join(repr(shown(u)) for u in unknown) + " not found)"
+               if unknown else "")
     chosen_ids = {str(w.get("workspaceId")) for w in found}
     choices = [(str(w.get("workspaceId")),
-                f"{w.get('name')}  — region {w.get('dataResidency') or '?'}"
+                f"{_name(w)}  — region {shown(w.get('dataResidency') or '?')}"
                 + (" (this data plane)" if routed_here(w, region) else ""),
                 str(w.get("workspaceId")) in chosen_ids or routed_here(w, region))
                for w in sorted(workspaces, key=lambda w: str(w.get("name")).casefold())]
     choices.append((CREATE_NEW, "create a new workspace in this region (recommended)",
                     bool(unknown) and not found))
     values = prompter.checkbox(
-        f"Workspaces whose syncs run on this data plane (region {region.name}){missing}. "
+        f"Workspaces whose syncs run on this data plane (region {shown(region.name)})"
+        f"{missing}. "
         + NEW_WORKSPACE_ADVICE, choices)
     picked = [dict(w) for w in workspaces if str(w.get("workspaceId")) in values]
     new_names: list[str] = []
@@ -323,7 +395,7 @@ def install_step(ctx: Context, line: StepLine) -> None:
                        force=ctx.options.force_route, ask_when_none=interactive,
                        say=line.update, paused=line.paused)
         if not result.workspaces:
-            result.already = sorted(str(w.get("name")) for w in api.workspaces()
+            result.already = sorted(_name(w) for w in api.workspaces()
                                     if routed_here(w, region))
     ctx.routing = result
     if result.routed or result.created:
@@ -339,13 +411,43 @@ def check_step(ctx: Context, line: StepLine) -> None:
     unknown one is exit 2 now, not after the deployment; on a terminal the route step
     offers the list instead."""
     settings = ctx.settings
+    interactive = ctx.options.interactive and ctx.prompter is not None
     with api_for(settings, ctx.state) as api:
         workspaces = api.workspaces()
-    found, unknown = resolve(list(settings.workspaces), workspaces)
-    if unknown and not (ctx.options.interactive and ctx.prompter is not None):
-        raise _not_visible(unknown, workspaces)
-    line.update("found: " + ", ".join(str(w.get("name")) for w in found)
-                + (f"; not found: {', '.join(unknown)} (asked at the end)" if unknown else ""))
+        found, unknown = resolve(list(settings.workspaces), workspaces)
+        if not interactive:
+            # Every refusal the route step would make, decided now: nothing is registered
+            # or built for an install whose last step would refuse its workspaces.
+            target = _target_region(api, settings, ctx.state)
+            others: set[str] = set()
+            if target is not None and any(not routed_here(w, target) for w in found):
+                others = _other_own_regions(api, target)
+                others.discard(target.residency)
+            problems = refusals(found, unknown, workspaces,
+                                target.name if target else "", others if target else set(),
+                                force=ctx.options.force_route)
+            if problems:
+                raise refused(problems, unknown, workspaces)
+    line.update("found: " + ", ".join(_name(w) for w in found)
+                + (f"; not found: {', '.join(shown(u) for u in unknown)} (asked at the end)"
+                   if unknown else ""))
+
+
+def _target_region(api: AirbyteApi, settings: Settings, state: StateDir) -> Region | None:
+    """The region the install will route to, as far as it is known before registering:
+    the saved registration's, or registration.region (to be created when new); None when
+    the register step will ask (or refuse)."""
+    region = region_from_record(state)
+    if region is not None and region.name:
+        return region
+    reg = settings.registration
+    if reg is None or not reg.region:
+        return None
+    org_id = str(pick_organization(api, reg.organization_id)["organizationId"])
+    found = match_region(own_regions(api.regions(org_id), org_id), reg.region)
+    if found is not None:
+        return Region(str(found["regionId"]), str(found.get("name") or ""), org_id)
+    return None if is_uuid(reg.region) else Region("", reg.region.strip(), org_id)
 
 
 def last_screen(routing: Routing | None, name: str, dataplane_id: str | None) -> list[str]:
@@ -407,26 +509,32 @@ def workspaces_command(
             inst = held.enter_context(locked(inst, "workspaces", hint))
         api = held.enter_context(_api(inst))
         region = find_region(api, inst.settings, inst.state)
-        if assign:
-            done = route(api, region, list(assign), prompter=prompter if interactive else None,
-                         force=force_route, say=term.info)
+        # Every name resolved and every refusal decided before the first change.
+        back = _plan_unassign(api, region, list(unassign)) if unassign else None
+        plan = plan_route(api, region, list(assign), prompter=prompter if interactive
+                          else None, force=force_route, say=term.info) if assign else None
+        if plan is not None:
+            done = apply_route(api, plan, say=term.info)
             for ws in done.routed + done.created:
-                term.success(f"workspace {ws} now runs its syncs in region {region.name}")
+                term.success(f"workspace {ws} now runs its syncs in region "
+                             f"{shown(region.name)}")
             for ws in done.already:
-                term.info(f"workspace {ws} already uses region {region.name}")
-        if unassign:
-            _unassign(api, region, list(unassign), say=term.info)
+                term.info(f"workspace {ws} already uses region {shown(region.name)}")
+        if back is not None:
+            _apply_unassign(api, region, *back, say=term.info)
         listed = rows(api.workspaces(), region)
     if output == "json":
         term.print(json.dumps({"version": WORKSPACES_VERSION, "region": region.as_dict(),
                                "workspaces": listed}, indent=2))
     else:
         term.print(render_table(
-            [{"name": r["name"], "id": r["workspaceId"], "region": r["region"],
+            [{"name": shown(r["name"]), "id": shown(r["workspaceId"]),
+              "region": shown(r["region"]),
               "here": "yes" if r["routedHere"] else ""} for r in listed],
             ["name", "id", "region", "here"]))
         if not any(r["routedHere"] for r in listed):
-            term.warn(f"no workspace uses region {region.name}: syncs do not run on this data "
+            term.warn(f"no workspace uses region {shown(region.name)}: syncs do not run on "
+                      "this data "
                       f"plane; route one: airbox workspaces --name {inst.name} --assign "
                       "<workspace>")
     return 0
@@ -439,26 +547,39 @@ def _api(inst: Installed) -> AirbyteApi:
 
 def _unassign(api: AirbyteApi, region: Region, wanted: list[str], *, say: Say) -> None:
     """Move workspaces back to Airbyte's managed region (when there is exactly one)."""
+    _apply_unassign(api, region, *_plan_unassign(api, region, wanted), say=say)
+
+
+def _plan_unassign(api: AirbyteApi, region: Region, wanted: list[str]
+                   ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The workspaces to move back to Airbyte's managed region, and that region; a usage
+    error (nothing changed) when a name is unknown or the region is not clear."""
     workspaces = api.workspaces()
     found, unknown = resolve(wanted, workspaces)
     if unknown:
-        raise UsageError("no workspace named " + ", ".join(repr(u) for u in unknown)
-                         + " is visible to the application",
+        raise UsageError("no workspace named " + ", ".join(repr(shown(u)) for u in unknown)
+                         + " is visible to the application; nothing was changed",
                          details=_listing(workspaces))
     managed = [r for r in api.regions(region.organization_id)
                if r.get("organizationId") == MANAGED_ORGANIZATION]
     if len(managed) != 1:
         raise UsageError(
             "airbox cannot tell which Airbyte-managed region to move the workspace back to",
-            details=[str(r.get("name")) for r in managed],
+            details=[shown(r.get("name")) for r in managed],
             hint=f"choose the region in Airbyte: {UI_PATH}",
         )
+    return found, managed[0]
+
+
+def _apply_unassign(api: AirbyteApi, region: Region, found: list[dict[str, Any]],
+                    managed: Mapping[str, Any], *, say: Say) -> None:
+    """Move workspaces back to Airbyte's managed region."""
     for workspace in found:
         if not routed_here(workspace, region):
-            say(f"workspace {workspace.get('name')} does not use region {region.name}")
+            say(f"workspace {_name(workspace)} does not use region {shown(region.name)}")
             continue
-        api.route_workspace(str(workspace["workspaceId"]), str(managed[0]["regionId"]))
-        say(f"workspace {workspace.get('name')} moved back to region {managed[0].get('name')}")
+        api.route_workspace(str(workspace["workspaceId"]), str(managed["regionId"]))
+        say(f"workspace {_name(workspace)} moved back to region {shown(managed.get('name'))}")
 
 
 # ------------------------------------------------------------------------- status
