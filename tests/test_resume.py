@@ -14,11 +14,15 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
+
+import pytest
 
 from airbox import versions
 from tests.fakes import nodetools
+from tests.fakes.dockergate import DockerGate
 from tests.helpers import airbox_bin, default_signals
 from tests.installer import Installer
 from tests.test_year import airbox, checks, inst, install, node, status_json  # noqa: F401
@@ -258,3 +262,192 @@ def test_upgrade_stopped_while_recreating_the_cluster_is_finished_by_the_next_up
     assert inst.cluster in inst.fake.clusters()
     assert node(inst).attrs["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
     assert_upgraded(inst, done, versions.CHART_VERSION)
+
+
+# ------------------------------------------------ the loop: stopped at each step, re-run
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """How a test holds a step's work in flight (an event), then what becomes of it once
+    airbox is stopped: Docker completes what it was asked (forwarded), an exec in the node
+    runs to its end, a fake tool is ended with airbox's process group."""
+
+    docker: tuple[str, str] | None = None  # a Docker API request held at the gate
+    tool: tuple[str, tuple[str, ...], str] | None = None  # (tool, argv words, after)
+    renew: bool = False  # `kubeadm certs renew all` held inside the node
+    skip: int = 0  # matching tool calls that pass before the one held
+
+
+# What each repair step is stopped in: the first change (or the only call) it makes.
+REPAIR_BLOCKERS: dict[str, Blocker] = {
+    "node": Blocker(docker=("POST", r"/containers/[^/ ]+/start")),
+    "restart-policy": Blocker(docker=("POST", r"/containers/[^/ ]+/update")),
+    "certificates": Blocker(renew=True),
+    "node-restart": Blocker(docker=("POST", r"/containers/[^/ ]+/restart")),
+    "kubeconfig": Blocker(tool=("kind", ("export", "kubeconfig"), "before")),
+    "api": Blocker(tool=("kubectl", ("get", "--raw", "/readyz"), "before")),
+    "secret": Blocker(tool=("kubectl", ("--namespace", "apply"), "before")),
+    "release": Blocker(tool=("helm", ("rollback",), "work")),
+    "launcher": Blocker(tool=("kubectl", ("get", "pods"), "before")),
+}
+
+
+def test_every_repair_step_has_a_way_to_be_stopped_in() -> None:
+    from airbox.ops.repair import STEPS
+
+    assert list(REPAIR_BLOCKERS) == list(STEPS)
+
+
+@pytest.fixture
+def gate() -> Iterator[DockerGate]:
+    found = DockerGate()
+    yield found
+    found.close()
+
+
+def stop_at(installer: Installer, gate: DockerGate, blocker: Blocker, *args: str) -> str:
+    """Run ``airbox ARGS`` until it is in ``blocker``'s call, SIGTERM it there, then let
+    the call's work go on as the real thing would; return what airbox printed."""
+    container = node(installer) if blocker.renew else None
+    if blocker.docker:
+        gate.hold(*blocker.docker)
+    if container is not None:
+        nodetools.hold_renew(container, True)
+    if blocker.tool:
+        tool, words, after = blocker.tool
+        installer.fake.add_fault(tool, list(words), "hang", after=after, times=1,
+                                 seconds=120, skip=blocker.skip)
+    proc = start(installer, *args, env=installer.env(DOCKER_HOST=gate.host))
+    if blocker.docker:
+        until(f"Docker request {blocker.docker}", gate.held.is_set, proc)
+    if container is not None:
+        until("kubeadm certs renew all",
+              lambda: "kubeadm certs renew all" in nodetools.calls(container), proc)
+    if blocker.tool:
+        hanging(installer, proc, blocker.tool[0], list(blocker.tool[1]))
+    printed = stop(proc)
+    if blocker.docker:
+        gate.release(forward=True)
+        until("Docker's answer to the held request", gate.answered.is_set)
+    if container is not None:
+        nodetools.hold_renew(container, False)
+        until("the renewal to finish in the node",
+              lambda: node_expiry(container) > time.time() + 360 * 86400)
+    return printed
+
+
+@pytest.mark.parametrize("step", list(REPAIR_BLOCKERS))
+def test_repair_stopped_at_each_step_is_finished_by_the_next_repair(
+    inst: Installer, gate: DockerGate, step: str,  # noqa: F811
+) -> None:
+    """Everything wrong at once (node stopped and not coming back, certificates 10 days
+    from expiry, the Secret deleted, the release stuck pending), `airbox repair` stopped
+    by SIGTERM in one step, then run again: healthy, and nothing left to do."""
+    install(inst)
+    install(inst)  # a second revision, to roll back to
+    container = node(inst)
+    nodetools.seed(container, expires_in_days=10)
+    kubectl = ["--kubeconfig", str(inst.state / "kubeconfig"), "--context",
+               "kind-" + inst.cluster, "--namespace", "airbyte"]
+    deleted = inst.fake.run("kubectl", *kubectl, "delete", "secret", "airbyte-config-secrets")
+    assert deleted.returncode == 0, deleted.stderr
+    inst.fake.pending(inst.cluster, inst.name, "pending-upgrade", namespace="airbyte")
+    container.update(restart_policy={"Name": "on-failure", "MaximumRetryCount": 1})
+    container.stop(timeout=1)
+    before_started = started_at(inst)
+
+    stop_at(inst, gate, REPAIR_BLOCKERS[step], "repair")
+
+    result = airbox(inst, "repair")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"✓ healthy: data plane {inst.name} is running and ready" in result.stdout
+    container = node(inst)
+    assert container.status == "running"
+    assert container.attrs["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+    secrets = [s["metadata"]["name"]
+               for s in inst.fake.objects(inst.cluster, "Secret", "airbyte")]
+    assert "airbyte-config-secrets" in secrets
+    assert inst.revisions()[-1]["status"] == "deployed"
+    assert_renewal_complete(inst, before_started)
+
+
+# What each upgrade step is stopped in (the scenario: chart 1.8.0 on an older Kubernetes,
+# the local object store, no registration). None: the step makes no call of its own to
+# hold, and SIGTERM goes when progress.json shows it started (it lands there or later).
+UPGRADE_BLOCKERS: dict[str, Blocker | None] = {
+    "pull": Blocker(docker=("POST", r"/images/create")),
+    "delete-cluster": Blocker(tool=("kind", ("delete", "cluster"), "work")),
+    "preflight": Blocker(docker=("GET", r"/version")),
+    "check-workspaces": None,
+    "register": None,
+    "manifests": None,
+    "images": None,
+    "cluster": Blocker(tool=("kind", ("create", "cluster"), "before")),
+    "node-restart": Blocker(docker=("POST", r"/containers/[^/ ]+/update")),
+    "load-images": Blocker(tool=("kind", ("load", "docker-image"), "before")),
+    "namespace": Blocker(tool=("kubectl", ("get", "namespace"), "before")),
+    "secret": Blocker(tool=("kubectl", ("--namespace", "apply"), "before")),
+    "storage": Blocker(tool=("kubectl", ("delete", "--ignore-not-found"), "before")),
+    "check-chart": Blocker(tool=("helm", ("template",), "before"), skip=1),  # 1: the plan's
+    "release": Blocker(tool=("helm", ("upgrade", "--install"), "work")),
+    "verify": Blocker(tool=("kubectl", ("rollout", "status"), "before")),
+    "route": None,
+}
+NOT_IN_THIS_UPGRADE = {
+    "pull": "the new images are on this machine already (no registry is ever contacted)",
+    "check-workspaces": "no workspaces to route without a registration",
+}
+
+
+def test_every_upgrade_step_has_a_way_to_be_stopped_in() -> None:
+    from airbox.ops.upgrade import step_names
+
+    assert list(UPGRADE_BLOCKERS) == step_names()
+
+
+def stop_when_started(installer: Installer, step: str) -> str:
+    """SIGTERM as soon as progress.json shows ``step`` began (a step with no call of its
+    own to hold); a run that finished first is let be."""
+    def entry() -> Any:
+        try:
+            return progress(installer).get("steps", {}).get(step)
+        except (OSError, ValueError):
+            return None
+    before = entry()
+    proc = start(installer, "upgrade")
+    until(f"step {step} to start", lambda: entry() != before and entry(), proc)
+    proc.send_signal(signal.SIGTERM)
+    out, err = finish(proc)
+    assert proc.returncode in (143, 0), out + err
+    return out + err
+
+
+@pytest.mark.parametrize("step", list(UPGRADE_BLOCKERS))
+def test_upgrade_stopped_at_each_step_is_finished_by_the_next_upgrade(
+    inst: Installer, gate: DockerGate, old_images: None, step: str,  # noqa: F811
+) -> None:
+    """Chart 1.8.0 on an older Kubernetes (the cluster is re-created): `airbox upgrade`
+    stopped by SIGTERM in one step, then run again: upgraded, healthy, nothing pending."""
+    if step in NOT_IN_THIS_UPGRADE:
+        pytest.skip(NOT_IN_THIS_UPGRADE[step])
+    data = inst.answers(chart={"version": OLD_CHART})
+    data.pop("storage", None)  # the local object store: its step runs too
+    result = inst.run(answers=inst.write(data))
+    assert result.returncode == 0, result.stderr
+    inst.fake.age_cluster(inst.cluster, "v1.30.0")
+
+    blocker = UPGRADE_BLOCKERS[step]
+    if blocker is None:
+        stop_when_started(inst, step)
+    else:
+        stop_at(inst, gate, blocker, "upgrade")
+
+    done = airbox(inst, "upgrade", timeout=240)
+    if done.stdout.startswith("Nothing to upgrade"):
+        # Only a step with nothing to hold: the first run finished before SIGTERM came.
+        assert blocker is None, done.stdout
+    else:
+        assert_upgraded(inst, done, OLD_CHART)
+    assert node(inst).attrs["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+    assert not progress(inst).get("upgrade")

@@ -330,6 +330,17 @@ def _upgrade(inst: Installed, chart_version: str | None, chart: str | None, dry_
     return EXIT_OK
 
 
+# Upgrade's own steps; the install pipeline's follow (``step_names``).
+OWN_STEPS = ("pull", "delete-cluster")
+
+
+def step_names() -> list[str]:
+    """Every step an upgrade may run, in order (what a plan does not need is skipped)."""
+    from airbox.ops import install
+
+    return [*OWN_STEPS, *(step.name for step in install.steps())]
+
+
 def apply_plan(inst: Installed, plan: Plan, term: Terminal) -> None:
     """Pull, re-create the cluster if Kubernetes moves, then the install pipeline."""
     from airbox.cluster.dockerhost import DockerHost

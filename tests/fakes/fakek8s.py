@@ -510,8 +510,8 @@ def take_fault(state_dir: Path, tool: str, argv: list[str]) -> Obj | None:
 
     A rule: {"tool": "helm", "match": ["upgrade"], "action": "fail" | "interrupt" | "hang",
     "exit": 1, "stderr": "...", "stdout": "...", "times": 1, "after": "before" | "work",
-    "seconds": 300}. "match" tokens must all appear in argv, in that order. Without "times"
-    the rule stays forever.
+    "seconds": 300, "skip": 1}. "match" tokens must all appear in argv, in that order.
+    Without "times" the rule stays forever; with "skip" that many matching calls pass first.
     """
     path = state_dir / "faults.json"
     rules = read_json(path, [])
@@ -520,6 +520,10 @@ def take_fault(state_dir: Path, tool: str, argv: list[str]) -> Obj | None:
             continue
         if not subsequence([str(t) for t in rule.get("match", [])], argv):
             continue
+        if int(rule.get("skip") or 0) > 0:
+            rule["skip"] = int(rule["skip"]) - 1
+            write_json(path, rules)
+            return None
         if "times" in rule:
             rule["times"] = int(rule["times"]) - 1
             if rule["times"] <= 0:

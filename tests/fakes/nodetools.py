@@ -258,14 +258,27 @@ def seed(container: Any, *, images_: list[dict[str, Any]] | None = None,
 
 
 def hold_renew(container: Any, hold: bool) -> None:
-    """Make ``kubeadm certs renew all`` wait (True) until released (False)."""
-    argv = ["sh", "-c", "echo > /fake/hold-renew" if hold else "rm -f /fake/hold-renew"]
-    code, out = container.exec_run(argv)
+    """Make ``kubeadm certs renew all`` wait (True; the node may be stopped) until
+    released (False; the node runs)."""
+    if hold:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            info = tarfile.TarInfo("fake/hold-renew")
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(b""))
+        assert container.put_archive("/", buf.getvalue())
+        return
+    code, out = container.exec_run(["rm", "-f", "/fake/hold-renew"])
     assert code == 0, out
 
 
 def calls(container: Any) -> list[str]:
-    code, out = container.exec_run(["cat", "/fake/calls"])
+    from docker.errors import APIError
+
+    try:
+        code, out = container.exec_run(["cat", "/fake/calls"])
+    except APIError:  # not running (yet)
+        return []
     return out.decode().splitlines() if code == 0 else []
 
 
