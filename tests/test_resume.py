@@ -209,6 +209,9 @@ def assert_upgraded(installer: Installer, result: subprocess.CompletedProcess[st
                                    f"chart {versions.CHART_VERSION}")
 
 
+# These install, then run two or three repairs or upgrades (some re-creating the cluster):
+# minutes on a loaded machine.
+@pytest.mark.timeout(480)
 def test_upgrade_stopped_during_helm_upgrade_is_finished_by_the_next_upgrade(
     inst: Installer, old_images: None,  # noqa: F811
 ) -> None:
@@ -240,6 +243,7 @@ def test_upgrade_stopped_during_helm_upgrade_is_finished_by_the_next_upgrade(
     assert_upgraded(inst, done, OLD_CHART)
 
 
+@pytest.mark.timeout(480)
 def test_upgrade_stopped_while_recreating_the_cluster_is_finished_by_the_next_upgrade(
     inst: Installer,  # noqa: F811
 ) -> None:
@@ -337,6 +341,7 @@ def stop_at(installer: Installer, gate: DockerGate, blocker: Blocker, *args: str
     return printed
 
 
+@pytest.mark.timeout(480)
 @pytest.mark.parametrize("step", list(REPAIR_BLOCKERS))
 def test_repair_stopped_at_each_step_is_finished_by_the_next_repair(
     inst: Installer, gate: DockerGate, step: str,  # noqa: F811
@@ -425,6 +430,7 @@ def stop_when_started(installer: Installer, step: str) -> str:
     return out + err
 
 
+@pytest.mark.timeout(480)
 @pytest.mark.parametrize("step", list(UPGRADE_BLOCKERS))
 def test_upgrade_stopped_at_each_step_is_finished_by_the_next_upgrade(
     inst: Installer, gate: DockerGate, old_images: None, step: str,  # noqa: F811
