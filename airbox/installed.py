@@ -58,27 +58,114 @@ def check_name(name: str) -> None:
                               "'-' (see `airbox status` for the installed ones)")
 
 
-def choose_name(explicit: str | None, command: str) -> str | None:
+# The install steps that put something where the data plane runs: once one of them has
+# run (or the install finished once), the data plane got a cluster.
+_BUILDING_STEPS = ("namespace", "secret", "storage", "release")
+_FINISHED = ("done", "skipped")
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """Where the first install of a data plane stopped, before it got a cluster."""
+
+    step: str | None  # the step's name in progress.json; None: before the first step
+    title: str
+    status: str  # failed | interrupted | running (the process died) | done (between steps)
+
+    def sentence(self) -> str:
+        """``the install failed at step “Create the kind cluster airbox-x”``."""
+        if self.step is None:
+            return "the install stopped before its first step"
+        if self.status == "done":
+            return f"the install stopped after step “{self.title}”"
+        verb = {"failed": "failed", "interrupted": "was interrupted"}.get(self.status,
+                                                                         "stopped")
+        return f"the install {verb} at step “{self.title}”"
+
+    def listing(self) -> str:
+        """How the data plane shows in a list of names: ``not installed (failed at …)``."""
+        if self.step is None:
+            return "not installed (stopped before its first step)"
+        if self.status == "done":
+            return f"not installed (stopped after step “{self.title}”)"
+        verb = {"failed": "failed", "interrupted": "interrupted"}.get(self.status, "stopped")
+        return f"not installed ({verb} at step “{self.title}”)"
+
+
+def install_stopped(state: StateDir) -> Stopped | None:
+    """Where the install of ``state`` stopped when it never got a cluster; None when it did
+    (finished once, created the kind cluster, or put something in an existing cluster).
+
+    ``install`` saves the settings before its first step, so a state directory alone
+    proves nothing: ``progress.json`` tells how far the installs went.
+    """
+    from airbox.ops.pipeline import Progress
+
+    data = Progress(state.progress).load()
+    if data.get("installed"):
+        return None
+    steps: dict[str, dict[str, Any]] = data["steps"]
+    if (steps.get("cluster") or {}).get("status") in _FINISHED or any(
+            step in steps for step in _BUILDING_STEPS):
+        return None
+    for step, entry in steps.items():
+        if entry.get("status") not in _FINISHED:
+            return Stopped(step, str(entry.get("title") or step), str(entry.get("status")))
+    if steps:
+        step, entry = list(steps.items())[-1]
+        return Stopped(step, str(entry.get("title") or step), "done")
+    return Stopped(None, "", "")
+
+
+def half_built() -> dict[str, Stopped]:
+    """The data planes whose first install never got a cluster, and where each stopped."""
+    found = {}
+    for name in installed_names():
+        stopped = install_stopped(StateDir.for_name(name))
+        if stopped is not None:
+            found[name] = stopped
+    return found
+
+
+def choose_name(explicit: str | None, command: str, *, any_state: bool = False) -> str | None:
     """The data plane to act on: ``--name``, else the only one; None when none is installed.
 
-    Several installed and no ``--name`` is a usage error listing them.
+    A data plane whose first install never got a cluster is not installed: it counts only
+    when nothing else is there (so failed attempts never force ``--name`` on the data
+    plane that runs). ``any_state``: every state directory counts (``uninstall``, which
+    must never pick the running data plane when a failed attempt was meant). Several and
+    no ``--name`` is a usage error listing them.
     """
-    from airbox.config.gather import pick_name
-
     if explicit is not None:
         # Also "": an empty --name is an error, never "the only one installed".
         check_name(explicit)
-    chosen = pick_name(explicit)
-    if chosen:
-        return chosen
+        return explicit
     names = installed_names()
-    if len(names) > 1:
-        raise UsageError(
-            f"{len(names)} data planes are installed; say which one with --name",
-            details=names,
-            hint=f"for example: airbox {command} --name {names[0]}",
-        )
-    return None
+    if len(names) <= 1:
+        return names[0] if names else None
+    unfinished = half_built()
+    built = names if any_state else [n for n in names if n not in unfinished]
+    if len(built) == 1:
+        return built[0]
+    if not built:
+        return None
+    listed = [f"{n}: {unfinished[n].listing()}" if n in unfinished else n for n in names]
+    installed = len([n for n in names if n not in unfinished])
+    if installed == len(names):
+        head = f"{len(names)} data planes are installed; say which one with --name"
+    else:
+        head = (f"{installed} data plane{'s are' if installed != 1 else ' is'} installed "
+                f"and {len(names) - installed} not (an install stopped before the "
+                "cluster); say which one with --name")
+    raise UsageError(head, details=listed, hint=f"for example: airbox {command} --name "
+                                                f"{built[0]}")
+
+
+def not_installed_details() -> list[str]:
+    """For "no data plane is installed": the failed first installs, and the way out."""
+    return [f"{name}: {stopped.listing()}: finish it with `airbox install --name {name}`, "
+            f"or remove it with `airbox uninstall --name {name}`"
+            for name, stopped in half_built().items()]
 
 
 def register_state_secrets(state: StateDir) -> None:
@@ -171,16 +258,31 @@ def load_for_removal(name: str, environ: Mapping[str, str] | None = None) -> Ins
     return Installed(state, answers, settings, damaged)
 
 
-def require_installed(name: str | None, command: str, hint: str) -> Installed:
-    """The data plane ``command`` acts on, or NotInstalled (exit 3) saying ``hint``."""
+def require_installed(name: str | None, command: str, hint: str, *,
+                      needs_cluster: bool = False) -> Installed:
+    """The data plane ``command`` acts on, or NotInstalled (exit 3) saying ``hint``.
+
+    ``needs_cluster``: a data plane whose first install never got a cluster is not
+    installed either; the message says where its install stopped and that `airbox
+    install` finishes it (the one command that moves it forward).
+    """
     chosen = choose_name(name, command)
     inst = load_installed(chosen) if chosen else None
     if inst is None:
         raise NotInstalled(
             f"no data plane named {chosen} is installed" if chosen
             else "no data plane is installed",
+            details=[] if chosen else not_installed_details(),
             hint=hint,
         )
+    if needs_cluster:
+        stopped = install_stopped(inst.state)
+        if stopped is not None:
+            raise NotInstalled(
+                f"data plane {inst.name} is not installed: {stopped.sentence()}, before "
+                "there was a cluster",
+                hint=f"airbox install --name {inst.name}  (finishes the install from the "
+                     "saved settings)")
     return inst
 
 

@@ -210,5 +210,9 @@ def test_repair_restarts_a_crash_looping_launcher_once_and_says_why_it_is_still_
     assert deleted.returncode == 0, deleted.stderr
     gone = airbox(inst, "repair")
     assert gone.returncode == 1
-    assert f"Stopped: the kind cluster {inst.cluster} no longer exists" in gone.stdout
+    # A failure shown as one (✗), never a ✓ then "Nothing to repair" then "Stopped".
+    assert f"Cannot repair data plane {inst.name}: the kind cluster {inst.cluster} no " \
+        "longer exists" in gone.stdout
+    assert "Nothing to repair" not in gone.stdout and "Stopped" not in gone.stdout
+    assert "✓ Check the node container" not in gone.stdout + gone.stderr
     assert f"  next: airbox install --name {inst.name}" in gone.stdout

@@ -21,6 +21,8 @@ CONNECT_TIMEOUT = 5
 # the node down after a reboot.
 NODE_RESTART_POLICY = "unless-stopped"
 COMES_BACK = ("unless-stopped", "always")
+# The label kind gives every node container of a cluster (its value: the cluster's name).
+KIND_CLUSTER_LABEL = "io.x-k8s.kind.cluster"
 
 
 def socket_candidates() -> list[str]:
@@ -261,6 +263,32 @@ class DockerHost:
 
     def containers_with_label(self, label: str) -> list[str]:
         return [c.name for c in self.client.containers.list(all=True, filters={"label": label})]
+
+    def kind_nodes(self, cluster: str) -> list[str]:
+        """The node containers of kind cluster ``cluster`` (running or not), found as kind
+        finds them: by its label ``io.x-k8s.kind.cluster=<cluster>``."""
+        return sorted(self.containers_with_label(f"{KIND_CLUSTER_LABEL}={cluster}"))
+
+    def remove_kind_nodes(self, cluster: str) -> list[str]:
+        """Remove kind cluster ``cluster``'s node containers and their anonymous volumes
+        (what ``kind delete cluster`` does, without kind); the names removed."""
+        import docker.errors
+
+        removed = []
+        for found in self.client.containers.list(
+                all=True, filters={"label": f"{KIND_CLUSTER_LABEL}={cluster}"}):
+            # The label is checked again: a filter the daemon ignored must not widen this.
+            if (found.labels or {}).get(KIND_CLUSTER_LABEL) != cluster:
+                continue
+            try:
+                found.remove(force=True, v=True)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as exc:
+                raise DockerError(f"removing the container {found.name} failed: "
+                                  f"{exc.explanation or exc}") from None
+            removed.append(found.name)
+        return removed
 
 
 def _pull_hint(error: str) -> str:

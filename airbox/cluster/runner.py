@@ -101,6 +101,16 @@ class Runner:
     def _child_env(self) -> dict[str, str]:
         return child_environment(self._env)
 
+    def available(self, tool: str) -> bool:
+        """Whether ``tool`` can be run without downloading it (day-2 runners never do)."""
+        from airbox.cluster.toolchain import ToolUnavailable
+
+        try:
+            self._resolve(tool)
+        except ToolUnavailable:
+            return False
+        return True
+
     def display(self, argv: Sequence[str]) -> str:
         return shlex.join(REDACTOR.mask_argv(argv))
 

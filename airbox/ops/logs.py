@@ -47,7 +47,8 @@ def logs_command(
     if follow and previous:
         raise UsageError("--follow and --previous do not go together: a terminated "
                          "container's log does not grow")
-    inst = require_installed(name, "logs", "install one with `airbox install`")
+    inst = require_installed(name, "logs", "install one with `airbox install`",
+                             needs_cluster=True)
     settings = inst.settings
     if pod:
         target = pod

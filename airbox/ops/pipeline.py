@@ -99,9 +99,12 @@ def execute(steps: Sequence[Step[C]], ctx: C, term: Terminal, progress: Progress
     for step in steps:
         if not step.applies(ctx):
             continue
-        with term.step(step.describe(ctx)) as line:
+        title = step.describe(ctx)
+        with term.step(title) as line:
             if progress:
-                progress.mark(step.name, "running")
+                # The title goes with each mark: status and the day-2 commands say where
+                # an install stopped in the user's words ("Create the kind cluster …").
+                progress.mark(step.name, "running", title=title)
             try:
                 reason = step.done(ctx)
                 if reason:
@@ -110,19 +113,20 @@ def execute(steps: Sequence[Step[C]], ctx: C, term: Terminal, progress: Progress
                     step.run(ctx, line)
             except KeyboardInterrupt:
                 if progress:
-                    progress.mark(step.name, "interrupted")
+                    progress.mark(step.name, "interrupted", title=title)
                 raise
             except AirboxError as exc:
                 if progress:
                     # progress.json is read back and bundled: never a secret in it.
-                    progress.mark(step.name, "failed", error=REDACTOR.mask_shapes(exc.message))
+                    progress.mark(step.name, "failed", title=title,
+                                  error=REDACTOR.mask_shapes(exc.message))
                 raise
             except Exception as exc:
                 # A bug: the step still failed, and status/bundle should say so, not
                 # "running" for ever.
                 if progress:
-                    progress.mark(step.name, "failed", error=REDACTOR.mask_shapes(
+                    progress.mark(step.name, "failed", title=title, error=REDACTOR.mask_shapes(
                         f"unexpected error: {type(exc).__name__}: {exc}"))
                 raise
             if progress:
-                progress.mark(step.name, "skipped" if reason else "done")
+                progress.mark(step.name, "skipped" if reason else "done", title=title)

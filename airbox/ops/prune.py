@@ -23,7 +23,7 @@ def prune_command(*, name: str | None, out: IO[str] | None = None) -> int:
 
     out = out or sys.stdout
     hint = "install it first: airbox install"
-    inst = require_installed(name, "prune", hint)
+    inst = require_installed(name, "prune", hint, needs_cluster=True)
     settings = inst.settings
     if not settings.target.is_kind:
         raise UsageError(

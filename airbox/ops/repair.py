@@ -25,7 +25,7 @@ from typing import IO, TYPE_CHECKING, Any
 from airbox import runlog
 from airbox.cluster import commands, kube
 from airbox.cluster.runner import Runner
-from airbox.errors import EXIT_FAILURE, EXIT_OK, AirboxError
+from airbox.errors import EXIT_FAILURE, EXIT_OK, AirboxError, ClusterError
 from airbox.fsutil import SECRET_FILE
 from airbox.installed import Installed, locked, require_installed, tool_runner
 from airbox.ops.pipeline import Progress
@@ -91,12 +91,12 @@ class Repair:
         with self.step(f"Check the node container {container}") as line:
             state = self._host().container(container)
             if state.status == "missing":
-                self.stopped = (f"the kind cluster {settings.cluster_name} no longer exists "
-                                f"(its node container {container} is gone)")
-                self.hint = (f"airbox install --name {self.name}  (recreates it from the "
-                             "saved settings)")
-                line.update(self.stopped)
-                return False
+                # A failure, shown as one (✗): repair cannot make a cluster, install can.
+                raise ClusterError(
+                    f"the kind cluster {settings.cluster_name} no longer exists (its node "
+                    f"container {container} is gone); repair cannot create a cluster",
+                    hint=f"airbox install --name {self.name}  (creates it again from the "
+                         "saved settings)")
             if not state.running:
                 line.update(f"starting the {state.status} node container")
                 self._host().start(container)
@@ -315,7 +315,7 @@ def repair_command(*, name: str | None, verbose: bool = False,
     """``airbox repair``: 0 when healthy (or only warnings) after, 1 otherwise."""
     out = out or sys.stdout
     hint = "install it first: airbox install"
-    inst = require_installed(name, "repair", hint)
+    inst = require_installed(name, "repair", hint, needs_cluster=True)
     term = Terminal(verbose=verbose)
     # One command at a time changes a data plane (an install or upgrade may be running).
     with locked(inst, "repair", hint) as inst:
@@ -332,6 +332,14 @@ def _report(job: Repair, out: IO[str]) -> int:
     inst = job.inst
     lines = [f"Repaired data plane {inst.name}:"] + [f"  - {d}" for d in job.did] \
         if job.did else [f"Nothing to repair on data plane {inst.name}."]
+    if job.stopped and not job.did:
+        # Nothing was done because it could not be: say that, not "nothing to repair".
+        lines = [f"Cannot repair data plane {inst.name}: {job.stopped}"]
+        if job.hint:
+            lines.append(f"  next: {job.hint}")
+        out.write(REDACTOR.mask_all("\n".join(lines)) + "\n")
+        runlog.logger().error("repair stopped: %s", job.stopped)
+        return EXIT_FAILURE
     if job.stopped:
         lines += ["", f"Stopped: {job.stopped}"]
         if job.hint:

@@ -90,7 +90,15 @@ from airbox.errors import (
     ToolError,
 )
 from airbox.fsutil import read_json
-from airbox.installed import Installed, choose_name, load_installed, tool_runner, why
+from airbox.installed import (
+    Installed,
+    choose_name,
+    half_built,
+    install_stopped,
+    load_installed,
+    tool_runner,
+    why,
+)
 from airbox.paths import StateDir
 from airbox.redact import REDACTOR
 
@@ -525,14 +533,25 @@ class Assessment:
         node = view.node
         container = settings.node_container
         if node.status == "missing":
-            installed = self._ever_installed()
-            summary = (f"the kind cluster {settings.cluster_name} no longer exists (its node "
-                       f"container {container} is gone)" if installed else
-                       f"the kind cluster {settings.cluster_name} does not exist: the install "
-                       "did not get that far")
-            self.add(Check("node-container", "fail", summary,
-                           next=f"airbox install --name {self.name}  (recreates the cluster "
-                                "from the saved settings)"))
+            stopped = install_stopped(self.inst.state)
+            if stopped is not None:
+                # Never created: "recreates" or "no longer exists" would send the user
+                # looking for what was lost.
+                summary = (f"the kind cluster {settings.cluster_name} was never created: "
+                           f"{stopped.sentence()}")
+                fix = (f"airbox install --name {self.name}  (finishes the install from the "
+                       "saved settings)")
+            elif self._ever_installed():
+                summary = (f"the kind cluster {settings.cluster_name} no longer exists (its "
+                           f"node container {container} is gone)")
+                fix = (f"airbox install --name {self.name}  (recreates the cluster from the "
+                       "saved settings)")
+            else:
+                summary = (f"the kind cluster {settings.cluster_name} does not exist: the "
+                           "install did not get that far")
+                fix = (f"airbox install --name {self.name}  (creates the cluster again from "
+                       "the saved settings)")
+            self.add(Check("node-container", "fail", summary, next=fix))
             self.blocked = f"the kind cluster {settings.cluster_name} does not exist"
             self.node_blocked = self.blocked
             return
@@ -873,7 +892,17 @@ class Assessment:
         view: dict[str, Any] | None = self.p.registration.value
         self.registration = view
         if view is None:
-            text = ("not registered by airbox (the data plane's own credentials were given)")
+            stopped = install_stopped(self.inst.state)
+            if self.inst.settings.registration is not None and stopped is not None:
+                # Application credentials were given, so airbox registers it: not yet.
+                text = (f"registration not done yet ({stopped.sentence()}, before "
+                        "registering)" if stopped.step != "register" else
+                        "registration not done yet (the install stopped at the register "
+                        "step)")
+            elif self.inst.settings.registration is not None:
+                text = "not registered: airbox has no record of registering it"
+            else:
+                text = "not registered by airbox (the data plane's own credentials were given)"
             self.skip("registration", text)
             self.skip("heartbeat", "not checked: " + text)
             return
@@ -1181,10 +1210,20 @@ def not_installed_report(name: str | None) -> dict[str, Any]:
 
     where = StateDir.for_name(name).root if name else airbox_home()
     what = f"no data plane named {name} is installed" if name else "no data plane is installed"
+    reason, step = f"{what} (no state in {where})", "airbox install" + (
+        f" --name {name}" if name else "")
+    unfinished = {} if name else half_built()
+    if unfinished:
+        # Only installs that stopped before a cluster: not installed, and each one listed.
+        reason = f"{what}: " + "; ".join(f"{n} is {stopped.listing()}"
+                                         for n, stopped in unfinished.items())
+        first = next(iter(unfinished))
+        step = (f"airbox install --name {first}  (finishes it; or remove it: airbox "
+                f"uninstall --name {first})")
     return {
         "version": STATUS_VERSION, "name": name, "verdict": NOT_INSTALLED,
-        "reason": f"{what} (no state in {where})",
-        "next": "airbox install" + (f" --name {name}" if name else ""),
+        "reason": reason,
+        "next": step,
         "checkedAt": _stamp(time.time()), "seconds": 0.0, "target": None, "namespace": None,
         "checks": [], "release": None, "pods": [], "events": [], "registration": None,
         "node": None, "versions": None,

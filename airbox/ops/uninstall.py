@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from airbox import runlog
 from airbox.cluster import commands, kube
@@ -37,6 +38,9 @@ from airbox.paths import CREDENTIALS_FILE, SETTINGS_FILE, StateDir, airbox_home
 from airbox.redact import REDACTOR
 from airbox.render.manifests import MANAGED_BY_LABEL, SECRET_NAME
 from airbox.ui import StepLine, Terminal
+
+if TYPE_CHECKING:
+    from airbox.cluster.dockerhost import DockerHost
 
 # An item exists (True), is gone (False), or could not be checked (None: try anyway).
 Exists = bool | None
@@ -82,6 +86,14 @@ class Survey:
         self.kube = inst.kube
 
     def cluster(self) -> tuple[Exists, str]:
+        if not self.runner.available("kind"):
+            # No kind (an offline VM whose first install stopped before downloading it):
+            # Docker answers the same question by kind's own label.
+            try:
+                nodes = docker_host().kind_nodes(self.settings.cluster_name)
+            except AirboxError as exc:
+                return None, why(exc)
+            return bool(nodes), ""
         try:
             result = self.runner.run(commands.kind_get_clusters(), timeout=30)
         except AirboxError as exc:
@@ -89,6 +101,8 @@ class Survey:
         return self.settings.cluster_name in result.stdout.split(), ""
 
     def release(self) -> tuple[Exists, str]:
+        if not self.runner.available("helm"):
+            return None, "helm is not installed"
         result = self.runner.run(commands.helm_status(self.kube, self.settings), timeout=30,
                                  check=False)
         if result.ok:
@@ -154,32 +168,60 @@ class Survey:
         return registration_file(self.inst.state).is_file(), ""
 
 
+def docker_host() -> DockerHost:
+    from airbox.cluster.dockerhost import DockerHost
+
+    return DockerHost.connect(timeout=30)
+
+
+def _nothing(*_: object) -> tuple[Exists, str]:
+    return False, ""
+
+
 def survey(inst: Installed, runner: Runner, *, deregister: bool, keep_state: bool) -> Plan:
     import concurrent.futures
+
+    from airbox.installed import install_stopped
 
     settings = inst.settings
     look = Survey(inst, runner)
     kube_args = _kube_flags(inst)
     ns = settings.namespace
-    probes: dict[str, Callable[[], tuple[Exists, str]]] = {"release": look.release}
-    if settings.target.is_kind:
-        probes["cluster"] = look.cluster
-    else:
-        probes["secret"] = look.secret
-        probes["namespace"] = look.namespace
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(probes)) as pool:
-        futures = {key: pool.submit(probe) for key, probe in probes.items()}
-        found = {key: future.result() for key, future in futures.items()}
-
     items: list[Item] = []
     notes: list[str] = []
+    # A first install that never got a cluster put nothing in one: nothing there to look
+    # at, so no helm or kubectl is needed (nor downloaded) to remove it.
+    unbuilt = install_stopped(inst.state) is not None
+    found: dict[str, tuple[Exists, str]] = {}
+    if settings.target.is_kind:
+        # The cluster first: the release lives in it, and is looked at only when it is
+        # there (kind's cleanup after a failed create may still have left a node).
+        found["cluster"] = look.cluster()
+        if found["cluster"][0] and not _made_cluster(inst):
+            # The install stopped before creating it (preflight found the name taken):
+            # someone else's cluster, never airbox's to delete.
+            notes.append(f"a kind cluster named {settings.cluster_name} exists, but airbox "
+                         "did not create it: left in place")
+            found["cluster"] = (False, "")
+        if found["cluster"][0] is False or unbuilt or not inst.state.kubeconfig.is_file():
+            found["release"] = (False, "")
+        else:
+            found["release"] = look.release()
+    else:
+        probes: dict[str, Callable[[], tuple[Exists, str]]] = {
+            "release": look.release, "secret": look.secret, "namespace": look.namespace}
+        if unbuilt:
+            probes = dict.fromkeys(probes, _nothing)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(probes)) as pool:
+            futures = {key: pool.submit(probe) for key, probe in probes.items()}
+            found = {key: future.result() for key, future in futures.items()}
+
     release_exists, release_note = found["release"]
     if settings.target.is_kind:
         cluster_exists, cluster_note = found["cluster"]
-        if cluster_exists is False:
-            release_exists, release_note = False, ""  # it lived in the cluster
-        elif release_exists is None:
-            # Unreachable (a stopped node): deleting the cluster removes the release anyway.
+        if release_exists is None:
+            # Unreachable (a stopped node) or no helm: deleting the cluster removes the
+            # release anyway.
             release_exists, release_note = False, ""
     items.append(Item("release", f"Helm release {settings.release} in namespace {ns}",
                       f"helm uninstall {settings.release} --namespace {ns}{kube_args['helm']}",
@@ -235,6 +277,14 @@ def survey(inst: Installed, runner: Runner, *, deregister: bool, keep_state: boo
     return Plan(items, notes)
 
 
+def _made_cluster(inst: Installed) -> bool:
+    """Whether an airbox install of this data plane got as far as creating its cluster."""
+    from airbox.ops.pipeline import Progress
+
+    return inst.state.kubeconfig.is_file() or "cluster" in Progress(
+        inst.state.progress).load()["steps"]
+
+
 def _record(inst: Installed) -> dict[str, object]:
     from airbox.controlplane.registration import registration_file
     from airbox.fsutil import read_json
@@ -271,8 +321,16 @@ class Remover:
         line.update(result.stdout.strip())
 
     def cluster(self, line: StepLine) -> None:
-        self.runner.run(commands.kind_delete(self.settings, self.inst.state.kubeconfig),
-                        timeout=300, error="kind delete cluster failed")
+        if self.runner.available("kind"):
+            self.runner.run(commands.kind_delete(self.settings, self.inst.state.kubeconfig),
+                            timeout=300, error="kind delete cluster failed")
+            return
+        # No kind on this machine: remove the node containers as kind would, by its label.
+        removed = docker_host().remove_kind_nodes(self.settings.cluster_name)
+        runlog.logger().info("removed the node containers %s (through Docker: no kind)",
+                             ", ".join(removed) or "(none left)")
+        line.update(f"removed {', '.join(removed)} through Docker (kind is not installed)"
+                    if removed else "nothing left")
 
     def secret(self, line: StepLine) -> None:
         self.runner.run(commands.kubectl_delete_secret(self.kube, self.settings.namespace,
@@ -367,7 +425,9 @@ def uninstall_command(
     term = term or Terminal(verbose=verbose)
     if interactive is None:
         interactive = sys.stdin.isatty()
-    chosen = choose_name(name, "uninstall")
+    # Every state directory counts: with a failed attempt beside a running data plane, a
+    # bare `uninstall` must never pick the running one for the user.
+    chosen = choose_name(name, "uninstall", any_state=True)
     if chosen is None:
         return _uninstall(None, term=term, verbose=verbose, deregister=deregister,
                           keep_state=keep_state, assume_yes=assume_yes,

@@ -296,7 +296,7 @@ def upgrade_command(*, name: str | None, chart_version: str | None, chart: str |
                     dry_run: bool, verbose: bool = False, out: IO[str] | None = None) -> int:
     out = out or sys.stdout
     hint = "install it first: airbox install"
-    inst = require_installed(name, "upgrade", hint)
+    inst = require_installed(name, "upgrade", hint, needs_cluster=True)
     if chart_version is not None and not chart_version.strip():
         raise UsageError("--chart-version is empty", hint="for example: --chart-version 1.8.1")
     term = Terminal(verbose=verbose)

@@ -556,7 +556,7 @@ def verify_command(
     term = term or Terminal(verbose=verbose)
     out = out or sys.stdout
     hint = "install one first: airbox install"
-    inst = require_installed(name, "verify", hint)
+    inst = require_installed(name, "verify", hint, needs_cluster=True)
     if inst.settings.registration is None:
         region = region_from_record(inst.state)
         raise MissingInput(
@@ -585,7 +585,7 @@ def verify_command(
                             keep=keep)
         outcome = verifier.outcome
         try:
-            region = find_region(api, inst.settings, inst.state)
+            region = find_region(api, inst.settings, inst.state, day2=True)
             outcome.region = region.as_dict()
             if connection:
                 verifier.run_job(connection)

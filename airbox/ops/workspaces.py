@@ -99,8 +99,12 @@ def region_from_record(state: StateDir) -> Region | None:
                   str(record.get("organizationId") or ""))
 
 
-def find_region(api: AirbyteApi, settings: Settings, state: StateDir) -> Region:
-    """This data plane's region: the one it was registered in (or registration.region)."""
+def find_region(api: AirbyteApi, settings: Settings, state: StateDir, *,
+                day2: bool = False) -> Region:
+    """This data plane's region: the one it was registered in (or registration.region).
+
+    ``day2``: asked by `workspaces` or `verify`, which have no ``--region``: the hint
+    names the command that saves one (install's flag, the saved settings kept)."""
     region = region_from_record(state)
     if region is not None and region.name:
         return region
@@ -109,7 +113,9 @@ def find_region(api: AirbyteApi, settings: Settings, state: StateDir) -> Region:
     if not wanted:
         raise MissingInput(
             "airbox does not know this data plane's region (it did not register it)",
-            hint="set registration.region (or --region) to the region's name or id",
+            hint=(f"save its region: airbox install --name {settings.name} --region "
+                  "<region name or id>  (the other saved settings are kept)") if day2
+            else "set registration.region (or --region) to the region's name or id",
         )
     org_id = str(pick_organization(api, reg.organization_id if reg else None)["organizationId"])
     found = match_region(own_regions(api.regions(org_id), org_id), wanted)
@@ -493,7 +499,7 @@ def workspaces_command(
 
     term = term or Terminal()
     hint = "install one first: airbox install"
-    inst = require_installed(name, "workspaces", hint)
+    inst = require_installed(name, "workspaces", hint, needs_cluster=True)
     if inst.settings.registration is None:
         region = region_from_record(inst.state)
         raise MissingInput(manual_routing(region.name if region else None))
@@ -508,7 +514,7 @@ def workspaces_command(
         if changing:
             inst = held.enter_context(locked(inst, "workspaces", hint))
         api = held.enter_context(_api(inst))
-        region = find_region(api, inst.settings, inst.state)
+        region = find_region(api, inst.settings, inst.state, day2=True)
         # Every name resolved and every refusal decided before the first change.
         back = _plan_unassign(api, region, list(unassign)) if unassign else None
         plan = plan_route(api, region, list(assign), prompter=prompter if interactive
