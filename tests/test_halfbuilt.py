@@ -191,3 +191,28 @@ def test_status_says_registration_is_not_done_when_the_register_step_failed(
         assert ("the install failed at step “Register the data plane with the control "
                 "plane”") in out
         assert f"next: airbox install --name {inst.name}" in out and "--region" not in out
+
+
+def test_workspaces_and_verify_suggest_a_flag_that_exists_for_an_unknown_region(
+    tmp_path: Path,
+) -> None:
+    """A data plane given its own credentials and no region: `workspaces`/`verify` have no
+    --region, so the hint names the command that has it (install, settings kept)."""
+    import pytest
+
+    from airbox.config.settings import Settings
+    from airbox.errors import MissingInput
+    from airbox.ops.workspaces import find_region
+    from airbox.paths import StateDir
+    from tests import answers_factory as af
+
+    settings = Settings.from_answers(af.answers(directory=tmp_path, name="dp-region"))
+    with pytest.raises(MissingInput) as raised:
+        find_region(None, settings,  # type: ignore[arg-type]  (not asked: no region)
+                    StateDir(tmp_path / "dp-region"), day2=True)
+    hint = raised.value.hint or ""
+    assert hint.startswith("save its region: airbox install --name dp-region --region ")
+    for command, has in (("workspaces", False), ("verify", False), ("install", True)):
+        shown = subprocess.run([airbox_bin(), command, "--help"], capture_output=True,
+                               text=True, timeout=60).stdout
+        assert ("--region" in shown) is has, command
