@@ -101,6 +101,10 @@ def install_stopped(state: StateDir) -> Stopped | None:
     """
     from airbox.ops.pipeline import Progress
 
+    if not state.progress.is_file():
+        # No record at all (made by hand, or by an airbox before progress.json): unknown,
+        # so taken as installed, as before; an install writes the record before any step.
+        return None
     data = Progress(state.progress).load()
     if data.get("installed"):
         return None

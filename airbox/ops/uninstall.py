@@ -281,8 +281,9 @@ def _made_cluster(inst: Installed) -> bool:
     """Whether an airbox install of this data plane got as far as creating its cluster."""
     from airbox.ops.pipeline import Progress
 
-    return inst.state.kubeconfig.is_file() or "cluster" in Progress(
-        inst.state.progress).load()["steps"]
+    # Without any record (a state from before progress.json) it is taken to be airbox's.
+    return (inst.state.kubeconfig.is_file() or not inst.state.progress.is_file()
+            or "cluster" in Progress(inst.state.progress).load()["steps"])
 
 
 def _record(inst: Installed) -> dict[str, object]:
