@@ -436,6 +436,16 @@ MUTANTS: list[Mutant] = [
        "problems: list[str] = []",
        "status says job pods get the secrets manager's credentials when the launcher would "
        "hand over none"),
+    _m("status", "if self.inst.settings.registration is not None and stopped is not None:",
+       "if False:",
+       "status says the data plane's own credentials were given when registration failed",
+       ("tests/test_halfbuilt.py::"
+        "test_status_says_registration_is_not_done_when_the_register_step_failed",)),
+    _m("status", "            if stopped is not None:\n                # Never created",
+       "            if False:\n                # Never created",
+       "status says the install \"recreates\" a cluster that was never created",
+       ("tests/test_halfbuilt.py::"
+        "test_day2_commands_on_an_install_that_stopped_before_the_cluster",)),
     # ------------------------------------------------------------ registration
     _m("registration",
        'if dataplane.get("name") != name or dataplane.get("regionId") != region_id:',
