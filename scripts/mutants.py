@@ -267,6 +267,9 @@ MUTANTS: list[Mutant] = [
        "env: list[dict[str, Any]] = []",
        "the launcher gets no *_REF_NAME/*_REF_KEY settings: job pods get no secrets-manager "
        "credentials (Vault falls back to a test token, AWS keys/GCP/Azure fail)"),
+    _m("manifests", "STORE_CREDENTIALS_ANNOTATION: credentials_fingerprint(*pair)}}",
+       'STORE_CREDENTIALS_ANNOTATION: "same"}}',
+       "a new local store pair no longer changes the store's pod template (no restart)"),
     # ----------------------------------------------------------------- install
     _m("install", "ctx.state.kubeconfig.chmod(SECRET_FILE)", "ctx.state.kubeconfig.chmod(0o644)",
        "the kubeconfig (cluster-admin credentials) is left world-readable",
@@ -334,8 +337,8 @@ MUTANTS: list[Mutant] = [
        "if not status.startswith(\"pending-install\"):",
        "a release stuck in pending-upgrade is not recovered",
        (IS + "test_every_pending_state_is_recovered",)),
-    _m("install", '{"accessKeyId": pair[0], "secretAccessKey": pair[1]}, mode=SECRET_FILE)',
-       '{"accessKeyId": pair[0], "secretAccessKey": pair[1]}, mode=PUBLIC_FILE)',
+    _m("install", '"secretAccessKey": pair[1], **marks}, mode=SECRET_FILE)',
+       '"secretAccessKey": pair[1], **marks}, mode=PUBLIC_FILE)',
        "the local object store's credentials file is world-readable",
        (IS + "test_a_new_directory_is_private_and_the_local_store_credentials_are_kept_0600",)),
     _m("install", "make_private_dirs(files.directory)",
@@ -376,6 +379,12 @@ MUTANTS: list[Mutant] = [
        "unexplained",
        ("tests/test_dry_run.py::"
         "test_generated_files_say_what_they_are_and_where_the_secrets_live",)),
+    _m("install", "            settle_store_credentials(ctx, line)", "            pass",
+       "a lost local store credentials file is replaced by a new pair the store never sees",
+       ("tests/test_status.py::test_the_local_stores_credentials_never_change_behind_its_back",)),
+    _m("install", "        self._restart_launcher_if_due(ctx, line)\n", "",
+       "the launcher keeps the local store's old pair after the store restarted with a new one",
+       ("tests/test_status.py::test_the_local_stores_credentials_never_change_behind_its_back",)),
     # ------------------------------------------------------------------ status
     _m("status", 'self.add(Check("kubernetes", "fail", "no node is Ready: pods cannot run",',
        'self.add(Check("kubernetes", "warn", "no node is Ready: pods cannot run",',
@@ -446,6 +455,10 @@ MUTANTS: list[Mutant] = [
        "status says the install \"recreates\" a cluster that was never created",
        ("tests/test_halfbuilt.py::"
         "test_day2_commands_on_an_install_that_stopped_before_the_cluster",)),
+    _m("status", 'if running and found.get("secretPair") and running != found["secretPair"]:',
+       "if False:",
+       "status calls a store healthy that runs with other credentials than the pods get",
+       ("tests/test_status.py::test_the_local_stores_credentials_never_change_behind_its_back",)),
     # ------------------------------------------------------------ registration
     _m("registration",
        'if dataplane.get("name") != name or dataplane.get("regionId") != region_id:',

@@ -334,3 +334,22 @@ def test_the_local_store_values_and_secret_exactly(tmp_path: Path) -> None:
     assert manifests.secret_data(settings, local_credentials=pair) == {
         **DP, "VAULT_AUTH_TOKEN": SECRETS["vault"],
         "AWS_ACCESS_KEY_ID": pair[0], "AWS_SECRET_ACCESS_KEY": pair[1]}
+
+
+def test_the_local_stores_pod_template_carries_its_pairs_fingerprint(tmp_path: Path) -> None:
+    """MinIO reads its pair at start only: a new pair must change the template (a restart),
+    and the mark must tell pairs apart without revealing them."""
+    settings = _settings(tmp_path)
+
+    def mark(pair: tuple[str, str]) -> str:
+        [store] = [d for d in manifests.local_store_manifests(settings, pair=pair)
+                   if d["kind"] == "Deployment"]
+        annotations = store["spec"]["template"]["metadata"]["annotations"]
+        assert list(annotations) == [manifests.STORE_CREDENTIALS_ANNOTATION]
+        return str(annotations[manifests.STORE_CREDENTIALS_ANNOTATION])
+
+    first = ("airbox-0123456789abcdef", "a" * 48)
+    assert mark(first) == manifests.credentials_fingerprint(*first) == mark(first)
+    assert mark(("airbox-0123456789abcdef", "b" * 48)) != mark(first)
+    assert mark(("airbox-fedcba9876543210", "a" * 48)) != mark(first)
+    assert first[0] not in mark(first) and first[1] not in mark(first)

@@ -263,6 +263,103 @@ def test_the_local_object_store(installer: Installer) -> None:
     assert "not ready" in checks(report)["storage"]["summary"]
 
 
+@pytest.mark.timeout(300)
+def test_the_local_stores_credentials_never_change_behind_its_back(
+        installer: Installer) -> None:
+    """MinIO reads its pair only when it starts: a lost or damaged credentials file is
+    read back from the cluster's Secret; a new pair restarts the store (then the
+    launcher); status notices a Secret whose pair the store does not run with."""
+    from airbox.render.manifests import STORE_CREDENTIALS_ANNOTATION, credentials_fingerprint
+
+    inst = installer
+    answers = inst.answers()
+    del answers["storage"]
+    install(inst, answers)
+    kubectl = ["kubectl", "--kubeconfig", str(inst.state / "kubeconfig"), "--context",
+               "kind-" + inst.cluster, "--namespace", "airbyte"]
+    saved_file = inst.state / "storage-credentials.json"
+    saved = json.loads(saved_file.read_text())
+
+    def secret_pair() -> tuple[str, str]:
+        data = json.loads(inst.fake.run(*kubectl, "get", "secret", "airbyte-config-secrets",
+                                        "-o", "json").stdout)["data"]
+        return (base64.b64decode(data["AWS_ACCESS_KEY_ID"]).decode(),
+                base64.b64decode(data["AWS_SECRET_ACCESS_KEY"]).decode())
+
+    def store_mark() -> str:
+        [store] = [d for d in inst.fake.objects(inst.cluster, "Deployment", "airbyte")
+                   if d["metadata"]["name"] == "airbox-minio"]
+        return str(store["spec"]["template"]["metadata"]["annotations"][
+            STORE_CREDENTIALS_ANNOTATION])
+
+    def launcher_pods() -> list[str]:
+        return sorted(p["metadata"]["name"]
+                      for p in inst.fake.objects(inst.cluster, "Pod", "airbyte"))
+
+    first = (saved["accessKeyId"], saved["secretAccessKey"])
+    assert secret_pair() == first and store_mark() == credentials_fingerprint(*first)
+    pods = launcher_pods()
+
+    # Damaged, then gone: read back from the Secret; nothing restarts.
+    for damage in ("{", None):
+        if damage is None:
+            saved_file.unlink()
+        else:
+            saved_file.write_text(damage)
+        result = inst.run(answers=inst.write(answers))
+        assert result.returncode == 0, result.stderr
+        assert "credentials were read back from the Secret airbyte-config-secrets" in (
+            result.stderr + result.stdout)
+        assert json.loads(saved_file.read_text()) == saved
+        assert stat.S_IMODE(saved_file.stat().st_mode) == 0o600
+        assert secret_pair() == first and store_mark() == credentials_fingerprint(*first)
+        assert launcher_pods() == pods
+        log = "".join(p.read_text() for p in (inst.state / "logs").glob("*.log"))
+        assert first[1] not in log and base64.b64encode(first[1].encode()).decode() not in log
+
+    # The Secret given another pair behind the store's back (what an older airbox did):
+    # the store still runs with the first one, the pods would get the other.
+    secret = json.loads(inst.fake.run(*kubectl, "get", "secret", "airbyte-config-secrets",
+                                      "-o", "json").stdout)
+    secret["data"].update(AWS_ACCESS_KEY_ID=base64.b64encode(b"airbox-0000other").decode(),
+                          AWS_SECRET_ACCESS_KEY=base64.b64encode(b"0" * 48).decode())
+    for key in ("resourceVersion", "uid", "creationTimestamp", "annotations"):
+        secret["metadata"].pop(key, None)
+    applied = inst.fake.run(*kubectl, "apply", "-f", "-", input=json.dumps(secret))
+    assert applied.returncode == 0, applied.stderr
+    code, report = status_json(inst)
+    storage = checks(report)["storage"]
+    assert storage["state"] == "fail", storage
+    assert storage["summary"] == ("airbox-minio (http://airbox-minio.airbyte:9000) runs with "
+                                  "other credentials than the Secret airbyte-config-secrets "
+                                  "gives the data plane: syncs cannot write their logs and "
+                                  "state")
+    assert code == 1 and report["next"].startswith(f"airbox install --name {inst.name}")
+    install(inst, answers)
+    assert secret_pair() == first
+    code, report = status_json(inst)
+    assert checks(report)["storage"]["state"] == "ok", report
+
+    # No saved pair and no Secret (deleted with everything in it): a new pair, and the
+    # store restarts with it (its template changes) before the launcher does.
+    saved_file.unlink()
+    inst.fake.run(*kubectl, "delete", "secret", "airbyte-config-secrets")
+    before = len(inst.fake.calls("kubectl"))
+    install(inst, answers)
+    renewed = json.loads(saved_file.read_text())
+    second = (renewed["accessKeyId"], renewed["secretAccessKey"])
+    assert second != first and set(renewed) == {"accessKeyId", "secretAccessKey"}
+    assert secret_pair() == second and store_mark() == credentials_fingerprint(*second)
+    calls = [" ".join(c) for c in inst.fake.calls("kubectl")[before:]]
+    store_ready = next(i for i, c in enumerate(calls)
+                       if "rollout status deployment/airbox-minio" in c)
+    restart = next(i for i, c in enumerate(calls) if "rollout restart deployment/" in c)
+    assert store_ready < restart
+    assert not set(launcher_pods()) & set(pods)
+    code, report = status_json(inst)
+    assert checks(report)["storage"]["state"] == "ok", report
+
+
 def test_storage_you_configure_is_not_run_by_airbox(installer: Installer) -> None:
     inst = installer
     answers = inst.answers()

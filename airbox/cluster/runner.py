@@ -124,12 +124,15 @@ class Runner:
         on_line: LineHandler | None = None,
         on_stderr: LineHandler | None = None,
         keep_output: bool = True,
+        secret_output: bool = False,
         error: str | None = None,
         hint: str | None = None,
     ) -> Result:
         """Run ``argv``; ``on_line`` sees each output line masked (``on_stderr``, if given,
         the error stream's). ``keep_output=False`` (a ``logs -f`` that runs for days)
-        keeps no output in memory: the Result's stdout/stderr stay empty."""
+        keeps no output in memory: the Result's stdout/stderr stay empty.
+        ``secret_output``: the output holds secrets airbox does not know yet (a Secret's
+        data read back): it goes to the Result only, never to the log or the terminal."""
         argv = list(argv)
         for arg in argv:
             if REDACTOR.mask(arg) != arg:
@@ -157,8 +160,8 @@ class Runner:
         try:
             return self._finish(proc, argv, shown, stdin=stdin, timeout=timeout,
                                 check=check, on_line=on_line, on_stderr=on_stderr,
-                                keep_output=keep_output, error=error, hint=hint,
-                                started=started)
+                                keep_output=keep_output, secret_output=secret_output,
+                                error=error, hint=hint, started=started)
         finally:
             with _live_lock:
                 _live.discard(proc)
@@ -178,6 +181,7 @@ class Runner:
         error: str | None,
         hint: str | None,
         started: float,
+        secret_output: bool = False,
     ) -> Result:
         log = runlog.logger()
         out_lines: list[str] = []
@@ -200,6 +204,8 @@ class Runner:
                 line = raw.rstrip("\n")
                 if keep_output:
                     sink.append(line)
+                if secret_output and label == "|":
+                    continue
                 masked = REDACTOR.mask_all(line)
                 with lock:
                     tails[label].append(masked)

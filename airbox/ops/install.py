@@ -161,27 +161,110 @@ def runs_local_store(settings: Settings) -> bool:
     return manifests.local_store(settings) and settings.target.is_kind
 
 
+# In storage-credentials.json: a pair made because the saved one was missing or
+# unreadable, not yet checked against the cluster's Secret (``settle_store_credentials``).
+UNCONFIRMED = "unconfirmed"
+# ... and the launcher is still to restart with a changed pair (``LocalStore``).
+RESTART_LAUNCHER = "restartLauncher"
+
+
+def _save_store_pair(state: StateDir, pair: tuple[str, str], **marks: Any) -> None:
+    ensure_private_dir(state.root)
+    write_json(state.storage_credentials,
+               {"accessKeyId": pair[0], "secretAccessKey": pair[1], **marks}, mode=SECRET_FILE)
+
+
+def _saved_store_pair(state: StateDir) -> tuple[str, str] | None:
+    try:
+        saved = read_json(state.storage_credentials)
+    except (OSError, ValueError):
+        return None
+    if (isinstance(saved, dict) and isinstance(saved.get("accessKeyId"), str)
+            and isinstance(saved.get("secretAccessKey"), str) and saved["accessKeyId"]
+            and saved["secretAccessKey"]):
+        return str(saved["accessKeyId"]), str(saved["secretAccessKey"])
+    return None
+
+
 def local_store_credentials(state: StateDir, *, dry_run: bool) -> tuple[str, str]:
     """The local store's access key id and secret: generated once per install and kept
     (0600) so that re-runs and a re-created cluster find the data they wrote. A dry run
-    generates a pair it does not keep."""
+    generates a pair it does not keep.
+
+    A pair made because the saved one is missing or unreadable is kept marked
+    ``unconfirmed``: the store may still run with the old one, which install's Secret
+    step reads back from the cluster (``settle_store_credentials``) before anything
+    uses the new one.
+    """
     import secrets
 
     if not dry_run:
-        try:
-            saved = read_json(state.storage_credentials)
-            if isinstance(saved, dict) and saved.get("accessKeyId") and saved.get(
-                    "secretAccessKey"):
-                return str(saved["accessKeyId"]), str(saved["secretAccessKey"])
-        except (OSError, ValueError):
-            pass
+        saved = _saved_store_pair(state)
+        if saved is not None:
+            return saved
     # Hex only: the pair also travels inside a URL (mc's MC_HOST_<alias>).
     pair = ("airbox-" + secrets.token_hex(8), secrets.token_hex(24))
     if not dry_run:
-        ensure_private_dir(state.root)
-        write_json(state.storage_credentials,
-                   {"accessKeyId": pair[0], "secretAccessKey": pair[1]}, mode=SECRET_FILE)
+        why = "unreadable" if state.storage_credentials.exists() else "missing"
+        _save_store_pair(state, pair, **{UNCONFIRMED: why})
     return pair
+
+
+def _cluster_store_pair(ctx: Context) -> tuple[str, str] | None:
+    """The pair the cluster's Secret gives the data plane's pods; None when there is no
+    Secret (a new cluster or namespace) or it holds no pair."""
+    import base64
+
+    argv = ctx.kube.kubectl("--namespace", ctx.settings.namespace, "get", "secret",
+                            manifests.SECRET_NAME, "-o", "json")
+    # Its data are secrets airbox does not know yet: never logged.
+    result = ctx.runner.run(argv, check=False, timeout=30, secret_output=True)
+    if not result.ok:
+        if "NotFound" in result.stderr or "not found" in result.stderr:
+            return None
+        raise ClusterError(
+            "the local object store's saved credentials are missing or unreadable, and "
+            f"the Secret {manifests.SECRET_NAME} that holds the ones it runs with could "
+            "not be read",
+            details=[REDACTOR.mask_all(result.stderr.strip()[-300:])],
+            hint=f"`airbox status --name {ctx.settings.name}` shows what is wrong with the "
+                 "cluster; then run `airbox install` again (it reads them back)")
+    try:
+        data = json.loads(result.stdout or "{}").get("data") or {}
+        pair = tuple(base64.b64decode(str(data[key])).decode()
+                     for key in (manifests.STORAGE_ACCESS_KEY_KEY,
+                                 manifests.STORAGE_SECRET_KEY_KEY))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    REDACTOR.add(*pair)
+    return (pair[0], pair[1]) if all(pair) else None
+
+
+def settle_store_credentials(ctx: Context, line: StepLine) -> None:
+    """Before the Secret is applied: a store pair made because the saved one was missing
+    or unreadable must not replace the one the store runs with. When the cluster's Secret
+    holds a pair, that one is restored (and the generated files written again with it);
+    only without one does the new pair stand."""
+    try:
+        saved = read_json(ctx.state.storage_credentials)
+    except (OSError, ValueError):
+        return
+    if not (isinstance(saved, dict) and saved.get(UNCONFIRMED)):
+        return
+    live = _cluster_store_pair(ctx)
+    pair = live or _saved_store_pair(ctx.state)
+    if pair is None:
+        return
+    _save_store_pair(ctx.state, pair)
+    why = f"{ctx.state.storage_credentials} was {saved[UNCONFIRMED]}"
+    if live is None:
+        runlog.logger().warning("local store: new credentials (%s, no Secret holds any)", why)
+        return
+    write_generated(ctx.settings, ctx.files, dry_run=False, cgroup_v1=_cgroup_v1(ctx),
+                    state=ctx.state)
+    with line.paused():
+        ctx.term.warn(f"{why}: the local object store's credentials were read back from the "
+                      f"Secret {manifests.SECRET_NAME} (the store keeps running with them)")
 
 
 def write_generated(
@@ -221,7 +304,8 @@ def write_generated(
             f"The local object store (MinIO) of data plane {settings.name}, run by airbox "
             f"because no storage is configured. Its credentials are in {secret}.",
             _apply_documents(*manifests.local_store_manifests(
-                settings, uid=os.getuid(), gid=os.getgid()))), mode=PUBLIC_FILE)
+                settings, uid=os.getuid(), gid=os.getgid(), pair=credentials))),
+            mode=PUBLIC_FILE)
     else:
         files.storage.unlink(missing_ok=True)
     return data
@@ -359,16 +443,20 @@ class WriteManifests(Step[Context]):
         return []
 
     def run(self, ctx: Context, line: StepLine) -> None:
-        cgroup_v1 = False
-        if ctx.settings.target.is_kind:
-            # The daemon's view counts (Docker Desktop runs a VM with its own kernel).
-            cgroup_v1 = str(ctx.docker.info().get("CgroupVersion") or "2") == "1"
-        write_generated(ctx.settings, ctx.files, dry_run=False, cgroup_v1=cgroup_v1,
+        write_generated(ctx.settings, ctx.files, dry_run=False, cgroup_v1=_cgroup_v1(ctx),
                         state=ctx.state)
         if runs_local_store(ctx.settings):
             # Before kind mounts it: a directory Docker creates for a mount is root's.
             ensure_state_subdir(ctx.state.storage_data)
         line.update(f"written to {ctx.files.directory}")
+
+
+def _cgroup_v1(ctx: Context) -> bool:
+    if not ctx.settings.target.is_kind:
+        return False
+    # The daemon's view counts (Docker Desktop runs a VM with its own kernel).
+    cgroup_v1 = str(ctx.docker.info().get("CgroupVersion") or "2") == "1"
+    return cgroup_v1
 
 
 class PullImages(Step[Context]):
@@ -680,6 +768,8 @@ class SecretStep(Step[Context]):
         return [commands.kubectl_apply_stdin(ctx.kube, ctx.settings.namespace)]
 
     def run(self, ctx: Context, line: StepLine) -> None:
+        if runs_local_store(ctx.settings):
+            settle_store_credentials(ctx, line)
         # The manifest travels on stdin, never in argv or a world-readable file.
         text = ctx.files.secret.read_text(encoding="utf-8")
         result = ctx.runner.run(
@@ -717,8 +807,35 @@ class LocalStore(Step[Context]):
     def commands(self, ctx: Context) -> list[list[str]]:
         return self._argv(ctx)
 
+    def _running_pair(self, ctx: Context) -> str | None:
+        """The fingerprint of the pair the store's pod template is marked with; "" for a
+        store without the mark (an older airbox made it), None when there is no store."""
+        result = ctx.runner.run(
+            ctx.kube.kubectl("--namespace", ctx.settings.namespace, "get", "deployment",
+                             manifests.LOCAL_STORE, "-o", "json"),
+            check=False, timeout=30)
+        if not result.ok:
+            if "NotFound" in result.stderr or "not found" in result.stderr:
+                return None
+            raise ToolError(f"reading the deployment {manifests.LOCAL_STORE} failed",
+                            command=REDACTOR.mask_argv(result.argv),
+                            returncode=result.returncode,
+                            output_tail=REDACTOR.mask_all(result.stderr[-2000:]))
+        template = (json.loads(result.stdout or "{}").get("spec") or {}).get("template") or {}
+        annotations = (template.get("metadata") or {}).get("annotations") or {}
+        return str(annotations.get(manifests.STORE_CREDENTIALS_ANNOTATION) or "")
+
     def run(self, ctx: Context, line: StepLine) -> None:
         delete, apply, rollout, wait = self._argv(ctx)
+        pair = _saved_store_pair(ctx.state)
+        running = self._running_pair(ctx)
+        if pair is not None and running is not None and running != (
+                manifests.credentials_fingerprint(*pair)):
+            # MinIO reads its pair only when it starts, the launcher too: both restart
+            # (the store first). Recorded, so an interrupted run still restarts the
+            # launcher next time.
+            _save_store_pair(ctx.state, pair, **{RESTART_LAUNCHER: True})
+            line.update("the store's credentials changed: restarting it")
         ctx.runner.run(delete, timeout=120, error="removing the old bucket Job failed")
         ctx.runner.run(apply, stdin=ctx.files.storage.read_text(encoding="utf-8"),
                        timeout=60, error="applying the local object store failed")
@@ -732,8 +849,35 @@ class LocalStore(Step[Context]):
         line.update(f"creating the bucket {manifests.LOCAL_STORE_BUCKET}")
         ctx.runner.run(wait, timeout=200, error="creating the storage bucket failed",
                        hint=hint)
+        self._restart_launcher_if_due(ctx, line)
         line.update(f"{manifests.local_store_endpoint(ctx.settings)}, bucket "
                     f"{manifests.LOCAL_STORE_BUCKET}, data in {ctx.state.storage_data}")
+
+
+    def _restart_launcher_if_due(self, ctx: Context, line: StepLine) -> None:
+        """The launcher started with the store's old pair: restarted, now the store runs
+        with the new one (a first install has no launcher yet)."""
+        try:
+            due = bool(read_json(ctx.state.storage_credentials).get(RESTART_LAUNCHER))
+        except (OSError, ValueError, AttributeError):
+            return
+        if not due:
+            return
+        deployment = commands.deployment_name(ctx.settings)
+        result = ctx.runner.run(ctx.kube.kubectl(
+            "--namespace", ctx.settings.namespace, "rollout", "restart",
+            f"deployment/{deployment}"), check=False, timeout=60)
+        if not result.ok and not ("NotFound" in result.stderr
+                                  or "not found" in result.stderr):
+            raise ToolError("restarting the launcher with the store's new credentials failed",
+                            command=REDACTOR.mask_argv(result.argv),
+                            returncode=result.returncode,
+                            output_tail=REDACTOR.mask_all(result.stderr[-2000:]))
+        if result.ok:
+            line.update(f"restarted the launcher (deployment/{deployment}) with them")
+        pair = _saved_store_pair(ctx.state)
+        if pair is not None:
+            _save_store_pair(ctx.state, pair)
 
 
 class CheckChart(Step[Context]):

@@ -240,10 +240,11 @@ def _probe_pods(inst: Installed, runner: Runner) -> list[dict[str, Any]]:
 
 
 def _probe_storage(inst: Installed, runner: Runner) -> dict[str, Any]:
-    """The local store's Deployment and bucket Job (``{}`` for each that is missing)."""
+    """The local store's Deployment and bucket Job (``{}`` for each that is missing), and
+    ``secretPair``: the fingerprint of the pair the Secret gives the pods (None: none)."""
     from airbox.render import manifests
 
-    found: dict[str, Any] = {}
+    found: dict[str, Any] = {"secretPair": _secret_store_fingerprint(inst, runner)}
     for kind, name in (("deployment", manifests.LOCAL_STORE),
                        ("job", manifests.LOCAL_STORE_JOB)):
         argv = inst.kube.kubectl("--namespace", inst.settings.namespace, "get", kind, name,
@@ -292,6 +293,26 @@ def _probe_launcher(inst: Installed, runner: Runner) -> dict[str, Any] | None:
                   if (found := get("configmap", name)) is not None}
     return {"env": chartcheck.env_values(container, configmaps),
             "keys": hydration.read_secret_keys(runner, inst.kube, ns)}
+
+
+def _secret_store_fingerprint(inst: Installed, runner: Runner) -> str | None:
+    import base64
+
+    from airbox.render import manifests
+
+    argv = inst.kube.kubectl("--namespace", inst.settings.namespace, "get", "secret",
+                             manifests.SECRET_NAME, "-o", "json")
+    # Only the fingerprint leaves this function; the data is never logged.
+    result = runner.run(argv, timeout=15, check=False, secret_output=True)
+    if not result.ok:
+        return None
+    try:
+        data = json.loads(result.stdout or "{}").get("data") or {}
+        pair = [base64.b64decode(str(data[key])).decode()
+                for key in (manifests.STORAGE_ACCESS_KEY_KEY, manifests.STORAGE_SECRET_KEY_KEY)]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return manifests.credentials_fingerprint(pair[0], pair[1])
 
 
 def _probe_events(inst: Installed, runner: Runner) -> list[dict[str, Any]]:
@@ -773,6 +794,19 @@ class Assessment:
                                 f"app.kubernetes.io/name={manifests.LOCAL_STORE}"
                                 + (f" --kubeconfig {self.inst.kube.kubeconfig}"
                                    if self.inst.kube.kubeconfig else "")))
+            return
+        # MinIO reads its pair only when it starts: the one its pod template is marked
+        # with. Pods given another pair by the Secret cannot write (no mark: an older
+        # airbox made the store, nothing to compare).
+        template = (deployment.get("spec") or {}).get("template") or {}
+        running = ((template.get("metadata") or {}).get("annotations") or {}).get(
+            manifests.STORE_CREDENTIALS_ANNOTATION)
+        if running and found.get("secretPair") and running != found["secretPair"]:
+            self.add(Check("storage", "fail",
+                           f"{where} runs with other credentials than the Secret "
+                           f"{manifests.SECRET_NAME} gives the data plane: syncs cannot write "
+                           "their logs and state",
+                           next=f"{reinstall}  (restarts the store with the saved credentials)"))
             return
         job = found.get("job") or {}
         done = any(c.get("type") == "Complete" and c.get("status") == "True"

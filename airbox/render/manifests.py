@@ -55,6 +55,10 @@ LOCAL_STORE_JOB = "airbox-minio-buckets"
 LOCAL_STORE_NODE_PATH = "/var/lib/airbox/storage"
 STORAGE_ACCESS_KEY_KEY = "AWS_ACCESS_KEY_ID"
 STORAGE_SECRET_KEY_KEY = "AWS_SECRET_ACCESS_KEY"
+# On the store's pod template: a fingerprint of the pair it runs with. MinIO reads its
+# root credentials only when it starts, so a new pair must change the template (which
+# restarts the store), and status compares it with the pair the Secret gives the pods.
+STORE_CREDENTIALS_ANNOTATION = "airbox.airbyte.io/credentials"
 # The chart also renders its own Secret from storage.minio.accessKeyId/secretAccessKey,
 # defaulting to minio/minio123. The pods read airbox's Secret; this keeps the chart's
 # copy from holding a well-known credential.
@@ -265,14 +269,23 @@ def _secret_env(name: str, key: str) -> dict[str, Any]:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": SECRET_NAME, "key": key}}}
 
 
-def local_store_manifests(settings: Settings, *, uid: int = 0,
-                          gid: int = 0) -> list[dict[str, Any]]:
+def credentials_fingerprint(access_key_id: str, secret_access_key: str) -> str:
+    """A pair's fingerprint: tells two pairs apart, reveals nothing of either."""
+    import hashlib
+
+    digest = hashlib.sha256(f"airbox-store\0{access_key_id}\0{secret_access_key}".encode())
+    return digest.hexdigest()[:16]
+
+
+def local_store_manifests(settings: Settings, *, uid: int = 0, gid: int = 0,
+                          pair: tuple[str, str] | None = None) -> list[dict[str, Any]]:
     """The local object store: a MinIO Deployment and Service, and a Job making the bucket.
 
     Its data lives in the host directory the kind node mounts (``kind_config``'s
     ``store_dir``), so re-creating the cluster keeps it; ``uid``/``gid``: the host user
     owning that directory, whom the store runs as (its files stay the user's). The
-    credentials come from the Secret, in env vars only (never on a command line).
+    credentials come from the Secret, in env vars only (never on a command line); the
+    fingerprint of their ``pair`` marks the pod template, so a new pair restarts the store.
     """
     ns = settings.namespace
     labels = dict(MANAGED_BY_LABEL, **{"app.kubernetes.io/name": LOCAL_STORE,
@@ -295,7 +308,9 @@ def local_store_manifests(settings: Settings, *, uid: int = 0,
             "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": selector},
             "template": {
-                "metadata": {"labels": labels},
+                "metadata": {"labels": labels, **({"annotations": {
+                    STORE_CREDENTIALS_ANNOTATION: credentials_fingerprint(*pair)}}
+                    if pair else {})},
                 "spec": {
                     "securityContext": security,
                     "containers": [{
