@@ -268,8 +268,11 @@ def test_a_slow_metadata_service_and_ec2_api_is_could_not_check_not_not_on_aws(
     fake_aws.imds_delay, fake_aws.ec2_delay = 0.9, 60.0
     check = preflight_cli(tmp_path, {})
     assert check["outcome"] == "warn", check
-    assert check["finding"].startswith("could not read the IMDSv2 hop limit: the EC2 API did "
-                                       "not answer within ")
+    # Which of the two bounds ends it depends on the machine's load; either says so.
+    assert check["finding"].startswith((
+        "could not read the IMDSv2 hop limit: the EC2 API did not answer within ",
+        "could not read the IMDSv2 hop limit: the metadata service answered, then it or the "
+        "EC2 API did not finish within "))
     assert "not on AWS" not in check["finding"]
     assert check["fix"] == FIX
 

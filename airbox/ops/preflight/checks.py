@@ -162,12 +162,13 @@ class Probe:
 
         A metadata service that answered, then got stuck beyond every timeout, is a hop
         limit unknown, never "none answered"."""
-        answered = threading.Event()
+        seen: dict[str, str] = {}
         found = bounded(lambda: imds_facts(self.environ, timeout=1.0, within=IMDS_WITHIN,
-                                           answered=answered), IMDS_WITHIN + 1.0)
-        if found is None and answered.is_set():
-            return ImdsFacts(None, None, None, "the metadata service answered, then did not "
-                                               f"finish within {IMDS_WITHIN + 1.0:g} s")
+                                           seen=seen), IMDS_WITHIN + 1.5)
+        if found is None and seen.get("answered"):
+            return ImdsFacts(seen.get("instance_id"), seen.get("region"), None,
+                             "the metadata service answered, then it or the EC2 API did not "
+                             f"finish within {IMDS_WITHIN + 1.5:g} s")
         return found
 
 

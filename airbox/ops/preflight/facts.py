@@ -543,7 +543,7 @@ def looks_like_ec2(environ: Mapping[str, str]) -> str | None:
 
 def imds_facts(environ: Mapping[str, str], timeout: float = 1.0, *,
                within: float = IMDS_WITHIN,
-               answered: threading.Event | None = None) -> ImdsFacts | None:
+               seen: dict[str, str] | None = None) -> ImdsFacts | None:
     """None when no metadata service answers the IMDSv2 token PUT (not on EC2).
 
     The hop limit is no metadata category: IMDS only enforces it (as the TTL of its
@@ -553,7 +553,7 @@ def imds_facts(environ: Mapping[str, str], timeout: float = 1.0, *,
 
     Everything is asked within ``within`` seconds: what does not answer in time is a hop
     limit unknown (``why``), never "not on EC2" once the metadata service has answered
-    (``answered`` is set then, for a caller that gives up waiting sooner).
+    (``seen`` gets what it said so far, for a caller that gives up waiting sooner).
     """
     import httpx
 
@@ -576,8 +576,8 @@ def imds_facts(environ: Mapping[str, str], timeout: float = 1.0, *,
             return None
         if answer.status_code != 200 or not answer.text:
             return None
-        if answered is not None:
-            answered.set()
+        seen = {} if seen is None else seen
+        seen["answered"] = "yes"
         token = answer.text.strip()
         REDACTOR.add(token)
         headers = {"X-aws-ec2-metadata-token": token}
@@ -593,6 +593,7 @@ def imds_facts(environ: Mapping[str, str], timeout: float = 1.0, *,
             return got.text.strip() if got.status_code == 200 else None
 
         instance_id, region = meta("instance-id"), meta("placement/region")
+        seen.update({k: v for k, v in (("instance_id", instance_id), ("region", region)) if v})
         role = (meta("iam/security-credentials/") or "").splitlines()
         if not instance_id or not region:
             return ImdsFacts(instance_id, region, None, late if not left(timeout) else
