@@ -29,6 +29,12 @@ PROGRESS_FILE = "progress.json"
 TOKEN_FILE = "token.json"
 PREFLIGHT_FILE = "preflight.json"
 STORAGE_MANIFEST_FILE = "storage.yaml"
+# The private registry's pull Secret (0600), when the answers give registry credentials.
+PULL_SECRET_FILE = "pull-secret.yaml"
+# containerd's settings for that registry, mounted into the kind node.
+REGISTRY_HOSTS_FILE = "registry-hosts.toml"
+# airbox's copy of the registry's CA (the node mounts it; the user's file may move).
+REGISTRY_CA_FILE = "registry-ca.crt"
 STORAGE_CREDENTIALS_FILE = "storage-credentials.json"
 # The local object store's data (mounted into the kind node; survives re-creating it).
 STORAGE_DATA_DIR = "storage"

@@ -197,6 +197,13 @@ def register_secrets(answers: Mapping[str, Any]) -> None:
         value = get_path(answers, path)
         if isinstance(value, str):
             REDACTOR.add(value)
+    user = get_path(answers, ("images", "pullSecret", "username"))
+    password = get_path(answers, ("images", "pullSecret", "password"))
+    if isinstance(password, str) and password:
+        import base64
+
+        # Registries and the pull Secret carry the pair as base64("user:password").
+        REDACTOR.add(base64.b64encode(f"{user or ''}:{password}".encode()).decode())
     for path in key_file_paths():
         content = inline_service_account(get_path(answers, path))
         if content is not None:

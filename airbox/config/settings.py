@@ -284,6 +284,13 @@ DATA_PLANE_CLIENT_SECRET_KEY = "DATAPLANE_CLIENT_SECRET"
 LICENSE_KEY_KEY = "AIRBYTE_LICENSE_KEY"
 
 
+# The private registry's credentials (answers ``images.pullSecret``): secrets.
+PULL_SECRET_PATHS: tuple[tuple[str, ...], ...] = (
+    ("images", "pullSecret", "password"),
+    ("images", "pullSecret", "dockerConfigJson"),
+)
+
+
 def key_file_paths() -> list[tuple[str, ...]]:
     """Paths of the service account key fields: a path (public) or the key itself (secret)."""
     return [(root, spec.section, fspec.key)
@@ -298,6 +305,7 @@ def secret_paths() -> list[tuple[str, ...]]:
         ("dataPlane", "clientId"),
         ("registration", "clientSecret"),
         ("licenseKey",),
+        *PULL_SECRET_PATHS,
     ]
     for specs, root in ((SECRETS_MANAGERS, "secretsManager"), (STORAGES, "storage")):
         for spec in specs.values():
@@ -314,6 +322,7 @@ def hidden_paths() -> list[tuple[str, ...]]:
     paths: list[tuple[str, ...]] = [(root, "clientSecret")
                                     for root in ("dataPlane", "registration")]
     paths.append(("licenseKey",))
+    paths.extend(PULL_SECRET_PATHS)
     for specs, root in ((SECRETS_MANAGERS, "secretsManager"), (STORAGES, "storage")):
         for spec in specs.values():
             for fspec in spec.fields:
@@ -391,6 +400,29 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Images:
+    """A private registry or mirror every image is pulled from (answers ``images``)."""
+
+    # host[:port][/path]: images are <registry>/<repository>:<tag>.
+    registry: str
+    username: str | None = None
+    password: str | None = None
+    # A whole Docker config ({"auths": {...}}) given instead of username/password.
+    docker_config_json: str | None = None
+    ca_file: str | None = None
+    insecure: bool = False
+
+    @property
+    def host(self) -> str:
+        """The registry's host[:port]: what containerd and Docker authenticate against."""
+        return self.registry.split("/", 1)[0]
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.password or self.docker_config_json)
+
+
+@dataclass(frozen=True)
 class Settings:
     name: str
     namespace: str
@@ -405,6 +437,8 @@ class Settings:
     target: Target = field(default_factory=Target)
     # Workspaces (names or ids) to route to this data plane's region.
     workspaces: tuple[str, ...] = ()
+    # A private registry or mirror; None: the public registries.
+    images: Images | None = None
 
     @property
     def release(self) -> str:
@@ -471,7 +505,23 @@ class Settings:
             target=Target(cluster.get("kubeContext") or None, cluster.get("kubeconfig") or None),
             workspaces=tuple(str(w).strip() for w in answers.get("workspaces") or ()
                              if str(w).strip()),
+            images=_images(_mapping(answers.get("images"))),
         )
+
+
+def _images(section: Mapping[str, Any]) -> Images | None:
+    if not section.get("registry"):
+        return None
+    pull = _mapping(section.get("pullSecret"))
+    return Images(
+        registry=str(section["registry"]).rstrip("/"),
+        username=str(pull["username"]) if pull.get("username") else None,
+        password=str(pull["password"]) if pull.get("password") else None,
+        docker_config_json=str(pull["dockerConfigJson"]).strip()
+        if pull.get("dockerConfigJson") else None,
+        ca_file=str(section["caFile"]) if section.get("caFile") else None,
+        insecure=section.get("insecure") is True,
+    )
 
 
 def default_api_url(edition: str, url: str) -> str:
@@ -776,6 +826,10 @@ def validate(answers: Mapping[str, Any], *, require_credentials: bool = True) ->
                 "clientSecret), or route them in Airbyte: Settings › Workspace › General › "
                 "Region")
 
+    images = answers.get("images")
+    if images is not None:
+        problems.extend(images_problems(images))
+
     cluster = _mapping(answers.get("cluster"))
     kubeconfig = cluster.get("kubeconfig")
     if _nonempty(kubeconfig) and not Path(str(kubeconfig)).expanduser().is_file():
@@ -784,6 +838,92 @@ def validate(answers: Mapping[str, Any], *, require_credentials: bool = True) ->
         add("cluster.kubeContext", "is required with a kubeconfig",
             "name the context to use (kubectl config get-contexts)")
     return problems
+
+
+# host[:port] then optional /path segments, as image references name a registry.
+_REGISTRY = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+    r"(?::\d{1,5})?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*/?$")
+_IMAGES_KEYS = ("registry", "pullSecret", "caFile", "insecure")
+_PULL_KEYS = ("username", "password", "dockerConfigJson")
+
+
+def images_problems(images: Any) -> list[Problem]:
+    """What is wrong with the ``images`` section (a private registry or mirror)."""
+    found: list[Problem] = []
+
+    def add(path: str, message: str, fix: str | None = None, *, missing: bool = False) -> None:
+        found.append(Problem(path, message, fix, missing))
+
+    if not isinstance(images, dict):
+        add("images", "must be a mapping", "images: {registry: registry.example.com/mirror}")
+        return found
+    for key in images:
+        if key not in _IMAGES_KEYS:
+            add(f"images.{key}", "is not a field of images", "use " + ", ".join(_IMAGES_KEYS))
+    registry = images.get("registry")
+    if not _nonempty(registry):
+        add("images.registry", "is required with images",
+            "name the registry (and path) images come from, e.g. "
+            "registry.corp.example/airbyte-mirror", missing=True)
+    elif not isinstance(registry, str) or "://" in registry or not _REGISTRY.match(registry):
+        add("images.registry", f"{registry!r} is not a registry",
+            "give host[:port][/path] without a scheme, e.g. registry.corp.example/airbyte-mirror")
+    insecure = images.get("insecure")
+    if insecure is not None and not isinstance(insecure, bool):
+        add("images.insecure", "must be true or false",
+            "true only for a registry that speaks plain HTTP")
+    ca_file = images.get("caFile")
+    if _nonempty(ca_file):
+        path = Path(str(ca_file)).expanduser()
+        if not path.is_file():
+            add("images.caFile", f"{ca_file} does not exist",
+                "give the path of the PEM file of the CA that signed the registry's certificate")
+        elif "-----BEGIN CERTIFICATE-----" not in path.read_text(encoding="utf-8",
+                                                                 errors="replace"):
+            add("images.caFile", f"{ca_file} is not a PEM certificate",
+                "give the CA certificate in PEM (-----BEGIN CERTIFICATE-----)")
+        if insecure is True:
+            add("images.insecure", "cannot be combined with caFile",
+                "plain HTTP has no certificate: drop caFile, or drop insecure to use TLS")
+    pull = images.get("pullSecret")
+    if pull is None:
+        return found
+    if not isinstance(pull, dict):
+        add("images.pullSecret", "must be a mapping",
+            "pullSecret: {username: ..., password: ${REGISTRY_PASSWORD}}")
+        return found
+    for key in pull:
+        if key not in _PULL_KEYS:
+            add(f"images.pullSecret.{key}", "is not a field of pullSecret",
+                "use username and password, or dockerConfigJson")
+    given = {key for key in _PULL_KEYS if _nonempty(pull.get(key))}
+    if "dockerConfigJson" in given:
+        if given & {"username", "password"}:
+            add("images.pullSecret", "gives both dockerConfigJson and username/password",
+                "keep one of them")
+        text = pull["dockerConfigJson"]
+        try:
+            config = json.loads(text) if isinstance(text, str) else None
+        except json.JSONDecodeError:
+            config = None
+        # Never echo it: it holds the password.
+        if not isinstance(config, dict) or not isinstance(config.get("auths"), dict):
+            add("images.pullSecret.dockerConfigJson",
+                "is not a Docker config (JSON with an \"auths\" mapping)",
+                "give the content of a ~/.docker/config.json, e.g. ${REGISTRY_DOCKER_CONFIG}")
+    else:
+        for key in ("username", "password"):
+            if key not in given:
+                add(f"images.pullSecret.{key}", "is required with the other registry "
+                    "credential", "give username and password (or dockerConfigJson)",
+                    missing=True)
+            elif not isinstance(pull[key], (str, int)):
+                add(f"images.pullSecret.{key}", "must be a string")
+        if "username" in given and ":" in str(pull["username"]):
+            add("images.pullSecret.username", "cannot contain ':'",
+                "registries take user:password; a ':' in the user name breaks it")
+    return found
 
 
 def weak_secret_problems(answers: Mapping[str, Any]) -> list[Problem]:

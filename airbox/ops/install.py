@@ -47,6 +47,9 @@ from airbox.ops.pipeline import Progress, Step, execute, plan
 from airbox.paths import (
     KIND_CONFIG_FILE,
     PLAN_FILE,
+    PULL_SECRET_FILE,
+    REGISTRY_CA_FILE,
+    REGISTRY_HOSTS_FILE,
     SECRET_MANIFEST_FILE,
     STORAGE_MANIFEST_FILE,
     VALUES_FILE,
@@ -102,6 +105,18 @@ class Generated:
     @property
     def storage(self) -> Path:
         return self.directory / STORAGE_MANIFEST_FILE
+
+    @property
+    def pull_secret(self) -> Path:
+        return self.directory / PULL_SECRET_FILE
+
+    @property
+    def registry_hosts(self) -> Path:
+        return self.directory / REGISTRY_HOSTS_FILE
+
+    @property
+    def registry_ca(self) -> Path:
+        return self.directory / REGISTRY_CA_FILE
 
 
 @dataclass
@@ -290,6 +305,31 @@ def write_generated(
         f"The Kubernetes Secret {manifests.SECRET_NAME} of data plane {settings.name}, "
         "written by airbox: every credential it uses. Keep this file private (0600).",
         dump_yaml(manifests.secret_manifest(settings, data))), mode=SECRET_FILE)
+    pull = manifests.pull_secret_manifest(settings)
+    if pull is not None and settings.images is not None:
+        REDACTOR.add(*manifests.pull_secret_values(settings.images))
+        atomic_write(files.pull_secret, _headed(
+            f"The Kubernetes Secret {manifests.PULL_SECRET_NAME} of data plane "
+            f"{settings.name}, written by airbox: the credentials of the registry "
+            f"{settings.images.registry}. Keep this file private (0600).",
+            dump_yaml(pull)), mode=SECRET_FILE)
+    else:
+        files.pull_secret.unlink(missing_ok=True)
+    hosts = ca = None
+    images = settings.images
+    if images is not None and settings.target.is_kind:
+        atomic_write(files.registry_hosts, "# containerd's settings for the registry "
+                     f"{images.registry}, mounted into the kind node by airbox.\n"
+                     + manifests.registry_hosts_toml(images), mode=PUBLIC_FILE)
+        hosts = str(files.registry_hosts.absolute())
+    else:
+        files.registry_hosts.unlink(missing_ok=True)
+    if images is not None and images.ca_file and settings.target.is_kind:
+        atomic_write(files.registry_ca, Path(images.ca_file).expanduser().read_text(
+            encoding="utf-8"), mode=PUBLIC_FILE)
+        ca = str(files.registry_ca.absolute())
+    else:
+        files.registry_ca.unlink(missing_ok=True)
     if settings.target.is_kind:
         store_dir = str(state.storage_data) if local else None
         atomic_write(files.kind_config, _headed(
@@ -298,7 +338,9 @@ def write_generated(
             + (", the local object store's host directory" if local else "")
             + "). No credentials here.",
             dump_yaml(manifests.kind_config(settings, cgroup_v1=cgroup_v1,
-                                            store_dir=store_dir))), mode=PUBLIC_FILE)
+                                            store_dir=store_dir, registry_hosts=hosts,
+                                            registry_ca=ca))),
+            mode=PUBLIC_FILE)
     if local:
         atomic_write(files.storage, _headed(
             f"The local object store (MinIO) of data plane {settings.name}, run by airbox "
@@ -772,6 +814,9 @@ class SecretStep(Step[Context]):
             settle_store_credentials(ctx, line)
         # The manifest travels on stdin, never in argv or a world-readable file.
         text = ctx.files.secret.read_text(encoding="utf-8")
+        if ctx.files.pull_secret.exists():
+            # The registry's pull Secret, in the same apply (before any pod pulls).
+            text += "---\n" + ctx.files.pull_secret.read_text(encoding="utf-8")
         result = ctx.runner.run(
             commands.kubectl_apply_stdin(ctx.kube, ctx.settings.namespace),
             stdin=text,
@@ -1286,5 +1331,6 @@ def dry_run_dir(state: StateDir, output_dir: Path | None) -> Path:
 
 
 def _written(files: Generated) -> list[Path]:
-    written = (files.values, files.secret, files.kind_config, files.storage, files.plan)
+    written = (files.values, files.secret, files.pull_secret, files.kind_config,
+               files.registry_hosts, files.registry_ca, files.storage, files.plan)
     return [p for p in written if p.exists()]

@@ -23,6 +23,7 @@ from airbox.config.settings import (
     DATA_PLANE_CLIENT_SECRET_KEY,
     LICENSE_KEY_KEY,
     STORAGES,
+    Images,
     Section,
     Settings,
     load_service_account,
@@ -63,6 +64,76 @@ STORE_CREDENTIALS_ANNOTATION = "airbox.airbyte.io/credentials"
 # defaulting to minio/minio123. The pods read airbox's Secret; this keeps the chart's
 # copy from holding a well-known credential.
 NOT_HERE = f"(in Secret {SECRET_NAME})"
+
+# A private registry (answers ``images``). The chart (1.8.1, templates/config/_images.tpl
+# "imageUrl") puts image.registry before the job pods' images (orchestrator, sidecar,
+# init, profiler) but not before the launcher's own (deployment.yaml uses
+# image.repository alone), so the launcher's repository carries the registry itself.
+# Connector images are named by the control plane; the launcher prefixes them with
+# JOB_KUBE_CONNECTOR_IMAGE_REGISTRY (airbyte-platform EnvVar.kt; the chart sets nothing).
+PULL_SECRET_NAME = "airbox-registry-credentials"
+LAUNCHER_REPOSITORY = "airbyte/workload-launcher"
+CONNECTOR_REGISTRY_ENV = "JOB_KUBE_CONNECTOR_IMAGE_REGISTRY"
+# The chart joins imagePullSecrets (a list of {name}) into this setting as text, which
+# renders "map[name:...]," (templates/config/_jobs.tpl); the launcher splits it on ','
+# into the job pods' pull secrets (EnvConfigs.getJobKubeMainContainerImagePullSecrets).
+# airbox's entry, later in the env list, is the one the container sees.
+JOB_PULL_SECRET_ENV = "JOB_KUBE_MAIN_CONTAINER_IMAGE_PULL_SECRET"
+# containerd's per-registry settings in the node (hosts.toml and the CA, kind extraMounts).
+CONTAINERD_HOSTS_DIR = "/etc/containerd/certs.d"
+REGISTRY_CA_FILE = "ca.crt"
+# kind's default since v0.20, stated so a node image with another default still reads it.
+CONTAINERD_CONFIG_PATH_PATCH = (
+    '[plugins."io.containerd.grpc.v1.cri".registry]\n'
+    f'  config_path = "{CONTAINERD_HOSTS_DIR}"\n')
+
+
+def from_registry(images: Images | None, image: str) -> str:
+    """``image`` (a Docker Hub name such as minio/minio:TAG) as the registry serves it."""
+    return f"{images.registry}/{image}" if images is not None else image
+
+
+def docker_config_json(images: Images) -> str:
+    """The ``.dockerconfigjson`` of the pull Secret: the user's, or one for user/password."""
+    import base64
+    import json
+
+    if images.docker_config_json:
+        return images.docker_config_json
+    user, password = images.username or "", images.password or ""
+    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return json.dumps({"auths": {images.host: {
+        "username": user, "password": password, "auth": auth}}})
+
+
+def pull_secret_values(images: Images) -> list[str]:
+    """Every form of the registry credentials that could reach output: to be masked."""
+    import base64
+
+    text = docker_config_json(images)
+    found = [text, base64.b64encode(text.encode()).decode()]
+    if images.username and images.password:
+        found.append(base64.b64encode(
+            f"{images.username}:{images.password}".encode()).decode())
+    return [value for value in found if value]
+
+
+def pull_secret_manifest(settings: Settings) -> dict[str, Any] | None:
+    """The Secret (kubernetes.io/dockerconfigjson) pods pull the registry's images with."""
+    images = settings.images
+    if images is None or not images.has_credentials:
+        return None
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": PULL_SECRET_NAME,
+            "namespace": settings.namespace,
+            "labels": dict(MANAGED_BY_LABEL, **{"airbox.airbyte.io/data-plane": settings.name}),
+        },
+        "type": "kubernetes.io/dockerconfigjson",
+        "stringData": {".dockerconfigjson": docker_config_json(images)},
+    }
 
 
 def local_store(settings: Settings) -> bool:
@@ -226,6 +297,12 @@ def helm_values(settings: Settings) -> dict[str, Any]:
                 "secretAccessKey": NOT_HERE,
             },
         }
+    images = settings.images
+    if images is not None:
+        values["image"] = {"registry": images.registry,
+                           "repository": from_registry(images, LAUNCHER_REPOSITORY)}
+        if images.has_credentials:
+            values["imagePullSecrets"] = [{"name": PULL_SECRET_NAME}]
     extras = _launcher_extras(settings)
     merged = deep_merge(values, settings.values)
     if extras:
@@ -253,6 +330,11 @@ def _launcher_extras(settings: Settings) -> dict[str, list[dict[str, Any]]]:
     if settings.secrets_manager.type == "AZURE_KEY_VAULT" and tags:
         text = ",".join(f"{k}={v}" for k, v in tags.items())
         env.append({"name": AZURE_TAGS_ENV, "value": text})
+    images = settings.images
+    if images is not None:
+        env.append({"name": CONNECTOR_REGISTRY_ENV, "value": images.registry})
+        if images.has_credentials:
+            env.append({"name": JOB_PULL_SECRET_ENV, "value": PULL_SECRET_NAME})
     if env:
         extras["extraEnv"] = env
     return extras
@@ -294,6 +376,9 @@ def local_store_manifests(settings: Settings, *, uid: int = 0, gid: int = 0,
     credentials = [_secret_env("MINIO_ROOT_USER", STORAGE_ACCESS_KEY_KEY),
                    _secret_env("MINIO_ROOT_PASSWORD", STORAGE_SECRET_KEY_KEY)]
     security = {"runAsUser": uid, "runAsGroup": gid, "fsGroup": gid}
+    minio_image = from_registry(settings.images, versions.MINIO_IMAGE)
+    pull = ({"imagePullSecrets": [{"name": PULL_SECRET_NAME}]}
+            if settings.images is not None and settings.images.has_credentials else {})
     ready = {"httpGet": {"path": "/minio/health/ready", "port": LOCAL_STORE_PORT},
              "periodSeconds": 5}
     live = {"httpGet": {"path": "/minio/health/live", "port": LOCAL_STORE_PORT},
@@ -312,10 +397,11 @@ def local_store_manifests(settings: Settings, *, uid: int = 0, gid: int = 0,
                     STORE_CREDENTIALS_ANNOTATION: credentials_fingerprint(*pair)}}
                     if pair else {})},
                 "spec": {
+                    **pull,
                     "securityContext": security,
                     "containers": [{
                         "name": "minio",
-                        "image": versions.MINIO_IMAGE,
+                        "image": minio_image,
                         "imagePullPolicy": "IfNotPresent",
                         "args": ["server", "/data", "--address", f":{LOCAL_STORE_PORT}"],
                         "env": [*credentials, {"name": "MINIO_BROWSER", "value": "off"}],
@@ -354,11 +440,12 @@ def local_store_manifests(settings: Settings, *, uid: int = 0, gid: int = 0,
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
+                    **pull,
                     "restartPolicy": "OnFailure",
                     "securityContext": security,
                     "containers": [{
                         "name": "buckets",
-                        "image": versions.MINIO_IMAGE,
+                        "image": minio_image,
                         "imagePullPolicy": "IfNotPresent",
                         "command": ["/bin/sh", "-c", script],
                         "env": [*credentials, {"name": "MC_CONFIG_DIR", "value": "/tmp/mc"}],
@@ -371,21 +458,40 @@ def local_store_manifests(settings: Settings, *, uid: int = 0, gid: int = 0,
 
 
 def kind_config(settings: Settings, *, cgroup_v1: bool = False,
-                store_dir: str | None = None) -> dict[str, Any]:
+                store_dir: str | None = None,
+                registry_hosts: str | None = None,
+                registry_ca: str | None = None) -> dict[str, Any]:
     """The kind cluster; ``cgroup_v1``: the host's cgroup version decides the node image.
 
     ``store_dir``: the host directory holding the local store's data, mounted into the
-    node when airbox runs the store.
+    node when airbox runs the store. ``registry_hosts``: the host file holding
+    ``registry_hosts_toml`` (with ``images`` set), mounted where containerd reads it;
+    ``registry_ca``: airbox's copy of the registry's CA (default: the answers' caFile).
     """
     node: dict[str, Any] = {
         "role": "control-plane",
         "image": versions.node_image(cgroup_v1=cgroup_v1),
         "labels": {"airbox.airbyte.io/data-plane": settings.name},
     }
+    mounts: list[dict[str, Any]] = []
     if store_dir is not None:
-        node["extraMounts"] = [{"hostPath": store_dir,
-                                "containerPath": LOCAL_STORE_NODE_PATH}]
-    return {
+        mounts.append({"hostPath": store_dir, "containerPath": LOCAL_STORE_NODE_PATH})
+    images = settings.images
+    if images is not None:
+        node_dir = registry_node_dir(images)
+        if registry_hosts is not None:
+            mounts.append({"hostPath": registry_hosts,
+                           "containerPath": f"{node_dir}/hosts.toml", "readOnly": True})
+        if images.ca_file:
+            from pathlib import Path
+
+            ca = registry_ca or str(Path(images.ca_file).expanduser().absolute())
+            mounts.append({"hostPath": ca,
+                           "containerPath": f"{node_dir}/{REGISTRY_CA_FILE}",
+                           "readOnly": True})
+    if mounts:
+        node["extraMounts"] = mounts
+    config: dict[str, Any] = {
         "kind": "Cluster",
         "apiVersion": "kind.x-k8s.io/v1alpha4",
         "name": settings.cluster_name,
@@ -393,3 +499,25 @@ def kind_config(settings: Settings, *, cgroup_v1: bool = False,
         # The API server listens on loopback only: nothing outside the VM reaches it.
         "networking": {"apiServerAddress": "127.0.0.1"},
     }
+    if images is not None:
+        config["containerdConfigPatches"] = [CONTAINERD_CONFIG_PATH_PATCH]
+    return config
+
+
+def registry_hosts_toml(images: Images) -> str:
+    """containerd's hosts.toml for the registry (kind's nodes read registry settings from
+    /etc/containerd/certs.d/<host>/hosts.toml; since kind v0.20 the older inline
+    ``registry.mirrors``/``configs`` conflict with that and stop containerd): HTTPS
+    checked against the given CA, or plain HTTP only when the user said ``insecure``.
+    No credentials here: pods pull with the Secret."""
+    scheme = "http" if images.insecure else "https"
+    server = f"{scheme}://{images.host}"
+    lines = [f'server = "{server}"', "", f'[host."{server}"]',
+             '  capabilities = ["pull", "resolve"]']
+    if images.ca_file:
+        lines.append(f'  ca = "{registry_node_dir(images)}/{REGISTRY_CA_FILE}"')
+    return "\n".join(lines) + "\n"
+
+
+def registry_node_dir(images: Images) -> str:
+    return f"{CONTAINERD_HOSTS_DIR}/{images.host}"
