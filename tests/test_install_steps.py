@@ -469,3 +469,27 @@ def test_the_local_store_data_lives_in_the_state_directory_on_the_host(ctx: Cont
     # A re-created cluster finds the data again: it is the host's, mounted into the node.
     assert config["nodes"][0]["extraMounts"] == [{
         "hostPath": str(ctx.state.storage_data), "containerPath": "/var/lib/airbox/storage"}]
+
+
+def test_the_secret_step_applies_the_registry_pull_secret_on_stdin(
+        ctx: Context, fake_k8s: FakeK8s) -> None:
+    import base64
+    import json
+
+    password = "registry-password-0f9e8d7c6b5a"
+    a = dict(ctx.answers)
+    a["images"] = {"registry": "registry.corp.example/mirror",
+                   "pullSecret": {"username": "reader", "password": password}}
+    ctx.settings = Settings.from_answers(a)
+    _create(ctx)
+    install.Namespace().run(ctx, _line(ctx))
+    install.SecretStep().run(ctx, _line(ctx))
+    assert stat.S_IMODE(ctx.files.pull_secret.stat().st_mode) == 0o600
+    [pull] = [o for o in fake_k8s.objects(ctx.settings.cluster_name, "Secret",
+                                          ctx.settings.namespace)
+              if o["metadata"]["name"] == "airbox-registry-credentials"]
+    assert pull["type"] == "kubernetes.io/dockerconfigjson"
+    config = json.loads(base64.b64decode(pull["data"][".dockerconfigjson"]))
+    assert config["auths"]["registry.corp.example"]["password"] == password
+    # Through stdin: never on a command line.
+    assert not [c for c in fake_k8s.calls() if any(password in word for word in c)]

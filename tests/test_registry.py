@@ -245,3 +245,22 @@ def test_bad_images_answers_exit_2_naming_every_problem(tmp_path: Path) -> None:
     for field in ("images.registry", "images.insecure", "images.pullSecret.password"):
         assert field in output
     assert not (tmp_path / "out").exists()
+
+
+def test_the_registry_credentials_are_kept_and_masked_as_secrets(tmp_path: Path) -> None:
+    from airbox.config.answers import register_secrets, split_secrets
+    from airbox.redact import REDACTOR
+
+    config = json.dumps({"auths": {HOST: {"auth": AUTH}}})
+    for pull in ({"username": USER, "password": PASSWORD}, {"dockerConfigJson": config}):
+        answers = with_registry(tmp_path, pullSecret=pull)
+        public, secret = split_secrets(answers)
+        # settings.yaml keeps the registry and the user name; credentials.yaml (0600)
+        # the password or the whole Docker config.
+        assert public["images"]["registry"] == REGISTRY
+        assert PASSWORD not in json.dumps(public) and AUTH not in json.dumps(public)
+        assert secret["images"]["pullSecret"] == {
+            k: v for k, v in pull.items() if k != "username"}
+        register_secrets(answers)
+    for value in (PASSWORD, AUTH, config):
+        assert REDACTOR.mask(f"x {value} y") == "x ******** y"
