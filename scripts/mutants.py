@@ -41,6 +41,8 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
 # One test of install's step tests, for each install mutant (the whole file takes minutes).
 IS = "tests/test_install_steps.py::"
 RT = "tests/test_registration.py::"
+# The private registry (answers images) is pinned in one file of its own.
+RG = "tests/test_registry.py"
 
 
 def _m(module: str, original: str, replacement: str, description: str,
@@ -187,6 +189,11 @@ MUTANTS: list[Mutant] = [
        "identifiers (access key ids, client ids) are not kept after a Ctrl-C",
        ("tests/test_interview.py::test_ctrl_c_then_a_rerun_offers_every_non_secret_answer_"
         "and_the_registration_choice",)),
+    _m("settings", "        *PULL_SECRET_PATHS,\n    ]", "    ]",
+       "the registry password is saved in settings.yaml and left unmasked", (RG,)),
+    _m("settings", "        problems.extend(images_problems(images))", "        pass",
+       "a malformed images section (a scheme in the registry, half credentials) is accepted",
+       (RG,)),
     # --------------------------------------------------------------- manifests
     _m("manifests", '"clientSecretSecretKey": DATA_PLANE_CLIENT_SECRET_KEY,',
        '"clientSecretSecretKey": DATA_PLANE_CLIENT_ID_KEY,',
@@ -270,6 +277,15 @@ MUTANTS: list[Mutant] = [
     _m("manifests", "STORE_CREDENTIALS_ANNOTATION: credentials_fingerprint(*pair)}}",
        'STORE_CREDENTIALS_ANNOTATION: "same"}}',
        "a new local store pair no longer changes the store's pod template (no restart)"),
+    _m("manifests", '"repository": from_registry(images, LAUNCHER_REPOSITORY)}', "}",
+       "with a private registry the launcher's own image still comes from Docker Hub", (RG,)),
+    _m("manifests", 'env.append({"name": JOB_PULL_SECRET_ENV, "value": PULL_SECRET_NAME})',
+       "pass", "job pods get the chart's 'map[name:...]' as pull secret: they cannot pull",
+       (RG,)),
+    _m("manifests", 'env.append({"name": CONNECTOR_REGISTRY_ENV, "value": images.registry})',
+       "pass", "connector images are still pulled from Docker Hub", (RG,)),
+    _m("manifests", 'scheme = "http" if images.insecure else "https"', 'scheme = "https"',
+       "an insecure (plain HTTP) registry is still spoken to over TLS", (RG,)),
     # ----------------------------------------------------------------- install
     _m("install", "ctx.state.kubeconfig.chmod(SECRET_FILE)", "ctx.state.kubeconfig.chmod(0o644)",
        "the kubeconfig (cluster-admin credentials) is left world-readable",
@@ -385,6 +401,9 @@ MUTANTS: list[Mutant] = [
     _m("install", "        self._restart_launcher_if_due(ctx, line)\n", "",
        "the launcher keeps the local store's old pair after the store restarted with a new one",
        ("tests/test_status.py::test_the_local_stores_credentials_never_change_behind_its_back",)),
+    _m("install", 'text += "---\\n" + ctx.files.pull_secret.read_text(encoding="utf-8")',
+       "pass", "the registry's pull Secret is never applied: pods cannot pull",
+       (IS + "test_the_secret_step_applies_the_registry_pull_secret_on_stdin",)),
     # ------------------------------------------------------------------ status
     _m("status", 'self.add(Check("kubernetes", "fail", "no node is Ready: pods cannot run",',
        'self.add(Check("kubernetes", "warn", "no node is Ready: pods cannot run",',
