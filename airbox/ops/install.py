@@ -297,6 +297,7 @@ def write_generated(
     # Created 0700 when missing; an existing directory (an --output-dir) keeps its mode.
     make_private_dirs(files.directory)
     secret = f"the Secret {manifests.SECRET_NAME} (secrets.yaml)"
+    hosts, ca = _write_registry_files(settings, files)
     atomic_write(files.values, _headed(
         f"Helm values of data plane {settings.name} (chart airbyte-data-plane), written by "
         f"airbox. No credentials here: they are in {secret}.",
@@ -305,6 +306,32 @@ def write_generated(
         f"The Kubernetes Secret {manifests.SECRET_NAME} of data plane {settings.name}, "
         "written by airbox: every credential it uses. Keep this file private (0600).",
         dump_yaml(manifests.secret_manifest(settings, data))), mode=SECRET_FILE)
+    if settings.target.is_kind:
+        store_dir = str(state.storage_data) if local else None
+        atomic_write(files.kind_config, _headed(
+            f"kind cluster {settings.cluster_name} of data plane {settings.name}, written by "
+            "airbox (node image, API on 127.0.0.1"
+            + (", the local object store's host directory" if local else "")
+            + "). No credentials here.",
+            dump_yaml(manifests.kind_config(settings, cgroup_v1=cgroup_v1,
+                                            store_dir=store_dir, registry_hosts=hosts,
+                                            registry_ca=ca))),
+            mode=PUBLIC_FILE)
+    if local:
+        atomic_write(files.storage, _headed(
+            f"The local object store (MinIO) of data plane {settings.name}, run by airbox "
+            f"because no storage is configured. Its credentials are in {secret}.",
+            _apply_documents(*manifests.local_store_manifests(
+                settings, uid=os.getuid(), gid=os.getgid(), pair=credentials))),
+            mode=PUBLIC_FILE)
+    else:
+        files.storage.unlink(missing_ok=True)
+    return data
+
+
+def _write_registry_files(settings: Settings, files: Generated) -> tuple[str | None, str | None]:
+    """With a private registry: its pull Secret (0600), containerd's hosts.toml and a copy
+    of its CA for the kind node; return the paths of the last two (or None)."""
     pull = manifests.pull_secret_manifest(settings)
     if pull is not None and settings.images is not None:
         REDACTOR.add(*manifests.pull_secret_values(settings.images))
@@ -330,27 +357,7 @@ def write_generated(
         ca = str(files.registry_ca.absolute())
     else:
         files.registry_ca.unlink(missing_ok=True)
-    if settings.target.is_kind:
-        store_dir = str(state.storage_data) if local else None
-        atomic_write(files.kind_config, _headed(
-            f"kind cluster {settings.cluster_name} of data plane {settings.name}, written by "
-            "airbox (node image, API on 127.0.0.1"
-            + (", the local object store's host directory" if local else "")
-            + "). No credentials here.",
-            dump_yaml(manifests.kind_config(settings, cgroup_v1=cgroup_v1,
-                                            store_dir=store_dir, registry_hosts=hosts,
-                                            registry_ca=ca))),
-            mode=PUBLIC_FILE)
-    if local:
-        atomic_write(files.storage, _headed(
-            f"The local object store (MinIO) of data plane {settings.name}, run by airbox "
-            f"because no storage is configured. Its credentials are in {secret}.",
-            _apply_documents(*manifests.local_store_manifests(
-                settings, uid=os.getuid(), gid=os.getgid(), pair=credentials))),
-            mode=PUBLIC_FILE)
-    else:
-        files.storage.unlink(missing_ok=True)
-    return data
+    return hosts, ca
 
 
 def _headed(comment: str, text: str) -> str:

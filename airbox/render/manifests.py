@@ -70,7 +70,9 @@ NOT_HERE = f"(in Secret {SECRET_NAME})"
 # init, profiler) but not before the launcher's own (deployment.yaml uses
 # image.repository alone), so the launcher's repository carries the registry itself.
 # Connector images are named by the control plane; the launcher prefixes them with
-# JOB_KUBE_CONNECTOR_IMAGE_REGISTRY (airbyte-platform EnvVar.kt; the chart sets nothing).
+# JOB_KUBE_CONNECTOR_IMAGE_REGISTRY (airbyte-platform: airbyte.worker.job.kube.
+# connector-image-registry, AirbyteWorkerJobKubernetesConfig.connectorImageRegistry);
+# the chart sets nothing for it.
 PULL_SECRET_NAME = "airbox-registry-credentials"
 LAUNCHER_REPOSITORY = "airbyte/workload-launcher"
 CONNECTOR_REGISTRY_ENV = "JOB_KUBE_CONNECTOR_IMAGE_REGISTRY"
@@ -123,14 +125,12 @@ def pull_secret_manifest(settings: Settings) -> dict[str, Any] | None:
     images = settings.images
     if images is None or not images.has_credentials:
         return None
+    labels = dict(MANAGED_BY_LABEL, **{"airbox.airbyte.io/data-plane": settings.name})
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {
-            "name": PULL_SECRET_NAME,
-            "namespace": settings.namespace,
-            "labels": dict(MANAGED_BY_LABEL, **{"airbox.airbyte.io/data-plane": settings.name}),
-        },
+        "metadata": {"name": PULL_SECRET_NAME, "namespace": settings.namespace,
+                     "labels": labels},
         "type": "kubernetes.io/dockerconfigjson",
         "stringData": {".dockerconfigjson": docker_config_json(images)},
     }
