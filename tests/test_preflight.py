@@ -799,6 +799,16 @@ def test_subject_from_answers_is_lenient_and_knows_when_airbox_registers() -> No
     assert fx.Subject.from_answers(
         {"values": {"global": {"image": {"registry": "mirror.example"}}}}).image_registry is None
     assert fx.Subject.from_answers({}).control_plane_url == "https://cloud.airbyte.com"
+    # A private registry (images) is probed where containerd will pull from: plain HTTP
+    # only when the answers say insecure.
+    endpoints = fx.Endpoints()
+    for images, url in (({"registry": "registry.corp.example:5443/mirror"},
+                         "https://registry.corp.example:5443/v2/"),
+                        ({"registry": "registry.corp.example/mirror", "insecure": True},
+                         "http://registry.corp.example/v2/")):
+        subject = fx.Subject.from_answers(
+            {"images": images, "values": {"image": {"registry": "other.example"}}})
+        assert endpoints.registry_url(subject) == url
     assert fx.Subject.from_answers({"dataPlane": {"clientId": "a"},
                                     "registration": {"clientId": "b"}}).api_url is None
 

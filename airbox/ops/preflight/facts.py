@@ -60,6 +60,8 @@ class Subject:
     kubeconfig: str | None = None
     chart_source: str | None = None
     image_registry: str | None = None
+    # The answers' images.insecure: that registry speaks plain HTTP.
+    image_registry_http: bool = False
     # The secrets manager or the storage authenticate with the VM's IAM role.
     instance_profile: bool = False
 
@@ -82,7 +84,9 @@ class Subject:
             kube_context=settings.target.kube_context,
             kubeconfig=settings.target.kubeconfig,
             chart_source=settings.chart.source,
-            image_registry=_image_registry(settings.values),
+            image_registry=(settings.images.registry if settings.images is not None
+                            else _image_registry(settings.values)),
+            image_registry_http=settings.images is not None and settings.images.insecure,
             instance_profile=any(
                 section.spec.section in ("awsSecretManager", "s3")
                 and section.value("authenticationType") == "instanceProfile"
@@ -101,6 +105,8 @@ class Subject:
         api_url = str(cp.get("apiUrl") or default_api_url(edition, url)).rstrip("/")
         cluster = _mapping(answers.get("cluster"))
         chart = _mapping(answers.get("chart"))
+        # A private registry (answers images) is where every image comes from.
+        images = _mapping(answers.get("images"))
         name = answers.get("name")
         return cls(
             name=str(name) if name else None,
@@ -110,7 +116,9 @@ class Subject:
             kube_context=cluster.get("kubeContext") or None,
             kubeconfig=cluster.get("kubeconfig") or None,
             chart_source=chart.get("source") or None,
-            image_registry=_image_registry(_mapping(answers.get("values"))),
+            image_registry=(str(images["registry"]).strip("/") if images.get("registry")
+                            else _image_registry(_mapping(answers.get("values")))),
+            image_registry_http=bool(images.get("registry")) and images.get("insecure") is True,
             instance_profile=any(
                 _mapping(_mapping(answers.get(root)).get(section)).get("authenticationType")
                 == "instanceProfile"
@@ -160,7 +168,8 @@ class Endpoints:
             return self.registry
         if subject.image_registry:
             host = subject.image_registry.split("/", 1)[0]
-            return f"https://{host}/v2/"
+            scheme = "http" if subject.image_registry_http else "https"
+            return f"{scheme}://{host}/v2/"
         return REGISTRY_URL
 
 
