@@ -264,3 +264,22 @@ def test_the_registry_credentials_are_kept_and_masked_as_secrets(tmp_path: Path)
         register_secrets(answers)
     for value in (PASSWORD, AUTH, config):
         assert REDACTOR.mask(f"x {value} y") == "x ******** y"
+
+
+def test_the_host_preloads_the_images_the_pods_name(tmp_path: Path) -> None:
+    import io
+
+    from airbox.ops.install import Context, Generated, Options
+    from airbox.paths import StateDir
+    from airbox.ui import Terminal
+
+    answers = with_registry(tmp_path)
+    settings = Settings.from_answers(answers)
+    ctx = Context(settings, answers, StateDir(tmp_path / "state"), Generated(tmp_path),
+                  Terminal(out=io.StringIO(), err=io.StringIO(), interactive=False), Options())
+    store = [c["image"] for doc in manifests.local_store_manifests(settings)
+             for c in (chartcheck._pod_spec(doc) or {}).get("containers", [])]
+    assert set(store) == {f"{REGISTRY}/{versions.MINIO_IMAGE}"}
+    assert ctx.images() == [*chartnames.images(manifests.helm_values(settings),
+                                               versions.CHART_VERSION), store[0]]
+    assert all(image.startswith(REGISTRY + "/") for image in ctx.images())

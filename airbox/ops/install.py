@@ -155,7 +155,8 @@ class Context:
         app_version = chart.app_version(self.settings.chart.version, self.settings.chart.source)
         found = chart.images(manifests.helm_values(self.settings), app_version)
         if runs_local_store(self.settings):
-            found.append(versions.MINIO_IMAGE)
+            # From the private registry when one is set: the name the store's pods use.
+            found.append(manifests.from_registry(self.settings.images, versions.MINIO_IMAGE))
         return found
 
 
