@@ -91,7 +91,8 @@ def test_the_local_object_store_comes_from_the_registry(tmp_path: Path) -> None:
         spec = chartcheck._pod_spec(doc)
         if spec is None:
             continue
-        assert [c["image"] for c in spec["containers"]] == [f"{REGISTRY}/{versions.MINIO_IMAGE}"]
+        assert [c["image"] for c in spec["containers"]] == [
+            f"{REGISTRY}/minio/minio:{versions.MINIO_TAG}"]
         assert spec["imagePullSecrets"] == [{"name": manifests.PULL_SECRET_NAME}]
 
 
@@ -279,7 +280,7 @@ def test_the_host_preloads_the_images_the_pods_name(tmp_path: Path) -> None:
                   Terminal(out=io.StringIO(), err=io.StringIO(), interactive=False), Options())
     store = [c["image"] for doc in manifests.local_store_manifests(settings)
              for c in (chartcheck._pod_spec(doc) or {}).get("containers", [])]
-    assert set(store) == {f"{REGISTRY}/{versions.MINIO_IMAGE}"}
+    assert set(store) == {f"{REGISTRY}/minio/minio:{versions.MINIO_TAG}"}
     assert ctx.images() == [*chartnames.images(manifests.helm_values(settings),
                                                versions.CHART_VERSION), store[0]]
     assert all(image.startswith(REGISTRY + "/") for image in ctx.images())

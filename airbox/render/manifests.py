@@ -91,8 +91,14 @@ CONTAINERD_CONFIG_PATH_PATCH = (
 
 
 def from_registry(images: Images | None, image: str) -> str:
-    """``image`` (a Docker Hub name such as minio/minio:TAG) as the registry serves it."""
-    return f"{images.registry}/{image}" if images is not None else image
+    """``image`` as the registry serves it: its path without the public registry's host
+    (quay.io/minio/minio:TAG is <registry>/minio/minio:TAG, as mirrors name it)."""
+    if images is None:
+        return image
+    first, _, rest = image.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        image = rest
+    return f"{images.registry}/{image}"
 
 
 def docker_config_json(images: Images) -> str:
