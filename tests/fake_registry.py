@@ -40,6 +40,10 @@ class FakeRegistry:
     rate_limited: bool = False
     extra_layer: int = 0
     rate: float = 0.0
+    # (user, password): every request must carry them (HTTP Basic, as a registry asks
+    # with 401 and WWW-Authenticate); refused requests are counted in ``refused``.
+    credentials: tuple[str, str] | None = None
+    refused: list[str] = field(default_factory=list)
     pulls: list[str] = field(default_factory=list)
     blobs: dict[str, bytes] = field(default_factory=dict)
     manifest: bytes = b""
@@ -103,8 +107,22 @@ class FakeRegistry:
             def do_HEAD(self) -> None:
                 self.do_GET()
 
+            def _authorized(self) -> bool:
+                import base64
+
+                if registry.credentials is None:
+                    return True
+                expected = base64.b64encode(":".join(registry.credentials).encode()).decode()
+                return self.headers.get("Authorization") == f"Basic {expected}"
+
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
+                if not self._authorized():
+                    registry.refused.append(path)
+                    self._send(401, b'{"errors": [{"code": "UNAUTHORIZED"}]}', {
+                        "Content-Type": "application/json",
+                        "WWW-Authenticate": 'Basic realm="fake-registry"'})
+                    return
                 if path == "/v2/":
                     self._send(200, b"{}", {"Content-Type": "application/json"})
                     return

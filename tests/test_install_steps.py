@@ -493,3 +493,34 @@ def test_the_secret_step_applies_the_registry_pull_secret_on_stdin(
     assert config["auths"]["registry.corp.example"]["password"] == password
     # Through stdin: never on a command line.
     assert not [c for c in fake_k8s.calls() if any(password in word for word in c)]
+
+
+def test_the_host_pulls_a_private_registrys_images_with_its_credentials(
+        ctx: Context, fake_registry: FakeRegistry,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import contextlib
+
+    from airbox.cluster.dockerhost import DockerHost
+    from tests.fakes.fixture import docker_client
+
+    docker_client()  # skips without a Docker daemon
+    password = "registry-password-" + uuid.uuid4().hex[:12]
+    fake_registry.credentials = ("mirror-reader", password)
+    a = dict(ctx.answers)
+    a["images"] = {"registry": f"{fake_registry.host}/mirror",
+                   "pullSecret": {"username": "mirror-reader", "password": password}}
+    ctx.settings = Settings.from_answers(a)
+    ref = f"{fake_registry.host}/mirror/airbox-test/{uuid.uuid4().hex[:8]}:1.8.1"
+    monkeypatch.setattr(Context, "images", lambda self: [ref])
+    docker = DockerHost.connect()
+    ctx._docker = docker
+    try:
+        install.PullImages().run(ctx, _line(ctx))
+        assert ctx.pulls is not None
+        ctx.pulls.wait(_line(ctx))
+        assert docker.has_image(ref)
+        name = ref.split("/", 1)[1].split(":")[0]
+        assert any(f"/v2/{name}/manifests/" in p for p in fake_registry.pulls)
+    finally:
+        with contextlib.suppress(Exception):
+            docker.client.images.remove(ref, force=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,8 +150,12 @@ class DockerHost:
             return False
         return True
 
-    def pull(self, ref: str, on_progress: Callable[[str], None] | None = None) -> None:
-        """Pull ``ref``, reporting layer progress lines; raises DockerError on failure."""
+    def pull(self, ref: str, on_progress: Callable[[str], None] | None = None,
+             auth: Mapping[str, str] | None = None) -> None:
+        """Pull ``ref``, reporting layer progress lines; raises DockerError on failure.
+
+        ``auth``: the registry's username and password, handed to the daemon in the API
+        request (never on a command line, never in Docker's config file)."""
         import docker.errors
 
         if "@" in ref:
@@ -163,7 +167,8 @@ class DockerHost:
             if not repository or "/" in tag:
                 repository, tag = ref, "latest"
         try:
-            for event in self.client.api.pull(repository, tag=tag, stream=True, decode=True):
+            for event in self.client.api.pull(repository, tag=tag, stream=True, decode=True,
+                                              auth_config=dict(auth) if auth else None):
                 if "error" in event:
                     raise DockerError(
                         f"pulling {ref} failed: {event['error']}",

@@ -29,7 +29,7 @@ from airbox.cluster.toolchain import Toolchain
 from airbox.config import chart
 from airbox.config.answers import dump_yaml
 from airbox.config.prompts import Prompter, Refusal
-from airbox.config.settings import Settings
+from airbox.config.settings import Images, Settings
 from airbox.errors import AirboxError, ClusterError, ControlPlaneError, ToolError
 from airbox.fsutil import (
     PUBLIC_FILE,
@@ -535,7 +535,7 @@ class PullImages(Step[Context]):
     def run(self, ctx: Context, line: StepLine) -> None:
         docker = ctx.docker
         images = [image for image in ctx.images() if not docker.has_image(image)]
-        ctx.pulls = Pulls(docker, images)
+        ctx.pulls = Pulls(docker, images, registry=ctx.settings.images)
         line.update(f"pulling {len(images)} image(s) while the cluster is created")
 
 
@@ -547,7 +547,12 @@ class Pulls:
     """Image pulls on daemon threads: a Ctrl-C must not wait for a pull to finish
     (executor threads would hold the interpreter's exit until they are done)."""
 
-    def __init__(self, docker: DockerHost, images: list[str]) -> None:
+    def __init__(self, docker: DockerHost, images: list[str],
+                 registry: Images | None = None) -> None:
+        # The private registry's credentials go with its images' pulls (in the API call
+        # to the daemon: never in argv or ~/.docker/config.json).
+        self._registry = registry.registry + "/" if registry is not None else None
+        self._auth = manifests.registry_auth(registry)
         self.errors: list[BaseException] = []
         self.progress: dict[str, str] = {}
         self._threads = [threading.Thread(target=self._pull, args=(docker, image), daemon=True)
@@ -559,7 +564,10 @@ class Pulls:
         log = runlog.logger()
         try:
             pinned = PINNED.get(image)
-            docker.pull(pinned or image, lambda msg: self.progress.__setitem__(image, msg))
+            auth = (self._auth if self._registry and image.startswith(self._registry)
+                    else None)
+            docker.pull(pinned or image, lambda msg: self.progress.__setitem__(image, msg),
+                        auth=auth)
             if pinned:
                 docker.tag(pinned, image)
             log.info("pulled %s", pinned or image)

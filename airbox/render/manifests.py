@@ -126,6 +126,27 @@ def pull_secret_values(images: Images) -> list[str]:
     return [value for value in found if value]
 
 
+def registry_auth(images: Images | None) -> dict[str, str] | None:
+    """The username and password the host's Docker pulls the registry's images with (the
+    pull Secret's, read from the Docker config when that is what was given)."""
+    import base64
+    import json
+
+    if images is None or not images.has_credentials:
+        return None
+    if not images.docker_config_json:
+        return {"username": images.username or "", "password": images.password or ""}
+    entry = (json.loads(images.docker_config_json).get("auths") or {}).get(images.host)
+    if not isinstance(entry, dict):
+        return None
+    if entry.get("username") and entry.get("password"):
+        return {"username": str(entry["username"]), "password": str(entry["password"])}
+    if entry.get("auth"):
+        user, _, password = base64.b64decode(str(entry["auth"])).decode().partition(":")
+        return {"username": user, "password": password}
+    return None
+
+
 def pull_secret_manifest(settings: Settings) -> dict[str, Any] | None:
     """The Secret (kubernetes.io/dockerconfigjson) pods pull the registry's images with."""
     images = settings.images
