@@ -404,6 +404,9 @@ MUTANTS: list[Mutant] = [
     _m("install", 'text += "---\\n" + ctx.files.pull_secret.read_text(encoding="utf-8")',
        "pass", "the registry's pull Secret is never applied: pods cannot pull",
        (IS + "test_the_secret_step_applies_the_registry_pull_secret_on_stdin",)),
+    _m("install", "                        auth=auth)", "                        auth=None)",
+       "the host pulls a private registry's images without its credentials (401)",
+       (IS + "test_the_host_pulls_a_private_registrys_images_with_its_credentials",)),
     # ------------------------------------------------------------------ status
     _m("status", 'self.add(Check("kubernetes", "fail", "no node is Ready: pods cannot run",',
        'self.add(Check("kubernetes", "warn", "no node is Ready: pods cannot run",',

@@ -284,3 +284,17 @@ def test_the_host_preloads_the_images_the_pods_name(tmp_path: Path) -> None:
     assert ctx.images() == [*chartnames.images(manifests.helm_values(settings),
                                                versions.CHART_VERSION), store[0]]
     assert all(image.startswith(REGISTRY + "/") for image in ctx.images())
+
+
+def test_the_host_pulls_with_the_pull_secrets_credentials(tmp_path: Path) -> None:
+    settings = Settings.from_answers(with_registry(tmp_path))
+    assert manifests.registry_auth(settings.images) == {"username": USER, "password": PASSWORD}
+    for entry in ({"auth": AUTH}, {"username": USER, "password": PASSWORD}):
+        config = json.dumps({"auths": {HOST: entry}})
+        given = Settings.from_answers(with_registry(tmp_path, pullSecret={
+            "dockerConfigJson": config}))
+        assert manifests.registry_auth(given.images) == {
+            "username": USER, "password": PASSWORD}
+    other = json.dumps({"auths": {"elsewhere.example": {"auth": AUTH}}})
+    assert manifests.registry_auth(Settings.from_answers(with_registry(
+        tmp_path, pullSecret={"dockerConfigJson": other})).images) is None
