@@ -448,7 +448,7 @@ def test_a_missing_namespace_is_created_and_an_existing_one_left_alone(
 
 
 class _PullFails:
-    def pull(self, image: str, progress: Any) -> None:
+    def pull(self, image: str, progress: Any, auth: Any = None) -> None:
         progress("Downloading")
         raise RuntimeError(f"pull access denied for {image}")
 
