@@ -298,3 +298,14 @@ def test_the_host_pulls_with_the_pull_secrets_credentials(tmp_path: Path) -> Non
     other = json.dumps({"auths": {"elsewhere.example": {"auth": AUTH}}})
     assert manifests.registry_auth(Settings.from_answers(with_registry(
         tmp_path, pullSecret={"dockerConfigJson": other})).images) is None
+
+
+def test_a_missing_registry_is_one_problem_with_its_fix(tmp_path: Path) -> None:
+    answers = af.answers("vault", "default", directory=tmp_path)
+    answers["images"] = {"pullSecret": {"username": USER, "password": PASSWORD}}
+    path = af.write_answers(tmp_path / "answers.yaml", answers)
+    result = run("install", "--answers", str(path), "--dry-run", "--output-dir", "out",
+                 cwd=tmp_path)
+    assert result.returncode == 2
+    assert "1 problem" in result.stdout + result.stderr
+    assert "images.registry: is required with images" in result.stdout + result.stderr
