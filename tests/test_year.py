@@ -117,8 +117,10 @@ def test_status_json_carries_certificates_disk_images_and_versions(inst: Install
     assert found["disk"]["state"] == "warn"
     assert "85% used" in found["disk"]["details"][0]
     assert found["disk"]["next"].startswith(f"airbox prune --name {inst.name}")
+    # Four: the two seeded and the verify connectors install pre-pulled (1 kB each in the
+    # fake node); those are not "unused" (verify needs them; prune keeps them).
     assert report["node"]["images"] == {
-        "count": 2, "bytes": 600_000_000,
+        "count": 4, "bytes": 600_002_000,
         "unusedConnectors": ["docker.io/airbyte/source-faker:6.2.1"],
         "unusedConnectorBytes": 400_000_000}
     assert "1 connector image no pod uses (400.0 MB)" in found["images"]["summary"]

@@ -165,16 +165,19 @@ def test_prune_removes_only_unused_connector_images(inst: Installer) -> None:  #
     assert "Removed 2 connector images no pod uses (800.0 MB):" in out
     assert "  - docker.io/airbyte/source-faker:6.2.0 (300.0 MB)" in out
     assert "  - docker.io/airbyte/destination-s3:1.5.0 (500.0 MB)" in out
-    assert "  images:      4 (1.3 GB) -> 2 (510.0 MB)" in out
+    # Six: the four seeded and the two verify connectors install pre-pulled (1 kB each in
+    # the fake node), which prune keeps.
+    assert "  images:      6 (1.3 GB) -> 4 (510.0 MB)" in out
     assert "image store: 85% used" in out
-    assert nodetools.images_in(container) == ["docker.io/airbyte/source-faker:6.2.1",
-                                              "docker.io/airbyte/workload-launcher:1.8.1"]
+    assert sorted(nodetools.images_in(container)) == [
+        "docker.io/airbyte/destination-dev-null:0.7.21", "docker.io/airbyte/source-faker:6.2.1",
+        "docker.io/airbyte/source-faker:6.2.21", "docker.io/airbyte/workload-launcher:1.8.1"]
     assert [c for c in nodetools.calls(container) if c.startswith("crictl rmi")] == [
         f"crictl rmi {faker_old['id']}", f"crictl rmi {s3['id']}"]
 
     again = airbox(inst, "prune")
     assert again.returncode == 0, again.stderr
-    assert again.stdout.startswith("Nothing to prune: the node holds 2 images")
+    assert again.stdout.startswith("Nothing to prune: the node holds 4 images")
 
 
 def test_repair_prune_and_upgrade_wait_for_another_command(

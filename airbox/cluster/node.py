@@ -124,9 +124,35 @@ class ImageStore:
         return sum(i.size for i in self.images)
 
     def unused_connectors(self) -> list[NodeImage]:
-        """Connector images no container in the node (running or not) uses."""
+        """Connector images no container in the node (running or not) uses.
+
+        The newest image of each connector `airbox verify` runs is not counted: install
+        pre-pulls them so that verify does not wait for a pull, and removing them would
+        undo that (they are two images, not a growing pile).
+        """
+        kept = self._verify_connectors()
         return [i for i in self.images
-                if i.connector and not i.pinned and i.id not in self.used_ids]
+                if i.connector and not i.pinned and i.id not in self.used_ids
+                and i.id not in kept]
+
+    def _verify_connectors(self) -> set[str]:
+        from airbox.versions import VERIFY_CONNECTORS
+
+        newest: dict[str, tuple[tuple[int, ...], str]] = {}
+        for image in self.images:
+            for tag in image.tags:
+                repository, _, version = tag.rpartition(":")
+                for wanted in VERIFY_CONNECTORS:
+                    if repository == wanted or repository.endswith("/" + wanted):
+                        key = _version_key(version)
+                        if wanted not in newest or key > newest[wanted][0]:
+                            newest[wanted] = (key, image.id)
+        return {image_id for _, image_id in newest.values()}
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    """``6.2.21`` → (6, 2, 21); what is not a number counts as 0 (``dev`` is oldest)."""
+    return tuple(int(part) if part.isdigit() else 0 for part in re.split(r"[.\-+]", version))
 
 
 def parse_crictl_images(text: str) -> list[NodeImage]:
