@@ -97,13 +97,18 @@ def run(group: click.Group, argv: list[str]) -> NoReturn:
 
         from airbox import runlog
         from airbox.redact import REDACTOR
-        from airbox.shown import shown
+        from airbox.shown import printable
 
         runlog.logger().error("unexpected error\n%s", traceback.format_exc())
-        sys.stderr.write(REDACTOR.mask_all(
-            f"✗ unexpected error: {type(exc).__name__}: {shown(exc, 2000)}\n"
+        # Masked before anything else touches it (a multi-line secret must still match),
+        # then made safe for a terminal with its lines kept, then capped (all in the log).
+        message = printable(REDACTOR.mask_all(str(exc)))
+        if len(message) > 2000:
+            message = f"{message[:2000]}… ({len(message) - 2000} more characters in the log)"
+        sys.stderr.write(
+            f"✗ unexpected error: {type(exc).__name__}: {message}\n"
             "  this is a bug in airbox; run the command again with -v, and report it with "
-            "`airbox support-bundle`\n"))
+            "`airbox support-bundle`\n")
         log_file = runlog.current_file()
         if log_file:
             sys.stderr.write(f"  log: {log_file}\n")
