@@ -11,6 +11,7 @@ import base64
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from airbox.cluster import commands
@@ -92,6 +93,24 @@ class Stopped:
         return f"not installed ({verb} at step “{self.title}”)"
 
 
+def read_progress(path: Path) -> dict[str, Any]:
+    """A ``progress.json`` as recorded, ``{"steps": {}}`` when missing or unreadable.
+
+    A record edited or damaged by hand is only a record: the real state decides what each
+    step does, so a wrong shape is dropped rather than trusted (or crashed on).
+    """
+    try:
+        data = read_json(path)
+    except (OSError, ValueError):
+        return {"steps": {}}
+    if not isinstance(data, dict):
+        return {"steps": {}}
+    steps = data.get("steps")
+    data["steps"] = ({k: v for k, v in steps.items() if isinstance(v, dict)}
+                     if isinstance(steps, dict) else {})
+    return data
+
+
 def install_stopped(state: StateDir) -> Stopped | None:
     """Where the install of ``state`` stopped when it never got a cluster; None when it did
     (finished once, created the kind cluster, or put something in an existing cluster).
@@ -99,13 +118,11 @@ def install_stopped(state: StateDir) -> Stopped | None:
     ``install`` saves the settings before its first step, so a state directory alone
     proves nothing: ``progress.json`` tells how far the installs went.
     """
-    from airbox.ops.pipeline import Progress
-
     if not state.progress.is_file():
         # No record at all (made by hand, or by an airbox before progress.json): unknown,
         # so taken as installed, as before; an install writes the record before any step.
         return None
-    data = Progress(state.progress).load()
+    data = read_progress(state.progress)
     if data.get("installed"):
         return None
     steps: dict[str, dict[str, Any]] = data["steps"]

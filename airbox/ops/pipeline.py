@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from airbox.errors import AirboxError
-from airbox.fsutil import read_json, write_json
+from airbox.fsutil import write_json
+from airbox.installed import read_progress
 from airbox.redact import REDACTOR
 from airbox.ui import StepLine, Terminal
 
@@ -54,18 +55,7 @@ class Progress:
     path: Path
 
     def load(self) -> dict[str, Any]:
-        try:
-            data = read_json(self.path)
-        except (OSError, ValueError):
-            return {"steps": {}}
-        if not isinstance(data, dict):
-            return {"steps": {}}
-        # A record edited or damaged by hand is only a record: the real state decides what
-        # each step does, so a wrong shape is dropped rather than trusted (or crashed on).
-        steps = data.get("steps")
-        data["steps"] = ({k: v for k, v in steps.items() if isinstance(v, dict)}
-                         if isinstance(steps, dict) else {})
-        return data
+        return read_progress(self.path)
 
     def mark(self, step: str, status: str, **extra: Any) -> None:
         data = self.load()
