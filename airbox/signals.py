@@ -51,6 +51,19 @@ def install() -> None:
         signal.signal(sig, _on_signal)
 
 
+def settle() -> None:
+    """The command's result is decided: a SIGTERM/SIGHUP from now on is ignored.
+
+    Without this a signal in the last moments (threads joined, modules torn down while the
+    interpreter exits, when Python has put the default handlers back) kills a command that
+    already finished with -15 instead of its exit code; a re-run would do nothing anyway.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in HANDLED:
+        signal.signal(sig, signal.SIG_IGN)
+
+
 def signal_of(exc: BaseException | None) -> Terminated | None:
     """The ``Terminated`` behind ``exc`` (click wraps it in Abort), if any."""
     seen = 0

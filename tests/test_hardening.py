@@ -12,6 +12,7 @@ import os
 import signal
 import stat
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from tests.fake_control_plane import (
     FakeControlPlane,
     fake_cp_fixture,  # noqa: F401  (the fake_cp fixture)
 )
-from tests.helpers import airbox_bin, airbox_env
+from tests.helpers import airbox_bin, airbox_env, default_signals
 from tests.installer import Installer
 from tests.test_registration import NAME as REG_NAME
 from tests.test_registration import Run, make_answers
@@ -582,3 +583,22 @@ def test_a_wrong_shaped_progress_record_does_not_stop_install(installer: Install
     assert result.returncode == 0, result.stderr
     progress = json.loads((inst.state / "progress.json").read_text())
     assert progress["steps"]["release"]["status"] == "done"
+
+
+def test_a_signal_after_the_command_finished_does_not_kill_it(tmp_path: Path) -> None:
+    """A SIGTERM that lands while the interpreter exits (atexit, threads joined) must not turn
+    a finished command into a death by signal (-15): the result was already decided."""
+    script = tmp_path / "finishing.py"
+    script.write_text(
+        "import atexit, os, signal, click\n"
+        "from airbox.cli.errors import run\n"
+        "@click.group()\n"
+        "def group() -> None: pass\n"
+        "@group.command()\n"
+        "def done() -> None:\n"
+        "    atexit.register(lambda: os.kill(os.getpid(), signal.SIGTERM))\n"
+        "run(group, ['done'])\n")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=60, preexec_fn=default_signals)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "Stopped" not in proc.stderr

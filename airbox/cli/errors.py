@@ -72,6 +72,18 @@ def run(group: click.Group, argv: list[str]) -> NoReturn:
     from airbox import signals
 
     signals.install()
+    try:
+        code = _dispatch(group, argv)
+        signals.settle()
+    except KeyboardInterrupt as exc:
+        # The signal came while the outcome was being reported: a stop like any other.
+        signals.settle()
+        code = _interrupted(exc)
+    sys.exit(code)
+
+
+def _dispatch(group: click.Group, argv: list[str]) -> int:
+    """Run the command; its exit code, with every error turned into its message."""
     code = 0
     try:
         # Without standalone mode click returns the command's value (our exit code)
@@ -113,4 +125,4 @@ def run(group: click.Group, argv: list[str]) -> NoReturn:
         if log_file:
             sys.stderr.write(f"  log: {log_file}\n")
         code = 1
-    sys.exit(code)
+    return code
