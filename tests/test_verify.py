@@ -539,3 +539,20 @@ def test_install_prepulls_verify_connectors_and_never_waits_for_them(
         wanted)
     # Still pulling (the registry never answers): the install did not wait for them.
     assert nodetools.images_in(node) == []
+
+
+def test_verify_without_application_credentials_says_what_to_set_once(
+    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+) -> None:
+    """Installed with the data plane's own credentials: verify cannot create a connection;
+    it says what to set (once) and how to route by hand meanwhile, exit 2, nothing made."""
+    inst, cp = installer, fake_cp
+    first = inst.run(answers=inst.write())
+    assert first.returncode == 0, first.stderr
+    result = subprocess.run([airbox_bin(), "verify"], capture_output=True, text=True,
+                            env=inst.env(), timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "needs the Airbyte application's credentials" in result.stderr
+    assert result.stderr.count("AIRBYTE_CLIENT_ID") == 1, result.stderr
+    assert "Settings › Workspace › General › Region" in result.stderr
+    nothing_left(cp)

@@ -61,7 +61,7 @@ from airbox.ops import hydration
 from airbox.ops.workspaces import (
     Region,
     find_region,
-    manual_routing,
+    manual_steps,
     region_from_record,
     resolve,
     routed_here,
@@ -562,8 +562,9 @@ def verify_command(
         raise MissingInput(
             "airbox verify needs the Airbyte application's credentials (to create and run "
             "a connection)",
-            hint="set AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET; "
-                 + manual_routing(region.name if region else None).split(": ", 1)[1])
+            hint="set AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET (an Airbyte application's "
+                 "credentials) and run airbox verify again; meanwhile, to send workspaces "
+                 "here by hand: " + manual_steps(region.name if region else None))
     say = term.info if not as_json else runlog.logger().info
 
     def tell(text: str) -> None:

@@ -362,10 +362,15 @@ def _pick(prompter: Prompter, workspaces: Sequence[Mapping[str, Any]], region: R
     return picked, new_names
 
 
-def manual_routing(region_name: str | None) -> str:
+def manual_steps(region_name: str | None) -> str:
+    """Routing a workspace in the UI: what to open, what to select."""
     where = f"region {region_name}" if region_name else "this data plane's region"
+    return f"in Airbyte, open {UI_PATH}, select {where}, and save"
+
+
+def manual_routing(region_name: str | None) -> str:
     return (f"airbox cannot route workspaces without an Airbyte application's credentials: "
-            f"in Airbyte, open {UI_PATH}, select {where}, and save (or set AIRBYTE_CLIENT_ID/"
+            f"{manual_steps(region_name)} (or set AIRBYTE_CLIENT_ID/"
             "AIRBYTE_CLIENT_SECRET and run `airbox workspaces --assign <workspace>`)")
 
 
