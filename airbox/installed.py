@@ -280,15 +280,20 @@ def load_for_removal(name: str, environ: Mapping[str, str] | None = None) -> Ins
 
 
 def require_installed(name: str | None, command: str, hint: str, *,
-                      needs_cluster: bool = False) -> Installed:
+                      needs_cluster: bool = False, damaged_ok: bool = False) -> Installed:
     """The data plane ``command`` acts on, or NotInstalled (exit 3) saying ``hint``.
+
+    ``damaged_ok``: damaged saved settings or registration record do not stop the command
+    (``load_for_removal``; ``Installed.damaged`` says why) — for the commands a user runs
+    precisely when the state is broken (the support bundle).
 
     ``needs_cluster``: a data plane whose first install never got a cluster is not
     installed either; the message says where its install stopped and that `airbox
     install` finishes it (the one command that moves it forward).
     """
     chosen = choose_name(name, command)
-    inst = load_installed(chosen) if chosen else None
+    load = load_for_removal if damaged_ok else load_installed
+    inst = load(chosen) if chosen else None
     if inst is None:
         raise NotInstalled(
             f"no data plane named {chosen} is installed" if chosen

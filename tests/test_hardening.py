@@ -353,8 +353,7 @@ DAMAGE = {
 
 
 @pytest.mark.parametrize("case", sorted(DAMAGE))
-@pytest.mark.parametrize("command", [["status"], ["logs"], ["support-bundle"],
-                                     ["install", "--yes"], ["preflight"]])
+@pytest.mark.parametrize("command", [["status"], ["logs"], ["install", "--yes"], ["preflight"]])
 def test_damaged_saved_settings_are_a_clear_error(tmp_path: Path, isolated: Path, case: str,
                                                   command: list[str]) -> None:
     """#7: a damaged settings.yaml/credentials.yaml (hand edit, cut short, not UTF-8):
@@ -369,6 +368,31 @@ def test_damaged_saved_settings_are_a_clear_error(tmp_path: Path, isolated: Path
     assert "Traceback" not in result.stderr and "unexpected error" not in result.stderr
     assert af.find_secrets(result.stdout + result.stderr) == []
     assert "bad: indentation" not in result.stderr
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGE))
+def test_a_support_bundle_is_written_over_damaged_saved_settings(
+    tmp_path: Path, isolated: Path, case: str,
+) -> None:
+    """#7, revisited: a damaged state is when a user needs a support bundle most. It is
+    written (exit 0), the damaged file is named, and no credential reaches the terminal or
+    the archive (the damaged files themselves stay out: they may hold secrets)."""
+    import tarfile
+
+    state = saved_install(tmp_path)
+    file, data = DAMAGE[case]
+    (state.root / file).write_bytes(data)
+    out = tmp_path / "bundle.tar.gz"
+    result = run("support-bundle", "--name", "dp1", "-o", str(out), timeout=120)
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    assert str(state.root / file) in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and "unexpected error" not in result.stderr
+    assert af.find_secrets(result.stdout + result.stderr) == []
+    with tarfile.open(out) as archive:
+        text = b"".join(archive.extractfile(m).read()  # type: ignore[union-attr]
+                        for m in archive.getmembers() if m.isfile())
+    assert af.find_secrets(text.decode("utf-8", "replace")) == []
+    assert b"bad: indentation" not in text
 
 
 @pytest.mark.parametrize("case", ["settings-garbled", "credentials-not-utf8"])

@@ -291,3 +291,26 @@ def test_uninstall_works_with_a_registration_record_of_the_wrong_types(
     assert f"Data plane {inst.name} is uninstalled." in result.stdout
     assert inst.fake.clusters() == []
     assert not inst.state.exists()
+
+
+def test_a_support_bundle_is_written_when_the_registration_record_is_damaged(
+    tmp_path: Path, isolated: Path,
+) -> None:
+    """A damaged state is exactly when a user needs a support bundle: it is written (exit
+    0), the damage is said, and the record's values (a credential) stay out of it."""
+    state = saved_install(tmp_path, controlPlane={"url": "http://127.0.0.1:9",
+                                                  "apiUrl": "http://127.0.0.1:9/v1"})
+    _damaged_registration(state.root)
+    out = tmp_path / "bundle.tar.gz"
+    result = run("support-bundle", "--name", "dp1", "-o", str(out), timeout=120)
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    assert "the registration record of data plane dp1" in result.stderr + result.stdout
+    assert "unexpected error" not in result.stderr
+    assert out.is_file()
+    import tarfile
+    with tarfile.open(out) as archive:
+        names = archive.getnames()
+        text = b"".join(archive.extractfile(m).read()  # type: ignore[union-attr]
+                        for m in archive.getmembers() if m.isfile())
+    assert not any(n.endswith("registration.json") for n in names)
+    assert b"dp-client" not in text

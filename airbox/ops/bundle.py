@@ -312,7 +312,9 @@ def bundle_command(*, name: str | None, output: Path | None, verbose: bool = Fal
     inst = require_installed(
         name, "support-bundle",
         "a bundle describes an installed data plane; `airbox preflight` checks a machine "
-        "before the install")
+        "before the install", damaged_ok=True)
+    if inst.damaged:
+        term.warn(inst.damaged)
     if output is not None and output.is_dir():
         path = default_path(inst.name, usable_dir(output, "-o"))
     elif output is not None:
