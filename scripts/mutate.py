@@ -217,9 +217,9 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="airbox-mutate-") as tmp:
         trees: queue.Queue[Path] = queue.Queue()
-        for job in range(max(1, args.jobs)):
-            (Path(tmp) / str(job)).mkdir()
-            trees.put(make_tree(Path(tmp) / str(job)))
+        for slot in range(max(1, args.jobs)):
+            (Path(tmp) / str(slot)).mkdir()
+            trees.put(make_tree(Path(tmp) / str(slot)))
         if not args.no_baseline:
             tree = trees.get()
             failures = baseline(tree, runnable, args.timeout)

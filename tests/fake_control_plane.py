@@ -117,7 +117,7 @@ class Fault:
 class Hook:
     method: str
     path: str
-    callback: Callable[[Request], None]
+    callback: Callable[[Request], object]
     times: int = 1
     # Seconds to wait after the callback before answering (e.g. for a signal to land).
     then_wait: float = 0.0
@@ -255,9 +255,12 @@ class FakeControlPlane:
         """Close the connection without an answer; ``after``: once the request is processed."""
         self.faults.append(Fault(method, path, times, drop=not after, drop_after=after))
 
-    def on(self, method: str, path: str, callback: Callable[[Request], None], *,
+    def on(self, method: str, path: str, callback: Callable[[Request], object], *,
            times: int = 1, then_wait: float = 0.0) -> None:
-        """Run ``callback`` once a matching request is processed, before it is answered."""
+        """Run ``callback`` once a matching request is processed, before it is answered.
+
+        Its result is ignored: a lambda may end in a call that returns something.
+        """
         self.hooks.append(Hook(method, path, callback, times, then_wait))
 
     def calls(self, method: str | None = None, path: str | None = None) -> list[Request]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,6 +40,16 @@ def default_signals() -> None:
     """
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
+
+
+def signal_then_reap(proc: subprocess.Popen[Any], sig: int) -> None:
+    """Send ``sig`` to ``proc`` and wait until it has exited.
+
+    As a fake control plane hook it holds a request's answer until the client is gone: the
+    event itself, not a guessed wait.
+    """
+    os.kill(proc.pid, sig)
+    proc.wait(timeout=60)
 
 
 class Keys:

@@ -198,18 +198,24 @@ def test_workspaces_and_verify_suggest_a_flag_that_exists_for_an_unknown_region(
 ) -> None:
     """A data plane given its own credentials and no region: `workspaces`/`verify` have no
     --region, so the hint names the command that has it (install, settings kept)."""
+    import httpx
     import pytest
 
     from airbox.config.settings import Settings
+    from airbox.controlplane.api import AirbyteApi
     from airbox.errors import MissingInput
     from airbox.ops.workspaces import find_region
     from airbox.paths import StateDir
     from tests import answers_factory as af
 
+    def unasked(request: httpx.Request) -> httpx.Response:
+        raise AssertionError(f"no region to look up, yet it asked {request.url}")
+
+    # Without a region there is nothing to ask the control plane: any request fails the test.
+    api = AirbyteApi("http://127.0.0.1:9", "id", "secret", transport=httpx.MockTransport(unasked))
     settings = Settings.from_answers(af.answers(directory=tmp_path, name="dp-region"))
     with pytest.raises(MissingInput) as raised:
-        find_region(None, settings,  # type: ignore[arg-type]  (not asked: no region)
-                    StateDir(tmp_path / "dp-region"), day2=True)
+        find_region(api, settings, StateDir(tmp_path / "dp-region"), day2=True)
     hint = raised.value.hint or ""
     assert hint.startswith("save its region: airbox install --name dp-region --region ")
     for command, has in (("workspaces", False), ("verify", False), ("install", True)):

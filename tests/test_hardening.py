@@ -552,7 +552,7 @@ def test_tools_never_see_airboxs_credentials(installer: Installer) -> None:
 
 
 def _region_id(fake_cp: FakeControlPlane, name: str) -> str:
-    return next(r["regionId"] for r in fake_cp.live_regions() if r["name"] == name)
+    return str(next(r["regionId"] for r in fake_cp.live_regions() if r["name"] == name))
 
 
 def test_a_refused_registration_leaves_no_marker(fake_cp: FakeControlPlane,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 from typing import Any
 
@@ -11,6 +10,7 @@ import yaml
 
 from tests import answers_factory as af
 from tests.fake_control_plane import FakeControlPlane, fake_cp  # noqa: F401
+from tests.helpers import signal_then_reap
 from tests.installer import Installer, cp_env, registering
 
 
@@ -82,7 +82,7 @@ def test_ctrl_c_while_the_registration_answer_is_on_its_way(
     # The data plane is created, then the user hits Ctrl-C before the answer arrives.
     # Answered only once airbox has exited on the Ctrl-C: the event, not a fixed wait.
     cp.on("POST", "/v1/dataplanes",
-          lambda _: (os.kill(procs[0].pid, signal.SIGINT), procs[0].wait(timeout=60)))
+          lambda _: signal_then_reap(procs[0], signal.SIGINT))
     proc = inst.start(answers=answers, env=cp_env(inst, cp))
     procs.append(proc)
     _, err = proc.communicate(timeout=60)

@@ -41,7 +41,10 @@ class Session:
         self.child.logfile_read = self.log
 
     def expect(self, pattern: str | list[str], timeout: float = 60) -> int:
-        return int(self.child.expect(pattern, timeout=timeout))
+        if isinstance(pattern, str):
+            return int(self.child.expect(pattern, timeout=timeout))
+        # A new list: pexpect's list parameter is typed to hold compiled patterns and EOF too.
+        return int(self.child.expect([*pattern], timeout=timeout))
 
     def send(self, text: str) -> None:
         self.child.send(text)

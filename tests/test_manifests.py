@@ -72,7 +72,7 @@ def _sm_expected(sm: str, tmp_path: Path) -> tuple[dict[str, str], dict[str, Any
 
 def _st_expected(st: str, tmp_path: Path) -> tuple[dict[str, str], dict[str, Any]]:
     four = dict.fromkeys(("log", "state", "workloadOutput", "activityPayload"), "bkt")
-    return {
+    cases: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
         "default": ({}, {"secretName": "dp1-airbyte-data-plane-secrets"}),
         "s3-keys": (
             {"AWS_ACCESS_KEY_ID": SECRETS["s3_access"],
@@ -103,7 +103,8 @@ def _st_expected(st: str, tmp_path: Path) -> tuple[dict[str, str], dict[str, Any
              "bucket": dict.fromkeys(("log", "state", "workloadOutput", "activityPayload"),
                                      "container"),
              "azure": {"connectionStringSecretKey": "AZURE_STORAGE_CONNECTION_STRING"}}),
-    }[st]
+    }
+    return cases[st]
 
 
 def _refs(*pairs: tuple[str, str, str]) -> list[dict[str, str]]:

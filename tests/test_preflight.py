@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 
+from airbox.cluster.dockerhost import DockerHost
 from airbox.errors import EXIT_PREFLIGHT, DockerError, PreflightFailed
 from airbox.ops.preflight import checks as ck
 from airbox.ops.preflight import command as pcmd
@@ -420,7 +421,7 @@ def test_a_daemon_at_another_usual_socket_is_pointed_at(monkeypatch: pytest.Monk
 
     thread = threading.Thread(target=answer, daemon=True)
     thread.start()
-    monkeypatch.setattr(fx.DockerHost, "connect", classmethod(no_default_daemon))
+    monkeypatch.setattr(DockerHost, "connect", classmethod(no_default_daemon))
     monkeypatch.setattr(fx, "socket_candidates", lambda: ["/var/run/docker.sock", str(path)])
     try:
         found = fx.SystemFacts({}).docker()
@@ -654,12 +655,13 @@ def test_the_deadline_bounds_the_run_when_docker_hangs(local_urls: dict[str, str
     """Docker never answers (until the test ends): the run returning at all is the proof
     that the deadline bounds it; without one it would wait on the hung check forever."""
     subject = fx.Subject(name="dp", control_plane_url=local_urls["control_plane"])
-    facts = FakeFacts(hang=threading.Event())
+    hang = threading.Event()
+    facts = FakeFacts(hang=hang)
     try:
         report = ck.run_checks(subject, facts=facts, endpoints=endpoints_for(local_urls),
                                deadline=1.0)
     finally:
-        facts.hang.set()
+        hang.set()
     daemon = report.result("docker.daemon")
     assert daemon.outcome == "warn"
     assert daemon.finding == "did not finish within the 1s preflight deadline"
@@ -709,7 +711,8 @@ def test_at_the_deadline_the_finished_checks_keep_their_results(
     """The deadline's end is an event here, not a clock: the fake wait returns once every
     check has finished but those stuck on Docker, as a deadline passing would find them."""
     subject = fx.Subject(name="dp", control_plane_url=local_urls["control_plane"])
-    facts = FakeFacts(hang=threading.Event())
+    hang = threading.Event()
+    facts = FakeFacts(hang=hang)
     given: list[float] = []
 
     def wait_for_all_but_docker(futures: list[Any], deadline: float) -> None:
@@ -725,7 +728,7 @@ def test_at_the_deadline_the_finished_checks_keep_their_results(
         report = ck.run_checks(subject, facts=facts, endpoints=endpoints_for(local_urls),
                                deadline=7.0, wait=wait_for_all_but_docker)
     finally:
-        facts.hang.set()
+        hang.set()
     assert given == [7.0]
     daemon = report.result("docker.daemon")
     assert daemon.outcome == "warn"
@@ -1127,7 +1130,7 @@ def test_continue_anyway_is_asked_once_per_install(tmp_path: Path, canned: Any,
     ends with "!" naming them, not "✓"."""
     early = _report("pass", "fail")
     early.subject = fx.Subject(name="other")  # not reusable: the step runs preflight again
-    monkeypatch.setattr(pcmd.Subject, "from_settings", staticmethod(lambda s: fx.Subject()))
+    monkeypatch.setattr(fx.Subject, "from_settings", staticmethod(lambda s: fx.Subject()))
     canned(_report("pass", "fail"))
     prompter = _Prompter(True)
     ctx, line = _ctx(tmp_path, ignore=True, prompter=prompter)
@@ -1161,10 +1164,9 @@ class _SlowPrompter(_Prompter):
 
 def test_the_step_time_excludes_the_users_answer(tmp_path: Path, canned: Any,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    import airbox.ui as ui
-
     clock = [1000.0]
-    monkeypatch.setattr(ui.time, "monotonic", lambda: clock[0])
+    # The step line times itself with time.monotonic (airbox.ui imports the module).
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
     canned(_report("fail"))
     ctx, _ = _ctx(tmp_path, ignore=True, prompter=_SlowPrompter(clock))
     line = StepLine(ctx.term, "Check the machine")

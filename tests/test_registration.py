@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import signal
 import stat
 import subprocess
@@ -49,7 +48,7 @@ from tests.fake_control_plane import (
     FakeControlPlane,
     fake_cp_fixture,  # noqa: F401  (the fake_cp fixture)
 )
-from tests.helpers import REPO, Keys, airbox_bin, airbox_env
+from tests.helpers import REPO, Keys, airbox_bin, airbox_env, signal_then_reap
 
 ENTER = "\r"
 DOWN = "\x1b[B"
@@ -426,7 +425,7 @@ def test_ctrl_c_while_registering_is_recovered_by_the_next_run(
     # Processed; answered only once the client has died of the Ctrl-C (the event itself,
     # not a fixed wait).
     fake_cp.on("POST", "/v1/dataplanes",
-               lambda _: (os.kill(proc.pid, signal.SIGINT), proc.wait(timeout=60)))
+               lambda _: signal_then_reap(proc, signal.SIGINT))
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode != 0
     assert "KeyboardInterrupt" in stderr

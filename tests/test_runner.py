@@ -5,6 +5,7 @@ from __future__ import annotations
 import stat
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ PY = sys.executable
 
 
 @pytest.fixture
-def log_file(tmp_path: Path) -> Path:
+def log_file(tmp_path: Path) -> Iterator[Path]:
     path = runlog.start(tmp_path / "logs", "test")
     yield path
     runlog.stop()

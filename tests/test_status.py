@@ -30,7 +30,7 @@ def airbox(inst: Installer, *args: str, timeout: float = 60,
 
 
 def status_json(inst: Installer, *args: str, **env: str) -> tuple[int, dict[str, Any]]:
-    result = airbox(inst, "status", "--json", *args, **env)
+    result = airbox(inst, "status", "--json", *args, timeout=60, **env)
     assert result.stdout, result.stderr
     return result.returncode, json.loads(result.stdout)
 

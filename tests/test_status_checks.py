@@ -142,7 +142,8 @@ def test_job_pods_without_the_credentials_are_unhealthy(tmp_path: Path) -> None:
         "their connectors' secrets")
     assert check.details == ["the launcher has no VAULT_AUTH_TOKEN_REF_KEY: job pods would "
                              "get no VAULT_AUTH_TOKEN (HashiCorp Vault)"]
-    assert fix == check.next and fix.startswith("airbox install --name dp1  (sets them again")
+    assert fix is not None and fix == check.next
+    assert fix.startswith("airbox install --name dp1  (sets them again")
     # The Secret lost the key the launcher names.
     lost = Outcome({"env": VAULT_REFS, "keys": SECRET_KEYS - {"VAULT_AUTH_TOKEN"}})
     checks, _ = _judge(tmp_path, launcher=lost)
@@ -328,7 +329,7 @@ def _command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, report: dict[str, 
 @pytest.mark.parametrize(("word", "code"), [("healthy", 0), ("degraded", 1), ("unhealthy", 1)])
 def test_exit_code_per_verdict(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, word: str,
                                code: int) -> None:
-    report = {"verdict": word, "reason": "r", "next": None, "checks": []}
+    report: dict[str, Any] = {"verdict": word, "reason": "r", "next": None, "checks": []}
     assert _command(monkeypatch, tmp_path, report)[0] == code
 
 

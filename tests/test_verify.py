@@ -25,7 +25,7 @@ from tests.answers_factory import SECRETS
 from tests.fake_control_plane import DEFINITIONS, FakeControlPlane, fake_cp  # noqa: F401
 from tests.fakes import nodetools
 from tests.fakes.fixture import docker_client
-from tests.helpers import airbox_bin, default_signals
+from tests.helpers import airbox_bin, default_signals, signal_then_reap
 from tests.installer import Installer, cp_env, registering
 from tests.test_workspaces import region_id
 
@@ -150,7 +150,7 @@ def test_interrupted_verify_cancels_the_job_and_leaves_nothing(
     # answered only once airbox has exited (the event itself, not a fixed wait); its
     # cancel call meanwhile reaches the threaded fake.
     cp.on("GET", "/v1/jobs/*",
-          lambda _: (os.kill(procs[0].pid, sig), procs[0].wait(timeout=60)))
+          lambda _: signal_then_reap(procs[0], sig))
     proc = subprocess.Popen([airbox_bin(), "verify"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=cp_env(inst, cp),
                             start_new_session=True, preexec_fn=default_signals)

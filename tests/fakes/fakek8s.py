@@ -47,11 +47,12 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-if __package__:  # imported by the fixture as tests.fakes.fakek8s
+# mypy reads the package form: the other one is the same file under its script name.
+if TYPE_CHECKING or __package__:  # imported by the fixture as tests.fakes.fakek8s
     from . import chart_model
 else:  # run through a wrapper script with tests/fakes on sys.path
     import chart_model
@@ -3079,7 +3080,7 @@ def condition_met(obj: Obj, cond: str, want: str) -> bool:
 
 def kubectl_wait(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     rec, ns, _ = kubectl_connect(ctx, opts)
-    spec = opts.get("for")
+    spec: str | None = opts.get("for")
     if not spec:
         raise Fail("error: --for must be specified")
     scope = None if opts.get("all-namespaces") else ns
