@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from airbox.cli.options import name_option, verbose_option
+
 EXAMPLES = """\b
 Examples:
   airbox support-bundle                        # ./airbox-support-<name>-<time>.tar.gz
@@ -27,10 +29,10 @@ manifest.json; the rest is still written. The file is readable only by you
 
 
 @click.command(epilog=EXAMPLES)
-@click.option("--name", help="Which data plane (optional when there is only one).")
+@name_option()
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="The archive to write (.tar.gz), or a directory for the default name.")
-@click.option("-v", "--verbose", is_flag=True, help="Show every command and its output.")
+@verbose_option
 def support_bundle(name: str | None, output: Path | None, verbose: bool) -> int:
     """Write one redacted .tar.gz of diagnostics to send to Airbyte support.
 

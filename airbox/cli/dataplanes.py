@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from airbox.cli.options import name_option
+
 EXAMPLES = """\b
 Examples:
   airbox dataplanes                          # with the saved settings of the installed one
@@ -15,8 +17,8 @@ Examples:
 
 
 @click.command(epilog=EXAMPLES)
-@click.option("--name", help="Use the saved settings of this installed data plane "
-                             "(optional when there is only one).")
+@name_option("Use the saved settings of this installed data plane (optional when there is "
+             "only one).")
 @click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), default="table",
               show_default=True, help="Output format.")
 @click.option("--region", help="Only the data planes of this region (name or id).")

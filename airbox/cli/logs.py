@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from airbox.cli.options import name_option
+
 EXAMPLES = """\b
 Examples:
   airbox logs                          # the launcher's whole log
@@ -21,7 +23,7 @@ as the pod wrote it. Exit codes: 0 done, 2 bad usage, 3 not installed,
 
 @click.command(epilog=EXAMPLES)
 @click.argument("pod", required=False)
-@click.option("--name", help="Which data plane (optional when there is only one).")
+@name_option()
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until Ctrl-C.")
 @click.option("--since", help="Only lines newer than this (e.g. 30s, 10m, 2h).")
 @click.option("--tail", type=int, help="Only the last N lines (default: all).")
@@ -31,7 +33,7 @@ as the pod wrote it. Exit codes: 0 done, 2 bad usage, 3 not installed,
               help="The container (default: the launcher's; a pod's default otherwise).")
 def logs(pod: str | None, name: str | None, follow: bool, since: str | None,
          tail: int | None, previous: bool, container: str | None) -> int:
-    """Show the data plane's logs: the launcher's, or POD's.
+    """Show (or follow) the data plane's logs: the launcher's, or a pod's.
 
     POD is any pod in the data plane's namespace (`airbox status` lists the data
     plane's own pods).

@@ -1,4 +1,8 @@
-"""Options every command shares: --name, -y/--yes, -v/--verbose."""
+"""The options several commands share, declared once: --name, -y/--yes, -v/--verbose, --json.
+
+Each is a decorator; a command lists the ones it has, so a flag and its help read the same
+in every ``airbox CMD --help``.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +13,9 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-
-def common_options(func: F) -> F:
-    func = click.option("-v", "--verbose", is_flag=True,
-                        help="Show every command and its output.")(func)
-    func = click.option("-y", "--yes", "assume_yes", is_flag=True,
-                        help="Never prompt: take the default answer (yes), and fail listing "
-                             "anything that must be typed.")(func)
-    func = click.option("--name", callback=not_empty,
-                        help="Which data plane (optional when there is only one).")(func)
-    return func
+NAME_HELP = "Which data plane (optional when there is only one)."
+YES_HELP = ("Never prompt: take the default answer (yes), and fail listing anything that "
+            "must be typed.")
 
 
 def not_empty(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -29,5 +26,24 @@ def not_empty(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     return value
 
 
+def name_option(help: str = NAME_HELP) -> Callable[[F], F]:
+    """``--name N``; ``help`` for a command that uses the name its own way."""
+    return click.option("--name", callback=not_empty, help=help)
+
+
+def yes_option(help: str = YES_HELP) -> Callable[[F], F]:
+    return click.option("-y", "--yes", "assume_yes", is_flag=True, help=help)
+
+
+def verbose_option(func: F) -> F:
+    return click.option("-v", "--verbose", is_flag=True,
+                        help="Show every command and its output.")(func)
+
+
 def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(func)
+
+
+def common_options(func: F) -> F:
+    """--name, -y/--yes and -v/--verbose, in that order: commands that may ask, then change."""
+    return name_option()(yes_option()(verbose_option(func)))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from airbox.cli.options import json_option
+from airbox.cli.options import json_option, name_option
 
 EXAMPLES = """\b
 Examples:
@@ -25,7 +25,7 @@ Exit codes: 0 nothing failed (warnings allowed), 3 at least one check failed,
 
 
 @click.command(epilog=EXAMPLES)
-@click.option("--name", help="Which data plane (optional when there is only one).")
+@name_option()
 @click.option("--answers", "answers_file", type=click.Path(path_type=Path),
               help="Answers file (YAML) with the data plane's settings.")
 @click.option("--control-plane-url",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from airbox.cli.options import name_option
+
 EXAMPLES = """\b
 Examples:
   airbox prune                       # the only installed data plane
@@ -23,7 +25,7 @@ Exit codes: 0 done (or nothing to remove), 1 some image could not be removed,
 
 
 @click.command(epilog=EXAMPLES)
-@click.option("--name", help="Which data plane (optional when there is only one).")
+@name_option()
 def prune(name: str | None) -> int:
     """Remove connector images no pod uses from the kind node."""
     from airbox.ops.prune import prune_command

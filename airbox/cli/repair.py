@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from airbox.cli.options import name_option, verbose_option
+
 EXAMPLES = """\b
 Examples:
   airbox repair                       # the only installed data plane
@@ -26,8 +28,8 @@ and the next command are printed), 2 bad usage, 3 not installed.
 
 
 @click.command(epilog=EXAMPLES)
-@click.option("--name", help="Which data plane (optional when there is only one).")
-@click.option("-v", "--verbose", is_flag=True, help="Show every command and its output.")
+@name_option()
+@verbose_option
 def repair(name: str | None, verbose: bool) -> int:
     """Bring the data plane back to healthy without asking anything."""
     from airbox.ops.repair import repair_command

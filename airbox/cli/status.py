@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from airbox.cli.options import json_option
+from airbox.cli.options import json_option, name_option, verbose_option
 
 EXAMPLES = """\b
 Examples:
@@ -27,11 +27,11 @@ Exit codes: 0 healthy, 1 degraded or unhealthy, 3 not installed,
 
 
 @click.command(epilog=EXAMPLES)
-@click.option("--name", help="Which data plane (optional when there is only one).")
+@name_option()
 @json_option
-@click.option("-v", "--verbose", is_flag=True, help="Show every command and its output.")
+@verbose_option
 def status(name: str | None, as_json: bool, verbose: bool) -> int:
-    """Say whether the data plane is healthy, and if not, why and what to do.
+    """Say whether the data plane is healthy and, if not, why and what to do next.
 
     Every probe runs at once and none can make status fail: Docker down, a deleted
     cluster or a removed release are reported as findings.

@@ -39,7 +39,7 @@ so running it again finishes the job), 2 bad usage (no terminal and no --yes).
 @common_options
 def uninstall(name: str | None, assume_yes: bool, verbose: bool, deregister: bool,
               keep_state: bool) -> int:
-    """Remove the data plane airbox installed: release, cluster, state.
+    """Remove what airbox installed: the release, the kind cluster it made, the state.
 
     Lists what it will remove and asks first (--yes to skip the question).
     """

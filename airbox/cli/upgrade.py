@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from airbox.cli.options import name_option, verbose_option
+
 EXAMPLES = """\b
 Examples:
   airbox upgrade --dry-run                 # what would change; changes nothing
@@ -27,13 +29,13 @@ installed, 5 the upgrade failed (rolled back; the message says why).
 
 
 @click.command(epilog=EXAMPLES)
-@click.option("--name", help="Which data plane (optional when there is only one).")
+@name_option()
 @click.option("--chart-version", metavar="V",
               help="The chart version to move to (default: the one this airbox pins).")
 @click.option("--chart", metavar="PATH|URL",
               help="A local or mirrored chart archive to use from now on.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
-@click.option("-v", "--verbose", is_flag=True, help="Show every command and its output.")
+@verbose_option
 def upgrade(name: str | None, chart_version: str | None, chart: str | None, dry_run: bool,
             verbose: bool) -> int:
     """Upgrade the data plane's chart (and Kubernetes) version, showing the plan first."""

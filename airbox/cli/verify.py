@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from airbox.cli.options import json_option, name_option, verbose_option
+
 EXAMPLES = """\b
 Examples:
   airbox verify                                  # throwaway faker -> dev-null sync
@@ -19,7 +21,7 @@ timed out, or ran elsewhere; 3 not installed; 4 control plane (API) error; 130 i
 
 
 @click.command(epilog=EXAMPLES)
-@click.option("--name", help="Which data plane (optional when there is only one).")
+@name_option()
 @click.option("--workspace", help="A workspace routed to this data plane's region (name or "
                                   "id; default: the first one).")
 @click.option("--connection", help="Sync this existing connection instead of a throwaway one.")
@@ -28,11 +30,11 @@ timed out, or ran elsewhere; 3 not installed; 4 control plane (API) error; 130 i
                                            "later runs leave them alone).")
 @click.option("--timeout", default="15m", show_default=True,
               help="Give up (and cancel the job) after this long: 15m, 90s, 1h.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("-v", "--verbose", is_flag=True, help="Show every command and its output.")
+@json_option
+@verbose_option
 def verify(name: str | None, workspace: str | None, connection: str | None, keep: bool,
            timeout: str, as_json: bool, verbose: bool) -> int:
-    """Run one real sync through this data plane: the proof that it runs work.
+    """Run one real sync through this data plane and show that it ran here.
 
     Creates a throwaway faker source, dev-null destination and connection in a workspace
     routed to this data plane's region (all three named airbox-verify-<name>-...), runs

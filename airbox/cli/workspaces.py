@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from airbox.cli.options import name_option, yes_option
+
 EXAMPLES = """\b
 Examples:
   airbox workspaces                               # which workspaces use this region
@@ -17,7 +19,7 @@ Examples:
 
 
 @click.command(epilog=EXAMPLES)
-@click.option("--name", help="Which data plane (optional when there is only one).")
+@name_option()
 @click.option("--assign", multiple=True, metavar="W",
               help="Route workspace W (name or id) to this data plane's region; repeatable.")
 @click.option("--unassign", multiple=True, metavar="W",
@@ -26,7 +28,7 @@ Examples:
               show_default=True, help="Output format.")
 @click.option("--force-route", is_flag=True,
               help="Move a workspace that uses another self-managed region without asking.")
-@click.option("-y", "--yes", "assume_yes", is_flag=True, help="Never prompt.")
+@yes_option("Never prompt.")
 def workspaces(name: str | None, assign: tuple[str, ...], unassign: tuple[str, ...],
                output: str, force_route: bool, assume_yes: bool) -> int:
     """List the workspaces and the region each uses; route some to this data plane.
