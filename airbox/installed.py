@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,6 +244,8 @@ def load_installed(name: str, environ: Mapping[str, str] | None = None) -> Insta
         ) from None
     settings = with_saved_credentials(settings, state)
     register_state_secrets(state)
+    # The proxy it was installed with, whatever this shell says.
+    use_proxy(settings)
     return Installed(state, answers, settings)
 
 
@@ -352,3 +355,46 @@ def why(exc: BaseException) -> str:
 def not_found(exc: BaseException) -> bool:
     text = exc.output_tail if isinstance(exc, ToolError) else str(exc)
     return "not found" in text.lower() or "notfound" in text.lower()
+
+
+# ------------------------------------------------------------------ the proxy
+#
+# Every HTTP client airbox makes reads the proxy from the process environment (httpx's
+# ``trust_env``, as curl and Go programs do), and every tool inherits it
+# (``runner.child_environment``: kind copies it into the node's containerd, helm fetches
+# the chart through it). So the settings' proxy is put there once the settings are known:
+# a day-2 command run from a shell without HTTPS_PROXY uses the proxy the data plane was
+# installed with. The metadata service is in NO_PROXY (and its client ignores the
+# environment altogether): it is link-local.
+
+
+def use_proxy(settings: Settings) -> None:
+    """Route this process's calls and tools through ``settings``' proxy (if any)."""
+    from airbox.render.proxy import proxy_env
+
+    os.environ.update(proxy_env(settings))
+
+
+def use_proxy_answers(answers: Mapping[str, Any]) -> None:
+    """The same from answers not yet validated (preflight before the questions): only a
+    proxy URL that parses is used."""
+    from airbox.config.settings import (
+        CLUSTER_PREFIX,
+        DEFAULT_NAMESPACE,
+        NODE_SUFFIX,
+        network_from,
+        network_problems,
+    )
+    from airbox.render.proxy import env_of, inside
+
+    section = answers.get("network")
+    if not isinstance(section, dict) or network_problems(section):
+        return
+    network = network_from(section)
+    if network is None:
+        return
+    name = answers.get("name")
+    node = f"{CLUSTER_PREFIX}{name}{NODE_SUFFIX}" if isinstance(name, str) and name else None
+    namespace = str(answers.get("namespace") or DEFAULT_NAMESPACE)
+    entries = list(dict.fromkeys([*network.no_proxy, *inside(namespace, node)]))
+    os.environ.update(env_of(network, entries))

@@ -43,6 +43,8 @@ IS = "tests/test_install_steps.py::"
 RT = "tests/test_registration.py::"
 # The private registry (answers images) is pinned in one file of its own.
 RG = "tests/test_registry.py"
+# The proxy (answers network) likewise.
+PX = "tests/test_proxy.py"
 
 
 def _m(module: str, original: str, replacement: str, description: str,
@@ -194,6 +196,8 @@ MUTANTS: list[Mutant] = [
     _m("settings", "        problems.extend(images_problems(images))", "        pass",
        "a malformed images section (a scheme in the registry, half credentials) is accepted",
        (RG,)),
+    _m("settings", "        problems.extend(network_problems(network))", "        pass",
+       "a malformed proxy (no scheme, a bad port, a short password) is accepted", (PX,)),
     # --------------------------------------------------------------- manifests
     _m("manifests", '"clientSecretSecretKey": DATA_PLANE_CLIENT_SECRET_KEY,',
        '"clientSecretSecretKey": DATA_PLANE_CLIENT_ID_KEY,',
@@ -286,6 +290,10 @@ MUTANTS: list[Mutant] = [
        "pass", "connector images are still pulled from Docker Hub", (RG,)),
     _m("manifests", 'scheme = "http" if images.insecure else "https"', 'scheme = "https"',
        "an insecure (plain HTTP) registry is still spoken to over TLS", (RG,)),
+    _m("manifests", "    env += proxy.pod_env(SECRET_NAME, settings)", "    pass",
+       "the workload launcher gets no proxy: its calls to the control plane go direct", (PX,)),
+    _m("manifests", "    data.update(proxy.secret_data(settings))", "    pass",
+       "the Secret lacks the proxy keys the launcher's secretKeyRefs name", (PX,)),
     # ----------------------------------------------------------------- install
     _m("install", "ctx.state.kubeconfig.chmod(SECRET_FILE)", "ctx.state.kubeconfig.chmod(0o644)",
        "the kubeconfig (cluster-admin credentials) is left world-readable",

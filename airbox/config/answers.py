@@ -179,6 +179,31 @@ def load_answers_file(path: Path, environ: Mapping[str, str] | None = None) -> d
     return result
 
 
+# The proxy variables every HTTP client reads, upper case first (kind's order): at install
+# time they become the ``network`` answers, saved so later commands use the same proxy.
+PROXY_ENV: dict[str, str] = {"HTTPS_PROXY": "httpsProxy", "HTTP_PROXY": "httpProxy",
+                             "NO_PROXY": "noProxy"}
+
+
+def env_network(environ: Mapping[str, str] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """(the ``network`` answers the proxy variables give, the variables used). Only with a
+    proxy: a NO_PROXY alone says nothing to save."""
+    environ = os.environ if environ is None else environ
+    network: dict[str, Any] = {}
+    used: list[str] = []
+    for var, key in PROXY_ENV.items():
+        for name in (var, var.lower()):
+            if environ.get(name, "").strip():
+                network[key] = environ[name].strip()
+                used.append(name)
+                break
+    if not network.keys() & {"httpsProxy", "httpProxy"}:
+        return {}, []
+    data = {"network": network}
+    register_secrets(data)
+    return data, used
+
+
 def env_answers(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     environ = os.environ if environ is None else environ
     data: dict[str, Any] = {}
@@ -208,6 +233,30 @@ def register_secrets(answers: Mapping[str, Any]) -> None:
         content = inline_service_account(get_path(answers, path))
         if content is not None:
             REDACTOR.add(content, *_key_secrets(content))
+    register_proxy_secrets(answers)
+
+
+def register_proxy_secrets(answers: Mapping[str, Any]) -> None:
+    """The proxy's password, never the whole URL: the URL is shown (without it), and a
+    tool's environment keeps a variable whose whole value is a known secret out."""
+    import base64
+    from urllib.parse import unquote, urlsplit
+
+    from airbox.config.settings import proxy_passwords
+
+    for key in ("httpsProxy", "httpProxy"):
+        url = get_path(answers, ("network", key))
+        if not isinstance(url, str):
+            continue
+        passwords = proxy_passwords(url)
+        REDACTOR.add(*passwords)
+        try:
+            user = unquote(urlsplit(url).username or "")
+        except ValueError:
+            user = ""
+        for password in passwords:
+            # The Proxy-Authorization header carries base64("user:password").
+            REDACTOR.add(base64.b64encode(f"{user}:{unquote(password)}".encode()).decode())
 
 
 def _key_secrets(content: str) -> list[str]:
@@ -237,6 +286,17 @@ def split_secrets(answers: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str,
         parent = get_path(public, path[:-1]) if len(path) > 1 else public
         if isinstance(parent, dict):
             parent.pop(path[-1], None)
+    # A proxy URL with a password: whole in the secrets, without the password in public
+    # (so settings.yaml still says which proxy); the secrets' copy wins when both load.
+    from airbox.config.settings import proxy_passwords, without_password
+
+    network = public.get("network")
+    if isinstance(network, dict):
+        for key in ("httpsProxy", "httpProxy"):
+            url = network.get(key)
+            if isinstance(url, str) and proxy_passwords(url):
+                set_path(secret, ("network", key), url)
+                network[key] = without_password(url)
     return prune(public), secret
 
 

@@ -262,6 +262,10 @@ def gather(
     if inputs.answers_file is not None:
         file_layer = sources.load_answers_file(inputs.answers_file, environ)
     env_layer = sources.env_answers(environ)
+    # The proxy variables count at install time only: saved, they are what later commands
+    # use (a day-2 command's shell may have none).
+    network_layer, proxy_vars = sources.env_network(environ)
+    env_layer = sources.deep_merge(env_layer, network_layer)
     flag_layer = flag_answers(inputs.flags)
 
     used: list[str] = []
@@ -275,7 +279,7 @@ def gather(
     merged = layer_over_saved(saved, file_layer)
     if inputs.answers_file is not None:
         used.append(f"answers file {inputs.answers_file}")
-    env_vars = [var for var in sources.ENV_ANSWERS if environ.get(var)]
+    env_vars = [var for var in sources.ENV_ANSWERS if environ.get(var)] + proxy_vars
     if env_vars:
         used.append("environment (" + ", ".join(env_vars) + ")")
     if flag_layer:

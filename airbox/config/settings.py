@@ -423,6 +423,23 @@ class Images:
 
 
 @dataclass(frozen=True)
+class Network:
+    """An HTTP proxy every outbound call goes through (answers ``network``, or
+    HTTPS_PROXY/HTTP_PROXY/NO_PROXY at install time). A proxy URL may carry
+    ``user:password@``: the password is a secret."""
+
+    https_proxy: str | None = None
+    http_proxy: str | None = None
+    # What the user gave, before airbox adds what must stay inside (render/proxy.py).
+    no_proxy: tuple[str, ...] = ()
+
+    @property
+    def passwords(self) -> list[str]:
+        """The proxies' passwords (percent-decoded and as written): to be masked."""
+        return proxy_passwords(self.https_proxy, self.http_proxy)
+
+
+@dataclass(frozen=True)
 class Settings:
     name: str
     namespace: str
@@ -439,6 +456,8 @@ class Settings:
     workspaces: tuple[str, ...] = ()
     # A private registry or mirror; None: the public registries.
     images: Images | None = None
+    # An HTTP proxy for every outbound call; None: direct.
+    network: Network | None = None
 
     @property
     def release(self) -> str:
@@ -506,6 +525,7 @@ class Settings:
             workspaces=tuple(str(w).strip() for w in answers.get("workspaces") or ()
                              if str(w).strip()),
             images=_images(_mapping(answers.get("images"))),
+            network=network_from(_mapping(answers.get("network"))),
         )
 
 
@@ -522,6 +542,42 @@ def _images(section: Mapping[str, Any]) -> Images | None:
         ca_file=str(section["caFile"]) if section.get("caFile") else None,
         insecure=section.get("insecure") is True,
     )
+
+
+def network_from(section: Mapping[str, Any]) -> Network | None:
+    https = str(section.get("httpsProxy") or "").strip() or None
+    http = str(section.get("httpProxy") or "").strip() or None
+    if https is None and http is None:
+        return None
+    return Network(https, http, tuple(no_proxy_entries(section.get("noProxy"))))
+
+
+def no_proxy_entries(value: Any) -> list[str]:
+    """``noProxy`` as a list: a comma-separated string (as NO_PROXY is) or a list."""
+    items = value.split(",") if isinstance(value, str) else (
+        [str(v) for v in value] if isinstance(value, list) else [])
+    return [item.strip() for item in items if item.strip()]
+
+
+def proxy_passwords(*urls: str | None) -> list[str]:
+    """The passwords in proxy URLs, as written and percent-decoded."""
+    from urllib.parse import unquote
+
+    found: list[str] = []
+    for url in urls:
+        if not url:
+            continue
+        try:
+            password = urlsplit(url).password
+        except ValueError:
+            password = None
+        if not password:
+            # An unparseable URL may still hold user:password@: mask what sits there.
+            match = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@:]*:([^/@]+)@", url)
+            password = match.group(1) if match else None
+        if password:
+            found += [password, unquote(password)]
+    return list(dict.fromkeys(found))
 
 
 def default_api_url(edition: str, url: str) -> str:
@@ -595,6 +651,21 @@ def without_userinfo(url: str) -> str:
     """``url`` with any ``user:password@`` replaced by ``***@``: safe to echo back."""
     return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)?[^/?#@\s]*@", lambda m: (m.group(1) or "")
                   + "***@", url, count=1)
+
+
+def without_password(url: str) -> str:
+    """``url`` with the password of its ``user:password@`` dropped (the user kept)."""
+    from urllib.parse import urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return without_userinfo(url)
+    # The host follows the last '@' (as urlsplit reads it): a password may hold one.
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return urlunsplit(parts._replace(netloc=f"{userinfo.split(':', 1)[0]}@{host}"))
 
 
 # How an inline key is named in messages: its content is a credential, never echoed.
@@ -830,6 +901,10 @@ def validate(answers: Mapping[str, Any], *, require_credentials: bool = True) ->
     if images is not None:
         problems.extend(images_problems(images))
 
+    network = answers.get("network")
+    if network is not None:
+        problems.extend(network_problems(network))
+
     cluster = _mapping(answers.get("cluster"))
     kubeconfig = cluster.get("kubeconfig")
     if _nonempty(kubeconfig) and not Path(str(kubeconfig)).expanduser().is_file():
@@ -923,6 +998,81 @@ def images_problems(images: Any) -> list[Problem]:
         if "username" in given and ":" in str(pull["username"]):
             add("images.pullSecret.username", "cannot contain ':'",
                 "registries take user:password; a ':' in the user name breaks it")
+    return found
+
+
+_NETWORK_KEYS = ("httpsProxy", "httpProxy", "noProxy")
+# A NO_PROXY entry: *, a host or domain (with an optional leading dot or *.), an IPv4/IPv6
+# address or CIDR range, each with an optional :port.
+_NO_PROXY_ENTRY = re.compile(r"^(\*|(\*?\.)?[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?(/\d{1,3})?"
+                             r"(:\d{1,5})?|\[?[0-9A-Fa-f:.]+\]?(/\d{1,3})?)$")
+
+
+def proxy_url_problem(value: Any) -> str | None:
+    """Why ``value`` is not a proxy URL (http(s)://[user:password@]host[:port]), or None.
+    Never echoes the password."""
+    if not isinstance(value, str) or not value.strip():
+        return "must be a URL such as http://proxy.example.com:3128"
+    shown = repr(without_userinfo(value))
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        return f"{shown} has an invalid port (a number from 1 to 65535)"
+    if parts.scheme not in ("http", "https"):
+        return f"{shown} is not an http:// or https:// URL"
+    if not host:
+        return f"{shown} has no host"
+    if port == 0:
+        return f"{shown} has an invalid port (a number from 1 to 65535)"
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return f"{shown} has a path; a proxy is only scheme, host and port"
+    return None
+
+
+def network_problems(network: Any) -> list[Problem]:
+    """What is wrong with the ``network`` section (an HTTP proxy)."""
+    from airbox.redact import MIN_SECRET_LENGTH
+
+    found: list[Problem] = []
+    fix = "give http://[user:password@]host[:port], e.g. http://proxy.corp.example:3128"
+    if not isinstance(network, dict):
+        return [Problem("network", "must be a mapping",
+                        "network: {httpsProxy: http://proxy.corp.example:3128}")]
+    for key in network:
+        if key not in _NETWORK_KEYS:
+            found.append(Problem(f"network.{key}", "is not a field of network",
+                                 "use " + ", ".join(_NETWORK_KEYS)))
+    given = [key for key in ("httpsProxy", "httpProxy") if _nonempty(network.get(key))]
+    if not given:
+        found.append(Problem("network.httpsProxy", "is required with network",
+                             "give the proxy, e.g. httpsProxy: http://proxy.corp.example:3128"))
+    for key in given:
+        value = network[key]
+        problem = proxy_url_problem(value)
+        if problem:
+            found.append(Problem(f"network.{key}", problem, fix))
+            continue
+        for password in proxy_passwords(value)[:1]:
+            if len(password) < MIN_SECRET_LENGTH:
+                found.append(Problem(
+                    f"network.{key}",
+                    f"has a password shorter than {MIN_SECRET_LENGTH} characters: airbox "
+                    "could not keep it out of its output", "use the real credential"))
+    no_proxy = network.get("noProxy")
+    if no_proxy is not None:
+        if not isinstance(no_proxy, (str, list)) or (isinstance(no_proxy, list) and not all(
+                isinstance(item, str) for item in no_proxy)):
+            found.append(Problem("network.noProxy", "must be a comma-separated string or a "
+                                 "list of hosts", "e.g. noProxy: .corp.example,10.0.0.0/8"))
+        else:
+            bad = [entry for entry in no_proxy_entries(no_proxy)
+                   if not _NO_PROXY_ENTRY.match(entry)]
+            if bad:
+                found.append(Problem("network.noProxy", "has entries that are not hosts, "
+                                     "domains or address ranges: " + ", ".join(map(repr, bad)),
+                                     "e.g. noProxy: .corp.example,10.0.0.0/8,db.internal"))
     return found
 
 

@@ -1263,7 +1263,10 @@ def install_command(
         # cannot work is found before anything is typed (a dry run checks nothing).
         if dry_run:
             return
+        from airbox.installed import use_proxy_answers
         from airbox.ops.preflight.command import before_questions
+
+        use_proxy_answers(known)
 
         early["report"] = before_questions(
             known, term=term, ignore_failures=ignore_preflight_failures,
@@ -1294,6 +1297,9 @@ def install_command(
         before_questions=preflight_first)
     if "dataPlane" in unchecked:
         options = dataclasses.replace(options, recheck_credentials=True)
+    from airbox.installed import use_proxy
+
+    use_proxy(settings)
     state = StateDir.for_name(settings.name)
     if dry_run:
         files = Generated(dry_run_dir(state, output_dir))

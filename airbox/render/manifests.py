@@ -28,7 +28,7 @@ from airbox.config.settings import (
     Settings,
     load_service_account,
 )
-from airbox.render import secretrefs
+from airbox.render import proxy, secretrefs
 
 SECRET_NAME = "airbyte-config-secrets"
 MANAGED_BY_LABEL = {"app.kubernetes.io/managed-by": "airbox"}
@@ -202,6 +202,7 @@ def secret_data(settings: Settings, *, placeholder_credentials: bool = False,
             data[GCP_CREDENTIALS_KEY] = data.get(_gcs_secret_key(), "")
     elif local_credentials is not None:
         data[STORAGE_ACCESS_KEY_KEY], data[STORAGE_SECRET_KEY_KEY] = local_credentials
+    data.update(proxy.secret_data(settings))
     return data
 
 
@@ -362,6 +363,10 @@ def _launcher_extras(settings: Settings) -> dict[str, list[dict[str, Any]]]:
         env.append({"name": CONNECTOR_REGISTRY_ENV, "value": images.registry})
         if images.has_credentials:
             env.append({"name": JOB_PULL_SECRET_ENV, "value": PULL_SECRET_NAME})
+    # The proxy, from the Secret (its URL may hold a password): the launcher's calls to
+    # the control plane and the cloud go through it (render/proxy.py says how the JVM
+    # takes it).
+    env += proxy.pod_env(SECRET_NAME, settings)
     if env:
         extras["extraEnv"] = env
     return extras

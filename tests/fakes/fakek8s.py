@@ -2266,10 +2266,11 @@ def kind_create_cluster(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     nodes = node_names(name, config)
     port = int(((config.get("networking") or {}).get("apiServerPort")) or 0) or free_port(ctx)
     node_image = node_image_env()
+    proxy_env = kind_proxy_env(config, nodes)
     ctx.err(f'Creating cluster "{name}" ...')
     ctx.err(f" ✓ Ensuring node image ({image}) 🖼")
     if node_image:
-        create_node_containers(ctx, name, nodes, node_image)
+        create_node_containers(ctx, name, nodes, node_image, proxy_env)
     ctx.err(" ✓ Preparing nodes 📦 " + "📦 " * (len(nodes) - 1))
     rec = new_cluster(
         ctx,
@@ -2281,6 +2282,8 @@ def kind_create_cluster(ctx: Ctx, opts: Obj, args: list[str]) -> int:
         kube_name=f"kind-{name}",
         image=image,
     )
+    # What the node's containerd (and every container kind starts there) runs with.
+    rec["nodeEnv"] = proxy_env
     ctx.clusters()[name] = rec
     ctx.live[name] = True
     ctx.dirty = True
@@ -2314,7 +2317,32 @@ def kind_create_cluster(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     return 0
 
 
-def create_node_containers(ctx: Ctx, name: str, nodes: list[tuple[str, str]], image: str) -> None:
+def kind_proxy_env(config: Obj, nodes: list[tuple[str, str]]) -> dict[str, str]:
+    """The proxy variables kind passes into each node container (``docker run -e``), as
+    kind v0.31 builds them from its own environment: pkg/cluster/internal/providers/common/
+    proxy.go (HTTP_PROXY, HTTPS_PROXY, NO_PROXY, upper case first, then lower; NO_PROXY
+    gains the service and pod subnets) and providers/docker/provision.go getProxyEnv (then
+    the docker network's subnets, the node names and the .svc names). Nothing without a
+    proxy variable. (The docker network's subnets are left out here: the fake has none.)"""
+    networking = config.get("networking") or {}
+    envs: dict[str, str] = {}
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
+        value = os.environ.get(var) or os.environ.get(var.lower()) or ""
+        if value:
+            envs[var] = envs[var.lower()] = value
+    if not envs:
+        return {}
+    entries = [envs["NO_PROXY"]] if envs.get("NO_PROXY") else []
+    entries += [networking.get("serviceSubnet") or "10.96.0.0/16",
+                networking.get("podSubnet") or "10.244.0.0/16"]
+    entries += [node for node, _ in nodes]
+    entries += [".svc", ".svc.cluster", ".svc.cluster.local"]
+    envs["NO_PROXY"] = envs["no_proxy"] = ",".join(entries)
+    return envs
+
+
+def create_node_containers(ctx: Ctx, name: str, nodes: list[tuple[str, str]], image: str,
+                           environment: dict[str, str] | None = None) -> None:
     import docker.errors
 
     client = docker_client()
@@ -2334,6 +2362,7 @@ def create_node_containers(ctx: Ctx, name: str, nodes: list[tuple[str, str]], im
                     ["sleep", "infinity"],
                     name=node,
                     hostname=node,
+                    environment=environment or {},
                     detach=True,
                     network_mode="none",
                     restart_policy={"Name": "no"},

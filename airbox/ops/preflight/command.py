@@ -115,6 +115,11 @@ def subject_from_inputs(
             problems.append(Problem("controlPlane.url", problem, "use https://host[/path]"))
     if problems:
         raise InvalidSettings(problems, source=str(answers_file or "the flags"))
+    from airbox.installed import use_proxy_answers
+
+    # The network checks go through the data plane's proxy, as its install would.
+    merged = sources.deep_merge(merged, sources.env_network(environ)[0])
+    use_proxy_answers(merged)
     return Subject.from_answers(merged)
 
 

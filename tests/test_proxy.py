@@ -1,0 +1,216 @@
+"""An HTTP proxy (answers ``network``, or HTTPS_PROXY/HTTP_PROXY/NO_PROXY at install time)
+reaches every hop: airbox's own calls, the kind node, the workload launcher (and, through
+the Secret's keys, the job pods); its password stays in the Secret and 0600 files.
+
+The launcher's side is rendered on the real airbyte-data-plane chart (as
+tests/test_chart_contract.py does); the rest runs the real airbox executable.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import stat
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from airbox.config.settings import Settings, validate
+from airbox.render import chartcheck, manifests
+from airbox.render import proxy as proxies
+from tests import answers_factory as af
+from tests.helpers import airbox_bin, airbox_env
+from tests.test_chart_contract import generated, pinned, render
+
+__all__ = ["pinned"]  # the module-scoped fixture of the real chart
+
+USER = "svc-airbox"
+PASSWORD = "pr0xy-pass-7f3e9a1c"
+PROXY = f"http://{USER}:{PASSWORD}@proxy.corp.example:3128"
+SHOWN = f"http://{USER}@proxy.corp.example:3128"
+BASIC = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+
+
+def with_proxy(tmp_path: Path, st: str = "default", **network: Any) -> dict[str, Any]:
+    answers = af.answers("vault", st, directory=tmp_path)
+    answers["network"] = {"httpsProxy": PROXY, "httpProxy": PROXY,
+                          "noProxy": ".corp.example,10.20.0.0/16", **network}
+    return answers
+
+
+def run(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    full = airbox_env(**env)
+    for var in ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy",
+                "no_proxy"):
+        if var not in env:
+            full.pop(var, None)
+    return subprocess.run([airbox_bin(), *args], capture_output=True, text=True,
+                          env=full, cwd=cwd, timeout=60)
+
+
+def pod_env(container: chartcheck.Container) -> dict[str, dict[str, Any]]:
+    return {e["name"]: e for e in container.spec.get("env") or []}
+
+
+# ------------------------------------------------------------------ the launcher
+
+
+@pytest.mark.parametrize("st", ["default", "s3-keys"])
+def test_the_launcher_takes_the_proxy_from_the_secret(
+        pinned: Any, tmp_path: Path, st: str) -> None:
+    answers = with_proxy(tmp_path, st)
+    assert validate(answers) == []
+    settings = Settings.from_answers(answers)
+    data, secret, values = generated(settings)
+    docs = render(pinned, values, settings.release, settings.namespace)
+    assert chartcheck.pod_problems(docs, secret) == []
+    launcher = next(c for c in chartcheck.containers(docs) if c.workload.startswith("Deploy"))
+    env = pod_env(launcher)
+    # Each proxy variable is a secretKeyRef to a key of airbox's Secret, never a value.
+    refs = {name: env[name]["valueFrom"]["secretKeyRef"]
+            for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy",
+                         "NO_PROXY", "no_proxy", "JAVA_TOOL_OPTIONS")}
+    for name, ref in refs.items():
+        assert "value" not in env[name], name
+        assert ref == {"name": manifests.SECRET_NAME, "key": name.upper()}
+    stored = secret["stringData"]
+    assert set(proxies.PROXY_SECRET_KEYS) <= set(stored)
+    assert stored["HTTPS_PROXY"] == stored["HTTP_PROXY"] == PROXY
+    no_proxy = stored["NO_PROXY"].split(",")
+    # What the user gave, then what must stay inside.
+    assert no_proxy[:2] == [".corp.example", "10.20.0.0/16"]
+    for inside in ("10.96.0.0/16", "10.244.0.0/16", "10.96.0.1", ".svc", ".cluster.local",
+                   "localhost", "127.0.0.1", "169.254.169.254",
+                   f"airbox-minio.{settings.namespace}", settings.node_container):
+        assert inside in no_proxy, inside
+    # The JVM's HTTP clients (OkHttp, through the default ProxySelector) read system
+    # properties, not HTTPS_PROXY; no password there (it would not be used).
+    opts = stored["JAVA_TOOL_OPTIONS"].split()
+    assert opts[:4] == ["-Dhttps.proxyHost=proxy.corp.example", "-Dhttps.proxyPort=3128",
+                        "-Dhttp.proxyHost=proxy.corp.example", "-Dhttp.proxyPort=3128"]
+    hosts = opts[4].removeprefix("-Dhttp.nonProxyHosts=").split("|")
+    for inside in ("*.svc", "*.cluster.local", "10.96.*", "10.244.*", "10.20.*",
+                   "*.corp.example", "localhost", "127.0.0.1", "169.254.169.254"):
+        assert inside in hosts, inside
+    assert PASSWORD not in stored["JAVA_TOOL_OPTIONS"]
+    assert data == stored
+    # Nothing of the password in what Helm keeps or renders.
+    assert PASSWORD not in yaml.safe_dump(values) + yaml.safe_dump_all(docs)
+
+
+def test_without_a_proxy_nothing_is_added(pinned: Any, tmp_path: Path) -> None:
+    settings = Settings.from_answers(af.answers("vault", "default", directory=tmp_path))
+    assert settings.network is None
+    assert proxies.proxy_env(settings) == {}
+    _, secret, values = generated(settings)
+    assert not set(proxies.PROXY_SECRET_KEYS) & set(secret["stringData"])
+    docs = render(pinned, values, settings.release, settings.namespace)
+    launcher = next(c for c in chartcheck.containers(docs) if c.workload.startswith("Deploy"))
+    assert not {"HTTPS_PROXY", "JAVA_TOOL_OPTIONS"} & set(pod_env(launcher))
+
+
+def test_proxy_env_is_the_full_environment_every_hop_gets(tmp_path: Path) -> None:
+    settings = Settings.from_answers(with_proxy(tmp_path, httpProxy=None))
+    env = proxies.proxy_env(settings)
+    assert set(env) == {"HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"}
+    assert env["HTTPS_PROXY"] == env["https_proxy"] == PROXY
+    assert env["NO_PROXY"] == env["no_proxy"] == ",".join(proxies.no_proxy(settings))
+    # The Secret still has every key (a secretKeyRef to a missing key stops a pod).
+    assert proxies.secret_data(settings)["HTTP_PROXY"] == ""
+
+
+# ------------------------------------------------------------------ settings
+
+
+def test_every_network_problem_at_once(tmp_path: Path) -> None:
+    answers = af.answers("vault", "default", directory=tmp_path)
+    answers["network"] = {"httpsProxy": "socks5://proxy:1080", "httpProxy": "http://p:99999",
+                          "noProxy": "ok.example,bad entry", "proxy": "x"}
+    problems = {p.field: p.message for p in validate(answers)}
+    assert set(problems) >= {"network.httpsProxy", "network.httpProxy", "network.noProxy",
+                             "network.proxy"}
+    short = af.answers("vault", "default", directory=tmp_path)
+    short["network"] = {"httpsProxy": "http://u:short@proxy:3128/path"}
+    [problem] = [p for p in validate(short) if p.field.startswith("network")]
+    assert "path" in problem.message and "short" not in problem.message
+    short["network"] = {"httpsProxy": "http://u:short@proxy:3128"}
+    [problem] = [p for p in validate(short) if p.field.startswith("network")]
+    assert "shorter than" in problem.message and "short@" not in problem.message
+
+
+def test_bad_network_answers_exit_2_naming_every_problem(tmp_path: Path) -> None:
+    answers = af.answers("vault", "default", directory=tmp_path)
+    answers["network"] = {"httpsProxy": "proxy.corp.example:3128", "httpProxy": "ftp://x",
+                          "noProxy": ["a b"]}
+    path = af.write_answers(tmp_path / "answers.yaml", answers)
+    result = run("install", "--answers", str(path), "--dry-run", "--output-dir", "out",
+                 cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    for field in ("network.httpsProxy", "network.httpProxy", "network.noProxy"):
+        assert field in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def _scan(root: Path, allowed: set[str]) -> list[str]:
+    """Files under ``root`` holding the password that are not 0600 or not ``allowed``."""
+    bad = []
+    for file in root.rglob("*"):
+        if not file.is_file():
+            continue
+        text = file.read_bytes().decode("utf-8", "replace")
+        if PASSWORD in text or BASIC in text:
+            mode = stat.S_IMODE(file.stat().st_mode)
+            if file.name not in allowed or mode != 0o600:
+                bad.append(f"{file} ({oct(mode)})")
+    return bad
+
+
+@pytest.mark.parametrize("form", ["answers", "environment"])
+def test_the_proxy_is_saved_and_its_password_kept_in_0600_files(
+        tmp_path: Path, form: str) -> None:
+    answers = af.answers("vault", "default", directory=tmp_path)
+    env: dict[str, str] = {}
+    if form == "answers":
+        answers["network"] = {"httpsProxy": "${PROXY_URL}", "noProxy": ".corp.example"}
+        env["PROXY_URL"] = PROXY
+    else:
+        env.update(https_proxy=PROXY, NO_PROXY=".corp.example")
+    path = af.write_answers(tmp_path / "answers.yaml", answers)
+    home = tmp_path / "home"
+    result = run("install", "--answers", str(path), "--dry-run", "--output-dir", "out",
+                 cwd=tmp_path, AIRBOX_HOME=str(home), **env)
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "out"
+    assert _scan(out, {"secrets.yaml"}) == []
+    secret = yaml.safe_load((out / "secrets.yaml").read_text())["stringData"]
+    assert secret["HTTPS_PROXY"] == PROXY
+    assert secret["NO_PROXY"].startswith(".corp.example,")
+    plan = (out / "plan.json").read_text()
+    assert PASSWORD not in plan
+    assert PASSWORD not in result.stdout + result.stderr
+    if form == "environment":
+        assert "https_proxy" in result.stderr  # "Settings from ... environment (...)"
+
+
+def test_the_password_is_masked_and_split_from_the_settings(tmp_path: Path) -> None:
+    from airbox.config.answers import register_secrets, split_secrets
+    from airbox.redact import REDACTOR
+
+    answers = with_proxy(tmp_path)
+    public, secret = split_secrets(answers)
+    # settings.yaml names the proxy (and its user); credentials.yaml (0600) has it whole.
+    assert public["network"]["httpsProxy"] == public["network"]["httpProxy"] == SHOWN
+    assert PASSWORD not in json.dumps(public)
+    assert secret["network"] == {"httpsProxy": PROXY, "httpProxy": PROXY}
+    register_secrets(answers)
+    assert REDACTOR.mask(f"via {PROXY} now") == (
+        f"via http://{USER}:********@proxy.corp.example:3128 now")
+    assert REDACTOR.mask(f"Proxy-Authorization: Basic {BASIC}") == (
+        "Proxy-Authorization: Basic ********")
+    # A password with a reserved character, percent-encoded in the URL, in both forms.
+    encoded = "http://u:p%40ss-word-1@proxy:3128"
+    register_secrets({"network": {"httpsProxy": encoded}})
+    assert REDACTOR.mask("p%40ss-word-1 p@ss-word-1") == "******** ********"
