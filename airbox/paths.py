@@ -1,15 +1,34 @@
 """Where airbox keeps its state: ``$AIRBOX_HOME`` (default ``~/.airbyte/airbox``).
 
-Layout::
+Layout (directories 0700; (s): a secret, 0600). Files named here by a constant of another
+module say so; ``tests/test_paths.py`` keeps this list and those constants in step::
 
-    $AIRBOX_HOME/bin/                 downloaded kind/helm/kubectl
-    $AIRBOX_HOME/<name>/              one directory per data plane (0700)
-        settings.yaml                 non-secret settings
-        credentials.yaml              secret settings (0600)
-        values.yaml secrets.yaml kind-config.yaml plan.json
-        kubeconfig                    the kind cluster's kubeconfig (0600)
-        progress.json                 steps of the last install
-        logs/<timestamp>-<command>.log
+    $AIRBOX_HOME/
+        bin/                          kind, helm and kubectl airbox downloaded
+        interview.yaml (s)            answers of an interrupted interview (gather.KEPT_FILE)
+        preflight-warnings.json       warnings already shown in full, any data plane
+                                      (preflight.command.SEEN_WARNINGS_FILE)
+        <name>/                       one directory per data plane
+            settings.yaml             the settings, no secret values
+            credentials.yaml (s)      the secret settings
+            registration.json (s)     the registered data plane's ids and client
+                                      (registration.REGISTRATION_FILE)
+            token.json (s)            the cached API access token
+            values.yaml kind-config.yaml plan.json   generated, no secrets
+            secrets.yaml (s)          the generated Kubernetes Secret
+            pull-secret.yaml (s) registry-hosts.toml registry-ca.crt
+                                      a private registry: its pull Secret, containerd's
+                                      settings and CA for the node
+            storage.yaml storage-credentials.json (s) storage/
+                                      the local object store: manifests, keys, data
+            kubeconfig (s)            the kind cluster's kubeconfig
+            progress.json             the install's steps
+            preflight.json            the last preflight results
+            lock                      the pid and command changing the data plane now
+                                      (lock.LOCK_FILE)
+            dry-run/                  ``install --dry-run``'s files once the data plane
+                                      is installed (install.DRY_RUN_DIR)
+            logs/<time>-<pid>-<command>.log (s)   one per run of a changing command
 """
 
 from __future__ import annotations

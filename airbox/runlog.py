@@ -1,4 +1,4 @@
-"""One log file per run (``<state>/logs/<time>-<command>.log``, 0600), always redacted.
+"""One log file per run (``<state>/logs/<time>-<pid>-<command>.log``, 0600), always redacted.
 
 Everything the runner executes and everything the tools print goes here in full,
 so a failure message can point at it; the terminal shows only a summary.

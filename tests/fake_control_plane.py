@@ -1,6 +1,7 @@
 """A fake Airbyte control plane: a real HTTP server on 127.0.0.1 for airbox's tests.
 
-It follows docs/reference/airbyte-api.md: application credentials buy 900 s bearer
+It follows the API reference kept beside the project, with the chart archives
+(``../shared/reference/airbyte-api.md``): application credentials buy 900 s bearer
 tokens; regions and data planes need an organization admin and the self-managed-regions
 entitlement (403 otherwise); regions and data planes are listed as bare JSON arrays,
 organizations as ``{"data": [...]}``; the region list includes an Airbyte-managed region

@@ -1,7 +1,7 @@
 """Where settings come from, and how the layers combine.
 
 Lowest to highest precedence: saved settings of an earlier run < answers file <
-environment < flags. Prompts (``airbox.prompts``) fill what is still missing.
+environment < flags. Prompts (``airbox.config.prompts``) fill what is still missing.
 Everything here works on plain mappings shaped like the answers file.
 """
 
@@ -24,7 +24,7 @@ from airbox.redact import REDACTOR
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
-# Environment variables that stand for answers (product.md, "Environment variables").
+# Environment variables that stand for answers (the README, "Settings": **Environment**).
 ENV_ANSWERS: dict[str, tuple[str, ...]] = {
     "AIRBYTE_CLIENT_ID": ("registration", "clientId"),
     "AIRBYTE_CLIENT_SECRET": ("registration", "clientSecret"),

@@ -1,10 +1,12 @@
 """``airbox install``: the generated files, the plan, and the steps that deploy it.
 
-Order: preflight (run before the questions) → register (if asked) → write manifests →
-pull images (in the background) → kind cluster → load images → namespace → Secret → check the chart
-against the Secret → ``helm upgrade --install`` → verify. Each step looks at the
-real state first and does only what is missing, so a re-run after a failure or a
-Ctrl-C finishes the job; a changed setting or chart version means an upgrade.
+Order (``steps()``): preflight (run before the questions) → check the credentials and the
+workspaces to route → register (if asked) → write manifests → pull images (in the
+background) → kind cluster → its restart policy → pre-pull verify's connectors → load
+images → namespace → Secret → local object store (without a ``storage`` section) → check
+the chart against the Secret → ``helm upgrade --install`` → verify → route workspaces.
+Each step looks at the real state first and does only what is missing, so a re-run after
+a failure or a Ctrl-C finishes the job; a changed setting or chart version means an upgrade.
 """
 
 from __future__ import annotations

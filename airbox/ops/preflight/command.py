@@ -335,7 +335,7 @@ def before_questions(
 def install_step(ctx: Context, line: StepLine) -> None:
     """The install pipeline's preflight step: check, save, report, stop on failures.
 
-    When the same checks already ran before the questions (``ctx.hooks["early"]``, for
+    When the same checks already ran before the questions (``ctx.hooks["early_preflight"]``, for
     the same data plane and control plane), their report is reused, not run again.
     """
     from airbox.fsutil import ensure_private_dir
