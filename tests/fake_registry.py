@@ -43,7 +43,18 @@ class FakeRegistry:
     # (user, password): every request must carry them (HTTP Basic, as a registry asks
     # with 401 and WWW-Authenticate); refused requests are counted in ``refused``.
     credentials: tuple[str, str] | None = None
+    # With ``credentials``: the token flow of Docker Hub, Harbor, GitLab and ECR instead
+    # (distribution's docs/spec/auth/token.md): a 401 names a Bearer realm, ``/token``
+    # gives a token for the credentials as Basic auth (and says no to wrong ones), the
+    # token opens /v2/.
+    token_auth: bool = False
+    # Answer every request 403 (a registry that is there, and refuses everything: a
+    # closed network's stand-in); each is still recorded in ``requests``.
+    refuse_all: bool = False
     refused: list[str] = field(default_factory=list)
+    # Every request's method and path, in order.
+    requests: list[str] = field(default_factory=list)
+    tokens: set[str] = field(default_factory=set)
     pulls: list[str] = field(default_factory=list)
     blobs: dict[str, bytes] = field(default_factory=dict)
     manifest: bytes = b""
@@ -107,21 +118,52 @@ class FakeRegistry:
             def do_HEAD(self) -> None:
                 self.do_GET()
 
-            def _authorized(self) -> bool:
+            def _basic_ok(self) -> bool:
                 import base64
 
-                if registry.credentials is None:
-                    return True
+                assert registry.credentials is not None
                 expected = base64.b64encode(":".join(registry.credentials).encode()).decode()
                 return self.headers.get("Authorization") == f"Basic {expected}"
 
+            def _authorized(self) -> bool:
+                if registry.credentials is None:
+                    return True
+                if registry.token_auth:
+                    given = self.headers.get("Authorization", "")
+                    return given.startswith("Bearer ") and given[7:] in registry.tokens
+                return self._basic_ok()
+
+            def _token(self) -> None:
+                import secrets
+
+                if not self._basic_ok():
+                    registry.refused.append(self.path)
+                    self._send(401, b'{"details": "incorrect username or password"}',
+                               {"Content-Type": "application/json"})
+                    return
+                token = secrets.token_hex(16)
+                registry.tokens.add(token)
+                self._send(200, json.dumps({"token": token, "expires_in": 300}).encode(),
+                           {"Content-Type": "application/json"})
+
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
+                registry.requests.append(f"{self.command} {self.path}")
+                if registry.refuse_all:
+                    self._send(403, b'{"errors": [{"code": "DENIED", "message": '
+                                    b'"no route to this registry"}]}',
+                               {"Content-Type": "application/json"})
+                    return
+                if path == "/token" and registry.token_auth:
+                    self._token()
+                    return
                 if not self._authorized():
                     registry.refused.append(path)
+                    challenge = (f'Bearer realm="http://{registry.host}/token",'
+                                 'service="fake-registry"' if registry.token_auth
+                                 else 'Basic realm="fake-registry"')
                     self._send(401, b'{"errors": [{"code": "UNAUTHORIZED"}]}', {
-                        "Content-Type": "application/json",
-                        "WWW-Authenticate": 'Basic realm="fake-registry"'})
+                        "Content-Type": "application/json", "WWW-Authenticate": challenge})
                     return
                 if path == "/v2/":
                     self._send(200, b"{}", {"Content-Type": "application/json"})

@@ -69,6 +69,10 @@ def flag_answers(flags: Mapping[str, Any]) -> dict[str, Any]:
     workspaces = [str(w) for w in flags.get("workspace") or () if str(w).strip()]
     if workspaces:
         out["workspaces"] = workspaces
+    bundle = flags.get("bundle")
+    if bundle not in (None, ""):
+        # Saved absolute: a later run (a resume, repair) may start elsewhere.
+        out["bundle"] = str(Path(str(bundle)).expanduser().absolute())
     return out
 
 
@@ -238,7 +242,7 @@ def _flag_names(flags: Mapping[str, Any]) -> list[str]:
 
 
 _FLAG_KEYS = ("name", "namespace", "edition", "control_plane_url", "api_url", "chart_version",
-              "chart", "kube_context", "kubeconfig", "region", "organization_id")
+              "chart", "kube_context", "kubeconfig", "region", "organization_id", "bundle")
 
 
 def gather(

@@ -458,6 +458,9 @@ class Settings:
     images: Images | None = None
     # An HTTP proxy for every outbound call; None: direct.
     network: Network | None = None
+    # An offline bundle (airbox bundle create) the images, chart and tools come from,
+    # instead of the network; an absolute path.
+    bundle: str | None = None
 
     @property
     def release(self) -> str:
@@ -526,6 +529,8 @@ class Settings:
                              if str(w).strip()),
             images=_images(_mapping(answers.get("images"))),
             network=network_from(_mapping(answers.get("network"))),
+            bundle=(str(Path(str(answers["bundle"])).expanduser().absolute())
+                    if answers.get("bundle") else None),
         )
 
 
@@ -900,6 +905,7 @@ def validate(answers: Mapping[str, Any], *, require_credentials: bool = True) ->
     images = answers.get("images")
     if images is not None:
         problems.extend(images_problems(images))
+    problems.extend(bundle_problems(answers))
 
     network = answers.get("network")
     if network is not None:
@@ -913,6 +919,35 @@ def validate(answers: Mapping[str, Any], *, require_credentials: bool = True) ->
         add("cluster.kubeContext", "is required with a kubeconfig",
             "name the context to use (kubectl config get-contexts)")
     return problems
+
+
+def bundle_problems(answers: Mapping[str, Any]) -> list[Problem]:
+    """``bundle``: an existing file, for the kind cluster airbox makes, and not combined
+    with the sources it replaces (a chart source, a registry)."""
+    bundle = answers.get("bundle")
+    if not _nonempty(bundle):
+        return []
+    found: list[Problem] = []
+    if not isinstance(bundle, str):
+        return [Problem("bundle", "must be the path of a bundle file",
+                        "bundle: /srv/airbox-bundle.tar (made by `airbox bundle create`)")]
+    path = Path(bundle).expanduser()
+    if not path.is_file():
+        found.append(Problem("bundle", f"{bundle} does not exist" if not path.exists()
+                             else f"{bundle} is not a file",
+                             "give the file `airbox bundle create` wrote (--bundle FILE)"))
+    if _nonempty(_mapping(answers.get("cluster")).get("kubeContext")):
+        found.append(Problem("bundle", "works only with the kind cluster airbox creates",
+                             "for an existing cluster, push the images to your registry and "
+                             "set images.registry instead"))
+    if _nonempty(_mapping(answers.get("chart")).get("source")):
+        found.append(Problem("chart.source", "cannot be given with a bundle: the bundle "
+                             "carries the chart", "leave chart.source (--chart) out"))
+    if _nonempty(_mapping(answers.get("images")).get("registry")):
+        found.append(Problem("images.registry", "cannot be given with a bundle: the bundle "
+                             "carries every image the install needs",
+                             "leave images out, or install from the registry without --bundle"))
+    return found
 
 
 # host[:port] then optional /path segments, as image references name a registry.

@@ -48,6 +48,7 @@ from airbox.ops.preflight.facts import (
     HostFacts,
     HttpAnswer,
     ImdsFacts,
+    RegistryLogin,
     Subject,
     SystemFacts,
     bounded,
@@ -55,6 +56,7 @@ from airbox.ops.preflight.facts import (
     docker_problem,
     imds_facts,
     kubeconfig_files,
+    login_registry,
     looks_like_ec2,
     probe_http,
     proxied,
@@ -369,7 +371,11 @@ def _egress_fix(answer: HttpAnswer, p: Probe) -> str:
 
 
 def _reach(p: Probe, url: str, what: str) -> Verdict:
-    answer = p.http(url)
+    return _reach_answer(p, p.http(url), what)
+
+
+def _reach_answer(p: Probe, answer: HttpAnswer, what: str) -> Verdict:
+    url = answer.url
     host = answer.host
     if answer.status is not None:
         took = f"{(answer.received - answer.sent) * 1000:.0f} ms"
@@ -418,6 +424,17 @@ def check_tools(p: Probe) -> Verdict:
         if where is not None:
             found.append(where)
             continue
+        if p.subject.bundle:
+            # Offline: the bundle's binaries, never a download.
+            bundled = _bundled_tools(p.subject.bundle)
+            if bundled is None or tool in bundled:
+                found.append(f"{tool} (from the bundle)")
+            else:
+                problems.append((f"{tool} is not installed and the bundle has none",
+                                 f"install {tool} and set {var} to its path, or use a bundle "
+                                 "`airbox bundle create` made (it packs kind, helm and "
+                                 "kubectl)"))
+            continue
         os_name, arch = toolchain.platform_key()
         try:
             spec = versions.download_for(tool, os_name, arch)
@@ -441,6 +458,20 @@ def check_tools(p: Probe) -> Verdict:
     return passed(", ".join(found))
 
 
+def _bundled_tools(bundle: str) -> set[str] | None:
+    """The tools the bundle's manifest lists; None when it cannot be read here (the
+    install verifies the whole bundle before it changes anything)."""
+    from pathlib import Path
+
+    try:
+        from airbox.offline.archive import read_manifest
+
+        manifest = read_manifest(Path(bundle))
+    except Exception:
+        return None
+    return {item.name for item in manifest.items if item.kind == "binary"}
+
+
 def check_control_plane(p: Probe) -> Verdict:
     return _reach(p, p.subject.control_plane_url, "the control plane")
 
@@ -451,7 +482,17 @@ def check_api(p: Probe) -> Verdict:
     return _reach(p, p.subject.api_url, "the Airbyte API")
 
 
+def _from_bundle(p: Probe, what: str) -> Verdict | None:
+    """With a bundle: ``what`` comes from it, nothing is asked of the network."""
+    if not p.subject.bundle:
+        return None
+    return skipped(f"not needed: {what} from the bundle {p.subject.bundle}")
+
+
 def check_helm_repo(p: Probe) -> Verdict:
+    bundled = _from_bundle(p, "the chart comes")
+    if bundled is not None:
+        return bundled
     url = p.endpoints.helm_url(p.subject)
     if url is None:
         return skipped(f"not needed: the chart is the local file {p.subject.chart_source}")
@@ -459,8 +500,47 @@ def check_helm_repo(p: Probe) -> Verdict:
 
 
 def check_registry(p: Probe) -> Verdict:
+    bundled = _from_bundle(p, "every image comes")
+    if bundled is not None:
+        return bundled
+    if p.subject.image_registry and not p.endpoints.registry:
+        return _log_in(p, p.endpoints.registry_url(p.subject))
     # Docker Hub's /v2/ answers 401 to anonymous clients: that is reachable.
     return _reach(p, p.endpoints.registry_url(p.subject), "the image registry")
+
+
+def _log_in(p: Probe, url: str) -> Verdict:
+    """The private registry answers, and accepts the pull Secret's credentials."""
+    subject = p.subject
+    auth = subject.registry_auth
+    timeout = p.endpoints.timeout
+    login = bounded(lambda: login_registry(url, auth, timeout, subject.registry_ca),
+                    4 * timeout + 0.5) or RegistryLogin(url, None,
+                                                        answer=HttpAnswer(url, error="timeout"))
+    if login.verdict is None:
+        assert login.answer is not None
+        reached = _reach_answer(p, login.answer, "the image registry")
+        return reached
+    host = urlsplit(url).netloc
+    which = "images.pullSecret"
+    if login.verdict == "accepted":
+        return passed(f"the registry {host} accepted the credentials of {which} "
+                      f"({login.detail} auth)")
+    if login.verdict == "anonymous":
+        return passed(f"the registry {host} answered" + (
+            f" and asks for no credentials ({which} is not needed to log in)" if auth else
+            " and lets anonymous clients in"))
+    if login.verdict == "refused":
+        return failed(f"the registry {host} refused the credentials of {which} "
+                      f"({login.detail})",
+                      f"check {which}.username/password (or dockerConfigJson) for {host}; "
+                      "`docker login` with them shows the registry's own message")
+    if login.verdict == "wanted":
+        return failed(f"the registry {host} asks for credentials ({login.detail}) and "
+                      f"{which} gives none",
+                      f"set {which}: {{username, password}} (or dockerConfigJson) for {host}")
+    return warned(f"the registry {host} answered in an unexpected way ({login.detail})",
+                  f"check that {host} is a Docker registry (API v2: GET /v2/)")
 
 
 def clock_skew(answer: HttpAnswer) -> tuple[float, float] | None:

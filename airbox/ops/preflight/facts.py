@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
@@ -22,6 +22,7 @@ from airbox.config.settings import (
     CLOUD_URL,
     CLUSTER_PREFIX,
     DEFAULT_NAMESPACE,
+    Images,
     Settings,
     default_api_url,
 )
@@ -64,6 +65,12 @@ class Subject:
     image_registry_http: bool = False
     # The secrets manager or the storage authenticate with the VM's IAM role.
     instance_profile: bool = False
+    # The private registry's pull credentials (username, password), checked with it.
+    registry_auth: tuple[str, str] | None = field(default=None, repr=False)
+    # The CA the private registry's certificate is checked with (images.caFile).
+    registry_ca: str | None = None
+    # An offline bundle: the images, chart and tools come from it, not the network.
+    bundle: str | None = None
 
     @property
     def is_kind(self) -> bool:
@@ -92,6 +99,9 @@ class Subject:
                 and section.value("authenticationType") == "instanceProfile"
                 for section in (settings.secrets_manager,
                                 *([settings.storage.section] if settings.storage else []))),
+            registry_auth=_registry_auth(settings.images),
+            registry_ca=settings.images.ca_file if settings.images is not None else None,
+            bundle=settings.bundle,
         )
 
     @classmethod
@@ -123,11 +133,37 @@ class Subject:
                 _mapping(_mapping(answers.get(root)).get(section)).get("authenticationType")
                 == "instanceProfile"
                 for root, section in (("secretsManager", "awsSecretManager"), ("storage", "s3"))),
+            registry_auth=_registry_auth(_lenient_images(images)),
+            registry_ca=str(images["caFile"]) if images.get("registry")
+            and isinstance(images.get("caFile"), str) and images["caFile"] else None,
+            bundle=(str(Path(str(answers["bundle"])).expanduser().absolute())
+                    if isinstance(answers.get("bundle"), str) and answers["bundle"] else None),
         )
 
 
 def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _lenient_images(section: Mapping[str, Any]) -> Images | None:
+    """The answers' ``images`` as settings would read them; None when unusable."""
+    from airbox.config.settings import _images
+
+    try:
+        return _images(section) if isinstance(section.get("registry"), str) else None
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def _registry_auth(images: Images | None) -> tuple[str, str] | None:
+    """The pull Secret's username and password, as the host's pulls use them."""
+    from airbox.render.manifests import registry_auth
+
+    try:
+        auth = registry_auth(images)
+    except (ValueError, TypeError, AttributeError):  # a Docker config validation refuses
+        return None
+    return (auth["username"], auth["password"]) if auth else None
 
 
 def _image_registry(values: Mapping[str, Any]) -> str | None:
@@ -503,6 +539,96 @@ def probe_http(url: str, timeout: float) -> HttpAnswer:
         return HttpAnswer(url, sent=sent, received=time.time(), error="error", detail=str(exc))
 
 
+
+
+@dataclass(frozen=True)
+class RegistryLogin:
+    """A registry's ``GET /v2/`` with the pull credentials (registry API v2 auth)."""
+
+    url: str
+    # "accepted", "refused" (the credentials), "anonymous" (no credentials needed),
+    # "wanted" (it asks for credentials and none are given), "odd" (an answer that is
+    # none of these); None when nothing answered (``answer`` says why).
+    verdict: str | None
+    detail: str = ""
+    answer: HttpAnswer | None = None
+
+
+def _challenge(header: str) -> tuple[str, dict[str, str]]:
+    """``Bearer realm="...",service="..."`` -> ("bearer", {realm, service, ...})."""
+    import re as _re
+
+    scheme, _, rest = header.strip().partition(" ")
+    params = {k.lower(): v for k, v in _re.findall(r'([A-Za-z]+)="([^"]*)"', rest)}
+    return scheme.lower(), params
+
+
+def login_registry(url: str, auth: tuple[str, str] | None, timeout: float,
+                   ca_file: str | None = None) -> RegistryLogin:
+    """Log in to the registry at ``url`` (its ``/v2/``) as a pull would.
+
+    The registry API v2 way (distribution's token auth spec): an anonymous ``GET /v2/``;
+    a 401 names the scheme in ``WWW-Authenticate``. ``Basic``: the same request again with
+    the credentials. ``Bearer realm=...,service=...``: a token from the realm (asked with
+    the credentials as Basic auth, or anonymously without), then ``/v2/`` with it. The
+    credentials never leave in the URL, and only to the registry and its realm.
+    """
+    import httpx
+
+    sent = time.time()
+    verify: Any = ca_file if ca_file else True
+    try:
+        with httpx.Client(trust_env=True, timeout=httpx.Timeout(timeout), verify=verify,
+                          follow_redirects=False,
+                          headers={"User-Agent": f"airbox/{__version__} preflight"}) as client:
+            first = client.get(url)
+            answer = HttpAnswer(url, first.status_code, first.headers.get("date"), sent,
+                                time.time())
+            if first.status_code == 200:
+                return RegistryLogin(url, "anonymous", answer=answer)
+            if first.status_code != 401:
+                return RegistryLogin(url, "odd", f"HTTP {first.status_code}", answer)
+            scheme, params = _challenge(first.headers.get("www-authenticate", ""))
+            if scheme == "basic":
+                if auth is None:
+                    return RegistryLogin(url, "wanted", "Basic", answer)
+                second = client.get(url, auth=auth)
+            elif scheme == "bearer" and params.get("realm"):
+                query = {k: v for k, v in params.items() if k in ("service", "scope")}
+                token = client.get(params["realm"], params=query,
+                                   auth=auth if auth is not None else None)
+                if token.status_code in (401, 403):
+                    return RegistryLogin(url, "refused" if auth else "wanted",
+                                         f"its token service answered HTTP "
+                                         f"{token.status_code}", answer)
+                if token.status_code != 200:
+                    return RegistryLogin(url, "odd", f"its token service answered HTTP "
+                                                      f"{token.status_code}", answer)
+                try:
+                    body = token.json()
+                    value = str(body.get("token") or body.get("access_token") or "")
+                except (ValueError, AttributeError):
+                    value = ""
+                if not value:
+                    return RegistryLogin(url, "odd", "its token service gave no token",
+                                         answer)
+                from airbox.redact import REDACTOR
+
+                REDACTOR.add(value)
+                second = client.get(url, headers={"Authorization": f"Bearer {value}"})
+            else:
+                return RegistryLogin(url, "odd", "HTTP 401 without a usable "
+                                                 "WWW-Authenticate challenge", answer)
+            if second.status_code == 200:
+                return RegistryLogin(url, "accepted" if auth else "anonymous",
+                                     scheme.capitalize(), answer)
+            if second.status_code in (401, 403):
+                return RegistryLogin(url, "refused" if auth else "wanted",
+                                     f"HTTP {second.status_code}", answer)
+            return RegistryLogin(url, "odd", f"HTTP {second.status_code}", answer)
+    except (httpx.HTTPError, OSError, ValueError):
+        # Why nothing answered: the plain probe classifies it (timeout, refused, dns...).
+        return RegistryLogin(url, None, answer=probe_http(url, timeout))
 
 
 # ------------------------------------------------------------------ AWS instance metadata
