@@ -712,9 +712,14 @@ class ConnectorImages(Step[Context]):
         return ctx.settings.target.is_kind and ctx.options.preload_images
 
     def commands(self, ctx: Context) -> list[list[str]]:
-        return [["docker", "exec", "-d", ctx.settings.node_container, "crictl", "pull",
-                 connector_ref(repository, tag)]
+        images = ctx.settings.images
+        refs = [connector_ref(repository, tag, images)
                 for repository, tag in versions.VERIFY_CONNECTORS.items()]
+        if images is not None and images.has_credentials:
+            return [*(["docker", "pull", ref] for ref in refs),
+                    commands.kind_load(ctx.settings, refs)]
+        return [["docker", "exec", "-d", ctx.settings.node_container, "crictl", "pull", ref]
+                for ref in refs]
 
     def run(self, ctx: Context, line: StepLine) -> None:
         # A daemon thread: the definitions lookup may take a few seconds, and the install
@@ -724,8 +729,12 @@ class ConnectorImages(Step[Context]):
                     "the install goes on")
 
 
-def connector_ref(repository: str, tag: str) -> str:
-    """The reference the node's containerd pulls (and the launcher's pods name)."""
+def connector_ref(repository: str, tag: str, images: Images | None = None) -> str:
+    """The reference the node's containerd pulls (and the launcher's pods name): from
+    the private registry when one is set (the launcher's JOB_KUBE_CONNECTOR_IMAGE_REGISTRY
+    puts it in front of the definition's repository)."""
+    if images is not None:
+        return manifests.from_registry(images, f"{repository}:{tag}")
     return f"docker.io/{repository}:{tag}"
 
 
@@ -764,10 +773,21 @@ def connector_tags(ctx: Context) -> dict[str, str]:
 def prepull_connectors(ctx: Context) -> None:
     """Start the pulls (``docker exec -d``); never raises: at worst verify pulls later."""
     log = runlog.logger()
+    images = ctx.settings.images
     try:
         docker = DockerHost.connect()
         for repository, tag in connector_tags(ctx).items():
-            ref = connector_ref(repository, tag)
+            ref = connector_ref(repository, tag, images)
+            if images is not None and images.has_credentials:
+                # The node's containerd has no credentials of its own (pods pull with the
+                # pull Secret), and crictl takes them only in its argv: the host's Docker
+                # pulls with them (in the API call), then kind loads the image in.
+                docker.pull(ref, auth=manifests.registry_auth(images))
+                ctx.runner.run(commands.kind_load(ctx.settings, [ref]), timeout=900,
+                               error=f"loading {ref} into the node failed")
+                log.info("pulled %s and loaded it into the node %s", ref,
+                         ctx.settings.node_container)
+                continue
             docker.exec_detached(ctx.settings.node_container, ["crictl", "pull", ref])
             log.info("pulling %s inside the node %s", ref, ctx.settings.node_container)
     except Exception as exc:

@@ -353,9 +353,8 @@ def apply_plan(inst: Installed, plan: Plan, term: Terminal) -> None:
     if plan.pulls:
         docker = DockerHost.connect(timeout=60)
         with term.step(f"Pull {len(plan.pulls)} new image(s)") as line:
-            for image in plan.pulls:
-                line.update(image)
-                docker.pull(image, line.update)
+            # As install pulls: in parallel, a private registry's with its credentials.
+            install.Pulls(docker, plan.pulls, registry=settings.images).wait(line)
     # From here on the saved settings name the new version, and progress.json records
     # the upgrade until it has finished: a re-run of `airbox upgrade` finishes the job after
     # a failure, a Ctrl-C or a SIGTERM, even with the cluster half re-created (no release
