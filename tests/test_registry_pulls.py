@@ -41,8 +41,9 @@ def registry() -> Iterator[FakeRegistry]:
                     client.images.remove(tag, noprune=True)
 
 
-def registry_answers(inst: Installer, registry: FakeRegistry, **extra: Any) -> dict[str, Any]:
-    return inst.answers(images={"registry": f"{registry.host}/mirror", "insecure": True,
+def registry_answers(installer: Installer, registry: FakeRegistry,
+                     **extra: Any) -> dict[str, Any]:
+    return installer.answers(images={"registry": f"{registry.host}/mirror", "insecure": True,
                                 "pullSecret": {"username": USER, "password": PASSWORD}},
                         **extra)
 

@@ -122,8 +122,14 @@ def test_status_json_carries_certificates_disk_images_and_versions(inst: Install
     assert report["node"]["images"] == {
         "count": 4, "bytes": 600_002_000,
         "unusedConnectors": ["docker.io/airbyte/source-faker:6.2.1"],
-        "unusedConnectorBytes": 400_000_000}
-    assert "1 connector image no pod uses (400.0 MB)" in found["images"]["summary"]
+        "unusedConnectorBytes": 400_000_000,
+        # Which connectors this data plane has at hand (offline, the only ones it runs).
+        "connectors": ["airbyte/destination-dev-null:0.7.21", "airbyte/source-faker:6.2.1",
+                       "airbyte/source-faker:6.2.21"], "offline": False}
+    assert "1 connector image no pod uses (400.0 MB); connector images: " \
+        "airbyte/destination-dev-null:0.7.21, airbyte/source-faker:6.2.1, " \
+        "airbyte/source-faker:6.2.21" in found["images"]["summary"]
+    assert "cannot run" not in found["images"]["summary"]  # a registry is at hand
 
     # Expired: unhealthy.
     nodetools.seed(container, expires_in_days=-1, df=(100_000_000, 96_000_000))

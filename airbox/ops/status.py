@@ -1086,15 +1086,20 @@ class Assessment:
                                "unusedConnectors": [i.label for i in unused],
                                "unusedConnectorBytes": freed}
         summary = f"{len(store.images)} images in the node ({human_bytes(store.total)})"
+        from airbox.ops.connectors import describe
+
+        # Which connectors run here (offline: the only ones that can), said last.
+        text, listed = describe(self.inst.settings, store)
+        self.node["images"].update(listed)
         if unused:
             self.add(Check("images", "ok",
                            f"{summary}; {len(unused)} connector image"
                            f"{'s' if len(unused) != 1 else ''} no pod uses "
-                           f"({human_bytes(freed)})",
+                           f"({human_bytes(freed)}){text}",
                            next=f"airbox prune --name {self.name}  (frees "
                                 f"{human_bytes(freed)})"))
             return
-        self.add(Check("images", "ok", summary))
+        self.add(Check("images", "ok", summary + text))
 
     def versions_check(self) -> None:
         from airbox import versions
