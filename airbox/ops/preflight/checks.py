@@ -425,15 +425,8 @@ def check_tools(p: Probe) -> Verdict:
             found.append(where)
             continue
         if p.subject.bundle:
-            # Offline: the bundle's binaries, never a download.
-            bundled = _bundled_tools(p.subject.bundle)
-            if bundled is None or tool in bundled:
-                found.append(f"{tool} (from the bundle)")
-            else:
-                problems.append((f"{tool} is not installed and the bundle has none",
-                                 f"install {tool} and set {var} to its path, or use a bundle "
-                                 "`airbox bundle create` made (it packs kind, helm and "
-                                 "kubectl)"))
+            # Offline: the bundle's binaries (the install checks them), never a download.
+            found.append(f"{tool} (from the bundle)")
             continue
         os_name, arch = toolchain.platform_key()
         try:
@@ -456,20 +449,6 @@ def check_tools(p: Probe) -> Verdict:
     if problems:
         return failed("; ".join(m for m, _ in problems), "; ".join(f for _, f in problems))
     return passed(", ".join(found))
-
-
-def _bundled_tools(bundle: str) -> set[str] | None:
-    """The tools the bundle's manifest lists; None when it cannot be read here (the
-    install verifies the whole bundle before it changes anything)."""
-    from pathlib import Path
-
-    try:
-        from airbox.offline.archive import read_manifest
-
-        manifest = read_manifest(Path(bundle))
-    except Exception:
-        return None
-    return {item.name for item in manifest.items if item.kind == "binary"}
 
 
 def check_control_plane(p: Probe) -> Verdict:
