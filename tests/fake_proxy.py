@@ -46,7 +46,7 @@ class FakeProxy:
         return int(self.server.server_address[1])
 
     def url(self, *, user: str | None = None, password: str | None = None) -> str:
-        auth = f"{user}:{password}@" if user is not None else ""
+        auth = "" if user is None else f"{user}@" if password is None else f"{user}:{password}@"
         return f"http://{auth}127.0.0.1:{self.port}"
 
     def targets(self) -> list[str]:

@@ -22,10 +22,15 @@ from airbox.config.settings import Settings, validate
 from airbox.render import chartcheck, manifests
 from airbox.render import proxy as proxies
 from tests import answers_factory as af
+from tests.fake_control_plane import FakeControlPlane, fake_cp
+from tests.fake_proxy import FakeProxy, fake_proxy
+from tests.fakes.fixture import docker_client
 from tests.helpers import airbox_bin, airbox_env
+from tests.installer import Installer, cp_env, installer, local_endpoint, registering
 from tests.test_chart_contract import generated, pinned, render
 
-__all__ = ["pinned"]  # the module-scoped fixture of the real chart
+# Fixtures: the real chart, the fake control plane, the loopback proxy, the installer.
+__all__ = ["fake_cp", "fake_proxy", "installer", "local_endpoint", "pinned"]
 
 USER = "svc-airbox"
 PASSWORD = "pr0xy-pass-7f3e9a1c"
@@ -214,3 +219,88 @@ def test_the_password_is_masked_and_split_from_the_settings(tmp_path: Path) -> N
     encoded = "http://u:p%40ss-word-1@proxy:3128"
     register_secrets({"network": {"httpsProxy": encoded}})
     assert REDACTOR.mask("p%40ss-word-1 p@ss-word-1") == "******** ********"
+
+
+# ------------------------------------------------------------------ every hop, installed
+
+
+def test_an_install_behind_a_proxy(installer: Installer, fake_cp: FakeControlPlane,
+                                   fake_proxy: FakeProxy) -> None:
+    """airbox's calls to the control plane go through an authenticating proxy, kind
+    creates the node with the proxy in its environment, and the password is nowhere but
+    the Secret and 0600 files."""
+    inst, cp, proxy = installer, fake_cp, fake_proxy
+    proxy.credentials = (USER, PASSWORD)
+    # 127.0.0.2 is loopback (plain http is accepted) but not in NO_PROXY: only the proxy,
+    # which sends every request to the fake control plane, makes it answer.
+    proxy.route = ("127.0.0.1", cp.port)
+    remote = f"http://127.0.0.2:{cp.port}"
+    url = proxy.url(user=USER, password=PASSWORD)
+    data = registering(inst, cp)
+    data["controlPlane"] = {"url": remote, "apiUrl": remote + "/v1"}
+    data["network"] = {"httpProxy": "${CORP_PROXY}", "httpsProxy": "${CORP_PROXY}",
+                       "noProxy": ".corp.example"}
+    answers = inst.write(data)
+    result = inst.run(answers=answers, env=cp_env(inst, cp) | {"CORP_PROXY": url})
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The control plane's calls came through the proxy, with its credentials.
+    through = [s for s in proxy.seen if s.target.startswith(remote)]
+    assert {s.target.removeprefix(remote) for s in through} >= {
+        "/v1/applications/token", "/v1/dataplanes"}
+    assert all(s.authorized for s in through)
+    assert len(cp.calls("POST", "/v1/dataplanes")) == 1
+    # kind was started with the proxy in its environment, and gave it to the node.
+    [create] = [r for r in inst.fake.call_records("kind") if r["argv"][:2] == ["create",
+                                                                             "cluster"]]
+    assert {"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "NO_PROXY"} <= set(create["env"])
+    node_env = inst.fake.state()["clusters"][inst.cluster]["nodeEnv"]
+    assert node_env["HTTPS_PROXY"] == node_env["http_proxy"] == url
+    no_proxy = node_env["NO_PROXY"].split(",")
+    for inside in (".corp.example", "10.96.0.0/16", "10.244.0.0/16", ".svc",
+                   ".cluster.local", f"airbox-{inst.name}-control-plane", "127.0.0.1"):
+        assert inside in no_proxy, inside
+    [node] = [c for c in inst.fake.node_containers(docker_client())
+              if c.name == f"airbox-{inst.name}-control-plane"]
+    assert f"HTTPS_PROXY={url}" in node.attrs["Config"]["Env"]
+    # The launcher's Secret holds the proxy; settings.yaml names it without the password.
+    secret = yaml.safe_load((inst.state / "secrets.yaml").read_text())["stringData"]
+    assert secret["HTTPS_PROXY"] == url
+    saved = yaml.safe_load((inst.state / "settings.yaml").read_text())
+    assert saved["network"]["httpsProxy"] == proxy.url(user=USER)
+    assert _scan(inst.state, {"secrets.yaml", "credentials.yaml"}) == []
+    assert PASSWORD not in result.stdout + result.stderr
+    assert BASIC not in result.stdout + result.stderr
+    for record in inst.fake.call_records():
+        assert PASSWORD not in " ".join(record["argv"])
+
+
+def test_a_day_2_command_uses_the_saved_proxy(installer: Installer, fake_cp: FakeControlPlane,
+                                              fake_proxy: FakeProxy) -> None:
+    """`airbox dataplanes` and `airbox status` from a shell with no proxy variable reach
+    the control plane through the proxy the data plane was installed with."""
+    inst, cp, proxy = installer, fake_cp, fake_proxy
+    proxy.route = ("127.0.0.1", cp.port)
+    remote = f"http://127.0.0.2:{cp.port}"
+    data = registering(inst, cp)
+    data["controlPlane"] = {"url": remote, "apiUrl": remote + "/v1"}
+    answers = inst.write(data)
+    # Installed with HTTP_PROXY in the environment (the other way to give it) ...
+    result = inst.run(answers=answers, env=cp_env(inst, cp) | {"HTTP_PROXY": proxy.url()})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "HTTP_PROXY" in result.stderr  # Settings from ... environment (HTTP_PROXY)
+    before = len(proxy.seen)
+    # ... then a day-2 command from a shell without it.
+    env = cp_env(inst, cp)
+    assert not {"HTTP_PROXY", "http_proxy"} & set(env)
+    listed = subprocess.run([airbox_bin(), "dataplanes", "--name", inst.name, "--output",
+                             "json"], capture_output=True, text=True, env=env, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert {s.target.partition("?")[0] for s in proxy.seen[before:]} >= {
+        f"{remote}/v1/dataplanes"}
+    # `airbox status` asks the control plane about the data plane: through the proxy too.
+    before = len(proxy.seen)
+    status = subprocess.run([airbox_bin(), "status", "--name", inst.name, "--json"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert status.returncode in (0, 1), status.stderr
+    assert any(s.target.startswith(f"{remote}/v1/") for s in proxy.seen[before:]), (
+        status.stdout)

@@ -41,6 +41,11 @@ _GRACE_SECONDS = 5.0
 SECRET_ENV = ("AIRBYTE_CLIENT_ID", "AIRBYTE_CLIENT_SECRET", "DATAPLANE_CLIENT_ID",
               "DATAPLANE_CLIENT_SECRET", "AIRBYTE_LICENSE_KEY")
 
+# The proxy (its URL may hold a password, and the generated Secret holds it whole): the
+# tools need it, kind to hand it to the node's containerd, helm to fetch the chart.
+PROXY_ENV = frozenset({"HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY",
+                       "https_proxy", "http_proxy", "no_proxy"})
+
 _live_lock = threading.Lock()
 _live: set[subprocess.Popen[str]] = set()
 
@@ -55,7 +60,7 @@ def child_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
     known = REDACTOR.known()
     drop = set(SECRET_ENV) | set(ENV_ANSWERS)
     return {key: value for key, value in env.items()
-            if key not in drop and not (value and value in known)}
+            if key not in drop and (key in PROXY_ENV or not (value and value in known))}
 
 
 def end_all(sig: int = signal.SIGTERM) -> None:

@@ -86,6 +86,10 @@ def dataplanes_command(
         candidate = StateDir.for_name(chosen)
         if candidate.exists():
             state, saved = candidate, load_saved(candidate)
+            from airbox.installed import use_proxy_answers
+
+            # Through the proxy that data plane was installed with.
+            use_proxy_answers(saved)
         elif name:
             raise NotInstalled(f"no data plane named {name} is installed",
                                hint="run `airbox install`, or leave out --name and set "
