@@ -299,8 +299,9 @@ def test_the_ec2_api_call_goes_through_the_proxy_and_the_metadata_service_never_
     fake_aws: FakeAws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The EC2 API is only reachable through the proxy (the fake plays both); nothing
-    # listens where AIRBOX_EC2_URL points.
-    unreachable = "http://127.0.0.1:9"
+    # listens where AIRBOX_EC2_URL points. Not 127.0.0.1: airbox keeps loopback out of the
+    # proxy (NO_PROXY always gains localhost and 127.0.0.1, as every hop's does).
+    unreachable = "http://127.0.0.2:9"
     monkeypatch.setenv("AIRBOX_EC2_URL", unreachable)
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)

@@ -304,3 +304,42 @@ def test_a_day_2_command_uses_the_saved_proxy(installer: Installer, fake_cp: Fak
     assert status.returncode in (0, 1), status.stderr
     assert any(s.target.startswith(f"{remote}/v1/") for s in proxy.seen[before:]), (
         status.stdout)
+
+
+# ------------------------------------------------------------------ preflight
+
+
+def test_preflight_says_when_the_docker_daemon_has_no_proxy(tmp_path: Path) -> None:
+    """The real daemon here has no proxy: with one in airbox's environment, preflight warns
+    with the systemd drop-in, and never prints the password."""
+    from airbox.cluster.dockerhost import DockerHost
+
+    info = DockerHost.connect().info()
+    if info.get("HttpsProxy") or info.get("HttpProxy"):
+        pytest.skip("this Docker daemon has a proxy")
+    result = run("preflight", "--json", cwd=tmp_path, HTTPS_PROXY=PROXY,
+                 NO_PROXY="127.0.0.1,localhost", AIRBOX_HOME=str(tmp_path / "home"))
+    assert PASSWORD not in result.stdout + result.stderr
+    [check] = [c for c in json.loads(result.stdout)["checks"] if c["id"] == "docker.proxy"]
+    assert check["outcome"] == "warn", check
+    assert "Docker daemon has no proxy" in check["finding"]
+    assert "/etc/systemd/system/docker.service.d/http-proxy.conf" in check["fix"]
+    assert ("Environment=\"HTTPS_PROXY=http://svc-airbox:PASSWORD@proxy.corp.example:3128\" "
+            "\"HTTP_PROXY=http://svc-airbox:PASSWORD@proxy.corp.example:3128\" "
+            "\"NO_PROXY=localhost,127.0.0.1\"") in check["fix"]
+    assert "sudo systemctl daemon-reload && sudo systemctl restart docker" in check["fix"]
+    # Without a proxy there is nothing to say.
+    plain = run("preflight", "--json", cwd=tmp_path, AIRBOX_HOME=str(tmp_path / "home"))
+    [check] = [c for c in json.loads(plain.stdout)["checks"] if c["id"] == "docker.proxy"]
+    assert check["outcome"] == "skip"
+
+
+def test_preflight_passes_a_daemon_that_has_a_proxy() -> None:
+    from airbox.ops.preflight import checks as ck
+    from tests.test_preflight import FakeFacts, docker_with, probe
+
+    facts = FakeFacts(docker_facts=docker_with(https_proxy="http://xxxxx:xxxxx@proxy:3128"))
+    verdict = ck.check_docker_proxy(probe(facts, environ={"https_proxy": PROXY}))
+    assert verdict.outcome == "pass"
+    assert "http://xxxxx@proxy:3128" in verdict.finding
+    assert ck.check_docker_proxy(probe(FakeFacts(), environ={})).outcome == "skip"

@@ -522,6 +522,49 @@ def _log_in(p: Probe, url: str) -> Verdict:
                   f"check that {host} is a Docker registry (API v2: GET /v2/)")
 
 
+DOCKER_PROXY_DROP_IN = "/etc/systemd/system/docker.service.d/http-proxy.conf"
+
+
+def check_docker_proxy(p: Probe) -> Verdict:
+    """airbox goes through a proxy; the daemon's pulls are the daemon's business, and a
+    daemon without one cannot pull the node and data plane images."""
+    from airbox.config.settings import without_password
+
+    ours = {name: p.environ.get(name) or p.environ.get(name.lower()) or ""
+            for name in ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY")}
+    if not (ours["HTTPS_PROXY"] or ours["HTTP_PROXY"]):
+        return skipped("not needed: airbox uses no proxy")
+    bundled = _from_bundle(p, "every image comes")
+    if bundled is not None:
+        return bundled
+    docker = p.docker()
+    if isinstance(docker, DockerError):
+        return skipped(_no_docker(docker))
+    if docker.https_proxy or docker.http_proxy:
+        shown = without_password(docker.https_proxy or docker.http_proxy)
+        return passed(f"the Docker daemon pulls through the proxy {shown}")
+    proxy = ours["HTTPS_PROXY"] or ours["HTTP_PROXY"]
+    shown = without_password(proxy)
+    if shown != proxy:  # the password stays out: the user types it in the file
+        scheme, _, rest = shown.partition("://")
+        user, _, host = rest.rpartition("@")
+        shown = f"{scheme}://{user}:PASSWORD@{host}"
+    finding = (f"airbox goes through the proxy {without_password(proxy)}, but the Docker "
+               "daemon has no proxy: its image pulls (the kind node image, the data plane's "
+               "images) go direct and fail where only the proxy reaches the internet")
+    if docker.desktop:
+        return warned(finding, "set the proxy in Docker Desktop > Settings > Resources > "
+                               "Proxies, then run airbox again")
+    environment = (f'Environment="HTTPS_PROXY={shown}" "HTTP_PROXY={shown}" '
+                   '"NO_PROXY=localhost,127.0.0.1"')
+    return warned(finding, f"give the daemon the proxy: write {DOCKER_PROXY_DROP_IN} with "
+                           f"the two lines `[Service]` and `{environment}`"
+                  + (" (PASSWORD: the proxy's password)" if "PASSWORD@" in shown else "")
+                  + ", then `sudo systemctl daemon-reload && sudo systemctl restart docker` "
+                    "(running containers stop; kind nodes come back). Not needed when "
+                    "every image comes from a registry inside the network or a bundle")
+
+
 def clock_skew(answer: HttpAnswer) -> tuple[float, float] | None:
     """(skew, uncertainty) in seconds, positive when this machine is ahead; None if no Date."""
     if answer.status is None or not answer.date:
@@ -691,6 +734,7 @@ CHECKS: tuple[Check, ...] = (
     Check("network.api", "Airbyte API reachable", check_api),
     Check("network.helm-repo", "Helm chart source reachable", check_helm_repo),
     Check("network.registry", "Image registry reachable", check_registry, "kind"),
+    Check("docker.proxy", "Docker daemon pulls through the proxy", check_docker_proxy, "kind"),
     Check("clock.skew", "Clock in sync with the control plane", check_clock),
     Check("aws.imds-hop-limit", "Instance metadata reachable from pods (IMDSv2 hop limit)",
           check_imds_hop_limit, "kind"),

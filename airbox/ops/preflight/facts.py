@@ -236,6 +236,11 @@ class DockerFacts:
     # The daemon runs on this machine's kernel and disk (not remote, not a VM such as
     # Docker Desktop's): only then do /proc/sys and statvfs describe what it uses.
     local: bool = True
+    # The proxy the daemon pulls through (`docker info`: HttpProxy, HttpsProxy, NoProxy;
+    # the daemon shows a password as xxxxx), "" when none.
+    http_proxy: str = ""
+    https_proxy: str = ""
+    no_proxy: str = ""
 
     @property
     def desktop(self) -> bool:
@@ -368,6 +373,9 @@ class SystemFacts:
             endpoint=self._environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock",
             operating_system=operating_system,
             local=local,
+            http_proxy=str(info.get("HttpProxy") or ""),
+            https_proxy=str(info.get("HttpsProxy") or ""),
+            no_proxy=str(info.get("NoProxy") or ""),
         )
 
     def _elsewhere(self, error: DockerError) -> DockerError:
