@@ -1,8 +1,8 @@
 """The package's folders are its architecture: imports run one way only.
 
-cli → ops → installed → controlplane | cluster | render → config → core. A module may
-import from its own layer or any layer below; the three middle packages know nothing
-of each other. An import that only type-checks (under ``if TYPE_CHECKING:``) may point
+cli → ops → installed | offline → controlplane | cluster | render → config → core. A
+module may import from its own layer or any layer below; packages of one layer know
+nothing of each other. An import that only type-checks (under ``if TYPE_CHECKING:``) may point
 anywhere: it never runs.
 """
 
@@ -20,6 +20,8 @@ LAYERS = {
     "cli": 5,
     "ops": 4,
     "installed": 3,
+    # The offline bundle's archive: Docker, the toolchain and the chart's names below it.
+    "offline": 3,
     "controlplane": 2,
     "cluster": 2,
     "render": 2,

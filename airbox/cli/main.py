@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("airbox.cli.verify", "verify"),
     "prune": ("airbox.cli.prune", "prune"),
     "upgrade": ("airbox.cli.upgrade", "upgrade"),
+    "bundle": ("airbox.cli.offline", "bundle"),
 }
 
 
@@ -84,6 +85,7 @@ Examples:
   airbox upgrade --dry-run                # what an upgrade would change
   airbox logs -f                          # the data plane's logs
   airbox support-bundle                   # one redacted archive for support
+  airbox bundle create -o dp.bundle       # everything an offline install needs
   airbox uninstall --deregister           # remove it all
 
 \b

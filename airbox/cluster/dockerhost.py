@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,9 @@ from typing import Any
 from airbox.errors import DockerError
 
 CONNECT_TIMEOUT = 5
+# Seconds a save or load may go without a byte: the daemon exports or imports a whole
+# image (a kind node image is about a gigabyte) before it answers.
+LONG_TIMEOUT = 900
 # The restart policy airbox gives the kind node: back after a reboot or a Docker restart,
 # yet a deliberate `docker stop` is respected. kind itself uses on-failure:1, which leaves
 # the node down after a reboot.
@@ -180,6 +184,60 @@ class DockerHost:
         except docker.errors.APIError as exc:
             raise DockerError(f"pulling {ref} failed: {exc.explanation or exc}",
                               hint=_pull_hint(str(exc))) from None
+
+    def image_id(self, ref: str) -> str | None:
+        """The ID of the image ``ref`` names (``sha256:...``); None when there is none."""
+        import docker.errors
+
+        try:
+            return str(self.client.images.get(ref).id)
+        except docker.errors.ImageNotFound:
+            return None
+
+    def image_size(self, ref: str) -> int:
+        """The image's size in bytes (about its ``docker save`` size)."""
+        return int(self.client.images.get(ref).attrs.get("Size") or 0)
+
+    @contextmanager
+    def _patient(self) -> Iterator[None]:
+        # `docker save` exports the whole image before its first byte, and `docker load`
+        # answers once every layer is in: minutes for a big image, not CONNECT_TIMEOUT.
+        api = self.client.api
+        before = api.timeout
+        api.timeout = LONG_TIMEOUT
+        try:
+            yield
+        finally:
+            api.timeout = before
+
+    def save(self, ref: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """``docker save ref`` as a stream of chunks (never whole in memory)."""
+        import docker.errors
+
+        with self._patient():
+            try:
+                yield from self.client.api.get_image(ref, chunk_size=chunk_size)
+            except docker.errors.APIError as exc:
+                raise DockerError(f"docker save {ref} failed: {exc.explanation or exc}") \
+                    from None
+
+    def load(self, chunks: Iterable[bytes]) -> list[str]:
+        """``docker load`` from a stream of chunks; the names the daemon loaded."""
+        import docker.errors
+
+        loaded: list[str] = []
+        with self._patient():
+            try:
+                for event in self.client.api.load_image(chunks):
+                    if "error" in event:
+                        raise DockerError(f"docker load failed: {event['error']}")
+                    text = str(event.get("stream") or "")
+                    for prefix in ("Loaded image: ", "Loaded image ID: "):
+                        if text.startswith(prefix):
+                            loaded.append(text[len(prefix):].strip())
+            except docker.errors.APIError as exc:
+                raise DockerError(f"docker load failed: {exc.explanation or exc}") from None
+        return loaded
 
     def tag(self, source: str, target: str) -> None:
         """Give the image ``source`` (e.g. a digest reference) the name ``target``."""

@@ -146,6 +146,19 @@ def download(tool: str, *, fetch: Fetch = _http_fetch,
     return target
 
 
+def _override(tool: str) -> str | None:
+    override = os.environ.get(f"AIRBOX_{tool.upper()}")
+    if not override:
+        return None
+    path = Path(override).expanduser()
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        raise UsageError(
+            f"AIRBOX_{tool.upper()}={override} is not an executable file",
+            hint=f"point AIRBOX_{tool.upper()} at the {tool} binary, or unset it",
+        )
+    return str(path)
+
+
 class Toolchain:
     """Resolves each tool once per run (thread-safe: status resolves concurrently)."""
 
@@ -166,16 +179,22 @@ class Toolchain:
                 self._paths[tool] = self._find(tool)
             return self._paths[tool]
 
-    def _find(self, tool: str) -> str:
-        override = os.environ.get(f"AIRBOX_{tool.upper()}")
+    def pinned(self, tool: str) -> str:
+        """The binary an offline bundle carries: ``AIRBOX_<TOOL>`` when set, else the
+        pinned version (downloaded and verified when missing), never another version
+        found on PATH: the offline machine must run what airbox pins."""
+        override = _override(tool)
         if override:
-            path = Path(override).expanduser()
-            if not (path.is_file() and os.access(path, os.X_OK)):
-                raise UsageError(
-                    f"AIRBOX_{tool.upper()}={override} is not an executable file",
-                    hint=f"point AIRBOX_{tool.upper()} at the {tool} binary, or unset it",
-                )
-            return str(path)
+            return override
+        pinned = pinned_path(tool)
+        if pinned.is_file() and os.access(pinned, os.X_OK):
+            return str(pinned)
+        return str(download(tool, fetch=self._fetch))
+
+    def _find(self, tool: str) -> str:
+        override = _override(tool)
+        if override:
+            return override
         pinned = pinned_path(tool)
         if pinned.is_file() and os.access(pinned, os.X_OK):
             return str(pinned)

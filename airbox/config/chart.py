@@ -78,6 +78,15 @@ def app_version(version: str, source: str | None) -> str:
 
 def read_app_version(path: Path) -> str | None:
     """``appVersion`` of a chart directory or ``.tgz`` archive; None if unreadable."""
+    meta = read_meta(path)
+    if meta is None:
+        return None
+    found = meta.get("appVersion") or meta.get("version")
+    return str(found) if found else None
+
+
+def read_meta(path: Path) -> dict[str, Any] | None:
+    """``Chart.yaml`` of a chart directory or ``.tgz`` archive; None if unreadable."""
     try:
         if path.is_dir():
             text = (path / "Chart.yaml").read_text(encoding="utf-8")
@@ -91,12 +100,9 @@ def read_app_version(path: Path) -> str | None:
                     return None
                 text = handle.read().decode("utf-8")
         meta = yaml.safe_load(text)
-    except (OSError, tarfile.TarError, UnicodeDecodeError, yaml.YAMLError):
+    except (OSError, tarfile.TarError, UnicodeDecodeError, yaml.YAMLError, EOFError):
         return None
-    if not isinstance(meta, dict):
-        return None
-    found = meta.get("appVersion") or meta.get("version")
-    return str(found) if found else None
+    return meta if isinstance(meta, dict) else None
 
 
 def images(values: Mapping[str, Any], app_version: str) -> list[str]:

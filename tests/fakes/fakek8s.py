@@ -32,6 +32,7 @@ import copy
 import datetime as dt
 import fcntl
 import hashlib
+import io
 import json
 import os
 import random
@@ -4241,6 +4242,35 @@ def helm_template(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     return 0
 
 
+def helm_pull(ctx: Ctx, opts: Obj, args: list[str]) -> int:
+    """Download a chart archive (no cluster needed). Modelled on helm's pkg/action/pull.go:
+    the chart from --repo at --version is written as DESTINATION/<name>-<version>.tgz
+    (fileutil.AtomicWriteFile: a temporary file in the destination, renamed), silently.
+    The archive is a minimal chart (Chart.yaml and values.yaml): the fake renders from
+    chart_model, not from the archive."""
+    helm_args(ctx, args, 1, "helm pull [chart URL | repo/chartname] [...] [flags]",
+              at_least=True)
+    if opts.get("untar") or opts.get("prov"):
+        raise Fail("Error: fakek8s: helm pull --untar/--prov are not implemented", 2)
+    chart = resolve_chart(ctx, opts, args[0])
+    dest = Path(opts.get("destination") or ".")
+    target = dest / f"{chart['name']}-{chart['version']}.tgz"
+    if not dest.is_dir():
+        raise Fail(f"Error: open {target}: no such file or directory")
+    meta = {"apiVersion": "v2", "name": chart["name"], "version": chart["version"],
+            "appVersion": chart["app_version"], "type": "application"}
+    files = {"Chart.yaml": yaml.safe_dump(meta).encode(), "values.yaml": b"{}\n"}
+    tmp = target.with_name(target.name + f".{os.getpid()}")
+    with tarfile.open(tmp, "w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"{chart['name']}/{name}")
+            info.size = len(data)
+            info.mode = 0o644
+            archive.addfile(info, io.BytesIO(data))
+    os.replace(tmp, target)
+    return 0
+
+
 def helm_status(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     helm_args(ctx, args, 1, "helm status RELEASE_NAME [flags]")
     _, ns, revs = find_release(ctx, opts, args[0])
@@ -4705,6 +4735,17 @@ HELM_TREE: dict[str, Any] = {
             B("validate"),
             B("is-upgrade"),
             B("skip-schema-validation"),
+        ),
+    ),
+    "pull": Cmd(
+        helm_pull,
+        (
+            *HELM_CHART_OPTS,
+            F("destination", "d"),
+            B("devel"),
+            B("prov"),
+            B("untar"),
+            F("untardir"),
         ),
     ),
     "status": Cmd(
