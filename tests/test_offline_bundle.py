@@ -27,6 +27,7 @@ import pytest
 
 from airbox import versions
 from airbox.cluster.dockerhost import DockerHost
+from airbox.errors import UsageError
 from airbox.offline import archive
 from airbox.offline import manifest as mf
 from airbox.offline.archive import BundleDamaged
@@ -424,7 +425,7 @@ def test_a_bundle_for_another_platform_places_no_binary(
         monkeypatch: pytest.MonkeyPatch) -> None:
     bundle, manifest = made
     monkeypatch.setattr(archive, "host_platform", lambda: "darwin/arm64")
-    with pytest.raises(archive.UsageError) as info:
+    with pytest.raises(UsageError) as info:
         archive.unpack(bundle, into=tmp_path / "into", docker=None)
     assert info.value.message == (f"the bundle {bundle} was made for {manifest.platform}; "
                                   "this machine is darwin/arm64")
