@@ -122,12 +122,13 @@ def members(bundle: Path) -> list[tarfile.TarInfo]:
         return tar.getmembers()
 
 
-def flip(bundle: Path, offset: int) -> None:
+def flip(bundle: Path, offset: int, to: bytes | None = None) -> None:
+    """Change the byte at ``offset`` (to ``to``, by default to another byte)."""
     with open(bundle, "r+b") as handle:
         handle.seek(offset)
         byte = handle.read(1)
         handle.seek(offset)
-        handle.write(bytes([byte[0] ^ 0x5A]))
+        handle.write(to if to is not None else bytes([byte[0] ^ 0x5A]))
 
 
 # ------------------------------------------------------------------------ create
@@ -258,6 +259,9 @@ def _offsets(bundle: Path, made: mf.Manifest) -> dict[str, tuple[int, str]]:
             manifest.offset_data + raw.index(b'"name": "airbyte-data-plane"') + 10,
             "manifest.json"),
         "manifest.json's filling": (manifest.offset_data + manifest.size - 1, "manifest.json"),
+        # A tab for a space: still the same JSON, yet not the bytes airbox wrote.
+        "manifest.json's indentation": (manifest.offset_data + raw.index(b"\n  ") + 1,
+                                        "manifest.json"),
         "the chart's tar header (its name)": (chart.offset + 3, made.items[4].path),
         "an image's tar header (its size)": (image.offset + 130, made.items[1].path),
         "manifest.json's tar header": (manifest.offset + 1, "manifest.json"),
@@ -270,7 +274,8 @@ def _offsets(bundle: Path, made: mf.Manifest) -> dict[str, tuple[int, str]]:
 
 FLIPS = ["inside an image", "first byte of the node image", "inside the chart",
          "last byte of a binary", "a digest in manifest.json", "a name in manifest.json",
-         "manifest.json's filling", "the chart's tar header (its name)",
+         "manifest.json's filling", "manifest.json's indentation",
+         "the chart's tar header (its name)",
          "an image's tar header (its size)", "manifest.json's tar header",
          "a checksum field's last byte", "the padding after a member",
          "the end of the archive"]
@@ -289,7 +294,7 @@ def test_a_flipped_byte_anywhere_fails_inspect_and_unpack_before_any_change(
     for where in FLIPS:
         offset, named = offsets[where]
         bundle.write_bytes(pristine)
-        flip(bundle, offset)
+        flip(bundle, offset, b"\t" if where == "manifest.json's indentation" else None)
         shown = inspect(bundle)
         assert shown.returncode == 2, (where, shown.stdout, shown.stderr)
         assert "is damaged" in shown.stderr and named in shown.stderr, (where, shown.stderr)
