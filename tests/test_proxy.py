@@ -343,3 +343,24 @@ def test_preflight_passes_a_daemon_that_has_a_proxy() -> None:
     assert verdict.outcome == "pass"
     assert "http://xxxxx@proxy:3128" in verdict.finding
     assert ck.check_docker_proxy(probe(FakeFacts(), environ={})).outcome == "skip"
+
+
+def test_tool_downloads_go_through_the_settings_proxy(
+        tmp_path: Path, fake_proxy: FakeProxy, local_endpoint: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The answers' proxy reaches the download client (httpx reads the environment airbox
+    sets from the settings); the host name resolves nowhere but in the proxy."""
+    import os
+
+    from airbox.cluster.toolchain import _http_fetch
+    from airbox.installed import use_proxy
+
+    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items()
+                                        if k.upper() not in ("HTTPS_PROXY", "HTTP_PROXY",
+                                                             "NO_PROXY", "ALL_PROXY")})
+    fake_proxy.route = ("127.0.0.1", int(local_endpoint.rsplit(":", 1)[1]))
+    answers = af.answers("vault", "default", directory=tmp_path)
+    answers["network"] = {"httpProxy": fake_proxy.url(), "httpsProxy": fake_proxy.url()}
+    use_proxy(Settings.from_answers(answers))
+    assert _http_fetch("http://downloads.airbox.test/kind") == b"ok"
+    assert fake_proxy.targets() == ["http://downloads.airbox.test/kind"]

@@ -32,6 +32,9 @@ URL_PASSWORD = "url-pass-31337"
 # ``redis://:password@host``: a URL password with no user name.
 NO_USER_URL_PASSWORD = "redis-pass-4242"
 
+# The proxy's password (answers network): in the Secret and credentials.yaml only.
+PROXY_USER, PROXY_PASSWORD = "svc-sinks", "proxy-pass-5a6b7c8d"
+
 # A service account key as Google hands it out: pretty-printed, one field per line.
 SA_KEY_ID = "sa-private-key-id-5e6f7a8b9c0d"
 SA_EMAIL = "airbox-sinks@my-project.iam.gserviceaccount.com"
@@ -64,6 +67,8 @@ def answers(inst: Installer) -> tuple[Path, str]:
     sa, sa_text = service_account(inst.tmp)
     data = inst.answers()
     data["secretsManager"] = af.secrets_manager("google", sa)
+    # Nothing is reached through it (every host here is loopback, kept out of the proxy).
+    data["network"] = {"httpsProxy": f"http://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.9:3128"}
     return inst.write(data), sa_text
 
 
@@ -99,8 +104,9 @@ def known_forms() -> list[str]:
     """Secrets airbox knows from the settings (the key file's too): allowed only in its
     secret files."""
     values = [af.SECRETS["dp_secret"], af.SECRETS["s3_secret"], af.SECRETS["s3_access"],
-              af.SECRETS["dp_id"]]
-    return values + [b64(v) for v in values] + [SA_KEY_ID, SA_EMAIL, SA_MATERIAL]
+              af.SECRETS["dp_id"], PROXY_PASSWORD]
+    return values + [b64(v) for v in values] + [SA_KEY_ID, SA_EMAIL, SA_MATERIAL,
+                                                b64(f"{PROXY_USER}:{PROXY_PASSWORD}")]
 
 
 def foreign_forms() -> list[str]:

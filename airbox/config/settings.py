@@ -433,11 +433,6 @@ class Network:
     # What the user gave, before airbox adds what must stay inside (render/proxy.py).
     no_proxy: tuple[str, ...] = ()
 
-    @property
-    def passwords(self) -> list[str]:
-        """The proxies' passwords (percent-decoded and as written): to be masked."""
-        return proxy_passwords(self.https_proxy, self.http_proxy)
-
 
 @dataclass(frozen=True)
 class Settings:

@@ -1283,12 +1283,13 @@ def install_command(
     def preflight_first(known: dict[str, Any]) -> None:
         # The machine check takes about a second: before the questions, so a machine that
         # cannot work is found before anything is typed (a dry run checks nothing).
+        from airbox.installed import use_proxy_answers
+
+        # The interview's credential checks go through the proxy too.
+        use_proxy_answers(known)
         if dry_run:
             return
-        from airbox.installed import use_proxy_answers
         from airbox.ops.preflight.command import before_questions
-
-        use_proxy_answers(known)
 
         early["report"] = before_questions(
             known, term=term, ignore_failures=ignore_preflight_failures,

@@ -163,17 +163,3 @@ def pod_env(secret_name: str, settings: Settings) -> list[dict[str, Any]]:
                                                               "key": key}}}
                 for name in names]
     return env
-
-
-def shown(network: Network) -> str:
-    """The proxy in words, without its password (for plans and status)."""
-    from airbox.config.settings import without_password
-
-    parts = []
-    if network.https_proxy:
-        parts.append(f"HTTPS via {without_password(network.https_proxy)}")
-    if network.http_proxy and network.http_proxy != network.https_proxy:
-        parts.append(f"HTTP via {without_password(network.http_proxy)}")
-    elif network.http_proxy:
-        parts[-1] = f"HTTP(S) via {without_password(network.http_proxy)}"
-    return ", ".join(parts)
