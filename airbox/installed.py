@@ -204,8 +204,10 @@ def register_state_secrets(state: StateDir) -> None:
     except (OSError, UnicodeDecodeError, YamlProblem):
         manifest = {}
     if isinstance(manifest, dict):
-        for value in (manifest.get("stringData") or {}).values():
-            REDACTOR.add(str(value))
+        from airbox.render.proxy import secret_values
+
+        data = manifest.get("stringData") or {}
+        REDACTOR.add(*secret_values({str(k): str(v) for k, v in data.items()}))
         for value in (manifest.get("data") or {}).values():
             try:
                 REDACTOR.add(base64.b64decode(str(value)).decode())

@@ -272,6 +272,16 @@ def test_an_install_behind_a_proxy(installer: Installer, fake_cp: FakeControlPla
     assert BASIC not in result.stdout + result.stderr
     for record in inst.fake.call_records():
         assert PASSWORD not in " ".join(record["argv"])
+    # The launcher's JVM says which options it picked up: readable, the password masked.
+    opts = secret["JAVA_TOOL_OPTIONS"]
+    inst.fake.set_scenario(log_lines=[f"Picked up JAVA_TOOL_OPTIONS: {opts}",
+                                      f"proxy is {url}"])
+    logs = subprocess.run([airbox_bin(), "logs", "--name", inst.name], capture_output=True,
+                          text=True, env=inst.env(), timeout=60)
+    assert logs.returncode == 0, logs.stderr
+    assert f"Picked up JAVA_TOOL_OPTIONS: {opts}" in logs.stdout
+    assert f"proxy is {proxy.url(user=USER, password='********')}" in logs.stdout
+    assert PASSWORD not in logs.stdout + logs.stderr
 
 
 def test_a_day_2_command_uses_the_saved_proxy(installer: Installer, fake_cp: FakeControlPlane,

@@ -41,8 +41,8 @@ _GRACE_SECONDS = 5.0
 SECRET_ENV = ("AIRBYTE_CLIENT_ID", "AIRBYTE_CLIENT_SECRET", "DATAPLANE_CLIENT_ID",
               "DATAPLANE_CLIENT_SECRET", "AIRBYTE_LICENSE_KEY")
 
-# The proxy (its URL may hold a password, and the generated Secret holds it whole): the
-# tools need it, kind to hand it to the node's containerd, helm to fetch the chart.
+# The proxy: kept even when its value is a known secret (a URL holding a password), since
+# the tools need it: kind hands it to the node's containerd, helm fetches the chart with it.
 PROXY_ENV = frozenset({"HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY",
                        "https_proxy", "http_proxy", "no_proxy"})
 

@@ -58,7 +58,7 @@ from airbox.paths import (
     StateDir,
 )
 from airbox.redact import REDACTOR
-from airbox.render import chartcheck, manifests
+from airbox.render import chartcheck, manifests, proxy
 from airbox.ui import StepLine, Terminal
 
 DRY_RUN_DIR = "dry-run"
@@ -296,7 +296,7 @@ def write_generated(
     credentials = local_store_credentials(state, dry_run=dry_run) if local else None
     data = manifests.secret_data(settings, placeholder_credentials=dry_run,
                                  local_credentials=credentials)
-    REDACTOR.add(*data.values())
+    REDACTOR.add(*proxy.secret_values(data))
     # Created 0700 when missing; an existing directory (an --output-dir) keeps its mode.
     make_private_dirs(files.directory)
     secret = f"the Secret {manifests.SECRET_NAME} (secrets.yaml)"

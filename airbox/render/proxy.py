@@ -20,6 +20,7 @@ and no platform client does: a proxy that demands credentials answers those call
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -163,3 +164,17 @@ def pod_env(secret_name: str, settings: Settings) -> list[dict[str, Any]]:
                                                               "key": key}}}
                 for name in names]
     return env
+
+
+def secret_values(data: Mapping[str, str]) -> list[str]:
+    """The values of the Secret's data to mask: each whole, but of the proxy keys only the
+    password (the proxy's host, NO_PROXY and the JVM's options stay readable in logs)."""
+    from airbox.config.settings import proxy_passwords
+
+    found: list[str] = []
+    for key, value in data.items():
+        if key in (HTTPS_PROXY, HTTP_PROXY):
+            found += proxy_passwords(value)
+        elif key not in (NO_PROXY, JAVA_TOOL_OPTIONS):
+            found.append(value)
+    return found
