@@ -516,12 +516,28 @@ def chart_meta(path: Path) -> tuple[str, str, str] | None:
     return str(meta["name"]), version, str(meta.get("appVersion") or version)
 
 
+def _throttled(progress: Progress | None) -> Progress | None:
+    """``progress`` at most every PROGRESS_EVERY seconds: a pull reports every layer's
+    every step, and off a terminal each report is a line."""
+    if progress is None:
+        return None
+    last = [0.0]
+
+    def report(message: str) -> None:
+        if time.monotonic() - last[0] >= PROGRESS_EVERY:
+            last[0] = time.monotonic()
+            progress(message)
+
+    return report
+
+
 def _ensure_image(docker: DockerHost, ref: str, progress: Progress | None) -> None:
     """``ref`` present under its local name (pulled when absent; by digest, then tagged,
     when pinned)."""
     pinned = PINNED.get(ref) or (ref if "@" in ref else None)
     name = local_name(ref)
     say: Callable[[str], None] = progress or (lambda _message: None)
+    progress = _throttled(progress)
     if pinned is None:
         if not docker.has_image(ref):
             say(f"pulling {ref}")
