@@ -517,3 +517,51 @@ def test_inspect_json_of_a_damaged_bundle(
     assert data["error"] == (f"the bundle {bundle} is damaged: bin/kind (binary kind) does "
                              "not match its SHA-256 in the manifest; nothing was changed")
     assert data["manifest"]["items"][5]["path"] == "bin/kind"
+
+
+def test_a_refused_pull_or_a_full_disk_leaves_nothing(
+        tmp_path: Path, docker: DockerHost, images: Images, fake_k8s: FakeK8s,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from airbox.errors import AirboxError, DockerError
+
+    images.registry.rate_limited = True
+    with pytest.raises(DockerError) as refused:
+        make(tmp_path, docker, images)
+    assert refused.value.message.startswith(f"pulling {images.refs[0][1]} failed")
+    assert sorted((tmp_path / "out").iterdir()) == []
+
+    images.registry.rate_limited = False
+    real = archive.shutil.disk_usage
+
+    def almost_full(path: Any) -> Any:
+        return real(path)._replace(free=1000)
+
+    monkeypatch.setattr(archive.shutil, "disk_usage", almost_full)
+    with pytest.raises(AirboxError) as full:
+        make(tmp_path, docker, images)
+    assert full.value.message.startswith("the bundle needs about ")
+    assert full.value.message.endswith(f"and {tmp_path / 'out'} has 1.0 kB free")
+    assert sorted((tmp_path / "out").iterdir()) == []
+
+
+def test_the_fake_helm_pull_refuses_as_helm_does(tmp_path: Path, fake_k8s: FakeK8s) -> None:
+    """helm pull (pkg/action/pull.go): an unknown version is not found in the repository;
+    a missing destination directory fails the write."""
+    unknown = fake_k8s.run("helm", "pull", "airbyte-data-plane", "--repo", versions.CHART_REPO,
+                           "--version", "9.9.9", "--destination", str(tmp_path))
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip() == (f'Error: chart "airbyte-data-plane" version "9.9.9" not '
+                                      f"found in {versions.CHART_REPO} repository")
+    gone = tmp_path / "gone"
+    missing = fake_k8s.run("helm", "pull", "airbyte-data-plane", "--repo", versions.CHART_REPO,
+                           "--version", "1.8.1", "--destination", str(gone))
+    assert missing.returncode == 1
+    assert "no such file or directory" in missing.stderr
+    bad_flag = fake_k8s.run("helm", "pull", "airbyte-data-plane", "--output", "x")
+    assert bad_flag.returncode == 1
+    assert "unknown flag: --output" in bad_flag.stderr
+    done = fake_k8s.run("helm", "pull", "airbyte-data-plane", "--repo", versions.CHART_REPO,
+                        "--version", "1.8.0", "-d", str(tmp_path))
+    assert (done.returncode, done.stdout) == (0, "")
+    assert archive.chart_meta(tmp_path / "airbyte-data-plane-1.8.0.tgz") == (
+        "airbyte-data-plane", "1.8.0", "1.8.0")
