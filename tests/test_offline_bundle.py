@@ -565,3 +565,16 @@ def test_the_fake_helm_pull_refuses_as_helm_does(tmp_path: Path, fake_k8s: FakeK
     assert (done.returncode, done.stdout) == (0, "")
     assert archive.chart_meta(tmp_path / "airbyte-data-plane-1.8.0.tgz") == (
         "airbyte-data-plane", "1.8.0", "1.8.0")
+
+
+def test_pull_progress_is_one_line_per_pull_and_interval(
+        tmp_path: Path, docker: DockerHost, images: Images, fake_k8s: FakeK8s,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pull reports every layer's every step; off a terminal each report is a line. With
+    an interval longer than the test, each pull shows its first report only."""
+    monkeypatch.setattr(archive, "PROGRESS_EVERY", 10 ** 9)
+    seen: list[str] = []
+    make(tmp_path, docker, images, progress=seen.append)
+    for ref in (images.refs[0][1], images.refs[1][1]):
+        assert len([line for line in seen if line.startswith(f"{ref}: ")]) == 1, seen
+        assert f"pulling {ref}" in seen

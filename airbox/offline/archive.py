@@ -521,7 +521,7 @@ def _throttled(progress: Progress | None) -> Progress | None:
     every step, and off a terminal each report is a line."""
     if progress is None:
         return None
-    last = [0.0]
+    last = [float("-inf")]
 
     def report(message: str) -> None:
         if time.monotonic() - last[0] >= PROGRESS_EVERY:
