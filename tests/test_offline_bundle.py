@@ -178,7 +178,8 @@ def test_create_then_inspect_checks_every_digest(
     assert stat.S_IMODE(bundle.stat().st_mode) == 0o644
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["dp.airbox"]
     # Progress named the items and counted bytes.
-    assert any(line.startswith(f"writing {images.names[0]}:") for line in seen)
+    assert any(line.startswith(f"writing {images.names[0]}: ") and " of about " in line
+               for line in seen), seen
     assert any(line.startswith("writing bin/kubectl:") for line in seen)
 
     assert archive.read_manifest(bundle) == made
@@ -531,12 +532,14 @@ def test_a_refused_pull_or_a_full_disk_leaves_nothing(
     assert sorted((tmp_path / "out").iterdir()) == []
 
     images.registry.rate_limited = False
-    real = archive.shutil.disk_usage
+    import shutil
+
+    real = shutil.disk_usage
 
     def almost_full(path: Any) -> Any:
         return real(path)._replace(free=1000)
 
-    monkeypatch.setattr(archive.shutil, "disk_usage", almost_full)
+    monkeypatch.setattr(shutil, "disk_usage", almost_full)
     with pytest.raises(AirboxError) as full:
         make(tmp_path, docker, images)
     assert full.value.message.startswith("the bundle needs about ")

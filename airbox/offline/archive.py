@@ -110,10 +110,12 @@ def host_platform() -> str:
 class _Meter:
     """Progress by item and bytes, at most every PROGRESS_EVERY seconds per item."""
 
-    def __init__(self, progress: Progress | None, verb: str, total: int) -> None:
+    def __init__(self, progress: Progress | None, verb: str, total: int,
+                 about: bool = False) -> None:
         self.progress = progress
         self.verb = verb
         self.total = total
+        self.about = about
         self.done = 0
         self.last = 0.0
         self.current = ""
@@ -131,7 +133,8 @@ class _Meter:
         if self.progress is None:
             return
         self.last = time.monotonic()
-        of = f" of {human_size(self.total)}" if self.total else ""
+        of = f" of {'about ' if self.about else ''}{human_size(self.total)}" \
+            if self.total else ""
         self.progress(f"{self.verb} {self.current}: {human_size(self.done)}{of}")
 
 
@@ -638,15 +641,16 @@ def create(output: Path, *, docker: DockerHost, connectors: list[str],
             node_image=next((ref for kind, ref in images if kind == "node-image"), ""),
             items=tuple(p.item for p in planned),
         )
-        _check_space(output, docker, planned)
-        return _write(output, skeleton, planned, int(now.timestamp()), progress, docker)
+        needed = _check_space(output, docker, planned)
+        return _write(output, skeleton, planned, int(now.timestamp()), progress, docker,
+                      needed)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _check_space(output: Path, docker: DockerHost, planned: list[_Planned]) -> None:
-    """Refuse before writing when the bundle cannot fit (an image's size in the daemon
-    is about its ``docker save`` size)."""
+def _check_space(output: Path, docker: DockerHost, planned: list[_Planned]) -> int:
+    """The bundle's size, about; refused before writing when it cannot fit (an image's
+    size in the daemon is about its ``docker save`` size)."""
     needed = sum(p.file.stat().st_size if p.file is not None
                  else docker.image_size(local_name(p.item.name)) for p in planned)
     free = shutil.disk_usage(output.parent).free
@@ -655,13 +659,14 @@ def _check_space(output: Path, docker: DockerHost, planned: list[_Planned]) -> N
             f"the bundle needs about {human_size(needed)} and {output.parent} has "
             f"{human_size(free)} free",
             hint="free some space, or write the bundle elsewhere with --output")
+    return needed
 
 
 def _write(output: Path, skeleton: Manifest, planned: list[_Planned], mtime: int,
-           progress: Progress | None, docker: DockerHost) -> Manifest:
+           progress: Progress | None, docker: DockerHost, needed: int) -> Manifest:
     room = mf.reserve(skeleton)
     fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent)
-    meter = _Meter(progress, "writing", 0)
+    meter = _Meter(progress, "writing", needed, about=True)
     try:
         with os.fdopen(fd, "w+b") as out:
             out.write(bytes(BLOCK + room + -room % BLOCK))  # the manifest's place
