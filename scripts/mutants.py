@@ -294,6 +294,8 @@ MUTANTS: list[Mutant] = [
        "the workload launcher gets no proxy: its calls to the control plane go direct", (PX,)),
     _m("manifests", "    data.update(proxy.secret_data(settings))", "    pass",
        "the Secret lacks the proxy keys the launcher's secretKeyRefs name", (PX,)),
+    _m("manifests", "marked = proxy.fingerprint(settings)", "marked = None",
+       "a new proxy leaves the launcher running with the old one", (PX,)),
     # ----------------------------------------------------------------- install
     _m("install", "ctx.state.kubeconfig.chmod(SECRET_FILE)", "ctx.state.kubeconfig.chmod(0o644)",
        "the kubeconfig (cluster-admin credentials) is left world-readable",
@@ -313,7 +315,7 @@ MUTANTS: list[Mutant] = [
        "mode=PUBLIC_FILE)\n    if settings.target.is_kind:",
        "secrets.yaml is written world-readable",
        (IS + "test_generated_files_modes_and_the_secret_values_are_masked",)),
-    _m("install", "    REDACTOR.add(*data.values())\n", "",
+    _m("install", "    REDACTOR.add(*proxy.secret_values(data))\n", "",
        "the Secret's values are not registered for masking",
        (IS + "test_generated_files_modes_and_the_secret_values_are_masked",)),
     _m("install", "if not ctx.state.kubeconfig.is_file():", "if False:",

@@ -374,3 +374,26 @@ def test_tool_downloads_go_through_the_settings_proxy(
     use_proxy(Settings.from_answers(answers))
     assert _http_fetch("http://downloads.airbox.test/kind") == b"ok"
     assert fake_proxy.targets() == ["http://downloads.airbox.test/kind"]
+
+
+def test_a_new_proxy_rolls_the_launcher(pinned: Any, tmp_path: Path) -> None:
+    """Pods read the Secret when they start: a changed proxy changes the launcher's pod
+    template (Helm rolls it), the same one leaves it alone."""
+    def template(answers: dict[str, Any]) -> dict[str, Any]:
+        settings = Settings.from_answers(answers)
+        _, _, values = generated(settings)
+        docs = render(pinned, values, settings.release, settings.namespace)
+        deployment = next(d for d in docs if d["kind"] == "Deployment")
+        return dict(deployment["spec"]["template"]["metadata"].get("annotations") or {})
+
+    first = template(with_proxy(tmp_path))
+    assert first == template(with_proxy(tmp_path))
+    assert proxies.PROXY_ANNOTATION in first
+    moved = template(with_proxy(tmp_path, httpsProxy=PROXY.replace("3128", "8080")))
+    assert moved[proxies.PROXY_ANNOTATION] != first[proxies.PROXY_ANNOTATION]
+    # A user's own annotations stay.
+    answers = with_proxy(tmp_path)
+    answers["values"] = {"workloadLauncher": {"podAnnotations": {"team": "data"}}}
+    assert template(answers)["team"] == "data"
+    assert proxies.PROXY_ANNOTATION not in template(
+        af.answers("vault", "default", directory=tmp_path))

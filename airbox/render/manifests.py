@@ -333,6 +333,11 @@ def helm_values(settings: Settings) -> dict[str, Any]:
             values["imagePullSecrets"] = [{"name": PULL_SECRET_NAME}]
     extras = _launcher_extras(settings)
     merged = deep_merge(values, settings.values)
+    marked = proxy.fingerprint(settings)
+    if marked is not None:
+        launcher = merged.setdefault("workloadLauncher", {})
+        launcher["podAnnotations"] = {**(launcher.get("podAnnotations") or {}),
+                                      proxy.PROXY_ANNOTATION: marked}
     if extras:
         launcher = merged.setdefault("workloadLauncher", {})
         for key, ours in extras.items():

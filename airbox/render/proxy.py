@@ -178,3 +178,23 @@ def secret_values(data: Mapping[str, str]) -> list[str]:
         elif key not in (NO_PROXY, JAVA_TOOL_OPTIONS):
             found.append(value)
     return found
+
+
+# On the launcher's pod template: which proxy it runs with. Pods read the Secret's values
+# when they start, so a new proxy must change the template (Helm then rolls the launcher).
+PROXY_ANNOTATION = "airbox.airbyte.io/proxy"
+
+
+def fingerprint(settings: Settings) -> str | None:
+    """The proxy's fingerprint, without its password (a short hash of a password a person
+    chose could be reversed by trying): a new password alone restarts nothing."""
+    import hashlib
+
+    from airbox.config.settings import without_password
+
+    env = proxy_env(settings)
+    if not env:
+        return None
+    parts = [without_password(env.get(HTTPS_PROXY, "")), without_password(
+        env.get(HTTP_PROXY, "")), env.get(NO_PROXY, "")]
+    return hashlib.sha256("\0".join(["airbox-proxy", *parts]).encode()).hexdigest()[:16]
