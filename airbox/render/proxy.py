@@ -2,7 +2,7 @@
 
 Where the settings' proxy goes:
 - airbox's own HTTP calls and the tools it runs (kind, helm): ``proxy_env`` in the
-  process environment (``airbox.outbound``); kind copies the variables into the node's
+  process environment (``installed.use_proxy``); kind copies the variables into the node's
   environment, so containerd pulls through the proxy.
 - the workload launcher and the job pods: the Secret's ``PROXY_SECRET_KEYS``, taken with
   ``secretKeyRef`` (the URL can hold a password: never a literal value in values.yaml).
