@@ -323,6 +323,31 @@ def test_a_cut_short_bundle_names_the_item_it_cuts(
         "airbyte-data-plane) is cut short: the file ends inside it; nothing was changed")
 
 
+def test_a_bundle_cut_between_members_names_the_first_missing_item(
+        tmp_path: Path, made: tuple[Path, mf.Manifest]) -> None:
+    bundle, manifest = made
+    chart = {m.name: m for m in members(bundle)}[manifest.items[4].path]
+    with open(bundle, "r+b") as handle:
+        handle.truncate(chart.offset)
+    shown = inspect(bundle)
+    assert shown.returncode == 2
+    assert (f"{manifest.items[4].path} (chart airbyte-data-plane) is missing: the file ends "
+            "before it (cut short)") in shown.stderr
+
+
+def test_unpack_where_it_cannot_write_says_so(
+        tmp_path: Path, made: tuple[Path, mf.Manifest]) -> None:
+    from airbox.errors import AirboxError
+
+    bundle, _ = made
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(AirboxError) as info:
+        archive.unpack(bundle, into=blocker / "into", docker=None)
+    target = blocker / "into" / "charts" / "airbyte-data-plane-1.8.1.tgz"
+    assert info.value.message == f"cannot write {target}: Not a directory"
+
+
 def test_an_extra_member_is_damage(tmp_path: Path, made: tuple[Path, mf.Manifest]) -> None:
     bundle, _ = made
     # Append a member in place of the end blocks, as `tar -r` would.

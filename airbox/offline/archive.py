@@ -266,8 +266,12 @@ def _scan(bundle: Path, *, progress: Progress | None, verb: str,
 
 
 def _member(reader: _Reader, bundle: Path, item: Item, meter: _Meter, sink: _Sink) -> None:
+    block = reader.read(BLOCK)
+    if not block:
+        raise BundleDamaged(bundle, f"{label(item)} is missing: the file ends before it "
+                                    "(cut short)", item=item)
     try:
-        info = _parse_header(reader.read(BLOCK))
+        info = _parse_header(block)
     except _BadHeader:
         raise BundleDamaged(bundle, f"the tar header of {label(item)} is damaged",
                             item=item) from None
@@ -370,15 +374,26 @@ class _FileSink(_Sink):
     def consume(self, chunks: Iterable[bytes]) -> None:
         from airbox.fsutil import make_private_dirs
 
-        make_private_dirs(self.target.parent)
-        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".part",
-                                        dir=self.target.parent)
+        try:
+            make_private_dirs(self.target.parent)
+            fd, self.tmp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".part",
+                                            dir=self.target.parent)
+        except OSError as exc:
+            raise self._cannot(exc) from None
         with os.fdopen(fd, "wb") as out:
             for chunk in chunks:
-                out.write(chunk)
+                try:
+                    out.write(chunk)
+                except OSError as exc:
+                    raise self._cannot(exc) from None
             out.flush()
             os.fsync(out.fileno())
         os.chmod(self.tmp, self.mode)
+
+    def _cannot(self, exc: OSError) -> AirboxError:
+        return AirboxError(f"cannot write {self.target}: {exc.strerror or exc}",
+                           hint="free some space, or check who owns the directory; then run "
+                                "the command again")
 
     def commit(self) -> None:
         if self.tmp is not None:
@@ -399,6 +414,9 @@ class _LoadSink(_Sink):
         self.loaded = loaded
 
     def consume(self, chunks: Iterable[bytes]) -> None:
+        # The daemon takes the image as it streams: were the file changed since the first
+        # pass checked it, its digest fails only after the load (BundleDamaged all the
+        # same); the image loaded then has another ID, so a later run loads it again.
         self.docker.load(chunks)
 
     def commit(self) -> None:
