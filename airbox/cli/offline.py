@@ -37,10 +37,10 @@ Examples:
 
 \b
 Pulls what is missing (Docker Hub, quay.io, the chart repository, the tools' release
-pages), then writes the file: about 1.5 GB with verify's connectors (the kind node image
-is most of it). The node image follows this machine's cgroup version. The file is
-written under a temporary name and renamed when complete, readable by all (0644): it
-holds images, a chart and binaries, nothing from any settings.
+pages), then writes the file: several gigabytes (the kind node image alone is about
+one; `bundle inspect` lists each item's size). The node image follows this machine's
+cgroup version. The file is written under a temporary name and renamed when complete,
+readable by all (0644): it holds images, a chart and binaries, nothing from any settings.
 
 \b
 Exit codes: 0 written, 1 failed (a pull, the disk), 2 bad input (every problem listed),
