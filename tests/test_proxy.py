@@ -397,3 +397,15 @@ def test_a_new_proxy_rolls_the_launcher(pinned: Any, tmp_path: Path) -> None:
     assert template(answers)["team"] == "data"
     assert proxies.PROXY_ANNOTATION not in template(
         af.answers("vault", "default", directory=tmp_path))
+
+
+def test_network_null_drops_a_saved_proxy(tmp_path: Path) -> None:
+    from airbox.config.answers import schema_problems
+    from airbox.config.gather import layer_over_saved
+
+    saved = with_proxy(tmp_path)
+    kept = layer_over_saved(saved, {"name": saved["name"]})
+    assert Settings.from_answers(kept).network is not None  # left out: the saved one stays
+    dropped = layer_over_saved(saved, {"name": saved["name"], "network": None})
+    assert schema_problems(dropped) == [] and validate(dropped) == []
+    assert Settings.from_answers(dropped).network is None
