@@ -459,7 +459,7 @@ def test_a_list_whose_pages_repeat_stops_with_what_to_check(
 
 def test_a_list_stops_at_the_page_limit(fake_cp: FakeControlPlane, tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from airbox.controlplane import api as api_module
+    from airbox.controlplane import transport as api_module
 
     monkeypatch.setattr(api_module, "MAX_PAGES", 2)
     for n in range(250):

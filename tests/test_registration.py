@@ -18,7 +18,7 @@ from airbox import runlog
 from airbox.config.gather import save
 from airbox.config.prompts import Prompter
 from airbox.config.settings import Settings, validate
-from airbox.controlplane import api as api_module
+from airbox.controlplane import transport as api_module
 from airbox.controlplane.api import Retry
 from airbox.controlplane.registration import (
     api_for,

@@ -28,7 +28,8 @@ from airbox import __version__, runlog
 from airbox.config.answers import get_path
 from airbox.config.prompts import Refusal
 from airbox.config.settings import CLOUD_URL, default_api_url
-from airbox.controlplane.api import NO_RETRY, AirbyteApi, credentials_unknown
+from airbox.controlplane.api import NO_RETRY, AirbyteApi
+from airbox.controlplane.api_errors import credentials_unknown
 from airbox.errors import ControlPlaneError
 from airbox.redact import REDACTOR
 
