@@ -346,7 +346,7 @@ def test_reconfigure_walks_the_saved_answers_as_defaults(
 def test_storage_offers_the_secrets_managers_aws_credentials(
     tmp_path: Path, keys: tuple[Keys, Prompter]
 ) -> None:
-    from airbox.config.prompts import fill_missing
+    from airbox.config.interview import fill_missing
 
     k, prompter = keys
     answers = af.answers("aws-keys", directory=tmp_path)

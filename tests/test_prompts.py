@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from airbox.config.gather import Inputs, gather
-from airbox.config.prompts import Prompter, fill_missing
+from airbox.config.interview import fill_missing
+from airbox.config.prompts import Prompter
 from tests import answers_factory as af
 from tests.helpers import Keys
 
@@ -162,7 +163,7 @@ def test_kept_answers_are_offered_to_the_same_data_plane_and_with_an_answers_fil
 
 def test_a_pasted_service_account_key_is_neither_kept_nor_shown(tmp_path: Path) -> None:
     from airbox.config.gather import keep_partial, kept_file
-    from airbox.config.prompts import review_rows
+    from airbox.config.review import review_rows
 
     key = af.service_account_file(tmp_path).read_text()
     answers = {"name": "dp-key", "secretsManager": {

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from airbox.config import answers as sources
-from airbox.config.prompts import CredentialCheck, Prompter, fill_missing, reopen, review
+from airbox.config.interview import fill_missing, reopen
+from airbox.config.prompts import CredentialCheck, Prompter
+from airbox.config.review import review
 from airbox.config.settings import (
     Settings,
     hidden_paths,
