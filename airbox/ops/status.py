@@ -1215,11 +1215,12 @@ def _stamp(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
-def status_report(inst: Installed, runner: Runner) -> dict[str, Any]:
-    """Probe everything and judge: the ``--json`` document."""
+def status_report(inst: Installed, runner: Runner, *,
+                  probes: Probes | None = None) -> dict[str, Any]:
+    """Probe everything (or judge the ``probes`` given) and judge: the ``--json`` document."""
     started = time.monotonic()
     now = time.time()
-    probes = run_probes(inst, runner)
+    probes = probes or run_probes(inst, runner)
     assessment = Assessment(inst, probes, now)
     checks = assessment.run()
     word, reason, fix = verdict(checks, inst.name)

@@ -1,0 +1,160 @@
+"""The ``airbox status --json`` contract: every key and the type of every value, pinned.
+
+Scripts read this document (``version`` 1 promises it stays backward compatible), so a
+key that disappears, is renamed or changes type breaks them. The shapes below were
+taken from the report before ``ops/status`` was split into probes, checks, report and
+rendering; the split had to keep them exactly. A key added on purpose goes here too.
+
+``shape()`` turns a document into its skeleton: a dict keeps its keys, a list merges its
+items into one, a scalar becomes its JSON type (``"str|null"`` where items differ).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from airbox.cluster.node import Certificate, DiskUse, ImageStore, NodeImage
+from airbox.installed import Installed
+from airbox.ops.status import CHECK_IDS, Outcome, Probes, not_installed_report, status_report
+from tests.test_status_checks import NOW, _event, _inst, _pod, _probes, _registration
+
+_JSON = {str: "str", int: "int", float: "float", bool: "bool", type(None): "null"}
+
+
+def _merge(a: Any, b: Any) -> Any:
+    if isinstance(a, dict) and isinstance(b, dict):
+        assert a.keys() == b.keys(), (sorted(a), sorted(b))
+        return {k: _merge(a[k], b[k]) for k in a}
+    if isinstance(a, list) and isinstance(b, list):
+        return [_merge(a[0], b[0])] if a and b else a or b
+    assert isinstance(a, str) and isinstance(b, str), (a, b)
+    return "|".join(sorted(set(a.split("|")) | set(b.split("|"))))
+
+
+def shape(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        merged: Any = None
+        for item in value:
+            merged = shape(item) if merged is None else _merge(merged, shape(item))
+        return [] if merged is None else [merged]
+    return _JSON[type(value)]
+
+
+def _document(inst: Installed, probes: Probes) -> dict[str, Any]:
+    # Through JSON, as a script reads it.
+    document: dict[str, Any] = json.loads(json.dumps(status_report(inst, None,  # type: ignore[arg-type]
+                                                                   probes=probes)))
+    return document
+
+
+CHECK = {"id": "str", "state": "str", "ok": "bool|null", "summary": "str",
+         "details": ["str"], "next": "null|str"}
+# No check found anything to detail.
+CHECK_BARE = {**CHECK, "details": []}
+TARGET_KIND = {"type": "str", "cluster": "str", "nodeContainer": "str"}
+RELEASE = {"name": "str", "namespace": "str", "status": "str", "revision": "int",
+           "chart": "str", "chartVersion": "str", "appVersion": "str", "lastDeployed": "str",
+           "description": "str"}
+POD = {"name": "str", "phase": "str", "ready": "bool", "restarts": "int",
+       "problem": "null", "lastTermination": "null", "imagePullProblem": "bool"}
+REGISTRATION = {"dataplaneId": "str", "name": "str", "organizationId": "str",
+                "regionId": "str", "region": "str", "checked": "bool", "enabled": "bool",
+                "deleted": "bool", "health": "str", "lastHeartbeat": "str", "error": "null"}
+NODE = {"restartPolicy": "str",
+        "certificates": [{"name": "str", "expires": "str", "daysLeft": "int",
+                          "authority": "bool"}],
+        "disk": [{"path": "str", "totalBytes": "int", "usedBytes": "int", "percent": "float"}],
+        "images": {"count": "int", "bytes": "int", "unusedConnectors": ["str"],
+                   "unusedConnectorBytes": "int", "connectors": ["str"],
+                   "offline": "bool"}}
+VERSIONS = {"chart": {"running": "str", "pinned": "str"},
+            "kubernetes": {"running": "str", "pinned": "str"}}
+ROUTING = {"region": {"regionId": "str", "name": "str"}, "workspaces": ["str"]}
+
+
+def _node_probes() -> dict[str, Outcome]:
+    expires = dt.datetime.fromtimestamp(NOW, dt.timezone.utc) + dt.timedelta(days=300)
+    store = ImageStore([NodeImage("sha256:" + "a" * 64, ["docker.io/airbyte/source-x:1.0"],
+                                  2048)])
+    return {
+        "certificates": Outcome([Certificate("apiserver", expires, False),
+                                 Certificate("ca", expires, True)]),
+        "disk": Outcome([DiskUse("/var/lib/containerd", 1000, 100),
+                         DiskUse("/var/lib/docker", 1000, 200)]),
+        "images": Outcome(store),
+        "routing": Outcome({"region": {"regionId": "r1", "name": "us"},
+                            "workspaces": ["ws1"]}),
+        "registration": Outcome(_registration()),
+    }
+
+
+def test_a_healthy_data_plane_has_every_section(tmp_path: Path) -> None:
+    document = _document(_inst(tmp_path), _probes(**_node_probes()))
+    assert document["verdict"] == "healthy"
+    assert [c["id"] for c in document["checks"]] == list(CHECK_IDS)
+    assert shape(document) == {
+        "version": "int", "name": "str", "verdict": "str", "reason": "str", "next": "null",
+        "checkedAt": "str", "seconds": "float", "target": TARGET_KIND, "namespace": "str",
+        "checks": [CHECK_BARE], "release": RELEASE, "pods": [POD], "events": [],
+        "registration": REGISTRATION, "node": NODE, "versions": VERSIONS, "routing": ROUTING,
+    }
+
+
+def test_an_unhealthy_data_plane_keeps_the_shape(tmp_path: Path) -> None:
+    crashing = _pod(ready=False, waiting="CrashLoopBackOff", restarts=5, finished_ago=30)
+    document = _document(_inst(tmp_path), _probes(
+        pods=Outcome([crashing]), events=Outcome([_event("BackOff", 60)]),
+        registration=Outcome(_registration(checked=False, enabled=None, health=None,
+                                           lastHeartbeat=None, error="refused"))))
+    assert document["verdict"] == "unhealthy"
+    assert shape(document) == {
+        "version": "int", "name": "str", "verdict": "str", "reason": "str", "next": "str",
+        "checkedAt": "str", "seconds": "float", "target": TARGET_KIND, "namespace": "str",
+        "checks": [CHECK], "release": RELEASE,
+        "pods": [{**POD, "problem": "str", "lastTermination": "str"}],
+        "events": [{"time": "str", "type": "str", "reason": "str", "object": "str",
+                    "message": "str", "count": "int"}],
+        "registration": {**REGISTRATION, "checked": "bool", "enabled": "null",
+                         "health": "null", "lastHeartbeat": "null", "error": "str"},
+        # Nothing read in the node (the probes failed); routing not checked.
+        "node": {"restartPolicy": "str"}, "versions": VERSIONS, "routing": "null",
+    }
+
+
+def test_with_docker_down_the_sections_are_empty_or_null(tmp_path: Path) -> None:
+    document = _document(_inst(tmp_path), _probes(
+        docker=Outcome(error=RuntimeError("connection refused")),
+        nodes=Outcome(error=RuntimeError("refused"))))
+    assert document["verdict"] == "unhealthy"
+    assert shape(document) == {
+        "version": "int", "name": "str", "verdict": "str", "reason": "str", "next": "str",
+        "checkedAt": "str", "seconds": "float", "target": TARGET_KIND, "namespace": "str",
+        "checks": [CHECK_BARE], "release": "null", "pods": [], "events": [],
+        "registration": "null", "node": "null", "versions": "null", "routing": "null",
+    }
+
+
+def test_an_existing_cluster_target(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kc"
+    kubeconfig.write_text("")
+    inst = _inst(tmp_path, kubeContext="prod", kubeconfig=str(kubeconfig))
+    document = _document(inst, _probes(docker=Outcome()))
+    assert shape(document["target"]) == {"type": "str", "context": "str", "kubeconfig": "str"}
+    assert (document["node"], shape(document["versions"])) == (
+        None, {"chart": {"running": "str", "pinned": "str"}})
+
+
+def test_nothing_installed() -> None:
+    document = json.loads(json.dumps(not_installed_report("nosuchdp")))
+    assert shape(document) == {
+        "version": "int", "name": "str", "verdict": "str", "reason": "str", "next": "str",
+        "checkedAt": "str", "seconds": "float", "target": "null", "namespace": "null",
+        "checks": [], "release": "null", "pods": [], "events": [], "registration": "null",
+        "node": "null", "versions": "null", "routing": "null",
+    }
+    assert document["verdict"] == "not installed"
