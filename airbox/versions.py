@@ -6,6 +6,7 @@ the .tar.gz archive for helm), as the projects publish them next to each release
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 KIND_VERSION = "v0.31.0"
@@ -26,6 +27,22 @@ NODE_IMAGE_CGROUP_V1 = (
 
 def node_image(*, cgroup_v1: bool) -> str:
     return NODE_IMAGE_CGROUP_V1 if cgroup_v1 else NODE_IMAGE
+
+
+def pinned_kubernetes(*, cgroup_v1: bool) -> str:
+    """The Kubernetes version of the node image airbox pins for this host."""
+    return node_image(cgroup_v1=cgroup_v1).split("@", 1)[0].rsplit(":", 1)[-1]
+
+
+def _version_tuple(text: str) -> tuple[int, ...] | None:
+    match = re.match(r"v?(\d+)\.(\d+)\.(\d+)", text.strip())
+    return tuple(int(g) for g in match.groups()) if match else None
+
+
+def older(running: str, pinned: str) -> bool:
+    """``running`` is an older x.y.z than ``pinned`` (False when either is not one)."""
+    have, want = _version_tuple(running), _version_tuple(pinned)
+    return have is not None and want is not None and have < want
 
 CHART_NAME = "airbyte-data-plane"
 CHART_REPO = "https://airbytehq.github.io/helm-charts"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from airbox.cluster import node
-from airbox.ops.status import _expired_certificate, _older, pinned_kubernetes
+from airbox.cluster.kube import expired_certificate as _expired_certificate
+from airbox.versions import older as _older
+from airbox.versions import pinned_kubernetes
 
 # As kubeadm v1.35 prints it (a cluster whose API server no longer answers).
 CHECK_EXPIRATION = """\

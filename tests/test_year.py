@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from airbox.ops.status import CHECK_IDS, pinned_kubernetes
+from airbox.ops.status import CHECK_IDS
+from airbox.versions import pinned_kubernetes
 from tests.fakes import nodetools
 from tests.fakes.fixture import docker_client
 from tests.helpers import airbox_bin

@@ -72,7 +72,6 @@ import concurrent.futures
 import datetime as dt
 import json
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -436,27 +435,8 @@ def run_probes(inst: Installed, runner: Runner) -> Probes:
 # ---------------------------------------------------------------------------- checks
 
 
-def _parse_time(value: Any) -> float | None:
-    if not value or not isinstance(value, str):
-        return None
-    text = value.strip().replace("Z", "+00:00")
-    # Kubernetes and Helm write up to nanoseconds; Python reads microseconds.
-    if "." in text:
-        head, _, rest = text.partition(".")
-        digits = "".join(c for c in rest if c.isdigit())
-        zone = rest[len(digits):]
-        text = f"{head}.{digits[:6]}{zone}"
-    try:
-        parsed = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.timestamp()
-
-
 def _event_time(event: Mapping[str, Any]) -> float | None:
-    return _parse_time(event.get("lastTimestamp") or event.get("eventTime")
+    return kube.parse_time(event.get("lastTimestamp") or event.get("eventTime")
                        or (event.get("metadata") or {}).get("creationTimestamp"))
 
 
@@ -603,7 +583,7 @@ class Assessment:
         if not self.p.nodes.ok:
             assert self.p.nodes.error is not None
             reason = why(self.p.nodes.error)
-            if _expired_certificate(reason):
+            if kube.expired_certificate(reason):
                 self.add(Check("kubernetes", "fail", "the cluster's certificates have expired: "
                                "the Kubernetes API refuses every client", [reason],
                                next=f"airbox repair --name {self.name}  (renews them)"))
@@ -832,7 +812,7 @@ class Assessment:
             name = (pod.get("metadata") or {}).get("name")
             for cs in (pod.get("status") or {}).get("containerStatuses") or []:
                 last = (cs.get("lastState") or {}).get("terminated") or {}
-                finished = _parse_time(last.get("finishedAt"))
+                finished = kube.parse_time(last.get("finishedAt"))
                 if finished is not None and self.now - finished < RECENT_SECONDS:
                     found.append(f"{name}/{cs.get('name')}: {cs.get('restartCount')} restarts, "
                                  f"last {last.get('reason') or 'terminated'} (exit code "
@@ -1115,16 +1095,16 @@ class Assessment:
             found["chart"] = {"running": running, "pinned": versions.CHART_VERSION}
             notes.append(f"chart {running}" + ("" if running == versions.CHART_VERSION else
                                                f" (airbox pins {versions.CHART_VERSION})"))
-            behind = behind or _older(running, versions.CHART_VERSION)
+            behind = behind or versions.older(running, versions.CHART_VERSION)
         if self.inst.settings.target.is_kind and self.p.nodes.ok and self.p.docker.ok:
             kubelets = {str(((n.get("status") or {}).get("nodeInfo") or {})
                             .get("kubeletVersion") or "") for n in self.p.nodes.value}
             running = ", ".join(sorted(k for k in kubelets if k)) or "unknown"
-            pinned = pinned_kubernetes(cgroup_v1=self.p.docker.value.cgroup_v1)
+            pinned = versions.pinned_kubernetes(cgroup_v1=self.p.docker.value.cgroup_v1)
             found["kubernetes"] = {"running": running, "pinned": pinned}
             notes.append(f"Kubernetes {running}" + ("" if running == pinned else
                                                     f" (airbox pins {pinned})"))
-            behind = behind or _older(running, pinned)
+            behind = behind or versions.older(running, pinned)
         self.versions = found
         if not found:
             self.skip("versions", "not checked: nothing to compare")
@@ -1160,32 +1140,8 @@ class Assessment:
                        next=f"airbox workspaces --name {self.name} --assign <workspace>"))
 
 
-def pinned_kubernetes(*, cgroup_v1: bool) -> str:
-    """The Kubernetes version of the node image airbox pins for this host."""
-    from airbox import versions
-
-    tag = versions.node_image(cgroup_v1=cgroup_v1).split("@", 1)[0].rsplit(":", 1)[-1]
-    return tag
-
-
-def _version_tuple(text: str) -> tuple[int, ...] | None:
-    match = re.match(r"v?(\d+)\.(\d+)\.(\d+)", text.strip())
-    return tuple(int(g) for g in match.groups()) if match else None
-
-
-def _older(running: str, pinned: str) -> bool:
-    have, want = _version_tuple(running), _version_tuple(pinned)
-    return have is not None and want is not None and have < want
-
-
-def _expired_certificate(text: str) -> bool:
-    lowered = text.lower()
-    return "certificate has expired" in lowered or (
-        "x509: certificate" in lowered and "not yet valid" in lowered)
-
-
 def _short_time(value: Any) -> str:
-    stamp = _parse_time(value)
+    stamp = kube.parse_time(value)
     if stamp is None:
         return str(value or "unknown")
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(stamp))

@@ -141,7 +141,6 @@ def make_plan(inst: Installed, runner: Runner, chart_version: str | None,
               chart_source: str | None) -> Plan:
     """Everything the upgrade would change; reads, never writes."""
     from airbox.cluster.dockerhost import DockerHost
-    from airbox.ops.status import _older, pinned_kubernetes
 
     answers = copy.deepcopy(inst.answers)
     chart = dict(answers.get("chart") or {})
@@ -180,9 +179,9 @@ def make_plan(inst: Installed, runner: Runner, chart_version: str | None,
     if docker is not None:
         cgroup_v1 = str(docker.info().get("CgroupVersion") or "2") == "1"
         plan.kubernetes_from = _running_kubernetes(runner, inst)
-        pinned = pinned_kubernetes(cgroup_v1=cgroup_v1)
+        pinned = versions.pinned_kubernetes(cgroup_v1=cgroup_v1)
         # Only forward: a cgroup v1 host pins an older node than a cluster may already run.
-        if plan.kubernetes_from is None or _older(plan.kubernetes_from, pinned):
+        if plan.kubernetes_from is None or versions.older(plan.kubernetes_from, pinned):
             plan.kubernetes_to = pinned
     current = "" if release is None else runner.run(
         inst.kube.helm("get", "manifest", settings.release, "--namespace", settings.namespace),
