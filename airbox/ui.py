@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 _STYLES = {"green": "green", "red": "red", "yellow": "yellow", "bold": "bold", "dim": "dim"}
 
 
-def _use_color(stream: IO[str]) -> bool:
+def use_color(stream: IO[str]) -> bool:
     if os.environ.get("NO_COLOR"):
         return False
     return bool(getattr(stream, "isatty", lambda: False)())
@@ -49,7 +49,7 @@ class Terminal:
         self.verbose = verbose
         tty = bool(getattr(self.err, "isatty", lambda: False)())
         self.interactive = tty if interactive is None else interactive
-        self.color = _use_color(self.err) and self.interactive
+        self.color = use_color(self.err) and self.interactive
         self._lock = threading.RLock()
         self._console: Console | None = None
 

@@ -11,6 +11,7 @@ whose behaviour cannot differ from the original's, as far as a user can tell, ca
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,9 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
     "manifests": ("airbox/render/manifests.py", ("tests/test_manifests.py",)),
     # Each install mutant names the one test that pins it (the file takes a minute or more).
     "install": ("airbox/ops/install.py", ("tests/test_install_steps.py",)),
-    "status": ("airbox/ops/status.py", ("tests/test_status_checks.py",)),
+    # A package: a mutant names its file (``where``) when it is not now.py.
+    "status": ("airbox/ops/status/now.py",
+               ("tests/test_status_checks.py", "tests/test_status_contract.py")),
     # Mutants that only tests/test_registration.py pins name their test there.
     "registration": ("airbox/controlplane/registration.py",
                      ("tests/test_registration_rules.py",)),
@@ -48,8 +51,11 @@ PX = "tests/test_proxy.py"
 
 
 def _m(module: str, original: str, replacement: str, description: str,
-       tests: tuple[str, ...] = (), equivalent: str | None = None) -> Mutant:
+       tests: tuple[str, ...] = (), equivalent: str | None = None,
+       where: str | None = None) -> Mutant:
     path, default_tests = MODULES[module]
+    if where is not None:
+        path = str(Path(path).with_name(where))
     return Mutant(module, path, original, replacement, description, tests or default_tests,
                   equivalent)
 
@@ -418,19 +424,20 @@ MUTANTS: list[Mutant] = [
        "the host pulls a private registry's images without its credentials (401)",
        (IS + "test_the_host_pulls_a_private_registrys_images_with_its_credentials",)),
     # ------------------------------------------------------------------ status
-    _m("status", 'self.add(Check("kubernetes", "fail", "no node is Ready: pods cannot run",',
-       'self.add(Check("kubernetes", "warn", "no node is Ready: pods cannot run",',
+    _m("status", 'return Check("kubernetes", "fail", "no node is Ready: pods cannot run",',
+       'return Check("kubernetes", "warn", "no node is Ready: pods cannot run",',
        "status says warn instead of fail with no Ready node"),
-    _m("status", 'self.add(Check("pods", "fail",\n', 'self.add(Check("pods", "warn",\n',
+    _m("status", 'return Check("pods", "fail",\n', 'return Check("pods", "warn",\n',
        "status says warn with no data plane pod"),
-    _m("status", 'self.add(Check("docker", "fail", f"Docker is not reachable',
-       'self.add(Check("docker", "warn", f"Docker is not reachable',
+    _m("status", 'return Check("docker", "fail", f"Docker is not reachable',
+       'return Check("docker", "warn", f"Docker is not reachable',
        "an unreachable Docker is only a warning"),
-    _m("status", 'self.blocked = "Docker is not reachable"', "self.blocked = None",
+    _m("status", 'blocks="Docker is not reachable", blocks_node=True)',
+       "blocks=None, blocks_node=True)",
        "checks after an unreachable Docker report their own confusing failures"),
     _m("status",
-       'self.add(Check("node-container", "fail",\n                           f"the cluster',
-       'self.add(Check("node-container", "warn",\n                           f"the cluster',
+       'return Check("node-container", "fail",\n                     f"the cluster',
+       'return Check("node-container", "warn",\n                     f"the cluster',
        "a stopped node container is only a warning"),
     _m("status", 'if status == "deployed":', 'if status in ("deployed", "failed"):',
        "a failed Helm release counts as ok"),
@@ -438,52 +445,55 @@ MUTANTS: list[Mutant] = [
        "pods that cannot run are only a warning"),
     _m("status", 'elif "CreateContainerConfig" in problem:', "elif False:",
        "a pod blocked by a missing Secret key is not explained"),
-    _m("status", "if finished is not None and self.now - finished < RECENT_SECONDS:",
-       "if finished is not None and self.now - finished > RECENT_SECONDS:",
+    _m("status", "if finished is not None and now - finished < RECENT_SECONDS:",
+       "if finished is not None and now - finished > RECENT_SECONDS:",
        "recent restarts are not reported (old ones are)"),
-    _m("status", "if (_event_time(e) or 0) >= self.now - RECENT_SECONDS]",
+    _m("status", "if (_event_time(e) or 0) >= facts.now - RECENT_SECONDS]",
        "if (_event_time(e) or 0) >= 0]", "old warning events degrade the verdict"),
-    _m("status", 'self.add(Check("credentials", "fail",', 'self.add(Check("credentials", "warn",',
+    _m("status", 'return Check("credentials", "fail",', 'return Check("credentials", "warn",',
        "rejected credentials are only a warning"),
-    _m("status", 'self.add(Check("registration", "fail",\n                           f"{where} no',
-       'self.add(Check("registration", "warn",\n                           f"{where} no',
-       "a data plane deleted on the control plane is only a warning"),
+    _m("status", 'return Check("registration", "fail", f"{where} no longer exists',
+       'return Check("registration", "warn", f"{where} no longer exists',
+       "a data plane deleted on the control plane is only a warning", where="remote.py"),
     _m("status", 'if view["enabled"] is False:', 'if view["enabled"] is None:',
-       "a disabled data plane is reported enabled"),
-    _m("status", 'elif health == "HEALTHY":', "elif health:",
-       "an unhealthy heartbeat is reported ok"),
+       "a disabled data plane is reported enabled", where="remote.py"),
+    _m("status", 'if health == "HEALTHY":', "if health:",
+       "an unhealthy heartbeat is reported ok", where="remote.py"),
     _m("status", '(("fail", UNHEALTHY), ("warn", DEGRADED))',
        '(("warn", DEGRADED), ("fail", UNHEALTHY))',
-       "a warning hides a failure in the verdict"),
+       "a warning hides a failure in the verdict", where="report.py"),
     _m("status", 'code = EXIT_OK if report["verdict"] == HEALTHY else EXIT_FAILURE',
        'code = EXIT_OK if report["verdict"] != UNHEALTHY else EXIT_FAILURE',
-       "a degraded data plane exits 0"),
-    _m("status", 'return {"type": "existing", "context": settings.target.kube_context,',
-       'return {"type": "existing", "context": None,',
-       "an existing-cluster target does not name its context"),
+       "a degraded data plane exits 0", where="command.py"),
+    _m("status", "return ExistingTarget(context=settings.target.kube_context,",
+       "return ExistingTarget(context=None,",
+       "an existing-cluster target does not name its context", where="report.py"),
     _m("status", 'out.write(REDACTOR.mask_all(text) + "\\n")', 'out.write(text + "\\n")',
-       "secrets in pod or release messages reach the terminal"),
+       "secrets in pod or release messages reach the terminal", where="command.py"),
     _m("status", "if answer is None:\n            # Deleted",
        "if answer is None and False:\n            # Deleted",
        "a data plane deleted on the control plane is reported as not checked",
        ("tests/test_status_checks.py::"
-        "test_the_registration_probe_sees_a_data_plane_deleted_on_the_control_plane",)),
+        "test_the_registration_probe_sees_a_data_plane_deleted_on_the_control_plane",),
+       where="probes.py"),
     _m("status", "api.timeout = Timeouts(connect=2.0, read=4.0, total=6.0)",
        "api.timeout = Timeouts(connect=2.0, read=4.0)",
        "status waits a minute for a control plane that trickles its answer",
        ("tests/test_workspaces.py::"
-        "test_status_and_workspaces_end_behind_a_control_plane_that_pages_or_trickles_for_ever",)),
+        "test_status_and_workspaces_end_behind_a_control_plane_that_pages_or_trickles_for_ever",),
+       where="probes.py"),
     _m("status", "problems = hydration.launcher_problems(section, found[\"env\"], found[\"keys\"])",
        "problems: list[str] = []",
        "status says job pods get the secrets manager's credentials when the launcher would "
        "hand over none"),
-    _m("status", "if self.inst.settings.registration is not None and stopped is not None:",
+    _m("status", "if facts.inst.settings.registration is not None and stopped is not None:",
        "if False:",
        "status says the data plane's own credentials were given when registration failed",
        ("tests/test_halfbuilt.py::"
-        "test_status_says_registration_is_not_done_when_the_register_step_failed",)),
-    _m("status", "            if stopped is not None:\n                # Never created",
-       "            if False:\n                # Never created",
+        "test_status_says_registration_is_not_done_when_the_register_step_failed",),
+       where="remote.py"),
+    _m("status", "        if stopped is not None:\n            # Never created",
+       "        if False:\n            # Never created",
        "status says the install \"recreates\" a cluster that was never created",
        ("tests/test_halfbuilt.py::"
         "test_day2_commands_on_an_install_that_stopped_before_the_cluster",)),
@@ -491,6 +501,14 @@ MUTANTS: list[Mutant] = [
        "if False:",
        "status calls a store healthy that runs with other credentials than the pods get",
        ("tests/test_status.py::test_the_local_stores_credentials_never_change_behind_its_back",)),
+    # The split's own promises: the table's runner skips what a root cause hides, and
+    # the report leaves out the node's parts that were not read (the JSON contract).
+    _m("status", 'if needs == "cluster" and facts.blocked:', "if False:",
+       "checks that need the cluster report their own failures behind a root cause",
+       where="checks.py"),
+    _m("status", 'if not (f.metadata.get("omit_none") and getattr(value, f.name) is None)}',
+       "}", "the node's parts that were not read appear as null in the JSON",
+       where="report.py"),
     # ------------------------------------------------------------ registration
     _m("registration",
        'if dataplane.get("name") != name or dataplane.get("regionId") != region_id:',

@@ -18,7 +18,10 @@ from airbox.cluster.dockerhost import ContainerState
 from airbox.config.settings import Settings
 from airbox.installed import Installed
 from airbox.ops import status
-from airbox.ops.status import Assessment, DockerView, Outcome, Probes, verdict
+from airbox.ops.status import DockerView, Outcome, Probes, verdict
+from airbox.ops.status.checks import run_checks
+from airbox.ops.status.probes import Facts
+from airbox.ops.status.report import to_json
 from airbox.paths import StateDir
 from tests.answers_factory import answers
 from tests.fake_control_plane import (
@@ -102,7 +105,7 @@ def _probes(**over: Any) -> Probes:
 def _judge(tmp_path: Path, inst: Installed | None = None,
            **over: Any) -> tuple[dict[str, Any], tuple[str, str, str | None]]:
     inst = inst or _inst(tmp_path)
-    checks = Assessment(inst, _probes(**over), NOW).run()
+    checks, _ = run_checks(Facts(inst, _probes(**over), NOW))
     return {c.id: c for c in checks}, verdict(checks, inst.name)
 
 
@@ -306,7 +309,7 @@ def test_existing_cluster_target(tmp_path: Path) -> None:
     checks, (word, _, _) = _judge(tmp_path, inst, docker=Outcome())
     assert checks["docker"].state == "skip" and checks["node-container"].state == "skip"
     assert word == "healthy"
-    assert status._target(inst.settings) == {"type": "existing", "context": "prod",
+    assert to_json(status.report.target(inst.settings)) == {"type": "existing", "context": "prod",
                                              "kubeconfig": str(kubeconfig)}
     checks, (word, reason, fix) = _judge(tmp_path, inst, docker=Outcome(),
                                          nodes=Outcome(error=RuntimeError("refused")))
@@ -318,9 +321,9 @@ def test_existing_cluster_target(tmp_path: Path) -> None:
 def _command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, report: dict[str, Any],
              as_json: bool = False) -> tuple[int, str]:
     inst = _inst(tmp_path)
-    monkeypatch.setattr(status, "choose_name", lambda name, cmd: "dp1")
-    monkeypatch.setattr(status, "load_installed", lambda name: inst)
-    monkeypatch.setattr(status, "status_report", lambda inst, runner: report)
+    monkeypatch.setattr(status.command, "choose_name", lambda name, cmd: "dp1")
+    monkeypatch.setattr(status.command, "load_installed", lambda name: inst)
+    monkeypatch.setattr(status.command, "status_report", lambda inst, runner: report)
     out = io.StringIO()
     code = status.status_command(name=None, as_json=as_json, out=out)
     return code, out.getvalue()
@@ -371,7 +374,7 @@ def test_every_probe_runs_at_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
 
     inst = _inst(tmp_path)
     # Every probe a kind data plane has (each a module function _probe_<name>).
-    names = [n[len("_probe_"):] for n in dir(status) if n.startswith("_probe_")]
+    names = [n[len("_probe_"):] for n in dir(status.probes) if n.startswith("_probe_")]
     assert {"docker", "nodes", "release", "pods", "events", "logs"} <= set(names)
     barrier = threading.Barrier(len(names), timeout=60)
 
@@ -380,7 +383,7 @@ def test_every_probe_runs_at_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
         return None
 
     for name in names:
-        monkeypatch.setattr(status, f"_probe_{name}", meet)
+        monkeypatch.setattr(status.probes, f"_probe_{name}", meet)
     probes = status.run_probes(inst, runner=None)  # type: ignore[arg-type]
     for name in names:
         outcome = getattr(probes, name)
@@ -396,13 +399,13 @@ def test_the_registration_probe_sees_a_data_plane_deleted_on_the_control_plane(
     run = Run(a).register()
     inst = Installed(run.state, a, Settings.from_answers(a))
     [dataplane] = fake_cp.live_dataplanes()
-    view = status._probe_registration(inst)
+    view = status.probes._probe_registration(inst)
     assert view is not None
     assert (view["checked"], view["deleted"], view["enabled"]) == (True, False, True)
     # Deleted through the API: only tombstoned (its id still answers), left out of lists.
     with AirbyteApi(fake_cp.api_url, fake_cp.client_id, fake_cp.client_secret) as api:
         api.delete_dataplane(dataplane["dataplaneId"])
-    view = status._probe_registration(inst)
+    view = status.probes._probe_registration(inst)
     assert view is not None
     assert (view["checked"], view["deleted"], view["error"]) == (True, True, None)
     assert view["dataplaneId"] == dataplane["dataplaneId"]

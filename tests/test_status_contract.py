@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +159,55 @@ def test_nothing_installed() -> None:
         "node": "null", "versions": "null", "routing": "null",
     }
     assert document["verdict"] == "not installed"
+
+
+# ------------------------------------------------------------- the shape, described
+
+def _keys(cls: Any, seen: set[Any] | None = None) -> set[str]:
+    """Every JSON key of the report dataclass ``cls`` and of those inside it."""
+    import dataclasses
+    import typing
+
+    from airbox.ops.status import report
+
+    seen = set() if seen is None else seen
+    if cls in seen:
+        return set()
+    seen.add(cls)
+    if cls is report.Check:
+        return set(report.CHECK_KEYS)
+    found: set[str] = set()
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        found.add(report.json_key(f.name))
+        stack = [hints[f.name]]
+        while stack:
+            hint = stack.pop()
+            stack.extend(typing.get_args(hint))
+            if dataclasses.is_dataclass(hint):
+                found |= _keys(hint, seen)
+    return found
+
+
+# A quoted word is a key unless it follows ": " (then it is an example value).
+_KEY = re.compile(r'(?<!: )"([A-Za-z]+)"')
+
+
+def _readme_status_section() -> str:
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    start = text.index("**status** probes")
+    return text[start:text.index("**logs**", start)]
+
+
+def test_the_documented_shape_is_the_dataclasses() -> None:
+    from airbox.ops.status import checks, report
+
+    keys = _keys(report.Report)
+    doc = report.__doc__ or ""
+    schema = doc[doc.index("::"):doc.index("``state`` is")]
+    assert set(_KEY.findall(schema)) == keys
+    readme = _readme_status_section()
+    assert set(_KEY.findall(readme)) == keys
+    for check_id in CHECK_IDS:
+        assert f"``{check_id}``" in (checks.__doc__ or ""), check_id
+        assert f"`{check_id}`" in readme, check_id

@@ -1,0 +1,281 @@
+"""The ``airbox status --json`` document: typed here, serialised by ``to_json``.
+
+``version`` changes only when the shape stops being backward compatible; new keys may
+appear. Each field's JSON key is its name in camelCase. The shape, as a script sees it::
+
+    {
+      "version": 1,
+      "name": "dp1",                     # null when nothing is installed
+      "verdict": "healthy",              # healthy | degraded | unhealthy | not installed
+      "reason": "...",                   # one sentence: why this verdict
+      "next": "airbox logs --name dp1",  # what to do next, or null when healthy
+      "checkedAt": "2026-01-01T00:00:00Z", "seconds": 0.6,
+      "target": {"type": "kind", "cluster": "airbox-dp1",
+                 "nodeContainer": "airbox-dp1-control-plane"},
+             # or {"type": "existing", "context": "prod", "kubeconfig": null}
+      "namespace": "airbyte",
+      "checks": [                        # always these ids, in this order
+        {"id": "docker", "state": "ok", "ok": true, "summary": "...",
+         "details": ["..."], "next": null}
+      ],
+      "release": {"name", "namespace", "status", "revision", "chart", "chartVersion",
+                  "appVersion", "lastDeployed", "description"} | null,
+      "pods": [{"name", "phase", "ready", "restarts", "problem", "lastTermination",
+                "imagePullProblem"}],
+      "events": [{"time", "type", "reason", "object", "message", "count"}],  # warnings
+      "registration": {"dataplaneId", "name", "organizationId", "regionId", "region",
+                       "checked", "enabled", "deleted", "health", "lastHeartbeat",
+                       "error"} | null,      # null: airbox did not register it
+      "node": {                          # kind only (null otherwise); parts may be missing
+        "restartPolicy": "unless-stopped",
+        "certificates": [{"name": "apiserver", "expires": "2027-01-01T00:00:00Z",
+                          "daysLeft": 364, "authority": false}],
+        "disk": [{"path": "...", "totalBytes": 1, "usedBytes": 1, "percent": 12.5}],
+        "images": {"count": 12, "bytes": 1, "unusedConnectors": ["..."],
+                   "unusedConnectorBytes": 1, "connectors": ["airbyte/source-x:1.2"],
+                   "offline": false}
+      } | null,
+      "versions": {"chart": {"running": "1.8.0", "pinned": "1.8.1"},
+                   "kubernetes": {"running": "v1.35.0", "pinned": "v1.35.0"}} | null,
+      "routing": {"region": {"regionId", "name"}, "workspaces": ["..."]} | null
+                                         # null: not checked (see the routing check)
+    }
+
+``state`` is ``ok``, ``warn`` (works, needs attention: makes the verdict degraded),
+``fail`` (makes it unhealthy) or ``skip`` (not applicable, or not checked because of an
+earlier failure or a missing credential); ``ok`` is true, false, false, null
+respectively. What each check looks at is in ``checks.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airbox.redact import REDACTOR
+
+if TYPE_CHECKING:
+    from airbox.config.settings import Settings
+
+STATUS_VERSION = 1
+HEALTHY, DEGRADED, UNHEALTHY, NOT_INSTALLED = "healthy", "degraded", "unhealthy", "not installed"
+
+# A field left out of the JSON while it is None (the node's parts that were not read).
+OMIT_NONE = {"omit_none": True}
+
+
+def json_key(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.capitalize() for word in rest)
+
+
+def to_json(value: Any) -> Any:
+    """A report (or any part of one) as the JSON document's plain values."""
+    if isinstance(value, Check):
+        return value.to_json()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {json_key(f.name): to_json(getattr(value, f.name))
+                for f in dataclasses.fields(value)
+                if not (f.metadata.get("omit_none") and getattr(value, f.name) is None)}
+    if isinstance(value, list):
+        return [to_json(item) for item in value]
+    return value
+
+
+def from_json(cls: Any, data: Mapping[str, Any]) -> Any:
+    """The dataclass ``cls`` from a mapping keyed like its JSON (a probe's view)."""
+    return cls(**{f.name: data.get(json_key(f.name)) for f in dataclasses.fields(cls)
+                  if f.init})
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check's finding. ``blocks``: why later checks cannot look (the root cause);
+    ``blocks_node``: the node's insides cannot be looked at either."""
+
+    id: str
+    state: str  # ok | warn | fail | skip
+    summary: str
+    details: list[str] = field(default_factory=list)
+    next: str | None = None
+    blocks: str | None = field(default=None, compare=False, repr=False)
+    blocks_node: bool = field(default=False, compare=False, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        ok = {"ok": True, "warn": False, "fail": False}.get(self.state)
+        return {"id": self.id, "state": self.state, "ok": ok,
+                "summary": REDACTOR.mask_all(self.summary),
+                "details": [REDACTOR.mask_all(d) for d in self.details], "next": self.next}
+
+
+# The keys of a check in the JSON (``to_json`` above writes them by hand: ``ok`` is derived).
+CHECK_KEYS = ("id", "state", "ok", "summary", "details", "next")
+
+
+@dataclass(frozen=True)
+class KindTarget:
+    type: str = field(default="kind", init=False)
+    cluster: str
+    node_container: str
+
+
+@dataclass(frozen=True)
+class ExistingTarget:
+    type: str = field(default="existing", init=False)
+    context: str | None
+    kubeconfig: str | None
+
+
+@dataclass(frozen=True)
+class Release:
+    name: str
+    namespace: str
+    status: str | None
+    revision: int | None
+    chart: str | None
+    chart_version: str | None
+    app_version: str | None
+    last_deployed: str | None
+    description: str | None
+
+
+@dataclass(frozen=True)
+class Pod:
+    name: str
+    phase: str
+    ready: bool
+    restarts: int
+    problem: str | None
+    last_termination: str | None
+    image_pull_problem: bool
+
+
+@dataclass(frozen=True)
+class Event:
+    time: str | None
+    type: str | None
+    reason: str | None
+    object: str
+    message: str
+    count: int | None
+
+
+@dataclass(frozen=True)
+class Registration:
+    dataplane_id: str
+    name: str
+    organization_id: str | None
+    region_id: str | None
+    region: str | None
+    checked: bool
+    enabled: bool | None
+    deleted: bool
+    health: str | None
+    last_heartbeat: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Certificate:
+    name: str
+    expires: str
+    days_left: int
+    authority: bool
+
+
+@dataclass(frozen=True)
+class Disk:
+    path: str
+    total_bytes: int
+    used_bytes: int
+    percent: float
+
+
+@dataclass(frozen=True)
+class Images:
+    count: int
+    bytes: int
+    unused_connectors: list[str]
+    unused_connector_bytes: int
+    connectors: list[str]  # the connector images in the node
+    offline: bool  # installed from a bundle: only those connectors can run
+
+
+@dataclass(frozen=True)
+class Node:
+    restart_policy: str | None = field(default=None, metadata=OMIT_NONE)
+    certificates: list[Certificate] | None = field(default=None, metadata=OMIT_NONE)
+    disk: list[Disk] | None = field(default=None, metadata=OMIT_NONE)
+    images: Images | None = field(default=None, metadata=OMIT_NONE)
+
+
+@dataclass(frozen=True)
+class Pinned:
+    running: str
+    pinned: str
+
+
+@dataclass(frozen=True)
+class Versions:
+    chart: Pinned | None = field(default=None, metadata=OMIT_NONE)
+    kubernetes: Pinned | None = field(default=None, metadata=OMIT_NONE)
+
+
+@dataclass(frozen=True)
+class Region:
+    region_id: str
+    name: str | None
+
+
+@dataclass(frozen=True)
+class Routing:
+    region: Region
+    workspaces: list[str]
+
+
+@dataclass(frozen=True)
+class Report:
+    version: int
+    name: str | None
+    verdict: str
+    reason: str
+    next: str | None
+    checked_at: str
+    seconds: float
+    target: KindTarget | ExistingTarget | None
+    namespace: str | None
+    checks: list[Check]
+    release: Release | None
+    pods: list[Pod]
+    events: list[Event]
+    registration: Registration | None
+    node: Node | None
+    versions: Versions | None
+    routing: Routing | None
+
+    def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = to_json(self)
+        return document
+
+
+def target(settings: Settings) -> KindTarget | ExistingTarget:
+    if settings.target.is_kind:
+        return KindTarget(cluster=settings.cluster_name, node_container=settings.node_container)
+    return ExistingTarget(context=settings.target.kube_context,
+                          kubeconfig=settings.target.kubeconfig)
+
+
+def verdict(checks: list[Check], name: str) -> tuple[str, str, str | None]:
+    """(verdict, reason, next): the first failure, else the first warning, else healthy."""
+    for state, word in (("fail", UNHEALTHY), ("warn", DEGRADED)):
+        first = next((c for c in checks if c.state == state), None)
+        if first is not None:
+            return word, first.summary, first.next
+    return HEALTHY, f"data plane {name} is running and ready", None
+
+
+def stamp(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
