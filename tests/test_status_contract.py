@@ -163,29 +163,25 @@ def test_nothing_installed() -> None:
 
 # ------------------------------------------------------------- the shape, described
 
-def _keys(cls: Any, seen: set[Any] | None = None) -> set[str]:
-    """Every JSON key of the report dataclass ``cls`` and of those inside it."""
-    import dataclasses
+def _keys(cls: Any) -> set[str]:
+    """Every JSON key of the report part ``cls`` and of the parts inside it."""
     import typing
 
     from airbox.ops.status import report
 
-    seen = set() if seen is None else seen
-    if cls in seen:
-        return set()
-    seen.add(cls)
     if cls is report.Check:
         return set(report.CHECK_KEYS)
     found: set[str] = set()
     hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        found.add(report.json_key(f.name))
-        stack = [hints[f.name]]
+    for name in cls._fields:
+        found.add(report.json_key(name))
+        stack = [hints[name]]
         while stack:
             hint = stack.pop()
             stack.extend(typing.get_args(hint))
-            if dataclasses.is_dataclass(hint):
-                found |= _keys(hint, seen)
+            if hint is report.Check or (isinstance(hint, type) and issubclass(hint, tuple)
+                                        and hasattr(hint, "_fields")):
+                found |= _keys(hint)
     return found
 
 

@@ -25,7 +25,7 @@ LOG_WINDOW = "10m"
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Outcome:
     """What one probe returned, or why it could not."""
 
@@ -37,14 +37,14 @@ class Outcome:
         return self.error is None
 
 
-@dataclass(frozen=True)
+@dataclass
 class DockerView:
     version: str
     node: Any  # dockerhost.ContainerState, or None for an existing cluster
     cgroup_v1: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass
 class Probes:
     docker: Outcome
     nodes: Outcome

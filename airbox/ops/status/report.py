@@ -49,11 +49,10 @@ respectively. What each check looks at is in ``checks.py``.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airbox.redact import REDACTOR
 
@@ -62,10 +61,6 @@ if TYPE_CHECKING:
 
 STATUS_VERSION = 1
 HEALTHY, DEGRADED, UNHEALTHY, NOT_INSTALLED = "healthy", "degraded", "unhealthy", "not installed"
-
-# A field left out of the JSON while it is None (the node's parts that were not read).
-OMIT_NONE = {"omit_none": True}
-
 
 def json_key(name: str) -> str:
     head, *rest = name.split("_")
@@ -76,19 +71,19 @@ def to_json(value: Any) -> Any:
     """A report (or any part of one) as the JSON document's plain values."""
     if isinstance(value, Check):
         return value.to_json()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {json_key(f.name): to_json(getattr(value, f.name))
-                for f in dataclasses.fields(value)
-                if not (f.metadata.get("omit_none") and getattr(value, f.name) is None)}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        omit = type(value) in OMIT_NONE
+        return {json_key(name): to_json(item) for name, item in zip(value._fields, value,
+                                                                    strict=True)
+                if not (omit and item is None)}
     if isinstance(value, list):
         return [to_json(item) for item in value]
     return value
 
 
 def from_json(cls: Any, data: Mapping[str, Any]) -> Any:
-    """The dataclass ``cls`` from a mapping keyed like its JSON (a probe's view)."""
-    return cls(**{f.name: data.get(json_key(f.name)) for f in dataclasses.fields(cls)
-                  if f.init})
+    """The part ``cls`` of the report from a mapping keyed like its JSON (a probe's view)."""
+    return cls(*(data.get(json_key(name)) for name in cls._fields))
 
 
 @dataclass(frozen=True)
@@ -114,23 +109,23 @@ class Check:
 # The keys of a check in the JSON (``to_json`` above writes them by hand: ``ok`` is derived).
 CHECK_KEYS = ("id", "state", "ok", "summary", "details", "next")
 
+# The report's other parts are NamedTuples: as immutable and typed as frozen dataclasses,
+# and several times cheaper to define (status imports them on every run).
 
-@dataclass(frozen=True)
-class KindTarget:
-    type: str = field(default="kind", init=False)
+
+class KindTarget(NamedTuple):
+    type: str  # "kind"
     cluster: str
     node_container: str
 
 
-@dataclass(frozen=True)
-class ExistingTarget:
-    type: str = field(default="existing", init=False)
+class ExistingTarget(NamedTuple):
+    type: str  # "existing"
     context: str | None
     kubeconfig: str | None
 
 
-@dataclass(frozen=True)
-class Release:
+class Release(NamedTuple):
     name: str
     namespace: str
     status: str | None
@@ -142,8 +137,7 @@ class Release:
     description: str | None
 
 
-@dataclass(frozen=True)
-class Pod:
+class Pod(NamedTuple):
     name: str
     phase: str
     ready: bool
@@ -153,18 +147,17 @@ class Pod:
     image_pull_problem: bool
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     time: str | None
     type: str | None
     reason: str | None
     object: str
     message: str
-    count: int | None
+    # The JSON's "count" shadows tuple.count, which nothing calls on a report part.
+    count: int | None  # type: ignore[assignment]
 
 
-@dataclass(frozen=True)
-class Registration:
+class Registration(NamedTuple):
     dataplane_id: str
     name: str
     organization_id: str | None
@@ -178,25 +171,22 @@ class Registration:
     error: str | None
 
 
-@dataclass(frozen=True)
-class Certificate:
+class Certificate(NamedTuple):
     name: str
     expires: str
     days_left: int
     authority: bool
 
 
-@dataclass(frozen=True)
-class Disk:
+class Disk(NamedTuple):
     path: str
     total_bytes: int
     used_bytes: int
     percent: float
 
 
-@dataclass(frozen=True)
-class Images:
-    count: int
+class Images(NamedTuple):
+    count: int  # type: ignore[assignment]  # as Event.count
     bytes: int
     unused_connectors: list[str]
     unused_connector_bytes: int
@@ -204,40 +194,40 @@ class Images:
     offline: bool  # installed from a bundle: only those connectors can run
 
 
-@dataclass(frozen=True)
-class Node:
-    restart_policy: str | None = field(default=None, metadata=OMIT_NONE)
-    certificates: list[Certificate] | None = field(default=None, metadata=OMIT_NONE)
-    disk: list[Disk] | None = field(default=None, metadata=OMIT_NONE)
-    images: Images | None = field(default=None, metadata=OMIT_NONE)
+class Node(NamedTuple):
+    """What was read in the node; a part that could not be read is left out."""
+
+    restart_policy: str | None = None
+    certificates: list[Certificate] | None = None
+    disk: list[Disk] | None = None
+    images: Images | None = None
 
 
-@dataclass(frozen=True)
-class Pinned:
+class Pinned(NamedTuple):
     running: str
     pinned: str
 
 
-@dataclass(frozen=True)
-class Versions:
-    chart: Pinned | None = field(default=None, metadata=OMIT_NONE)
-    kubernetes: Pinned | None = field(default=None, metadata=OMIT_NONE)
+class Versions(NamedTuple):
+    chart: Pinned | None = None
+    kubernetes: Pinned | None = None
 
 
-@dataclass(frozen=True)
-class Region:
+# Parts whose fields are left out of the JSON while they are None.
+OMIT_NONE = frozenset({Node, Versions})
+
+
+class Region(NamedTuple):
     region_id: str
     name: str | None
 
 
-@dataclass(frozen=True)
-class Routing:
+class Routing(NamedTuple):
     region: Region
     workspaces: list[str]
 
 
-@dataclass(frozen=True)
-class Report:
+class Report(NamedTuple):
     version: int
     name: str | None
     verdict: str
@@ -263,8 +253,8 @@ class Report:
 
 def target(settings: Settings) -> KindTarget | ExistingTarget:
     if settings.target.is_kind:
-        return KindTarget(cluster=settings.cluster_name, node_container=settings.node_container)
-    return ExistingTarget(context=settings.target.kube_context,
+        return KindTarget("kind", settings.cluster_name, settings.node_container)
+    return ExistingTarget("existing", context=settings.target.kube_context,
                           kubeconfig=settings.target.kubeconfig)
 
 
