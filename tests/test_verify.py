@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from airbox.errors import UsageError
-from airbox.ops.verify import DISCOVERING, parse_timeout
+from airbox.ops.verify import parse_timeout
+from airbox.ops.verify_sync import DISCOVERING
 from airbox.render import manifests
 from tests.answers_factory import SECRETS
 from tests.fake_control_plane import DEFINITIONS, FakeControlPlane, fake_cp  # noqa: F401
