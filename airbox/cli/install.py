@@ -21,6 +21,7 @@ Examples:
   airbox install --answers dp.yaml --kube-context prod-eks   # an existing cluster
   airbox install --answers dp.yaml --chart ./airbyte-data-plane-1.8.1.tgz
   airbox install --answers dp.yaml --workspace analytics-eu   # route a workspace here
+  airbox install --answers dp.yaml --bundle airbox-1.8.1.bundle   # no internet at all
 """
 
 
@@ -36,6 +37,9 @@ Examples:
 @click.option("--organization-id", help="Organization to register the data plane in.")
 @click.option("--chart-version", help="airbyte-data-plane chart version (default: 1.8.1).")
 @click.option("--chart", "chart", help="A local chart directory/.tgz or chart URL to install.")
+@click.option("--bundle", type=click.Path(path_type=Path), metavar="FILE",
+              help="Install from an offline bundle (airbox bundle create): images, chart "
+                   "and tools from FILE; only the control plane is contacted.")
 @click.option("--kube-context", help="Install into this existing cluster instead of kind.")
 @click.option("--kubeconfig", type=click.Path(path_type=Path),
               help="Kubeconfig for --kube-context (default: kubectl's).")

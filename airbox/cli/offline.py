@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from airbox.cli.main import Group
-from airbox.cli.options import json_option, verbose_option
+from airbox.cli.options import json_option, name_option, verbose_option
 
 EXAMPLES = """\b
 Examples:
@@ -89,3 +89,32 @@ def inspect(file: Path, as_json: bool) -> int:
     from airbox.ops.offline_bundle import inspect_command
 
     return inspect_command(file, as_json=as_json)
+
+
+LOAD_EXAMPLES = """\b
+Examples:
+  airbox bundle load connectors.bundle                 # the only data plane
+  airbox bundle load connectors.bundle --name dp1
+
+\b
+Adds a bundle's images to an installed data plane, with no network: each is loaded
+into Docker (unless Docker has it), then into the kind node (`kind load`). The way to
+run a connector offline: `airbox bundle create --connector IMAGE -o FILE` on a
+connected machine, copy FILE, then load it here. The bundle is checked first (every
+byte); a damaged one changes nothing.
+
+\b
+Exit codes: 0 loaded, 1 failed, 2 bad input or a damaged bundle (the item is named),
+3 no data plane is installed.
+"""
+
+
+@bundle.command("load", epilog=LOAD_EXAMPLES)
+@click.argument("file", type=click.Path(path_type=Path))
+@name_option()
+@verbose_option
+def load(file: Path, name: str | None, verbose: bool) -> int:
+    """Load a bundle's images into an installed data plane's kind node."""
+    from airbox.ops.bundled import load_command
+
+    return load_command(file, name=name, verbose=verbose)

@@ -21,7 +21,7 @@ import subprocess
 import tarfile
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from airbox import versions
@@ -97,6 +97,21 @@ def _http_fetch(url: str) -> bytes:
         return response.content
 
 
+# A mirror of the tools' download hosts (an internal artifact server): the pinned URL
+# https://<host>/<path> is fetched from <mirror>/<host>/<path> instead. The SHA-256 pins
+# still decide what is accepted.
+MIRROR_ENV = "AIRBOX_TOOLS_MIRROR"
+
+
+def source_url(url: str, environ: Mapping[str, str] | None = None) -> str:
+    """Where the pinned download at ``url`` is fetched from (the mirror, when set)."""
+    mirror = (os.environ if environ is None else environ).get(MIRROR_ENV, "").rstrip("/")
+    if not mirror:
+        return url
+    rest = url.split("://", 1)[-1]
+    return f"{mirror}/{rest}"
+
+
 def download(tool: str, *, fetch: Fetch = _http_fetch,
              plat: tuple[str, str] | None = None) -> Path:
     """Download the pinned ``tool``, verify it, and install it into the bin directory."""
@@ -108,17 +123,18 @@ def download(tool: str, *, fetch: Fetch = _http_fetch,
             f"no pinned {tool} for {os_name}/{arch}",
             hint=f"install {tool} yourself and set AIRBOX_{tool.upper()} to its path",
         ) from None
+    url = source_url(spec.url)
     try:
-        payload = fetch(spec.url)
+        payload = fetch(url)
     except Exception as exc:
         raise ToolUnavailable(
-            f"could not download {tool} from {spec.url}: {exc}",
+            f"could not download {tool} from {url}: {exc}",
             hint=f"check outbound HTTPS, or install {tool} and set AIRBOX_{tool.upper()}",
         ) from None
     digest = hashlib.sha256(payload).hexdigest()
     if digest != spec.sha256:
         raise ToolUnavailable(
-            f"the {tool} download from {spec.url} does not match its pinned SHA-256",
+            f"the {tool} download from {url} does not match its pinned SHA-256",
             details=[f"expected {spec.sha256}", f"got      {digest}"],
             hint="a proxy may have altered it; retry, or install the tool yourself and "
                  f"set AIRBOX_{tool.upper()}",
@@ -136,6 +152,44 @@ def download(tool: str, *, fetch: Fetch = _http_fetch,
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(binary)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def pinned_binary_sha256(tool: str, plat: tuple[str, str] | None = None) -> str | None:
+    """The pinned SHA-256 of the tool's binary itself: kind's and kubectl's downloads are
+    the binary; helm's pin is its .tar.gz archive's (None: no pin for the binary)."""
+    os_name, arch = plat or platform_key()
+    try:
+        spec = versions.download_for(tool, os_name, arch)
+    except KeyError:
+        return None
+    return None if spec.member else spec.sha256
+
+
+def place(tool: str, source: Path, sha256: str) -> Path:
+    """Install ``source`` (whose SHA-256 is ``sha256``) as the pinned ``tool``, where the
+    toolchain looks for it: written under a temporary name, renamed once complete.
+
+    ``ToolUnavailable`` when the tool's binary is pinned and this is not it (an offline
+    bundle made with an ``AIRBOX_<TOOL>`` override, or by another airbox version)."""
+    pinned = pinned_binary_sha256(tool)
+    if pinned is not None and sha256 != pinned:
+        raise ToolUnavailable(
+            f"the bundle's {tool} is not the {tool} this airbox pins",
+            details=[f"pinned {pinned}", f"bundle {sha256}"])
+    target = pinned_path(tool)
+    ensure_private_dir(target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle, open(source, "rb") as src:
+            shutil.copyfileobj(src, handle, 1 << 20)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o755)

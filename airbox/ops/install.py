@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airbox import runlog, versions
 from airbox.cluster import commands, kube
@@ -60,6 +60,9 @@ from airbox.paths import (
 from airbox.redact import REDACTOR
 from airbox.render import chartcheck, manifests, proxy
 from airbox.ui import StepLine, Terminal
+
+if TYPE_CHECKING:
+    from airbox.offline.manifest import Manifest
 
 DRY_RUN_DIR = "dry-run"
 CREDENTIALS_WHAT = {"dataPlane": "The data plane's", "registration": "The Airbyte application's"}
@@ -137,6 +140,9 @@ class Context:
     pulls: Pulls | None = None
     # What the "route" step did (an airbox.ops.workspaces.Routing), for the last screen.
     routing: Any = None
+    # The offline bundle's manifest (settings.bundle, checked): images, chart and tools
+    # come from it.
+    bundle: Manifest | None = None
 
     @property
     def kube(self) -> Kube:
@@ -154,6 +160,10 @@ class Context:
 
     def images(self) -> list[str]:
         """What the chart will run: its appVersion and the image overrides in values."""
+        if self.bundle is not None:
+            from airbox.ops.bundled import images_needed
+
+            return images_needed(self.settings, self.bundle)
         app_version = chart.app_version(self.settings.chart.version, self.settings.chart.source)
         found = chart.images(manifests.helm_values(self.settings), app_version)
         if runs_local_store(self.settings):
@@ -511,17 +521,44 @@ def _cgroup_v1(ctx: Context) -> bool:
     return cgroup_v1
 
 
+def preloads(ctx: Context) -> bool:
+    """The images go into the kind node from the host (pulled, or from the bundle: with
+    no registry, the node cannot pull them itself)."""
+    return ctx.settings.target.is_kind and (ctx.options.preload_images
+                                             or ctx.bundle is not None)
+
+
 class PullImages(Step[Context]):
-    """Starts the pulls in the background; ``LoadImages`` waits for them."""
+    """Starts the pulls in the background; ``LoadImages`` waits for them. With an offline
+    bundle: loads its images into Docker, unpacks its chart and places its tools."""
 
     name = "images"
     title = "Pull the data plane images (in the background)"
 
     def applies(self, ctx: Context) -> bool:
-        return ctx.settings.target.is_kind and ctx.options.preload_images
+        return preloads(ctx)
+
+    def describe(self, ctx: Context) -> str:
+        if ctx.bundle is not None:
+            return "Load the images, chart and tools from the offline bundle"
+        return self.title
 
     def commands(self, ctx: Context) -> list[list[str]]:
         argv: list[list[str]] = []
+        if ctx.bundle is not None:
+            from airbox.offline.manifest import local_name
+            from airbox.ops.bundled import unpack_dir
+
+            # Read from the file as a stream by airbox, with the Docker API for images.
+            bundle = str(ctx.settings.bundle)
+            for item in ctx.bundle.items:
+                if item.kind in ("chart", "binary"):
+                    argv.append(["tar", "-xf", bundle, item.path, "-C",
+                                 str(unpack_dir(ctx.state))])
+                else:
+                    argv.append(["docker", "load", "--input", f"{bundle}:{item.path}",
+                                 f"(unless Docker has {local_name(item.name)})"])
+            return argv
         for image in ctx.images():
             pinned = PINNED.get(image)
             if pinned:
@@ -531,11 +568,25 @@ class PullImages(Step[Context]):
         return argv
 
     def done(self, ctx: Context) -> str | None:
+        if ctx.bundle is not None:
+            from airbox.ops.bundled import unpacked
+
+            return unpacked(ctx.settings, ctx.bundle, ctx.state, ctx.docker)
         missing = [image for image in ctx.images() if not ctx.docker.has_image(image)]
         return None if missing else "already present"
 
     def run(self, ctx: Context, line: StepLine) -> None:
         docker = ctx.docker
+        if ctx.bundle is not None:
+            from airbox.ops.bundled import unpack
+
+            def warn(text: str) -> None:
+                with line.paused():
+                    ctx.term.warn(text)
+
+            line.update(", ".join(unpack(ctx.settings, ctx.bundle, ctx.state, docker,
+                                         line.update, warn)))
+            return
         images = [image for image in ctx.images() if not docker.has_image(image)]
         ctx.pulls = Pulls(docker, images, registry=ctx.settings.images)
         line.update(f"pulling {len(images)} image(s) while the cluster is created")
@@ -709,9 +760,23 @@ class ConnectorImages(Step[Context]):
     title = "Pre-pull verify's connector images in the node (in the background)"
 
     def applies(self, ctx: Context) -> bool:
-        return ctx.settings.target.is_kind and ctx.options.preload_images
+        return preloads(ctx)
+
+    def describe(self, ctx: Context) -> str:
+        if ctx.bundle is not None:
+            return "Load the bundle's connector images into the node"
+        return self.title
+
+    def _bundled(self, ctx: Context) -> list[str]:
+        from airbox.offline.manifest import local_name
+
+        assert ctx.bundle is not None
+        return [local_name(ref) for ref in ctx.bundle.images("connector")]
 
     def commands(self, ctx: Context) -> list[list[str]]:
+        if ctx.bundle is not None:
+            refs = self._bundled(ctx)
+            return [commands.kind_load(ctx.settings, refs)] if refs else []
         images = ctx.settings.images
         refs = [connector_ref(repository, tag, images)
                 for repository, tag in versions.VERIFY_CONNECTORS.items()]
@@ -722,6 +787,15 @@ class ConnectorImages(Step[Context]):
                 for ref in refs]
 
     def run(self, ctx: Context, line: StepLine) -> None:
+        if ctx.bundle is not None:
+            # Offline, no sync can pull its connector: they go in now, from Docker (kind
+            # skips those the node has).
+            from airbox.ops.bundled import load_into_node
+
+            refs = self._bundled(ctx)
+            load_into_node(ctx.runner, ctx.settings, refs)
+            line.update(", ".join(refs) if refs else "the bundle carries no connector")
+            return
         # A daemon thread: the definitions lookup may take a few seconds, and the install
         # must not wait for it (nor for the pulls, which run in the node).
         threading.Thread(target=prepull_connectors, args=(ctx,), daemon=True).start()
@@ -800,7 +874,7 @@ class LoadImages(Step[Context]):
     title = "Load the images into the cluster"
 
     def applies(self, ctx: Context) -> bool:
-        return ctx.settings.target.is_kind and ctx.options.preload_images
+        return preloads(ctx)
 
     def commands(self, ctx: Context) -> list[list[str]]:
         return [commands.kind_load(ctx.settings, ctx.images())]
@@ -1275,6 +1349,11 @@ def install_command(
     from airbox.config.gather import Inputs, forget_kept, gather, save
 
     term = term or Terminal(verbose=verbose)
+    checked: dict[str, Manifest] = {}
+    if flags.get("bundle") and not dry_run:
+        # Every byte of the bundle, before anything else: a damaged one is exit 2 naming
+        # the item, with nothing created (no state directory, no question asked).
+        checked[str(flags["bundle"])] = _check_bundle(Path(str(flags["bundle"])), term)
     options = Options(dry_run, output_dir, assume_yes, ignore_preflight_failures, verbose,
                       preload_images, interactive, force_route)
     prompter = Prompter() if interactive else None
@@ -1324,9 +1403,18 @@ def install_command(
 
     use_proxy(settings)
     state = StateDir.for_name(settings.name)
+    manifest: Manifest | None = None
+    if settings.bundle is not None:
+        from airbox.ops import bundled
+
+        path = Path(settings.bundle)
+        manifest = (checked.get(str(flags.get("bundle") or "")) or (
+            bundled.read(path, full=False) if dry_run else _check_bundle(path, term)))
+        settings = bundled.apply(settings, answers, manifest, state,
+                                 chart_version=flags.get("chart_version"))
     if dry_run:
         files = Generated(dry_run_dir(state, output_dir))
-        ctx = Context(settings, answers, state, files, term, options)
+        ctx = Context(settings, answers, state, files, term, options, bundle=manifest)
         planned = plan_dry_run(ctx)
         term.print(f"Plan for data plane {settings.name} "
                    + (f"(kind cluster {settings.cluster_name}):" if settings.target.is_kind
@@ -1344,13 +1432,15 @@ def install_command(
         runlog.logger().info("airbox install %s", settings.name)
         save(state, answers)
         forget_kept()
-        tools = Toolchain()
+        # Offline, nothing is downloaded: the tools come from the bundle (or are there).
+        tools = Toolchain(allow_download=manifest is None)
         runner = Runner(tools, echo=term.debug if verbose else None)
         hooks = default_hooks()
         if "report" in early:
             hooks["early_preflight"] = early["report"]
         ctx = Context(settings, answers, state, Generated(state.root), term, options,
-                      runner=runner, tools=tools, hooks=hooks, prompter=prompter)
+                      runner=runner, tools=tools, hooks=hooks, prompter=prompter,
+                      bundle=manifest)
         run_install(ctx)
     for text in next_steps(ctx):
         term.print(text)
@@ -1363,6 +1453,18 @@ def install_command(
         return verify_command(name=settings.name, workspace=None, connection=None, keep=False,
                               timeout="15m", as_json=False, verbose=verbose, term=term)
     return 0
+
+
+def _check_bundle(path: Path, term: Terminal) -> Manifest:
+    """The bundle verified (a streaming pass over every byte, with progress)."""
+    from airbox.ops import bundled
+
+    with term.step(f"Check the offline bundle {path}") as line:
+        manifest = bundled.read(path.expanduser().absolute(), full=True,
+                                progress=line.update)
+        line.update(f"{len(manifest.items)} items intact (chart {manifest.chart_version}, "
+                    f"kind {manifest.kind_version})")
+    return manifest
 
 
 def dry_run_dir(state: StateDir, output_dir: Path | None) -> Path:

@@ -12,6 +12,7 @@ rolling back to the last good revision when the upgrade fails.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import json
 import sys
@@ -19,7 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import yaml
 
@@ -34,6 +35,9 @@ from airbox.installed import Installed, locked, require_installed, tool_runner
 from airbox.redact import REDACTOR
 from airbox.render import manifests
 from airbox.ui import Terminal
+
+if TYPE_CHECKING:
+    from airbox.offline.manifest import Manifest
 
 # A diff longer than this is cut (the full one is in the run log).
 DIFF_LINES = 200
@@ -59,6 +63,8 @@ class Plan:
     unfinished: str | None = None
     # The record of an earlier `airbox upgrade` that was stopped or failed (progress.json).
     resuming: dict[str, Any] | None = None
+    # Offline: the bundle the chart, images and tools come from (nothing is pulled).
+    bundle: Manifest | None = None
 
     @property
     def recreate(self) -> bool:
@@ -138,8 +144,14 @@ def _running_kubernetes(runner: Runner, inst: Installed) -> str | None:
 
 
 def make_plan(inst: Installed, runner: Runner, chart_version: str | None,
-              chart_source: str | None) -> Plan:
+              chart_source: str | None, bundle: Path | None = None) -> Plan:
     """Everything the upgrade would change; reads, never writes."""
+    with tempfile.TemporaryDirectory(prefix="airbox-upgrade-") as tmp:
+        return _make_plan(inst, runner, chart_version, chart_source, bundle, Path(tmp))
+
+
+def _make_plan(inst: Installed, runner: Runner, chart_version: str | None,
+               chart_source: str | None, bundle: Path | None, tmp: Path) -> Plan:
     from airbox.cluster.dockerhost import DockerHost
 
     answers = copy.deepcopy(inst.answers)
@@ -149,9 +161,30 @@ def make_plan(inst: Installed, runner: Runner, chart_version: str | None,
         local = Path(chart_source).expanduser()
         chart["source"] = str(local.absolute()) if local.exists() else chart_source
     answers["chart"] = chart
+    # Offline (--bundle, or the bundle the data plane was installed from): the bundle's
+    # chart, verified, unpacked for this plan into a temporary directory.
+    offline = bundle.expanduser().absolute() if bundle is not None else (
+        Path(inst.settings.bundle) if inst.settings.bundle else None)
+    manifest: Manifest | None = None
+    render_chart: str | None = None
+    if offline is not None:
+        from airbox.offline import archive
+
+        if chart_source:
+            raise UsageError("--chart cannot go with a bundle: the bundle carries the chart",
+                             hint="leave --chart out")
+        answers["bundle"] = str(offline)
+        unpacked = archive.unpack(offline, into=tmp, docker=None, kinds=("chart",))
+        manifest = unpacked.manifest
+        render_chart = str(unpacked.chart) if unpacked.chart is not None else None
     settings = Settings.from_answers(answers)
     # The saved registration's data plane credentials are not in the answers.
     settings = _with_credentials(settings, inst)
+    if manifest is not None:
+        from airbox.ops import bundled
+
+        settings = bundled.apply(settings, answers, manifest, inst.state,
+                                 chart_version=chart_version)
     resuming = in_flight(inst)
     release = _current_release(runner, inst)
     if release is None and resuming is None:
@@ -173,6 +206,7 @@ def make_plan(inst: Installed, runner: Runner, chart_version: str | None,
             if good is not None:
                 plan.revision, plan.chart_from = good
     plan.resuming = resuming
+    plan.bundle = manifest
     if resuming is not None and resuming.get("chartFrom"):
         plan.chart_from = str(resuming["chartFrom"])
     docker = DockerHost.connect(timeout=60) if settings.target.is_kind else None
@@ -186,12 +220,13 @@ def make_plan(inst: Installed, runner: Runner, chart_version: str | None,
     current = "" if release is None else runner.run(
         inst.kube.helm("get", "manifest", settings.release, "--namespace", settings.namespace),
         timeout=60, error="reading the release's manifest failed").stdout
-    with tempfile.TemporaryDirectory(prefix="airbox-upgrade-") as tmp:
-        values = Path(tmp) / "values.yaml"
-        atomic_write(values, dump_yaml(manifests.helm_values(settings)), mode=PUBLIC_FILE)
-        rendered = runner.run(commands.helm_template(inst.kube, settings, values), timeout=180,
-                              error=f"rendering chart {settings.chart.version} failed",
-                              hint="check --chart-version (and --chart) and your network")
+    values = tmp / "values.yaml"
+    atomic_write(values, dump_yaml(manifests.helm_values(settings)), mode=PUBLIC_FILE)
+    rendering = settings if render_chart is None else dataclasses.replace(
+        settings, chart=dataclasses.replace(settings.chart, source=render_chart))
+    rendered = runner.run(commands.helm_template(inst.kube, rendering, values), timeout=180,
+                          error=f"rendering chart {settings.chart.version} failed",
+                          hint="check --chart-version (and --chart) and your network")
     manifest_diff(current, rendered.stdout, plan)
     if release is None:
         plan.values_changed = True
@@ -200,7 +235,20 @@ def make_plan(inst: Installed, runner: Runner, chart_version: str | None,
                               error="reading the release's values failed")
         plan.values_changed = (json.loads(deployed.stdout or "null") or {}) != \
             manifests.helm_values(settings)
-    if docker is not None:
+    if docker is not None and manifest is not None:
+        from airbox.offline.manifest import local_name
+        from airbox.ops import bundled
+
+        # Every image the install runs must be in the bundle (or in Docker already).
+        problems = bundled.compatibility(settings, manifest, chart_version=chart_version,
+                                         docker=docker, cgroup_v1=cgroup_v1)
+        if problems:
+            from airbox.errors import InvalidSettings
+
+            raise InvalidSettings(problems, source=f"the bundle {offline}")
+        plan.pulls = [local_name(ref) for ref in manifest.images()
+                      if not docker.has_image(local_name(ref))]
+    elif docker is not None:
         from airbox.config import chart as chartinfo
 
         # What install preloads (the chart's appVersion and image overrides), then any
@@ -264,7 +312,13 @@ def render_plan(inst: Installed, plan: Plan) -> list[str]:
             lines.append(f"  kubernetes:  {plan.kubernetes_from} (unchanged)")
     lines.append("  values:      " + ("changed (generated from the saved settings by this "
                                      "airbox)" if plan.values_changed else "unchanged"))
-    lines.append("  images to pull: " + (", ".join(plan.pulls) if plan.pulls else "none"))
+    if plan.bundle is not None:
+        lines.append(f"  bundle:      {plan.settings.bundle} (chart "
+                     f"{plan.bundle.chart_version}, {len(plan.bundle.items)} items, verified)")
+        lines.append("  images to load from the bundle: "
+                     + (", ".join(plan.pulls) if plan.pulls else "none"))
+    else:
+        lines.append("  images to pull: " + (", ".join(plan.pulls) if plan.pulls else "none"))
     lines.append(f"  manifest:    {len(plan.changed)} changed, {len(plan.added)} added, "
                  f"{len(plan.removed)} removed")
     for title, keys in (("changed", plan.changed), ("added", plan.added),
@@ -277,7 +331,10 @@ def render_plan(inst: Installed, plan: Plan) -> list[str]:
             lines.append(f"... {len(plan.diff) - DIFF_LINES} more lines in the run log")
     lines += ["", "Steps:"]
     steps = []
-    if plan.pulls:
+    if plan.bundle is not None:
+        steps.append(f"load {len(plan.pulls)} image(s), the chart and the tools from the "
+                     "bundle (before anything changes)")
+    elif plan.pulls:
         steps.append(f"pull {len(plan.pulls)} image(s) on this machine (before anything "
                      "changes)")
     if plan.recreate:
@@ -292,7 +349,8 @@ def render_plan(inst: Installed, plan: Plan) -> list[str]:
 
 
 def upgrade_command(*, name: str | None, chart_version: str | None, chart: str | None,
-                    dry_run: bool, verbose: bool = False, out: IO[str] | None = None) -> int:
+                    dry_run: bool, verbose: bool = False, out: IO[str] | None = None,
+                    bundle: Path | None = None) -> int:
     out = out or sys.stdout
     hint = "install it first: airbox install"
     inst = require_installed(name, "upgrade", hint, needs_cluster=True)
@@ -300,16 +358,16 @@ def upgrade_command(*, name: str | None, chart_version: str | None, chart: str |
         raise UsageError("--chart-version is empty", hint="for example: --chart-version 1.8.1")
     term = Terminal(verbose=verbose)
     if dry_run:  # reads only: no lock, no run log
-        return _upgrade(inst, chart_version, chart, dry_run, term, out)
+        return _upgrade(inst, chart_version, chart, dry_run, term, out, bundle)
     with locked(inst, "upgrade", hint) as inst:
         runlog.start(inst.state.logs, "upgrade")
-        return _upgrade(inst, chart_version, chart, dry_run, term, out)
+        return _upgrade(inst, chart_version, chart, dry_run, term, out, bundle)
 
 
 def _upgrade(inst: Installed, chart_version: str | None, chart: str | None, dry_run: bool,
-             term: Terminal, out: IO[str]) -> int:
+             term: Terminal, out: IO[str], bundle: Path | None = None) -> int:
     runner = tool_runner(term.debug if term.verbose else None)
-    plan = make_plan(inst, runner, chart_version, chart)
+    plan = make_plan(inst, runner, chart_version, chart, bundle)
     runlog.logger().info("upgrade plan\n%s", "\n".join(plan.diff))
     if plan.nothing:
         out.write(f"Nothing to upgrade: data plane {inst.name} runs chart {plan.chart_from}"
@@ -349,7 +407,19 @@ def apply_plan(inst: Installed, plan: Plan, term: Terminal) -> None:
     from airbox.ops.pipeline import Progress
 
     settings = plan.settings
-    if plan.pulls:
+    if plan.bundle is not None:
+        from airbox.ops import bundled
+
+        docker = DockerHost.connect(timeout=60)
+        with term.step(f"Load {len(plan.pulls)} image(s), the chart and the tools from the "
+                       "bundle") as line:
+            def warn(text: str) -> None:
+                with line.paused():
+                    term.warn(text)
+
+            line.update(", ".join(bundled.unpack(settings, plan.bundle, inst.state, docker,
+                                                 line.update, warn)))
+    elif plan.pulls:
         docker = DockerHost.connect(timeout=60)
         with term.step(f"Pull {len(plan.pulls)} new image(s)") as line:
             # As install pulls: in parallel, a private registry's with its credentials.
@@ -377,6 +447,6 @@ def apply_plan(inst: Installed, plan: Plan, term: Terminal) -> None:
     hooks = {k: v for k, v in install.default_hooks().items() if k != "preflight"}
     ctx = install.Context(settings, plan.answers, inst.state, install.Generated(inst.state.root),
                           term, install.Options(assume_yes=True, verbose=term.verbose),
-                          runner=runner, tools=tools, hooks=hooks)
+                          runner=runner, tools=tools, hooks=hooks, bundle=plan.bundle)
     install.run_install(ctx)
     progress.set("upgrade", {})

@@ -505,9 +505,15 @@ def kind_config(settings: Settings, *, cgroup_v1: bool = False,
     ``registry_hosts_toml`` (with ``images`` set), mounted where containerd reads it;
     ``registry_ca``: airbox's copy of the registry's CA (default: the answers' caFile).
     """
+    image = versions.node_image(cgroup_v1=cgroup_v1)
+    if settings.bundle:
+        # Loaded from an offline bundle: `docker load` keeps the tag, not the digest (the
+        # daemon records a repository digest only for what it pulled), and kind pulls a
+        # reference it does not find locally.
+        image = image.split("@", 1)[0]
     node: dict[str, Any] = {
         "role": "control-plane",
-        "image": versions.node_image(cgroup_v1=cgroup_v1),
+        "image": image,
         "labels": {"airbox.airbyte.io/data-plane": settings.name},
     }
     mounts: list[dict[str, Any]] = []

@@ -6,7 +6,8 @@ the event a real user hits when SIGTERM arrives during ``docker restart`` — an
 decides what Docker does with the request: ``release(forward=True)`` passes it on after
 airbox is gone (Docker completes a request whoever waits for the answer), ``False``
 drops it (it never reached the daemon). Every other byte is passed through unchanged, in
-both directions, so the SDK's streams (exec, attach) work as usual.
+both directions, so the SDK's streams (exec, attach) work as usual; ``requests`` lists
+every request line that came through (what a test asserts was, or was not, asked).
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ import socket
 import tempfile
 import threading
 from pathlib import Path
+
+_REQUEST_LINE = re.compile(
+    rb"(?m)^(GET|POST|PUT|DELETE|HEAD) (?:/v[0-9.]+)?(/\S*) HTTP/1\.[01]\r$")
 
 
 def _upstream() -> str:
@@ -43,6 +47,8 @@ class DockerGate:
         self._server.bind(str(self.path))
         self._server.listen(64)
         self._closed = False
+        # Every request line that came through: "METHOD /path?query" (API version cut).
+        self.requests: list[str] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
@@ -102,6 +108,10 @@ class DockerGate:
                     break
                 if not requests and src is self._held_upstream:
                     self.answered.set()
+                if requests:
+                    self.requests.extend(
+                        f"{m.group(1).decode()} {m.group(2).decode(errors='replace')}"
+                        for m in _REQUEST_LINE.finditer(data))
                 pattern = self._pattern
                 if requests and pattern is not None and pattern.search(data):
                     self._pattern = None

@@ -2269,6 +2269,13 @@ def kind_create_cluster(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     node_image = node_image_env()
     proxy_env = kind_proxy_env(config, nodes)
     ctx.err(f'Creating cluster "{name}" ...')
+    if node_image and ctx.scenario().get("offline"):
+        # kind pulls each node's image (--image, else the config's nodes[].image) unless
+        # `docker image inspect` finds it (pkg/cluster/internal/providers/docker/images.go:
+        # pullIfNotPresent); with no registry reachable, that pull fails.
+        for wanted in {opts.get("image") or (n.get("image") if isinstance(n, dict) else None)
+                       or KIND_NODE_IMAGE for n in (config.get("nodes") or [{}])}:
+            require_local_image(wanted)
     ctx.err(f" ✓ Ensuring node image ({image}) 🖼")
     if node_image:
         create_node_containers(ctx, name, nodes, node_image, proxy_env)
@@ -2340,6 +2347,19 @@ def kind_proxy_env(config: Obj, nodes: list[tuple[str, str]]) -> dict[str, str]:
     entries += [".svc", ".svc.cluster", ".svc.cluster.local"]
     envs["NO_PROXY"] = envs["no_proxy"] = ",".join(entries)
     return envs
+
+
+def require_local_image(image: str) -> None:
+    import docker.errors
+
+    try:
+        docker_client().images.get(image)
+    except docker.errors.ImageNotFound:
+        raise Fail(
+            f' ✗ Ensuring node image ({image}) 🖼\nERROR: failed to create cluster: failed to '
+            f'pull image "{image}": command "docker pull {image}" failed with error: exit '
+            "status 1"
+        ) from None
 
 
 def create_node_containers(ctx: Ctx, name: str, nodes: list[tuple[str, str]], image: str,
@@ -3692,6 +3712,14 @@ def resolve_chart(ctx: Ctx, opts: Obj, ref: str) -> Obj:
         }
     if p.is_absolute() or ref.startswith("."):
         raise Fail(f'Error: path "{ref}" not found')
+    if ctx.scenario().get("offline"):
+        # A machine with no route to any chart repository (the scenario's "offline"):
+        # helm's repo index download fails as it does without DNS (pkg/repo/chartrepo.go).
+        where = opts.get("repo") or ref
+        host = re.sub(r"^[a-z]+://", "", str(where)).split("/", 1)[0]
+        raise Fail(f'Error: looks like "{where}" is not a valid chart repository or cannot '
+                   f'be reached: Get "{where}/index.yaml": dial tcp: lookup {host}: no '
+                   "such host")
     if re.match(r"^(https?|oci)://", ref):
         if ref.startswith("oci://") and not version:
             version = CHART_VERSION

@@ -190,7 +190,9 @@ class FakeK8s:
         """Update scenario.json: launcher=ok|crashloop|imagepull|auth-fail, node_ready=bool,
         log_lines=[...] (appended to launcher logs), ready_delay=<fake s> (pods, Deployments
         and Jobs become ready that long after they were made), api_delay=<fake s> (the API
-        server answers that long after its cluster or node started). Read on every call."""
+        server answers that long after its cluster or node started), offline=True (no
+        registry or chart repository answers: kind needs its node image in the local
+        Docker, helm fails on any chart that is not a local file). Read on every call."""
         path = self.state_dir / "scenario.json"
         scen = _read_json(path, {})
         scen.update(kw)

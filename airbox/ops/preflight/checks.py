@@ -436,7 +436,7 @@ def check_tools(p: Probe) -> Verdict:
                              f"{os_name}/{arch}",
                              f"install {tool} and set {var} to its path"))
             continue
-        fetch.append((tool, spec.url))
+        fetch.append((tool, toolchain.source_url(spec.url, p.environ)))
     for tool, url in fetch:
         answer = p.http(url)
         if answer.status is None or answer.status >= 500:
