@@ -48,6 +48,8 @@ RT = "tests/test_registration.py::"
 RG = "tests/test_registry.py"
 # The proxy (answers network) likewise.
 PX = "tests/test_proxy.py"
+# Installing from an offline bundle: one test each (the file takes minutes).
+OI = "tests/test_offline_install.py::"
 
 
 def _m(module: str, original: str, replacement: str, description: str,
@@ -302,6 +304,11 @@ MUTANTS: list[Mutant] = [
        "the Secret lacks the proxy keys the launcher's secretKeyRefs name", (PX,)),
     _m("manifests", "marked = proxy.fingerprint(settings)", "marked = None",
        "a new proxy leaves the launcher running with the old one", (PX,)),
+    _m("manifests", '        image = image.split("@", 1)[0]', "        pass",
+       "installed from a bundle, kind is told the node image by digest, which a load does "
+       "not keep: kind pulls it, and offline that fails", (OI + "test_install_from_a_bundle_"
+                                                           "pulls_nothing_and_the_node_gets_"
+                                                           "every_image",)),
     # ----------------------------------------------------------------- install
     _m("install", "ctx.state.kubeconfig.chmod(SECRET_FILE)", "ctx.state.kubeconfig.chmod(0o644)",
        "the kubeconfig (cluster-admin credentials) is left world-readable",
@@ -423,6 +430,21 @@ MUTANTS: list[Mutant] = [
     _m("install", "                        auth=auth)", "                        auth=None)",
        "the host pulls a private registry's images without its credentials (401)",
        (IS + "test_the_host_pulls_a_private_registrys_images_with_its_credentials",)),
+    _m("install", "            return unpacked(ctx.settings, ctx.bundle, ctx.state, ctx.docker)",
+       "            return None",
+       "every install from a bundle reads and loads the whole bundle again, even when all "
+       "is in place", (OI + "test_install_from_a_bundle_pulls_nothing_and_the_node_gets_"
+                       "every_image",)),
+    _m("install", "        tools = Toolchain(allow_download=manifest is None)",
+       "        tools = Toolchain()",
+       "offline, a missing tool is downloaded (a request to GitHub that hangs or fails) "
+       "instead of said missing", equivalent="the bundle's tests set AIRBOX_KIND-style "
+       "overrides, so no tool is ever looked up for download; tests/test_offline_tools.py "
+       "pins the toolchain side"),
+    _m("install", "        checked[str(flags[\"bundle\"])] = _check_bundle(Path(str(flags[\"bundle\"])), term)",
+       "        pass",
+       "a damaged bundle is found only once the state directory and preflight have run",
+       (OI + "test_a_damaged_bundle_is_exit_2_naming_the_item_and_nothing_is_created",)),
     # ------------------------------------------------------------------ status
     _m("status", 'return Check("kubernetes", "fail", "no node is Ready: pods cannot run",',
        'return Check("kubernetes", "warn", "no node is Ready: pods cannot run",',
@@ -509,6 +531,12 @@ MUTANTS: list[Mutant] = [
     _m("status", "if not (omit and item is None)}",
        "}", "the node's parts that were not read appear as null in the JSON",
        where="report.py"),
+    _m("status", "    text, _ = describe(facts.inst.settings, store)", '    text = ""',
+       "status no longer lists the connector images in the node, nor says that offline "
+       "only those run", ("tests/test_year.py::test_status_json_carries_certificates_disk_"
+                          "images_and_versions",
+                          OI + "test_install_from_a_bundle_pulls_nothing_and_the_node_gets_"
+                          "every_image"), where="ahead.py"),
     # ------------------------------------------------------------ registration
     _m("registration",
        'if dataplane.get("name") != name or dataplane.get("regionId") != region_id:',

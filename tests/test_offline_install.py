@@ -155,13 +155,13 @@ def pull_events(since: float, names: set[str]) -> list[dict[str, Any]]:
 
 def test_install_from_a_bundle_pulls_nothing_and_the_node_gets_every_image(
         offline: Offline) -> None:
-    inst = offline.inst
+    dp = offline.inst
     bundle = offline.bundle("dp.bundle")
     client = docker_client()
     for ref in [NODE_IMAGE, *offline.made]:  # a machine holding none of them
         assert not [i for i in client.images.list() if ref in i.tags]
     started = time.time()
-    result = inst.run("--bundle", str(bundle), answers=offline.answers(), env=offline.env())
+    result = dp.run("--bundle", str(bundle), answers=offline.answers(), env=offline.env())
     assert result.returncode == 0, result.stdout + result.stderr
 
     # No pull anywhere: none asked of Docker (by airbox or its tools), none in the
@@ -170,38 +170,38 @@ def test_install_from_a_bundle_pulls_nothing_and_the_node_gets_every_image(
     assert pull_events(started, {NODE_IMAGE, *offline.made}) == []
     assert any(r.startswith("POST /images/load") for r in offline.gate.requests)
     assert offline.refusing.requests == []
-    helm = inst.fake.calls("helm")
+    helm = dp.fake.calls("helm")
     assert not [c for c in helm if "--repo" in c or c[1:2] == ["pull"] or c[1:2] == ["repo"]]
     # The chart is the bundle's, unpacked into the state directory.
-    chart = inst.state / "bundle" / "charts" / REAL_CHART.name
+    chart = dp.state / "bundle" / "charts" / REAL_CHART.name
     upgrade = next(c for c in helm if "upgrade" in c and "--install" in c)
     at = upgrade.index("--install")
     assert upgrade[at + 2:at + 5] == [str(chart), "--version", versions.CHART_VERSION]
     # kind found its node image locally (the offline fake would have failed to pull it):
     # the config names it as the load named it, without the digest.
-    config = yaml.safe_load((inst.state / "kind-config.yaml").read_text())
+    config = yaml.safe_load((dp.state / "kind-config.yaml").read_text())
     assert config["nodes"][0]["image"] == NODE_IMAGE
     # The node got every image: the data plane's and the connectors.
     assert offline.node_images() == {*offline.data_plane,
                                      *offline.connectors("source-faker", "destination-dev-null")}
     # Saved: a resumed install, repair or upgrade knows the source.
-    saved = yaml.safe_load((inst.state / "settings.yaml").read_text())
+    saved = yaml.safe_load((dp.state / "settings.yaml").read_text())
     assert saved["bundle"] == str(bundle)
     assert saved["chart"]["version"] == versions.CHART_VERSION
     assert "Load the images, chart and tools from the offline bundle" in result.stderr
 
     # Running it again changes nothing: everything is in place.
     before = len(offline.gate.requests)
-    again = inst.run(answers=offline.answers(), env=offline.env())
+    again = dp.run(answers=offline.answers(), env=offline.env())
     assert again.returncode == 0, again.stdout + again.stderr
     assert not [r for r in offline.gate.requests[before:]
                 if r.startswith(("POST /images/load", "POST /images/create"))]
 
     # status: the connectors present, and what offline means for the others.
-    container = node(inst)
+    container = node(dp)
     nodetools.seed(container, images_=[nodetools.image_entry(ref, 1000)
                                        for ref in offline.connectors("source-faker")])
-    status = airbox(inst, "status", "--json")
+    status = airbox(dp, "status", "--json")
     report = json.loads(status.stdout)
     images = next(c for c in report["checks"] if c["id"] == "images")
     assert report["node"]["images"]["connectors"] == offline.connectors("source-faker")
@@ -209,12 +209,12 @@ def test_install_from_a_bundle_pulls_nothing_and_the_node_gets_every_image(
     assert ("Installed from a bundle, with no registry: a connector whose image is not "
             "listed cannot run here; add one with `airbox bundle create --connector IMAGE "
             f"--output FILE` on a connected machine, then `airbox bundle load FILE --name "
-            f"{inst.name}`") in images["summary"]
+            f"{dp.name}`") in images["summary"]
 
 
 def test_a_damaged_bundle_is_exit_2_naming_the_item_and_nothing_is_created(
         offline: Offline) -> None:
-    inst = offline.inst
+    dp = offline.inst
     bundle = offline.bundle("dp.bundle")
     made = archive.read_manifest(bundle)
     launcher = next(i for i in made.items if i.name == offline.data_plane[0])
@@ -224,37 +224,37 @@ def test_a_damaged_bundle_is_exit_2_naming_the_item_and_nothing_is_created(
     offset = data.index(launcher.path.encode(), data.index(launcher.path.encode()) + 1)
     offset += 512 * 3
     flip(bundle, offset)
-    result = inst.run("--bundle", str(bundle), answers=offline.answers(), env=offline.env())
+    result = dp.run("--bundle", str(bundle), answers=offline.answers(), env=offline.env())
     assert result.returncode == 2, result.stdout + result.stderr
     err = " ".join(result.stderr.split())
     assert f"the bundle {bundle} is damaged" in err
     assert launcher.path in err and "nothing was changed" in err
-    assert not inst.state.exists()
-    assert inst.fake.calls() == []
+    assert not dp.state.exists()
+    assert dp.fake.calls() == []
     assert not [r for r in offline.gate.requests if r.startswith("POST /images/load")]
 
 
 def test_a_bundle_that_does_not_match_this_airbox_names_both_versions(
         offline: Offline) -> None:
-    inst = offline.inst
+    dp = offline.inst
     other = "kindest/node:v1.29.2"
     bundle = offline.bundle("old-node.bundle", node_image=other)
-    result = inst.run("--bundle", str(bundle), "--chart-version", "1.8.0",
+    result = dp.run("--bundle", str(bundle), "--chart-version", "1.8.0",
                       answers=offline.answers(), env=offline.env())
     assert result.returncode == 2, result.stdout + result.stderr
     err = " ".join(result.stderr.split())
     assert f"it carries the node image {other}; this airbox runs {NODE_IMAGE}" in err
     assert "chart.version: 1.8.0 was asked for; the bundle carries chart " \
         f"{versions.CHART_VERSION}" in err
-    assert not inst.state.exists()
+    assert not dp.state.exists()
 
 
 def test_ctrl_c_while_loading_then_the_same_command_finishes(offline: Offline) -> None:
-    inst = offline.inst
+    dp = offline.inst
     bundle = offline.bundle("dp.bundle")
     answers = offline.answers()
     offline.gate.hold("POST", "/images/load")
-    proc = inst.start("--bundle", str(bundle), answers=answers, env=offline.env())
+    proc = dp.start("--bundle", str(bundle), answers=answers, env=offline.env())
     try:
         assert offline.gate.wait_held(120), "airbox never loaded an image"
         os.killpg(proc.pid, signal.SIGINT)
@@ -264,9 +264,9 @@ def test_ctrl_c_while_loading_then_the_same_command_finishes(offline: Offline) -
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, err
-    steps = json.loads((inst.state / "progress.json").read_text())["steps"]
+    steps = json.loads((dp.state / "progress.json").read_text())["steps"]
     assert steps["images"]["status"] == "interrupted"
-    again = inst.run(answers=answers, env=offline.env())
+    again = dp.run(answers=answers, env=offline.env())
     assert again.returncode == 0, again.stdout + again.stderr
     assert offline.pulls() == []
     assert offline.node_images() == {*offline.data_plane,
@@ -279,53 +279,53 @@ def test_ctrl_c_while_loading_then_the_same_command_finishes(offline: Offline) -
 def test_upgrade_from_a_bundle_plans_then_moves_offline(offline: Offline) -> None:
     if not OLD_CHART.is_file():
         pytest.skip(f"the real chart archive is not at {OLD_CHART}")
-    inst = offline.inst
+    dp = offline.inst
     first = offline.bundle("old.bundle", chart=OLD_CHART)
-    result = inst.run("--bundle", str(first), answers=offline.answers(), env=offline.env())
+    result = dp.run("--bundle", str(first), answers=offline.answers(), env=offline.env())
     assert result.returncode == 0, result.stdout + result.stderr
-    assert [r["chart_version"] for r in inst.revisions()] == ["1.8.0"]
+    assert [r["chart_version"] for r in dp.revisions()] == ["1.8.0"]
     offline.made.clear()
     offline.unique = "u" + offline.unique[1:]
     # The next version's bundle; the values name its images' tag.
     nxt = offline.bundle("next.bundle")
-    answers = yaml.safe_load((inst.state / "settings.yaml").read_text())
+    answers = yaml.safe_load((dp.state / "settings.yaml").read_text())
     answers["values"] = {"image": {"tag": offline.unique}}
-    (inst.state / "settings.yaml").write_text(yaml.safe_dump(answers))
+    (dp.state / "settings.yaml").write_text(yaml.safe_dump(answers))
 
     env = offline.env()
-    dry = airbox(inst, "upgrade", "--bundle", str(nxt), "--dry-run", DOCKER_HOST=env[
+    dry = airbox(dp, "upgrade", "--bundle", str(nxt), "--dry-run", DOCKER_HOST=env[
         "DOCKER_HOST"], AIRBOX_TOOLS_MIRROR=env["AIRBOX_TOOLS_MIRROR"])
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert "chart:       airbyte-data-plane 1.8.0 -> 1.8.1" in dry.stdout
     assert f"bundle:      {nxt} (chart 1.8.1," in dry.stdout
     assert offline.data_plane[0] in dry.stdout.split("images to load from the bundle:")[1]
     assert dry.stdout.rstrip().endswith("Nothing was changed (dry run).")
-    assert len(inst.revisions()) == 1
+    assert len(dp.revisions()) == 1
 
-    done = airbox(inst, "upgrade", "--bundle", str(nxt), DOCKER_HOST=env["DOCKER_HOST"],
+    done = airbox(dp, "upgrade", "--bundle", str(nxt), DOCKER_HOST=env["DOCKER_HOST"],
                   AIRBOX_TOOLS_MIRROR=env["AIRBOX_TOOLS_MIRROR"])
     assert done.returncode == 0, done.stdout + done.stderr
-    assert [r["chart_version"] for r in inst.revisions()] == ["1.8.0", "1.8.1"]
+    assert [r["chart_version"] for r in dp.revisions()] == ["1.8.0", "1.8.1"]
     assert offline.pulls() == []
     assert offline.refusing.requests == []
     assert set(offline.data_plane) <= offline.node_images()
-    saved = yaml.safe_load((inst.state / "settings.yaml").read_text())
+    saved = yaml.safe_load((dp.state / "settings.yaml").read_text())
     assert saved["bundle"] == str(nxt) and saved["chart"]["version"] == "1.8.1"
 
 
 def test_bundle_load_adds_a_connector_to_an_installed_data_plane(offline: Offline) -> None:
-    inst = offline.inst
-    nothing = airbox(inst, "bundle", "load", str(offline.tmp / "x.bundle"))
+    dp = offline.inst
+    nothing = airbox(dp, "bundle", "load", str(offline.tmp / "x.bundle"))
     assert nothing.returncode == 3, nothing.stdout + nothing.stderr
     assert "no data plane is installed" in nothing.stderr
 
     bundle = offline.bundle("dp.bundle")
-    result = inst.run("--bundle", str(bundle), answers=offline.answers(), env=offline.env())
+    result = dp.run("--bundle", str(bundle), answers=offline.answers(), env=offline.env())
     assert result.returncode == 0, result.stdout + result.stderr
     extra = offline.bundle("postgres.bundle", connectors=("source-postgres",),
                            data_plane=False)
     env = offline.env()
-    loaded = airbox(inst, "bundle", "load", str(extra), DOCKER_HOST=env["DOCKER_HOST"])
+    loaded = airbox(dp, "bundle", "load", str(extra), DOCKER_HOST=env["DOCKER_HOST"])
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
     [postgres] = offline.connectors("source-postgres")
     assert f"connectors: {postgres}" in loaded.stdout
@@ -333,13 +333,13 @@ def test_bundle_load_adds_a_connector_to_an_installed_data_plane(offline: Offlin
     assert offline.pulls() == []
     # A damaged one changes nothing.
     flip(extra, os.path.getsize(extra) // 2)
-    bad = airbox(inst, "bundle", "load", str(extra))
+    bad = airbox(dp, "bundle", "load", str(extra))
     assert bad.returncode == 2, bad.stdout + bad.stderr
     assert "is damaged" in bad.stderr
 
 
 def test_the_dry_run_plan_of_a_bundle_install(offline: Offline) -> None:
-    inst = offline.inst
+    dp = offline.inst
     bundle = offline.bundle("dp.bundle")
     out = offline.tmp / "out"
     result = subprocess.run(
@@ -351,9 +351,9 @@ def test_the_dry_run_plan_of_a_bundle_install(offline: Offline) -> None:
     loads = [c for c in plan["images"]["commands"] if c[:2] == ["docker", "load"]]
     assert len(loads) == 1 + 4 + 2  # the node image, the data plane, the connectors
     assert plan["connector-images"]["commands"] == [
-        ["kind", "load", "docker-image", "--name", inst.cluster,
+        ["kind", "load", "docker-image", "--name", dp.cluster,
          *offline.connectors("source-faker", "destination-dev-null")]]
-    assert not (inst.state / "bundle").exists()
+    assert not (dp.state / "bundle").exists()
     assert not [r for r in offline.gate.requests if r.startswith("POST /images/load")]
 
 
