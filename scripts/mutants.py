@@ -441,7 +441,7 @@ MUTANTS: list[Mutant] = [
        "instead of said missing", equivalent="the bundle's tests set AIRBOX_KIND-style "
        "overrides, so no tool is ever looked up for download; tests/test_offline_tools.py "
        "pins the toolchain side"),
-    _m("install", "        checked[str(flags[\"bundle\"])] = _check_bundle(Path(str(flags[\"bundle\"])), term)",
+    _m("install", "        checked[bundle_flag] = _check_bundle(Path(bundle_flag), term)",
        "        pass",
        "a damaged bundle is found only once the state directory and preflight have run",
        (OI + "test_a_damaged_bundle_is_exit_2_naming_the_item_and_nothing_is_created",)),

@@ -196,6 +196,9 @@ def test_install_from_a_bundle_pulls_nothing_and_the_node_gets_every_image(
     assert again.returncode == 0, again.stdout + again.stderr
     assert not [r for r in offline.gate.requests[before:]
                 if r.startswith(("POST /images/load", "POST /images/create"))]
+    # Not even read again: the step looks at what is in place first.
+    assert "Load the images, chart and tools from the offline bundle (every image in " \
+        "Docker, the chart and the tools in place)" in " ".join(again.stderr.split())
 
     # status: the connectors present, and what offline means for the others.
     container = node(dp)
@@ -231,6 +234,8 @@ def test_a_damaged_bundle_is_exit_2_naming_the_item_and_nothing_is_created(
     assert launcher.path in err and "nothing was changed" in err
     assert not dp.state.exists()
     assert dp.fake.calls() == []
+    # Found first: before the machine check, before any question.
+    assert "Machine checked" not in result.stderr
     assert not [r for r in offline.gate.requests if r.startswith("POST /images/load")]
 
 

@@ -1349,11 +1349,12 @@ def install_command(
     from airbox.config.gather import Inputs, forget_kept, gather, save
 
     term = term or Terminal(verbose=verbose)
+    bundle_flag = str(flags.get("bundle") or "")
     checked: dict[str, Manifest] = {}
-    if flags.get("bundle") and not dry_run:
+    if bundle_flag and not dry_run:
         # Every byte of the bundle, before anything else: a damaged one is exit 2 naming
         # the item, with nothing created (no state directory, no question asked).
-        checked[str(flags["bundle"])] = _check_bundle(Path(str(flags["bundle"])), term)
+        checked[bundle_flag] = _check_bundle(Path(bundle_flag), term)
     options = Options(dry_run, output_dir, assume_yes, ignore_preflight_failures, verbose,
                       preload_images, interactive, force_route)
     prompter = Prompter() if interactive else None
@@ -1408,7 +1409,7 @@ def install_command(
         from airbox.ops import bundled
 
         path = Path(settings.bundle)
-        manifest = (checked.get(str(flags.get("bundle") or "")) or (
+        manifest = (checked.get(bundle_flag) or (
             bundled.read(path, full=False) if dry_run else _check_bundle(path, term)))
         settings = bundled.apply(settings, answers, manifest, state,
                                  chart_version=flags.get("chart_version"))
