@@ -438,9 +438,9 @@ MUTANTS: list[Mutant] = [
     _m("install", "        tools = Toolchain(allow_download=manifest is None)",
        "        tools = Toolchain()",
        "offline, a missing tool is downloaded (a request to GitHub that hangs or fails) "
-       "instead of said missing", equivalent="the bundle's tests set AIRBOX_KIND-style "
-       "overrides, so no tool is ever looked up for download; tests/test_offline_tools.py "
-       "pins the toolchain side"),
+       "instead of said missing",
+       ("tests/test_offline_tools.py::test_offline_a_missing_tool_is_said_missing_not_"
+        "downloaded",)),
     _m("install", "        checked[bundle_flag] = _check_bundle(Path(bundle_flag), term)",
        "        pass",
        "a damaged bundle is found only once the state directory and preflight have run",
