@@ -204,7 +204,7 @@ def test_workspaces_and_verify_suggest_a_flag_that_exists_for_an_unknown_region(
     from airbox.config.settings import Settings
     from airbox.controlplane.api import AirbyteApi
     from airbox.errors import MissingInput
-    from airbox.ops.workspaces import find_region
+    from airbox.ops.routing import find_region
     from airbox.paths import StateDir
     from tests import answers_factory as af
 

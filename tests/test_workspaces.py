@@ -11,7 +11,7 @@ import pytest
 
 from airbox.controlplane.api import NO_RETRY, AirbyteApi
 from airbox.errors import UsageError
-from airbox.ops.workspaces import CREATE_NEW, Region, route
+from airbox.ops.routing import CREATE_NEW, Region, route
 from tests.fake_control_plane import FakeControlPlane, fake_cp  # noqa: F401
 from tests.helpers import airbox_bin
 from tests.installer import Installer, cp_env, registering

@@ -21,8 +21,8 @@ from typing import IO, TYPE_CHECKING
 from airbox import runlog
 from airbox.errors import AirboxError, MissingInput, UsageError
 from airbox.installed import Installed, locked, require_installed, tool_runner
+from airbox.ops.routing import find_region, manual_steps, region_from_record
 from airbox.ops.verify_sync import Outcome, Verifier
-from airbox.ops.workspaces import find_region, manual_steps, region_from_record
 from airbox.shown import shown
 
 if TYPE_CHECKING:

@@ -52,7 +52,7 @@ from airbox.controlplane.api import AirbyteApi
 from airbox.errors import AirboxError, ControlPlaneError, UsageError
 from airbox.installed import Installed
 from airbox.ops import hydration
-from airbox.ops.workspaces import Region, resolve, routed_here
+from airbox.ops.routing import Region, resolve, routed_here
 from airbox.redact import REDACTOR
 from airbox.shown import shown
 from airbox.signals import Terminated
