@@ -1,0 +1,302 @@
+"""The answers' per-type tables: one row per secrets manager and storage type.
+
+Each ``TypeSpec`` says which fields its answers section has, which are required, which
+are secret and under which key each secret lives in the generated Kubernetes Secret, and
+how a prompt asks for it. Validation (``config/validate.py``), the prompts, manifest
+generation and the per-type part of ``assets/answers.schema.json`` (``type_schemas``,
+checked equal to the committed file by tests/test_settings.py) all read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of a secrets-manager or storage section."""
+
+    key: str
+    label: str
+    # "text", "url", "aws-region", "aws-key-id", "uuid", "choice", "tags",
+    # "json-file" (a path to a JSON file)
+    kind: str = "text"
+    required: bool = True
+    # Only required (and only asked for) when another field has this value.
+    when: tuple[str, str] | None = None
+    choices: tuple[str, ...] = ()
+    default: str | None = None
+    # Where a secret goes: its key in the generated Secret, and the chart value that
+    # names that key. A field without ``secret_key`` is a plain chart value.
+    secret_key: str | None = None
+    values_ref: str | None = None
+    help: str = ""
+    # One line under the question: where in Airbyte or the cloud console the value is.
+    where: str = ""
+    # A secret that is still typed in the clear (an identifier, not a password: the
+    # user must see a typo in an access key id).
+    visible: bool = False
+
+    @property
+    def secret(self) -> bool:
+        return self.secret_key is not None
+
+    @property
+    def masked(self) -> bool:
+        """Typed hidden and shown masked: a secret that is not an identifier."""
+        return self.secret and not self.visible and self.kind != "json-file"
+
+    def applies(self, section: Mapping[str, Any]) -> bool:
+        if self.when is None:
+            return True
+        other, wanted = self.when
+        return str(section.get(other) or _default_of(self.when[0], section)) == wanted
+
+
+def _default_of(key: str, section: Mapping[str, Any]) -> str:
+    # Only authenticationType has a default that other fields depend on.
+    return "credentials" if key == "authenticationType" else ""
+
+
+@dataclass(frozen=True)
+class TypeSpec:
+    """A secrets manager or storage type: its answers section and its fields."""
+
+    type: str
+    section: str
+    label: str
+    fields: tuple[FieldSpec, ...]
+
+    def field(self, key: str) -> FieldSpec:
+        for spec in self.fields:
+            if spec.key == key:
+                return spec
+        raise KeyError(key)
+
+
+_AUTH = FieldSpec(
+    "authenticationType",
+    "How airbox signs in to AWS",
+    kind="choice",
+    choices=("credentials", "instanceProfile"),
+    default="credentials",
+    required=False,
+    help="instanceProfile uses the VM's IAM role instead of access keys",
+    where="access keys of an IAM user, or the IAM role attached to this VM "
+          "(EC2 console > the instance > Security)",
+)
+
+# Plain words for the choices above (the YAML values stay as the chart names them).
+CHOICE_LABELS: dict[str, str] = {
+    "credentials": "Access keys (an IAM user's access key id and secret)",
+    "instanceProfile": "This VM's IAM role (instance profile): no keys",
+}
+
+
+def _aws_fields(access_key_id: str, secret_access_key: str) -> tuple[FieldSpec, ...]:
+    """Region, authentication and the access keys (only with credentials), as AWS has them."""
+    when = ("authenticationType", "credentials")
+    return (
+        FieldSpec("region", "AWS region", kind="aws-region",
+                  where="the region code at the top right of the AWS console, e.g. us-west-2"),
+        _AUTH,
+        FieldSpec("accessKeyId", "AWS access key id", kind="aws-key-id", when=when,
+                  secret_key=access_key_id, values_ref="accessKeyIdSecretKey", visible=True,
+                  where="IAM console > Users > the user > Security credentials "
+                        "(20 characters, starts with AKIA)"),
+        FieldSpec("secretAccessKey", "AWS secret access key", when=when,
+                  secret_key=secret_access_key, values_ref="secretAccessKeySecretKey",
+                  where="shown once, when the access key was created (IAM console)"),
+    )
+
+
+SECRETS_MANAGERS: dict[str, TypeSpec] = {
+    "AWS_SECRET_MANAGER": TypeSpec(
+        "AWS_SECRET_MANAGER",
+        "awsSecretManager",
+        "AWS Secrets Manager",
+        (
+            *_aws_fields("AWS_SECRET_MANAGER_ACCESS_KEY_ID",
+                         "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY"),
+            FieldSpec("kmsArn", "KMS key ARN (optional)", required=False,
+                      where="KMS console > Customer managed keys > the key's ARN"),
+            FieldSpec("tags", "Tags for new secrets (optional)", kind="tags", required=False),
+        ),
+    ),
+    "GOOGLE_SECRET_MANAGER": TypeSpec(
+        "GOOGLE_SECRET_MANAGER",
+        "googleSecretManager",
+        "Google Secret Manager",
+        (
+            FieldSpec("projectId", "Google Cloud project id",
+                      where="the project picker at the top of the Google Cloud console"),
+            FieldSpec("region", "Region (optional, for regional secrets)", required=False),
+            FieldSpec(
+                "credentialsJson",
+                "Path to the service account key (JSON)",
+                kind="json-file",
+                secret_key="SECRET_STORE_GCP_CREDENTIALS",
+                values_ref="credentialsSecretKey",
+                where="IAM & Admin > Service accounts > the account > Keys > Add key (JSON), "
+                      "copied to this machine",
+            ),
+        ),
+    ),
+    "AZURE_KEY_VAULT": TypeSpec(
+        "AZURE_KEY_VAULT",
+        "azureKeyVault",
+        "Azure Key Vault",
+        (
+            FieldSpec("tenantId", "Azure tenant id", kind="uuid",
+                      where="Microsoft Entra ID > Overview > Tenant ID"),
+            FieldSpec("vaultUrl", "Key Vault URL", kind="url",
+                      where="the key vault's Overview > Vault URI"),
+            FieldSpec(
+                "clientId",
+                "Azure client id",
+                kind="uuid",
+                secret_key="AB_AZURE_KEY_VAULT_CLIENT_ID",
+                values_ref="clientIdSecretKey",
+                visible=True,
+                where="Entra ID > App registrations > the app > Application (client) ID",
+            ),
+            FieldSpec(
+                "clientSecret",
+                "Azure client secret",
+                secret_key="AB_AZURE_KEY_VAULT_CLIENT_SECRET",
+                values_ref="clientSecretSecretKey",
+                where="the app registration > Certificates & secrets (shown once)",
+            ),
+            FieldSpec("tags", "Tags for new secrets (optional)", kind="tags", required=False),
+        ),
+    ),
+    "VAULT": TypeSpec(
+        "VAULT",
+        "vault",
+        "HashiCorp Vault",
+        (
+            FieldSpec("address", "Vault address", kind="vault-address",
+                      where="what VAULT_ADDR is set to, e.g. https://vault.example.com:8200"),
+            FieldSpec("prefix", "Path prefix (optional)", required=False),
+            FieldSpec(
+                "authToken",
+                "Vault token",
+                secret_key="VAULT_AUTH_TOKEN",
+                values_ref="authTokenSecretKey",
+                where="`vault token create` with a policy for the prefix (starts with hvs.)",
+            ),
+        ),
+    ),
+}
+
+STORAGES: dict[str, TypeSpec] = {
+    "s3": TypeSpec(
+        "s3",
+        "s3",
+        "Amazon S3",
+        _aws_fields("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
+    ),
+    "gcs": TypeSpec(
+        "gcs",
+        "gcs",
+        "Google Cloud Storage",
+        (
+            FieldSpec("projectId", "Google Cloud project id",
+                      where="the project picker at the top of the Google Cloud console"),
+            FieldSpec(
+                "credentialsJson",
+                "Path to the service account key (JSON)",
+                kind="json-file",
+                secret_key="GOOGLE_APPLICATION_CREDENTIALS_JSON",
+                values_ref="credentialsJsonSecretKey",
+                where="IAM & Admin > Service accounts > the account > Keys > Add key (JSON), "
+                      "copied to this machine",
+            ),
+        ),
+    ),
+    "azure": TypeSpec(
+        "azure",
+        "azure",
+        "Azure Blob Storage",
+        (
+            FieldSpec(
+                "connectionString",
+                "Storage account connection string",
+                secret_key="AZURE_STORAGE_CONNECTION_STRING",
+                values_ref="connectionStringSecretKey",
+                where="the storage account > Security + networking > Access keys",
+            ),
+        ),
+    ),
+    # An S3-compatible store the user already runs (MinIO, Ceph, ...), by its endpoint.
+    "minio": TypeSpec(
+        "minio",
+        "minio",
+        "S3-compatible store (MinIO and the like) at an endpoint",
+        (
+            FieldSpec("endpoint", "Endpoint URL (e.g. http://minio.internal:9000)", kind="url"),
+            FieldSpec("accessKeyId", "Access key id", secret_key="AWS_ACCESS_KEY_ID",
+                      values_ref="accessKeyIdSecretKey", visible=True),
+            FieldSpec("secretAccessKey", "Secret access key",
+                      secret_key="AWS_SECRET_ACCESS_KEY", values_ref="secretAccessKeySecretKey"),
+        ),
+    ),
+}
+
+BUCKET_KEYS = ("log", "state", "workloadOutput", "activityPayload")
+
+# Secrets outside the per-type tables: (answers path, key in the generated Secret).
+DATA_PLANE_CLIENT_ID_KEY = "DATAPLANE_CLIENT_ID"
+DATA_PLANE_CLIENT_SECRET_KEY = "DATAPLANE_CLIENT_SECRET"
+LICENSE_KEY_KEY = "AIRBYTE_LICENSE_KEY"
+
+
+# The private registry's credentials (answers ``images.pullSecret``): secrets.
+PULL_SECRET_PATHS: tuple[tuple[str, ...], ...] = (
+    ("images", "pullSecret", "password"),
+    ("images", "pullSecret", "dockerConfigJson"),
+)
+
+
+def key_file_paths() -> list[tuple[str, ...]]:
+    """Paths of the service account key fields: a path (public) or the key itself (secret)."""
+    return [(root, spec.section, fspec.key)
+            for specs, root in ((SECRETS_MANAGERS, "secretsManager"), (STORAGES, "storage"))
+            for spec in specs.values() for fspec in spec.fields if fspec.kind == "json-file"]
+
+
+def secret_paths() -> list[tuple[str, ...]]:
+    """Paths (tuples of keys) of every secret value the answers can hold."""
+    paths: list[tuple[str, ...]] = [
+        ("dataPlane", "clientSecret"),
+        ("dataPlane", "clientId"),
+        ("registration", "clientSecret"),
+        ("licenseKey",),
+        *PULL_SECRET_PATHS,
+    ]
+    for specs, root in ((SECRETS_MANAGERS, "secretsManager"), (STORAGES, "storage")):
+        for spec in specs.values():
+            for fspec in spec.fields:
+                if fspec.secret and fspec.kind != "json-file":
+                    paths.append((root, spec.section, fspec.key))
+    return paths
+
+
+def hidden_paths() -> list[tuple[str, ...]]:
+    """The secret values typed hidden (passwords, tokens, keys): never written to the
+    answers kept from an interrupted interview. Identifiers among the secrets (client
+    ids, access key ids) are typed in the clear and are kept."""
+    paths: list[tuple[str, ...]] = [(root, "clientSecret")
+                                    for root in ("dataPlane", "registration")]
+    paths.append(("licenseKey",))
+    paths.extend(PULL_SECRET_PATHS)
+    for specs, root in ((SECRETS_MANAGERS, "secretsManager"), (STORAGES, "storage")):
+        for spec in specs.values():
+            for fspec in spec.fields:
+                if fspec.masked:
+                    paths.append((root, spec.section, fspec.key))
+    return paths
+
+

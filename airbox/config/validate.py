@@ -1,0 +1,530 @@
+"""Every problem with a mapping shaped like the answers file, listed at once.
+
+``validate`` runs one function per section of the answers (``SECTIONS``, in the order
+the problems are listed); each returns that section's problems and never stops at the
+first. The per-type fields come from the tables in ``config/specs.py``, the rules for
+single values from ``config/rules.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from airbox.config.rules import (
+    _REGION_NAME,
+    _SEMVER,
+    MAX_NAME_LENGTH,
+    _mapping,
+    _nonempty,
+    bucket_problem,
+    field_problem,
+    is_dns_label,
+    is_uuid,
+    no_proxy_entries,
+    normalize_buckets,
+    proxy_passwords,
+    proxy_url_problem,
+    url_problem,
+    values_problems,
+)
+from airbox.config.specs import (
+    BUCKET_KEYS,
+    SECRETS_MANAGERS,
+    STORAGES,
+    TypeSpec,
+    secret_paths,
+)
+from airbox.errors import Problem
+
+
+class Found(list[Problem]):
+    """One section's problems."""
+
+    def add(self, path: str, message: str, fix: str | None = None, *,
+            missing: bool = False) -> None:
+        self.append(Problem(path, message, fix, missing))
+
+
+def _edition(answers: Mapping[str, Any]) -> Any:
+    return _mapping(answers.get("controlPlane")).get("edition") or "cloud"
+
+
+def _has_credentials(answers: Mapping[str, Any], root: str) -> bool:
+    """Whether ``root`` (dataPlane or registration) gives a client id or secret."""
+    section = _mapping(answers.get(root))
+    return _nonempty(section.get("clientId")) or _nonempty(section.get("clientSecret"))
+
+
+def name_problems(answers: Mapping[str, Any]) -> list[Problem]:
+    """``name`` and ``namespace``."""
+    found = Found()
+    name = answers.get("name")
+    if not _nonempty(name):
+        found.add("name", "is required",
+                  "choose a name such as us-west-1-dp (lowercase, digits, -)", missing=True)
+    elif not isinstance(name, str) or not is_dns_label(name, MAX_NAME_LENGTH):
+        found.add(
+            "name",
+            f"{name!r} is not a valid data plane name",
+            f"use at most {MAX_NAME_LENGTH} lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit",
+        )
+    namespace = answers.get("namespace")
+    if _nonempty(namespace) and (not isinstance(namespace, str) or not is_dns_label(namespace)):
+        found.add("namespace", f"{namespace!r} is not a valid Kubernetes namespace",
+                  "use lowercase letters, digits and '-' (at most 63)")
+    return found
+
+
+def control_plane_problems(answers: Mapping[str, Any]) -> list[Problem]:
+    found = Found()
+    cp = _mapping(answers.get("controlPlane"))
+    edition = _edition(answers)
+    if edition not in ("cloud", "enterprise"):
+        found.add("controlPlane.edition", f"{edition!r} is not an edition",
+                  "use cloud (Enterprise Flex) or enterprise (self-managed control plane)")
+    if edition == "enterprise" and not _nonempty(cp.get("url")):
+        found.add("controlPlane.url", "is required for a self-managed control plane",
+                  "set it to your Airbyte URL, e.g. https://airbyte.example.com", missing=True)
+    for key in ("url", "apiUrl"):
+        if _nonempty(cp.get(key)):
+            problem = url_problem(cp[key])
+            if problem:
+                found.add(f"controlPlane.{key}", problem, "use https://host[/path]")
+    return found
+
+
+def credentials_problems(answers: Mapping[str, Any], *,
+                         require_credentials: bool = True) -> list[Problem]:
+    """``dataPlane`` (a registered data plane's credentials) and ``registration`` (an
+    application's, to register one): each whole, and one of them unless
+    ``require_credentials`` is off."""
+    found = Found()
+    dp = _mapping(answers.get("dataPlane"))
+    reg = _mapping(answers.get("registration"))
+    has_dp = _has_credentials(answers, "dataPlane")
+    has_reg = _has_credentials(answers, "registration")
+    if has_dp:
+        for key in ("clientId", "clientSecret"):
+            if not _nonempty(dp.get(key)):
+                found.add(f"dataPlane.{key}", "is required with the other data plane credential",
+                          "give both clientId and clientSecret of the registered data plane "
+                          "(or set DATAPLANE_CLIENT_ID / DATAPLANE_CLIENT_SECRET)", missing=True)
+    if has_reg:
+        for key in ("clientId", "clientSecret"):
+            if not _nonempty(reg.get(key)):
+                found.add(f"registration.{key}", "is required to register a data plane",
+                          "give the Airbyte application's client id and secret "
+                          "(or set AIRBYTE_CLIENT_ID / AIRBYTE_CLIENT_SECRET)", missing=True)
+        org = reg.get("organizationId")
+        if _nonempty(org) and not is_uuid(str(org)):
+            found.add("registration.organizationId", f"{org!r} is not a UUID",
+                      "copy the organization id from Airbyte's Settings > Organization")
+        region = reg.get("region")
+        if _nonempty(region) and not (is_uuid(str(region)) or _REGION_NAME.match(str(region))):
+            found.add("registration.region", f"{region!r} is not a region name or id",
+                      "use letters, digits, '-', '_', '.' or spaces (at most 63), or a region "
+                      "UUID")
+    if require_credentials and not has_dp and not has_reg:
+        found.add("dataPlane", "no credentials given",
+                  "give dataPlane.clientId/clientSecret of a registered data plane, or "
+                  "registration credentials (AIRBYTE_CLIENT_ID / AIRBYTE_CLIENT_SECRET) "
+                  "so airbox registers one", missing=True)
+    return found
+
+
+def license_problems(answers: Mapping[str, Any]) -> list[Problem]:
+    found = Found()
+    edition = _edition(answers)
+    if edition == "enterprise" and not _nonempty(answers.get("licenseKey")):
+        found.add("licenseKey", "is required for a self-managed (enterprise) control plane",
+                  "set licenseKey (for example to ${AIRBYTE_LICENSE_KEY})", missing=True)
+    return found
+
+
+def secrets_manager_problems(answers: Mapping[str, Any]) -> list[Problem]:
+    found = Found()
+    sm = _mapping(answers.get("secretsManager"))
+    sm_type = sm.get("type")
+    if not _nonempty(sm_type):
+        found.add("secretsManager.type", "is required",
+                  "one of " + ", ".join(SECRETS_MANAGERS)
+                  + " — the control plane's secrets manager", missing=True)
+    elif sm_type not in SECRETS_MANAGERS:
+        found.add("secretsManager.type", f"{sm_type!r} is not a supported secrets manager",
+                  "use one of " + ", ".join(SECRETS_MANAGERS))
+    else:
+        _check_section(SECRETS_MANAGERS[sm_type], sm, "secretsManager", found.add)
+    return found
+
+
+def storage_problems(answers: Mapping[str, Any]) -> list[Problem]:
+    found = Found()
+    st = _mapping(answers.get("storage"))
+    st_type = st.get("type")
+    if not _nonempty(st_type):
+        # Without a storage section airbox runs a store next to the data plane (MinIO in
+        # the kind cluster). A self-managed control plane reads the job logs the data
+        # plane writes from its own storage, so there the logs must go to that storage;
+        # an existing cluster has no host directory airbox could keep the data in.
+        # Missing, not wrong: on a terminal the storage question asks for it.
+        if _edition(answers) == "enterprise":
+            found.add("storage", "is required with a self-managed (enterprise) control plane",
+                "set storage to the bucket(s) your control plane uses (storage.type s3, gcs, "
+                "azure, or minio with its endpoint): the control plane reads each sync's "
+                "logs from there, and a store inside this VM is out of its reach",
+                missing=True)
+        elif _nonempty(_mapping(answers.get("cluster")).get("kubeContext")):
+            found.add("storage", "is required when installing into an existing cluster",
+                      "set storage (s3, gcs, azure, or minio with its endpoint): airbox runs a "
+                      "local store only in the kind cluster it creates", missing=True)
+        return found
+    if st_type not in STORAGES:
+        found.add("storage.type", f"{st_type!r} is not a supported storage type",
+                  "use one of " + ", ".join(STORAGES) + ", or leave storage out")
+        return found
+    _check_section(STORAGES[st_type], st, "storage", found.add)
+    bucket = st.get("bucket")
+    buckets = normalize_buckets(bucket) if isinstance(bucket, (str, dict)) else {}
+    if not any(buckets.values()):
+        found.add("storage.bucket", "is required",
+                  "name the bucket(s): bucket: {log: ..., state: ..., workloadOutput: ...}",
+                  missing=True)
+    if isinstance(bucket, dict):
+        for key in bucket:
+            if key not in BUCKET_KEYS:
+                found.add(f"storage.bucket.{key}", "is not a bucket use",
+                          "use " + ", ".join(BUCKET_KEYS))
+    named = ({"": bucket} if isinstance(bucket, str)
+             else {f".{k}": v for k, v in bucket.items() if k in BUCKET_KEYS}
+             if isinstance(bucket, dict) else {})
+    for suffix, value in named.items():
+        bad = bucket_problem(str(st_type), str(value)) if _nonempty(value) else None
+        if bad:
+            found.add(f"storage.bucket{suffix}", *bad)
+    return found
+
+
+def chart_problems(answers: Mapping[str, Any]) -> list[Problem]:
+    found = Found()
+    chart = _mapping(answers.get("chart"))
+    version = chart.get("version")
+    if _nonempty(version) and not _SEMVER.match(str(version)):
+        found.add("chart.version", f"{version!r} is not a chart version",
+                  "use a version like 1.8.1")
+    source = chart.get("source")
+    if _nonempty(source):
+        src = str(source)
+        if "://" in src:
+            problem = url_problem(src, allow_http="any")
+            if problem and not src.startswith("oci://"):
+                found.add("chart.source", problem, "give a chart archive URL or a local path")
+        elif not Path(src).expanduser().exists():
+            found.add("chart.source", f"{src} does not exist",
+                      "give the path of a chart directory or .tgz archive")
+    return found
+
+
+def helm_values_problems(answers: Mapping[str, Any]) -> list[Problem]:
+    """``values``: a mapping Helm can take, without credentials."""
+    values = answers.get("values")
+    if values is not None and not isinstance(values, dict):
+        return [Problem("values", "must be a mapping of Helm values")]
+    return values_problems(values) if isinstance(values, dict) else []
+
+
+def workspaces_problems(answers: Mapping[str, Any]) -> list[Problem]:
+    found = Found()
+    workspaces = answers.get("workspaces")
+    has_dp = _has_credentials(answers, "dataPlane")
+    has_reg = _has_credentials(answers, "registration")
+    if workspaces is not None:
+        if not isinstance(workspaces, list) or not all(
+                isinstance(w, str) and w.strip() for w in workspaces):
+            found.add("workspaces", "must be a list of workspace names or ids",
+                      "for example: workspaces: [analytics-eu]")
+        elif not has_reg and not has_dp:
+            pass  # credentials_problems reports it: no credentials at all
+        elif not has_reg:
+            found.add("workspaces",
+                      "routing workspaces needs the Airbyte application's credentials",
+                      "set AIRBYTE_CLIENT_ID/AIRBYTE_CLIENT_SECRET (registration.clientId/"
+                      "clientSecret), or route them in Airbyte: Settings › Workspace › "
+                      "General › Region")
+    return found
+
+
+def cluster_problems(answers: Mapping[str, Any]) -> list[Problem]:
+    found = Found()
+    cluster = _mapping(answers.get("cluster"))
+    kubeconfig = cluster.get("kubeconfig")
+    if _nonempty(kubeconfig) and not Path(str(kubeconfig)).expanduser().is_file():
+        found.add("cluster.kubeconfig", f"{kubeconfig} does not exist",
+                  "give an existing kubeconfig")
+    if _nonempty(kubeconfig) and not _nonempty(cluster.get("kubeContext")):
+        found.add("cluster.kubeContext", "is required with a kubeconfig",
+                  "name the context to use (kubectl config get-contexts)")
+    return found
+
+
+def _optional(key: str, check: Callable[[Any], list[Problem]]
+              ) -> Callable[[Mapping[str, Any]], list[Problem]]:
+    """A section checked only when it is given."""
+    return lambda answers: [] if answers.get(key) is None else check(answers[key])
+
+
+Section = Callable[[Mapping[str, Any]], list[Problem]]
+
+
+def sections(*, require_credentials: bool = True) -> tuple[Section, ...]:
+    """The checks ``validate`` runs, in the order their problems are listed."""
+    return (
+        name_problems,
+        control_plane_problems,
+        lambda answers: credentials_problems(answers, require_credentials=require_credentials),
+        license_problems,
+        secrets_manager_problems,
+        storage_problems,
+        chart_problems,
+        helm_values_problems,
+        weak_secret_problems,
+        workspaces_problems,
+        _optional("images", images_problems),
+        bundle_problems,
+        _optional("network", network_problems),
+        cluster_problems,
+    )
+
+
+def validate(answers: Mapping[str, Any], *, require_credentials: bool = True) -> list[Problem]:
+    """Every problem with ``answers``; an empty list means ``from_answers`` will work.
+
+    ``require_credentials``: a dry run may go without data plane credentials when
+    registration credentials are given (registration happens at install time).
+    """
+    return [problem for check in sections(require_credentials=require_credentials)
+            for problem in check(answers)]
+
+
+def bundle_problems(answers: Mapping[str, Any]) -> list[Problem]:
+    """``bundle``: an existing file, for the kind cluster airbox makes, and not combined
+    with the sources it replaces (a chart source, a registry)."""
+    bundle = answers.get("bundle")
+    if not _nonempty(bundle):
+        return []
+    found: list[Problem] = []
+    if not isinstance(bundle, str):
+        return [Problem("bundle", "must be the path of a bundle file",
+                        "bundle: /srv/airbox-bundle.tar (made by `airbox bundle create`)")]
+    path = Path(bundle).expanduser()
+    if not path.is_file():
+        found.append(Problem("bundle", f"{bundle} does not exist" if not path.exists()
+                             else f"{bundle} is not a file",
+                             "give the file `airbox bundle create` wrote (--bundle FILE)"))
+    if _nonempty(_mapping(answers.get("cluster")).get("kubeContext")):
+        found.append(Problem("bundle", "works only with the kind cluster airbox creates",
+                             "for an existing cluster, push the images to your registry and "
+                             "set images.registry instead"))
+    if _nonempty(_mapping(answers.get("chart")).get("source")):
+        found.append(Problem("chart.source", "cannot be given with a bundle: the bundle "
+                             "carries the chart", "leave chart.source (--chart) out"))
+    if _nonempty(_mapping(answers.get("images")).get("registry")):
+        found.append(Problem("images.registry", "cannot be given with a bundle: the bundle "
+                             "carries every image the install needs",
+                             "leave images out, or install from the registry without --bundle"))
+    return found
+
+
+# host[:port] then optional /path segments, as image references name a registry.
+_REGISTRY = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+    r"(?::\d{1,5})?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*/?$")
+_IMAGES_KEYS = ("registry", "pullSecret", "caFile", "insecure")
+_PULL_KEYS = ("username", "password", "dockerConfigJson")
+
+
+def images_problems(images: Any) -> list[Problem]:
+    """What is wrong with the ``images`` section (a private registry or mirror)."""
+    found: list[Problem] = []
+
+    def add(path: str, message: str, fix: str | None = None, *, missing: bool = False) -> None:
+        found.append(Problem(path, message, fix, missing))
+
+    if not isinstance(images, dict):
+        add("images", "must be a mapping", "images: {registry: registry.example.com/mirror}")
+        return found
+    for key in images:
+        if key not in _IMAGES_KEYS:
+            add(f"images.{key}", "is not a field of images", "use " + ", ".join(_IMAGES_KEYS))
+    registry = images.get("registry")
+    if not _nonempty(registry):
+        add("images.registry", "is required with images",
+            "name the registry (and path) images come from, e.g. "
+            "registry.corp.example/airbyte-mirror", missing=True)
+    elif not isinstance(registry, str) or "://" in registry or not _REGISTRY.match(registry):
+        add("images.registry", f"{registry!r} is not a registry",
+            "give host[:port][/path] without a scheme, e.g. registry.corp.example/airbyte-mirror")
+    insecure = images.get("insecure")
+    if insecure is not None and not isinstance(insecure, bool):
+        add("images.insecure", "must be true or false",
+            "true only for a registry that speaks plain HTTP")
+    ca_file = images.get("caFile")
+    if _nonempty(ca_file):
+        path = Path(str(ca_file)).expanduser()
+        if not path.is_file():
+            add("images.caFile", f"{ca_file} does not exist",
+                "give the path of the PEM file of the CA that signed the registry's certificate")
+        elif "-----BEGIN CERTIFICATE-----" not in path.read_text(encoding="utf-8",
+                                                                 errors="replace"):
+            add("images.caFile", f"{ca_file} is not a PEM certificate",
+                "give the CA certificate in PEM (-----BEGIN CERTIFICATE-----)")
+        if insecure is True:
+            add("images.insecure", "cannot be combined with caFile",
+                "plain HTTP has no certificate: drop caFile, or drop insecure to use TLS")
+    pull = images.get("pullSecret")
+    if pull is None:
+        return found
+    if not isinstance(pull, dict):
+        add("images.pullSecret", "must be a mapping",
+            "pullSecret: {username: ..., password: ${REGISTRY_PASSWORD}}")
+        return found
+    for key in pull:
+        if key not in _PULL_KEYS:
+            add(f"images.pullSecret.{key}", "is not a field of pullSecret",
+                "use username and password, or dockerConfigJson")
+    given = {key for key in _PULL_KEYS if _nonempty(pull.get(key))}
+    if "dockerConfigJson" in given:
+        if given & {"username", "password"}:
+            add("images.pullSecret", "gives both dockerConfigJson and username/password",
+                "keep one of them")
+        text = pull["dockerConfigJson"]
+        try:
+            config = json.loads(text) if isinstance(text, str) else None
+        except json.JSONDecodeError:
+            config = None
+        # Never echo it: it holds the password.
+        if not isinstance(config, dict) or not isinstance(config.get("auths"), dict):
+            add("images.pullSecret.dockerConfigJson",
+                "is not a Docker config (JSON with an \"auths\" mapping)",
+                "give the content of a ~/.docker/config.json, e.g. ${REGISTRY_DOCKER_CONFIG}")
+    else:
+        for key in ("username", "password"):
+            if key not in given:
+                add(f"images.pullSecret.{key}", "is required with the other registry "
+                    "credential", "give username and password (or dockerConfigJson)",
+                    missing=True)
+            elif not isinstance(pull[key], (str, int)):
+                add(f"images.pullSecret.{key}", "must be a string")
+        if "username" in given and ":" in str(pull["username"]):
+            add("images.pullSecret.username", "cannot contain ':'",
+                "registries take user:password; a ':' in the user name breaks it")
+    return found
+
+
+_NETWORK_KEYS = ("httpsProxy", "httpProxy", "noProxy")
+# A NO_PROXY entry: *, a host or domain (with an optional leading dot or *.), an IPv4/IPv6
+# address or CIDR range, each with an optional :port.
+_NO_PROXY_ENTRY = re.compile(r"^(\*|(\*?\.)?[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?(/\d{1,3})?"
+                             r"(:\d{1,5})?|\[?[0-9A-Fa-f:.]+\]?(/\d{1,3})?)$")
+
+
+def network_problems(network: Any) -> list[Problem]:
+    """What is wrong with the ``network`` section (an HTTP proxy)."""
+    from airbox.redact import MIN_SECRET_LENGTH
+
+    found: list[Problem] = []
+    fix = "give http://[user:password@]host[:port], e.g. http://proxy.corp.example:3128"
+    if not isinstance(network, dict):
+        return [Problem("network", "must be a mapping",
+                        "network: {httpsProxy: http://proxy.corp.example:3128}")]
+    for key in network:
+        if key not in _NETWORK_KEYS:
+            found.append(Problem(f"network.{key}", "is not a field of network",
+                                 "use " + ", ".join(_NETWORK_KEYS)))
+    given = [key for key in ("httpsProxy", "httpProxy") if _nonempty(network.get(key))]
+    if not given:
+        found.append(Problem("network.httpsProxy", "is required with network",
+                             "give the proxy, e.g. httpsProxy: http://proxy.corp.example:3128"))
+    for key in given:
+        value = network[key]
+        problem = proxy_url_problem(value)
+        if problem:
+            found.append(Problem(f"network.{key}", problem, fix))
+            continue
+        for password in proxy_passwords(value)[:1]:
+            if len(password) < MIN_SECRET_LENGTH:
+                found.append(Problem(
+                    f"network.{key}",
+                    f"has a password shorter than {MIN_SECRET_LENGTH} characters: airbox "
+                    "could not keep it out of its output", "use the real credential"))
+    no_proxy = network.get("noProxy")
+    if no_proxy is not None:
+        if not isinstance(no_proxy, (str, list)) or (isinstance(no_proxy, list) and not all(
+                isinstance(item, str) for item in no_proxy)):
+            found.append(Problem("network.noProxy", "must be a comma-separated string or a "
+                                 "list of hosts", "e.g. noProxy: .corp.example,10.0.0.0/8"))
+        else:
+            bad = [entry for entry in no_proxy_entries(no_proxy)
+                   if not _NO_PROXY_ENTRY.match(entry)]
+            if bad:
+                found.append(Problem("network.noProxy", "has entries that are not hosts, "
+                                     "domains or address ranges: " + ", ".join(map(repr, bad)),
+                                     "e.g. noProxy: .corp.example,10.0.0.0/8,db.internal"))
+    return found
+
+
+def weak_secret_problems(answers: Mapping[str, Any]) -> list[Problem]:
+    """Secrets too short to be masked safely. Masking replaces a known secret wherever it
+    appears, so a value like ``root`` (a Vault dev token) would also match ``/root/...``
+    and every ordinary word containing it; refusing it is the only choice that neither
+    leaks it nor mangles paths and tool output."""
+    from airbox.redact import MIN_SECRET_LENGTH
+
+    found: list[Problem] = []
+    for path in secret_paths():
+        node: Any = answers
+        for key in path:
+            node = node.get(key) if isinstance(node, Mapping) else None
+        if isinstance(node, (int, float)) and not isinstance(node, bool):
+            node = str(node)
+        if isinstance(node, str) and 0 < len(node) < MIN_SECRET_LENGTH:
+            found.append(Problem(
+                ".".join(path),
+                f"is too short to be a credential (fewer than {MIN_SECRET_LENGTH} "
+                "characters): airbox could not keep it out of its output",
+                "use the real credential"
+                + (" (a Vault dev server: start it with a longer -dev-root-token-id)"
+                   if path[-1] == "authToken" else "")))
+    return found
+
+
+def _check_section(
+    spec: TypeSpec,
+    parent: Mapping[str, Any],
+    root: str,
+    add: Callable[..., None],
+) -> None:
+    section = parent.get(spec.section) or {}
+    where = f"{root}.{spec.section}"
+    if not isinstance(section, dict):
+        add(where, "must be a mapping")
+        return
+    known = {f.key for f in spec.fields}
+    for key in section:
+        if key not in known:
+            add(f"{where}.{key}", "is not a field of " + spec.label,
+                "use " + ", ".join(sorted(known)))
+    for fspec in spec.fields:
+        value = section.get(fspec.key)
+        path = f"{where}.{fspec.key}"
+        if not _nonempty(value):
+            if fspec.required and fspec.applies(section):
+                add(path, f"is required for {spec.label}", fspec.help or None, missing=True)
+            continue
+        found = field_problem(fspec, value)
+        if found is not None:
+            add(path, *found)
