@@ -38,6 +38,9 @@ class FieldSpec:
     # A secret that is still typed in the clear (an identifier, not a password: the
     # user must see a typo in an access key id).
     visible: bool = False
+    # Its description in the answers-file schema (editors show it); a secret without
+    # one is described as a secret.
+    doc: str = ""
 
     @property
     def secret(self) -> bool:
@@ -68,6 +71,8 @@ class TypeSpec:
     section: str
     label: str
     fields: tuple[FieldSpec, ...]
+    # Its section's description in the answers-file schema.
+    doc: str = ""
 
     def field(self, key: str) -> FieldSpec:
         for spec in self.fields:
@@ -84,6 +89,7 @@ _AUTH = FieldSpec(
     default="credentials",
     required=False,
     help="instanceProfile uses the VM's IAM role instead of access keys",
+    doc="credentials (access keys) or instanceProfile (the VM's IAM role)",
     where="access keys of an IAM user, or the IAM role attached to this VM "
           "(EC2 console > the instance > Security)",
 )
@@ -236,12 +242,15 @@ STORAGES: dict[str, TypeSpec] = {
         "minio",
         "S3-compatible store (MinIO and the like) at an endpoint",
         (
-            FieldSpec("endpoint", "Endpoint URL (e.g. http://minio.internal:9000)", kind="url"),
+            FieldSpec("endpoint", "Endpoint URL (e.g. http://minio.internal:9000)", kind="url",
+                      doc="e.g. http://minio.internal:9000"),
             FieldSpec("accessKeyId", "Access key id", secret_key="AWS_ACCESS_KEY_ID",
                       values_ref="accessKeyIdSecretKey", visible=True),
             FieldSpec("secretAccessKey", "Secret access key",
                       secret_key="AWS_SECRET_ACCESS_KEY", values_ref="secretAccessKeySecretKey"),
         ),
+        doc="An S3-compatible store you run (MinIO, Ceph, ...), reachable from the data "
+            "plane's pods.",
     ),
 }
 
@@ -300,3 +309,60 @@ def hidden_paths() -> list[tuple[str, ...]]:
     return paths
 
 
+
+
+# ----------------------------------------------------------- the answers-file schema
+
+SECRET_DOC = "secret: keep it out of the file with ${VAR}"
+# A field's JSON schema by its kind; every other kind is a string.
+_KIND_SCHEMAS: dict[str, dict[str, Any]] = {
+    "tags": {"type": "object",
+             "additionalProperties": {"type": ["string", "number", "boolean"]},
+             "description": "tag name -> value"},
+    "json-file": {"type": ["string", "object"],
+                  "description": "A service account key: the path of its JSON file, or the "
+                                 "JSON itself."},
+}
+_BUCKET_SCHEMA: dict[str, Any] = {
+    "oneOf": [
+        {"type": "string"},
+        {"type": "object", "additionalProperties": False,
+         "properties": {key: {"type": "string"} for key in BUCKET_KEYS}},
+    ],
+    "description": "One bucket for every use, or one per use; uses left out take the first "
+                   "bucket given.",
+}
+
+
+def field_schema(fspec: FieldSpec) -> dict[str, Any]:
+    found: dict[str, Any] = ({"enum": list(fspec.choices)} if fspec.kind == "choice"
+                             else dict(_KIND_SCHEMAS.get(fspec.kind, {"type": "string"})))
+    doc = fspec.doc or found.get("description") or (SECRET_DOC if fspec.secret else "")
+    if doc:
+        found["description"] = doc
+    return found
+
+
+def type_schema(spec: TypeSpec) -> dict[str, Any]:
+    found: dict[str, Any] = {"type": "object", "additionalProperties": False}
+    if spec.doc:
+        found["description"] = spec.doc
+    found["properties"] = {fspec.key: field_schema(fspec) for fspec in spec.fields}
+    return found
+
+
+def with_type_schemas(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """``schema`` (the answers file's) with the ``secretsManager`` and ``storage`` sections'
+    properties generated from the tables: the types, each type's fields, the buckets.
+    ``scripts/answers_schema.py`` writes it; a test checks the committed file equals it."""
+    import copy
+
+    found = copy.deepcopy(dict(schema))
+    for root, specs, extra in (("secretsManager", SECRETS_MANAGERS, {}),
+                               ("storage", STORAGES, {"bucket": _BUCKET_SCHEMA})):
+        found["properties"][root]["properties"] = {
+            "type": {"enum": list(specs)},
+            **copy.deepcopy(extra),
+            **{spec.section: type_schema(spec) for spec in specs.values()},
+        }
+    return found
