@@ -80,7 +80,7 @@ LOCAL_CREDENTIALS = ("airbox-test-store-id", "test-store-secret-0123456789abcdef
 
 def generated(settings: Settings) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
     # Without a storage section airbox runs the store, with credentials of this install.
-    local = LOCAL_CREDENTIALS if manifests.local_store(settings) else None
+    local = LOCAL_CREDENTIALS if settings.runs_local_store else None
     data = manifests.secret_data(settings, local_credentials=local)
     return data, manifests.secret_manifest(settings, data), manifests.helm_values(settings)
 
@@ -155,7 +155,7 @@ def test_the_minio_endpoint_names_a_service_airbox_creates(
     pinned: helm_python.Chart, tmp_path: Path, release: str, namespace: str
 ) -> None:
     settings = settings_for(tmp_path, "vault", "default", name=release, namespace=namespace)
-    assert manifests.local_store(settings)
+    assert settings.runs_local_store
     _, secret, values = generated(settings)
     docs = render(pinned, values, settings.release, settings.namespace)
     assert chartcheck.pod_problems(docs, secret) == []

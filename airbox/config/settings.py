@@ -206,6 +206,14 @@ class Settings:
     def node_container(self) -> str:
         return self.cluster_name + NODE_SUFFIX
 
+    @property
+    def runs_local_store(self) -> bool:
+        """Whether airbox runs the object store itself (MinIO in the kind cluster it made,
+        its data on this host): no storage configured. The one place this is decided;
+        validation (``storage_problems``) refuses no storage where such a store cannot
+        serve (a self-managed control plane, an existing cluster)."""
+        return self.storage is None and self.target.is_kind
+
     @classmethod
     def from_answers(cls, answers: Mapping[str, Any]) -> Settings:
         """Build settings from answers that ``validate`` accepted."""

@@ -166,7 +166,7 @@ class Context:
             return images_needed(self.settings, self.bundle)
         app_version = chart.app_version(self.settings.chart.version, self.settings.chart.source)
         found = chart.images(manifests.helm_values(self.settings), app_version)
-        if runs_local_store(self.settings):
+        if self.settings.runs_local_store:
             # From the private registry when one is set: the name the store's pods use.
             found.append(manifests.from_registry(self.settings.images, versions.MINIO_IMAGE))
         return found
@@ -178,15 +178,6 @@ class Context:
 def host_uses_cgroup_v1() -> bool:
     """This host's cgroup version, read locally (a dry run contacts no Docker)."""
     return not Path("/sys/fs/cgroup/cgroup.controllers").exists()
-
-
-def runs_local_store(settings: Settings) -> bool:
-    """airbox runs the object store (MinIO in the kind cluster): no storage configured.
-
-    Validation refuses a missing storage section where that cannot serve (a self-managed
-    control plane, an existing cluster).
-    """
-    return manifests.local_store(settings) and settings.target.is_kind
 
 
 # In storage-credentials.json: a pair made because the saved one was missing or
@@ -302,7 +293,7 @@ def write_generated(
     """Write values.yaml, secrets.yaml (0600), kind-config.yaml and, when airbox runs the
     object store, storage.yaml; return the Secret data."""
     state = state or StateDir.for_name(settings.name)
-    local = runs_local_store(settings)
+    local = settings.runs_local_store
     credentials = local_store_credentials(state, dry_run=dry_run) if local else None
     data = manifests.secret_data(settings, placeholder_credentials=dry_run,
                                  local_credentials=credentials)
@@ -507,7 +498,7 @@ class WriteManifests(Step[Context]):
     def run(self, ctx: Context, line: StepLine) -> None:
         write_generated(ctx.settings, ctx.files, dry_run=False, cgroup_v1=_cgroup_v1(ctx),
                         state=ctx.state)
-        if runs_local_store(ctx.settings):
+        if ctx.settings.runs_local_store:
             # Before kind mounts it: a directory Docker creates for a mount is root's.
             ensure_state_subdir(ctx.state.storage_data)
         line.update(f"written to {ctx.files.directory}")
@@ -922,7 +913,7 @@ class SecretStep(Step[Context]):
         return [commands.kubectl_apply_stdin(ctx.kube, ctx.settings.namespace)]
 
     def run(self, ctx: Context, line: StepLine) -> None:
-        if runs_local_store(ctx.settings):
+        if ctx.settings.runs_local_store:
             settle_store_credentials(ctx, line)
         # The manifest travels on stdin, never in argv or a world-readable file.
         text = ctx.files.secret.read_text(encoding="utf-8")
@@ -945,7 +936,7 @@ class LocalStore(Step[Context]):
     title = "Run the local object store (MinIO)"
 
     def applies(self, ctx: Context) -> bool:
-        return runs_local_store(ctx.settings)
+        return ctx.settings.runs_local_store
 
     def _argv(self, ctx: Context) -> list[list[str]]:
         ns = ctx.settings.namespace

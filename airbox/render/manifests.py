@@ -163,11 +163,6 @@ def pull_secret_manifest(settings: Settings) -> dict[str, Any] | None:
     }
 
 
-def local_store(settings: Settings) -> bool:
-    """Whether airbox runs the object store itself (no storage configured)."""
-    return settings.storage is None
-
-
 def local_store_endpoint(settings: Settings) -> str:
     return f"http://{LOCAL_STORE}.{settings.namespace}:{LOCAL_STORE_PORT}"
 
@@ -300,17 +295,7 @@ def helm_values(settings: Settings) -> dict[str, Any]:
             "secretName": SECRET_NAME,
             "licenseKeySecretKey": LICENSE_KEY_KEY,
         }
-    if settings.storage is not None:
-        section = _section_values(settings.storage.section)
-        if settings.storage.section.type == "minio":
-            section.update(accessKeyId=NOT_HERE, secretAccessKey=NOT_HERE)
-        values["storage"] = {
-            "secretName": SECRET_NAME,
-            "type": settings.storage.section.type,
-            "bucket": dict(settings.storage.buckets),
-            settings.storage.section.spec.section: section,
-        }
-    else:
+    if settings.runs_local_store:
         # The store airbox runs next to the data plane (the chart's own default names a
         # MinIO Service nothing deploys, with well-known credentials).
         values["storage"] = {
@@ -324,6 +309,16 @@ def helm_values(settings: Settings) -> dict[str, Any]:
                 "accessKeyId": NOT_HERE,
                 "secretAccessKey": NOT_HERE,
             },
+        }
+    elif settings.storage is not None:
+        section = _section_values(settings.storage.section)
+        if settings.storage.section.type == "minio":
+            section.update(accessKeyId=NOT_HERE, secretAccessKey=NOT_HERE)
+        values["storage"] = {
+            "secretName": SECRET_NAME,
+            "type": settings.storage.section.type,
+            "bucket": dict(settings.storage.buckets),
+            settings.storage.section.spec.section: section,
         }
     images = settings.images
     if images is not None:

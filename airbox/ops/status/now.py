@@ -282,7 +282,7 @@ def storage(facts: Facts) -> Check:
     if settings.storage is not None:
         return skip("storage", f"{settings.storage.section.type} storage you configured "
                                "(not checked)")
-    if not settings.target.is_kind:
+    if not settings.runs_local_store:
         return skip("storage", "no storage configured")
     if facts.blocked:
         return skip("storage", f"not checked: {facts.blocked}")

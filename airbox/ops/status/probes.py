@@ -300,7 +300,7 @@ def run_probes(inst: Installed, runner: Runner) -> Probes:
         "routing": lambda: _probe_routing(inst),
         "launcher": lambda: _probe_launcher(inst, runner),
     }
-    if inst.settings.target.is_kind and inst.settings.storage is None:
+    if inst.settings.runs_local_store:
         jobs["storage"] = lambda: _probe_storage(inst, runner)
     if inst.settings.target.is_kind:
         jobs["docker"] = lambda: _probe_docker(inst)
