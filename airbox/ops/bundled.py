@@ -67,7 +67,7 @@ def images_needed(settings: Settings, manifest: Manifest) -> list[str]:
     from airbox.render import manifests
 
     found = chart.images(manifests.helm_values(settings), manifest.app_version)
-    if manifests.local_store(settings) and settings.target.is_kind:
+    if settings.runs_local_store:
         found.append(versions.MINIO_IMAGE)
     return found
 
