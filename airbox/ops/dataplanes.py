@@ -9,12 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from airbox.config.settings import CLOUD_API_URL, default_api_url, url_problem
 from airbox.controlplane.api import AirbyteApi
-from airbox.controlplane.registration import (
-    match_region,
-    own_regions,
-    pick_organization,
-    saved_registration,
-)
+from airbox.controlplane.regions import match_region, own_regions, pick_organization
+from airbox.controlplane.registration import saved_registration
 from airbox.errors import MissingInput, NotInstalled, UsageError
 from airbox.paths import StateDir
 from airbox.redact import REDACTOR

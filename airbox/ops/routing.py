@@ -22,13 +22,8 @@ from typing import TYPE_CHECKING, Any
 from airbox import runlog
 from airbox.config.settings import Settings, is_uuid
 from airbox.controlplane.api import AirbyteApi
-from airbox.controlplane.registration import (
-    MANAGED_ORGANIZATION,
-    match_region,
-    own_regions,
-    pick_organization,
-    saved_registration,
-)
+from airbox.controlplane.regions import match_region, own_regions, pick_organization
+from airbox.controlplane.registration import MANAGED_ORGANIZATION, saved_registration
 from airbox.errors import ControlPlaneError, MissingInput, UsageError
 from airbox.paths import StateDir
 from airbox.shown import shown

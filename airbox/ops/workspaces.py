@@ -17,14 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from airbox.config.settings import Settings, is_uuid
 from airbox.controlplane.api import AirbyteApi
-from airbox.controlplane.registration import (
-    MANAGED_ORGANIZATION,
-    api_for,
-    match_region,
-    own_regions,
-    pick_organization,
-    saved_registration,
-)
+from airbox.controlplane.regions import match_region, own_regions, pick_organization
+from airbox.controlplane.registration import MANAGED_ORGANIZATION, api_for, saved_registration
 from airbox.errors import MissingInput, UsageError
 from airbox.ops.routing import (
     UI_PATH,
