@@ -55,6 +55,8 @@ REGISTRY_HOSTS_FILE = "registry-hosts.toml"
 # airbox's copy of the registry's CA (the node mounts it; the user's file may move).
 REGISTRY_CA_FILE = "registry-ca.crt"
 STORAGE_CREDENTIALS_FILE = "storage-credentials.json"
+# With a proxy: the MutatingAdmissionPolicy that gives job pods the proxy settings.
+JOB_PROXY_FILE = "job-proxy.yaml"
 # The local object store's data (mounted into the kind node; survives re-creating it).
 STORAGE_DATA_DIR = "storage"
 

@@ -47,6 +47,7 @@ from airbox.fsutil import (
 from airbox.lock import dataplane_lock
 from airbox.ops.pipeline import Progress, Step, execute, plan
 from airbox.paths import (
+    JOB_PROXY_FILE,
     KIND_CONFIG_FILE,
     PLAN_FILE,
     PULL_SECRET_FILE,
@@ -58,7 +59,7 @@ from airbox.paths import (
     StateDir,
 )
 from airbox.redact import REDACTOR
-from airbox.render import chartcheck, manifests, proxy
+from airbox.render import chartcheck, jobproxy, manifests, proxy
 from airbox.ui import StepLine, Terminal
 
 if TYPE_CHECKING:
@@ -122,6 +123,10 @@ class Generated:
     @property
     def registry_ca(self) -> Path:
         return self.directory / REGISTRY_CA_FILE
+
+    @property
+    def job_proxy(self) -> Path:
+        return self.directory / JOB_PROXY_FILE
 
 
 @dataclass
@@ -321,6 +326,15 @@ def write_generated(
                                             store_dir=store_dir, registry_hosts=hosts,
                                             registry_ca=ca))),
             mode=PUBLIC_FILE)
+    if jobproxy.wanted(settings):
+        atomic_write(files.job_proxy, _headed(
+            f"The MutatingAdmissionPolicy and binding that give the job pods of data plane "
+            f"{settings.name} (label airbyte=job-pod) the proxy settings, as references to "
+            f"keys of {secret}. No credentials here. Applied as "
+            f"{jobproxy.API_VERSION}; a cluster that serves {jobproxy.GROUP}/v1 gets v1.",
+            jobproxy.dump(jobproxy.for_settings(settings))), mode=PUBLIC_FILE)
+    else:
+        files.job_proxy.unlink(missing_ok=True)
     if local:
         atomic_write(files.storage, _headed(
             f"The local object store (MinIO) of data plane {settings.name}, run by airbox "
@@ -928,6 +942,73 @@ class SecretStep(Step[Context]):
         line.update(result.stdout.strip())
 
 
+class JobProxy(Step[Context]):
+    """The proxy reaches the job pods: the launcher gives them a fixed environment, so a
+    MutatingAdmissionPolicy adds the proxy variables (from the Secret) to every pod it
+    starts (``airbox.render.jobproxy``). Without a proxy, removes the objects an earlier
+    install applied."""
+
+    name = "job-proxy"
+    title = "Give the job pods the proxy (MutatingAdmissionPolicy)"
+
+    def _applied(self, ctx: Context) -> bool:
+        from airbox.ops.jobproxy import PROGRESS_KEY
+
+        return bool(Progress(ctx.state.progress).load().get(PROGRESS_KEY))
+
+    def _record(self, ctx: Context, applied: bool) -> None:
+        from airbox.ops.jobproxy import PROGRESS_KEY
+
+        Progress(ctx.state.progress).set(
+            PROGRESS_KEY, {"name": jobproxy.object_name(ctx.settings)} if applied else {})
+
+    def applies(self, ctx: Context) -> bool:
+        return jobproxy.wanted(ctx.settings) or (not ctx.options.dry_run
+                                                 and self._applied(ctx))
+
+    def describe(self, ctx: Context) -> str:
+        if jobproxy.wanted(ctx.settings):
+            return self.title
+        return "Remove the job pods' proxy policy (no proxy any more)"
+
+    def commands(self, ctx: Context) -> list[list[str]]:
+        name = jobproxy.object_name(ctx.settings)
+        if not jobproxy.wanted(ctx.settings):
+            return [ctx.kube.kubectl("delete", resource, name, "--ignore-not-found")
+                    for resource in (jobproxy.BINDING_RESOURCE, jobproxy.POLICY_RESOURCE)]
+        return [ctx.kube.kubectl("get", "--raw", f"/apis/{jobproxy.API_VERSION}"),
+                commands.kubectl_apply_stdin(ctx.kube)]
+
+    def done(self, ctx: Context) -> str | None:
+        from airbox.ops import jobproxy as ops
+
+        live = ops.live_objects(ctx.runner, ctx.kube, ctx.settings)
+        if not jobproxy.wanted(ctx.settings):
+            if live is None or (live["policy"] is None and live["binding"] is None):
+                self._record(ctx, applied=False)
+                return "nothing to remove"
+            return None
+        if live is not None and ops.as_rendered(live, ctx.settings):
+            self._record(ctx, applied=True)
+            return f"{jobproxy.object_name(ctx.settings)} already applied"
+        return None
+
+    def run(self, ctx: Context, line: StepLine) -> None:
+        from airbox.ops import jobproxy as ops
+
+        if not jobproxy.wanted(ctx.settings):
+            ops.remove(ctx.runner, ctx.kube, ctx.settings)
+            self._record(ctx, applied=False)
+            line.update(f"removed {jobproxy.object_name(ctx.settings)}")
+            return
+        api = ops.served_api(ctx.runner, ctx.kube)
+        if api is None:
+            raise ops.missing_api(ctx.settings)
+        # Recorded first: an interrupted apply still leaves a record to clean up after.
+        self._record(ctx, applied=True)
+        line.update(ops.apply(ctx.runner, ctx.kube, ctx.settings, api).replace("\n", "; "))
+
+
 class LocalStore(Step[Context]):
     """The object store the data plane writes its job logs and state to, when no storage
     is configured: MinIO in the cluster, its data in a host directory, its bucket made."""
@@ -1251,6 +1332,7 @@ def steps() -> list[Step[Context]]:
         LoadImages(),
         Namespace(),
         SecretStep(),
+        JobProxy(),
         LocalStore(),
         CheckChart(),
         Release(),
@@ -1471,5 +1553,6 @@ def dry_run_dir(state: StateDir, output_dir: Path | None) -> Path:
 
 def _written(files: Generated) -> list[Path]:
     written = (files.values, files.secret, files.pull_secret, files.kind_config,
-               files.registry_hosts, files.registry_ca, files.storage, files.plan)
+               files.registry_hosts, files.registry_ca, files.storage, files.job_proxy,
+               files.plan)
     return [p for p in written if p.exists()]

@@ -2,7 +2,8 @@
 
 Order: the Helm release (``helm uninstall --wait``), then the kind cluster airbox created
 (``kind delete cluster``) — or, in an existing cluster, only what airbox put there: the
-release, the Secret ``airbyte-config-secrets``, and the namespace if airbox created it
+release, the Secret ``airbyte-config-secrets``, the job pods' proxy policy and binding
+(cluster-scoped), and the namespace if airbox created it
 (label ``app.kubernetes.io/managed-by=airbox``) and nothing else lives in it; never the
 cluster. With ``--deregister`` the data plane's registration on the control plane goes
 too. Last, the local state directory (unless ``--keep-state``), its settings and lock
@@ -162,6 +163,16 @@ class Survey:
                 found.append(f"Helm release {labels.get('name')}")
         return sorted(set(found))
 
+    def job_proxy(self) -> tuple[Exists, str]:
+        """The cluster-scoped policy and binding that gave job pods the proxy."""
+        from airbox.ops.jobproxy import live_objects
+
+        try:
+            live = live_objects(self.runner, self.kube, self.settings)
+        except AirboxError as exc:
+            return None, why(exc)
+        return live is not None and any(live.values()), ""
+
     def registration(self) -> tuple[Exists, str]:
         from airbox.controlplane.registration import registration_file
 
@@ -209,7 +220,8 @@ def survey(inst: Installed, runner: Runner, *, deregister: bool, keep_state: boo
             found["release"] = look.release()
     else:
         probes: dict[str, Callable[[], tuple[Exists, str]]] = {
-            "release": look.release, "secret": look.secret, "namespace": look.namespace}
+            "release": look.release, "secret": look.secret, "namespace": look.namespace,
+            "job-proxy": look.job_proxy}
         if unbuilt:
             probes = dict.fromkeys(probes, _nothing)
         with concurrent.futures.ThreadPoolExecutor(max_workers=len(probes)) as pool:
@@ -236,6 +248,14 @@ def survey(inst: Installed, runner: Runner, *, deregister: bool, keep_state: boo
         items.append(Item("secret", f"Secret {SECRET_NAME} in namespace {ns}",
                           f"kubectl{kube_args['kubectl']} --namespace {ns} delete secret "
                           f"{SECRET_NAME}", secret_exists, secret_note))
+        from airbox.ops.jobproxy import manual_removal
+        from airbox.render.jobproxy import object_name
+
+        proxy_exists, proxy_note = found["job-proxy"]
+        items.append(Item("job-proxy", f"MutatingAdmissionPolicy and binding "
+                                       f"{object_name(settings)} (cluster-scoped: the job "
+                                       "pods' proxy)",
+                          manual_removal(inst.kube, settings), proxy_exists, proxy_note))
         ns_exists, ns_note = found["namespace"]
         if ns_exists is False and ns_note:
             notes.append(ns_note)
@@ -337,6 +357,11 @@ class Remover:
         self.runner.run(commands.kubectl_delete_secret(self.kube, self.settings.namespace,
                                                        SECRET_NAME),
                         timeout=60, error=f"deleting the Secret {SECRET_NAME} failed")
+
+    def job_proxy(self, line: StepLine) -> None:
+        from airbox.ops.jobproxy import remove
+
+        remove(self.runner, self.kube, self.settings)
 
     def namespace(self, line: StepLine) -> None:
         line.update("waiting for everything in it to be deleted")
@@ -494,6 +519,7 @@ def _uninstall(chosen: str | None, *, term: Terminal, verbose: bool, deregister:
         "release": (f"Uninstall the Helm release {inst.settings.release}", remover.release),
         "cluster": (f"Delete the kind cluster {inst.settings.cluster_name}", remover.cluster),
         "secret": (f"Delete the Secret {SECRET_NAME}", remover.secret),
+        "job-proxy": ("Delete the job pods' proxy policy", remover.job_proxy),
         "namespace": (f"Delete the namespace {inst.settings.namespace}", remover.namespace),
         "registration": ("Delete the registration on the control plane", remover.registration),
     }
@@ -563,6 +589,7 @@ def _remaining(inst: Installed, runner: Runner, present: list[Item],
         again: dict[str, Callable[[], tuple[Exists, str]]] = {
             "release": look.release, "cluster": look.cluster, "secret": look.secret,
             "namespace": look.namespace, "registration": look.registration,
+            "job-proxy": look.job_proxy,
         }
         exists, _ = again[item.key]()
         if exists is not False:

@@ -65,10 +65,17 @@ class Plan:
     resuming: dict[str, Any] | None = None
     # Offline: the bundle the chart, images and tools come from (nothing is pulled).
     bundle: Manifest | None = None
+    # Why the kind cluster must be made again with the same Kubernetes (its kind config
+    # changed in a way a running cluster cannot take), or None.
+    reconfigure: str | None = None
+
+    @property
+    def moves_kubernetes(self) -> bool:
+        return self.kubernetes_to is not None and self.kubernetes_from != self.kubernetes_to
 
     @property
     def recreate(self) -> bool:
-        return self.kubernetes_to is not None and self.kubernetes_from != self.kubernetes_to
+        return self.moves_kubernetes or self.reconfigure is not None
 
     @property
     def nothing(self) -> bool:
@@ -217,6 +224,7 @@ def _make_plan(inst: Installed, runner: Runner, chart_version: str | None,
         # Only forward: a cgroup v1 host pins an older node than a cluster may already run.
         if plan.kubernetes_from is None or versions.older(plan.kubernetes_from, pinned):
             plan.kubernetes_to = pinned
+        plan.reconfigure = _kind_config_change(runner, inst, settings, plan)
     current = "" if release is None else runner.run(
         inst.kube.helm("get", "manifest", settings.release, "--namespace", settings.namespace),
         timeout=60, error="reading the release's manifest failed").stdout
@@ -258,6 +266,22 @@ def _make_plan(inst: Installed, runner: Runner, chart_version: str | None,
         wanted += [i for i in _images_in(rendered.stdout) if i not in wanted]
         plan.pulls = [image for image in wanted if not docker.has_image(image)]
     return plan
+
+
+def _kind_config_change(runner: Runner, inst: Installed, settings: Settings,
+                        plan: Plan) -> str | None:
+    """A running cluster made without what the settings now need from kind's config: a
+    proxy needs the MutatingAdmissionPolicy API (feature gate and runtime config), which
+    only a new cluster gets."""
+    from airbox.ops import jobproxy as ops
+    from airbox.render import jobproxy
+
+    if plan.moves_kubernetes or plan.kubernetes_from is None or not jobproxy.wanted(settings):
+        return None
+    if ops.served_api(runner, inst.kube) is not None:
+        return None
+    return (f"the proxy needs the {jobproxy.FEATURE_GATE} API, which the cluster was "
+            "created without (kind's featureGates and runtimeConfig)")
 
 
 def _last_good(runner: Runner, inst: Installed) -> tuple[int, str] | None:
@@ -303,7 +327,11 @@ def render_plan(inst: Installed, plan: Plan) -> list[str]:
              else f"{plan.chart_from} -> {plan.chart_to}")
     lines.append(f"  chart:       {versions.CHART_NAME} {chart}")
     if s.target.is_kind:
-        if plan.recreate:
+        if plan.reconfigure:
+            lines.append(f"  kubernetes:  {plan.kubernetes_from} (unchanged); the kind cluster "
+                         f"{s.cluster_name} is re-created from the saved settings: "
+                         f"{plan.reconfigure} (the state directory {inst.state.root} stays)")
+        elif plan.recreate:
             lines.append(f"  kubernetes:  {plan.kubernetes_from or 'no cluster answers'} -> "
                          f"{plan.kubernetes_to}: the "
                          f"kind cluster {s.cluster_name} is re-created from the saved settings "
@@ -339,7 +367,8 @@ def render_plan(inst: Installed, plan: Plan) -> list[str]:
                      "changes)")
     if plan.recreate:
         steps.append(f"delete the kind cluster {s.cluster_name}, create it again with "
-                     f"Kubernetes {plan.kubernetes_to}, re-apply the namespace and Secret")
+                     f"Kubernetes {plan.kubernetes_to or plan.kubernetes_from}, re-apply the "
+                     "namespace and Secret")
     steps.append(f"helm upgrade --install {s.release} ({versions.CHART_NAME} "
                  f"{plan.chart_to})" + (f"; on failure, roll back to revision {plan.revision}"
                                         if plan.revision and not plan.recreate else ""))
@@ -383,7 +412,9 @@ def _upgrade(inst: Installed, chart_version: str | None, chart: str | None, dry_
     kubernetes_from = plan.kubernetes_from or (plan.resuming or {}).get("kubernetesFrom")
     out.write(f"Upgraded data plane {inst.name}: chart {plan.chart_from} -> {plan.chart_to}"
               + (f", Kubernetes {kubernetes_from} -> {plan.kubernetes_to}"
-                 if plan.recreate and kubernetes_from != plan.kubernetes_to else "") + ".\n")
+                 if plan.moves_kubernetes and kubernetes_from != plan.kubernetes_to else "")
+              + (f", kind cluster re-created ({plan.reconfigure})" if plan.reconfigure else "")
+              + ".\n")
     return EXIT_OK
 
 

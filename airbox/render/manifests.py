@@ -539,6 +539,13 @@ def kind_config(settings: Settings, *, cgroup_v1: bool = False,
     }
     if images is not None:
         config["containerdConfigPatches"] = [CONTAINERD_CONFIG_PATH_PATCH]
+    from airbox.render import jobproxy
+
+    if jobproxy.wanted(settings):
+        # The API that carries the proxy into job pods (render/jobproxy.py): beta in the
+        # pinned Kubernetes 1.34/1.35, off unless both are set.
+        config["featureGates"] = {jobproxy.FEATURE_GATE: True}
+        config["runtimeConfig"] = dict(jobproxy.RUNTIME_CONFIG)
     return config
 
 

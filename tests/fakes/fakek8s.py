@@ -54,8 +54,9 @@ import yaml
 
 # mypy reads the package form: the other one is the same file under its script name.
 if TYPE_CHECKING or __package__:  # imported by the fixture as tests.fakes.fakek8s
-    from . import chart_model
+    from . import admission_model, chart_model
 else:  # run through a wrapper script with tests/fakes on sys.path
+    import admission_model
     import chart_model
 
 Obj = dict[str, Any]
@@ -96,6 +97,8 @@ CLUSTER_SCOPED_KINDS = {
     "MutatingWebhookConfiguration",
     "ValidatingWebhookConfiguration",
     "APIService",
+    "MutatingAdmissionPolicy",
+    "MutatingAdmissionPolicyBinding",
 }
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -793,7 +796,49 @@ RESOURCES = (
     Res("Service", "v1", "services", True, ("svc", "service")),
     Res("ServiceAccount", "v1", "serviceaccounts", True, ("sa", "serviceaccount")),
     Res("Job", "batch/v1", "jobs", True, ("job", "jobs")),
+    Res("MutatingAdmissionPolicy", "admissionregistration.k8s.io/v1beta1",
+        "mutatingadmissionpolicies", False, ("mutatingadmissionpolicy",)),
+    Res("MutatingAdmissionPolicyBinding", "admissionregistration.k8s.io/v1beta1",
+        "mutatingadmissionpolicybindings", False, ("mutatingadmissionpolicybinding",)),
 )
+ADMISSION_GROUP = "admissionregistration.k8s.io"
+# What the API server serves of admissionregistration.k8s.io, by version. Kubernetes 1.34
+# and 1.35 (kubernetes pkg/features/kube_features.go, apiserver pkg/features): the
+# MutatingAdmissionPolicy gate is beta and off by default, and beta versions are off by
+# default: v1beta1 needs --runtime-config=admissionregistration.k8s.io/v1beta1=true, and
+# its mutatingadmissionpolicies only with the gate on as well (kubernetes.io docs,
+# "Mutating Admission Policy"). GA (v1, on by default) is 1.36.
+ADMISSION_V1 = ("mutatingwebhookconfigurations", "validatingwebhookconfigurations",
+                "validatingadmissionpolicies", "validatingadmissionpolicybindings")
+ADMISSION_V1BETA1 = ("validatingadmissionpolicies", "validatingadmissionpolicybindings")
+ADMISSION_POLICY = ("mutatingadmissionpolicies", "mutatingadmissionpolicybindings")
+
+
+def _enabled(runtime_config: Obj, group_version: str) -> bool:
+    for key in (group_version, "api/beta" if "beta" in group_version else "", "api/all"):
+        if key and str(runtime_config.get(key, "")).lower() == "true":
+            return True
+    return False
+
+
+def served_admission(rec: Obj) -> dict[str, tuple[str, ...]]:
+    """admissionregistration.k8s.io: version -> resources, as this cluster's API server
+    (its feature gates and runtime config, from kind's config) serves them."""
+    gates = rec.get("feature_gates") or {}
+    runtime = rec.get("runtime_config") or {}
+    minor = int(re.sub(r"^v1\.(\d+).*$", r"\1", str(rec.get("kubelet_version") or K8S_VERSION)))
+    served: dict[str, tuple[str, ...]] = {"v1": ADMISSION_V1}
+    if minor >= 36:
+        served["v1"] = ADMISSION_V1 + ADMISSION_POLICY
+    if _enabled(runtime, f"{ADMISSION_GROUP}/v1beta1"):
+        served["v1beta1"] = ADMISSION_V1BETA1 + (
+            ADMISSION_POLICY if gates.get(admission_model.FEATURE_GATE) is True else ())
+    return served
+
+
+def admission_served(rec: Obj, api: str, plural: str) -> bool:
+    version = api.split("/")[1] if "/" in api else api
+    return plural in served_admission(rec).get(version, ())
 
 
 def res_for_kind(kind: str, api: str = "v1") -> Res:
@@ -812,6 +857,9 @@ def lookup_res(ctx: Ctx, rec: Obj | None, word: str) -> Res:
             names |= {f"{n}.{res.group}" for n in (res.plural, res.kind.lower())}
             names |= {f"{n}.{res.api.split('/')[1]}.{res.group}" for n in (res.plural,)}
         if name in names:
+            if res.group == ADMISSION_GROUP and rec is not None and not any(
+                    res.plural in found for found in served_admission(rec).values()):
+                raise Fail(f'error: the server doesn\'t have a resource type "{word}"')
             return res
     if rec is not None:
         for obj in rec["objects"].values():
@@ -863,6 +911,29 @@ def delete_obj(rec: Obj, kind: str, namespace: str, name: str) -> Obj | None:
     (rec.get("born") or {}).pop(key, None)
     removed: Obj | None = rec["objects"].pop(key, None)
     return removed
+
+
+def admit_pod(rec: Obj, pod: Obj) -> Obj:
+    """A pod being created, after the cluster's mutating admission policies (their API
+    served: an object of a kind no longer served is not acted on)."""
+    ns = pod["metadata"].get("namespace", "")
+    objects = list(rec["objects"].values())
+    policies = [o for o in objects if o["kind"] == "MutatingAdmissionPolicy"
+                and admission_served(rec, o["apiVersion"], "mutatingadmissionpolicies")]
+    bindings = [o for o in objects if o["kind"] == "MutatingAdmissionPolicyBinding"
+                and admission_served(rec, o["apiVersion"], "mutatingadmissionpolicybindings")]
+    if not policies:
+        return pod
+    private = pod.pop("_fake", None)
+    try:
+        out = admission_model.admit(pod, "CREATE", get_obj(rec, "Namespace", "", ns),
+                                    policies, bindings)
+    finally:
+        if private is not None:
+            pod["_fake"] = private
+    if private is not None:
+        out["_fake"] = private
+    return out
 
 
 def namespace_exists(rec: Obj, ns: str) -> bool:
@@ -2232,6 +2303,24 @@ def load_kind_config(path: str) -> Obj:
         raise Fail(
             f"ERROR: failed to create cluster: unknown kind {kind or ''} for apiVersion: {api}"
         )
+    # kind decodes the config into its v1alpha4 types (sigs.k8s.io/yaml, strict):
+    # featureGates map[string]bool, runtimeConfig map[string]string.
+    for key, want, typ in (("featureGates", "bool", bool), ("runtimeConfig", "string", str)):
+        section = data.get(key)
+        if section is None:
+            continue
+        if not isinstance(section, dict):
+            raise Fail(f"ERROR: failed to create cluster: unable to decode config: json: "
+                       f"cannot unmarshal {type(section).__name__} into Go struct field "
+                       f"Cluster.{key} of type map[string]{want}")
+        for value in section.values():
+            if not isinstance(value, typ):
+                got = ("bool" if isinstance(value, bool) else "number"
+                       if isinstance(value, (int, float)) else "string"
+                       if isinstance(value, str) else "object")
+                raise Fail(f"ERROR: failed to create cluster: unable to decode config: json: "
+                           f"cannot unmarshal {got} into Go struct field Cluster.{key} of "
+                           f"type {want}")
     for node in data.get("nodes") or []:
         if node.get("role", "control-plane") not in ("control-plane", "worker"):
             raise Fail(
@@ -2292,6 +2381,9 @@ def kind_create_cluster(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     )
     # What the node's containerd (and every container kind starts there) runs with.
     rec["nodeEnv"] = proxy_env
+    # kubeadm passes these to the API server (--feature-gates, --runtime-config).
+    rec["feature_gates"] = dict(config.get("featureGates") or {})
+    rec["runtime_config"] = dict(config.get("runtimeConfig") or {})
     ctx.clusters()[name] = rec
     ctx.live[name] = True
     ctx.dirty = True
@@ -2719,6 +2811,17 @@ def kubectl_get(ctx: Ctx, opts: Obj, args: list[str]) -> int:
             return 0
         if raw == "/version":
             ctx.out(json.dumps(server_version(), indent=2))
+            return 0
+        m = re.fullmatch(rf"/apis/{re.escape(ADMISSION_GROUP)}/(\w+)", raw)
+        served = served_admission(target.rec) if m and target.rec is not None else {}
+        if m and m.group(1) in served:
+            ctx.out(json.dumps({
+                "kind": "APIResourceList", "apiVersion": "v1",
+                "groupVersion": f"{ADMISSION_GROUP}/{m.group(1)}",
+                "resources": [{"name": plural, "singularName": "", "namespaced": False,
+                               "kind": "", "verbs": ["create", "delete", "get", "list",
+                                                     "patch", "update", "watch"]}
+                              for plural in served[m.group(1)]]}))
             return 0
         raise Fail("Error from server (NotFound): the server could not find the requested resource")
     check_output_format(opts.get("output") or "")
@@ -3336,6 +3439,20 @@ def kubectl_apply(ctx: Ctx, opts: Obj, args: list[str]) -> int:
         obj = copy.deepcopy(doc)
         res = res_for_kind(obj["kind"], obj["apiVersion"])
         meta = obj["metadata"]
+        if res.group == ADMISSION_GROUP and not admission_served(rec, obj["apiVersion"],
+                                                                 res.plural):
+            errors.append(
+                f'error: resource mapping not found for name: "{meta["name"]}" namespace: '
+                f'"" from "{source}": no matches for kind "{obj["kind"]}" in version '
+                f'"{obj["apiVersion"]}"\nensure CRDs are installed first')
+            continue
+        invalid = (admission_model.validate_policy(obj) if obj["kind"] == "MutatingAdmissionPolicy"
+                   else admission_model.validate_binding(obj)
+                   if obj["kind"] == "MutatingAdmissionPolicyBinding" else [])
+        if invalid:
+            errors.append(f'The {obj["kind"]} "{meta["name"]}" is invalid: '
+                          + "; ".join(invalid))
+            continue
         if res.namespaced:
             obj_ns = meta.get("namespace") or ns
             if explicit_ns and meta.get("namespace") and meta["namespace"] != explicit_ns:
@@ -3381,6 +3498,13 @@ def kubectl_apply(ctx: Ctx, opts: Obj, args: list[str]) -> int:
         if server_side:
             verb = "serverside-applied"
         if dry == "none":
+            if current is None and obj["kind"] == "Pod":
+                try:
+                    obj = admit_pod(rec, obj)
+                except admission_model.Denied as exc:
+                    errors.append(f'Error from server (Forbidden): error when creating '
+                                  f'"{source}": pods "{meta["name"]}" is forbidden: {exc}')
+                    continue
             if verb != "unchanged":
                 if current is not None and obj["kind"] == "Deployment" and current.get("_fake"):
                     obj["_fake"] = current["_fake"]

@@ -11,6 +11,7 @@ runs the fakes; ``env()`` gives the same variables for an explicit ``subprocess`
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import json
@@ -63,6 +64,10 @@ def _launcher_settings(rec: dict[str, Any], namespace: str) -> dict[str, str]:
     configmaps = {o["metadata"]["name"]: o.get("data") or {} for o in objects.values()
                   if o.get("kind") == "ConfigMap" and o["metadata"].get("namespace") == namespace}
     return launcher_model.launcher_env(launcher, configmaps)
+
+
+class PodRefused(Exception):
+    """The API server refused to create a pod (an admission policy's error)."""
 
 
 class FakeK8s:
@@ -260,10 +265,13 @@ class FakeK8s:
         cluster: str,
         namespace: str | None = None,
         kubeconfig: Path | None = None,
+        feature_gates: Mapping[str, bool] | None = None,
+        runtime_config: Mapping[str, str] | None = None,
     ) -> Path:
         """A user's existing (non-kind) cluster: registered in state and added as ``context``
         to ``kubeconfig`` (default: this fixture's KUBECONFIG), merged, made current if the file
-        had no current context. Returns the kubeconfig path."""
+        had no current context. Returns the kubeconfig path. ``feature_gates`` and
+        ``runtime_config``: its API server's --feature-gates and --runtime-config."""
         path = Path(kubeconfig) if kubeconfig else self.kubeconfig
         result: dict[str, str] = {}
 
@@ -284,6 +292,8 @@ class FakeK8s:
                 image="",
             )
             rec["server"] = f"https://127.0.0.1:{port}"
+            rec["feature_gates"] = dict(feature_gates or {})
+            rec["runtime_config"] = dict(runtime_config or {})
             data["clusters"][cluster] = rec
             result["server"] = rec["server"]
 
@@ -316,7 +326,10 @@ class FakeK8s:
 
         Its init container's env is what the launcher installed in ``namespace`` (its
         Deployment and ConfigMaps, as helm left them) would give it
-        (``launcher_model``); without a launcher, what one with no settings would."""
+        (``launcher_model``); without a launcher, what one with no settings would. A new
+        pod passes the cluster's mutating admission policies (``fakek8s.admit_pod``); one
+        they refuse is not created and ``PodRefused`` says why, as the API server told
+        the launcher."""
         name = f"replication-job-{job['jobId']}-attempt-{job.get('attempt', 0)}"
 
         def change(data: dict[str, Any]) -> None:
@@ -351,11 +364,43 @@ class FakeK8s:
                     },
                     "_fake": {"role": "job"},
                 }
+                try:
+                    pod = fakek8s.admit_pod(rec, pod)
+                except fakek8s.admission_model.Denied as exc:
+                    refused.append(f'pods "{name}" is forbidden: {exc}')
+                    return
             pod["_fake"]["phase"] = phase
             fakek8s.put(rec, pod)
 
+        refused: list[str] = []
         self._update_state(change)
+        if refused:
+            raise PodRefused(refused[0])
         return name
+
+    def container_env(self, cluster: str, namespace: str, pod: str,
+                      container: str) -> dict[str, str]:
+        """What the kubelet would give ``container`` of ``pod``: its env, each
+        ``secretKeyRef`` read from the Secret in the cluster (a missing key: KeyError)."""
+        rec = self.state()["clusters"][cluster]
+        obj = fakek8s.get_obj(rec, "Pod", namespace, pod)
+        assert obj is not None, f"no pod {namespace}/{pod}"
+        spec = obj["spec"]
+        found = [c for c in (spec.get("initContainers") or []) + spec["containers"]
+                 if c["name"] == container]
+        assert found, f"no container {container} in {pod}"
+        env: dict[str, str] = {}
+        for entry in found[0].get("env") or []:
+            ref = (entry.get("valueFrom") or {}).get("secretKeyRef")
+            if ref is None:
+                env[entry["name"]] = str(entry.get("value", ""))
+                continue
+            secret = fakek8s.get_obj(rec, "Secret", namespace, ref["name"])
+            data = (secret or {}).get("data") or {}
+            if ref["key"] not in data:
+                raise KeyError(f"{ref['name']}/{ref['key']}")
+            env[entry["name"]] = base64.b64decode(data[ref["key"]]).decode()
+        return env
 
     def age_cluster(self, cluster: str, kubelet_version: str) -> None:
         """Make a cluster's nodes report an older Kubernetes (one an older airbox made);
