@@ -312,3 +312,165 @@ def test_a_policy_that_errs_refuses_the_pod(fake_k8s: FakeK8s, tmp_path: Path) -
             "apply: doc is missing path: /spec/nothing/here")):
         fake_k8s.job_pod(settings.cluster_name, "airbyte", JOB, "Running")
     assert fake_k8s.objects(settings.cluster_name, "Pod", "airbyte") == []
+
+
+# ------------------------------------------------------------- the install step, in-process
+
+
+def _context(tmp_path: Path, settings: Settings) -> Any:
+    import io
+
+    from airbox.cluster.runner import Runner
+    from airbox.cluster.toolchain import Toolchain
+    from airbox.ops.install import Context, Options
+    from airbox.ui import Terminal
+
+    state = StateDir(tmp_path / "state")
+    state.root.mkdir(exist_ok=True)
+    term = Terminal(out=io.StringIO(), err=io.StringIO())
+    return Context(settings, {}, state, Generated(state.root), term, Options(),
+                   runner=Runner(Toolchain(allow_download=False)))
+
+
+def _run_step(ctx: Any) -> dict[str, Any]:
+    from airbox.ops.install import JobProxy
+    from airbox.ops.pipeline import Progress, execute
+
+    progress = Progress(ctx.state.progress)
+    execute([JobProxy()], ctx, ctx.term, progress)
+    return progress.load()
+
+
+def _kind_for(fake: FakeK8s, tmp_path: Path, settings: Settings, ctx: Any) -> None:
+    files = Generated(tmp_path / "kind")
+    write_generated(settings, files, dry_run=True, state=StateDir(tmp_path / "state"))
+    made = fake.run("kind", "create", "cluster", "--name", settings.cluster_name, "--config",
+                    str(files.kind_config), "--kubeconfig", str(ctx.state.kubeconfig))
+    assert made.returncode == 0, made.stderr
+    kubectl = ["--kubeconfig", str(ctx.state.kubeconfig), "--context",
+               f"kind-{settings.cluster_name}"]
+    _namespace_and_secret(fake, kubectl, settings.namespace)
+
+
+def _objects(fake: FakeK8s, cluster: str) -> list[tuple[str, str]]:
+    return sorted((o["kind"], o["metadata"]["name"]) for o in fake.objects(cluster)
+                  if o["kind"].startswith("MutatingAdmissionPolicy"))
+
+
+def test_the_step_applies_keeps_and_removes_the_objects(fake_k8s: FakeK8s,
+                                                        tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    ctx = _context(tmp_path, settings)
+    _kind_for(fake_k8s, tmp_path, settings, ctx)
+    name = "airbox-job-proxy.airbyte.dp1"
+
+    def applies() -> int:
+        return len([c for c in fake_k8s.calls("kubectl") if "apply" in c])
+
+    before = applies()
+    progress = _run_step(ctx)
+    assert progress["steps"]["job-proxy"]["status"] == "done"
+    assert progress["jobProxy"] == {"name": name}
+    assert _objects(fake_k8s, settings.cluster_name) == [
+        ("MutatingAdmissionPolicy", name), ("MutatingAdmissionPolicyBinding", name)]
+    assert applies() == before + 1
+
+    # Again: found as rendered, nothing applied.
+    progress = _run_step(ctx)
+    assert progress["steps"]["job-proxy"]["status"] == "skipped"
+    assert applies() == before + 1
+
+    # Changed by hand (the binding gone): applied again.
+    gone = fake_k8s.run("kubectl", "--kubeconfig", str(ctx.state.kubeconfig), "--context",
+                        f"kind-{settings.cluster_name}", "delete",
+                        "mutatingadmissionpolicybinding", name)
+    assert gone.returncode == 0, gone.stderr
+    assert _run_step(ctx)["steps"]["job-proxy"]["status"] == "done"
+    assert len(_objects(fake_k8s, settings.cluster_name)) == 2
+
+    # The proxy removed from the settings: the objects go, the record too; then the
+    # step has nothing to do and does not run.
+    ctx.settings = _settings(tmp_path, proxy=False)
+    progress = _run_step(ctx)
+    assert progress["steps"]["job-proxy"]["status"] == "done"
+    assert _objects(fake_k8s, settings.cluster_name) == []
+    assert not progress["jobProxy"]
+    from airbox.ops.install import JobProxy
+
+    assert not JobProxy().applies(ctx)
+
+
+def test_the_step_on_a_kind_cluster_made_without_the_gate(fake_k8s: FakeK8s,
+                                                          tmp_path: Path) -> None:
+    from airbox.errors import ClusterError
+
+    settings = _settings(tmp_path)
+    ctx = _context(tmp_path, settings)
+    _kind_for(fake_k8s, tmp_path, _settings(tmp_path, proxy=False), ctx)
+    with pytest.raises(ClusterError) as caught:
+        _run_step(ctx)
+    assert caught.value.message == (
+        "the kind cluster airbox-dp1 does not serve MutatingAdmissionPolicy "
+        "(admissionregistration.k8s.io), which gives job pods the proxy (the workload "
+        "launcher passes them no proxy settings): it was created before the proxy was set, "
+        "without the feature gate MutatingAdmissionPolicy")
+    assert caught.value.hint == (
+        "`airbox upgrade --name dp1` re-creates the cluster with it (the state directory "
+        "and the local object store's data stay)")
+    assert _objects(fake_k8s, settings.cluster_name) == []
+
+
+def _existing(fake: FakeK8s, tmp_path: Path, served: bool) -> Settings:
+    gates: dict[str, Any] = {"feature_gates": {"MutatingAdmissionPolicy": True},
+                             "runtime_config": {"admissionregistration.k8s.io/v1beta1": "true"}}
+    kubeconfig = fake.add_existing_cluster("prod", "prod-cluster", **(gates if served else {}))
+    settings = dataclasses.replace(_settings(tmp_path), target=dataclasses.replace(
+        _settings(tmp_path).target, kube_context="prod", kubeconfig=str(kubeconfig)))
+    _namespace_and_secret(fake, ["--kubeconfig", str(kubeconfig), "--context", "prod"],
+                          settings.namespace)
+    return settings
+
+
+def test_an_existing_cluster_without_the_api_stops_the_install(fake_k8s: FakeK8s,
+                                                               tmp_path: Path) -> None:
+    from airbox.errors import EXIT_CLUSTER, ClusterError
+
+    settings = _existing(fake_k8s, tmp_path, served=False)
+    with pytest.raises(ClusterError) as caught:
+        _run_step(_context(tmp_path, settings))
+    error = caught.value
+    assert error.exit_code == EXIT_CLUSTER
+    assert error.message.startswith("the cluster of context prod does not serve "
+                                    "MutatingAdmissionPolicy")
+    assert error.details == [
+        "Kubernetes 1.34 and 1.35: kube-apiserver needs --feature-gates="
+        "MutatingAdmissionPolicy=true and --runtime-config="
+        "admissionregistration.k8s.io/v1beta1=true",
+        "Kubernetes 1.36 and later serve it by default (admissionregistration.k8s.io/v1); "
+        "before 1.34 there is no usable version"]
+
+
+def test_an_existing_cluster_with_the_api_gets_the_policy_and_status_sees_it(
+        fake_k8s: FakeK8s, tmp_path: Path) -> None:
+    from airbox.ops.jobproxy import status_checks
+
+    settings = _existing(fake_k8s, tmp_path, served=True)
+    ctx = _context(tmp_path, settings)
+    assert _run_step(ctx)["steps"]["job-proxy"]["status"] == "done"
+    assert len(_objects(fake_k8s, "prod-cluster")) == 2
+    pod = fake_k8s.job_pod("prod-cluster", "airbyte", JOB, "Running")
+    env = fake_k8s.container_env("prod-cluster", "airbyte", pod, "orchestrator")
+    assert env["HTTPS_PROXY"] == env["https_proxy"] == HTTPS_URL
+
+    [check] = status_checks(settings, ctx.runner, ctx.kube, None)
+    assert (check.id, check.state) == ("job-proxy", "ok")
+    assert check.summary.startswith("job pods get HTTPS_PROXY, https_proxy, HTTP_PROXY")
+    removed = fake_k8s.run("kubectl", "--kubeconfig", str(settings.target.kubeconfig),
+                           "--context", "prod", "delete", "mutatingadmissionpolicy",
+                           "airbox-job-proxy.airbyte.dp1")
+    assert removed.returncode == 0, removed.stderr
+    [check] = status_checks(settings, ctx.runner, ctx.kube, None)
+    assert (check.state, check.details) == (
+        "fail", ["MutatingAdmissionPolicy airbox-job-proxy.airbyte.dp1 is missing"])
+    assert check.next == "airbox install --name dp1  (applies them again)"
+    assert status_checks(_settings(tmp_path, proxy=False), ctx.runner, ctx.kube, None) == []

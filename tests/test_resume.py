@@ -395,6 +395,7 @@ UPGRADE_BLOCKERS: dict[str, Blocker | None] = {
     "load-images": Blocker(tool=("kind", ("load", "docker-image"), "before")),
     "namespace": Blocker(tool=("kubectl", ("get", "namespace"), "before")),
     "secret": Blocker(tool=("kubectl", ("--namespace", "apply"), "before")),
+    "job-proxy": None,
     "storage": Blocker(tool=("kubectl", ("delete", "--ignore-not-found"), "before")),
     "check-chart": Blocker(tool=("helm", ("template",), "before"), skip=1),  # 1: the plan's
     "release": Blocker(tool=("helm", ("upgrade", "--install"), "work")),
@@ -404,6 +405,7 @@ UPGRADE_BLOCKERS: dict[str, Blocker | None] = {
 NOT_IN_THIS_UPGRADE = {
     "pull": "the new images are on this machine already (no registry is ever contacted)",
     "check-workspaces": "no workspaces to route without a registration",
+    "job-proxy": "no proxy in this upgrade (tests/test_jobproxy.py stops and resumes it)",
 }
 
 
