@@ -32,6 +32,7 @@ pass by accident.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -752,8 +753,7 @@ def _run_policy(spec: Obj, obj: Obj, namespace: Obj | None) -> Obj:
         variables: dict[str, Any] = {}
         for var in spec.get("variables") or []:
             tree = compile_expr(str(var.get("expression") or ""))
-            variables[str(var.get("name"))] = Lazy(
-                lambda tree=tree: evaluate(tree, env))
+            variables[str(var.get("name"))] = Lazy(functools.partial(evaluate, tree, env))
         env["variables"] = variables
         return env
 

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
-from . import fakek8s, launcher_model
+from . import admission_model, fakek8s, launcher_model
 
 FAKES_DIR = Path(__file__).resolve().parent
 TOOLS = ("kind", "helm", "kubectl")
@@ -366,7 +366,7 @@ class FakeK8s:
                 }
                 try:
                     pod = fakek8s.admit_pod(rec, pod)
-                except fakek8s.admission_model.Denied as exc:
+                except admission_model.Denied as exc:
                     refused.append(f'pods "{name}" is forbidden: {exc}')
                     return
             pod["_fake"]["phase"] = phase
