@@ -312,6 +312,11 @@ MUTANTS: list[Mutant] = [
        "not keep: kind pulls it, and offline that fails", (OI + "test_install_from_a_bundle_"
                                                            "pulls_nothing_and_the_node_gets_"
                                                            "every_image",)),
+    _m("manifests", 'config["featureGates"] = {jobproxy.FEATURE_GATE: True}',
+       'config["featureGates"] = {}',
+       "a kind cluster made with a proxy lacks the MutatingAdmissionPolicy gate: job pods "
+       "never get the proxy",
+       ("tests/test_jobproxy.py::test_kind_config_enables_the_api_only_with_a_proxy",)),
     # ----------------------------------------------------------------- install
     _m("install", "ctx.state.kubeconfig.chmod(SECRET_FILE)", "ctx.state.kubeconfig.chmod(0o644)",
        "the kubeconfig (cluster-admin credentials) is left world-readable",
@@ -448,6 +453,10 @@ MUTANTS: list[Mutant] = [
        "        pass",
        "a damaged bundle is found only once the state directory and preflight have run",
        (OI + "test_a_damaged_bundle_is_exit_2_naming_the_item_and_nothing_is_created",)),
+    _m("install", "return jobproxy.wanted(ctx.settings) or (not ctx.options.dry_run",
+       "return jobproxy.wanted(ctx.settings) or (False",
+       "a proxy removed from the settings leaves its policy behind: job pods keep a proxy",
+       ("tests/test_jobproxy.py::test_the_step_applies_keeps_and_removes_the_objects",)),
     # ------------------------------------------------------------------ status
     _m("status", 'return Check("kubernetes", "fail", "no node is Ready: pods cannot run",',
        'return Check("kubernetes", "warn", "no node is Ready: pods cannot run",',
@@ -540,6 +549,11 @@ MUTANTS: list[Mutant] = [
                           "images_and_versions",
                           OI + "test_install_from_a_bundle_pulls_nothing_and_the_node_gets_"
                           "every_image"), where="ahead.py"),
+    _m("status", "found += status_checks(inst.settings, runner, inst.kube, seen.blocked)",
+       "found += []",
+       "status never says whether job pods get the proxy",
+       ("tests/test_jobproxy.py::test_an_install_behind_a_proxy_gives_every_job_pod_the_proxy",),
+       where="command.py"),
     # ------------------------------------------------------------ registration
     _m("registration",
        'if dataplane.get("name") != name or dataplane.get("regionId") != region_id:',

@@ -21,6 +21,7 @@ from airbox.render import jobproxy, manifests
 from tests.answers_factory import answers
 from tests.fakes import fakek8s
 from tests.fakes.fixture import FakeK8s, PodRefused
+from tests.installer import Installer
 
 PASSWORD = "pr0xy-S3cret-pw"
 HTTPS_URL = f"http://squid-user:{PASSWORD}@proxy.corp.example:3128"
@@ -474,3 +475,172 @@ def test_an_existing_cluster_with_the_api_gets_the_policy_and_status_sees_it(
         "fail", ["MutatingAdmissionPolicy airbox-job-proxy.airbyte.dp1 is missing"])
     assert check.next == "airbox install --name dp1  (applies them again)"
     assert status_checks(_settings(tmp_path, proxy=False), ctx.runner, ctx.kube, None) == []
+
+
+# ------------------------------------------------------------------- the real airbox
+
+
+def _airbox(inst: Installer, *args: str, timeout: float = 180) -> Any:
+    import subprocess
+
+    from tests.helpers import airbox_bin
+
+    return subprocess.run([airbox_bin(), *args], capture_output=True, text=True,
+                          env=inst.env(), timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def _proxy_answers(inst: Installer, **overrides: Any) -> dict[str, Any]:
+    data = inst.answers(**overrides)
+    data["network"] = {"httpsProxy": HTTPS_URL, "httpProxy": HTTP_URL,
+                       "noProxy": ".corp.example"}
+    return data
+
+
+def _saved_secret(inst: Installer) -> dict[str, str]:
+    data: dict[str, str] = yaml.safe_load((inst.state / "secrets.yaml").read_text())[
+        "stringData"]
+    return data
+
+
+def _status_check(inst: Installer) -> dict[str, Any] | None:
+    result = _airbox(inst, "status", "--name", inst.name, "--json")
+    assert result.returncode in (0, 1, 2), result.stderr
+    checks = json.loads(result.stdout)["checks"]
+    found = [c for c in checks if c["id"] == "job-proxy"]
+    return found[0] if found else None
+
+
+def test_an_install_behind_a_proxy_gives_every_job_pod_the_proxy(installer: Installer) -> None:
+    from airbox.render.proxy import PROXY_SECRET_KEYS
+
+    inst = installer
+    result = inst.run(answers=inst.write(_proxy_answers(inst)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    progress = json.loads((inst.state / "progress.json").read_text())
+    assert progress["steps"]["job-proxy"]["status"] == "done"
+    # The kind cluster was made with the policy's API.
+    config = yaml.safe_load((inst.state / "kind-config.yaml").read_text())
+    assert config["featureGates"] == {"MutatingAdmissionPolicy": True}
+    name = f"airbox-job-proxy.airbyte.{inst.name}"
+    assert _objects(inst.fake, inst.cluster) == [
+        ("MutatingAdmissionPolicy", name), ("MutatingAdmissionPolicyBinding", name)]
+
+    # A sync's pod, as the launcher creates it after the install: every container gets
+    # each proxy key of the Secret airbox wrote, with its exact value.
+    secret = _saved_secret(inst)
+    assert secret["HTTPS_PROXY"] == HTTPS_URL
+    want = {env: secret[key] for env, key in jobproxy.env_entries(PROXY_SECRET_KEYS)}
+    pod = inst.fake.job_pod(inst.cluster, "airbyte", JOB, "Running")
+    for container in ("init", "orchestrator", "source", "destination"):
+        env = inst.fake.container_env(inst.cluster, "airbyte", pod, container)
+        assert {k: env[k] for k in want} == want, container
+    assert want["https_proxy"] == HTTPS_URL and want["NO_PROXY"].startswith(".corp.example,")
+
+    # The password: in the Secret's manifest and the credentials (0600), nowhere else.
+    for path in inst.state.rglob("*"):
+        if path.is_file() and path.name not in ("secrets.yaml", "credentials.yaml"):
+            assert PASSWORD not in path.read_text(errors="replace"), path
+    for record in inst.fake.call_records():
+        assert PASSWORD not in " ".join(record["argv"])
+    for obj in inst.fake.objects(inst.cluster):
+        if obj["kind"] != "Secret":
+            assert PASSWORD not in json.dumps(obj), obj["kind"]
+
+    check = _status_check(inst)
+    assert check is not None and check["state"] == "ok", check
+
+    # The proxy removed from the saved settings (an answers file without `network` keeps
+    # the saved one): the next install takes the policy away (the cluster stays).
+    for saved in ("settings.yaml", "credentials.yaml"):
+        data = yaml.safe_load((inst.state / saved).read_text())
+        data.pop("network", None)
+        (inst.state / saved).write_text(yaml.safe_dump(data))
+    result = inst.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _objects(inst.fake, inst.cluster) == []
+    assert not (inst.state / "job-proxy.yaml").exists()
+    assert inst.kind_creates() == 1
+    assert _status_check(inst) is None
+    second = inst.fake.job_pod(inst.cluster, "airbyte", {**JOB, "attempt": 1}, "Running")
+    env = inst.fake.container_env(inst.cluster, "airbyte", second, "orchestrator")
+    assert "HTTPS_PROXY" not in env
+
+
+def test_interrupted_while_applying_the_policy_then_rerun_finishes(
+        installer: Installer) -> None:
+    inst = installer
+    # The third `kubectl apply` without a namespace flag of its own... namespace, Secret,
+    # then the policy (the Secret's carries --namespace: all three match, in order).
+    inst.fake.add_fault("kubectl", ["--context", f"kind-{inst.cluster}", "apply", "-f", "-"],
+                        "interrupt", after="work", times=1, skip=2)
+    answers = inst.write(_proxy_answers(inst))
+    first = inst.run(answers=answers)
+    assert first.returncode == 130, first.stdout + first.stderr
+    progress = json.loads((inst.state / "progress.json").read_text())
+    assert progress["steps"]["job-proxy"]["status"] == "interrupted"
+    second = inst.run(answers=answers)
+    assert second.returncode == 0, second.stdout + second.stderr
+    pod = inst.fake.job_pod(inst.cluster, "airbyte", JOB, "Running")
+    env = inst.fake.container_env(inst.cluster, "airbyte", pod, "source")
+    assert env["HTTPS_PROXY"] == HTTPS_URL
+
+
+def test_a_proxy_added_later_needs_the_cluster_made_again(installer: Installer) -> None:
+    """The kind cluster made without a proxy has no policy API: install stops and says
+    how; `airbox upgrade` plans and does the re-creation."""
+    inst = installer
+    assert inst.run(answers=inst.write(inst.answers())).returncode == 0
+    result = inst.run(answers=inst.write(_proxy_answers(inst)))
+    assert result.returncode == 5, result.stdout + result.stderr
+    assert (f"the kind cluster {inst.cluster} does not serve MutatingAdmissionPolicy"
+            in result.stderr)
+    assert f"airbox upgrade --name {inst.name}" in result.stderr
+
+    plan = _airbox(inst, "upgrade", "--name", inst.name, "--dry-run")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert (f"the kind cluster {inst.cluster} is re-created from the saved settings: the "
+            "proxy needs the MutatingAdmissionPolicy API, which the cluster was created "
+            "without") in plan.stdout
+    assert inst.kind_creates() == 1
+
+    done = _airbox(inst, "upgrade", "--name", inst.name, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert inst.kind_creates() == 2
+    pod = inst.fake.job_pod(inst.cluster, "airbyte", JOB, "Running")
+    env = inst.fake.container_env(inst.cluster, "airbyte", pod, "init")
+    assert env["HTTPS_PROXY"] == HTTPS_URL
+    again = _airbox(inst, "upgrade", "--name", inst.name, "--dry-run")
+    assert again.stdout.startswith("Nothing to upgrade"), again.stdout
+
+
+def test_an_existing_cluster_needs_the_api_and_uninstall_removes_the_policy(
+        installer: Installer) -> None:
+    inst = installer
+    plain = inst.fake.add_existing_cluster("plain", "plain-cluster")
+    result = inst.run("--kube-context", "plain", "--kubeconfig", str(plain),
+                      answers=inst.write(_proxy_answers(inst)))
+    assert result.returncode == 5, result.stdout + result.stderr
+    assert "the cluster of context plain does not serve MutatingAdmissionPolicy" in (
+        result.stderr)
+    assert "--feature-gates=MutatingAdmissionPolicy=true" in result.stderr
+    assert inst.fake.release("plain-cluster", inst.name, "airbyte") == []
+    removed = _airbox(inst, "uninstall", "--name", inst.name, "--yes")
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+
+    served = inst.fake.add_existing_cluster(
+        "prod", "prod-cluster", feature_gates={"MutatingAdmissionPolicy": True},
+        runtime_config={"admissionregistration.k8s.io/v1beta1": "true"})
+    result = inst.run("--kube-context", "prod", "--kubeconfig", str(served),
+                      answers=inst.write(_proxy_answers(inst)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    name = f"airbox-job-proxy.airbyte.{inst.name}"
+    assert len(_objects(inst.fake, "prod-cluster")) == 2
+    pod = inst.fake.job_pod("prod-cluster", "airbyte", JOB, "Running")
+    assert inst.fake.container_env("prod-cluster", "airbyte", pod, "destination")[
+        "https_proxy"] == HTTPS_URL
+
+    gone = _airbox(inst, "uninstall", "--name", inst.name, "--yes")
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    assert f"  - MutatingAdmissionPolicy and binding {name}" in gone.stdout
+    assert _objects(inst.fake, "prod-cluster") == []
+    assert "prod-cluster" in inst.fake.clusters()
