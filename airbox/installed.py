@@ -13,12 +13,12 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from airbox.cluster import commands
 from airbox.cluster.commands import Kube
 from airbox.cluster.runner import Runner
-from airbox.config.settings import MAX_NAME_LENGTH, Settings, is_dns_label
+from airbox.config.settings import MAX_NAME_LENGTH, Identity, Settings, is_dns_label
 from airbox.errors import (
     AirboxError,
     NotInstalled,
@@ -33,14 +33,18 @@ from airbox.redact import REDACTOR
 
 
 @dataclass(frozen=True)
-class Installed:
-    """An installed data plane: its state directory and saved settings."""
+class Identified:
+    """A data plane airbox can name and find: its state directory and what its saved
+    settings tell. From ``load_for_removal`` only: when they are unreadable, that is its
+    ``Identity`` alone (what the name tells), never an invented secrets manager or
+    storage; ``Installed`` narrows it to whole ``Settings``."""
 
     state: StateDir
     answers: dict[str, Any]
-    settings: Settings
+    settings: Identity
     # Why the saved settings could not be read (only from ``load_for_removal``): the
-    # settings are then what the name alone tells (a kind cluster airbox-<name>).
+    # settings are then what could be read, or what the name alone tells (a kind
+    # cluster airbox-<name>).
     damaged: str | None = None
 
     @property
@@ -50,6 +54,13 @@ class Installed:
     @property
     def kube(self) -> Kube:
         return commands.kube_for(self.settings, self.state.kubeconfig)
+
+
+@dataclass(frozen=True)
+class Installed(Identified):
+    """An installed data plane: its state directory and whole saved settings."""
+
+    settings: Settings
 
 
 def check_name(name: str) -> None:
@@ -251,13 +262,14 @@ def load_installed(name: str, environ: Mapping[str, str] | None = None) -> Insta
     return Installed(state, answers, settings)
 
 
-def load_for_removal(name: str, environ: Mapping[str, str] | None = None) -> Installed | None:
+def load_for_removal(name: str, environ: Mapping[str, str] | None = None) -> Identified | None:
     """Like ``load_installed``, but damaged saved settings do not stop an uninstall.
 
-    What can be read is used (``settings.yaml`` without a damaged ``credentials.yaml``);
-    when the settings themselves are unreadable, the data plane is taken to be what its
-    name tells: the kind cluster ``airbox-<name>`` with the release in the default
-    namespace. ``Installed.damaged`` says why, for the user.
+    What can be read is used (``settings.yaml`` without a damaged ``credentials.yaml``:
+    an ``Installed``); when the settings themselves are unreadable, the data plane is
+    what its name tells (``Identity.named``): the kind cluster ``airbox-<name>`` with the
+    release in the default namespace, its secrets manager and storage unknown.
+    ``damaged`` says why, for the user.
     """
     from airbox.config import answers as sources
     from airbox.config.gather import read_saved_file
@@ -269,23 +281,37 @@ def load_for_removal(name: str, environ: Mapping[str, str] | None = None) -> Ins
         damaged = exc.message
     state = StateDir.for_name(name)
     env = sources.env_answers(environ)
-    minimal: dict[str, Any] = {"name": name, "secretsManager": {"type": "VAULT"}}
+    settings: Identity
     try:
         answers = sources.deep_merge(read_saved_file(state, state.settings), env)
         settings = Settings.from_answers(answers)
         if settings.name != name:
             raise ValueError(name)
     except (SavedSettingsUnreadable, KeyError, TypeError, ValueError, AttributeError):
-        answers = sources.deep_merge(minimal, env)
-        settings = Settings.from_answers(answers)
+        answers = sources.deep_merge({"name": name}, env)
+        settings = Identity.named(answers)
     with contextlib.suppress(UsageError):  # a damaged registration record: without it
         settings = with_saved_credentials(settings, state)
     register_state_secrets(state)
-    return Installed(state, answers, settings, damaged)
+    if isinstance(settings, Settings):
+        return Installed(state, answers, settings, damaged)
+    return Identified(state, answers, settings, damaged)
+
+
+@overload
+def require_installed(name: str | None, command: str, hint: str, *,
+                      needs_cluster: bool = False,
+                      damaged_ok: Literal[False] = False) -> Installed: ...
+
+
+@overload
+def require_installed(name: str | None, command: str, hint: str, *,
+                      needs_cluster: bool = False,
+                      damaged_ok: Literal[True]) -> Identified: ...
 
 
 def require_installed(name: str | None, command: str, hint: str, *,
-                      needs_cluster: bool = False, damaged_ok: bool = False) -> Installed:
+                      needs_cluster: bool = False, damaged_ok: bool = False) -> Identified:
     """The data plane ``command`` acts on, or NotInstalled (exit 3) saying ``hint``.
 
     ``damaged_ok``: damaged saved settings or registration record do not stop the command
@@ -297,7 +323,8 @@ def require_installed(name: str | None, command: str, hint: str, *,
     install` finishes it (the one command that moves it forward).
     """
     chosen = choose_name(name, command)
-    load = load_for_removal if damaged_ok else load_installed
+    load: Callable[[str], Identified | None] = (load_for_removal if damaged_ok
+                                                 else load_installed)
     inst = load(chosen) if chosen else None
     if inst is None:
         raise NotInstalled(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from airbox import versions
 from airbox.config import chart
-from airbox.config.settings import Settings
+from airbox.config.settings import Identity
 
 HELM_TIMEOUT = "10m"
 KIND_WAIT = "120s"
@@ -44,13 +44,13 @@ class Kube:
         return argv + list(args)
 
 
-def kube_for(settings: Settings, kind_kubeconfig: Path) -> Kube:
+def kube_for(settings: Identity, kind_kubeconfig: Path) -> Kube:
     if settings.target.is_kind:
         return Kube(str(kind_kubeconfig), "kind-" + settings.cluster_name)
     return Kube(settings.target.kubeconfig, settings.target.kube_context)
 
 
-def deployment_name(settings: Settings) -> str:
+def deployment_name(settings: Identity) -> str:
     """The launcher's Deployment, named as the chart names it (rollout, logs, status)."""
     return chart.fullname(settings.release, settings.values)
 
@@ -62,7 +62,7 @@ def kind_get_clusters() -> list[str]:
     return ["kind", "get", "clusters"]
 
 
-def kind_create(settings: Settings, config: Path, kubeconfig: Path) -> list[str]:
+def kind_create(settings: Identity, config: Path, kubeconfig: Path) -> list[str]:
     return [
         "kind", "create", "cluster",
         "--name", settings.cluster_name,
@@ -72,21 +72,21 @@ def kind_create(settings: Settings, config: Path, kubeconfig: Path) -> list[str]
     ]
 
 
-def kind_export_kubeconfig(settings: Settings, kubeconfig: Path) -> list[str]:
+def kind_export_kubeconfig(settings: Identity, kubeconfig: Path) -> list[str]:
     return ["kind", "export", "kubeconfig", "--name", settings.cluster_name,
             "--kubeconfig", str(kubeconfig)]
 
 
-def kind_load(settings: Settings, images: list[str]) -> list[str]:
+def kind_load(settings: Identity, images: list[str]) -> list[str]:
     return ["kind", "load", "docker-image", "--name", settings.cluster_name, *images]
 
 
-def kind_delete(settings: Settings, kubeconfig: Path) -> list[str]:
+def kind_delete(settings: Identity, kubeconfig: Path) -> list[str]:
     return ["kind", "delete", "cluster", "--name", settings.cluster_name,
             "--kubeconfig", str(kubeconfig)]
 
 
-def kind_export_logs(settings: Settings, directory: Path) -> list[str]:
+def kind_export_logs(settings: Identity, directory: Path) -> list[str]:
     return ["kind", "export", "logs", str(directory), "--name", settings.cluster_name]
 
 
@@ -100,14 +100,14 @@ def kubectl_apply_stdin(kube: Kube, namespace: str | None = None) -> list[str]:
     return kube.kubectl(*args)
 
 
-def kubectl_rollout_status(kube: Kube, settings: Settings, timeout: str = "120s") -> list[str]:
+def kubectl_rollout_status(kube: Kube, settings: Identity, timeout: str = "120s") -> list[str]:
     return kube.kubectl(
         "--namespace", settings.namespace, "rollout", "status",
         f"deployment/{deployment_name(settings)}", f"--timeout={timeout}",
     )
 
 
-def kubectl_launcher_logs(kube: Kube, settings: Settings, since: str = "10m") -> list[str]:
+def kubectl_launcher_logs(kube: Kube, settings: Identity, since: str = "10m") -> list[str]:
     return kube.kubectl(
         "--namespace", settings.namespace, "logs", f"deployment/{deployment_name(settings)}",
         "--container", LAUNCHER_CONTAINER, f"--since={since}", "--tail=500",
@@ -117,21 +117,21 @@ def kubectl_launcher_logs(kube: Kube, settings: Settings, since: str = "10m") ->
 # ----------------------------------------------------------------------------- helm
 
 
-def chart_args(settings: Settings) -> list[str]:
+def chart_args(settings: Identity) -> list[str]:
     """The chart reference: the public repository at a version, or a local/mirrored chart."""
     if settings.chart.source:
         return [settings.chart.source, "--version", settings.chart.version]
     return [versions.CHART_NAME, "--repo", versions.CHART_REPO, "--version", settings.chart.version]
 
 
-def helm_template(kube: Kube, settings: Settings, values: Path) -> list[str]:
+def helm_template(kube: Kube, settings: Identity, values: Path) -> list[str]:
     return [
         "helm", "template", settings.release, *chart_args(settings),
         "--namespace", settings.namespace, "--values", str(values),
     ]
 
 
-def helm_upgrade(kube: Kube, settings: Settings, values: Path) -> list[str]:
+def helm_upgrade(kube: Kube, settings: Identity, values: Path) -> list[str]:
     # No --atomic: its rollback deletes the failed pods before airbox can say why they
     # failed. airbox collects the diagnosis first, then rolls back itself.
     return kube.helm(
@@ -142,22 +142,22 @@ def helm_upgrade(kube: Kube, settings: Settings, values: Path) -> list[str]:
     )
 
 
-def helm_status(kube: Kube, settings: Settings) -> list[str]:
+def helm_status(kube: Kube, settings: Identity) -> list[str]:
     return kube.helm("status", settings.release, "--namespace", settings.namespace,
                      "--output", "json")
 
 
-def helm_history(kube: Kube, settings: Settings) -> list[str]:
+def helm_history(kube: Kube, settings: Identity) -> list[str]:
     return kube.helm("history", settings.release, "--namespace", settings.namespace,
                      "--output", "json")
 
 
-def helm_rollback(kube: Kube, settings: Settings, revision: int) -> list[str]:
+def helm_rollback(kube: Kube, settings: Identity, revision: int) -> list[str]:
     return kube.helm("rollback", settings.release, str(revision),
                      "--namespace", settings.namespace, "--wait", "--timeout", "5m")
 
 
-def helm_uninstall(kube: Kube, settings: Settings) -> list[str]:
+def helm_uninstall(kube: Kube, settings: Identity) -> list[str]:
     return kube.helm("uninstall", settings.release, "--namespace", settings.namespace,
                      "--wait", "--timeout", "5m")
 
@@ -198,7 +198,7 @@ def kubectl_describe_pods(kube: Kube, namespace: str) -> list[str]:
     return kube.kubectl("--namespace", namespace, "describe", "pods")
 
 
-def helm_get_values(kube: Kube, settings: Settings) -> list[str]:
+def helm_get_values(kube: Kube, settings: Identity) -> list[str]:
     return kube.helm("get", "values", settings.release, "--namespace", settings.namespace,
                      "--output", "json")
 

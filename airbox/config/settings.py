@@ -55,8 +55,8 @@ __all__ = [
     "CLUSTER_PREFIX", "DATA_PLANE_CLIENT_ID_KEY", "DATA_PLANE_CLIENT_SECRET_KEY",
     "DEFAULT_NAMESPACE", "INLINE_KEY", "LICENSE_KEY_KEY", "MAX_NAME_LENGTH", "NODE_SUFFIX",
     "SECRETS_MANAGERS", "STORAGES", "_REGION_NAME", "ChartRef", "ClientCredentials",
-    "ControlPlane", "FieldSpec", "Images", "Network", "Registration", "Section", "Settings",
-    "Storage", "Target", "TypeSpec", "_images", "bucket_problem", "default_api_url",
+    "ControlPlane", "FieldSpec", "Identity", "Images", "Network", "Registration", "Section",
+    "Settings", "Storage", "Target", "TypeSpec", "_images", "bucket_problem", "default_api_url",
     "field_problem", "hidden_paths", "inline_service_account", "is_dns_label", "is_uuid",
     "key_file_paths", "load_service_account", "network_from", "network_problems",
     "no_proxy_entries", "normalize_buckets", "proxy_passwords", "secret_paths",
@@ -172,15 +172,21 @@ class Network:
 
 
 @dataclass(frozen=True)
-class Settings:
+class Identity:
+    """Which data plane it is and where it runs, without how it keeps its secrets and
+    data (the secrets manager, the storage).
+
+    All that finding and removing a data plane needs (uninstall, the support bundle), and
+    all its name tells when its saved settings are unreadable (``Identity.named``):
+    ``Settings`` adds the rest, so nothing has to invent a secrets manager to get here.
+    """
+
     name: str
     namespace: str
     control_plane: ControlPlane
     data_plane: ClientCredentials | None
     registration: Registration | None
     license_key: str | None
-    secrets_manager: Section
-    storage: Storage | None
     chart: ChartRef
     values: Mapping[str, Any] = field(default_factory=dict)
     target: Target = field(default_factory=Target)
@@ -206,6 +212,21 @@ class Settings:
     def node_container(self) -> str:
         return self.cluster_name + NODE_SUFFIX
 
+    @classmethod
+    def named(cls, answers: Mapping[str, Any]) -> Identity:
+        """What ``answers`` tell besides the secrets manager and storage: from the name
+        alone (and the environment), a kind cluster ``airbox-<name>`` with the release in
+        the default namespace."""
+        return cls(**_identity(answers))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings(Identity):
+    """A data plane's whole settings: what ``install`` renders and every check reads."""
+
+    secrets_manager: Section
+    storage: Storage | None
+
     @property
     def runs_local_store(self) -> bool:
         """Whether airbox runs the object store itself (MinIO in the kind cluster it made,
@@ -217,29 +238,6 @@ class Settings:
     @classmethod
     def from_answers(cls, answers: Mapping[str, Any]) -> Settings:
         """Build settings from answers that ``validate`` accepted."""
-        cp = _mapping(answers.get("controlPlane"))
-        edition = cp.get("edition") or "cloud"
-        url = (cp.get("url") or CLOUD_URL).rstrip("/")
-        api_url = (cp.get("apiUrl") or default_api_url(edition, url)).rstrip("/")
-
-        dp = _mapping(answers.get("dataPlane"))
-        data_plane = (
-            ClientCredentials(str(dp["clientId"]), str(dp["clientSecret"]))
-            if dp.get("clientId") and dp.get("clientSecret")
-            else None
-        )
-        reg = _mapping(answers.get("registration"))
-        registration = (
-            Registration(
-                str(reg["clientId"]),
-                str(reg["clientSecret"]),
-                reg.get("organizationId") or None,
-                reg.get("region") or None,
-            )
-            if reg.get("clientId") and reg.get("clientSecret")
-            else None
-        )
-
         sm = answers["secretsManager"]
         sm_spec = SECRETS_MANAGERS[sm["type"]]
         secrets_manager = Section(sm_spec, dict(sm.get(sm_spec.section) or {}))
@@ -250,29 +248,52 @@ class Settings:
             st_spec = STORAGES[st["type"]]
             storage = Storage(Section(st_spec, dict(st.get(st_spec.section) or {})),
                               normalize_buckets(st.get("bucket")))
+        return cls(**_identity(answers), secrets_manager=secrets_manager, storage=storage)
 
-        chart = _mapping(answers.get("chart"))
-        cluster = _mapping(answers.get("cluster"))
-        return cls(
-            name=answers["name"],
-            namespace=answers.get("namespace") or DEFAULT_NAMESPACE,
-            control_plane=ControlPlane(edition, url, api_url),
-            data_plane=data_plane,
-            registration=registration,
-            license_key=answers.get("licenseKey") or None,
-            secrets_manager=secrets_manager,
-            storage=storage,
-            chart=ChartRef(str(chart.get("version") or CHART_VERSION), chart.get("source")),
-            values=dict(answers.get("values") or {}),
-            target=Target(cluster.get("kubeContext") or None, cluster.get("kubeconfig") or None),
-            workspaces=tuple(str(w).strip() for w in answers.get("workspaces") or ()
-                             if str(w).strip()),
-            images=_images(_mapping(answers.get("images"))),
-            network=network_from(_mapping(answers.get("network"))),
-            bundle=(str(Path(str(answers["bundle"])).expanduser().absolute())
-                    if answers.get("bundle") else None),
+
+def _identity(answers: Mapping[str, Any]) -> dict[str, Any]:
+    """``Identity``'s fields from answers."""
+    cp = _mapping(answers.get("controlPlane"))
+    edition = cp.get("edition") or "cloud"
+    url = (cp.get("url") or CLOUD_URL).rstrip("/")
+    api_url = (cp.get("apiUrl") or default_api_url(edition, url)).rstrip("/")
+
+    dp = _mapping(answers.get("dataPlane"))
+    data_plane = (
+        ClientCredentials(str(dp["clientId"]), str(dp["clientSecret"]))
+        if dp.get("clientId") and dp.get("clientSecret")
+        else None
+    )
+    reg = _mapping(answers.get("registration"))
+    registration = (
+        Registration(
+            str(reg["clientId"]),
+            str(reg["clientSecret"]),
+            reg.get("organizationId") or None,
+            reg.get("region") or None,
         )
-
+        if reg.get("clientId") and reg.get("clientSecret")
+        else None
+    )
+    chart = _mapping(answers.get("chart"))
+    cluster = _mapping(answers.get("cluster"))
+    return dict(
+        name=answers["name"],
+        namespace=answers.get("namespace") or DEFAULT_NAMESPACE,
+        control_plane=ControlPlane(edition, url, api_url),
+        data_plane=data_plane,
+        registration=registration,
+        license_key=answers.get("licenseKey") or None,
+        chart=ChartRef(str(chart.get("version") or CHART_VERSION), chart.get("source")),
+        values=dict(answers.get("values") or {}),
+        target=Target(cluster.get("kubeContext") or None, cluster.get("kubeconfig") or None),
+        workspaces=tuple(str(w).strip() for w in answers.get("workspaces") or ()
+                         if str(w).strip()),
+        images=_images(_mapping(answers.get("images"))),
+        network=network_from(_mapping(answers.get("network"))),
+        bundle=(str(Path(str(answers["bundle"])).expanduser().absolute())
+                if answers.get("bundle") else None),
+    )
 
 
 def _images(section: Mapping[str, Any]) -> Images | None:

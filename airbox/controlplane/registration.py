@@ -23,10 +23,10 @@ import datetime as dt
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from airbox import runlog
-from airbox.config.settings import ClientCredentials, Settings
+from airbox.config.settings import ClientCredentials, Identity, Settings
 from airbox.controlplane.api import AirbyteApi
 from airbox.controlplane.regions import (
     Say,
@@ -105,7 +105,10 @@ def saved_registration(state: StateDir) -> dict[str, Any] | None:
     return record if _complete(record) else None
 
 
-def with_saved_credentials(settings: Settings, state: StateDir) -> Settings:
+S = TypeVar("S", bound=Identity)
+
+
+def with_saved_credentials(settings: S, state: StateDir) -> S:
     """``settings`` whose data plane credentials come from the saved registration.
 
     For commands other than install (status, uninstall): the settings files hold the
@@ -130,7 +133,7 @@ def _now() -> str:
 
 
 def api_for(
-    settings: Settings, state: StateDir | None = None, *, base_url: str | None = None
+    settings: Identity, state: StateDir | None = None, *, base_url: str | None = None
 ) -> AirbyteApi:
     """A client for the settings' application credentials (token cached in the state)."""
     reg = settings.registration
@@ -382,7 +385,7 @@ def _delete(api: AirbyteApi, dataplane_id: str) -> bool:
 Deregistered = Literal["deleted", "already-gone", "not-registered"]
 
 
-def deregister(settings: Settings, state: StateDir, api: AirbyteApi | None = None) -> Deregistered:
+def deregister(settings: Identity, state: StateDir, api: AirbyteApi | None = None) -> Deregistered:
     """Delete the data plane airbox registered for this state, then forget it.
 
     Idempotent: a data plane already deleted on the control plane counts as done. Data

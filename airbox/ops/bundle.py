@@ -50,9 +50,9 @@ from airbox import __version__
 from airbox.cluster import commands, kube
 from airbox.cluster.runner import Runner
 from airbox.config.yamlfile import YamlProblem, load_yaml
-from airbox.errors import EXIT_OK, UsageError
+from airbox.errors import EXIT_OK, AirboxError, UsageError
 from airbox.fsutil import make_private_dirs, usable_dir
-from airbox.installed import Installed, require_installed, tool_runner, why
+from airbox.installed import Identified, Installed, require_installed, tool_runner, why
 from airbox.ops.status import status_report
 from airbox.redact import MASK, REDACTOR, scrub_mapping
 
@@ -111,7 +111,7 @@ def _json(data: Any) -> str:
 class Collectors:
     """Each method gathers one part of the bundle; it may raise (its error is recorded)."""
 
-    def __init__(self, inst: Installed, runner: Runner) -> None:
+    def __init__(self, inst: Identified, runner: Runner) -> None:
         self.inst = inst
         self.runner = runner
         self.settings = inst.settings
@@ -133,6 +133,11 @@ class Collectors:
         return jobs
 
     def status(self) -> Files:
+        if not isinstance(self.inst, Installed):
+            # Status judges against the secrets manager and storage the settings name;
+            # unreadable settings name neither, and a guess would report false failures.
+            raise AirboxError("not judged: the saved settings are unreadable, so the "
+                              "secrets manager and storage to check against are unknown")
         return [("status.json", _json(status_report(self.inst, self.runner)))]
 
     def helm_values(self) -> Files:
@@ -237,7 +242,7 @@ def _run(collector_id: str, job: Callable[[], Files]) -> Collected:
     return Collected(collector_id, files, seconds=time.monotonic() - started)
 
 
-def collect(inst: Installed, runner: Runner) -> list[Collected]:
+def collect(inst: Identified, runner: Runner) -> list[Collected]:
     jobs = Collectors(inst, runner).all()
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(jobs),
                                                thread_name_prefix="airbox-bundle") as pool:
@@ -283,7 +288,7 @@ def write_archive(path: Path, top: str, files: Files) -> None:
         raise
 
 
-def build(inst: Installed, runner: Runner, path: Path) -> Bundle:
+def build(inst: Identified, runner: Runner, path: Path) -> Bundle:
     collected = collect(inst, runner)
     top = path.name.removesuffix(".tar.gz").removesuffix(".tgz") or "airbox-support"
     files: Files = []

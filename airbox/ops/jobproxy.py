@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airbox.cluster import commands
 from airbox.cluster.commands import Kube
 from airbox.cluster.runner import Runner
-from airbox.config.settings import Settings
+from airbox.config.settings import Identity, Settings
 from airbox.errors import ClusterError, ToolError
 from airbox.redact import REDACTOR
 from airbox.render import jobproxy as render
@@ -46,7 +46,7 @@ def served_api(runner: Runner, kube: Kube) -> str | None:
     return None
 
 
-def live_objects(runner: Runner, kube: Kube, settings: Settings
+def live_objects(runner: Runner, kube: Kube, settings: Identity
                  ) -> dict[str, dict[str, Any] | None] | None:
     """The policy and binding as the cluster has them (None each when absent); None when
     the cluster does not serve the kinds at all."""
@@ -113,7 +113,7 @@ def apply(runner: Runner, kube: Kube, settings: Settings, api_version: str) -> s
     return result.stdout.strip()
 
 
-def remove(runner: Runner, kube: Kube, settings: Settings) -> None:
+def remove(runner: Runner, kube: Kube, settings: Identity) -> None:
     """The binding first: a policy without one acts on nothing."""
     name = render.object_name(settings)
     for resource in (render.BINDING_RESOURCE, render.POLICY_RESOURCE):
@@ -126,7 +126,7 @@ def remove(runner: Runner, kube: Kube, settings: Settings) -> None:
                             output_tail=REDACTOR.mask_all(result.stderr[-2000:]))
 
 
-def manual_removal(kube: Kube, settings: Settings) -> str:
+def manual_removal(kube: Kube, settings: Identity) -> str:
     import shlex
 
     name = render.object_name(settings)

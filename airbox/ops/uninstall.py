@@ -33,7 +33,7 @@ from airbox import runlog
 from airbox.cluster import commands, kube
 from airbox.cluster.runner import Runner
 from airbox.errors import EXIT_FAILURE, EXIT_OK, AirboxError, ToolError, UsageError
-from airbox.installed import Installed, choose_name, load_for_removal, not_found, tool_runner, why
+from airbox.installed import Identified, choose_name, load_for_removal, not_found, tool_runner, why
 from airbox.lock import LOCK_FILE, dataplane_lock
 from airbox.paths import CREDENTIALS_FILE, SETTINGS_FILE, StateDir, airbox_home
 from airbox.redact import REDACTOR
@@ -80,7 +80,7 @@ class Plan:
 class Survey:
     """What of the data plane exists now, each looked at with one read-only command."""
 
-    def __init__(self, inst: Installed, runner: Runner) -> None:
+    def __init__(self, inst: Identified, runner: Runner) -> None:
         self.inst = inst
         self.runner = runner
         self.settings = inst.settings
@@ -189,7 +189,7 @@ def _nothing(*_: object) -> tuple[Exists, str]:
     return False, ""
 
 
-def survey(inst: Installed, runner: Runner, *, deregister: bool, keep_state: bool) -> Plan:
+def survey(inst: Identified, runner: Runner, *, deregister: bool, keep_state: bool) -> Plan:
     import concurrent.futures
 
     from airbox.installed import install_stopped
@@ -297,7 +297,7 @@ def survey(inst: Installed, runner: Runner, *, deregister: bool, keep_state: boo
     return Plan(items, notes)
 
 
-def _made_cluster(inst: Installed) -> bool:
+def _made_cluster(inst: Identified) -> bool:
     """Whether an airbox install of this data plane got as far as creating its cluster."""
     from airbox.ops.pipeline import Progress
 
@@ -306,7 +306,7 @@ def _made_cluster(inst: Installed) -> bool:
             or "cluster" in Progress(inst.state.progress).load()["steps"])
 
 
-def _record(inst: Installed) -> dict[str, object]:
+def _record(inst: Identified) -> dict[str, object]:
     from airbox.controlplane.registration import registration_file
     from airbox.fsutil import read_json
 
@@ -317,7 +317,7 @@ def _record(inst: Installed) -> dict[str, object]:
     return data if isinstance(data, dict) else {}
 
 
-def _kube_flags(inst: Installed) -> dict[str, str]:
+def _kube_flags(inst: Identified) -> dict[str, str]:
     """The --kubeconfig/--context part of the commands shown for removal by hand."""
     import shlex
 
@@ -330,7 +330,7 @@ def _kube_flags(inst: Installed) -> dict[str, str]:
 
 
 class Remover:
-    def __init__(self, inst: Installed, runner: Runner) -> None:
+    def __init__(self, inst: Identified, runner: Runner) -> None:
         self.inst = inst
         self.runner = runner
         self.settings = inst.settings
@@ -378,7 +378,7 @@ class Remover:
                      "not-registered": "was not registered"}[outcome])
 
 
-def _remove_state(inst: Installed) -> None:
+def _remove_state(inst: Identified) -> None:
     root = inst.state.root
     # Only ever a data plane's own directory under $AIRBOX_HOME (the name was checked).
     if root.parent.resolve() != airbox_home().resolve() or root.name != inst.name:
@@ -570,7 +570,7 @@ def _uninstall(chosen: str | None, *, term: Terminal, verbose: bool, deregister:
     return EXIT_OK
 
 
-def _remaining(inst: Installed, runner: Runner, present: list[Item],
+def _remaining(inst: Identified, runner: Runner, present: list[Item],
                failed: dict[str, str]) -> list[Item]:
     """Of the items whose removal failed, those still there (looked at again)."""
     if not failed:

@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 
 from airbox.config.answers import _NoAliases
-from airbox.config.settings import Settings
+from airbox.config.settings import Identity, Settings
 from airbox.render.manifests import MANAGED_BY_LABEL, SECRET_NAME
 from airbox.render.proxy import PROXY_SECRET_KEYS
 
@@ -53,7 +53,7 @@ JOB_POD_LABELS = {"airbyte": "job-pod"}
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
 
-def object_name(settings: Settings) -> str:
+def object_name(settings: Identity) -> str:
     """Both objects are cluster-scoped: named after the namespace and the data plane, so
     two data planes in one cluster never share them."""
     return f"airbox-job-proxy.{settings.namespace}.{settings.name}"
