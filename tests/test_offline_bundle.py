@@ -30,7 +30,7 @@ from airbox.cluster.dockerhost import DockerHost
 from airbox.errors import UsageError
 from airbox.offline import archive
 from airbox.offline import manifest as mf
-from airbox.offline.archive import BundleDamaged
+from airbox.offline.archive import BundleDamaged, unpacking, writing
 from tests.fake_registry import FakeRegistry, fake_registry  # noqa: F401
 from tests.fakes.fixture import FakeK8s, docker_client
 from tests.helpers import airbox_bin, airbox_env
@@ -455,7 +455,7 @@ def test_a_bundle_for_another_platform_places_no_binary(
         tmp_path: Path, made: tuple[Path, mf.Manifest],
         monkeypatch: pytest.MonkeyPatch) -> None:
     bundle, manifest = made
-    monkeypatch.setattr(archive, "host_platform", lambda: "darwin/arm64")
+    monkeypatch.setattr(unpacking, "host_platform", lambda: "darwin/arm64")
     with pytest.raises(UsageError) as info:
         archive.unpack(bundle, into=tmp_path / "into", docker=None)
     assert info.value.message == (f"the bundle {bundle} was made for {manifest.platform}; "
@@ -506,7 +506,7 @@ def test_bundle_create_and_inspect_through_the_commands(
         wanted.append((app_version, list(connectors), cgroup_v1))
         return images.refs
 
-    monkeypatch.setattr(archive, "default_images", test_images)
+    monkeypatch.setattr(writing, "default_images", test_images)
     output = tmp_path / "dp.bundle"
     code = _dispatch(cli, ["bundle", "create", "--output", str(output)])
     shown = capsys.readouterr()
@@ -600,7 +600,7 @@ def test_pull_progress_is_one_line_per_pull_and_interval(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A pull reports every layer's every step; off a terminal each report is a line. With
     an interval longer than the test, each pull shows its first report only."""
-    monkeypatch.setattr(archive, "PROGRESS_EVERY", 10 ** 9)
+    monkeypatch.setattr(writing, "PROGRESS_EVERY", 10 ** 9)
     seen: list[str] = []
     make(tmp_path, docker, images, progress=seen.append)
     for ref in (images.refs[0][1], images.refs[1][1]):
