@@ -16,23 +16,25 @@ from airbox import runlog
 from airbox.cluster import node as nodefs
 from airbox.cluster.node import human_bytes
 from airbox.errors import EXIT_FAILURE, EXIT_OK, ClusterError, UsageError
-from airbox.installed import Installed, locked, require_installed
+from airbox.installed import Installed
+from airbox.ops.session import Session
 
 
 def prune_command(*, name: str | None, out: IO[str] | None = None) -> int:
 
     out = out or sys.stdout
-    hint = "install it first: airbox install"
-    inst = require_installed(name, "prune", hint, needs_cluster=True)
-    settings = inst.settings
-    if not settings.target.is_kind:
+    with Session.acting_on(name, "prune", "install it first: airbox install",
+                           needs_cluster=True, check=_kind_only) as run:
+        return _prune(run.inst, out)
+
+
+def _kind_only(inst: Installed) -> None:
+    target = inst.settings.target
+    if not target.is_kind:
         raise UsageError(
             f"data plane {inst.name} runs in the existing cluster of context "
-            f"{settings.target.kube_context}: its nodes' images are not airbox's to remove",
+            f"{target.kube_context}: its nodes' images are not airbox's to remove",
             hint="use your cluster's own image garbage collection")
-    with locked(inst, "prune", hint) as inst:
-        runlog.start(inst.state.logs, "prune")
-        return _prune(inst, out)
 
 
 def _prune(inst: Installed, out: IO[str]) -> int:

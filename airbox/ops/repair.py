@@ -27,8 +27,9 @@ from airbox.cluster import commands, kube
 from airbox.cluster.runner import Runner
 from airbox.errors import EXIT_FAILURE, EXIT_OK, AirboxError, ClusterError
 from airbox.fsutil import SECRET_FILE
-from airbox.installed import Installed, locked, require_installed, tool_runner
+from airbox.installed import Installed
 from airbox.ops.pipeline import Progress
+from airbox.ops.session import Session
 from airbox.redact import REDACTOR
 from airbox.render import manifests
 from airbox.ui import StepLine, Terminal
@@ -314,14 +315,10 @@ def repair_command(*, name: str | None, verbose: bool = False,
                    out: IO[str] | None = None) -> int:
     """``airbox repair``: 0 when healthy (or only warnings) after, 1 otherwise."""
     out = out or sys.stdout
-    hint = "install it first: airbox install"
-    inst = require_installed(name, "repair", hint, needs_cluster=True)
-    term = Terminal(verbose=verbose)
-    # One command at a time changes a data plane (an install or upgrade may be running).
-    with locked(inst, "repair", hint) as inst:
-        job = Repair(inst, tool_runner(term.debug if verbose else None), term)
-        runlog.start(inst.state.logs, "repair")
-        runlog.logger().info("airbox repair %s", inst.name)
+    with Session.acting_on(name, "repair", "install it first: airbox install",
+                           needs_cluster=True, verbose=verbose) as run:
+        job = Repair(run.inst, run.runner, run.term)
+        runlog.logger().info("airbox repair %s", run.name)
         job.run()
         return _report(job, out)
 
