@@ -20,11 +20,12 @@ import contextlib
 from collections.abc import Callable, Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from airbox import runlog
 from airbox.errors import NotInstalled
 from airbox.installed import (
+    Identified,
     Installed,
     load_for_removal,
     load_installed,
@@ -38,10 +39,15 @@ if TYPE_CHECKING:
     from airbox.ui import Terminal
 
 
-class Session:
+# What the command knows of its data plane: ``Installed`` (whole saved settings), or only
+# ``Identified`` for a command run over damaged state (``damaged_ok``).
+D = TypeVar("D", bound=Identified)
+
+
+class Session(Generic[D]):
     """One run of ``command`` on the installed data plane ``inst``."""
 
-    def __init__(self, inst: Installed, command: str, hint: str, term: Terminal, *,
+    def __init__(self, inst: D, command: str, hint: str, term: Terminal, *,
                  locked: bool) -> None:
         self.inst = inst
         self.command = command
@@ -67,55 +73,47 @@ class Session:
             self.log = runlog.start(self.inst.state.logs, self.command.replace(" ", "-"))
         return self.log
 
+    @overload
     @classmethod
-    @contextlib.contextmanager
-    def acting_on(
-        cls,
-        name: str | None,
-        command: str,
-        hint: str,
-        *,
-        needs_cluster: bool = False,
-        damaged_ok: bool = False,
-        lock: bool = True,
-        log: bool = True,
-        check: Callable[[Installed], None] | None = None,
-        verbose: bool = False,
-        term: Terminal | None = None,
-    ) -> Iterator[Session]:
+    def acting_on(cls, name: str | None, command: str, hint: str, *,
+                  needs_cluster: bool = ..., damaged_ok: Literal[False] = ...,
+                  lock: bool = ..., log: bool = ...,
+                  check: Callable[[Installed], None] | None = ..., verbose: bool = ...,
+                  term: Terminal | None = ...,
+                  ) -> contextlib.AbstractContextManager[Session[Installed]]: ...
+
+    @overload
+    @classmethod
+    def acting_on(cls, name: str | None, command: str, hint: str, *,
+                  needs_cluster: bool = ..., damaged_ok: Literal[True],
+                  lock: bool = ..., log: bool = ...,
+                  check: Callable[[Identified], None] | None = ..., verbose: bool = ...,
+                  term: Terminal | None = ...,
+                  ) -> contextlib.AbstractContextManager[Session[Identified]]: ...
+
+    @classmethod
+    def acting_on(cls, name: str | None, command: str, hint: str, *,
+                  needs_cluster: bool = False, damaged_ok: bool = False, lock: bool = True,
+                  log: bool = True, check: Callable[[Any], None] | None = None,
+                  verbose: bool = False, term: Terminal | None = None,
+                  ) -> contextlib.AbstractContextManager[Session[Any]]:
         """The run of ``command`` (e.g. "repair") on data plane ``name`` (None: the only one).
 
         ``hint``: what to do when it is not installed (NotInstalled, exit 3).
         ``needs_cluster``: an install that stopped before the cluster is not installed.
-        ``damaged_ok``: damaged saved settings do not stop the command (``Installed.damaged``
+        ``damaged_ok``: damaged saved settings do not stop the command (``Identified.damaged``
         says why). ``check``: refusals that depend on the data plane, made before waiting
         for its lock (bad input is never reported as "busy"). ``lock``: take the lock and
         re-read the state after it (False: the command only reads, and never waits).
         ``log``: start the run's log once the lock is held (False: none, or the command
         starts it later with ``start_log``, when its first change comes).
         """
-        inst = require_installed(name, command, hint, needs_cluster=needs_cluster,
-                                 damaged_ok=damaged_ok)
-        if check is not None:
-            check(inst)
-        if term is None:
-            from airbox.ui import Terminal
-
-            term = Terminal(verbose=verbose)
-        with contextlib.ExitStack() as held:
-            if lock:
-                # One command at a time changes a data plane.
-                held.enter_context(dataplane_lock(inst.state, command, create=False))
-                inst = cls._reread(inst, command, hint, damaged_ok=damaged_ok)
-            session = cls(inst, command, hint, term, locked=lock)
-            if log:
-                session.start_log()
-            yield session
-            if session.log is not None:
-                runlog.stop()
+        return _acting_on(name, command, hint, needs_cluster=needs_cluster,
+                          damaged_ok=damaged_ok, lock=lock, log=log, check=check,
+                          verbose=verbose, term=term)
 
     @staticmethod
-    def _reread(inst: Installed, command: str, hint: str, *, damaged_ok: bool) -> Installed:
+    def _reread(inst: Identified, command: str, hint: str, *, damaged_ok: bool) -> Identified:
         """The state as it is now that the lock is held.
 
         A command that waited for the lock may find the data plane changed or gone (an
@@ -123,10 +121,39 @@ class Session:
         on a data plane that no longer exists and re-create the removed state directory (a
         log, a cached token). Gone is NotInstalled (exit 3), with nothing created.
         """
-        fresh = (load_for_removal if damaged_ok else load_installed)(inst.name)
+        load: Callable[[str], Identified | None] = (load_for_removal if damaged_ok
+                                                     else load_installed)
+        fresh = load(inst.name)
         if fresh is None:
             raise NotInstalled(
                 f"no data plane named {inst.name} is installed any more (it was uninstalled "
                 f"while airbox {command} waited for it); nothing was changed",
                 hint=hint)
         return fresh
+
+
+@contextlib.contextmanager
+def _acting_on(name: str | None, command: str, hint: str, *, needs_cluster: bool,
+               damaged_ok: bool, lock: bool, log: bool,
+               check: Callable[[Any], None] | None, verbose: bool,
+               term: Terminal | None) -> Iterator[Session[Any]]:
+    inst: Identified = (
+        require_installed(name, command, hint, needs_cluster=needs_cluster, damaged_ok=True)
+        if damaged_ok else require_installed(name, command, hint, needs_cluster=needs_cluster))
+    if check is not None:
+        check(inst)
+    if term is None:
+        from airbox.ui import Terminal
+
+        term = Terminal(verbose=verbose)
+    with contextlib.ExitStack() as held:
+        if lock:
+            # One command at a time changes a data plane.
+            held.enter_context(dataplane_lock(inst.state, command, create=False))
+            inst = Session._reread(inst, command, hint, damaged_ok=damaged_ok)
+        session = Session(inst, command, hint, term, locked=lock)
+        if log:
+            session.start_log()
+        yield session
+        if session.log is not None:
+            runlog.stop()
