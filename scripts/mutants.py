@@ -443,7 +443,7 @@ MUTANTS: list[Mutant] = [
        "every install from a bundle reads and loads the whole bundle again, even when all "
        "is in place", (OI + "test_install_from_a_bundle_pulls_nothing_and_the_node_gets_"
                        "every_image",)),
-    _m("install", "        tools = Toolchain(allow_download=manifest is None)",
+    _m("install", "        tools = Toolchain(offline=manifest is not None)",
        "        tools = Toolchain()",
        "offline, a missing tool is downloaded (a request to GitHub that hangs or fails) "
        "instead of said missing",

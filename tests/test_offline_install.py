@@ -366,3 +366,15 @@ def _airbox() -> list[str]:
     from tests.helpers import airbox_bin
 
     return [airbox_bin()]
+
+
+def test_offline_an_image_the_node_lacks_is_said_so_not_blamed_on_docker_hub(
+        offline: Offline) -> None:
+    dp = offline.inst
+    bundle = offline.bundle("dp.bundle")
+    dp.fake.set_scenario(launcher="imagepull")
+    result = dp.run("--bundle", str(bundle), answers=offline.answers(), env=offline.env())
+    assert result.returncode == 5, result.stdout + result.stderr
+    err = " ".join(result.stderr.split())
+    assert "an image is not in the kind node and nothing can be pulled offline" in err
+    assert "Docker Hub" not in err

@@ -98,5 +98,26 @@ def test_offline_a_missing_tool_is_said_missing_not_downloaded(offline: Offline)
     err = " ".join(result.stderr.split())
     for tool in ("kind", "kubectl"):
         assert f"the bundle's {tool} is not the {tool} this airbox pins" in err
-    assert "kind is not installed" in err
+    assert "kind is not installed, and the bundle has none this airbox can use" in err
+    assert f"install kind {versions.KIND_VERSION} and set AIRBOX_KIND" in err
     assert offline.refusing.requests == []
+
+
+def test_a_bundle_goes_with_kind_only_and_replaces_chart_and_registry(tmp_path: Path) -> None:
+    """Every conflicting answer at once (exit 2 through validate, as the install runs it)."""
+    from airbox.config.settings import validate
+    from tests import answers_factory as af
+
+    answers = af.answers("vault", "s3-keys", directory=tmp_path)
+    answers["bundle"] = str(tmp_path / "missing.bundle")
+    answers["cluster"] = {"kubeContext": "prod"}
+    answers["chart"] = {"source": str(tmp_path)}
+    answers["images"] = {"registry": "registry.corp.example/mirror"}
+    problems = {(p.field, p.message) for p in validate(answers)}
+    assert {
+        ("bundle", f"{tmp_path / 'missing.bundle'} does not exist"),
+        ("bundle", "works only with the kind cluster airbox creates"),
+        ("chart.source", "cannot be given with a bundle: the bundle carries the chart"),
+        ("images.registry", "cannot be given with a bundle: the bundle carries every image "
+                            "the install needs"),
+    } <= problems

@@ -216,10 +216,14 @@ def _override(tool: str) -> str | None:
 class Toolchain:
     """Resolves each tool once per run (thread-safe: status resolves concurrently)."""
 
-    def __init__(self, *, allow_download: bool = True, fetch: Fetch = _http_fetch) -> None:
+    def __init__(self, *, allow_download: bool = True, fetch: Fetch = _http_fetch,
+                 offline: bool = False) -> None:
         self._paths: dict[str, str] = {}
         self._lock = threading.Lock()
-        self._allow_download = allow_download
+        # Offline (an install from a bundle): nothing is downloaded, and a missing tool's
+        # fix is not "download it".
+        self._allow_download = allow_download and not offline
+        self._offline = offline
         self._fetch = fetch
 
     def __call__(self, tool: str) -> str:
@@ -255,6 +259,13 @@ class Toolchain:
         found = shutil.which(tool)
         if found and _compatible(tool, _version_of(tool, found)):
             return found
+        if self._offline:
+            version = pinned_path(tool).name.rsplit("-", 1)[-1]
+            raise ToolUnavailable(
+                f"{tool} is not installed, and the bundle has none this airbox can use",
+                hint=f"install {tool} {version} and set AIRBOX_{tool.upper()} to its path, or "
+                     "use a bundle this airbox made (`airbox bundle create`: it carries the "
+                     "pinned kind, helm and kubectl)")
         if not self._allow_download:
             raise ToolUnavailable(
                 f"{tool} is not installed",

@@ -1241,7 +1241,11 @@ def _explain_release_failure(ctx: Context, exc: ToolError) -> ClusterError:
             health = kube.pod_health(pod)
             if health.problem:
                 details.append(f"pod {health.name}: {health.problem}")
-                if health.image_problem:
+                if health.image_problem and ctx.bundle is not None:
+                    hint = ("an image is not in the kind node and nothing can be pulled "
+                            "offline: make the bundle with it (the same values: image "
+                            "overrides), `airbox bundle load` it, then re-run")
+                elif health.image_problem:
                     hint = ("the data plane image could not be pulled: check egress to Docker "
                             "Hub (registry-1.docker.io) and its rate limit, then re-run")
                 elif "CreateContainerConfig" in health.problem:
@@ -1507,7 +1511,7 @@ def install_command(
         save(state, answers)
         forget_kept()
         # Offline, nothing is downloaded: the tools come from the bundle (or are there).
-        tools = Toolchain(allow_download=manifest is None)
+        tools = Toolchain(offline=manifest is not None)
         runner = Runner(tools, echo=term.debug if verbose else None)
         hooks = default_hooks()
         if "report" in early:

@@ -467,7 +467,7 @@ def apply_plan(inst: Installed, plan: Plan, term: Terminal) -> None:
     record.update(chartTo=plan.chart_to, kubernetesTo=plan.kubernetes_to or plan.kubernetes_from)
     progress.set("upgrade", record)
     save(inst.state, plan.answers)
-    tools = Toolchain(allow_download=False)
+    tools = Toolchain(allow_download=False, offline=plan.bundle is not None)
     runner = Runner(tools, echo=term.debug if term.verbose else None)
     if plan.recreate:
         with term.step(f"Delete the kind cluster {settings.cluster_name} (Kubernetes "
