@@ -165,3 +165,26 @@ def test_airbox_preflight_with_a_bundle_in_the_answers(tmp_path: Path) -> None:
     assert checks["network.helm-repo"]["outcome"] == "skip"
     assert "bundle" in checks["network.registry"]["finding"]
     assert checks["network.control-plane"]["outcome"] == "pass"
+
+
+def test_with_a_bundle_the_tools_are_checked_in_its_manifest(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No tool on this machine: the bundle's must be there and be the pinned binaries."""
+    from airbox import versions
+    from airbox.cluster import toolchain
+    from airbox.offline import archive
+    from airbox.offline.manifest import Item, Manifest
+
+    kind_sha = versions.download_for("kind", *toolchain.platform_key()).sha256
+    items = (Item("binary", "kind", "bin/kind", kind_sha, 1),
+             Item("binary", "kubectl", "bin/kubectl", "0" * 64, 1))
+    manifest = Manifest(1, "0", "", "linux/amd64", "airbyte-data-plane", "1.8.1", "1.8.1",
+                        versions.KIND_VERSION, "kindest/node:v1.35.0", items)
+    monkeypatch.setattr(archive, "read_manifest", lambda path: manifest)
+    subject = fx.Subject(name="dp", bundle=str(tmp_path / "dp.bundle"))
+    probe = ck.Probe(subject, FakeFacts(tools={}), fx.Endpoints(timeout=3.0), None, {})
+    verdict = ck.check_tools(probe)
+    assert verdict.outcome == "fail"
+    assert verdict.finding == (
+        "helm is not installed and the bundle has none; kubectl is not installed and the "
+        "bundle's kubectl is not the one this airbox pins")

@@ -425,8 +425,14 @@ def check_tools(p: Probe) -> Verdict:
             found.append(where)
             continue
         if p.subject.bundle:
-            # Offline: the bundle's binaries (the install checks them), never a download.
-            found.append(f"{tool} (from the bundle)")
+            # Offline: the bundle's binary, never a download.
+            problem = _bundled_tool(p.subject.bundle, tool)
+            if problem is None:
+                found.append(f"{tool} (from the bundle)")
+            else:
+                problems.append((f"{tool} is not installed and {problem}",
+                                 f"install {tool} and set {var} to its path, or use a bundle "
+                                 "this airbox made (`airbox bundle create`)"))
             continue
         os_name, arch = toolchain.platform_key()
         try:
@@ -449,6 +455,28 @@ def check_tools(p: Probe) -> Verdict:
     if problems:
         return failed("; ".join(m for m, _ in problems), "; ".join(f for _, f in problems))
     return passed(", ".join(found))
+
+
+def _bundled_tool(bundle: str, tool: str) -> str | None:
+    """Why the bundle's ``tool`` cannot serve (None: it can, or the manifest cannot be
+    read here: the install verifies the whole bundle before it changes anything)."""
+    from pathlib import Path
+
+    from airbox.cluster import toolchain
+
+    try:
+        from airbox.offline.archive import read_manifest
+
+        manifest = read_manifest(Path(bundle))
+    except Exception:
+        return None
+    item = next((i for i in manifest.items if i.kind == "binary" and i.name == tool), None)
+    if item is None:
+        return "the bundle has none"
+    pinned = toolchain.pinned_binary_sha256(tool)
+    if pinned is not None and item.sha256 != pinned:
+        return f"the bundle's {tool} is not the one this airbox pins"
+    return None
 
 
 def check_control_plane(p: Probe) -> Verdict:
