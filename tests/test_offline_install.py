@@ -49,6 +49,9 @@ CGROUP_V1 = not Path("/sys/fs/cgroup/cgroup.controllers").exists()
 NODE_IMAGE = mf.local_name(versions.node_image(cgroup_v1=CGROUP_V1))
 OLD_CHART = Path(str(REAL_CHART).replace(versions.CHART_VERSION, "1.8.0"))
 NODE_LOCK = Path("/tmp/airbox-tests-kindest-node.lock")
+# Each test makes a bundle, installs from it (an upgrade test twice), and may wait for
+# another test that holds the node image's name (node_image_lock).
+pytestmark = pytest.mark.timeout(600)
 
 
 @contextlib.contextmanager

@@ -83,6 +83,7 @@ def test_the_tools_mirror_takes_the_pinned_url(home: Path,
                      f"download/{versions.KIND_VERSION}/kind-linux-amd64"]
 
 
+@pytest.mark.timeout(600)  # may wait for another test holding the node image's name
 def test_offline_a_missing_tool_is_said_missing_not_downloaded(offline: Offline) -> None:  # noqa: F811
     """No kind, helm or kubectl on this machine, and the bundle's are not the pinned ones
     (a bundle made with the fakes): the install says so, and asks no download host."""
