@@ -226,7 +226,7 @@ def test_preflight_tools_pass_when_set_and_fail_when_neither_there_nor_downloada
 ) -> None:
     from airbox.cluster import toolchain
     from airbox.ops.preflight import checks as ck
-    from airbox.ops.preflight.facts import HttpAnswer
+    from airbox.ops.preflight.http_probes import HttpAnswer
 
     tool = tmp_path / "tool"
     tool.write_text("#!/bin/sh\n")

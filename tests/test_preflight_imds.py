@@ -15,7 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from airbox.ops.preflight.checks import run_checks
-from airbox.ops.preflight.facts import Subject, sigv4_headers
+from airbox.ops.preflight.facts import Subject
+from airbox.ops.preflight.imds import sigv4_headers
 from tests import answers_factory as af
 
 TOKEN = "imds-token-0123456789"

@@ -41,26 +41,24 @@ from airbox import versions
 from airbox.errors import DockerError
 from airbox.fsutil import read_json
 from airbox.ops.preflight.facts import (
-    IMDS_WITHIN,
-    POD_HOPS,
     DockerFacts,
     Endpoints,
     HostFacts,
-    HttpAnswer,
-    ImdsFacts,
-    RegistryLogin,
     Subject,
     SystemFacts,
     bounded,
     daemon_is_local,
     docker_problem,
-    imds_facts,
     kubeconfig_files,
+)
+from airbox.ops.preflight.http_probes import (
+    HttpAnswer,
+    RegistryLogin,
     login_registry,
-    looks_like_ec2,
     probe_http,
     proxied,
 )
+from airbox.ops.preflight.imds import IMDS_WITHIN, POD_HOPS, ImdsFacts, imds_facts, looks_like_ec2
 from airbox.ops.preflight.report import (
     DNS_FIX,
     Report,
