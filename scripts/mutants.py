@@ -209,6 +209,16 @@ MUTANTS: list[Mutant] = [
     _m("settings", '        _optional("network", network_problems),\n', "",
        "a malformed proxy (no scheme, a bad port, a short password) is accepted", (PX,),
        where="validate.py"),
+    _m("settings", "        return self.storage is None and self.target.is_kind",
+       "        return self.storage is None",
+       "an existing cluster without storage gets Helm values pointing at a MinIO nothing "
+       "deploys", ("tests/test_answers_model.py",)),
+    _m("settings", 'doc = fspec.doc or found.get("description") or (SECRET_DOC if fspec.secret '
+                   'else "")',
+       'doc = fspec.doc or found.get("description")',
+       "the schema editors use stops marking secret fields (keep them out with ${VAR}), and "
+       "nothing notices the committed file drifting from the tables",
+       ("tests/test_answers_schema.py",), where="specs.py"),
     # --------------------------------------------------------------- manifests
     _m("manifests", '"clientSecretSecretKey": DATA_PLANE_CLIENT_SECRET_KEY,',
        '"clientSecretSecretKey": DATA_PLANE_CLIENT_ID_KEY,',
