@@ -80,7 +80,7 @@ def main() -> int:
             if not _knows_storage(code) and not any(map(_is_storage_part, given)):
                 return
             where = Path(path).relative_to(ROOT).with_suffix("").as_posix()
-            name = f"{where}:{code.co_qualname}"
+            name = f"{where}:{getattr(code, 'co_qualname', code.co_name)}"
             if name not in hops:
                 hops.append(name)
 
