@@ -62,7 +62,7 @@ def test_healthy_then_each_failure_names_its_root_cause(installer: Installer) ->
     states = {c["id"]: c["state"] for c in report["checks"]}
     assert states == {"docker": "ok", "node-container": "ok", "kubernetes": "ok",
                       "release": "ok", "pods": "ok", "storage": "skip", "events": "ok",
-                      "credentials": "ok", "job-credentials": "ok",
+                      "credentials": "ok", "job-credentials": "ok", "job-proxy": "skip",
                       "registration": "skip", "heartbeat": "skip", "restart-policy": "ok",
                       # The default fake node has no kubeadm/crictl (see test_year.py).
                       "certificates": "skip", "disk": "skip", "images": "skip",

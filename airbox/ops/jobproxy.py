@@ -135,34 +135,32 @@ def manual_removal(kube: Kube, settings: Identity) -> str:
             f"{base} delete {render.POLICY_RESOURCE} {name}")
 
 
-def status_checks(settings: Settings, runner: Runner, kube: Kube,
-                  blocked: str | None) -> list[Check]:
-    """``airbox status``: with a proxy, do job pods get it (the policy and its binding
-    exist, as airbox renders them)? Nothing without a proxy."""
+def judge(settings: Settings, live: dict[str, dict[str, Any] | None] | None,
+          error: BaseException | None) -> Check:
+    """``airbox status``'s ``job-proxy``: with a proxy, do job pods get it (the API served,
+    the policy and its binding there, as airbox renders them)? ``live``: what
+    ``live_objects`` found, or ``error`` why it could not look."""
     from airbox.ops.status import Check
 
     if not render.wanted(settings):
-        return []
-    if blocked:
-        return [Check("job-proxy", "skip", f"not checked: {blocked}")]
+        return Check("job-proxy", "skip", "no proxy: job pods reach the network directly")
+    if error is not None:
+        reason = error.message if isinstance(error, ToolError) else str(error)
+        return Check("job-proxy", "skip", f"could not read the proxy policy: {reason}")
     name = render.object_name(settings)
     fix = f"airbox install --name {settings.name}  (applies them again)"
-    try:
-        live = live_objects(runner, kube, settings)
-    except ToolError as exc:
-        return [Check("job-proxy", "skip", f"could not read the proxy policy: {exc.message}")]
     if live is None:
-        error = missing_api(settings)
-        return [Check("job-proxy", "fail", "job pods get no proxy: " + error.message,
-                      list(error.details), next=error.hint)]
+        missing = missing_api(settings)
+        return Check("job-proxy", "fail", "job pods get no proxy: " + missing.message,
+                     list(missing.details), next=missing.hint)
     absent = [f"{kind} {name} is missing" for kind, obj in
               (("MutatingAdmissionPolicy", live["policy"]),
                ("MutatingAdmissionPolicyBinding", live["binding"])) if obj is None]
     if absent:
-        return [Check("job-proxy", "fail", "job pods get no proxy: syncs cannot reach the "
-                      "control plane or their sources through it", absent, next=fix)]
+        return Check("job-proxy", "fail", "job pods get no proxy: syncs cannot reach the "
+                     "control plane or their sources through it", absent, next=fix)
     if not as_rendered(live, settings):
-        return [Check("job-proxy", "warn", f"the proxy policy {name} differs from what "
-                      "airbox renders: job pods may not get the proxy", next=fix)]
+        return Check("job-proxy", "warn", f"the proxy policy {name} differs from what "
+                     "airbox renders: job pods may not get the proxy", next=fix)
     names = ", ".join(env for env, _ in render.env_entries())
-    return [Check("job-proxy", "ok", f"job pods get {names} from the Secret (policy {name})")]
+    return Check("job-proxy", "ok", f"job pods get {names} from the Secret (policy {name})")

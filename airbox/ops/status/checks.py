@@ -10,7 +10,9 @@ Check ids: ``docker``, ``node-container``, ``kubernetes``, ``release``, ``pods``
 its host data directory there; ``skip`` for a store you configured), ``events``,
 ``credentials``, ``job-credentials`` (the launcher's settings hand every credential the
 secrets manager needs to its job pods, each from a key of airbox's Secret; ``fail``
-otherwise: syncs with secrets could not read them), ``registration``, ``heartbeat``,
+otherwise: syncs with secrets could not read them), ``job-proxy`` (with a proxy: the
+MutatingAdmissionPolicy that gives it to job pods is served, there and as airbox renders
+it; ``skip`` without a proxy), ``registration``, ``heartbeat``,
 then the ones that look ahead (``ahead.py``): ``restart-policy`` (the node comes back
 after a reboot), ``certificates`` (kubeadm's, read in the node: warn under 30 days, fail
 once expired), ``disk`` (the node's image store and the host's Docker data root: warn
@@ -46,6 +48,7 @@ CHECKS: tuple[tuple[str, Callable[[Facts], Check], Needs], ...] = (
     ("events", now.events, "cluster"),
     ("credentials", now.credentials, "cluster"),
     ("job-credentials", now.job_credentials, "cluster"),
+    ("job-proxy", now.job_proxy, "cluster"),
     ("registration", remote.registration, None),
     ("heartbeat", remote.heartbeat, None),
     # Looking ahead: what will break in the coming weeks, not what is broken now.

@@ -33,9 +33,6 @@ def assess(inst: Installed, runner: Runner, *, probes: Probes | None = None) -> 
     checked_at = time.time()
     facts = Facts(inst, probes or run_probes(inst, runner), checked_at)
     found, seen = checks.run_checks(facts)
-    from airbox.ops.jobproxy import status_checks
-
-    found += status_checks(inst.settings, runner, inst.kube, seen.blocked)
     word, reason, fix = verdict(found, inst.name)
     return Report(
         version=STATUS_VERSION, name=inst.name, verdict=word,

@@ -397,6 +397,14 @@ def credentials(facts: Facts) -> Check:
                                       f"(last {LOG_WINDOW})")
 
 
+def job_proxy(facts: Facts) -> Check:
+    """With a proxy: the policy that gives it to job pods is there, as airbox renders it."""
+    from airbox.ops.jobproxy import judge
+
+    outcome = facts.probes.job_proxy
+    return judge(facts.inst.settings, outcome.value, outcome.error)
+
+
 def job_credentials(facts: Facts) -> Check:
     """Statically, what verify checks in a job pod: the launcher hands every credential
     the secrets manager needs to its job pods' init container, from airbox's Secret."""

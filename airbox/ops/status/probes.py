@@ -59,6 +59,8 @@ class Probes:
     routing: Outcome = field(default_factory=Outcome)
     storage: Outcome = field(default_factory=Outcome)
     launcher: Outcome = field(default_factory=Outcome)
+    # With a proxy: airbox's policy and binding as the cluster has them (ops/jobproxy.py).
+    job_proxy: Outcome = field(default_factory=Outcome)
 
 
 # ---------------------------------------------------------------------------- probes
@@ -302,6 +304,10 @@ def run_probes(inst: Installed, runner: Runner) -> Probes:
     }
     if inst.settings.runs_local_store:
         jobs["storage"] = lambda: _probe_storage(inst, runner)
+    if inst.settings.network is not None:
+        from airbox.ops.jobproxy import live_objects
+
+        jobs["job_proxy"] = lambda: live_objects(runner, inst.kube, inst.settings)
     if inst.settings.target.is_kind:
         jobs["docker"] = lambda: _probe_docker(inst)
         jobs["certificates"] = lambda: _probe_certificates(inst)
@@ -317,7 +323,8 @@ def run_probes(inst: Installed, runner: Runner) -> Probes:
                   certificates=results.get("certificates", Outcome()),
                   disk=results.get("disk", Outcome()), images=results.get("images", Outcome()),
                   routing=results["routing"], storage=results.get("storage", Outcome()),
-                  launcher=results["launcher"])
+                  launcher=results["launcher"],
+                  job_proxy=results.get("job_proxy", Outcome()))
 
 
 @dataclass(frozen=True)
