@@ -179,3 +179,9 @@ class DockerError(AirboxError):
 
 class Interrupted(AirboxError):
     exit_code = EXIT_INTERRUPTED
+
+
+class ToolUnavailable(AirboxError):
+    """A tool (kind, helm, kubectl) could not be found or downloaded."""
+
+    exit_code = 3

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from airbox import runlog
-from airbox.errors import ToolError
+from airbox.errors import ToolError, ToolUnavailable
 from airbox.redact import REDACTOR
 
 LineHandler = Callable[[str], None]
@@ -108,8 +108,6 @@ class Runner:
 
     def available(self, tool: str) -> bool:
         """Whether ``tool`` can be run without downloading it (day-2 runners never do)."""
-        from airbox.cluster.toolchain import ToolUnavailable
-
         try:
             self._resolve(tool)
         except ToolUnavailable:

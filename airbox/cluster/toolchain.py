@@ -26,18 +26,13 @@ from pathlib import Path
 
 from airbox import versions
 from airbox.cluster.runner import child_environment
-from airbox.errors import AirboxError, UsageError
+from airbox.errors import ToolUnavailable as ToolUnavailable  # re-exported
+from airbox.errors import UsageError
 from airbox.fsutil import ensure_private_dir
 from airbox.paths import bin_dir
 
 TOOLS = ("kind", "helm", "kubectl")
 _VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
-
-
-class ToolUnavailable(AirboxError):
-    """A tool could not be found or downloaded."""
-
-    exit_code = 3
 
 
 def platform_key() -> tuple[str, str]:

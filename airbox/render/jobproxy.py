@@ -33,7 +33,7 @@ import yaml
 
 from airbox.config.answers import _NoAliases
 from airbox.config.settings import Identity, Settings
-from airbox.render.manifests import MANAGED_BY_LABEL, SECRET_NAME
+from airbox.render.names import MANAGED_BY_LABEL, SECRET_NAME
 from airbox.render.proxy import PROXY_SECRET_KEYS
 
 GROUP = "admissionregistration.k8s.io"

@@ -30,8 +30,10 @@ from airbox.config.settings import (
 )
 from airbox.render import proxy, secretrefs
 
-SECRET_NAME = "airbyte-config-secrets"
-MANAGED_BY_LABEL = {"app.kubernetes.io/managed-by": "airbox"}
+# Re-exported: callers name them as manifests' (the names module breaks a circle).
+from airbox.render.names import LOCAL_STORE as LOCAL_STORE
+from airbox.render.names import MANAGED_BY_LABEL as MANAGED_BY_LABEL
+from airbox.render.names import SECRET_NAME as SECRET_NAME
 
 # GCS: the chart sets GOOGLE_APPLICATION_CREDENTIALS to this file (storage.gcs.
 # credentialsJsonPath's default) in the launcher, and the launcher mounts the Secret
@@ -48,7 +50,6 @@ AZURE_TAGS_ENV = "AB_AZURE_KEY_VAULT_TAGS"
 # The local object store (MinIO) airbox runs in the kind cluster when no storage is
 # configured. The launcher and its job pods only write there (job logs, state); on
 # airbyte-platform 1.8 the workload output reaches the control plane through its API.
-LOCAL_STORE = "airbox-minio"
 LOCAL_STORE_PORT = 9000
 LOCAL_STORE_BUCKET = "airbyte-storage"
 LOCAL_STORE_JOB = "airbox-minio-buckets"

@@ -48,7 +48,7 @@ def must_stay_inside(settings: Settings) -> list[str]:
 
 
 def inside(namespace: str, node: str | None) -> list[str]:
-    from airbox.render.manifests import LOCAL_STORE
+    from airbox.render.names import LOCAL_STORE
 
     return [
         "localhost", "127.0.0.1", "::1",
