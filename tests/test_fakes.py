@@ -140,7 +140,8 @@ def test_wrappers_and_env(fake_k8s: FakeK8s) -> None:
     for tool in ("kind", "helm", "kubectl"):
         path = Path(env[f"AIRBOX_{tool.upper()}"])
         assert os.access(path, os.X_OK)
-        assert path.read_text().startswith(f"#!{sys.executable}\n")
+        # This interpreter, without site (the wrapper adds the package directories).
+        assert path.read_text().startswith(f"#!{sys.executable} -S\n")
         assert os.environ[f"AIRBOX_{tool.upper()}"] == str(path)
     assert env["FAKE_K8S_STATE"] == os.environ["FAKE_K8S_STATE"]
 

@@ -32,19 +32,14 @@ import copy
 import datetime as dt
 import fcntl
 import hashlib
-import io
 import json
 import os
-import random
 import re
 import signal
 import stat
 import sys
-import tarfile
 import tempfile
 import time
-import traceback
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +53,9 @@ if TYPE_CHECKING or __package__:  # imported by the fixture as tests.fakes.fakek
 else:  # run through a wrapper script with tests/fakes on sys.path
     import admission_model
     import chart_model
+
+# A fake call is a process of its own, mostly a short one: what only some commands need
+# (tarfile, uuid, random, traceback, the Docker client) is imported where they use it.
 
 Obj = dict[str, Any]
 
@@ -233,6 +231,8 @@ def pod_hash(*parts: object) -> str:
 
 
 def random_suffix(n: int = 5) -> str:
+    import random
+
     return "".join(random.choice(POD_SUFFIX_CHARS) for _ in range(n))
 
 
@@ -703,12 +703,15 @@ def docker_in_play(ctx: Ctx) -> bool:
 
 def docker_nodes(ctx: Ctx) -> list[Any]:
     """This state directory's kind node containers (all states)."""
-    client = docker_client()
-    return list(
-        client.containers.list(
-            all=True, filters={"label": [LABEL_CLUSTER, f"{LABEL_STATE}={state_label(ctx)}"]}
-        )
-    )
+    labels = [LABEL_CLUSTER, f"{LABEL_STATE}={state_label(ctx)}"]
+    if TYPE_CHECKING or __package__:
+        from . import dockerapi
+    else:
+        import dockerapi
+    sock = dockerapi.unix_socket()
+    if sock is not None:  # almost every call lists them: without the SDK's import
+        return list(dockerapi.list_containers(sock, labels))
+    return list(docker_client().containers.list(all=True, filters={"label": labels}))
 
 
 def sync_docker(ctx: Ctx, strict: bool) -> list[Any]:
@@ -890,6 +893,8 @@ def put(rec: Obj, obj: Obj) -> Obj:
     ns = meta.get("namespace", "") if res_for_kind(obj["kind"]).namespaced else ""
     key = okey(obj["kind"], ns, meta["name"])
     old = rec["objects"].get(key)
+    if not old:
+        import uuid
     meta["uid"] = old["metadata"]["uid"] if old else str(uuid.uuid4())
     meta["creationTimestamp"] = old["metadata"]["creationTimestamp"] if old else iso(now())
     meta["resourceVersion"] = next_rv(rec)
@@ -1058,6 +1063,8 @@ def new_cluster(
 
 
 def free_port(ctx: Ctx) -> int:
+    import random
+
     used = {c.get("port") for c in ctx.clusters().values()}
     while True:
         port = random.randint(32768, 60999)
@@ -3784,6 +3791,8 @@ def user_values(ctx: Ctx, opts: Obj) -> Obj:
 
 def read_chart_yaml(path: Path) -> tuple[Obj, Obj]:
     """Chart.yaml and values.yaml of a chart directory or .tgz archive."""
+    import tarfile
+
     if path.is_dir():
         chart_file = path / "Chart.yaml"
         if not chart_file.exists():
@@ -4400,6 +4409,9 @@ def helm_pull(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     (fileutil.AtomicWriteFile: a temporary file in the destination, renamed), silently.
     The archive is a minimal chart (Chart.yaml and values.yaml): the fake renders from
     chart_model, not from the archive."""
+    import io
+    import tarfile
+
     helm_args(ctx, args, 1, "helm pull [chart URL | repo/chartname] [...] [flags]",
               at_least=True)
     if opts.get("untar") or opts.get("prov"):
@@ -5042,6 +5054,8 @@ def run_tool(ctx: Ctx) -> int:
     except (Partial, KeyboardInterrupt):
         raise
     except Exception:
+        import traceback
+
         traceback.print_exc()
         sys.stderr.write(f"fakek8s: internal error in fake {ctx.tool} (a bug in tests/fakes)\n")
         return INTERNAL_ERROR
