@@ -32,6 +32,7 @@ from airbox.ui import StepLine, Terminal
 from tests.answers_factory import SECRETS, answers
 from tests.fake_registry import FakeRegistry, fake_registry  # noqa: F401
 from tests.fakes.fixture import FakeK8s
+from tests.recording_runner import RecordingRunner
 
 
 class _RunningNode:
@@ -49,16 +50,26 @@ class _RunningNode:
         self.started.append(name)
 
 
-@pytest.fixture
-def ctx(fake_k8s: FakeK8s, tmp_path: Path) -> Iterator[Context]:
+def _context(tmp_path: Path, runner: Runner) -> Context:
     name = "s" + uuid.uuid4().hex[:8]
     a = answers("vault", directory=tmp_path, name=name)
     settings = Settings.from_answers(a)
     state = StateDir(tmp_path / "home" / name)
     ensure_private_dir(state.root)
     term = Terminal(out=io.StringIO(), err=io.StringIO(), interactive=False)
-    yield Context(settings, a, state, Generated(state.root), term, Options(),
-                  runner=Runner(Toolchain(allow_download=False)))
+    return Context(settings, a, state, Generated(state.root), term, Options(), runner=runner)
+
+
+@pytest.fixture
+def ctx(fake_k8s: FakeK8s, tmp_path: Path) -> Iterator[Context]:
+    yield _context(tmp_path, Runner(Toolchain(allow_download=False)))
+
+
+@pytest.fixture
+def recorded(tmp_path: Path) -> tuple[Context, RecordingRunner]:
+    """A Context whose commands are recorded and answered by the test: no tool runs."""
+    runner = RecordingRunner()
+    return _context(tmp_path, runner), runner
 
 
 def _line(ctx: Context) -> StepLine:
@@ -201,21 +212,30 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
     return c
 
 
+def _readyz(ctx: Context) -> list[str]:
+    return ["kubectl", "--kubeconfig", str(ctx.state.kubeconfig),
+            "--context", f"kind-{ctx.settings.cluster_name}", "get", "--raw", "/readyz"]
+
+
+# The API wait's own logic (what it runs, its backoff, when it gives up, what it says)
+# with recorded commands; kubectl's own refusal and a restarting API server's are below,
+# against the fake.
 def test_the_api_wait_polls_with_backoff_until_the_api_answers(
-        ctx: Context, fake_k8s: FakeK8s, clock: _Clock) -> None:
-    _create(ctx)
-    fake_k8s.add_fault("kubectl", ["get", "--raw", "/readyz"], "fail", times=3,
-                       stderr="The connection to the server 127.0.0.1:6443 was refused")
+        recorded: tuple[Context, RecordingRunner], clock: _Clock) -> None:
+    ctx, runner = recorded
+    runner.answer("/readyz", returncode=1, times=3,
+                  stderr="The connection to the server 127.0.0.1:6443 was refused")
+    runner.answer("/readyz", stdout="ok")
     install.wait_for_api(ctx, _line(ctx))
-    assert len(_calls(fake_k8s, "kubectl", "--raw", "/readyz")) == 4
+    assert runner.argvs() == [_readyz(ctx)] * 4
     assert clock.sleeps == [0.2, 0.4, 0.8]
 
 
 def test_the_api_wait_gives_up_with_the_reason(
-        ctx: Context, fake_k8s: FakeK8s, clock: _Clock) -> None:
-    _create(ctx)
-    fake_k8s.add_fault("kubectl", ["get", "--raw", "/readyz"], "fail",
-                       stderr="The connection to the server 127.0.0.1:6443 was refused")
+        recorded: tuple[Context, RecordingRunner], clock: _Clock) -> None:
+    ctx, runner = recorded
+    runner.answer("/readyz", returncode=1,
+                  stderr="The connection to the server 127.0.0.1:6443 was refused")
     with pytest.raises(ClusterError) as caught:
         install.wait_for_api(ctx, _line(ctx), timeout=20)
     err = caught.value
@@ -225,6 +245,7 @@ def test_the_api_wait_gives_up_with_the_reason(
     assert f"docker logs {ctx.settings.node_container}" in (err.hint or "")
     # Backoff doubles up to 5 s; it stops once the deadline has passed.
     assert clock.sleeps == [0.2, 0.4, 0.8, 1.6, 3.2, 5, 5, 5]
+    assert runner.argvs() == [_readyz(ctx)] * 9
 
 
 def test_the_api_wait_polls_until_the_restarted_api_server_answers(

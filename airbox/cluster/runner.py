@@ -145,8 +145,23 @@ class Runner:
         log = runlog.logger()
         log.info("$ %s%s", shown, f"  (stdin: {len(stdin)} bytes)" if stdin else "")
         started = time.monotonic()
-        proc = subprocess.Popen(
-            [executable, *argv[1:]],
+        proc = self._spawn([executable, *argv[1:]], stdin)
+        with _live_lock:
+            _live.add(proc)
+        try:
+            return self._finish(proc, argv, shown, stdin=stdin, timeout=timeout,
+                                check=check, on_line=on_line, on_stderr=on_stderr,
+                                keep_output=keep_output, secret_output=secret_output,
+                                error=error, hint=hint, started=started)
+        finally:
+            with _live_lock:
+                _live.discard(proc)
+
+    def _spawn(self, argv: list[str], stdin: str | None) -> subprocess.Popen[str]:
+        """Start the tool (the one place a process starts: tests replace it to record
+        the commands a step runs, tests/recording_runner.py)."""
+        return subprocess.Popen(
+            argv,
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -158,16 +173,6 @@ class Runner:
             # ending the group ends whatever the tool started too.
             start_new_session=True,
         )
-        with _live_lock:
-            _live.add(proc)
-        try:
-            return self._finish(proc, argv, shown, stdin=stdin, timeout=timeout,
-                                check=check, on_line=on_line, on_stderr=on_stderr,
-                                keep_output=keep_output, secret_output=secret_output,
-                                error=error, hint=hint, started=started)
-        finally:
-            with _live_lock:
-                _live.discard(proc)
 
     def _finish(
         self,
