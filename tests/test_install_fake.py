@@ -179,7 +179,8 @@ def test_crashing_launcher_fails_with_diagnostics(installer: Installer) -> None:
 def test_failed_upgrade_is_rolled_back_after_the_diagnosis(installer: Installer) -> None:
     inst = installer
     answers = inst.write()
-    assert inst.run(answers=answers).returncode == 0
+    first = inst.run(answers=answers)
+    assert first.returncode == 0, first.stdout + first.stderr
     inst.fake.set_scenario(launcher="crashloop")
     result = inst.run(answers=answers)
     assert result.returncode == 5
