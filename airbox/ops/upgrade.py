@@ -31,7 +31,8 @@ from airbox.config.answers import dump_yaml
 from airbox.config.settings import Settings
 from airbox.errors import EXIT_OK, ClusterError, UsageError
 from airbox.fsutil import PUBLIC_FILE, atomic_write
-from airbox.installed import Installed, locked, require_installed, tool_runner
+from airbox.installed import Installed
+from airbox.ops.session import Session
 from airbox.redact import REDACTOR
 from airbox.render import manifests
 from airbox.ui import Terminal
@@ -381,21 +382,22 @@ def upgrade_command(*, name: str | None, chart_version: str | None, chart: str |
                     dry_run: bool, verbose: bool = False, out: IO[str] | None = None,
                     bundle: Path | None = None) -> int:
     out = out or sys.stdout
-    hint = "install it first: airbox install"
-    inst = require_installed(name, "upgrade", hint, needs_cluster=True)
-    if chart_version is not None and not chart_version.strip():
-        raise UsageError("--chart-version is empty", hint="for example: --chart-version 1.8.1")
-    term = Terminal(verbose=verbose)
-    if dry_run:  # reads only: no lock, no run log
-        return _upgrade(inst, chart_version, chart, dry_run, term, out, bundle)
-    with locked(inst, "upgrade", hint) as inst:
-        runlog.start(inst.state.logs, "upgrade")
-        return _upgrade(inst, chart_version, chart, dry_run, term, out, bundle)
+
+    def given(_: Installed) -> None:
+        if chart_version is not None and not chart_version.strip():
+            raise UsageError("--chart-version is empty",
+                             hint="for example: --chart-version 1.8.1")
+
+    # A dry run reads only: no lock, no run log.
+    with Session.acting_on(name, "upgrade", "install it first: airbox install",
+                           needs_cluster=True, check=given, lock=not dry_run,
+                           log=not dry_run, verbose=verbose) as run:
+        return _upgrade(run.inst, run.runner, chart_version, chart, dry_run, run.term, out,
+                        bundle)
 
 
-def _upgrade(inst: Installed, chart_version: str | None, chart: str | None, dry_run: bool,
-             term: Terminal, out: IO[str], bundle: Path | None = None) -> int:
-    runner = tool_runner(term.debug if term.verbose else None)
+def _upgrade(inst: Installed, runner: Runner, chart_version: str | None, chart: str | None,
+             dry_run: bool, term: Terminal, out: IO[str], bundle: Path | None = None) -> int:
     plan = make_plan(inst, runner, chart_version, chart, bundle)
     runlog.logger().info("upgrade plan\n%s", "\n".join(plan.diff))
     if plan.nothing:
