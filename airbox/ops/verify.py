@@ -20,8 +20,9 @@ from typing import IO, TYPE_CHECKING
 
 from airbox import runlog
 from airbox.errors import AirboxError, MissingInput, UsageError
-from airbox.installed import Installed, locked, require_installed, tool_runner
+from airbox.installed import Installed
 from airbox.ops.routing import find_region, manual_steps, region_from_record
+from airbox.ops.session import Session
 from airbox.ops.verify_sync import Outcome, Verifier
 from airbox.shown import shown
 
@@ -60,16 +61,6 @@ def verify_command(
     seconds = parse_timeout(timeout)
     term = term or Terminal(verbose=verbose)
     out = out or sys.stdout
-    hint = "install one first: airbox install"
-    inst = require_installed(name, "verify", hint, needs_cluster=True)
-    if inst.settings.registration is None:
-        region = region_from_record(inst.state)
-        raise MissingInput(
-            "airbox verify needs the Airbyte application's credentials (to create and run "
-            "a connection)",
-            hint="set AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET (an Airbyte application's "
-                 "credentials) and run airbox verify again; meanwhile, to send workspaces "
-                 "here by hand: " + manual_steps(region.name if region else None))
     say = term.info if not as_json else runlog.logger().info
 
     def tell(text: str) -> None:
@@ -80,13 +71,14 @@ def verify_command(
     # Creates and deletes connectors on the control plane: never beside an uninstall or a
     # second verify of the same data plane (leftover clean-up would race).
     with ExitStack() as held:
-        inst = held.enter_context(locked(inst, "verify", hint))
-        runlog.start(inst.state.logs, "verify")
+        run = held.enter_context(Session.acting_on(
+            name, "verify", "install one first: airbox install", needs_cluster=True,
+            check=_has_credentials, term=term))
+        inst = run.inst
         record = saved_registration(inst.state) or {}
         api = held.enter_context(api_for(inst.settings, inst.state,
                                          base_url=record.get("apiUrl") or None))
-        runner = tool_runner(term.debug if verbose else None)
-        verifier = Verifier(inst, api, runner, say=say, tell=tell,
+        verifier = Verifier(inst, api, run.runner, say=say, tell=tell,
                             term=None if as_json else term, timeout=seconds, sleep=sleep,
                             keep=keep)
         outcome = verifier.outcome
@@ -121,6 +113,18 @@ def verify_command(
         verifier.finish(keep=keep, interrupted=False)
     outcome.seconds = time.monotonic() - started
     return _report(outcome, inst, term, out, as_json=as_json, keep=keep)
+
+
+def _has_credentials(inst: Installed) -> None:
+    """Verify creates a connection: it needs the application's credentials."""
+    if inst.settings.registration is None:
+        region = region_from_record(inst.state)
+        raise MissingInput(
+            "airbox verify needs the Airbyte application's credentials (to create and run "
+            "a connection)",
+            hint="set AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET (an Airbyte application's "
+                 "credentials) and run airbox verify again; meanwhile, to send workspaces "
+                 "here by hand: " + manual_steps(region.name if region else None))
 
 
 def _report(outcome: Outcome, inst: Installed, term: Terminal, out: IO[str], *,
