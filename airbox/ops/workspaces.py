@@ -10,7 +10,6 @@ workspace is routed to the region is ``routing``'s.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -177,26 +176,21 @@ def workspaces_command(
     prompter: Prompter | None = None,
 ) -> int:
     """``airbox workspaces``: which workspaces use this region; route or unroute some."""
-    from airbox.installed import locked, require_installed
-    from airbox.ui import Terminal, render_table
+    from airbox.ops.session import Session
+    from airbox.ui import render_table
 
-    term = term or Terminal()
-    hint = "install one first: airbox install"
-    inst = require_installed(name, "workspaces", hint, needs_cluster=True)
-    if inst.settings.registration is None:
-        region = region_from_record(inst.state)
-        raise MissingInput(manual_routing(region.name if region else None))
     if interactive and prompter is None:
         from airbox.config.prompts import Prompter as RealPrompter
 
         prompter = RealPrompter()
     # Routing changes the control plane: one airbox at a time per data plane; listing
-    # only reads and never waits.
+    # only reads and never waits. No run log: what changed is printed and on the control
+    # plane.
     changing = bool(assign or unassign)
-    with contextlib.ExitStack() as held:
-        if changing:
-            inst = held.enter_context(locked(inst, "workspaces", hint))
-        api = held.enter_context(_api(inst))
+    with Session.acting_on(name, "workspaces", "install one first: airbox install",
+                           needs_cluster=True, check=_has_credentials, lock=changing,
+                           log=False, term=term) as run, _api(run.inst) as api:
+        inst, term = run.inst, run.term
         region = find_region(api, inst.settings, inst.state, day2=True)
         # Every name resolved and every refusal decided before the first change.
         back = _plan_unassign(api, region, list(unassign)) if unassign else None
@@ -227,6 +221,12 @@ def workspaces_command(
                       f"plane; route one: airbox workspaces --name {inst.name} --assign "
                       "<workspace>")
     return 0
+
+
+def _has_credentials(inst: Installed) -> None:
+    if inst.settings.registration is None:
+        region = region_from_record(inst.state)
+        raise MissingInput(manual_routing(region.name if region else None))
 
 
 def _api(inst: Installed) -> AirbyteApi:
