@@ -210,22 +210,23 @@ def load_command(path: Path, *, name: str | None, verbose: bool = False,
     node (Docker first, then ``kind load``): the way to add a connector offline."""
     from airbox.cluster.dockerhost import DockerHost
     from airbox.errors import UsageError
-    from airbox.installed import locked, require_installed, tool_runner
+    from airbox.installed import Installed
     from airbox.offline import archive
-    from airbox.ui import Terminal
+    from airbox.ops.session import Session
 
-    term = term or Terminal(verbose=verbose)
-    hint = "install it first: airbox install --bundle FILE"
-    inst = require_installed(name, "bundle load", hint, needs_cluster=True)
-    if not inst.settings.target.is_kind:
-        raise UsageError(
-            f"data plane {inst.name} runs in the existing cluster "
-            f"{inst.settings.target.kube_context}: airbox loads images only into the kind "
-            "cluster it makes",
-            hint="push the images to the registry that cluster pulls from")
+    def kind_only(inst: Installed) -> None:
+        if not inst.settings.target.is_kind:
+            raise UsageError(
+                f"data plane {inst.name} runs in the existing cluster "
+                f"{inst.settings.target.kube_context}: airbox loads images only into the kind "
+                "cluster it makes",
+                hint="push the images to the registry that cluster pulls from")
+
     path = path.expanduser().absolute()
-    with locked(inst, "bundle load", hint) as inst:
-        runlog.start(inst.state.logs, "bundle-load")
+    with Session.acting_on(name, "bundle load", "install it first: airbox install --bundle FILE",
+                           needs_cluster=True, check=kind_only, verbose=verbose,
+                           term=term) as run:
+        inst, term = run.inst, run.term
         docker = DockerHost.connect(timeout=60)
         kinds = ("image", "connector")
         with term.step(f"Load the images of {path} into Docker") as line:
@@ -235,7 +236,7 @@ def load_command(path: Path, *, name: str | None, verbose: bool = False,
             refs = [local_name(ref) for ref in result.manifest.images(*kinds)]
             line.update(f"{len(refs)} image(s) in Docker")
         with term.step(f"Load them into the node {inst.settings.node_container}") as line:
-            load_into_node(tool_runner(term.debug if verbose else None), inst.settings, refs)
+            load_into_node(run.runner, inst.settings, refs)
             line.update(", ".join(refs) if refs else "the bundle carries no image to load")
     connectors = [local_name(ref) for ref in result.manifest.images("connector")]
     term.print(f"Loaded into data plane {inst.name}: {len(refs)} image(s)"
