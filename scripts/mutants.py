@@ -467,6 +467,11 @@ MUTANTS: list[Mutant] = [
        "return jobproxy.wanted(ctx.settings) or (False",
        "a proxy removed from the settings leaves its policy behind: job pods keep a proxy",
        ("tests/test_jobproxy.py::test_the_step_applies_keeps_and_removes_the_objects",)),
+    # The register step, moved from registration's install_step into install's Register.
+    _m("install", "if settings.registration is None or settings.data_plane is not None:",
+       "if settings.registration is None:",
+       "a data plane is registered although its credentials were given",
+       (RT + "test_data_plane_credentials_given_means_no_registration",)),
     # ------------------------------------------------------------------ status
     _m("status", 'return Check("kubernetes", "fail", "no node is Ready: pods cannot run",',
        'return Check("kubernetes", "warn", "no node is Ready: pods cannot run",',
@@ -633,10 +638,6 @@ MUTANTS: list[Mutant] = [
        "deleting a data plane already gone is an error"),
     _m("registration", "if settings.data_plane is not None or saved is None:",
        "if saved is None:", "saved credentials override the ones the user gave"),
-    _m("registration", "if settings.registration is None or settings.data_plane is not None:",
-       "if settings.registration is None:",
-       "a data plane is registered although its credentials were given",
-       (RT + "test_data_plane_credentials_given_means_no_registration",)),
     _m("registration", "            if names:\n", "            if True:\n",
        "a first registration (no region of the organization's own) crashes at the region "
        "question instead of offering a new one",

@@ -183,15 +183,14 @@ def test_a_misspelled_key_exits_2_in_every_mode_with_the_suggestion(
 def test_the_same_preflight_warnings_print_in_full_once_then_as_one_line(
     tmp_path: Path, canned: Any  # noqa: F811
 ) -> None:
-    from airbox.ops.preflight import command as pcmd
-    from tests.test_preflight import _ctx, _report, _stderr
+    from tests.test_preflight import _ctx, _report, _stderr, _step
 
     canned(_report("pass", "warn"))
     ctx, line = _ctx(tmp_path)
-    pcmd.install_step(ctx, line)
+    _step(ctx, line)
     assert "Check 1: finding 1" in _stderr(ctx) and "fix: fix 1" in _stderr(ctx)
     again, line = _ctx(tmp_path)
-    pcmd.install_step(again, line)
+    _step(again, line)
     err = _stderr(again)
     assert "fix: fix 1" not in err
     assert "1 warning, the same as last time" in err and "`airbox preflight` shows them" in err

@@ -4,6 +4,12 @@ cli → ops → installed | offline → controlplane | cluster | render → conf
 module may import from its own layer or any layer below; packages of one layer know
 nothing of each other. An import that only type-checks (under ``if TYPE_CHECKING:``) may point
 anywhere: it never runs.
+
+And no circle, whatever the layers: no module reaches itself through its imports, those
+inside functions and those that only type-check included (a type-only import up to a
+caller is still the caller's shape leaking down: what the callee needs should be passed to
+it). An edge is what a module names; the parent package a submodule's import runs first
+does not count.
 """
 
 from __future__ import annotations
@@ -81,6 +87,80 @@ def runtime_imports(tree: ast.AST, here: str) -> list[tuple[int, str]]:
     return found
 
 
+def every_import(tree: ast.AST, here: str, modules: set[str]) -> set[str]:
+    """The airbox modules ``here`` names in any import: at the top, in a function, or only
+    for the type checker; ``from package import module`` names the module."""
+    found: set[str] = set()
+
+    def resolve(base: str, name: str | None = None) -> str | None:
+        if name is not None and f"{base}.{name}" in modules:
+            return f"{base}.{name}"
+        while base and base not in modules:
+            base = base.rpartition(".")[0]
+        return base or None
+
+    package = here.split(".") if here in PACKAGES else here.split(".")[:-1]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(resolve(a.name) or "" for a in node.names
+                         if a.name.startswith("airbox"))
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package[:len(package) - (node.level - 1)]
+                base = ".".join([*parent, base] if base else parent)
+            if base == "airbox" or base.startswith("airbox."):
+                found.update(resolve(base, a.name) or "" for a in node.names)
+    found.discard("")
+    found.discard(here)
+    return found
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Each group of modules that import one another in a circle (Tarjan's strongly
+    connected components of more than one module), sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in graph:
+                continue
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group: list[str] = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(found)
+
+
+def import_graph() -> dict[str, set[str]]:
+    sources = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+    modules = set(sources)
+    return {name: every_import(ast.parse(path.read_text(encoding="utf-8")), name, modules)
+            for name, path in sources.items()}
+
+
+PACKAGES = {module_name(p) for p in PACKAGE.rglob("__init__.py")}
+
+
 def judge(here: str, tree: ast.AST) -> list[str]:
     problems: list[str] = []
     for line, target in runtime_imports(tree, here):
@@ -116,6 +196,27 @@ def test_the_rule_catches_a_wrong_import(source: str, target: str) -> None:
     assert judge(source, tree) == [f"{source}:2 imports {target}"]
 
 
+def test_no_module_imports_itself_in_a_circle() -> None:
+    assert circles(import_graph()) == []
+
+
+def test_a_type_only_import_closes_a_circle() -> None:
+    """The install Context once sat in ops/install.py, and registration, workspaces and
+    preflight imported it for their type hints: six modules in one circle."""
+    modules = {"airbox.ops.install", "airbox.controlplane.registration", "airbox.errors"}
+    below = ast.parse("from typing import TYPE_CHECKING\nfrom airbox import errors\n"
+                      "if TYPE_CHECKING:\n    from airbox.ops.install import Context\n")
+    above = ast.parse("def f() -> None:\n    from airbox.controlplane import registration\n")
+    graph = {"airbox.controlplane.registration":
+             every_import(below, "airbox.controlplane.registration", modules),
+             "airbox.ops.install": every_import(above, "airbox.ops.install", modules),
+             "airbox.errors": set()}
+    assert graph["airbox.controlplane.registration"] == {"airbox.errors", "airbox.ops.install"}
+    assert circles(graph) == [["airbox.controlplane.registration", "airbox.ops.install"]]
+    del graph["airbox.controlplane.registration"]
+    assert circles(graph) == []
+
+
 def test_downward_and_root_imports_pass() -> None:
     tree = ast.parse("from airbox import errors, __version__\nfrom airbox.config import settings\n"
                      "from .pipeline import Step\n")
@@ -147,3 +248,15 @@ def test_every_package_is_shipped() -> None:
     assert folders <= listed
     assert all((PACKAGE / d).is_dir() for d in LAYERS if d != "installed" and
                not (PACKAGE / f"{d}.py").exists())
+
+
+def test_install_calls_its_steps_collaborators_directly() -> None:
+    """No string-keyed hooks and no import by name: a step's code is found by reading it."""
+    import dataclasses
+
+    from airbox.ops.install import Context
+
+    assert "hooks" not in {f.name for f in dataclasses.fields(Context)}
+    sources = [PACKAGE / "ops" / "install.py", *(PACKAGE / "ops" / "install").glob("*.py")]
+    text = "".join(p.read_text(encoding="utf-8") for p in sources if p.exists())
+    assert "importlib" not in text and "hooks" not in text

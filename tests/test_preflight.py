@@ -842,13 +842,20 @@ def _ctx(tmp_path: Path, *, ignore: bool = False, yes: bool = False,
     err = tmp_path / "err.txt"
     term = Terminal(out=out.open("w"), err=err.open("w"), interactive=False)
     options = SimpleNamespace(ignore_preflight_failures=ignore, assume_yes=yes,
-                              interactive=prompter is not None)
+                              interactive=prompter is not None, preflight=True)
     ctx = SimpleNamespace(settings=None, state=StateDir.for_name("dp"), term=term,
-                          options=options, prompter=prompter)
+                          options=options, prompter=prompter, early_preflight=None)
     line = StepLine(term, "Check the machine")
     line.updates = []  # type: ignore[attr-defined]
     line.update = line.updates.append  # type: ignore[attr-defined, method-assign]
     return ctx, line
+
+
+def _step(ctx: Any, line: Any) -> None:
+    """The install's preflight step, as the install runs it."""
+    from airbox.ops.install import Preflight
+
+    Preflight().run(ctx, line)
 
 
 def _stderr(ctx: Any) -> str:
@@ -866,7 +873,7 @@ def canned(monkeypatch: pytest.MonkeyPatch) -> Any:
 def test_install_step_passes_and_prints_warnings(tmp_path: Path, canned: Any) -> None:
     canned(_report("pass", "warn", "skip"))
     ctx, line = _ctx(tmp_path)
-    pcmd.install_step(ctx, line)
+    _step(ctx, line)
     err = _stderr(ctx)
     assert "Check 1: finding 1" in err and "fix: fix 1" in err
     assert line.updates == ["1 passed, 1 warning, 0 failed"]
@@ -876,7 +883,7 @@ def test_install_step_stops_on_failures_with_every_fix(tmp_path: Path, canned: A
     canned(_report("pass", "fail", "fail"))
     ctx, line = _ctx(tmp_path)
     with pytest.raises(PreflightFailed) as caught:
-        pcmd.install_step(ctx, line)
+        _step(ctx, line)
     error = caught.value
     assert error.exit_code == EXIT_PREFLIGHT == 3
     assert "2 preflight checks failed" in error.message
@@ -888,7 +895,7 @@ def test_install_step_stops_on_failures_with_every_fix(tmp_path: Path, canned: A
 def test_ignoring_failures_with_yes_proceeds_loudly(tmp_path: Path, canned: Any) -> None:
     canned(_report("fail"))
     ctx, line = _ctx(tmp_path, ignore=True, yes=True)
-    pcmd.install_step(ctx, line)
+    _step(ctx, line)
     err = _stderr(ctx)
     assert "IGNORING 1 FAILED PREFLIGHT CHECK" in err
     assert "fix: fix 0" in err
@@ -900,10 +907,10 @@ def test_ignoring_failures_on_a_terminal_asks(tmp_path: Path, canned: Any, answe
     prompter = _Prompter(answer)
     ctx, line = _ctx(tmp_path, ignore=True, prompter=prompter)
     if answer:
-        pcmd.install_step(ctx, line)
+        _step(ctx, line)
     else:
         with pytest.raises(PreflightFailed, match="stopped"):
-            pcmd.install_step(ctx, line)
+            _step(ctx, line)
     assert len(prompter.asked) == 1 and "Continue anyway?" in prompter.asked[0]
 
 
@@ -934,14 +941,9 @@ def test_ignoring_failures_without_a_terminal_needs_yes(tmp_path: Path, canned: 
     canned(_report("fail"))
     ctx, line = _ctx(tmp_path, ignore=True)
     with pytest.raises(PreflightFailed) as caught:
-        pcmd.install_step(ctx, line)
+        _step(ctx, line)
     assert caught.value.hint is not None and "--yes" in caught.value.hint
 
-
-def test_install_step_is_the_default_hook() -> None:
-    from airbox.ops.install import default_hooks
-
-    assert default_hooks()["preflight"] is pcmd.install_step
 
 
 # ------------------------------------------------------------------ the command
@@ -1118,7 +1120,7 @@ def test_cli_one_dns_outage_is_one_summarised_cause_and_the_clock_says_unreachab
 def test_install_step_counts_say_1_warning(tmp_path: Path, canned: Any) -> None:
     canned(_report("pass", "warn"))
     ctx, line = _ctx(tmp_path)
-    pcmd.install_step(ctx, line)
+    _step(ctx, line)
     assert line.updates == ["1 passed, 1 warning, 0 failed"]
     assert rp.render(_report("pass", "warn"))[-1].startswith("1 passed, 1 warning, 0 failed, ")
 
@@ -1134,8 +1136,8 @@ def test_continue_anyway_is_asked_once_per_install(tmp_path: Path, canned: Any,
     canned(_report("pass", "fail"))
     prompter = _Prompter(True)
     ctx, line = _ctx(tmp_path, ignore=True, prompter=prompter)
-    ctx.hooks = {"early_preflight": early}
-    pcmd.install_step(ctx, line)
+    ctx.early_preflight = early
+    _step(ctx, line)
     assert prompter.asked == []
     line.finish(ok=True)
     err = _stderr(ctx)
@@ -1145,8 +1147,8 @@ def test_continue_anyway_is_asked_once_per_install(tmp_path: Path, canned: Any,
     # A failure not confirmed before is still asked about.
     canned(_report("fail", "fail"))
     ctx, line = _ctx(tmp_path, ignore=True, prompter=prompter)
-    ctx.hooks = {"early_preflight": early}
-    pcmd.install_step(ctx, line)
+    ctx.early_preflight = early
+    _step(ctx, line)
     assert len(prompter.asked) == 1
 
 
@@ -1170,7 +1172,7 @@ def test_the_step_time_excludes_the_users_answer(tmp_path: Path, canned: Any,
     canned(_report("fail"))
     ctx, _ = _ctx(tmp_path, ignore=True, prompter=_SlowPrompter(clock))
     line = StepLine(ctx.term, "Check the machine")
-    pcmd.install_step(ctx, line)
+    _step(ctx, line)
     line.finish(ok=True)
     err = _stderr(ctx)
     assert "! Check the machine (0.0s): 1 failed check overridden: check.0" in err

@@ -24,7 +24,6 @@ from airbox.controlplane.registration import (
     api_for,
     deregister,
     ensure_registered,
-    install_step,
     registration_file,
     saved_registration,
     with_saved_credentials,
@@ -86,11 +85,11 @@ class Run:
         term = Terminal(out=self.out, err=self.out, interactive=False)
         options = Options(interactive=prompter is not None)
         self.ctx = Context(settings, answers, self.state, Generated(self.state.root), term,
-                           options, hooks={"register": install_step}, prompter=prompter)
+                           options, prompter=prompter)
 
     def register(self) -> Run:
         with self.ctx.term.step("register") as line:
-            install_step(self.ctx, line)
+            Register().run(self.ctx, line)
         return self
 
     @property

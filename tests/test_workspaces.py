@@ -327,7 +327,8 @@ def test_route_step_with_a_data_planes_own_credentials_and_no_region_only_advise
     from types import SimpleNamespace
 
     from airbox.config.settings import Settings
-    from airbox.ops.workspaces import install_step, last_screen
+    from airbox.ops.install import Route
+    from airbox.ops.workspaces import last_screen
     from airbox.paths import StateDir
     from tests import answers_factory as af
 
@@ -340,7 +341,7 @@ def test_route_step_with_a_data_planes_own_credentials_and_no_region_only_advise
                           options=SimpleNamespace(interactive=False, force_route=False))
     skipped: list[str] = []
     line = SimpleNamespace(update=skipped.append, skip=skipped.append, paused=None)
-    install_step(ctx, line)  # type: ignore[arg-type]
+    Route().run(ctx, line)  # type: ignore[arg-type]
     assert skipped == ["the region is not known; see below"]
     [text] = last_screen(ctx.routing, "dp-own", None)
     assert "Settings › Workspace › General › Region" in text

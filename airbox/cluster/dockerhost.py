@@ -24,6 +24,11 @@ LONG_TIMEOUT = 900
 # yet a deliberate `docker stop` is respected. kind itself uses on-failure:1, which leaves
 # the node down after a reboot.
 NODE_RESTART_POLICY = "unless-stopped"
+
+
+def host_uses_cgroup_v1() -> bool:
+    """This host's cgroup version, read locally (a dry run contacts no Docker)."""
+    return not Path("/sys/fs/cgroup/cgroup.controllers").exists()
 COMES_BACK = ("unless-stopped", "always")
 # The label kind gives every node container of a cluster (its value: the cluster's name).
 KIND_CLUSTER_LABEL = "io.x-k8s.kind.cluster"

@@ -57,6 +57,15 @@ class PodHealth:
         }
 
 
+# Launcher log lines that say the control plane refused the data plane's credentials
+# (install's verify step and status's look at the launcher).
+AUTH_FAILURE_MARKERS = (
+    "401 unauthorized",
+    "403 forbidden",
+    "failed to authenticate",
+    "invalid_client",
+    "unauthorized_client",
+)
 _IMAGE_REASONS = {"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull"}
 
 

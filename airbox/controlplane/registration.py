@@ -1,6 +1,6 @@
 """Registering the data plane with the control plane — once — and remembering it.
 
-With an Airbyte application's credentials (``registration``), ``install_step`` picks
+With an Airbyte application's credentials (``registration``), ``ensure_registered`` picks
 the organization and the region (creating the region when missing), registers a data
 plane named like the install, and saves what the control plane answered to
 ``<state>/registration.json`` (0600) before anything else happens: the client secret
@@ -43,8 +43,6 @@ from airbox.shown import shown
 
 if TYPE_CHECKING:
     from airbox.config.prompts import Prompter
-    from airbox.ops.install import Context
-    from airbox.ui import StepLine
 
 REGISTRATION_FILE = "registration.json"
 MANAGED_ORGANIZATION = "00000000-0000-0000-0000-000000000000"
@@ -117,8 +115,7 @@ def with_saved_credentials(settings: S, state: StateDir) -> S:
     saved = saved_registration(state)
     if settings.data_plane is not None or saved is None:
         return settings
-    return dataclasses.replace(settings, data_plane=ClientCredentials(
-        str(saved["clientId"]), str(saved["clientSecret"])))
+    return dataclasses.replace(settings, data_plane=record_credentials(saved))
 
 
 def _write(state: StateDir, record: Mapping[str, Any]) -> None:
@@ -147,28 +144,9 @@ def api_for(
                       reg.client_secret, token_cache=state.token if state else None)
 
 
-# ------------------------------------------------------------------------ the install step
-
-
-def install_step(ctx: Context, line: StepLine) -> None:
-    """The install pipeline's "register" step: after it, ``ctx.settings.data_plane`` is set.
-
-    Does nothing without registration credentials, or when data plane credentials were
-    given (they win: the user named the data plane to use).
-    """
-    settings = ctx.settings
-    if settings.registration is None or settings.data_plane is not None:
-        line.skip("not needed: the data plane's own credentials are given")
-        return
-    prompter = ctx.prompter if ctx.options.interactive else None
-    with api_for(settings, ctx.state) as api:
-        record = ensure_registered(
-            settings, ctx.state, api,
-            say=line.update, warn=ctx.term.warn, prompter=prompter,
-            paused=line.paused,
-        )
-    ctx.settings = dataclasses.replace(settings, data_plane=ClientCredentials(
-        str(record["clientId"]), str(record["clientSecret"])))
+def record_credentials(record: Mapping[str, Any]) -> ClientCredentials:
+    """The data plane's own credentials, as a (complete) registration record holds them."""
+    return ClientCredentials(str(record["clientId"]), str(record["clientSecret"]))
 
 
 def ensure_registered(

@@ -89,7 +89,7 @@ def compatibility(settings: Settings, manifest: Manifest, *,
                   chart_version: str | None, docker: DockerHost | None = None,
                   cgroup_v1: bool | None = None) -> list[Problem]:
     """Why this bundle cannot install these settings with this airbox (both sides named)."""
-    from airbox.ops.install import host_uses_cgroup_v1
+    from airbox.cluster.dockerhost import host_uses_cgroup_v1
 
     problems: list[Problem] = []
     make = "make one with this airbox: `airbox bundle create` on a connected machine"

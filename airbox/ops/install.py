@@ -17,7 +17,7 @@ import os
 import shlex
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from airbox import runlog, versions
 from airbox.cluster import commands, kube
 from airbox.cluster.commands import Kube
-from airbox.cluster.dockerhost import NODE_RESTART_POLICY, DockerHost
+from airbox.cluster.dockerhost import NODE_RESTART_POLICY, DockerHost, host_uses_cgroup_v1
 from airbox.cluster.runner import Runner
 from airbox.cluster.toolchain import Toolchain
 from airbox.config import chart
@@ -64,6 +64,8 @@ from airbox.ui import StepLine, Terminal
 
 if TYPE_CHECKING:
     from airbox.offline.manifest import Manifest
+    from airbox.ops.preflight.report import Report
+    from airbox.ops.routing import Routing
 
 DRY_RUN_DIR = "dry-run"
 CREDENTIALS_WHAT = {"dataPlane": "The data plane's", "registration": "The Airbyte application's"}
@@ -84,6 +86,9 @@ class Options:
     # The interview could not check the data plane's credentials (no answer from the
     # control plane): check them before anything is built, as an unattended run does.
     recheck_credentials: bool = False
+    # The preflight checks run (upgrade checked the machine when it planned: its preflight
+    # step only makes sure Docker answers).
+    preflight: bool = True
 
 
 @dataclass(frozen=True)
@@ -139,12 +144,14 @@ class Context:
     options: Options
     runner: Runner = field(default_factory=Runner)
     tools: Toolchain | None = None
-    hooks: dict[str, Any] = field(default_factory=dict)
     prompter: Prompter | None = None
     _docker: DockerHost | None = None
     pulls: Pulls | None = None
-    # What the "route" step did (an airbox.ops.workspaces.Routing), for the last screen.
-    routing: Any = None
+    # The machine check made before the questions: the preflight step reuses it when it
+    # checked the same data plane and control plane.
+    early_preflight: Report | None = None
+    # What the "route" step did, for the last screen.
+    routing: Routing | None = None
     # The offline bundle's manifest (settings.bundle, checked): images, chart and tools
     # come from it.
     bundle: Manifest | None = None
@@ -178,11 +185,6 @@ class Context:
 
 
 # ------------------------------------------------------------------------ generation
-
-
-def host_uses_cgroup_v1() -> bool:
-    """This host's cgroup version, read locally (a dry run contacts no Docker)."""
-    return not Path("/sys/fs/cgroup/cgroup.controllers").exists()
 
 
 # In storage-credentials.json: a pair made because the saved one was missing or
@@ -411,9 +413,13 @@ class Preflight(Step[Context]):
     title = "Check the machine"
 
     def run(self, ctx: Context, line: StepLine) -> None:
-        hook: Callable[[Context, StepLine], None] | None = ctx.hooks.get("preflight")
-        if hook is not None:
-            hook(ctx, line)
+        if ctx.options.preflight:
+            from airbox.ops.preflight.command import install_check
+
+            install_check(ctx.settings, ctx.state, ctx.term, line,
+                          ignore_failures=ctx.options.ignore_preflight_failures,
+                          assume_yes=ctx.options.assume_yes, prompter=ctx.prompter,
+                          early=ctx.early_preflight)
             return
         if ctx.settings.target.is_kind:
             ctx.docker.version()
@@ -467,11 +473,11 @@ class CheckWorkspaces(Step[Context]):
                                 "?limit=100&offset=0"]]
 
     def run(self, ctx: Context, line: StepLine) -> None:
-        hook: Callable[[Context, StepLine], None] | None = ctx.hooks.get("check-workspaces")
-        if hook is None:
-            line.skip("not available in this build")
-            return
-        hook(ctx, line)
+        from airbox.ops.workspaces import install_check
+
+        install_check(ctx.settings, ctx.state, line,
+                      interactive=ctx.options.interactive and ctx.prompter is not None,
+                      force=ctx.options.force_route)
 
 
 class Register(Step[Context]):
@@ -479,7 +485,9 @@ class Register(Step[Context]):
     title = "Register the data plane with the control plane"
 
     def applies(self, ctx: Context) -> bool:
-        return ctx.registering or "register" in ctx.hooks
+        # A run shows the step even when it has nothing to do (it says why); the plan
+        # lists it only when it will register.
+        return ctx.registering or not ctx.options.dry_run
 
     def commands(self, ctx: Context) -> list[list[str]]:
         api = ctx.settings.control_plane.api_url
@@ -493,13 +501,20 @@ class Register(Step[Context]):
         ]
 
     def run(self, ctx: Context, line: StepLine) -> None:
-        hook: Callable[[Context, StepLine], None] | None = ctx.hooks.get("register")
-        if hook is None:
-            raise ControlPlaneError(
-                "registering a data plane is not available in this build",
-                hint="register it in Airbyte and give dataPlane.clientId/clientSecret instead",
-            )
-        hook(ctx, line)
+        """After it, ``ctx.settings.data_plane`` is set: registered (once), or given."""
+        from airbox.controlplane import registration
+
+        settings = ctx.settings
+        if settings.registration is None or settings.data_plane is not None:
+            line.skip("not needed: the data plane's own credentials are given")
+            return
+        prompter = ctx.prompter if ctx.options.interactive else None
+        with registration.api_for(settings, ctx.state) as api:
+            record = registration.ensure_registered(
+                settings, ctx.state, api, say=line.update, warn=ctx.term.warn,
+                prompter=prompter, paused=line.paused)
+        ctx.settings = dataclasses.replace(
+            settings, data_plane=registration.record_credentials(record))
 
 
 class WriteManifests(Step[Context]):
@@ -1261,15 +1276,6 @@ def _explain_release_failure(ctx: Context, exc: ToolError) -> ClusterError:
     return error
 
 
-AUTH_FAILURE_MARKERS = (
-    "401 unauthorized",
-    "403 forbidden",
-    "failed to authenticate",
-    "invalid_client",
-    "unauthorized_client",
-)
-
-
 class Verify(Step[Context]):
     name = "verify"
     title = "Verify the data plane is running and authenticated"
@@ -1286,7 +1292,7 @@ class Verify(Step[Context]):
         result = ctx.runner.run(commands.kubectl_launcher_logs(ctx.kube, ctx.settings),
                                 timeout=60, check=False)
         failures = [text for text in result.stdout.splitlines()
-                    if any(marker in text.lower() for marker in AUTH_FAILURE_MARKERS)]
+                    if any(marker in text.lower() for marker in kube.AUTH_FAILURE_MARKERS)]
         if failures:
             raise ControlPlaneError(
                 "the data plane runs but the control plane rejects its credentials",
@@ -1315,11 +1321,12 @@ class Route(Step[Context]):
         ]
 
     def run(self, ctx: Context, line: StepLine) -> None:
-        hook: Callable[[Context, StepLine], None] | None = ctx.hooks.get("route")
-        if hook is None:
-            line.skip("not available in this build")
-            return
-        hook(ctx, line)
+        from airbox.ops.workspaces import install_route
+
+        interactive = ctx.options.interactive and ctx.prompter is not None
+        ctx.routing = install_route(ctx.settings, ctx.state, line,
+                                    prompter=ctx.prompter if interactive else None,
+                                    force=ctx.options.force_route)
 
 
 def steps() -> list[Step[Context]]:
@@ -1390,22 +1397,6 @@ def run_install(ctx: Context) -> None:
     progress.set("chart", {"version": ctx.settings.chart.version})
     execute(steps(), ctx, ctx.term, progress)
     progress.set("installed", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-
-
-def default_hooks() -> dict[str, Any]:
-    """Steps whose work lives in other modules (preflight checks, registration)."""
-    import importlib
-
-    hooks: dict[str, Any] = {}
-    for step, module in (("preflight", "airbox.ops.preflight.command"),
-                         ("register", "airbox.controlplane.registration"),
-                         ("route", "airbox.ops.workspaces")):
-        try:
-            hooks[step] = importlib.import_module(module).install_step
-        except ImportError:
-            continue
-    hooks["check-workspaces"] = importlib.import_module("airbox.ops.workspaces").check_step
-    return hooks
 
 
 def install_command(
@@ -1513,12 +1504,9 @@ def install_command(
         # Offline, nothing is downloaded: the tools come from the bundle (or are there).
         tools = Toolchain(offline=manifest is not None)
         runner = Runner(tools, echo=term.debug if verbose else None)
-        hooks = default_hooks()
-        if "report" in early:
-            hooks["early_preflight"] = early["report"]
         ctx = Context(settings, answers, state, Generated(state.root), term, options,
-                      runner=runner, tools=tools, hooks=hooks, prompter=prompter,
-                      bundle=manifest)
+                      runner=runner, tools=tools, prompter=prompter, bundle=manifest,
+                      early_preflight=early.get("report"))
         run_install(ctx)
     for text in next_steps(ctx):
         term.print(text)

@@ -16,7 +16,7 @@ from airbox.redact import REDACTOR
 from airbox.render import jobproxy as render
 
 if TYPE_CHECKING:
-    from airbox.ops.status import Check
+    from airbox.ops.status.report import Check
 
 # progress.json: the names of the objects airbox applied, kept until it removes them
 # (so an install after the proxy was removed knows there is something to take away).
@@ -140,7 +140,7 @@ def judge(settings: Settings, live: dict[str, dict[str, Any] | None] | None,
     """``airbox status``'s ``job-proxy``: with a proxy, do job pods get it (the API served,
     the policy and its binding there, as airbox renders them)? ``live``: what
     ``live_objects`` found, or ``error`` why it could not look."""
-    from airbox.ops.status import Check
+    from airbox.ops.status.report import Check
 
     if not render.wanted(settings):
         return Check("job-proxy", "skip", "no proxy: job pods reach the network directly")

@@ -477,9 +477,9 @@ def apply_plan(inst: Installed, plan: Plan, term: Terminal) -> None:
             runner.run(commands.kind_delete(settings, inst.state.kubeconfig), timeout=300,
                        error=f"deleting the kind cluster {settings.cluster_name} failed")
             line.update("deleted; the state directory stays")
-    hooks = {k: v for k, v in install.default_hooks().items() if k != "preflight"}
     ctx = install.Context(settings, plan.answers, inst.state, install.Generated(inst.state.root),
-                          term, install.Options(assume_yes=True, verbose=term.verbose),
-                          runner=runner, tools=tools, hooks=hooks, bundle=plan.bundle)
+                          term, install.Options(assume_yes=True, verbose=term.verbose,
+                                                preflight=False),
+                          runner=runner, tools=tools, bundle=plan.bundle)
     install.run_install(ctx)
     progress.set("upgrade", {})

@@ -45,7 +45,6 @@ from airbox.shown import shown
 if TYPE_CHECKING:
     from airbox.config.prompts import Prompter
     from airbox.installed import Installed
-    from airbox.ops.install import Context
     from airbox.ui import StepLine, Terminal
 
 WORKSPACES_VERSION = 1
@@ -54,66 +53,64 @@ WORKSPACES_VERSION = 1
 # ---------------------------------------------------------------- the install step
 
 
-def install_step(ctx: Context, line: StepLine) -> None:
-    """The install's "route" step: the workspaces of ``workspaces:``/--workspace."""
-    settings = ctx.settings
+def install_route(settings: Settings, state: StateDir, line: StepLine, *,
+                  prompter: Prompter | None, force: bool) -> Routing:
+    """The install's "route" step: the workspaces of ``workspaces:``/--workspace; returns
+    what was done, for the install's last screen. ``prompter``: None when questions may not
+    be asked."""
     wanted = list(settings.workspaces)
-    interactive = ctx.options.interactive and ctx.prompter is not None
+    interactive = prompter is not None
     if settings.registration is None:
-        region = region_from_record(ctx.state)
+        region = region_from_record(state)
         name = region.name if region else None
-        ctx.routing = Routing(region, manual=manual_routing(name))
         line.skip("needs the application's credentials; see below")
-        return
-    with api_for(settings, ctx.state) as api:
+        return Routing(region, manual=manual_routing(name))
+    with api_for(settings, state) as api:
         try:
-            region = find_region(api, settings, ctx.state)
+            region = find_region(api, settings, state)
         except MissingInput:
             if wanted:
                 raise
             # Given a data plane's own credentials and no region: nothing to route, and
             # no reason to fail an install that worked.
-            ctx.routing = Routing(None, manual=(
+            line.skip("the region is not known; see below")
+            return Routing(None, manual=(
                 "airbox does not know this data plane's region (it did not register it): "
                 f"in Airbyte, open {UI_PATH} and select the data plane's region, or set "
                 "registration.region and run `airbox workspaces --assign <workspace>`"))
-            line.skip("the region is not known; see below")
-            return
-        result = route(api, region, wanted, prompter=ctx.prompter if interactive else None,
-                       force=ctx.options.force_route, ask_when_none=interactive,
-                       say=line.update, paused=line.paused)
+        result = route(api, region, wanted, prompter=prompter, force=force,
+                       ask_when_none=interactive, say=line.update, paused=line.paused)
         if not result.workspaces:
             result.already = sorted(workspace_name(w) for w in api.workspaces()
                                     if routed_here(w, region))
-    ctx.routing = result
     if result.routed or result.created:
         line.update("routed: " + ", ".join(result.routed + result.created))
     elif result.workspaces:
         line.skip("already routed: " + ", ".join(result.workspaces))
     else:
         line.skip("no workspace named")
+    return result
 
 
-def check_step(ctx: Context, line: StepLine) -> None:
-    """Before anything is built: every workspace named exists. Without a terminal an
-    unknown one is exit 2 now, not after the deployment; on a terminal the route step
-    offers the list instead."""
-    settings = ctx.settings
-    interactive = ctx.options.interactive and ctx.prompter is not None
-    with api_for(settings, ctx.state) as api:
+def install_check(settings: Settings, state: StateDir, line: StepLine, *, interactive: bool,
+                  force: bool) -> None:
+    """The install's "check-workspaces" step, before anything is built: every workspace
+    named exists. Without a terminal (``interactive`` false) an unknown one is exit 2 now,
+    not after the deployment; on a terminal the route step offers the list instead."""
+    with api_for(settings, state) as api:
         workspaces = api.workspaces()
         found, unknown = resolve(list(settings.workspaces), workspaces)
         if not interactive:
             # Every refusal the route step would make, decided now: nothing is registered
             # or built for an install whose last step would refuse its workspaces.
-            target = _target_region(api, settings, ctx.state)
+            target = _target_region(api, settings, state)
             others: set[str] = set()
             if target is not None and any(not routed_here(w, target) for w in found):
                 others = other_own_regions(api, target)
                 others.discard(target.residency)
             problems = refusals(found, unknown, workspaces,
                                 target.name if target else "", others if target else set(),
-                                force=ctx.options.force_route)
+                                force=force)
             if problems:
                 raise refused(problems, unknown, workspaces)
     line.update("found: " + ", ".join(workspace_name(w) for w in found)

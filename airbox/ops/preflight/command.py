@@ -26,7 +26,7 @@ from airbox.ops.preflight.report import (
 from airbox.paths import StateDir
 
 if TYPE_CHECKING:
-    from airbox.ops.install import Context
+    from airbox.config.prompts import Prompter
     from airbox.ui import StepLine, Terminal
 
 def subject_for(settings_or_name: Settings | Subject | str | None) -> Subject:
@@ -332,28 +332,28 @@ def before_questions(
     return report
 
 
-def install_step(ctx: Context, line: StepLine) -> None:
+def install_check(settings: Settings, state: StateDir, term: Terminal, line: StepLine, *,
+                  ignore_failures: bool, assume_yes: bool, prompter: Prompter | None,
+                  early: Report | None) -> None:
     """The install pipeline's preflight step: check, save, report, stop on failures.
 
-    When the same checks already ran before the questions (``ctx.hooks["early_preflight"]``, for
-    the same data plane and control plane), their report is reused, not run again.
+    When the same checks already ran before the questions (``early``, for the same data
+    plane and control plane), their report is reused, not run again.
     """
     from airbox.fsutil import ensure_private_dir
 
-    ensure_private_dir(ctx.state.root)
-    early: Report | None = getattr(ctx, "hooks", {}).get("early_preflight")
-    if early is not None and early.subject == Subject.from_settings(ctx.settings):
-        save_report(early, ctx.state)
+    ensure_private_dir(state.root)
+    if early is not None and early.subject == Subject.from_settings(settings):
+        save_report(early, state)
         line.update(f"checked before the questions: {counts_text(early)}")
         _overridden(early, line)
         return
-    previous = _previous_warnings(ctx.state)
-    report = run_preflight(ctx.settings, state=ctx.state)
+    previous = _previous_warnings(state)
+    report = run_preflight(settings, state=state)
     confirmed = frozenset(r.id for r in early.failures) if early is not None else frozenset()
-    counts = judge(report, term=ctx.term, state=ctx.state,
-                   ignore_failures=ctx.options.ignore_preflight_failures,
-                   assume_yes=ctx.options.assume_yes, prompter=ctx.prompter,
-                   paused=line.paused, previous=previous, confirmed=confirmed)
+    counts = judge(report, term=term, state=state, ignore_failures=ignore_failures,
+                   assume_yes=assume_yes, prompter=prompter, paused=line.paused,
+                   previous=previous, confirmed=confirmed)
     line.update(counts)
     _overridden(report, line)
 

@@ -210,10 +210,8 @@ def _probe_events(inst: Installed, runner: Runner) -> list[dict[str, Any]]:
 
 def auth_failures(text: str) -> list[str]:
     """The launcher log lines that say the control plane refused its credentials."""
-    from airbox.ops.install import AUTH_FAILURE_MARKERS
-
     return [REDACTOR.mask_all(line) for line in text.splitlines()
-            if any(marker in line.lower() for marker in AUTH_FAILURE_MARKERS)]
+            if any(marker in line.lower() for marker in kube.AUTH_FAILURE_MARKERS)]
 
 
 def _probe_logs(inst: Installed, runner: Runner) -> list[str]:
