@@ -125,10 +125,11 @@ def test_interrupted_at_each_step_then_rerun_finishes(installer: Installer, step
 def test_release_stuck_pending_is_recovered(installer: Installer) -> None:
     inst = installer
     answers = inst.write()
-    for _ in range(2):
-        assert inst.run(answers=answers).returncode == 0
-    # As a killed `helm upgrade` leaves it: the newest revision pending.
-    inst.fake.pending(inst.cluster, inst.name, "pending-upgrade", namespace="airbyte")
+    first = inst.run(answers=answers)
+    assert first.returncode == 0, first.stdout + first.stderr
+    # As a killed `helm upgrade` leaves it: a new revision pending, the first deployed.
+    inst.fake.upgrade_left_pending(inst.cluster, inst.name)
+    assert [r["status"] for r in inst.revisions()] == ["deployed", "pending-upgrade"]
     result = inst.run(answers=answers)
     assert result.returncode == 0, result.stderr
     rollback = [c for c in inst.fake.calls("helm") if "rollback" in c]

@@ -350,14 +350,14 @@ def test_repair_stopped_at_each_step_is_finished_by_the_next_repair(
     from expiry, the Secret deleted, the release stuck pending), `airbox repair` stopped
     by SIGTERM in one step, then run again: healthy, and nothing left to do."""
     install(inst)
-    install(inst)  # a second revision, to roll back to
     container = node(inst)
     nodetools.seed(container, expires_in_days=10)
     kubectl = ["--kubeconfig", str(inst.state / "kubeconfig"), "--context",
                "kind-" + inst.cluster, "--namespace", "airbyte"]
     deleted = inst.fake.run("kubectl", *kubectl, "delete", "secret", "airbyte-config-secrets")
     assert deleted.returncode == 0, deleted.stderr
-    inst.fake.pending(inst.cluster, inst.name, "pending-upgrade", namespace="airbyte")
+    # Revision 2 pending, as a killed `helm upgrade` leaves it (revision 1 to roll back to).
+    inst.fake.upgrade_left_pending(inst.cluster, inst.name)
     container.update(restart_policy={"Name": "on-failure", "MaximumRetryCount": 1})
     container.stop(timeout=1)
     before_started = started_at(inst)

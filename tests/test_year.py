@@ -143,7 +143,6 @@ def test_status_json_carries_certificates_disk_images_and_versions(inst: Install
 
 def test_docker_stop_then_repair_brings_it_back_healthy(inst: Installer) -> None:
     install(inst)
-    install(inst)  # a second revision, to roll back to below
     container = node(inst)
     # Several things wrong at once: the node stopped and set not to come back, the
     # certificates 10 days from expiry, the Secret deleted by hand, the release stuck.
@@ -152,7 +151,8 @@ def test_docker_stop_then_repair_brings_it_back_healthy(inst: Installer) -> None
                "kind-" + inst.cluster, "--namespace", "airbyte"]
     deleted = inst.fake.run("kubectl", *kubectl, "delete", "secret", "airbyte-config-secrets")
     assert deleted.returncode == 0, deleted.stderr
-    inst.fake.pending(inst.cluster, inst.name, "pending-upgrade", namespace="airbyte")
+    # Revision 2 pending, as a killed `helm upgrade` leaves it (revision 1 to roll back to).
+    inst.fake.upgrade_left_pending(inst.cluster, inst.name)
     container.update(restart_policy={"Name": "on-failure", "MaximumRetryCount": 1})
     container.stop(timeout=1)
     code, report = status_json(inst)

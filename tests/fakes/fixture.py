@@ -441,6 +441,27 @@ class FakeK8s:
         """Make a cluster vanish from the fake API (its kubeconfig entries stay)."""
         self._update_state(lambda data: data["clusters"].pop(cluster, None))
 
+    def upgrade_left_pending(self, cluster: str, release: str,
+                             namespace: str = "airbyte") -> None:
+        """Leave ``release`` as a `helm upgrade` killed half-way does: a new revision (the
+        last one's chart and values) pending-upgrade, the last one still deployed. helm
+        stores the new revision as pending before it deploys anything and supersedes the
+        old one only on success (pkg/action/upgrade.go, performUpgrade). A test needs no
+        second install to have a revision to roll back to."""
+
+        def add(data: dict[str, Any]) -> None:
+            import copy
+            import time
+
+            revs = data["clusters"][cluster]["releases"][f"{namespace}/{release}"]
+            last = revs[-1]
+            assert last["status"] == "deployed", last["status"]
+            revs.append({**copy.deepcopy(last), "revision": last["revision"] + 1,
+                         "status": "pending-upgrade", "last_deployed": time.time(),
+                         "description": "Preparing upgrade"})
+
+        self._update_state(add)
+
     def pending(
         self,
         cluster: str,
