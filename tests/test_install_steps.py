@@ -9,6 +9,7 @@ the rollback target, the stuck-release recovery, the image pulls.
 from __future__ import annotations
 
 import io
+import json
 import stat
 import uuid
 from collections.abc import Iterator
@@ -327,21 +328,57 @@ def test_a_stuck_upgrade_rolls_back_to_the_newest_good_revision(
     assert call[call.index("rollback") + 2] == "2"
 
 
+# recover_pending's decisions, on recorded commands: helm's history is scripted in helm's
+# shape (`helm history --output json`, pkg/cmd/history.go); the fake's own history is
+# read by the test above and by tests/test_install_fake.py's stuck releases.
+def _history(*statuses: str) -> str:
+    return json.dumps([{"revision": n, "updated": "2026-12-01T10:00:00.000000000Z",
+                        "status": status, "chart": "airbyte-data-plane-1.8.1",
+                        "app_version": "1.8.1", "description": "Upgrade complete"}
+                       for n, status in enumerate(statuses, 1)])
+
+
+def _helm(ctx: Context, *args: str) -> list[str]:
+    return ["helm", "--kubeconfig", str(ctx.state.kubeconfig),
+            "--kube-context", f"kind-{ctx.settings.cluster_name}", *args]
+
+
 @pytest.mark.parametrize("status", ["pending-install", "pending-upgrade", "pending-rollback"])
-def test_every_pending_state_is_recovered(ctx: Context, fake_k8s: FakeK8s, status: str) -> None:
-    _create(ctx)
-    _upgrade(ctx, 2)
-    fake_k8s.pending(ctx.settings.cluster_name, ctx.settings.release, status)
+def test_every_pending_state_is_recovered(
+        recorded: tuple[Context, RecordingRunner], status: str) -> None:
+    ctx, runner = recorded
+    release, ns = ctx.settings.release, ctx.settings.namespace
+    runner.answer("history", stdout=_history("superseded", status))
+    runner.answer("rollback", stdout="Rollback was a success! Happy Helming!")
     assert install.recover_pending(ctx, _line(ctx)) == 1
-    assert len(_calls(fake_k8s, "helm", "rollback")) == 1
+    assert runner.argvs() == [
+        _helm(ctx, "history", release, "--namespace", ns, "--output", "json"),
+        _helm(ctx, "rollback", release, "1", "--namespace", ns, "--wait", "--timeout", "5m")]
 
 
-def test_a_deployed_release_is_left_alone(ctx: Context, fake_k8s: FakeK8s) -> None:
-    _create(ctx)
-    _upgrade(ctx, 2)
+def test_a_first_install_left_pending_is_removed(
+        recorded: tuple[Context, RecordingRunner]) -> None:
+    ctx, runner = recorded
+    release, ns = ctx.settings.release, ctx.settings.namespace
+    runner.answer("history", stdout=_history("pending-install"))
+    runner.answer("uninstall", stdout=f'release "{release}" uninstalled')
+    assert install.recover_pending(ctx, _line(ctx)) is None
+    assert runner.argvs()[1:] == [
+        _helm(ctx, "uninstall", release, "--namespace", ns, "--wait", "--timeout", "5m")]
+
+
+def test_a_deployed_release_is_left_alone(recorded: tuple[Context, RecordingRunner]) -> None:
+    ctx, runner = recorded
+    runner.answer("history", stdout=_history("superseded", "deployed"))
     assert install.recover_pending(ctx, _line(ctx)) == 2
-    assert not _calls(fake_k8s, "helm", "rollback")
-    assert not _calls(fake_k8s, "helm", "uninstall")
+    assert [argv[5] for argv in runner.argvs()] == ["history"]
+
+
+def test_no_release_yet_is_nothing_to_recover(recorded: tuple[Context, RecordingRunner]) -> None:
+    ctx, runner = recorded
+    runner.answer("history", returncode=1, stderr="Error: release: not found")
+    assert install.recover_pending(ctx, _line(ctx)) is None
+    assert [argv[5] for argv in runner.argvs()] == ["history"]
 
 
 class _StoppedNode(_RunningNode):
