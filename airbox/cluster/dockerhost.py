@@ -199,6 +199,17 @@ class DockerHost:
         except docker.errors.ImageNotFound:
             return None
 
+    def repo_digests(self, ref: str) -> list[str]:
+        """The ``repository@sha256:...`` names the daemon recorded for the image ``ref``
+        names (one per registry it was pulled from); empty when there is no such image."""
+        import docker.errors
+
+        try:
+            found = self.client.images.get(ref)
+        except docker.errors.ImageNotFound:
+            return []
+        return [str(d) for d in found.attrs.get("RepoDigests") or []]
+
     def image_size(self, ref: str) -> int:
         """The image's size in bytes (about its ``docker save`` size)."""
         return int(self.client.images.get(ref).attrs.get("Size") or 0)

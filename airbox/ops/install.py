@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shlex
 import threading
 import time
@@ -32,7 +33,7 @@ from airbox.config import chart
 from airbox.config.answers import dump_yaml
 from airbox.config.prompts import Prompter, Refusal
 from airbox.config.settings import Images, Settings
-from airbox.errors import AirboxError, ClusterError, ControlPlaneError, ToolError
+from airbox.errors import AirboxError, ClusterError, ControlPlaneError, DockerError, ToolError
 from airbox.fsutil import (
     PUBLIC_FILE,
     SECRET_FILE,
@@ -548,15 +549,51 @@ def preloads(ctx: Context) -> bool:
                                              or ctx.bundle is not None)
 
 
+def pulls_node(settings: Settings) -> bool:
+    """The kind node image comes from the private registry (pulled by airbox on the host,
+    whether or not the data plane's images are preloaded): kind itself would pull it from
+    Docker Hub, which a VM whose only registry is the private one cannot reach."""
+    return settings.target.is_kind and settings.images is not None and not settings.bundle
+
+
+def node_pull(settings: Settings, cgroup_v1: bool) -> tuple[str, str]:
+    """The pinned node image as the registry serves it, by digest
+    (``<registry>/kindest/node@sha256:...``), and the tag kind's config names
+    (``manifests.kind_config``)."""
+    name, _, digest = versions.node_image(cgroup_v1=cgroup_v1).partition("@")
+    repository = name.rsplit(":", 1)[0]
+    return f"{manifests.from_registry(settings.images, repository)}@{digest}", name
+
+
+def _node_cgroup_v1(ctx: Context) -> bool:
+    # A dry run contacts no Docker (as plan_dry_run writes the kind config).
+    return host_uses_cgroup_v1() if ctx.options.dry_run else _cgroup_v1(ctx)
+
+
+def has_pinned(docker: DockerHost, image: str, pinned: str) -> bool:
+    """Docker has ``image`` and it is the pinned one: pulled by the pin's digest from
+    whichever registry (a repository digest names the manifest's content)."""
+    digest = pinned.partition("@")[2]
+    return any(d.endswith("@" + digest) for d in docker.repo_digests(image))
+
+
 class PullImages(Step[Context]):
-    """Starts the pulls in the background; ``LoadImages`` waits for them. With an offline
-    bundle: loads its images into Docker, unpacks its chart and places its tools."""
+    """Starts the pulls in the background; ``LoadImages`` waits for them (``Cluster`` for
+    the node image's, from a private registry). With an offline bundle: loads its images
+    into Docker, unpacks its chart and places its tools."""
 
     name = "images"
     title = "Pull the data plane images (in the background)"
 
     def applies(self, ctx: Context) -> bool:
-        return preloads(ctx)
+        return preloads(ctx) or pulls_node(ctx.settings)
+
+    def _node(self, ctx: Context) -> tuple[str, str] | None:
+        return node_pull(ctx.settings, _node_cgroup_v1(ctx)) if pulls_node(ctx.settings) \
+            else None
+
+    def _wanted(self, ctx: Context) -> list[str]:
+        return ctx.images() if preloads(ctx) else []
 
     def describe(self, ctx: Context) -> str:
         if ctx.bundle is not None:
@@ -579,7 +616,10 @@ class PullImages(Step[Context]):
                     argv.append(["docker", "load", "--input", f"{bundle}:{item.path}",
                                  f"(unless Docker has {local_name(item.name)})"])
             return argv
-        for image in ctx.images():
+        node = self._node(ctx)
+        if node is not None:
+            argv += [["docker", "pull", node[0]], ["docker", "tag", node[0], node[1]]]
+        for image in self._wanted(ctx):
             pinned = PINNED.get(image)
             if pinned:
                 argv += [["docker", "pull", pinned], ["docker", "tag", pinned, image]]
@@ -592,7 +632,10 @@ class PullImages(Step[Context]):
             from airbox.ops.bundled import unpacked
 
             return unpacked(ctx.settings, ctx.bundle, ctx.state, ctx.docker)
-        missing = [image for image in ctx.images() if not ctx.docker.has_image(image)]
+        node = self._node(ctx)
+        if node is not None and not has_pinned(ctx.docker, node[1], node[0]):
+            return None
+        missing = [image for image in self._wanted(ctx) if not ctx.docker.has_image(image)]
         return None if missing else "already present"
 
     def run(self, ctx: Context, line: StepLine) -> None:
@@ -607,8 +650,14 @@ class PullImages(Step[Context]):
             line.update(", ".join(unpack(ctx.settings, ctx.bundle, ctx.state, docker,
                                          line.update, warn)))
             return
-        images = [image for image in ctx.images() if not docker.has_image(image)]
-        ctx.pulls = Pulls(docker, images, registry=ctx.settings.images)
+        images = [image for image in self._wanted(ctx) if not docker.has_image(image)]
+        pinned = dict(PINNED)
+        node = self._node(ctx)
+        if node is not None and not has_pinned(docker, node[1], node[0]):
+            # First: the cluster step waits for this one.
+            images.insert(0, node[1])
+            pinned[node[1]] = node[0]
+        ctx.pulls = Pulls(docker, images, registry=ctx.settings.images, pinned=pinned)
         line.update(f"pulling {len(images)} image(s) while the cluster is created")
 
 
@@ -621,42 +670,78 @@ class Pulls:
     (executor threads would hold the interpreter's exit until they are done)."""
 
     def __init__(self, docker: DockerHost, images: list[str],
-                 registry: Images | None = None) -> None:
+                 registry: Images | None = None,
+                 pinned: Mapping[str, str] = PINNED) -> None:
         # The private registry's credentials go with its images' pulls (in the API call
         # to the daemon: never in argv or ~/.docker/config.json).
         self._registry = registry.registry + "/" if registry is not None else None
         self._auth = manifests.registry_auth(registry)
-        self.errors: list[BaseException] = []
+        # image -> the reference pulled by digest, then tagged with the image's name.
+        self._pinned = dict(pinned)
+        self.errors: dict[str, BaseException] = {}
         self.progress: dict[str, str] = {}
-        self._threads = [threading.Thread(target=self._pull, args=(docker, image), daemon=True)
-                         for image in images]
-        for thread in self._threads:
+        self._threads = {image: threading.Thread(target=self._pull, args=(docker, image),
+                                                 daemon=True)
+                         for image in images}
+        for thread in self._threads.values():
             thread.start()
 
     def _pull(self, docker: DockerHost, image: str) -> None:
         log = runlog.logger()
         try:
-            pinned = PINNED.get(image)
-            auth = (self._auth if self._registry and image.startswith(self._registry)
-                    else None)
-            docker.pull(pinned or image, lambda msg: self.progress.__setitem__(image, msg),
-                        auth=auth)
+            pinned = self._pinned.get(image)
+            ref = pinned or image
+            auth = self._auth if self._registry and ref.startswith(self._registry) else None
+            try:
+                docker.pull(ref, lambda msg: self.progress.__setitem__(image, msg), auth=auth)
+            except DockerError as exc:
+                if pinned and _DIGEST_REFUSED.search(exc.message):
+                    raise not_the_pinned_image(pinned, image) from None
+                raise
             if pinned:
+                # The pin is the trust anchor: tag only what the daemon recorded under
+                # the pinned digest (a mirror serving another image for it is refused).
+                if pinned not in docker.repo_digests(pinned):
+                    raise not_the_pinned_image(pinned, image)
                 docker.tag(pinned, image)
-            log.info("pulled %s", pinned or image)
+            log.info("pulled %s", ref)
         except BaseException as exc:  # reported by wait(), in the main thread
-            self.errors.append(exc)
+            self.errors[image] = exc
 
-    def wait(self, line: StepLine) -> None:
-        """Wait (interruptibly) for every pull; raise the first failure."""
-        for thread in self._threads:
+    def wait(self, line: StepLine, only: str | None = None) -> None:
+        """Wait (interruptibly) for every pull, or for the pull of ``only``; raise the
+        first failure."""
+        for image, thread in self._threads.items():
+            if only is not None and image != only:
+                continue
             while thread.is_alive():
                 thread.join(timeout=0.5)
                 busy = [msg for msg in self.progress.values() if "complete" not in msg.lower()]
                 if busy:
                     line.update(busy[-1])
-        if self.errors:
-            raise self.errors[0]
+        failed = [exc for image, exc in self.errors.items() if only in (None, image)]
+        if failed:
+            raise failed[0]
+
+
+# What the daemon answers when a registry serves another manifest than the digest asked
+# (moby distribution/pull_v2.go: "manifest verification failed for digest"; containerd's
+# image store: "digest mismatch").
+_DIGEST_REFUSED = re.compile(r"verification failed for digest|digest mismatch|"
+                             r"unexpected digest", re.IGNORECASE)
+
+
+def not_the_pinned_image(pinned: str, image: str) -> ClusterError:
+    # Exit 5 (ClusterError): the cluster cannot be built from what the registry serves;
+    # not 3, as nothing about this machine is wrong, nor 4, which is the control plane's.
+    registry = pinned.split("/", 1)[0]
+    return ClusterError(
+        f"the registry {registry} does not serve the image airbox pins for {image}: "
+        f"{pinned} is another image there",
+        hint="mirror the image by its digest (copy it with its manifest, e.g. "
+             "`crane copy` or `skopeo copy --all`, not rebuilt or re-pushed by tag), "
+             "then run the command again",
+    )
 
 
 class Cluster(Step[Context]):
@@ -691,6 +776,10 @@ class Cluster(Step[Context]):
             wait_for_api(ctx, line)
             line.skip("exists, reused")
             return
+        if ctx.pulls is not None and pulls_node(settings):
+            # kind must find the node image (pulled from the registry) in Docker.
+            line.update("waiting for the node image's pull")
+            ctx.pulls.wait(line, only=node_pull(settings, _cgroup_v1(ctx))[1])
         line.update("creating the node (the first time takes a few minutes)")
         try:
             ctx.runner.run(

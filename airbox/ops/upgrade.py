@@ -57,6 +57,9 @@ class Plan:
     removed: list[str] = field(default_factory=list)
     diff: list[str] = field(default_factory=list)
     pulls: list[str] = field(default_factory=list)
+    # Of ``pulls``: the image -> the reference pulled by digest and tagged with its name
+    # (the node image from a private registry, for a re-created cluster).
+    pinned: dict[str, str] = field(default_factory=dict)
     revision: int | None = None
     values_changed: bool = False
     # The release's newest revision is not "deployed" (pending-upgrade, failed, ...): an
@@ -266,6 +269,14 @@ def _make_plan(inst: Installed, runner: Runner, chart_version: str | None,
         wanted = chartinfo.images(manifests.helm_values(settings), app_version)
         wanted += [i for i in _images_in(rendered.stdout) if i not in wanted]
         plan.pulls = [image for image in wanted if not docker.has_image(image)]
+        from airbox.ops import install
+
+        if plan.recreate and install.pulls_node(settings):
+            # The new node image from the registry, before the old cluster is deleted.
+            ref, tag = install.node_pull(settings, cgroup_v1)
+            if not install.has_pinned(docker, tag, ref):
+                plan.pulls.insert(0, tag)
+                plan.pinned[tag] = ref
     return plan
 
 
@@ -456,7 +467,8 @@ def apply_plan(inst: Installed, plan: Plan, term: Terminal) -> None:
         docker = DockerHost.connect(timeout=60)
         with term.step(f"Pull {len(plan.pulls)} new image(s)") as line:
             # As install pulls: in parallel, a private registry's with its credentials.
-            install.Pulls(docker, plan.pulls, registry=settings.images).wait(line)
+            install.Pulls(docker, plan.pulls, registry=settings.images,
+                          pinned={**install.PINNED, **plan.pinned}).wait(line)
     # From here on the saved settings name the new version, and progress.json records
     # the upgrade until it has finished: a re-run of `airbox upgrade` finishes the job after
     # a failure, a Ctrl-C or a SIGTERM, even with the cluster half re-created (no release

@@ -502,10 +502,13 @@ def kind_config(settings: Settings, *, cgroup_v1: bool = False,
     ``registry_ca``: airbox's copy of the registry's CA (default: the answers' caFile).
     """
     image = versions.node_image(cgroup_v1=cgroup_v1)
-    if settings.bundle:
+    if settings.bundle or settings.images is not None:
         # Loaded from an offline bundle: `docker load` keeps the tag, not the digest (the
         # daemon records a repository digest only for what it pulled), and kind pulls a
-        # reference it does not find locally.
+        # reference it does not find locally. From a private registry: airbox pulls
+        # <registry>/kindest/node by the pinned digest, checks it and tags it with this
+        # name (ops/install.py node_pull); the daemon records only the mirror's repository
+        # digest, so the pinned kindest/node@sha256 reference would send kind to Docker Hub.
         image = image.split("@", 1)[0]
     node: dict[str, Any] = {
         "role": "control-plane",
