@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -83,6 +84,19 @@ class FakeRegistry:
     @property
     def host(self) -> str:
         return f"127.0.0.1:{self.server.server_address[1]}"
+
+    @property
+    def digest(self) -> str:
+        """The digest of the one manifest it serves (what a pull by digest must name)."""
+        return _digest(self.manifest)
+
+    def node_pin_env(self, tag: str) -> dict[str, str]:
+        """The environment in which the airbox executable pins the node image
+        ``kindest/node:<tag>@<the digest this registry serves>`` (tests/pinned_node)."""
+        site = Path(__file__).with_name("pinned_node")
+        path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH")) if p)
+        return {"PYTHONPATH": path,
+                "AIRBOX_TEST_NODE_IMAGE": f"kindest/node:{tag}@{self.digest}"}
 
     def stop(self) -> None:
         self.server.shutdown()

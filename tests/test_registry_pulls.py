@@ -10,10 +10,12 @@ kubectl are the fakes, the nodes real containers.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import yaml
 
 from airbox import versions
 from tests.fake_registry import FakeRegistry
@@ -36,9 +38,26 @@ def registry() -> Iterator[FakeRegistry]:
         found.stop()
         client = docker_client()
         for image in client.images.list(name=f"{found.host}/*"):
-            for tag in image.tags:
-                with contextlib.suppress(Exception):
-                    client.images.remove(tag, noprune=True)
+            for ref in [*image.tags, *(image.attrs.get("RepoDigests") or [])]:
+                if ref.startswith(found.host + "/"):
+                    with contextlib.suppress(Exception):
+                        client.images.remove(ref, noprune=True)
+
+
+def node_tag(inst: Installer) -> str:  # noqa: F811
+    """The node image's tag in this test (kind's config names it; unique to the test)."""
+    return f"v1.35.0-{inst.name}"
+
+
+@pytest.fixture
+def node_env(inst: Installer, registry: FakeRegistry) -> Iterator[dict[str, str]]:  # noqa: F811
+    """The airbox executable's environment: the node image it pins is one ``registry``
+    serves (tests/pinned_node), tagged ``node_tag``; the tag is removed afterwards."""
+    try:
+        yield inst.env(**registry.node_pin_env(node_tag(inst)))
+    finally:
+        with contextlib.suppress(Exception):
+            docker_client().images.remove(f"kindest/node:{node_tag(inst)}", noprune=True)
 
 
 def registry_answers(installer: Installer, registry: FakeRegistry,
@@ -54,9 +73,11 @@ def manifests_served(registry: FakeRegistry) -> set[str]:
 
 
 def test_install_and_upgrade_pull_from_the_registry_with_its_credentials(
-        inst: Installer, registry: FakeRegistry) -> None:  # noqa: F811
+        inst: Installer, registry: FakeRegistry,  # noqa: F811
+        node_env: dict[str, str]) -> None:
     result = inst.run(answers=inst.write(registry_answers(inst, registry,
-                                                          chart={"version": OLD_CHART})))
+                                                          chart={"version": OLD_CHART})),
+                      env=node_env)
     assert result.returncode == 0, result.stdout + result.stderr
     launcher = f"mirror/airbyte/workload-launcher:{OLD_CHART}"
     assert launcher in manifests_served(registry)
@@ -74,7 +95,9 @@ def test_install_and_upgrade_pull_from_the_registry_with_its_credentials(
     assert not [c for c in nodetools.calls(node(inst)) if c.startswith("crictl pull")]
 
     # The upgrade's new images: from the registry, with the credentials.
-    done = airbox(inst, "upgrade")
+    pin = registry.node_pin_env(node_tag(inst))
+    done = airbox(inst, "upgrade", PYTHONPATH=pin["PYTHONPATH"],
+                  AIRBOX_TEST_NODE_IMAGE=pin["AIRBOX_TEST_NODE_IMAGE"])
     assert done.returncode == 0, done.stdout + done.stderr
     served = manifests_served(registry)
     assert f"mirror/airbyte/workload-launcher:{versions.CHART_VERSION}" in served
@@ -90,13 +113,77 @@ def test_without_credentials_the_node_pulls_the_connectors_from_the_registry(
     try:
         answers = inst.answers(images={"registry": f"{registry.host}/mirror",
                                        "insecure": True})
-        result = inst.run(answers=inst.write(answers))
+        result = inst.run(answers=inst.write(answers),
+                          env=inst.env(**registry.node_pin_env(node_tag(inst))))
         assert result.returncode == 0, result.stdout + result.stderr
     finally:
         registry.stop()
+        with contextlib.suppress(Exception):
+            docker_client().images.remove(f"kindest/node:{node_tag(inst)}", noprune=True)
+            docker_client().images.remove(f"{registry.host}/mirror/kindest/node@"
+                                          f"{registry.digest}", noprune=True)
     wanted = {f"crictl pull {registry.host}/mirror/{repository}:{tag}"
               for repository, tag in versions.VERIFY_CONNECTORS.items()}
     for _ in range(200):
         if wanted <= set(nodetools.calls(node(inst))):
             break
     assert {c for c in nodetools.calls(node(inst)) if c.startswith("crictl pull")} == wanted
+
+
+def test_the_node_image_comes_from_the_registry_by_its_pinned_digest(
+        inst: Installer, registry: FakeRegistry,  # noqa: F811
+        node_env: dict[str, str]) -> None:
+    """On a VM whose only registry is the private one (the fakes' offline scenario: kind
+    pulls no node image it does not find in Docker, helm reaches no chart repository)."""
+    from tests.test_offline_bundle import REAL_CHART
+
+    inst.fake.set_scenario(offline=True)
+    answers = inst.write(registry_answers(inst, registry, chart={"source": str(REAL_CHART)}))
+    pinned = f"{registry.host}/mirror/kindest/node@{registry.digest}"
+    tag = f"kindest/node:{node_tag(inst)}"
+
+    planned = inst.run("--dry-run", answers=answers, env=node_env)
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    assert f"docker pull {pinned}\n" in planned.stdout
+    assert f"docker tag {pinned} {tag}\n" in planned.stdout
+    assert registry.pulls == []
+
+    result = inst.run(answers=answers, env=node_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Asked by digest, with the credentials (the token flow: no manifest without them).
+    assert f"/v2/mirror/kindest/node/manifests/{registry.digest}" in registry.pulls
+    assert PASSWORD not in json.dumps(inst.fake.calls())
+    config = yaml.safe_load((inst.state / "kind-config.yaml").read_text())
+    assert config["nodes"][0]["image"] == tag
+    # What kind found in Docker: the pinned image under that tag.
+    assert pinned in docker_client().images.get(tag).attrs["RepoDigests"]
+    assert inst.kind_creates() == 1
+
+    # A re-run finds it there: nothing is asked of the registry again.
+    asked = len(registry.pulls)
+    again = inst.run(answers=answers, env=node_env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert not [p for p in registry.pulls[asked:] if "/kindest/node/" in p]
+
+
+def test_a_mirror_serving_another_node_image_is_refused_before_the_cluster_is_made(
+        inst: Installer, registry: FakeRegistry) -> None:  # noqa: F811
+    # The real pin (this host's): the loopback registry answers its digest with its one
+    # image, whose digest is another.
+    from tests.test_offline_bundle import REAL_CHART
+    from tests.test_offline_install import CGROUP_V1
+
+    inst.fake.set_scenario(offline=True)
+    pin = versions.node_image(cgroup_v1=CGROUP_V1)
+
+    answers = inst.write(registry_answers(inst, registry, chart={"source": str(REAL_CHART)}))
+    result = inst.run(answers=answers)
+    assert result.returncode == 5, result.stdout + result.stderr
+    digest = pin.split("@", 1)[1]
+    err = " ".join(result.stderr.split())
+    assert (f"the registry {registry.host} does not serve the image airbox pins for "
+            f"{pin.split('@', 1)[0]}: {registry.host}/mirror/kindest/node@"
+            f"{digest} is another image there") in err
+    assert "mirror the image by its digest" in err
+    assert f"/v2/mirror/kindest/node/manifests/{digest}" in registry.pulls
+    assert inst.kind_creates() == 0
