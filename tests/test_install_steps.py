@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from airbox import versions
 from airbox.cluster import commands
 from airbox.cluster.dockerhost import ContainerState
 from airbox.cluster.runner import Runner
@@ -570,6 +571,11 @@ def test_the_host_pulls_a_private_registrys_images_with_its_credentials(
     ctx.settings = Settings.from_answers(a)
     ref = f"{fake_registry.host}/mirror/airbox-test/{uuid.uuid4().hex[:8]}:1.8.1"
     monkeypatch.setattr(Context, "images", lambda self: [ref])
+    # The node image too, pinned to a digest the loopback registry serves.
+    node = f"kindest/node:v1.35.0-{uuid.uuid4().hex[:8]}"
+    for pin in ("NODE_IMAGE", "NODE_IMAGE_CGROUP_V1"):
+        monkeypatch.setattr(versions, pin, f"{node}@{fake_registry.digest}")
+    pinned = f"{fake_registry.host}/mirror/kindest/node@{fake_registry.digest}"
     docker = DockerHost.connect()
     ctx._docker = docker
     try:
@@ -579,6 +585,10 @@ def test_the_host_pulls_a_private_registrys_images_with_its_credentials(
         assert docker.has_image(ref)
         name = ref.split("/", 1)[1].split(":")[0]
         assert any(f"/v2/{name}/manifests/" in p for p in fake_registry.pulls)
+        assert f"/v2/mirror/kindest/node/manifests/{fake_registry.digest}" in \
+            fake_registry.pulls
+        assert pinned in docker.repo_digests(node)
     finally:
-        with contextlib.suppress(Exception):
-            docker.client.images.remove(ref, force=True)
+        for made in (ref, node, pinned):
+            with contextlib.suppress(Exception):
+                docker.client.images.remove(made, noprune=True)

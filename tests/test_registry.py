@@ -163,6 +163,24 @@ def test_the_kind_node_trusts_the_registrys_ca(tmp_path: Path) -> None:
          "readOnly": True}]
 
 
+@pytest.mark.parametrize("cgroup_v1", [False, True])
+def test_the_node_image_is_pulled_from_the_registry_by_digest_and_kind_given_its_tag(
+        tmp_path: Path, cgroup_v1: bool) -> None:
+    from airbox.ops import install
+
+    pin = versions.node_image(cgroup_v1=cgroup_v1)
+    name, _, digest = pin.partition("@")
+    settings = Settings.from_answers(with_registry(tmp_path))
+    assert install.pulls_node(settings)
+    # kind finds the tag in Docker (a mirror's pull records only the mirror's digest).
+    assert install.node_pull(settings, cgroup_v1) == (f"{REGISTRY}/kindest/node@{digest}", name)
+    assert manifests.kind_config(settings, cgroup_v1=cgroup_v1)["nodes"][0]["image"] == name
+    # Without a registry: kind pulls the pinned reference itself.
+    public = Settings.from_answers(af.answers("vault", "default", directory=tmp_path))
+    assert not install.pulls_node(public)
+    assert manifests.kind_config(public, cgroup_v1=cgroup_v1)["nodes"][0]["image"] == pin
+
+
 def test_plain_http_only_when_insecure(tmp_path: Path) -> None:
     plain = Settings.from_answers(with_registry(tmp_path, insecure=True)).images
     tls = Settings.from_answers(with_registry(tmp_path)).images
