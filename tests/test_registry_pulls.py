@@ -37,7 +37,8 @@ def registry() -> Iterator[FakeRegistry]:
     finally:
         found.stop()
         client = docker_client()
-        for image in client.images.list(name=f"{found.host}/*"):
+        # Every name under the registry (a name filter "host/*" matches one path level).
+        for image in client.images.list():
             for ref in [*image.tags, *(image.attrs.get("RepoDigests") or [])]:
                 if ref.startswith(found.host + "/"):
                     with contextlib.suppress(Exception):
