@@ -52,7 +52,8 @@ from airbox.cluster.runner import Runner
 from airbox.config.yamlfile import YamlProblem, load_yaml
 from airbox.errors import EXIT_OK, AirboxError, UsageError
 from airbox.fsutil import make_private_dirs, usable_dir
-from airbox.installed import Identified, Installed, require_installed, tool_runner, why
+from airbox.installed import Identified, Installed, why
+from airbox.ops.session import Session
 from airbox.ops.status import status_report
 from airbox.redact import MASK, REDACTOR, scrub_mapping
 
@@ -311,13 +312,19 @@ def build(inst: Identified, runner: Runner, path: Path) -> Bundle:
 
 def bundle_command(*, name: str | None, output: Path | None, verbose: bool = False) -> int:
     """``airbox support-bundle``: write the archive, print its path; 0 once it is written."""
-    from airbox.ui import Terminal
+    # Run precisely when something is broken: damaged saved settings do not stop it, and
+    # it only reads (no lock: a stuck command holding it must not block the diagnosis; no
+    # log of its own: it collects the others).
+    with Session.acting_on(
+            name, "support-bundle",
+            "a bundle describes an installed data plane; `airbox preflight` checks a machine "
+            "before the install", damaged_ok=True, lock=False, log=False,
+            verbose=verbose) as run:
+        return _bundle(run, output)
 
-    term = Terminal(verbose=verbose)
-    inst = require_installed(
-        name, "support-bundle",
-        "a bundle describes an installed data plane; `airbox preflight` checks a machine "
-        "before the install", damaged_ok=True)
+
+def _bundle(run: Session[Identified], output: Path | None) -> int:
+    inst, term = run.inst, run.term
     if inst.damaged:
         term.warn(inst.damaged)
     if output is not None and output.is_dir():
@@ -336,7 +343,7 @@ def bundle_command(*, name: str | None, output: Path | None, verbose: bool = Fal
     else:
         path = default_path(inst.name, usable_dir(Path.cwd(), "the current directory"))
     term.info(f"Collecting diagnostics of data plane {inst.name} ...")
-    bundle = build(inst, tool_runner(term.debug if verbose else None), path.absolute())
+    bundle = build(inst, run.runner, path.absolute())
     for item in bundle.failed:
         term.warn(f"{item.id}: {item.error}")
     count = sum(len(c.files) for c in bundle.collected)
