@@ -16,7 +16,8 @@ from typing import IO
 
 from airbox.cluster import commands
 from airbox.errors import EXIT_INTERRUPTED, EXIT_OK, ClusterError, UsageError
-from airbox.installed import require_installed, tool_runner
+from airbox.installed import Installed
+from airbox.ops.session import Session
 from airbox.redact import REDACTOR
 
 # kubectl's --since: a Go duration of whole units, such as 30s, 10m, 1h or 1h30m.
@@ -47,8 +48,17 @@ def logs_command(
     if follow and previous:
         raise UsageError("--follow and --previous do not go together: a terminated "
                          "container's log does not grow")
-    inst = require_installed(name, "logs", "install one with `airbox install`",
-                             needs_cluster=True)
+    # Only reads: no lock (a follow may run for days beside a repair or an upgrade), and
+    # no run log (the output is the log).
+    with Session.acting_on(name, "logs", "install one with `airbox install`",
+                           needs_cluster=True, lock=False, log=False) as run:
+        return _logs(run, pod=pod, container=container, follow=follow, since=since,
+                     tail=tail, previous=previous, out=out)
+
+
+def _logs(run: Session[Installed], *, pod: str | None, container: str | None, follow: bool,
+          since: str | None, tail: int | None, previous: bool, out: IO[str]) -> int:
+    inst = run.inst
     settings = inst.settings
     if pod:
         target = pod
@@ -57,7 +67,7 @@ def logs_command(
         container = container or commands.LAUNCHER_CONTAINER
     argv = commands.kubectl_logs(inst.kube, settings.namespace, target, container=container,
                                  follow=follow, since=since, tail=tail, previous=previous)
-    runner = tool_runner()
+    runner = run.runner
     lock = threading.Lock()
 
     def write(line: str) -> None:
