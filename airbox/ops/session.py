@@ -27,12 +27,14 @@ from airbox.errors import NotInstalled
 from airbox.installed import (
     Identified,
     Installed,
+    check_name,
     load_for_removal,
     load_installed,
     require_installed,
     tool_runner,
 )
 from airbox.lock import dataplane_lock
+from airbox.paths import StateDir
 
 if TYPE_CHECKING:
     from airbox.cluster.runner import Runner
@@ -77,7 +79,7 @@ class Session(Generic[D]):
     @classmethod
     def acting_on(cls, name: str | None, command: str, hint: str, *,
                   needs_cluster: bool = ..., damaged_ok: Literal[False] = ...,
-                  lock: bool = ..., log: bool = ...,
+                  missing_ok: Literal[False] = ..., lock: bool = ..., log: bool = ...,
                   check: Callable[[Installed], None] | None = ..., verbose: bool = ...,
                   term: Terminal | None = ...,
                   ) -> contextlib.AbstractContextManager[Session[Installed]]: ...
@@ -86,71 +88,91 @@ class Session(Generic[D]):
     @classmethod
     def acting_on(cls, name: str | None, command: str, hint: str, *,
                   needs_cluster: bool = ..., damaged_ok: Literal[True],
-                  lock: bool = ..., log: bool = ...,
+                  missing_ok: Literal[False] = ..., lock: bool = ..., log: bool = ...,
                   check: Callable[[Identified], None] | None = ..., verbose: bool = ...,
                   term: Terminal | None = ...,
                   ) -> contextlib.AbstractContextManager[Session[Identified]]: ...
 
+    @overload
     @classmethod
     def acting_on(cls, name: str | None, command: str, hint: str, *,
-                  needs_cluster: bool = False, damaged_ok: bool = False, lock: bool = True,
-                  log: bool = True, check: Callable[[Any], None] | None = None,
-                  verbose: bool = False, term: Terminal | None = None,
-                  ) -> contextlib.AbstractContextManager[Session[Any]]:
+                  needs_cluster: bool = ..., damaged_ok: Literal[True],
+                  missing_ok: Literal[True], lock: bool = ..., log: bool = ...,
+                  check: None = ..., verbose: bool = ..., term: Terminal | None = ...,
+                  ) -> contextlib.AbstractContextManager[Session[Identified] | None]: ...
+
+    @classmethod
+    def acting_on(cls, name: str | None, command: str, hint: str, *,
+                  needs_cluster: bool = False, damaged_ok: bool = False,
+                  missing_ok: bool = False, lock: bool = True, log: bool = True,
+                  check: Callable[[Any], None] | None = None, verbose: bool = False,
+                  term: Terminal | None = None,
+                  ) -> contextlib.AbstractContextManager[Session[Any] | None]:
         """The run of ``command`` (e.g. "repair") on data plane ``name`` (None: the only one).
 
         ``hint``: what to do when it is not installed (NotInstalled, exit 3).
         ``needs_cluster``: an install that stopped before the cluster is not installed.
         ``damaged_ok``: damaged saved settings do not stop the command (``Identified.damaged``
-        says why). ``check``: refusals that depend on the data plane, made before waiting
-        for its lock (bad input is never reported as "busy"). ``lock``: take the lock and
-        re-read the state after it (False: the command only reads, and never waits).
-        ``log``: start the run's log once the lock is held (False: none, or the command
-        starts it later with ``start_log``, when its first change comes).
+        says why). ``missing_ok``: ``name`` (required) was chosen by the caller, the lock is
+        taken before anything is read, and a data plane that is not there yields None
+        instead of NotInstalled, the lock still held (uninstall: nothing to remove is
+        success, and what an interrupted removal left is removed under the lock).
+        ``check``: refusals that depend on the data plane, made before waiting for its
+        lock (bad input is never reported as "busy"). ``lock``: take the lock and read the
+        state again after it (False: the command only reads, and never waits). ``log``:
+        start the run's log once the lock is held (False: none, or the command starts it
+        with ``start_log`` when its first change comes).
         """
         return _acting_on(name, command, hint, needs_cluster=needs_cluster,
-                          damaged_ok=damaged_ok, lock=lock, log=log, check=check,
-                          verbose=verbose, term=term)
-
-    @staticmethod
-    def _reread(inst: Identified, command: str, hint: str, *, damaged_ok: bool) -> Identified:
-        """The state as it is now that the lock is held.
-
-        A command that waited for the lock may find the data plane changed or gone (an
-        uninstall ran meanwhile): what it read before is stale, and acting on it would act
-        on a data plane that no longer exists and re-create the removed state directory (a
-        log, a cached token). Gone is NotInstalled (exit 3), with nothing created.
-        """
-        load: Callable[[str], Identified | None] = (load_for_removal if damaged_ok
-                                                     else load_installed)
-        fresh = load(inst.name)
-        if fresh is None:
-            raise NotInstalled(
-                f"no data plane named {inst.name} is installed any more (it was uninstalled "
-                f"while airbox {command} waited for it); nothing was changed",
-                hint=hint)
-        return fresh
+                          damaged_ok=damaged_ok, missing_ok=missing_ok, lock=lock, log=log,
+                          check=check, verbose=verbose, term=term)
 
 
 @contextlib.contextmanager
 def _acting_on(name: str | None, command: str, hint: str, *, needs_cluster: bool,
-               damaged_ok: bool, lock: bool, log: bool,
+               damaged_ok: bool, missing_ok: bool, lock: bool, log: bool,
                check: Callable[[Any], None] | None, verbose: bool,
-               term: Terminal | None) -> Iterator[Session[Any]]:
-    inst: Identified = (
-        require_installed(name, command, hint, needs_cluster=needs_cluster, damaged_ok=True)
-        if damaged_ok else require_installed(name, command, hint, needs_cluster=needs_cluster))
-    if check is not None:
-        check(inst)
+               term: Terminal | None) -> Iterator[Session[Any] | None]:
+    load: Callable[[str], Identified | None] = (load_for_removal if damaged_ok
+                                                 else load_installed)
+    first: Identified | None = None
+    if missing_ok:
+        if name is None:
+            raise ValueError("missing_ok: the caller chooses the data plane")
+        check_name(name)
+        state = StateDir.for_name(name)
+    else:
+        first = (require_installed(name, command, hint, needs_cluster=needs_cluster,
+                                   damaged_ok=True)
+                 if damaged_ok else require_installed(name, command, hint,
+                                                      needs_cluster=needs_cluster))
+        if check is not None:
+            check(first)
+        state = first.state
     if term is None:
         from airbox.ui import Terminal
 
         term = Terminal(verbose=verbose)
     with contextlib.ExitStack() as held:
+        inst = first
         if lock:
-            # One command at a time changes a data plane.
-            held.enter_context(dataplane_lock(inst.state, command, create=False))
-            inst = Session._reread(inst, command, hint, damaged_ok=damaged_ok)
+            # One command at a time changes a data plane. A command that waited for the
+            # lock may find the data plane changed or gone (an uninstall ran meanwhile):
+            # what it read before is stale, and acting on it would act on a data plane that
+            # no longer exists and re-create the removed state directory (a log, a cached
+            # token). So the state is read again now.
+            held.enter_context(dataplane_lock(state, command, create=False))
+            inst = load(state.name)
+        elif inst is None:
+            inst = load(state.name)
+        if inst is None:
+            if not missing_ok:
+                raise NotInstalled(
+                    f"no data plane named {state.name} is installed any more (it was "
+                    f"uninstalled while airbox {command} waited for it); nothing was changed",
+                    hint=hint)
+            yield None
+            return
         session = Session(inst, command, hint, term, locked=lock)
         if log:
             session.start_log()

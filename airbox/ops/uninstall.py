@@ -34,8 +34,9 @@ from airbox import runlog
 from airbox.cluster import commands
 from airbox.cluster.runner import Runner
 from airbox.errors import EXIT_FAILURE, EXIT_OK, AirboxError, UsageError
-from airbox.installed import Identified, choose_name, load_for_removal, tool_runner, why
-from airbox.lock import LOCK_FILE, dataplane_lock
+from airbox.installed import Identified, choose_name, why
+from airbox.lock import LOCK_FILE
+from airbox.ops.session import Session
 from airbox.ops.uninstall_survey import Exists, Item, Survey, docker_host, survey
 from airbox.paths import CREDENTIALS_FILE, SETTINGS_FILE, StateDir, airbox_home
 from airbox.redact import REDACTOR
@@ -171,37 +172,40 @@ def uninstall_command(
     # bare `uninstall` must never pick the running one for the user.
     chosen = choose_name(name, "uninstall", any_state=True)
     if chosen is None:
-        return _uninstall(None, term=term, verbose=verbose, deregister=deregister,
-                          keep_state=keep_state, assume_yes=assume_yes,
-                          interactive=interactive, confirm=confirm)
-    # Held from the first look to the last removal: an install running meanwhile would
-    # re-create what this removes (or lose its state directory under it).
-    with dataplane_lock(StateDir.for_name(chosen), "uninstall", create=False):
-        return _uninstall(chosen, term=term, verbose=verbose, deregister=deregister,
-                          keep_state=keep_state, assume_yes=assume_yes,
-                          interactive=interactive, confirm=confirm)
+        term.print(f"Nothing to remove: no data plane is installed (no state in "
+                   f"{airbox_home()}).")
+        return EXIT_OK
+    # The lock is held from the first look to the last removal: an install running
+    # meanwhile would re-create what this removes (or lose its state directory under it).
+    # Damaged saved settings are what an uninstall is for; nothing there is success; the
+    # log starts with the first change.
+    with Session.acting_on(chosen, "uninstall", "", damaged_ok=True, missing_ok=True,
+                           log=False, term=term) as run:
+        if run is None:
+            return _nothing_there(chosen, term)
+        return _uninstall(run, deregister=deregister, keep_state=keep_state,
+                          assume_yes=assume_yes, interactive=interactive, confirm=confirm)
 
 
-def _uninstall(chosen: str | None, *, term: Terminal, verbose: bool, deregister: bool,
-               keep_state: bool, assume_yes: bool, interactive: bool,
+def _nothing_there(chosen: str, term: Terminal) -> int:
+    state = StateDir.for_name(chosen)
+    if _leftover(state):
+        remove_state_dir(state.root)
+        term.print(f"Removed what was left of {airbox_home() / chosen} (an earlier "
+                   "uninstall stopped while removing it).")
+    else:
+        term.print(f"Nothing to remove: no data plane named {chosen} is installed (no state "
+                   f"in {airbox_home() / chosen}).")
+    return EXIT_OK
+
+
+def _uninstall(run: Session[Identified], *, deregister: bool, keep_state: bool,
+               assume_yes: bool, interactive: bool,
                confirm: Callable[[str], bool] | None) -> int:
-    inst = load_for_removal(chosen) if chosen else None
-    if inst is not None and inst.damaged:
+    inst, term, runner = run.inst, run.term, run.runner
+    if inst.damaged:
         term.warn(inst.damaged)
         term.info("  uninstalling what the readable files and the name tell")
-    if inst is None:
-        if chosen and _leftover(StateDir.for_name(chosen)):
-            remove_state_dir(StateDir.for_name(chosen).root)
-            term.print(f"Removed what was left of {airbox_home() / chosen} (an earlier "
-                       "uninstall stopped while removing it).")
-            return EXIT_OK
-        where = f"no data plane named {chosen} is installed" if chosen else (
-            "no data plane is installed")
-        term.print(f"Nothing to remove: {where} (no state in "
-                   f"{airbox_home() / chosen if chosen else airbox_home()}).")
-        return EXIT_OK
-
-    runner = tool_runner(term.debug if verbose else None)
     plan = survey(inst, runner, deregister=deregister, keep_state=keep_state)
     present = plan.present()
     if not present:
@@ -226,7 +230,7 @@ def _uninstall(chosen: str | None, *, term: Terminal, verbose: bool, deregister:
             return EXIT_OK
 
     # The log starts with the first change: the look around before it is read-only.
-    runlog.start(inst.state.logs, "uninstall")
+    run.start_log()
     log = runlog.logger()
     log.info("airbox uninstall %s (deregister=%s, keep_state=%s): %s", inst.name, deregister,
              keep_state, "; ".join(item.listing() for item in present))
