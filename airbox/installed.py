@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -27,7 +27,6 @@ from airbox.errors import (
     UsageError,
 )
 from airbox.fsutil import read_json
-from airbox.lock import dataplane_lock
 from airbox.paths import StateDir, installed_names
 from airbox.redact import REDACTOR
 
@@ -342,26 +341,6 @@ def require_installed(name: str | None, command: str, hint: str, *,
                 hint=f"airbox install --name {inst.name}  (finishes the install from the "
                      "saved settings)")
     return inst
-
-
-@contextlib.contextmanager
-def locked(inst: Installed, command: str, hint: str) -> Iterator[Installed]:
-    """Hold ``inst``'s lock for ``command``, and yield its state as read *after* taking it.
-
-    The one place day-2 commands take the lock. A command that waited for it may find the
-    data plane changed or gone (an uninstall ran meanwhile): what it read before is stale,
-    and acting on it would act on a data plane that no longer exists and re-create the
-    removed state directory (a log, a cached token). Gone is NotInstalled (exit 3), with
-    nothing created.
-    """
-    with dataplane_lock(inst.state, command, create=False):
-        fresh = load_installed(inst.name)
-        if fresh is None:
-            raise NotInstalled(
-                f"no data plane named {inst.name} is installed any more (it was uninstalled "
-                f"while airbox {command} waited for it); nothing was changed",
-                hint=hint)
-        yield fresh
 
 
 def tool_runner(verbose: Callable[[str], None] | None = None) -> Runner:

@@ -13,7 +13,7 @@ file, then the directory, last (``uninstall.remove_state_dir``). A command that 
 then holds a lock on a file nobody else can find. So after taking the lock, the file is
 checked to still be the one at the path, and otherwise opened afresh; a day-2 command
 (``create=False``) never makes a lock file where no data plane is installed, so it finds
-the state gone and says so (``installed.locked``) instead of re-creating it.
+the state gone and says so (``ops.session.Session.acting_on``) instead of re-creating it.
 
 The lock file is only ever a regular file opened without following a symlink: a directory,
 FIFO or symlink planted at its path is a clear error, never written through.
@@ -129,7 +129,7 @@ def dataplane_lock(state: StateDir, command: str, *, wait: float = LOCK_WAIT_SEC
     installed (no state directory, or one without settings and lock file: none yet, or
     removed by the uninstall waited for) there is nothing to protect, and the body runs
     without the lock (False) — it must read the state again and find it gone
-    (``installed.locked``). Not re-entrant: take it once, at the command's top.
+    (``ops.session.Session.acting_on``). Not re-entrant: take it once, at the command's top.
     """
     path = state.root / LOCK_FILE
     deadline = time.monotonic() + wait
