@@ -123,3 +123,22 @@ def test_a_data_plane_removed_while_waiting_is_not_installed_and_nothing_is_made
             Session.acting_on("sess5", "prune", HINT, check=uninstalled_meanwhile):
         raise AssertionError("ran on a removed data plane")
     assert not state.logs.exists()
+
+
+def test_missing_ok_yields_nothing_with_the_lock_held_and_reads_only_after_it(
+    tmp_path: Path, isolated: Path,
+) -> None:
+    """Uninstall's way: the lock first, then what is there; nothing there is no error."""
+    state = _installed(tmp_path, "sess6")
+    with dataplane_lock(state, "probe", create=False):
+        pass  # the lock file exists, as after any command
+    state.settings.unlink()  # what an uninstall stopped while removing the state leaves
+    state.credentials.unlink()
+    with Session.acting_on("sess6", "uninstall", "", damaged_ok=True, missing_ok=True,
+                           log=False) as run:
+        assert run is None
+        assert not _free(state)
+    assert _free(state)
+    with pytest.raises(ValueError, match="chooses"), \
+            Session.acting_on(None, "uninstall", "", damaged_ok=True, missing_ok=True):
+        pass
