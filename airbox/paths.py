@@ -19,6 +19,8 @@ module say so; ``tests/test_paths.py`` keeps this list and those constants in st
             pull-secret.yaml (s) registry-hosts.toml registry-ca.crt
                                       a private registry: its pull Secret, containerd's
                                       settings and CA for the node
+            job-proxy.yaml            with a proxy: the policy that gives job pods its
+                                      settings (as references to the Secret)
             storage.yaml storage-credentials.json (s) storage/
                                       the local object store: manifests, keys, data
             kubeconfig (s)            the kind cluster's kubeconfig

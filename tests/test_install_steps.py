@@ -210,7 +210,8 @@ class _Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
     c = _Clock()
-    monkeypatch.setattr(install, "time", c)
+    # wait_for_api reads the clock where it lives.
+    monkeypatch.setattr(install.steps_cluster, "time", c)
     return c
 
 
