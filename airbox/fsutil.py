@@ -11,8 +11,9 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 PRIVATE_DIR = 0o700
 SECRET_FILE = 0o600
@@ -99,14 +100,22 @@ def atomic_write(path: Path, data: str | bytes, *, mode: int = SECRET_FILE) -> P
 
     The default mode is the private one: a caller must ask for a readable file.
     """
+    raw = data.encode() if isinstance(data, str) else data
+    return atomic_fill(path, lambda handle: handle.write(raw), mode=mode)
+
+
+def atomic_fill(path: Path, fill: Callable[[BinaryIO], object], *,
+                mode: int = SECRET_FILE) -> Path:
+    """Write ``path`` atomically with ``fill(handle)`` (a stream copy need not fit in
+    memory): a temporary name in the same directory, synced, then renamed; an
+    interruption leaves no usable-looking file."""
     path = Path(path)
     make_private_dirs(path.parent)
-    raw = data.encode() if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(raw)
+            fill(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

@@ -19,16 +19,16 @@ import re
 import shutil
 import subprocess
 import tarfile
-import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 from airbox import versions
 from airbox.cluster.runner import child_environment
 from airbox.errors import ToolUnavailable as ToolUnavailable  # re-exported
 from airbox.errors import UsageError
-from airbox.fsutil import ensure_private_dir
+from airbox.fsutil import atomic_fill, atomic_write, ensure_private_dir
 from airbox.paths import bin_dir
 
 TOOLS = ("kind", "helm", "kubectl")
@@ -143,18 +143,7 @@ def download(tool: str, *, fetch: Fetch = _http_fetch,
             binary = member.read()
     target = pinned_path(tool)
     ensure_private_dir(target.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(binary)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o755)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write(target, binary, mode=0o755)
 
 
 def pinned_binary_sha256(tool: str, plat: tuple[str, str] | None = None) -> str | None:
@@ -179,20 +168,13 @@ def place(tool: str, source: Path, sha256: str) -> Path:
         raise ToolUnavailable(
             f"the bundle's {tool} is not the {tool} this airbox pins",
             details=[f"pinned {pinned}", f"bundle {sha256}"])
+    def copy(handle: BinaryIO) -> None:
+        with open(source, "rb") as src:
+            shutil.copyfileobj(src, handle, 1 << 20)
+
     target = pinned_path(tool)
     ensure_private_dir(target.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle, open(source, "rb") as src:
-            shutil.copyfileobj(src, handle, 1 << 20)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o755)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_fill(target, copy, mode=0o755)
 
 
 def _override(tool: str) -> str | None:
