@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from airbox.config import answers, specs, validate
+from airbox.config import answers, specs, validate, validate_network
 from airbox.config.specs import SECRETS_MANAGERS, STORAGES, FieldSpec, TypeSpec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,9 +90,9 @@ def test_schema_and_rules_know_the_same_fields(root: str, spec: TypeSpec) -> Non
 
 
 @pytest.mark.parametrize(("path", "keys"), [
-    (("images",), validate._IMAGES_KEYS),
-    (("images", "pullSecret"), validate._PULL_KEYS),
-    (("network",), validate._NETWORK_KEYS),
+    (("images",), validate_network._IMAGES_KEYS),
+    (("images", "pullSecret"), validate_network._PULL_KEYS),
+    (("network",), validate_network._NETWORK_KEYS),
     (("storage", "bucket"), specs.BUCKET_KEYS),
 ])
 def test_hand_written_sections_name_the_fields_their_checks_know(

@@ -47,7 +47,8 @@ from airbox.config.specs import (
     key_file_paths,
     secret_paths,
 )
-from airbox.config.validate import network_problems, validate
+from airbox.config.validate import validate
+from airbox.config.validate_network import network_problems
 
 # What other modules import from here (the tables and rules included).
 __all__ = [
