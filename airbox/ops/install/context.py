@@ -29,7 +29,7 @@ from airbox.paths import (
     VALUES_FILE,
     StateDir,
 )
-from airbox.render import manifests
+from airbox.render import manifests, registry
 from airbox.ui import Terminal
 
 if TYPE_CHECKING:
@@ -147,5 +147,5 @@ class Context:
         found = chart.images(manifests.helm_values(self.settings), app_version)
         if self.settings.runs_local_store:
             # From the private registry when one is set: the name the store's pods use.
-            found.append(manifests.from_registry(self.settings.images, versions.MINIO_IMAGE))
+            found.append(registry.from_registry(self.settings.images, versions.MINIO_IMAGE))
         return found

@@ -25,7 +25,7 @@ from airbox.fsutil import (
 from airbox.ops.install.context import Context, Generated
 from airbox.paths import StateDir
 from airbox.redact import REDACTOR
-from airbox.render import jobproxy, manifests, proxy
+from airbox.render import jobproxy, manifests, proxy, registry
 from airbox.ui import StepLine
 
 # In storage-credentials.json: a pair made because the saved one was missing or
@@ -193,11 +193,11 @@ def write_generated(
 def _write_registry_files(settings: Settings, files: Generated) -> tuple[str | None, str | None]:
     """With a private registry: its pull Secret (0600), containerd's hosts.toml and a copy
     of its CA for the kind node; return the paths of the last two (or None)."""
-    pull = manifests.pull_secret_manifest(settings)
+    pull = registry.pull_secret_manifest(settings)
     if pull is not None and settings.images is not None:
-        REDACTOR.add(*manifests.pull_secret_values(settings.images))
+        REDACTOR.add(*registry.pull_secret_values(settings.images))
         atomic_write(files.pull_secret, _headed(
-            f"The Kubernetes Secret {manifests.PULL_SECRET_NAME} of data plane "
+            f"The Kubernetes Secret {registry.PULL_SECRET_NAME} of data plane "
             f"{settings.name}, written by airbox: the credentials of the registry "
             f"{settings.images.registry}. Keep this file private (0600).",
             dump_yaml(pull)), mode=SECRET_FILE)
@@ -208,7 +208,7 @@ def _write_registry_files(settings: Settings, files: Generated) -> tuple[str | N
     if images is not None and settings.target.is_kind:
         atomic_write(files.registry_hosts, "# containerd's settings for the registry "
                      f"{images.registry}, mounted into the kind node by airbox.\n"
-                     + manifests.registry_hosts_toml(images), mode=PUBLIC_FILE)
+                     + registry.registry_hosts_toml(images), mode=PUBLIC_FILE)
         hosts = str(files.registry_hosts.absolute())
     else:
         files.registry_hosts.unlink(missing_ok=True)

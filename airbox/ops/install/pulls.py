@@ -11,7 +11,7 @@ from airbox import runlog, versions
 from airbox.cluster.dockerhost import DockerHost
 from airbox.config.settings import Images, Settings
 from airbox.errors import ClusterError, DockerError
-from airbox.render import manifests
+from airbox.render.registry import from_registry, registry_auth
 from airbox.ui import StepLine
 
 
@@ -28,7 +28,7 @@ def node_pull(settings: Settings, cgroup_v1: bool) -> tuple[str, str]:
     (``manifests.kind_config``)."""
     name, _, digest = versions.node_image(cgroup_v1=cgroup_v1).partition("@")
     repository = name.rsplit(":", 1)[0]
-    return f"{manifests.from_registry(settings.images, repository)}@{digest}", name
+    return f"{from_registry(settings.images, repository)}@{digest}", name
 
 
 def has_pinned(docker: DockerHost, image: str, pinned: str) -> bool:
@@ -52,7 +52,7 @@ class Pulls:
         # The private registry's credentials go with its images' pulls (in the API call
         # to the daemon: never in argv or ~/.docker/config.json).
         self._registry = registry.registry + "/" if registry is not None else None
-        self._auth = manifests.registry_auth(registry)
+        self._auth = registry_auth(registry)
         # image -> the reference pulled by digest, then tagged with the image's name.
         self._pinned = dict(pinned)
         self.errors: dict[str, BaseException] = {}

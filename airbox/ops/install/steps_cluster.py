@@ -16,7 +16,7 @@ from airbox.ops.install.context import Context
 from airbox.ops.install.generate import docker_cgroup_v1, write_generated
 from airbox.ops.install.pulls import PINNED, Pulls, has_pinned, node_pull, pulls_node
 from airbox.ops.pipeline import Step
-from airbox.render import manifests
+from airbox.render.registry import from_registry, registry_auth
 from airbox.ui import StepLine
 
 
@@ -305,7 +305,7 @@ def connector_ref(repository: str, tag: str, images: Images | None = None) -> st
     the private registry when one is set (the launcher's JOB_KUBE_CONNECTOR_IMAGE_REGISTRY
     puts it in front of the definition's repository)."""
     if images is not None:
-        return manifests.from_registry(images, f"{repository}:{tag}")
+        return from_registry(images, f"{repository}:{tag}")
     return f"docker.io/{repository}:{tag}"
 
 
@@ -353,7 +353,7 @@ def prepull_connectors(ctx: Context) -> None:
                 # The node's containerd has no credentials of its own (pods pull with the
                 # pull Secret), and crictl takes them only in its argv: the host's Docker
                 # pulls with them (in the API call), then kind loads the image in.
-                docker.pull(ref, auth=manifests.registry_auth(images))
+                docker.pull(ref, auth=registry_auth(images))
                 ctx.runner.run(commands.kind_load(ctx.settings, [ref]), timeout=900,
                                error=f"loading {ref} into the node failed")
                 log.info("pulled %s and loaded it into the node %s", ref,

@@ -157,7 +157,7 @@ def _lenient_images(section: Mapping[str, Any]) -> Images | None:
 
 def _registry_auth(images: Images | None) -> tuple[str, str] | None:
     """The pull Secret's username and password, as the host's pulls use them."""
-    from airbox.render.manifests import registry_auth
+    from airbox.render.registry import registry_auth
 
     try:
         auth = registry_auth(images)
