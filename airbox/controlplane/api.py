@@ -21,9 +21,9 @@ from airbox import runlog
 from airbox.controlplane.api_errors import DETAIL_LIMIT
 
 # The client's options, imported with it by its many callers.
-from airbox.controlplane.transport import NO_RETRY as NO_RETRY
-from airbox.controlplane.transport import Retry as Retry
-from airbox.controlplane.transport import Timeouts as Timeouts
+from airbox.controlplane.limits import NO_RETRY as NO_RETRY
+from airbox.controlplane.limits import Retry as Retry
+from airbox.controlplane.limits import Timeouts as Timeouts
 from airbox.controlplane.transport import Transport
 from airbox.errors import ControlPlaneError
 from airbox.redact import REDACTOR

@@ -14,17 +14,16 @@ brings nothing new (a server or cache that ignores ``offset`` would page for eve
 
 No secret ever reaches a message, an exception or the log: the client secret travels
 only in the token request's body, and every token is registered with the redactor.
-The calls themselves are in ``api``; the errors they end with in ``api_errors``.
+The calls themselves are in ``api``; the errors they end with in ``api_errors``; the
+time bounds and the retry policy in ``limits``.
 """
 
 from __future__ import annotations
 
 import json as _json
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -33,6 +32,18 @@ import httpx
 
 from airbox import __version__, runlog
 from airbox.controlplane.api_errors import credentials_unknown, http_error, unexpected, unreachable
+from airbox.controlplane.limits import (
+    NO_RETRY,
+    Overtime,
+    Retry,
+    Timeouts,
+    TooLarge,
+    in_budget,
+    retry_after,
+    too_slow,
+    transport_reason,
+    with_read,
+)
 from airbox.errors import ControlPlaneError
 from airbox.fsutil import SECRET_FILE, read_json, write_json
 from airbox.redact import REDACTOR
@@ -52,44 +63,6 @@ MAX_PAGES = 1000
 MAX_ANSWER_BYTES = 32 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Timeouts:
-    """Seconds to wait: to connect, for each read/write once connected, and ``total`` for
-    one request from start to its answer's last byte."""
-
-    connect: float = 5.0
-    read: float = 15.0
-    total: float = 60.0
-
-    def as_httpx(self) -> httpx.Timeout:
-        return httpx.Timeout(min(self.read, self.total), connect=min(self.connect, self.total),
-                             pool=min(self.connect, self.total))
-
-
-@dataclass(frozen=True)
-class Retry:
-    """How idempotent calls are retried: ``attempts`` retries after the first try.
-
-    Delays grow 0.5, 1, 2 s (each with jitter, at most ``cap``), so giving up takes a few
-    seconds plus the timeouts; ``budget`` stops retrying once that much time has gone by
-    since the first try (a hung server costs two read timeouts, not four).
-    """
-
-    attempts: int = 3
-    base: float = 0.5
-    cap: float = 4.0
-    budget: float = 30.0
-
-    def delay(self, retry: int, retry_after: float | None = None) -> float:
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), self.cap)
-        # "Equal jitter": never less than half the step, so a burst of clients spreads out
-        # without any of them hammering the server right away.
-        step = min(self.cap, self.base * 2.0**retry)
-        return step / 2 + random.uniform(0, step / 2)
-
-
-NO_RETRY = Retry(attempts=0)
 # The policy of clients that do not choose one; tests swap it for one without delays.
 DEFAULT_RETRY = Retry()
 
@@ -331,7 +304,7 @@ class Transport:
             headers = {"Authorization": f"Bearer {self.token()}"} if auth else {}
             response = self._send(method, url, what=what, json=json, params=params,
                                   headers=headers, policy=policy,
-                                  timeout=_with_read(timeout or self.timeout, read_timeout),
+                                  timeout=with_read(timeout or self.timeout, read_timeout),
                                   read=read)
             if response.status_code == 401 and auth and not refreshed:
                 # The cached token may have been revoked or have expired early: one new
@@ -391,12 +364,12 @@ class Transport:
                 response = self._request(method, url, timeout, total, read=read, json=json,
                                          params=params, headers=headers)
             except httpx.TransportError as exc:
-                slow = isinstance(exc, _Overtime)
-                reason = overdue if overdue and slow else _transport_reason(exc, timeout)
+                slow = isinstance(exc, Overtime)
+                reason = overdue if overdue and slow else transport_reason(exc, timeout)
                 log.debug("%s %s: %s (after %.1fs)", method, url, reason,
                           time.monotonic() - attempt_started)
                 delay = policy.delay(retry)
-                if (retry < policy.attempts and _in_budget(started, delay, policy)
+                if (retry < policy.attempts and in_budget(started, delay, policy)
                         and not (overdue and slow)):
                     retry += 1
                     self._sleep(delay)
@@ -408,8 +381,8 @@ class Transport:
             status = response.status_code
             if (status == 429 or status >= 500) and not credentials_unknown(response):
                 # (A server that said the credentials are unknown will say it again.)
-                delay = policy.delay(retry, _retry_after(response))
-                if retry < policy.attempts and _in_budget(started, delay, policy):
+                delay = policy.delay(retry, retry_after(response))
+                if retry < policy.attempts and in_budget(started, delay, policy):
                     retry += 1
                     self._sleep(delay)
                     continue
@@ -417,7 +390,7 @@ class Transport:
 
     def _request(self, method: str, url: str, timeout: Timeouts, total: float, *,
                  read: bool, **kwargs: Any) -> httpx.Response:
-        """One request whose answer is complete within ``total`` seconds, or _Overtime.
+        """One request whose answer is complete within ``total`` seconds, or Overtime.
 
         httpx's read timeout restarts with every chunk, so an answer trickling in a byte
         at a time never trips it: the request runs in a thread of its own, which this one
@@ -439,10 +412,10 @@ class Transport:
                     for chunk in response.iter_bytes():
                         body += chunk
                         if len(body) > MAX_ANSWER_BYTES:
-                            raise _TooLarge(f"an answer larger than "
+                            raise TooLarge(f"an answer larger than "
                                             f"{MAX_ANSWER_BYTES // (1024 * 1024)} MB")
                         if abandoned.is_set() or time.monotonic() > deadline:
-                            raise _Overtime(_too_slow(total))
+                            raise Overtime(too_slow(total))
                     # The body as read (decoded): its length and encoding headers go.
                     headers = [(k, v) for k, v in response.headers.multi_items()
                                if k.lower() not in _BODY_HEADERS]
@@ -469,7 +442,7 @@ class Transport:
                 if self._http is client:
                     self._http = None
         if not done:
-            raise _Overtime(_too_slow(total))
+            raise Overtime(too_slow(total))
         result = outcome[0]
         if isinstance(result, BaseException):
             raise result
@@ -479,65 +452,6 @@ class Transport:
 _BODY_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
 
 
-def _with_read(timeout: Timeouts, read_timeout: float | None) -> Timeouts:
-    """``timeout`` with a longer wait for one call's answer (its total at least as long)."""
-    if read_timeout is None:
-        return timeout
-    return Timeouts(connect=timeout.connect, read=read_timeout,
-                    total=max(timeout.total, read_timeout))
-
-
-class _Overtime(httpx.TimeoutException):
-    """An answer not complete within the request's total time."""
-
-
-class _TooLarge(httpx.TransportError):
-    """An answer larger than airbox reads."""
-
-
-def _too_slow(total: float) -> str:
-    return f"no complete answer within {total:.3g} s"
-
-
 def _overdue(api: Transport) -> str:
     return (f"the control plane's answers to this command took more than "
             f"{api.reads_within:g} s in all")
-
-
-def _in_budget(started: float, delay: float, policy: Retry) -> bool:
-    return time.monotonic() - started + delay < policy.budget
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None  # an HTTP date: rare enough to fall back to the backoff
-
-
-def _transport_reason(exc: httpx.TransportError, timeout: Timeouts) -> str:
-    if isinstance(exc, (_Overtime, _TooLarge)):
-        return str(exc)
-    if isinstance(exc, httpx.ConnectTimeout):
-        return f"no connection within {timeout.connect:g} s"
-    if isinstance(exc, httpx.TimeoutException):
-        return f"no answer within {timeout.read:g} s"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return "the connection was closed without an answer"
-    if isinstance(exc, httpx.ConnectError):
-        text = str(exc).lower()
-        if "name or service not known" in text or "nodename nor servname" in text or (
-                "name resolution" in text):
-            return "the host name does not resolve (DNS)"
-        if "certificate" in text or "ssl" in text:
-            return "the TLS handshake failed (" + REDACTOR.mask(str(exc)) + ")"
-        if "refused" in text:
-            return "the connection was refused"
-        return "cannot connect (" + REDACTOR.mask(str(exc)) + ")"
-    if isinstance(exc, httpx.ProxyError):
-        return "the proxy refused the connection (" + REDACTOR.mask(str(exc)) + ")"
-    return f"{type(exc).__name__}: {REDACTOR.mask(str(exc))}"
-
