@@ -85,8 +85,8 @@ class SavedSettingsUnreadable(UsageError):
         super().__init__(
             f"the saved settings of data plane {name} cannot be read: {path} {reason}",
             hint=f"restore the file, or rewrite the settings with `airbox install --name "
-                 f"{name} --answers <your answers file>`; `airbox uninstall --name {name}` "
-                 "works without them",
+            f"{name} --answers <your answers file>`; `airbox uninstall --name {name}` "
+            "works without them",
         )
         self.path = path
 

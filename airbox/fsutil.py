@@ -68,11 +68,14 @@ def ensure_state_subdir(path: Path) -> Path:
             f"{path} is a symbolic link (to {target}), not the directory airbox makes; "
             "nothing was changed",
             hint=f"replace it with a real directory: `rm {path}` removes only the link; "
-                 f"move back what it points to if you want to keep it (`mv {target} {path}`)"
-                 "; then run the command again")
+            f"move back what it points to if you want to keep it (`mv {target} {path}`)"
+            "; then run the command again",
+        )
     if path.exists() and not path.is_dir():
-        raise DamagedState(f"{path} is not a directory; nothing was changed",
-                           hint=f"remove it (`rm {path}`) and run the command again")
+        raise DamagedState(
+            f"{path} is not a directory; nothing was changed",
+            hint=f"remove it (`rm {path}`) and run the command again",
+        )
     return ensure_private_dir(path)
 
 
@@ -84,14 +87,18 @@ def usable_dir(path: Path, what: str) -> Path:
     try:
         make_private_dirs(path)
     except OSError as exc:
-        raise UsageError(f"{what} {path}: cannot create it ({exc.strerror or exc})",
-                         hint="give a directory you can write to") from None
+        raise UsageError(
+            f"{what} {path}: cannot create it ({exc.strerror or exc})",
+            hint="give a directory you can write to",
+        ) from None
     if not path.is_dir():
-        raise UsageError(f"{what} {path}: not a directory",
-                         hint="give a directory (it is created when missing)")
+        raise UsageError(
+            f"{what} {path}: not a directory", hint="give a directory (it is created when missing)"
+        )
     if not os.access(path, os.W_OK | os.X_OK):
-        raise UsageError(f"{what} {path}: not writable by you",
-                         hint="give a directory you can write to")
+        raise UsageError(
+            f"{what} {path}: not writable by you", hint="give a directory you can write to"
+        )
     return path
 
 
@@ -104,8 +111,7 @@ def atomic_write(path: Path, data: str | bytes, *, mode: int = SECRET_FILE) -> P
     return atomic_fill(path, lambda handle: handle.write(raw), mode=mode)
 
 
-def atomic_fill(path: Path, fill: Callable[[BinaryIO], object], *,
-                mode: int = SECRET_FILE) -> Path:
+def atomic_fill(path: Path, fill: Callable[[BinaryIO], object], *, mode: int = SECRET_FILE) -> Path:
     """Write ``path`` atomically with ``fill(handle)`` (a stream copy need not fit in
     memory): a temporary name in the same directory, synced, then renamed; an
     interruption leaves no usable-looking file."""

@@ -19,13 +19,7 @@ from airbox.cluster import commands
 from airbox.cluster.commands import Kube
 from airbox.cluster.runner import Runner
 from airbox.config.settings import MAX_NAME_LENGTH, Identity, Settings, is_dns_label
-from airbox.errors import (
-    AirboxError,
-    NotInstalled,
-    SavedSettingsUnreadable,
-    ToolError,
-    UsageError,
-)
+from airbox.errors import AirboxError, NotInstalled, SavedSettingsUnreadable, ToolError, UsageError
 from airbox.fsutil import read_json
 from airbox.paths import StateDir, installed_names
 from airbox.redact import REDACTOR
@@ -65,9 +59,11 @@ class Installed(Identified):
 def check_name(name: str) -> None:
     """A ``--name`` must be a data plane name: it becomes a path under $AIRBOX_HOME."""
     if not is_dns_label(name, MAX_NAME_LENGTH):
-        raise UsageError(f"{name!r} is not a data plane name",
-                         hint=f"use at most {MAX_NAME_LENGTH} lowercase letters, digits and "
-                              "'-' (see `airbox status` for the installed ones)")
+        raise UsageError(
+            f"{name!r} is not a data plane name",
+            hint=f"use at most {MAX_NAME_LENGTH} lowercase letters, digits and "
+            "'-' (see `airbox status` for the installed ones)",
+        )
 
 
 # The install steps that put something where the data plane runs: once one of them has
@@ -90,8 +86,7 @@ class Stopped:
             return "the install stopped before its first step"
         if self.status == "done":
             return f"the install stopped after step “{self.title}”"
-        verb = {"failed": "failed", "interrupted": "was interrupted"}.get(self.status,
-                                                                         "stopped")
+        verb = {"failed": "failed", "interrupted": "was interrupted"}.get(self.status, "stopped")
         return f"the install {verb} at step “{self.title}”"
 
     def listing(self) -> str:
@@ -117,8 +112,9 @@ def read_progress(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         return {"steps": {}}
     steps = data.get("steps")
-    data["steps"] = ({k: v for k, v in steps.items() if isinstance(v, dict)}
-                     if isinstance(steps, dict) else {})
+    data["steps"] = (
+        {k: v for k, v in steps.items() if isinstance(v, dict)} if isinstance(steps, dict) else {}
+    )
     return data
 
 
@@ -138,7 +134,8 @@ def install_stopped(state: StateDir) -> Stopped | None:
         return None
     steps: dict[str, dict[str, Any]] = data["steps"]
     if (steps.get("cluster") or {}).get("status") in _FINISHED or any(
-            step in steps for step in _BUILDING_STEPS):
+        step in steps for step in _BUILDING_STEPS
+    ):
         return None
     for step, entry in steps.items():
         if entry.get("status") not in _FINISHED:
@@ -186,18 +183,21 @@ def choose_name(explicit: str | None, command: str, *, any_state: bool = False) 
     if installed == len(names):
         head = f"{len(names)} data planes are installed; say which one with --name"
     else:
-        head = (f"{installed} data plane{'s are' if installed != 1 else ' is'} installed "
-                f"and {len(names) - installed} not (an install stopped before the "
-                "cluster); say which one with --name")
-    raise UsageError(head, details=listed, hint=f"for example: airbox {command} --name "
-                                                f"{built[0]}")
+        head = (
+            f"{installed} data plane{'s are' if installed != 1 else ' is'} installed "
+            f"and {len(names) - installed} not (an install stopped before the "
+            "cluster); say which one with --name"
+        )
+    raise UsageError(head, details=listed, hint=f"for example: airbox {command} --name {built[0]}")
 
 
 def not_installed_details() -> list[str]:
     """For "no data plane is installed": the failed first installs, and the way out."""
-    return [f"{name}: {stopped.listing()}: finish it with `airbox install --name {name}`, "
-            f"or remove it with `airbox uninstall --name {name}`"
-            for name, stopped in half_built().items()]
+    return [
+        f"{name}: {stopped.listing()}: finish it with `airbox install --name {name}`, "
+        f"or remove it with `airbox uninstall --name {name}`"
+        for name, stopped in half_built().items()
+    ]
 
 
 def register_state_secrets(state: StateDir) -> None:
@@ -252,7 +252,7 @@ def load_installed(name: str, environ: Mapping[str, str] | None = None) -> Insta
         raise UsageError(
             f"the saved settings of {name} ({state.settings}) cannot be read: {exc!r}",
             hint=f"run `airbox install --name {name} --answers <your answers file>` to "
-                 "rewrite them",
+            "rewrite them",
         ) from None
     settings = with_saved_credentials(settings, state)
     register_state_secrets(state)
@@ -298,19 +298,35 @@ def load_for_removal(name: str, environ: Mapping[str, str] | None = None) -> Ide
 
 
 @overload
-def require_installed(name: str | None, command: str, hint: str, *,
-                      needs_cluster: bool = False,
-                      damaged_ok: Literal[False] = False) -> Installed: ...
+def require_installed(
+    name: str | None,
+    command: str,
+    hint: str,
+    *,
+    needs_cluster: bool = False,
+    damaged_ok: Literal[False] = False,
+) -> Installed: ...
 
 
 @overload
-def require_installed(name: str | None, command: str, hint: str, *,
-                      needs_cluster: bool = False,
-                      damaged_ok: Literal[True]) -> Identified: ...
+def require_installed(
+    name: str | None,
+    command: str,
+    hint: str,
+    *,
+    needs_cluster: bool = False,
+    damaged_ok: Literal[True],
+) -> Identified: ...
 
 
-def require_installed(name: str | None, command: str, hint: str, *,
-                      needs_cluster: bool = False, damaged_ok: bool = False) -> Identified:
+def require_installed(
+    name: str | None,
+    command: str,
+    hint: str,
+    *,
+    needs_cluster: bool = False,
+    damaged_ok: bool = False,
+) -> Identified:
     """The data plane ``command`` acts on, or NotInstalled (exit 3) saying ``hint``.
 
     ``damaged_ok``: damaged saved settings or registration record do not stop the command
@@ -322,12 +338,12 @@ def require_installed(name: str | None, command: str, hint: str, *,
     install` finishes it (the one command that moves it forward).
     """
     chosen = choose_name(name, command)
-    load: Callable[[str], Identified | None] = (load_for_removal if damaged_ok
-                                                 else load_installed)
+    load: Callable[[str], Identified | None] = load_for_removal if damaged_ok else load_installed
     inst = load(chosen) if chosen else None
     if inst is None:
         raise NotInstalled(
-            f"no data plane named {chosen} is installed" if chosen
+            f"no data plane named {chosen} is installed"
+            if chosen
             else "no data plane is installed",
             details=[] if chosen else not_installed_details(),
             hint=hint,
@@ -339,7 +355,8 @@ def require_installed(name: str | None, command: str, hint: str, *,
                 f"data plane {inst.name} is not installed: {stopped.sentence()}, before "
                 "there was a cluster",
                 hint=f"airbox install --name {inst.name}  (finishes the install from the "
-                     "saved settings)")
+                "saved settings)",
+            )
     return inst
 
 

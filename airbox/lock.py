@@ -47,9 +47,14 @@ class DataPlaneBusy(AirboxError):
         pid = holder.split()[0] if holder and holder.split()[0].isdigit() else ""
         super().__init__(
             f"data plane {name} is busy: {holder or 'another airbox command'} is changing it",
-            hint=("wait for it to finish and run the command again"
-                  + (f" (or stop it: kill {pid}; a stopped command resumes when run again)"
-                     if pid else "")),
+            hint=(
+                "wait for it to finish and run the command again"
+                + (
+                    f" (or stop it: kill {pid}; a stopped command resumes when run again)"
+                    if pid
+                    else ""
+                )
+            ),
         )
         self.holder = holder
 
@@ -81,9 +86,14 @@ def _kind_of(path: Path) -> str:
         mode = os.lstat(path).st_mode
     except OSError:
         return "not a file"
-    for test, what in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a directory"),
-                       (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device")):
+    for test, what in (
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a device"),
+        (stat.S_ISBLK, "a device"),
+    ):
         if test(mode):
             return what
     return "not a regular file"
@@ -94,7 +104,8 @@ def _unusable(state: StateDir, path: Path, why: str) -> DamagedState:
         f"the lock file of data plane {state.name} ({path}) is {why}, not the file airbox "
         "makes; nothing was changed",
         hint=f"remove it (`rm -r {path}`: no airbox command can hold such a lock) and run "
-             "the command again; airbox makes a new one")
+        "the command again; airbox makes a new one",
+    )
 
 
 def _open_lock(state: StateDir, path: Path, create: bool) -> int:
@@ -119,8 +130,9 @@ def _open_lock(state: StateDir, path: Path, create: bool) -> int:
 
 
 @contextlib.contextmanager
-def dataplane_lock(state: StateDir, command: str, *, wait: float = LOCK_WAIT_SECONDS,
-                   create: bool = True) -> Iterator[bool]:
+def dataplane_lock(
+    state: StateDir, command: str, *, wait: float = LOCK_WAIT_SECONDS, create: bool = True
+) -> Iterator[bool]:
     """Hold data plane ``state``'s lock for ``command`` (e.g. "install"), or raise
     ``DataPlaneBusy`` after ``wait`` seconds naming the pid and command holding it.
 
@@ -157,9 +169,11 @@ def dataplane_lock(state: StateDir, command: str, *, wait: float = LOCK_WAIT_SEC
                 told = True
                 holder = _holder(path)
                 with contextlib.suppress(OSError):
-                    sys.stderr.write(f"data plane {state.name} is busy: "
-                                     f"{holder or 'another airbox command'} is changing it; "
-                                     f"waiting up to {wait:.0f} s\n")
+                    sys.stderr.write(
+                        f"data plane {state.name} is busy: "
+                        f"{holder or 'another airbox command'} is changing it; "
+                        f"waiting up to {wait:.0f} s\n"
+                    )
                     sys.stderr.flush()
             time.sleep(_POLL)
             continue

@@ -121,7 +121,8 @@ class Redactor:
 # Keys that *name* a Secret or a key in it (``dataPlane.clientIdSecretKey``): not secret.
 # The workload launcher's such settings end in _REF_NAME/_REF_KEY (VAULT_AUTH_TOKEN_REF_NAME).
 _REFERENCE_KEY = re.compile(
-    r"(?i)(secretkey|secretname|secret_name|secret_key|refname|refkey|ref_name|ref_key)$")
+    r"(?i)(secretkey|secretname|secret_name|secret_key|refname|refkey|ref_name|ref_key)$"
+)
 
 
 def is_secret_key(key: str) -> bool:
@@ -132,9 +133,10 @@ def is_secret_key(key: str) -> bool:
     for match in _SECRET_KEY.finditer(key):
         # The word must end where the match does (``tokenizer`` names no token), allowing a
         # plural: the rest starts a new word (camelCase, ``_``, a digit) or ends the key.
-        rest = key[match.end():]
-        if rest[:1].lower() == "s" and not (len(rest) > 1 and rest[1].isalpha()
-                                             and (shouting or rest[1].islower())):
+        rest = key[match.end() :]
+        if rest[:1].lower() == "s" and not (
+            len(rest) > 1 and rest[1].isalpha() and (shouting or rest[1].islower())
+        ):
             rest = rest[1:]
         if not rest or not rest[0].isalpha() or (rest[0].isupper() and not shouting):
             return True
@@ -159,15 +161,24 @@ def scrub_mapping(data: object, *, under_secret: bool = False) -> object:
     """
     if isinstance(data, dict):
         return {
-            key: (MASK if is_secret_key(str(key)) and value not in (None, "")
-                  and not isinstance(value, (dict, list)) else
-                  scrub_mapping(value, under_secret=isinstance(value, list)
-                                and is_secret_key(str(key))))
+            key: (
+                MASK
+                if is_secret_key(str(key))
+                and value not in (None, "")
+                and not isinstance(value, (dict, list))
+                else scrub_mapping(
+                    value, under_secret=isinstance(value, list) and is_secret_key(str(key))
+                )
+            )
             for key, value in data.items()
         }
     if isinstance(data, list):
-        return [MASK if under_secret and not isinstance(item, (dict, list))
-                and item not in (None, "") else scrub_mapping(item) for item in data]
+        return [
+            MASK
+            if under_secret and not isinstance(item, (dict, list)) and item not in (None, "")
+            else scrub_mapping(item)
+            for item in data
+        ]
     return data
 
 

@@ -23,7 +23,8 @@ _ESCAPES = re.compile(
 # What is left of C0 and C1, DEL, and the Unicode controls that reorder or hide text.
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _CONTROLS_KEEP_LINES = re.compile(
-    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+)
 
 # A name rarely runs past a line; an error's detail may say more.
 NAME_LIMIT = 200
@@ -39,8 +40,9 @@ def shown(value: object, limit: int | None = NAME_LIMIT) -> str:
 
         cut = len(text) - limit
         where = "in the log" if runlog.current_file() else "not shown"
-        runlog.logger().info("text from the control plane, shown cut at %d characters: %s",
-                             limit, text)
+        runlog.logger().info(
+            "text from the control plane, shown cut at %d characters: %s", limit, text
+        )
         text = f"{text[:limit]}… ({cut} more characters {where})"
     return text
 

@@ -58,8 +58,9 @@ class Terminal:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(file=self.err, no_color=not self.color, markup=False,
-                                    highlight=False, emoji=False)
+            self._console = Console(
+                file=self.err, no_color=not self.color, markup=False, highlight=False, emoji=False
+            )
         return self._console
 
     # ------------------------------------------------------------------ basics
@@ -161,9 +162,14 @@ class StepLine:
         from rich.spinner import Spinner
 
         # transient: the spinner line disappears, replaced by the ✓/✗ line.
-        self._live = Live(Spinner("dots", text=_Now(self)), console=self.term.console(),
-                          refresh_per_second=8, transient=True, redirect_stdout=False,
-                          redirect_stderr=False)
+        self._live = Live(
+            Spinner("dots", text=_Now(self)),
+            console=self.term.console(),
+            refresh_per_second=8,
+            transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
         self._live.start()
 
     def _stop_live(self) -> None:
@@ -205,18 +211,28 @@ class StepLine:
         self._stop_live()
         stamp = self.term._stamp()
         if self.skipped:
-            self.term._emit(self.term.err, [(stamp, None), ("✓ ", "green"), (self.title, None),
-                                            (f" ({self.status})", "dim")])
+            self.term._emit(
+                self.term.err,
+                [(stamp, None), ("✓ ", "green"), (self.title, None), (f" ({self.status})", "dim")],
+            )
             return
         elapsed = time.monotonic() - self.started - self.waited
         if ok and self.warning is not None:
-            self.term._emit(self.term.err, [(stamp, None), ("! ", "yellow"), (self.title, None),
-                                            (f" ({elapsed:.1f}s): ", "dim"),
-                                            (self.warning, "yellow")])
+            self.term._emit(
+                self.term.err,
+                [
+                    (stamp, None),
+                    ("! ", "yellow"),
+                    (self.title, None),
+                    (f" ({elapsed:.1f}s): ", "dim"),
+                    (self.warning, "yellow"),
+                ],
+            )
             return
         mark = ("✓ ", "green") if ok else ("✗ ", "red")
-        self.term._emit(self.term.err, [(stamp, None), mark, (self.title, None),
-                                        (f" ({elapsed:.1f}s)", "dim")])
+        self.term._emit(
+            self.term.err, [(stamp, None), mark, (self.title, None), (f" ({elapsed:.1f}s)", "dim")]
+        )
 
 
 def render_table(rows: list[dict[str, Any]], columns: list[str]) -> str:

@@ -44,6 +44,7 @@ def older(running: str, pinned: str) -> bool:
     have, want = _version_tuple(running), _version_tuple(pinned)
     return have is not None and want is not None and have < want
 
+
 CHART_NAME = "airbyte-data-plane"
 CHART_REPO = "https://airbytehq.github.io/helm-charts"
 CHART_VERSION = "1.8.1"
@@ -124,10 +125,7 @@ def download_for(tool: str, os_name: str, arch: str) -> Download:
 # install so the first verify's discover does not wait for them. These tags are used when
 # the workspace's own definitions cannot be read (no application credentials, or no
 # answer in time); otherwise the definitions' dockerImageTag wins.
-VERIFY_CONNECTORS = {
-    "airbyte/source-faker": "6.2.21",
-    "airbyte/destination-dev-null": "0.7.21",
-}
+VERIFY_CONNECTORS = {"airbyte/source-faker": "6.2.21", "airbyte/destination-dev-null": "0.7.21"}
 
 
 def data_plane_images(app_version: str) -> list[str]:

@@ -30,11 +30,12 @@ def main(argv: list[str]) -> int:
         print(f"{SCHEMA.relative_to(ROOT)} agrees with the tables")
         return 0
     if "--check" in argv:
-        print(f"{SCHEMA.relative_to(ROOT)} differs from the tables: run "
-              "scripts/answers_schema.py", file=sys.stderr)
+        print(
+            f"{SCHEMA.relative_to(ROOT)} differs from the tables: run scripts/answers_schema.py",
+            file=sys.stderr,
+        )
         return 1
-    SCHEMA.write_text(json.dumps(generated, indent=2, ensure_ascii=False) + "\n",
-                      encoding="utf-8")
+    SCHEMA.write_text(json.dumps(generated, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {SCHEMA.relative_to(ROOT)}")
     return 0
 

@@ -40,9 +40,14 @@ from benchlib import report  # noqa: E402
 
 IMAGES_PER_BUNDLE = 4
 TOOLS = {"kind": 10, "helm": 20, "kubectl": 20}  # MB of random bytes each
-CHART = next((p / "airbyte-data-plane-1.8.1.tgz" for p in (
-    REPO.parent / "shared" / "charts", REPO.parent.parent / "shared" / "charts")
-    if (p / "airbyte-data-plane-1.8.1.tgz").is_file()), None)
+CHART = next(
+    (
+        p / "airbyte-data-plane-1.8.1.tgz"
+        for p in (REPO.parent / "shared" / "charts", REPO.parent.parent / "shared" / "charts")
+        if (p / "airbyte-data-plane-1.8.1.tgz").is_file()
+    ),
+    None,
+)
 
 CHILD = r"""
 import json, resource, sys, time
@@ -99,16 +104,22 @@ def fake_chart(work: Path) -> Path:
 
 
 def step(op: str, env: dict[str, str], **args: Any) -> dict[str, float]:
-    proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps({"op": op, **args})],
-                          capture_output=True, text=True, env=env, timeout=1800)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, json.dumps({"op": op, **args})],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1800,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"{op} failed:\n{proc.stderr}")
     found: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
     return found
 
 
-def measure(client: Any, megabytes: int, runs: int, work: Path, env: dict[str, str]
-            ) -> dict[str, list[dict[str, float]]]:
+def measure(
+    client: Any, megabytes: int, runs: int, work: Path, env: dict[str, str]
+) -> dict[str, list[dict[str, float]]]:
     unique = uuid.uuid4().hex[:8]
     refs = [f"airbox-bench/bundle-{unique}-{n}:1" for n in range(IMAGES_PER_BUNDLE)]
     results: dict[str, list[dict[str, float]]] = {"create": [], "verify": [], "unpack": []}
@@ -119,17 +130,21 @@ def measure(client: Any, megabytes: int, runs: int, work: Path, env: dict[str, s
         chart = CHART or fake_chart(work)
         bundle = work / f"bench-{megabytes}.bundle"
         for _ in range(runs):
-            results["create"].append(step("create", env, bundle=str(bundle),
-                                          chart=str(chart), images=images))
+            results["create"].append(
+                step("create", env, bundle=str(bundle), chart=str(chart), images=images)
+            )
             results["verify"].append(step("verify", env, bundle=str(bundle)))
             for ref in refs:
                 client.images.remove(ref)
             into = Path(tempfile.mkdtemp(dir=work))
-            results["unpack"].append(step("unpack", env, bundle=str(bundle), into=str(into),
-                                          images=images))
+            results["unpack"].append(
+                step("unpack", env, bundle=str(bundle), into=str(into), images=images)
+            )
         size = bundle.stat().st_size
-        print(f"bundle of {size / 1e6:.0f} MB ({IMAGES_PER_BUNDLE} images of "
-              f"{megabytes // IMAGES_PER_BUNDLE} MB of random bytes, binaries, chart)")
+        print(
+            f"bundle of {size / 1e6:.0f} MB ({IMAGES_PER_BUNDLE} images of "
+            f"{megabytes // IMAGES_PER_BUNDLE} MB of random bytes, binaries, chart)"
+        )
     finally:
         for ref in refs:
             with contextlib.suppress(Exception):
@@ -156,8 +171,10 @@ def main() -> int:
             env[f"AIRBOX_{tool.upper()}"] = str(binary)
         env["AIRBOX_HOME"] = str(work / "home")
         env["PYTHONPATH"] = str(REPO)
-        sizes = {args.small_mb: measure(client, args.small_mb, args.runs, work, env),
-                 args.large_mb: measure(client, args.large_mb, args.runs, work, env)}
+        sizes = {
+            args.small_mb: measure(client, args.small_mb, args.runs, work, env),
+            args.large_mb: measure(client, args.large_mb, args.runs, work, env),
+        }
 
     rows = []
     ok = True
@@ -165,8 +182,7 @@ def main() -> int:
         for op, runs in results.items():
             seconds = [r["seconds"] for r in runs]
             # Loose: about 20 MB/s per step at the least, on a busy machine.
-            rows.append((f"{op:6} ({megabytes} MB of images)", seconds,
-                         max(10.0, megabytes / 20)))
+            rows.append((f"{op:6} ({megabytes} MB of images)", seconds, max(10.0, megabytes / 20)))
     ok = report(rows) and ok
     growth: dict[str, list[float]] = {}
     for megabytes, results in sizes.items():
@@ -175,13 +191,17 @@ def main() -> int:
             peak = statistics.median(r["peak_kb"] / 1024 for r in runs)
             growth.setdefault(op, []).append(above)
             ok = ok and above < 64
-            print(f"{op:6} ({megabytes} MB of images): peak RSS {peak:.0f} MB, "
-                  f"{above:.1f} MB above its start (target < 64 MB)")
+            print(
+                f"{op:6} ({megabytes} MB of images): peak RSS {peak:.0f} MB, "
+                f"{above:.1f} MB above its start (target < 64 MB)"
+            )
     for op, (small, large) in growth.items():
         flat = large - small <= 16
         ok = ok and flat
-        print(f"{op:6}: {large - small:+.1f} MB from {args.small_mb} to {args.large_mb} MB "
-              f"of images (target <= +16 MB): {'flat' if flat else 'NOT flat'}")
+        print(
+            f"{op:6}: {large - small:+.1f} MB from {args.small_mb} to {args.large_mb} MB "
+            f"of images (target <= +16 MB): {'flat' if flat else 'NOT flat'}"
+        )
     return 0 if ok else 1
 
 

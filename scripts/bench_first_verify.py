@@ -112,8 +112,9 @@ class NodePuller:
         self.pulls[ref].set()
 
 
-def one_run(airbox: str, node_image: str, endpoint: str, registry: FakeRegistry, *,
-            prepull: bool) -> tuple[float, float, str]:
+def one_run(
+    airbox: str, node_image: str, endpoint: str, registry: FakeRegistry, *, prepull: bool
+) -> tuple[float, float, str]:
     """(install seconds, verify seconds, verify's output) of one fresh install + verify."""
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as cleanup:
         base = Path(tmp)
@@ -130,13 +131,16 @@ def one_run(airbox: str, node_image: str, endpoint: str, registry: FakeRegistry,
         data["registration"] = {"region": "eu-private"}
         data["workspaces"] = ["analytics"]
         answers = af.write_answers(base / "answers.yaml", data)
-        env = fake.full_env({
-            "AIRBOX_HOME": str(base / "home"),
-            "AIRBOX_PREFLIGHT_HELM_REPO_URL": endpoint + "/index.yaml",
-            "AIRBOX_PREFLIGHT_REGISTRY_URL": endpoint + "/v2/",
-            "NO_PROXY": "127.0.0.1,localhost",
-            "AIRBYTE_CLIENT_ID": cp.client_id, "AIRBYTE_CLIENT_SECRET": cp.client_secret,
-        })
+        env = fake.full_env(
+            {
+                "AIRBOX_HOME": str(base / "home"),
+                "AIRBOX_PREFLIGHT_HELM_REPO_URL": endpoint + "/index.yaml",
+                "AIRBOX_PREFLIGHT_REGISTRY_URL": endpoint + "/v2/",
+                "NO_PROXY": "127.0.0.1,localhost",
+                "AIRBYTE_CLIENT_ID": cp.client_id,
+                "AIRBYTE_CLIENT_SECRET": cp.client_secret,
+            }
+        )
         cluster = "airbox-" + name
         puller: list[NodePuller] = []
 
@@ -155,9 +159,12 @@ def one_run(airbox: str, node_image: str, endpoint: str, registry: FakeRegistry,
         client = docker.from_env()
         started = time.perf_counter()
         proc = subprocess.Popen(
-            [airbox, "install", "--answers", str(answers), "--yes",
-             "--ignore-preflight-failures"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env=env)
+            [airbox, "install", "--answers", str(answers), "--yes", "--ignore-preflight-failures"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         # The node exists once kind has made it: from then on its pulls are served.
         while not puller:
             with contextlib.suppress(docker.errors.NotFound):
@@ -172,8 +179,9 @@ def one_run(airbox: str, node_image: str, endpoint: str, registry: FakeRegistry,
         if proc.returncode != 0 or not puller:
             raise SystemExit(f"install failed ({proc.returncode}):\n{err}")
         started = time.perf_counter()
-        result = subprocess.run([airbox, "verify", "--name", name], capture_output=True,
-                                text=True, env=env, timeout=600)
+        result = subprocess.run(
+            [airbox, "verify", "--name", name], capture_output=True, text=True, env=env, timeout=600
+        )
         verify_seconds = time.perf_counter() - started
         if result.returncode != 0:
             raise SystemExit(f"verify failed ({result.returncode}):\n{result.stderr}")
@@ -195,31 +203,38 @@ def main() -> int:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     endpoint = f"http://127.0.0.1:{server.server_address[1]}"
-    registry = FakeRegistry(extra_layer=int(args.size_mb * 2**20),
-                            rate=args.rate_mbps * 2**20)
+    registry = FakeRegistry(extra_layer=int(args.size_mb * 2**20), rate=args.rate_mbps * 2**20)
     airbox = str(Path(sys.executable).with_name("airbox"))
     pull = args.size_mb / args.rate_mbps
-    print(f"each connector image: {args.size_mb:g} MiB at {args.rate_mbps:g} MiB/s "
-          f"(about {pull:.0f} s to pull)")
+    print(
+        f"each connector image: {args.size_mb:g} MiB at {args.rate_mbps:g} MiB/s "
+        f"(about {pull:.0f} s to pull)"
+    )
     results: dict[str, list[tuple[float, float]]] = {"with": [], "without": []}
     try:
         for run in range(args.runs):
             for mode in ("without", "with"):
-                install_s, verify_s, _ = one_run(airbox, node, endpoint, registry,
-                                                 prepull=mode == "with")
+                install_s, verify_s, _ = one_run(
+                    airbox, node, endpoint, registry, prepull=mode == "with"
+                )
                 results[mode].append((install_s, verify_s))
-                print(f"run {run + 1} {mode:>7} pre-pull: install {install_s:5.1f} s, "
-                      f"first verify {verify_s:5.1f} s")
+                print(
+                    f"run {run + 1} {mode:>7} pre-pull: install {install_s:5.1f} s, "
+                    f"first verify {verify_s:5.1f} s"
+                )
     finally:
         registry.stop()
         server.shutdown()
     medians = {mode: statistics.median(v for _, v in rows) for mode, rows in results.items()}
     for mode, rows in results.items():
-        print(f"{mode:>7} pre-pull: first verify median {medians[mode]:.1f} s (min "
-              f"{min(v for _, v in rows):.1f}, max {max(v for _, v in rows):.1f}); install "
-              f"median {statistics.median(i for i, _ in rows):.1f} s")
-    print(f"saved by the pre-pull: {medians['without'] - medians['with']:.1f} s of the first "
-          "verify")
+        print(
+            f"{mode:>7} pre-pull: first verify median {medians[mode]:.1f} s (min "
+            f"{min(v for _, v in rows):.1f}, max {max(v for _, v in rows):.1f}); install "
+            f"median {statistics.median(i for i, _ in rows):.1f} s"
+        )
+    print(
+        f"saved by the pre-pull: {medians['without'] - medians['with']:.1f} s of the first verify"
+    )
     return 0
 
 

@@ -68,14 +68,25 @@ def main() -> int:
     for run in range(args.runs):
         with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as cleanup:
             base = Path(tmp)
-            data = af.answers("aws-keys", "s3-keys", directory=base,
-                              name=f"bench{uuid.uuid4().hex[:6]}")
+            data = af.answers(
+                "aws-keys", "s3-keys", directory=base, name=f"bench{uuid.uuid4().hex[:6]}"
+            )
             answers, env = fake_install(base, node, endpoint, data, cleanup)
             started = time.perf_counter()
             result = subprocess.run(
-                [airbox, "install", "--answers", str(answers), "--yes",
-                 "--ignore-preflight-failures"],
-                capture_output=True, text=True, env=env, timeout=120)
+                [
+                    airbox,
+                    "install",
+                    "--answers",
+                    str(answers),
+                    "--yes",
+                    "--ignore-preflight-failures",
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=120,
+            )
             seconds = time.perf_counter() - started
             if result.returncode != 0:
                 print(result.stderr, file=sys.stderr)
@@ -85,8 +96,10 @@ def main() -> int:
     server.shutdown()
     timings.sort()
     median_seconds, median_output = timings[len(timings) // 2]
-    print(f"median: {median_seconds:.2f} s over {args.runs} runs (target < 5 s); "
-          f"min {timings[0][0]:.2f} s, max {timings[-1][0]:.2f} s")
+    print(
+        f"median: {median_seconds:.2f} s over {args.runs} runs (target < 5 s); "
+        f"min {timings[0][0]:.2f} s, max {timings[-1][0]:.2f} s"
+    )
     print("steps of the median run:")
     for title, step_seconds in STEP_LINE.findall(median_output):
         print(f"  {float(step_seconds):5.2f} s  {title}")

@@ -72,27 +72,39 @@ def one(size_mb: int, endpoint: str, airbox: str) -> tuple[float, float, int]:
     node = ensure_image(client)
     unique = "b" + uuid.uuid4().hex[:8]
     refs = [("node-image", local_name(versions.node_image(cgroup_v1=CGROUP_V1)))]
-    refs += [("image", f"airbyte/{name}:{unique}") for name in (
-        "workload-launcher", "workload-init-container", "connector-sidecar",
-        "container-orchestrator")]
-    refs += [("connector", f"airbyte/{name}:{unique}")
-             for name in ("source-faker", "destination-dev-null")]
+    refs += [
+        ("image", f"airbyte/{name}:{unique}")
+        for name in (
+            "workload-launcher",
+            "workload-init-container",
+            "connector-sidecar",
+            "container-orchestrator",
+        )
+    ]
+    refs += [
+        ("connector", f"airbyte/{name}:{unique}")
+        for name in ("source-faker", "destination-dev-null")
+    ]
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as cleanup:
         base = Path(tmp)
         data = af.answers("aws-keys", "s3-keys", directory=base, name=f"bench{unique}")
         data["values"] = {"image": {"tag": unique}}
         answers, env = fake_install(base, node, endpoint, data, cleanup)
         for _, ref in refs:
-            build_image(client, ref, noise=size_mb * 1_000_000 if "launcher" in ref
-                        else 64 * 1024)
+            build_image(client, ref, noise=size_mb * 1_000_000 if "launcher" in ref else 64 * 1024)
             cleanup.callback(_remove, client, ref)
         saved = {k: os.environ.get(k) for k in ("AIRBOX_KIND", "AIRBOX_HELM", "AIRBOX_KUBECTL")}
         os.environ.update({k: env[k] for k in saved})
         try:
             bundle = base / "dp.bundle"
-            archive.create(bundle, docker=DockerHost.connect(), connectors=[],
-                           chart_version=versions.CHART_VERSION, images=refs,
-                           chart_file=REAL_CHART)
+            archive.create(
+                bundle,
+                docker=DockerHost.connect(),
+                connectors=[],
+                chart_version=versions.CHART_VERSION,
+                images=refs,
+                chart_file=REAL_CHART,
+            )
         finally:
             for key, value in saved.items():
                 if value is None:
@@ -102,14 +114,26 @@ def one(size_mb: int, endpoint: str, airbox: str) -> tuple[float, float, int]:
         for _, ref in refs:  # a machine that holds none of them
             client.images.remove(ref, force=True)
         (Path(env["FAKE_K8S_STATE"]) / "scenario.json").write_text(
-            '{"launcher": "ok", "node_ready": true, "offline": true}\n')
+            '{"launcher": "ok", "node_ready": true, "offline": true}\n'
+        )
         log = base / "install.log"
         started = time.perf_counter()
         with open(log, "wb") as output:
             proc = subprocess.Popen(
-                [airbox, "install", "--answers", str(answers), "--bundle", str(bundle),
-                 "--yes", "--ignore-preflight-failures"],
-                stdout=output, stderr=subprocess.STDOUT, env=env)
+                [
+                    airbox,
+                    "install",
+                    "--answers",
+                    str(answers),
+                    "--bundle",
+                    str(bundle),
+                    "--yes",
+                    "--ignore-preflight-failures",
+                ],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
             # The airbox process's own high-water mark (VmHWM, of its image after exec),
             # read until it exits: wait4's ru_maxrss would also count the pages the child
             # shared with this harness between fork and exec (the harness holds the
@@ -154,12 +178,16 @@ def main() -> int:
         with node_image_lock():
             seconds, peak, size_bytes = one(size, endpoint, airbox)
         peaks.append(peak)
-        print(f"bundle {size_bytes / 1e6:6.0f} MB: install --bundle {seconds:6.1f} s, "
-              f"peak memory {peak:5.0f} MB")
+        print(
+            f"bundle {size_bytes / 1e6:6.0f} MB: install --bundle {seconds:6.1f} s, "
+            f"peak memory {peak:5.0f} MB"
+        )
     server.shutdown()
     flat = peaks[1] - peaks[0] <= 16
-    print(f"peak growth {peaks[1] - peaks[0]:+.0f} MB from the smaller bundle to the larger "
-          f"(target <= 16 MB): {'met' if flat else 'NOT met'}")
+    print(
+        f"peak growth {peaks[1] - peaks[0]:+.0f} MB from the smaller bundle to the larger "
+        f"(target <= 16 MB): {'met' if flat else 'NOT met'}"
+    )
     return 0 if flat else 1
 
 

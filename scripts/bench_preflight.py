@@ -86,14 +86,21 @@ def _ctrl_c(airbox: str, base: Path, runs: int) -> list[float]:
             data = af.answers(directory=base, name=f"benchpre{run}")
             data["controlPlane"] = {"url": url}
             answers = af.write_answers(base / f"answers{run}.yaml", data)
-            env = fake.full_env({"AIRBOX_HOME": str(base / "home"),
-                                 HELM_REPO_ENV: url + "/index.yaml",
-                                 REGISTRY_ENV: url + "/v2/"})
+            env = fake.full_env(
+                {
+                    "AIRBOX_HOME": str(base / "home"),
+                    HELM_REPO_ENV: url + "/index.yaml",
+                    REGISTRY_ENV: url + "/v2/",
+                }
+            )
             proc = subprocess.Popen(
                 [airbox, "install", "--answers", str(answers), "--yes"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env,
                 start_new_session=True,
-                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+            )
             if not accepted.wait(60):
                 proc.kill()
                 raise SystemExit("the install never probed the control plane")
@@ -110,29 +117,41 @@ def main() -> int:
     args = parser.parse_args()
     airbox = str(Path(sys.executable).with_name("airbox"))
     dead_docker = {"DOCKER_HOST": "unix:///nonexistent.sock"}
-    quiet = {k: v for k, v in os.environ.items()
-             if "proxy" not in k.lower()}
+    quiet = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
 
     with silent_host() as (silent, _):
-        env = {**quiet, **dead_docker, HELM_REPO_ENV: silent + "/index.yaml",
-               REGISTRY_ENV: silent + "/v2/"}
-        nothing = time_runs([airbox, "preflight", "--json", "--control-plane-url", silent], env,
-                        args.runs)
+        env = {
+            **quiet,
+            **dead_docker,
+            HELM_REPO_ENV: silent + "/index.yaml",
+            REGISTRY_ENV: silent + "/v2/",
+        }
+        nothing = time_runs(
+            [airbox, "preflight", "--json", "--control-plane-url", silent], env, args.runs
+        )
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     endpoint = f"http://127.0.0.1:{server.server_address[1]}"
-    env = {**quiet, **dead_docker, HELM_REPO_ENV: endpoint + "/index.yaml",
-           REGISTRY_ENV: endpoint + "/v2/"}
+    env = {
+        **quiet,
+        **dead_docker,
+        HELM_REPO_ENV: endpoint + "/index.yaml",
+        REGISTRY_ENV: endpoint + "/v2/",
+    }
     no_docker = time_runs([airbox, "preflight", "--control-plane-url", endpoint], env, args.runs)
     server.shutdown()
 
     with tempfile.TemporaryDirectory() as tmp:
         interrupted = _ctrl_c(airbox, Path(tmp), args.runs)
 
-    ok = report((("preflight, nothing answers", nothing, 10.0),
-                 ("preflight, Docker unreachable", no_docker, 10.0),
-                 ("Ctrl-C during preflight, to exit", interrupted, 5.0)))
+    ok = report(
+        (
+            ("preflight, nothing answers", nothing, 10.0),
+            ("preflight, Docker unreachable", no_docker, 10.0),
+            ("Ctrl-C during preflight, to exit", interrupted, 5.0),
+        )
+    )
     return 0 if ok else 1
 
 

@@ -49,19 +49,30 @@ def main() -> int:
     name = "benchstatus" + uuid.uuid4().hex[:6]
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as cleanup:
         base = Path(tmp)
-        answers, env = fake_install(base, node, endpoint,
-                                    af.answers("vault", directory=base, name=name), cleanup)
+        answers, env = fake_install(
+            base, node, endpoint, af.answers("vault", directory=base, name=name), cleanup
+        )
         result = subprocess.run(
-            [airbox, "install", "--answers", str(answers), "--yes",
-             "--ignore-preflight-failures", "--no-preload-images"],
-            capture_output=True, text=True, env=env, timeout=300)
+            [
+                airbox,
+                "install",
+                "--answers",
+                str(answers),
+                "--yes",
+                "--ignore-preflight-failures",
+                "--no-preload-images",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
         if result.returncode != 0:
             print(result.stderr, file=sys.stderr)
             return 1
         status = [airbox, "status", "--name", name, "--json"]
         normal = time_runs(status, env, args.runs)
-        no_docker = time_runs(status, {**env, "DOCKER_HOST": "unix:///nonexistent.sock"},
-                          args.runs)
+        no_docker = time_runs(status, {**env, "DOCKER_HOST": "unix:///nonexistent.sock"}, args.runs)
     server.shutdown()
     ok = report((("status", normal, 3.0), ("status, Docker unreachable", no_docker, 5.0)))
     return 0 if ok else 1

@@ -28,13 +28,16 @@ def report(rows: Iterable[tuple[str, list[float], float]]) -> bool:
     for label, seconds, target in rows:
         median = statistics.median(seconds)
         ok = ok and median < target
-        print(f"{label}: median {median:.2f} s (target < {target:.0f} s); "
-              f"min {min(seconds):.2f} s, max {max(seconds):.2f} s over {len(seconds)} runs")
+        print(
+            f"{label}: median {median:.2f} s (target < {target:.0f} s); "
+            f"min {min(seconds):.2f} s, max {max(seconds):.2f} s over {len(seconds)} runs"
+        )
     return ok
 
 
-def fake_install(base: Path, node: str, endpoint: str, data: dict[str, Any],
-                 cleanup: contextlib.ExitStack) -> tuple[Path, dict[str, str]]:
+def fake_install(
+    base: Path, node: str, endpoint: str, data: dict[str, Any], cleanup: contextlib.ExitStack
+) -> tuple[Path, dict[str, str]]:
     """Answers (``data`` pointed at ``endpoint``) and the environment for an install
     against the tests' fake tools, with a real (tiny) node container as the tests have,
     removed when ``cleanup`` closes. Preflight's network targets are ``endpoint`` too."""
@@ -46,10 +49,12 @@ def fake_install(base: Path, node: str, endpoint: str, data: dict[str, Any],
     cleanup.callback(fake.cleanup)
     data["controlPlane"] = {"url": endpoint}
     answers = af.write_answers(base / "answers.yaml", data)
-    env = fake.full_env({
-        "AIRBOX_HOME": str(base / "home"),
-        "AIRBOX_PREFLIGHT_HELM_REPO_URL": endpoint + "/index.yaml",
-        "AIRBOX_PREFLIGHT_REGISTRY_URL": endpoint + "/v2/",
-        "NO_PROXY": "127.0.0.1,localhost",
-    })
+    env = fake.full_env(
+        {
+            "AIRBOX_HOME": str(base / "home"),
+            "AIRBOX_PREFLIGHT_HELM_REPO_URL": endpoint + "/index.yaml",
+            "AIRBOX_PREFLIGHT_REGISTRY_URL": endpoint + "/v2/",
+            "NO_PROXY": "127.0.0.1,localhost",
+        }
+    )
     return answers, env

@@ -34,24 +34,45 @@ def main(argv: list[str]) -> int:
         env = {**os.environ, "COVERAGE_PROCESS_START": str(rc)}
         cov = [sys.executable, "-m", "coverage"]
         tests = subprocess.run(
-            [*cov, "run", f"--rcfile={rc}", "-m", "pytest", "-q", "-p", "no:cacheprovider",
-             *(argv or ["tests/"])],
-            cwd=ROOT, env=env, check=False,
+            [
+                *cov,
+                "run",
+                f"--rcfile={rc}",
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                *(argv or ["tests/"]),
+            ],
+            cwd=ROOT,
+            env=env,
+            check=False,
         )
         subprocess.run([*cov, "combine", f"--rcfile={rc}", "-q"], cwd=ROOT, env=env, check=True)
-        subprocess.run([*cov, "report", f"--rcfile={rc}", "-m", f"--include={TARGET}"],
-                       cwd=ROOT, env=env, check=False)
+        subprocess.run(
+            [*cov, "report", f"--rcfile={rc}", "-m", f"--include={TARGET}"],
+            cwd=ROOT,
+            env=env,
+            check=False,
+        )
         out = subprocess.run(
             [*cov, "json", f"--rcfile={rc}", f"--include={TARGET}", "-o", "-", "-q"],
-            cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
         import json
 
         totals = json.loads(out)["totals"]
         never = totals["missing_lines"]
         stmts = totals["num_statements"]
-        print(f"fakek8s.py: {never} of {stmts} statements never run "
-              f"({100 * never / stmts:.1f}%), {totals['percent_covered']:.1f}% covered")
+        print(
+            f"fakek8s.py: {never} of {stmts} statements never run "
+            f"({100 * never / stmts:.1f}%), {totals['percent_covered']:.1f}% covered"
+        )
     return tests.returncode
 
 

@@ -37,10 +37,18 @@ def like_nohup() -> None:
 def start_busy(count: int, command: str | None, log: Path) -> list[subprocess.Popen[bytes]]:
     if command:
         with log.open("wb") as out:
-            return [subprocess.Popen(shlex.split(command), cwd=REPO, stdout=out,
-                                     stderr=subprocess.STDOUT, start_new_session=True)]
-    return [subprocess.Popen([sys.executable, "-c", BURN], start_new_session=True)
-            for _ in range(count)]
+            return [
+                subprocess.Popen(
+                    shlex.split(command),
+                    cwd=REPO,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            ]
+    return [
+        subprocess.Popen([sys.executable, "-c", BURN], start_new_session=True) for _ in range(count)
+    ]
 
 
 def stop_busy(jobs: list[subprocess.Popen[bytes]]) -> None:
@@ -55,8 +63,14 @@ def run_suite(pytest_args: list[str], log: Path) -> tuple[int, str, float]:
     argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *pytest_args]
     started = time.monotonic()
     with log.open("w", encoding="utf-8") as out, open(os.devnull, "rb") as devnull:
-        code = subprocess.call(argv, cwd=REPO, stdin=devnull, stdout=out,
-                               stderr=subprocess.STDOUT, preexec_fn=like_nohup)
+        code = subprocess.call(
+            argv,
+            cwd=REPO,
+            stdin=devnull,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=like_nohup,
+        )
     lines = [line for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
     return code, (lines[-1] if lines else "(no output)"), time.monotonic() - started
 
@@ -64,27 +78,41 @@ def run_suite(pytest_args: list[str], log: Path) -> tuple[int, str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--busy", type=int, default=os.cpu_count() or 1,
-                        help="CPU burners running meanwhile (default: one per core; 0: none)")
+    parser.add_argument(
+        "--busy",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="CPU burners running meanwhile (default: one per core; 0: none)",
+    )
     parser.add_argument("--busy-cmd", help="run this as the busy job instead of burners")
-    parser.add_argument("--log-dir", type=Path, default=Path("/tmp"),
-                        help="where each run's pytest output goes (flake-check-N.log)")
+    parser.add_argument(
+        "--log-dir",
+        type=Path,
+        default=Path("/tmp"),
+        help="where each run's pytest output goes (flake-check-N.log)",
+    )
     parser.add_argument("pytest_args", nargs="*", help="after --: passed to pytest")
     args = parser.parse_args(argv)
 
     busy_log = args.log_dir / "flake-check-busy.log"
     busy = start_busy(args.busy, args.busy_cmd, busy_log)
-    what = f"{args.busy_cmd} (output: {busy_log})" if args.busy_cmd else (
-        f"{args.busy} CPU burner(s)")
-    print(f"busy job: {what}; {args.runs} run(s), SIGINT and SIGHUP ignored, stdin /dev/null",
-          flush=True)
+    what = (
+        f"{args.busy_cmd} (output: {busy_log})" if args.busy_cmd else (f"{args.busy} CPU burner(s)")
+    )
+    print(
+        f"busy job: {what}; {args.runs} run(s), SIGINT and SIGHUP ignored, stdin /dev/null",
+        flush=True,
+    )
     passed = 0
     try:
         for run in range(1, args.runs + 1):
             log = args.log_dir / f"flake-check-{run}.log"
             code, summary, seconds = run_suite(args.pytest_args, log)
-            print(f"run {run}: {'passed' if code == 0 else f'FAILED (exit {code})'} in "
-                  f"{seconds:.0f}s: {summary}  [{log}]", flush=True)
+            print(
+                f"run {run}: {'passed' if code == 0 else f'FAILED (exit {code})'} in "
+                f"{seconds:.0f}s: {summary}  [{log}]",
+                flush=True,
+            )
             if code != 0:
                 break
             passed += 1

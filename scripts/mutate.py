@@ -54,15 +54,19 @@ def check_mutants(mutants: list[tuple[int, Mutant]]) -> dict[int, str]:
         text = (REPO / m.path).read_text(encoding="utf-8")
         count = text.count(m.original)
         if count != 1:
-            problems[index] = (f"mutant {index} ({m.module}: {m.description}): original found "
-                               f"{count} times in {m.path}")
+            problems[index] = (
+                f"mutant {index} ({m.module}: {m.description}): original found "
+                f"{count} times in {m.path}"
+            )
             continue
         try:
             compile(text.replace(m.original, m.replacement, 1), m.path, "exec")
         except SyntaxError as exc:
             # A mutant that does not even import would be "caught" by any test.
-            problems[index] = (f"mutant {index} ({m.module}: {m.description}): not valid "
-                               f"Python ({exc.msg}, line {exc.lineno})")
+            problems[index] = (
+                f"mutant {index} ({m.module}: {m.description}): not valid "
+                f"Python ({exc.msg}, line {exc.lineno})"
+            )
     return problems
 
 
@@ -95,11 +99,28 @@ def run_tests(tree: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, 
     # The copy's airbox wins over the editable install, in pytest and in every child.
     env["PYTHONPATH"] = str(tree) + os.pathsep + env.get("PYTHONPATH", "")
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    argv = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-            "-n", XDIST_WORKERS, *present]
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-x",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-n",
+        XDIST_WORKERS,
+        *present,
+    ]
     started = time.monotonic()
-    proc = subprocess.Popen(argv, cwd=tree, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        argv,
+        cwd=tree,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     RUNNING.add(proc)
     try:
         out, _ = proc.communicate(timeout=timeout)
@@ -134,8 +155,10 @@ def baseline(tree: Path, mutants: list[Mutant], timeout: float) -> list[str]:
     """The tests the mutants use must pass unmutated, or every mutant looks caught."""
     files = sorted({t for m in mutants for t in m.tests})
     outcome, seconds, last = run_tests(tree, tuple(files), timeout * 3)
-    print(f"baseline: {len(files)} test files or tests {outcome} in {seconds:.0f}s ({last})",
-          flush=True)
+    print(
+        f"baseline: {len(files)} test files or tests {outcome} in {seconds:.0f}s ({last})",
+        flush=True,
+    )
     return [] if outcome == "passed" else [f"baseline tests {outcome}: {last}"]
 
 
@@ -157,8 +180,10 @@ def report(results: list[Result], equivalent: list[Mutant], threshold: float) ->
     if survived:
         print("\nsurvivors:")
         for r in survived:
-            print(f"  [{r.mutant.module}] {r.mutant.description}  ({r.mutant.path}; "
-                  f"{', '.join(r.mutant.tests)})")
+            print(
+                f"  [{r.mutant.module}] {r.mutant.description}  ({r.mutant.path}; "
+                f"{', '.join(r.mutant.tests)})"
+            )
     timeouts = [r for r in results if r.outcome == "timeout"]
     if timeouts:
         print("\ntimed out (counted as NOT caught: the tests could not decide in time):")
@@ -171,34 +196,55 @@ def report(results: list[Result], equivalent: list[Mutant], threshold: float) ->
     total = len(results)
     caught = sum(r.outcome == "caught" for r in results)
     if total:
-        print(f"\ntotal: {caught}/{total} caught ({100.0 * caught / total:.0f}%), "
-              f"threshold {threshold:.0f}% per module: {'met' if ok else 'NOT met'}")
+        print(
+            f"\ntotal: {caught}/{total} caught ({100.0 * caught / total:.0f}%), "
+            f"threshold {threshold:.0f}% per module: {'met' if ok else 'NOT met'}"
+        )
     return ok
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--module", action="append", choices=list(MODULES),
-                        help="run only this module's mutants (repeatable)")
+    parser.add_argument(
+        "--module",
+        action="append",
+        choices=list(MODULES),
+        help="run only this module's mutants (repeatable)",
+    )
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--jobs", type=int, default=1, help="mutants run in parallel")
-    parser.add_argument("--timeout", type=float, default=300.0,
-                        help="seconds per mutant's test run (a timeout counts as not caught)")
-    parser.add_argument("--threshold", type=float, default=90.0,
-                        help="minimum %% caught per module (default 90)")
-    parser.add_argument("--workers", default="0",
-                        help="pytest-xdist workers per test run (default 0: in one process)")
-    parser.add_argument("--no-baseline", action="store_true",
-                        help="skip the unmutated run of the tests")
-    parser.add_argument("--index", type=int, action="append",
-                        help="run only the mutant with this index (see --list)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        help="seconds per mutant's test run (a timeout counts as not caught)",
+    )
+    parser.add_argument(
+        "--threshold", type=float, default=90.0, help="minimum %% caught per module (default 90)"
+    )
+    parser.add_argument(
+        "--workers",
+        default="0",
+        help="pytest-xdist workers per test run (default 0: in one process)",
+    )
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="skip the unmutated run of the tests"
+    )
+    parser.add_argument(
+        "--index",
+        type=int,
+        action="append",
+        help="run only the mutant with this index (see --list)",
+    )
     args = parser.parse_args(argv)
     global XDIST_WORKERS
     XDIST_WORKERS = args.workers
 
-    selected = [(i, m) for i, m in enumerate(MUTANTS)
-                if (not args.module or m.module in args.module)
-                and (not args.index or i in args.index)]
+    selected = [
+        (i, m)
+        for i, m in enumerate(MUTANTS)
+        if (not args.module or m.module in args.module) and (not args.index or i in args.index)
+    ]
     if args.list:
         for i, m in selected:
             flag = f"  EQUIVALENT: {m.equivalent}" if m.equivalent else ""
@@ -239,8 +285,11 @@ def main(argv: list[str] | None = None) -> int:
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             for result in pool.map(job, runnable):
                 results.append(result)
-                print(f"{result.outcome:8} {result.seconds:5.0f}s [{result.mutant.module}] "
-                      f"{result.mutant.description}", flush=True)
+                print(
+                    f"{result.outcome:8} {result.seconds:5.0f}s [{result.mutant.module}] "
+                    f"{result.mutant.description}",
+                    flush=True,
+                )
 
     # Mutants go to the copies only; fail loudly if the working tree ever changed.
     changed = [path for path, data in before.items() if (REPO / path).read_bytes() != data]
@@ -249,8 +298,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     met = report(results, equivalent, args.threshold)
     if problems:
-        print(f"\n{len(problems)} stale or invalid mutant(s), not run: update scripts/mutants.py",
-              file=sys.stderr)
+        print(
+            f"\n{len(problems)} stale or invalid mutant(s), not run: update scripts/mutants.py",
+            file=sys.stderr,
+        )
         return 2
     return 0 if met else 1
 

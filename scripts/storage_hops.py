@@ -31,8 +31,9 @@ MARKS = {"storage", "Storage", "STORAGES", "bucket", "normalize_buckets", "BUCKE
 
 def _knows_storage(code: Any) -> bool:
     names = set(code.co_names) | {c for c in code.co_consts if isinstance(c, str)}
-    return bool(names & MARKS) or any(isinstance(c, str) and c.startswith("storage.")
-                                      for c in code.co_consts)
+    return bool(names & MARKS) or any(
+        isinstance(c, str) and c.startswith("storage.") for c in code.co_consts
+    )
 
 
 def _is_storage_part(value: Any) -> bool:
@@ -63,7 +64,8 @@ def main() -> int:
             "secretsManager: {type: VAULT, vault: {address: 'https://vault.example.com:8200',"
             " authToken: hops-vault-token-0001}}\n"
             "storage: {type: s3, bucket: hops-bucket, s3: {region: us-west-2,"
-            " accessKeyId: AKIAIOSFODNN7EXAMPLE, secretAccessKey: hops-s3-secret-0001}}\n")
+            " accessKeyId: AKIAIOSFODNN7EXAMPLE, secretAccessKey: hops-s3-secret-0001}}\n"
+        )
         hops: list[str] = []
 
         def profile(frame: FrameType, event: str, arg: Any) -> None:
@@ -71,12 +73,17 @@ def main() -> int:
                 return
             code = frame.f_code
             path = code.co_filename
-            if ("/airbox/" not in path or "/airbox/cli/" in path
-                    or not code.co_flags & inspect.CO_NEWLOCALS):
+            if (
+                "/airbox/" not in path
+                or "/airbox/cli/" in path
+                or not code.co_flags & inspect.CO_NEWLOCALS
+            ):
                 return
-            given = [frame.f_locals[name] for name in
-                     code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
-                     if name in frame.f_locals]
+            given = [
+                frame.f_locals[name]
+                for name in code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+                if name in frame.f_locals
+            ]
             if not _knows_storage(code) and not any(map(_is_storage_part, given)):
                 return
             where = Path(path).relative_to(ROOT).with_suffix("").as_posix()
@@ -88,10 +95,21 @@ def main() -> int:
 
         sys.setprofile(profile)
         try:
-            with contextlib.redirect_stdout(io.StringIO()), \
-                    contextlib.redirect_stderr(io.StringIO()):
-                airbox(["install", "--answers", str(answers), "--dry-run", "--yes",
-                        "--output-dir", str(home / "out")])
+            with (
+                contextlib.redirect_stdout(io.StringIO()),
+                contextlib.redirect_stderr(io.StringIO()),
+            ):
+                airbox(
+                    [
+                        "install",
+                        "--answers",
+                        str(answers),
+                        "--dry-run",
+                        "--yes",
+                        "--output-dir",
+                        str(home / "out"),
+                    ]
+                )
         except SystemExit as exc:
             code = exc.code
         else:
@@ -103,8 +121,7 @@ def main() -> int:
     for index, hop in enumerate(hops, 1):
         print(f"{index:2} {hop}")
     modules = sorted({hop.split(":")[0] for hop in hops})
-    print(f"{len(hops)} functions in {len(modules)} modules: {', '.join(modules)}"
-          f" (exit {code})")
+    print(f"{len(hops)} functions in {len(modules)} modules: {', '.join(modules)} (exit {code})")
     return 0
 
 

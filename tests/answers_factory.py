@@ -30,56 +30,107 @@ STORAGES = ["default", "s3-keys", "s3-instance-profile", "gcs", "azure"]
 
 def service_account_file(directory: Path) -> Path:
     path = directory / "sa.json"
-    path.write_text(json.dumps({
-        "type": "service_account",
-        "project_id": "my-project",
-        "private_key_id": "abc",
-        "private_key": "-----BEGIN PRIVATE KEY-----\n" + SECRETS["gsa_private_key"]
-                       + "\n-----END PRIVATE KEY-----\n",
-        "client_email": "airbyte@my-project.iam.gserviceaccount.com",
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "my-project",
+                "private_key_id": "abc",
+                "private_key": "-----BEGIN PRIVATE KEY-----\n"
+                + SECRETS["gsa_private_key"]
+                + "\n-----END PRIVATE KEY-----\n",
+                "client_email": "airbyte@my-project.iam.gserviceaccount.com",
+            }
+        )
+    )
     return path
 
 
 def secrets_manager(kind: str, sa: Path) -> dict[str, Any]:
     return {
-        "aws-keys": {"type": "AWS_SECRET_MANAGER", "awsSecretManager": {
-            "region": "us-west-2", "authenticationType": "credentials",
-            "accessKeyId": SECRETS["sm_access"], "secretAccessKey": SECRETS["sm_secret"],
-            "kmsArn": "arn:aws:kms:us-west-2:123456789012:key/abc", "tags": {"team": "data"}}},
-        "aws-instance-profile": {"type": "AWS_SECRET_MANAGER", "awsSecretManager": {
-            "region": "us-west-2", "authenticationType": "instanceProfile"}},
-        "google": {"type": "GOOGLE_SECRET_MANAGER", "googleSecretManager": {
-            "projectId": "my-project", "region": "us-central1", "credentialsJson": str(sa)}},
-        "azure-key-vault": {"type": "AZURE_KEY_VAULT", "azureKeyVault": {
-            "tenantId": "00000000-0000-0000-0000-000000000001",
-            "vaultUrl": "https://my-vault.vault.azure.net/",
-            "clientId": SECRETS["akv_id"], "clientSecret": SECRETS["akv_secret"],
-            "tags": {"team": "data", "env": "prod"}}},
-        "vault": {"type": "VAULT", "vault": {
-            "address": "https://vault.example.com:8200", "prefix": "airbyte/",
-            "authToken": SECRETS["vault"]}},
+        "aws-keys": {
+            "type": "AWS_SECRET_MANAGER",
+            "awsSecretManager": {
+                "region": "us-west-2",
+                "authenticationType": "credentials",
+                "accessKeyId": SECRETS["sm_access"],
+                "secretAccessKey": SECRETS["sm_secret"],
+                "kmsArn": "arn:aws:kms:us-west-2:123456789012:key/abc",
+                "tags": {"team": "data"},
+            },
+        },
+        "aws-instance-profile": {
+            "type": "AWS_SECRET_MANAGER",
+            "awsSecretManager": {"region": "us-west-2", "authenticationType": "instanceProfile"},
+        },
+        "google": {
+            "type": "GOOGLE_SECRET_MANAGER",
+            "googleSecretManager": {
+                "projectId": "my-project",
+                "region": "us-central1",
+                "credentialsJson": str(sa),
+            },
+        },
+        "azure-key-vault": {
+            "type": "AZURE_KEY_VAULT",
+            "azureKeyVault": {
+                "tenantId": "00000000-0000-0000-0000-000000000001",
+                "vaultUrl": "https://my-vault.vault.azure.net/",
+                "clientId": SECRETS["akv_id"],
+                "clientSecret": SECRETS["akv_secret"],
+                "tags": {"team": "data", "env": "prod"},
+            },
+        },
+        "vault": {
+            "type": "VAULT",
+            "vault": {
+                "address": "https://vault.example.com:8200",
+                "prefix": "airbyte/",
+                "authToken": SECRETS["vault"],
+            },
+        },
     }[kind]
 
 
 def storage(kind: str, sa: Path) -> dict[str, Any] | None:
     return {
         "default": None,
-        "s3-keys": {"type": "s3", "bucket": "bkt", "s3": {
-            "region": "us-west-2", "authenticationType": "credentials",
-            "accessKeyId": SECRETS["s3_access"], "secretAccessKey": SECRETS["s3_secret"]}},
-        "s3-instance-profile": {"type": "s3", "bucket": {"log": "logs", "state": "state"},
-                                "s3": {"region": "us-west-2",
-                                       "authenticationType": "instanceProfile"}},
-        "gcs": {"type": "gcs", "bucket": "bkt",
-                "gcs": {"projectId": "my-project", "credentialsJson": str(sa)}},
-        "azure": {"type": "azure", "bucket": "container",
-                  "azure": {"connectionString": SECRETS["azure_conn"]}},
+        "s3-keys": {
+            "type": "s3",
+            "bucket": "bkt",
+            "s3": {
+                "region": "us-west-2",
+                "authenticationType": "credentials",
+                "accessKeyId": SECRETS["s3_access"],
+                "secretAccessKey": SECRETS["s3_secret"],
+            },
+        },
+        "s3-instance-profile": {
+            "type": "s3",
+            "bucket": {"log": "logs", "state": "state"},
+            "s3": {"region": "us-west-2", "authenticationType": "instanceProfile"},
+        },
+        "gcs": {
+            "type": "gcs",
+            "bucket": "bkt",
+            "gcs": {"projectId": "my-project", "credentialsJson": str(sa)},
+        },
+        "azure": {
+            "type": "azure",
+            "bucket": "container",
+            "azure": {"connectionString": SECRETS["azure_conn"]},
+        },
     }[kind]
 
 
-def answers(sm: str = "vault", st: str = "default", *, directory: Path,
-            edition: str = "cloud", name: str = "dp1") -> dict[str, Any]:
+def answers(
+    sm: str = "vault",
+    st: str = "default",
+    *,
+    directory: Path,
+    edition: str = "cloud",
+    name: str = "dp1",
+) -> dict[str, Any]:
     sa = service_account_file(directory)
     data: dict[str, Any] = {
         "name": name,

@@ -13,9 +13,17 @@ from tests.helpers import keys  # noqa: F401
 from tests.installer import installer, local_endpoint  # noqa: F401
 
 # Variables that would change what airbox does if they leaked in from the developer's shell.
-_SCRUB = ("AIRBYTE_CLIENT_ID", "AIRBYTE_CLIENT_SECRET", "AIRBOX_KIND", "AIRBOX_HELM",
-          "AIRBOX_KUBECTL", "KUBECONFIG", "NO_COLOR", "DATAPLANE_CLIENT_ID",
-          "DATAPLANE_CLIENT_SECRET")
+_SCRUB = (
+    "AIRBYTE_CLIENT_ID",
+    "AIRBYTE_CLIENT_SECRET",
+    "AIRBOX_KIND",
+    "AIRBOX_HELM",
+    "AIRBOX_KUBECTL",
+    "KUBECONFIG",
+    "NO_COLOR",
+    "DATAPLANE_CLIENT_ID",
+    "DATAPLANE_CLIENT_SECRET",
+)
 
 
 @pytest.fixture(autouse=True)

@@ -154,8 +154,9 @@ class FakeControlPlane:
     jobs: dict[int, dict[str, Any]] = field(default_factory=dict)
     # The jobs' clock: each GET /v1/jobs/{id} moves that job one entry along this script
     # (POST /v1/jobs answers with the first entry); the last entry sticks.
-    job_script: list[str] = field(default_factory=lambda: [
-        "pending", "running", "running", "succeeded"])
+    job_script: list[str] = field(
+        default_factory=lambda: ["pending", "running", "running", "succeeded"]
+    )
     job_failure: str = "Something went wrong in the connector. See the logs for more details."
     # How long POST /connections discovers before it creates the connection (outside the
     # lock: the rest of the API answers meanwhile), and the connector error that makes the
@@ -217,8 +218,9 @@ class FakeControlPlane:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
         return self
 
@@ -237,8 +239,9 @@ class FakeControlPlane:
         """Move the server's clock (tokens expire on it)."""
         self.clock_offset += seconds
 
-    def fail(self, method: str, path: str, status: int, *, times: int = 1,
-             retry_after: str | None = None) -> None:
+    def fail(
+        self, method: str, path: str, status: int, *, times: int = 1, retry_after: str | None = None
+    ) -> None:
         """The next ``times`` matching requests are answered with ``status``."""
         self.faults.append(Fault(method, path, times, status=status, retry_after=retry_after))
 
@@ -246,8 +249,9 @@ class FakeControlPlane:
         """The next ``times`` matching requests wait ``seconds`` before being processed."""
         self.faults.append(Fault(method, path, times, delay=seconds))
 
-    def trickle(self, method: str, path: str, every: float, *, times: int = 1,
-                count: int | None = None) -> None:
+    def trickle(
+        self, method: str, path: str, every: float, *, times: int = 1, count: int | None = None
+    ) -> None:
         """The next ``times`` matching answers: headers at once, then one byte every
         ``every`` seconds (``count`` of them, or until the client hangs up)."""
         self.faults.append(Fault(method, path, times, trickle=every, trickle_bytes=count))
@@ -256,8 +260,15 @@ class FakeControlPlane:
         """Close the connection without an answer; ``after``: once the request is processed."""
         self.faults.append(Fault(method, path, times, drop=not after, drop_after=after))
 
-    def on(self, method: str, path: str, callback: Callable[[Request], object], *,
-           times: int = 1, then_wait: float = 0.0) -> None:
+    def on(
+        self,
+        method: str,
+        path: str,
+        callback: Callable[[Request], object],
+        *,
+        times: int = 1,
+        then_wait: float = 0.0,
+    ) -> None:
         """Run ``callback`` once a matching request is processed, before it is answered.
 
         Its result is ignored: a lambda may end in a call that returns something.
@@ -266,20 +277,32 @@ class FakeControlPlane:
 
     def calls(self, method: str | None = None, path: str | None = None) -> list[Request]:
         with self.lock:
-            return [r for r in self.requests
-                    if (method is None or r.method == method)
-                    and (path is None or fnmatch.fnmatchcase(r.path, path))]
+            return [
+                r
+                for r in self.requests
+                if (method is None or r.method == method)
+                and (path is None or fnmatch.fnmatchcase(r.path, path))
+            ]
 
     # ------------------------------------------------------------------ objects
 
     def add_organization(self, name: str) -> str:
         org_id = str(uuid.uuid4())
-        self.organizations[org_id] = {"organizationId": org_id, "organizationName": name,
-                                      "email": f"admin@{name.lower()}.example"}
+        self.organizations[org_id] = {
+            "organizationId": org_id,
+            "organizationName": name,
+            "email": f"admin@{name.lower()}.example",
+        }
         return org_id
 
-    def add_app(self, client_id: str, client_secret: str, organizations: list[str], *,
-                org_admin: bool = True) -> App:
+    def add_app(
+        self,
+        client_id: str,
+        client_secret: str,
+        organizations: list[str],
+        *,
+        org_admin: bool = True,
+    ) -> App:
         app = App(client_id, client_secret, list(organizations), org_admin)
         self.apps[client_id] = app
         return app
@@ -287,8 +310,15 @@ class FakeControlPlane:
     def add_region(self, name: str, organization_id: str) -> dict[str, Any]:
         region_id = str(uuid.uuid4())
         stamp = self._stamp()
-        region = {"regionId": region_id, "name": name, "organizationId": organization_id,
-                  "enabled": True, "createdAt": stamp, "updatedAt": stamp, "deleted": False}
+        region = {
+            "regionId": region_id,
+            "name": name,
+            "organizationId": organization_id,
+            "enabled": True,
+            "createdAt": stamp,
+            "updatedAt": stamp,
+            "deleted": False,
+        }
         self.regions[region_id] = region
         return region
 
@@ -297,35 +327,52 @@ class FakeControlPlane:
         return self._create_dataplane(name, region_id)[0]
 
     def live_regions(self, organization_id: str | None = None) -> list[dict[str, Any]]:
-        return [_public(r) for r in self.regions.values() if not r["deleted"]
-                and (organization_id is None or r["organizationId"] == organization_id)]
+        return [
+            _public(r)
+            for r in self.regions.values()
+            if not r["deleted"]
+            and (organization_id is None or r["organizationId"] == organization_id)
+        ]
 
     def live_dataplanes(self, name: str | None = None) -> list[dict[str, Any]]:
-        return [_public(d) for d in self.dataplanes.values() if not d["deleted"]
-                and (name is None or d["name"] == name)]
+        return [
+            _public(d)
+            for d in self.dataplanes.values()
+            if not d["deleted"] and (name is None or d["name"] == name)
+        ]
 
-    def add_workspace(self, name: str, region_id: str | None = None,
-                      organization_id: str | None = None) -> dict[str, Any]:
+    def add_workspace(
+        self, name: str, region_id: str | None = None, organization_id: str | None = None
+    ) -> dict[str, Any]:
         """A workspace, in the Airbyte-managed region unless ``region_id`` is given."""
         workspace_id = str(uuid.uuid4())
-        workspace = {"workspaceId": workspace_id, "name": name,
-                     "organizationId": organization_id or self.organization_id,
-                     "regionId": region_id or self.managed_region["regionId"],
-                     "deleted": False}
+        workspace = {
+            "workspaceId": workspace_id,
+            "name": name,
+            "organizationId": organization_id or self.organization_id,
+            "regionId": region_id or self.managed_region["regionId"],
+            "deleted": False,
+        }
         self.workspaces[workspace_id] = workspace
         return workspace
 
     def workspace_view(self, workspace: dict[str, Any]) -> dict[str, Any]:
         """As the public API shows it: ``dataResidency`` is the region's name, lower-cased."""
         region = self.regions.get(workspace["regionId"]) or {}
-        return {"workspaceId": workspace["workspaceId"], "name": workspace["name"],
-                "dataResidency": str(region.get("name") or "auto").lower(),
-                "notifications": {"failure": {}, "success": {}}}
+        return {
+            "workspaceId": workspace["workspaceId"],
+            "name": workspace["name"],
+            "dataResidency": str(region.get("name") or "auto").lower(),
+            "notifications": {"failure": {}, "success": {}},
+        }
 
     def routed(self, region_id: str) -> list[str]:
         """Names of the live workspaces in this region."""
-        return sorted(w["name"] for w in self.workspaces.values()
-                      if not w["deleted"] and w["regionId"] == region_id)
+        return sorted(
+            w["name"]
+            for w in self.workspaces.values()
+            if not w["deleted"] and w["regionId"] == region_id
+        )
 
     def live(self, kind: str) -> list[dict[str, Any]]:
         """The live sources, destinations or connections."""
@@ -354,15 +401,20 @@ class FakeControlPlane:
         return values
 
     def _stamp(self) -> str:
-        return dt.datetime.fromtimestamp(self.now(), dt.timezone.utc).strftime(
-            "%Y-%m-%dT%H:%M:%SZ")
+        return dt.datetime.fromtimestamp(self.now(), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def _create_dataplane(self, name: str, region_id: str) -> tuple[dict[str, Any], str, str]:
         dataplane_id = str(uuid.uuid4())
         stamp = self._stamp()
-        dataplane = {"dataplaneId": dataplane_id, "name": name, "regionId": region_id,
-                     "enabled": True, "createdAt": stamp, "updatedAt": stamp,
-                     "deleted": False}
+        dataplane = {
+            "dataplaneId": dataplane_id,
+            "name": name,
+            "regionId": region_id,
+            "enabled": True,
+            "createdAt": stamp,
+            "updatedAt": stamp,
+            "deleted": False,
+        }
         client_id = "dp-" + uuid.uuid4().hex[:16]
         client_secret = "dp-secret-" + secrets.token_hex(16)
         self.dataplanes[dataplane_id] = dataplane
@@ -371,8 +423,14 @@ class FakeControlPlane:
 
     # ------------------------------------------------------------------ routing
 
-    def handle(self, method: str, path: str, query: dict[str, list[str]],
-               headers: dict[str, str], body: Any) -> tuple[int, Any]:
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        headers: dict[str, str],
+        body: Any,
+    ) -> tuple[int, Any]:
         with self.lock:
             if path == "/v1/applications/token":
                 if method != "POST":
@@ -381,17 +439,17 @@ class FakeControlPlane:
             if path == "/api/v1/dataplanes/token":
                 # Anonymous, like the real one (DataplaneController.getDataplaneToken).
                 return self._dataplane_token(body)
-            if path.startswith("/v1/") or path in ("/api/v1/dataplanes/health",
-                                                    "/api/v1/jobs/get"):
+            if path.startswith("/v1/") or path in ("/api/v1/dataplanes/health", "/api/v1/jobs/get"):
                 app = self._authenticate(headers)
                 if app is None:
-                    return _error(401, "invalid-api-key",
-                                  "The access token is missing, invalid or expired.")
+                    return _error(
+                        401, "invalid-api-key", "The access token is missing, invalid or expired."
+                    )
                 if path == "/api/v1/dataplanes/health":
                     return self._health(method, app, body)
                 if path == "/api/v1/jobs/get":
                     return self._job_info(body)
-                return self._public(method, path[len("/v1"):], query, body, app)
+                return self._public(method, path[len("/v1") :], query, body, app)
             return _error(404, "resource-not-found", f"No route for {path}.")
 
     def _token(self, body: Any) -> tuple[int, Any]:
@@ -399,20 +457,23 @@ class FakeControlPlane:
         app = self.apps.get(str(body.get("client_id")))
         if app is None or app.client_secret != body.get("client_secret"):
             if self.applications == "database":
-                return _uncaught("java.lang.IllegalArgumentException",
-                                 "application was not found with the clientId and "
-                                 "clientSecret provided")
+                return _uncaught(
+                    "java.lang.IllegalArgumentException",
+                    "application was not found with the clientId and clientSecret provided",
+                )
             return _error(401, "invalid-api-key", "Invalid client id or client secret.")
         token = "fake-token-" + secrets.token_hex(20)
         self.tokens[token] = (app.client_id, self.now() + TOKEN_LIFETIME)
-        return 200, {"access_token": token, "token_type": "Bearer",
-                     "expires_in": TOKEN_LIFETIME}
+        return 200, {"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_LIFETIME}
 
     def _dataplane_token(self, body: Any) -> tuple[int, Any]:
         body = body if isinstance(body, dict) else {}
         pair = (body.get("client_id"), body.get("client_secret"))
-        live = [dp_id for dp_id, creds in self.dataplane_secrets.items()
-                if creds == pair and not self.dataplanes.get(dp_id, {}).get("deleted")]
+        live = [
+            dp_id
+            for dp_id, creds in self.dataplane_secrets.items()
+            if creds == pair and not self.dataplanes.get(dp_id, {}).get("deleted")
+        ]
         if not live:
             # No 4xx path exists: an unknown client id or a wrong secret is a plain
             # exception (DataplaneTokenServiceDataImpl.getToken, ServiceAccountsService.
@@ -441,23 +502,26 @@ class FakeControlPlane:
     def _admin(self, app: App, organization_id: str | None) -> tuple[int, Any] | None:
         """The 403 a region or data plane call gets, or None when it is allowed."""
         if organization_id is not None and organization_id not in app.organizations:
-            return _error(403, "forbidden",
-                          "The user does not have access to this organization.")
+            return _error(403, "forbidden", "The user does not have access to this organization.")
         if not app.org_admin:
-            return _error(403, "forbidden",
-                          "The user is not an organization admin.")
+            return _error(403, "forbidden", "The user is not an organization admin.")
         if not self.entitlement:
-            return _error(403, "forbidden",
-                          "The organization is not entitled to self-managed regions.")
+            return _error(
+                403, "forbidden", "The organization is not entitled to self-managed regions."
+            )
         return None
 
-    def _public(self, method: str, path: str, query: dict[str, list[str]], body: Any,
-                app: App) -> tuple[int, Any]:
+    def _public(
+        self, method: str, path: str, query: dict[str, list[str]], body: Any, app: App
+    ) -> tuple[int, Any]:
         parts = [p for p in path.split("/") if p]
         body = body if isinstance(body, dict) else {}
         if parts == ["organizations"] and method == "GET":
-            return 200, {"data": [self.organizations[o] for o in app.organizations
-                                  if o in self.organizations]}
+            return 200, {
+                "data": [
+                    self.organizations[o] for o in app.organizations if o in self.organizations
+                ]
+            }
         if parts == ["regions"] and method == "GET":
             org = next(iter(query.get("organizationId") or []), "")
             if not org:
@@ -465,8 +529,11 @@ class FakeControlPlane:
             denied = self._admin(app, org)
             if denied:
                 return denied
-            return 200, [_public(r) for r in self.regions.values() if not r["deleted"]
-                         and r["organizationId"] in (org, MANAGED_ORGANIZATION)]
+            return 200, [
+                _public(r)
+                for r in self.regions.values()
+                if not r["deleted"] and r["organizationId"] in (org, MANAGED_ORGANIZATION)
+            ]
         if parts == ["regions"] and method == "POST":
             name, org = body.get("name"), body.get("organizationId")
             if not name or not org:
@@ -474,13 +541,20 @@ class FakeControlPlane:
             denied = self._admin(app, str(org))
             if denied:
                 return denied
-            taken = [r for r in self.regions.values() if r["name"] == name
-                     and (r["deleted"] or r["organizationId"] == MANAGED_ORGANIZATION)]
+            taken = [
+                r
+                for r in self.regions.values()
+                if r["name"] == name
+                and (r["deleted"] or r["organizationId"] == MANAGED_ORGANIZATION)
+            ]
             if taken:
-                return _error(500, "unexpected-problem",
-                              "An unexpected problem has occurred. If this is an error that "
-                              "needs to be addressed, please submit a pull request or github "
-                              "issue.")
+                return _error(
+                    500,
+                    "unexpected-problem",
+                    "An unexpected problem has occurred. If this is an error that "
+                    "needs to be addressed, please submit a pull request or github "
+                    "issue.",
+                )
             region = self.add_region(str(name), str(org))
             if body.get("enabled") is False:
                 region["enabled"] = False
@@ -506,12 +580,18 @@ class FakeControlPlane:
             if denied:
                 return denied
             wanted = set(query.get("regionIds") or [])
-            visible = {r["regionId"] for r in self.regions.values()
-                       if r["organizationId"] in app.organizations}
-            return 200, [_public(d) for d in self.dataplanes.values() if not d["deleted"]
-                         and d["regionId"] in visible
-                         and (not wanted or d["regionId"] in wanted
-                              or self.list_ignores_region_filter)]
+            visible = {
+                r["regionId"]
+                for r in self.regions.values()
+                if r["organizationId"] in app.organizations
+            }
+            return 200, [
+                _public(d)
+                for d in self.dataplanes.values()
+                if not d["deleted"]
+                and d["regionId"] in visible
+                and (not wanted or d["regionId"] in wanted or self.list_ignores_region_filter)
+            ]
         if parts == ["dataplanes"] and method == "POST":
             name, region_id = body.get("name"), body.get("regionId")
             if not name or not region_id:
@@ -523,8 +603,12 @@ class FakeControlPlane:
             if denied:
                 return denied
             made, client_id, client_secret = self._create_dataplane(str(name), str(region_id))
-            return 200, {"dataplaneId": made["dataplaneId"], "regionId": region_id,
-                         "clientId": client_id, "clientSecret": client_secret}
+            return 200, {
+                "dataplaneId": made["dataplaneId"],
+                "regionId": region_id,
+                "clientId": client_id,
+                "clientSecret": client_secret,
+            }
         if len(parts) == 2 and parts[0] == "dataplanes":
             one = self.dataplanes.get(parts[1])
             # Like the real server: a delete only tombstones the row, and GET/DELETE by
@@ -539,8 +623,7 @@ class FakeControlPlane:
             if method == "DELETE":
                 one["deleted"] = True
                 return 200, _public(one)
-        if parts and parts[0] in ("workspaces", "sources", "destinations", "connections",
-                                  "jobs"):
+        if parts and parts[0] in ("workspaces", "sources", "destinations", "connections", "jobs"):
             return self._workloads(method, parts, query, body, app)
         return _error(404, "resource-not-found", f"No route for {method} /v1{path}.")
 
@@ -552,33 +635,48 @@ class FakeControlPlane:
             return None
         return found
 
-    def _workloads(self, method: str, parts: list[str], query: dict[str, list[str]],
-                   body: dict[str, Any], app: App) -> tuple[int, Any]:
+    def _workloads(
+        self,
+        method: str,
+        parts: list[str],
+        query: dict[str, list[str]],
+        body: dict[str, Any],
+        app: App,
+    ) -> tuple[int, Any]:
         kind = parts[0]
         if kind == "workspaces":
             return self._workspaces(method, parts, query, body, app)
         if kind == "jobs":
             return self._jobs(method, parts, body, app)
         table: dict[str, dict[str, Any]] = getattr(self, kind)
-        key = {"sources": "sourceId", "destinations": "destinationId",
-               "connections": "connectionId"}[kind]
+        key = {
+            "sources": "sourceId",
+            "destinations": "destinationId",
+            "connections": "connectionId",
+        }[kind]
         if len(parts) == 1 and method == "GET":
             wanted = set(query.get("workspaceIds") or [])
             limit = int(next(iter(query.get("limit") or []), "20"))
-            offset = 0 if self.ignore_offset else int(next(iter(query.get("offset") or []),
-                                                            "0"))
-            rows = [_public(v) for v in table.values() if not v["deleted"]
-                    and self._visible_workspace(app, v["workspaceId"]) is not None
-                    and (not wanted or v["workspaceId"] in wanted)]
-            return 200, {"data": rows[offset:offset + limit]}
+            offset = 0 if self.ignore_offset else int(next(iter(query.get("offset") or []), "0"))
+            rows = [
+                _public(v)
+                for v in table.values()
+                if not v["deleted"]
+                and self._visible_workspace(app, v["workspaceId"]) is not None
+                and (not wanted or v["workspaceId"] in wanted)
+            ]
+            return 200, {"data": rows[offset : offset + limit]}
         if len(parts) == 1 and method == "POST":
             if kind == "connections":
                 return self._create_connection(body, app)
             return self._create_actor(kind, body, app)
         if len(parts) == 2:
             one = table.get(parts[1])
-            if one is None or one["deleted"] or self._visible_workspace(
-                    app, one["workspaceId"]) is None:
+            if (
+                one is None
+                or one["deleted"]
+                or self._visible_workspace(app, one["workspaceId"]) is None
+            ):
                 return _error(404, "resource-not-found", f"{key} {parts[1]} not found.")
             if method == "GET":
                 return 200, _public(one)
@@ -587,17 +685,25 @@ class FakeControlPlane:
                 return 204, None
         return _error(404, "resource-not-found", f"No route for {method} /v1/{'/'.join(parts)}.")
 
-    def _workspaces(self, method: str, parts: list[str], query: dict[str, list[str]],
-                    body: dict[str, Any], app: App) -> tuple[int, Any]:
+    def _workspaces(
+        self,
+        method: str,
+        parts: list[str],
+        query: dict[str, list[str]],
+        body: dict[str, Any],
+        app: App,
+    ) -> tuple[int, Any]:
         if parts == ["workspaces"] and method == "GET":
             limit = int(next(iter(query.get("limit") or []), "20"))
-            offset = 0 if self.ignore_offset else int(next(iter(query.get("offset") or []),
-                                                            "0"))
+            offset = 0 if self.ignore_offset else int(next(iter(query.get("offset") or []), "0"))
             if not 1 <= limit <= 100:
                 return _error(400, "bad-request", "limit must be between 1 and 100.")
-            rows = [self.workspace_view(w) for w in self.workspaces.values()
-                    if not w["deleted"] and w["organizationId"] in app.organizations]
-            return 200, {"data": rows[offset:offset + limit]}
+            rows = [
+                self.workspace_view(w)
+                for w in self.workspaces.values()
+                if not w["deleted"] and w["organizationId"] in app.organizations
+            ]
+            return 200, {"data": rows[offset : offset + limit]}
         if parts == ["workspaces"] and method == "POST":
             name, org = body.get("name"), body.get("organizationId") or self.organization_id
             if not name:
@@ -639,8 +745,11 @@ class FakeControlPlane:
 
     def _region_for(self, organization_id: str, region_id: str) -> bool:
         region = self.regions.get(region_id)
-        return region is not None and not region["deleted"] and region["organizationId"] in (
-            organization_id, MANAGED_ORGANIZATION)
+        return (
+            region is not None
+            and not region["deleted"]
+            and region["organizationId"] in (organization_id, MANAGED_ORGANIZATION)
+        )
 
     def _create_actor(self, kind: str, body: dict[str, Any], app: App) -> tuple[int, Any]:
         singular = kind[:-1]
@@ -657,15 +766,26 @@ class FakeControlPlane:
             named = config.get(f"{singular}Type")
             definition = NAME_TO_DEFINITION[kind].get(str(named))
             if definition is None:
-                return _error(400, "value-not-found",
-                              f"{singular}Type {named!r} is not a known {singular} name.")
+                return _error(
+                    400,
+                    "value-not-found",
+                    f"{singular}Type {named!r} is not a known {singular} name.",
+                )
         if definition not in {d["id"] for d in DEFINITIONS[kind]}:
             return _error(404, "resource-not-found", f"Definition {definition} not found.")
         key = f"{singular}Id"
-        made = {key: str(uuid.uuid4()), "name": body["name"], f"{singular}Type": next(
-            d["name"].lower() for d in DEFINITIONS[kind] if d["id"] == definition),
-            "definitionId": definition, "workspaceId": body["workspaceId"],
-            "configuration": config, "createdAt": int(self.now()), "deleted": False}
+        made = {
+            key: str(uuid.uuid4()),
+            "name": body["name"],
+            f"{singular}Type": next(
+                d["name"].lower() for d in DEFINITIONS[kind] if d["id"] == definition
+            ),
+            "definitionId": definition,
+            "workspaceId": body["workspaceId"],
+            "configuration": config,
+            "createdAt": int(self.now()),
+            "deleted": False,
+        }
         getattr(self, kind)[made[key]] = made
         return 200, _public(made)
 
@@ -674,40 +794,58 @@ class FakeControlPlane:
         destination = self.destinations.get(str(body.get("destinationId")))
         if source is None or source["deleted"] or destination is None or destination["deleted"]:
             return _error(400, "bad-request", "sourceId and destinationId must exist.")
-        if self._visible_workspace(app, source["workspaceId"]) is None or not self._may_edit(
-                app):
+        if self._visible_workspace(app, source["workspaceId"]) is None or not self._may_edit(app):
             return _forbidden_in_workspace()
-        made = {"connectionId": str(uuid.uuid4()),
-                "name": body.get("name") or f"{source['name']} → {destination['name']}",
-                "sourceId": source["sourceId"], "destinationId": destination["destinationId"],
-                "workspaceId": source["workspaceId"], "status": "active",
-                "schedule": {"scheduleType": "manual"}, "createdAt": int(self.now()),
-                "deleted": False}
+        made = {
+            "connectionId": str(uuid.uuid4()),
+            "name": body.get("name") or f"{source['name']} → {destination['name']}",
+            "sourceId": source["sourceId"],
+            "destinationId": destination["destinationId"],
+            "workspaceId": source["workspaceId"],
+            "status": "active",
+            "schedule": {"scheduleType": "manual"},
+            "createdAt": int(self.now()),
+            "deleted": False,
+        }
         self.connections[made["connectionId"]] = made
         return 200, _public(made)
 
-    def _jobs(self, method: str, parts: list[str], body: dict[str, Any],
-              app: App) -> tuple[int, Any]:
+    def _jobs(
+        self, method: str, parts: list[str], body: dict[str, Any], app: App
+    ) -> tuple[int, Any]:
         if parts == ["jobs"] and method == "POST":
             connection = self.connections.get(str(body.get("connectionId")))
             if connection is None or connection["deleted"]:
-                return _error(404, "resource-not-found",
-                              f"Connection {body.get('connectionId')} not found.")
+                return _error(
+                    404, "resource-not-found", f"Connection {body.get('connectionId')} not found."
+                )
             workspace = self._visible_workspace(app, connection["workspaceId"])
             if workspace is None:
                 return _error(403, "forbidden", "No access to this connection.")
             if body.get("jobType") != "sync":
                 return _error(400, "bad-request", "jobType must be sync.")
-            running = [j for j in self.jobs.values() if j["connectionId"] ==
-                       connection["connectionId"] and j["status"] not in FINAL_JOB_STATES]
+            running = [
+                j
+                for j in self.jobs.values()
+                if j["connectionId"] == connection["connectionId"]
+                and j["status"] not in FINAL_JOB_STATES
+            ]
             if running:
-                return _error(409, "state-conflict", "A sync is already running for this "
-                                                     "connection.")
+                return _error(
+                    409, "state-conflict", "A sync is already running for this connection."
+                )
             job_id = 1000 + len(self.jobs) + 1
-            job = {"jobId": job_id, "status": "", "jobType": "sync",
-                   "startTime": self._stamp(), "connectionId": connection["connectionId"],
-                   "workspaceId": workspace["workspaceId"], "regionId": workspace["regionId"],
-                   "step": 0, "attempt": 0}
+            job = {
+                "jobId": job_id,
+                "status": "",
+                "jobType": "sync",
+                "startTime": self._stamp(),
+                "connectionId": connection["connectionId"],
+                "workspaceId": workspace["workspaceId"],
+                "regionId": workspace["regionId"],
+                "step": 0,
+                "attempt": 0,
+            }
             self.jobs[job_id] = job
             self.move_job(job_id, self.job_script[0])
             return 200, _job_view(job)
@@ -737,12 +875,29 @@ class FakeControlPlane:
         job = self.jobs.get(int(body.get("id") or 0)) if isinstance(body, dict) else None
         if job is None:
             return _error(404, "resource-not-found", "Job not found.")
-        failures = ([{"failureOrigin": "source", "externalMessage": self.job_failure,
-                      "timestamp": int(self.now() * 1000)}]
-                    if job["status"] == "failed" else [])
-        return 200, {"job": {"id": job["jobId"], "status": job["status"]},
-                     "attempts": [{"attempt": {"id": 0, "status": job["status"],
-                                               "failureSummary": {"failures": failures}}}]}
+        failures = (
+            [
+                {
+                    "failureOrigin": "source",
+                    "externalMessage": self.job_failure,
+                    "timestamp": int(self.now() * 1000),
+                }
+            ]
+            if job["status"] == "failed"
+            else []
+        )
+        return 200, {
+            "job": {"id": job["jobId"], "status": job["status"]},
+            "attempts": [
+                {
+                    "attempt": {
+                        "id": 0,
+                        "status": job["status"],
+                        "failureSummary": {"failures": failures},
+                    }
+                }
+            ],
+        }
 
     def _health(self, method: str, app: App, body: Any) -> tuple[int, Any]:
         if not self.health_available:
@@ -759,17 +914,27 @@ class FakeControlPlane:
                 continue
             beat = self.heartbeats.get(dataplane["dataplaneId"])
             age = None if beat is None else self.now() - beat
-            status = ("UNKNOWN" if age is None else "HEALTHY" if age <= 60
-                      else "DEGRADED" if age <= 300 else "UNHEALTHY")
-            entries.append({
-                "dataplane_id": dataplane["dataplaneId"],
-                "dataplane_name": dataplane["name"],
-                "dataplane_group_id": dataplane["regionId"],
-                "organization_id": org,
-                "status": status,
-                "last_heartbeat_timestamp": None if beat is None else dt.datetime.fromtimestamp(
-                    beat, dt.timezone.utc).isoformat(),
-            })
+            status = (
+                "UNKNOWN"
+                if age is None
+                else "HEALTHY"
+                if age <= 60
+                else "DEGRADED"
+                if age <= 300
+                else "UNHEALTHY"
+            )
+            entries.append(
+                {
+                    "dataplane_id": dataplane["dataplaneId"],
+                    "dataplane_name": dataplane["name"],
+                    "dataplane_group_id": dataplane["regionId"],
+                    "organization_id": org,
+                    "status": status,
+                    "last_heartbeat_timestamp": None
+                    if beat is None
+                    else dt.datetime.fromtimestamp(beat, dt.timezone.utc).isoformat(),
+                }
+            )
         return 200, {"dataplanes": entries}
 
     # ------------------------------------------------------------------- faults
@@ -784,8 +949,11 @@ class FakeControlPlane:
 
     def take_hooks(self, method: str, path: str) -> list[Hook]:
         with self.lock:
-            found = [h for h in self.hooks if h.times > 0 and h.method == method
-                     and fnmatch.fnmatchcase(path, h.path)]
+            found = [
+                h
+                for h in self.hooks
+                if h.times > 0 and h.method == method and fnmatch.fnmatchcase(path, h.path)
+            ]
             for hook in found:
                 hook.times -= 1
             return found
@@ -794,11 +962,22 @@ class FakeControlPlane:
 # The connectors a workspace offers (ids as in Airbyte's registry). Like the real
 # server's name map, dev-null is not in NAME_TO_DEFINITION: it needs its definitionId.
 DEFINITIONS: dict[str, list[dict[str, str]]] = {
-    "sources": [{"id": "dfd88b22-b603-4c3d-aad7-3701784586b1", "name": "Faker",
-                 "dockerRepository": "airbyte/source-faker", "dockerImageTag": "6.2.21"}],
-    "destinations": [{"id": "a7bcc9d8-13b3-4e49-b80d-d020b90045e3", "name": "Dev-null",
-                      "dockerRepository": "airbyte/destination-dev-null",
-                      "dockerImageTag": "0.7.21"}],
+    "sources": [
+        {
+            "id": "dfd88b22-b603-4c3d-aad7-3701784586b1",
+            "name": "Faker",
+            "dockerRepository": "airbyte/source-faker",
+            "dockerImageTag": "6.2.21",
+        }
+    ],
+    "destinations": [
+        {
+            "id": "a7bcc9d8-13b3-4e49-b80d-d020b90045e3",
+            "name": "Dev-null",
+            "dockerRepository": "airbyte/destination-dev-null",
+            "dockerImageTag": "0.7.21",
+        }
+    ],
 }
 NAME_TO_DEFINITION: dict[str, dict[str, str]] = {
     "sources": {"faker": "dfd88b22-b603-4c3d-aad7-3701784586b1"},
@@ -816,15 +995,20 @@ def _job_view(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _forbidden_in_workspace() -> tuple[int, Any]:
-    return _error(403, "forbidden",
-                  "The user does not have the required permissions for this workspace.")
+    return _error(
+        403, "forbidden", "The user does not have the required permissions for this workspace."
+    )
 
 
 def _uncaught(exception: str, message: str) -> tuple[int, Any]:
     """A 1.8-era UncaughtExceptionHandler answer (KnownException.infoFromThrowable...)."""
-    return 500, {"message": f"Internal Server Error: {message}",
-                 "exceptionClassName": exception, "exceptionStack": [],
-                 "rootCauseExceptionClassName": exception, "rootCauseExceptionStack": []}
+    return 500, {
+        "message": f"Internal Server Error: {message}",
+        "exceptionClassName": exception,
+        "exceptionStack": [],
+        "rootCauseExceptionClassName": exception,
+        "rootCauseExceptionStack": [],
+    }
 
 
 def _public(obj: dict[str, Any]) -> dict[str, Any]:
@@ -832,9 +1016,12 @@ def _public(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _error(status: int, title: str, detail: str) -> tuple[int, Any]:
-    return status, {"status": status,
-                    "type": f"https://reference.airbyte.com/reference/errors#{title}",
-                    "title": title, "detail": detail}
+    return status, {
+        "status": status,
+        "type": f"https://reference.airbyte.com/reference/errors#{title}",
+        "title": title,
+        "detail": detail,
+    }
 
 
 def _mask(body: Any) -> Any:
@@ -898,8 +1085,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._trickle(fault)
             return
         if fault is not None and fault.status is not None:
-            status, payload = _error(fault.status, "injected-fault",
-                                     f"Injected {fault.status} for {self.command} {parts.path}.")
+            status, payload = _error(
+                fault.status,
+                "injected-fault",
+                f"Injected {fault.status} for {self.command} {parts.path}.",
+            )
             extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
             self._answer(status, payload, extra)
             return
@@ -910,9 +1100,11 @@ class _Handler(BaseHTTPRequestHandler):
             if fake.discover_seconds and fake.stopping.wait(fake.discover_seconds):
                 return
             if fake.discover_failure is not None:
-                status, payload = _error(500, "unexpected-problem",
-                                         "Something went wrong in the connector. logs: "
-                                         + fake.discover_failure)
+                status, payload = _error(
+                    500,
+                    "unexpected-problem",
+                    "Something went wrong in the connector. logs: " + fake.discover_failure,
+                )
                 self._answer(status, payload, {})
                 return
         status, payload = fake.handle(self.command, parts.path, query, headers, body)

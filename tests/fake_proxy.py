@@ -28,8 +28,8 @@ import pytest
 @dataclass(frozen=True)
 class Seen:
     method: str
-    target: str        # the absolute URI, or host:port of a CONNECT
-    authorized: bool   # the right Proxy-Authorization came with it
+    target: str  # the absolute URI, or host:port of a CONNECT
+    authorized: bool  # the right Proxy-Authorization came with it
 
 
 @dataclass
@@ -60,8 +60,9 @@ class FakeProxy:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -137,9 +138,12 @@ class _Handler(BaseHTTPRequestHandler):
         import http.client
 
         conn = http.client.HTTPConnection(host, port, timeout=30)
-        headers = {k: v for k, v in self.headers.items()
-                   if k.lower() not in ("proxy-authorization", "proxy-connection",
-                                        "connection", "keep-alive")}
+        headers = {
+            k: v
+            for k, v in self.headers.items()
+            if k.lower()
+            not in ("proxy-authorization", "proxy-connection", "connection", "keep-alive")
+        }
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         try:
             conn.request(self.command, path or "/", body=body or None, headers=headers)

@@ -65,19 +65,34 @@ class FakeRegistry:
         if self.extra_layer:
             tars.append(_noise_tar(self.extra_layer))
         layers = [gzip.compress(t, mtime=0, compresslevel=1) for t in tars]
-        config = json.dumps({
-            "architecture": "amd64", "os": "linux",
-            "config": {"Cmd": ["sleep", "infinity"]},
-            "rootfs": {"type": "layers", "diff_ids": [_digest(t) for t in tars]},
-        }).encode()
+        config = json.dumps(
+            {
+                "architecture": "amd64",
+                "os": "linux",
+                "config": {"Cmd": ["sleep", "infinity"]},
+                "rootfs": {"type": "layers", "diff_ids": [_digest(t) for t in tars]},
+            }
+        ).encode()
         self.blobs = {_digest(config): config, **{_digest(b): b for b in layers}}
-        self.manifest = json.dumps({
-            "schemaVersion": 2, "mediaType": MANIFEST_TYPE,
-            "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
-                       "size": len(config), "digest": _digest(config)},
-            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                        "size": len(b), "digest": _digest(b)} for b in layers],
-        }).encode()
+        self.manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": MANIFEST_TYPE,
+                "config": {
+                    "mediaType": "application/vnd.docker.container.image.v1+json",
+                    "size": len(config),
+                    "digest": _digest(config),
+                },
+                "layers": [
+                    {
+                        "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                        "size": len(b),
+                        "digest": _digest(b),
+                    }
+                    for b in layers
+                ],
+            }
+        ).encode()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -95,8 +110,7 @@ class FakeRegistry:
         ``kindest/node:<tag>@<the digest this registry serves>`` (tests/pinned_node)."""
         site = Path(__file__).with_name("pinned_node")
         path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH")) if p)
-        return {"PYTHONPATH": path,
-                "AIRBOX_TEST_NODE_IMAGE": f"kindest/node:{tag}@{self.digest}"}
+        return {"PYTHONPATH": path, "AIRBOX_TEST_NODE_IMAGE": f"kindest/node:{tag}@{self.digest}"}
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -109,8 +123,9 @@ class FakeRegistry:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-            def _send(self, status: int, body: bytes, headers: dict[str, str],
-                      throttle: bool = False) -> None:
+            def _send(
+                self, status: int, body: bytes, headers: dict[str, str], throttle: bool = False
+            ) -> None:
                 self.send_response(status)
                 for key, value in {**headers, "Content-Length": str(len(body))}.items():
                     self.send_header(key, value)
@@ -123,7 +138,7 @@ class FakeRegistry:
                 chunk = 64 * 1024
                 started = time.monotonic()
                 for sent in range(0, len(body), chunk):
-                    self.wfile.write(body[sent:sent + chunk])
+                    self.wfile.write(body[sent : sent + chunk])
                     # Hold the line's rate: never ahead of sent / rate seconds.
                     ahead = (sent + chunk) / registry.rate - (time.monotonic() - started)
                     if ahead > 0:
@@ -152,32 +167,45 @@ class FakeRegistry:
 
                 if not self._basic_ok():
                     registry.refused.append(self.path)
-                    self._send(401, b'{"details": "incorrect username or password"}',
-                               {"Content-Type": "application/json"})
+                    self._send(
+                        401,
+                        b'{"details": "incorrect username or password"}',
+                        {"Content-Type": "application/json"},
+                    )
                     return
                 token = secrets.token_hex(16)
                 registry.tokens.add(token)
-                self._send(200, json.dumps({"token": token, "expires_in": 300}).encode(),
-                           {"Content-Type": "application/json"})
+                self._send(
+                    200,
+                    json.dumps({"token": token, "expires_in": 300}).encode(),
+                    {"Content-Type": "application/json"},
+                )
 
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 registry.requests.append(f"{self.command} {self.path}")
                 if registry.refuse_all:
-                    self._send(403, b'{"errors": [{"code": "DENIED", "message": '
-                                    b'"no route to this registry"}]}',
-                               {"Content-Type": "application/json"})
+                    self._send(
+                        403,
+                        b'{"errors": [{"code": "DENIED", "message": "no route to this registry"}]}',
+                        {"Content-Type": "application/json"},
+                    )
                     return
                 if path == "/token" and registry.token_auth:
                     self._token()
                     return
                 if not self._authorized():
                     registry.refused.append(path)
-                    challenge = (f'Bearer realm="http://{registry.host}/token",'
-                                 'service="fake-registry"' if registry.token_auth
-                                 else 'Basic realm="fake-registry"')
-                    self._send(401, b'{"errors": [{"code": "UNAUTHORIZED"}]}', {
-                        "Content-Type": "application/json", "WWW-Authenticate": challenge})
+                    challenge = (
+                        f'Bearer realm="http://{registry.host}/token",service="fake-registry"'
+                        if registry.token_auth
+                        else 'Basic realm="fake-registry"'
+                    )
+                    self._send(
+                        401,
+                        b'{"errors": [{"code": "UNAUTHORIZED"}]}',
+                        {"Content-Type": "application/json", "WWW-Authenticate": challenge},
+                    )
                     return
                 if path == "/v2/":
                     self._send(200, b"{}", {"Content-Type": "application/json"})
@@ -185,24 +213,45 @@ class FakeRegistry:
                 if "/manifests/" in path:
                     registry.pulls.append(path)
                     if registry.rate_limited:
-                        error = {"errors": [{"code": "TOOMANYREQUESTS", "message":
-                                             "You have reached your pull rate limit."}]}
-                        self._send(429, json.dumps(error).encode(),
-                                   {"Content-Type": "application/json"})
+                        error = {
+                            "errors": [
+                                {
+                                    "code": "TOOMANYREQUESTS",
+                                    "message": "You have reached your pull rate limit.",
+                                }
+                            ]
+                        }
+                        self._send(
+                            429, json.dumps(error).encode(), {"Content-Type": "application/json"}
+                        )
                         return
-                    self._send(200, registry.manifest, {
-                        "Content-Type": MANIFEST_TYPE,
-                        "Docker-Content-Digest": _digest(registry.manifest)})
+                    self._send(
+                        200,
+                        registry.manifest,
+                        {
+                            "Content-Type": MANIFEST_TYPE,
+                            "Docker-Content-Digest": _digest(registry.manifest),
+                        },
+                    )
                     return
                 if "/blobs/" in path:
                     blob = registry.blobs.get(path.rsplit("/", 1)[-1])
                     if blob is not None:
-                        self._send(200, blob, {"Content-Type": "application/octet-stream",
-                                               "Docker-Content-Digest": _digest(blob)},
-                                   throttle=True)
+                        self._send(
+                            200,
+                            blob,
+                            {
+                                "Content-Type": "application/octet-stream",
+                                "Docker-Content-Digest": _digest(blob),
+                            },
+                            throttle=True,
+                        )
                         return
-                self._send(404, b'{"errors": [{"code": "NOT_FOUND"}]}',
-                           {"Content-Type": "application/json"})
+                self._send(
+                    404,
+                    b'{"errors": [{"code": "NOT_FOUND"}]}',
+                    {"Content-Type": "application/json"},
+                )
 
         return Handler
 

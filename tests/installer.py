@@ -72,19 +72,22 @@ class Installer:
         return af.write_answers(self.tmp / "answers.yaml", data or self.answers())
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = self.fake.full_env({
-            "AIRBOX_HOME": str(self.home),
-            "AIRBOX_PREFLIGHT_HELM_REPO_URL": self.endpoint + "/index.yaml",
-            "AIRBOX_PREFLIGHT_REGISTRY_URL": self.endpoint + "/v2/",
-            "NO_PROXY": "127.0.0.1,localhost",
-            **extra,
-        })
+        env = self.fake.full_env(
+            {
+                "AIRBOX_HOME": str(self.home),
+                "AIRBOX_PREFLIGHT_HELM_REPO_URL": self.endpoint + "/index.yaml",
+                "AIRBOX_PREFLIGHT_REGISTRY_URL": self.endpoint + "/v2/",
+                "NO_PROXY": "127.0.0.1,localhost",
+                **extra,
+            }
+        )
         for var in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
             env.pop(var, None)
         return env
 
-    def start(self, *args: str, answers: Path | None = None,
-              env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    def start(
+        self, *args: str, answers: Path | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[str]:
         """`airbox install`, in its own session so a fake's Ctrl-C reaches only it."""
         argv = [airbox_bin(), "install", "--yes", "--ignore-preflight-failures", *args]
         if answers is not None:
@@ -93,11 +96,22 @@ class Installer:
         # SIGINT/SIGHUP ignored, which the child would inherit and then never see the
         # simulated Ctrl-C or hang-up.
         return subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env=env or self.env(), start_new_session=True, preexec_fn=default_signals)
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env or self.env(),
+            start_new_session=True,
+            preexec_fn=default_signals,
+        )
 
-    def run(self, *args: str, answers: Path | None = None, timeout: float = 120,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self,
+        *args: str,
+        answers: Path | None = None,
+        timeout: float = 120,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         proc = self.start(*args, answers=answers, env=env)
         argv = proc.args if isinstance(proc.args, list) else [str(proc.args)]
         try:
@@ -128,8 +142,9 @@ def installer(fake_k8s: FakeK8s, local_endpoint: str, tmp_path: Path) -> Install
     client = docker_client()
     node = ensure_image(client)
     # The local object store's image too (the tests' answers mostly leave storage out).
-    tag_images(client, node, [*versions.data_plane_images(versions.CHART_VERSION),
-                              versions.MINIO_IMAGE])
+    tag_images(
+        client, node, [*versions.data_plane_images(versions.CHART_VERSION), versions.MINIO_IMAGE]
+    )
     fake_k8s.use_docker(node)
     return Installer(fake_k8s, local_endpoint, tmp_path, tmp_path / "airbox-home")
 
@@ -146,5 +161,8 @@ def registering(inst: Installer, cp: FakeControlPlane, **extra: Any) -> dict[str
 
 def cp_env(inst: Installer, cp: FakeControlPlane) -> dict[str, str]:
     """The environment of a run that registers with ``cp``: its application credentials."""
-    return inst.env(AIRBYTE_CLIENT_ID=cp.client_id, AIRBYTE_CLIENT_SECRET=cp.client_secret,
-                    NO_PROXY="127.0.0.1,localhost")
+    return inst.env(
+        AIRBYTE_CLIENT_ID=cp.client_id,
+        AIRBYTE_CLIENT_SECRET=cp.client_secret,
+        NO_PROXY="127.0.0.1,localhost",
+    )

@@ -56,8 +56,14 @@ class RecordingRunner(Runner):
         self.calls: list[Call] = []
         self._answers: list[_Answer] = []
 
-    def answer(self, *words: str, returncode: int = 0, stdout: str = "", stderr: str = "",
-               times: int | None = None) -> None:
+    def answer(
+        self,
+        *words: str,
+        returncode: int = 0,
+        stdout: str = "",
+        stderr: str = "",
+        times: int | None = None,
+    ) -> None:
         """Answer a command holding every one of ``words`` (the first such rule still
         left wins; ``times``: how many commands it answers, None: all)."""
         self._answers.append(_Answer(words, returncode, stdout, stderr, times))

@@ -11,16 +11,19 @@ from airbox.render import manifests
 from tests.answers_factory import answers
 
 
-@pytest.mark.parametrize(("storage", "context", "local"), [
-    ("default", None, True),
-    ("s3-keys", None, False),
-    ("azure", None, False),
-    ("s3-keys", "prod", False),
-    # Validation refuses it; the model still never claims a store it cannot run.
-    ("default", "prod", False),
-])
+@pytest.mark.parametrize(
+    ("storage", "context", "local"),
+    [
+        ("default", None, True),
+        ("s3-keys", None, False),
+        ("azure", None, False),
+        ("s3-keys", "prod", False),
+        # Validation refuses it; the model still never claims a store it cannot run.
+        ("default", "prod", False),
+    ],
+)
 def test_one_predicate_says_whether_airbox_runs_the_object_store(
-    tmp_path: Path, storage: str, context: str | None, local: bool,
+    tmp_path: Path, storage: str, context: str | None, local: bool
 ) -> None:
     """MinIO runs only in the kind cluster airbox makes, and only without a storage
     section; the Helm values point at it exactly then, never at a store nothing deploys."""
@@ -46,7 +49,7 @@ def _saved(tmp_path: Path, name: str, damage: tuple[str, bytes]) -> Path:
 
 
 def test_a_data_plane_known_by_its_name_alone_gets_no_invented_secrets_manager(
-    tmp_path: Path, isolated: Path,
+    tmp_path: Path, isolated: Path
 ) -> None:
     """Unreadable saved settings: what uninstall works from is the name's identity (the
     kind cluster airbox-<name>, the default namespace), with neither a secrets manager nor
@@ -64,7 +67,7 @@ def test_a_data_plane_known_by_its_name_alone_gets_no_invented_secrets_manager(
 
 
 def test_readable_settings_beside_damaged_credentials_stay_whole(
-    tmp_path: Path, isolated: Path,
+    tmp_path: Path, isolated: Path
 ) -> None:
     from airbox.installed import Installed, load_for_removal
 
@@ -76,7 +79,7 @@ def test_readable_settings_beside_damaged_credentials_stay_whole(
 
 
 def test_a_support_bundle_over_unreadable_settings_does_not_judge_status(
-    tmp_path: Path, isolated: Path,
+    tmp_path: Path, isolated: Path
 ) -> None:
     """Status judges against the secrets manager and storage; unreadable settings name
     neither, so the bundle says status was not judged instead of a report against a
@@ -88,14 +91,20 @@ def test_a_support_bundle_over_unreadable_settings_does_not_judge_status(
 
     _saved(tmp_path, "dp9", ("settings.yaml", b"- 1\n- 2\n"))
     out = tmp_path / "bundle.tar.gz"
-    result = subprocess.run([airbox_bin(), "support-bundle", "--name", "dp9", "-o", str(out)],
-                            capture_output=True, text=True, env=airbox_env(), timeout=120)
+    result = subprocess.run(
+        [airbox_bin(), "support-bundle", "--name", "dp9", "-o", str(out)],
+        capture_output=True,
+        text=True,
+        env=airbox_env(),
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "status: not judged: the saved settings are unreadable" in result.stderr
     with tarfile.open(out) as archive:
         names = [m.name.split("/", 1)[-1] for m in archive.getmembers()]
-        errors = archive.extractfile(next(m for m in archive.getmembers()
-                                          if m.name.endswith("/errors.txt")))
+        errors = archive.extractfile(
+            next(m for m in archive.getmembers() if m.name.endswith("/errors.txt"))
+        )
         assert errors is not None
         text = errors.read().decode()
     assert "status.json" not in names

@@ -27,14 +27,19 @@ def test_the_committed_schema_is_the_one_the_tables_generate() -> None:
     committed = json.loads(SCHEMA.read_text(encoding="utf-8"))
     assert specs.with_type_schemas(committed) == committed, (
         "assets/answers.schema.json disagrees with airbox/config/specs.py: run "
-        "scripts/answers_schema.py")
+        "scripts/answers_schema.py"
+    )
     # What airbox itself validates with is that file, as packaged.
     assert answers.schema() == committed
 
 
 def test_the_script_says_whether_the_file_agrees(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "answers_schema.py"),
-                             "--check"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "answers_schema.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert "agrees with the tables" in result.stdout
 
@@ -42,16 +47,22 @@ def test_the_script_says_whether_the_file_agrees(tmp_path: Path) -> None:
 def test_a_field_added_to_a_table_reaches_the_schema(monkeypatch: pytest.MonkeyPatch) -> None:
     """Generation follows the table: a new storage type brings its enum value, its fields,
     their kinds' types and the secret's description."""
-    extra = TypeSpec("r2", "r2", "Cloudflare R2", (
-        FieldSpec("accountId", "Account id"),
-        FieldSpec("apiToken", "API token", secret_key="R2_TOKEN", values_ref="tokenSecretKey"),
-        FieldSpec("mode", "Mode", kind="choice", choices=("a", "b"), doc="a or b"),
-    ))
+    extra = TypeSpec(
+        "r2",
+        "r2",
+        "Cloudflare R2",
+        (
+            FieldSpec("accountId", "Account id"),
+            FieldSpec("apiToken", "API token", secret_key="R2_TOKEN", values_ref="tokenSecretKey"),
+            FieldSpec("mode", "Mode", kind="choice", choices=("a", "b"), doc="a or b"),
+        ),
+    )
     monkeypatch.setitem(STORAGES, "r2", extra)
     storage = specs.with_type_schemas(answers.schema())["properties"]["storage"]["properties"]
     assert storage["type"] == {"enum": ["s3", "gcs", "azure", "minio", "r2"]}
     assert storage["r2"] == {
-        "type": "object", "additionalProperties": False,
+        "type": "object",
+        "additionalProperties": False,
         "properties": {
             "accountId": {"type": "string"},
             "apiToken": {"type": "string", "description": specs.SECRET_DOC},
@@ -68,9 +79,11 @@ def _sample(fspec: FieldSpec) -> Any:
     return "x"
 
 
-_TYPES = [(root, spec) for root, table in (("secretsManager", SECRETS_MANAGERS),
-                                           ("storage", STORAGES))
-          for spec in table.values()]
+_TYPES = [
+    (root, spec)
+    for root, table in (("secretsManager", SECRETS_MANAGERS), ("storage", STORAGES))
+    for spec in table.values()
+]
 
 
 @pytest.mark.parametrize(("root", "spec"), _TYPES, ids=[s.type for _, s in _TYPES])
@@ -83,20 +96,24 @@ def test_schema_and_rules_know_the_same_fields(root: str, spec: TypeSpec) -> Non
     data = {root: {"type": spec.type, spec.section: {**section, "bogus": "x"}}}
     unknown = [p.field for p in answers.schema_problems(data) if "known setting" in p.message]
     assert unknown == [f"{root}.{spec.section}.bogus"]
-    check = (validate.secrets_manager_problems if root == "secretsManager"
-             else validate.storage_problems)
+    check = (
+        validate.secrets_manager_problems if root == "secretsManager" else validate.storage_problems
+    )
     not_fields = [p.field for p in check(data) if "is not a field" in p.message]
     assert not_fields == [f"{root}.{spec.section}.bogus"]
 
 
-@pytest.mark.parametrize(("path", "keys"), [
-    (("images",), validate_network._IMAGES_KEYS),
-    (("images", "pullSecret"), validate_network._PULL_KEYS),
-    (("network",), validate_network._NETWORK_KEYS),
-    (("storage", "bucket"), specs.BUCKET_KEYS),
-])
+@pytest.mark.parametrize(
+    ("path", "keys"),
+    [
+        (("images",), validate_network._IMAGES_KEYS),
+        (("images", "pullSecret"), validate_network._PULL_KEYS),
+        (("network",), validate_network._NETWORK_KEYS),
+        (("storage", "bucket"), specs.BUCKET_KEYS),
+    ],
+)
 def test_hand_written_sections_name_the_fields_their_checks_know(
-    path: tuple[str, ...], keys: tuple[str, ...],
+    path: tuple[str, ...], keys: tuple[str, ...]
 ) -> None:
     node: dict[str, Any] = answers.schema()
     for key in path:

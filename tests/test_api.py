@@ -29,14 +29,25 @@ class Clock:
         return self.now
 
 
-def make_api(fake: FakeControlPlane, tmp_path: Path, *, secret: str | None = None,
-             clock: Clock | None = None, sleeps: list[float] | None = None,
-             timeout: Timeouts | None = None, retries: Retry | None = None) -> AirbyteApi:
+def make_api(
+    fake: FakeControlPlane,
+    tmp_path: Path,
+    *,
+    secret: str | None = None,
+    clock: Clock | None = None,
+    sleeps: list[float] | None = None,
+    timeout: Timeouts | None = None,
+    retries: Retry | None = None,
+) -> AirbyteApi:
     return AirbyteApi(
-        fake.api_url, fake.client_id, secret or fake.client_secret,
+        fake.api_url,
+        fake.client_id,
+        secret or fake.client_secret,
         token_cache=tmp_path / "state" / "token.json",
         sleep=(sleeps.append if sleeps is not None else lambda _: None),
-        clock=clock or time.time, timeout=timeout, retries=retries,
+        clock=clock or time.time,
+        timeout=timeout,
+        retries=retries,
     )
 
 
@@ -53,16 +64,21 @@ def test_token_is_cached_in_a_private_file_and_shared_between_clients(
         again.organizations()
     tokens = fake_cp.calls("POST", "/v1/applications/token")
     assert len(tokens) == 1
-    assert tokens[0].body == {"client_id": fake_cp.client_id, "client_secret": "***",
-                              "grant_type": "client_credentials"}
+    assert tokens[0].body == {
+        "client_id": fake_cp.client_id,
+        "client_secret": "***",
+        "grant_type": "client_credentials",
+    }
     assert tokens[0].headers["content-type"] == "application/json"
     cache = tmp_path / "state" / "token.json"
     assert stat.S_IMODE(cache.stat().st_mode) == 0o600
     assert fake_cp.client_secret not in cache.read_text()
     assert read_json(cache)["accessToken"] in fake_cp.tokens
     # Every authenticated call carried the bearer token.
-    assert all(r.headers.get("authorization") == "Bearer ***"
-               for r in fake_cp.calls("GET", "/v1/organizations"))
+    assert all(
+        r.headers.get("authorization") == "Bearer ***"
+        for r in fake_cp.calls("GET", "/v1/organizations")
+    )
 
 
 def test_token_renewed_60_seconds_before_it_expires(
@@ -98,20 +114,28 @@ def test_a_cached_token_of_another_application_is_not_used(
     fake_cp.add_app("other-app", "other-app-secret-123", [fake_cp.organization_id])
     with make_api(fake_cp, tmp_path) as api:
         api.organizations()
-    other = AirbyteApi(fake_cp.api_url, "other-app", "other-app-secret-123",
-                       token_cache=tmp_path / "state" / "token.json")
+    other = AirbyteApi(
+        fake_cp.api_url,
+        "other-app",
+        "other-app-secret-123",
+        token_cache=tmp_path / "state" / "token.json",
+    )
     with other:
         other.organizations()
     assert [r.body["client_id"] for r in fake_cp.calls("POST", "/v1/applications/token")] == [
-        fake_cp.client_id, "other-app"]
+        fake_cp.client_id,
+        "other-app",
+    ]
 
 
 def test_wrong_credentials_say_where_to_create_an_application(
     fake_cp: FakeControlPlane, tmp_path: Path
 ) -> None:
     wrong = "not-the-right-secret-77"
-    with make_api(fake_cp, tmp_path, secret=wrong) as api, pytest.raises(
-            ControlPlaneError) as raised:
+    with (
+        make_api(fake_cp, tmp_path, secret=wrong) as api,
+        pytest.raises(ControlPlaneError) as raised,
+    ):
         api.organizations()
     error = raised.value
     assert error.exit_code == EXIT_API
@@ -133,12 +157,11 @@ def test_lists_bare_or_wrapped(fake_cp: FakeControlPlane, tmp_path: Path) -> Non
     own = fake_cp.add_region("us-west-1", fake_cp.organization_id)
     fake_cp.add_dataplane("dp-a", own["regionId"])
     with make_api(fake_cp, tmp_path) as api:
-        organizations = api.organizations()          # {"data": [...]}
-        regions = api.regions(fake_cp.organization_id)   # a bare array
+        organizations = api.organizations()  # {"data": [...]}
+        regions = api.regions(fake_cp.organization_id)  # a bare array
         dataplanes = api.dataplanes([own["regionId"]])  # a bare array
     assert [o["organizationId"] for o in organizations] == [fake_cp.organization_id]
-    assert {r["organizationId"] for r in regions} == {fake_cp.organization_id,
-                                                      MANAGED_ORGANIZATION}
+    assert {r["organizationId"] for r in regions} == {fake_cp.organization_id, MANAGED_ORGANIZATION}
     assert [d["name"] for d in dataplanes] == ["dp-a"]
     listed = fake_cp.calls("GET", "/v1/dataplanes")[0]
     assert listed.query == {"regionIds": [own["regionId"]]}
@@ -197,8 +220,10 @@ def test_retries_give_up_with_the_url_status_and_what_to_do(
 ) -> None:
     fake_cp.fail("GET", "/v1/dataplanes", 500, times=100)
     sleeps: list[float] = []
-    with make_api(fake_cp, tmp_path, sleeps=sleeps) as api, pytest.raises(
-            ControlPlaneError) as raised:
+    with (
+        make_api(fake_cp, tmp_path, sleeps=sleeps) as api,
+        pytest.raises(ControlPlaneError) as raised,
+    ):
         api.dataplanes()
     error = raised.value
     assert error.status == 500
@@ -208,13 +233,13 @@ def test_retries_give_up_with_the_url_status_and_what_to_do(
     assert len(fake_cp.calls("GET", "/v1/dataplanes")) == 1 + Retry().attempts
     # Exponential with equal jitter: each pause between half its step and the step
     # (0.5, 1, 2 s), as the fake sleep recorded them.
-    assert [step / 2 <= s <= step for s, step in zip(sleeps, (0.5, 1, 2), strict=True)] == \
-        [True] * 3
+    assert [step / 2 <= s <= step for s, step in zip(sleeps, (0.5, 1, 2), strict=True)] == [
+        True
+    ] * 3
 
 
 @pytest.mark.parametrize("fault", ["503", "drop"])
-def test_creating_is_never_retried(fake_cp: FakeControlPlane, tmp_path: Path,
-                                   fault: str) -> None:
+def test_creating_is_never_retried(fake_cp: FakeControlPlane, tmp_path: Path, fault: str) -> None:
     region = fake_cp.add_region("us-west-1", fake_cp.organization_id)
     for path in ("/v1/dataplanes", "/v1/regions"):
         if fault == "503":
@@ -243,8 +268,9 @@ def test_a_slow_server_times_out_with_the_url_and_what_to_do(
     # The server would answer after 60 s: an error naming the 0.3 s read timeout is the
     # proof that the client gave up on its own timeout rather than waiting it out.
     fake_cp.slow("GET", "/v1/organizations", 60, times=10)
-    with make_api(fake_cp, tmp_path, timeout=Timeouts(connect=1, read=0.3),
-                  retries=Retry(attempts=1)) as api:
+    with make_api(
+        fake_cp, tmp_path, timeout=Timeouts(connect=1, read=0.3), retries=Retry(attempts=1)
+    ) as api:
         with pytest.raises(ControlPlaneError) as raised:
             api.organizations()
         # The message quotes the setting; the client must also have been given it (how
@@ -264,8 +290,9 @@ def test_an_unreachable_control_plane_is_named(tmp_path: Path) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     # Nothing listens on the port any more.
-    api = AirbyteApi(f"http://127.0.0.1:{port}/v1", "id", "unreachable-secret-1",
-                     sleep=lambda _: None)
+    api = AirbyteApi(
+        f"http://127.0.0.1:{port}/v1", "id", "unreachable-secret-1", sleep=lambda _: None
+    )
     with api, pytest.raises(ControlPlaneError) as raised:
         api.organizations()
     assert "connection was refused" in raised.value.message
@@ -290,8 +317,7 @@ def test_forbidden_explains_admin_and_entitlement(
 def test_the_airbyte_url_given_as_api_url_points_at_the_setting(
     fake_cp: FakeControlPlane, tmp_path: Path
 ) -> None:
-    api = AirbyteApi(fake_cp.url, fake_cp.client_id, fake_cp.client_secret,
-                     sleep=lambda _: None)
+    api = AirbyteApi(fake_cp.url, fake_cp.client_id, fake_cp.client_secret, sleep=lambda _: None)
     with api, pytest.raises(ControlPlaneError) as raised:
         api.organizations()
     assert raised.value.status == 404
@@ -301,18 +327,22 @@ def test_the_airbyte_url_given_as_api_url_points_at_the_setting(
 def _scripted(routes: dict[str, httpx.Response]) -> httpx.MockTransport:
     def handle(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/applications/token"):
-            return httpx.Response(200, json={"access_token": "scripted-token-1",
-                                             "expires_in": 900})
+            return httpx.Response(200, json={"access_token": "scripted-token-1", "expires_in": 900})
         return routes[request.url.path]
 
     return httpx.MockTransport(handle)
 
 
 def test_an_html_answer_from_a_proxy_is_named() -> None:
-    page = httpx.Response(200, text="<html>Sign in to the proxy</html>",
-                          headers={"content-type": "text/html"})
-    api = AirbyteApi("https://api.example.com/v1", "id", "scripted-secret-1",
-                     transport=_scripted({"/v1/organizations": page}))
+    page = httpx.Response(
+        200, text="<html>Sign in to the proxy</html>", headers={"content-type": "text/html"}
+    )
+    api = AirbyteApi(
+        "https://api.example.com/v1",
+        "id",
+        "scripted-secret-1",
+        transport=_scripted({"/v1/organizations": page}),
+    )
     with api, pytest.raises(ControlPlaneError) as raised:
         api.organizations()
     assert "did not answer with JSON (HTTP 200, content-type text/html)" in raised.value.message
@@ -321,8 +351,12 @@ def test_an_html_answer_from_a_proxy_is_named() -> None:
 
 def test_the_specs_wrapped_list_shape_is_accepted_too() -> None:
     wrapped = httpx.Response(200, json={"data": [{"dataplaneId": "d1", "name": "dp-a"}]})
-    api = AirbyteApi("https://api.example.com/v1", "id", "scripted-secret-1",
-                     transport=_scripted({"/v1/dataplanes": wrapped}))
+    api = AirbyteApi(
+        "https://api.example.com/v1",
+        "id",
+        "scripted-secret-1",
+        transport=_scripted({"/v1/dataplanes": wrapped}),
+    )
     with api:
         assert [d["name"] for d in api.dataplanes()] == ["dp-a"]
 
@@ -339,7 +373,9 @@ def test_health_is_best_effort(fake_cp: FakeControlPlane, tmp_path: Path) -> Non
         health = api.dataplane_health(fake_cp.url, fake_cp.organization_id)
         assert health is not None
         assert {h["dataplane_name"]: h["status"] for h in health} == {
-            "dp-a": "HEALTHY", "dp-b": "UNKNOWN"}
+            "dp-a": "HEALTHY",
+            "dp-b": "UNKNOWN",
+        }
         fake_cp.health_available = False
         assert api.dataplane_health(fake_cp.url, fake_cp.organization_id) is None
         fake_cp.health_available = True
@@ -360,8 +396,9 @@ def test_a_trickling_answer_is_cut_at_the_total_time_not_the_read_timeout(
     # A byte every 0.1 s never trips a 1 s read timeout; the answer would end (cut
     # short) only after 100 of them.
     fake_cp.trickle("GET", "/v1/organizations", 0.1, count=100)
-    with make_api(fake_cp, tmp_path, timeout=Timeouts(connect=1, read=1, total=0.5),
-                  retries=Retry(attempts=0)) as api:
+    with make_api(
+        fake_cp, tmp_path, timeout=Timeouts(connect=1, read=1, total=0.5), retries=Retry(attempts=0)
+    ) as api:
         with pytest.raises(ControlPlaneError) as raised:
             api.organizations()
         # The client keeps working: the abandoned request took its connections along.
@@ -370,23 +407,30 @@ def test_a_trickling_answer_is_cut_at_the_total_time_not_the_read_timeout(
             api.organizations()
     error = raised.value
     assert error.exit_code == EXIT_API
-    assert error.message == (f"listing the organizations failed: GET {fake_cp.api_url}/"
-                             "organizations: no complete answer within 0.5 s")
+    assert error.message == (
+        f"listing the organizations failed: GET {fake_cp.api_url}/"
+        "organizations: no complete answer within 0.5 s"
+    )
     assert error.hint is not None and "answers too slowly" in error.hint
     assert again.value.status == 404
 
 
 def test_one_call_may_have_its_own_timeout(fake_cp: FakeControlPlane, tmp_path: Path) -> None:
     fake_cp.trickle("GET", "/v1/organizations", 0.1, count=100)
-    with make_api(fake_cp, tmp_path, retries=Retry(attempts=0)) as api, \
-            pytest.raises(ControlPlaneError) as raised:
-        api._call("GET", "/organizations", what="listing the organizations",
-                  timeout=Timeouts(connect=1, read=1, total=0.3))
+    with (
+        make_api(fake_cp, tmp_path, retries=Retry(attempts=0)) as api,
+        pytest.raises(ControlPlaneError) as raised,
+    ):
+        api._call(
+            "GET",
+            "/organizations",
+            what="listing the organizations",
+            timeout=Timeouts(connect=1, read=1, total=0.3),
+        )
     assert raised.value.message.endswith("no complete answer within 0.3 s")
 
 
-def test_a_commands_reads_stop_at_its_deadline(fake_cp: FakeControlPlane, tmp_path: Path
-                                               ) -> None:
+def test_a_commands_reads_stop_at_its_deadline(fake_cp: FakeControlPlane, tmp_path: Path) -> None:
     for n in range(250):
         fake_cp.add_workspace(f"w{n:03d}")
     # Three pages of 0.4 s each: more than the 1 s all the reads may take.
@@ -396,9 +440,11 @@ def test_a_commands_reads_stop_at_its_deadline(fake_cp: FakeControlPlane, tmp_pa
         with pytest.raises(ControlPlaneError) as raised:
             api.workspaces()
     assert raised.value.message.startswith(
-        f"listing the workspaces failed: GET {fake_cp.api_url}/workspaces: ")
+        f"listing the workspaces failed: GET {fake_cp.api_url}/workspaces: "
+    )
     assert raised.value.message.endswith(
-        "the control plane's answers to this command took more than 1 s in all")
+        "the control plane's answers to this command took more than 1 s in all"
+    )
     assert raised.value.exit_code == EXIT_API
 
 
@@ -408,15 +454,26 @@ def test_job_polls_do_not_count_against_the_reads_deadline(
     # verify polls a job for as long as its own --timeout says.
     workspace = fake_cp.add_workspace("analytics")
     with make_api(fake_cp, tmp_path) as api:
-        faker = api.create_actor("sources", {"name": "s", "workspaceId":
-                                             workspace["workspaceId"],
-                                             "configuration": {"sourceType": "faker"}})
-        dev_null = api.create_actor("destinations", {
-            "name": "d", "workspaceId": workspace["workspaceId"],
-            "definitionId": "a7bcc9d8-13b3-4e49-b80d-d020b90045e3",
-            "configuration": {"destinationType": "dev-null"}})
-        connection = api.create_connection({"name": "c", "sourceId": faker["sourceId"],
-                                            "destinationId": dev_null["destinationId"]})
+        faker = api.create_actor(
+            "sources",
+            {
+                "name": "s",
+                "workspaceId": workspace["workspaceId"],
+                "configuration": {"sourceType": "faker"},
+            },
+        )
+        dev_null = api.create_actor(
+            "destinations",
+            {
+                "name": "d",
+                "workspaceId": workspace["workspaceId"],
+                "definitionId": "a7bcc9d8-13b3-4e49-b80d-d020b90045e3",
+                "configuration": {"destinationType": "dev-null"},
+            },
+        )
+        connection = api.create_connection(
+            {"name": "c", "sourceId": faker["sourceId"], "destinationId": dev_null["destinationId"]}
+        )
         job = api.start_job(connection["connectionId"])
         api.reads_within = 0.0
         assert api.get_job(job["jobId"])["jobId"] == job["jobId"]
@@ -450,15 +507,18 @@ def test_a_list_whose_pages_repeat_stops_with_what_to_check(
     assert not worker.is_alive(), "the listing never stopped"
     [error] = raised
     assert isinstance(error, ControlPlaneError)
-    assert error.message == (f"listing the workspaces failed: GET {fake_cp.api_url}/"
-                             "workspaces answered page 2 (offset 100) with entries it had "
-                             "already sent")
+    assert error.message == (
+        f"listing the workspaces failed: GET {fake_cp.api_url}/"
+        "workspaces answered page 2 (offset 100) with entries it had "
+        "already sent"
+    )
     assert error.hint is not None and "ignores the offset parameter" in error.hint
     assert len(fake_cp.calls("GET", "/v1/workspaces")) == 2
 
 
-def test_a_list_stops_at_the_page_limit(fake_cp: FakeControlPlane, tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_list_stops_at_the_page_limit(
+    fake_cp: FakeControlPlane, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from airbox.controlplane import transport as api_module
 
     monkeypatch.setattr(api_module, "MAX_PAGES", 2)
@@ -466,6 +526,8 @@ def test_a_list_stops_at_the_page_limit(fake_cp: FakeControlPlane, tmp_path: Pat
         fake_cp.add_workspace(f"w{n:03d}")
     with make_api(fake_cp, tmp_path) as api, pytest.raises(ControlPlaneError) as raised:
         api.workspaces()
-    assert raised.value.message == (f"listing the workspaces failed: GET {fake_cp.api_url}/"
-                                    "workspaces still had more after 2 pages (200 entries)")
+    assert raised.value.message == (
+        f"listing the workspaces failed: GET {fake_cp.api_url}/"
+        "workspaces still had more after 2 pages (200 entries)"
+    )
     assert len(fake_cp.calls("GET", "/v1/workspaces")) == 2

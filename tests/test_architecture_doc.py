@@ -45,15 +45,18 @@ def test_every_module_is_in_its_layers_row() -> None:
         row = rows.get(f"{parts[0]}/", "")
         names = _named(row)
         # airbox/ops/status/probes.py: `status/` and `probes` in the `ops/` row.
-        wanted = [f"{p}/" for p in parts[1:-1]] + [parts[-1] if path.name != "__init__.py"
-                                                     else f"{parts[-1]}/"]
+        wanted = [f"{p}/" for p in parts[1:-1]] + [
+            parts[-1] if path.name != "__init__.py" else f"{parts[-1]}/"
+        ]
         if not set(wanted) <= names:
             missing.append("/".join(parts) + f" (row {parts[0]}/)")
     assert not missing, f"name these in ARCHITECTURE.md's layer table: {missing}"
 
 
 def test_the_rows_follow_the_layers_top_down() -> None:
-    order = [LAYERS[cell.rstrip("/").removesuffix(".py")] if cell != "top level" else 0
-             for cell in _rows()]
+    order = [
+        LAYERS[cell.rstrip("/").removesuffix(".py")] if cell != "top level" else 0
+        for cell in _rows()
+    ]
     assert order == sorted(order, reverse=True)
     assert {c.rstrip("/").removesuffix(".py") for c in _rows()} == {*LAYERS, "top level"}

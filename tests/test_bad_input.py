@@ -48,10 +48,14 @@ CASES = {
     "bad-url": ("controlPlane.url", "https://"),
     "missing-credential": ("secretsManager.vault.authToken", "is required"),
     "unknown-secrets-manager": ("secretsManager.type", "AWS_SECRET_MANAGER"),
-    "unreadable-credentials-file": ("secretsManager.googleSecretManager.credentialsJson",
-                                    "does not exist"),
-    "not-a-service-account": ("secretsManager.googleSecretManager.credentialsJson",
-                              "service account"),
+    "unreadable-credentials-file": (
+        "secretsManager.googleSecretManager.credentialsJson",
+        "does not exist",
+    ),
+    "not-a-service-account": (
+        "secretsManager.googleSecretManager.credentialsJson",
+        "service account",
+    ),
     "unset-var": ("dataPlane.clientSecret", "NOT_SET_ANYWHERE"),
     "unknown-key": ("secretManager", "is not a known setting"),
     "no-credentials": ("dataPlane", "AIRBYTE_CLIENT_ID"),
@@ -80,8 +84,9 @@ def test_bad_input_exits_2_names_the_field_and_writes_nothing(
 def test_malformed_yaml(tmp_path: Path) -> None:
     path = tmp_path / "a.yaml"
     path.write_text("name: dp1\nsecretsManager:\n  type: VAULT\n   vault: [\n")
-    result = run("install", "--answers", str(path), "--dry-run", "--output-dir",
-                 str(tmp_path / "out"))
+    result = run(
+        "install", "--answers", str(path), "--dry-run", "--output-dir", str(tmp_path / "out")
+    )
     assert result.returncode == 2
     assert "malformed YAML at line" in result.stderr
     assert str(path) in result.stderr
@@ -102,8 +107,13 @@ def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
     path = af.write_answers(tmp_path / "a.yaml", data)
     result = run("install", "--answers", str(path), "--yes")
     assert result.returncode == 2
-    for field in ("name:", "secretsManager.type:", "storage.s3.region:",
-                  "storage.s3.accessKeyId:", "storage.bucket:"):
+    for field in (
+        "name:",
+        "secretsManager.type:",
+        "storage.s3.region:",
+        "storage.s3.accessKeyId:",
+        "storage.bucket:",
+    ):
         assert field in result.stderr, field
 
 
@@ -118,8 +128,9 @@ def test_secret_looking_override_is_refused(tmp_path: Path) -> None:
     data = af.answers(directory=tmp_path)
     data["values"] = {"dataPlane": {"clientSecret": "inline-secret-value"}}
     path = af.write_answers(tmp_path / "a.yaml", data)
-    result = run("install", "--answers", str(path), "--dry-run", "--output-dir",
-                 str(tmp_path / "out"))
+    result = run(
+        "install", "--answers", str(path), "--dry-run", "--output-dir", str(tmp_path / "out")
+    )
     assert result.returncode == 2
     assert "values.dataPlane.clientSecret:" in result.stderr
     assert "inline-secret-value" not in result.stderr

@@ -29,10 +29,14 @@ EVIL = "evil\x1b]0;pwned\x07\x1b[2J\x1b[1;31mred\x9b2J\u202eeman\nforged line"
 
 
 def airbox(name: str, cp: FakeControlPlane, *args: str) -> subprocess.CompletedProcess[str]:
-    env = airbox_env(AIRBYTE_CLIENT_ID=cp.client_id, AIRBYTE_CLIENT_SECRET=cp.client_secret,
-                     NO_PROXY="127.0.0.1,localhost")
-    return subprocess.run([airbox_bin(), *args, "--name", name], capture_output=True,
-                          text=True, env=env, timeout=120)
+    env = airbox_env(
+        AIRBYTE_CLIENT_ID=cp.client_id,
+        AIRBYTE_CLIENT_SECRET=cp.client_secret,
+        NO_PROXY="127.0.0.1,localhost",
+    )
+    return subprocess.run(
+        [airbox_bin(), *args, "--name", name], capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def region_id(cp: FakeControlPlane, name: str = "eu-private") -> str:
@@ -56,7 +60,8 @@ def _registered(cp: FakeControlPlane, tmp_path: Path) -> str:
 
 
 def test_workspaces_assign_and_unassign_decide_everything_before_the_first_patch(
-    fake_cp: FakeControlPlane, tmp_path: Path  # noqa: F811
+    fake_cp: FakeControlPlane,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     cp = fake_cp
     name = _registered(cp, tmp_path)
@@ -73,8 +78,18 @@ def test_workspaces_assign_and_unassign_decide_everything_before_the_first_patch
     assert cp.routed(here) == [] and cp.calls("PATCH", "/v1/workspaces/*") == []
 
     # And nosuch is nobody: both refusals at once.
-    both = airbox(name, cp, "workspaces", "--assign", "sales", "--assign", "billing",
-                  "--assign", "nosuch", "--yes")
+    both = airbox(
+        name,
+        cp,
+        "workspaces",
+        "--assign",
+        "sales",
+        "--assign",
+        "billing",
+        "--assign",
+        "nosuch",
+        "--yes",
+    )
     assert both.returncode == 2, both.stderr
     assert "2 problems with the workspaces to route; nothing was routed" in both.stderr
     assert "workspace billing uses region other-private, not eu-private" in both.stderr
@@ -83,8 +98,7 @@ def test_workspaces_assign_and_unassign_decide_everything_before_the_first_patch
     assert "routing workspace sales" not in both.stderr
 
     # An unknown name to unassign: the assignment before it does not happen either.
-    mixed = airbox(name, cp, "workspaces", "--assign", "marketing", "--unassign", "nosuch",
-                   "--yes")
+    mixed = airbox(name, cp, "workspaces", "--assign", "marketing", "--unassign", "nosuch", "--yes")
     assert mixed.returncode == 2, mixed.stderr
     assert "no workspace named 'nosuch' is visible to the application" in mixed.stderr
     assert "now runs its syncs" not in mixed.stderr
@@ -94,14 +108,16 @@ def test_workspaces_assign_and_unassign_decide_everything_before_the_first_patch
     assert cp.routed(other["regionId"]) == ["billing"]
 
     # The same, fixed: both move (billing with --force-route).
-    fixed = airbox(name, cp, "workspaces", "--assign", "sales", "--assign", "billing",
-                   "--force-route", "--yes")
+    fixed = airbox(
+        name, cp, "workspaces", "--assign", "sales", "--assign", "billing", "--force-route", "--yes"
+    )
     assert fixed.returncode == 0, fixed.stderr
     assert cp.routed(here) == ["billing", "sales"]
 
 
 def test_install_refuses_a_workspace_of_another_own_region_before_registering(
-    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
 ) -> None:
     inst, cp = installer, fake_cp
     other = cp.add_region("other-private", cp.organization_id)
@@ -124,7 +140,8 @@ def test_install_refuses_a_workspace_of_another_own_region_before_registering(
 
 
 def test_names_from_the_control_plane_reach_the_terminal_without_control_characters(
-    fake_cp: FakeControlPlane, tmp_path: Path  # noqa: F811
+    fake_cp: FakeControlPlane,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     cp = fake_cp
     name = _registered(cp, tmp_path)
@@ -163,8 +180,13 @@ class _HugeTitle(BaseHTTPRequestHandler):
         self.wfile.write(b"ok")
 
     def _answer(self) -> None:
-        body = json.dumps({"status": 400, "title": "\x1b[2J" + "T" * 3_000_000,
-                           "detail": "d\x1b]0;pwned\x07" + "D" * 10_000}).encode()
+        body = json.dumps(
+            {
+                "status": 400,
+                "title": "\x1b[2J" + "T" * 3_000_000,
+                "detail": "d\x1b]0;pwned\x07" + "D" * 10_000,
+            }
+        ).encode()
         self.send_response(400)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -190,8 +212,10 @@ def test_a_huge_error_title_is_cut_on_screen_and_kept_whole_in_the_log(
     installer: Installer, huge_title: str
 ) -> None:
     inst = installer
-    data = inst.answers(controlPlane={"url": huge_title, "apiUrl": huge_title + "/v1"},
-                        registration={"region": "eu-private"})
+    data = inst.answers(
+        controlPlane={"url": huge_title, "apiUrl": huge_title + "/v1"},
+        registration={"region": "eu-private"},
+    )
     del data["dataPlane"]
     env = inst.env(AIRBYTE_CLIENT_ID="some-app", AIRBYTE_CLIENT_SECRET="some-app-secret-1234")
     result = inst.run(answers=inst.write(data), env=env)

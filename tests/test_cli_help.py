@@ -19,8 +19,13 @@ OWN_NAME_HELP = {"dataplanes"}
 
 
 def _help(*path: str) -> str:
-    result = subprocess.run([airbox_bin(), *path, "--help"], capture_output=True, text=True,
-                            env=airbox_env(COLUMNS="100"), timeout=60)
+    result = subprocess.run(
+        [airbox_bin(), *path, "--help"],
+        capture_output=True,
+        text=True,
+        env=airbox_env(COLUMNS="100"),
+        timeout=60,
+    )
     assert result.returncode == 0, (path, result.stderr)
     return result.stdout
 
@@ -68,8 +73,9 @@ def test_each_listed_command_shows_the_summary_its_own_help_opens_with() -> None
     for group in groups:
         for name, line in _listed(_help(*group)).items():
             own = _summary(_help(*group, name))
-            assert line == own, f"`airbox {' '.join((*group, name))}`: listed as {line!r}, " \
-                                f"its --help says {own!r}"
+            assert line == own, (
+                f"`airbox {' '.join((*group, name))}`: listed as {line!r}, its --help says {own!r}"
+            )
             checked += 1
     assert checked == len(_commands(cli))
 
@@ -77,29 +83,43 @@ def test_each_listed_command_shows_the_summary_its_own_help_opens_with() -> None
 def test_every_name_option_refuses_an_empty_name_alike(tmp_path: Path) -> None:
     """`--name ""` (an unset shell variable) is one mistake with one message everywhere,
     caught before anything runs: never "the only installed data plane"."""
-    with_name = [p for p in _commands(cli) if any(
-        "--name" in param.opts for param in _command(p).params)]
+    with_name = [
+        p for p in _commands(cli) if any("--name" in param.opts for param in _command(p).params)
+    ]
     assert len(with_name) >= 12, with_name
     home = tmp_path / "airbox"
     for path in with_name:
-        result = subprocess.run([airbox_bin(), *path, "--name", ""], capture_output=True,
-                                text=True, env=airbox_env(AIRBOX_HOME=str(home)),
-                                timeout=60, stdin=subprocess.DEVNULL)
+        result = subprocess.run(
+            [airbox_bin(), *path, "--name", ""],
+            capture_output=True,
+            text=True,
+            env=airbox_env(AIRBOX_HOME=str(home)),
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
         assert result.returncode == 2, (path, result.stdout, result.stderr)
-        assert "Invalid value for '--name': must not be empty" in result.stderr, \
-            (path, result.stderr)
+        assert "Invalid value for '--name': must not be empty" in result.stderr, (
+            path,
+            result.stderr,
+        )
     assert not home.exists()
 
 
-@pytest.mark.parametrize(("flag", "help"), [
-    ("--name", NAME_HELP),
-    ("--verbose", "Show every command and its output."),
-    ("--json", "Machine-readable output."),
-])
+@pytest.mark.parametrize(
+    ("flag", "help"),
+    [
+        ("--name", NAME_HELP),
+        ("--verbose", "Show every command and its output."),
+        ("--json", "Machine-readable output."),
+    ],
+)
 def test_a_shared_option_has_one_help_text(flag: str, help: str) -> None:
-    seen = {" ".join(p): param.help for p in _commands(cli)
-            for param in _command(p).params if flag in param.opts
-            and p[-1] not in OWN_NAME_HELP}
+    seen = {
+        " ".join(p): param.help
+        for p in _commands(cli)
+        for param in _command(p).params
+        if flag in param.opts and p[-1] not in OWN_NAME_HELP
+    }
     assert seen
     assert set(seen.values()) == {help}, seen
 

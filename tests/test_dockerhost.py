@@ -26,8 +26,10 @@ def docker() -> DockerHost:
 
 
 @pytest.fixture
-def image_refs(fake_registry: FakeRegistry, docker: DockerHost  # noqa: F811
-               ) -> Iterator[list[str]]:
+def image_refs(
+    fake_registry: FakeRegistry,  # noqa: F811
+    docker: DockerHost,
+) -> Iterator[list[str]]:
     refs = [f"{fake_registry.host}/airbox-test/{uuid.uuid4().hex[:8]}:1.8.1" for _ in range(3)]
     yield refs
     for ref in refs:
@@ -35,8 +37,11 @@ def image_refs(fake_registry: FakeRegistry, docker: DockerHost  # noqa: F811
             docker.client.images.remove(ref, force=True)
 
 
-def test_pulls_run_in_parallel_and_report(docker: DockerHost, image_refs: list[str],
-                                          fake_registry: FakeRegistry) -> None:  # noqa: F811
+def test_pulls_run_in_parallel_and_report(
+    docker: DockerHost,
+    image_refs: list[str],
+    fake_registry: FakeRegistry,  # noqa: F811
+) -> None:
     assert not any(docker.has_image(ref) for ref in image_refs)
     line = StepLine(Terminal(interactive=False), "pull")
     pulls = Pulls(docker, image_refs)
@@ -45,14 +50,18 @@ def test_pulls_run_in_parallel_and_report(docker: DockerHost, image_refs: list[s
     assert len(fake_registry.pulls) >= len(image_refs)
 
 
-def test_rate_limit_is_explained(docker: DockerHost, image_refs: list[str],
-                                 fake_registry: FakeRegistry) -> None:  # noqa: F811
+def test_rate_limit_is_explained(
+    docker: DockerHost,
+    image_refs: list[str],
+    fake_registry: FakeRegistry,  # noqa: F811
+) -> None:
     fake_registry.rate_limited = True
     pulls = Pulls(docker, image_refs[:1])
     with pytest.raises(DockerError) as info:
         pulls.wait(StepLine(Terminal(interactive=False), "pull"))
-    assert "pull rate limit" in info.value.message or "toomanyrequests" in \
-        info.value.message.lower()
+    assert (
+        "pull rate limit" in info.value.message or "toomanyrequests" in info.value.message.lower()
+    )
     assert info.value.hint and "docker login" in info.value.hint
 
 
@@ -67,8 +76,9 @@ def test_container_states(docker: DockerHost) -> None:
     image = ensure_image(client)
     name = "airbox-test-" + uuid.uuid4().hex[:8]
     assert docker.container(name).status == "missing"
-    container = client.containers.create(image, ["sleep", "infinity"], name=name,
-                                         network_mode="none")
+    container = client.containers.create(
+        image, ["sleep", "infinity"], name=name, network_mode="none"
+    )
     try:
         assert docker.container(name).status == "created"
         docker.start(name)
@@ -90,7 +100,8 @@ def test_dead_socket_is_diagnosed_fast(monkeypatch: pytest.MonkeyPatch, tmp_path
 
 
 def test_a_daemon_that_never_answers_is_given_up_on_after_the_timeout(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
     """A socket that accepts and never answers (a hung daemon) would hold connect()
     forever without its timeout: returning at all, with the timeout named, is the proof."""
     import docker as sdk

@@ -423,8 +423,11 @@ def test_get_shapes_and_not_found(fake_k8s: FakeK8s, cluster: Path) -> None:
     [ready] = [c for c in nodes["items"][0]["status"]["conditions"] if c["type"] == "Ready"]
     assert ready["status"] == "True"
     # What airbox never asks for is not modelled, and the fake says so (exit 2).
-    for fmt in ("jsonpath={.items[0].metadata.name}", "custom-columns=NAME:.metadata.name",
-                "go-template={{.kind}}"):
+    for fmt in (
+        "jsonpath={.items[0].metadata.name}",
+        "custom-columns=NAME:.metadata.name",
+        "go-template={{.kind}}",
+    ):
         p = kubectl(fake_k8s, cluster, "get", "nodes", "-o", fmt)
         assert (p.returncode, p.stdout) == (2, ""), fmt
         assert f"kubectl -o {fmt.split('=')[0]} is not implemented" in p.stderr
@@ -1023,8 +1026,17 @@ def test_concurrent_calls_share_state(fake_k8s: FakeK8s, cluster: Path) -> None:
     assert {f"namespace/ns{i}" for i in range(6)} <= set(names)
     records = fake_k8s.call_records("kubectl")
     assert len([r for r in records if r["argv"][2:4] == ["create", "namespace"]]) == 6
-    assert set(records[0]) == {"tool", "argv", "cwd", "stdin_bytes", "env", "pid", "time",
-                               "exit", "clock"}
+    assert set(records[0]) == {
+        "tool",
+        "argv",
+        "cwd",
+        "stdin_bytes",
+        "env",
+        "pid",
+        "time",
+        "exit",
+        "clock",
+    }
 
 
 def test_helm_knows_only_chart_versions_that_exist(fake_k8s: FakeK8s, cluster: Path) -> None:
@@ -1034,8 +1046,15 @@ def test_helm_knows_only_chart_versions_that_exist(fake_k8s: FakeK8s, cluster: P
     assert 'version "1.8.10" not found' in p.stderr
     for version in ("1.8.0", "1.8.1"):
         assert install(fake_k8s, cluster, "--version", version).returncode == 0, version
-    oci = helm(fake_k8s, cluster, "template", "x",
-               "oci://registry-1.docker.io/airbytehq/airbyte-data-plane", "--version", "9.9.9")
+    oci = helm(
+        fake_k8s,
+        cluster,
+        "template",
+        "x",
+        "oci://registry-1.docker.io/airbytehq/airbyte-data-plane",
+        "--version",
+        "9.9.9",
+    )
     assert oci.returncode == 1 and "not found" in oci.stderr
 
 
@@ -1096,7 +1115,8 @@ def test_rollout_status_waits_its_timeout_then_fails_like_kubectl(
     p = kubectl(fake_k8s, cluster, "rollout", "status", dep, "-n", NS)
     assert p.returncode == 0, p.stderr
     assert p.stdout.splitlines()[-1] == (
-        'deployment "airbox-t-airbyte-data-plane" successfully rolled out')
+        'deployment "airbox-t-airbyte-data-plane" successfully rolled out'
+    )
     assert clock_of(fake_k8s) - start == 20  # the pods were restarted at start
 
 
@@ -1120,16 +1140,42 @@ def test_kubectl_wait_for_a_job_takes_fake_time(fake_k8s: FakeK8s, cluster: Path
     assert kubectl(fake_k8s, cluster, "create", "namespace", NS).returncode == 0
     fake_k8s.set_scenario(ready_delay=10)
     assert kubectl(fake_k8s, cluster, "apply", "-f", "-", input=JOB_MANIFEST).returncode == 0
-    p = kubectl(fake_k8s, cluster, "wait", "--for=condition=complete", "job/make-bucket",
-                "-n", NS, "--timeout=3s")
+    p = kubectl(
+        fake_k8s,
+        cluster,
+        "wait",
+        "--for=condition=complete",
+        "job/make-bucket",
+        "-n",
+        NS,
+        "--timeout=3s",
+    )
     assert (p.returncode, p.stderr) == (
-        1, "error: timed out waiting for the condition on jobs/make-bucket\n")
+        1,
+        "error: timed out waiting for the condition on jobs/make-bucket\n",
+    )
     # --timeout=0 looks once
-    p = kubectl(fake_k8s, cluster, "wait", "--for=condition=complete", "job/make-bucket",
-                "-n", NS, "--timeout=0")
+    p = kubectl(
+        fake_k8s,
+        cluster,
+        "wait",
+        "--for=condition=complete",
+        "job/make-bucket",
+        "-n",
+        NS,
+        "--timeout=0",
+    )
     assert p.returncode == 1
-    p = kubectl(fake_k8s, cluster, "wait", "--for=condition=complete", "job/make-bucket",
-                "-n", NS, "--timeout=60s")
+    p = kubectl(
+        fake_k8s,
+        cluster,
+        "wait",
+        "--for=condition=complete",
+        "job/make-bucket",
+        "-n",
+        NS,
+        "--timeout=60s",
+    )
     assert (p.returncode, p.stdout) == (0, "job.batch/make-bucket condition met\n")
 
 
@@ -1148,15 +1194,17 @@ def test_the_api_answers_api_delay_seconds_after_the_cluster_started(
 
     # kind create --wait waits for the API (fake time), so the cluster answers at once
     kc2 = tmp_path / "kc2"
-    p = fake_k8s.run("kind", "create", "cluster", "--name", "waited", "--kubeconfig", str(kc2),
-                     "--wait", "1m")
+    p = fake_k8s.run(
+        "kind", "create", "cluster", "--name", "waited", "--kubeconfig", str(kc2), "--wait", "1m"
+    )
     assert p.returncode == 0 and " • Ready after " in p.stderr, p.stderr
     assert kubectl(fake_k8s, kc2, "get", "--raw", "/readyz").returncode == 0
     # a wait shorter than the API's start: kind warns and succeeds, like kind
     kc3 = tmp_path / "kc3"
     fake_k8s.set_scenario(api_delay=90)
-    p = fake_k8s.run("kind", "create", "cluster", "--name", "short", "--kubeconfig", str(kc3),
-                     "--wait", "30s")
+    p = fake_k8s.run(
+        "kind", "create", "cluster", "--name", "short", "--kubeconfig", str(kc3), "--wait", "30s"
+    )
     assert p.returncode == 0 and " • WARNING: Timed out waiting for Ready ⚠️" in p.stderr
     assert kubectl(fake_k8s, kc3, "get", "--raw", "/readyz").returncode == 1
 

@@ -41,7 +41,9 @@ def _maybe_continue(session: Session, then: str) -> None:
 
 @pytest.mark.timeout(600)
 def test_a_first_registration_on_a_terminal_creates_the_organizations_first_region(
-    installer: Installer, fake_cp: FakeControlPlane, tmp_path: Path  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     """The organization has no region of its own (every first registration): the region
     question offers a new one, named after the secrets manager's AWS region; and the
@@ -55,19 +57,21 @@ def test_a_first_registration_on_a_terminal_creates_the_organizations_first_regi
     data["registration"].update(clientId=cp.client_id, clientSecret="a-wrong-app-secret")
     answers = inst.write(data)
     log = tmp_path / "pty.log"
-    session = Session(["install", "--answers", str(answers), "--ignore-preflight-failures"],
-                      inst.env(NO_PROXY="127.0.0.1,localhost"), log)
+    session = Session(
+        ["install", "--answers", str(answers), "--ignore-preflight-failures"],
+        inst.env(NO_PROXY="127.0.0.1,localhost"),
+        log,
+    )
 
     _maybe_continue(session, "Airbyte application client id")
-    session.send(ENTER)                                          # the id given is right
+    session.send(ENTER)  # the id given is right
     session.answer("Airbyte application client secret", cp.client_secret + ENTER)
     session.answer("Install, or edit an answer?", ENTER)
     session.expect(re.escape("Name of the new region"), timeout=180)
-    session.expect("us-west-2")                                  # the suggestion, as default
+    session.expect("us-west-2")  # the suggestion, as default
     session.send(ENTER)
     session.answer("Workspaces whose syncs run on this data plane", ENTER)  # none for now
-    session.expect(re.escape(f"Data plane {inst.name} is installed and running."),
-                   timeout=300)
+    session.expect(re.escape(f"Data plane {inst.name} is installed and running."), timeout=300)
     code = session.finish()
     text = _transcript(log)
     assert code == 0, text
@@ -84,7 +88,8 @@ def test_a_first_registration_on_a_terminal_creates_the_organizations_first_regi
 
 
 def test_unattended_with_no_region_anywhere_names_the_setting_and_a_name_to_use(
-    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
 ) -> None:
     inst, cp = installer, fake_cp
     data = registering(inst, cp)
@@ -104,7 +109,9 @@ def test_unattended_with_no_region_anywhere_names_the_setting_and_a_name_to_use(
 
 @pytest.mark.parametrize("again", ["the right ones", "the same ones"])
 def test_a_500_for_the_data_plane_secret_is_asked_again_saying_both_causes(
-    fake_cp: FakeControlPlane, tmp_path: Path, again: str  # noqa: F811
+    fake_cp: FakeControlPlane,  # noqa: F811
+    tmp_path: Path,
+    again: str,
 ) -> None:
     cp = fake_cp
     client_id, client_secret = cp.registered_dataplane("the-dp")
@@ -113,13 +120,20 @@ def test_a_500_for_the_data_plane_secret_is_asked_again_saying_both_causes(
     data["dataPlane"] = {"clientId": client_id, "clientSecret": "a-mistyped-secret"}
     answers = af.write_answers(tmp_path / "answers.yaml", data)
     log = tmp_path / "pty.log"
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "home"),
-           "AIRBOX_HOME": str(tmp_path / "airbox"), "NO_PROXY": "127.0.0.1,localhost"}
-    session = Session(["install", "--answers", str(answers), "--dry-run", "--output-dir",
-                       str(tmp_path / "out")], env, log)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path / "home"),
+        "AIRBOX_HOME": str(tmp_path / "airbox"),
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+    session = Session(
+        ["install", "--answers", str(answers), "--dry-run", "--output-dir", str(tmp_path / "out")],
+        env,
+        log,
+    )
 
     session.expect("control plane failed")
-    session.answer("Data plane client id", ENTER)                # the id as the default
+    session.answer("Data plane client id", ENTER)  # the id as the default
     if again == "the right ones":
         session.answer("Data plane client secret", client_secret + ENTER)
     else:
@@ -129,8 +143,7 @@ def test_a_500_for_the_data_plane_secret_is_asked_again_saying_both_causes(
     code = session.finish(timeout=120)
     flat = _flat(_transcript(log))
     assert code == 0, flat
-    assert ("the control plane answered HTTP 500 to this data plane's client id and secret"
-            in flat)
+    assert "the control plane answered HTTP 500 to this data plane's client id and secret" in flat
     assert "either they are wrong" in flat and "or the control plane failed" in flat
     assert "the same ones again keep them" in flat
     written = yaml.safe_load((tmp_path / "out" / "secrets.yaml").read_text())["stringData"]
@@ -138,35 +151,47 @@ def test_a_500_for_the_data_plane_secret_is_asked_again_saying_both_causes(
     assert written["DATAPLANE_CLIENT_SECRET"] == expected
     # The same credentials typed again are not sent again.
     assert len(cp.calls("POST", "/api/v1/dataplanes/token")) == (
-        2 if again == "the right ones" else 1)
+        2 if again == "the right ones" else 1
+    )
     assert client_secret not in flat and "a-mistyped-secret" not in flat
 
 
 @pytest.mark.parametrize("which", ["data plane", "application"])
 def test_unattended_wrong_credentials_exit_4_naming_what_to_check(
-    installer: Installer, fake_cp: FakeControlPlane, which: str  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
+    which: str,
 ) -> None:
     inst, cp = installer, fake_cp
     env = cp_env(inst, cp)
     if which == "data plane":
         client_id, _ = cp.registered_dataplane("the-dp")
-        data = inst.answers(controlPlane={"url": cp.url, "apiUrl": cp.api_url},
-                            dataPlane={"clientId": client_id, "clientSecret": "not-it-at-all"})
-        expect = ["HTTP 500", "either they are wrong", "or the control plane failed",
-                  "DATAPLANE_CLIENT_ID/DATAPLANE_CLIENT_SECRET",
-                  "dataPlane.clientId/clientSecret"]
+        data = inst.answers(
+            controlPlane={"url": cp.url, "apiUrl": cp.api_url},
+            dataPlane={"clientId": client_id, "clientSecret": "not-it-at-all"},
+        )
+        expect = [
+            "HTTP 500",
+            "either they are wrong",
+            "or the control plane failed",
+            "DATAPLANE_CLIENT_ID/DATAPLANE_CLIENT_SECRET",
+            "dataPlane.clientId/clientSecret",
+        ]
     else:
         cp.applications = "database"
         env["AIRBYTE_CLIENT_SECRET"] = "not-it-at-all"
         data = registering(inst, cp)
-        expect = ["refused the application's client id/secret", "HTTP 500",
-                  "AIRBYTE_CLIENT_ID/AIRBYTE_CLIENT_SECRET"]
+        expect = [
+            "refused the application's client id/secret",
+            "HTTP 500",
+            "AIRBYTE_CLIENT_ID/AIRBYTE_CLIENT_SECRET",
+        ]
     result = inst.run(answers=inst.write(data), env=env)
     assert result.returncode == 4, result.stderr
     flat = _flat(result.stderr)
     for text in expect:
         assert text in flat, text
-    assert inst.fake.calls("kind") == []                         # nothing was built
+    assert inst.fake.calls("kind") == []  # nothing was built
     assert cp.live_dataplanes(inst.name) == []
     if which == "application":
         # The server said the client is unknown: asked once, not retried as a failure.
@@ -178,8 +203,9 @@ def test_unattended_wrong_credentials_exit_4_naming_what_to_check(
 
 
 def _api(cp: FakeControlPlane, client_id: str, secret: str) -> AirbyteApi:
-    return AirbyteApi(cp.api_url, client_id, secret, retries=Retry(attempts=0),
-                      sleep=lambda _: None)
+    return AirbyteApi(
+        cp.api_url, client_id, secret, retries=Retry(attempts=0), sleep=lambda _: None
+    )
 
 
 def _forbidden(call: Any) -> ControlPlaneError:
@@ -191,7 +217,7 @@ def _forbidden(call: Any) -> ControlPlaneError:
 
 
 def test_a_403_hint_names_the_permission_the_call_needed(
-    fake_cp: FakeControlPlane  # noqa: F811
+    fake_cp: FakeControlPlane,  # noqa: F811
 ) -> None:
     cp = fake_cp
     workspace = cp.add_workspace("sales")
@@ -200,11 +226,19 @@ def test_a_403_hint_names_the_permission_the_call_needed(
     cp.apps["reader-app"].workspace_role = "reader"
     with _api(cp, "reader-app", "reader-secret-1234") as api:
         regions = _forbidden(lambda: api.regions(cp.organization_id))
-        route = _forbidden(lambda: api.route_workspace(workspace["workspaceId"],
-                                                       region["regionId"]))
-        source = _forbidden(lambda: api.create_actor("sources", {
-            "name": "s", "workspaceId": workspace["workspaceId"],
-            "configuration": {"sourceType": "faker"}}))
+        route = _forbidden(
+            lambda: api.route_workspace(workspace["workspaceId"], region["regionId"])
+        )
+        source = _forbidden(
+            lambda: api.create_actor(
+                "sources",
+                {
+                    "name": "s",
+                    "workspaceId": workspace["workspaceId"],
+                    "configuration": {"sourceType": "faker"},
+                },
+            )
+        )
     assert regions.hint is not None and "organization admin" in regions.hint
     assert "self-managed-regions" in regions.hint
     assert route.hint is not None and "workspace editor" in route.hint
@@ -215,7 +249,9 @@ def test_a_403_hint_names_the_permission_the_call_needed(
 
 @pytest.mark.timeout(600)
 def test_credentials_the_interview_could_not_check_are_said_and_checked_before_building(
-    installer: Installer, fake_cp: FakeControlPlane, tmp_path: Path  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     """The control plane does not answer while the interview checks the data plane's
     credentials (a 503 from its load balancer): the terminal says they were not checked,
@@ -228,18 +264,24 @@ def test_credentials_the_interview_could_not_check_are_said_and_checked_before_b
     data["dataPlane"] = {"clientId": client_id, "clientSecret": "a-mistyped-secret-0001"}
     cp.fail("POST", "/api/v1/dataplanes/token", 503)
     log = tmp_path / "pty.log"
-    session = Session(["install", "--answers", str(inst.write(data)),
-                       "--ignore-preflight-failures"], inst.env(), log)
+    session = Session(
+        ["install", "--answers", str(inst.write(data)), "--ignore-preflight-failures"],
+        inst.env(),
+        log,
+    )
     _maybe_continue(session, "Install, or edit an answer?")
     session.send(ENTER)
     code = session.finish(timeout=300)
     flat = _flat(_transcript(log))
     assert code == 4, flat
-    assert ("! The data plane's credentials not checked: HTTP 503 from "
-            f"{cp.url}/api/v1/dataplanes/token. airbox checks them again when the install "
-            "starts, before it builds anything") in flat
+    assert (
+        "! The data plane's credentials not checked: HTTP 503 from "
+        f"{cp.url}/api/v1/dataplanes/token. airbox checks them again when the install "
+        "starts, before it builds anything"
+    ) in flat
     assert "Airbyte refused this data plane's client id or secret" in flat or (
-        "the control plane answered HTTP 500 to this data plane's client id" in flat)
+        "the control plane answered HTTP 500 to this data plane's client id" in flat
+    )
     assert len(cp.calls("POST", "/api/v1/dataplanes/token")) == 2
     assert inst.fake.calls("kind") == []
     assert "a-mistyped-secret-0001" not in flat

@@ -27,18 +27,29 @@ from tests.installer import Installer, cp_env, registering
 KIND_LABEL = "io.x-k8s.kind.cluster"
 
 
-def airbox(inst: Installer, *args: str, env: dict[str, str] | None = None
-           ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([airbox_bin(), *args], capture_output=True, text=True,
-                          env=env or inst.env(), timeout=120, stdin=subprocess.DEVNULL)
+def airbox(
+    inst: Installer, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [airbox_bin(), *args],
+        capture_output=True,
+        text=True,
+        env=env or inst.env(),
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def fail_at_cluster(inst: Installer, name: str) -> None:
     """`airbox install` of ``name`` that fails at "Create the kind cluster"."""
     inst.name = name
-    inst.fake.add_fault("kind", ["create", "cluster"], "fail", times=1,
-                        stderr="ERROR: failed to create cluster: could not pull the node "
-                               "image\n")
+    inst.fake.add_fault(
+        "kind",
+        ["create", "cluster"],
+        "fail",
+        times=1,
+        stderr="ERROR: failed to create cluster: could not pull the node image\n",
+    )
     result = inst.run(answers=inst.write())
     assert result.returncode != 0, result.stdout
     assert f"Create the kind cluster airbox-{name}" in result.stdout + result.stderr
@@ -68,20 +79,31 @@ def leftover_node(inst: Installer, cluster: str) -> Any:
     client = docker_client()
     assert inst.fake.node_image
     return client.containers.run(
-        inst.fake.node_image, ["sleep", "infinity"], name=f"{cluster}-control-plane",
-        detach=True, network_mode="none", stop_signal="SIGKILL",
-        labels={KIND_LABEL: cluster, "io.x-k8s.kind.role": "control-plane",
-                # the fakes' clean-up removes it if the test fails half-way
-                LABEL_STATE: str(inst.fake.state_dir.resolve())})
+        inst.fake.node_image,
+        ["sleep", "infinity"],
+        name=f"{cluster}-control-plane",
+        detach=True,
+        network_mode="none",
+        stop_signal="SIGKILL",
+        labels={
+            KIND_LABEL: cluster,
+            "io.x-k8s.kind.role": "control-plane",
+            # the fakes' clean-up removes it if the test fails half-way
+            LABEL_STATE: str(inst.fake.state_dir.resolve()),
+        },
+    )
 
 
 def containers_named(name: str) -> list[str]:
-    return [c.name for c in docker_client().containers.list(all=True, filters={"name": name})
-            if c.name == name]
+    return [
+        c.name
+        for c in docker_client().containers.list(all=True, filters={"name": name})
+        if c.name == name
+    ]
 
 
 def test_failed_first_installs_are_not_installed_and_uninstall_needs_no_tools(
-    installer: Installer, tmp_path: Path,
+    installer: Installer, tmp_path: Path
 ) -> None:
     inst = installer
     first, second = ("hb" + uuid.uuid4().hex[:8] for _ in range(2))
@@ -94,8 +116,9 @@ def test_failed_first_installs_are_not_installed_and_uninstall_needs_no_tools(
     assert status.returncode == 3, status.stdout + status.stderr
     assert "say which one with --name" not in status.stderr
     for name in (first, second):
-        assert (f"{name} is not installed (failed at step “Create the kind cluster "
-                f"airbox-{name}”)") in status.stdout
+        assert (
+            f"{name} is not installed (failed at step “Create the kind cluster airbox-{name}”)"
+        ) in status.stdout
 
     # One of them left a node behind (kind's own clean-up failed): uninstall finds it
     # through Docker, with no kind, helm or kubectl, and no network.
@@ -141,14 +164,13 @@ def test_one_failed_first_install_never_forces_name_on_the_running_data_plane(
     # Removing needs the name, though: a bare uninstall must never pick the running one.
     bare = airbox(inst, "uninstall", "--yes")
     assert bare.returncode == 2, bare.stdout
-    assert (f"{failed}: not installed (failed at step “Create the kind cluster "
-            f"airbox-{failed}”)") in bare.stderr
+    assert (
+        f"{failed}: not installed (failed at step “Create the kind cluster airbox-{failed}”)"
+    ) in bare.stderr
     assert "1 data plane is installed and 1 not" in bare.stderr
 
 
-def test_day2_commands_on_an_install_that_stopped_before_the_cluster(
-    installer: Installer,
-) -> None:
+def test_day2_commands_on_an_install_that_stopped_before_the_cluster(installer: Installer) -> None:
     inst = installer
     name = "hb" + uuid.uuid4().hex[:8]
     fail_at_cluster(inst, name)
@@ -159,8 +181,16 @@ def test_day2_commands_on_an_install_that_stopped_before_the_cluster(
         assert result.returncode == 3, (command, out)
         assert f"data plane {name} is not installed: {where}" in out, (command, out)
         assert f"next: airbox install --name {name}" in out, (command, out)
-        for wrong in ("kubeconfig: no such file", "--region", "airbox repair",
-                      "Nothing to repair", "Stopped", "✓", "recreates", "no longer exists"):
+        for wrong in (
+            "kubeconfig: no such file",
+            "--region",
+            "airbox repair",
+            "Nothing to repair",
+            "Stopped",
+            "✓",
+            "recreates",
+            "no longer exists",
+        ):
             assert wrong not in out, (command, wrong, out)
 
     report = json.loads(airbox(inst, "status", "--name", name, "--json").stdout)
@@ -171,7 +201,7 @@ def test_day2_commands_on_an_install_that_stopped_before_the_cluster(
 
 
 def test_status_says_registration_is_not_done_when_the_register_step_failed(
-    installer: Installer, fake_cp: FakeControlPlane,
+    installer: Installer, fake_cp: FakeControlPlane
 ) -> None:
     inst = installer
     inst.name = "hb" + uuid.uuid4().hex[:8]
@@ -182,14 +212,16 @@ def test_status_says_registration_is_not_done_when_the_register_step_failed(
 
     report = json.loads(airbox(inst, "status", "--name", inst.name, "--json", env=env).stdout)
     registration = next(c for c in report["checks"] if c["id"] == "registration")
-    assert registration["summary"] == ("registration not done yet (the install stopped at "
-                                       "the register step)")
+    assert registration["summary"] == (
+        "registration not done yet (the install stopped at the register step)"
+    )
     for command in ("verify", "workspaces"):
         result = airbox(inst, command, "--name", inst.name, env=env)
         out = result.stdout + result.stderr
         assert result.returncode == 3, out
-        assert ("the install failed at step “Register the data plane with the control "
-                "plane”") in out
+        assert (
+            "the install failed at step “Register the data plane with the control plane”"
+        ) in out
         assert f"next: airbox install --name {inst.name}" in out and "--region" not in out
 
 
@@ -219,6 +251,7 @@ def test_workspaces_and_verify_suggest_a_flag_that_exists_for_an_unknown_region(
     hint = raised.value.hint or ""
     assert hint.startswith("save its region: airbox install --name dp-region --region ")
     for command, has in (("workspaces", False), ("verify", False), ("install", True)):
-        shown = subprocess.run([airbox_bin(), command, "--help"], capture_output=True,
-                               text=True, timeout=60).stdout
+        shown = subprocess.run(
+            [airbox_bin(), command, "--help"], capture_output=True, text=True, timeout=60
+        ).stdout
         assert ("--region" in shown) is has, command

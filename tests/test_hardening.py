@@ -35,15 +35,26 @@ from tests.test_registration import NAME as REG_NAME
 from tests.test_registration import Run, make_answers
 
 
-def run(*args: str, env: dict[str, str] | None = None, umask: int | None = None,
-        timeout: float = 60, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str,
+    env: dict[str, str] | None = None,
+    umask: int | None = None,
+    timeout: float = 60,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
     def before() -> None:
         if umask is not None:
             os.umask(umask)
 
-    return subprocess.run([airbox_bin(), *args], capture_output=True, text=True,
-                          env=env or airbox_env(), timeout=timeout, preexec_fn=before,
-                          cwd=cwd or Path(os.environ["HOME"]))
+    return subprocess.run(
+        [airbox_bin(), *args],
+        capture_output=True,
+        text=True,
+        env=env or airbox_env(),
+        timeout=timeout,
+        preexec_fn=before,
+        cwd=cwd or Path(os.environ["HOME"]),
+    )
 
 
 def home(isolated: Path) -> Path:
@@ -87,8 +98,14 @@ def test_existing_output_dir_keeps_its_mode(tmp_path: Path) -> None:
     link = tmp_path / "link"
     link.symlink_to(shared)
     for target in (shared, link):
-        result = run("install", "--answers", str(answers_file(tmp_path)), "--dry-run",
-                     "--output-dir", str(target))
+        result = run(
+            "install",
+            "--answers",
+            str(answers_file(tmp_path)),
+            "--dry-run",
+            "--output-dir",
+            str(target),
+        )
         assert result.returncode == 0, result.stderr
         assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
         assert (shared / "values.yaml").is_file()
@@ -97,8 +114,15 @@ def test_existing_output_dir_keeps_its_mode(tmp_path: Path) -> None:
 
 def test_new_output_dir_is_created_private(tmp_path: Path) -> None:
     out = tmp_path / "a" / "b"
-    result = run("install", "--answers", str(answers_file(tmp_path)), "--dry-run",
-                 "--output-dir", str(out), umask=0)
+    result = run(
+        "install",
+        "--answers",
+        str(answers_file(tmp_path)),
+        "--dry-run",
+        "--output-dir",
+        str(out),
+        umask=0,
+    )
     assert result.returncode == 0, result.stderr
     assert stat.S_IMODE(out.stat().st_mode) == 0o700
     assert stat.S_IMODE(out.parent.stat().st_mode) == 0o700
@@ -109,10 +133,17 @@ def test_unusable_output_dir_is_bad_input(tmp_path: Path, where: str) -> None:
     """#10: --output-dir that is a file or lies below one exits 2, not "unexpected error"."""
     a_file = tmp_path / "a-file"
     a_file.write_text("keep me\n")
-    target = {"file": a_file, "through-file": a_file / "out",
-              "dev-null": Path("/dev/null/x")}[where]
-    result = run("install", "--answers", str(answers_file(tmp_path)), "--dry-run",
-                 "--output-dir", str(target))
+    target = {"file": a_file, "through-file": a_file / "out", "dev-null": Path("/dev/null/x")}[
+        where
+    ]
+    result = run(
+        "install",
+        "--answers",
+        str(answers_file(tmp_path)),
+        "--dry-run",
+        "--output-dir",
+        str(target),
+    )
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "--output-dir" in result.stderr and str(target) in result.stderr
     assert "unexpected error" not in result.stderr
@@ -120,27 +151,30 @@ def test_unusable_output_dir_is_bad_input(tmp_path: Path, where: str) -> None:
 
 
 @pytest.mark.parametrize("where", ["through-file", "dev-null"])
-def test_unusable_bundle_output_is_bad_input(tmp_path: Path, isolated: Path,
-                                             where: str) -> None:
+def test_unusable_bundle_output_is_bad_input(tmp_path: Path, isolated: Path, where: str) -> None:
     """#10: support-bundle -o through a file exits 2 before collecting anything."""
     saved_install(tmp_path)
     a_file = tmp_path / "a-file"
     a_file.write_text("keep me\n")
-    target = {"through-file": a_file / "b.tar.gz",
-              "dev-null": Path("/dev/null/b.tar.gz")}[where]
+    target = {"through-file": a_file / "b.tar.gz", "dev-null": Path("/dev/null/b.tar.gz")}[where]
     result = run("support-bundle", "-o", str(target))
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "-o" in result.stderr and "unexpected error" not in result.stderr
     assert "Collecting" not in result.stdout + result.stderr
 
 
-def test_dry_run_never_overwrites_an_installed_data_planes_files(tmp_path: Path,
-                                                                 isolated: Path) -> None:
+def test_dry_run_never_overwrites_an_installed_data_planes_files(
+    tmp_path: Path, isolated: Path
+) -> None:
     """#13: without --output-dir, a dry run of an installed data plane writes beside its
     files (``dry-run/``), never over the values and Secret the release runs from."""
     state = saved_install(tmp_path)
-    installed = {"values.yaml": "installed: values\n", "secrets.yaml": "installed: secret\n",
-                 "kind-config.yaml": "installed: kind\n", "plan.json": "[]\n"}
+    installed = {
+        "values.yaml": "installed: values\n",
+        "secrets.yaml": "installed: secret\n",
+        "kind-config.yaml": "installed: kind\n",
+        "plan.json": "[]\n",
+    }
     for file, text in installed.items():
         (state.root / file).write_text(text)
     changed = af.answers(directory=tmp_path)
@@ -151,24 +185,38 @@ def test_dry_run_never_overwrites_an_installed_data_planes_files(tmp_path: Path,
     for file, text in installed.items():
         assert (state.root / file).read_text() == text, file
     written = state.root / "dry-run"
-    assert yaml.safe_load((written / "values.yaml").read_text())["workloads"]["namespace"] \
-        == "other"
+    assert (
+        yaml.safe_load((written / "values.yaml").read_text())["workloads"]["namespace"] == "other"
+    )
     assert str(written) in result.stdout + result.stderr
 
 
 # ------------------------------------------------------------------------ --name
 
 
-@pytest.mark.parametrize("command", [
-    ["uninstall", "--yes"], ["status"], ["logs"], ["support-bundle"], ["dataplanes"],
-    ["preflight"], ["install", "--yes"],
-])
-def test_empty_name_is_invalid_everywhere(tmp_path: Path, isolated: Path,
-                                          command: list[str]) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["uninstall", "--yes"],
+        ["status"],
+        ["logs"],
+        ["support-bundle"],
+        ["dataplanes"],
+        ["preflight"],
+        ["install", "--yes"],
+    ],
+)
+def test_empty_name_is_invalid_everywhere(
+    tmp_path: Path, isolated: Path, command: list[str]
+) -> None:
     """#15: ``--name ""`` (an unset variable) never means "the only installed one"."""
     state = saved_install(tmp_path)
-    result = run(*command, "--name", "", env=airbox_env(AIRBYTE_CLIENT_ID="i" * 12,
-                                                        AIRBYTE_CLIENT_SECRET="s" * 12))
+    result = run(
+        *command,
+        "--name",
+        "",
+        env=airbox_env(AIRBYTE_CLIENT_ID="i" * 12, AIRBYTE_CLIENT_SECRET="s" * 12),
+    )
     assert result.returncode == 2, (command, result.stdout, result.stderr)
     assert "name" in result.stderr
     assert state.exists()
@@ -177,9 +225,16 @@ def test_empty_name_is_invalid_everywhere(tmp_path: Path, isolated: Path,
 @pytest.mark.parametrize("bad", ["..", "../x", "a/b", "UPPER"])
 def test_dataplanes_name_is_validated(isolated: Path, bad: str) -> None:
     """#15: ``dataplanes --name ..`` is refused (it becomes a path under $AIRBOX_HOME)."""
-    result = run("dataplanes", "--name", bad, env=airbox_env(
-        AIRBYTE_CLIENT_ID="i" * 12, AIRBYTE_CLIENT_SECRET="s" * 12,
-        AIRBOX_HOME=str(isolated / "h" / "airbox")))
+    result = run(
+        "dataplanes",
+        "--name",
+        bad,
+        env=airbox_env(
+            AIRBYTE_CLIENT_ID="i" * 12,
+            AIRBYTE_CLIENT_SECRET="s" * 12,
+            AIRBOX_HOME=str(isolated / "h" / "airbox"),
+        ),
+    )
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "is not a data plane name" in result.stderr
 
@@ -189,12 +244,18 @@ def test_dataplanes_name_is_validated(isolated: Path, bad: str) -> None:
 
 def test_url_password_is_never_echoed(tmp_path: Path) -> None:
     """#9: a URL with a password is refused without showing the password."""
-    path = answers_file(tmp_path, controlPlane={
-        "edition": "enterprise", "url": "http://admin:hunter2-pw-77@airbyte.example.com",
-        "apiUrl": "ftp://admin:hunter2-pw-78@airbyte.example.com"},
-        licenseKey="license-key-123456")
-    result = run("install", "--answers", str(path), "--dry-run", "--output-dir",
-                 str(tmp_path / "out"))
+    path = answers_file(
+        tmp_path,
+        controlPlane={
+            "edition": "enterprise",
+            "url": "http://admin:hunter2-pw-77@airbyte.example.com",
+            "apiUrl": "ftp://admin:hunter2-pw-78@airbyte.example.com",
+        },
+        licenseKey="license-key-123456",
+    )
+    result = run(
+        "install", "--answers", str(path), "--dry-run", "--output-dir", str(tmp_path / "out")
+    )
     assert result.returncode == 2
     assert "controlPlane.url" in result.stderr and "controlPlane.apiUrl" in result.stderr
     assert "hunter2" not in result.stdout + result.stderr
@@ -205,11 +266,13 @@ def test_non_string_keys_in_values_are_bad_input(tmp_path: Path) -> None:
     """#16: ``values: {1: x}`` is refused up front, naming the key."""
     path = tmp_path / "a.yaml"
     data = af.answers(directory=tmp_path)
-    text = yaml.safe_dump(data) + ("values:\n  global:\n    1: one\n  other:\n"
-                                     "    true: yes\n  2: [3]\n")
+    text = yaml.safe_dump(data) + (
+        "values:\n  global:\n    1: one\n  other:\n    true: yes\n  2: [3]\n"
+    )
     path.write_text(text)
-    result = run("install", "--answers", str(path), "--dry-run", "--output-dir",
-                 str(tmp_path / "out"))
+    result = run(
+        "install", "--answers", str(path), "--dry-run", "--output-dir", str(tmp_path / "out")
+    )
     assert result.returncode == 2, (result.stdout, result.stderr)
     for field in ("values.global.1", "values.other.True", "values.2"):
         assert field in result.stderr, field
@@ -219,26 +282,37 @@ def test_non_string_keys_in_values_are_bad_input(tmp_path: Path) -> None:
 
 CREDENTIAL_VALUES: dict[str, tuple[Any, str]] = {
     # case: (values, the path named)
-    "env-list": ({"workloadLauncher": {"extraEnv": [
-        {"name": "LOG_LEVEL", "value": "debug"},
-        {"name": "MY_API_TOKEN", "value": "plain-value-no-shape"}]}},
-        "values.workloadLauncher.extraEnv[1].value"),
+    "env-list": (
+        {
+            "workloadLauncher": {
+                "extraEnv": [
+                    {"name": "LOG_LEVEL", "value": "debug"},
+                    {"name": "MY_API_TOKEN", "value": "plain-value-no-shape"},
+                ]
+            }
+        },
+        "values.workloadLauncher.extraEnv[1].value",
+    ),
     "api-key": ({"monitoring": {"apiKey": "0123456789abcdef"}}, "values.monitoring.apiKey"),
-    "authorization": ({"proxy": {"headers": {"Authorization": "Basic dXNlcjpwYXNz"}}},
-                      "values.proxy.headers.Authorization"),
+    "authorization": (
+        {"proxy": {"headers": {"Authorization": "Basic dXNlcjpwYXNz"}}},
+        "values.proxy.headers.Authorization",
+    ),
     "number": ({"db": {"password": 12345678}}, "values.db.password"),
     "known-secret": ({"extra": {"note": af.SECRETS["dp_secret"]}}, "values.extra.note"),
     "aws-key-shape": ({"extra": ["AKIAABCDEFGHIJKLMNOP"]}, "values.extra[0]"),
-    "url-password": ({"global": {"env_vars": {"HTTPS_PROXY": "http://u:pw123456@proxy:3128"}}},
-                     "values.global.env_vars.HTTPS_PROXY"),
-    "inline-assignment": ({"jobs": {"opts": "-Xmx1g -Dpassword=opensesame"}},
-                          "values.jobs.opts"),
+    "url-password": (
+        {"global": {"env_vars": {"HTTPS_PROXY": "http://u:pw123456@proxy:3128"}}},
+        "values.global.env_vars.HTTPS_PROXY",
+    ),
+    "inline-assignment": ({"jobs": {"opts": "-Xmx1g -Dpassword=opensesame"}}, "values.jobs.opts"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(CREDENTIAL_VALUES))
-def test_credentials_in_values_are_refused_by_name_and_content(tmp_path: Path, isolated: Path,
-                                                               case: str) -> None:
+def test_credentials_in_values_are_refused_by_name_and_content(
+    tmp_path: Path, isolated: Path, case: str
+) -> None:
     """#4: through lists, by key names beyond "secret", by content, non-strings too."""
     values, field = CREDENTIAL_VALUES[case]
     path = answers_file(tmp_path, values=values)
@@ -251,16 +325,20 @@ def test_credentials_in_values_are_refused_by_name_and_content(tmp_path: Path, i
 
 
 def test_ordinary_values_pass(tmp_path: Path) -> None:
-    values = {"global": {"image": {"registry": "registry.example.com"},
-                         "auth": {"enabled": False}},
-              "workloadLauncher": {"extraEnv": [{"name": "LOG_LEVEL", "value": "debug"}],
-                                   "secretName": "airbyte-config-secrets"},
-              "imagePullSecrets": [{"name": "regcred"}],
-              # A word that merely starts like a secret's name is not one.
-              "search": {"tokenizer": "wordpiece-base", "secretary": "none"}}
+    values = {
+        "global": {"image": {"registry": "registry.example.com"}, "auth": {"enabled": False}},
+        "workloadLauncher": {
+            "extraEnv": [{"name": "LOG_LEVEL", "value": "debug"}],
+            "secretName": "airbyte-config-secrets",
+        },
+        "imagePullSecrets": [{"name": "regcred"}],
+        # A word that merely starts like a secret's name is not one.
+        "search": {"tokenizer": "wordpiece-base", "secretary": "none"},
+    }
     path = answers_file(tmp_path, values=values)
-    result = run("install", "--answers", str(path), "--dry-run", "--output-dir",
-                 str(tmp_path / "out"))
+    result = run(
+        "install", "--answers", str(path), "--dry-run", "--output-dir", str(tmp_path / "out")
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -302,8 +380,10 @@ HOSTILE_YAML = {
     # case: (text, words of the reason)
     "alias-bomb": (_alias_bomb(8), "expands to more than"),
     "deep-flow": ("name: dp1\nx: " + "[" * 5000 + "]" * 5000 + "\n", "nested deeper than"),
-    "deep-block": ("x:\n" + "".join(" " * i + f"k{i}:\n" for i in range(1, 400)),
-                   "nested deeper than"),
+    "deep-block": (
+        "x:\n" + "".join(" " * i + f"k{i}:\n" for i in range(1, 400)),
+        "nested deeper than",
+    ),
     "recursive-alias": ("x: &x [*x]\n", "recursive alias"),
     "huge": ("name: dp1\nx: " + "y" * 200_000 + "\n", "larger than"),
     "many-values": ("x: [" + ",".join("1" for _ in range(20_000)) + "]\n", "more than"),
@@ -311,15 +391,21 @@ HOSTILE_YAML = {
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE_YAML))
-def test_hostile_answers_file_exits_2_at_once(tmp_path: Path, isolated: Path,
-                                              case: str) -> None:
+def test_hostile_answers_file_exits_2_at_once(tmp_path: Path, isolated: Path, case: str) -> None:
     """#3: an alias bomb or absurd nesting is refused with the reason (exit 2) at once;
     before, 8 levels of aliases ran out of memory and 5,000 levels crashed."""
     text, reason = HOSTILE_YAML[case]
     path = tmp_path / "a.yaml"
     path.write_text(text)
-    result = run("install", "--answers", str(path), "--dry-run", "--output-dir",
-                 str(tmp_path / "out"), timeout=30)
+    result = run(
+        "install",
+        "--answers",
+        str(path),
+        "--dry-run",
+        "--output-dir",
+        str(tmp_path / "out"),
+        timeout=30,
+    )
     assert result.returncode == 2, (result.stdout, result.stderr[-2000:])
     assert reason in result.stderr and str(path) in result.stderr
     assert "Traceback" not in result.stderr and "unexpected error" not in result.stderr
@@ -333,8 +419,9 @@ def test_yaml_error_never_quotes_the_file(tmp_path: Path) -> None:
     del data["dataPlane"]["clientSecret"]
     path = tmp_path / "a.yaml"
     path.write_text(yaml.safe_dump(data) + "extra: *Zq9-unquoted-password\n")
-    result = run("install", "--answers", str(path), "--dry-run", "--output-dir",
-                 str(tmp_path / "out"))
+    result = run(
+        "install", "--answers", str(path), "--dry-run", "--output-dir", str(tmp_path / "out")
+    )
     assert result.returncode == 2
     assert "malformed YAML at line" in result.stderr
     assert "Zq9" not in result.stdout + result.stderr
@@ -343,9 +430,12 @@ def test_yaml_error_never_quotes_the_file(tmp_path: Path) -> None:
 DAMAGE = {
     # case: (file, bytes written over it)
     "settings-garbled": ("settings.yaml", b"name: dp1\nsecretsManager: [unclosed\n"),
-    "credentials-garbled": ("credentials.yaml",
-                            b"dataPlane:\n  clientSecret: " + af.SECRETS["dp_secret"].encode()
-                            + b"\n   bad: indentation\n"),
+    "credentials-garbled": (
+        "credentials.yaml",
+        b"dataPlane:\n  clientSecret: "
+        + af.SECRETS["dp_secret"].encode()
+        + b"\n   bad: indentation\n",
+    ),
     "credentials-not-utf8": ("credentials.yaml", b"dataPlane:\n  clientSecret: \xff\xfe\x00x\n"),
     "settings-alias-bomb": ("settings.yaml", _alias_bomb(8).encode()),
     "settings-a-list": ("settings.yaml", b"- 1\n- 2\n"),
@@ -354,8 +444,9 @@ DAMAGE = {
 
 @pytest.mark.parametrize("case", sorted(DAMAGE))
 @pytest.mark.parametrize("command", [["status"], ["logs"], ["install", "--yes"], ["preflight"]])
-def test_damaged_saved_settings_are_a_clear_error(tmp_path: Path, isolated: Path, case: str,
-                                                  command: list[str]) -> None:
+def test_damaged_saved_settings_are_a_clear_error(
+    tmp_path: Path, isolated: Path, case: str, command: list[str]
+) -> None:
     """#7: a damaged settings.yaml/credentials.yaml (hand edit, cut short, not UTF-8):
     exit 2 naming the file and pointing at uninstall; the credentials never echoed."""
     state = saved_install(tmp_path)
@@ -372,7 +463,7 @@ def test_damaged_saved_settings_are_a_clear_error(tmp_path: Path, isolated: Path
 
 @pytest.mark.parametrize("case", sorted(DAMAGE))
 def test_a_support_bundle_is_written_over_damaged_saved_settings(
-    tmp_path: Path, isolated: Path, case: str,
+    tmp_path: Path, isolated: Path, case: str
 ) -> None:
     """#7, revisited: a damaged state is when a user needs a support bundle most. It is
     written (exit 0), the damaged file is named, and no credential reaches the terminal or
@@ -389,8 +480,11 @@ def test_a_support_bundle_is_written_over_damaged_saved_settings(
     assert "Traceback" not in result.stderr and "unexpected error" not in result.stderr
     assert af.find_secrets(result.stdout + result.stderr) == []
     with tarfile.open(out) as archive:
-        text = b"".join(archive.extractfile(m).read()  # type: ignore[union-attr]
-                        for m in archive.getmembers() if m.isfile())
+        text = b"".join(
+            archive.extractfile(m).read()  # type: ignore[union-attr]
+            for m in archive.getmembers()
+            if m.isfile()
+        )
     assert af.find_secrets(text.decode("utf-8", "replace")) == []
     assert b"bad: indentation" not in text
 
@@ -404,8 +498,14 @@ def test_uninstall_works_with_damaged_settings(installer: Installer, case: str) 
     assert first.returncode == 0, first.stderr
     file, data = DAMAGE[case]
     (inst.state / file).write_bytes(data.replace(b"dp1", inst.name.encode()))
-    result = subprocess.run([airbox_bin(), "uninstall", "--yes"], capture_output=True,
-                            text=True, env=inst.env(), timeout=120, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        [airbox_bin(), "uninstall", "--yes"],
+        capture_output=True,
+        text=True,
+        env=inst.env(),
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert str(inst.state / file) in result.stdout + result.stderr
     assert f"kind cluster {inst.cluster}" in result.stdout
@@ -417,8 +517,9 @@ def test_uninstall_works_with_damaged_settings(installer: Installer, case: str) 
 # ------------------------------------------------------- lock, signals, environment
 
 
-def _wait_for_hanging(inst: Installer, proc: subprocess.Popen[str], tool: str,
-                      words: list[str]) -> dict[str, Any]:
+def _wait_for_hanging(
+    inst: Installer, proc: subprocess.Popen[str], tool: str, words: list[str]
+) -> dict[str, Any]:
     """The fake's record of the call now hanging (logged before it sleeps)."""
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -465,14 +566,20 @@ def test_one_command_at_a_time_changes_a_data_plane(installer: Installer) -> Non
         creates = inst.kind_creates()
         assert creates == 1  # the second never reached kind
 
-        removal = subprocess.run([airbox_bin(), "uninstall", "--yes"], capture_output=True,
-                                 text=True, env=inst.env(), timeout=60)
+        removal = subprocess.run(
+            [airbox_bin(), "uninstall", "--yes"],
+            capture_output=True,
+            text=True,
+            env=inst.env(),
+            timeout=60,
+        )
         assert removal.returncode == 1, (removal.stdout, removal.stderr)
         assert f"{first.pid} (airbox install" in removal.stderr
         assert (inst.state / "settings.yaml").is_file()
 
-        status = subprocess.run([airbox_bin(), "status"], capture_output=True, text=True,
-                                env=inst.env(), timeout=60)
+        status = subprocess.run(
+            [airbox_bin(), "status"], capture_output=True, text=True, env=inst.env(), timeout=60
+        )
         assert "busy" not in status.stdout + status.stderr
     finally:
         first.send_signal(signal.SIGTERM)
@@ -498,8 +605,9 @@ def test_lock_of_a_killed_command_is_released(installer: Installer) -> None:
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
-def test_sigterm_and_sighup_are_handled_like_ctrl_c(installer: Installer, sig: int,
-                                                    code: int) -> None:
+def test_sigterm_and_sighup_are_handled_like_ctrl_c(
+    installer: Installer, sig: int, code: int
+) -> None:
     """#6: the running tool's process group is ended (no orphan), the step is marked
     interrupted, exit 128+signal, and the same command resumes."""
     inst = installer
@@ -526,19 +634,26 @@ def test_tools_never_see_airboxs_credentials(installer: Installer) -> None:
     inst = installer
     data = inst.answers()
     data["storage"]["s3"]["secretAccessKey"] = "${MY_S3_SECRET}"
-    secrets = {"DATAPLANE_CLIENT_ID": "dp-env-id-0001",
-               "DATAPLANE_CLIENT_SECRET": "dp-env-secret-0001",
-               "MY_S3_SECRET": "s3-secret-from-env-0001"}
-    result = inst.run(answers=inst.write(data), env=inst.env(**secrets,
-                                                             UNRELATED_SETTING="kept"))
+    secrets = {
+        "DATAPLANE_CLIENT_ID": "dp-env-id-0001",
+        "DATAPLANE_CLIENT_SECRET": "dp-env-secret-0001",
+        "MY_S3_SECRET": "s3-secret-from-env-0001",
+    }
+    result = inst.run(answers=inst.write(data), env=inst.env(**secrets, UNRELATED_SETTING="kept"))
     assert result.returncode == 0, result.stderr
     # Day-2 commands with the application's credentials in the environment.
-    app = {"AIRBYTE_CLIENT_ID": "app-client-id-0001",
-           "AIRBYTE_CLIENT_SECRET": "app-client-secret-0001"}
+    app = {
+        "AIRBYTE_CLIENT_ID": "app-client-id-0001",
+        "AIRBYTE_CLIENT_SECRET": "app-client-secret-0001",
+    }
     for command in (["status"], ["uninstall", "--yes", "--keep-state"]):
-        done = subprocess.run([airbox_bin(), *command], capture_output=True, text=True,
-                              timeout=120,
-                              env=inst.env(**secrets, **app, UNRELATED_SETTING="kept"))
+        done = subprocess.run(
+            [airbox_bin(), *command],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=inst.env(**secrets, **app, UNRELATED_SETTING="kept"),
+        )
         assert done.returncode == 0, (command, done.stdout, done.stderr)
     records = inst.fake.call_records()
     assert any(r["tool"] == "helm" and "uninstall" in r["argv"] for r in records)
@@ -555,8 +670,7 @@ def _region_id(fake_cp: FakeControlPlane, name: str) -> str:
     return str(next(r["regionId"] for r in fake_cp.live_regions() if r["name"] == name))
 
 
-def test_a_refused_registration_leaves_no_marker(fake_cp: FakeControlPlane,
-                                                 tmp_path: Path) -> None:
+def test_a_refused_registration_leaves_no_marker(fake_cp: FakeControlPlane, tmp_path: Path) -> None:
     """#8: after a definitive 4xx nothing was created: no "pending" marker is kept, so a
     data plane of that name someone registers next is never taken for airbox's orphan."""
     answers = make_answers(fake_cp, tmp_path)
@@ -574,8 +688,9 @@ def test_a_refused_registration_leaves_no_marker(fake_cp: FakeControlPlane,
     assert [d["dataplaneId"] for d in fake_cp.live_dataplanes()] == [theirs["dataplaneId"]]
 
 
-def test_a_lost_answers_marker_never_deletes_a_later_data_plane(fake_cp: FakeControlPlane,
-                                                                tmp_path: Path) -> None:
+def test_a_lost_answers_marker_never_deletes_a_later_data_plane(
+    fake_cp: FakeControlPlane, tmp_path: Path
+) -> None:
     """#8: a marker left by a lost answer matches only a data plane created while that
     registration ran; one registered under the name a day later is someone else's."""
     answers = make_answers(fake_cp, tmp_path)
@@ -596,8 +711,9 @@ def test_a_lost_answers_marker_never_deletes_a_later_data_plane(fake_cp: FakeCon
 
 
 @pytest.mark.parametrize("content", [b'{"steps": [1, 2]}', b'{"steps": null}', b"\xff\xfe{"])
-def test_a_wrong_shaped_progress_record_does_not_stop_install(installer: Installer,
-                                                              content: bytes) -> None:
+def test_a_wrong_shaped_progress_record_does_not_stop_install(
+    installer: Installer, content: bytes
+) -> None:
     """#14: progress.json is only a record (the real state decides): a damaged one is
     replaced, never crashed on."""
     inst = installer
@@ -621,8 +737,14 @@ def test_a_signal_after_the_command_finished_does_not_kill_it(tmp_path: Path) ->
         "@group.command()\n"
         "def done() -> None:\n"
         "    atexit.register(lambda: os.kill(os.getpid(), signal.SIGTERM))\n"
-        "run(group, ['done'])\n")
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          timeout=60, preexec_fn=default_signals)
+        "run(group, ['done'])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=default_signals,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr and "Stopped" not in proc.stderr

@@ -24,8 +24,18 @@ from tests.fakes.fixture import FakeK8s, docker_client
 from tests.helpers import airbox_bin
 from tests.installer import Installer
 
-STEPS = ["preflight", "manifests", "images", "cluster", "load-images", "namespace", "secret",
-         "check-chart", "release", "verify"]
+STEPS = [
+    "preflight",
+    "manifests",
+    "images",
+    "cluster",
+    "load-images",
+    "namespace",
+    "secret",
+    "check-chart",
+    "release",
+    "verify",
+]
 
 
 def _healthy(inst: Installer) -> None:
@@ -34,8 +44,17 @@ def _healthy(inst: Installer) -> None:
     revisions = inst.revisions()
     assert revisions and revisions[-1]["status"] == "deployed"
     assert [r["status"] for r in revisions].count("deployed") == 1
-    result = inst.fake.run("kubectl", "--kubeconfig", str(inst.state / "kubeconfig"),
-                           "-n", "airbyte", "get", "pods", "-o", "json")
+    result = inst.fake.run(
+        "kubectl",
+        "--kubeconfig",
+        str(inst.state / "kubeconfig"),
+        "-n",
+        "airbyte",
+        "get",
+        "pods",
+        "-o",
+        "json",
+    )
     pods = json.loads(result.stdout)["items"]
     assert len(pods) == 1
     assert all(cs["ready"] for cs in pods[0]["status"]["containerStatuses"])
@@ -59,18 +78,33 @@ def test_install_completes_and_writes_its_state(installer: Installer) -> None:
         assert stat.S_IMODE((inst.state / secret_file).stat().st_mode) == 0o600, secret_file
     progress = json.loads((inst.state / "progress.json").read_text())
     assert {s: progress["steps"][s]["status"] for s in STEPS} == {
-        s: "done" if s != "images" else "skipped" for s in STEPS}
+        s: "done" if s != "images" else "skipped" for s in STEPS
+    }
     # Recorded as installed (status tells "gone" from "never got that far" by it).
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", progress["installed"])
     assert progress["chart"] == {"version": "1.8.1"}
     # The exact commands: the release is installed from the pinned chart, atomically.
     helm = next(c for c in inst.fake.calls("helm") if "upgrade" in c)
-    assert helm[helm.index("upgrade"):] == [
-        "upgrade", "--install", inst.name, "airbyte-data-plane",
-        "--repo", "https://airbytehq.github.io/helm-charts", "--version", "1.8.1",
-        "--namespace", "airbyte", "--create-namespace",
-        "--values", str(inst.state / "values.yaml"),
-        "--wait", "--timeout", "10m", "--history-max", "10"]
+    assert helm[helm.index("upgrade") :] == [
+        "upgrade",
+        "--install",
+        inst.name,
+        "airbyte-data-plane",
+        "--repo",
+        "https://airbytehq.github.io/helm-charts",
+        "--version",
+        "1.8.1",
+        "--namespace",
+        "airbyte",
+        "--create-namespace",
+        "--values",
+        str(inst.state / "values.yaml"),
+        "--wait",
+        "--timeout",
+        "10m",
+        "--history-max",
+        "10",
+    ]
 
 
 def test_second_run_reuses_the_cluster_and_upgrades(installer: Installer) -> None:
@@ -214,11 +248,20 @@ def test_existing_cluster_runs_nothing_kind_specific(installer: Installer) -> No
     inst = installer
     kubeconfig = inst.fake.add_existing_cluster("prod", "prod-cluster")
     # The user's namespace exists already: airbox must not claim it as its own.
-    created = inst.fake.run("kubectl", "--kubeconfig", str(kubeconfig), "--context", "prod",
-                            "create", "namespace", "airbyte")
+    created = inst.fake.run(
+        "kubectl",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--context",
+        "prod",
+        "create",
+        "namespace",
+        "airbyte",
+    )
     assert created.returncode == 0, created.stderr
-    result = inst.run("--kube-context", "prod", "--kubeconfig", str(kubeconfig),
-                      answers=inst.write())
+    result = inst.run(
+        "--kube-context", "prod", "--kubeconfig", str(kubeconfig), answers=inst.write()
+    )
     assert result.returncode == 0, result.stderr
     assert inst.fake.calls("kind") == []
     revisions = inst.fake.releases("prod-cluster")[f"airbyte/{inst.name}"]
@@ -226,8 +269,10 @@ def test_existing_cluster_runs_nothing_kind_specific(installer: Installer) -> No
     for call in inst.fake.calls("kubectl") + inst.fake.calls("helm"):
         assert "prod" in call or call[1] == "template", call
     namespace = inst.fake.objects("prod-cluster", "Namespace", "")
-    labels = next(n for n in namespace if n["metadata"]["name"] == "airbyte")["metadata"].get(
-        "labels") or {}
+    labels = (
+        next(n for n in namespace if n["metadata"]["name"] == "airbyte")["metadata"].get("labels")
+        or {}
+    )
     assert labels.get("app.kubernetes.io/managed-by") != "airbox"
 
 
@@ -236,25 +281,29 @@ def test_local_chart(installer: Installer, tmp_path: Path) -> None:
     chart = tmp_path / "airbyte-data-plane"
     chart.mkdir()
     (chart / "Chart.yaml").write_text(
-        "apiVersion: v2\nname: airbyte-data-plane\nversion: 1.8.1\nappVersion: 1.8.1\n")
+        "apiVersion: v2\nname: airbyte-data-plane\nversion: 1.8.1\nappVersion: 1.8.1\n"
+    )
     result = inst.run("--chart", str(chart), answers=inst.write())
     assert result.returncode == 0, result.stderr
     helm = next(c for c in inst.fake.calls("helm") if "upgrade" in c)
     assert str(chart) in helm and "--repo" not in helm
 
 
-def test_a_chart_whose_pod_would_miss_a_secret_key_is_not_installed(
-    installer: Installer,
-) -> None:
+def test_a_chart_whose_pod_would_miss_a_secret_key_is_not_installed(installer: Installer) -> None:
     inst = installer
     # A values: override that points the chart at a key the Secret does not have.
-    answers = inst.answers(values={"secretsManager": {"awsSecretManager": {
-        "accessKeyIdSecretKey": "NOT_IN_THE_SECRET"}}})
+    answers = inst.answers(
+        values={
+            "secretsManager": {"awsSecretManager": {"accessKeyIdSecretKey": "NOT_IN_THE_SECRET"}}
+        }
+    )
     result = inst.run(answers=inst.write(answers))
     assert result.returncode == 5, result.stderr
     assert "the chart's pods would not start or would miss what they read" in result.stderr
-    assert ("env AWS_SECRET_MANAGER_ACCESS_KEY_ID needs key 'NOT_IN_THE_SECRET' of Secret "
-            "'airbyte-config-secrets'") in result.stderr
+    assert (
+        "env AWS_SECRET_MANAGER_ACCESS_KEY_ID needs key 'NOT_IN_THE_SECRET' of Secret "
+        "'airbyte-config-secrets'"
+    ) in result.stderr
     assert not any("upgrade" in c for c in inst.fake.calls("helm"))
 
 
@@ -276,8 +325,12 @@ def test_no_secret_in_argv_logs_or_output(installer: Installer) -> None:
     # Every log file, the terminal, and the files that must stay secret-free.
     logs = list((inst.state / "logs").glob("*.log"))
     assert logs
-    for path in [*logs, inst.state / "values.yaml", inst.state / "settings.yaml",
-                 inst.state / "progress.json"]:
+    for path in [
+        *logs,
+        inst.state / "values.yaml",
+        inst.state / "settings.yaml",
+        inst.state / "progress.json",
+    ]:
         assert af.find_secrets(path.read_text()) == [], path
     for text in outputs:
         assert af.find_secrets(text) == []
@@ -370,8 +423,11 @@ def test_ctrl_c_while_preflight_waits_on_a_silent_host(installer: Installer) -> 
 def _clock_jumps(inst: Installer, *words: str) -> list[float]:
     """For each call with ``words``: the fake seconds between the call before it and it."""
     records = [r for r in inst.fake.call_records() if r.get("clock") is not None]
-    return [r["clock"] - prev["clock"] for prev, r in itertools.pairwise(records)
-            if all(w in r["argv"] for w in words)]
+    return [
+        r["clock"] - prev["clock"]
+        for prev, r in itertools.pairwise(records)
+        if all(w in r["argv"] for w in words)
+    ]
 
 
 def _local_store_answers(inst: Installer) -> Path:
@@ -387,8 +443,7 @@ def test_install_waits_as_long_as_the_pods_take_to_start(installer: Installer) -
     assert result.returncode == 0, result.stderr
     _healthy(inst)
     # kubectl rollout status waited for the store, helm --wait for the launcher
-    assert _clock_jumps(inst, "rollout", "status",
-                        f"deployment/{manifests.LOCAL_STORE}") == [100]
+    assert _clock_jumps(inst, "rollout", "status", f"deployment/{manifests.LOCAL_STORE}") == [100]
     (helm_wait,) = _clock_jumps(inst, "upgrade", "--install")
     assert helm_wait >= 100
 
@@ -404,7 +459,8 @@ def test_a_store_that_never_starts_fails_with_kubectls_timeout(installer: Instal
 
 
 def test_pods_slower_than_helms_timeout_fail_the_install_then_a_rerun_finishes(
-        installer: Installer) -> None:
+    installer: Installer,
+) -> None:
     inst = installer
     inst.fake.set_scenario(ready_delay=700)  # longer than helm's --timeout 10m
     answers = inst.write()
@@ -420,8 +476,7 @@ def test_pods_slower_than_helms_timeout_fail_the_install_then_a_rerun_finishes(
     _healthy(inst)
 
 
-def test_after_a_node_restart_install_polls_the_api_until_it_answers(
-        installer: Installer) -> None:
+def test_after_a_node_restart_install_polls_the_api_until_it_answers(installer: Installer) -> None:
     inst = installer
     answers = inst.write()
     assert inst.run(answers=answers).returncode == 0
@@ -431,6 +486,7 @@ def test_after_a_node_restart_install_polls_the_api_until_it_answers(
     before = len(inst.fake.call_records("kubectl"))
     result = inst.run(answers=answers)
     assert result.returncode == 0, result.stderr
-    readyz = [r["exit"] for r in inst.fake.call_records("kubectl")[before:]
-              if "/readyz" in r["argv"]]
+    readyz = [
+        r["exit"] for r in inst.fake.call_records("kubectl")[before:] if "/readyz" in r["argv"]
+    ]
     assert readyz == [1, 1, 0]

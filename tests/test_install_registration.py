@@ -23,7 +23,8 @@ def _one_registration(inst: Installer, cp: FakeControlPlane) -> dict[str, Any]:
 
 
 def test_install_registers_once_and_the_secret_gets_the_credentials(
-    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
 ) -> None:
     inst, cp = installer, fake_cp
     answers = inst.write(registering(inst, cp))
@@ -35,8 +36,12 @@ def test_install_registers_once_and_the_secret_gets_the_credentials(
     assert secret["DATAPLANE_CLIENT_ID"] == client_id
     assert secret["DATAPLANE_CLIENT_SECRET"] == client_secret
     # The fresh secret is in the Secret and the 0600 registration record, nowhere else.
-    public = [inst.state / "values.yaml", inst.state / "settings.yaml",
-              inst.state / "progress.json", *(inst.state / "logs").glob("*.log")]
+    public = [
+        inst.state / "values.yaml",
+        inst.state / "settings.yaml",
+        inst.state / "progress.json",
+        *(inst.state / "logs").glob("*.log"),
+    ]
     for path in public:
         assert client_secret not in path.read_text(), path
     assert client_secret not in result.stdout + result.stderr
@@ -54,15 +59,23 @@ def test_install_registers_once_and_the_secret_gets_the_credentials(
 
 @pytest.mark.parametrize("step", ["release", "secret"])
 def test_failure_after_registration_then_rerun_registers_nothing_new(
-    installer: Installer, fake_cp: FakeControlPlane, step: str  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
+    step: str,
 ) -> None:
     inst, cp = installer, fake_cp
     if step == "release":
-        inst.fake.add_fault("helm", ["upgrade", "--install"], "fail", times=1,
-                            stderr="Error: context deadline exceeded")
+        inst.fake.add_fault(
+            "helm",
+            ["upgrade", "--install"],
+            "fail",
+            times=1,
+            stderr="Error: context deadline exceeded",
+        )
     else:
-        inst.fake.add_fault("kubectl", ["--namespace", "airbyte", "apply"], "interrupt",
-                            after="before", times=1)
+        inst.fake.add_fault(
+            "kubectl", ["--namespace", "airbyte", "apply"], "interrupt", after="before", times=1
+        )
     answers = inst.write(registering(inst, cp))
     first = inst.run(answers=answers, env=cp_env(inst, cp))
     assert first.returncode in (5, 130), first.stderr
@@ -74,15 +87,15 @@ def test_failure_after_registration_then_rerun_registers_nothing_new(
 
 
 def test_ctrl_c_while_the_registration_answer_is_on_its_way(
-    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
 ) -> None:
     inst, cp = installer, fake_cp
     answers = inst.write(registering(inst, cp))
     procs: list[Any] = []
     # The data plane is created, then the user hits Ctrl-C before the answer arrives.
     # Answered only once airbox has exited on the Ctrl-C: the event, not a fixed wait.
-    cp.on("POST", "/v1/dataplanes",
-          lambda _: signal_then_reap(procs[0], signal.SIGINT))
+    cp.on("POST", "/v1/dataplanes", lambda _: signal_then_reap(procs[0], signal.SIGINT))
     proc = inst.start(answers=answers, env=cp_env(inst, cp))
     procs.append(proc)
     _, err = proc.communicate(timeout=60)
@@ -99,7 +112,9 @@ def test_ctrl_c_while_the_registration_answer_is_on_its_way(
 # timeouts; here it would cost the 2 x 15 s a user waits.
 @pytest.mark.parametrize("fault", ["unreachable", "5xx", "rejected"])
 def test_control_plane_problems_exit_4_with_url_status_and_advice(
-    installer: Installer, fake_cp: FakeControlPlane, fault: str  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
+    fault: str,
 ) -> None:
     inst, cp = installer, fake_cp
     data = registering(inst, cp)

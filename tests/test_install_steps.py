@@ -104,7 +104,8 @@ def test_generated_files_modes_and_the_secret_values_are_masked(ctx: Context) ->
 
 
 def test_a_new_directory_is_private_and_the_local_store_credentials_are_kept_0600(
-        ctx: Context, tmp_path: Path) -> None:
+    ctx: Context, tmp_path: Path
+) -> None:
     import os
 
     from airbox.fsutil import read_json
@@ -133,7 +134,8 @@ def test_a_new_directory_is_private_and_the_local_store_credentials_are_kept_060
 
 
 def test_created_cluster_kubeconfig_is_private_even_if_the_file_was_not(
-        ctx: Context, fake_k8s: FakeK8s) -> None:
+    ctx: Context, fake_k8s: FakeK8s
+) -> None:
     ctx.state.kubeconfig.write_text("")
     ctx.state.kubeconfig.chmod(0o644)
     _create(ctx)
@@ -142,8 +144,14 @@ def test_created_cluster_kubeconfig_is_private_even_if_the_file_was_not(
 
 
 def test_a_failed_create_deletes_the_half_built_cluster(ctx: Context, fake_k8s: FakeK8s) -> None:
-    fake_k8s.add_fault("kind", ["create", "cluster"], "fail", after="work", times=1,
-                       stderr="ERROR: failed to create cluster: node never became ready")
+    fake_k8s.add_fault(
+        "kind",
+        ["create", "cluster"],
+        "fail",
+        after="work",
+        times=1,
+        stderr="ERROR: failed to create cluster: node never became ready",
+    )
     with pytest.raises(ToolError) as caught:
         _create(ctx)
     assert caught.value.message == f"creating the kind cluster {ctx.settings.cluster_name} failed"
@@ -155,7 +163,8 @@ def test_a_failed_create_deletes_the_half_built_cluster(ctx: Context, fake_k8s: 
 
 
 def test_ctrl_c_while_creating_deletes_the_half_built_cluster(
-        ctx: Context, fake_k8s: FakeK8s, monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx: Context, fake_k8s: FakeK8s, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = ctx.runner.run
 
     def run(argv: list[str], **kw: Any) -> Any:
@@ -172,7 +181,8 @@ def test_ctrl_c_while_creating_deletes_the_half_built_cluster(
 
 
 def test_an_existing_cluster_gets_its_lost_kubeconfig_exported_again(
-        ctx: Context, fake_k8s: FakeK8s, clock: _Clock) -> None:
+    ctx: Context, fake_k8s: FakeK8s, clock: _Clock
+) -> None:
     _create(ctx)
     ctx.state.kubeconfig.unlink()
     ctx._docker = _RunningNode(ctx.settings.node_container)  # type: ignore[assignment]
@@ -216,18 +226,31 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
 
 
 def _readyz(ctx: Context) -> list[str]:
-    return ["kubectl", "--kubeconfig", str(ctx.state.kubeconfig),
-            "--context", f"kind-{ctx.settings.cluster_name}", "get", "--raw", "/readyz"]
+    return [
+        "kubectl",
+        "--kubeconfig",
+        str(ctx.state.kubeconfig),
+        "--context",
+        f"kind-{ctx.settings.cluster_name}",
+        "get",
+        "--raw",
+        "/readyz",
+    ]
 
 
 # The API wait's own logic (what it runs, its backoff, when it gives up, what it says)
 # with recorded commands; kubectl's own refusal and a restarting API server's are below,
 # against the fake.
 def test_the_api_wait_polls_with_backoff_until_the_api_answers(
-        recorded: tuple[Context, RecordingRunner], clock: _Clock) -> None:
+    recorded: tuple[Context, RecordingRunner], clock: _Clock
+) -> None:
     ctx, runner = recorded
-    runner.answer("/readyz", returncode=1, times=3,
-                  stderr="The connection to the server 127.0.0.1:6443 was refused")
+    runner.answer(
+        "/readyz",
+        returncode=1,
+        times=3,
+        stderr="The connection to the server 127.0.0.1:6443 was refused",
+    )
     runner.answer("/readyz", stdout="ok")
     install.wait_for_api(ctx, _line(ctx))
     assert runner.argvs() == [_readyz(ctx)] * 4
@@ -235,15 +258,18 @@ def test_the_api_wait_polls_with_backoff_until_the_api_answers(
 
 
 def test_the_api_wait_gives_up_with_the_reason(
-        recorded: tuple[Context, RecordingRunner], clock: _Clock) -> None:
+    recorded: tuple[Context, RecordingRunner], clock: _Clock
+) -> None:
     ctx, runner = recorded
-    runner.answer("/readyz", returncode=1,
-                  stderr="The connection to the server 127.0.0.1:6443 was refused")
+    runner.answer(
+        "/readyz", returncode=1, stderr="The connection to the server 127.0.0.1:6443 was refused"
+    )
     with pytest.raises(ClusterError) as caught:
         install.wait_for_api(ctx, _line(ctx), timeout=20)
     err = caught.value
-    assert err.message == (f"the Kubernetes API of {ctx.settings.cluster_name} did not "
-                           "become ready")
+    assert err.message == (
+        f"the Kubernetes API of {ctx.settings.cluster_name} did not become ready"
+    )
     assert err.details == ["The connection to the server 127.0.0.1:6443 was refused"]
     assert f"docker logs {ctx.settings.node_container}" in (err.hint or "")
     # Backoff doubles up to 5 s; it stops once the deadline has passed.
@@ -252,7 +278,8 @@ def test_the_api_wait_gives_up_with_the_reason(
 
 
 def test_the_api_wait_polls_until_the_restarted_api_server_answers(
-        ctx: Context, fake_k8s: FakeK8s, clock: _Clock) -> None:
+    ctx: Context, fake_k8s: FakeK8s, clock: _Clock
+) -> None:
     _create(ctx)
     fake_k8s.set_scenario(api_delay=3)  # fake seconds; each call ticks one
     fake_k8s.restart_api(ctx.settings.cluster_name)
@@ -263,7 +290,8 @@ def test_the_api_wait_polls_until_the_restarted_api_server_answers(
 
 
 def test_the_api_wait_gives_up_with_kubectls_refusal_and_exit_5(
-        ctx: Context, fake_k8s: FakeK8s, clock: _Clock) -> None:
+    ctx: Context, fake_k8s: FakeK8s, clock: _Clock
+) -> None:
     _create(ctx)
     fake_k8s.set_scenario(api_delay=10**6)
     fake_k8s.restart_api(ctx.settings.cluster_name)
@@ -271,8 +299,9 @@ def test_the_api_wait_gives_up_with_kubectls_refusal_and_exit_5(
         install.wait_for_api(ctx, _line(ctx), timeout=20)
     err = caught.value
     assert err.exit_code == 5
-    assert err.message == (f"the Kubernetes API of {ctx.settings.cluster_name} did not "
-                           "become ready")
+    assert err.message == (
+        f"the Kubernetes API of {ctx.settings.cluster_name} did not become ready"
+    )
     assert err.details[0].endswith("was refused - did you specify the right host or port?")
     assert "The connection to the server 127.0.0.1:" in err.details[0]
     assert len([r for r in fake_k8s.call_records("kubectl") if "/readyz" in r["argv"]]) == 9
@@ -282,7 +311,8 @@ def test_the_api_wait_gives_up_with_kubectls_refusal_and_exit_5(
 
 
 def test_a_chart_that_references_a_missing_secret_key_is_stopped(
-        ctx: Context, fake_k8s: FakeK8s) -> None:
+    ctx: Context, fake_k8s: FakeK8s
+) -> None:
     a = dict(ctx.answers)
     a["values"] = {"dataPlane": {"clientSecretSecretKey": "NO_SUCH_KEY"}}
     ctx.settings = Settings.from_answers(a)
@@ -298,8 +328,9 @@ def _upgrade(ctx: Context, times: int) -> None:
     install.Namespace().run(ctx, _line(ctx))
     install.SecretStep().run(ctx, _line(ctx))
     for _ in range(times):
-        result = ctx.runner.run(commands.helm_upgrade(ctx.kube, ctx.settings, ctx.files.values),
-                                check=False)
+        result = ctx.runner.run(
+            commands.helm_upgrade(ctx.kube, ctx.settings, ctx.files.values), check=False
+        )
         assert result.ok, result.stderr
 
 
@@ -307,8 +338,7 @@ def _revisions(fake: FakeK8s, ctx: Context) -> list[dict[str, Any]]:
     return fake.release(ctx.settings.cluster_name, ctx.settings.release)
 
 
-def test_a_failed_upgrade_rolls_back_to_the_given_revision(
-        ctx: Context, fake_k8s: FakeK8s) -> None:
+def test_a_failed_upgrade_rolls_back_to_the_given_revision(ctx: Context, fake_k8s: FakeK8s) -> None:
     _create(ctx)
     _upgrade(ctx, 3)
     details = install._roll_back(ctx, _line(ctx), 2)
@@ -317,11 +347,13 @@ def test_a_failed_upgrade_rolls_back_to_the_given_revision(
     assert call[call.index("rollback") + 2] == "2"
     assert _revisions(fake_k8s, ctx)[-1]["status"] == "deployed"
     assert install._roll_back(ctx, _line(ctx), None)[0].startswith(
-        "the failed first install is left in place")
+        "the failed first install is left in place"
+    )
 
 
 def test_a_stuck_upgrade_rolls_back_to_the_newest_good_revision(
-        ctx: Context, fake_k8s: FakeK8s) -> None:
+    ctx: Context, fake_k8s: FakeK8s
+) -> None:
     _create(ctx)
     _upgrade(ctx, 3)
     fake_k8s.pending(ctx.settings.cluster_name, ctx.settings.release, "pending-upgrade")
@@ -334,20 +366,36 @@ def test_a_stuck_upgrade_rolls_back_to_the_newest_good_revision(
 # shape (`helm history --output json`, pkg/cmd/history.go); the fake's own history is
 # read by the test above and by tests/test_install_fake.py's stuck releases.
 def _history(*statuses: str) -> str:
-    return json.dumps([{"revision": n, "updated": "2026-12-01T10:00:00.000000000Z",
-                        "status": status, "chart": "airbyte-data-plane-1.8.1",
-                        "app_version": "1.8.1", "description": "Upgrade complete"}
-                       for n, status in enumerate(statuses, 1)])
+    return json.dumps(
+        [
+            {
+                "revision": n,
+                "updated": "2026-12-01T10:00:00.000000000Z",
+                "status": status,
+                "chart": "airbyte-data-plane-1.8.1",
+                "app_version": "1.8.1",
+                "description": "Upgrade complete",
+            }
+            for n, status in enumerate(statuses, 1)
+        ]
+    )
 
 
 def _helm(ctx: Context, *args: str) -> list[str]:
-    return ["helm", "--kubeconfig", str(ctx.state.kubeconfig),
-            "--kube-context", f"kind-{ctx.settings.cluster_name}", *args]
+    return [
+        "helm",
+        "--kubeconfig",
+        str(ctx.state.kubeconfig),
+        "--kube-context",
+        f"kind-{ctx.settings.cluster_name}",
+        *args,
+    ]
 
 
 @pytest.mark.parametrize("status", ["pending-install", "pending-upgrade", "pending-rollback"])
 def test_every_pending_state_is_recovered(
-        recorded: tuple[Context, RecordingRunner], status: str) -> None:
+    recorded: tuple[Context, RecordingRunner], status: str
+) -> None:
     ctx, runner = recorded
     release, ns = ctx.settings.release, ctx.settings.namespace
     runner.answer("history", stdout=_history("superseded", status))
@@ -355,18 +403,19 @@ def test_every_pending_state_is_recovered(
     assert install.recover_pending(ctx, _line(ctx)) == 1
     assert runner.argvs() == [
         _helm(ctx, "history", release, "--namespace", ns, "--output", "json"),
-        _helm(ctx, "rollback", release, "1", "--namespace", ns, "--wait", "--timeout", "5m")]
+        _helm(ctx, "rollback", release, "1", "--namespace", ns, "--wait", "--timeout", "5m"),
+    ]
 
 
-def test_a_first_install_left_pending_is_removed(
-        recorded: tuple[Context, RecordingRunner]) -> None:
+def test_a_first_install_left_pending_is_removed(recorded: tuple[Context, RecordingRunner]) -> None:
     ctx, runner = recorded
     release, ns = ctx.settings.release, ctx.settings.namespace
     runner.answer("history", stdout=_history("pending-install"))
     runner.answer("uninstall", stdout=f'release "{release}" uninstalled')
     assert install.recover_pending(ctx, _line(ctx)) is None
     assert runner.argvs()[1:] == [
-        _helm(ctx, "uninstall", release, "--namespace", ns, "--wait", "--timeout", "5m")]
+        _helm(ctx, "uninstall", release, "--namespace", ns, "--wait", "--timeout", "5m")
+    ]
 
 
 def test_a_deployed_release_is_left_alone(recorded: tuple[Context, RecordingRunner]) -> None:
@@ -390,7 +439,8 @@ class _StoppedNode(_RunningNode):
 
 
 def test_a_stopped_node_container_is_started_before_the_api_wait(
-        ctx: Context, fake_k8s: FakeK8s) -> None:
+    ctx: Context, fake_k8s: FakeK8s
+) -> None:
     _create(ctx)
     node = _StoppedNode(ctx.settings.node_container)
     ctx._docker = node  # type: ignore[assignment]
@@ -411,16 +461,23 @@ def test_a_cluster_without_its_node_container_is_a_cluster_error(ctx: Context) -
     assert caught.value.exit_code == 5
     assert caught.value.message == (
         f"the kind cluster {ctx.settings.cluster_name} has no node container "
-        f"({ctx.settings.node_container} does not exist in Docker)")
+        f"({ctx.settings.node_container} does not exist in Docker)"
+    )
     assert caught.value.hint is not None and "airbox uninstall --keep-state" in caught.value.hint
 
 
 def test_a_failed_upgrade_says_why_then_rolls_back_to_the_last_good_revision(
-        ctx: Context, fake_k8s: FakeK8s) -> None:
+    ctx: Context, fake_k8s: FakeK8s
+) -> None:
     _create(ctx)
     _upgrade(ctx, 2)
-    fake_k8s.add_fault("helm", ["upgrade", "--install"], "fail", times=1,
-                       stderr="Error: UPGRADE FAILED: context deadline exceeded")
+    fake_k8s.add_fault(
+        "helm",
+        ["upgrade", "--install"],
+        "fail",
+        times=1,
+        stderr="Error: UPGRADE FAILED: context deadline exceeded",
+    )
     with pytest.raises(ClusterError) as caught:
         install.Release().run(ctx, _line(ctx))
     assert caught.value.message == "helm upgrade --install failed"
@@ -430,7 +487,8 @@ def test_a_failed_upgrade_says_why_then_rolls_back_to_the_last_good_revision(
 
 
 def test_verification_fails_when_the_control_plane_rejects_the_launcher(
-        ctx: Context, fake_k8s: FakeK8s) -> None:
+    ctx: Context, fake_k8s: FakeK8s
+) -> None:
     from airbox.errors import ControlPlaneError
 
     _create(ctx)
@@ -438,14 +496,17 @@ def test_verification_fails_when_the_control_plane_rejects_the_launcher(
     _upgrade(ctx, 1)
     with pytest.raises(ControlPlaneError) as caught:
         install.Verify().run(ctx, _line(ctx))
-    assert caught.value.message == ("the data plane runs but the control plane rejects its "
-                                    "credentials")
+    assert caught.value.message == (
+        "the data plane runs but the control plane rejects its credentials"
+    )
     assert caught.value.details
 
 
 def test_a_first_install_pulls_the_missing_images(
-        ctx: Context, fake_registry: FakeRegistry,  # noqa: F811
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx: Context,
+    fake_registry: FakeRegistry,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import contextlib
 
     from airbox.cluster.dockerhost import DockerHost
@@ -496,14 +557,16 @@ def test_the_node_image_follows_the_daemons_cgroup_version(ctx: Context, cgroup:
 
 
 def test_a_missing_namespace_is_created_and_an_existing_one_left_alone(
-        ctx: Context, fake_k8s: FakeK8s) -> None:
+    ctx: Context, fake_k8s: FakeK8s
+) -> None:
     _create(ctx)
     step = install.Namespace()
     assert step.done(ctx) is None
     step.run(ctx, _line(ctx))
     assert step.done(ctx) == "exists"
-    result = ctx.runner.run(ctx.kube.kubectl("get", "namespace", ctx.settings.namespace,
-                                             "-o", "name"))
+    result = ctx.runner.run(
+        ctx.kube.kubectl("get", "namespace", ctx.settings.namespace, "-o", "name")
+    )
     assert result.stdout.strip() == f"namespace/{ctx.settings.namespace}"
 
 
@@ -527,27 +590,33 @@ def test_the_local_store_data_lives_in_the_state_directory_on_the_host(ctx: Cont
     install.write_generated(ctx.settings, ctx.files, dry_run=False, state=ctx.state)
     config = yaml.safe_load(ctx.files.kind_config.read_text())
     # A re-created cluster finds the data again: it is the host's, mounted into the node.
-    assert config["nodes"][0]["extraMounts"] == [{
-        "hostPath": str(ctx.state.storage_data), "containerPath": "/var/lib/airbox/storage"}]
+    assert config["nodes"][0]["extraMounts"] == [
+        {"hostPath": str(ctx.state.storage_data), "containerPath": "/var/lib/airbox/storage"}
+    ]
 
 
 def test_the_secret_step_applies_the_registry_pull_secret_on_stdin(
-        ctx: Context, fake_k8s: FakeK8s) -> None:
+    ctx: Context, fake_k8s: FakeK8s
+) -> None:
     import base64
     import json
 
     password = "registry-password-0f9e8d7c6b5a"
     a = dict(ctx.answers)
-    a["images"] = {"registry": "registry.corp.example/mirror",
-                   "pullSecret": {"username": "reader", "password": password}}
+    a["images"] = {
+        "registry": "registry.corp.example/mirror",
+        "pullSecret": {"username": "reader", "password": password},
+    }
     ctx.settings = Settings.from_answers(a)
     _create(ctx)
     install.Namespace().run(ctx, _line(ctx))
     install.SecretStep().run(ctx, _line(ctx))
     assert stat.S_IMODE(ctx.files.pull_secret.stat().st_mode) == 0o600
-    [pull] = [o for o in fake_k8s.objects(ctx.settings.cluster_name, "Secret",
-                                          ctx.settings.namespace)
-              if o["metadata"]["name"] == "airbox-registry-credentials"]
+    [pull] = [
+        o
+        for o in fake_k8s.objects(ctx.settings.cluster_name, "Secret", ctx.settings.namespace)
+        if o["metadata"]["name"] == "airbox-registry-credentials"
+    ]
     assert pull["type"] == "kubernetes.io/dockerconfigjson"
     config = json.loads(base64.b64decode(pull["data"][".dockerconfigjson"]))
     assert config["auths"]["registry.corp.example"]["password"] == password
@@ -556,8 +625,10 @@ def test_the_secret_step_applies_the_registry_pull_secret_on_stdin(
 
 
 def test_the_host_pulls_a_private_registrys_images_with_its_credentials(
-        ctx: Context, fake_registry: FakeRegistry,  # noqa: F811
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx: Context,
+    fake_registry: FakeRegistry,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import contextlib
 
     from airbox.cluster.dockerhost import DockerHost
@@ -567,8 +638,10 @@ def test_the_host_pulls_a_private_registrys_images_with_its_credentials(
     password = "registry-password-" + uuid.uuid4().hex[:12]
     fake_registry.credentials = ("mirror-reader", password)
     a = dict(ctx.answers)
-    a["images"] = {"registry": f"{fake_registry.host}/mirror",
-                   "pullSecret": {"username": "mirror-reader", "password": password}}
+    a["images"] = {
+        "registry": f"{fake_registry.host}/mirror",
+        "pullSecret": {"username": "mirror-reader", "password": password},
+    }
     ctx.settings = Settings.from_answers(a)
     ref = f"{fake_registry.host}/mirror/airbox-test/{uuid.uuid4().hex[:8]}:1.8.1"
     monkeypatch.setattr(Context, "images", lambda self: [ref])
@@ -586,8 +659,7 @@ def test_the_host_pulls_a_private_registrys_images_with_its_credentials(
         assert docker.has_image(ref)
         name = ref.split("/", 1)[1].split(":")[0]
         assert any(f"/v2/{name}/manifests/" in p for p in fake_registry.pulls)
-        assert f"/v2/mirror/kindest/node/manifests/{fake_registry.digest}" in \
-            fake_registry.pulls
+        assert f"/v2/mirror/kindest/node/manifests/{fake_registry.digest}" in fake_registry.pulls
         assert pinned in docker.repo_digests(node)
     finally:
         for made in (ref, node, pinned):

@@ -33,11 +33,17 @@ class Session:
 
     def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
         # No cursor position requests: pexpect would never answer them.
-        env = {**env, "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "50",
-               "PROMPT_TOOLKIT_NO_CPR": "1"}
+        env = {
+            **env,
+            "TERM": "xterm-256color",
+            "COLUMNS": "160",
+            "LINES": "50",
+            "PROMPT_TOOLKIT_NO_CPR": "1",
+        }
         self.log = log.open("a", encoding="utf-8")
-        self.child = pexpect.spawn(airbox_bin(), args, env=env, encoding="utf-8",
-                                   timeout=60, dimensions=(50, 160))
+        self.child = pexpect.spawn(
+            airbox_bin(), args, env=env, encoding="utf-8", timeout=60, dimensions=(50, 160)
+        )
         self.child.logfile_read = self.log
 
     def expect(self, pattern: str | list[str], timeout: float = 60) -> int:
@@ -58,8 +64,11 @@ class Session:
         self.child.expect(pexpect.EOF, timeout=timeout)
         self.child.close()
         self.log.close()
-        return int(self.child.exitstatus if self.child.exitstatus is not None
-                   else 128 + (self.child.signalstatus or 0))
+        return int(
+            self.child.exitstatus
+            if self.child.exitstatus is not None
+            else 128 + (self.child.signalstatus or 0)
+        )
 
 
 def _transcript(log: Path) -> str:
@@ -77,7 +86,9 @@ def _past_preflight(session: Session, first_question: str) -> None:
 
 @pytest.mark.timeout(600)
 def test_interview_on_a_terminal_from_first_prompt_to_a_running_data_plane(
-    installer: Installer, fake_cp: FakeControlPlane, tmp_path: Path  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     inst, cp = installer, fake_cp
     client_id, client_secret = cp.registered_dataplane("the-dp")
@@ -89,7 +100,7 @@ def test_interview_on_a_terminal_from_first_prompt_to_a_running_data_plane(
     first = Session(args, env, log)
     _past_preflight(first, "Data plane name")
     first.send(CLEAR + inst.name + ENTER)
-    first.answer("How should airbox connect", DOWN + ENTER)   # an existing data plane
+    first.answer("How should airbox connect", DOWN + ENTER)  # an existing data plane
     first.answer("Data plane client id", client_id + ENTER)
     first.expect(re.escape("Data plane client secret"))
     first.send(CTRL_C)
@@ -100,43 +111,45 @@ def test_interview_on_a_terminal_from_first_prompt_to_a_running_data_plane(
     kept = inst.home / "interview.yaml"
     assert "kept in " + str(kept) in text.replace("\r\n", "").replace("\n", "")
     assert yaml.safe_load(kept.read_text()) == {
-        "name": inst.name, "controlPlane": {"url": cp.url},
-        "dataPlane": {"clientId": client_id}, "credentials": "existing"}
+        "name": inst.name,
+        "controlPlane": {"url": cp.url},
+        "dataPlane": {"clientId": client_id},
+        "credentials": "existing",
+    }
     assert not inst.state.exists() and inst.fake.calls("kind") == []
 
     # 2. The re-run offers the kept answers as defaults; a refused secret is asked again;
     #    one answer is edited from the review screen; then the install runs to the end.
     second = Session(args, env, log)
     _past_preflight(second, "Data plane name")
-    second.expect(re.escape(inst.name))                      # the kept name, as default
+    second.expect(re.escape(inst.name))  # the kept name, as default
     second.send(ENTER)
-    second.answer("How should airbox connect", ENTER)        # the kept choice
+    second.answer("How should airbox connect", ENTER)  # the kept choice
     second.expect(re.escape("Data plane client id"))
-    second.expect(re.escape(client_id))                      # the kept id, as default
+    second.expect(re.escape(client_id))  # the kept id, as default
     second.send(ENTER)
     second.answer("Data plane client secret", "a-wrong-secret" + ENTER)
     # The platform answers a wrong data plane secret with 500 ("wrong, or it failed").
     second.expect("either they are wrong")
-    second.answer("Data plane client id", ENTER)             # the typed id is the default
+    second.answer("Data plane client id", ENTER)  # the typed id is the default
     second.answer("Data plane client secret", client_secret + ENTER)
-    second.answer("Secrets manager", DOWN * 3 + ENTER)       # HashiCorp Vault
-    second.answer("HashiCorp Vault: Vault address",
-                  "https://vault.example.com:8200/v1/x" + ENTER)  # refused as typed
+    second.answer("Secrets manager", DOWN * 3 + ENTER)  # HashiCorp Vault
+    second.answer(
+        "HashiCorp Vault: Vault address", "https://vault.example.com:8200/v1/x" + ENTER
+    )  # refused as typed
     second.expect("the Vault address is only scheme, host and port")
     second.send("\x7f" * 5 + ENTER)
     second.answer("HashiCorp Vault: Vault token", af.SECRETS["vault"] + ENTER)
-    second.answer("Storage for logs and state", ENTER)      # none
+    second.answer("Storage for logs and state", ENTER)  # none
     second.expect(re.escape("Review the settings"))
     second.expect(re.escape("Install, or edit an answer?"))
     # Rows: name, Airbyte URL, client id, client secret, secrets manager, Vault address…
     second.send(DOWN * 6 + ENTER)
-    second.expect(re.escape("what VAULT_ADDR is set to"))   # its help line, then the question
-    second.answer("Vault address",
-                  CLEAR + "https://vault2.example.com:8200" + ENTER)
-    second.expect("vault2.example.com")                       # the review, updated
+    second.expect(re.escape("what VAULT_ADDR is set to"))  # its help line, then the question
+    second.answer("Vault address", CLEAR + "https://vault2.example.com:8200" + ENTER)
+    second.expect("vault2.example.com")  # the review, updated
     second.answer("Install, or edit an answer?", ENTER)
-    second.expect(re.escape(f"Data plane {inst.name} is installed and running."),
-                  timeout=300)
+    second.expect(re.escape(f"Data plane {inst.name} is installed and running."), timeout=300)
     assert second.finish() == 0, _transcript(log)
 
     text = _transcript(log)
@@ -149,9 +162,9 @@ def test_interview_on_a_terminal_from_first_prompt_to_a_running_data_plane(
     secret = yaml.safe_load((inst.state / "secrets.yaml").read_text())["stringData"]
     assert secret["DATAPLANE_CLIENT_ID"] == client_id
     assert secret["DATAPLANE_CLIENT_SECRET"] == client_secret
-    assert not kept.exists()                                   # used up
+    assert not kept.exists()  # used up
     tokens = cp.calls("POST", "/api/v1/dataplanes/token")
-    assert len(tokens) == 2                                    # the wrong, then the right
+    assert len(tokens) == 2  # the wrong, then the right
     assert inst.revisions()[-1]["status"] == "deployed"
 
 
@@ -164,11 +177,19 @@ def test_a_misspelled_key_exits_2_in_every_mode_with_the_suggestion(
     data["secretManager"] = data.pop("secretsManager")
     data["storage"]["bukcet"] = data["storage"].pop("bucket")
     answers = str(inst.write(data))
-    args = {"terminal": ["install", "--answers", answers],
-            "--yes": ["install", "--answers", answers, "--yes"],
-            "--dry-run": ["install", "--answers", answers, "--dry-run", "--output-dir",
-                          str(tmp_path / "out")],
-            "preflight": ["preflight", "--answers", answers]}[mode]
+    args = {
+        "terminal": ["install", "--answers", answers],
+        "--yes": ["install", "--answers", answers, "--yes"],
+        "--dry-run": [
+            "install",
+            "--answers",
+            answers,
+            "--dry-run",
+            "--output-dir",
+            str(tmp_path / "out"),
+        ],
+        "preflight": ["preflight", "--answers", answers],
+    }[mode]
     log = tmp_path / "pty.log"
     session = Session(args, inst.env(), log)
     code = session.finish(timeout=60)
@@ -181,7 +202,8 @@ def test_a_misspelled_key_exits_2_in_every_mode_with_the_suggestion(
 
 
 def test_the_same_preflight_warnings_print_in_full_once_then_as_one_line(
-    tmp_path: Path, canned: Any  # noqa: F811
+    tmp_path: Path,
+    canned: Any,  # noqa: F811
 ) -> None:
     from tests.test_preflight import _ctx, _report, _stderr, _step
 
@@ -199,15 +221,30 @@ def test_the_same_preflight_warnings_print_in_full_once_then_as_one_line(
 def test_the_bundle_masks_values_never_structure() -> None:
     from airbox.redact import MASK, scrub_mapping
 
-    settings = {"secretsManager": {"type": "AWS_SECRET_MANAGER", "awsSecretManager": {
-        "region": "eu-west-1", "authenticationType": "credentials",
-        "accessKeyId": "AKIAIOSFODNN7EXAMPLE", "secretAccessKey": "s3cr3t-value"}},
-        "credentials": ["one-secret", {"note": "plain"}]}
-    assert scrub_mapping(settings) == {"secretsManager": {
-        "type": "AWS_SECRET_MANAGER", "awsSecretManager": {
-            "region": "eu-west-1", "authenticationType": "credentials",
-            "accessKeyId": MASK, "secretAccessKey": MASK}},
-        "credentials": [MASK, {"note": "plain"}]}
+    settings = {
+        "secretsManager": {
+            "type": "AWS_SECRET_MANAGER",
+            "awsSecretManager": {
+                "region": "eu-west-1",
+                "authenticationType": "credentials",
+                "accessKeyId": "AKIAIOSFODNN7EXAMPLE",
+                "secretAccessKey": "s3cr3t-value",
+            },
+        },
+        "credentials": ["one-secret", {"note": "plain"}],
+    }
+    assert scrub_mapping(settings) == {
+        "secretsManager": {
+            "type": "AWS_SECRET_MANAGER",
+            "awsSecretManager": {
+                "region": "eu-west-1",
+                "authenticationType": "credentials",
+                "accessKeyId": MASK,
+                "secretAccessKey": MASK,
+            },
+        },
+        "credentials": [MASK, {"note": "plain"}],
+    }
 
 
 def _tools_probe(environ: dict[str, str], *, kind: bool = True) -> Any:
@@ -246,7 +283,8 @@ def test_preflight_tools_pass_when_set_and_fail_when_neither_there_nor_downloada
     verdict = ck.check_tools(probe)
     assert verdict.outcome == "fail"
     assert "kind is not installed and its download host github.com cannot be reached" in (
-        verdict.finding)
+        verdict.finding
+    )
     assert verdict.fix is not None and "set AIRBOX_KIND to its path" in verdict.fix
     assert len(asked) == 3
     # Reachable download hosts: fine, downloaded during the install.
@@ -258,6 +296,7 @@ def test_preflight_tools_pass_when_set_and_fail_when_neither_there_nor_downloada
 
 
 # ------------------------------------------------------------- sources, in-process
+
 
 def _saved(tmp_path: Path, **changes: Any) -> dict[str, Any]:
     from airbox.config.gather import save
@@ -284,13 +323,19 @@ def test_an_answers_file_layers_over_the_saved_settings_and_the_sources_are_said
     assert settings.data_plane.client_secret == "corrected"
     assert merged["secretsManager"] == saved["secretsManager"]
     assert merged["storage"] == saved["storage"]
-    assert said == ["Settings from (later ones win): saved settings of dp1 ("
-                    f"{tmp_path / 'home' / '.airbyte' / 'airbox' / 'dp1'}); answers file {fix}"]
+    assert said == [
+        "Settings from (later ones win): saved settings of dp1 ("
+        f"{tmp_path / 'home' / '.airbyte' / 'airbox' / 'dp1'}); answers file {fix}"
+    ]
 
     # Another choice in the file replaces the saved answers of the old one.
-    other = af.write_answers(tmp_path / "other.yaml", {
-        "secretsManager": af.secrets_manager("aws-instance-profile", tmp_path),
-        "registration": {"clientId": "app-id", "clientSecret": "app-secret-1234"}})
+    other = af.write_answers(
+        tmp_path / "other.yaml",
+        {
+            "secretsManager": af.secrets_manager("aws-instance-profile", tmp_path),
+            "registration": {"clientId": "app-id", "clientSecret": "app-secret-1234"},
+        },
+    )
     merged, settings = gather(Inputs(other, {}), environ={})
     assert "vault" not in merged["secretsManager"]
     assert "dataPlane" not in merged and settings.registration is not None
@@ -303,11 +348,16 @@ def test_data_plane_credentials_from_the_environment(tmp_path: Path) -> None:
     del data["dataPlane"]
     path = af.write_answers(tmp_path / "a.yaml", data)
     said: list[str] = []
-    _, settings = gather(Inputs(path, {}), say=said.append, environ={
-        "DATAPLANE_CLIENT_ID": "env-dp-id", "DATAPLANE_CLIENT_SECRET": "env-dp-secret-1"})
+    _, settings = gather(
+        Inputs(path, {}),
+        say=said.append,
+        environ={"DATAPLANE_CLIENT_ID": "env-dp-id", "DATAPLANE_CLIENT_SECRET": "env-dp-secret-1"},
+    )
     assert settings.data_plane is not None
     assert (settings.data_plane.client_id, settings.data_plane.client_secret) == (
-        "env-dp-id", "env-dp-secret-1")
+        "env-dp-id",
+        "env-dp-secret-1",
+    )
     assert "environment (DATAPLANE_CLIENT_ID, DATAPLANE_CLIENT_SECRET)" in said[0]
 
 
@@ -319,26 +369,31 @@ def test_reconfigure_walks_the_saved_answers_as_defaults(
     k, prompter = keys
     saved = _saved(tmp_path)
     k.type(
-        ENTER,                      # where Airbyte runs: the saved (Cloud)
-        ENTER,                      # credentials: the saved kind (an existing data plane)
-        ENTER,                      # client id: the saved one
-        ENTER,                      # client secret: Enter keeps the saved one
-        ENTER,                      # secrets manager: the saved (Vault)
-        CLEAR + "https://vault.internal:8200" + ENTER,   # the one answer changed
-        ENTER,                      # path prefix (optional, saved): kept
-        ENTER,                      # Vault token: kept
-        ENTER,                      # storage: the saved (S3)
-        ENTER,                      # bucket: the saved one
-        ENTER,                      # same credentials as…? (not AWS SM: not asked) → region
-        ENTER,                      # authentication: the saved
-        ENTER,                      # access key id: the saved
-        ENTER,                      # secret access key: kept
+        ENTER,  # where Airbyte runs: the saved (Cloud)
+        ENTER,  # credentials: the saved kind (an existing data plane)
+        ENTER,  # client id: the saved one
+        ENTER,  # client secret: Enter keeps the saved one
+        ENTER,  # secrets manager: the saved (Vault)
+        CLEAR + "https://vault.internal:8200" + ENTER,  # the one answer changed
+        ENTER,  # path prefix (optional, saved): kept
+        ENTER,  # Vault token: kept
+        ENTER,  # storage: the saved (S3)
+        ENTER,  # bucket: the saved one
+        ENTER,  # same credentials as…? (not AWS SM: not asked) → region
+        ENTER,  # authentication: the saved
+        ENTER,  # access key id: the saved
+        ENTER,  # secret access key: kept
     )
-    merged, _ = gather(Inputs(None, {"name": "dp1"}, interactive=True, reconfigure=True),
-                       prompter=prompter, environ={})
+    merged, _ = gather(
+        Inputs(None, {"name": "dp1"}, interactive=True, reconfigure=True),
+        prompter=prompter,
+        environ={},
+    )
     expected = {**saved, "controlPlane": {"edition": "cloud"}}
-    expected["secretsManager"] = {**saved["secretsManager"], "vault": {
-        **saved["secretsManager"]["vault"], "address": "https://vault.internal:8200"}}
+    expected["secretsManager"] = {
+        **saved["secretsManager"],
+        "vault": {**saved["secretsManager"]["vault"], "address": "https://vault.internal:8200"},
+    }
     assert merged == expected
 
 
@@ -353,9 +408,14 @@ def test_storage_offers_the_secrets_managers_aws_credentials(
     k.type(ENTER, DOWN + ENTER, "my-airbyte-bucket" + ENTER, ENTER)
     filled = fill_missing(answers, prompter)
     sm = answers["secretsManager"]["awsSecretManager"]
-    assert filled["storage"] == {"type": "s3", "bucket": "my-airbyte-bucket", "s3": {
-        key: sm[key] for key in ("region", "authenticationType", "accessKeyId",
-                                 "secretAccessKey")}}
+    assert filled["storage"] == {
+        "type": "s3",
+        "bucket": "my-airbyte-bucket",
+        "s3": {
+            key: sm[key]
+            for key in ("region", "authenticationType", "accessKeyId", "secretAccessKey")
+        },
+    }
 
 
 def test_typos_in_names_and_ids_are_refused_all_at_once(tmp_path: Path) -> None:
@@ -366,7 +426,8 @@ def test_typos_in_names_and_ids_are_refused_all_at_once(tmp_path: Path) -> None:
     data["storage"]["bucket"] = "Acme_Airbyte"
     found = {p.field: p for p in validate(data)}
     assert found["secretsManager.awsSecretManager.accessKeyId"].message == (
-        "'ABCDEFGHIJ' is not an AWS access key id")
+        "'ABCDEFGHIJ' is not an AWS access key id"
+    )
     assert "starting with AKIA" in str(found["secretsManager.awsSecretManager.accessKeyId"].fix)
     assert found["storage.bucket"].message == "'Acme_Airbyte' is not a valid name"
     assert "S3 bucket names are 3-63 lowercase" in str(found["storage.bucket"].fix)
@@ -382,8 +443,10 @@ def test_typos_in_names_and_ids_are_refused_all_at_once(tmp_path: Path) -> None:
     azure["secretsManager"]["azureKeyVault"]["tenantId"] = "my-tenant"
     azure["storage"]["bucket"] = "googlebucket"
     found = {p.field: p for p in validate(azure)}
-    assert "'my-tenant' is not an id of the form" in found[
-        "secretsManager.azureKeyVault.tenantId"].message
+    assert (
+        "'my-tenant' is not an id of the form"
+        in found["secretsManager.azureKeyVault.tenantId"].message
+    )
     assert "Cloud Storage bucket names" in str(found["storage.bucket"].fix)
 
 
@@ -397,15 +460,21 @@ def test_the_region_question_shows_its_choices_before_any_key(tmp_path: Path) ->
         "from airbox.config.prompts import Prompter\n"
         "print('chosen:', Prompter().autocomplete("
         "'Region (pick one, or type a new name to create it)', "
-        "['eu-private', 'us-west-private']))\n")
+        "['eu-private', 'us-west-private']))\n"
+    )
     log = tmp_path / "pty.log"
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TERM": "xterm-256color",
-           "PROMPT_TOOLKIT_NO_CPR": "1"}
-    child = pexpect.spawn(sys.executable, [str(script)], env=env, encoding="utf-8",
-                          timeout=30, dimensions=(30, 120))
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "TERM": "xterm-256color",
+        "PROMPT_TOOLKIT_NO_CPR": "1",
+    }
+    child = pexpect.spawn(
+        sys.executable, [str(script)], env=env, encoding="utf-8", timeout=30, dimensions=(30, 120)
+    )
     child.logfile_read = log.open("a", encoding="utf-8")
     child.expect(re.escape("Region (pick one"))
-    child.expect("us-west-private")        # shown with no key pressed
+    child.expect("us-west-private")  # shown with no key pressed
     child.send("us-west-private\r")
     child.expect("chosen: us-west-private")
     child.expect(pexpect.EOF)
@@ -422,8 +491,10 @@ def test_identifiers_are_typed_in_the_clear_and_secrets_hidden() -> None:
     azure = SECRETS_MANAGERS["AZURE_KEY_VAULT"]
     assert not azure.field("clientId").masked and azure.field("clientSecret").masked
     # Every question has its one line of help saying where the value is found.
-    specs = [SECRETS_MANAGERS[t] for t in ("AWS_SECRET_MANAGER", "GOOGLE_SECRET_MANAGER",
-                                           "AZURE_KEY_VAULT", "VAULT")]
+    specs = [
+        SECRETS_MANAGERS[t]
+        for t in ("AWS_SECRET_MANAGER", "GOOGLE_SECRET_MANAGER", "AZURE_KEY_VAULT", "VAULT")
+    ]
     for spec in [*specs, STORAGES["s3"], STORAGES["gcs"], STORAGES["azure"]]:
         if True:
             for field in spec.fields:
@@ -432,6 +503,7 @@ def test_identifiers_are_typed_in_the_clear_and_secrets_hidden() -> None:
 
 
 # ------------------------------------------ every rule at its question (issue 21)
+
 
 def _dry_run(inst: Installer, tmp_path: Path, *extra: str) -> list[str]:
     return ["install", *extra, "--dry-run", "--output-dir", str(tmp_path / "out")]
@@ -445,30 +517,35 @@ def _review(text: str) -> list[str]:
 
 @pytest.mark.timeout(300)
 def test_a_short_secret_is_refused_at_its_prompt_and_the_review_speaks_in_words(
-    installer: Installer, fake_cp: FakeControlPlane, tmp_path: Path  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     inst, cp = installer, fake_cp
     client_id, client_secret = cp.registered_dataplane("short-secret-dp")
     log = tmp_path / "pty.log"
-    s = Session(_dry_run(inst, tmp_path, "--control-plane-url", cp.url),
-                inst.env(NO_PROXY="127.0.0.1,localhost"), log)
+    s = Session(
+        _dry_run(inst, tmp_path, "--control-plane-url", cp.url),
+        inst.env(NO_PROXY="127.0.0.1,localhost"),
+        log,
+    )
     _past_preflight(s, "Data plane name")
     s.send(CLEAR + inst.name + ENTER)
-    s.answer("How should airbox connect", DOWN + ENTER)       # an existing data plane
+    s.answer("How should airbox connect", DOWN + ENTER)  # an existing data plane
     s.answer("Data plane client id", client_id + ENTER)
     s.answer("Data plane client secret", "abc" + ENTER)
     # Refused on the spot, saying why; the same question stays open (not a refusal at
     # the end of the questions).
     assert s.expect(["too short to be a credential", re.escape("Secrets manager")]) == 0
     s.send(CLEAR + client_secret + ENTER)
-    s.answer("Secrets manager", ENTER)                        # AWS Secrets Manager
+    s.answer("Secrets manager", ENTER)  # AWS Secrets Manager
     s.answer("AWS region", "us-east-1" + ENTER)
-    s.answer("How airbox signs in to AWS", ENTER)             # access keys
+    s.answer("How airbox signs in to AWS", ENTER)  # access keys
     s.answer("AWS access key id", af.SECRETS["sm_access"] + ENTER)
     s.answer("AWS secret access key", "short" + ENTER)
     assert s.expect(["too short to be a credential", re.escape("Storage for logs")]) == 0
     s.send(CLEAR + af.SECRETS["sm_secret"] + ENTER)
-    s.answer("Storage for logs and state", ENTER)            # none
+    s.answer("Storage for logs and state", ENTER)  # none
     s.answer("Install, or edit an answer?", ENTER)
     s.expect(re.escape("Nothing was installed (dry run)."))
     assert s.finish() == 0, _transcript(log)
@@ -488,7 +565,9 @@ def test_a_short_secret_is_refused_at_its_prompt_and_the_review_speaks_in_words(
 
 @pytest.mark.timeout(300)
 def test_a_self_managed_control_plane_asks_for_storage_and_a_final_refusal_asks_again(
-    installer: Installer, fake_cp: FakeControlPlane, tmp_path: Path  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     """`--edition enterprise` on a terminal asks for storage (no "None" offered) instead of
     exiting 2; an answer the final check refuses (the key file moved away while the review
@@ -497,19 +576,22 @@ def test_a_self_managed_control_plane_asks_for_storage_and_a_final_refusal_asks_
     client_id, client_secret = cp.registered_dataplane("enterprise-dp")
     sa = af.service_account_file(tmp_path)
     log = tmp_path / "pty.log"
-    s = Session(_dry_run(inst, tmp_path, "--edition", "enterprise", "--control-plane-url",
-                         cp.url), inst.env(NO_PROXY="127.0.0.1,localhost"), log)
+    s = Session(
+        _dry_run(inst, tmp_path, "--edition", "enterprise", "--control-plane-url", cp.url),
+        inst.env(NO_PROXY="127.0.0.1,localhost"),
+        log,
+    )
     _past_preflight(s, "Data plane name")
     s.send(CLEAR + inst.name + ENTER)
     s.answer("How should airbox connect", DOWN + ENTER)
     s.answer("Data plane client id", client_id + ENTER)
     s.answer("Data plane client secret", client_secret + ENTER)
     s.answer("Airbyte license key", af.SECRETS["license"] + ENTER)
-    s.answer("Secrets manager", DOWN + ENTER)                 # Google Secret Manager
+    s.answer("Secrets manager", DOWN + ENTER)  # Google Secret Manager
     s.answer("Google Cloud project id", "my-project" + ENTER)
     s.answer("Path to the service account key", str(sa) + ENTER)
     s.expect(re.escape("is required with a self-managed (enterprise) control plane"))
-    s.answer("Storage for logs and state", ENTER)            # the first: Amazon S3
+    s.answer("Storage for logs and state", ENTER)  # the first: Amazon S3
     s.answer("Bucket", "acme-airbyte-logs" + ENTER)
     s.answer("AWS region", "us-east-1" + ENTER)
     s.answer("How airbox signs in to AWS", ENTER)
@@ -533,14 +615,16 @@ def test_a_self_managed_control_plane_asks_for_storage_and_a_final_refusal_asks_
     assert "None: keep them inside the cluster" not in text
     assert "storage: is required" not in text.split("Data plane name")[0]
     secret = yaml.safe_load((tmp_path / "out" / "secrets.yaml").read_text())["stringData"]
-    assert secret["DATAPLANE_CLIENT_SECRET"] == client_secret    # typed once, kept
+    assert secret["DATAPLANE_CLIENT_SECRET"] == client_secret  # typed once, kept
     assert secret["AIRBYTE_LICENSE_KEY"] == af.SECRETS["license"]
     assert secret["AWS_SECRET_ACCESS_KEY"] == af.SECRETS["s3_secret"]
 
 
 @pytest.mark.timeout(300)
 def test_ctrl_c_then_a_rerun_offers_every_non_secret_answer_and_the_registration_choice(
-    installer: Installer, fake_cp: FakeControlPlane, tmp_path: Path  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     inst, cp = installer, fake_cp
     client_id, client_secret = cp.registered_dataplane("resumed-dp")
@@ -550,10 +634,10 @@ def test_ctrl_c_then_a_rerun_offers_every_non_secret_answer_and_the_registration
     first = Session(args, env, log)
     _past_preflight(first, "Data plane name")
     first.send(CLEAR + inst.name + ENTER)
-    first.answer("How should airbox connect", DOWN + ENTER)   # already registered
+    first.answer("How should airbox connect", DOWN + ENTER)  # already registered
     first.answer("Data plane client id", client_id + ENTER)
     first.answer("Data plane client secret", client_secret + ENTER)
-    first.answer("Secrets manager", ENTER)                    # AWS Secrets Manager
+    first.answer("Secrets manager", ENTER)  # AWS Secrets Manager
     first.answer("AWS region", "us-east-1" + ENTER)
     first.answer("How airbox signs in to AWS", ENTER)
     first.answer("AWS access key id", af.SECRETS["sm_access"] + ENTER)
@@ -565,21 +649,28 @@ def test_ctrl_c_then_a_rerun_offers_every_non_secret_answer_and_the_registration
     assert (kept_file.stat().st_mode & 0o777) == 0o600
     assert client_secret not in kept and af.SECRETS["sm_secret"] not in kept
     assert yaml.safe_load(kept) == {
-        "name": inst.name, "controlPlane": {"url": cp.url},
+        "name": inst.name,
+        "controlPlane": {"url": cp.url},
         "dataPlane": {"clientId": client_id},
-        "secretsManager": {"type": "AWS_SECRET_MANAGER", "awsSecretManager": {
-            "region": "us-east-1", "authenticationType": "credentials",
-            "accessKeyId": af.SECRETS["sm_access"]}},
-        "credentials": "existing"}
+        "secretsManager": {
+            "type": "AWS_SECRET_MANAGER",
+            "awsSecretManager": {
+                "region": "us-east-1",
+                "authenticationType": "credentials",
+                "accessKeyId": af.SECRETS["sm_access"],
+            },
+        },
+        "credentials": "existing",
+    }
 
     # The re-run: Enter through every offered default; only the secrets are typed.
     second = Session(args, env, log)
     _past_preflight(second, "Data plane name")
     second.expect(re.escape(inst.name))
     second.send(ENTER)
-    second.answer("How should airbox connect", ENTER)         # the kept choice
-    second.expect(re.escape("Data plane client id"))          # not the application's
-    second.expect(re.escape(client_id))                       # the kept id, as default
+    second.answer("How should airbox connect", ENTER)  # the kept choice
+    second.expect(re.escape("Data plane client id"))  # not the application's
+    second.expect(re.escape(client_id))  # the kept id, as default
     second.send(ENTER)
     second.answer("Data plane client secret", client_secret + ENTER)
     second.answer("Secrets manager", ENTER)

@@ -29,27 +29,33 @@ HTTP_URL = "http://proxy.corp.example:3128"
 NO_PROXY = "localhost,127.0.0.1,.svc,.cluster.local,10.96.0.0/16"
 JAVA = "-Dhttps.proxyHost=proxy.corp.example -Dhttps.proxyPort=3128"
 # What the Secret holds under the interface's keys (airbox's Secret, or the test's own).
-SECRET_VALUES = {"HTTPS_PROXY": HTTPS_URL, "HTTP_PROXY": HTTP_URL, "NO_PROXY": NO_PROXY,
-                 "JAVA_TOOL_OPTIONS": JAVA}
+SECRET_VALUES = {
+    "HTTPS_PROXY": HTTPS_URL,
+    "HTTP_PROXY": HTTP_URL,
+    "NO_PROXY": NO_PROXY,
+    "JAVA_TOOL_OPTIONS": JAVA,
+}
 
 
-def _settings(tmp_path: Path, *, proxy: bool = True, name: str = "dp1",
-              namespace: str | None = None) -> Settings:
-    settings = Settings.from_answers(answers("vault", "s3-keys", directory=tmp_path,
-                                             name=name))
+def _settings(
+    tmp_path: Path, *, proxy: bool = True, name: str = "dp1", namespace: str | None = None
+) -> Settings:
+    settings = Settings.from_answers(answers("vault", "s3-keys", directory=tmp_path, name=name))
     if namespace:
         settings = dataclasses.replace(settings, namespace=namespace)
     if not proxy:
         return settings
-    return dataclasses.replace(settings, network=Network(
-        https_proxy=HTTPS_URL, http_proxy=HTTP_URL, no_proxy=("corp.example",)))
+    return dataclasses.replace(
+        settings,
+        network=Network(https_proxy=HTTPS_URL, http_proxy=HTTP_URL, no_proxy=("corp.example",)),
+    )
 
 
 # ------------------------------------------------------------------------ the manifests
 
 # One mutation, written out as the API server must receive it (JSON Patch: an apply
 # configuration may not set secretKeyRef, an atomic struct).
-HTTPS_PROXY_EXPRESSION = '''\
+HTTPS_PROXY_EXPRESSION = """\
 object.spec.containers.transformList(i, c,
   !has(c.env) || !c.env.exists(e, e.name == "HTTPS_PROXY"),
   has(c.env)
@@ -74,69 +80,103 @@ valueFrom{secretKeyRef: Object.spec.initContainers.env.valueFrom.secretKeyRef{na
 valueFrom{secretKeyRef: Object.spec.initContainers.env.valueFrom.secretKeyRef{name: \
 "the-secret", key: "HTTPS_PROXY"}}}]})
 : [])
-'''
+"""
 
 
 def _expression(env: str, key: str) -> str:
-    return (HTTPS_PROXY_EXPRESSION.replace('key: "HTTPS_PROXY"', "key: @KEY@")
-            .replace('"HTTPS_PROXY"', f'"{env}"').replace("@KEY@", f'"{key}"'))
+    return (
+        HTTPS_PROXY_EXPRESSION.replace('key: "HTTPS_PROXY"', "key: @KEY@")
+        .replace('"HTTPS_PROXY"', f'"{env}"')
+        .replace("@KEY@", f'"{key}"')
+    )
 
 
 def test_policy_and_binding_exact() -> None:
-    docs = jobproxy.manifests("airbox-job-proxy.ns1.dp1", "dp1", "ns1", secret="the-secret",
-                              keys=("HTTPS_PROXY", "JAVA_TOOL_OPTIONS"))
+    docs = jobproxy.manifests(
+        "airbox-job-proxy.ns1.dp1",
+        "dp1",
+        "ns1",
+        secret="the-secret",
+        keys=("HTTPS_PROXY", "JAVA_TOOL_OPTIONS"),
+    )
     labels = {"app.kubernetes.io/managed-by": "airbox", "airbox.airbyte.io/data-plane": "dp1"}
     assert docs == [
-        {"apiVersion": "admissionregistration.k8s.io/v1beta1",
-         "kind": "MutatingAdmissionPolicy",
-         "metadata": {"name": "airbox-job-proxy.ns1.dp1", "labels": labels},
-         "spec": {
-             "matchConstraints": {
-                 "resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
-                                    "operations": ["CREATE"], "resources": ["pods"]}],
-                 "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ns1"}},
-                 "objectSelector": {"matchLabels": {"airbyte": "job-pod"}}},
-             "failurePolicy": "Fail",
-             "reinvocationPolicy": "IfNeeded",
-             "mutations": [
-                 {"patchType": "JSONPatch",
-                  "jsonPatch": {"expression": HTTPS_PROXY_EXPRESSION}},
-                 {"patchType": "JSONPatch",
-                  "jsonPatch": {"expression": _expression("https_proxy", "HTTPS_PROXY")}},
-                 {"patchType": "JSONPatch",
-                  "jsonPatch": {"expression": _expression("JAVA_TOOL_OPTIONS",
-                                                          "JAVA_TOOL_OPTIONS")}},
-             ]}},
-        {"apiVersion": "admissionregistration.k8s.io/v1beta1",
-         "kind": "MutatingAdmissionPolicyBinding",
-         "metadata": {"name": "airbox-job-proxy.ns1.dp1", "labels": labels},
-         "spec": {"policyName": "airbox-job-proxy.ns1.dp1"}},
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1beta1",
+            "kind": "MutatingAdmissionPolicy",
+            "metadata": {"name": "airbox-job-proxy.ns1.dp1", "labels": labels},
+            "spec": {
+                "matchConstraints": {
+                    "resourceRules": [
+                        {
+                            "apiGroups": [""],
+                            "apiVersions": ["v1"],
+                            "operations": ["CREATE"],
+                            "resources": ["pods"],
+                        }
+                    ],
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ns1"}},
+                    "objectSelector": {"matchLabels": {"airbyte": "job-pod"}},
+                },
+                "failurePolicy": "Fail",
+                "reinvocationPolicy": "IfNeeded",
+                "mutations": [
+                    {"patchType": "JSONPatch", "jsonPatch": {"expression": HTTPS_PROXY_EXPRESSION}},
+                    {
+                        "patchType": "JSONPatch",
+                        "jsonPatch": {"expression": _expression("https_proxy", "HTTPS_PROXY")},
+                    },
+                    {
+                        "patchType": "JSONPatch",
+                        "jsonPatch": {
+                            "expression": _expression("JAVA_TOOL_OPTIONS", "JAVA_TOOL_OPTIONS")
+                        },
+                    },
+                ],
+            },
+        },
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1beta1",
+            "kind": "MutatingAdmissionPolicyBinding",
+            "metadata": {"name": "airbox-job-proxy.ns1.dp1", "labels": labels},
+            "spec": {"policyName": "airbox-job-proxy.ns1.dp1"},
+        },
     ]
 
 
-def test_every_secret_key_reaches_the_pods_and_the_proxies_under_both_cases(
-        tmp_path: Path) -> None:
+def test_every_secret_key_reaches_the_pods_and_the_proxies_under_both_cases(tmp_path: Path) -> None:
     from airbox.render.proxy import PROXY_SECRET_KEYS
 
     keys = ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "JAVA_TOOL_OPTIONS")
     assert jobproxy.env_entries(keys) == [
-        ("HTTPS_PROXY", "HTTPS_PROXY"), ("https_proxy", "HTTPS_PROXY"),
-        ("HTTP_PROXY", "HTTP_PROXY"), ("http_proxy", "HTTP_PROXY"),
-        ("NO_PROXY", "NO_PROXY"), ("no_proxy", "NO_PROXY"),
-        ("JAVA_TOOL_OPTIONS", "JAVA_TOOL_OPTIONS")]
+        ("HTTPS_PROXY", "HTTPS_PROXY"),
+        ("https_proxy", "HTTPS_PROXY"),
+        ("HTTP_PROXY", "HTTP_PROXY"),
+        ("http_proxy", "HTTP_PROXY"),
+        ("NO_PROXY", "NO_PROXY"),
+        ("no_proxy", "NO_PROXY"),
+        ("JAVA_TOOL_OPTIONS", "JAVA_TOOL_OPTIONS"),
+    ]
     # For the settings: the Secret airbox writes, every key the interface names.
     policy, binding = jobproxy.for_settings(_settings(tmp_path))
-    assert policy["metadata"]["name"] == binding["spec"]["policyName"] == \
-        "airbox-job-proxy.airbyte.dp1"
-    refs = {m["jsonPatch"]["expression"].split('key: "')[1].split('"')[0]
-            for m in policy["spec"]["mutations"]}
+    assert (
+        policy["metadata"]["name"]
+        == binding["spec"]["policyName"]
+        == "airbox-job-proxy.airbyte.dp1"
+    )
+    refs = {
+        m["jsonPatch"]["expression"].split('key: "')[1].split('"')[0]
+        for m in policy["spec"]["mutations"]
+    }
     assert refs == set(PROXY_SECRET_KEYS)
     assert len(policy["spec"]["mutations"]) == len(jobproxy.env_entries(PROXY_SECRET_KEYS))
 
 
 def test_two_data_planes_never_share_the_cluster_scoped_objects(tmp_path: Path) -> None:
-    names = {jobproxy.object_name(_settings(tmp_path, name=n, namespace=ns))
-             for n, ns in (("dp1", "airbyte"), ("dp2", "airbyte"), ("dp1", "other"))}
+    names = {
+        jobproxy.object_name(_settings(tmp_path, name=n, namespace=ns))
+        for n, ns in (("dp1", "airbyte"), ("dp2", "airbyte"), ("dp1", "other"))
+    }
     assert len(names) == 3
 
 
@@ -157,15 +197,17 @@ def test_generated_files_carry_the_policy_and_never_the_password(tmp_path: Path)
     assert docs == jobproxy.for_settings(settings)
     # kind reads its config strictly: runtimeConfig's values are strings in the file.
     assert fakek8s.load_kind_config(str(files.kind_config))["runtimeConfig"] == {
-        "admissionregistration.k8s.io/v1beta1": "true"}
+        "admissionregistration.k8s.io/v1beta1": "true"
+    }
     for path in files.directory.iterdir():
         if path == files.secret:
             assert stat.S_IMODE(path.stat().st_mode) == 0o600
             continue
         assert PASSWORD not in path.read_text(), path
     # Without a proxy the file goes (a proxy removed since the last run).
-    write_generated(_settings(tmp_path, proxy=False), files, dry_run=True,
-                    state=StateDir(tmp_path / "state"))
+    write_generated(
+        _settings(tmp_path, proxy=False), files, dry_run=True, state=StateDir(tmp_path / "state")
+    )
     assert not files.job_proxy.exists()
 
 
@@ -177,8 +219,17 @@ def _kind_cluster(fake: FakeK8s, tmp_path: Path, settings: Settings) -> list[str
     files = Generated(tmp_path / f"gen-{settings.name}")
     write_generated(settings, files, dry_run=True, state=StateDir(tmp_path / "state"))
     kubeconfig = tmp_path / f"kc-{settings.name}"
-    made = fake.run("kind", "create", "cluster", "--name", settings.cluster_name, "--config",
-                    str(files.kind_config), "--kubeconfig", str(kubeconfig))
+    made = fake.run(
+        "kind",
+        "create",
+        "cluster",
+        "--name",
+        settings.cluster_name,
+        "--config",
+        str(files.kind_config),
+        "--kubeconfig",
+        str(kubeconfig),
+    )
     assert made.returncode == 0, made.stderr
     return ["--kubeconfig", str(kubeconfig), "--context", f"kind-{settings.cluster_name}"]
 
@@ -191,11 +242,17 @@ def _apply(fake: FakeK8s, kubectl: list[str], *docs: dict[str, Any]) -> str:
 
 
 def _namespace_and_secret(fake: FakeK8s, kubectl: list[str], namespace: str) -> None:
-    _apply(fake, kubectl, {"apiVersion": "v1", "kind": "Namespace",
-                           "metadata": {"name": namespace}},
-           {"apiVersion": "v1", "kind": "Secret",
+    _apply(
+        fake,
+        kubectl,
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
             "metadata": {"name": "airbyte-config-secrets", "namespace": namespace},
-            "stringData": SECRET_VALUES})
+            "stringData": SECRET_VALUES,
+        },
+    )
 
 
 def _proxy_cluster(fake: FakeK8s, tmp_path: Path, settings: Settings) -> list[str]:
@@ -213,8 +270,7 @@ def _expected_env(keys: tuple[str, ...]) -> dict[str, str]:
 JOB = {"jobId": 7, "attempt": 0, "connectionId": "c1", "workspaceId": "w1"}
 
 
-def test_a_job_pod_gets_the_proxy_in_every_container(fake_k8s: FakeK8s,
-                                                     tmp_path: Path) -> None:
+def test_a_job_pod_gets_the_proxy_in_every_container(fake_k8s: FakeK8s, tmp_path: Path) -> None:
     from airbox.render.proxy import PROXY_SECRET_KEYS
 
     settings = _settings(tmp_path)
@@ -225,26 +281,38 @@ def test_a_job_pod_gets_the_proxy_in_every_container(fake_k8s: FakeK8s,
         env = fake_k8s.container_env(settings.cluster_name, "airbyte", pod, container)
         assert {k: env[k] for k in want} == want, container
     # The init container keeps what the launcher gave it; the proxy comes after.
-    stored = fakek8s.get_obj(fake_k8s.state()["clusters"][settings.cluster_name], "Pod",
-                             "airbyte", pod)
+    stored = fakek8s.get_obj(
+        fake_k8s.state()["clusters"][settings.cluster_name], "Pod", "airbyte", pod
+    )
     assert stored is not None
     init = stored["spec"]["initContainers"][0]["env"]
-    assert [e["name"] for e in init][-len(want):] == list(want)
-    assert all("value" not in e for e in init[-len(want):])
+    assert [e["name"] for e in init][-len(want) :] == list(want)
+    assert all("value" not in e for e in init[-len(want) :])
 
 
-def test_a_variable_a_container_has_is_kept_and_not_repeated(fake_k8s: FakeK8s,
-                                                             tmp_path: Path) -> None:
+def test_a_variable_a_container_has_is_kept_and_not_repeated(
+    fake_k8s: FakeK8s, tmp_path: Path
+) -> None:
     settings = _settings(tmp_path)
     kubectl = _proxy_cluster(fake_k8s, tmp_path, settings)
-    pod = {"apiVersion": "v1", "kind": "Pod",
-           "metadata": {"name": "check-1", "namespace": "airbyte",
-                        "labels": {"airbyte": "job-pod"}},
-           "spec": {"containers": [{"name": "main", "image": "airbyte/source-faker",
-                                    "env": [{"name": "NO_PROXY", "value": "mine"}]}]}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "check-1", "namespace": "airbyte", "labels": {"airbyte": "job-pod"}},
+        "spec": {
+            "containers": [
+                {
+                    "name": "main",
+                    "image": "airbyte/source-faker",
+                    "env": [{"name": "NO_PROXY", "value": "mine"}],
+                }
+            ]
+        },
+    }
     _apply(fake_k8s, kubectl, pod)
-    stored = fakek8s.get_obj(fake_k8s.state()["clusters"][settings.cluster_name], "Pod",
-                             "airbyte", "check-1")
+    stored = fakek8s.get_obj(
+        fake_k8s.state()["clusters"][settings.cluster_name], "Pod", "airbyte", "check-1"
+    )
     assert stored is not None
     names = [e["name"] for e in stored["spec"]["containers"][0]["env"]]
     assert names.count("NO_PROXY") == 1 and len(names) == len(set(names))
@@ -254,45 +322,63 @@ def test_a_variable_a_container_has_is_kept_and_not_repeated(fake_k8s: FakeK8s,
 
 
 def test_pods_without_the_label_or_in_another_namespace_are_left_alone(
-        fake_k8s: FakeK8s, tmp_path: Path) -> None:
+    fake_k8s: FakeK8s, tmp_path: Path
+) -> None:
     settings = _settings(tmp_path)
     kubectl = _proxy_cluster(fake_k8s, tmp_path, settings)
     _namespace_and_secret(fake_k8s, kubectl, "elsewhere")
 
     def pod(name: str, namespace: str, labels: dict[str, str]) -> dict[str, Any]:
-        return {"apiVersion": "v1", "kind": "Pod",
-                "metadata": {"name": name, "namespace": namespace, "labels": labels},
-                "spec": {"containers": [{"name": "main", "image": "busybox"}]}}
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": {"containers": [{"name": "main", "image": "busybox"}]},
+        }
 
-    _apply(fake_k8s, kubectl, pod("launcher-like", "airbyte", {"app": "launcher"}),
-           pod("other-job", "elsewhere", {"airbyte": "job-pod"}))
+    _apply(
+        fake_k8s,
+        kubectl,
+        pod("launcher-like", "airbyte", {"app": "launcher"}),
+        pod("other-job", "elsewhere", {"airbyte": "job-pod"}),
+    )
     rec = fake_k8s.state()["clusters"][settings.cluster_name]
     for name, ns in (("launcher-like", "airbyte"), ("other-job", "elsewhere")):
         stored = fakek8s.get_obj(rec, "Pod", ns, name)
         assert stored is not None and "env" not in stored["spec"]["containers"][0], name
 
 
-def test_a_cluster_made_without_a_proxy_has_no_such_api(fake_k8s: FakeK8s,
-                                                        tmp_path: Path) -> None:
+def test_a_cluster_made_without_a_proxy_has_no_such_api(fake_k8s: FakeK8s, tmp_path: Path) -> None:
     """What a kind config without the gate gives: the policy cannot even be created."""
     settings = _settings(tmp_path)
     kubectl = _kind_cluster(fake_k8s, tmp_path, _settings(tmp_path, proxy=False))
     text = jobproxy.dump(jobproxy.for_settings(settings))
     result = fake_k8s.run("kubectl", *kubectl, "apply", "-f", "-", input=text)
     assert result.returncode == 1
-    assert ('no matches for kind "MutatingAdmissionPolicy" in version '
-            '"admissionregistration.k8s.io/v1beta1"') in result.stderr
-    raw = fake_k8s.run("kubectl", *kubectl, "get", "--raw",
-                       "/apis/admissionregistration.k8s.io/v1beta1")
+    assert (
+        'no matches for kind "MutatingAdmissionPolicy" in version '
+        '"admissionregistration.k8s.io/v1beta1"'
+    ) in result.stderr
+    raw = fake_k8s.run(
+        "kubectl", *kubectl, "get", "--raw", "/apis/admissionregistration.k8s.io/v1beta1"
+    )
     assert raw.returncode == 1 and "NotFound" in raw.stderr
 
 
 def test_the_runtime_config_alone_serves_no_policies(fake_k8s: FakeK8s) -> None:
     kubeconfig = fake_k8s.add_existing_cluster(
-        "half", "half-cluster",
-        runtime_config={"admissionregistration.k8s.io/v1beta1": "true"})
-    raw = fake_k8s.run("kubectl", "--kubeconfig", str(kubeconfig), "--context", "half",
-                       "get", "--raw", "/apis/admissionregistration.k8s.io/v1beta1")
+        "half", "half-cluster", runtime_config={"admissionregistration.k8s.io/v1beta1": "true"}
+    )
+    raw = fake_k8s.run(
+        "kubectl",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--context",
+        "half",
+        "get",
+        "--raw",
+        "/apis/admissionregistration.k8s.io/v1beta1",
+    )
     assert raw.returncode == 0, raw.stderr
     names = {r["name"] for r in json.loads(raw.stdout)["resources"]}
     assert "mutatingadmissionpolicies" not in names
@@ -305,12 +391,17 @@ def test_a_policy_that_errs_refuses_the_pod(fake_k8s: FakeK8s, tmp_path: Path) -
     kubectl = _proxy_cluster(fake_k8s, tmp_path, settings)
     policy, _ = jobproxy.for_settings(settings)
     policy["spec"]["mutations"][0]["jsonPatch"]["expression"] = (
-        '[JSONPatch{op: "add", path: "/spec/nothing/here", value: "x"}]')
+        '[JSONPatch{op: "add", path: "/spec/nothing/here", value: "x"}]'
+    )
     _apply(fake_k8s, kubectl, policy)
-    with pytest.raises(PodRefused, match=re.escape(
+    with pytest.raises(
+        PodRefused,
+        match=re.escape(
             "policy 'airbox-job-proxy.airbyte.dp1' with binding "
             "'airbox-job-proxy.airbyte.dp1' denied request: JSONPath: add operation does not "
-            "apply: doc is missing path: /spec/nothing/here")):
+            "apply: doc is missing path: /spec/nothing/here"
+        ),
+    ):
         fake_k8s.job_pod(settings.cluster_name, "airbyte", JOB, "Running")
     assert fake_k8s.objects(settings.cluster_name, "Pod", "airbyte") == []
 
@@ -329,8 +420,15 @@ def _context(tmp_path: Path, settings: Settings) -> Any:
     state = StateDir(tmp_path / "state")
     state.root.mkdir(exist_ok=True)
     term = Terminal(out=io.StringIO(), err=io.StringIO())
-    return Context(settings, {}, state, Generated(state.root), term, Options(),
-                   runner=Runner(Toolchain(allow_download=False)))
+    return Context(
+        settings,
+        {},
+        state,
+        Generated(state.root),
+        term,
+        Options(),
+        runner=Runner(Toolchain(allow_download=False)),
+    )
 
 
 def _run_step(ctx: Any) -> dict[str, Any]:
@@ -345,21 +443,36 @@ def _run_step(ctx: Any) -> dict[str, Any]:
 def _kind_for(fake: FakeK8s, tmp_path: Path, settings: Settings, ctx: Any) -> None:
     files = Generated(tmp_path / "kind")
     write_generated(settings, files, dry_run=True, state=StateDir(tmp_path / "state"))
-    made = fake.run("kind", "create", "cluster", "--name", settings.cluster_name, "--config",
-                    str(files.kind_config), "--kubeconfig", str(ctx.state.kubeconfig))
+    made = fake.run(
+        "kind",
+        "create",
+        "cluster",
+        "--name",
+        settings.cluster_name,
+        "--config",
+        str(files.kind_config),
+        "--kubeconfig",
+        str(ctx.state.kubeconfig),
+    )
     assert made.returncode == 0, made.stderr
-    kubectl = ["--kubeconfig", str(ctx.state.kubeconfig), "--context",
-               f"kind-{settings.cluster_name}"]
+    kubectl = [
+        "--kubeconfig",
+        str(ctx.state.kubeconfig),
+        "--context",
+        f"kind-{settings.cluster_name}",
+    ]
     _namespace_and_secret(fake, kubectl, settings.namespace)
 
 
 def _objects(fake: FakeK8s, cluster: str) -> list[tuple[str, str]]:
-    return sorted((o["kind"], o["metadata"]["name"]) for o in fake.objects(cluster)
-                  if o["kind"].startswith("MutatingAdmissionPolicy"))
+    return sorted(
+        (o["kind"], o["metadata"]["name"])
+        for o in fake.objects(cluster)
+        if o["kind"].startswith("MutatingAdmissionPolicy")
+    )
 
 
-def test_the_step_applies_keeps_and_removes_the_objects(fake_k8s: FakeK8s,
-                                                        tmp_path: Path) -> None:
+def test_the_step_applies_keeps_and_removes_the_objects(fake_k8s: FakeK8s, tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     ctx = _context(tmp_path, settings)
     _kind_for(fake_k8s, tmp_path, settings, ctx)
@@ -373,7 +486,9 @@ def test_the_step_applies_keeps_and_removes_the_objects(fake_k8s: FakeK8s,
     assert progress["steps"]["job-proxy"]["status"] == "done"
     assert progress["jobProxy"] == {"name": name}
     assert _objects(fake_k8s, settings.cluster_name) == [
-        ("MutatingAdmissionPolicy", name), ("MutatingAdmissionPolicyBinding", name)]
+        ("MutatingAdmissionPolicy", name),
+        ("MutatingAdmissionPolicyBinding", name),
+    ]
     assert applies() == before + 1
 
     # Again: found as rendered, nothing applied.
@@ -382,9 +497,16 @@ def test_the_step_applies_keeps_and_removes_the_objects(fake_k8s: FakeK8s,
     assert applies() == before + 1
 
     # Changed by hand (the binding gone): applied again.
-    gone = fake_k8s.run("kubectl", "--kubeconfig", str(ctx.state.kubeconfig), "--context",
-                        f"kind-{settings.cluster_name}", "delete",
-                        "mutatingadmissionpolicybinding", name)
+    gone = fake_k8s.run(
+        "kubectl",
+        "--kubeconfig",
+        str(ctx.state.kubeconfig),
+        "--context",
+        f"kind-{settings.cluster_name}",
+        "delete",
+        "mutatingadmissionpolicybinding",
+        name,
+    )
     assert gone.returncode == 0, gone.stderr
     assert _run_step(ctx)["steps"]["job-proxy"]["status"] == "done"
     assert len(_objects(fake_k8s, settings.cluster_name)) == 2
@@ -401,8 +523,9 @@ def test_the_step_applies_keeps_and_removes_the_objects(fake_k8s: FakeK8s,
     assert not JobProxy().applies(ctx)
 
 
-def test_the_step_on_a_kind_cluster_made_without_the_gate(fake_k8s: FakeK8s,
-                                                          tmp_path: Path) -> None:
+def test_the_step_on_a_kind_cluster_made_without_the_gate(
+    fake_k8s: FakeK8s, tmp_path: Path
+) -> None:
     from airbox.errors import ClusterError
 
     settings = _settings(tmp_path)
@@ -414,26 +537,36 @@ def test_the_step_on_a_kind_cluster_made_without_the_gate(fake_k8s: FakeK8s,
         "the kind cluster airbox-dp1 does not serve MutatingAdmissionPolicy "
         "(admissionregistration.k8s.io), which gives job pods the proxy (the workload "
         "launcher passes them no proxy settings): it was created before the proxy was set, "
-        "without the feature gate MutatingAdmissionPolicy")
+        "without the feature gate MutatingAdmissionPolicy"
+    )
     assert caught.value.hint == (
         "`airbox upgrade --name dp1` re-creates the cluster with it (the state directory "
-        "and the local object store's data stay)")
+        "and the local object store's data stay)"
+    )
     assert _objects(fake_k8s, settings.cluster_name) == []
 
 
 def _existing(fake: FakeK8s, tmp_path: Path, served: bool) -> Settings:
-    gates: dict[str, Any] = {"feature_gates": {"MutatingAdmissionPolicy": True},
-                             "runtime_config": {"admissionregistration.k8s.io/v1beta1": "true"}}
+    gates: dict[str, Any] = {
+        "feature_gates": {"MutatingAdmissionPolicy": True},
+        "runtime_config": {"admissionregistration.k8s.io/v1beta1": "true"},
+    }
     kubeconfig = fake.add_existing_cluster("prod", "prod-cluster", **(gates if served else {}))
-    settings = dataclasses.replace(_settings(tmp_path), target=dataclasses.replace(
-        _settings(tmp_path).target, kube_context="prod", kubeconfig=str(kubeconfig)))
-    _namespace_and_secret(fake, ["--kubeconfig", str(kubeconfig), "--context", "prod"],
-                          settings.namespace)
+    settings = dataclasses.replace(
+        _settings(tmp_path),
+        target=dataclasses.replace(
+            _settings(tmp_path).target, kube_context="prod", kubeconfig=str(kubeconfig)
+        ),
+    )
+    _namespace_and_secret(
+        fake, ["--kubeconfig", str(kubeconfig), "--context", "prod"], settings.namespace
+    )
     return settings
 
 
-def test_an_existing_cluster_without_the_api_stops_the_install(fake_k8s: FakeK8s,
-                                                               tmp_path: Path) -> None:
+def test_an_existing_cluster_without_the_api_stops_the_install(
+    fake_k8s: FakeK8s, tmp_path: Path
+) -> None:
     from airbox.errors import EXIT_CLUSTER, ClusterError
 
     settings = _existing(fake_k8s, tmp_path, served=False)
@@ -441,18 +574,21 @@ def test_an_existing_cluster_without_the_api_stops_the_install(fake_k8s: FakeK8s
         _run_step(_context(tmp_path, settings))
     error = caught.value
     assert error.exit_code == EXIT_CLUSTER
-    assert error.message.startswith("the cluster of context prod does not serve "
-                                    "MutatingAdmissionPolicy")
+    assert error.message.startswith(
+        "the cluster of context prod does not serve MutatingAdmissionPolicy"
+    )
     assert error.details == [
         "Kubernetes 1.34 and 1.35: kube-apiserver needs --feature-gates="
         "MutatingAdmissionPolicy=true and --runtime-config="
         "admissionregistration.k8s.io/v1beta1=true",
         "Kubernetes 1.36 and later serve it by default (admissionregistration.k8s.io/v1); "
-        "before 1.34 there is no usable version"]
+        "before 1.34 there is no usable version",
+    ]
 
 
 def test_an_existing_cluster_with_the_api_gets_the_policy_and_status_sees_it(
-        fake_k8s: FakeK8s, tmp_path: Path) -> None:
+    fake_k8s: FakeK8s, tmp_path: Path
+) -> None:
     from airbox.ops.jobproxy import judge, live_objects
 
     settings = _existing(fake_k8s, tmp_path, served=True)
@@ -466,17 +602,25 @@ def test_an_existing_cluster_with_the_api_gets_the_policy_and_status_sees_it(
     check = judge(settings, live_objects(ctx.runner, ctx.kube, settings), None)
     assert (check.id, check.state) == ("job-proxy", "ok")
     assert check.summary.startswith("job pods get HTTPS_PROXY, https_proxy, HTTP_PROXY")
-    removed = fake_k8s.run("kubectl", "--kubeconfig", str(settings.target.kubeconfig),
-                           "--context", "prod", "delete", "mutatingadmissionpolicy",
-                           "airbox-job-proxy.airbyte.dp1")
+    removed = fake_k8s.run(
+        "kubectl",
+        "--kubeconfig",
+        str(settings.target.kubeconfig),
+        "--context",
+        "prod",
+        "delete",
+        "mutatingadmissionpolicy",
+        "airbox-job-proxy.airbyte.dp1",
+    )
     assert removed.returncode == 0, removed.stderr
     check = judge(settings, live_objects(ctx.runner, ctx.kube, settings), None)
     assert (check.state, check.details) == (
-        "fail", ["MutatingAdmissionPolicy airbox-job-proxy.airbyte.dp1 is missing"])
+        "fail",
+        ["MutatingAdmissionPolicy airbox-job-proxy.airbyte.dp1 is missing"],
+    )
     assert check.next == "airbox install --name dp1  (applies them again)"
     check = judge(_settings(tmp_path, proxy=False), None, None)
-    assert (check.state, check.summary) == (
-        "skip", "no proxy: job pods reach the network directly")
+    assert (check.state, check.summary) == ("skip", "no proxy: job pods reach the network directly")
 
 
 # ------------------------------------------------------------------- the real airbox
@@ -487,20 +631,24 @@ def _airbox(inst: Installer, *args: str, timeout: float = 180) -> Any:
 
     from tests.helpers import airbox_bin
 
-    return subprocess.run([airbox_bin(), *args], capture_output=True, text=True,
-                          env=inst.env(), timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [airbox_bin(), *args],
+        capture_output=True,
+        text=True,
+        env=inst.env(),
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _proxy_answers(inst: Installer, **overrides: Any) -> dict[str, Any]:
     data = inst.answers(**overrides)
-    data["network"] = {"httpsProxy": HTTPS_URL, "httpProxy": HTTP_URL,
-                       "noProxy": ".corp.example"}
+    data["network"] = {"httpsProxy": HTTPS_URL, "httpProxy": HTTP_URL, "noProxy": ".corp.example"}
     return data
 
 
 def _saved_secret(inst: Installer) -> dict[str, str]:
-    data: dict[str, str] = yaml.safe_load((inst.state / "secrets.yaml").read_text())[
-        "stringData"]
+    data: dict[str, str] = yaml.safe_load((inst.state / "secrets.yaml").read_text())["stringData"]
     return data
 
 
@@ -525,7 +673,9 @@ def test_an_install_behind_a_proxy_gives_every_job_pod_the_proxy(installer: Inst
     assert config["featureGates"] == {"MutatingAdmissionPolicy": True}
     name = f"airbox-job-proxy.airbyte.{inst.name}"
     assert _objects(inst.fake, inst.cluster) == [
-        ("MutatingAdmissionPolicy", name), ("MutatingAdmissionPolicyBinding", name)]
+        ("MutatingAdmissionPolicy", name),
+        ("MutatingAdmissionPolicyBinding", name),
+    ]
 
     # A sync's pod, as the launcher creates it after the install: every container gets
     # each proxy key of the Secret airbox wrote, with its exact value.
@@ -565,13 +715,18 @@ def test_an_install_behind_a_proxy_gives_every_job_pod_the_proxy(installer: Inst
     assert "HTTPS_PROXY" not in env
 
 
-def test_interrupted_while_applying_the_policy_then_rerun_finishes(
-        installer: Installer) -> None:
+def test_interrupted_while_applying_the_policy_then_rerun_finishes(installer: Installer) -> None:
     inst = installer
     # The third `kubectl apply` without a namespace flag of its own... namespace, Secret,
     # then the policy (the Secret's carries --namespace: all three match, in order).
-    inst.fake.add_fault("kubectl", ["--context", f"kind-{inst.cluster}", "apply", "-f", "-"],
-                        "interrupt", after="work", times=1, skip=2)
+    inst.fake.add_fault(
+        "kubectl",
+        ["--context", f"kind-{inst.cluster}", "apply", "-f", "-"],
+        "interrupt",
+        after="work",
+        times=1,
+        skip=2,
+    )
     answers = inst.write(_proxy_answers(inst))
     first = inst.run(answers=answers)
     assert first.returncode == 130, first.stdout + first.stderr
@@ -591,15 +746,18 @@ def test_a_proxy_added_later_needs_the_cluster_made_again(installer: Installer) 
     assert inst.run(answers=inst.write(inst.answers())).returncode == 0
     result = inst.run(answers=inst.write(_proxy_answers(inst)))
     assert result.returncode == 5, result.stdout + result.stderr
-    assert (f"the kind cluster {inst.cluster} does not serve MutatingAdmissionPolicy"
-            in result.stderr)
+    assert (
+        f"the kind cluster {inst.cluster} does not serve MutatingAdmissionPolicy" in result.stderr
+    )
     assert f"airbox upgrade --name {inst.name}" in result.stderr
 
     plan = _airbox(inst, "upgrade", "--name", inst.name, "--dry-run")
     assert plan.returncode == 0, plan.stdout + plan.stderr
-    assert (f"the kind cluster {inst.cluster} is re-created from the saved settings: the "
-            "proxy needs the MutatingAdmissionPolicy API, which the cluster was created "
-            "without") in plan.stdout
+    assert (
+        f"the kind cluster {inst.cluster} is re-created from the saved settings: the "
+        "proxy needs the MutatingAdmissionPolicy API, which the cluster was created "
+        "without"
+    ) in plan.stdout
     assert inst.kind_creates() == 1
 
     done = _airbox(inst, "upgrade", "--name", inst.name, timeout=300)
@@ -613,30 +771,45 @@ def test_a_proxy_added_later_needs_the_cluster_made_again(installer: Installer) 
 
 
 def test_an_existing_cluster_needs_the_api_and_uninstall_removes_the_policy(
-        installer: Installer) -> None:
+    installer: Installer,
+) -> None:
     inst = installer
     plain = inst.fake.add_existing_cluster("plain", "plain-cluster")
-    result = inst.run("--kube-context", "plain", "--kubeconfig", str(plain),
-                      answers=inst.write(_proxy_answers(inst)))
+    result = inst.run(
+        "--kube-context",
+        "plain",
+        "--kubeconfig",
+        str(plain),
+        answers=inst.write(_proxy_answers(inst)),
+    )
     assert result.returncode == 5, result.stdout + result.stderr
-    assert "the cluster of context plain does not serve MutatingAdmissionPolicy" in (
-        result.stderr)
+    assert "the cluster of context plain does not serve MutatingAdmissionPolicy" in (result.stderr)
     assert "--feature-gates=MutatingAdmissionPolicy=true" in result.stderr
     assert inst.fake.release("plain-cluster", inst.name, "airbyte") == []
     removed = _airbox(inst, "uninstall", "--name", inst.name, "--yes")
     assert removed.returncode == 0, removed.stdout + removed.stderr
 
     served = inst.fake.add_existing_cluster(
-        "prod", "prod-cluster", feature_gates={"MutatingAdmissionPolicy": True},
-        runtime_config={"admissionregistration.k8s.io/v1beta1": "true"})
-    result = inst.run("--kube-context", "prod", "--kubeconfig", str(served),
-                      answers=inst.write(_proxy_answers(inst)))
+        "prod",
+        "prod-cluster",
+        feature_gates={"MutatingAdmissionPolicy": True},
+        runtime_config={"admissionregistration.k8s.io/v1beta1": "true"},
+    )
+    result = inst.run(
+        "--kube-context",
+        "prod",
+        "--kubeconfig",
+        str(served),
+        answers=inst.write(_proxy_answers(inst)),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     name = f"airbox-job-proxy.airbyte.{inst.name}"
     assert len(_objects(inst.fake, "prod-cluster")) == 2
     pod = inst.fake.job_pod("prod-cluster", "airbyte", JOB, "Running")
-    assert inst.fake.container_env("prod-cluster", "airbyte", pod, "destination")[
-        "https_proxy"] == HTTPS_URL
+    assert (
+        inst.fake.container_env("prod-cluster", "airbyte", pod, "destination")["https_proxy"]
+        == HTTPS_URL
+    )
 
     gone = _airbox(inst, "uninstall", "--name", inst.name, "--yes")
     assert gone.returncode == 0, gone.stdout + gone.stderr

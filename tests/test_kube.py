@@ -9,42 +9,86 @@ import pytest
 from airbox.cluster import kube
 
 
-def pod(phase: str = "Running", *, waiting: dict[str, str] | None = None, ready: bool = True,
-        restarts: int = 0, last: dict[str, Any] | None = None,
-        conditions: list[dict[str, str]] | None = None) -> dict[str, Any]:
+def pod(
+    phase: str = "Running",
+    *,
+    waiting: dict[str, str] | None = None,
+    ready: bool = True,
+    restarts: int = 0,
+    last: dict[str, Any] | None = None,
+    conditions: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
     status: dict[str, Any] = {"phase": phase, "conditions": conditions or []}
     if phase != "Pending" or waiting:
         state = {"waiting": waiting} if waiting else {"running": {}}
-        status["containerStatuses"] = [{
-            "name": "airbyte-data-plane", "ready": ready and not waiting,
-            "restartCount": restarts, "state": state,
-            "lastState": {"terminated": last} if last else {},
-        }]
+        status["containerStatuses"] = [
+            {
+                "name": "airbyte-data-plane",
+                "ready": ready and not waiting,
+                "restartCount": restarts,
+                "state": state,
+                "lastState": {"terminated": last} if last else {},
+            }
+        ]
     return {"metadata": {"name": "dp-airbyte-data-plane-abc"}, "status": status}
 
 
-@pytest.mark.parametrize(("manifest", "problem", "image"), [
-    (pod(), None, False),
-    (pod(waiting={"reason": "ImagePullBackOff",
-                  "message": 'Back-off pulling image "airbyte/workload-launcher:1.8.1"'}),
-     'airbyte-data-plane: ImagePullBackOff — Back-off pulling image '
-     '"airbyte/workload-launcher:1.8.1"', True),
-    (pod(waiting={"reason": "CrashLoopBackOff", "message": "back-off 5m0s"}, restarts=6,
-         last={"reason": "Error", "exitCode": 1}),
-     "airbyte-data-plane: CrashLoopBackOff — back-off 5m0s; last exit: Error (exit code 1)",
-     False),
-    (pod(waiting={"reason": "CreateContainerConfigError",
-                  "message": "couldn't find key X in Secret airbyte/airbyte-config-secrets"}),
-     "airbyte-data-plane: CreateContainerConfigError — couldn't find key X in Secret "
-     "airbyte/airbyte-config-secrets", False),
-    (pod("Pending", conditions=[{"type": "PodScheduled", "status": "False",
-                                 "reason": "Unschedulable",
-                                 "message": "0/1 nodes are available: 1 Insufficient memory."}]),
-     "not scheduled: 0/1 nodes are available: 1 Insufficient memory.", False),
-    (pod(ready=False), "running but not ready yet", False),
-])
-def test_pod_health_in_a_users_words(manifest: dict[str, Any], problem: str | None,
-                                     image: bool) -> None:
+@pytest.mark.parametrize(
+    ("manifest", "problem", "image"),
+    [
+        (pod(), None, False),
+        (
+            pod(
+                waiting={
+                    "reason": "ImagePullBackOff",
+                    "message": 'Back-off pulling image "airbyte/workload-launcher:1.8.1"',
+                }
+            ),
+            "airbyte-data-plane: ImagePullBackOff — Back-off pulling image "
+            '"airbyte/workload-launcher:1.8.1"',
+            True,
+        ),
+        (
+            pod(
+                waiting={"reason": "CrashLoopBackOff", "message": "back-off 5m0s"},
+                restarts=6,
+                last={"reason": "Error", "exitCode": 1},
+            ),
+            "airbyte-data-plane: CrashLoopBackOff — back-off 5m0s; last exit: Error (exit code 1)",
+            False,
+        ),
+        (
+            pod(
+                waiting={
+                    "reason": "CreateContainerConfigError",
+                    "message": "couldn't find key X in Secret airbyte/airbyte-config-secrets",
+                }
+            ),
+            "airbyte-data-plane: CreateContainerConfigError — couldn't find key X in Secret "
+            "airbyte/airbyte-config-secrets",
+            False,
+        ),
+        (
+            pod(
+                "Pending",
+                conditions=[
+                    {
+                        "type": "PodScheduled",
+                        "status": "False",
+                        "reason": "Unschedulable",
+                        "message": "0/1 nodes are available: 1 Insufficient memory.",
+                    }
+                ],
+            ),
+            "not scheduled: 0/1 nodes are available: 1 Insufficient memory.",
+            False,
+        ),
+        (pod(ready=False), "running but not ready yet", False),
+    ],
+)
+def test_pod_health_in_a_users_words(
+    manifest: dict[str, Any], problem: str | None, image: bool
+) -> None:
     health = kube.pod_health(manifest)
     assert health.problem == problem
     assert health.ready is (problem is None)
@@ -52,13 +96,19 @@ def test_pod_health_in_a_users_words(manifest: dict[str, Any], problem: str | No
 
 
 def test_activity_prefers_a_pod_problem_then_recent_events() -> None:
-    pulling = {"reason": "Pulling", "involvedObject": {"name": "dp-abc"},
-               "message": 'Pulling image "airbyte/workload-launcher:1.8.1"'}
+    pulling = {
+        "reason": "Pulling",
+        "involvedObject": {"name": "dp-abc"},
+        "message": 'Pulling image "airbyte/workload-launcher:1.8.1"',
+    }
     assert kube.activity([pod(ready=False)], [pulling]) == (
-        'dp-abc: Pulling Pulling image "airbyte/workload-launcher:1.8.1"')
-    crashing = pod(waiting={"reason": "CrashLoopBackOff"}, last={"reason": "OOMKilled",
-                                                                  "exitCode": 137})
+        'dp-abc: Pulling Pulling image "airbyte/workload-launcher:1.8.1"'
+    )
+    crashing = pod(
+        waiting={"reason": "CrashLoopBackOff"}, last={"reason": "OOMKilled", "exitCode": 137}
+    )
     assert kube.activity([crashing], [pulling]).startswith(
-        "dp-airbyte-data-plane-abc: airbyte-data-plane: CrashLoopBackOff")
+        "dp-airbyte-data-plane-abc: airbyte-data-plane: CrashLoopBackOff"
+    )
     assert kube.activity([pod()], []) == "1/1 data plane pods ready"
     assert kube.activity([], []) == "waiting for pods"

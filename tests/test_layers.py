@@ -56,7 +56,8 @@ def module_name(path: Path) -> str:
 def _type_checking_only(node: ast.If) -> bool:
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def runtime_imports(tree: ast.AST, here: str) -> list[tuple[int, str]]:
@@ -102,12 +103,11 @@ def every_import(tree: ast.AST, here: str, modules: set[str]) -> set[str]:
     package = here.split(".") if here in PACKAGES else here.split(".")[:-1]
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found.update(resolve(a.name) or "" for a in node.names
-                         if a.name.startswith("airbox"))
+            found.update(resolve(a.name) or "" for a in node.names if a.name.startswith("airbox"))
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                parent = package[:len(package) - (node.level - 1)]
+                parent = package[: len(package) - (node.level - 1)]
                 base = ".".join([*parent, base] if base else parent)
             if base == "airbox" or base.startswith("airbox."):
                 found.update(resolve(base, a.name) or "" for a in node.names)
@@ -154,8 +154,10 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
 def import_graph() -> dict[str, set[str]]:
     sources = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
     modules = set(sources)
-    return {name: every_import(ast.parse(path.read_text(encoding="utf-8")), name, modules)
-            for name, path in sources.items()}
+    return {
+        name: every_import(ast.parse(path.read_text(encoding="utf-8")), name, modules)
+        for name, path in sources.items()
+    }
 
 
 PACKAGES = {module_name(p) for p in PACKAGE.rglob("__init__.py")}
@@ -185,11 +187,14 @@ def test_imports_run_one_way() -> None:
     assert violations() == []
 
 
-@pytest.mark.parametrize(("source", "target"), [
-    ("airbox.config.settings", "airbox.ops.status"),        # upward
-    ("airbox.cluster.kube", "airbox.controlplane.api"),     # sideways between middle packages
-    ("airbox.errors", "airbox.installed"),                  # core reaching up
-])
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [
+        ("airbox.config.settings", "airbox.ops.status"),  # upward
+        ("airbox.cluster.kube", "airbox.controlplane.api"),  # sideways between middle packages
+        ("airbox.errors", "airbox.installed"),  # core reaching up
+    ],
+)
 def test_the_rule_catches_a_wrong_import(source: str, target: str) -> None:
     # Inside a function too: a lazy import is still a dependency.
     tree = ast.parse(f"def f() -> None:\n    from {target} import x\n")
@@ -204,13 +209,18 @@ def test_a_type_only_import_closes_a_circle() -> None:
     """The install Context once sat in ops/install.py, and registration, workspaces and
     preflight imported it for their type hints: six modules in one circle."""
     modules = {"airbox.ops.install", "airbox.controlplane.registration", "airbox.errors"}
-    below = ast.parse("from typing import TYPE_CHECKING\nfrom airbox import errors\n"
-                      "if TYPE_CHECKING:\n    from airbox.ops.install import Context\n")
+    below = ast.parse(
+        "from typing import TYPE_CHECKING\nfrom airbox import errors\n"
+        "if TYPE_CHECKING:\n    from airbox.ops.install import Context\n"
+    )
     above = ast.parse("def f() -> None:\n    from airbox.controlplane import registration\n")
-    graph = {"airbox.controlplane.registration":
-             every_import(below, "airbox.controlplane.registration", modules),
-             "airbox.ops.install": every_import(above, "airbox.ops.install", modules),
-             "airbox.errors": set()}
+    graph = {
+        "airbox.controlplane.registration": every_import(
+            below, "airbox.controlplane.registration", modules
+        ),
+        "airbox.ops.install": every_import(above, "airbox.ops.install", modules),
+        "airbox.errors": set(),
+    }
     assert graph["airbox.controlplane.registration"] == {"airbox.errors", "airbox.ops.install"}
     assert circles(graph) == [["airbox.controlplane.registration", "airbox.ops.install"]]
     del graph["airbox.controlplane.registration"]
@@ -218,36 +228,54 @@ def test_a_type_only_import_closes_a_circle() -> None:
 
 
 def test_downward_and_root_imports_pass() -> None:
-    tree = ast.parse("from airbox import errors, __version__\nfrom airbox.config import settings\n"
-                     "from .pipeline import Step\n")
+    tree = ast.parse(
+        "from airbox import errors, __version__\nfrom airbox.config import settings\n"
+        "from .pipeline import Step\n"
+    )
     assert judge("airbox.ops.install", tree) == []
 
 
 def test_type_only_imports_may_point_up() -> None:
-    tree = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                     "    from airbox.ops.install import Context\n")
+    tree = ast.parse(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+        "    from airbox.ops.install import Context\n"
+    )
     assert runtime_imports(tree, "airbox.controlplane.registration") == []
 
 
 def test_status_no_longer_finds_installs() -> None:
-    defined = {n.name for path in (PACKAGE / "ops" / "status").glob("*.py")
-               for n in ast.parse(path.read_text(encoding="utf-8")).body
-               if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+    defined = {
+        n.name
+        for path in (PACKAGE / "ops" / "status").glob("*.py")
+        for n in ast.parse(path.read_text(encoding="utf-8")).body
+        if isinstance(n, ast.FunctionDef | ast.ClassDef)
+    }
     assert "status_command" in defined
-    assert not defined & {"Installed", "choose_name", "load_installed", "require_installed",
-                          "tool_runner"}
+    assert not defined & {
+        "Installed",
+        "choose_name",
+        "load_installed",
+        "require_installed",
+        "tool_runner",
+    }
 
 
 def test_every_package_is_shipped() -> None:
     """A folder missing from pyproject's package list vanishes from a non-editable install."""
     tomllib = pytest.importorskip("tomllib")
 
-    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())
-                 ["tool"]["setuptools"]["packages"])
+    listed = set(
+        tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"][
+            "packages"
+        ]
+    )
     folders = {module_name(p) for p in PACKAGE.rglob("__init__.py")}
     assert folders <= listed
-    assert all((PACKAGE / d).is_dir() for d in LAYERS if d != "installed" and
-               not (PACKAGE / f"{d}.py").exists())
+    assert all(
+        (PACKAGE / d).is_dir()
+        for d in LAYERS
+        if d != "installed" and not (PACKAGE / f"{d}.py").exists()
+    )
 
 
 def test_install_calls_its_steps_collaborators_directly() -> None:
@@ -265,6 +293,9 @@ def test_install_calls_its_steps_collaborators_directly() -> None:
 def test_no_module_is_over_600_lines() -> None:
     """A module past 600 lines holds several concerns (ops/install.py had 1.5k): split it
     by concern, as ops/install/ and ops/status/ are."""
-    long = {str(p.relative_to(PACKAGE)): n for p in sorted(PACKAGE.rglob("*.py"))
-            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 600}
+    long = {
+        str(p.relative_to(PACKAGE)): n
+        for p in sorted(PACKAGE.rglob("*.py"))
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > 600
+    }
     assert long == {}

@@ -13,18 +13,24 @@ from tests import answers_factory as af
 from tests.helpers import airbox_bin
 from tests.installer import Installer
 
-FORBIDDEN = {"credentials.yaml", "secrets.yaml", "registration.json", "token.json",
-             "kubeconfig"}
+FORBIDDEN = {"credentials.yaml", "secrets.yaml", "registration.json", "token.json", "kubeconfig"}
 # Not a secret airbox knows, but shaped like one: masked by pattern.
 UNKNOWN_PASSWORD = "hunter2-not-registered-77"
 # In a URL: masked in a bundle (`airbox logs` shows the user's data as it is).
 PROXY_PASSWORD = "proxy-pass-5150"
 
 
-def airbox(inst: Installer, *args: str, cwd: Path | None = None,
-           **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([airbox_bin(), *args], capture_output=True, text=True,
-                          env=inst.env(**env), timeout=120, cwd=cwd)
+def airbox(
+    inst: Installer, *args: str, cwd: Path | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [airbox_bin(), *args],
+        capture_output=True,
+        text=True,
+        env=inst.env(**env),
+        timeout=120,
+        cwd=cwd,
+    )
 
 
 def install(inst: Installer) -> None:
@@ -34,13 +40,15 @@ def install(inst: Installer) -> None:
 
 def leaky_launcher(inst: Installer) -> None:
     """The launcher logs secrets, plainly and in base64, and an unknown password."""
-    inst.fake.set_scenario(log_lines=[
-        f"DATAPLANE_CLIENT_SECRET={af.SECRETS['dp_secret']}",
-        "loaded s3 secret " + af.SECRETS["s3_secret"],
-        "aws key " + base64.b64encode(af.SECRETS["sm_secret"].encode()).decode(),
-        f"db password={UNKNOWN_PASSWORD}",
-        f"using proxy http://bob:{PROXY_PASSWORD}@proxy.example:3128",
-    ])
+    inst.fake.set_scenario(
+        log_lines=[
+            f"DATAPLANE_CLIENT_SECRET={af.SECRETS['dp_secret']}",
+            "loaded s3 secret " + af.SECRETS["s3_secret"],
+            "aws key " + base64.b64encode(af.SECRETS["sm_secret"].encode()).decode(),
+            f"db password={UNKNOWN_PASSWORD}",
+            f"using proxy http://bob:{PROXY_PASSWORD}@proxy.example:3128",
+        ]
+    )
 
 
 def leaks(text: str, *also: str) -> list[str]:
@@ -99,8 +107,11 @@ def _unpack(path: Path, into: Path) -> dict[str, str]:
         archive.extractall(into, filter="data")
     assert names and len({n.split("/")[0] for n in names}) == 1  # one top directory
     top = into / names[0].split("/")[0]
-    return {str(p.relative_to(top)): p.read_text(encoding="utf-8")
-            for p in top.rglob("*") if p.is_file()}
+    return {
+        str(p.relative_to(top)): p.read_text(encoding="utf-8")
+        for p in top.rglob("*")
+        if p.is_file()
+    }
 
 
 def test_support_bundle_holds_no_secret(installer: Installer, tmp_path: Path) -> None:
@@ -117,9 +128,18 @@ def test_support_bundle_holds_no_secret(installer: Installer, tmp_path: Path) ->
     assert stat.S_IMODE(bundle.stat().st_mode) == 0o600
     files = _unpack(bundle, tmp_path / "out")
 
-    for expected in ("manifest.json", "status.json", "helm-values.json", "events.json",
-                     "events-warnings.txt", "pods-describe.txt", "docker-info.json",
-                     "state/settings.yaml", "state/values.yaml", "state/preflight.json"):
+    for expected in (
+        "manifest.json",
+        "status.json",
+        "helm-values.json",
+        "events.json",
+        "events-warnings.txt",
+        "pods-describe.txt",
+        "docker-info.json",
+        "state/settings.yaml",
+        "state/values.yaml",
+        "state/preflight.json",
+    ):
         assert expected in files, sorted(files)
     assert "errors.txt" not in files
     assert any(name.startswith("pod-logs/") and name.endswith(".log") for name in files)
@@ -131,8 +151,11 @@ def test_support_bundle_holds_no_secret(installer: Installer, tmp_path: Path) ->
     assert all(c["ok"] for c in manifest["collectors"]), manifest
     assert json.loads(files["status.json"])["verdict"] == "healthy", files["status.json"]
     # The secrets were really there to leak: the launcher's log held them.
-    [pod_log] = [text for name, text in files.items() if name.startswith("pod-logs/")
-                 and not name.endswith(".previous.log")]
+    [pod_log] = [
+        text
+        for name, text in files.items()
+        if name.startswith("pod-logs/") and not name.endswith(".previous.log")
+    ]
     assert "DATAPLANE_CLIENT_SECRET=********" in pod_log
     assert "db password=********" in pod_log
     assert "http://bob:********@proxy.example:3128" in pod_log
@@ -140,8 +163,9 @@ def test_support_bundle_holds_no_secret(installer: Installer, tmp_path: Path) ->
         assert leaks(name + text, PROXY_PASSWORD) == [], name
 
     # One collector failing still makes a bundle, which says what failed and why.
-    inst.fake.add_fault("kubectl", ["describe", "pods"], "fail",
-                        stderr="error: injected describe failure")
+    inst.fake.add_fault(
+        "kubectl", ["describe", "pods"], "fail", stderr="error: injected describe failure"
+    )
     target = tmp_path / "second.tar.gz"
     failed = airbox(inst, "support-bundle", "--name", inst.name, "-o", str(target))
     assert failed.returncode == 0, failed.stderr

@@ -34,39 +34,77 @@ def _sa_json(tmp_path: Path) -> str:
 def _sm_expected(sm: str, tmp_path: Path) -> tuple[dict[str, str], dict[str, Any]]:
     return {
         "aws-keys": (
-            {"AWS_SECRET_MANAGER_ACCESS_KEY_ID": SECRETS["sm_access"],
-             "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY": SECRETS["sm_secret"]},
-            {"type": "AWS_SECRET_MANAGER", "secretName": S, "awsSecretManager": {
-                "region": "us-west-2", "authenticationType": "credentials",
-                "accessKeyIdSecretKey": "AWS_SECRET_MANAGER_ACCESS_KEY_ID",
-                "secretAccessKeySecretKey": "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY",
-                "kmsArn": "arn:aws:kms:us-west-2:123456789012:key/abc",
-                "tags": [{"key": "team", "value": "data"}]}}),
+            {
+                "AWS_SECRET_MANAGER_ACCESS_KEY_ID": SECRETS["sm_access"],
+                "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY": SECRETS["sm_secret"],
+            },
+            {
+                "type": "AWS_SECRET_MANAGER",
+                "secretName": S,
+                "awsSecretManager": {
+                    "region": "us-west-2",
+                    "authenticationType": "credentials",
+                    "accessKeyIdSecretKey": "AWS_SECRET_MANAGER_ACCESS_KEY_ID",
+                    "secretAccessKeySecretKey": "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY",
+                    "kmsArn": "arn:aws:kms:us-west-2:123456789012:key/abc",
+                    "tags": [{"key": "team", "value": "data"}],
+                },
+            },
+        ),
         "aws-instance-profile": (
             # The chart references the keys whatever the type: present, empty.
             {"AWS_SECRET_MANAGER_ACCESS_KEY_ID": "", "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY": ""},
-            {"type": "AWS_SECRET_MANAGER", "secretName": S, "awsSecretManager": {
-                "region": "us-west-2", "authenticationType": "instanceProfile",
-                "accessKeyIdSecretKey": "AWS_SECRET_MANAGER_ACCESS_KEY_ID",
-                "secretAccessKeySecretKey": "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY"}}),
+            {
+                "type": "AWS_SECRET_MANAGER",
+                "secretName": S,
+                "awsSecretManager": {
+                    "region": "us-west-2",
+                    "authenticationType": "instanceProfile",
+                    "accessKeyIdSecretKey": "AWS_SECRET_MANAGER_ACCESS_KEY_ID",
+                    "secretAccessKeySecretKey": "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY",
+                },
+            },
+        ),
         "google": (
             {"SECRET_STORE_GCP_CREDENTIALS": _sa_json(tmp_path)},
-            {"type": "GOOGLE_SECRET_MANAGER", "secretName": S, "googleSecretManager": {
-                "projectId": "my-project", "region": "us-central1",
-                "credentialsSecretKey": "SECRET_STORE_GCP_CREDENTIALS"}}),
+            {
+                "type": "GOOGLE_SECRET_MANAGER",
+                "secretName": S,
+                "googleSecretManager": {
+                    "projectId": "my-project",
+                    "region": "us-central1",
+                    "credentialsSecretKey": "SECRET_STORE_GCP_CREDENTIALS",
+                },
+            },
+        ),
         "azure-key-vault": (
-            {"AB_AZURE_KEY_VAULT_CLIENT_ID": SECRETS["akv_id"],
-             "AB_AZURE_KEY_VAULT_CLIENT_SECRET": SECRETS["akv_secret"]},
-            {"type": "AZURE_KEY_VAULT", "secretName": S, "azureKeyVault": {
-                "tenantId": "00000000-0000-0000-0000-000000000001",
-                "vaultUrl": "https://my-vault.vault.azure.net/",
-                "clientIdSecretKey": "AB_AZURE_KEY_VAULT_CLIENT_ID",
-                "clientSecretSecretKey": "AB_AZURE_KEY_VAULT_CLIENT_SECRET"}}),
+            {
+                "AB_AZURE_KEY_VAULT_CLIENT_ID": SECRETS["akv_id"],
+                "AB_AZURE_KEY_VAULT_CLIENT_SECRET": SECRETS["akv_secret"],
+            },
+            {
+                "type": "AZURE_KEY_VAULT",
+                "secretName": S,
+                "azureKeyVault": {
+                    "tenantId": "00000000-0000-0000-0000-000000000001",
+                    "vaultUrl": "https://my-vault.vault.azure.net/",
+                    "clientIdSecretKey": "AB_AZURE_KEY_VAULT_CLIENT_ID",
+                    "clientSecretSecretKey": "AB_AZURE_KEY_VAULT_CLIENT_SECRET",
+                },
+            },
+        ),
         "vault": (
             {"VAULT_AUTH_TOKEN": SECRETS["vault"]},
-            {"type": "VAULT", "secretName": S, "vault": {
-                "address": "https://vault.example.com:8200", "prefix": "airbyte/",
-                "authTokenSecretKey": "VAULT_AUTH_TOKEN"}}),
+            {
+                "type": "VAULT",
+                "secretName": S,
+                "vault": {
+                    "address": "https://vault.example.com:8200",
+                    "prefix": "airbyte/",
+                    "authTokenSecretKey": "VAULT_AUTH_TOKEN",
+                },
+            },
+        ),
     }[sm]
 
 
@@ -75,70 +113,124 @@ def _st_expected(st: str, tmp_path: Path) -> tuple[dict[str, str], dict[str, Any
     cases: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
         "default": ({}, {"secretName": "dp1-airbyte-data-plane-secrets"}),
         "s3-keys": (
-            {"AWS_ACCESS_KEY_ID": SECRETS["s3_access"],
-             "AWS_SECRET_ACCESS_KEY": SECRETS["s3_secret"]},
-            {"secretName": S, "type": "s3", "bucket": four, "s3": {
-                "region": "us-west-2", "authenticationType": "credentials",
-                "accessKeyIdSecretKey": "AWS_ACCESS_KEY_ID",
-                "secretAccessKeySecretKey": "AWS_SECRET_ACCESS_KEY"}}),
+            {
+                "AWS_ACCESS_KEY_ID": SECRETS["s3_access"],
+                "AWS_SECRET_ACCESS_KEY": SECRETS["s3_secret"],
+            },
+            {
+                "secretName": S,
+                "type": "s3",
+                "bucket": four,
+                "s3": {
+                    "region": "us-west-2",
+                    "authenticationType": "credentials",
+                    "accessKeyIdSecretKey": "AWS_ACCESS_KEY_ID",
+                    "secretAccessKeySecretKey": "AWS_SECRET_ACCESS_KEY",
+                },
+            },
+        ),
         "s3-instance-profile": (
             {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""},
-            {"secretName": S, "type": "s3",
-             # Uses left out fall back to the first bucket given.
-             "bucket": {"log": "logs", "state": "state", "workloadOutput": "logs",
-                        "activityPayload": "logs"},
-             "s3": {"region": "us-west-2", "authenticationType": "instanceProfile",
+            {
+                "secretName": S,
+                "type": "s3",
+                # Uses left out fall back to the first bucket given.
+                "bucket": {
+                    "log": "logs",
+                    "state": "state",
+                    "workloadOutput": "logs",
+                    "activityPayload": "logs",
+                },
+                "s3": {
+                    "region": "us-west-2",
+                    "authenticationType": "instanceProfile",
                     "accessKeyIdSecretKey": "AWS_ACCESS_KEY_ID",
-                    "secretAccessKeySecretKey": "AWS_SECRET_ACCESS_KEY"}}),
+                    "secretAccessKeySecretKey": "AWS_SECRET_ACCESS_KEY",
+                },
+            },
+        ),
         "gcs": (
             # The key file also under its file name: the launcher mounts it as gcp.json.
-            {"GOOGLE_APPLICATION_CREDENTIALS_JSON": _sa_json(tmp_path),
-             "gcp.json": _sa_json(tmp_path)},
-            {"secretName": S, "type": "gcs", "bucket": four, "gcs": {
-                "projectId": "my-project",
-                "credentialsJsonSecretKey": "GOOGLE_APPLICATION_CREDENTIALS_JSON"}}),
+            {
+                "GOOGLE_APPLICATION_CREDENTIALS_JSON": _sa_json(tmp_path),
+                "gcp.json": _sa_json(tmp_path),
+            },
+            {
+                "secretName": S,
+                "type": "gcs",
+                "bucket": four,
+                "gcs": {
+                    "projectId": "my-project",
+                    "credentialsJsonSecretKey": "GOOGLE_APPLICATION_CREDENTIALS_JSON",
+                },
+            },
+        ),
         "azure": (
             {"AZURE_STORAGE_CONNECTION_STRING": SECRETS["azure_conn"]},
-            {"secretName": S, "type": "azure",
-             "bucket": dict.fromkeys(("log", "state", "workloadOutput", "activityPayload"),
-                                     "container"),
-             "azure": {"connectionStringSecretKey": "AZURE_STORAGE_CONNECTION_STRING"}}),
+            {
+                "secretName": S,
+                "type": "azure",
+                "bucket": dict.fromkeys(
+                    ("log", "state", "workloadOutput", "activityPayload"), "container"
+                ),
+                "azure": {"connectionStringSecretKey": "AZURE_STORAGE_CONNECTION_STRING"},
+            },
+        ),
     }
     return cases[st]
 
 
 def _refs(*pairs: tuple[str, str, str]) -> list[dict[str, str]]:
-    return [entry for name_setting, key_setting, key in pairs
-            for entry in ({"name": name_setting, "value": S},
-                          {"name": key_setting, "value": key})]
+    return [
+        entry
+        for name_setting, key_setting, key in pairs
+        for entry in ({"name": name_setting, "value": S}, {"name": key_setting, "value": key})
+    ]
 
 
 # The workload launcher's settings naming the Secret and key of each credential its job
 # pods' init container gets (airbyte-platform workload-launcher application.yml).
 JOB_POD_REFS: dict[str, list[dict[str, str]]] = {
-    "aws-keys": _refs(("AWS_SECRET_MANAGER_ACCESS_KEY_ID_REF_NAME",
-                       "AWS_SECRET_MANAGER_ACCESS_KEY_ID_REF_KEY",
-                       "AWS_SECRET_MANAGER_ACCESS_KEY_ID"),
-                      ("AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_NAME",
-                       "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_KEY",
-                       "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY")),
+    "aws-keys": _refs(
+        (
+            "AWS_SECRET_MANAGER_ACCESS_KEY_ID_REF_NAME",
+            "AWS_SECRET_MANAGER_ACCESS_KEY_ID_REF_KEY",
+            "AWS_SECRET_MANAGER_ACCESS_KEY_ID",
+        ),
+        (
+            "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_NAME",
+            "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_KEY",
+            "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY",
+        ),
+    ),
     # Keyless: the init container uses the AWS default credentials chain.
     "aws-instance-profile": [],
-    "google": _refs(("SECRET_STORE_GCP_SECRET_NAME", "SECRET_STORE_GCP_SECRET_KEY",
-                     "SECRET_STORE_GCP_CREDENTIALS")),
-    "azure-key-vault": _refs(("AB_AZURE_KEY_VAULT_CLIENT_ID_REF_NAME",
-                              "AB_AZURE_KEY_VAULT_CLIENT_ID_REF_REF_KEY",
-                              "AB_AZURE_KEY_VAULT_CLIENT_ID"),
-                             ("AB_AZURE_KEY_VAULT_CLIENT_SECRET_REF_REF_NAME",
-                              "AB_AZURE_KEY_VAULT_CLIENT_SECRET_REF_REF_KEY",
-                              "AB_AZURE_KEY_VAULT_CLIENT_SECRET")),
-    "vault": _refs(("VAULT_AUTH_TOKEN_REF_NAME", "VAULT_AUTH_TOKEN_REF_KEY",
-                    "VAULT_AUTH_TOKEN")),
+    "google": _refs(
+        (
+            "SECRET_STORE_GCP_SECRET_NAME",
+            "SECRET_STORE_GCP_SECRET_KEY",
+            "SECRET_STORE_GCP_CREDENTIALS",
+        )
+    ),
+    "azure-key-vault": _refs(
+        (
+            "AB_AZURE_KEY_VAULT_CLIENT_ID_REF_NAME",
+            "AB_AZURE_KEY_VAULT_CLIENT_ID_REF_REF_KEY",
+            "AB_AZURE_KEY_VAULT_CLIENT_ID",
+        ),
+        (
+            "AB_AZURE_KEY_VAULT_CLIENT_SECRET_REF_REF_NAME",
+            "AB_AZURE_KEY_VAULT_CLIENT_SECRET_REF_REF_KEY",
+            "AB_AZURE_KEY_VAULT_CLIENT_SECRET",
+        ),
+    ),
+    "vault": _refs(("VAULT_AUTH_TOKEN_REF_NAME", "VAULT_AUTH_TOKEN_REF_KEY", "VAULT_AUTH_TOKEN")),
 }
 
 
-@pytest.mark.parametrize("sm", ["aws-keys", "aws-instance-profile", "google",
-                                "azure-key-vault", "vault"])
+@pytest.mark.parametrize(
+    "sm", ["aws-keys", "aws-instance-profile", "google", "azure-key-vault", "vault"]
+)
 def test_secret_and_values_per_secrets_manager(tmp_path: Path, sm: str) -> None:
     settings = _settings(tmp_path, sm)
     sm_data, sm_values = _sm_expected(sm, tmp_path)
@@ -147,9 +239,16 @@ def test_secret_and_values_per_secrets_manager(tmp_path: Path, sm: str) -> None:
     if JOB_POD_REFS[sm]:
         # The launcher hands the credentials to its job pods only from these settings
         # (the chart renders none of them); Key Vault tags too have no chart value.
-        launcher = {"workloadLauncher": {"extraEnv": JOB_POD_REFS[sm] + (
-            [{"name": "AB_AZURE_KEY_VAULT_TAGS", "value": "team=data,env=prod"}]
-            if sm == "azure-key-vault" else [])}}
+        launcher = {
+            "workloadLauncher": {
+                "extraEnv": JOB_POD_REFS[sm]
+                + (
+                    [{"name": "AB_AZURE_KEY_VAULT_TAGS", "value": "team=data,env=prod"}]
+                    if sm == "azure-key-vault"
+                    else []
+                )
+            }
+        }
     values = manifests.helm_values(settings)
     # Storage has its own test (the default one is airbox's local store).
     values.pop("storage")
@@ -168,25 +267,34 @@ def test_secret_and_values_per_secrets_manager(tmp_path: Path, sm: str) -> None:
 def test_secret_and_values_per_storage(tmp_path: Path, st: str) -> None:
     settings = _settings(tmp_path, "vault", st)
     st_data, st_values = _st_expected(st, tmp_path)
-    assert manifests.secret_data(settings) == {**DP, "VAULT_AUTH_TOKEN": SECRETS["vault"],
-                                               **st_data}
+    assert manifests.secret_data(settings) == {
+        **DP,
+        "VAULT_AUTH_TOKEN": SECRETS["vault"],
+        **st_data,
+    }
     values = manifests.helm_values(settings)
     assert values["storage"] == st_values
     launcher = values["workloadLauncher"]
     assert launcher.pop("extraEnv") == JOB_POD_REFS["vault"]
     if st == "gcs":
         assert launcher == {
-            "volumes": [{"name": "airbox-gcp-creds", "secret": {
-                "secretName": S, "items": [{"key": "gcp.json", "path": "gcp.json"}]}}],
-            "volumeMounts": [{"name": "airbox-gcp-creds", "mountPath": "/secrets/gcp-creds",
-                              "readOnly": True}],
+            "volumes": [
+                {
+                    "name": "airbox-gcp-creds",
+                    "secret": {"secretName": S, "items": [{"key": "gcp.json", "path": "gcp.json"}]},
+                }
+            ],
+            "volumeMounts": [
+                {"name": "airbox-gcp-creds", "mountPath": "/secrets/gcp-creds", "readOnly": True}
+            ],
         }
     else:
         assert launcher == {}
 
 
 def test_user_launcher_entries_are_kept_and_airbox_adds_only_what_they_do_not_name(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     a = answers("vault", "gcs", directory=tmp_path)
     mine = {"name": "airbox-gcp-creds", "emptyDir": {}}
     other = {"name": "cache", "emptyDir": {}}
@@ -206,7 +314,9 @@ def test_a_users_entry_for_a_launcher_credential_setting_wins(tmp_path: Path) ->
     assert validate(a) == []
     values = manifests.helm_values(Settings.from_answers(a))
     assert values["workloadLauncher"]["extraEnv"] == [
-        mine, {"name": "VAULT_AUTH_TOKEN_REF_KEY", "value": "VAULT_AUTH_TOKEN"}]
+        mine,
+        {"name": "VAULT_AUTH_TOKEN_REF_KEY", "value": "VAULT_AUTH_TOKEN"},
+    ]
 
 
 def test_enterprise_license_key_and_url(tmp_path: Path) -> None:
@@ -245,14 +355,20 @@ def test_secret_manifest_is_a_string_data_secret_in_the_namespace(tmp_path: Path
     assert manifests.secret_manifest(settings, data) == {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": S, "namespace": "dp-ns",
-                     "labels": {"app.kubernetes.io/managed-by": "airbox",
-                                "airbox.airbyte.io/data-plane": "dp1"}},
+        "metadata": {
+            "name": S,
+            "namespace": "dp-ns",
+            "labels": {
+                "app.kubernetes.io/managed-by": "airbox",
+                "airbox.airbyte.io/data-plane": "dp1",
+            },
+        },
         "type": "Opaque",
         "stringData": data,
     }
     assert manifests.namespace_manifest(settings) == {
-        "apiVersion": "v1", "kind": "Namespace",
+        "apiVersion": "v1",
+        "kind": "Namespace",
         "metadata": {"name": "dp-ns", "labels": {"app.kubernetes.io/managed-by": "airbox"}},
     }
     # Job pods run in the release namespace (the chart's Role covers only that one).
@@ -276,8 +392,10 @@ def test_user_values_override_airbox_values(tmp_path: Path) -> None:
     a = answers("vault", directory=tmp_path)
     a["values"] = {"workloads": {"namespace": "elsewhere"}, "extra": {"a": 1}}
     values = manifests.helm_values(Settings.from_answers(a))
-    assert values["workloads"] == {"namespace": "elsewhere",
-                                   "containerOrchestrator": {"secretName": S}}
+    assert values["workloads"] == {
+        "namespace": "elsewhere",
+        "containerOrchestrator": {"secretName": S},
+    }
     assert values["extra"] == {"a": 1}
 
 
@@ -290,8 +408,13 @@ def test_kind_config_binds_the_api_server_to_loopback(tmp_path: Path, cgroup_v1:
         "kind": "Cluster",
         "apiVersion": "kind.x-k8s.io/v1alpha4",
         "name": "airbox-dp1",
-        "nodes": [{"role": "control-plane", "image": versions.node_image(cgroup_v1=cgroup_v1),
-                   "labels": {"airbox.airbyte.io/data-plane": "dp1"}}],
+        "nodes": [
+            {
+                "role": "control-plane",
+                "image": versions.node_image(cgroup_v1=cgroup_v1),
+                "labels": {"airbox.airbyte.io/data-plane": "dp1"},
+            }
+        ],
         "networking": {"apiServerAddress": "127.0.0.1"},
     }
 
@@ -301,8 +424,12 @@ def test_instance_profile_keeps_given_access_keys_out_of_the_secret(tmp_path: Pa
     a["secretsManager"]["awsSecretManager"]["authenticationType"] = "instanceProfile"
     a["storage"]["s3"]["authenticationType"] = "instanceProfile"
     data = manifests.secret_data(Settings.from_answers(a))
-    for key in ("AWS_SECRET_MANAGER_ACCESS_KEY_ID", "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY",
-                "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+    for key in (
+        "AWS_SECRET_MANAGER_ACCESS_KEY_ID",
+        "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    ):
         assert data[key] == "", key
 
 
@@ -324,17 +451,24 @@ def test_the_local_store_values_and_secret_exactly(tmp_path: Path) -> None:
     assert manifests.helm_values(settings)["storage"] == {
         "secretName": S,
         "type": "minio",
-        "bucket": dict.fromkeys(("log", "state", "workloadOutput", "activityPayload"),
-                                "airbyte-storage"),
-        "minio": {"endpoint": "http://airbox-minio.dp-ns:9000",
-                  "accessKeyIdSecretKey": "AWS_ACCESS_KEY_ID",
-                  "secretAccessKeySecretKey": "AWS_SECRET_ACCESS_KEY",
-                  "accessKeyId": here, "secretAccessKey": here},
+        "bucket": dict.fromkeys(
+            ("log", "state", "workloadOutput", "activityPayload"), "airbyte-storage"
+        ),
+        "minio": {
+            "endpoint": "http://airbox-minio.dp-ns:9000",
+            "accessKeyIdSecretKey": "AWS_ACCESS_KEY_ID",
+            "secretAccessKeySecretKey": "AWS_SECRET_ACCESS_KEY",
+            "accessKeyId": here,
+            "secretAccessKey": here,
+        },
     }
     pair = ("airbox-0123456789abcdef", "f" * 48)
     assert manifests.secret_data(settings, local_credentials=pair) == {
-        **DP, "VAULT_AUTH_TOKEN": SECRETS["vault"],
-        "AWS_ACCESS_KEY_ID": pair[0], "AWS_SECRET_ACCESS_KEY": pair[1]}
+        **DP,
+        "VAULT_AUTH_TOKEN": SECRETS["vault"],
+        "AWS_ACCESS_KEY_ID": pair[0],
+        "AWS_SECRET_ACCESS_KEY": pair[1],
+    }
 
 
 def test_the_local_stores_pod_template_carries_its_pairs_fingerprint(tmp_path: Path) -> None:
@@ -343,8 +477,11 @@ def test_the_local_stores_pod_template_carries_its_pairs_fingerprint(tmp_path: P
     settings = _settings(tmp_path)
 
     def mark(pair: tuple[str, str]) -> str:
-        [store] = [d for d in manifests.local_store_manifests(settings, pair=pair)
-                   if d["kind"] == "Deployment"]
+        [store] = [
+            d
+            for d in manifests.local_store_manifests(settings, pair=pair)
+            if d["kind"] == "Deployment"
+        ]
         annotations = store["spec"]["template"]["metadata"]["annotations"]
         assert list(annotations) == [manifests.STORE_CREDENTIALS_ANNOTATION]
         return str(annotations[manifests.STORE_CREDENTIALS_ANNOTATION])

@@ -30,15 +30,25 @@ front-proxy-ca          Jan 03, 2036 10:15 UTC   9y              no
 
 def test_check_expiration_tables() -> None:
     certs = node.parse_check_expiration(CHECK_EXPIRATION)
-    assert [c.name for c in certs] == ["admin.conf", "apiserver", "apiserver-kubelet-client",
-                                       "front-proxy-client", "super-admin.conf", "ca",
-                                       "front-proxy-ca"]
+    assert [c.name for c in certs] == [
+        "admin.conf",
+        "apiserver",
+        "apiserver-kubelet-client",
+        "front-proxy-client",
+        "super-admin.conf",
+        "ca",
+        "front-proxy-ca",
+    ]
     assert [c.authority for c in certs] == [False] * 5 + [True] * 2
     assert certs[1].expires == dt.datetime(2027, 1, 5, 10, 15, tzinfo=dt.timezone.utc)
     now = dt.datetime(2026, 12, 20, tzinfo=dt.timezone.utc)
     # Within 30 days: the four of January; not February's, never a CA.
     assert [c.name for c in node.leaves_expiring(certs, now)] == [
-        "admin.conf", "apiserver", "apiserver-kubelet-client", "super-admin.conf"]
+        "admin.conf",
+        "apiserver",
+        "apiserver-kubelet-client",
+        "super-admin.conf",
+    ]
     assert certs[0].as_dict(now)["daysLeft"] == 16
     assert node.parse_check_expiration("error: unknown flag") == []
 
@@ -52,15 +62,20 @@ def test_crictl_and_df() -> None:
         ' {"id": "sha256:c", "repoTags": ["registry.k8s.io/pause:3.10"], "size": "1",'
         ' "pinned": true},'
         ' {"id": "sha256:d", "repoTags": ["localhost:5000/source-mine"], "size": "2"},'
-        ' {"id": "sha256:e", "repoTags": [], "size": "3"}]}')
+        ' {"id": "sha256:e", "repoTags": [], "size": "3"}]}'
+    )
     assert [i.connector for i in images] == [True, True, False, True, False]
     assert images[0].size == 310_000_000 and images[4].label == "sha256:e"
     used = node.parse_crictl_containers(
-        '{"containers": [{"imageRef": "sha256:a", "image": {"image": "sha256:a"}}]}')
+        '{"containers": [{"imageRef": "sha256:a", "image": {"image": "sha256:a"}}]}'
+    )
     store = node.ImageStore(images, used)
     assert [i.id for i in store.unused_connectors()] == ["sha256:b", "sha256:d"]
-    disk = node.parse_df("Filesystem 1024-blocks Used Available Capacity Mounted on\n"
-                         "/dev/sda1 1000 850 150 85% /var\n", "n:/var/lib/containerd")
+    disk = node.parse_df(
+        "Filesystem 1024-blocks Used Available Capacity Mounted on\n"
+        "/dev/sda1 1000 850 150 85% /var\n",
+        "n:/var/lib/containerd",
+    )
     assert (disk.total, disk.used, round(disk.percent)) == (1024000, 870400, 85)
     assert node.human_bytes(1_300_000_000) == "1.3 GB" and node.human_bytes(12) == "12 B"
 
@@ -71,8 +86,10 @@ def test_versions_and_certificate_errors() -> None:
     assert _older("v1.34.0", "v1.35.0") and not _older("v1.35.0", "v1.34.0")
     assert not _older("unknown", "v1.35.0")
     assert _older("1.8.0", "1.8.1") and not _older("1.10.0", "1.9.9")
-    assert _expired_certificate('Unable to connect to the server: tls: failed to verify '
-                                'certificate: x509: certificate has expired or is not yet '
-                                'valid: current time 2027-01-06T00:00:00Z is after '
-                                '2027-01-05T10:15:00Z')
+    assert _expired_certificate(
+        "Unable to connect to the server: tls: failed to verify "
+        "certificate: x509: certificate has expired or is not yet "
+        "valid: current time 2027-01-06T00:00:00Z is after "
+        "2027-01-05T10:15:00Z"
+    )
     assert not _expired_certificate("connection refused")

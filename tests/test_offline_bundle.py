@@ -36,9 +36,17 @@ from tests.fakes.fixture import FakeK8s, docker_client
 from tests.helpers import airbox_bin, airbox_env
 
 ROOT = Path(__file__).resolve().parent.parent
-CHARTS = Path(os.environ.get("AIRBOX_TEST_CHARTS") or next(
-    (p for p in (ROOT.parent / "shared" / "charts", ROOT.parent.parent / "shared" / "charts")
-     if p.is_dir()), ROOT.parent / "shared" / "charts"))
+CHARTS = Path(
+    os.environ.get("AIRBOX_TEST_CHARTS")
+    or next(
+        (
+            p
+            for p in (ROOT.parent / "shared" / "charts", ROOT.parent.parent / "shared" / "charts")
+            if p.is_dir()
+        ),
+        ROOT.parent / "shared" / "charts",
+    )
+)
 REAL_CHART = CHARTS / f"airbyte-data-plane-{versions.CHART_VERSION}.tgz"
 
 
@@ -83,8 +91,10 @@ def _remove(docker: DockerHost, refs: list[str]) -> None:
 
 
 @pytest.fixture
-def images(docker: DockerHost, fake_registry: FakeRegistry  # noqa: F811
-           ) -> Iterator[Images]:
+def images(
+    docker: DockerHost,
+    fake_registry: FakeRegistry,  # noqa: F811
+) -> Iterator[Images]:
     """A node image pinned by digest and a data plane image, both in the loopback
     registry (absent here: create pulls them), a local image, and a local connector."""
     unique = uuid.uuid4().hex[:8]
@@ -102,19 +112,26 @@ def images(docker: DockerHost, fake_registry: FakeRegistry  # noqa: F811
     _remove(docker, [*made.names, refs[0][1]])
 
 
-def make(tmp_path: Path, docker: DockerHost, images: Images, name: str = "dp.airbox",
-         **kwargs: Any) -> tuple[Path, mf.Manifest]:
+def make(
+    tmp_path: Path, docker: DockerHost, images: Images, name: str = "dp.airbox", **kwargs: Any
+) -> tuple[Path, mf.Manifest]:
     (tmp_path / "out").mkdir(exist_ok=True)
     output = tmp_path / "out" / name
     kwargs.setdefault("chart_file", REAL_CHART if REAL_CHART.is_file() else None)
-    made = archive.create(output, docker=docker, connectors=[], chart_version="1.8.1",
-                          images=images.refs, **kwargs)
+    made = archive.create(
+        output, docker=docker, connectors=[], chart_version="1.8.1", images=images.refs, **kwargs
+    )
     return output, made
 
 
 def inspect(bundle: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([airbox_bin(), "bundle", "inspect", str(bundle), *args],
-                          capture_output=True, text=True, env=airbox_env(), timeout=120)
+    return subprocess.run(
+        [airbox_bin(), "bundle", "inspect", str(bundle), *args],
+        capture_output=True,
+        text=True,
+        env=airbox_env(),
+        timeout=120,
+    )
 
 
 def members(bundle: Path) -> list[tarfile.TarInfo]:
@@ -135,7 +152,8 @@ def flip(bundle: Path, offset: int, to: bytes | None = None) -> None:
 
 
 def test_create_then_inspect_checks_every_digest(
-        tmp_path: Path, docker: DockerHost, images: Images, fake_k8s: FakeK8s) -> None:
+    tmp_path: Path, docker: DockerHost, images: Images, fake_k8s: FakeK8s
+) -> None:
     assert not docker.has_image(images.refs[0][1])  # create pulls by digest
     seen: list[str] = []
     bundle, made = make(tmp_path, docker, images, progress=seen.append)
@@ -143,11 +161,22 @@ def test_create_then_inspect_checks_every_digest(
     # The members, in the manifest's order, after manifest.json; a plain tar any tool reads.
     listed = members(bundle)
     assert [m.name for m in listed] == ["manifest.json", *(i.path for i in made.items)]
-    assert [i.kind for i in made.items] == ["node-image", "image", "image", "connector",
-                                            "chart", "binary", "binary", "binary"]
+    assert [i.kind for i in made.items] == [
+        "node-image",
+        "image",
+        "image",
+        "connector",
+        "chart",
+        "binary",
+        "binary",
+        "binary",
+    ]
     assert [i.name for i in made.items][:4] == [ref for _, ref in images.refs]
     assert {i.name: i.path for i in made.items if i.kind == "binary"} == {
-        "kind": "bin/kind", "helm": "bin/helm", "kubectl": "bin/kubectl"}
+        "kind": "bin/kind",
+        "helm": "bin/helm",
+        "kubectl": "bin/kubectl",
+    }
     with tarfile.open(bundle) as tar:
         for item in made.items:
             handle = tar.extractfile(item.path)
@@ -162,8 +191,10 @@ def test_create_then_inspect_checks_every_digest(
             assert saved_manifest is not None
             assert json.load(saved_manifest)[0]["RepoTags"] == [images.names[0]]
     # The binaries are the ones the toolchain resolved (here: the fakes), byte for byte.
-    assert next(i for i in made.items if i.name == "kind").sha256 == \
-        hashlib.sha256(fake_k8s.kind.read_bytes()).hexdigest()
+    assert (
+        next(i for i in made.items if i.name == "kind").sha256
+        == hashlib.sha256(fake_k8s.kind.read_bytes()).hexdigest()
+    )
     # The image IDs, as the daemon has them.
     for item, name in zip(made.items, images.names, strict=False):
         assert item.image_id == docker.image_id(name)
@@ -172,14 +203,18 @@ def test_create_then_inspect_checks_every_digest(
     assert made.node_image == images.refs[0][1]
     if REAL_CHART.is_file():
         assert (made.chart_name, made.chart_version, made.app_version) == (
-            "airbyte-data-plane", "1.8.1", "1.8.1")
+            "airbyte-data-plane",
+            "1.8.1",
+            "1.8.1",
+        )
         assert made.items[4].sha256 == hashlib.sha256(REAL_CHART.read_bytes()).hexdigest()
     # World-readable (it holds no secret), and nothing else left in the directory.
     assert stat.S_IMODE(bundle.stat().st_mode) == 0o644
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["dp.airbox"]
     # Progress named the items and counted bytes.
-    assert any(line.startswith(f"writing {images.names[0]}: ") and " of about " in line
-               for line in seen), seen
+    assert any(
+        line.startswith(f"writing {images.names[0]}: ") and " of about " in line for line in seen
+    ), seen
     assert any(line.startswith("writing bin/kubectl:") for line in seen)
 
     assert archive.read_manifest(bundle) == made
@@ -198,12 +233,22 @@ def test_create_then_inspect_checks_every_digest(
 
 
 def test_create_fetches_the_chart_with_helm_pull(
-        tmp_path: Path, docker: DockerHost, images: Images, fake_k8s: FakeK8s) -> None:
+    tmp_path: Path, docker: DockerHost, images: Images, fake_k8s: FakeK8s
+) -> None:
     bundle, made = make(tmp_path, docker, images, chart_file=None)
     pulls = fake_k8s.calls("helm")
-    assert [c[:-1] for c in pulls] == [[
-        "helm", "pull", "airbyte-data-plane", "--repo", versions.CHART_REPO, "--version", "1.8.1",
-        "--destination"]]
+    assert [c[:-1] for c in pulls] == [
+        [
+            "helm",
+            "pull",
+            "airbyte-data-plane",
+            "--repo",
+            versions.CHART_REPO,
+            "--version",
+            "1.8.1",
+            "--destination",
+        ]
+    ]
     assert Path(pulls[0][-1]).parent == tmp_path / "out"
     chart = next(i for i in made.items if i.kind == "chart")
     assert chart.path == "charts/airbyte-data-plane-1.8.1.tgz"
@@ -214,12 +259,15 @@ def test_create_fetches_the_chart_with_helm_pull(
 
 
 def test_an_interrupted_create_leaves_no_file(
-        tmp_path: Path, docker: DockerHost, images: Images, fake_k8s: FakeK8s,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path,
+    docker: DockerHost,
+    images: Images,
+    fake_k8s: FakeK8s,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     real_save = DockerHost.save
 
-    def save_then_stop(self: DockerHost, ref: str, chunk_size: int = 1 << 20
-                       ) -> Iterator[bytes]:
+    def save_then_stop(self: DockerHost, ref: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
         chunks = real_save(self, ref, chunk_size=4096)
         yield next(chunks)
         raise KeyboardInterrupt
@@ -234,8 +282,9 @@ def test_an_interrupted_create_leaves_no_file(
 
 
 @pytest.fixture
-def made(tmp_path: Path, docker: DockerHost, images: Images, fake_k8s: FakeK8s
-         ) -> tuple[Path, mf.Manifest]:
+def made(
+    tmp_path: Path, docker: DockerHost, images: Images, fake_k8s: FakeK8s
+) -> tuple[Path, mf.Manifest]:
     return make(tmp_path, docker, images)
 
 
@@ -247,7 +296,7 @@ def _offsets(bundle: Path, made: mf.Manifest) -> dict[str, tuple[int, str]]:
     node = listed[made.items[0].path]
     helm = listed["bin/helm"]
     manifest = listed["manifest.json"]
-    raw = bundle.read_bytes()[manifest.offset_data:manifest.offset_data + manifest.size]
+    raw = bundle.read_bytes()[manifest.offset_data : manifest.offset_data + manifest.size]
     return {
         "inside an image": (image.offset_data + image.size // 2, made.items[1].path),
         "first byte of the node image": (node.offset_data, made.items[0].path),
@@ -255,14 +304,18 @@ def _offsets(bundle: Path, made: mf.Manifest) -> dict[str, tuple[int, str]]:
         "last byte of a binary": (helm.offset_data + helm.size - 1, "bin/helm"),
         "a digest in manifest.json": (
             manifest.offset_data + raw.index(made.items[2].sha256.encode()) + 5,
-            "manifest.json"),
+            "manifest.json",
+        ),
         "a name in manifest.json": (
             manifest.offset_data + raw.index(b'"name": "airbyte-data-plane"') + 10,
-            "manifest.json"),
+            "manifest.json",
+        ),
         "manifest.json's filling": (manifest.offset_data + manifest.size - 1, "manifest.json"),
         # A tab for a space: still the same JSON, yet not the bytes airbox wrote.
-        "manifest.json's indentation": (manifest.offset_data + raw.index(b"\n  ") + 1,
-                                        "manifest.json"),
+        "manifest.json's indentation": (
+            manifest.offset_data + raw.index(b"\n  ") + 1,
+            "manifest.json",
+        ),
         "the chart's tar header (its name)": (chart.offset + 3, made.items[4].path),
         "an image's tar header (its size)": (image.offset + 130, made.items[1].path),
         "manifest.json's tar header": (manifest.offset + 1, "manifest.json"),
@@ -273,18 +326,27 @@ def _offsets(bundle: Path, made: mf.Manifest) -> dict[str, tuple[int, str]]:
     }
 
 
-FLIPS = ["inside an image", "first byte of the node image", "inside the chart",
-         "last byte of a binary", "a digest in manifest.json", "a name in manifest.json",
-         "manifest.json's filling", "manifest.json's indentation",
-         "the chart's tar header (its name)",
-         "an image's tar header (its size)", "manifest.json's tar header",
-         "a checksum field's last byte", "the padding after a member",
-         "the end of the archive"]
+FLIPS = [
+    "inside an image",
+    "first byte of the node image",
+    "inside the chart",
+    "last byte of a binary",
+    "a digest in manifest.json",
+    "a name in manifest.json",
+    "manifest.json's filling",
+    "manifest.json's indentation",
+    "the chart's tar header (its name)",
+    "an image's tar header (its size)",
+    "manifest.json's tar header",
+    "a checksum field's last byte",
+    "the padding after a member",
+    "the end of the archive",
+]
 
 
 def test_a_flipped_byte_anywhere_fails_inspect_and_unpack_before_any_change(
-        tmp_path: Path, docker: DockerHost, images: Images,
-        made: tuple[Path, mf.Manifest]) -> None:
+    tmp_path: Path, docker: DockerHost, images: Images, made: tuple[Path, mf.Manifest]
+) -> None:
     bundle, manifest = made
     pristine = bundle.read_bytes()
     offsets = _offsets(bundle, manifest)
@@ -310,7 +372,8 @@ def test_a_flipped_byte_anywhere_fails_inspect_and_unpack_before_any_change(
 
 
 def test_a_cut_short_bundle_names_the_item_it_cuts(
-        tmp_path: Path, made: tuple[Path, mf.Manifest]) -> None:
+    tmp_path: Path, made: tuple[Path, mf.Manifest]
+) -> None:
     bundle, manifest = made
     listed = {m.name: m for m in members(bundle)}
     chart = listed[manifest.items[4].path]
@@ -320,23 +383,28 @@ def test_a_cut_short_bundle_names_the_item_it_cuts(
         archive.verify(bundle)
     assert info.value.message == (
         f"the bundle {bundle} is damaged: {manifest.items[4].path} (chart "
-        "airbyte-data-plane) is cut short: the file ends inside it; nothing was changed")
+        "airbyte-data-plane) is cut short: the file ends inside it; nothing was changed"
+    )
 
 
 def test_a_bundle_cut_between_members_names_the_first_missing_item(
-        tmp_path: Path, made: tuple[Path, mf.Manifest]) -> None:
+    tmp_path: Path, made: tuple[Path, mf.Manifest]
+) -> None:
     bundle, manifest = made
     chart = {m.name: m for m in members(bundle)}[manifest.items[4].path]
     with open(bundle, "r+b") as handle:
         handle.truncate(chart.offset)
     shown = inspect(bundle)
     assert shown.returncode == 2
-    assert (f"{manifest.items[4].path} (chart airbyte-data-plane) is missing: the file ends "
-            "before it (cut short)") in shown.stderr
+    assert (
+        f"{manifest.items[4].path} (chart airbyte-data-plane) is missing: the file ends "
+        "before it (cut short)"
+    ) in shown.stderr
 
 
 def test_unpack_where_it_cannot_write_says_so(
-        tmp_path: Path, made: tuple[Path, mf.Manifest]) -> None:
+    tmp_path: Path, made: tuple[Path, mf.Manifest]
+) -> None:
     from airbox.errors import AirboxError
 
     bundle, _ = made
@@ -381,8 +449,8 @@ def test_not_a_bundle_is_bad_input(tmp_path: Path) -> None:
 
 
 def test_unpack_loads_the_images_and_places_the_binaries_then_does_nothing_again(
-        tmp_path: Path, docker: DockerHost, images: Images,
-        made: tuple[Path, mf.Manifest]) -> None:
+    tmp_path: Path, docker: DockerHost, images: Images, made: tuple[Path, mf.Manifest]
+) -> None:
     bundle, manifest = made
     ids = {name: docker.image_id(name) for name in images.names}
     _remove(docker, images.names)
@@ -405,7 +473,8 @@ def test_unpack_loads_the_images_and_places_the_binaries_then_does_nothing_again
     assert sorted(done.placed) == sorted([*done.binaries.values(), done.chart])
     # Nothing but the files (no temporary left behind).
     assert sorted(str(p.relative_to(into)) for p in into.rglob("*") if p.is_file()) == sorted(
-        ["bin/kind", "bin/helm", "bin/kubectl", f"charts/{Path(chart.path).name}"])
+        ["bin/kind", "bin/helm", "bin/kubectl", f"charts/{Path(chart.path).name}"]
+    )
     assert any(line.startswith("checking ") for line in seen)
     assert any(line.startswith("unpacking ") for line in seen)
 
@@ -415,8 +484,12 @@ def test_unpack_loads_the_images_and_places_the_binaries_then_does_nothing_again
 
 
 def test_unpack_finishes_what_an_interrupted_run_left(
-        tmp_path: Path, docker: DockerHost, images: Images,
-        made: tuple[Path, mf.Manifest], monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path,
+    docker: DockerHost,
+    images: Images,
+    made: tuple[Path, mf.Manifest],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     bundle, _ = made
     _remove(docker, images.names)
     into = tmp_path / "into"
@@ -442,7 +515,8 @@ def test_unpack_finishes_what_an_interrupted_run_left(
 
 
 def test_unpack_only_the_kinds_asked_and_no_docker(
-        tmp_path: Path, made: tuple[Path, mf.Manifest]) -> None:
+    tmp_path: Path, made: tuple[Path, mf.Manifest]
+) -> None:
     bundle, _ = made
     into = tmp_path / "into"
     done = archive.unpack(bundle, into=into, docker=None, kinds=("binary",))
@@ -452,14 +526,15 @@ def test_unpack_only_the_kinds_asked_and_no_docker(
 
 
 def test_a_bundle_for_another_platform_places_no_binary(
-        tmp_path: Path, made: tuple[Path, mf.Manifest],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, made: tuple[Path, mf.Manifest], monkeypatch: pytest.MonkeyPatch
+) -> None:
     bundle, manifest = made
     monkeypatch.setattr(unpacking, "host_platform", lambda: "darwin/arm64")
     with pytest.raises(UsageError) as info:
         archive.unpack(bundle, into=tmp_path / "into", docker=None)
-    assert info.value.message == (f"the bundle {bundle} was made for {manifest.platform}; "
-                                  "this machine is darwin/arm64")
+    assert info.value.message == (
+        f"the bundle {bundle} was made for {manifest.platform}; this machine is darwin/arm64"
+    )
     assert not (tmp_path / "into").exists()
 
 
@@ -469,10 +544,23 @@ def test_a_bundle_for_another_platform_places_no_binary(
 def test_bundle_create_lists_every_bad_input_at_once_and_writes_nothing(tmp_path: Path) -> None:
     not_chart = tmp_path / "notes.tgz"
     not_chart.write_text("hello")
-    argv = [airbox_bin(), "bundle", "create", "--output", str(tmp_path / "gone" / "x.bundle"),
-            "--connector", "airbyte/source-postgres", "--connector", "Not An Image!",
-            "--connector", "airbyte/destination-dev-null:0.7.21",
-            "--chart", str(not_chart), "--chart-version", "latest"]
+    argv = [
+        airbox_bin(),
+        "bundle",
+        "create",
+        "--output",
+        str(tmp_path / "gone" / "x.bundle"),
+        "--connector",
+        "airbyte/source-postgres",
+        "--connector",
+        "Not An Image!",
+        "--connector",
+        "airbyte/destination-dev-null:0.7.21",
+        "--chart",
+        str(not_chart),
+        "--chart-version",
+        "latest",
+    ]
     result = subprocess.run(argv, capture_output=True, text=True, env=airbox_env(), timeout=60)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.splitlines()
@@ -485,15 +573,19 @@ def test_bundle_create_lists_every_bad_input_at_once_and_writes_nothing(tmp_path
         "  --connector: Not An Image! is not an image reference (expected "
         "[registry/]name:tag, e.g. airbyte/source-postgres:3.6.28)",
         "  --chart-version: latest is not a version (fix: e.g. 1.8.1)",
-        f"  --chart: {not_chart} is not a chart archive (no Chart.yaml with a name and a "
-        "version)",
+        f"  --chart: {not_chart} is not a chart archive (no Chart.yaml with a name and a version)",
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "notes.tgz"]
 
 
 def test_bundle_create_and_inspect_through_the_commands(
-        tmp_path: Path, docker: DockerHost, images: Images, fake_k8s: FakeK8s,
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path,
+    docker: DockerHost,
+    images: Images,
+    fake_k8s: FakeK8s,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """The command as a user runs it, in this process: its default images are replaced by
     this test's (the real ones would come from Docker Hub)."""
     from airbox.cli.errors import _dispatch
@@ -501,8 +593,9 @@ def test_bundle_create_and_inspect_through_the_commands(
 
     wanted: list[tuple[str, list[str], bool]] = []
 
-    def test_images(app_version: str, connectors: list[str], *, cgroup_v1: bool
-                    ) -> list[tuple[str, str]]:
+    def test_images(
+        app_version: str, connectors: list[str], *, cgroup_v1: bool
+    ) -> list[tuple[str, str]]:
         wanted.append((app_version, list(connectors), cgroup_v1))
         return images.refs
 
@@ -514,8 +607,9 @@ def test_bundle_create_and_inspect_through_the_commands(
     assert shown.out == f"{output}\n"
     # verify's connectors by default, for the chart's appVersion (helm pull of the pin).
     cgroup_v1 = str(docker.info().get("CgroupVersion") or "2") == "1"
-    assert wanted == [("1.8.1", ["airbyte/source-faker:6.2.21",
-                                 "airbyte/destination-dev-null:0.7.21"], cgroup_v1)]
+    assert wanted == [
+        ("1.8.1", ["airbyte/source-faker:6.2.21", "airbyte/destination-dev-null:0.7.21"], cgroup_v1)
+    ]
     assert "Create the offline bundle" in shown.err
     assert "8 items" in shown.err and "It holds no secret" in shown.err
 
@@ -531,8 +625,7 @@ def test_bundle_create_and_inspect_through_the_commands(
     assert lines[-1].startswith("every item checks: 8 items, ")
 
 
-def test_inspect_json_of_a_damaged_bundle(
-        tmp_path: Path, made: tuple[Path, mf.Manifest]) -> None:
+def test_inspect_json_of_a_damaged_bundle(tmp_path: Path, made: tuple[Path, mf.Manifest]) -> None:
     bundle, _ = made
     listed = {m.name: m for m in members(bundle)}
     flip(bundle, listed["bin/kind"].offset_data + 7)
@@ -540,14 +633,20 @@ def test_inspect_json_of_a_damaged_bundle(
     assert shown.returncode == 2
     data = json.loads(shown.stdout)
     assert data["ok"] is False
-    assert data["error"] == (f"the bundle {bundle} is damaged: bin/kind (binary kind) does "
-                             "not match its SHA-256 in the manifest; nothing was changed")
+    assert data["error"] == (
+        f"the bundle {bundle} is damaged: bin/kind (binary kind) does "
+        "not match its SHA-256 in the manifest; nothing was changed"
+    )
     assert data["manifest"]["items"][5]["path"] == "bin/kind"
 
 
 def test_a_refused_pull_or_a_full_disk_leaves_nothing(
-        tmp_path: Path, docker: DockerHost, images: Images, fake_k8s: FakeK8s,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path,
+    docker: DockerHost,
+    images: Images,
+    fake_k8s: FakeK8s,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from airbox.errors import AirboxError, DockerError
 
     images.registry.rate_limited = True
@@ -575,32 +674,68 @@ def test_a_refused_pull_or_a_full_disk_leaves_nothing(
 def test_the_fake_helm_pull_refuses_as_helm_does(tmp_path: Path, fake_k8s: FakeK8s) -> None:
     """helm pull (pkg/action/pull.go): an unknown version is not found in the repository;
     a missing destination directory fails the write."""
-    unknown = fake_k8s.run("helm", "pull", "airbyte-data-plane", "--repo", versions.CHART_REPO,
-                           "--version", "9.9.9", "--destination", str(tmp_path))
+    unknown = fake_k8s.run(
+        "helm",
+        "pull",
+        "airbyte-data-plane",
+        "--repo",
+        versions.CHART_REPO,
+        "--version",
+        "9.9.9",
+        "--destination",
+        str(tmp_path),
+    )
     assert unknown.returncode == 1
-    assert unknown.stderr.strip() == (f'Error: chart "airbyte-data-plane" version "9.9.9" not '
-                                      f"found in {versions.CHART_REPO} repository")
+    assert unknown.stderr.strip() == (
+        f'Error: chart "airbyte-data-plane" version "9.9.9" not '
+        f"found in {versions.CHART_REPO} repository"
+    )
     gone = tmp_path / "gone"
-    missing = fake_k8s.run("helm", "pull", "airbyte-data-plane", "--repo", versions.CHART_REPO,
-                           "--version", "1.8.1", "--destination", str(gone))
+    missing = fake_k8s.run(
+        "helm",
+        "pull",
+        "airbyte-data-plane",
+        "--repo",
+        versions.CHART_REPO,
+        "--version",
+        "1.8.1",
+        "--destination",
+        str(gone),
+    )
     assert missing.returncode == 1
     assert "no such file or directory" in missing.stderr
     bad_flag = fake_k8s.run("helm", "pull", "airbyte-data-plane", "--output", "x")
     assert bad_flag.returncode == 1
     assert "unknown flag: --output" in bad_flag.stderr
-    done = fake_k8s.run("helm", "pull", "airbyte-data-plane", "--repo", versions.CHART_REPO,
-                        "--version", "1.8.0", "-d", str(tmp_path))
+    done = fake_k8s.run(
+        "helm",
+        "pull",
+        "airbyte-data-plane",
+        "--repo",
+        versions.CHART_REPO,
+        "--version",
+        "1.8.0",
+        "-d",
+        str(tmp_path),
+    )
     assert (done.returncode, done.stdout) == (0, "")
     assert archive.chart_meta(tmp_path / "airbyte-data-plane-1.8.0.tgz") == (
-        "airbyte-data-plane", "1.8.0", "1.8.0")
+        "airbyte-data-plane",
+        "1.8.0",
+        "1.8.0",
+    )
 
 
 def test_pull_progress_is_one_line_per_pull_and_interval(
-        tmp_path: Path, docker: DockerHost, images: Images, fake_k8s: FakeK8s,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path,
+    docker: DockerHost,
+    images: Images,
+    fake_k8s: FakeK8s,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A pull reports every layer's every step; off a terminal each report is a line. With
     an interval longer than the test, each pull shows its first report only."""
-    monkeypatch.setattr(writing, "PROGRESS_EVERY", 10 ** 9)
+    monkeypatch.setattr(writing, "PROGRESS_EVERY", 10**9)
     seen: list[str] = []
     make(tmp_path, docker, images, progress=seen.append)
     for ref in (images.refs[0][1], images.refs[1][1]):

@@ -77,16 +77,28 @@ class Offline:
 
     @property
     def data_plane(self) -> list[str]:
-        return [f"airbyte/{name}:{self.unique}" for name in (
-            "workload-launcher", "workload-init-container", "connector-sidecar",
-            "container-orchestrator")]
+        return [
+            f"airbyte/{name}:{self.unique}"
+            for name in (
+                "workload-launcher",
+                "workload-init-container",
+                "connector-sidecar",
+                "container-orchestrator",
+            )
+        ]
 
     def connectors(self, *names: str) -> list[str]:
         return [f"airbyte/{name}:{self.unique}" for name in names]
 
-    def bundle(self, name: str, *, connectors: tuple[str, ...] = (
-            "source-faker", "destination-dev-null"), data_plane: bool = True,
-            chart: Path = REAL_CHART, node_image: str = NODE_IMAGE) -> Path:
+    def bundle(
+        self,
+        name: str,
+        *,
+        connectors: tuple[str, ...] = ("source-faker", "destination-dev-null"),
+        data_plane: bool = True,
+        chart: Path = REAL_CHART,
+        node_image: str = NODE_IMAGE,
+    ) -> Path:
         """A bundle of images built here (then removed from Docker: the install starts on
         a machine that has none of them)."""
         client = docker_client()
@@ -97,8 +109,14 @@ class Offline:
             build_image(client, ref)
             self.made.append(ref)
         output = self.tmp / name
-        archive.create(output, docker=DockerHost.connect(), connectors=[],
-                       chart_version=versions.CHART_VERSION, images=refs, chart_file=chart)
+        archive.create(
+            output,
+            docker=DockerHost.connect(),
+            connectors=[],
+            chart_version=versions.CHART_VERSION,
+            images=refs,
+            chart_file=chart,
+        )
         self.remove()
         return output
 
@@ -110,15 +128,17 @@ class Offline:
 
     def answers(self, **extra: Any) -> Path:
         # The data plane's images under this test's tag: no other test's are involved.
-        return self.inst.write(self.inst.answers(values={"image": {"tag": self.unique}},
-                                                 **extra))
+        return self.inst.write(self.inst.answers(values={"image": {"tag": self.unique}}, **extra))
 
     def env(self, **extra: str) -> dict[str, str]:
         refusing = f"http://{self.refusing.host}"
-        return self.inst.env(DOCKER_HOST=self.gate.host,
-                             AIRBOX_PREFLIGHT_REGISTRY_URL=refusing + "/v2/",
-                             AIRBOX_PREFLIGHT_HELM_REPO_URL=refusing + "/index.yaml",
-                             AIRBOX_TOOLS_MIRROR=refusing + "/tools", **extra)
+        return self.inst.env(
+            DOCKER_HOST=self.gate.host,
+            AIRBOX_PREFLIGHT_REGISTRY_URL=refusing + "/v2/",
+            AIRBOX_PREFLIGHT_HELM_REPO_URL=refusing + "/index.yaml",
+            AIRBOX_TOOLS_MIRROR=refusing + "/tools",
+            **extra,
+        )
 
     def node_images(self) -> set[str]:
         cluster = self.inst.fake.state()["clusters"][self.inst.cluster]
@@ -146,18 +166,27 @@ def offline(inst: Installer, tmp_path: Path) -> Iterator[Offline]:  # noqa: F811
 
 def pull_events(since: float, names: set[str]) -> list[dict[str, Any]]:
     """The daemon's own record: image pulls of ``names`` from ``since`` until now."""
-    events = docker_client().events(since=int(since), until=int(time.time()) + 1,
-                                    filters={"type": "image", "event": "pull"}, decode=True)
-    return [e for e in events
-            if e.get("id") in names or (e.get("Actor") or {}).get("ID") in names
-            or ((e.get("Actor") or {}).get("Attributes") or {}).get("name") in names]
+    events = docker_client().events(
+        since=int(since),
+        until=int(time.time()) + 1,
+        filters={"type": "image", "event": "pull"},
+        decode=True,
+    )
+    return [
+        e
+        for e in events
+        if e.get("id") in names
+        or (e.get("Actor") or {}).get("ID") in names
+        or ((e.get("Actor") or {}).get("Attributes") or {}).get("name") in names
+    ]
 
 
 # ------------------------------------------------------------------- the acceptance
 
 
 def test_install_from_a_bundle_pulls_nothing_and_the_node_gets_every_image(
-        offline: Offline) -> None:
+    offline: Offline,
+) -> None:
     dp = offline.inst
     bundle = offline.bundle("dp.bundle")
     client = docker_client()
@@ -179,14 +208,16 @@ def test_install_from_a_bundle_pulls_nothing_and_the_node_gets_every_image(
     chart = dp.state / "bundle" / "charts" / REAL_CHART.name
     upgrade = next(c for c in helm if "upgrade" in c and "--install" in c)
     at = upgrade.index("--install")
-    assert upgrade[at + 2:at + 5] == [str(chart), "--version", versions.CHART_VERSION]
+    assert upgrade[at + 2 : at + 5] == [str(chart), "--version", versions.CHART_VERSION]
     # kind found its node image locally (the offline fake would have failed to pull it):
     # the config names it as the load named it, without the digest.
     config = yaml.safe_load((dp.state / "kind-config.yaml").read_text())
     assert config["nodes"][0]["image"] == NODE_IMAGE
     # The node got every image: the data plane's and the connectors.
-    assert offline.node_images() == {*offline.data_plane,
-                                     *offline.connectors("source-faker", "destination-dev-null")}
+    assert offline.node_images() == {
+        *offline.data_plane,
+        *offline.connectors("source-faker", "destination-dev-null"),
+    }
     # Saved: a resumed install, repair or upgrade knows the source.
     saved = yaml.safe_load((dp.state / "settings.yaml").read_text())
     assert saved["bundle"] == str(bundle)
@@ -197,29 +228,39 @@ def test_install_from_a_bundle_pulls_nothing_and_the_node_gets_every_image(
     before = len(offline.gate.requests)
     again = dp.run(answers=offline.answers(), env=offline.env())
     assert again.returncode == 0, again.stdout + again.stderr
-    assert not [r for r in offline.gate.requests[before:]
-                if r.startswith(("POST /images/load", "POST /images/create"))]
+    assert not [
+        r
+        for r in offline.gate.requests[before:]
+        if r.startswith(("POST /images/load", "POST /images/create"))
+    ]
     # Not even read again: the step looks at what is in place first.
-    assert "Load the images, chart and tools from the offline bundle (every image in " \
+    assert (
+        "Load the images, chart and tools from the offline bundle (every image in "
         "Docker, the chart and the tools in place)" in " ".join(again.stderr.split())
+    )
 
     # status: the connectors present, and what offline means for the others.
     container = node(dp)
-    nodetools.seed(container, images_=[nodetools.image_entry(ref, 1000)
-                                       for ref in offline.connectors("source-faker")])
+    nodetools.seed(
+        container,
+        images_=[nodetools.image_entry(ref, 1000) for ref in offline.connectors("source-faker")],
+    )
     status = airbox(dp, "status", "--json")
     report = json.loads(status.stdout)
     images = next(c for c in report["checks"] if c["id"] == "images")
     assert report["node"]["images"]["connectors"] == offline.connectors("source-faker")
     assert report["node"]["images"]["offline"] is True
-    assert ("Installed from a bundle, with no registry: a connector whose image is not "
-            "listed cannot run here; add one with `airbox bundle create --connector IMAGE "
-            f"--output FILE` on a connected machine, then `airbox bundle load FILE --name "
-            f"{dp.name}`") in images["summary"]
+    assert (
+        "Installed from a bundle, with no registry: a connector whose image is not "
+        "listed cannot run here; add one with `airbox bundle create --connector IMAGE "
+        f"--output FILE` on a connected machine, then `airbox bundle load FILE --name "
+        f"{dp.name}`"
+    ) in images["summary"]
 
 
 def test_a_damaged_bundle_is_exit_2_naming_the_item_and_nothing_is_created(
-        offline: Offline) -> None:
+    offline: Offline,
+) -> None:
     dp = offline.inst
     bundle = offline.bundle("dp.bundle")
     made = archive.read_manifest(bundle)
@@ -242,18 +283,25 @@ def test_a_damaged_bundle_is_exit_2_naming_the_item_and_nothing_is_created(
     assert not [r for r in offline.gate.requests if r.startswith("POST /images/load")]
 
 
-def test_a_bundle_that_does_not_match_this_airbox_names_both_versions(
-        offline: Offline) -> None:
+def test_a_bundle_that_does_not_match_this_airbox_names_both_versions(offline: Offline) -> None:
     dp = offline.inst
     other = "kindest/node:v1.29.2"
     bundle = offline.bundle("old-node.bundle", node_image=other)
-    result = dp.run("--bundle", str(bundle), "--chart-version", "1.8.0",
-                      answers=offline.answers(), env=offline.env())
+    result = dp.run(
+        "--bundle",
+        str(bundle),
+        "--chart-version",
+        "1.8.0",
+        answers=offline.answers(),
+        env=offline.env(),
+    )
     assert result.returncode == 2, result.stdout + result.stderr
     err = " ".join(result.stderr.split())
     assert f"it carries the node image {other}; this airbox runs {NODE_IMAGE}" in err
-    assert "chart.version: 1.8.0 was asked for; the bundle carries chart " \
+    assert (
+        "chart.version: 1.8.0 was asked for; the bundle carries chart "
         f"{versions.CHART_VERSION}" in err
+    )
     assert not dp.state.exists()
 
 
@@ -277,8 +325,10 @@ def test_ctrl_c_while_loading_then_the_same_command_finishes(offline: Offline) -
     again = dp.run(answers=answers, env=offline.env())
     assert again.returncode == 0, again.stdout + again.stderr
     assert offline.pulls() == []
-    assert offline.node_images() == {*offline.data_plane,
-                                     *offline.connectors("source-faker", "destination-dev-null")}
+    assert offline.node_images() == {
+        *offline.data_plane,
+        *offline.connectors("source-faker", "destination-dev-null"),
+    }
 
 
 # ----------------------------------------------------------------- upgrade, bundle load
@@ -301,8 +351,15 @@ def test_upgrade_from_a_bundle_plans_then_moves_offline(offline: Offline) -> Non
     (dp.state / "settings.yaml").write_text(yaml.safe_dump(answers))
 
     env = offline.env()
-    dry = airbox(dp, "upgrade", "--bundle", str(nxt), "--dry-run", DOCKER_HOST=env[
-        "DOCKER_HOST"], AIRBOX_TOOLS_MIRROR=env["AIRBOX_TOOLS_MIRROR"])
+    dry = airbox(
+        dp,
+        "upgrade",
+        "--bundle",
+        str(nxt),
+        "--dry-run",
+        DOCKER_HOST=env["DOCKER_HOST"],
+        AIRBOX_TOOLS_MIRROR=env["AIRBOX_TOOLS_MIRROR"],
+    )
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert "chart:       airbyte-data-plane 1.8.0 -> 1.8.1" in dry.stdout
     assert f"bundle:      {nxt} (chart 1.8.1," in dry.stdout
@@ -310,8 +367,14 @@ def test_upgrade_from_a_bundle_plans_then_moves_offline(offline: Offline) -> Non
     assert dry.stdout.rstrip().endswith("Nothing was changed (dry run).")
     assert len(dp.revisions()) == 1
 
-    done = airbox(dp, "upgrade", "--bundle", str(nxt), DOCKER_HOST=env["DOCKER_HOST"],
-                  AIRBOX_TOOLS_MIRROR=env["AIRBOX_TOOLS_MIRROR"])
+    done = airbox(
+        dp,
+        "upgrade",
+        "--bundle",
+        str(nxt),
+        DOCKER_HOST=env["DOCKER_HOST"],
+        AIRBOX_TOOLS_MIRROR=env["AIRBOX_TOOLS_MIRROR"],
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert [r["chart_version"] for r in dp.revisions()] == ["1.8.0", "1.8.1"]
     assert offline.pulls() == []
@@ -330,8 +393,7 @@ def test_bundle_load_adds_a_connector_to_an_installed_data_plane(offline: Offlin
     bundle = offline.bundle("dp.bundle")
     result = dp.run("--bundle", str(bundle), answers=offline.answers(), env=offline.env())
     assert result.returncode == 0, result.stdout + result.stderr
-    extra = offline.bundle("postgres.bundle", connectors=("source-postgres",),
-                           data_plane=False)
+    extra = offline.bundle("postgres.bundle", connectors=("source-postgres",), data_plane=False)
     env = offline.env()
     loaded = airbox(dp, "bundle", "load", str(extra), DOCKER_HOST=env["DOCKER_HOST"])
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
@@ -351,16 +413,36 @@ def test_the_dry_run_plan_of_a_bundle_install(offline: Offline) -> None:
     bundle = offline.bundle("dp.bundle")
     out = offline.tmp / "out"
     result = subprocess.run(
-        [*_airbox(), "install", "--answers", str(offline.answers()), "--bundle", str(bundle),
-         "--dry-run", "--output-dir", str(out)],
-        capture_output=True, text=True, env=offline.env(), timeout=120)
+        [
+            *_airbox(),
+            "install",
+            "--answers",
+            str(offline.answers()),
+            "--bundle",
+            str(bundle),
+            "--dry-run",
+            "--output-dir",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=offline.env(),
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     plan = {step["step"]: step for step in json.loads((out / "plan.json").read_text())}
     loads = [c for c in plan["images"]["commands"] if c[:2] == ["docker", "load"]]
     assert len(loads) == 1 + 4 + 2  # the node image, the data plane, the connectors
     assert plan["connector-images"]["commands"] == [
-        ["kind", "load", "docker-image", "--name", dp.cluster,
-         *offline.connectors("source-faker", "destination-dev-null")]]
+        [
+            "kind",
+            "load",
+            "docker-image",
+            "--name",
+            dp.cluster,
+            *offline.connectors("source-faker", "destination-dev-null"),
+        ]
+    ]
     assert not (dp.state / "bundle").exists()
     assert not [r for r in offline.gate.requests if r.startswith("POST /images/load")]
 
@@ -372,7 +454,8 @@ def _airbox() -> list[str]:
 
 
 def test_offline_an_image_the_node_lacks_is_said_so_not_blamed_on_docker_hub(
-        offline: Offline) -> None:
+    offline: Offline,
+) -> None:
     dp = offline.inst
     bundle = offline.bundle("dp.bundle")
     dp.fake.set_scenario(launcher="imagepull")

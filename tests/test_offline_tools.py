@@ -35,7 +35,8 @@ def binary(tmp_path: Path, text: str) -> tuple[Path, str]:
 
 
 def test_a_pinned_binary_is_placed_where_the_toolchain_finds_it(
-        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path, digest = binary(tmp_path, "kind v0.31.0")
     monkeypatch.setitem(versions._KIND_SHA, toolchain.platform_key(), digest)
     placed = toolchain.place("kind", path, digest)
@@ -52,7 +53,8 @@ def test_a_pinned_binary_is_placed_where_the_toolchain_finds_it(
 
 
 def test_another_binary_is_refused_naming_both_digests(
-        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path, digest = binary(tmp_path, "kind v0.20.0")
     pinned = versions.download_for("kind", *toolchain.platform_key()).sha256
     with pytest.raises(toolchain.ToolUnavailable) as caught:
@@ -64,12 +66,13 @@ def test_another_binary_is_refused_naming_both_digests(
 
 def test_helms_pin_is_its_archives_so_its_binary_has_none() -> None:
     assert toolchain.pinned_binary_sha256("helm") is None
-    assert toolchain.pinned_binary_sha256("kubectl") == versions.download_for(
-        "kubectl", *toolchain.platform_key()).sha256
+    assert (
+        toolchain.pinned_binary_sha256("kubectl")
+        == versions.download_for("kubectl", *toolchain.platform_key()).sha256
+    )
 
 
-def test_the_tools_mirror_takes_the_pinned_url(home: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_tools_mirror_takes_the_pinned_url(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     asked: list[str] = []
 
     def fetch(url: str) -> bytes:
@@ -79,8 +82,10 @@ def test_the_tools_mirror_takes_the_pinned_url(home: Path,
     monkeypatch.setenv(toolchain.MIRROR_ENV, "http://127.0.0.1:9/mirror/")
     with pytest.raises(toolchain.ToolUnavailable):
         toolchain.download("kind", fetch=fetch, plat=("linux", "amd64"))
-    assert asked == [f"http://127.0.0.1:9/mirror/github.com/kubernetes-sigs/kind/releases/"
-                     f"download/{versions.KIND_VERSION}/kind-linux-amd64"]
+    assert asked == [
+        f"http://127.0.0.1:9/mirror/github.com/kubernetes-sigs/kind/releases/"
+        f"download/{versions.KIND_VERSION}/kind-linux-amd64"
+    ]
 
 
 @pytest.mark.timeout(600)  # may wait for another test holding the node image's name
@@ -92,8 +97,9 @@ def test_offline_a_missing_tool_is_said_missing_not_downloaded(offline: Offline)
     env = offline.env()
     for tool in toolchain.TOOLS:
         env.pop(f"AIRBOX_{tool.upper()}", None)
-    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep)
-                                  if p != str(dp.fake.bin_dir))
+    env["PATH"] = os.pathsep.join(
+        p for p in env["PATH"].split(os.pathsep) if p != str(dp.fake.bin_dir)
+    )
     result = dp.run("--bundle", str(bundle), answers=offline.answers(), env=env)
     assert result.returncode == 3, result.stdout + result.stderr
     err = " ".join(result.stderr.split())
@@ -119,6 +125,8 @@ def test_a_bundle_goes_with_kind_only_and_replaces_chart_and_registry(tmp_path: 
         ("bundle", f"{tmp_path / 'missing.bundle'} does not exist"),
         ("bundle", "works only with the kind cluster airbox creates"),
         ("chart.source", "cannot be given with a bundle: the bundle carries the chart"),
-        ("images.registry", "cannot be given with a bundle: the bundle carries every image "
-                            "the install needs"),
+        (
+            "images.registry",
+            "cannot be given with a bundle: the bundle carries every image the install needs",
+        ),
     } <= problems

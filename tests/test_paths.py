@@ -22,8 +22,11 @@ ELSEWHERE = {
 
 
 def test_the_layout_names_every_file_airbox_keeps() -> None:
-    kept = {f"paths.{key}": value for key, value in vars(paths).items()
-            if key.endswith(("_FILE", "_DIR")) and isinstance(value, str)}
+    kept = {
+        f"paths.{key}": value
+        for key, value in vars(paths).items()
+        if key.endswith(("_FILE", "_DIR")) and isinstance(value, str)
+    }
     kept.update(ELSEWHERE)
     assert paths.__doc__
     written = set(re.findall(r"[\w.-]+", paths.__doc__))

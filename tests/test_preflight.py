@@ -51,12 +51,22 @@ class FakeFacts:
     """A machine described by values; ``hang`` makes Docker answer only once it is set."""
 
     cli: str | None = "/usr/bin/docker"
-    docker_facts: fx.DockerFacts | DockerError = field(default_factory=lambda: fx.DockerFacts(
-        version="27.3.1", cpus=8, memory=32 * GiB, root_dir="/var/lib/docker",
-        cgroup_version="2"))
+    docker_facts: fx.DockerFacts | DockerError = field(
+        default_factory=lambda: fx.DockerFacts(
+            version="27.3.1",
+            cpus=8,
+            memory=32 * GiB,
+            root_dir="/var/lib/docker",
+            cgroup_version="2",
+        )
+    )
     free: int | None = 100 * GiB
-    sysctls: dict[str, int | None] = field(default_factory=lambda: {
-        "fs.inotify.max_user_watches": 524288, "fs.inotify.max_user_instances": 512})
+    sysctls: dict[str, int | None] = field(
+        default_factory=lambda: {
+            "fs.inotify.max_user_watches": 524288,
+            "fs.inotify.max_user_instances": 512,
+        }
+    )
     nodes: list[str] | None = field(default_factory=list)
     release: bool | None = False
     contexts: list[str] | None = None
@@ -65,8 +75,11 @@ class FakeFacts:
     # Calls now waiting on ``hang`` (each check runs in its own thread).
     hanging: int = 0
     _count: threading.Lock = field(default_factory=threading.Lock)
-    tools: dict[str, str] = field(default_factory=lambda: {
-        t: f"{t} (/usr/local/bin/{t})" for t in ("kind", "helm", "kubectl")})
+    tools: dict[str, str] = field(
+        default_factory=lambda: {
+            t: f"{t} (/usr/local/bin/{t})" for t in ("kind", "helm", "kubectl")
+        }
+    )
 
     def tool(self, name: str) -> str | None:
         return self.tools.get(name)
@@ -103,15 +116,25 @@ class FakeFacts:
 
 
 def docker_with(**changes: Any) -> fx.DockerFacts:
-    base = fx.DockerFacts(version="27.3.1", cpus=8, memory=32 * GiB,
-                          root_dir="/var/lib/docker", cgroup_version="2")
+    base = fx.DockerFacts(
+        version="27.3.1", cpus=8, memory=32 * GiB, root_dir="/var/lib/docker", cgroup_version="2"
+    )
     return replace(base, **changes)
 
 
-def probe(facts: FakeFacts | None = None, subject: fx.Subject | None = None,
-          state: StateDir | None = None, environ: dict[str, str] | None = None) -> ck.Probe:
-    return ck.Probe(subject or fx.Subject(name="dp"), facts or FakeFacts(), fx.Endpoints(),
-                    state, environ if environ is not None else {})
+def probe(
+    facts: FakeFacts | None = None,
+    subject: fx.Subject | None = None,
+    state: StateDir | None = None,
+    environ: dict[str, str] | None = None,
+) -> ck.Probe:
+    return ck.Probe(
+        subject or fx.Subject(name="dp"),
+        facts or FakeFacts(),
+        fx.Endpoints(),
+        state,
+        environ if environ is not None else {},
+    )
 
 
 # ------------------------------------------------------------------- local servers
@@ -132,8 +155,9 @@ class _Handler(BaseHTTPRequestHandler):
         behaviour.requests.append(self.path)
         body = b"ok\n"
         self.send_response_only(behaviour.status)
-        self.send_header("Date", email.utils.formatdate(time.time() + behaviour.clock_offset,
-                                                        usegmt=True))
+        self.send_header(
+            "Date", email.utils.formatdate(time.time() + behaviour.clock_offset, usegmt=True)
+        )
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -219,9 +243,19 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/"
 
 
-_PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy",
-               "https_proxy", "all_proxy", "no_proxy", "DOCKER_HOST",
-               fx.ENV_HELM_REPO_URL, fx.ENV_REGISTRY_URL)
+_PROXY_VARS = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+    "DOCKER_HOST",
+    fx.ENV_HELM_REPO_URL,
+    fx.ENV_REGISTRY_URL,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -234,8 +268,11 @@ def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def local_urls() -> Iterator[dict[str, str]]:
     """A control plane, Helm repository and registry (401, like Docker Hub), all local."""
-    with http_server() as (cp, _), http_server() as (helm, _), \
-            http_server(status=401) as (registry, _):
+    with (
+        http_server() as (cp, _),
+        http_server() as (helm, _),
+        http_server(status=401) as (registry, _),
+    ):
         yield {"control_plane": cp, "helm": helm + "/index.yaml", "registry": registry + "/v2/"}
 
 
@@ -246,20 +283,32 @@ def endpoints_for(urls: dict[str, str], timeout: float = fx.NETWORK_TIMEOUT) -> 
 # ------------------------------------------------------------------ thresholds
 
 
-@pytest.mark.parametrize(("cpus", "outcome"), [
-    (1, "fail"), (ck.CPU_FLOOR, "warn"), (ck.CPU_MINIMUM - 1, "warn"), (ck.CPU_MINIMUM, "pass"),
-    (64, "pass"),
-])
+@pytest.mark.parametrize(
+    ("cpus", "outcome"),
+    [
+        (1, "fail"),
+        (ck.CPU_FLOOR, "warn"),
+        (ck.CPU_MINIMUM - 1, "warn"),
+        (ck.CPU_MINIMUM, "pass"),
+        (64, "pass"),
+    ],
+)
 def test_cpu_boundaries(cpus: int, outcome: str) -> None:
     verdict = ck.check_cpu(probe(FakeFacts(docker_facts=docker_with(cpus=cpus))))
     assert verdict.outcome == outcome
     assert (verdict.fix is None) == (outcome == "pass")
 
 
-@pytest.mark.parametrize(("memory", "outcome"), [
-    (ck.MEMORY_FLOOR - 1, "fail"), (ck.MEMORY_FLOOR, "warn"), (ck.MEMORY_MINIMUM - 1, "warn"),
-    (ck.MEMORY_MINIMUM, "pass"), (ck.MEMORY_RECOMMENDED, "pass"),
-])
+@pytest.mark.parametrize(
+    ("memory", "outcome"),
+    [
+        (ck.MEMORY_FLOOR - 1, "fail"),
+        (ck.MEMORY_FLOOR, "warn"),
+        (ck.MEMORY_MINIMUM - 1, "warn"),
+        (ck.MEMORY_MINIMUM, "pass"),
+        (ck.MEMORY_RECOMMENDED, "pass"),
+    ],
+)
 def test_memory_boundaries(memory: int, outcome: str) -> None:
     verdict = ck.check_memory(probe(FakeFacts(docker_facts=docker_with(memory=memory))))
     assert verdict.outcome == outcome
@@ -281,10 +330,16 @@ def test_resource_fix_names_docker_desktop_when_it_runs_the_daemon() -> None:
     assert verdict.fix is not None and "Docker Desktop" in verdict.fix
 
 
-@pytest.mark.parametrize(("free", "outcome"), [
-    (ck.DISK_FLOOR - 1, "fail"), (ck.DISK_FLOOR, "warn"), (ck.DISK_MINIMUM - 1, "warn"),
-    (ck.DISK_MINIMUM, "pass"), (None, "skip"),
-])
+@pytest.mark.parametrize(
+    ("free", "outcome"),
+    [
+        (ck.DISK_FLOOR - 1, "fail"),
+        (ck.DISK_FLOOR, "warn"),
+        (ck.DISK_MINIMUM - 1, "warn"),
+        (ck.DISK_MINIMUM, "pass"),
+        (None, "skip"),
+    ],
+)
 def test_disk_boundaries(free: int | None, outcome: str) -> None:
     verdict = ck.check_disk(probe(FakeFacts(free=free)))
     assert verdict.outcome == outcome
@@ -297,26 +352,36 @@ def test_disk_of_a_remote_daemon_is_not_measured_here() -> None:
     assert ck.check_disk(probe(facts)).outcome == "skip"
 
 
-@pytest.mark.parametrize(("version", "outcome"), [
-    ("19.03.15", "fail"), ("20.9.9", "fail"), ("20.10.0", "pass"), ("20.10.24+dfsg1", "pass"),
-    ("28.2.2", "pass"), ("", "warn"),
-])
+@pytest.mark.parametrize(
+    ("version", "outcome"),
+    [
+        ("19.03.15", "fail"),
+        ("20.9.9", "fail"),
+        ("20.10.0", "pass"),
+        ("20.10.24+dfsg1", "pass"),
+        ("28.2.2", "pass"),
+        ("", "warn"),
+    ],
+)
 def test_docker_version_boundaries(version: str, outcome: str) -> None:
     verdict = ck.check_docker_version(probe(FakeFacts(docker_facts=docker_with(version=version))))
     assert verdict.outcome == outcome
 
 
-@pytest.mark.parametrize(("watches", "instances", "outcome", "named"), [
-    (524288, 512, "pass", []),
-    (524287, 512, "warn", ["max_user_watches"]),
-    (524288, 511, "warn", ["max_user_instances"]),
-    (8192, 128, "warn", ["max_user_watches", "max_user_instances"]),
-    (1048576, 8192, "pass", []),
-])
-def test_inotify_boundaries(watches: int, instances: int, outcome: str,
-                            named: list[str]) -> None:
-    facts = FakeFacts(sysctls={"fs.inotify.max_user_watches": watches,
-                               "fs.inotify.max_user_instances": instances})
+@pytest.mark.parametrize(
+    ("watches", "instances", "outcome", "named"),
+    [
+        (524288, 512, "pass", []),
+        (524287, 512, "warn", ["max_user_watches"]),
+        (524288, 511, "warn", ["max_user_instances"]),
+        (8192, 128, "warn", ["max_user_watches", "max_user_instances"]),
+        (1048576, 8192, "pass", []),
+    ],
+)
+def test_inotify_boundaries(watches: int, instances: int, outcome: str, named: list[str]) -> None:
+    facts = FakeFacts(
+        sysctls={"fs.inotify.max_user_watches": watches, "fs.inotify.max_user_instances": instances}
+    )
     verdict = ck.check_inotify(probe(facts))
     assert verdict.outcome == outcome
     if named:
@@ -329,12 +394,15 @@ def test_inotify_boundaries(watches: int, instances: int, outcome: str,
 
 def test_inotify_skips_without_proc_or_for_a_remote_daemon() -> None:
     assert ck.check_inotify(probe(FakeFacts(sysctls={}))).outcome == "skip"
-    remote = FakeFacts(docker_facts=docker_with(local=False),
-                       sysctls={"fs.inotify.max_user_watches": 1})
+    remote = FakeFacts(
+        docker_facts=docker_with(local=False), sysctls={"fs.inotify.max_user_watches": 1}
+    )
     assert ck.check_inotify(probe(remote)).outcome == "skip"
     down = FakeFacts(docker_facts=DockerError("down"), sysctls={"fs.inotify.max_user_watches": 1})
-    assert ck.check_inotify(probe(down, environ={"DOCKER_HOST": "tcp://10.0.0.1:2376"})
-                            ).outcome == "skip"
+    assert (
+        ck.check_inotify(probe(down, environ={"DOCKER_HOST": "tcp://10.0.0.1:2376"})).outcome
+        == "skip"
+    )
 
 
 def test_cgroup_v2_passes_and_v1_warns_naming_the_older_node() -> None:
@@ -349,12 +417,20 @@ def test_cgroup_v2_passes_and_v1_warns_naming_the_older_node() -> None:
     assert ck.check_cgroup(probe(unknown)).outcome == "skip"
 
 
-@pytest.mark.parametrize(("skew", "uncertainty", "outcome"), [
-    (0.0, 0.5, "pass"), (30.0, 0.5, "pass"), (30.6, 0.5, "warn"), (-31.0, 0.5, "warn"),
-    (300.4, 0.5, "warn"), (300.6, 0.5, "fail"), (-3600.0, 0.5, "fail"),
-    # A slow answer widens the uncertainty: 40 s measured over a 25 s round trip is fine.
-    (40.0, 13.0, "pass"),
-])
+@pytest.mark.parametrize(
+    ("skew", "uncertainty", "outcome"),
+    [
+        (0.0, 0.5, "pass"),
+        (30.0, 0.5, "pass"),
+        (30.6, 0.5, "warn"),
+        (-31.0, 0.5, "warn"),
+        (300.4, 0.5, "warn"),
+        (300.6, 0.5, "fail"),
+        (-3600.0, 0.5, "fail"),
+        # A slow answer widens the uncertainty: 40 s measured over a 25 s round trip is fine.
+        (40.0, 13.0, "pass"),
+    ],
+)
 def test_clock_boundaries(skew: float, uncertainty: float, outcome: str) -> None:
     verdict = ck.clock_verdict(skew, uncertainty)
     assert verdict.outcome == outcome
@@ -380,16 +456,20 @@ def test_permission_denied_is_an_access_failure_with_the_usermod_fix() -> None:
     assert access.fix is not None and "sudo usermod -aG docker $USER" in access.fix
     assert "log out" in access.fix
     assert ck.check_docker_daemon(probe(facts)).outcome == "skip"
-    for check in (ck.check_docker_version, ck.check_cpu, ck.check_memory, ck.check_disk,
-                  ck.check_cgroup):
+    for check in (
+        ck.check_docker_version,
+        ck.check_cpu,
+        ck.check_memory,
+        ck.check_disk,
+        ck.check_cgroup,
+    ):
         assert check(probe(facts)).outcome == "skip"
 
 
 def test_a_stopped_daemon_fails_the_daemon_check_only() -> None:
     from airbox.cluster.dockerhost import _diagnose
 
-    error = _diagnose(FileNotFoundError(2, "No such file or directory"),
-                      "unix:///nonexistent.sock")
+    error = _diagnose(FileNotFoundError(2, "No such file or directory"), "unix:///nonexistent.sock")
     facts = FakeFacts(docker_facts=error)
     daemon = ck.check_docker_daemon(probe(facts))
     assert daemon.outcome == "fail"
@@ -452,8 +532,9 @@ def test_a_kind_cluster_airbox_did_not_make_fails(tmp_path: Path) -> None:
     (state.root / "settings.yaml").write_text("name: dp\n")
     assert ck.check_cluster_name(probe(facts, state=state)).outcome == "fail"
     # A record of the cluster step (or the kubeconfig airbox wrote) makes it ours.
-    (state.root / "progress.json").write_text(json.dumps(
-        {"steps": {"cluster": {"status": "done"}}}))
+    (state.root / "progress.json").write_text(
+        json.dumps({"steps": {"cluster": {"status": "done"}}})
+    )
     assert ck.check_cluster_name(probe(facts, state=state)).outcome == "pass"
 
 
@@ -470,18 +551,20 @@ def test_a_helm_release_airbox_did_not_make_fails() -> None:
     assert verdict.outcome == "fail"
     assert verdict.fix is not None and "helm uninstall dp --namespace airbyte" in verdict.fix
     state.root.mkdir(parents=True)
-    (state.root / "progress.json").write_text(json.dumps(
-        {"steps": {"release": {"status": "done"}}}))
-    assert ck.check_release_name(probe(FakeFacts(release=True), subject, state)
-                                 ).outcome == "pass"
+    (state.root / "progress.json").write_text(
+        json.dumps({"steps": {"release": {"status": "done"}}})
+    )
+    assert ck.check_release_name(probe(FakeFacts(release=True), subject, state)).outcome == "pass"
     assert ck.check_release_name(probe(FakeFacts(release=False), subject)).outcome == "pass"
     assert ck.check_release_name(probe(FakeFacts(release=None), subject)).outcome == "skip"
 
 
 def test_kube_context_must_exist_in_the_kubeconfig(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "config"
-    kubeconfig.write_text("apiVersion: v1\nkind: Config\ncontexts:\n"
-                          "- name: prod\n  context: {cluster: prod, user: me}\n")
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncontexts:\n"
+        "- name: prod\n  context: {cluster: prod, user: me}\n"
+    )
     good = fx.Subject(name="dp", kube_context="prod", kubeconfig=str(kubeconfig))
     assert ck.check_kube_context(probe(subject=good)).outcome == "pass"
     wrong = replace(good, kube_context="staging")
@@ -493,12 +576,17 @@ def test_kube_context_must_exist_in_the_kubeconfig(tmp_path: Path) -> None:
 
 
 def test_an_existing_cluster_skips_every_docker_and_kind_check(
-        local_urls: dict[str, str], tmp_path: Path) -> None:
+    local_urls: dict[str, str], tmp_path: Path
+) -> None:
     kubeconfig = tmp_path / "config"
     kubeconfig.write_text("contexts:\n- name: prod\n")
     facts = FakeFacts(docker_facts=DockerError("must not be asked"))
-    subject = fx.Subject(name="dp", kube_context="prod", kubeconfig=str(kubeconfig),
-                         control_plane_url=local_urls["control_plane"])
+    subject = fx.Subject(
+        name="dp",
+        kube_context="prod",
+        kubeconfig=str(kubeconfig),
+        control_plane_url=local_urls["control_plane"],
+    )
     report = ck.run_checks(subject, facts=facts, endpoints=endpoints_for(local_urls))
     assert facts.docker_calls == 0
     for check in ck.CHECKS:
@@ -528,8 +616,9 @@ def test_closed_port_fails_fast() -> None:
     url = closed_port_url()
     subject = fx.Subject(control_plane_url=url)
     # "refused", not "no answer within 2s": it did not wait for the timeout.
-    report = ck.run_checks(subject, facts=FakeFacts(),
-                           endpoints=fx.Endpoints(url, url, timeout=2.0))
+    report = ck.run_checks(
+        subject, facts=FakeFacts(), endpoints=fx.Endpoints(url, url, timeout=2.0)
+    )
     result = report.result("network.control-plane")
     assert result.outcome == "fail"
     assert "refused" in result.finding
@@ -546,9 +635,12 @@ def test_black_holed_hosts_fail_within_their_timeout(blackhole: Any) -> None:
         # A run deadline far beyond the probes' own: a probe that ignored its timeout
         # would end up "did not finish within the 60s preflight deadline", not a failure
         # naming its own 1 s timeout.
-        report = ck.run_checks(subject, facts=FakeFacts(),
-                               endpoints=fx.Endpoints(url, url, timeout=timeout),
-                               deadline=60.0)
+        report = ck.run_checks(
+            subject,
+            facts=FakeFacts(),
+            endpoints=fx.Endpoints(url, url, timeout=timeout),
+            deadline=60.0,
+        )
     for check_id in ("network.control-plane", "network.helm-repo", "network.registry"):
         result = report.result(check_id)
         assert result.outcome == "fail", result
@@ -557,10 +649,13 @@ def test_black_holed_hosts_fail_within_their_timeout(blackhole: Any) -> None:
         assert result.fix is not None and "allow outbound HTTPS" in result.fix
 
 
-@pytest.mark.parametrize(("offset", "outcome"), [(0, "pass"), (-45, "warn"), (90, "warn"),
-                                                  (-600, "fail"), (3600, "fail")])
-def test_clock_skew_against_a_local_server(offset: float, outcome: str,
-                                          local_urls: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("offset", "outcome"),
+    [(0, "pass"), (-45, "warn"), (90, "warn"), (-600, "fail"), (3600, "fail")],
+)
+def test_clock_skew_against_a_local_server(
+    offset: float, outcome: str, local_urls: dict[str, str]
+) -> None:
     with http_server(clock_offset=offset) as (url, _):
         subject = fx.Subject(control_plane_url=url)
         report = ck.run_checks(subject, facts=FakeFacts(), endpoints=endpoints_for(local_urls))
@@ -577,10 +672,14 @@ def test_clock_skew_against_a_local_server(offset: float, outcome: str,
 
 
 def test_the_control_plane_is_probed_once_for_reachability_and_clock(
-        local_urls: dict[str, str]) -> None:
+    local_urls: dict[str, str],
+) -> None:
     with http_server() as (url, behaviour):
-        ck.run_checks(fx.Subject(control_plane_url=url + "/"), facts=FakeFacts(),
-                      endpoints=endpoints_for(local_urls))
+        ck.run_checks(
+            fx.Subject(control_plane_url=url + "/"),
+            facts=FakeFacts(),
+            endpoints=endpoints_for(local_urls),
+        )
     assert behaviour.requests == ["/"]
 
 
@@ -589,20 +688,25 @@ def test_proxies_from_the_environment_are_used(monkeypatch: pytest.MonkeyPatch) 
     with http_server() as (proxy, behaviour):
         monkeypatch.setenv("HTTP_PROXY", proxy)
         target = "http://control-plane.invalid/"
-        report = ck.run_checks(fx.Subject(control_plane_url=target), facts=FakeFacts(),
-                               endpoints=fx.Endpoints(target, target, timeout=2.0))
+        report = ck.run_checks(
+            fx.Subject(control_plane_url=target),
+            facts=FakeFacts(),
+            endpoints=fx.Endpoints(target, target, timeout=2.0),
+        )
     assert behaviour.requests and behaviour.requests[0] == target
     result = report.result("network.control-plane")
     assert result.outcome == "pass" and "through the proxy" in result.finding
 
 
-def test_a_proxy_asking_for_credentials_fails_with_the_fix(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_proxy_asking_for_credentials_fails_with_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     with http_server(status=407) as (proxy, _):
         monkeypatch.setenv("HTTP_PROXY", proxy)
         target = "http://control-plane.invalid/"
-        report = ck.run_checks(fx.Subject(control_plane_url=target), facts=FakeFacts(),
-                               endpoints=fx.Endpoints(target, target, timeout=2.0))
+        report = ck.run_checks(
+            fx.Subject(control_plane_url=target),
+            facts=FakeFacts(),
+            endpoints=fx.Endpoints(target, target, timeout=2.0),
+        )
     result = report.result("network.control-plane")
     assert result.outcome == "fail"
     assert result.fix is not None and "HTTPS_PROXY=http://user:password@" in result.fix
@@ -610,8 +714,11 @@ def test_a_proxy_asking_for_credentials_fails_with_the_fix(
 
 def test_a_failing_gateway_is_a_warning(local_urls: dict[str, str]) -> None:
     with http_server(status=503) as (url, _):
-        report = ck.run_checks(fx.Subject(control_plane_url=url), facts=FakeFacts(),
-                               endpoints=endpoints_for(local_urls))
+        report = ck.run_checks(
+            fx.Subject(control_plane_url=url),
+            facts=FakeFacts(),
+            endpoints=endpoints_for(local_urls),
+        )
     assert report.result("network.control-plane").outcome == "warn"
 
 
@@ -621,8 +728,9 @@ def test_the_api_is_probed_only_when_registering(local_urls: dict[str, str]) -> 
         report = ck.run_checks(subject, facts=FakeFacts(), endpoints=endpoints_for(local_urls))
         assert report.result("network.api").outcome == "pass"
         assert behaviour.requests == ["/v1"]
-        report = ck.run_checks(replace(subject, api_url=None), facts=FakeFacts(),
-                               endpoints=endpoints_for(local_urls))
+        report = ck.run_checks(
+            replace(subject, api_url=None), facts=FakeFacts(), endpoints=endpoints_for(local_urls)
+        )
     assert report.result("network.api").outcome == "skip"
 
 
@@ -630,21 +738,30 @@ def test_endpoints_follow_the_chart_source_and_image_registry() -> None:
     endpoints = fx.Endpoints()
     assert endpoints.helm_url(fx.Subject()) == fx.HELM_REPO_INDEX
     assert endpoints.helm_url(fx.Subject(chart_source="./chart.tgz")) is None
-    assert endpoints.helm_url(fx.Subject(chart_source="oci://mirror.example/charts/x")) == \
-        "https://mirror.example/v2/"
+    assert (
+        endpoints.helm_url(fx.Subject(chart_source="oci://mirror.example/charts/x"))
+        == "https://mirror.example/v2/"
+    )
     assert endpoints.registry_url(fx.Subject()) == fx.REGISTRY_URL
-    assert endpoints.registry_url(fx.Subject(image_registry="mirror.example/airbyte")) == \
-        "https://mirror.example/v2/"
-    env = fx.Endpoints.from_env({fx.ENV_HELM_REPO_URL: "http://127.0.0.1:1/i.yaml",
-                                 fx.ENV_REGISTRY_URL: "http://127.0.0.1:1/v2/"})
+    assert (
+        endpoints.registry_url(fx.Subject(image_registry="mirror.example/airbyte"))
+        == "https://mirror.example/v2/"
+    )
+    env = fx.Endpoints.from_env(
+        {
+            fx.ENV_HELM_REPO_URL: "http://127.0.0.1:1/i.yaml",
+            fx.ENV_REGISTRY_URL: "http://127.0.0.1:1/v2/",
+        }
+    )
     assert env.helm_url(fx.Subject(chart_source="./c.tgz")) == "http://127.0.0.1:1/i.yaml"
     assert env.registry_url(fx.Subject(image_registry="x")) == "http://127.0.0.1:1/v2/"
 
 
 def test_a_local_chart_skips_the_helm_repository(local_urls: dict[str, str]) -> None:
     subject = fx.Subject(control_plane_url=local_urls["control_plane"], chart_source="./c.tgz")
-    report = ck.run_checks(subject, facts=FakeFacts(),
-                           endpoints=fx.Endpoints(registry=local_urls["registry"]))
+    report = ck.run_checks(
+        subject, facts=FakeFacts(), endpoints=fx.Endpoints(registry=local_urls["registry"])
+    )
     assert report.result("network.helm-repo").outcome == "skip"
 
 
@@ -658,8 +775,9 @@ def test_the_deadline_bounds_the_run_when_docker_hangs(local_urls: dict[str, str
     hang = threading.Event()
     facts = FakeFacts(hang=hang)
     try:
-        report = ck.run_checks(subject, facts=facts, endpoints=endpoints_for(local_urls),
-                               deadline=1.0)
+        report = ck.run_checks(
+            subject, facts=facts, endpoints=endpoints_for(local_urls), deadline=1.0
+        )
     finally:
         hang.set()
     daemon = report.result("docker.daemon")
@@ -690,9 +808,15 @@ def test_a_check_stuck_for_ever_never_holds_a_ctrl_c(local_urls: dict[str, str])
     """A Ctrl-C while a check is stuck ends the process: the check's thread must not be
     one the interpreter waits for at exit. It never returns here, so exiting at all (the
     generous timeout only keeps a broken build from hanging) is the proof."""
-    proc = subprocess.Popen([sys.executable, "-c", HUNG_CHECK, local_urls["control_plane"]],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=REPO, env=airbox_env(), preexec_fn=default_signals)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HUNG_CHECK, local_urls["control_plane"]],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=airbox_env(),
+        preexec_fn=default_signals,
+    )
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline() == "waiting\n"
@@ -706,8 +830,7 @@ def test_a_check_stuck_for_ever_never_holds_a_ctrl_c(local_urls: dict[str, str])
     assert "KeyboardInterrupt" in err
 
 
-def test_at_the_deadline_the_finished_checks_keep_their_results(
-        local_urls: dict[str, str]) -> None:
+def test_at_the_deadline_the_finished_checks_keep_their_results(local_urls: dict[str, str]) -> None:
     """The deadline's end is an event here, not a clock: the fake wait returns once every
     check has finished but those stuck on Docker, as a deadline passing would find them."""
     subject = fx.Subject(name="dp", control_plane_url=local_urls["control_plane"])
@@ -725,8 +848,13 @@ def test_at_the_deadline_the_finished_checks_keep_their_results(
         raise AssertionError("the checks never settled")
 
     try:
-        report = ck.run_checks(subject, facts=facts, endpoints=endpoints_for(local_urls),
-                               deadline=7.0, wait=wait_for_all_but_docker)
+        report = ck.run_checks(
+            subject,
+            facts=facts,
+            endpoints=endpoints_for(local_urls),
+            deadline=7.0,
+            wait=wait_for_all_but_docker,
+        )
     finally:
         hang.set()
     assert given == [7.0]
@@ -745,8 +873,18 @@ def test_json_shape_is_stable(local_urls: dict[str, str]) -> None:
     subject = fx.Subject(name="dp", control_plane_url=local_urls["control_plane"])
     facts = FakeFacts(docker_facts=docker_with(cpus=4))
     data = ck.run_checks(subject, facts=facts, endpoints=endpoints_for(local_urls)).to_json()
-    assert list(data) == ["schemaVersion", "airboxVersion", "name", "target", "controlPlaneUrl",
-                          "startedAt", "seconds", "outcome", "counts", "checks"]
+    assert list(data) == [
+        "schemaVersion",
+        "airboxVersion",
+        "name",
+        "target",
+        "controlPlaneUrl",
+        "startedAt",
+        "seconds",
+        "outcome",
+        "counts",
+        "checks",
+    ]
     assert data["schemaVersion"] == 1
     assert data["target"] == {"type": "kind", "cluster": "airbox-dp"}
     assert data["outcome"] == "warn"
@@ -773,8 +911,7 @@ def test_render_marks_each_outcome_and_shows_fixes(local_urls: dict[str, str]) -
     assert "1 failed" in text.splitlines()[-1]
 
 
-def test_results_are_saved_only_where_a_state_directory_exists(
-        local_urls: dict[str, str]) -> None:
+def test_results_are_saved_only_where_a_state_directory_exists(local_urls: dict[str, str]) -> None:
     subject = fx.Subject(name="dp", control_plane_url=local_urls["control_plane"])
     state = StateDir.for_name("dp")
     pcmd.run_preflight(subject, facts=FakeFacts(), endpoints=endpoints_for(local_urls))
@@ -787,42 +924,66 @@ def test_results_are_saved_only_where_a_state_directory_exists(
 
 
 def test_subject_from_answers_is_lenient_and_knows_when_airbox_registers() -> None:
-    subject = fx.Subject.from_answers({
-        "name": "dp", "controlPlane": {"edition": "enterprise",
-                                       "url": "https://airbyte.example.com/"},
-        "registration": {"clientId": "x", "clientSecret": "y"},
-        "cluster": {"kubeContext": "prod"},
-        "values": {"image": {"registry": "mirror.example/"}},
-    })
+    subject = fx.Subject.from_answers(
+        {
+            "name": "dp",
+            "controlPlane": {"edition": "enterprise", "url": "https://airbyte.example.com/"},
+            "registration": {"clientId": "x", "clientSecret": "y"},
+            "cluster": {"kubeContext": "prod"},
+            "values": {"image": {"registry": "mirror.example/"}},
+        }
+    )
     assert subject.control_plane_url == "https://airbyte.example.com"
     assert subject.api_url == "https://airbyte.example.com/api/public/v1"
     assert not subject.is_kind and subject.kube_context == "prod"
     assert subject.image_registry == "mirror.example"
     # The chart reads image.registry only: a global one changes nothing it pulls.
-    assert fx.Subject.from_answers(
-        {"values": {"global": {"image": {"registry": "mirror.example"}}}}).image_registry is None
+    assert (
+        fx.Subject.from_answers(
+            {"values": {"global": {"image": {"registry": "mirror.example"}}}}
+        ).image_registry
+        is None
+    )
     assert fx.Subject.from_answers({}).control_plane_url == "https://cloud.airbyte.com"
     # A private registry (images) is probed where containerd will pull from: plain HTTP
     # only when the answers say insecure.
     endpoints = fx.Endpoints()
-    for images, url in (({"registry": "registry.corp.example:5443/mirror"},
-                         "https://registry.corp.example:5443/v2/"),
-                        ({"registry": "registry.corp.example/mirror", "insecure": True},
-                         "http://registry.corp.example/v2/")):
+    for images, url in (
+        (
+            {"registry": "registry.corp.example:5443/mirror"},
+            "https://registry.corp.example:5443/v2/",
+        ),
+        (
+            {"registry": "registry.corp.example/mirror", "insecure": True},
+            "http://registry.corp.example/v2/",
+        ),
+    ):
         subject = fx.Subject.from_answers(
-            {"images": images, "values": {"image": {"registry": "other.example"}}})
+            {"images": images, "values": {"image": {"registry": "other.example"}}}
+        )
         assert endpoints.registry_url(subject) == url
-    assert fx.Subject.from_answers({"dataPlane": {"clientId": "a"},
-                                    "registration": {"clientId": "b"}}).api_url is None
+    assert (
+        fx.Subject.from_answers(
+            {"dataPlane": {"clientId": "a"}, "registration": {"clientId": "b"}}
+        ).api_url
+        is None
+    )
 
 
 # -------------------------------------------------------------------- install step
 
 
 def _report(*outcomes: str) -> rp.Report:
-    results = [rp.Result(f"check.{i}", f"Check {i}", outcome,  # type: ignore[arg-type]
-                         f"finding {i}", None if outcome == "pass" else f"fix {i}")
-               for i, outcome in enumerate(outcomes)]
+    results = [
+        rp.Result(
+            f"check.{i}",
+            f"Check {i}",
+            outcome,  # type: ignore[arg-type]
+            f"finding {i}",
+            None if outcome == "pass" else f"fix {i}",
+        )
+        for i, outcome in enumerate(outcomes)
+    ]
     return rp.Report(fx.Subject(name="dp"), results, "2026-01-01T00:00:00Z", 0.1)
 
 
@@ -836,15 +997,26 @@ class _Prompter:
         return self.answer
 
 
-def _ctx(tmp_path: Path, *, ignore: bool = False, yes: bool = False,
-         prompter: _Prompter | None = None) -> tuple[Any, Any]:
+def _ctx(
+    tmp_path: Path, *, ignore: bool = False, yes: bool = False, prompter: _Prompter | None = None
+) -> tuple[Any, Any]:
     out = tmp_path / "out.txt"
     err = tmp_path / "err.txt"
     term = Terminal(out=out.open("w"), err=err.open("w"), interactive=False)
-    options = SimpleNamespace(ignore_preflight_failures=ignore, assume_yes=yes,
-                              interactive=prompter is not None, preflight=True)
-    ctx = SimpleNamespace(settings=None, state=StateDir.for_name("dp"), term=term,
-                          options=options, prompter=prompter, early_preflight=None)
+    options = SimpleNamespace(
+        ignore_preflight_failures=ignore,
+        assume_yes=yes,
+        interactive=prompter is not None,
+        preflight=True,
+    )
+    ctx = SimpleNamespace(
+        settings=None,
+        state=StateDir.for_name("dp"),
+        term=term,
+        options=options,
+        prompter=prompter,
+        early_preflight=None,
+    )
     line = StepLine(term, "Check the machine")
     line.updates = []  # type: ignore[attr-defined]
     line.update = line.updates.append  # type: ignore[attr-defined, method-assign]
@@ -867,6 +1039,7 @@ def _stderr(ctx: Any) -> str:
 def canned(monkeypatch: pytest.MonkeyPatch) -> Any:
     def use(report: rp.Report) -> None:
         monkeypatch.setattr(pcmd, "run_preflight", lambda *a, **k: report)
+
     return use
 
 
@@ -921,7 +1094,8 @@ class _Interrupting(_Prompter):
 
 
 def test_ctrl_c_at_continue_anyway_before_the_questions_says_nothing_changed(
-        tmp_path: Path, canned: Any) -> None:
+    tmp_path: Path, canned: Any
+) -> None:
     # Before the questions nothing is installed yet: "what was done is kept" would mislead.
     from airbox.cli.errors import _interrupted_message
     from airbox.errors import InterviewInterrupted
@@ -930,11 +1104,13 @@ def test_ctrl_c_at_continue_anyway_before_the_questions_says_nothing_changed(
     ctx, _ = _ctx(tmp_path, ignore=True)
     prompter = _Interrupting(True)
     with pytest.raises(InterviewInterrupted) as caught:
-        pcmd.before_questions({"name": "dp"}, term=ctx.term, ignore_failures=True,
-                              assume_yes=False, prompter=prompter)
+        pcmd.before_questions(
+            {"name": "dp"}, term=ctx.term, ignore_failures=True, assume_yes=False, prompter=prompter
+        )
     assert len(prompter.asked) == 1 and "Continue anyway?" in prompter.asked[0]
     assert _interrupted_message(caught.value) == (
-        "Interrupted at the preflight question: nothing was installed or changed.")
+        "Interrupted at the preflight question: nothing was installed or changed."
+    )
 
 
 def test_ignoring_failures_without_a_terminal_needs_yes(tmp_path: Path, canned: Any) -> None:
@@ -945,19 +1121,25 @@ def test_ignoring_failures_without_a_terminal_needs_yes(tmp_path: Path, canned: 
     assert caught.value.hint is not None and "--yes" in caught.value.hint
 
 
-
 # ------------------------------------------------------------------ the command
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None,
-            timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([airbox_bin(), "preflight", *args], capture_output=True, text=True,
-                          env=env or airbox_env(), timeout=timeout)
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [airbox_bin(), "preflight", *args],
+        capture_output=True,
+        text=True,
+        env=env or airbox_env(),
+        timeout=timeout,
+    )
 
 
 def cli_env(urls: dict[str, str], **extra: str) -> dict[str, str]:
-    return airbox_env(**{fx.ENV_HELM_REPO_URL: urls["helm"],
-                         fx.ENV_REGISTRY_URL: urls["registry"]}, **extra)
+    return airbox_env(
+        **{fx.ENV_HELM_REPO_URL: urls["helm"], fx.ENV_REGISTRY_URL: urls["registry"]}, **extra
+    )
 
 
 def _docker_reachable() -> bool:
@@ -973,24 +1155,34 @@ def _docker_reachable() -> bool:
 
 @pytest.mark.skipif(not _docker_reachable(), reason="no Docker Engine reachable here")
 def test_cli_json_reports_the_real_docker_engine(local_urls: dict[str, str]) -> None:
-    result = run_cli("--json", "--control-plane-url", local_urls["control_plane"],
-                     env=cli_env(local_urls))
+    result = run_cli(
+        "--json", "--control-plane-url", local_urls["control_plane"], env=cli_env(local_urls)
+    )
     data = json.loads(result.stdout)
     outcomes = {c["id"]: c["outcome"] for c in data["checks"]}
     for check_id in ("docker.cli", "docker.daemon", "docker.access", "docker.version"):
         assert outcomes[check_id] == "pass", data
-    for check_id in ("network.control-plane", "network.helm-repo", "network.registry",
-                     "clock.skew"):
+    for check_id in (
+        "network.control-plane",
+        "network.helm-repo",
+        "network.registry",
+        "clock.skew",
+    ):
         assert outcomes[check_id] == "pass", data
     assert data["controlPlaneUrl"] == local_urls["control_plane"]
     assert result.returncode == (EXIT_PREFLIGHT if data["counts"]["fail"] else 0)
 
 
 def test_cli_with_a_dead_docker_host_exits_3_quickly_with_the_fix(
-        local_urls: dict[str, str]) -> None:
+    local_urls: dict[str, str],
+) -> None:
     # How quickly: scripts/bench_preflight.py (a dead socket is refused at once).
-    result = run_cli("--control-plane-url", local_urls["control_plane"], timeout=60,
-                     env=cli_env(local_urls, DOCKER_HOST="unix:///nonexistent.sock"))
+    result = run_cli(
+        "--control-plane-url",
+        local_urls["control_plane"],
+        timeout=60,
+        env=cli_env(local_urls, DOCKER_HOST="unix:///nonexistent.sock"),
+    )
     assert result.returncode == 3, result.stdout + result.stderr
     assert "✗ Docker daemon reachable" in result.stdout
     assert "unix:///nonexistent.sock" in result.stdout
@@ -1000,15 +1192,23 @@ def test_cli_with_a_dead_docker_host_exits_3_quickly_with_the_fix(
 
 def _can_drop_to_nobody() -> bool:
     socket_path = Path("/var/run/docker.sock")
-    return (hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("setpriv") is not None
-            and socket_path.exists() and not socket_path.stat().st_mode & 0o006
-            and _docker_reachable())
+    return (
+        hasattr(os, "geteuid")
+        and os.geteuid() == 0
+        and shutil.which("setpriv") is not None
+        and socket_path.exists()
+        and not socket_path.stat().st_mode & 0o006
+        and _docker_reachable()
+    )
 
 
-@pytest.mark.skipif(not _can_drop_to_nobody(),
-                    reason="needs root, setpriv and a Docker socket closed to other users")
+@pytest.mark.skipif(
+    not _can_drop_to_nobody(),
+    reason="needs root, setpriv and a Docker socket closed to other users",
+)
 def test_cli_as_a_user_without_socket_access_gets_the_usermod_fix(
-        local_urls: dict[str, str]) -> None:
+    local_urls: dict[str, str],
+) -> None:
     import tempfile
 
     # pytest's own temporary directories are 0700: "nobody" needs a home it can reach.
@@ -1016,8 +1216,16 @@ def test_cli_as_a_user_without_socket_access_gets_the_usermod_fix(
     try:
         home.chmod(0o777)
         env = cli_env(local_urls, HOME=str(home), AIRBOX_HOME=str(home / "airbox"))
-        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", airbox_bin(),
-                "preflight", "--control-plane-url", local_urls["control_plane"]]
+        argv = [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            airbox_bin(),
+            "preflight",
+            "--control-plane-url",
+            local_urls["control_plane"],
+        ]
         result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=30)
     finally:
         shutil.rmtree(home, ignore_errors=True)
@@ -1029,8 +1237,13 @@ def test_cli_as_a_user_without_socket_access_gets_the_usermod_fix(
 
 def test_cli_finishes_in_time_when_nothing_answers() -> None:
     with never_accepts() as silent, accepts_and_stalls() as stalls:
-        env = airbox_env(**{fx.ENV_HELM_REPO_URL: stalls, fx.ENV_REGISTRY_URL: silent,
-                            "DOCKER_HOST": "unix:///nonexistent.sock"})
+        env = airbox_env(
+            **{
+                fx.ENV_HELM_REPO_URL: stalls,
+                fx.ENV_REGISTRY_URL: silent,
+                "DOCKER_HOST": "unix:///nonexistent.sock",
+            }
+        )
         # It returns at all although nothing ever answers: every probe's own timeout and
         # the run's deadline end it (how soon: scripts/bench_preflight.py).
         result = run_cli("--json", "--control-plane-url", silent, env=env, timeout=90)
@@ -1041,13 +1254,19 @@ def test_cli_finishes_in_time_when_nothing_answers() -> None:
     assert outcomes["network.helm-repo"] == "fail"
 
 
-def test_cli_saves_into_an_existing_state_directory(local_urls: dict[str, str],
-                                                   isolated: Path) -> None:
+def test_cli_saves_into_an_existing_state_directory(
+    local_urls: dict[str, str], isolated: Path
+) -> None:
     state = StateDir.for_name("dp")
     state.root.mkdir(parents=True, mode=0o700)
-    result = run_cli("--name", "dp", "--json", "--control-plane-url",
-                     local_urls["control_plane"],
-                     env=cli_env(local_urls, DOCKER_HOST="unix:///nonexistent.sock"))
+    result = run_cli(
+        "--name",
+        "dp",
+        "--json",
+        "--control-plane-url",
+        local_urls["control_plane"],
+        env=cli_env(local_urls, DOCKER_HOST="unix:///nonexistent.sock"),
+    )
     assert result.returncode == 3
     saved = json.loads(state.preflight.read_text())
     assert saved["name"] == "dp"
@@ -1058,12 +1277,13 @@ def test_cli_answers_file_and_bad_input(tmp_path: Path, local_urls: dict[str, st
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text("contexts:\n- name: prod\n")
     answers = tmp_path / "dp.yaml"
-    answers.write_text(f"name: dp\ncontrolPlane: {{url: {local_urls['control_plane']}}}\n"
-                       f"cluster: {{kubeContext: prod, kubeconfig: {kubeconfig}}}\n")
+    answers.write_text(
+        f"name: dp\ncontrolPlane: {{url: {local_urls['control_plane']}}}\n"
+        f"cluster: {{kubeContext: prod, kubeconfig: {kubeconfig}}}\n"
+    )
     result = run_cli("--answers", str(answers), "--json", env=cli_env(local_urls))
     data = json.loads(result.stdout)
-    assert data["target"] == {"type": "existing", "context": "prod",
-                              "kubeconfig": str(kubeconfig)}
+    assert data["target"] == {"type": "existing", "context": "prod", "kubeconfig": str(kubeconfig)}
     assert {c["id"]: c["outcome"] for c in data["checks"]}["kube.context"] == "pass"
     # http:// is only for loopback hosts; a bad name is bad input too: exit 2.
     bad = run_cli("--control-plane-url", "http://airbyte.example.com", env=cli_env(local_urls))
@@ -1079,9 +1299,12 @@ def test_cli_help_has_examples() -> None:
     result = run_cli("--help")
     assert result.returncode == 0
     assert "Examples:" in result.stdout and "airbox preflight --json" in result.stdout
-    assert "Check this machine" in subprocess.run(
-        [airbox_bin(), "--help"], capture_output=True, text=True, env=airbox_env(),
-        timeout=30).stdout
+    assert (
+        "Check this machine"
+        in subprocess.run(
+            [airbox_bin(), "--help"], capture_output=True, text=True, env=airbox_env(), timeout=30
+        ).stdout
+    )
 
 
 def test_system_facts_read_proc_and_statvfs() -> None:
@@ -1098,8 +1321,12 @@ def test_system_facts_read_proc_and_statvfs() -> None:
 
 def test_cli_one_dns_outage_is_one_summarised_cause_and_the_clock_says_unreachable() -> None:
     # .invalid never resolves (RFC 6761): a machine whose DNS is down, without a network.
-    env = airbox_env(**{fx.ENV_HELM_REPO_URL: "https://helm.invalid/index.yaml",
-                        fx.ENV_REGISTRY_URL: "https://registry.invalid/v2/"})
+    env = airbox_env(
+        **{
+            fx.ENV_HELM_REPO_URL: "https://helm.invalid/index.yaml",
+            fx.ENV_REGISTRY_URL: "https://registry.invalid/v2/",
+        }
+    )
     result = run_cli("--control-plane-url", "https://cp.invalid", env=env, timeout=90)
     assert result.returncode == 3, result.stdout + result.stderr
     lines = result.stdout.splitlines()
@@ -1113,8 +1340,10 @@ def test_cli_one_dns_outage_is_one_summarised_cause_and_the_clock_says_unreachab
         assert host in summary
     assert "(one cause for the failures above)" in summary
     clock = next(line for line in lines if "Clock in sync" in line)
-    assert clock == ("- Clock in sync with the control plane — not checked: the control plane "
-                     "at cp.invalid could not be reached (see Control plane reachable)")
+    assert clock == (
+        "- Clock in sync with the control plane — not checked: the control plane "
+        "at cp.invalid could not be reached (see Control plane reachable)"
+    )
 
 
 def test_install_step_counts_say_1_warning(tmp_path: Path, canned: Any) -> None:
@@ -1125,8 +1354,9 @@ def test_install_step_counts_say_1_warning(tmp_path: Path, canned: Any) -> None:
     assert rp.render(_report("pass", "warn"))[-1].startswith("1 passed, 1 warning, 0 failed, ")
 
 
-def test_continue_anyway_is_asked_once_per_install(tmp_path: Path, canned: Any,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_continue_anyway_is_asked_once_per_install(
+    tmp_path: Path, canned: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Confirmed before the questions, the same failures at the install's preflight step
     (re-run: the answers changed what is checked) are not asked about again, and the step
     ends with "!" naming them, not "✓"."""
@@ -1164,8 +1394,9 @@ class _SlowPrompter(_Prompter):
         return super().confirm(message, default=default)
 
 
-def test_the_step_time_excludes_the_users_answer(tmp_path: Path, canned: Any,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_step_time_excludes_the_users_answer(
+    tmp_path: Path, canned: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     clock = [1000.0]
     # The step line times itself with time.monotonic (airbox.ui imports the module).
     monkeypatch.setattr(time, "monotonic", lambda: clock[0])

@@ -23,8 +23,10 @@ TOKEN = "imds-token-0123456789"
 SECRET = "role-secret-key-abcdef0123456789"
 SESSION = "role-session-token-9876543210"
 INSTANCE = "i-0abc1234def567890"
-FIX = ("aws ec2 modify-instance-metadata-options --instance-id i-0abc1234def567890 "
-       "--http-put-response-hop-limit 3 --http-endpoint enabled")
+FIX = (
+    "aws ec2 modify-instance-metadata-options --instance-id i-0abc1234def567890 "
+    "--http-put-response-hop-limit 3 --http-endpoint enabled"
+)
 
 
 @dataclass
@@ -57,7 +59,8 @@ def _handler(aws: FakeAws) -> type[BaseHTTPRequestHandler]:
             if aws.stop.wait(aws.imds_delay):
                 return
             if self.path == "/latest/api/token" and self.headers.get(
-                    "X-aws-ec2-metadata-token-ttl-seconds"):
+                "X-aws-ec2-metadata-token-ttl-seconds"
+            ):
                 self._send(200, TOKEN)
             else:
                 self._send(400, "")
@@ -65,8 +68,7 @@ def _handler(aws: FakeAws) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             aws.requests.append(("GET", self.path, dict(self.headers)))
             path = urlsplit(self.path).path
-            if aws.stop.wait(aws.imds_delay if path.startswith("/latest/")
-                             else aws.ec2_delay):
+            if aws.stop.wait(aws.imds_delay if path.startswith("/latest/") else aws.ec2_delay):
                 return
             if path.startswith("/latest/"):
                 # IMDSv2 only: every GET needs the session token.
@@ -77,9 +79,14 @@ def _handler(aws: FakeAws) -> type[BaseHTTPRequestHandler]:
                     "/latest/meta-data/instance-id": INSTANCE,
                     "/latest/meta-data/placement/region": "us-west-2",
                     "/latest/meta-data/iam/security-credentials/": "airbyte-role",
-                    "/latest/meta-data/iam/security-credentials/airbyte-role": json.dumps({
-                        "Code": "Success", "AccessKeyId": "ASIAEXAMPLE0000001",
-                        "SecretAccessKey": SECRET, "Token": SESSION}),
+                    "/latest/meta-data/iam/security-credentials/airbyte-role": json.dumps(
+                        {
+                            "Code": "Success",
+                            "AccessKeyId": "ASIAEXAMPLE0000001",
+                            "SecretAccessKey": SECRET,
+                            "Token": SESSION,
+                        }
+                    ),
                 }
                 if path in answers:
                     self._send(200, answers[path])
@@ -88,23 +95,33 @@ def _handler(aws: FakeAws) -> type[BaseHTTPRequestHandler]:
                 return
             query = parse_qs(urlsplit(self.path).query)
             signed = self.headers.get("Authorization", "")
-            if (query.get("Action") != ["DescribeInstances"]
-                    or query.get("InstanceId.1") != [INSTANCE]
-                    or "Credential=ASIAEXAMPLE0000001/" not in signed
-                    or self.headers.get("X-Amz-Security-Token") != SESSION):
-                self._send(400, "<Response><Errors><Error><Code>AuthFailure</Code></Error>"
-                                "</Errors></Response>")
+            if (
+                query.get("Action") != ["DescribeInstances"]
+                or query.get("InstanceId.1") != [INSTANCE]
+                or "Credential=ASIAEXAMPLE0000001/" not in signed
+                or self.headers.get("X-Amz-Security-Token") != SESSION
+            ):
+                self._send(
+                    400,
+                    "<Response><Errors><Error><Code>AuthFailure</Code></Error></Errors></Response>",
+                )
                 return
             if aws.describe_status != 200:
-                self._send(aws.describe_status, "<Response><Errors><Error><Code>"
-                           "UnauthorizedOperation</Code></Error></Errors></Response>")
+                self._send(
+                    aws.describe_status,
+                    "<Response><Errors><Error><Code>"
+                    "UnauthorizedOperation</Code></Error></Errors></Response>",
+                )
                 return
-            self._send(200, f"""<DescribeInstancesResponse><reservationSet><item>
+            self._send(
+                200,
+                f"""<DescribeInstancesResponse><reservationSet><item>
 <instancesSet><item><instanceId>{INSTANCE}</instanceId><metadataOptions>
 <state>applied</state><httpTokens>required</httpTokens>
 <httpPutResponseHopLimit>{aws.hop_limit}</httpPutResponseHopLimit>
 <httpEndpoint>enabled</httpEndpoint></metadataOptions></item></instancesSet>
-</item></reservationSet></DescribeInstancesResponse>""")
+</item></reservationSet></DescribeInstancesResponse>""",
+            )
 
     return Handler
 
@@ -149,9 +166,7 @@ def test_hop_limit_1_fails_with_the_exact_fix(fake_aws: FakeAws, tmp_path: Path)
     assert SECRET not in result.finding + (result.fix or "")
 
 
-def test_hop_limit_2_is_still_too_low_for_pods_in_kind(
-    fake_aws: FakeAws, tmp_path: Path
-) -> None:
+def test_hop_limit_2_is_still_too_low_for_pods_in_kind(fake_aws: FakeAws, tmp_path: Path) -> None:
     fake_aws.hop_limit = 2
     result = hop_check(instance_profile_subject(tmp_path))
     assert result.outcome == "fail" and result.fix == FIX
@@ -201,16 +216,29 @@ def test_cli_preflight_of_the_instance_profile_example_off_ec2_exits_3_with_the_
 
     local = "http://127.0.0.1:9"
     result = subprocess.run(
-        [airbox_bin(), "preflight", "--answers", str(ASSETS / "aws-instance-profile.yaml"),
-         "--control-plane-url", local],
-        capture_output=True, text=True, timeout=60,
-        env=airbox_env(AIRBOX_PREFLIGHT_HELM_REPO_URL=local,
-                       AIRBOX_PREFLIGHT_REGISTRY_URL=local,
-                       DATAPLANE_CLIENT_ID="dp-id", DATAPLANE_CLIENT_SECRET="dp-secret-0001"))
+        [
+            airbox_bin(),
+            "preflight",
+            "--answers",
+            str(ASSETS / "aws-instance-profile.yaml"),
+            "--control-plane-url",
+            local,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=airbox_env(
+            AIRBOX_PREFLIGHT_HELM_REPO_URL=local,
+            AIRBOX_PREFLIGHT_REGISTRY_URL=local,
+            DATAPLANE_CLIENT_ID="dp-id",
+            DATAPLANE_CLIENT_SECRET="dp-secret-0001",
+        ),
+    )
     assert result.returncode == 3, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    index = next(i for i, line in enumerate(lines)
-                 if "Instance metadata reachable from pods" in line)
+    index = next(
+        i for i, line in enumerate(lines) if "Instance metadata reachable from pods" in line
+    )
     assert lines[index].startswith("✗ "), lines[index]
     assert "not on AWS: no instance metadata service answered" in lines[index]
     assert lines[index + 1].strip().startswith("fix: run airbox on the EC2 instance")
@@ -227,14 +255,19 @@ def test_sigv4_scope_and_signed_headers() -> None:
     """The date, credential scope and signed headers of a signed GET (the signature
     itself is checked by the fake EC2 API only for presence)."""
     headers = sigv4_headers(
-        "GET", "https://iam.amazonaws.com", {"Action": "ListUsers", "Version": "2010-05-08"},
-        "us-east-1", "iam",
+        "GET",
+        "https://iam.amazonaws.com",
+        {"Action": "ListUsers", "Version": "2010-05-08"},
+        "us-east-1",
+        "iam",
         ("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", ""),
-        1440938160.0)
+        1440938160.0,
+    )
     assert headers["X-Amz-Date"] == "20150830T123600Z"
     assert headers["Authorization"].startswith(
         "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, "
-        "SignedHeaders=host;x-amz-date, Signature=")
+        "SignedHeaders=host;x-amz-date, Signature="
+    )
 
 
 # ------------------------------------------------- slow answers, EC2 firmware, proxies
@@ -246,18 +279,30 @@ def preflight_cli(tmp_path: Path, env: dict[str, str]) -> dict[str, Any]:
 
     from tests.helpers import airbox_bin, airbox_env
 
-    answers = af.write_answers(tmp_path / "answers.yaml", af.answers(
-        "aws-instance-profile", "s3-instance-profile", directory=tmp_path))
+    answers = af.write_answers(
+        tmp_path / "answers.yaml",
+        af.answers("aws-instance-profile", "s3-instance-profile", directory=tmp_path),
+    )
     local = "http://127.0.0.1:9"  # every other probe: a closed local port
     result = subprocess.run(
-        [airbox_bin(), "preflight", "--answers", str(answers), "--json",
-         "--control-plane-url", local],
-        capture_output=True, text=True, timeout=60,
-        env=airbox_env(AIRBOX_PREFLIGHT_HELM_REPO_URL=local,
-                       AIRBOX_PREFLIGHT_REGISTRY_URL=local, **env))
+        [
+            airbox_bin(),
+            "preflight",
+            "--answers",
+            str(answers),
+            "--json",
+            "--control-plane-url",
+            local,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=airbox_env(
+            AIRBOX_PREFLIGHT_HELM_REPO_URL=local, AIRBOX_PREFLIGHT_REGISTRY_URL=local, **env
+        ),
+    )
     report = json.loads(result.stdout)
-    found: dict[str, Any] = next(c for c in report["checks"]
-                                 if c["id"] == "aws.imds-hop-limit")
+    found: dict[str, Any] = next(c for c in report["checks"] if c["id"] == "aws.imds-hop-limit")
     return found
 
 
@@ -270,10 +315,13 @@ def test_a_slow_metadata_service_and_ec2_api_is_could_not_check_not_not_on_aws(
     check = preflight_cli(tmp_path, {})
     assert check["outcome"] == "warn", check
     # Which of the two bounds ends it depends on the machine's load; either says so.
-    assert check["finding"].startswith((
-        "could not read the IMDSv2 hop limit: the EC2 API did not answer within ",
-        "could not read the IMDSv2 hop limit: the metadata service answered, then it or the "
-        "EC2 API did not finish within "))
+    assert check["finding"].startswith(
+        (
+            "could not read the IMDSv2 hop limit: the EC2 API did not answer within ",
+            "could not read the IMDSv2 hop limit: the metadata service answered, then it or the "
+            "EC2 API did not finish within ",
+        )
+    )
     assert "not on AWS" not in check["finding"]
     assert check["fix"] == FIX
 
@@ -287,9 +335,11 @@ def test_an_ec2_machine_whose_metadata_service_is_silent_is_could_not_check(
     (dmi / "sys_vendor").write_text("Amazon EC2\n")
     check = preflight_cli(tmp_path, {"AIRBOX_DMI_DIR": str(dmi)})
     assert check["outcome"] == "warn", check
-    assert check["finding"].startswith("could not check: this machine looks like an EC2 "
-                                       "instance (its firmware says 'Amazon EC2'), but its "
-                                       "instance metadata service did not answer")
+    assert check["finding"].startswith(
+        "could not check: this machine looks like an EC2 "
+        "instance (its firmware says 'Amazon EC2'), but its "
+        "instance metadata service did not answer"
+    )
     assert check["fix"] == FIX.replace("i-0abc1234def567890", "<instance-id>")
     # Elsewhere (no such firmware) the setting cannot work: a failure.
     monkeypatch.setenv("AIRBOX_DMI_DIR", str(tmp_path / "elsewhere"))

@@ -41,8 +41,12 @@ def registry(request: pytest.FixtureRequest) -> Iterator[FakeRegistry]:
 
 
 def registry_subject(registry: FakeRegistry, auth: tuple[str, str] | None) -> fx.Subject:
-    return fx.Subject(name="dp", image_registry=f"{registry.host}/airbyte-mirror",
-                      image_registry_http=True, registry_auth=auth)
+    return fx.Subject(
+        name="dp",
+        image_registry=f"{registry.host}/airbyte-mirror",
+        image_registry_http=True,
+        registry_auth=auth,
+    )
 
 
 def check(subject: fx.Subject, environ: dict[str, str] | None = None) -> Any:
@@ -54,7 +58,8 @@ def test_the_registry_accepts_the_pull_secrets_credentials(registry: FakeRegistr
     verdict = check(registry_subject(registry, (USER, PASSWORD)))
     assert verdict.outcome == "pass", verdict
     assert f"the registry {registry.host} accepted the credentials of images.pullSecret" in (
-        verdict.finding)
+        verdict.finding
+    )
     # It logged in: past the 401, with the credentials (a token in the token flow).
     assert registry.refused and registry.requests[-1] == "GET /v2/"
     if registry.token_auth:
@@ -66,7 +71,8 @@ def test_wrong_credentials_fail_naming_the_setting(registry: FakeRegistry) -> No
     verdict = check(registry_subject(registry, (USER, "not-the-password-1234")))
     assert verdict.outcome == "fail", verdict
     assert f"the registry {registry.host} refused the credentials of images.pullSecret" in (
-        verdict.finding)
+        verdict.finding
+    )
     assert "images.pullSecret.username/password" in (verdict.fix or "")
     assert "not-the-password" not in verdict.finding + (verdict.fix or "")
 
@@ -94,8 +100,12 @@ def test_an_open_registry_passes_with_or_without_credentials() -> None:
 def test_a_registry_that_is_not_there_fails_as_unreachable() -> None:
     with http_server() as (url, _):
         port = url.rsplit(":", 1)[1]
-    subject = fx.Subject(name="dp", image_registry=f"127.0.0.1:{port}/mirror",
-                         image_registry_http=True, registry_auth=(USER, PASSWORD))
+    subject = fx.Subject(
+        name="dp",
+        image_registry=f"127.0.0.1:{port}/mirror",
+        image_registry_http=True,
+        registry_auth=(USER, PASSWORD),
+    )
     verdict = check(subject)
     assert verdict.outcome == "fail"
     assert f"127.0.0.1:{port} refused the connection" in verdict.finding
@@ -105,8 +115,11 @@ def test_the_subject_carries_the_registry_credentials_from_the_answers(tmp_path:
     from airbox.config.settings import Settings
 
     answers = af.answers("vault", "default", directory=tmp_path)
-    answers["images"] = {"registry": "127.0.0.1:5000/mirror", "insecure": True,
-                         "pullSecret": {"username": USER, "password": PASSWORD}}
+    answers["images"] = {
+        "registry": "127.0.0.1:5000/mirror",
+        "insecure": True,
+        "pullSecret": {"username": USER, "password": PASSWORD},
+    }
     early = fx.Subject.from_answers(answers)
     assert early.registry_auth == (USER, PASSWORD)
     # The install step compares the early subject with the settings' to reuse its report.
@@ -129,19 +142,29 @@ def test_with_a_bundle_only_the_control_plane_is_contacted(tmp_path: Path) -> No
         with http_server() as (cp, _):
             subject = fx.Subject(name="dp", control_plane_url=cp, bundle=str(bundle))
             url = f"http://{refusing.host}/v2/"
-            report = ck.run_checks(subject, facts=FakeFacts(tools={}),
-                                   endpoints=fx.Endpoints(url, url, timeout=3.0), environ={})
+            report = ck.run_checks(
+                subject,
+                facts=FakeFacts(tools={}),
+                endpoints=fx.Endpoints(url, url, timeout=3.0),
+                environ={},
+            )
     finally:
         refusing.stop()
     outcomes = {r.id: (r.outcome, r.finding) for r in report.results}
     assert outcomes["network.registry"] == (
-        "skip", f"not needed: every image comes from the bundle {bundle}")
+        "skip",
+        f"not needed: every image comes from the bundle {bundle}",
+    )
     assert outcomes["network.helm-repo"] == (
-        "skip", f"not needed: the chart comes from the bundle {bundle}")
+        "skip",
+        f"not needed: the chart comes from the bundle {bundle}",
+    )
     assert outcomes["network.control-plane"][0] == "pass"
     # No tool on this machine: the bundle's, not a download (no GitHub, dl.k8s.io...).
     assert outcomes["tools"] == (
-        "pass", "kind (from the bundle), helm (from the bundle), kubectl (from the bundle)")
+        "pass",
+        "kind (from the bundle), helm (from the bundle), kubectl (from the bundle)",
+    )
     assert refusing.requests == []
 
 
@@ -157,8 +180,11 @@ def test_airbox_preflight_with_a_bundle_in_the_answers(tmp_path: Path) -> None:
         path = af.write_answers(tmp_path / "answers.yaml", answers)
         result = subprocess.run(
             [airbox_bin(), "preflight", "--answers", str(path), "--json"],
-            capture_output=True, text=True, timeout=60,
-            env=airbox_env(AIRBOX_HOME=str(tmp_path / "home")))
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=airbox_env(AIRBOX_HOME=str(tmp_path / "home")),
+        )
     report = json.loads(result.stdout)
     checks = {c["id"]: c for c in report["checks"]}
     assert checks["network.registry"]["outcome"] == "skip"
@@ -168,7 +194,8 @@ def test_airbox_preflight_with_a_bundle_in_the_answers(tmp_path: Path) -> None:
 
 
 def test_with_a_bundle_the_tools_are_checked_in_its_manifest(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No tool on this machine: the bundle's must be there and be the pinned binaries."""
     from airbox import versions
     from airbox.cluster import toolchain
@@ -176,10 +203,22 @@ def test_with_a_bundle_the_tools_are_checked_in_its_manifest(
     from airbox.offline.manifest import Item, Manifest
 
     kind_sha = versions.download_for("kind", *toolchain.platform_key()).sha256
-    items = (Item("binary", "kind", "bin/kind", kind_sha, 1),
-             Item("binary", "kubectl", "bin/kubectl", "0" * 64, 1))
-    manifest = Manifest(1, "0", "", "linux/amd64", "airbyte-data-plane", "1.8.1", "1.8.1",
-                        versions.KIND_VERSION, "kindest/node:v1.35.0", items)
+    items = (
+        Item("binary", "kind", "bin/kind", kind_sha, 1),
+        Item("binary", "kubectl", "bin/kubectl", "0" * 64, 1),
+    )
+    manifest = Manifest(
+        1,
+        "0",
+        "",
+        "linux/amd64",
+        "airbyte-data-plane",
+        "1.8.1",
+        "1.8.1",
+        versions.KIND_VERSION,
+        "kindest/node:v1.35.0",
+        items,
+    )
     monkeypatch.setattr(archive, "read_manifest", lambda path: manifest)
     subject = fx.Subject(name="dp", bundle=str(tmp_path / "dp.bundle"))
     probe = ck.Probe(subject, FakeFacts(tools={}), fx.Endpoints(timeout=3.0), None, {})
@@ -187,4 +226,5 @@ def test_with_a_bundle_the_tools_are_checked_in_its_manifest(
     assert verdict.outcome == "fail"
     assert verdict.finding == (
         "helm is not installed and the bundle has none; kubectl is not installed and the "
-        "bundle's kubectl is not the one this airbox pins")
+        "bundle's kubectl is not the one this airbox pins"
+    )

@@ -16,8 +16,6 @@ ENTER = "\r"
 DOWN = "\x1b[B"
 
 
-
-
 def test_asks_only_what_is_missing(keys: tuple[Keys, Prompter], tmp_path: Path) -> None:
     k, prompter = keys
     answers = af.answers(directory=tmp_path)
@@ -37,28 +35,34 @@ def test_full_interview_with_lists_and_validation(
     k, prompter = keys
     sa = af.service_account_file(tmp_path)
     k.type(
-        ENTER,                       # name: accept default data-plane-1
-        ENTER,                       # control plane: Airbyte Cloud (first)
-        DOWN + ENTER,                # credentials: existing data plane
-        "dp-id-0001" + ENTER, "dp-secret" + ENTER,
-        DOWN + ENTER,                # secrets manager: Google (second)
-        "proj" + ENTER,              # project id
+        ENTER,  # name: accept default data-plane-1
+        ENTER,  # control plane: Airbyte Cloud (first)
+        DOWN + ENTER,  # credentials: existing data plane
+        "dp-id-0001" + ENTER,
+        "dp-secret" + ENTER,
+        DOWN + ENTER,  # secrets manager: Google (second)
+        "proj" + ENTER,  # project id
         # rejected as typed (no such file), then corrected
         str(tmp_path / "nope.json") + ENTER + "\x7f" * 200 + str(sa) + ENTER,
-        DOWN + ENTER,                # storage: S3 (after "the chart's default")
-        "bucket-1" + ENTER,          # bucket
+        DOWN + ENTER,  # storage: S3 (after "the chart's default")
+        "bucket-1" + ENTER,  # bucket
         "not a region" + ENTER + "\x7f" * 40 + "eu-west-1" + ENTER,  # region, corrected
-        DOWN + ENTER,                # authentication: instanceProfile (no keys asked)
+        DOWN + ENTER,  # authentication: instanceProfile (no keys asked)
     )
     filled = fill_missing({}, prompter)
     assert filled == {
         "name": "data-plane-1",
         "controlPlane": {"edition": "cloud"},
         "dataPlane": {"clientId": "dp-id-0001", "clientSecret": "dp-secret"},
-        "secretsManager": {"type": "GOOGLE_SECRET_MANAGER", "googleSecretManager": {
-            "projectId": "proj", "credentialsJson": str(sa)}},
-        "storage": {"type": "s3", "bucket": "bucket-1", "s3": {
-            "region": "eu-west-1", "authenticationType": "instanceProfile"}},
+        "secretsManager": {
+            "type": "GOOGLE_SECRET_MANAGER",
+            "googleSecretManager": {"projectId": "proj", "credentialsJson": str(sa)},
+        },
+        "storage": {
+            "type": "s3",
+            "bucket": "bucket-1",
+            "s3": {"region": "eu-west-1", "authenticationType": "instanceProfile"},
+        },
     }
 
 
@@ -68,8 +72,7 @@ def test_gather_prompts_then_validates(keys: tuple[Keys, Prompter], tmp_path: Pa
     del answers["dataPlane"]
     path = af.write_answers(tmp_path / "a.yaml", answers)
     k.type(ENTER, "app-id" + ENTER, "app-secret" + ENTER)  # register mode, then its creds
-    merged, settings = gather(Inputs(path, {}, interactive=True), prompter=prompter,
-                              environ={})
+    merged, settings = gather(Inputs(path, {}, interactive=True), prompter=prompter, environ={})
     assert settings.registration is not None
     assert settings.registration.client_id == "app-id"
     assert settings.data_plane is None
@@ -106,23 +109,31 @@ def test_a_leftover_data_plane_secret_is_said_and_left_out_when_registering(
     keys: tuple[Keys, Prompter],
 ) -> None:
     k, piped = keys
-    prompter = Recording(input=piped._io["input"], output=piped._io["output"],
-                         before_each=k.feed)
-    k.type(ENTER, ENTER,                          # name, Airbyte Cloud
-           ENTER,                                 # Register a new data plane
-           "app-client-id" + ENTER, "app-client-secret" + ENTER,
-           DOWN * 3 + ENTER,                      # HashiCorp Vault
-           "https://vault.example.com:8200" + ENTER, "hvs.token-0001" + ENTER,
-           ENTER,                                 # storage: none
-           ENTER)                                 # review: install
-    merged, settings = gather(Inputs(None, {}, interactive=True, review=True),
-                              prompter=prompter,
-                              environ={"DATAPLANE_CLIENT_SECRET": "leftover-secret-1"})
+    prompter = Recording(input=piped._io["input"], output=piped._io["output"], before_each=k.feed)
+    k.type(
+        ENTER,
+        ENTER,  # name, Airbyte Cloud
+        ENTER,  # Register a new data plane
+        "app-client-id" + ENTER,
+        "app-client-secret" + ENTER,
+        DOWN * 3 + ENTER,  # HashiCorp Vault
+        "https://vault.example.com:8200" + ENTER,
+        "hvs.token-0001" + ENTER,
+        ENTER,  # storage: none
+        ENTER,
+    )  # review: install
+    merged, settings = gather(
+        Inputs(None, {}, interactive=True, review=True),
+        prompter=prompter,
+        environ={"DATAPLANE_CLIENT_SECRET": "leftover-secret-1"},
+    )
     assert "dataPlane" not in merged and settings.registration is not None
     said = "\n".join(prompter.notes)
-    assert "a data plane client secret without its client id (from " \
-           "DATAPLANE_CLIENT_SECRET or the answers file) is not used" in said
-    assert "Data plane client secret" not in said      # no review row for it
+    assert (
+        "a data plane client secret without its client id (from "
+        "DATAPLANE_CLIENT_SECRET or the answers file) is not used" in said
+    )
+    assert "Data plane client secret" not in said  # no review row for it
     assert "asked again" not in said
 
 
@@ -133,14 +144,19 @@ def test_kept_answers_are_offered_to_the_same_data_plane_and_with_an_answers_fil
     from airbox.errors import InterviewInterrupted
 
     k, prompter = keys
-    kept = {"name": "dp-a", "secretsManager": {"type": "VAULT", "vault": {
-        "address": "https://vault.kept.example.com:8200"}}}
+    kept = {
+        "name": "dp-a",
+        "secretsManager": {
+            "type": "VAULT",
+            "vault": {"address": "https://vault.kept.example.com:8200"},
+        },
+    }
     offered = "Offering the answers kept from an interrupted run"
 
     def interrupted(inputs: Inputs) -> list[str]:
         keep_partial(kept)
         said: list[str] = []
-        k.type("\x03")                            # Ctrl-C at the first question
+        k.type("\x03")  # Ctrl-C at the first question
         try:
             gather(inputs, prompter=prompter, environ={}, say=said.append)
         except InterviewInterrupted as stop:
@@ -150,8 +166,9 @@ def test_kept_answers_are_offered_to_the_same_data_plane_and_with_an_answers_fil
     # Another data plane (a reconfigure of A interrupted, then B): A's answers not offered.
     said = interrupted(Inputs(None, {"name": "dp-b"}, interactive=True))
     assert not any(offered in line for line in said)
-    assert any(offered in line for line in interrupted(
-        Inputs(None, {"name": "dp-a"}, interactive=True)))
+    assert any(
+        offered in line for line in interrupted(Inputs(None, {"name": "dp-a"}, interactive=True))
+    )
     # An interrupted `--answers partial.yaml`: the same command continues from them.
     data = af.answers(directory=tmp_path, name="dp-a")
     del data["secretsManager"]
@@ -166,9 +183,13 @@ def test_a_pasted_service_account_key_is_neither_kept_nor_shown(tmp_path: Path) 
     from airbox.config.review import review_rows
 
     key = af.service_account_file(tmp_path).read_text()
-    answers = {"name": "dp-key", "secretsManager": {
-        "type": "GOOGLE_SECRET_MANAGER", "googleSecretManager": {
-            "projectId": "my-project", "credentialsJson": key}}}
+    answers = {
+        "name": "dp-key",
+        "secretsManager": {
+            "type": "GOOGLE_SECRET_MANAGER",
+            "googleSecretManager": {"projectId": "my-project", "credentialsJson": key},
+        },
+    }
     keep_partial(answers)
     kept = kept_file().read_text()
     assert af.SECRETS["gsa_private_key"] not in kept and "my-project" in kept
@@ -186,8 +207,11 @@ def test_an_interrupted_reconfigure_keeps_nothing_for_another_data_plane(
 
     k, prompter = keys
     save(StateDir.for_name("dp-a"), af.answers(directory=tmp_path, name="dp-a"))
-    k.type("\x03")                                # Ctrl-C at the first question
+    k.type("\x03")  # Ctrl-C at the first question
     with pytest.raises(InterviewInterrupted, match="the saved settings stay as they were"):
-        gather(Inputs(None, {"name": "dp-a"}, interactive=True, reconfigure=True),
-               prompter=prompter, environ={})
+        gather(
+            Inputs(None, {"name": "dp-a"}, interactive=True, reconfigure=True),
+            prompter=prompter,
+            environ={},
+        )
     assert not kept_file().exists()

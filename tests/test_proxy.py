@@ -41,19 +41,23 @@ BASIC = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 
 def with_proxy(tmp_path: Path, st: str = "default", **network: Any) -> dict[str, Any]:
     answers = af.answers("vault", st, directory=tmp_path)
-    answers["network"] = {"httpsProxy": PROXY, "httpProxy": PROXY,
-                          "noProxy": ".corp.example,10.20.0.0/16", **network}
+    answers["network"] = {
+        "httpsProxy": PROXY,
+        "httpProxy": PROXY,
+        "noProxy": ".corp.example,10.20.0.0/16",
+        **network,
+    }
     return answers
 
 
 def run(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     full = airbox_env(**env)
-    for var in ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy",
-                "no_proxy"):
+    for var in ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy"):
         if var not in env:
             full.pop(var, None)
-    return subprocess.run([airbox_bin(), *args], capture_output=True, text=True,
-                          env=full, cwd=cwd, timeout=60)
+    return subprocess.run(
+        [airbox_bin(), *args], capture_output=True, text=True, env=full, cwd=cwd, timeout=60
+    )
 
 
 def pod_env(container: chartcheck.Container) -> dict[str, dict[str, Any]]:
@@ -64,8 +68,7 @@ def pod_env(container: chartcheck.Container) -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.parametrize("st", ["default", "s3-keys"])
-def test_the_launcher_takes_the_proxy_from_the_secret(
-        pinned: Any, tmp_path: Path, st: str) -> None:
+def test_the_launcher_takes_the_proxy_from_the_secret(pinned: Any, tmp_path: Path, st: str) -> None:
     answers = with_proxy(tmp_path, st)
     assert validate(answers) == []
     settings = Settings.from_answers(answers)
@@ -75,9 +78,18 @@ def test_the_launcher_takes_the_proxy_from_the_secret(
     launcher = next(c for c in chartcheck.containers(docs) if c.workload.startswith("Deploy"))
     env = pod_env(launcher)
     # Each proxy variable is a secretKeyRef to a key of airbox's Secret, never a value.
-    refs = {name: env[name]["valueFrom"]["secretKeyRef"]
-            for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy",
-                         "NO_PROXY", "no_proxy", "JAVA_TOOL_OPTIONS")}
+    refs = {
+        name: env[name]["valueFrom"]["secretKeyRef"]
+        for name in (
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "NO_PROXY",
+            "no_proxy",
+            "JAVA_TOOL_OPTIONS",
+        )
+    }
     for name, ref in refs.items():
         assert "value" not in env[name], name
         assert ref == {"name": manifests.SECRET_NAME, "key": name.upper()}
@@ -87,18 +99,40 @@ def test_the_launcher_takes_the_proxy_from_the_secret(
     no_proxy = stored["NO_PROXY"].split(",")
     # What the user gave, then what must stay inside.
     assert no_proxy[:2] == [".corp.example", "10.20.0.0/16"]
-    for inside in ("10.96.0.0/16", "10.244.0.0/16", "10.96.0.1", ".svc", ".cluster.local",
-                   "localhost", "127.0.0.1", "169.254.169.254",
-                   f"airbox-minio.{settings.namespace}", settings.node_container):
+    for inside in (
+        "10.96.0.0/16",
+        "10.244.0.0/16",
+        "10.96.0.1",
+        ".svc",
+        ".cluster.local",
+        "localhost",
+        "127.0.0.1",
+        "169.254.169.254",
+        f"airbox-minio.{settings.namespace}",
+        settings.node_container,
+    ):
         assert inside in no_proxy, inside
     # The JVM's HTTP clients (OkHttp, through the default ProxySelector) read system
     # properties, not HTTPS_PROXY; no password there (it would not be used).
     opts = stored["JAVA_TOOL_OPTIONS"].split()
-    assert opts[:4] == ["-Dhttps.proxyHost=proxy.corp.example", "-Dhttps.proxyPort=3128",
-                        "-Dhttp.proxyHost=proxy.corp.example", "-Dhttp.proxyPort=3128"]
+    assert opts[:4] == [
+        "-Dhttps.proxyHost=proxy.corp.example",
+        "-Dhttps.proxyPort=3128",
+        "-Dhttp.proxyHost=proxy.corp.example",
+        "-Dhttp.proxyPort=3128",
+    ]
     hosts = opts[4].removeprefix("-Dhttp.nonProxyHosts=").split("|")
-    for inside in ("*.svc", "*.cluster.local", "10.96.*", "10.244.*", "10.20.*",
-                   "*.corp.example", "localhost", "127.0.0.1", "169.254.169.254"):
+    for inside in (
+        "*.svc",
+        "*.cluster.local",
+        "10.96.*",
+        "10.244.*",
+        "10.20.*",
+        "*.corp.example",
+        "localhost",
+        "127.0.0.1",
+        "169.254.169.254",
+    ):
         assert inside in hosts, inside
     assert PASSWORD not in stored["JAVA_TOOL_OPTIONS"]
     assert data == stored
@@ -132,11 +166,19 @@ def test_proxy_env_is_the_full_environment_every_hop_gets(tmp_path: Path) -> Non
 
 def test_every_network_problem_at_once(tmp_path: Path) -> None:
     answers = af.answers("vault", "default", directory=tmp_path)
-    answers["network"] = {"httpsProxy": "socks5://proxy:1080", "httpProxy": "http://p:99999",
-                          "noProxy": "ok.example,bad entry", "proxy": "x"}
+    answers["network"] = {
+        "httpsProxy": "socks5://proxy:1080",
+        "httpProxy": "http://p:99999",
+        "noProxy": "ok.example,bad entry",
+        "proxy": "x",
+    }
     problems = {p.field: p.message for p in validate(answers)}
-    assert set(problems) >= {"network.httpsProxy", "network.httpProxy", "network.noProxy",
-                             "network.proxy"}
+    assert set(problems) >= {
+        "network.httpsProxy",
+        "network.httpProxy",
+        "network.noProxy",
+        "network.proxy",
+    }
     short = af.answers("vault", "default", directory=tmp_path)
     short["network"] = {"httpsProxy": "http://u:short@proxy:3128/path"}
     [problem] = [p for p in validate(short) if p.field.startswith("network")]
@@ -148,11 +190,15 @@ def test_every_network_problem_at_once(tmp_path: Path) -> None:
 
 def test_bad_network_answers_exit_2_naming_every_problem(tmp_path: Path) -> None:
     answers = af.answers("vault", "default", directory=tmp_path)
-    answers["network"] = {"httpsProxy": "proxy.corp.example:3128", "httpProxy": "ftp://x",
-                          "noProxy": ["a b"]}
+    answers["network"] = {
+        "httpsProxy": "proxy.corp.example:3128",
+        "httpProxy": "ftp://x",
+        "noProxy": ["a b"],
+    }
     path = af.write_answers(tmp_path / "answers.yaml", answers)
-    result = run("install", "--answers", str(path), "--dry-run", "--output-dir", "out",
-                 cwd=tmp_path)
+    result = run(
+        "install", "--answers", str(path), "--dry-run", "--output-dir", "out", cwd=tmp_path
+    )
     assert result.returncode == 2, result.stdout + result.stderr
     for field in ("network.httpsProxy", "network.httpProxy", "network.noProxy"):
         assert field in result.stderr
@@ -174,8 +220,7 @@ def _scan(root: Path, allowed: set[str]) -> list[str]:
 
 
 @pytest.mark.parametrize("form", ["answers", "environment"])
-def test_the_proxy_is_saved_and_its_password_kept_in_0600_files(
-        tmp_path: Path, form: str) -> None:
+def test_the_proxy_is_saved_and_its_password_kept_in_0600_files(tmp_path: Path, form: str) -> None:
     answers = af.answers("vault", "default", directory=tmp_path)
     env: dict[str, str] = {}
     if form == "answers":
@@ -185,8 +230,17 @@ def test_the_proxy_is_saved_and_its_password_kept_in_0600_files(
         env.update(https_proxy=PROXY, NO_PROXY=".corp.example")
     path = af.write_answers(tmp_path / "answers.yaml", answers)
     home = tmp_path / "home"
-    result = run("install", "--answers", str(path), "--dry-run", "--output-dir", "out",
-                 cwd=tmp_path, AIRBOX_HOME=str(home), **env)
+    result = run(
+        "install",
+        "--answers",
+        str(path),
+        "--dry-run",
+        "--output-dir",
+        "out",
+        cwd=tmp_path,
+        AIRBOX_HOME=str(home),
+        **env,
+    )
     assert result.returncode == 0, result.stderr
     out = tmp_path / "out"
     assert _scan(out, {"secrets.yaml"}) == []
@@ -212,9 +266,11 @@ def test_the_password_is_masked_and_split_from_the_settings(tmp_path: Path) -> N
     assert secret["network"] == {"httpsProxy": PROXY, "httpProxy": PROXY}
     register_secrets(answers)
     assert REDACTOR.mask(f"via {PROXY} now") == (
-        f"via http://{USER}:********@proxy.corp.example:3128 now")
+        f"via http://{USER}:********@proxy.corp.example:3128 now"
+    )
     assert REDACTOR.mask(f"Proxy-Authorization: Basic {BASIC}") == (
-        "Proxy-Authorization: Basic ********")
+        "Proxy-Authorization: Basic ********"
+    )
     # A password with a reserved character, percent-encoded in the URL, in both forms.
     encoded = "http://u:p%40ss-word-1@proxy:3128"
     register_secrets({"network": {"httpsProxy": encoded}})
@@ -224,8 +280,9 @@ def test_the_password_is_masked_and_split_from_the_settings(tmp_path: Path) -> N
 # ------------------------------------------------------------------ every hop, installed
 
 
-def test_an_install_behind_a_proxy(installer: Installer, fake_cp: FakeControlPlane,
-                                   fake_proxy: FakeProxy) -> None:
+def test_an_install_behind_a_proxy(
+    installer: Installer, fake_cp: FakeControlPlane, fake_proxy: FakeProxy
+) -> None:
     """airbox's calls to the control plane go through an authenticating proxy, kind
     creates the node with the proxy in its environment, and the password is nowhere but
     the Secret and 0600 files."""
@@ -238,29 +295,43 @@ def test_an_install_behind_a_proxy(installer: Installer, fake_cp: FakeControlPla
     url = proxy.url(user=USER, password=PASSWORD)
     data = registering(inst, cp)
     data["controlPlane"] = {"url": remote, "apiUrl": remote + "/v1"}
-    data["network"] = {"httpProxy": "${CORP_PROXY}", "httpsProxy": "${CORP_PROXY}",
-                       "noProxy": ".corp.example"}
+    data["network"] = {
+        "httpProxy": "${CORP_PROXY}",
+        "httpsProxy": "${CORP_PROXY}",
+        "noProxy": ".corp.example",
+    }
     answers = inst.write(data)
     result = inst.run(answers=answers, env=cp_env(inst, cp) | {"CORP_PROXY": url})
     assert result.returncode == 0, result.stdout + result.stderr
     # The control plane's calls came through the proxy, with its credentials.
     through = [s for s in proxy.seen if s.target.startswith(remote)]
     assert {s.target.removeprefix(remote) for s in through} >= {
-        "/v1/applications/token", "/v1/dataplanes"}
+        "/v1/applications/token",
+        "/v1/dataplanes",
+    }
     assert all(s.authorized for s in through)
     assert len(cp.calls("POST", "/v1/dataplanes")) == 1
     # kind was started with the proxy in its environment, and gave it to the node.
-    [create] = [r for r in inst.fake.call_records("kind") if r["argv"][:2] == ["create",
-                                                                             "cluster"]]
+    [create] = [r for r in inst.fake.call_records("kind") if r["argv"][:2] == ["create", "cluster"]]
     assert {"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "NO_PROXY"} <= set(create["env"])
     node_env = inst.fake.state()["clusters"][inst.cluster]["nodeEnv"]
     assert node_env["HTTPS_PROXY"] == node_env["http_proxy"] == url
     no_proxy = node_env["NO_PROXY"].split(",")
-    for inside in (".corp.example", "10.96.0.0/16", "10.244.0.0/16", ".svc",
-                   ".cluster.local", f"airbox-{inst.name}-control-plane", "127.0.0.1"):
+    for inside in (
+        ".corp.example",
+        "10.96.0.0/16",
+        "10.244.0.0/16",
+        ".svc",
+        ".cluster.local",
+        f"airbox-{inst.name}-control-plane",
+        "127.0.0.1",
+    ):
         assert inside in no_proxy, inside
-    [node] = [c for c in inst.fake.node_containers(docker_client())
-              if c.name == f"airbox-{inst.name}-control-plane"]
+    [node] = [
+        c
+        for c in inst.fake.node_containers(docker_client())
+        if c.name == f"airbox-{inst.name}-control-plane"
+    ]
     assert f"HTTPS_PROXY={url}" in node.attrs["Config"]["Env"]
     # The launcher's Secret holds the proxy; settings.yaml names it without the password.
     secret = yaml.safe_load((inst.state / "secrets.yaml").read_text())["stringData"]
@@ -274,18 +345,23 @@ def test_an_install_behind_a_proxy(installer: Installer, fake_cp: FakeControlPla
         assert PASSWORD not in " ".join(record["argv"])
     # The launcher's JVM says which options it picked up: readable, the password masked.
     opts = secret["JAVA_TOOL_OPTIONS"]
-    inst.fake.set_scenario(log_lines=[f"Picked up JAVA_TOOL_OPTIONS: {opts}",
-                                      f"proxy is {url}"])
-    logs = subprocess.run([airbox_bin(), "logs", "--name", inst.name], capture_output=True,
-                          text=True, env=inst.env(), timeout=60)
+    inst.fake.set_scenario(log_lines=[f"Picked up JAVA_TOOL_OPTIONS: {opts}", f"proxy is {url}"])
+    logs = subprocess.run(
+        [airbox_bin(), "logs", "--name", inst.name],
+        capture_output=True,
+        text=True,
+        env=inst.env(),
+        timeout=60,
+    )
     assert logs.returncode == 0, logs.stderr
     assert f"Picked up JAVA_TOOL_OPTIONS: {opts}" in logs.stdout
     assert f"proxy is {proxy.url(user=USER, password='********')}" in logs.stdout
     assert PASSWORD not in logs.stdout + logs.stderr
 
 
-def test_a_day_2_command_uses_the_saved_proxy(installer: Installer, fake_cp: FakeControlPlane,
-                                              fake_proxy: FakeProxy) -> None:
+def test_a_day_2_command_uses_the_saved_proxy(
+    installer: Installer, fake_cp: FakeControlPlane, fake_proxy: FakeProxy
+) -> None:
     """`airbox dataplanes` and `airbox status` from a shell with no proxy variable reach
     the control plane through the proxy the data plane was installed with."""
     inst, cp, proxy = installer, fake_cp, fake_proxy
@@ -302,18 +378,26 @@ def test_a_day_2_command_uses_the_saved_proxy(installer: Installer, fake_cp: Fak
     # ... then a day-2 command from a shell without it.
     env = cp_env(inst, cp)
     assert not {"HTTP_PROXY", "http_proxy"} & set(env)
-    listed = subprocess.run([airbox_bin(), "dataplanes", "--name", inst.name, "--output",
-                             "json"], capture_output=True, text=True, env=env, timeout=60)
+    listed = subprocess.run(
+        [airbox_bin(), "dataplanes", "--name", inst.name, "--output", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert listed.returncode == 0, listed.stderr
-    assert {s.target.partition("?")[0] for s in proxy.seen[before:]} >= {
-        f"{remote}/v1/dataplanes"}
+    assert {s.target.partition("?")[0] for s in proxy.seen[before:]} >= {f"{remote}/v1/dataplanes"}
     # `airbox status` asks the control plane about the data plane: through the proxy too.
     before = len(proxy.seen)
-    status = subprocess.run([airbox_bin(), "status", "--name", inst.name, "--json"],
-                            capture_output=True, text=True, env=env, timeout=120)
+    status = subprocess.run(
+        [airbox_bin(), "status", "--name", inst.name, "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert status.returncode in (0, 1), status.stderr
-    assert any(s.target.startswith(f"{remote}/v1/") for s in proxy.seen[before:]), (
-        status.stdout)
+    assert any(s.target.startswith(f"{remote}/v1/") for s in proxy.seen[before:]), status.stdout
 
 
 # ------------------------------------------------------------------ preflight
@@ -327,16 +411,24 @@ def test_preflight_says_when_the_docker_daemon_has_no_proxy(tmp_path: Path) -> N
     info = DockerHost.connect().info()
     if info.get("HttpsProxy") or info.get("HttpProxy"):
         pytest.skip("this Docker daemon has a proxy")
-    result = run("preflight", "--json", cwd=tmp_path, HTTPS_PROXY=PROXY,
-                 NO_PROXY="127.0.0.1,localhost", AIRBOX_HOME=str(tmp_path / "home"))
+    result = run(
+        "preflight",
+        "--json",
+        cwd=tmp_path,
+        HTTPS_PROXY=PROXY,
+        NO_PROXY="127.0.0.1,localhost",
+        AIRBOX_HOME=str(tmp_path / "home"),
+    )
     assert PASSWORD not in result.stdout + result.stderr
     [check] = [c for c in json.loads(result.stdout)["checks"] if c["id"] == "docker.proxy"]
     assert check["outcome"] == "warn", check
     assert "Docker daemon has no proxy" in check["finding"]
     assert "/etc/systemd/system/docker.service.d/http-proxy.conf" in check["fix"]
-    assert ("Environment=\"HTTPS_PROXY=http://svc-airbox:PASSWORD@proxy.corp.example:3128\" "
-            "\"HTTP_PROXY=http://svc-airbox:PASSWORD@proxy.corp.example:3128\" "
-            "\"NO_PROXY=localhost,127.0.0.1\"") in check["fix"]
+    assert (
+        'Environment="HTTPS_PROXY=http://svc-airbox:PASSWORD@proxy.corp.example:3128" '
+        '"HTTP_PROXY=http://svc-airbox:PASSWORD@proxy.corp.example:3128" '
+        '"NO_PROXY=localhost,127.0.0.1"'
+    ) in check["fix"]
     assert "sudo systemctl daemon-reload && sudo systemctl restart docker" in check["fix"]
     # Without a proxy there is nothing to say.
     plain = run("preflight", "--json", cwd=tmp_path, AIRBOX_HOME=str(tmp_path / "home"))
@@ -356,8 +448,8 @@ def test_preflight_passes_a_daemon_that_has_a_proxy() -> None:
 
 
 def test_tool_downloads_go_through_the_settings_proxy(
-        tmp_path: Path, fake_proxy: FakeProxy, local_endpoint: str,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, fake_proxy: FakeProxy, local_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The answers' proxy reaches the download client (httpx reads the environment airbox
     sets from the settings); the host name resolves nowhere but in the proxy."""
     import os
@@ -365,9 +457,15 @@ def test_tool_downloads_go_through_the_settings_proxy(
     from airbox.cluster.toolchain import _http_fetch
     from airbox.installed import use_proxy
 
-    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items()
-                                        if k.upper() not in ("HTTPS_PROXY", "HTTP_PROXY",
-                                                             "NO_PROXY", "ALL_PROXY")})
+    monkeypatch.setattr(
+        os,
+        "environ",
+        {
+            k: v
+            for k, v in os.environ.items()
+            if k.upper() not in ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "ALL_PROXY")
+        },
+    )
     fake_proxy.route = ("127.0.0.1", int(local_endpoint.rsplit(":", 1)[1]))
     answers = af.answers("vault", "default", directory=tmp_path)
     answers["network"] = {"httpProxy": fake_proxy.url(), "httpsProxy": fake_proxy.url()}
@@ -379,6 +477,7 @@ def test_tool_downloads_go_through_the_settings_proxy(
 def test_a_new_proxy_rolls_the_launcher(pinned: Any, tmp_path: Path) -> None:
     """Pods read the Secret when they start: a changed proxy changes the launcher's pod
     template (Helm rolls it), the same one leaves it alone."""
+
     def template(answers: dict[str, Any]) -> dict[str, Any]:
         settings = Settings.from_answers(answers)
         _, _, values = generated(settings)
@@ -396,7 +495,8 @@ def test_a_new_proxy_rolls_the_launcher(pinned: Any, tmp_path: Path) -> None:
     answers["values"] = {"workloadLauncher": {"podAnnotations": {"team": "data"}}}
     assert template(answers)["team"] == "data"
     assert proxies.PROXY_ANNOTATION not in template(
-        af.answers("vault", "default", directory=tmp_path))
+        af.answers("vault", "default", directory=tmp_path)
+    )
 
 
 def test_network_null_drops_a_saved_proxy(tmp_path: Path) -> None:

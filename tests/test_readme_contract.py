@@ -22,11 +22,28 @@ def _sentence(start: str, end: str) -> str:
 
 
 def test_the_dry_run_file_list_in_the_readme_is_what_a_dry_run_writes(tmp_path: Path) -> None:
-    listed = set(re.findall(r"`([\w-]+\.(?:yaml|json))`",
-                            _sentence("--output-dir out` writes", "touches nothing else")))
-    result = subprocess.run([airbox_bin(), "install", "--answers", str(ASSETS / "demo.yaml"),
-                             "--dry-run", "--output-dir", "out"], cwd=tmp_path,
-                            capture_output=True, text=True, env=airbox_env(), timeout=60)
+    listed = set(
+        re.findall(
+            r"`([\w-]+\.(?:yaml|json))`",
+            _sentence("--output-dir out` writes", "touches nothing else"),
+        )
+    )
+    result = subprocess.run(
+        [
+            airbox_bin(),
+            "install",
+            "--answers",
+            str(ASSETS / "demo.yaml"),
+            "--dry-run",
+            "--output-dir",
+            "out",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=airbox_env(),
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert listed == {p.name for p in (tmp_path / "out").iterdir()}
 

@@ -36,9 +36,16 @@ def test_the_readme_venv_setup_puts_airbox_on_path(tmp_path: Path) -> None:
     # A clean copy of the repository (what a clone holds), so the build leaves no trace
     # in the working tree.
     clone = tmp_path / "airbox"
-    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
-                            "--exclude-standard"], cwd=REPO, capture_output=True,
-                           check=True).stdout.decode().split("\0")
+    files = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, files):
         source = REPO / name
         if source.is_file():
@@ -47,11 +54,15 @@ def test_the_readme_venv_setup_puts_airbox_on_path(tmp_path: Path) -> None:
             shutil.copy2(source, target)
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     # PATH without this test run's venv: `airbox` must come from the new one.
-    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
-                                  if Path(p).resolve() != Path(sys.executable).parent.resolve())
+    env["PATH"] = os.pathsep.join(
+        p
+        for p in env.get("PATH", "").split(os.pathsep)
+        if Path(p).resolve() != Path(sys.executable).parent.resolve()
+    )
     script = "set -e\n" + "\n".join(lines[:-1]) + "\ncommand -v airbox\n"
-    result = subprocess.run(["bash", "-c", script], cwd=clone, env=env, capture_output=True,
-                            text=True, timeout=540)
+    result = subprocess.run(
+        ["bash", "-c", script], cwd=clone, env=env, capture_output=True, text=True, timeout=540
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     out = result.stdout.splitlines()
     assert f"airbox {__version__}" in out

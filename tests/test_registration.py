@@ -59,8 +59,13 @@ def no_retry_delays(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(api_module, "DEFAULT_RETRY", Retry(base=0.0))
 
 
-def make_answers(fake: FakeControlPlane, tmp_path: Path, *, region: str | None = "us-west-1",
-                 organization_id: str | None = None) -> dict[str, Any]:
+def make_answers(
+    fake: FakeControlPlane,
+    tmp_path: Path,
+    *,
+    region: str | None = "us-west-1",
+    organization_id: str | None = None,
+) -> dict[str, Any]:
     answers = af.answers(directory=tmp_path, name=NAME)
     del answers["dataPlane"]
     answers["controlPlane"] = {"edition": "cloud", "apiUrl": fake.api_url}
@@ -84,8 +89,15 @@ class Run:
         ensure_private_dir(self.state.root)
         term = Terminal(out=self.out, err=self.out, interactive=False)
         options = Options(interactive=prompter is not None)
-        self.ctx = Context(settings, answers, self.state, Generated(self.state.root), term,
-                           options, prompter=prompter)
+        self.ctx = Context(
+            settings,
+            answers,
+            self.state,
+            Generated(self.state.root),
+            term,
+            options,
+            prompter=prompter,
+        )
 
     def register(self) -> Run:
         with self.ctx.term.step("register") as line:
@@ -95,8 +107,6 @@ class Run:
     @property
     def output(self) -> str:
         return self.out.getvalue()
-
-
 
 
 def saved(state: StateDir) -> dict[str, Any]:
@@ -122,16 +132,23 @@ def test_registers_in_a_new_region_of_the_only_organization(
     client_id, client_secret = fake_cp.dataplane_secrets[dataplane["dataplaneId"]]
     # The Secret will get the new data plane's credentials.
     assert run.ctx.settings.data_plane is not None
-    assert (run.ctx.settings.data_plane.client_id,
-            run.ctx.settings.data_plane.client_secret) == (client_id, client_secret)
+    assert (run.ctx.settings.data_plane.client_id, run.ctx.settings.data_plane.client_secret) == (
+        client_id,
+        client_secret,
+    )
     path = registration_file(run.state)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     record = read_json(path)
-    assert {k: record[k] for k in ("organizationId", "regionName", "dataplaneId", "clientId",
-                                   "clientSecret")} == {
-        "organizationId": fake_cp.organization_id, "regionName": "us-west-1",
-        "dataplaneId": dataplane["dataplaneId"], "clientId": client_id,
-        "clientSecret": client_secret}
+    assert {
+        k: record[k]
+        for k in ("organizationId", "regionName", "dataplaneId", "clientId", "clientSecret")
+    } == {
+        "organizationId": fake_cp.organization_id,
+        "regionName": "us-west-1",
+        "dataplaneId": dataplane["dataplaneId"],
+        "clientId": client_id,
+        "clientSecret": client_secret,
+    }
     assert record["regionId"] == dataplane["regionId"]
     assert record["createdAt"]
     assert REDACTOR.mask(client_secret) == MASK
@@ -154,7 +171,8 @@ def test_a_second_run_reuses_the_region_and_the_data_plane(
     record = saved(second.state)
     assert fake_cp.calls("GET", f"/v1/dataplanes/{record['dataplaneId']}") == []
     assert [c.query for c in fake_cp.calls("GET", "/v1/dataplanes")][-1] == {
-        "regionIds": [record["regionId"]]}
+        "regionIds": [record["regionId"]]
+    }
     assert "already registered" in second.output
 
 
@@ -175,8 +193,9 @@ def test_airbyte_managed_regions_are_not_the_organizations_own(
     assert own_regions(fake_cp) == ["us-east-7"]
     [created] = fake_cp.calls("POST", "/v1/regions")
     assert created.body == {"name": "us-east-7", "organizationId": fake_cp.organization_id}
-    assert [r["name"] for r in fake_cp.live_regions()
-            if r["organizationId"] != fake_cp.organization_id] == ["US"]
+    assert [
+        r["name"] for r in fake_cp.live_regions() if r["organizationId"] != fake_cp.organization_id
+    ] == ["US"]
 
 
 @pytest.mark.parametrize("wanted", ["US", "us"])
@@ -203,8 +222,10 @@ def test_the_fake_answers_500_for_a_taken_region_name_like_the_server(
     with AirbyteApi(fake_cp.api_url, fake_cp.client_id, fake_cp.client_secret) as api:
         api.retries = Retry(attempts=0)
         region = api.create_region("eu-2", fake_cp.organization_id)
-        api.http.delete(api.base_url + f"/regions/{region['regionId']}",
-                        headers={"Authorization": f"Bearer {api.token()}"})
+        api.http.delete(
+            api.base_url + f"/regions/{region['regionId']}",
+            headers={"Authorization": f"Bearer {api.token()}"},
+        )
         for name in ("eu-2", "US"):
             with pytest.raises(ControlPlaneError) as raised:
                 api.create_region(name, fake_cp.organization_id)
@@ -304,8 +325,11 @@ def test_no_region_without_a_terminal_says_which_setting(
 
 @pytest.mark.parametrize(("typed", "created"), [("eu-1", False), ("ap-south-1", True)])
 def test_on_a_terminal_a_region_is_picked_or_typed(
-    fake_cp: FakeControlPlane, tmp_path: Path, keys: tuple[Keys, Prompter], typed: str,
-    created: bool
+    fake_cp: FakeControlPlane,
+    tmp_path: Path,
+    keys: tuple[Keys, Prompter],
+    typed: str,
+    created: bool,
 ) -> None:
     k, prompter = keys
     fake_cp.add_region("eu-1", fake_cp.organization_id)
@@ -337,14 +361,14 @@ def test_registration_is_saved_before_later_steps_and_survives_their_failure(
     answers = make_answers(fake_cp, tmp_path)
     run = Run(answers)
     with pytest.raises(ClusterError):
-        execute([Register(), FailingStep()], run.ctx, run.ctx.term,
-                Progress(run.state.progress))
+        execute([Register(), FailingStep()], run.ctx, run.ctx.term, Progress(run.state.progress))
     assert Progress(run.state.progress).status("register") == "done"
     assert Progress(run.state.progress).status("manifests") == "failed"
     again = Run(answers)
     with pytest.raises(ClusterError):
-        execute([Register(), FailingStep()], again.ctx, again.ctx.term,
-                Progress(again.state.progress))
+        execute(
+            [Register(), FailingStep()], again.ctx, again.ctx.term, Progress(again.state.progress)
+        )
     assert len(fake_cp.calls("POST", "/v1/dataplanes")) == 1
     assert len(fake_cp.live_dataplanes()) == 1
     assert again.ctx.settings.data_plane == run.ctx.settings.data_plane
@@ -361,8 +385,7 @@ def test_credentials_are_saved_the_moment_the_answer_arrives(
             raise KeyboardInterrupt
 
     with api_for(settings, state) as api, pytest.raises(KeyboardInterrupt):
-        ensure_registered(settings, state, api, say=interrupt_once_registered,
-                          warn=lambda _: None)
+        ensure_registered(settings, state, api, say=interrupt_once_registered, warn=lambda _: None)
     [dataplane] = fake_cp.live_dataplanes()
     saved = saved_registration(state)
     assert saved is not None
@@ -416,15 +439,18 @@ def test_ctrl_c_while_registering_is_recovered_by_the_next_run(
     answers = make_answers(fake_cp, tmp_path)
     (tmp_path / "answers.json").write_text(json.dumps(answers))
     (tmp_path / "register.py").write_text(SCRIPT)
-    proc = subprocess.Popen([sys.executable, str(tmp_path / "register.py"),
-                             str(tmp_path / "answers.json")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=REPO, env=airbox_env())
+    proc = subprocess.Popen(
+        [sys.executable, str(tmp_path / "register.py"), str(tmp_path / "answers.json")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=airbox_env(),
+    )
     # Processed, not yet answered: the user presses Ctrl-C.
     # Processed; answered only once the client has died of the Ctrl-C (the event itself,
     # not a fixed wait).
-    fake_cp.on("POST", "/v1/dataplanes",
-               lambda _: signal_then_reap(proc, signal.SIGINT))
+    fake_cp.on("POST", "/v1/dataplanes", lambda _: signal_then_reap(proc, signal.SIGINT))
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode != 0
     assert "KeyboardInterrupt" in stderr
@@ -436,8 +462,10 @@ def test_ctrl_c_while_registering_is_recovered_by_the_next_run(
     [replacement] = fake_cp.live_dataplanes()
     assert replacement["dataplaneId"] != orphan["dataplaneId"]
     assert again.ctx.settings.data_plane is not None
-    assert again.ctx.settings.data_plane.client_secret == fake_cp.dataplane_secrets[
-        replacement["dataplaneId"]][1]
+    assert (
+        again.ctx.settings.data_plane.client_secret
+        == fake_cp.dataplane_secrets[replacement["dataplaneId"]][1]
+    )
 
 
 def test_a_data_plane_of_that_name_made_elsewhere_is_not_touched(
@@ -571,8 +599,9 @@ def test_no_secret_reaches_the_terminal_the_log_or_an_error(
             texts.append(Run(answers).register().output)
         fake_cp.fail("GET", "/v1/dataplanes", 500, times=10)
         texts.append(Run(answers).register().output)
-        wrong = dict(answers, registration=dict(answers["registration"],
-                                                clientSecret="wrong-secret-000111"))
+        wrong = dict(
+            answers, registration=dict(answers["registration"], clientSecret="wrong-secret-000111")
+        )
         registration_file(state).unlink()
         (state.root / "token.json").unlink()
         with pytest.raises(ControlPlaneError) as refused:
@@ -592,12 +621,13 @@ def test_no_secret_reaches_the_terminal_the_log_or_an_error(
 
 
 def run_airbox(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([airbox_bin(), *args], capture_output=True, text=True,
-                          env=airbox_env(**env), timeout=60)
+    return subprocess.run(
+        [airbox_bin(), *args], capture_output=True, text=True, env=airbox_env(**env), timeout=60
+    )
 
 
 def test_dataplanes_lists_with_application_credentials_from_the_environment(
-    fake_cp: FakeControlPlane
+    fake_cp: FakeControlPlane,
 ) -> None:
     west = fake_cp.add_region("us-west-1", fake_cp.organization_id)
     east = fake_cp.add_region("us-east-1", fake_cp.organization_id)
@@ -605,17 +635,17 @@ def test_dataplanes_lists_with_application_credentials_from_the_environment(
     b = fake_cp.add_dataplane("dp-b", east["regionId"])
     elsewhere = fake_cp.add_organization("Globex")
     fake_cp.add_dataplane("not-ours", fake_cp.add_region("x", elsewhere)["regionId"])
-    env = {"AIRBYTE_CLIENT_ID": fake_cp.client_id,
-           "AIRBYTE_CLIENT_SECRET": fake_cp.client_secret}
+    env = {"AIRBYTE_CLIENT_ID": fake_cp.client_id, "AIRBYTE_CLIENT_SECRET": fake_cp.client_secret}
     result = run_airbox("dataplanes", "-o", "json", "--api-url", fake_cp.api_url, **env)
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
     assert [(r["name"], r["dataplaneId"], r["region"]) for r in rows] == [
-        ("dp-b", b["dataplaneId"], "us-east-1"), ("dp-a", a["dataplaneId"], "us-west-1")]
+        ("dp-b", b["dataplaneId"], "us-east-1"),
+        ("dp-a", a["dataplaneId"], "us-west-1"),
+    ]
     assert rows[0]["enabled"] is True and rows[0]["createdAt"]
 
-    table = run_airbox("dataplanes", "--region", "US-WEST-1", "--api-url", fake_cp.api_url,
-                       **env)
+    table = run_airbox("dataplanes", "--region", "US-WEST-1", "--api-url", fake_cp.api_url, **env)
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
     assert lines[0].split() == ["NAME", "ID", "REGION", "ENABLED", "CREATED"]
@@ -640,12 +670,14 @@ def test_dataplanes_uses_the_saved_settings_of_the_installed_data_plane(
     assert record["clientSecret"] not in result.stdout + result.stderr
 
 
-def test_dataplanes_with_wrong_credentials_exits_4_with_a_hint(
-    fake_cp: FakeControlPlane
-) -> None:
-    result = run_airbox("dataplanes", "--api-url", fake_cp.api_url,
-                        AIRBYTE_CLIENT_ID=fake_cp.client_id,
-                        AIRBYTE_CLIENT_SECRET="wrong-secret-424242")
+def test_dataplanes_with_wrong_credentials_exits_4_with_a_hint(fake_cp: FakeControlPlane) -> None:
+    result = run_airbox(
+        "dataplanes",
+        "--api-url",
+        fake_cp.api_url,
+        AIRBYTE_CLIENT_ID=fake_cp.client_id,
+        AIRBYTE_CLIENT_SECRET="wrong-secret-424242",
+    )
     assert result.returncode == EXIT_API
     assert "HTTP 401" in result.stderr and "User settings > Applications" in result.stderr
     assert "wrong-secret-424242" not in result.stdout + result.stderr

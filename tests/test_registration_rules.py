@@ -37,7 +37,8 @@ def _interrupted(fake_cp: FakeControlPlane, tmp_path: Path) -> dict[str, object]
 
 
 def test_orphan_clean_up_deletes_only_its_own_name_in_its_own_region(
-        fake_cp: FakeControlPlane, tmp_path: Path) -> None:
+    fake_cp: FakeControlPlane, tmp_path: Path
+) -> None:
     orphan = _interrupted(fake_cp, tmp_path)
     region_id = str(orphan["regionId"])
     neighbour = fake_cp.add_dataplane("someone-else", region_id)
@@ -56,15 +57,23 @@ def test_orphan_clean_up_deletes_only_its_own_name_in_its_own_region(
 
 
 def test_a_pending_marker_of_another_name_deletes_nothing(
-        fake_cp: FakeControlPlane, tmp_path: Path) -> None:
+    fake_cp: FakeControlPlane, tmp_path: Path
+) -> None:
     region = fake_cp.add_region("us-west-1", fake_cp.organization_id)
     foreign = fake_cp.add_dataplane(NAME, region["regionId"])
     state = StateDir.for_name(NAME)
     state.root.mkdir(parents=True)
     # Written while that data plane was created: only the name tells it is not airbox's.
-    write_json(registration_file(state), {"pending": {
-        "name": "another-dp", "regionId": region["regionId"],
-        "startedAt": str(foreign["createdAt"])}})
+    write_json(
+        registration_file(state),
+        {
+            "pending": {
+                "name": "another-dp",
+                "regionId": region["regionId"],
+                "startedAt": str(foreign["createdAt"]),
+            }
+        },
+    )
     with pytest.raises(ControlPlaneError) as raised:
         Run(make_answers(fake_cp, tmp_path)).register()
     assert "already exists" in raised.value.message
@@ -73,7 +82,8 @@ def test_a_pending_marker_of_another_name_deletes_nothing(
 
 
 def test_the_registration_file_is_private_pending_and_complete(
-        fake_cp: FakeControlPlane, tmp_path: Path) -> None:
+    fake_cp: FakeControlPlane, tmp_path: Path
+) -> None:
     _interrupted(fake_cp, tmp_path)
     path = registration_file(StateDir.for_name(NAME))
     assert "pending" in read_json(path)
@@ -82,27 +92,42 @@ def test_the_registration_file_is_private_pending_and_complete(
     record = saved_registration(run.state)
     assert record is not None and record["clientSecret"]
     assert _mode(path) == 0o600
-    assert set(record) >= {"name", "organizationId", "regionId", "regionName", "dataplaneId",
-                           "clientId", "clientSecret", "createdAt", "apiUrl"}
+    assert set(record) >= {
+        "name",
+        "organizationId",
+        "regionId",
+        "regionName",
+        "dataplaneId",
+        "clientId",
+        "clientSecret",
+        "createdAt",
+        "apiUrl",
+    }
 
 
 def test_credentials_the_user_gave_win_over_the_saved_ones(
-        fake_cp: FakeControlPlane, tmp_path: Path) -> None:
+    fake_cp: FakeControlPlane, tmp_path: Path
+) -> None:
     answers = make_answers(fake_cp, tmp_path)
     run = Run(answers).register()
-    given = dict(answers, dataPlane={"clientId": "given-client-id-1",
-                                     "clientSecret": "given-client-secret-1"})
+    given = dict(
+        answers,
+        dataPlane={"clientId": "given-client-id-1", "clientSecret": "given-client-secret-1"},
+    )
     settings = Settings.from_answers(given)
     assert with_saved_credentials(settings, run.state).data_plane == ClientCredentials(
-        "given-client-id-1", "given-client-secret-1")
+        "given-client-id-1", "given-client-secret-1"
+    )
     saved = saved_registration(run.state)
     assert saved is not None
     assert with_saved_credentials(Settings.from_answers(answers), run.state).data_plane == (
-        ClientCredentials(saved["clientId"], saved["clientSecret"]))
+        ClientCredentials(saved["clientId"], saved["clientSecret"])
+    )
 
 
 def test_a_data_plane_deleted_between_the_check_and_the_delete_counts_as_gone(
-        fake_cp: FakeControlPlane, tmp_path: Path) -> None:
+    fake_cp: FakeControlPlane, tmp_path: Path
+) -> None:
     from airbox.controlplane.registration import deregister
 
     answers = make_answers(fake_cp, tmp_path)
@@ -122,14 +147,16 @@ def _iso(stamp: object, *, minutes: float) -> str:
 
 @pytest.mark.parametrize("started", ["an hour before", "an hour after", "unknown"])
 def test_a_same_named_data_plane_not_made_while_the_marker_ran_is_never_deleted(
-        fake_cp: FakeControlPlane, tmp_path: Path, started: str) -> None:
+    fake_cp: FakeControlPlane, tmp_path: Path, started: str
+) -> None:
     region = fake_cp.add_region("us-west-1", fake_cp.organization_id)
     foreign = fake_cp.add_dataplane(NAME, region["regionId"])
     pending: dict[str, object] = {"name": NAME, "regionId": region["regionId"]}
     if started != "unknown":
         # The marker's run started an hour before (or after) that data plane was made.
-        pending["startedAt"] = _iso(foreign["createdAt"],
-                                    minutes=-60 if started == "an hour before" else 60)
+        pending["startedAt"] = _iso(
+            foreign["createdAt"], minutes=-60 if started == "an hour before" else 60
+        )
     state = StateDir.for_name(NAME)
     state.root.mkdir(parents=True)
     write_json(registration_file(state), {"pending": pending})

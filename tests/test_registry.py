@@ -33,8 +33,12 @@ USER = "mirror-reader"
 PASSWORD = "registry-password-6e5d4c3b2a19"
 AUTH = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 # Every image the launcher sets for its job pods (chart _workloadLauncher.tpl).
-JOB_IMAGE_ENVS = ("CONTAINER_ORCHESTRATOR_IMAGE", "CONNECTOR_SIDECAR_IMAGE",
-                  "WORKLOAD_INIT_IMAGE", "CONNECTOR_PROFILER_IMAGE")
+JOB_IMAGE_ENVS = (
+    "CONTAINER_ORCHESTRATOR_IMAGE",
+    "CONNECTOR_SIDECAR_IMAGE",
+    "WORKLOAD_INIT_IMAGE",
+    "CONNECTOR_PROFILER_IMAGE",
+)
 
 
 def ca_file(directory: Path) -> Path:
@@ -45,14 +49,18 @@ def ca_file(directory: Path) -> Path:
 
 def with_registry(tmp_path: Path, st: str = "default", **images: Any) -> dict[str, Any]:
     answers = af.answers("vault", st, directory=tmp_path)
-    answers["images"] = {"registry": REGISTRY,
-                         "pullSecret": {"username": USER, "password": PASSWORD}, **images}
+    answers["images"] = {
+        "registry": REGISTRY,
+        "pullSecret": {"username": USER, "password": PASSWORD},
+        **images,
+    }
     return answers
 
 
 @pytest.mark.parametrize("st", ["default", "s3-keys"])
 def test_the_real_chart_runs_every_image_from_the_registry(
-        pinned: Any, tmp_path: Path, st: str) -> None:
+    pinned: Any, tmp_path: Path, st: str
+) -> None:
     answers = with_registry(tmp_path, st)
     assert validate(answers) == []
     settings = Settings.from_answers(answers)
@@ -62,24 +70,33 @@ def test_the_real_chart_runs_every_image_from_the_registry(
     images = chartcheck.images(docs)
     # The launcher and its job pods' images, each at its Docker Hub name under the
     # registry (the launcher's own image is not prefixed by the chart's image.registry).
-    assert sorted(images) == sorted(f"{REGISTRY}/{name}:{versions.CHART_VERSION}" for name in (
-        "airbyte/workload-launcher", "airbyte/container-orchestrator",
-        "airbyte/connector-sidecar", "airbyte/workload-init-container"))
+    assert sorted(images) == sorted(
+        f"{REGISTRY}/{name}:{versions.CHART_VERSION}"
+        for name in (
+            "airbyte/workload-launcher",
+            "airbyte/container-orchestrator",
+            "airbyte/connector-sidecar",
+            "airbyte/workload-init-container",
+        )
+    )
     # What airbox preloads is what the chart runs.
     assert chartnames.images(values, versions.CHART_VERSION) == images
     env = launcher_env(docs)
     assert [env[var].split("/airbyte/")[0] for var in JOB_IMAGE_ENVS] == [REGISTRY] * 4
     # Every container the chart renders, whatever its kind (Deployment, hooks, tests).
     assert {c.spec["image"].split("/airbyte/")[0] for c in chartcheck.containers(docs)} == {
-        REGISTRY}
+        REGISTRY
+    }
     assert env["JOB_KUBE_CONNECTOR_IMAGE_REGISTRY"] == REGISTRY
     # The launcher splits this on ',' into its job pods' pull secrets: exactly airbox's
     # (the chart alone renders "map[name:...],", which names no Secret).
     assert [s for s in env["JOB_KUBE_MAIN_CONTAINER_IMAGE_PULL_SECRET"].split(",") if s] == [
-        manifests.PULL_SECRET_NAME]
+        manifests.PULL_SECRET_NAME
+    ]
     deployment = next(d for d in docs if d["kind"] == "Deployment")
     assert deployment["spec"]["template"]["spec"]["imagePullSecrets"] == [
-        {"name": manifests.PULL_SECRET_NAME}]
+        {"name": manifests.PULL_SECRET_NAME}
+    ]
     # Nothing of the credentials in what Helm keeps.
     assert PASSWORD not in yaml.safe_dump(values) + yaml.safe_dump_all(docs)
     assert AUTH not in yaml.safe_dump_all(docs)
@@ -92,7 +109,8 @@ def test_the_local_object_store_comes_from_the_registry(tmp_path: Path) -> None:
         if spec is None:
             continue
         assert [c["image"] for c in spec["containers"]] == [
-            f"{REGISTRY}/minio/minio:{versions.MINIO_TAG}"]
+            f"{REGISTRY}/minio/minio:{versions.MINIO_TAG}"
+        ]
         assert spec["imagePullSecrets"] == [{"name": manifests.PULL_SECRET_NAME}]
 
 
@@ -104,7 +122,8 @@ def test_the_pull_secret_holds_exactly_the_registry_credentials(tmp_path: Path) 
     assert secret["metadata"]["name"] == manifests.PULL_SECRET_NAME
     assert secret["metadata"]["namespace"] == settings.namespace
     assert json.loads(secret["stringData"][".dockerconfigjson"]) == {
-        "auths": {HOST: {"username": USER, "password": PASSWORD, "auth": AUTH}}}
+        "auths": {HOST: {"username": USER, "password": PASSWORD, "auth": AUTH}}
+    }
 
 
 def test_a_docker_config_is_used_as_given(tmp_path: Path) -> None:
@@ -150,22 +169,33 @@ def test_the_kind_node_trusts_the_registrys_ca(tmp_path: Path) -> None:
     # containerd (kind >= v0.20) reads registries from hosts.toml files under config_path.
     assert manifests.registry_hosts_toml(images) == (
         f'server = "https://{HOST}"\n\n[host."https://{HOST}"]\n'
-        f'  capabilities = ["pull", "resolve"]\n  ca = "{NODE_DIR}/ca.crt"\n')
-    config = manifests.kind_config(settings, registry_hosts="/state/registry-hosts.toml",
-                                   registry_ca="/state/registry-ca.crt")
+        f'  capabilities = ["pull", "resolve"]\n  ca = "{NODE_DIR}/ca.crt"\n'
+    )
+    config = manifests.kind_config(
+        settings, registry_hosts="/state/registry-hosts.toml", registry_ca="/state/registry-ca.crt"
+    )
     assert config["containerdConfigPatches"] == [
         '[plugins."io.containerd.grpc.v1.cri".registry]\n'
-        '  config_path = "/etc/containerd/certs.d"\n']
+        '  config_path = "/etc/containerd/certs.d"\n'
+    ]
     assert config["nodes"][0]["extraMounts"] == [
-        {"hostPath": "/state/registry-hosts.toml", "containerPath": f"{NODE_DIR}/hosts.toml",
-         "readOnly": True},
-        {"hostPath": "/state/registry-ca.crt", "containerPath": f"{NODE_DIR}/ca.crt",
-         "readOnly": True}]
+        {
+            "hostPath": "/state/registry-hosts.toml",
+            "containerPath": f"{NODE_DIR}/hosts.toml",
+            "readOnly": True,
+        },
+        {
+            "hostPath": "/state/registry-ca.crt",
+            "containerPath": f"{NODE_DIR}/ca.crt",
+            "readOnly": True,
+        },
+    ]
 
 
 @pytest.mark.parametrize("cgroup_v1", [False, True])
 def test_the_node_image_is_pulled_from_the_registry_by_digest_and_kind_given_its_tag(
-        tmp_path: Path, cgroup_v1: bool) -> None:
+    tmp_path: Path, cgroup_v1: bool
+) -> None:
     from airbox.ops import install
 
     pin = versions.node_image(cgroup_v1=cgroup_v1)
@@ -187,50 +217,76 @@ def test_plain_http_only_when_insecure(tmp_path: Path) -> None:
     assert plain is not None and tls is not None
     assert manifests.registry_hosts_toml(plain) == (
         f'server = "http://{HOST}"\n\n[host."http://{HOST}"]\n'
-        '  capabilities = ["pull", "resolve"]\n')
+        '  capabilities = ["pull", "resolve"]\n'
+    )
     assert manifests.registry_hosts_toml(tls) == (
         f'server = "https://{HOST}"\n\n[host."https://{HOST}"]\n'
-        '  capabilities = ["pull", "resolve"]\n')
+        '  capabilities = ["pull", "resolve"]\n'
+    )
 
 
 def test_every_images_problem_at_once(tmp_path: Path) -> None:
     answers = af.answers("vault", "default", directory=tmp_path)
     answers["images"] = {
-        "registry": "https://registry.corp.example", "insecure": "yes",
-        "caFile": str(tmp_path / "missing.pem"), "mirror": 1,
+        "registry": "https://registry.corp.example",
+        "insecure": "yes",
+        "caFile": str(tmp_path / "missing.pem"),
+        "mirror": 1,
         "pullSecret": {"username": USER, "token": "x"},
     }
     problems = {p.field: p.message for p in validate(answers)}
-    assert set(problems) == {"images.registry", "images.insecure", "images.caFile",
-                             "images.mirror", "images.pullSecret.token",
-                             "images.pullSecret.password"}
-    answers["images"] = {"registry": REGISTRY, "caFile": str(ca_file(tmp_path)),
-                         "insecure": True,
-                         "pullSecret": {"dockerConfigJson": "{not json " + PASSWORD}}
+    assert set(problems) == {
+        "images.registry",
+        "images.insecure",
+        "images.caFile",
+        "images.mirror",
+        "images.pullSecret.token",
+        "images.pullSecret.password",
+    }
+    answers["images"] = {
+        "registry": REGISTRY,
+        "caFile": str(ca_file(tmp_path)),
+        "insecure": True,
+        "pullSecret": {"dockerConfigJson": "{not json " + PASSWORD},
+    }
     problems = {p.field: p.message for p in validate(answers)}
     assert set(problems) == {"images.insecure", "images.pullSecret.dockerConfigJson"}
     assert PASSWORD not in " ".join(problems.values())
 
 
 def run(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([airbox_bin(), *args], capture_output=True, text=True,
-                          env=airbox_env(**env), cwd=cwd, timeout=60)
+    return subprocess.run(
+        [airbox_bin(), *args],
+        capture_output=True,
+        text=True,
+        env=airbox_env(**env),
+        cwd=cwd,
+        timeout=60,
+    )
 
 
-def test_a_dry_run_keeps_the_registry_password_in_the_0600_secret_files(
-        tmp_path: Path) -> None:
+def test_a_dry_run_keeps_the_registry_password_in_the_0600_secret_files(tmp_path: Path) -> None:
     answers = with_registry(tmp_path, caFile=str(ca_file(tmp_path)))
     answers["images"]["pullSecret"]["password"] = "${REGISTRY_PASSWORD}"
     path = af.write_answers(tmp_path / "answers.yaml", answers)
-    result = run("install", "--answers", str(path), "--dry-run", "--output-dir", "out",
-                 cwd=tmp_path, REGISTRY_PASSWORD=PASSWORD)
+    result = run(
+        "install",
+        "--answers",
+        str(path),
+        "--dry-run",
+        "--output-dir",
+        "out",
+        cwd=tmp_path,
+        REGISTRY_PASSWORD=PASSWORD,
+    )
     assert result.returncode == 0, result.stderr
     out = tmp_path / "out"
     assert "pull-secret.yaml" in {p.name for p in out.iterdir()}
     pull = yaml.safe_load((out / "pull-secret.yaml").read_text())
     assert pull["type"] == "kubernetes.io/dockerconfigjson"
     assert json.loads(pull["stringData"][".dockerconfigjson"])["auths"][HOST]["password"] == (
-        PASSWORD)
+        PASSWORD
+    )
     for file in out.iterdir():
         text = file.read_text()
         if PASSWORD in text or AUTH in text:
@@ -257,8 +313,9 @@ def test_bad_images_answers_exit_2_naming_every_problem(tmp_path: Path) -> None:
     answers["images"]["registry"] = "http://registry.corp.example"
     answers["images"]["pullSecret"] = {"username": USER}
     path = af.write_answers(tmp_path / "answers.yaml", answers)
-    result = run("install", "--answers", str(path), "--dry-run", "--output-dir", "out",
-                 cwd=tmp_path)
+    result = run(
+        "install", "--answers", str(path), "--dry-run", "--output-dir", "out", cwd=tmp_path
+    )
     assert result.returncode == 2, result.stdout + result.stderr
     output = result.stdout + result.stderr
     for field in ("images.registry", "images.insecure", "images.pullSecret.password"):
@@ -278,8 +335,7 @@ def test_the_registry_credentials_are_kept_and_masked_as_secrets(tmp_path: Path)
         # the password or the whole Docker config.
         assert public["images"]["registry"] == REGISTRY
         assert PASSWORD not in json.dumps(public) and AUTH not in json.dumps(public)
-        assert secret["images"]["pullSecret"] == {
-            k: v for k, v in pull.items() if k != "username"}
+        assert secret["images"]["pullSecret"] == {k: v for k, v in pull.items() if k != "username"}
         register_secrets(answers)
     for value in (PASSWORD, AUTH, config):
         assert REDACTOR.mask(f"x {value} y") == "x ******** y"
@@ -294,13 +350,24 @@ def test_the_host_preloads_the_images_the_pods_name(tmp_path: Path) -> None:
 
     answers = with_registry(tmp_path)
     settings = Settings.from_answers(answers)
-    ctx = Context(settings, answers, StateDir(tmp_path / "state"), Generated(tmp_path),
-                  Terminal(out=io.StringIO(), err=io.StringIO(), interactive=False), Options())
-    store = [c["image"] for doc in manifests.local_store_manifests(settings)
-             for c in (chartcheck._pod_spec(doc) or {}).get("containers", [])]
+    ctx = Context(
+        settings,
+        answers,
+        StateDir(tmp_path / "state"),
+        Generated(tmp_path),
+        Terminal(out=io.StringIO(), err=io.StringIO(), interactive=False),
+        Options(),
+    )
+    store = [
+        c["image"]
+        for doc in manifests.local_store_manifests(settings)
+        for c in (chartcheck._pod_spec(doc) or {}).get("containers", [])
+    ]
     assert set(store) == {f"{REGISTRY}/minio/minio:{versions.MINIO_TAG}"}
-    assert ctx.images() == [*chartnames.images(manifests.helm_values(settings),
-                                               versions.CHART_VERSION), store[0]]
+    assert ctx.images() == [
+        *chartnames.images(manifests.helm_values(settings), versions.CHART_VERSION),
+        store[0],
+    ]
     assert all(image.startswith(REGISTRY + "/") for image in ctx.images())
 
 
@@ -309,21 +376,28 @@ def test_the_host_pulls_with_the_pull_secrets_credentials(tmp_path: Path) -> Non
     assert manifests.registry_auth(settings.images) == {"username": USER, "password": PASSWORD}
     for entry in ({"auth": AUTH}, {"username": USER, "password": PASSWORD}):
         config = json.dumps({"auths": {HOST: entry}})
-        given = Settings.from_answers(with_registry(tmp_path, pullSecret={
-            "dockerConfigJson": config}))
-        assert manifests.registry_auth(given.images) == {
-            "username": USER, "password": PASSWORD}
+        given = Settings.from_answers(
+            with_registry(tmp_path, pullSecret={"dockerConfigJson": config})
+        )
+        assert manifests.registry_auth(given.images) == {"username": USER, "password": PASSWORD}
     other = json.dumps({"auths": {"elsewhere.example": {"auth": AUTH}}})
-    assert manifests.registry_auth(Settings.from_answers(with_registry(
-        tmp_path, pullSecret={"dockerConfigJson": other})).images) is None
+    assert (
+        manifests.registry_auth(
+            Settings.from_answers(
+                with_registry(tmp_path, pullSecret={"dockerConfigJson": other})
+            ).images
+        )
+        is None
+    )
 
 
 def test_a_missing_registry_is_one_problem_with_its_fix(tmp_path: Path) -> None:
     answers = af.answers("vault", "default", directory=tmp_path)
     answers["images"] = {"pullSecret": {"username": USER, "password": PASSWORD}}
     path = af.write_answers(tmp_path / "answers.yaml", answers)
-    result = run("install", "--answers", str(path), "--dry-run", "--output-dir", "out",
-                 cwd=tmp_path)
+    result = run(
+        "install", "--answers", str(path), "--dry-run", "--output-dir", "out", cwd=tmp_path
+    )
     assert result.returncode == 2
     assert "1 problem" in result.stdout + result.stderr
     assert "images.registry: is required with images" in result.stdout + result.stderr

@@ -61,11 +61,15 @@ def node_env(inst: Installer, registry: FakeRegistry) -> Iterator[dict[str, str]
             docker_client().images.remove(f"kindest/node:{node_tag(inst)}", noprune=True)
 
 
-def registry_answers(installer: Installer, registry: FakeRegistry,
-                     **extra: Any) -> dict[str, Any]:
-    return installer.answers(images={"registry": f"{registry.host}/mirror", "insecure": True,
-                                "pullSecret": {"username": USER, "password": PASSWORD}},
-                        **extra)
+def registry_answers(installer: Installer, registry: FakeRegistry, **extra: Any) -> dict[str, Any]:
+    return installer.answers(
+        images={
+            "registry": f"{registry.host}/mirror",
+            "insecure": True,
+            "pullSecret": {"username": USER, "password": PASSWORD},
+        },
+        **extra,
+    )
 
 
 def manifests_served(registry: FakeRegistry) -> set[str]:
@@ -74,19 +78,24 @@ def manifests_served(registry: FakeRegistry) -> set[str]:
 
 
 def test_install_and_upgrade_pull_from_the_registry_with_its_credentials(
-        inst: Installer, registry: FakeRegistry,  # noqa: F811
-        node_env: dict[str, str]) -> None:
-    result = inst.run(answers=inst.write(registry_answers(inst, registry,
-                                                          chart={"version": OLD_CHART})),
-                      env=node_env)
+    inst: Installer,  # noqa: F811
+    registry: FakeRegistry,
+    node_env: dict[str, str],
+) -> None:
+    result = inst.run(
+        answers=inst.write(registry_answers(inst, registry, chart={"version": OLD_CHART})),
+        env=node_env,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     launcher = f"mirror/airbyte/workload-launcher:{OLD_CHART}"
     assert launcher in manifests_served(registry)
 
     # verify's connectors: pulled on the host with the credentials, loaded into the node
     # (the node's containerd has none of its own, and crictl would take them in argv).
-    wanted = {f"{registry.host}/mirror/{repository}:{tag}"
-              for repository, tag in versions.VERIFY_CONNECTORS.items()}
+    wanted = {
+        f"{registry.host}/mirror/{repository}:{tag}"
+        for repository, tag in versions.VERIFY_CONNECTORS.items()
+    }
     for _ in range(600):  # the pre-pull runs on a thread nothing waits for
         loaded = set(inst.fake.state()["clusters"][inst.cluster]["nodes"][0]["images"])
         if wanted <= loaded:
@@ -97,8 +106,12 @@ def test_install_and_upgrade_pull_from_the_registry_with_its_credentials(
 
     # The upgrade's new images: from the registry, with the credentials.
     pin = registry.node_pin_env(node_tag(inst))
-    done = airbox(inst, "upgrade", PYTHONPATH=pin["PYTHONPATH"],
-                  AIRBOX_TEST_NODE_IMAGE=pin["AIRBOX_TEST_NODE_IMAGE"])
+    done = airbox(
+        inst,
+        "upgrade",
+        PYTHONPATH=pin["PYTHONPATH"],
+        AIRBOX_TEST_NODE_IMAGE=pin["AIRBOX_TEST_NODE_IMAGE"],
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     served = manifests_served(registry)
     assert f"mirror/airbyte/workload-launcher:{versions.CHART_VERSION}" in served
@@ -109,22 +122,26 @@ def test_install_and_upgrade_pull_from_the_registry_with_its_credentials(
 
 
 def test_without_credentials_the_node_pulls_the_connectors_from_the_registry(
-        inst: Installer) -> None:  # noqa: F811
+    inst: Installer,  # noqa: F811
+) -> None:
     registry = FakeRegistry()
     try:
-        answers = inst.answers(images={"registry": f"{registry.host}/mirror",
-                                       "insecure": True})
-        result = inst.run(answers=inst.write(answers),
-                          env=inst.env(**registry.node_pin_env(node_tag(inst))))
+        answers = inst.answers(images={"registry": f"{registry.host}/mirror", "insecure": True})
+        result = inst.run(
+            answers=inst.write(answers), env=inst.env(**registry.node_pin_env(node_tag(inst)))
+        )
         assert result.returncode == 0, result.stdout + result.stderr
     finally:
         registry.stop()
         with contextlib.suppress(Exception):
             docker_client().images.remove(f"kindest/node:{node_tag(inst)}", noprune=True)
-            docker_client().images.remove(f"{registry.host}/mirror/kindest/node@"
-                                          f"{registry.digest}", noprune=True)
-    wanted = {f"crictl pull {registry.host}/mirror/{repository}:{tag}"
-              for repository, tag in versions.VERIFY_CONNECTORS.items()}
+            docker_client().images.remove(
+                f"{registry.host}/mirror/kindest/node@{registry.digest}", noprune=True
+            )
+    wanted = {
+        f"crictl pull {registry.host}/mirror/{repository}:{tag}"
+        for repository, tag in versions.VERIFY_CONNECTORS.items()
+    }
     for _ in range(200):
         if wanted <= set(nodetools.calls(node(inst))):
             break
@@ -132,8 +149,10 @@ def test_without_credentials_the_node_pulls_the_connectors_from_the_registry(
 
 
 def test_the_node_image_comes_from_the_registry_by_its_pinned_digest(
-        inst: Installer, registry: FakeRegistry,  # noqa: F811
-        node_env: dict[str, str]) -> None:
+    inst: Installer,  # noqa: F811
+    registry: FakeRegistry,
+    node_env: dict[str, str],
+) -> None:
     """On a VM whose only registry is the private one (the fakes' offline scenario: kind
     pulls no node image it does not find in Docker, helm reaches no chart repository)."""
     from tests.test_offline_bundle import REAL_CHART
@@ -168,7 +187,9 @@ def test_the_node_image_comes_from_the_registry_by_its_pinned_digest(
 
 
 def test_a_mirror_serving_another_node_image_is_refused_before_the_cluster_is_made(
-        inst: Installer, registry: FakeRegistry) -> None:  # noqa: F811
+    inst: Installer,  # noqa: F811
+    registry: FakeRegistry,
+) -> None:
     # The real pin (this host's): the loopback registry answers its digest with its one
     # image, whose digest is another.
     from tests.test_offline_bundle import REAL_CHART
@@ -182,9 +203,11 @@ def test_a_mirror_serving_another_node_image_is_refused_before_the_cluster_is_ma
     assert result.returncode == 5, result.stdout + result.stderr
     digest = pin.split("@", 1)[1]
     err = " ".join(result.stderr.split())
-    assert (f"the registry {registry.host} does not serve the image airbox pins for "
-            f"{pin.split('@', 1)[0]}: {registry.host}/mirror/kindest/node@"
-            f"{digest} is another image there") in err
+    assert (
+        f"the registry {registry.host} does not serve the image airbox pins for "
+        f"{pin.split('@', 1)[0]}: {registry.host}/mirror/kindest/node@"
+        f"{digest} is another image there"
+    ) in err
     assert "mirror the image by its digest" in err
     assert f"/v2/mirror/kindest/node/manifests/{digest}" in registry.pulls
     assert inst.kind_creates() == 0

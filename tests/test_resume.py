@@ -31,13 +31,20 @@ from tests.test_year_upgrade import OLD_CHART, old_images  # noqa: F401
 WAIT = 120.0
 
 
-def start(installer: Installer, *args: str, env: dict[str, str] | None = None,
-          ) -> subprocess.Popen[str]:
+def start(
+    installer: Installer, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     """``airbox ARGS`` in a session of its own (a signal to it reaches it alone)."""
-    return subprocess.Popen([airbox_bin(), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-                            env=env or installer.env(), start_new_session=True,
-                            preexec_fn=default_signals)
+    return subprocess.Popen(
+        [airbox_bin(), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=env or installer.env(),
+        start_new_session=True,
+        preexec_fn=default_signals,
+    )
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = WAIT) -> tuple[str, str]:
@@ -48,8 +55,12 @@ def finish(proc: subprocess.Popen[str], timeout: float = WAIT) -> tuple[str, str
         raise
 
 
-def until(what: str, ready: Callable[[], Any], proc: subprocess.Popen[str] | None = None,
-          timeout: float = WAIT) -> Any:
+def until(
+    what: str,
+    ready: Callable[[], Any],
+    proc: subprocess.Popen[str] | None = None,
+    timeout: float = WAIT,
+) -> Any:
     """Poll ``ready`` until it returns something true (the event), failing if ``proc``
     ended first."""
     deadline = time.monotonic() + timeout
@@ -131,12 +142,17 @@ def test_repair_stopped_during_the_renewal_is_finished_by_the_next_repair(
     before_cert = kubeconfig_client_cert(inst)
     nodetools.hold_renew(container, True)
     proc = start(inst, "repair")
-    until("kubeadm certs renew all", lambda: "kubeadm certs renew all"
-          in nodetools.calls(container), proc)
+    until(
+        "kubeadm certs renew all",
+        lambda: "kubeadm certs renew all" in nodetools.calls(container),
+        proc,
+    )
     stop(proc)
     nodetools.hold_renew(container, False)
-    until("the renewal to finish in the node", lambda: node_expiry(container)
-          > time.time() + 360 * 86400)
+    until(
+        "the renewal to finish in the node",
+        lambda: node_expiry(container) > time.time() + 360 * 86400,
+    )
     assert started_at(inst) == before_started
     assert kubeconfig_client_cert(inst) == before_cert
 
@@ -144,8 +160,10 @@ def test_repair_stopped_during_the_renewal_is_finished_by_the_next_repair(
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "  - finished the certificate renewal an earlier repair started" in out
-    assert (f"  - restarted the node {inst.cluster}-control-plane so the control plane uses "
-            "the renewed certificates") in out
+    assert (
+        f"  - restarted the node {inst.cluster}-control-plane so the control plane uses "
+        "the renewed certificates"
+    ) in out
     assert f"  - exported the kubeconfig again ({inst.state / 'kubeconfig'})" in out
     assert f"✓ healthy: data plane {inst.name} is running and ready" in out
     assert nodetools.calls(node(inst)).count("kubeadm certs renew all") == 1
@@ -161,8 +179,13 @@ def test_repair_failing_after_the_renewal_is_finished_by_the_next_repair(
     container = node(inst)
     nodetools.seed(container, expires_in_days=10)
     before_started = started_at(inst)
-    inst.fake.add_fault("kind", ["export", "kubeconfig"], "fail", times=1,
-                        stderr="ERROR: failed to get cluster internal kubeconfig: injected")
+    inst.fake.add_fault(
+        "kind",
+        ["export", "kubeconfig"],
+        "fail",
+        times=1,
+        stderr="ERROR: failed to get cluster internal kubeconfig: injected",
+    )
     failed = airbox(inst, "repair")
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "Stopped: exporting the kind kubeconfig failed" in failed.stdout
@@ -181,23 +204,34 @@ def test_repair_failing_after_the_renewal_is_finished_by_the_next_repair(
 # --------------------------------------------------------------------------- F2: upgrade
 
 
-def hanging(installer: Installer, proc: subprocess.Popen[str], tool: str,
-            words: list[str]) -> dict[str, Any]:
+def hanging(
+    installer: Installer, proc: subprocess.Popen[str], tool: str, words: list[str]
+) -> dict[str, Any]:
     """The fake's record of the call now hanging (logged before it sleeps)."""
+
     def found() -> dict[str, Any] | None:
-        return next((r for r in installer.fake.call_records(tool)
-                     if r["exit"] is None and all(w in r["argv"] for w in words)), None)
+        return next(
+            (
+                r
+                for r in installer.fake.call_records(tool)
+                if r["exit"] is None and all(w in r["argv"] for w in words)
+            ),
+            None,
+        )
+
     record: dict[str, Any] = until(f"{tool} {' '.join(words)}", found, proc)
     return record
 
 
-def assert_upgraded(installer: Installer, result: subprocess.CompletedProcess[str],
-                    chart_from: str) -> None:
+def assert_upgraded(
+    installer: Installer, result: subprocess.CompletedProcess[str], chart_from: str
+) -> None:
     """Finished: the new chart deployed, nothing recorded as in flight, healthy, and a
     further upgrade finds nothing to do."""
     assert result.returncode == 0, result.stdout + result.stderr
-    assert (f"Upgraded data plane {installer.name}: chart {chart_from} -> "
-            f"{versions.CHART_VERSION}") in result.stdout
+    assert (
+        f"Upgraded data plane {installer.name}: chart {chart_from} -> {versions.CHART_VERSION}"
+    ) in result.stdout
     last = installer.revisions()[-1]
     assert (last["status"], last["chart_version"]) == ("deployed", versions.CHART_VERSION)
     assert not progress(installer).get("upgrade")
@@ -205,38 +239,42 @@ def assert_upgraded(installer: Installer, result: subprocess.CompletedProcess[st
     assert code == 0, report["reason"]
     again = airbox(installer, "upgrade")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert again.stdout.startswith(f"Nothing to upgrade: data plane {installer.name} runs "
-                                   f"chart {versions.CHART_VERSION}")
+    assert again.stdout.startswith(
+        f"Nothing to upgrade: data plane {installer.name} runs chart {versions.CHART_VERSION}"
+    )
 
 
 # These install, then run two or three repairs or upgrades (some re-creating the cluster):
 # minutes on a loaded machine.
 @pytest.mark.timeout(480)
 def test_upgrade_stopped_during_helm_upgrade_is_finished_by_the_next_upgrade(
-    inst: Installer, old_images: None,  # noqa: F811
+    inst: Installer,  # noqa: F811
+    old_images: None,  # noqa: F811
 ) -> None:
     """F2a: SIGTERM while `helm upgrade` runs leaves the release pending-upgrade (Helm
     never got to mark it); the next `airbox upgrade` rolls it back and upgrades, it does
     not call the pending revision "nothing to upgrade"."""
     result = inst.run(answers=inst.write(inst.answers(chart={"version": OLD_CHART})))
     assert result.returncode == 0, result.stderr
-    inst.fake.add_fault("helm", ["upgrade", "--install"], "hang", after="work", times=1,
-                        seconds=120)
+    inst.fake.add_fault(
+        "helm", ["upgrade", "--install"], "hang", after="work", times=1, seconds=120
+    )
     proc = start(inst, "upgrade")
     hanging(inst, proc, "helm", ["upgrade", "--install"])
     stop(proc)
     last = inst.revisions()[-1]
-    assert (last["status"], last["chart_version"]) == ("pending-upgrade",
-                                                       versions.CHART_VERSION)
+    assert (last["status"], last["chart_version"]) == ("pending-upgrade", versions.CHART_VERSION)
 
     dry = airbox(inst, "upgrade", "--dry-run")
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert "Nothing to upgrade" not in dry.stdout
     assert "  resuming:    the upgrade started " in dry.stdout
-    assert ("  release:     revision 2 is pending-upgrade (an install or upgrade did not "
-            "finish)") in dry.stdout
-    assert f"  chart:       airbyte-data-plane {OLD_CHART} -> {versions.CHART_VERSION}" \
-        in dry.stdout
+    assert (
+        "  release:     revision 2 is pending-upgrade (an install or upgrade did not finish)"
+    ) in dry.stdout
+    assert (
+        f"  chart:       airbyte-data-plane {OLD_CHART} -> {versions.CHART_VERSION}" in dry.stdout
+    )
 
     done = airbox(inst, "upgrade")
     assert any(c[0] == "helm" and "rollback" in c for c in inst.fake.calls())
@@ -252,8 +290,7 @@ def test_upgrade_stopped_while_recreating_the_cluster_is_finished_by_the_next_up
     release (not "release not installed")."""
     install(inst)
     inst.fake.age_cluster(inst.cluster, "v1.30.0")
-    inst.fake.add_fault("kind", ["delete", "cluster"], "hang", after="work", times=1,
-                        seconds=120)
+    inst.fake.add_fault("kind", ["delete", "cluster"], "hang", after="work", times=1, seconds=120)
     proc = start(inst, "upgrade")
     hanging(inst, proc, "kind", ["delete", "cluster"])
     stop(proc)
@@ -320,14 +357,18 @@ def stop_at(installer: Installer, gate: DockerGate, blocker: Blocker, *args: str
         nodetools.hold_renew(container, True)
     if blocker.tool:
         tool, words, after = blocker.tool
-        installer.fake.add_fault(tool, list(words), "hang", after=after, times=1,
-                                 seconds=120, skip=blocker.skip)
+        installer.fake.add_fault(
+            tool, list(words), "hang", after=after, times=1, seconds=120, skip=blocker.skip
+        )
     proc = start(installer, *args, env=installer.env(DOCKER_HOST=gate.host))
     if blocker.docker:
         until(f"Docker request {blocker.docker}", gate.held.is_set, proc)
     if container is not None:
-        until("kubeadm certs renew all",
-              lambda: "kubeadm certs renew all" in nodetools.calls(container), proc)
+        until(
+            "kubeadm certs renew all",
+            lambda: "kubeadm certs renew all" in nodetools.calls(container),
+            proc,
+        )
     if blocker.tool:
         hanging(installer, proc, blocker.tool[0], list(blocker.tool[1]))
     printed = stop(proc)
@@ -336,15 +377,19 @@ def stop_at(installer: Installer, gate: DockerGate, blocker: Blocker, *args: str
         until("Docker's answer to the held request", gate.answered.is_set)
     if container is not None:
         nodetools.hold_renew(container, False)
-        until("the renewal to finish in the node",
-              lambda: node_expiry(container) > time.time() + 360 * 86400)
+        until(
+            "the renewal to finish in the node",
+            lambda: node_expiry(container) > time.time() + 360 * 86400,
+        )
     return printed
 
 
 @pytest.mark.timeout(480)
 @pytest.mark.parametrize("step", list(REPAIR_BLOCKERS))
 def test_repair_stopped_at_each_step_is_finished_by_the_next_repair(
-    inst: Installer, gate: DockerGate, step: str,  # noqa: F811
+    inst: Installer,  # noqa: F811
+    gate: DockerGate,
+    step: str,
 ) -> None:
     """Everything wrong at once (node stopped and not coming back, certificates 10 days
     from expiry, the Secret deleted, the release stuck pending), `airbox repair` stopped
@@ -352,8 +397,14 @@ def test_repair_stopped_at_each_step_is_finished_by_the_next_repair(
     install(inst)
     container = node(inst)
     nodetools.seed(container, expires_in_days=10)
-    kubectl = ["--kubeconfig", str(inst.state / "kubeconfig"), "--context",
-               "kind-" + inst.cluster, "--namespace", "airbyte"]
+    kubectl = [
+        "--kubeconfig",
+        str(inst.state / "kubeconfig"),
+        "--context",
+        "kind-" + inst.cluster,
+        "--namespace",
+        "airbyte",
+    ]
     deleted = inst.fake.run("kubectl", *kubectl, "delete", "secret", "airbyte-config-secrets")
     assert deleted.returncode == 0, deleted.stderr
     # Revision 2 pending, as a killed `helm upgrade` leaves it (revision 1 to roll back to).
@@ -370,8 +421,7 @@ def test_repair_stopped_at_each_step_is_finished_by_the_next_repair(
     container = node(inst)
     assert container.status == "running"
     assert container.attrs["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
-    secrets = [s["metadata"]["name"]
-               for s in inst.fake.objects(inst.cluster, "Secret", "airbyte")]
+    secrets = [s["metadata"]["name"] for s in inst.fake.objects(inst.cluster, "Secret", "airbyte")]
     assert "airbyte-config-secrets" in secrets
     assert inst.revisions()[-1]["status"] == "deployed"
     assert_renewal_complete(inst, before_started)
@@ -418,11 +468,13 @@ def test_every_upgrade_step_has_a_way_to_be_stopped_in() -> None:
 def stop_when_started(installer: Installer, step: str) -> str:
     """SIGTERM as soon as progress.json shows ``step`` began (a step with no call of its
     own to hold); a run that finished first is let be."""
+
     def entry() -> Any:
         try:
             return progress(installer).get("steps", {}).get(step)
         except (OSError, ValueError):
             return None
+
     before = entry()
     proc = start(installer, "upgrade")
     until(f"step {step} to start", lambda: entry() != before and entry(), proc)
@@ -435,7 +487,10 @@ def stop_when_started(installer: Installer, step: str) -> str:
 @pytest.mark.timeout(480)
 @pytest.mark.parametrize("step", list(UPGRADE_BLOCKERS))
 def test_upgrade_stopped_at_each_step_is_finished_by_the_next_upgrade(
-    inst: Installer, gate: DockerGate, old_images: None, step: str,  # noqa: F811
+    inst: Installer,  # noqa: F811
+    gate: DockerGate,
+    old_images: None,  # noqa: F811
+    step: str,
 ) -> None:
     """Chart 1.8.0 on an older Kubernetes (the cluster is re-created): `airbox upgrade`
     stopped by SIGTERM in one step, then run again: upgraded, healthy, nothing pending."""

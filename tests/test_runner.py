@@ -36,8 +36,15 @@ def test_output_streams_to_the_log_masked(log_file: Path, tmp_path: Path) -> Non
     REDACTOR.add("hunter2-secret-value")
     seen: list[str] = []
     result = Runner(echo=seen.append).run(
-        [PY, script(tmp_path, "import sys; print('token is hunter2-secret-value'); "
-                              "print('err line', file=sys.stderr)")])
+        [
+            PY,
+            script(
+                tmp_path,
+                "import sys; print('token is hunter2-secret-value'); "
+                "print('err line', file=sys.stderr)",
+            ),
+        ]
+    )
     assert result.ok and "hunter2-secret-value" in result.stdout  # callers get the real output
     text = log_file.read_text()
     assert "hunter2-secret-value" not in text
@@ -48,8 +55,10 @@ def test_output_streams_to_the_log_masked(log_file: Path, tmp_path: Path) -> Non
 
 def test_secret_on_stdin_never_in_log(log_file: Path) -> None:
     REDACTOR.add("stdin-secret-9876")
-    result = Runner().run([PY, "-c", "import sys; sys.stdin.read(); print('ok')"],
-                          stdin="password: stdin-secret-9876\n")
+    result = Runner().run(
+        [PY, "-c", "import sys; sys.stdin.read(); print('ok')"],
+        stdin="password: stdin-secret-9876\n",
+    )
     assert result.stdout == "ok"
     assert "stdin-secret-9876" not in log_file.read_text()
     assert "(stdin: 28 bytes)" in log_file.read_text()
@@ -64,9 +73,18 @@ def test_secret_in_argv_is_refused(log_file: Path) -> None:
 def test_failure_is_a_typed_error_with_the_tail(log_file: Path, tmp_path: Path) -> None:
     REDACTOR.add("tail-secret-4444")
     with pytest.raises(ToolError) as info:
-        Runner().run([PY, script(tmp_path, "import sys\nfor i in range(40): print('line', i)\n"
-                                 "print('boom tail-secret-4444', file=sys.stderr)\nsys.exit(3)")],
-                     error="the tool failed", hint="do the thing")
+        Runner().run(
+            [
+                PY,
+                script(
+                    tmp_path,
+                    "import sys\nfor i in range(40): print('line', i)\n"
+                    "print('boom tail-secret-4444', file=sys.stderr)\nsys.exit(3)",
+                ),
+            ],
+            error="the tool failed",
+            hint="do the thing",
+        )
     error = info.value
     assert error.returncode == 3 and error.exit_code == 5
     assert error.message == "the tool failed" and error.hint == "do the thing"
@@ -77,8 +95,7 @@ def test_failure_is_a_typed_error_with_the_tail(log_file: Path, tmp_path: Path) 
 
 def test_without_stderr_the_tail_is_the_last_15_output_lines(log_file: Path) -> None:
     with pytest.raises(ToolError) as info:
-        Runner().run([PY, "-c", "import sys\nfor i in range(40): print('line', i)\n"
-                               "sys.exit(1)"])
+        Runner().run([PY, "-c", "import sys\nfor i in range(40): print('line', i)\nsys.exit(1)"])
     assert info.value.output_tail.splitlines() == [f"line {i}" for i in range(25, 40)]
 
 
@@ -94,8 +111,7 @@ def test_timeout_kills_the_child(log_file: Path, tmp_path: Path) -> None:
     # timeout) and a grandchild that would both sleep for an hour: run() returning, with
     # both of them gone, is the proof that the whole process group was killed.
     pids = tmp_path / "pids"
-    script = (f"echo $$ > {pids}; sleep 3600 & echo $! >> {pids}; "
-              "echo waiting; wait")
+    script = f"echo $$ > {pids}; sleep 3600 & echo $! >> {pids}; echo waiting; wait"
     with pytest.raises(ToolError) as info:
         Runner().run(["/bin/sh", "-c", script], timeout=2)
     for pid in map(int, pids.read_text().split()):
@@ -114,6 +130,7 @@ def test_bare_names_are_resolved(log_file: Path, tmp_path: Path) -> None:
     script.write_text(f"#!{PY}\nimport sys; print('args', sys.argv[1:])\n")
     script.chmod(0o755)
     result = Runner(lambda name: str(script) if name == "mytool" else name).run(
-        ["mytool", "a", "b"])
+        ["mytool", "a", "b"]
+    )
     assert result.stdout == "args ['a', 'b']"
     assert "$ mytool a b" in log_file.read_text()

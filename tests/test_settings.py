@@ -39,8 +39,7 @@ def test_every_example_answers_set_is_valid(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ secret split
 
 
-def test_the_application_secret_and_every_credential_go_to_credentials_only(
-        tmp_path: Path) -> None:
+def test_the_application_secret_and_every_credential_go_to_credentials_only(tmp_path: Path) -> None:
     a = _base(tmp_path, "aws-keys", "s3-keys", edition="enterprise")
     a["registration"] = {"clientId": "app-client-id-1234", "clientSecret": "app-secret-5678"}
     public, secret = split_secrets(a)
@@ -48,10 +47,15 @@ def test_the_application_secret_and_every_credential_go_to_credentials_only(
         "dataPlane": {"clientId": SECRETS["dp_id"], "clientSecret": SECRETS["dp_secret"]},
         "registration": {"clientSecret": "app-secret-5678"},
         "licenseKey": SECRETS["license"],
-        "secretsManager": {"awsSecretManager": {"accessKeyId": SECRETS["sm_access"],
-                                                "secretAccessKey": SECRETS["sm_secret"]}},
-        "storage": {"s3": {"accessKeyId": SECRETS["s3_access"],
-                           "secretAccessKey": SECRETS["s3_secret"]}},
+        "secretsManager": {
+            "awsSecretManager": {
+                "accessKeyId": SECRETS["sm_access"],
+                "secretAccessKey": SECRETS["sm_secret"],
+            }
+        },
+        "storage": {
+            "s3": {"accessKeyId": SECRETS["s3_access"], "secretAccessKey": SECRETS["s3_secret"]}
+        },
     }
     text = json.dumps(public)
     for value in (*SECRETS.values(), "app-secret-5678"):
@@ -62,8 +66,10 @@ def test_the_application_secret_and_every_credential_go_to_credentials_only(
 
 
 def test_section_secrets_of_every_type_are_split(tmp_path: Path) -> None:
-    for sm, key, value in (("azure-key-vault", "clientSecret", SECRETS["akv_secret"]),
-                           ("vault", "authToken", SECRETS["vault"])):
+    for sm, key, value in (
+        ("azure-key-vault", "clientSecret", SECRETS["akv_secret"]),
+        ("vault", "authToken", SECRETS["vault"]),
+    ):
         public, secret = split_secrets(_base(tmp_path, sm))
         section = next(iter(secret["secretsManager"].values()))
         assert section[key] == value
@@ -98,19 +104,22 @@ def test_namespace_defaults_to_airbyte(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- urls
 
 
-@pytest.mark.parametrize(("url", "ok"), [
-    ("https://airbyte.example.com", True),
-    ("http://localhost:8000", True),
-    ("http://127.0.0.1:8000", True),
-    ("http://[::1]:8000", True),
-    ("http://airbyte.example.com", False),
-    ("http://10.0.0.5:8000", False),
-    ("http://192.168.1.10", False),
-    ("https://user@airbyte.example.com", False),
-    ("https://user:pw@airbyte.example.com", False),
-    ("ftp://airbyte.example.com", False),
-    ("airbyte.example.com", False),
-])
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://airbyte.example.com", True),
+        ("http://localhost:8000", True),
+        ("http://127.0.0.1:8000", True),
+        ("http://[::1]:8000", True),
+        ("http://airbyte.example.com", False),
+        ("http://10.0.0.5:8000", False),
+        ("http://192.168.1.10", False),
+        ("https://user@airbyte.example.com", False),
+        ("https://user:pw@airbyte.example.com", False),
+        ("ftp://airbyte.example.com", False),
+        ("airbyte.example.com", False),
+    ],
+)
 def test_control_plane_url_rules(url: str, ok: bool) -> None:
     assert (url_problem(url) is None) is ok
 
@@ -122,8 +131,10 @@ def test_http_never_and_any() -> None:
 
 def test_api_url_is_derived_per_edition(tmp_path: Path) -> None:
     assert default_api_url("cloud", "https://cloud.airbyte.com") == "https://api.airbyte.com/v1"
-    assert (default_api_url("enterprise", "https://ab.example.com/")
-            == "https://ab.example.com/api/public/v1")
+    assert (
+        default_api_url("enterprise", "https://ab.example.com/")
+        == "https://ab.example.com/api/public/v1"
+    )
     s = Settings.from_answers(_base(tmp_path, edition="enterprise"))
     assert s.control_plane.api_url == "https://airbyte.example.com/api/public/v1"
 
@@ -144,10 +155,18 @@ def test_some_credential_is_required_unless_a_dry_run_says_otherwise(tmp_path: P
 # ------------------------------------------------------------------------ sections
 
 
-@pytest.mark.parametrize(("region", "ok"), [
-    ("us-west-2", True), ("eu-central-1", True), ("us-gov-west-1", True),
-    ("us-west", False), ("uswest2", False), ("US-WEST-2", False), ("moon", False),
-])
+@pytest.mark.parametrize(
+    ("region", "ok"),
+    [
+        ("us-west-2", True),
+        ("eu-central-1", True),
+        ("us-gov-west-1", True),
+        ("us-west", False),
+        ("uswest2", False),
+        ("US-WEST-2", False),
+        ("moon", False),
+    ],
+)
 def test_aws_region(tmp_path: Path, region: str, ok: bool) -> None:
     a = _base(tmp_path, "aws-keys")
     a["secretsManager"]["awsSecretManager"]["region"] = region
@@ -155,12 +174,15 @@ def test_aws_region(tmp_path: Path, region: str, ok: bool) -> None:
 
 
 def test_access_keys_are_required_when_authentication_is_left_to_its_default(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     a = _base(tmp_path, "aws-keys")
     section = a["secretsManager"]["awsSecretManager"]
     del section["authenticationType"], section["accessKeyId"], section["secretAccessKey"]
-    assert {"secretsManager.awsSecretManager.accessKeyId",
-            "secretsManager.awsSecretManager.secretAccessKey"} <= _paths(a)
+    assert {
+        "secretsManager.awsSecretManager.accessKeyId",
+        "secretsManager.awsSecretManager.secretAccessKey",
+    } <= _paths(a)
     section["authenticationType"] = "instanceProfile"
     assert not any(p.startswith("secretsManager") for p in _paths(a))
 
@@ -173,9 +195,14 @@ def test_a_misspelt_field_is_named(tmp_path: Path) -> None:
 
 def test_buckets_left_out_fall_back_to_the_first_given() -> None:
     assert normalize_buckets("b") == dict.fromkeys(
-        ("log", "state", "workloadOutput", "activityPayload"), "b")
+        ("log", "state", "workloadOutput", "activityPayload"), "b"
+    )
     assert normalize_buckets({"state": "s", "log": "l"}) == {
-        "log": "l", "state": "s", "workloadOutput": "s", "activityPayload": "s"}
+        "log": "l",
+        "state": "s",
+        "workloadOutput": "s",
+        "activityPayload": "s",
+    }
 
 
 # ----------------------------------------------------------- service account files
@@ -188,8 +215,7 @@ def _key_file(tmp_path: Path, **data: Any) -> str:
 
 
 def test_service_account_key_file_rules(tmp_path: Path) -> None:
-    good = {"type": "service_account", "project_id": "p", "private_key": "k",
-            "client_email": "e@p"}
+    good = {"type": "service_account", "project_id": "p", "private_key": "k", "client_email": "e@p"}
     content, problem = load_service_account(_key_file(tmp_path, **good))
     assert problem is None and json.loads(content or "") == good
     assert load_service_account(_key_file(tmp_path, **{**good, "type": "user"}))[1]
@@ -204,10 +230,18 @@ def test_service_account_key_file_rules(tmp_path: Path) -> None:
 # -------------------------------------------------------------------- chart, values
 
 
-@pytest.mark.parametrize(("version", "ok"), [
-    ("1.8.1", True), ("1.8.0", True), ("2.0.0-rc.1", True),
-    ("1.8", False), ("1.8.1 x", False), ("v1.8.1", False), ("latest", False),
-])
+@pytest.mark.parametrize(
+    ("version", "ok"),
+    [
+        ("1.8.1", True),
+        ("1.8.0", True),
+        ("2.0.0-rc.1", True),
+        ("1.8", False),
+        ("1.8.1 x", False),
+        ("v1.8.1", False),
+        ("latest", False),
+    ],
+)
 def test_chart_version_shape(tmp_path: Path, version: str, ok: bool) -> None:
     a = _base(tmp_path)
     a["chart"] = {"version": version}
@@ -218,11 +252,14 @@ def test_default_chart_version(tmp_path: Path) -> None:
     assert Settings.from_answers(_base(tmp_path)).chart.version == "1.8.1"
 
 
-@pytest.mark.parametrize("values", [
-    {"global": {"auth": {"password": "plain-pass-123"}}},
-    {"x": {"apiKey": "abcdefgh12345"}},
-    {"env": [{"name": "MY_SECRET", "value": "v-123456789"}]},
-])
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"global": {"auth": {"password": "plain-pass-123"}}},
+        {"x": {"apiKey": "abcdefgh12345"}},
+        {"env": [{"name": "MY_SECRET", "value": "v-123456789"}]},
+    ],
+)
 def test_a_credential_in_plain_values_is_refused(tmp_path: Path, values: dict[str, Any]) -> None:
     a = _base(tmp_path)
     a["values"] = values
@@ -231,8 +268,10 @@ def test_a_credential_in_plain_values_is_refused(tmp_path: Path, values: dict[st
 
 def test_plain_values_and_secret_references_are_accepted(tmp_path: Path) -> None:
     a = _base(tmp_path)
-    a["values"] = {"workloads": {"namespace": "x"},
-                   "dataPlane": {"clientSecretSecretKey": "DATAPLANE_CLIENT_SECRET"}}
+    a["values"] = {
+        "workloads": {"namespace": "x"},
+        "dataPlane": {"clientSecretSecretKey": "DATAPLANE_CLIENT_SECRET"},
+    }
     assert not any(p.startswith("values") for p in _paths(a))
 
 

@@ -41,8 +41,7 @@ SA_EMAIL = "airbox-sinks@my-project.iam.gserviceaccount.com"
 SA_MATERIAL = "sa-private-key-material-11223344"
 
 # Files whose very purpose is to hold a secret (0600); every other file holds none.
-SECRET_FILES = {"credentials.yaml", "secrets.yaml", "token.json", "registration.json",
-                "kubeconfig"}
+SECRET_FILES = {"credentials.yaml", "secrets.yaml", "token.json", "registration.json", "kubeconfig"}
 
 
 def b64(text: str) -> str:
@@ -50,13 +49,17 @@ def b64(text: str) -> str:
 
 
 def service_account(directory: Path) -> tuple[Path, str]:
-    text = json.dumps({
-        "type": "service_account",
-        "project_id": "my-project",
-        "private_key_id": SA_KEY_ID,
-        "private_key": f"-----BEGIN PRIVATE KEY-----\n{SA_MATERIAL}\n-----END PRIVATE KEY-----\n",
-        "client_email": SA_EMAIL,
-    }, indent=2)
+    text = json.dumps(
+        {
+            "type": "service_account",
+            "project_id": "my-project",
+            "private_key_id": SA_KEY_ID,
+            "private_key": f"-----BEGIN PRIVATE KEY-----\n{SA_MATERIAL}\n"
+            "-----END PRIVATE KEY-----\n",
+            "client_email": SA_EMAIL,
+        },
+        indent=2,
+    )
     path = directory / "sa-pretty.json"
     path.write_text(text)
     return path, text
@@ -103,10 +106,18 @@ MASKED_WHOLE = [*_BEFORE, MASK, *_AFTER]
 def known_forms() -> list[str]:
     """Secrets airbox knows from the settings (the key file's too): allowed only in its
     secret files."""
-    values = [af.SECRETS["dp_secret"], af.SECRETS["s3_secret"], af.SECRETS["s3_access"],
-              af.SECRETS["dp_id"], PROXY_PASSWORD]
-    return values + [b64(v) for v in values] + [SA_KEY_ID, SA_EMAIL, SA_MATERIAL,
-                                                b64(f"{PROXY_USER}:{PROXY_PASSWORD}")]
+    values = [
+        af.SECRETS["dp_secret"],
+        af.SECRETS["s3_secret"],
+        af.SECRETS["s3_access"],
+        af.SECRETS["dp_id"],
+        PROXY_PASSWORD,
+    ]
+    return (
+        values
+        + [b64(v) for v in values]
+        + [SA_KEY_ID, SA_EMAIL, SA_MATERIAL, b64(f"{PROXY_USER}:{PROXY_PASSWORD}")]
+    )
 
 
 def foreign_forms() -> list[str]:
@@ -118,10 +129,12 @@ def leaks(text: str, forms: list[str]) -> list[str]:
     return [form for form in forms if form in text]
 
 
-def airbox(inst: Installer, *args: str, cwd: Path | None = None
-           ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([airbox_bin(), *args], capture_output=True, text=True,
-                          env=inst.env(), timeout=180, cwd=cwd)
+def airbox(
+    inst: Installer, *args: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [airbox_bin(), *args], capture_output=True, text=True, env=inst.env(), timeout=180, cwd=cwd
+    )
 
 
 def state_files(inst: Installer) -> dict[Path, bytes]:
@@ -165,7 +178,8 @@ def assert_masked_lines(text: str, where: str, *, whole: bool = False) -> None:
 
 
 def test_a_tools_output_is_masked_on_the_terminal_in_the_log_and_in_the_bundle(
-        installer: Installer, tmp_path: Path) -> None:
+    installer: Installer, tmp_path: Path
+) -> None:
     inst = installer
     path, sa_text = answers(inst)
     output = "\n".join(leaky_output(sa_text))
@@ -203,14 +217,26 @@ def test_a_tools_output_is_masked_on_the_terminal_in_the_log_and_in_the_bundle(
     everything = "".join(name + text for name, text in members.items())
     assert leaks(everything, known_forms() + foreign_forms()) == []
     # Every byte of the archive, tar headers included.
-    assert leaks(gzip.decompress(raw).decode("utf-8", errors="replace"),
-                 known_forms() + foreign_forms()) == []
-    [failed_log] = [text for name, text in members.items()
-                    if "/airbox-logs/" in name and "Authorization" in text]
+    assert (
+        leaks(
+            gzip.decompress(raw).decode("utf-8", errors="replace"), known_forms() + foreign_forms()
+        )
+        == []
+    )
+    [failed_log] = [
+        text
+        for name, text in members.items()
+        if "/airbox-logs/" in name and "Authorization" in text
+    ]
     assert_masked_lines(failed_log, "bundled run log")
-    [pod_log] = [text for name, text in members.items()
-                 if "/pod-logs/" in name and name.endswith(".log")
-                 and not name.endswith(".previous.log") and "launcher" in text.lower()]
+    [pod_log] = [
+        text
+        for name, text in members.items()
+        if "/pod-logs/" in name
+        and name.endswith(".log")
+        and not name.endswith(".previous.log")
+        and "launcher" in text.lower()
+    ]
     assert_masked_lines(pod_log, "bundled pod log", whole=True)
     assert_state_dir_clean(inst)
 
@@ -225,8 +251,15 @@ def test_a_tools_output_is_masked_on_the_terminal_in_the_log_and_in_the_bundle(
     members = bundle_members(second)
     [errors] = [text for name, text in members.items() if name.endswith("/errors.txt")]
     assert errors == last + "\n"
-    assert leaks(made.stdout + made.stderr + gzip.decompress(second.read_bytes()).decode(
-        "utf-8", errors="replace"), known_forms() + foreign_forms()) == []
+    assert (
+        leaks(
+            made.stdout
+            + made.stderr
+            + gzip.decompress(second.read_bytes()).decode("utf-8", errors="replace"),
+            known_forms() + foreign_forms(),
+        )
+        == []
+    )
 
 
 # ------------------------------------------------------------- the unexpected-error handler
@@ -247,14 +280,28 @@ main(sys.argv[1:])
 
 
 def test_an_unexpected_error_says_it_is_a_bug_points_at_the_log_and_masks_secrets(
-        installer: Installer) -> None:
+    installer: Installer,
+) -> None:
     inst = installer
     path, sa_text = answers(inst)
     message = "\n".join(leaky_output(sa_text))
     env = inst.env(SINKS_BUG_MESSAGE=message)
     result = subprocess.run(
-        [sys.executable, "-c", _BUGGY, "install", "--yes", "--ignore-preflight-failures",
-         "--answers", str(path)], capture_output=True, text=True, env=env, timeout=180)
+        [
+            sys.executable,
+            "-c",
+            _BUGGY,
+            "install",
+            "--yes",
+            "--ignore-preflight-failures",
+            "--answers",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
 
     assert result.returncode == 1, result.stderr
     terminal = result.stdout + result.stderr
@@ -262,8 +309,10 @@ def test_an_unexpected_error_says_it_is_a_bug_points_at_the_log_and_masks_secret
     # No traceback for the user: what happened, that it is a bug, what to do, the log.
     assert "Traceback" not in terminal
     assert f"✗ unexpected error: RuntimeError: plain: client secret {MASK}" in result.stderr
-    assert ("this is a bug in airbox; run the command again with -v, and report it with "
-            "`airbox support-bundle`") in result.stderr
+    assert (
+        "this is a bug in airbox; run the command again with -v, and report it with "
+        "`airbox support-bundle`"
+    ) in result.stderr
     assert_masked_lines(result.stderr, "terminal", whole=True)
     [(name, log)] = run_logs(inst).items()
     assert f"  log: {inst.state / 'logs' / name}" in result.stderr.splitlines()
@@ -277,7 +326,8 @@ def test_an_unexpected_error_says_it_is_a_bug_points_at_the_log_and_masks_secret
     assert progress["steps"]["secret"]["status"] == "done", progress
     assert progress["steps"]["check-chart"]["status"] == "failed", progress
     assert progress["steps"]["check-chart"]["error"].startswith(
-        f"unexpected error: RuntimeError: plain: client secret {MASK}"), progress
+        f"unexpected error: RuntimeError: plain: client secret {MASK}"
+    ), progress
 
 
 # ------------------------------------------------------------------ the typed-error handler
@@ -301,13 +351,27 @@ main(sys.argv[1:])
 
 
 def test_a_typed_error_is_reported_masked_on_the_terminal_in_the_log_and_in_progress(
-        installer: Installer) -> None:
+    installer: Installer,
+) -> None:
     inst = installer
     path, sa_text = answers(inst)
     env = inst.env(SINKS_ERROR_TEXT="\n".join(leaky_output(sa_text)))
     result = subprocess.run(
-        [sys.executable, "-c", _FAILING, "install", "--yes", "--ignore-preflight-failures",
-         "--answers", str(path)], capture_output=True, text=True, env=env, timeout=180)
+        [
+            sys.executable,
+            "-c",
+            _FAILING,
+            "install",
+            "--yes",
+            "--ignore-preflight-failures",
+            "--answers",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
 
     assert result.returncode == 5, result.stderr
     terminal = result.stdout + result.stderr
@@ -325,10 +389,12 @@ def test_a_typed_error_is_reported_masked_on_the_terminal_in_the_log_and_in_prog
     progress: dict[str, Any] = json.loads((inst.state / "progress.json").read_text())
     assert progress["steps"]["check-chart"]["status"] == "failed"
     assert progress["steps"]["check-chart"]["error"] == (
-        f"the chart check failed: plain: client secret {MASK}")
+        f"the chart check failed: plain: client secret {MASK}"
+    )
 
 
 # ---------------------------------------------------------------- the masks, by value
+
 
 def test_a_url_password_without_a_user_name_is_masked_in_every_mask() -> None:
     from airbox.ops.bundle import mask as bundle_mask
@@ -350,10 +416,13 @@ def test_the_error_handlers_mask_keeps_field_names_and_masks_credential_shapes()
     own = "values.db.password: looks like a credential in plain Helm values"
     assert REDACTOR.mask_shapes(own) == own
     # ... while what only a credential looks like, and what airbox knows, is masked.
-    quoted = (f"{af.SECRETS['dp_secret']} / {b64(af.SECRETS['dp_secret'])} / "
-              f"Authorization: Bearer {BEARER_TOKEN} / {AWS_KEY_ID} / "
-              f"https://bob:{URL_PASSWORD}@proxy.example / "
-              "AccountName=a;AccountKey=c2VjcmV0a2V5;EndpointSuffix=x")
+    quoted = (
+        f"{af.SECRETS['dp_secret']} / {b64(af.SECRETS['dp_secret'])} / "
+        f"Authorization: Bearer {BEARER_TOKEN} / {AWS_KEY_ID} / "
+        f"https://bob:{URL_PASSWORD}@proxy.example / "
+        "AccountName=a;AccountKey=c2VjcmV0a2V5;EndpointSuffix=x"
+    )
     assert REDACTOR.mask_shapes(quoted) == (
         f"{MASK} / {MASK} / Authorization: Bearer {MASK} / {MASK} / "
-        f"https://bob:{MASK}@proxy.example / AccountName=a;AccountKey={MASK};EndpointSuffix=x")
+        f"https://bob:{MASK}@proxy.example / AccountName=a;AccountKey={MASK};EndpointSuffix=x"
+    )

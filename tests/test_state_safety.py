@@ -24,9 +24,16 @@ from tests.test_hardening import _finish, _wait_for_hanging, run, saved_install
 
 
 def start(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([airbox_bin(), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-                            env=env, start_new_session=True, preexec_fn=default_signals)
+    return subprocess.Popen(
+        [airbox_bin(), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        start_new_session=True,
+        preexec_fn=default_signals,
+    )
 
 
 def wait_for_stderr(proc: subprocess.Popen[str], text: str, timeout: float = 60) -> list[str]:
@@ -52,15 +59,18 @@ def wait_for_stderr(proc: subprocess.Popen[str], text: str, timeout: float = 60)
 # ------------------------------------------------------------- F4: the lock, then a fresh look
 
 WAITERS = {
-    "repair-verify-assign": [["repair"], ["verify", "--timeout", "30s"],
-                             ["workspaces", "--assign", "marketing"]],
+    "repair-verify-assign": [
+        ["repair"],
+        ["verify", "--timeout", "30s"],
+        ["workspaces", "--assign", "marketing"],
+    ],
     "upgrade-prune": [["upgrade"], ["prune"]],
 }
 
 
 @pytest.mark.parametrize("group", sorted(WAITERS))
 def test_a_command_that_waited_for_an_uninstall_finds_the_data_plane_gone(
-    installer: Installer, fake_cp: FakeControlPlane, group: str,
+    installer: Installer, fake_cp: FakeControlPlane, group: str
 ) -> None:
     """F4: commands started while an uninstall holds the lock wait for it, then read the
     state again: exit 3 "not installed", and nothing created — no state directory, no
@@ -69,19 +79,15 @@ def test_a_command_that_waited_for_an_uninstall_finds_the_data_plane_gone(
     cp.add_workspace("analytics")
     marketing = cp.add_workspace("marketing")
     env = cp_env(inst, cp)
-    first = inst.run(answers=inst.write(registering(inst, cp, workspaces=["analytics"])),
-                     env=env)
+    first = inst.run(answers=inst.write(registering(inst, cp, workspaces=["analytics"])), env=env)
     assert first.returncode == 0, first.stderr
     # helm uninstall does its work, then lingers until the test lets it go.
-    inst.fake.add_fault("helm", ["uninstall"], "hang", after="work", seconds=120, exit=0,
-                        times=1)
+    inst.fake.add_fault("helm", ["uninstall"], "hang", after="work", seconds=120, exit=0, times=1)
     removal = start("uninstall", "--yes", env=env)
     hanging = _wait_for_hanging(inst, removal, "helm", ["uninstall"])
-    waiters = [(args, start(*args, "--name", inst.name, env=env))
-               for args in WAITERS[group]]
+    waiters = [(args, start(*args, "--name", inst.name, env=env)) for args in WAITERS[group]]
     for _, proc in waiters:
-        wait_for_stderr(proc, f"data plane {inst.name} is busy: {removal.pid} "
-                              "(airbox uninstall")
+        wait_for_stderr(proc, f"data plane {inst.name} is busy: {removal.pid} (airbox uninstall")
     inst.fake.end_hang(hanging)
     out, err = _finish(removal)
     assert removal.returncode == 0, out + err
@@ -96,8 +102,7 @@ def test_a_command_that_waited_for_an_uninstall_finds_the_data_plane_gone(
     assert [p.name for p in inst.home.iterdir() if p.is_dir() and p.name != "bin"] == []
     assert cp.live("sources") == [] and cp.live("connections") == []
     assert not cp.jobs
-    assert cp.workspaces[marketing["workspaceId"]]["regionId"] == \
-        cp.managed_region["regionId"]
+    assert cp.workspaces[marketing["workspaceId"]]["regionId"] == cp.managed_region["regionId"]
 
 
 # --------------------------------------------------------------- F5: uninstall resumes
@@ -131,12 +136,20 @@ def test_an_uninstall_stopped_while_removing_the_state_is_finished_by_the_next(
     proc.send_signal(signal.SIGTERM)
     out, err = _finish(proc)
     assert proc.returncode == 143, (
-        "the uninstall finished before the SIGTERM: the test needs more files", out, err)
+        "the uninstall finished before the SIGTERM: the test needs more files",
+        out,
+        err,
+    )
     assert "run the same command again to finish" in err
 
-    again = subprocess.run([airbox_bin(), "uninstall", "--yes", "--name", inst.name],
-                           capture_output=True, text=True, env=inst.env(), timeout=120,
-                           stdin=subprocess.DEVNULL)
+    again = subprocess.run(
+        [airbox_bin(), "uninstall", "--yes", "--name", inst.name],
+        capture_output=True,
+        text=True,
+        env=inst.env(),
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     assert again.returncode == 0, again.stdout + again.stderr
     assert f"local state {inst.state}" in again.stdout
     assert f"kind cluster {inst.cluster}" not in again.stdout  # gone already: not listed
@@ -144,9 +157,7 @@ def test_an_uninstall_stopped_while_removing_the_state_is_finished_by_the_next(
     assert not inst.state.exists()
 
 
-def test_uninstall_removes_the_empty_directory_an_interrupted_removal_left(
-    isolated: Path,
-) -> None:
+def test_uninstall_removes_the_empty_directory_an_interrupted_removal_left(isolated: Path) -> None:
     """F5: stopped between removing the lock file and the directory, the next run removes
     the directory (nothing of the data plane is left to list)."""
     root = isolated / ".airbyte" / "airbox" / "dp1"
@@ -172,8 +183,9 @@ def _plant(kind: str, path: Path, victim: Path) -> None:
 
 @pytest.mark.parametrize("kind", ["directory", "fifo", "symlink"])
 @pytest.mark.parametrize("command", ["repair", "prune", "upgrade"])
-def test_a_lock_that_is_not_a_file_is_a_clear_error(tmp_path: Path, isolated: Path,
-                                                      kind: str, command: str) -> None:
+def test_a_lock_that_is_not_a_file_is_a_clear_error(
+    tmp_path: Path, isolated: Path, kind: str, command: str
+) -> None:
     """F11: a directory, FIFO or symlink where the lock file belongs: exit 2 naming it and
     saying how to fix it; a symlink's target is never written; no log is started."""
     state = saved_install(tmp_path)
@@ -203,36 +215,53 @@ def test_install_refuses_a_lock_that_is_a_directory(installer: Installer) -> Non
 
 
 def _damaged_registration(state: Path) -> None:
-    (state / "registration.json").write_text(json.dumps({
-        "name": "dp1", "organizationId": "org-1", "regionId": ["a"], "regionName": 7,
-        "dataplaneId": "dp-1", "clientId": "dp-client", "clientSecret": {"x": 1},
-        "apiUrl": 5}))
+    (state / "registration.json").write_text(
+        json.dumps(
+            {
+                "name": "dp1",
+                "organizationId": "org-1",
+                "regionId": ["a"],
+                "regionName": 7,
+                "dataplaneId": "dp-1",
+                "clientId": "dp-client",
+                "clientSecret": {"x": 1},
+                "apiUrl": 5,
+            }
+        )
+    )
 
 
-@pytest.mark.parametrize("command", [["workspaces", "-o", "json"],
-                                     ["workspaces", "--assign", "marketing"],
-                                     ["verify"], ["status"]])
+@pytest.mark.parametrize(
+    "command",
+    [["workspaces", "-o", "json"], ["workspaces", "--assign", "marketing"], ["verify"], ["status"]],
+)
 def test_a_registration_record_of_the_wrong_types_is_a_clear_error(
-    tmp_path: Path, isolated: Path, command: list[str],
+    tmp_path: Path, isolated: Path, command: list[str]
 ) -> None:
     """F11: registration.json with fields of the wrong types: exit 2 naming the file and
     the fields (never their values), and what to do."""
-    state = saved_install(tmp_path, controlPlane={"url": "http://127.0.0.1:9",
-                                                  "apiUrl": "http://127.0.0.1:9/v1"})
+    state = saved_install(
+        tmp_path, controlPlane={"url": "http://127.0.0.1:9", "apiUrl": "http://127.0.0.1:9/v1"}
+    )
     _damaged_registration(state.root)
-    env = {**os.environ, "AIRBYTE_CLIENT_ID": "app-client-id",
-           "AIRBYTE_CLIENT_SECRET": "app-client-secret-7a1d9e"}
+    env = {
+        **os.environ,
+        "AIRBYTE_CLIENT_ID": "app-client-id",
+        "AIRBYTE_CLIENT_SECRET": "app-client-secret-7a1d9e",
+    }
     result = run(*command, "--name", "dp1", env=env, timeout=60)
     assert result.returncode == 2, (result.stdout, result.stderr)
-    assert (f"the registration record of data plane dp1 ({state.root / 'registration.json'})"
-            f" is damaged: regionId, regionName, clientSecret, apiUrl are not what airbox "
-            "wrote") in result.stderr
+    assert (
+        f"the registration record of data plane dp1 ({state.root / 'registration.json'})"
+        f" is damaged: regionId, regionName, clientSecret, apiUrl are not what airbox "
+        "wrote"
+    ) in result.stderr
     assert "airbox uninstall --name dp1" in result.stderr
     assert "unexpected error" not in result.stderr
 
 
 def test_a_symlinked_logs_directory_is_refused_never_chmodded_or_pruned(
-    tmp_path: Path, isolated: Path,
+    tmp_path: Path, isolated: Path
 ) -> None:
     """F11: ``logs`` a symlink to a user's directory: exit 2 saying so; the directory
     keeps its mode and every one of its log files (airbox keeps only its last 20)."""
@@ -284,8 +313,14 @@ def test_uninstall_works_with_a_registration_record_of_the_wrong_types(
     first = inst.run(answers=inst.write())
     assert first.returncode == 0, first.stderr
     _damaged_registration(inst.state)
-    result = subprocess.run([airbox_bin(), "uninstall", "--yes"], capture_output=True,
-                            text=True, env=inst.env(), timeout=120, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        [airbox_bin(), "uninstall", "--yes"],
+        capture_output=True,
+        text=True,
+        env=inst.env(),
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "registration.json) is damaged" in result.stdout + result.stderr
     assert f"Data plane {inst.name} is uninstalled." in result.stdout
@@ -294,12 +329,13 @@ def test_uninstall_works_with_a_registration_record_of_the_wrong_types(
 
 
 def test_a_support_bundle_is_written_when_the_registration_record_is_damaged(
-    tmp_path: Path, isolated: Path,
+    tmp_path: Path, isolated: Path
 ) -> None:
     """A damaged state is exactly when a user needs a support bundle: it is written (exit
     0), the damage is said, and the record's values (a credential) stay out of it."""
-    state = saved_install(tmp_path, controlPlane={"url": "http://127.0.0.1:9",
-                                                  "apiUrl": "http://127.0.0.1:9/v1"})
+    state = saved_install(
+        tmp_path, controlPlane={"url": "http://127.0.0.1:9", "apiUrl": "http://127.0.0.1:9/v1"}
+    )
     _damaged_registration(state.root)
     out = tmp_path / "bundle.tar.gz"
     result = run("support-bundle", "--name", "dp1", "-o", str(out), timeout=120)
@@ -308,9 +344,13 @@ def test_a_support_bundle_is_written_when_the_registration_record_is_damaged(
     assert "unexpected error" not in result.stderr
     assert out.is_file()
     import tarfile
+
     with tarfile.open(out) as archive:
         names = archive.getnames()
-        text = b"".join(archive.extractfile(m).read()  # type: ignore[union-attr]
-                        for m in archive.getmembers() if m.isfile())
+        text = b"".join(
+            archive.extractfile(m).read()  # type: ignore[union-attr]
+            for m in archive.getmembers()
+            if m.isfile()
+        )
     assert not any(n.endswith("registration.json") for n in names)
     assert b"dp-client" not in text

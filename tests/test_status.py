@@ -22,10 +22,12 @@ from tests.helpers import airbox_bin
 from tests.installer import Installer
 
 
-def airbox(inst: Installer, *args: str, timeout: float = 60,
-           **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([airbox_bin(), *args], capture_output=True, text=True,
-                          env=inst.env(**env), timeout=timeout)
+def airbox(
+    inst: Installer, *args: str, timeout: float = 60, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [airbox_bin(), *args], capture_output=True, text=True, env=inst.env(**env), timeout=timeout
+    )
 
 
 def status_json(inst: Installer, *args: str, **env: str) -> tuple[int, dict[str, Any]]:
@@ -60,23 +62,41 @@ def test_healthy_then_each_failure_names_its_root_cause(installer: Installer) ->
     assert report["verdict"] == "healthy" and report["next"] is None
     assert [c["id"] for c in report["checks"]] == list(CHECK_IDS)
     states = {c["id"]: c["state"] for c in report["checks"]}
-    assert states == {"docker": "ok", "node-container": "ok", "kubernetes": "ok",
-                      "release": "ok", "pods": "ok", "storage": "skip", "events": "ok",
-                      "credentials": "ok", "job-credentials": "ok", "job-proxy": "skip",
-                      "registration": "skip", "heartbeat": "skip", "restart-policy": "ok",
-                      # The default fake node has no kubeadm/crictl (see test_year.py).
-                      "certificates": "skip", "disk": "skip", "images": "skip",
-                      "versions": "ok", "routing": "skip"}
+    assert states == {
+        "docker": "ok",
+        "node-container": "ok",
+        "kubernetes": "ok",
+        "release": "ok",
+        "pods": "ok",
+        "storage": "skip",
+        "events": "ok",
+        "credentials": "ok",
+        "job-credentials": "ok",
+        "job-proxy": "skip",
+        "registration": "skip",
+        "heartbeat": "skip",
+        "restart-policy": "ok",
+        # The default fake node has no kubeadm/crictl (see test_year.py).
+        "certificates": "skip",
+        "disk": "skip",
+        "images": "skip",
+        "versions": "ok",
+        "routing": "skip",
+    }
     # The launcher hands the AWS keys to its job pods from airbox's Secret.
     assert checks(report)["job-credentials"]["summary"] == (
         "job pods get AWS_SECRET_MANAGER_ACCESS_KEY_ID, AWS_SECRET_MANAGER_SECRET_ACCESS_KEY "
         "from Secret airbyte-config-secrets (keys AWS_SECRET_MANAGER_ACCESS_KEY_ID, "
-        "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY)")
+        "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY)"
+    )
     assert report["release"]["status"] == "deployed"
     assert report["release"]["revision"] == 1
     assert report["release"]["chartVersion"] == "1.8.1"
-    assert report["target"] == {"type": "kind", "cluster": inst.cluster,
-                                "nodeContainer": inst.cluster + "-control-plane"}
+    assert report["target"] == {
+        "type": "kind",
+        "cluster": inst.cluster,
+        "nodeContainer": inst.cluster + "-control-plane",
+    }
     [pod] = report["pods"]
     assert pod["ready"] is True and pod["problem"] is None
     assert report["registration"] is None
@@ -90,14 +110,19 @@ def test_healthy_then_each_failure_names_its_root_cause(installer: Installer) ->
     assert report["next"].startswith(f"airbox install --name {inst.name}")
 
     # The release removed with helm: unhealthy, and the install recreates it.
-    helm = ["--kubeconfig", str(inst.state / "kubeconfig"), "--kube-context",
-            "kind-" + inst.cluster]
+    helm = [
+        "--kubeconfig",
+        str(inst.state / "kubeconfig"),
+        "--kube-context",
+        "kind-" + inst.cluster,
+    ]
     removed = inst.fake.run("helm", *helm, "uninstall", inst.name, "--namespace", "airbyte")
     assert removed.returncode == 0, removed.stderr
     code, report = status_json(inst)
     assert code == 1 and report["verdict"] == "unhealthy"
-    assert report["reason"] == (f"the Helm release {inst.name} is not installed in "
-                                "namespace airbyte")
+    assert report["reason"] == (
+        f"the Helm release {inst.name} is not installed in namespace airbyte"
+    )
     assert report["next"] == f"airbox install --name {inst.name}"
     assert report["release"] is None
     assert checks(report)["pods"]["state"] == "skip"
@@ -134,8 +159,7 @@ def test_healthy_then_each_failure_names_its_root_cause(installer: Installer) ->
 LAUNCHER_PROBLEMS = [
     ("crashloop", "pods", "the launcher keeps crashing", "airbox logs --name {} --previous"),
     ("imagepull", "pods", "image cannot be pulled", "airbox install --name {}"),
-    ("auth-fail", "credentials", "rejects the data plane's credentials",
-     "airbox logs --name {}"),
+    ("auth-fail", "credentials", "rejects the data plane's credentials", "airbox logs --name {}"),
 ]
 
 
@@ -208,10 +232,17 @@ def _registered(inst: Installer, fake_cp: FakeControlPlane, **control_plane: str
     answers = inst.answers()
     del answers["dataPlane"]
     answers["registration"] = {"region": "us-west-1"}
-    answers["controlPlane"] = {**answers["controlPlane"], "apiUrl": fake_cp.api_url,
-                               **control_plane}
-    install(inst, answers, AIRBYTE_CLIENT_ID=fake_cp.client_id,
-            AIRBYTE_CLIENT_SECRET=fake_cp.client_secret)
+    answers["controlPlane"] = {
+        **answers["controlPlane"],
+        "apiUrl": fake_cp.api_url,
+        **control_plane,
+    }
+    install(
+        inst,
+        answers,
+        AIRBYTE_CLIENT_ID=fake_cp.client_id,
+        AIRBYTE_CLIENT_SECRET=fake_cp.client_secret,
+    )
 
 
 # Three installs and five status runs on a shared, loaded machine.
@@ -226,12 +257,19 @@ def test_the_local_object_store(installer: Installer) -> None:
     assert data.is_dir() and stat.S_IMODE(data.stat().st_mode) == 0o700
     saved = json.loads((inst.state / "storage-credentials.json").read_text())
     assert stat.S_IMODE((inst.state / "storage-credentials.json").stat().st_mode) == 0o600
-    kubectl = ["kubectl", "--kubeconfig", str(inst.state / "kubeconfig"), "--context",
-               "kind-" + inst.cluster, "--namespace", "airbyte"]
-    secret = json.loads(inst.fake.run(*kubectl, "get", "secret", "airbyte-config-secrets",
-                                      "-o", "json").stdout)["data"]
-    assert base64.b64decode(secret["AWS_SECRET_ACCESS_KEY"]).decode() == saved[
-        "secretAccessKey"]
+    kubectl = [
+        "kubectl",
+        "--kubeconfig",
+        str(inst.state / "kubeconfig"),
+        "--context",
+        "kind-" + inst.cluster,
+        "--namespace",
+        "airbyte",
+    ]
+    secret = json.loads(
+        inst.fake.run(*kubectl, "get", "secret", "airbyte-config-secrets", "-o", "json").stdout
+    )["data"]
+    assert base64.b64decode(secret["AWS_SECRET_ACCESS_KEY"]).decode() == saved["secretAccessKey"]
     kind_config = yaml.safe_load((inst.state / "kind-config.yaml").read_text())
     assert kind_config["nodes"][0]["extraMounts"][0]["hostPath"] == str(data)
     code, report = status_json(inst)
@@ -263,8 +301,7 @@ def test_the_local_object_store(installer: Installer) -> None:
 
 
 @pytest.mark.timeout(300)
-def test_the_local_stores_credentials_never_change_behind_its_back(
-        installer: Installer) -> None:
+def test_the_local_stores_credentials_never_change_behind_its_back(installer: Installer) -> None:
     """MinIO reads its pair only when it starts: a lost or damaged credentials file is
     read back from the cluster's Secret; a new pair restarts the store (then the
     launcher); status notices a Secret whose pair the store does not run with."""
@@ -274,26 +311,41 @@ def test_the_local_stores_credentials_never_change_behind_its_back(
     answers = inst.answers()
     del answers["storage"]
     install(inst, answers)
-    kubectl = ["kubectl", "--kubeconfig", str(inst.state / "kubeconfig"), "--context",
-               "kind-" + inst.cluster, "--namespace", "airbyte"]
+    kubectl = [
+        "kubectl",
+        "--kubeconfig",
+        str(inst.state / "kubeconfig"),
+        "--context",
+        "kind-" + inst.cluster,
+        "--namespace",
+        "airbyte",
+    ]
     saved_file = inst.state / "storage-credentials.json"
     saved = json.loads(saved_file.read_text())
 
     def secret_pair() -> tuple[str, str]:
-        data = json.loads(inst.fake.run(*kubectl, "get", "secret", "airbyte-config-secrets",
-                                        "-o", "json").stdout)["data"]
-        return (base64.b64decode(data["AWS_ACCESS_KEY_ID"]).decode(),
-                base64.b64decode(data["AWS_SECRET_ACCESS_KEY"]).decode())
+        data = json.loads(
+            inst.fake.run(*kubectl, "get", "secret", "airbyte-config-secrets", "-o", "json").stdout
+        )["data"]
+        return (
+            base64.b64decode(data["AWS_ACCESS_KEY_ID"]).decode(),
+            base64.b64decode(data["AWS_SECRET_ACCESS_KEY"]).decode(),
+        )
 
     def store_mark() -> str:
-        [store] = [d for d in inst.fake.objects(inst.cluster, "Deployment", "airbyte")
-                   if d["metadata"]["name"] == "airbox-minio"]
-        return str(store["spec"]["template"]["metadata"]["annotations"][
-            STORE_CREDENTIALS_ANNOTATION])
+        [store] = [
+            d
+            for d in inst.fake.objects(inst.cluster, "Deployment", "airbyte")
+            if d["metadata"]["name"] == "airbox-minio"
+        ]
+        return str(
+            store["spec"]["template"]["metadata"]["annotations"][STORE_CREDENTIALS_ANNOTATION]
+        )
 
     def launcher_pods() -> list[str]:
-        return sorted(p["metadata"]["name"]
-                      for p in inst.fake.objects(inst.cluster, "Pod", "airbyte"))
+        return sorted(
+            p["metadata"]["name"] for p in inst.fake.objects(inst.cluster, "Pod", "airbyte")
+        )
 
     first = (saved["accessKeyId"], saved["secretAccessKey"])
     assert secret_pair() == first and store_mark() == credentials_fingerprint(*first)
@@ -308,7 +360,8 @@ def test_the_local_stores_credentials_never_change_behind_its_back(
         result = inst.run(answers=inst.write(answers))
         assert result.returncode == 0, result.stderr
         assert "credentials were read back from the Secret airbyte-config-secrets" in (
-            result.stderr + result.stdout)
+            result.stderr + result.stdout
+        )
         assert json.loads(saved_file.read_text()) == saved
         assert stat.S_IMODE(saved_file.stat().st_mode) == 0o600
         assert secret_pair() == first and store_mark() == credentials_fingerprint(*first)
@@ -318,10 +371,13 @@ def test_the_local_stores_credentials_never_change_behind_its_back(
 
     # The Secret given another pair behind the store's back (what an older airbox did):
     # the store still runs with the first one, the pods would get the other.
-    secret = json.loads(inst.fake.run(*kubectl, "get", "secret", "airbyte-config-secrets",
-                                      "-o", "json").stdout)
-    secret["data"].update(AWS_ACCESS_KEY_ID=base64.b64encode(b"airbox-0000other").decode(),
-                          AWS_SECRET_ACCESS_KEY=base64.b64encode(b"0" * 48).decode())
+    secret = json.loads(
+        inst.fake.run(*kubectl, "get", "secret", "airbyte-config-secrets", "-o", "json").stdout
+    )
+    secret["data"].update(
+        AWS_ACCESS_KEY_ID=base64.b64encode(b"airbox-0000other").decode(),
+        AWS_SECRET_ACCESS_KEY=base64.b64encode(b"0" * 48).decode(),
+    )
     for key in ("resourceVersion", "uid", "creationTimestamp", "annotations"):
         secret["metadata"].pop(key, None)
     applied = inst.fake.run(*kubectl, "apply", "-f", "-", input=json.dumps(secret))
@@ -329,10 +385,12 @@ def test_the_local_stores_credentials_never_change_behind_its_back(
     code, report = status_json(inst)
     storage = checks(report)["storage"]
     assert storage["state"] == "fail", storage
-    assert storage["summary"] == ("airbox-minio (http://airbox-minio.airbyte:9000) runs with "
-                                  "other credentials than the Secret airbyte-config-secrets "
-                                  "gives the data plane: syncs cannot write their logs and "
-                                  "state")
+    assert storage["summary"] == (
+        "airbox-minio (http://airbox-minio.airbyte:9000) runs with "
+        "other credentials than the Secret airbyte-config-secrets "
+        "gives the data plane: syncs cannot write their logs and "
+        "state"
+    )
     assert code == 1 and report["next"].startswith(f"airbox install --name {inst.name}")
     install(inst, answers)
     assert secret_pair() == first
@@ -350,8 +408,9 @@ def test_the_local_stores_credentials_never_change_behind_its_back(
     assert second != first and set(renewed) == {"accessKeyId", "secretAccessKey"}
     assert secret_pair() == second and store_mark() == credentials_fingerprint(*second)
     calls = [" ".join(c) for c in inst.fake.calls("kubectl")[before:]]
-    store_ready = next(i for i, c in enumerate(calls)
-                       if "rollout status deployment/airbox-minio" in c)
+    store_ready = next(
+        i for i, c in enumerate(calls) if "rollout status deployment/airbox-minio" in c
+    )
     restart = next(i for i, c in enumerate(calls) if "rollout restart deployment/" in c)
     assert store_ready < restart
     assert not set(launcher_pods()) & set(pods)
@@ -362,17 +421,28 @@ def test_the_local_stores_credentials_never_change_behind_its_back(
 def test_storage_you_configure_is_not_run_by_airbox(installer: Installer) -> None:
     inst = installer
     answers = inst.answers()
-    answers["storage"] = {"type": "minio", "bucket": "logs", "minio": {
-        "endpoint": "http://minio.internal:9000", "accessKeyId": "onprem-id-0001",
-        "secretAccessKey": "onprem-secret-0001"}}
+    answers["storage"] = {
+        "type": "minio",
+        "bucket": "logs",
+        "minio": {
+            "endpoint": "http://minio.internal:9000",
+            "accessKeyId": "onprem-id-0001",
+            "secretAccessKey": "onprem-secret-0001",
+        },
+    }
     install(inst, answers)
     assert not (inst.state / "storage").exists()
     assert not (inst.state / "storage-credentials.json").exists()
     code, report = status_json(inst)
     assert code == 0, report
     assert checks(report)["storage"] == {
-        "id": "storage", "state": "skip", "ok": None,
-        "summary": "minio storage you configured (not checked)", "details": [], "next": None}
+        "id": "storage",
+        "state": "skip",
+        "ok": None,
+        "summary": "minio storage you configured (not checked)",
+        "details": [],
+        "next": None,
+    }
     assert not any("minio" in " ".join(call) for call in inst.fake.calls("kind"))
 
 

@@ -48,48 +48,94 @@ def shape(value: Any) -> Any:
 
 def _document(inst: Installed, probes: Probes) -> dict[str, Any]:
     # Through JSON, as a script reads it.
-    document: dict[str, Any] = json.loads(json.dumps(status_report(inst, None,  # type: ignore[arg-type]
-                                                                   probes=probes)))
+    document: dict[str, Any] = json.loads(
+        json.dumps(
+            status_report(
+                inst,
+                None,  # type: ignore[arg-type]
+                probes=probes,
+            )
+        )
+    )
     return document
 
 
-CHECK = {"id": "str", "state": "str", "ok": "bool|null", "summary": "str",
-         "details": ["str"], "next": "null|str"}
+CHECK = {
+    "id": "str",
+    "state": "str",
+    "ok": "bool|null",
+    "summary": "str",
+    "details": ["str"],
+    "next": "null|str",
+}
 # No check found anything to detail.
 CHECK_BARE = {**CHECK, "details": []}
 TARGET_KIND = {"type": "str", "cluster": "str", "nodeContainer": "str"}
-RELEASE = {"name": "str", "namespace": "str", "status": "str", "revision": "int",
-           "chart": "str", "chartVersion": "str", "appVersion": "str", "lastDeployed": "str",
-           "description": "str"}
-POD = {"name": "str", "phase": "str", "ready": "bool", "restarts": "int",
-       "problem": "null", "lastTermination": "null", "imagePullProblem": "bool"}
-REGISTRATION = {"dataplaneId": "str", "name": "str", "organizationId": "str",
-                "regionId": "str", "region": "str", "checked": "bool", "enabled": "bool",
-                "deleted": "bool", "health": "str", "lastHeartbeat": "str", "error": "null"}
-NODE = {"restartPolicy": "str",
-        "certificates": [{"name": "str", "expires": "str", "daysLeft": "int",
-                          "authority": "bool"}],
-        "disk": [{"path": "str", "totalBytes": "int", "usedBytes": "int", "percent": "float"}],
-        "images": {"count": "int", "bytes": "int", "unusedConnectors": ["str"],
-                   "unusedConnectorBytes": "int", "connectors": ["str"],
-                   "offline": "bool"}}
-VERSIONS = {"chart": {"running": "str", "pinned": "str"},
-            "kubernetes": {"running": "str", "pinned": "str"}}
+RELEASE = {
+    "name": "str",
+    "namespace": "str",
+    "status": "str",
+    "revision": "int",
+    "chart": "str",
+    "chartVersion": "str",
+    "appVersion": "str",
+    "lastDeployed": "str",
+    "description": "str",
+}
+POD = {
+    "name": "str",
+    "phase": "str",
+    "ready": "bool",
+    "restarts": "int",
+    "problem": "null",
+    "lastTermination": "null",
+    "imagePullProblem": "bool",
+}
+REGISTRATION = {
+    "dataplaneId": "str",
+    "name": "str",
+    "organizationId": "str",
+    "regionId": "str",
+    "region": "str",
+    "checked": "bool",
+    "enabled": "bool",
+    "deleted": "bool",
+    "health": "str",
+    "lastHeartbeat": "str",
+    "error": "null",
+}
+NODE = {
+    "restartPolicy": "str",
+    "certificates": [{"name": "str", "expires": "str", "daysLeft": "int", "authority": "bool"}],
+    "disk": [{"path": "str", "totalBytes": "int", "usedBytes": "int", "percent": "float"}],
+    "images": {
+        "count": "int",
+        "bytes": "int",
+        "unusedConnectors": ["str"],
+        "unusedConnectorBytes": "int",
+        "connectors": ["str"],
+        "offline": "bool",
+    },
+}
+VERSIONS = {
+    "chart": {"running": "str", "pinned": "str"},
+    "kubernetes": {"running": "str", "pinned": "str"},
+}
 ROUTING = {"region": {"regionId": "str", "name": "str"}, "workspaces": ["str"]}
 
 
 def _node_probes() -> dict[str, Outcome]:
     expires = dt.datetime.fromtimestamp(NOW, dt.timezone.utc) + dt.timedelta(days=300)
-    store = ImageStore([NodeImage("sha256:" + "a" * 64, ["docker.io/airbyte/source-x:1.0"],
-                                  2048)])
+    store = ImageStore([NodeImage("sha256:" + "a" * 64, ["docker.io/airbyte/source-x:1.0"], 2048)])
     return {
-        "certificates": Outcome([Certificate("apiserver", expires, False),
-                                 Certificate("ca", expires, True)]),
-        "disk": Outcome([DiskUse("/var/lib/containerd", 1000, 100),
-                         DiskUse("/var/lib/docker", 1000, 200)]),
+        "certificates": Outcome(
+            [Certificate("apiserver", expires, False), Certificate("ca", expires, True)]
+        ),
+        "disk": Outcome(
+            [DiskUse("/var/lib/containerd", 1000, 100), DiskUse("/var/lib/docker", 1000, 200)]
+        ),
         "images": Outcome(store),
-        "routing": Outcome({"region": {"regionId": "r1", "name": "us"},
-                            "workspaces": ["ws1"]}),
+        "routing": Outcome({"region": {"regionId": "r1", "name": "us"}, "workspaces": ["ws1"]}),
         "registration": Outcome(_registration()),
     }
 
@@ -99,44 +145,106 @@ def test_a_healthy_data_plane_has_every_section(tmp_path: Path) -> None:
     assert document["verdict"] == "healthy"
     assert [c["id"] for c in document["checks"]] == list(CHECK_IDS)
     assert shape(document) == {
-        "version": "int", "name": "str", "verdict": "str", "reason": "str", "next": "null",
-        "checkedAt": "str", "seconds": "float", "target": TARGET_KIND, "namespace": "str",
-        "checks": [CHECK_BARE], "release": RELEASE, "pods": [POD], "events": [],
-        "registration": REGISTRATION, "node": NODE, "versions": VERSIONS, "routing": ROUTING,
+        "version": "int",
+        "name": "str",
+        "verdict": "str",
+        "reason": "str",
+        "next": "null",
+        "checkedAt": "str",
+        "seconds": "float",
+        "target": TARGET_KIND,
+        "namespace": "str",
+        "checks": [CHECK_BARE],
+        "release": RELEASE,
+        "pods": [POD],
+        "events": [],
+        "registration": REGISTRATION,
+        "node": NODE,
+        "versions": VERSIONS,
+        "routing": ROUTING,
     }
 
 
 def test_an_unhealthy_data_plane_keeps_the_shape(tmp_path: Path) -> None:
     crashing = _pod(ready=False, waiting="CrashLoopBackOff", restarts=5, finished_ago=30)
-    document = _document(_inst(tmp_path), _probes(
-        pods=Outcome([crashing]), events=Outcome([_event("BackOff", 60)]),
-        registration=Outcome(_registration(checked=False, enabled=None, health=None,
-                                           lastHeartbeat=None, error="refused"))))
+    document = _document(
+        _inst(tmp_path),
+        _probes(
+            pods=Outcome([crashing]),
+            events=Outcome([_event("BackOff", 60)]),
+            registration=Outcome(
+                _registration(
+                    checked=False, enabled=None, health=None, lastHeartbeat=None, error="refused"
+                )
+            ),
+        ),
+    )
     assert document["verdict"] == "unhealthy"
     assert shape(document) == {
-        "version": "int", "name": "str", "verdict": "str", "reason": "str", "next": "str",
-        "checkedAt": "str", "seconds": "float", "target": TARGET_KIND, "namespace": "str",
-        "checks": [CHECK], "release": RELEASE,
+        "version": "int",
+        "name": "str",
+        "verdict": "str",
+        "reason": "str",
+        "next": "str",
+        "checkedAt": "str",
+        "seconds": "float",
+        "target": TARGET_KIND,
+        "namespace": "str",
+        "checks": [CHECK],
+        "release": RELEASE,
         "pods": [{**POD, "problem": "str", "lastTermination": "str"}],
-        "events": [{"time": "str", "type": "str", "reason": "str", "object": "str",
-                    "message": "str", "count": "int"}],
-        "registration": {**REGISTRATION, "checked": "bool", "enabled": "null",
-                         "health": "null", "lastHeartbeat": "null", "error": "str"},
+        "events": [
+            {
+                "time": "str",
+                "type": "str",
+                "reason": "str",
+                "object": "str",
+                "message": "str",
+                "count": "int",
+            }
+        ],
+        "registration": {
+            **REGISTRATION,
+            "checked": "bool",
+            "enabled": "null",
+            "health": "null",
+            "lastHeartbeat": "null",
+            "error": "str",
+        },
         # Nothing read in the node (the probes failed); routing not checked.
-        "node": {"restartPolicy": "str"}, "versions": VERSIONS, "routing": "null",
+        "node": {"restartPolicy": "str"},
+        "versions": VERSIONS,
+        "routing": "null",
     }
 
 
 def test_with_docker_down_the_sections_are_empty_or_null(tmp_path: Path) -> None:
-    document = _document(_inst(tmp_path), _probes(
-        docker=Outcome(error=RuntimeError("connection refused")),
-        nodes=Outcome(error=RuntimeError("refused"))))
+    document = _document(
+        _inst(tmp_path),
+        _probes(
+            docker=Outcome(error=RuntimeError("connection refused")),
+            nodes=Outcome(error=RuntimeError("refused")),
+        ),
+    )
     assert document["verdict"] == "unhealthy"
     assert shape(document) == {
-        "version": "int", "name": "str", "verdict": "str", "reason": "str", "next": "str",
-        "checkedAt": "str", "seconds": "float", "target": TARGET_KIND, "namespace": "str",
-        "checks": [CHECK_BARE], "release": "null", "pods": [], "events": [],
-        "registration": "null", "node": "null", "versions": "null", "routing": "null",
+        "version": "int",
+        "name": "str",
+        "verdict": "str",
+        "reason": "str",
+        "next": "str",
+        "checkedAt": "str",
+        "seconds": "float",
+        "target": TARGET_KIND,
+        "namespace": "str",
+        "checks": [CHECK_BARE],
+        "release": "null",
+        "pods": [],
+        "events": [],
+        "registration": "null",
+        "node": "null",
+        "versions": "null",
+        "routing": "null",
     }
 
 
@@ -147,21 +255,37 @@ def test_an_existing_cluster_target(tmp_path: Path) -> None:
     document = _document(inst, _probes(docker=Outcome()))
     assert shape(document["target"]) == {"type": "str", "context": "str", "kubeconfig": "str"}
     assert (document["node"], shape(document["versions"])) == (
-        None, {"chart": {"running": "str", "pinned": "str"}})
+        None,
+        {"chart": {"running": "str", "pinned": "str"}},
+    )
 
 
 def test_nothing_installed() -> None:
     document = json.loads(json.dumps(not_installed_report("nosuchdp")))
     assert shape(document) == {
-        "version": "int", "name": "str", "verdict": "str", "reason": "str", "next": "str",
-        "checkedAt": "str", "seconds": "float", "target": "null", "namespace": "null",
-        "checks": [], "release": "null", "pods": [], "events": [], "registration": "null",
-        "node": "null", "versions": "null", "routing": "null",
+        "version": "int",
+        "name": "str",
+        "verdict": "str",
+        "reason": "str",
+        "next": "str",
+        "checkedAt": "str",
+        "seconds": "float",
+        "target": "null",
+        "namespace": "null",
+        "checks": [],
+        "release": "null",
+        "pods": [],
+        "events": [],
+        "registration": "null",
+        "node": "null",
+        "versions": "null",
+        "routing": "null",
     }
     assert document["verdict"] == "not installed"
 
 
 # ------------------------------------------------------------- the shape, described
+
 
 def _keys(cls: Any) -> set[str]:
     """Every JSON key of the report part ``cls`` and of the parts inside it."""
@@ -179,8 +303,9 @@ def _keys(cls: Any) -> set[str]:
         while stack:
             hint = stack.pop()
             stack.extend(typing.get_args(hint))
-            if hint is report.Check or (isinstance(hint, type) and issubclass(hint, tuple)
-                                        and hasattr(hint, "_fields")):
+            if hint is report.Check or (
+                isinstance(hint, type) and issubclass(hint, tuple) and hasattr(hint, "_fields")
+            ):
                 found |= _keys(hint)
     return found
 
@@ -192,7 +317,7 @@ _KEY = re.compile(r'(?<!: )"([A-Za-z]+)"')
 def _readme_status_section() -> str:
     text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     start = text.index("**status** probes")
-    return text[start:text.index("**logs**", start)]
+    return text[start : text.index("**logs**", start)]
 
 
 def test_the_documented_shape_is_the_dataclasses() -> None:
@@ -200,7 +325,7 @@ def test_the_documented_shape_is_the_dataclasses() -> None:
 
     keys = _keys(report.Report)
     doc = report.__doc__ or ""
-    schema = doc[doc.index("::"):doc.index("``state`` is")]
+    schema = doc[doc.index("::") : doc.index("``state`` is")]
     assert set(_KEY.findall(schema)) == keys
     readme = _readme_status_section()
     assert set(_KEY.findall(readme)) == keys

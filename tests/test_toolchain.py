@@ -21,9 +21,12 @@ BINARY = b"#!/bin/sh\necho fake tool\n"
 def _pin(monkeypatch: pytest.MonkeyPatch, payload: bytes, member: str | None = None) -> None:
     digest = hashlib.sha256(payload).hexdigest()
     monkeypatch.setattr(
-        versions, "download_for",
-        lambda tool, os_name, arch: versions.Download(f"https://example.invalid/{tool}",
-                                                      digest, member))
+        versions,
+        "download_for",
+        lambda tool, os_name, arch: versions.Download(
+            f"https://example.invalid/{tool}", digest, member
+        ),
+    )
 
 
 def test_every_platform_has_a_pinned_download() -> None:
@@ -94,8 +97,9 @@ def test_override_must_be_executable(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     assert Toolchain().resolve("helm") == str(tool)
 
 
-def test_incompatible_tool_on_path_is_not_used(monkeypatch: pytest.MonkeyPatch,
-                                               tmp_path: Path) -> None:
+def test_incompatible_tool_on_path_is_not_used(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     old = tmp_path / "kind"
     old.write_text("#!/bin/sh\necho 'kind v0.11.1 go1.16 linux/amd64'\n")
     old.chmod(0o755)

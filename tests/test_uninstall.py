@@ -16,12 +16,17 @@ from tests.installer import Installer
 
 def airbox(inst: Installer, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     # stdin is not a terminal here: without --yes the command must refuse to ask.
-    return subprocess.run([airbox_bin(), *args], capture_output=True, text=True,
-                          env=inst.env(**env), timeout=120, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [airbox_bin(), *args],
+        capture_output=True,
+        text=True,
+        env=inst.env(**env),
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
 
 
-def install(inst: Installer, answers: dict[str, Any] | None = None, *args: str,
-            **env: str) -> None:
+def install(inst: Installer, answers: dict[str, Any] | None = None, *args: str, **env: str) -> None:
     result = inst.run(*args, answers=inst.write(answers), env=inst.env(**env) if env else None)
     assert result.returncode == 0, result.stderr
 
@@ -73,8 +78,12 @@ def test_deregister_deletes_the_data_plane_on_the_control_plane(
     del answers["dataPlane"]
     answers["registration"] = {"region": "us-west-1"}
     answers["controlPlane"] = {**answers["controlPlane"], "apiUrl": fake_cp.api_url}
-    install(inst, answers, AIRBYTE_CLIENT_ID=fake_cp.client_id,
-            AIRBYTE_CLIENT_SECRET=fake_cp.client_secret)
+    install(
+        inst,
+        answers,
+        AIRBYTE_CLIENT_ID=fake_cp.client_id,
+        AIRBYTE_CLIENT_SECRET=fake_cp.client_secret,
+    )
     [dataplane] = fake_cp.live_dataplanes()
 
     # Without --deregister the listing says the registration stays.
@@ -97,13 +106,16 @@ def test_deregister_deletes_the_data_plane_on_the_control_plane(
     assert [s for s in fake_cp.known_secrets() if s in result.stdout + result.stderr] == []
 
 
-def test_a_failed_step_leaves_the_rest_done_and_says_what_remains(
-    installer: Installer,
-) -> None:
+def test_a_failed_step_leaves_the_rest_done_and_says_what_remains(installer: Installer) -> None:
     inst = installer
     install(inst)
-    inst.fake.add_fault("kind", ["delete", "cluster"], "fail", times=1,
-                        stderr="ERROR: failed to delete cluster: injected")
+    inst.fake.add_fault(
+        "kind",
+        ["delete", "cluster"],
+        "fail",
+        times=1,
+        stderr="ERROR: failed to delete cluster: injected",
+    )
     result = airbox(inst, "uninstall", "--yes")
     assert result.returncode == 1, result.stdout + result.stderr
     # The release step before it ran; the cluster and the state remain, and it says so.
@@ -168,27 +180,32 @@ def test_existing_cluster_only_what_airbox_put_there(installer: Installer) -> No
     # Somebody else's work in the namespace: the namespace must stay.
     applied = inst.fake.run("kubectl", *kubectl, "apply", "-f", "-", input=DEPLOYMENT)
     assert applied.returncode == 0, applied.stderr
-    inst.fake.add_fault("helm", ["uninstall"], "fail", times=1,
-                        stderr="Error: injected helm failure")
+    inst.fake.add_fault(
+        "helm", ["uninstall"], "fail", times=1, stderr="Error: injected helm failure"
+    )
 
     result = airbox(inst, "uninstall", "--yes")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "deployment someone-elses-app" in result.stdout  # why the namespace stays
     assert "itself is not touched" in result.stdout
     # The Secret went although the release step before it failed; the release remains.
-    secrets = [s["metadata"]["name"]
-               for s in inst.fake.objects("prod-cluster", "Secret", "airbyte")]
+    secrets = [
+        s["metadata"]["name"] for s in inst.fake.objects("prod-cluster", "Secret", "airbyte")
+    ]
     assert "airbyte-config-secrets" not in secrets
     assert inst.fake.release("prod-cluster", inst.name, "airbyte") != []
-    assert (f"by hand: helm uninstall {inst.name} --namespace airbyte --kubeconfig "
-            f"{kubeconfig} --kube-context prod") in result.stderr
+    assert (
+        f"by hand: helm uninstall {inst.name} --namespace airbyte --kubeconfig "
+        f"{kubeconfig} --kube-context prod"
+    ) in result.stderr
     assert inst.state.is_dir()
 
     assert "  - namespace airbyte" not in result.stdout
 
     # Once the other work is gone, the namespace airbox created goes too; never the cluster.
-    removed = inst.fake.run("kubectl", *kubectl, "--namespace", "airbyte", "delete",
-                            "deployment", "someone-elses-app")
+    removed = inst.fake.run(
+        "kubectl", *kubectl, "--namespace", "airbyte", "delete", "deployment", "someone-elses-app"
+    )
     assert removed.returncode == 0, removed.stderr
     again = airbox(inst, "uninstall", "--yes")
     assert again.returncode == 0, again.stdout + again.stderr

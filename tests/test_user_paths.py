@@ -23,7 +23,8 @@ from tests.test_verify import installed, verify
 
 
 def test_verify_keep_leaves_the_throwaway_connection_and_connection_syncs_it_alone(
-    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
 ) -> None:
     inst, cp = installer, fake_cp
     installed(inst, cp)
@@ -34,12 +35,15 @@ def test_verify_keep_leaves_the_throwaway_connection_and_connection_syncs_it_alo
     assert report["removed"] == []
     # Kept objects are named outside the clean-up prefix (airbox-verify-<name>-), dated.
     [source_name] = [i["name"] for i in report["created"] if i["kind"] == "source"]
-    assert re.fullmatch(rf"airbox-kept-{re.escape(inst.name)}-\d{{8}}-\d{{6}}-faker",
-                        source_name), source_name
+    assert re.fullmatch(
+        rf"airbox-kept-{re.escape(inst.name)}-\d{{8}}-\d{{6}}-faker", source_name
+    ), source_name
     prefix = source_name.removesuffix("faker")
     assert sorted((i["kind"], i["name"]) for i in report["created"]) == [
-        ("connection", prefix + "connection"), ("destination", prefix + "dev-null"),
-        ("source", prefix + "faker")]
+        ("connection", prefix + "connection"),
+        ("destination", prefix + "dev-null"),
+        ("source", prefix + "faker"),
+    ]
     assert [c["connectionId"] for c in cp.live("connections")] == [report["connectionId"]]
     assert [s["name"] for s in cp.live("sources")] == [prefix + "faker"]
     assert [d["name"] for d in cp.live("destinations")] == [prefix + "dev-null"]
@@ -48,8 +52,10 @@ def test_verify_keep_leaves_the_throwaway_connection_and_connection_syncs_it_alo
     connection_id = report["connectionId"]
 
     # --connection syncs the user's connection: nothing created, nothing deleted.
-    posts = {kind: len(cp.calls("POST", f"/v1/{kind}"))
-             for kind in ("sources", "destinations", "connections")}
+    posts = {
+        kind: len(cp.calls("POST", f"/v1/{kind}"))
+        for kind in ("sources", "destinations", "connections")
+    }
     deletes = len(cp.calls("DELETE"))
     own = verify(inst, cp, "--connection", connection_id, "--json")
     assert own.returncode == 0, own.stdout + own.stderr
@@ -60,8 +66,9 @@ def test_verify_keep_leaves_the_throwaway_connection_and_connection_syncs_it_alo
     assert result["leftoversRemoved"] == []
     job = cp.jobs[result["jobId"]]
     assert job["connectionId"] == connection_id
-    assert result["pods"] == [{"name": f"replication-job-{result['jobId']}-attempt-0",
-                               "phase": "Succeeded"}]
+    assert result["pods"] == [
+        {"name": f"replication-job-{result['jobId']}-attempt-0", "phase": "Succeeded"}
+    ]
     assert {kind: len(cp.calls("POST", f"/v1/{kind}")) for kind in posts} == posts
     assert len(cp.calls("DELETE")) == deletes
     assert connection_id in [c["connectionId"] for c in cp.live("connections")]
@@ -81,7 +88,8 @@ def test_verify_keep_leaves_the_throwaway_connection_and_connection_syncs_it_alo
     after = json.loads(plain.stdout)
     assert after["leftoversRemoved"] == []
     assert sorted(i["name"] for i in after["removed"]) == sorted(
-        f"airbox-verify-{inst.name}-{what}" for what in ("connection", "dev-null", "faker"))
+        f"airbox-verify-{inst.name}-{what}" for what in ("connection", "dev-null", "faker")
+    )
     assert sorted(s["name"] for s in cp.live("sources")) == [prefix + "faker"]
     assert connection_id in [c["connectionId"] for c in cp.live("connections")]
 
@@ -123,8 +131,14 @@ def on_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
     try:
-        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=slave, env=env, timeout=180)
+        proc = subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=slave,
+            env=env,
+            timeout=180,
+        )
     finally:
         os.close(slave)
     reader.join(timeout=30)
@@ -133,12 +147,19 @@ def on_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
 
 
 def install_argv(answers: Path) -> list[str]:
-    return [airbox_bin(), "install", "--yes", "--ignore-preflight-failures",
-            "--answers", str(answers)]
+    return [
+        airbox_bin(),
+        "install",
+        "--yes",
+        "--ignore-preflight-failures",
+        "--answers",
+        str(answers),
+    ]
 
 
 def test_a_terminal_gets_live_step_lines_and_colour_a_pipe_and_no_color_do_not(
-        installer: Installer) -> None:
+    installer: Installer,
+) -> None:
     inst = installer
     answers = inst.write()
 

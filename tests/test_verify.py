@@ -38,17 +38,22 @@ def installed(inst: Installer, cp: FakeControlPlane, **extra: Any) -> dict[str, 
     ``extra``: more answers."""
     workspace = cp.add_workspace("analytics")
     cp.add_workspace("marketing")
-    result = inst.run(answers=inst.write(registering(inst, cp, workspaces=["analytics"],
-                                                     **extra)),
-                      env=cp_env(inst, cp))
+    result = inst.run(
+        answers=inst.write(registering(inst, cp, workspaces=["analytics"], **extra)),
+        env=cp_env(inst, cp),
+    )
     assert result.returncode == 0, result.stderr
     here = region_id(cp)
 
     def on_job(job: dict[str, Any], status: str) -> None:
         if job["regionId"] != here:
             return  # another data plane's work
-        phase = {"running": "Running", "succeeded": "Succeeded", "failed": "Failed",
-                 "cancelled": "Failed"}.get(status)
+        phase = {
+            "running": "Running",
+            "succeeded": "Succeeded",
+            "failed": "Failed",
+            "cancelled": "Failed",
+        }.get(status)
         if phase:
             inst.fake.job_pod(inst.cluster, "airbyte", job, phase)
 
@@ -57,8 +62,13 @@ def installed(inst: Installer, cp: FakeControlPlane, **extra: Any) -> dict[str, 
 
 
 def verify(inst: Installer, cp: FakeControlPlane, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([airbox_bin(), "verify", *args], capture_output=True, text=True,
-                          env=cp_env(inst, cp), timeout=120)
+    return subprocess.run(
+        [airbox_bin(), "verify", *args],
+        capture_output=True,
+        text=True,
+        env=cp_env(inst, cp),
+        timeout=120,
+    )
 
 
 def nothing_left(cp: FakeControlPlane) -> None:
@@ -67,17 +77,26 @@ def nothing_left(cp: FakeControlPlane) -> None:
 
 
 def test_verify_passes_fails_and_tells_where_the_job_ran(
-    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
 ) -> None:
     inst, cp = installer, fake_cp
     workspace = installed(inst, cp)
     # What a killed earlier run left behind: removed by the owned prefix.
     prefix = f"airbox-verify-{inst.name}-"
-    leftover = {"sourceId": "5b1d7e1e-0000-4000-8000-000000000001", "name": prefix + "faker",
-                "workspaceId": workspace["workspaceId"], "deleted": False}
+    leftover = {
+        "sourceId": "5b1d7e1e-0000-4000-8000-000000000001",
+        "name": prefix + "faker",
+        "workspaceId": workspace["workspaceId"],
+        "deleted": False,
+    }
     cp.sources[leftover["sourceId"]] = leftover
-    mine = {"sourceId": "5b1d7e1e-0000-4000-8000-000000000002", "name": "prod-postgres",
-            "workspaceId": workspace["workspaceId"], "deleted": False}
+    mine = {
+        "sourceId": "5b1d7e1e-0000-4000-8000-000000000002",
+        "name": "prod-postgres",
+        "workspaceId": workspace["workspaceId"],
+        "deleted": False,
+    }
     cp.sources[mine["sourceId"]] = mine
 
     passed = verify(inst, cp, "--json")
@@ -85,14 +104,12 @@ def test_verify_passes_fails_and_tells_where_the_job_ran(
     report = json.loads(passed.stdout)
     assert report["result"] == "passed" and report["status"] == "succeeded"
     job_id = report["jobId"]
-    assert report["pods"] == [{"name": f"replication-job-{job_id}-attempt-0",
-                               "phase": "Succeeded"}]
-    assert report["workspace"] == {"workspaceId": workspace["workspaceId"],
-                                   "name": "analytics"}
-    assert report["leftoversRemoved"] == [{"kind": "source", "id": leftover["sourceId"],
-                                           "name": prefix + "faker"}]
-    assert sorted(i["kind"] for i in report["removed"]) == ["connection", "destination",
-                                                            "source"]
+    assert report["pods"] == [{"name": f"replication-job-{job_id}-attempt-0", "phase": "Succeeded"}]
+    assert report["workspace"] == {"workspaceId": workspace["workspaceId"], "name": "analytics"}
+    assert report["leftoversRemoved"] == [
+        {"kind": "source", "id": leftover["sourceId"], "name": prefix + "faker"}
+    ]
+    assert sorted(i["kind"] for i in report["removed"]) == ["connection", "destination", "source"]
     # The user's own source is untouched; nothing verify made survives.
     assert [s["name"] for s in cp.live("sources")] == ["prod-postgres"]
     del cp.sources[mine["sourceId"]]
@@ -115,8 +132,10 @@ def test_verify_passes_fails_and_tells_where_the_job_ran(
     cp.job_script = ["pending", "running", "failed"]
     failed = verify(inst, cp)
     assert failed.returncode == 1, failed.stderr
-    assert "✗ verify failed: job 1002 failed: source: Something went wrong in the connector" \
+    assert (
+        "✗ verify failed: job 1002 failed: source: Something went wrong in the connector"
         in failed.stderr
+    )
     assert "replication-job-1002-attempt-0 (Failed)" in failed.stderr
     assert f"airbox logs --name {inst.name}" in failed.stderr
     nothing_left(cp)
@@ -126,8 +145,7 @@ def test_verify_passes_fails_and_tells_where_the_job_ran(
     cp.job_script = ["pending", "running", "succeeded"]
     elsewhere = verify(inst, cp)
     assert elsewhere.returncode == 1, elsewhere.stderr
-    assert "job 1003 succeeded, but none of its pods ran in namespace airbyte" in \
-        elsewhere.stderr
+    assert "job 1003 succeeded, but none of its pods ran in namespace airbyte" in elsewhere.stderr
     nothing_left(cp)
 
     # A job that never ends: cancelled at the timeout.
@@ -141,7 +159,9 @@ def test_verify_passes_fails_and_tells_where_the_job_ran(
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_verify_cancels_the_job_and_leaves_nothing(
-    installer: Installer, fake_cp: FakeControlPlane, sig: int  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
+    sig: int,
 ) -> None:
     inst, cp = installer, fake_cp
     installed(inst, cp)
@@ -150,11 +170,16 @@ def test_interrupted_verify_cancels_the_job_and_leaves_nothing(
     # The user gives up while the sync runs (its pod is up in the cluster). The poll is
     # answered only once airbox has exited (the event itself, not a fixed wait); its
     # cancel call meanwhile reaches the threaded fake.
-    cp.on("GET", "/v1/jobs/*",
-          lambda _: signal_then_reap(procs[0], sig))
-    proc = subprocess.Popen([airbox_bin(), "verify"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=cp_env(inst, cp),
-                            start_new_session=True, preexec_fn=default_signals)
+    cp.on("GET", "/v1/jobs/*", lambda _: signal_then_reap(procs[0], sig))
+    proc = subprocess.Popen(
+        [airbox_bin(), "verify"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cp_env(inst, cp),
+        start_new_session=True,
+        preexec_fn=default_signals,
+    )
     procs.append(proc)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + sig, err  # 130 for Ctrl-C, 143 for SIGTERM
@@ -171,23 +196,29 @@ def test_interrupted_verify_cancels_the_job_and_leaves_nothing(
 
 
 def test_verify_fails_when_a_job_pods_init_container_lacks_a_credential(
-    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
 ) -> None:
     """A job pod's init container reads connector secrets with the secrets manager's
     credentials, which the launcher hands over only from its *_REF_NAME/*_REF_KEY
     settings. A values: entry that blanks one (it wins over airbox's) leaves the job
     pods without that credential: verify names it and fails, status too."""
     inst, cp = installer, fake_cp
-    blank = {"workloadLauncher": {"extraEnv": [
-        {"name": "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_KEY", "value": ""}]}}
+    blank = {
+        "workloadLauncher": {
+            "extraEnv": [{"name": "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_KEY", "value": ""}]
+        }
+    }
     installed(inst, cp, values=blank)
     failed = verify(inst, cp)
     assert failed.returncode == 1, failed.stdout + failed.stderr
-    problem = ("job pod replication-job-1001-attempt-0: its init container gets no "
-               "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY (AWS Secrets Manager), so connector "
-               "secrets cannot be read (the launcher's "
-               "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_NAME and "
-               "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_KEY hand it over)")
+    problem = (
+        "job pod replication-job-1001-attempt-0: its init container gets no "
+        "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY (AWS Secrets Manager), so connector "
+        "secrets cannot be read (the launcher's "
+        "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_NAME and "
+        "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_KEY hand it over)"
+    )
     assert f"✗ verify failed: {problem}" in failed.stderr
     # The other credential arrives: only the missing one is named.
     assert "gets no AWS_SECRET_MANAGER_ACCESS_KEY_ID" not in failed.stderr
@@ -199,34 +230,47 @@ def test_verify_fails_when_a_job_pods_init_container_lacks_a_credential(
     for secret in (SECRETS["sm_access"], SECRETS["sm_secret"], SECRETS["s3_secret"]):
         assert secret not in text and base64.b64encode(secret.encode()).decode() not in text
     # status sees it too, from the launcher's settings, without running a job.
-    state = subprocess.run([airbox_bin(), "status", "--json"], capture_output=True, text=True,
-                           env=cp_env(inst, cp), timeout=120)
+    state = subprocess.run(
+        [airbox_bin(), "status", "--json"],
+        capture_output=True,
+        text=True,
+        env=cp_env(inst, cp),
+        timeout=120,
+    )
     report = json.loads(state.stdout)
     [check] = [c for c in report["checks"] if c["id"] == "job-credentials"]
     assert state.returncode == 1 and report["verdict"] == "unhealthy", state.stdout
     assert check["state"] == "fail"
     assert check["details"] == [
         "the launcher has no AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_KEY: job pods would get "
-        "no AWS_SECRET_MANAGER_SECRET_ACCESS_KEY (AWS Secrets Manager)"]
+        "no AWS_SECRET_MANAGER_SECRET_ACCESS_KEY (AWS Secrets Manager)"
+    ]
 
     # Installed again without the override (values: replaces the saved ones as a whole):
     # the job pods get both keys; verify passes and says what they got.
-    again = inst.run(answers=inst.write(registering(inst, cp, workspaces=["analytics"],
-                                                    values={})),
-                     env=cp_env(inst, cp))
+    again = inst.run(
+        answers=inst.write(registering(inst, cp, workspaces=["analytics"], values={})),
+        env=cp_env(inst, cp),
+    )
     assert again.returncode == 0, again.stderr
     passed = verify(inst, cp)
     assert passed.returncode == 0, passed.stdout + passed.stderr
-    assert ("job pod replication-job-1002-attempt-0: its init container gets "
-            "AWS_SECRET_MANAGER_ACCESS_KEY_ID, AWS_SECRET_MANAGER_SECRET_ACCESS_KEY from Secret "
-            "airbyte-config-secrets (keys AWS_SECRET_MANAGER_ACCESS_KEY_ID, "
-            "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY)") in passed.stdout + passed.stderr
+    assert (
+        "job pod replication-job-1002-attempt-0: its init container gets "
+        "AWS_SECRET_MANAGER_ACCESS_KEY_ID, AWS_SECRET_MANAGER_SECRET_ACCESS_KEY from Secret "
+        "airbyte-config-secrets (keys AWS_SECRET_MANAGER_ACCESS_KEY_ID, "
+        "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY)"
+    ) in passed.stdout + passed.stderr
     nothing_left(cp)
 
 
 def test_verify_not_installed_exits_3() -> None:
-    result = subprocess.run([airbox_bin(), "verify", "--name", "nothing-here"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [airbox_bin(), "verify", "--name", "nothing-here"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 3, result.stderr
     assert "no data plane named nothing-here is installed" in result.stderr
 
@@ -244,7 +288,8 @@ def test_timeouts_parse() -> None:
 
 @pytest.mark.timeout(300)
 def test_connection_creation_waits_for_a_slow_discover_and_says_so(
-    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
 ) -> None:
     """On a fresh node the control plane's discover pulls source-faker first: creating
     the connection takes minutes. verify waits (90 s here, far past the usual 15 s read
@@ -252,8 +297,13 @@ def test_connection_creation_waits_for_a_slow_discover_and_says_so(
     inst, cp = installer, fake_cp
     installed(inst, cp)
     cp.discover_seconds = 90
-    proc = subprocess.Popen([airbox_bin(), "verify"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=cp_env(inst, cp))
+    proc = subprocess.Popen(
+        [airbox_bin(), "verify"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cp_env(inst, cp),
+    )
     assert proc.stderr is not None
     seen: list[str] = []
     for line in proc.stderr:
@@ -273,7 +323,8 @@ def test_connection_creation_waits_for_a_slow_discover_and_says_so(
 
 
 def test_connection_made_after_the_timeout_is_found_and_removed(
-    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
 ) -> None:
     """The control plane made the connection, but its answer came after verify gave up:
     verify looks it up by its name and removes it with the rest."""
@@ -282,9 +333,13 @@ def test_connection_made_after_the_timeout_is_found_and_removed(
     # The answer is held until airbox has exited (the event, not a guessed wait).
     procs: list[subprocess.Popen[str]] = []
     cp.on("POST", "/v1/connections", lambda _: procs[0].wait(timeout=60))
-    proc = subprocess.Popen([airbox_bin(), "verify", "--timeout", "3s", "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=cp_env(inst, cp))
+    proc = subprocess.Popen(
+        [airbox_bin(), "verify", "--timeout", "3s", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cp_env(inst, cp),
+    )
     procs.append(proc)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, err
@@ -294,25 +349,33 @@ def test_connection_made_after_the_timeout_is_found_and_removed(
     assert "made the connection after all" in report["reason"]
     [made] = [c for c in cp.connections.values()]
     assert made["workspaceId"] == workspace["workspaceId"]
-    assert {"kind": "connection", "id": made["connectionId"],
-            "name": f"airbox-verify-{inst.name}-connection"} in report["removed"]
-    assert f"the control plane made the connection airbox-verify-{inst.name}-connection " \
+    assert {
+        "kind": "connection",
+        "id": made["connectionId"],
+        "name": f"airbox-verify-{inst.name}-connection",
+    } in report["removed"]
+    assert (
+        f"the control plane made the connection airbox-verify-{inst.name}-connection "
         "after all" in err
+    )
     nothing_left(cp)
     assert cp.calls("POST", "/v1/jobs") == []
 
 
 def test_a_failed_discover_is_the_connector_in_this_data_plane(
-    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
 ) -> None:
     inst, cp = installer, fake_cp
     installed(inst, cp)
     cp.discover_failure = "faker: image pull back-off"
     result = verify(inst, cp)
     assert result.returncode == 1, result.stderr
-    assert ("✗ verify failed: the source's discover failed in this data plane (the control "
-            "plane runs it here before it creates a connection): Something went wrong in the "
-            "connector. logs: faker: image pull back-off") in result.stderr
+    assert (
+        "✗ verify failed: the source's discover failed in this data plane (the control "
+        "plane runs it here before it creates a connection): Something went wrong in the "
+        "connector. logs: faker: image pull back-off"
+    ) in result.stderr
     assert f"next: airbox logs --name {inst.name}" in result.stderr
     assert "control plane (or a proxy in front of it) failed" not in result.stderr
     nothing_left(cp)
@@ -330,7 +393,8 @@ def _pods_follow_attempts(inst: Installer, cp: FakeControlPlane) -> None:
 
 
 def test_an_incomplete_job_is_polled_until_it_ends(
-    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
 ) -> None:
     """``incomplete``: an attempt failed and the platform retries; the job goes on."""
     inst, cp = installer, fake_cp
@@ -344,14 +408,16 @@ def test_an_incomplete_job_is_polled_until_it_ends(
     job_id = report["jobId"]
     assert report["pods"] == [
         {"name": f"replication-job-{job_id}-attempt-0", "phase": "Failed"},
-        {"name": f"replication-job-{job_id}-attempt-1", "phase": "Succeeded"}]
+        {"name": f"replication-job-{job_id}-attempt-1", "phase": "Succeeded"},
+    ]
     assert len(cp.calls("GET", f"/v1/jobs/{job_id}")) == 4
     assert cp.calls("DELETE", "/v1/jobs/*") == []
     nothing_left(cp)
 
 
 def test_ctrl_c_while_incomplete_cancels_the_job(
-    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
 ) -> None:
     inst, cp = installer, fake_cp
     installed(inst, cp)
@@ -368,9 +434,15 @@ def test_ctrl_c_while_incomplete_cancels_the_job(
             procs[0].wait(timeout=60)
 
     cp.on("GET", "/v1/jobs/*", on_poll, times=20)
-    proc = subprocess.Popen([airbox_bin(), "verify"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=cp_env(inst, cp),
-                            start_new_session=True, preexec_fn=default_signals)
+    proc = subprocess.Popen(
+        [airbox_bin(), "verify"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cp_env(inst, cp),
+        start_new_session=True,
+        preexec_fn=default_signals,
+    )
     procs.append(proc)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
@@ -387,8 +459,11 @@ def test_ctrl_c_while_incomplete_cancels_the_job(
 def _pending_signals(pid: int) -> int:
     """The signals still pending for ``pid`` (process- and thread-wide), as a bit mask."""
     status = Path(f"/proc/{pid}/status").read_text()
-    return sum(int(line.split()[1], 16) for line in status.splitlines()
-               if line.startswith(("SigPnd:", "ShdPnd:")))
+    return sum(
+        int(line.split()[1], 16)
+        for line in status.splitlines()
+        if line.startswith(("SigPnd:", "ShdPnd:"))
+    )
 
 
 def _send_and_wait_delivered(pid: int, sig: int) -> None:
@@ -402,7 +477,8 @@ def _send_and_wait_delivered(pid: int, sig: int) -> None:
 
 
 def test_leftovers_of_another_data_plane_are_not_ours(
-    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
 ) -> None:
     """F3: data plane <name>-eu's objects start with <name>'s prefix; a verify of <name>
     must leave them alone (that plane's verify may be syncing through them right now)."""
@@ -412,9 +488,12 @@ def test_leftovers_of_another_data_plane_are_not_ours(
     for n, part in enumerate(("faker", "dev-null", "connection")):
         kind = {"faker": "sources", "dev-null": "destinations"}.get(part, "connections")
         key = kind[:-1] + "Id"
-        item = {key: f"5b1d7e1e-0000-4000-8000-00000000001{n}",
-                "name": f"airbox-verify-{inst.name}-eu-{part}",
-                "workspaceId": workspace["workspaceId"], "deleted": False}
+        item = {
+            key: f"5b1d7e1e-0000-4000-8000-00000000001{n}",
+            "name": f"airbox-verify-{inst.name}-eu-{part}",
+            "workspaceId": workspace["workspaceId"],
+            "deleted": False,
+        }
         getattr(cp, kind)[item[key]] = item
         theirs[kind] = item
     result = verify(inst, cp, "--json")
@@ -426,7 +505,8 @@ def test_leftovers_of_another_data_plane_are_not_ours(
 
 
 def test_sighup_during_the_clean_up_does_not_cut_it_short(
-    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
 ) -> None:
     """F9: Ctrl-C, then the SSH window is closed while verify cleans up: the clean-up
     finishes anyway, and the exit code is the Ctrl-C's."""
@@ -434,13 +514,21 @@ def test_sighup_during_the_clean_up_does_not_cut_it_short(
     installed(inst, cp)
     cp.job_script = ["pending", "running"]
     procs: list[subprocess.Popen[str]] = []
-    cp.on("GET", "/v1/jobs/*", lambda _: _send_and_wait_delivered(procs[0].pid,
-                                                                  signal.SIGINT))
-    cp.on("DELETE", "/v1/connections/*",
-          lambda _: _send_and_wait_delivered(procs[0].pid, signal.SIGHUP))
-    proc = subprocess.Popen([airbox_bin(), "verify"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=cp_env(inst, cp),
-                            start_new_session=True, preexec_fn=default_signals)
+    cp.on("GET", "/v1/jobs/*", lambda _: _send_and_wait_delivered(procs[0].pid, signal.SIGINT))
+    cp.on(
+        "DELETE",
+        "/v1/connections/*",
+        lambda _: _send_and_wait_delivered(procs[0].pid, signal.SIGHUP),
+    )
+    proc = subprocess.Popen(
+        [airbox_bin(), "verify"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cp_env(inst, cp),
+        start_new_session=True,
+        preexec_fn=default_signals,
+    )
     procs.append(proc)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
@@ -451,7 +539,8 @@ def test_sighup_during_the_clean_up_does_not_cut_it_short(
 
 
 def test_a_second_ctrl_c_stops_the_clean_up_and_says_what_is_left(
-    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
 ) -> None:
     """F7: a control plane that does not answer must not hold the user: the second
     Ctrl-C stops the clean-up; verify lists what is left, and the next run removes it."""
@@ -459,8 +548,7 @@ def test_a_second_ctrl_c_stops_the_clean_up_and_says_what_is_left(
     installed(inst, cp)
     cp.job_script = ["pending", "running"]
     procs: list[subprocess.Popen[str]] = []
-    cp.on("GET", "/v1/jobs/*", lambda _: _send_and_wait_delivered(procs[0].pid,
-                                                                  signal.SIGINT))
+    cp.on("GET", "/v1/jobs/*", lambda _: _send_and_wait_delivered(procs[0].pid, signal.SIGINT))
 
     def second_ctrl_c(_: Any) -> None:
         # The DELETE hangs (answered only once airbox is gone) and the user presses
@@ -470,15 +558,23 @@ def test_a_second_ctrl_c_stops_the_clean_up_and_says_what_is_left(
             procs[0].wait(timeout=20)
 
     cp.on("DELETE", "/v1/connections/*", second_ctrl_c)
-    proc = subprocess.Popen([airbox_bin(), "verify"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=cp_env(inst, cp),
-                            start_new_session=True, preexec_fn=default_signals)
+    proc = subprocess.Popen(
+        [airbox_bin(), "verify"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cp_env(inst, cp),
+        start_new_session=True,
+        preexec_fn=default_signals,
+    )
     procs.append(proc)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    assert "clean-up stopped; left on the control plane (as far as airbox knows): " \
-        "connection " \
+    assert (
+        "clean-up stopped; left on the control plane (as far as airbox knows): "
+        "connection "
         f"airbox-verify-{inst.name}-connection" in err
+    )
     assert f"source airbox-verify-{inst.name}-faker" in err
     assert f"the next `airbox verify --name {inst.name}` removes them" in err
     assert [r.path for r in cp.calls("DELETE", "/v1/sources/*")] == []
@@ -488,12 +584,15 @@ def test_a_second_ctrl_c_stops_the_clean_up_and_says_what_is_left(
     again = verify(inst, cp, "--json")
     assert again.returncode == 0, again.stderr
     assert sorted(i["kind"] for i in json.loads(again.stdout)["leftoversRemoved"]) == [
-        "destination", "source"]  # the first run's DELETE of the connection went through
+        "destination",
+        "source",
+    ]  # the first run's DELETE of the connection went through
     nothing_left(cp)
 
 
 def test_an_api_error_while_polling_cancels_the_job_first(
-    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
 ) -> None:
     """F10: the job's status cannot be read (a proxy answers 502): the job is cancelled
     before its connection is deleted, and the error says so."""
@@ -506,10 +605,14 @@ def test_an_api_error_while_polling_cancels_the_job_first(
     assert "reading the job 1001 failed" in result.stderr
     assert "job 1001 was cancelled" in result.stderr
     assert cp.jobs[1001]["status"] == "cancelled"
-    cancel = next(i for i, r in enumerate(cp.requests) if r.method == "DELETE"
-                  and r.path == "/v1/jobs/1001")
-    first_delete = next(i for i, r in enumerate(cp.requests) if r.method == "DELETE"
-                        and r.path.startswith("/v1/connections/"))
+    cancel = next(
+        i for i, r in enumerate(cp.requests) if r.method == "DELETE" and r.path == "/v1/jobs/1001"
+    )
+    first_delete = next(
+        i
+        for i, r in enumerate(cp.requests)
+        if r.method == "DELETE" and r.path.startswith("/v1/connections/")
+    )
     assert cancel < first_delete
     nothing_left(cp)
 
@@ -518,8 +621,9 @@ def test_an_api_error_while_polling_cancels_the_job_first(
 
 
 def test_install_prepulls_verify_connectors_and_never_waits_for_them(
-    installer: Installer, fake_cp: FakeControlPlane,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The node's registry never answers (each `crictl pull` in it hangs): the install
     still completes, and the node has been asked to pull faker and dev-null with the
@@ -530,28 +634,31 @@ def test_install_prepulls_verify_connectors_and_never_waits_for_them(
     monkeypatch.setitem(DEFINITIONS["destinations"][0], "dockerImageTag", "0.7.99")
     installed(inst, cp)
     node = docker_client().containers.get(f"{inst.cluster}-control-plane")
-    wanted = ["crictl pull docker.io/airbyte/source-faker:6.2.99",
-              "crictl pull docker.io/airbyte/destination-dev-null:0.7.99"]
+    wanted = [
+        "crictl pull docker.io/airbyte/source-faker:6.2.99",
+        "crictl pull docker.io/airbyte/destination-dev-null:0.7.99",
+    ]
     for _ in range(200):  # handed to the node by now, or within moments
         if all(w in nodetools.calls(node) for w in wanted):
             break
         node.reload()
-    assert sorted(c for c in nodetools.calls(node) if c.startswith("crictl pull")) == sorted(
-        wanted)
+    assert sorted(c for c in nodetools.calls(node) if c.startswith("crictl pull")) == sorted(wanted)
     # Still pulling (the registry never answers): the install did not wait for them.
     assert nodetools.images_in(node) == []
 
 
 def test_verify_without_application_credentials_says_what_to_set_once(
-    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
 ) -> None:
     """Installed with the data plane's own credentials: verify cannot create a connection;
     it says what to set (once) and how to route by hand meanwhile, exit 2, nothing made."""
     inst, cp = installer, fake_cp
     first = inst.run(answers=inst.write())
     assert first.returncode == 0, first.stderr
-    result = subprocess.run([airbox_bin(), "verify"], capture_output=True, text=True,
-                            env=inst.env(), timeout=120)
+    result = subprocess.run(
+        [airbox_bin(), "verify"], capture_output=True, text=True, env=inst.env(), timeout=120
+    )
     assert result.returncode == 2, result.stdout + result.stderr
     assert "needs the Airbyte application's credentials" in result.stderr
     assert result.stderr.count("AIRBYTE_CLIENT_ID") == 1, result.stderr

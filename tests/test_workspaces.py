@@ -17,10 +17,16 @@ from tests.helpers import airbox_bin
 from tests.installer import Installer, cp_env, registering
 
 
-def airbox(inst: Installer, cp: FakeControlPlane, *args: str,
-           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([airbox_bin(), *args], capture_output=True, text=True,
-                          env=env or cp_env(inst, cp), timeout=60)
+def airbox(
+    inst: Installer, cp: FakeControlPlane, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [airbox_bin(), *args],
+        capture_output=True,
+        text=True,
+        env=env or cp_env(inst, cp),
+        timeout=60,
+    )
 
 
 def region_id(cp: FakeControlPlane, name: str = "eu-private") -> str:
@@ -29,7 +35,8 @@ def region_id(cp: FakeControlPlane, name: str = "eu-private") -> str:
 
 
 def test_install_routes_exactly_the_named_workspace_and_a_rerun_changes_nothing(
-    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
 ) -> None:
     inst, cp = installer, fake_cp
     analytics = cp.add_workspace("analytics")
@@ -59,29 +66,35 @@ def test_install_routes_exactly_the_named_workspace_and_a_rerun_changes_nothing(
 
 
 def test_routing_errors_exit_4_naming_the_call_that_failed(
-    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
 ) -> None:
     inst, cp = installer, fake_cp
     analytics = cp.add_workspace("analytics")
     cp.fail("PATCH", "/v1/workspaces/*", 400)
-    result = inst.run(answers=inst.write(registering(inst, cp, workspaces=["analytics"])),
-                      env=cp_env(inst, cp))
+    result = inst.run(
+        answers=inst.write(registering(inst, cp, workspaces=["analytics"])), env=cp_env(inst, cp)
+    )
     assert result.returncode == 4, result.stderr
-    assert (f"routing the workspace {analytics['workspaceId']} to region "
-            f"{region_id(cp)} failed: PATCH {cp.api_url}/workspaces/"
-            f"{analytics['workspaceId']} answered HTTP 400") in result.stderr
+    assert (
+        f"routing the workspace {analytics['workspaceId']} to region "
+        f"{region_id(cp)} failed: PATCH {cp.api_url}/workspaces/"
+        f"{analytics['workspaceId']} answered HTTP 400"
+    ) in result.stderr
     assert "next:" in result.stderr
     assert cp.routed(region_id(cp)) == []
 
 
 def test_unknown_workspace_with_yes_exits_2_listing_the_visible_ones(
-    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
 ) -> None:
     inst, cp = installer, fake_cp
     cp.add_workspace("analytics")
     cp.add_workspace("marketing")
-    result = inst.run(answers=inst.write(registering(inst, cp, workspaces=["analitycs"])),
-                      env=cp_env(inst, cp))
+    result = inst.run(
+        answers=inst.write(registering(inst, cp, workspaces=["analitycs"])), env=cp_env(inst, cp)
+    )
     assert result.returncode == 2, result.stderr
     assert "no workspace named 'analitycs' is visible to the application" in result.stderr
     for name in ("analytics", "marketing"):
@@ -93,7 +106,8 @@ def test_unknown_workspace_with_yes_exits_2_listing_the_visible_ones(
 
 
 def test_status_routing_warns_until_workspaces_assign(
-    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
 ) -> None:
     inst, cp = installer, fake_cp
     analytics = cp.add_workspace("analytics")
@@ -127,19 +141,33 @@ def test_status_routing_warns_until_workspaces_assign(
     assigned = airbox(inst, cp, "workspaces", "--assign", "analytics", "-o", "json")
     assert assigned.returncode == 0, assigned.stderr
     listing = json.loads(assigned.stdout)
-    assert listing == {"version": 1,
-                       "region": {"regionId": region_id(cp), "name": "eu-private"},
-                       "workspaces": [{"workspaceId": analytics["workspaceId"],
-                                       "name": "analytics", "region": "eu-private",
-                                       "routedHere": True}]}
+    assert listing == {
+        "version": 1,
+        "region": {"regionId": region_id(cp), "name": "eu-private"},
+        "workspaces": [
+            {
+                "workspaceId": analytics["workspaceId"],
+                "name": "analytics",
+                "region": "eu-private",
+                "routedHere": True,
+            }
+        ],
+    }
 
     status = airbox(inst, cp, "status", "--json")
     report = json.loads(status.stdout)
-    assert report["checks"][-1] == {"id": "routing", "state": "ok", "ok": True,
-                                    "summary": "workspace analytics use region eu-private",
-                                    "details": [], "next": None}
-    assert report["routing"] == {"region": {"regionId": region_id(cp), "name": "eu-private"},
-                                 "workspaces": ["analytics"]}
+    assert report["checks"][-1] == {
+        "id": "routing",
+        "state": "ok",
+        "ok": True,
+        "summary": "workspace analytics use region eu-private",
+        "details": [],
+        "next": None,
+    }
+    assert report["routing"] == {
+        "region": {"regionId": region_id(cp), "name": "eu-private"},
+        "workspaces": ["analytics"],
+    }
     # Without the application's credentials, status cannot tell: skip.
     no_app = inst.env()
     status = airbox(inst, cp, "status", "--json", env=no_app)
@@ -148,12 +176,17 @@ def test_status_routing_warns_until_workspaces_assign(
     table = airbox(inst, cp, "workspaces")
     assert table.returncode == 0, table.stderr
     assert table.stdout.splitlines()[0].split() == ["NAME", "ID", "REGION", "HERE"]
-    assert table.stdout.splitlines()[1].split() == ["analytics", analytics["workspaceId"],
-                                                    "eu-private", "yes"]
+    assert table.stdout.splitlines()[1].split() == [
+        "analytics",
+        analytics["workspaceId"],
+        "eu-private",
+        "yes",
+    ]
 
 
 def test_status_and_workspaces_end_behind_a_control_plane_that_pages_or_trickles_for_ever(
-    installer: Installer, fake_cp: FakeControlPlane  # noqa: F811
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
 ) -> None:
     inst, cp = installer, fake_cp
     for n in range(120):
@@ -165,8 +198,10 @@ def test_status_and_workspaces_end_behind_a_control_plane_that_pages_or_trickles
     cp.ignore_offset = True
     listed = airbox(inst, cp, "workspaces")
     assert listed.returncode == 4, listed.stderr
-    assert (f"listing the workspaces failed: GET {cp.api_url}/workspaces answered page 2 "
-            "(offset 100) with entries it had already sent") in listed.stderr
+    assert (
+        f"listing the workspaces failed: GET {cp.api_url}/workspaces answered page 2 "
+        "(offset 100) with entries it had already sent"
+    ) in listed.stderr
     assert "ignores the offset parameter" in listed.stderr
     status = airbox(inst, cp, "status", "--json")
     routing = json.loads(status.stdout)["checks"][-1]
@@ -184,11 +219,13 @@ def test_status_and_workspaces_end_behind_a_control_plane_that_pages_or_trickles
     assert checks["routing"]["state"] == "skip", checks["routing"]
     assert checks["routing"]["summary"] == (
         f"could not check: listing the workspaces failed: GET {cp.api_url}/workspaces: no "
-        "complete answer within 6 s")
+        "complete answer within 6 s"
+    )
     assert checks["registration"]["state"] == "skip", checks["registration"]
     assert checks["registration"]["summary"].endswith(
         f"not checked: listing the data planes failed: GET {cp.api_url}/dataplanes: no "
-        "complete answer within 6 s")
+        "complete answer within 6 s"
+    )
 
 
 # ----------------------------------------------------- route() against the fake API
@@ -196,8 +233,9 @@ def test_status_and_workspaces_end_behind_a_control_plane_that_pages_or_trickles
 
 @pytest.fixture
 def api(fake_cp: FakeControlPlane) -> Any:  # noqa: F811
-    with AirbyteApi(fake_cp.api_url, fake_cp.client_id, fake_cp.client_secret,
-                    retries=NO_RETRY) as client:
+    with AirbyteApi(
+        fake_cp.api_url, fake_cp.client_id, fake_cp.client_secret, retries=NO_RETRY
+    ) as client:
         yield client
 
 
@@ -207,7 +245,8 @@ def own_region(cp: FakeControlPlane, name: str) -> Region:
 
 
 def test_a_workspace_in_another_own_region_moves_only_with_force(
-    fake_cp: FakeControlPlane, api: AirbyteApi  # noqa: F811
+    fake_cp: FakeControlPlane,  # noqa: F811
+    api: AirbyteApi,
 ) -> None:
     cp = fake_cp
     other = own_region(cp, "us-private")
@@ -227,7 +266,8 @@ def test_a_workspace_in_another_own_region_moves_only_with_force(
 
 
 def test_an_unknown_workspace_without_a_terminal_lists_the_visible_ones_and_routes_nothing(
-    fake_cp: FakeControlPlane, api: AirbyteApi  # noqa: F811
+    fake_cp: FakeControlPlane,  # noqa: F811
+    api: AirbyteApi,
 ) -> None:
     cp = fake_cp
     here = own_region(cp, "eu-private")
@@ -265,7 +305,8 @@ class Answers:
 
 
 def test_unknown_name_on_a_terminal_offers_the_workspaces_and_a_new_one(
-    fake_cp: FakeControlPlane, api: AirbyteApi  # noqa: F811
+    fake_cp: FakeControlPlane,  # noqa: F811
+    api: AirbyteApi,
 ) -> None:
     cp = fake_cp
     here = own_region(cp, "eu-private")
@@ -278,15 +319,22 @@ def test_unknown_name_on_a_terminal_offers_the_workspaces_and_a_new_one(
     assert "'analitycs' not found" in question
     assert "connectors that already exist break when the secrets manager" in question
     labels = [label for _, label, _ in prompter.offered]
-    assert labels == ["analytics  — region us",
-                      "create a new workspace in this region (recommended)"]
+    assert labels == [
+        "analytics  — region us",
+        "create a new workspace in this region (recommended)",
+    ]
     [create] = cp.calls("POST", "/v1/workspaces")
-    assert create.body == {"name": "eu-syncs", "organizationId": cp.organization_id,
-                           "regionId": here.region_id}
+    assert create.body == {
+        "name": "eu-syncs",
+        "organizationId": cp.organization_id,
+        "regionId": here.region_id,
+    }
 
 
 def test_checkbox_on_a_terminal_routes_what_the_user_ticks(
-    fake_cp: FakeControlPlane, api: AirbyteApi, keys: Any  # noqa: F811
+    fake_cp: FakeControlPlane,  # noqa: F811
+    api: AirbyteApi,
+    keys: Any,
 ) -> None:
     cp = fake_cp
     k, prompter = keys
@@ -302,7 +350,8 @@ def test_checkbox_on_a_terminal_routes_what_the_user_ticks(
 
 
 def test_unassign_moves_a_workspace_back_to_the_managed_region(
-    fake_cp: FakeControlPlane, api: AirbyteApi  # noqa: F811
+    fake_cp: FakeControlPlane,  # noqa: F811
+    api: AirbyteApi,
 ) -> None:
     from airbox.ops.workspaces import _unassign
 
@@ -319,7 +368,8 @@ def test_unassign_moves_a_workspace_back_to_the_managed_region(
 
 
 def test_route_step_with_a_data_planes_own_credentials_and_no_region_only_advises(
-    fake_cp: FakeControlPlane, tmp_path: Any  # noqa: F811
+    fake_cp: FakeControlPlane,  # noqa: F811
+    tmp_path: Any,
 ) -> None:
     """Application credentials in the environment but a data plane airbox did not
     register, and no region named: the install is not failed; the last screen says where
@@ -334,11 +384,14 @@ def test_route_step_with_a_data_planes_own_credentials_and_no_region_only_advise
 
     data = af.answers(directory=tmp_path, name="dp-own")
     data["controlPlane"] = {"url": fake_cp.url, "apiUrl": fake_cp.api_url}
-    data["registration"] = {"clientId": fake_cp.client_id,
-                            "clientSecret": fake_cp.client_secret}
-    ctx = SimpleNamespace(settings=Settings.from_answers(data),
-                          state=StateDir.for_name("dp-own"), routing=None, prompter=None,
-                          options=SimpleNamespace(interactive=False, force_route=False))
+    data["registration"] = {"clientId": fake_cp.client_id, "clientSecret": fake_cp.client_secret}
+    ctx = SimpleNamespace(
+        settings=Settings.from_answers(data),
+        state=StateDir.for_name("dp-own"),
+        routing=None,
+        prompter=None,
+        options=SimpleNamespace(interactive=False, force_route=False),
+    )
     skipped: list[str] = []
     line = SimpleNamespace(update=skipped.append, skip=skipped.append, paused=None)
     Route().run(ctx, line)  # type: ignore[arg-type]

@@ -28,10 +28,17 @@ def inst(installer: Installer) -> Installer:
     return installer
 
 
-def airbox(inst: Installer, *args: str, timeout: float = 120,
-           **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([airbox_bin(), *args], capture_output=True, text=True,
-                          env=inst.env(**env), timeout=timeout, stdin=subprocess.DEVNULL)
+def airbox(
+    inst: Installer, *args: str, timeout: float = 120, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [airbox_bin(), *args],
+        capture_output=True,
+        text=True,
+        env=inst.env(**env),
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def install(inst: Installer, *args: str) -> None:
@@ -98,16 +105,23 @@ def test_status_json_carries_certificates_disk_images_and_versions(inst: Install
     assert found["versions"]["state"] == "ok"
     # The fake kubelet says v1.35.0; the pin depends on this host's cgroup version.
     pinned = pinned_kubernetes(cgroup_v1=docker_client().info().get("CgroupVersion") == "1")
-    assert report["versions"] == {"chart": {"running": "1.8.1", "pinned": "1.8.1"},
-                                  "kubernetes": {"running": "v1.35.0", "pinned": pinned}}
+    assert report["versions"] == {
+        "chart": {"running": "1.8.1", "pinned": "1.8.1"},
+        "kubernetes": {"running": "v1.35.0", "pinned": pinned},
+    }
     assert found["images"]["state"] == "ok"
 
     # Twenty days left: degraded, and repair renews them.
     container = node(inst)
     connector = nodetools.image_entry("airbyte/source-faker:6.2.1", 400_000_000)
     launcher = nodetools.image_entry("airbyte/workload-launcher:1.8.1", 200_000_000)
-    nodetools.seed(container, expires_in_days=20.5, images_=[connector, launcher],
-                   used=[launcher["id"]], df=(100_000_000, 85_000_000))
+    nodetools.seed(
+        container,
+        expires_in_days=20.5,
+        images_=[connector, launcher],
+        used=[launcher["id"]],
+        df=(100_000_000, 85_000_000),
+    )
     code, report = status_json(inst)
     assert code == 1 and report["verdict"] == "degraded"
     found = checks(report)
@@ -121,15 +135,23 @@ def test_status_json_carries_certificates_disk_images_and_versions(inst: Install
     # Four: the two seeded and the verify connectors install pre-pulled (1 kB each in the
     # fake node); those are not "unused" (verify needs them; prune keeps them).
     assert report["node"]["images"] == {
-        "count": 4, "bytes": 600_002_000,
+        "count": 4,
+        "bytes": 600_002_000,
         "unusedConnectors": ["docker.io/airbyte/source-faker:6.2.1"],
         "unusedConnectorBytes": 400_000_000,
         # Which connectors this data plane has at hand (offline, the only ones it runs).
-        "connectors": ["airbyte/destination-dev-null:0.7.21", "airbyte/source-faker:6.2.1",
-                       "airbyte/source-faker:6.2.21"], "offline": False}
-    assert "1 connector image no pod uses (400.0 MB); connector images: " \
-        "airbyte/destination-dev-null:0.7.21, airbyte/source-faker:6.2.1, " \
+        "connectors": [
+            "airbyte/destination-dev-null:0.7.21",
+            "airbyte/source-faker:6.2.1",
+            "airbyte/source-faker:6.2.21",
+        ],
+        "offline": False,
+    }
+    assert (
+        "1 connector image no pod uses (400.0 MB); connector images: "
+        "airbyte/destination-dev-null:0.7.21, airbyte/source-faker:6.2.1, "
         "airbyte/source-faker:6.2.21" in found["images"]["summary"]
+    )
     assert "cannot run" not in found["images"]["summary"]  # a registry is at hand
 
     # Expired: unhealthy.
@@ -147,8 +169,14 @@ def test_docker_stop_then_repair_brings_it_back_healthy(inst: Installer) -> None
     # Several things wrong at once: the node stopped and set not to come back, the
     # certificates 10 days from expiry, the Secret deleted by hand, the release stuck.
     nodetools.seed(container, expires_in_days=10)
-    kubectl = ["--kubeconfig", str(inst.state / "kubeconfig"), "--context",
-               "kind-" + inst.cluster, "--namespace", "airbyte"]
+    kubectl = [
+        "--kubeconfig",
+        str(inst.state / "kubeconfig"),
+        "--context",
+        "kind-" + inst.cluster,
+        "--namespace",
+        "airbyte",
+    ]
     deleted = inst.fake.run("kubectl", *kubectl, "delete", "secret", "airbyte-config-secrets")
     assert deleted.returncode == 0, deleted.stderr
     # Revision 2 pending, as a killed `helm upgrade` leaves it (revision 1 to roll back to).
@@ -165,8 +193,7 @@ def test_docker_stop_then_repair_brings_it_back_healthy(inst: Installer) -> None
     assert f"Repaired data plane {inst.name}:" in out
     node_name = inst.cluster + "-control-plane"
     assert f"  - started the node container {node_name} (it was exited)" in out
-    assert (f"  - set the restart policy of {node_name} to unless-stopped (was on-failure)"
-            in out)
+    assert f"  - set the restart policy of {node_name} to unless-stopped (was on-failure)" in out
     assert "  - renewed the cluster's certificates" in out
     assert f"  - exported the kubeconfig again ({inst.state / 'kubeconfig'})" in out
     assert "  - re-applied the Secret airbyte-config-secrets from secrets.yaml" in out
@@ -179,13 +206,19 @@ def test_docker_stop_then_repair_brings_it_back_healthy(inst: Installer) -> None
     assert container.attrs["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
     assert "kubeadm certs renew all" in nodetools.calls(container)
     calls = inst.fake.calls()
-    assert ["kind", "export", "kubeconfig", "--name", inst.cluster, "--kubeconfig",
-            str(inst.state / "kubeconfig")] in calls
+    assert [
+        "kind",
+        "export",
+        "kubeconfig",
+        "--name",
+        inst.cluster,
+        "--kubeconfig",
+        str(inst.state / "kubeconfig"),
+    ] in calls
     assert any(c[0] == "helm" and "rollback" in c for c in calls)
     assert (inst.state / "kubeconfig").stat().st_mode & 0o777 == 0o600
     assert kubeconfig_before  # refreshed in place, still a kubeconfig
-    secrets = [s["metadata"]["name"]
-               for s in inst.fake.objects(inst.cluster, "Secret", "airbyte")]
+    secrets = [s["metadata"]["name"] for s in inst.fake.objects(inst.cluster, "Secret", "airbyte")]
     assert "airbyte-config-secrets" in secrets
     code, report = status_json(inst)
     assert code == 0, report["reason"]
@@ -220,8 +253,10 @@ def test_repair_restarts_a_crash_looping_launcher_once_and_says_why_it_is_still_
     gone = airbox(inst, "repair")
     assert gone.returncode == 1
     # A failure shown as one (✗), never a ✓ then "Nothing to repair" then "Stopped".
-    assert f"Cannot repair data plane {inst.name}: the kind cluster {inst.cluster} no " \
+    assert (
+        f"Cannot repair data plane {inst.name}: the kind cluster {inst.cluster} no "
         "longer exists" in gone.stdout
+    )
     assert "Nothing to repair" not in gone.stdout and "Stopped" not in gone.stdout
     assert "✓ Check the node container" not in gone.stdout + gone.stderr
     assert f"  next: airbox install --name {inst.name}" in gone.stdout

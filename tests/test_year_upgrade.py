@@ -21,9 +21,14 @@ OLD_CHART = "1.8.0"
 
 def snapshot(directory: Path) -> dict[str, tuple[str, int]]:
     """Every file under ``directory``: its content hash and mtime."""
-    return {str(p.relative_to(directory)): (hashlib.sha256(p.read_bytes()).hexdigest(),
-                                             p.stat().st_mtime_ns)
-            for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(directory)): (
+            hashlib.sha256(p.read_bytes()).hexdigest(),
+            p.stat().st_mtime_ns,
+        )
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture
@@ -38,13 +43,23 @@ def old_images() -> Iterator[None]:
 
 def changing_calls(installed: Installer, since: int) -> list[list[str]]:
     calls = installed.fake.calls()[since:]
-    verbs = ("upgrade", "install", "rollback", "uninstall", "apply", "delete", "create",
-             "load", "restart")
+    verbs = (
+        "upgrade",
+        "install",
+        "rollback",
+        "uninstall",
+        "apply",
+        "delete",
+        "create",
+        "load",
+        "restart",
+    )
     return [c for c in calls if any(v in c[1:4] for v in verbs)]
 
 
 def test_upgrade_dry_run_prints_the_plan_and_changes_nothing_then_upgrades(
-    inst: Installer, old_images: None,  # noqa: F811
+    inst: Installer,  # noqa: F811
+    old_images: None,
 ) -> None:
     answers = inst.answers(chart={"version": OLD_CHART})
     result = inst.run(answers=inst.write(answers))
@@ -67,8 +82,10 @@ def test_upgrade_dry_run_prints_the_plan_and_changes_nothing_then_upgrades(
     assert "  images to pull: none" in out  # the 1.8.1 images are already on this machine
     assert "    changed: Deployment/" in out
     assert f"workload-launcher:{OLD_CHART}" in out and "workload-launcher:1.8.1" in out
-    assert f"helm upgrade --install {inst.name} (airbyte-data-plane 1.8.1); on failure, " \
-           "roll back to revision 1" in out
+    assert (
+        f"helm upgrade --install {inst.name} (airbyte-data-plane 1.8.1); on failure, "
+        "roll back to revision 1" in out
+    )
     assert out.rstrip().endswith("Nothing was changed (dry run).")
     # Nothing changed: no state file, no cluster object, no release revision, same node.
     assert snapshot(inst.state) == before
@@ -100,8 +117,9 @@ def test_upgrade_dry_run_prints_the_plan_and_changes_nothing_then_upgrades(
 def test_failed_upgrade_is_rolled_back(inst: Installer, old_images: None) -> None:  # noqa: F811
     result = inst.run(answers=inst.write(inst.answers(chart={"version": OLD_CHART})))
     assert result.returncode == 0, result.stderr
-    inst.fake.add_fault("helm", ["upgrade"], "fail", times=1,
-                        stderr="Error: UPGRADE FAILED: injected")
+    inst.fake.add_fault(
+        "helm", ["upgrade"], "fail", times=1, stderr="Error: UPGRADE FAILED: injected"
+    )
     failed = airbox(inst, "upgrade")
     assert failed.returncode == 5, failed.stdout + failed.stderr
     assert "injected" in failed.stderr
@@ -153,11 +171,16 @@ def test_prune_removes_only_unused_connector_images(inst: Installer) -> None:  #
     s3 = nodetools.image_entry("airbyte/destination-s3:1.5.0", 500_000_000)
     launcher = nodetools.image_entry("airbyte/workload-launcher:1.8.1", 200_000_000)
     # A sync is running with faker 6.2.1.
-    nodetools.seed(container, images_=[faker_old, faker, s3, launcher],
-                   used=[faker["id"], launcher["id"]], df=(10_000_000, 8_500_000))
+    nodetools.seed(
+        container,
+        images_=[faker_old, faker, s3, launcher],
+        used=[faker["id"], launcher["id"]],
+        df=(10_000_000, 8_500_000),
+    )
     _, report = status_json(inst)
-    assert report["checks"][[c["id"] for c in report["checks"]].index("disk")]["next"] \
-        .startswith(f"airbox prune --name {inst.name}")
+    assert report["checks"][[c["id"] for c in report["checks"]].index("disk")]["next"].startswith(
+        f"airbox prune --name {inst.name}"
+    )
 
     result = airbox(inst, "prune")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -170,10 +193,15 @@ def test_prune_removes_only_unused_connector_images(inst: Installer) -> None:  #
     assert "  images:      6 (1.3 GB) -> 4 (510.0 MB)" in out
     assert "image store: 85% used" in out
     assert sorted(nodetools.images_in(container)) == [
-        "docker.io/airbyte/destination-dev-null:0.7.21", "docker.io/airbyte/source-faker:6.2.1",
-        "docker.io/airbyte/source-faker:6.2.21", "docker.io/airbyte/workload-launcher:1.8.1"]
+        "docker.io/airbyte/destination-dev-null:0.7.21",
+        "docker.io/airbyte/source-faker:6.2.1",
+        "docker.io/airbyte/source-faker:6.2.21",
+        "docker.io/airbyte/workload-launcher:1.8.1",
+    ]
     assert [c for c in nodetools.calls(container) if c.startswith("crictl rmi")] == [
-        f"crictl rmi {faker_old['id']}", f"crictl rmi {s3['id']}"]
+        f"crictl rmi {faker_old['id']}",
+        f"crictl rmi {s3['id']}",
+    ]
 
     again = airbox(inst, "prune")
     assert again.returncode == 0, again.stderr
@@ -181,7 +209,8 @@ def test_prune_removes_only_unused_connector_images(inst: Installer) -> None:  #
 
 
 def test_repair_prune_and_upgrade_wait_for_another_command(
-    inst: Installer, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    inst: Installer,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from airbox.lock import dataplane_lock
     from airbox.paths import StateDir

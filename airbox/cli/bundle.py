@@ -30,8 +30,12 @@ manifest.json; the rest is still written. The file is readable only by you
 
 @click.command(epilog=EXAMPLES)
 @name_option()
-@click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="The archive to write (.tar.gz), or a directory for the default name.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="The archive to write (.tar.gz), or a directory for the default name.",
+)
 @verbose_option
 def support_bundle(name: str | None, output: Path | None, verbose: bool) -> int:
     """Write one redacted .tar.gz of diagnostics to send to Airbyte support.

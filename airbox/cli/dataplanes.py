@@ -17,17 +17,34 @@ Examples:
 
 
 @click.command(epilog=EXAMPLES)
-@name_option("Use the saved settings of this installed data plane (optional when there is "
-             "only one).")
-@click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), default="table",
-              show_default=True, help="Output format.")
+@name_option(
+    "Use the saved settings of this installed data plane (optional when there is only one)."
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["table", "json", "yaml"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
 @click.option("--region", help="Only the data planes of this region (name or id).")
-@click.option("--organization-id", help="The organization (needed when the application can "
-                                        "use several and none is saved).")
-@click.option("--api-url", help="Airbyte public API base URL (default: the saved settings', "
-                                "else https://api.airbyte.com/v1).")
-def dataplanes(name: str | None, output: str, region: str | None,
-               organization_id: str | None, api_url: str | None) -> int:
+@click.option(
+    "--organization-id",
+    help="The organization (needed when the application can use several and none is saved).",
+)
+@click.option(
+    "--api-url",
+    help="Airbyte public API base URL (default: the saved settings', "
+    "else https://api.airbyte.com/v1).",
+)
+def dataplanes(
+    name: str | None,
+    output: str,
+    region: str | None,
+    organization_id: str | None,
+    api_url: str | None,
+) -> int:
     """List the data planes registered with the control plane.
 
     Shows each data plane's name, id, region, whether it is enabled and when it was
@@ -36,5 +53,6 @@ def dataplanes(name: str | None, output: str, region: str | None,
     """
     from airbox.ops.dataplanes import dataplanes_command
 
-    return dataplanes_command(name=name, output=output, region=region,
-                              organization_id=organization_id, api_url=api_url)
+    return dataplanes_command(
+        name=name, output=output, region=region, organization_id=organization_id, api_url=api_url
+    )

@@ -54,10 +54,13 @@ def _interrupted(exc: BaseException) -> int:
         end_all()
     except KeyboardInterrupt:  # a second Ctrl-C: leave now
         pass
-    runlog.logger().warning("interrupted by %s",
-                            terminated.name if terminated else "the user")
-    message = (f"Stopped by {terminated.name}. What was done is kept: run the same command "
-               "again to finish." if terminated else _interrupted_message(exc))
+    runlog.logger().warning("interrupted by %s", terminated.name if terminated else "the user")
+    message = (
+        f"Stopped by {terminated.name}. What was done is kept: run the same command "
+        "again to finish."
+        if terminated
+        else _interrupted_message(exc)
+    )
     # After a SIGHUP the terminal may be gone: writing to it must not turn a clean stop
     # into a crash.
     with contextlib.suppress(OSError):
@@ -120,7 +123,8 @@ def _dispatch(group: click.Group, argv: list[str]) -> int:
         sys.stderr.write(
             f"✗ unexpected error: {type(exc).__name__}: {message}\n"
             "  this is a bug in airbox; run the command again with -v, and report it with "
-            "`airbox support-bundle`\n")
+            "`airbox support-bundle`\n"
+        )
         log_file = runlog.current_file()
         if log_file:
             sys.stderr.write(f"  log: {log_file}\n")

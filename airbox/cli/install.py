@@ -26,37 +26,73 @@ Examples:
 
 
 @click.command(epilog=EXAMPLES)
-@click.option("--answers", "answers_file", type=click.Path(path_type=Path),
-              help="Answers file (YAML) with the data plane's settings.")
+@click.option(
+    "--answers",
+    "answers_file",
+    type=click.Path(path_type=Path),
+    help="Answers file (YAML) with the data plane's settings.",
+)
 @click.option("--namespace", help="Kubernetes namespace (default: airbyte).")
-@click.option("--edition", type=click.Choice(["cloud", "enterprise"]),
-              help="cloud (Enterprise Flex) or enterprise (self-managed control plane).")
+@click.option(
+    "--edition",
+    type=click.Choice(["cloud", "enterprise"]),
+    help="cloud (Enterprise Flex) or enterprise (self-managed control plane).",
+)
 @click.option("--control-plane-url", help="Control plane URL (required for enterprise).")
 @click.option("--api-url", help="Airbyte public API base URL.")
 @click.option("--region", help="Region (name or id) to register the data plane in.")
 @click.option("--organization-id", help="Organization to register the data plane in.")
 @click.option("--chart-version", help="airbyte-data-plane chart version (default: 1.8.1).")
 @click.option("--chart", "chart", help="A local chart directory/.tgz or chart URL to install.")
-@click.option("--bundle", type=click.Path(path_type=Path), metavar="FILE",
-              help="Install from an offline bundle (airbox bundle create): images, chart "
-                   "and tools from FILE; only the control plane is contacted.")
+@click.option(
+    "--bundle",
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="Install from an offline bundle (airbox bundle create): images, chart "
+    "and tools from FILE; only the control plane is contacted.",
+)
 @click.option("--kube-context", help="Install into this existing cluster instead of kind.")
-@click.option("--kubeconfig", type=click.Path(path_type=Path),
-              help="Kubeconfig for --kube-context (default: kubectl's).")
-@click.option("--dry-run", is_flag=True,
-              help="Write the generated files and plan.json, print the plan; change nothing.")
-@click.option("--output-dir", type=click.Path(path_type=Path),
-              help="With --dry-run: where to write the files (default: the state directory).")
-@click.option("--ignore-preflight-failures", is_flag=True,
-              help="Continue although preflight checks fail (asks for confirmation).")
-@click.option("--reconfigure", is_flag=True,
-              help="Ask every question again, the saved answers as defaults (a terminal).")
-@click.option("--no-preload-images", is_flag=True,
-              help="Let the cluster pull images itself instead of pulling them on the host.")
-@click.option("--workspace", "workspace", multiple=True,
-              help="Route this workspace (name or id) to the data plane's region; repeatable.")
-@click.option("--force-route", is_flag=True,
-              help="Move the named workspaces even when they use another self-managed region.")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(path_type=Path),
+    help="Kubeconfig for --kube-context (default: kubectl's).",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Write the generated files and plan.json, print the plan; change nothing.",
+)
+@click.option(
+    "--output-dir",
+    type=click.Path(path_type=Path),
+    help="With --dry-run: where to write the files (default: the state directory).",
+)
+@click.option(
+    "--ignore-preflight-failures",
+    is_flag=True,
+    help="Continue although preflight checks fail (asks for confirmation).",
+)
+@click.option(
+    "--reconfigure",
+    is_flag=True,
+    help="Ask every question again, the saved answers as defaults (a terminal).",
+)
+@click.option(
+    "--no-preload-images",
+    is_flag=True,
+    help="Let the cluster pull images itself instead of pulling them on the host.",
+)
+@click.option(
+    "--workspace",
+    "workspace",
+    multiple=True,
+    help="Route this workspace (name or id) to the data plane's region; repeatable.",
+)
+@click.option(
+    "--force-route",
+    is_flag=True,
+    help="Move the named workspaces even when they use another self-managed region.",
+)
 @common_options
 def install(
     answers_file: Path | None,
@@ -85,8 +121,10 @@ def install(
         raise click.UsageError("--output-dir goes with --dry-run")
     interactive = sys.stdin.isatty() and not assume_yes
     if reconfigure and not interactive:
-        raise click.UsageError("--reconfigure asks questions: run it on a terminal without "
-                               "--yes (or change the answers file instead)")
+        raise click.UsageError(
+            "--reconfigure asks questions: run it on a terminal without "
+            "--yes (or change the answers file instead)"
+        )
     flags["name"] = name
     return install_command(
         answers_file=answers_file,

@@ -27,12 +27,19 @@ as the pod wrote it. Exit codes: 0 done, 2 bad usage, 3 not installed,
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until Ctrl-C.")
 @click.option("--since", help="Only lines newer than this (e.g. 30s, 10m, 2h).")
 @click.option("--tail", type=int, help="Only the last N lines (default: all).")
-@click.option("-p", "--previous", is_flag=True,
-              help="The previous (crashed) container's log.")
-@click.option("-c", "--container",
-              help="The container (default: the launcher's; a pod's default otherwise).")
-def logs(pod: str | None, name: str | None, follow: bool, since: str | None,
-         tail: int | None, previous: bool, container: str | None) -> int:
+@click.option("-p", "--previous", is_flag=True, help="The previous (crashed) container's log.")
+@click.option(
+    "-c", "--container", help="The container (default: the launcher's; a pod's default otherwise)."
+)
+def logs(
+    pod: str | None,
+    name: str | None,
+    follow: bool,
+    since: str | None,
+    tail: int | None,
+    previous: bool,
+    container: str | None,
+) -> int:
     """Show (or follow) the data plane's logs: the launcher's, or a pod's.
 
     POD is any pod in the data plane's namespace (`airbox status` lists the data
@@ -40,5 +47,12 @@ def logs(pod: str | None, name: str | None, follow: bool, since: str | None,
     """
     from airbox.ops.logs import logs_command
 
-    return logs_command(name=name, pod=pod, container=container, follow=follow, since=since,
-                        tail=tail, previous=previous)
+    return logs_command(
+        name=name,
+        pod=pod,
+        container=container,
+        follow=follow,
+        since=since,
+        tail=tail,
+        previous=previous,
+    )

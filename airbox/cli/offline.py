@@ -49,25 +49,53 @@ Exit codes: 0 written, 1 failed (a pull, the disk), 2 bad input (every problem l
 
 
 @bundle.command("create", epilog=CREATE_EXAMPLES)
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
-              help="The file to write (replaced if it exists).")
-@click.option("--connector", "connectors", multiple=True, metavar="IMAGE",
-              help="A connector image to carry, with its tag (repeat it). Default: the "
-                   "ones `airbox verify` runs (source-faker, destination-dev-null).")
-@click.option("--chart", "chart_file", type=click.Path(path_type=Path), metavar="FILE",
-              help="A local airbyte-data-plane chart archive (.tgz) instead of the one "
-                   "from the chart repository.")
-@click.option("--chart-version", metavar="VERSION",
-              help="The chart version to carry (default: the one airbox pins; for "
-                   "`airbox upgrade --bundle`, the next one).")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The file to write (replaced if it exists).",
+)
+@click.option(
+    "--connector",
+    "connectors",
+    multiple=True,
+    metavar="IMAGE",
+    help="A connector image to carry, with its tag (repeat it). Default: the "
+    "ones `airbox verify` runs (source-faker, destination-dev-null).",
+)
+@click.option(
+    "--chart",
+    "chart_file",
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="A local airbyte-data-plane chart archive (.tgz) instead of the one "
+    "from the chart repository.",
+)
+@click.option(
+    "--chart-version",
+    metavar="VERSION",
+    help="The chart version to carry (default: the one airbox pins; for "
+    "`airbox upgrade --bundle`, the next one).",
+)
 @verbose_option
-def create(output: Path, connectors: tuple[str, ...], chart_file: Path | None,
-           chart_version: str | None, verbose: bool) -> int:
+def create(
+    output: Path,
+    connectors: tuple[str, ...],
+    chart_file: Path | None,
+    chart_version: str | None,
+    verbose: bool,
+) -> int:
     """Write an offline bundle (run it on a machine with internet)."""
     from airbox.ops.offline_bundle import create_command
 
-    return create_command(output=output, connectors=list(connectors), chart_file=chart_file,
-                          chart_version=chart_version, verbose=verbose)
+    return create_command(
+        output=output,
+        connectors=list(connectors),
+        chart_file=chart_file,
+        chart_version=chart_version,
+        verbose=verbose,
+    )
 
 
 INSPECT_EXAMPLES = """\b

@@ -14,8 +14,9 @@ import click
 F = TypeVar("F", bound=Callable[..., Any])
 
 NAME_HELP = "Which data plane (optional when there is only one)."
-YES_HELP = ("Never prompt: take the default answer (yes), and fail listing anything that "
-            "must be typed.")
+YES_HELP = (
+    "Never prompt: take the default answer (yes), and fail listing anything that must be typed."
+)
 
 
 def not_empty(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -36,8 +37,9 @@ def yes_option(help: str = YES_HELP) -> Callable[[F], F]:
 
 
 def verbose_option(func: F) -> F:
-    return click.option("-v", "--verbose", is_flag=True,
-                        help="Show every command and its output.")(func)
+    return click.option("-v", "--verbose", is_flag=True, help="Show every command and its output.")(
+        func
+    )
 
 
 def json_option(func: F) -> F:

@@ -26,16 +26,19 @@ Exit codes: 0 nothing failed (warnings allowed), 3 at least one check failed,
 
 @click.command(epilog=EXAMPLES)
 @name_option()
-@click.option("--answers", "answers_file", type=click.Path(path_type=Path),
-              help="Answers file (YAML) with the data plane's settings.")
-@click.option("--control-plane-url",
-              help="Control plane URL to check (default: the settings', else Airbyte Cloud).")
+@click.option(
+    "--answers",
+    "answers_file",
+    type=click.Path(path_type=Path),
+    help="Answers file (YAML) with the data plane's settings.",
+)
+@click.option(
+    "--control-plane-url",
+    help="Control plane URL to check (default: the settings', else Airbyte Cloud).",
+)
 @json_option
 def preflight(
-    name: str | None,
-    answers_file: Path | None,
-    control_plane_url: str | None,
-    as_json: bool,
+    name: str | None, answers_file: Path | None, control_plane_url: str | None, as_json: bool
 ) -> int:
     """Check this machine, with a fix for each problem.
 
@@ -47,5 +50,6 @@ def preflight(
     """
     from airbox.ops.preflight.command import preflight_command
 
-    return preflight_command(name=name, answers_file=answers_file,
-                             control_plane_url=control_plane_url, as_json=as_json)
+    return preflight_command(
+        name=name, answers_file=answers_file, control_plane_url=control_plane_url, as_json=as_json
+    )

@@ -32,19 +32,31 @@ so running it again finishes the job), 2 bad usage (no terminal and no --yes).
 
 
 @click.command(epilog=EXAMPLES)
-@click.option("--deregister", is_flag=True,
-              help="Also delete the data plane's registration on the control plane.")
-@click.option("--keep-state", is_flag=True,
-              help="Keep the local state directory (settings, credentials, logs).")
+@click.option(
+    "--deregister",
+    is_flag=True,
+    help="Also delete the data plane's registration on the control plane.",
+)
+@click.option(
+    "--keep-state",
+    is_flag=True,
+    help="Keep the local state directory (settings, credentials, logs).",
+)
 @common_options
-def uninstall(name: str | None, assume_yes: bool, verbose: bool, deregister: bool,
-              keep_state: bool) -> int:
+def uninstall(
+    name: str | None, assume_yes: bool, verbose: bool, deregister: bool, keep_state: bool
+) -> int:
     """Remove what airbox installed: the release, the kind cluster it made, the state.
 
     Lists what it will remove and asks first (--yes to skip the question).
     """
     from airbox.ops.uninstall import uninstall_command
 
-    return uninstall_command(name=name, assume_yes=assume_yes, deregister=deregister,
-                             keep_state=keep_state, verbose=verbose,
-                             interactive=sys.stdin.isatty() and not assume_yes)
+    return uninstall_command(
+        name=name,
+        assume_yes=assume_yes,
+        deregister=deregister,
+        keep_state=keep_state,
+        verbose=verbose,
+        interactive=sys.stdin.isatty() and not assume_yes,
+    )

@@ -33,19 +33,39 @@ installed, 5 the upgrade failed (rolled back; the message says why).
 
 @click.command(epilog=EXAMPLES)
 @name_option()
-@click.option("--chart-version", metavar="V",
-              help="The chart version to move to (default: the one this airbox pins).")
-@click.option("--chart", metavar="PATH|URL",
-              help="A local or mirrored chart archive to use from now on.")
-@click.option("--bundle", type=click.Path(path_type=Path), metavar="FILE",
-              help="An offline bundle (airbox bundle create) of the next version: its "
-                   "chart, images and tools; nothing is pulled.")
+@click.option(
+    "--chart-version",
+    metavar="V",
+    help="The chart version to move to (default: the one this airbox pins).",
+)
+@click.option(
+    "--chart", metavar="PATH|URL", help="A local or mirrored chart archive to use from now on."
+)
+@click.option(
+    "--bundle",
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="An offline bundle (airbox bundle create) of the next version: its "
+    "chart, images and tools; nothing is pulled.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
 @verbose_option
-def upgrade(name: str | None, chart_version: str | None, chart: str | None,
-            bundle: Path | None, dry_run: bool, verbose: bool) -> int:
+def upgrade(
+    name: str | None,
+    chart_version: str | None,
+    chart: str | None,
+    bundle: Path | None,
+    dry_run: bool,
+    verbose: bool,
+) -> int:
     """Upgrade the data plane's chart (and Kubernetes) version, showing the plan first."""
     from airbox.ops.upgrade import upgrade_command
 
-    return upgrade_command(name=name, chart_version=chart_version, chart=chart,
-                           dry_run=dry_run, verbose=verbose, bundle=bundle)
+    return upgrade_command(
+        name=name,
+        chart_version=chart_version,
+        chart=chart,
+        dry_run=dry_run,
+        verbose=verbose,
+        bundle=bundle,
+    )

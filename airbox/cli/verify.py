@@ -22,18 +22,35 @@ timed out, or ran elsewhere; 3 not installed; 4 control plane (API) error; 130 i
 
 @click.command(epilog=EXAMPLES)
 @name_option()
-@click.option("--workspace", help="A workspace routed to this data plane's region (name or "
-                                  "id; default: the first one).")
+@click.option(
+    "--workspace",
+    help="A workspace routed to this data plane's region (name or id; default: the first one).",
+)
 @click.option("--connection", help="Sync this existing connection instead of a throwaway one.")
-@click.option("--keep", is_flag=True, help="Keep the throwaway source, destination and "
-                                           "connection (named airbox-kept-<name>-<time>-...; "
-                                           "later runs leave them alone).")
-@click.option("--timeout", default="15m", show_default=True,
-              help="Give up (and cancel the job) after this long: 15m, 90s, 1h.")
+@click.option(
+    "--keep",
+    is_flag=True,
+    help="Keep the throwaway source, destination and "
+    "connection (named airbox-kept-<name>-<time>-...; "
+    "later runs leave them alone).",
+)
+@click.option(
+    "--timeout",
+    default="15m",
+    show_default=True,
+    help="Give up (and cancel the job) after this long: 15m, 90s, 1h.",
+)
 @json_option
 @verbose_option
-def verify(name: str | None, workspace: str | None, connection: str | None, keep: bool,
-           timeout: str, as_json: bool, verbose: bool) -> int:
+def verify(
+    name: str | None,
+    workspace: str | None,
+    connection: str | None,
+    keep: bool,
+    timeout: str,
+    as_json: bool,
+    verbose: bool,
+) -> int:
     """Run one real sync through this data plane and show that it ran here.
 
     Creates a throwaway faker source, dev-null destination and connection in a workspace
@@ -43,5 +60,12 @@ def verify(name: str | None, workspace: str | None, connection: str | None, keep
     """
     from airbox.ops.verify import verify_command
 
-    return verify_command(name=name, workspace=workspace, connection=connection, keep=keep,
-                          timeout=timeout, as_json=as_json, verbose=verbose)
+    return verify_command(
+        name=name,
+        workspace=workspace,
+        connection=connection,
+        keep=keep,
+        timeout=timeout,
+        as_json=as_json,
+        verbose=verbose,
+    )

@@ -20,17 +20,40 @@ Examples:
 
 @click.command(epilog=EXAMPLES)
 @name_option()
-@click.option("--assign", multiple=True, metavar="W",
-              help="Route workspace W (name or id) to this data plane's region; repeatable.")
-@click.option("--unassign", multiple=True, metavar="W",
-              help="Move workspace W back to Airbyte's managed region; repeatable.")
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="Output format.")
-@click.option("--force-route", is_flag=True,
-              help="Move a workspace that uses another self-managed region without asking.")
+@click.option(
+    "--assign",
+    multiple=True,
+    metavar="W",
+    help="Route workspace W (name or id) to this data plane's region; repeatable.",
+)
+@click.option(
+    "--unassign",
+    multiple=True,
+    metavar="W",
+    help="Move workspace W back to Airbyte's managed region; repeatable.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--force-route",
+    is_flag=True,
+    help="Move a workspace that uses another self-managed region without asking.",
+)
 @yes_option("Never prompt.")
-def workspaces(name: str | None, assign: tuple[str, ...], unassign: tuple[str, ...],
-               output: str, force_route: bool, assume_yes: bool) -> int:
+def workspaces(
+    name: str | None,
+    assign: tuple[str, ...],
+    unassign: tuple[str, ...],
+    output: str,
+    force_route: bool,
+    assume_yes: bool,
+) -> int:
     """List the workspaces and the region each uses; route some to this data plane.
 
     A workspace runs every sync in exactly one region: until one uses this data plane's
@@ -39,6 +62,12 @@ def workspaces(name: str | None, assign: tuple[str, ...], unassign: tuple[str, .
     """
     from airbox.ops.workspaces import workspaces_command
 
-    return workspaces_command(name=name, assign=assign, unassign=unassign, output=output,
-                              assume_yes=assume_yes, force_route=force_route,
-                              interactive=sys.stdin.isatty() and not assume_yes)
+    return workspaces_command(
+        name=name,
+        assign=assign,
+        unassign=unassign,
+        output=output,
+        assume_yes=assume_yes,
+        force_route=force_route,
+        interactive=sys.stdin.isatty() and not assume_yes,
+    )

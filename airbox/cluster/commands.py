@@ -64,17 +64,30 @@ def kind_get_clusters() -> list[str]:
 
 def kind_create(settings: Identity, config: Path, kubeconfig: Path) -> list[str]:
     return [
-        "kind", "create", "cluster",
-        "--name", settings.cluster_name,
-        "--config", str(config),
-        "--kubeconfig", str(kubeconfig),
-        "--wait", KIND_WAIT,
+        "kind",
+        "create",
+        "cluster",
+        "--name",
+        settings.cluster_name,
+        "--config",
+        str(config),
+        "--kubeconfig",
+        str(kubeconfig),
+        "--wait",
+        KIND_WAIT,
     ]
 
 
 def kind_export_kubeconfig(settings: Identity, kubeconfig: Path) -> list[str]:
-    return ["kind", "export", "kubeconfig", "--name", settings.cluster_name,
-            "--kubeconfig", str(kubeconfig)]
+    return [
+        "kind",
+        "export",
+        "kubeconfig",
+        "--name",
+        settings.cluster_name,
+        "--kubeconfig",
+        str(kubeconfig),
+    ]
 
 
 def kind_load(settings: Identity, images: list[str]) -> list[str]:
@@ -82,8 +95,15 @@ def kind_load(settings: Identity, images: list[str]) -> list[str]:
 
 
 def kind_delete(settings: Identity, kubeconfig: Path) -> list[str]:
-    return ["kind", "delete", "cluster", "--name", settings.cluster_name,
-            "--kubeconfig", str(kubeconfig)]
+    return [
+        "kind",
+        "delete",
+        "cluster",
+        "--name",
+        settings.cluster_name,
+        "--kubeconfig",
+        str(kubeconfig),
+    ]
 
 
 def kind_export_logs(settings: Identity, directory: Path) -> list[str]:
@@ -102,15 +122,25 @@ def kubectl_apply_stdin(kube: Kube, namespace: str | None = None) -> list[str]:
 
 def kubectl_rollout_status(kube: Kube, settings: Identity, timeout: str = "120s") -> list[str]:
     return kube.kubectl(
-        "--namespace", settings.namespace, "rollout", "status",
-        f"deployment/{deployment_name(settings)}", f"--timeout={timeout}",
+        "--namespace",
+        settings.namespace,
+        "rollout",
+        "status",
+        f"deployment/{deployment_name(settings)}",
+        f"--timeout={timeout}",
     )
 
 
 def kubectl_launcher_logs(kube: Kube, settings: Identity, since: str = "10m") -> list[str]:
     return kube.kubectl(
-        "--namespace", settings.namespace, "logs", f"deployment/{deployment_name(settings)}",
-        "--container", LAUNCHER_CONTAINER, f"--since={since}", "--tail=500",
+        "--namespace",
+        settings.namespace,
+        "logs",
+        f"deployment/{deployment_name(settings)}",
+        "--container",
+        LAUNCHER_CONTAINER,
+        f"--since={since}",
+        "--tail=500",
     )
 
 
@@ -126,8 +156,14 @@ def chart_args(settings: Identity) -> list[str]:
 
 def helm_template(kube: Kube, settings: Identity, values: Path) -> list[str]:
     return [
-        "helm", "template", settings.release, *chart_args(settings),
-        "--namespace", settings.namespace, "--values", str(values),
+        "helm",
+        "template",
+        settings.release,
+        *chart_args(settings),
+        "--namespace",
+        settings.namespace,
+        "--values",
+        str(values),
     ]
 
 
@@ -135,31 +171,58 @@ def helm_upgrade(kube: Kube, settings: Identity, values: Path) -> list[str]:
     # No --atomic: its rollback deletes the failed pods before airbox can say why they
     # failed. airbox collects the diagnosis first, then rolls back itself.
     return kube.helm(
-        "upgrade", "--install", settings.release, *chart_args(settings),
-        "--namespace", settings.namespace, "--create-namespace",
-        "--values", str(values),
-        "--wait", "--timeout", HELM_TIMEOUT, "--history-max", "10",
+        "upgrade",
+        "--install",
+        settings.release,
+        *chart_args(settings),
+        "--namespace",
+        settings.namespace,
+        "--create-namespace",
+        "--values",
+        str(values),
+        "--wait",
+        "--timeout",
+        HELM_TIMEOUT,
+        "--history-max",
+        "10",
     )
 
 
 def helm_status(kube: Kube, settings: Identity) -> list[str]:
-    return kube.helm("status", settings.release, "--namespace", settings.namespace,
-                     "--output", "json")
+    return kube.helm(
+        "status", settings.release, "--namespace", settings.namespace, "--output", "json"
+    )
 
 
 def helm_history(kube: Kube, settings: Identity) -> list[str]:
-    return kube.helm("history", settings.release, "--namespace", settings.namespace,
-                     "--output", "json")
+    return kube.helm(
+        "history", settings.release, "--namespace", settings.namespace, "--output", "json"
+    )
 
 
 def helm_rollback(kube: Kube, settings: Identity, revision: int) -> list[str]:
-    return kube.helm("rollback", settings.release, str(revision),
-                     "--namespace", settings.namespace, "--wait", "--timeout", "5m")
+    return kube.helm(
+        "rollback",
+        settings.release,
+        str(revision),
+        "--namespace",
+        settings.namespace,
+        "--wait",
+        "--timeout",
+        "5m",
+    )
 
 
 def helm_uninstall(kube: Kube, settings: Identity) -> list[str]:
-    return kube.helm("uninstall", settings.release, "--namespace", settings.namespace,
-                     "--wait", "--timeout", "5m")
+    return kube.helm(
+        "uninstall",
+        settings.release,
+        "--namespace",
+        settings.namespace,
+        "--wait",
+        "--timeout",
+        "5m",
+    )
 
 
 # ------------------------------------------------------------- day 2: status, logs, bundle
@@ -199,18 +262,19 @@ def kubectl_describe_pods(kube: Kube, namespace: str) -> list[str]:
 
 
 def helm_get_values(kube: Kube, settings: Identity) -> list[str]:
-    return kube.helm("get", "values", settings.release, "--namespace", settings.namespace,
-                     "--output", "json")
+    return kube.helm(
+        "get", "values", settings.release, "--namespace", settings.namespace, "--output", "json"
+    )
 
 
 # ---------------------------------------------------------------------- day 2: uninstall
 
 
 def kubectl_delete_secret(kube: Kube, namespace: str, name: str) -> list[str]:
-    return kube.kubectl("--namespace", namespace, "delete", "secret", name,
-                        "--ignore-not-found")
+    return kube.kubectl("--namespace", namespace, "delete", "secret", name, "--ignore-not-found")
 
 
 def kubectl_delete_namespace(kube: Kube, namespace: str, timeout: str = "5m") -> list[str]:
-    return kube.kubectl("delete", "namespace", namespace, "--ignore-not-found",
-                        f"--timeout={timeout}")
+    return kube.kubectl(
+        "delete", "namespace", namespace, "--ignore-not-found", f"--timeout={timeout}"
+    )

@@ -29,6 +29,8 @@ NODE_RESTART_POLICY = "unless-stopped"
 def host_uses_cgroup_v1() -> bool:
     """This host's cgroup version, read locally (a dry run contacts no Docker)."""
     return not Path("/sys/fs/cgroup/cgroup.controllers").exists()
+
+
 COMES_BACK = ("unless-stopped", "always")
 # The label kind gives every node container of a cluster (its value: the cluster's name).
 KIND_CLUSTER_LABEL = "io.x-k8s.kind.cluster"
@@ -48,15 +50,16 @@ def socket_candidates() -> list[str]:
     return paths
 
 
-def _diagnose(exc: BaseException, host: str | None,
-              timeout: float = CONNECT_TIMEOUT) -> DockerError:
+def _diagnose(
+    exc: BaseException, host: str | None, timeout: float = CONNECT_TIMEOUT
+) -> DockerError:
     text = " ".join(str(e) for e in _chain(exc))
     where = host or "the default socket (/var/run/docker.sock)"
     if "Permission denied" in text or "PermissionError" in text:
         return DockerError(
             f"permission denied on the Docker socket ({where})",
             hint="add yourself to the docker group: sudo usermod -aG docker $USER, "
-                 "then log out and back in (or run: newgrp docker)",
+            "then log out and back in (or run: newgrp docker)",
         )
     if "timed out" in text.lower() or "timeout" in text.lower():
         return DockerError(
@@ -69,12 +72,12 @@ def _diagnose(exc: BaseException, host: str | None,
         return DockerError(
             "Docker is not installed",
             hint="install Docker Engine (scripts/install.sh does it on Ubuntu, Debian, "
-                 "RHEL and Amazon Linux), then run airbox again",
+            "RHEL and Amazon Linux), then run airbox again",
         )
     return DockerError(
         f"the Docker daemon is not running (nothing answers at {where})",
         hint="start it: sudo systemctl start docker"
-             + (" — or fix DOCKER_HOST, which points elsewhere" if host else ""),
+        + (" — or fix DOCKER_HOST, which points elsewhere" if host else ""),
     )
 
 
@@ -119,8 +122,9 @@ class ExecResult:
 
     def last_words(self) -> str:
         """The command's last line of output, for a one-line finding."""
-        lines = [line.strip() for line in (self.stderr + "\n" + self.stdout).splitlines()
-                 if line.strip()]
+        lines = [
+            line.strip() for line in (self.stderr + "\n" + self.stdout).splitlines() if line.strip()
+        ]
         return lines[-1] if lines else f"exit code {self.returncode}"
 
 
@@ -159,8 +163,12 @@ class DockerHost:
             return False
         return True
 
-    def pull(self, ref: str, on_progress: Callable[[str], None] | None = None,
-             auth: Mapping[str, str] | None = None) -> None:
+    def pull(
+        self,
+        ref: str,
+        on_progress: Callable[[str], None] | None = None,
+        auth: Mapping[str, str] | None = None,
+    ) -> None:
         """Pull ``ref``, reporting layer progress lines; raises DockerError on failure.
 
         ``auth``: the registry's username and password, handed to the daemon in the API
@@ -176,8 +184,13 @@ class DockerHost:
             if not repository or "/" in tag:
                 repository, tag = ref, "latest"
         try:
-            for event in self.client.api.pull(repository, tag=tag, stream=True, decode=True,
-                                              auth_config=dict(auth) if auth else None):
+            for event in self.client.api.pull(
+                repository,
+                tag=tag,
+                stream=True,
+                decode=True,
+                auth_config=dict(auth) if auth else None,
+            ):
                 if "error" in event:
                     raise DockerError(
                         f"pulling {ref} failed: {event['error']}",
@@ -187,8 +200,9 @@ class DockerHost:
                     progress = event.get("progress") or ""
                     on_progress(f"{ref}: {event['status']} {progress}".strip())
         except docker.errors.APIError as exc:
-            raise DockerError(f"pulling {ref} failed: {exc.explanation or exc}",
-                              hint=_pull_hint(str(exc))) from None
+            raise DockerError(
+                f"pulling {ref} failed: {exc.explanation or exc}", hint=_pull_hint(str(exc))
+            ) from None
 
     def image_id(self, ref: str) -> str | None:
         """The ID of the image ``ref`` names (``sha256:...``); None when there is none."""
@@ -234,8 +248,7 @@ class DockerHost:
             try:
                 yield from self.client.api.get_image(ref, chunk_size=chunk_size)
             except docker.errors.APIError as exc:
-                raise DockerError(f"docker save {ref} failed: {exc.explanation or exc}") \
-                    from None
+                raise DockerError(f"docker save {ref} failed: {exc.explanation or exc}") from None
 
     def load(self, chunks: Iterable[bytes]) -> list[str]:
         """``docker load`` from a stream of chunks; the names the daemon loaded."""
@@ -250,7 +263,7 @@ class DockerHost:
                     text = str(event.get("stream") or "")
                     for prefix in ("Loaded image: ", "Loaded image ID: "):
                         if text.startswith(prefix):
-                            loaded.append(text[len(prefix):].strip())
+                            loaded.append(text[len(prefix) :].strip())
             except docker.errors.APIError as exc:
                 raise DockerError(f"docker load failed: {exc.explanation or exc}") from None
         return loaded
@@ -286,7 +299,7 @@ class DockerHost:
     def set_restart_policy(self, name: str, policy: str = NODE_RESTART_POLICY) -> bool:
         """Give container ``name`` this restart policy; False when it already had it."""
         container = self.client.containers.get(name)
-        current = ((container.attrs.get("HostConfig") or {}).get("RestartPolicy") or {})
+        current = (container.attrs.get("HostConfig") or {}).get("RestartPolicy") or {}
         if current.get("Name") == policy:
             return False
         container.update(restart_policy={"Name": policy, "MaximumRetryCount": 0})
@@ -302,11 +315,15 @@ class DockerHost:
         except docker.errors.NotFound:
             raise DockerError(f"the container {name} does not exist") from None
         except docker.errors.APIError as exc:
-            raise DockerError(f"docker exec {name} {' '.join(argv)} failed: "
-                              f"{exc.explanation or exc}") from None
-        return ExecResult(argv, int(code if code is not None else -1),
-                          (out or b"").decode(errors="replace"),
-                          (err or b"").decode(errors="replace"))
+            raise DockerError(
+                f"docker exec {name} {' '.join(argv)} failed: {exc.explanation or exc}"
+            ) from None
+        return ExecResult(
+            argv,
+            int(code if code is not None else -1),
+            (out or b"").decode(errors="replace"),
+            (err or b"").decode(errors="replace"),
+        )
 
     def exec_detached(self, name: str, argv: list[str]) -> None:
         """Start ``argv`` inside the running container ``name`` and return at once
@@ -318,8 +335,9 @@ class DockerHost:
         except docker.errors.NotFound:
             raise DockerError(f"the container {name} does not exist") from None
         except docker.errors.APIError as exc:
-            raise DockerError(f"docker exec -d {name} {' '.join(argv)} failed: "
-                              f"{exc.explanation or exc}") from None
+            raise DockerError(
+                f"docker exec -d {name} {' '.join(argv)} failed: {exc.explanation or exc}"
+            ) from None
 
     def data_root(self) -> str:
         return str(self.info().get("DockerRootDir") or "")
@@ -355,7 +373,8 @@ class DockerHost:
 
         removed = []
         for found in self.client.containers.list(
-                all=True, filters={"label": f"{KIND_CLUSTER_LABEL}={cluster}"}):
+            all=True, filters={"label": f"{KIND_CLUSTER_LABEL}={cluster}"}
+        ):
             # The label is checked again: a filter the daemon ignored must not widen this.
             if (found.labels or {}).get(KIND_CLUSTER_LABEL) != cluster:
                 continue
@@ -364,8 +383,9 @@ class DockerHost:
             except docker.errors.NotFound:
                 pass
             except docker.errors.APIError as exc:
-                raise DockerError(f"removing the container {found.name} failed: "
-                                  f"{exc.explanation or exc}") from None
+                raise DockerError(
+                    f"removing the container {found.name} failed: {exc.explanation or exc}"
+                ) from None
             removed.append(found.name)
         return removed
 
@@ -373,9 +393,13 @@ class DockerHost:
 def _pull_hint(error: str) -> str:
     lowered = error.lower()
     if "toomanyrequests" in lowered or "rate limit" in lowered:
-        return ("Docker Hub's anonymous pull limit was reached: wait, or `docker login` "
-                "and run airbox again")
+        return (
+            "Docker Hub's anonymous pull limit was reached: wait, or `docker login` "
+            "and run airbox again"
+        )
     if "no such host" in lowered or "timeout" in lowered or "connection" in lowered:
-        return ("this machine cannot reach the image registry (registry-1.docker.io:443); "
-                "check egress, DNS and HTTPS_PROXY")
+        return (
+            "this machine cannot reach the image registry (registry-1.docker.io:443); "
+            "check egress, DNS and HTTPS_PROXY"
+        )
     return "check the image name and your registry access, then run airbox again"

@@ -23,8 +23,9 @@ def get_json(runner: Runner, kube: Kube, *args: str, timeout: float = 30) -> dic
     return data
 
 
-def pods(runner: Runner, kube: Kube, namespace: str, selector: str | None = None
-         ) -> list[dict[str, Any]]:
+def pods(
+    runner: Runner, kube: Kube, namespace: str, selector: str | None = None
+) -> list[dict[str, Any]]:
     args = ["--namespace", namespace, "get", "pods"]
     if selector:
         args += ["-l", selector]
@@ -33,8 +34,9 @@ def pods(runner: Runner, kube: Kube, namespace: str, selector: str | None = None
 
 
 def warning_events(runner: Runner, kube: Kube, namespace: str) -> list[dict[str, Any]]:
-    data = get_json(runner, kube, "--namespace", namespace, "get", "events",
-                    "--field-selector", "type=Warning")
+    data = get_json(
+        runner, kube, "--namespace", namespace, "get", "events", "--field-selector", "type=Warning"
+    )
     items: list[dict[str, Any]] = data.get("items", [])
     return sorted(items, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
 
@@ -51,9 +53,13 @@ class PodHealth:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "phase": self.phase, "ready": self.ready,
-            "restarts": self.restarts, "problem": self.problem,
-            "lastTermination": self.last_termination, "imagePullProblem": self.image_problem,
+            "name": self.name,
+            "phase": self.phase,
+            "ready": self.ready,
+            "restarts": self.restarts,
+            "problem": self.problem,
+            "lastTermination": self.last_termination,
+            "imagePullProblem": self.image_problem,
         }
 
 
@@ -74,7 +80,8 @@ def pod_health(pod: dict[str, Any]) -> PodHealth:
     status = pod.get("status") or {}
     phase = str(status.get("phase") or "Unknown")
     statuses = list(status.get("containerStatuses") or []) + list(
-        status.get("initContainerStatuses") or [])
+        status.get("initContainerStatuses") or []
+    )
     restarts = sum(int(s.get("restartCount") or 0) for s in statuses)
     ready = bool(statuses) and all(s.get("ready") for s in status.get("containerStatuses") or [])
     problem: str | None = None
@@ -105,8 +112,15 @@ def pod_health(pod: dict[str, Any]) -> PodHealth:
         problem = f"pod is {phase}"
     if problem is None and not ready:
         problem = "running but not ready yet"
-    return PodHealth(str(meta.get("name")), phase, ready and problem is None, restarts,
-                     problem, last_termination, image_problem)
+    return PodHealth(
+        str(meta.get("name")),
+        phase,
+        ready and problem is None,
+        restarts,
+        problem,
+        last_termination,
+        image_problem,
+    )
 
 
 def activity(pod_list: list[dict[str, Any]], events: list[dict[str, Any]]) -> str:
@@ -117,8 +131,16 @@ def activity(pod_list: list[dict[str, Any]], events: list[dict[str, Any]]) -> st
             return f"{health.name}: {health.problem}"
     for event in reversed(events[-5:]):
         reason = event.get("reason") or ""
-        if reason in ("Pulling", "Pulled", "Scheduled", "Created", "Started", "BackOff",
-                      "Failed", "FailedScheduling"):
+        if reason in (
+            "Pulling",
+            "Pulled",
+            "Scheduled",
+            "Created",
+            "Started",
+            "BackOff",
+            "Failed",
+            "FailedScheduling",
+        ):
             obj = (event.get("involvedObject") or {}).get("name", "")
             return f"{obj}: {reason} {event.get('message') or ''}".strip()
     ready = sum(1 for pod in pod_list if pod_health(pod).ready)
@@ -127,8 +149,7 @@ def activity(pod_list: list[dict[str, Any]], events: list[dict[str, Any]]) -> st
 
 def release_selector(release: str, values: Mapping[str, Any] | None = None) -> str:
     """The pods of one release of the chart (several releases may share a namespace)."""
-    return (f"app.kubernetes.io/name={chart.name(values or {})},"
-            f"app.kubernetes.io/instance={release}")
+    return f"app.kubernetes.io/name={chart.name(values or {})},app.kubernetes.io/instance={release}"
 
 
 def parse_time(value: Any) -> float | None:
@@ -140,7 +161,7 @@ def parse_time(value: Any) -> float | None:
     if "." in text:
         head, _, rest = text.partition(".")
         digits = "".join(c for c in rest if c.isdigit())
-        zone = rest[len(digits):]
+        zone = rest[len(digits) :]
         text = f"{head}.{digits[:6]}{zone}"
     try:
         parsed = dt.datetime.fromisoformat(text)
@@ -155,4 +176,5 @@ def expired_certificate(text: str) -> bool:
     """kubectl's error says the cluster's certificates expired (or are not valid yet)."""
     lowered = text.lower()
     return "certificate has expired" in lowered or (
-        "x509: certificate" in lowered and "not yet valid" in lowered)
+        "x509: certificate" in lowered and "not yet valid" in lowered
+    )

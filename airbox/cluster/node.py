@@ -44,8 +44,12 @@ class Certificate:
         return (self.expires - now).total_seconds() / 86400
 
     def as_dict(self, now: dt.datetime) -> dict[str, Any]:
-        return {"name": self.name, "expires": self.expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "daysLeft": int(self.days_left(now) // 1), "authority": self.authority}
+        return {
+            "name": self.name,
+            "expires": self.expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "daysLeft": int(self.days_left(now) // 1),
+            "authority": self.authority,
+        }
 
 
 def parse_check_expiration(text: str) -> list[Certificate]:
@@ -61,7 +65,8 @@ def parse_check_expiration(text: str) -> list[Certificate]:
             continue
         name = line.split()[0]
         expires = dt.datetime.strptime(match.group(1), "%b %d, %Y %H:%M UTC").replace(
-            tzinfo=dt.timezone.utc)
+            tzinfo=dt.timezone.utc
+        )
         found.append(Certificate(name, expires, authority))
     return found
 
@@ -70,13 +75,13 @@ def certificates(docker: DockerHost, container: str) -> list[Certificate]:
     result = docker.exec(container, KUBEADM_CHECK)
     certs = parse_check_expiration(result.stdout)
     if not certs:
-        raise ClusterError(f"cannot read the certificates in {container}: "
-                           f"{result.last_words()}")
+        raise ClusterError(f"cannot read the certificates in {container}: {result.last_words()}")
     return certs
 
 
-def leaves_expiring(certs: list[Certificate], now: dt.datetime,
-                    days: int = RENEW_WITHIN_DAYS) -> list[Certificate]:
+def leaves_expiring(
+    certs: list[Certificate], now: dt.datetime, days: int = RENEW_WITHIN_DAYS
+) -> list[Certificate]:
     """The renewable certificates that expire within ``days`` (or already have)."""
     return [c for c in certs if not c.authority and c.days_left(now) < days]
 
@@ -84,8 +89,9 @@ def leaves_expiring(certs: list[Certificate], now: dt.datetime,
 def renew_certificates(docker: DockerHost, container: str) -> ExecResult:
     result = docker.exec(container, KUBEADM_RENEW)
     if not result.ok:
-        raise ClusterError(f"`kubeadm certs renew all` failed in {container}: "
-                           f"{result.last_words()}")
+        raise ClusterError(
+            f"`kubeadm certs renew all` failed in {container}: {result.last_words()}"
+        )
     return result
 
 
@@ -131,9 +137,11 @@ class ImageStore:
         undo that (they are two images, not a growing pile).
         """
         kept = self._verify_connectors()
-        return [i for i in self.images
-                if i.connector and not i.pinned and i.id not in self.used_ids
-                and i.id not in kept]
+        return [
+            i
+            for i in self.images
+            if i.connector and not i.pinned and i.id not in self.used_ids and i.id not in kept
+        ]
 
     def _verify_connectors(self) -> set[str]:
         from airbox.versions import VERIFY_CONNECTORS
@@ -159,9 +167,14 @@ def parse_crictl_images(text: str) -> list[NodeImage]:
     data = json.loads(text or "{}")
     out = []
     for item in data.get("images") or []:
-        out.append(NodeImage(str(item.get("id") or ""), [str(t) for t in item.get("repoTags")
-                                                          or []],
-                             int(item.get("size") or 0), bool(item.get("pinned"))))
+        out.append(
+            NodeImage(
+                str(item.get("id") or ""),
+                [str(t) for t in item.get("repoTags") or []],
+                int(item.get("size") or 0),
+                bool(item.get("pinned")),
+            )
+        )
     return out
 
 
@@ -182,11 +195,11 @@ def image_store(docker: DockerHost, container: str) -> ImageStore:
         raise ClusterError(f"cannot list the images in {container}: {images.last_words()}")
     containers = docker.exec(container, CRICTL_CONTAINERS)
     if not containers.ok:
-        raise ClusterError(f"cannot list the containers in {container}: "
-                           f"{containers.last_words()}")
+        raise ClusterError(f"cannot list the containers in {container}: {containers.last_words()}")
     try:
-        store = ImageStore(parse_crictl_images(images.stdout),
-                           parse_crictl_containers(containers.stdout))
+        store = ImageStore(
+            parse_crictl_images(images.stdout), parse_crictl_containers(containers.stdout)
+        )
     except (ValueError, TypeError, AttributeError) as exc:
         raise ClusterError(f"crictl's answer in {container} cannot be read: {exc}") from None
     # A container may name its image by tag: count those images as used too.
@@ -220,8 +233,12 @@ class DiskUse:
         return 100.0 * self.used / self.total if self.total else 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"path": self.where, "totalBytes": self.total, "usedBytes": self.used,
-                "percent": round(self.percent, 1)}
+        return {
+            "path": self.where,
+            "totalBytes": self.total,
+            "usedBytes": self.used,
+            "percent": round(self.percent, 1),
+        }
 
 
 def parse_df(text: str, where: str) -> DiskUse:

@@ -38,13 +38,19 @@ _GRACE_SECONDS = 5.0
 
 # Variables holding the credentials airbox reads: no tool needs them, and whatever a
 # tool starts would inherit them.
-SECRET_ENV = ("AIRBYTE_CLIENT_ID", "AIRBYTE_CLIENT_SECRET", "DATAPLANE_CLIENT_ID",
-              "DATAPLANE_CLIENT_SECRET", "AIRBYTE_LICENSE_KEY")
+SECRET_ENV = (
+    "AIRBYTE_CLIENT_ID",
+    "AIRBYTE_CLIENT_SECRET",
+    "DATAPLANE_CLIENT_ID",
+    "DATAPLANE_CLIENT_SECRET",
+    "AIRBYTE_LICENSE_KEY",
+)
 
 # The proxy: kept even when its value is a known secret (a URL holding a password), since
 # the tools need it: kind hands it to the node's containerd, helm fetches the chart with it.
-PROXY_ENV = frozenset({"HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY",
-                       "https_proxy", "http_proxy", "no_proxy"})
+PROXY_ENV = frozenset(
+    {"HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy"}
+)
 
 _live_lock = threading.Lock()
 _live: set[subprocess.Popen[str]] = set()
@@ -59,8 +65,11 @@ def child_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     known = REDACTOR.known()
     drop = set(SECRET_ENV) | set(ENV_ANSWERS)
-    return {key: value for key, value in env.items()
-            if key not in drop and (key in PROXY_ENV or not (value and value in known))}
+    return {
+        key: value
+        for key, value in env.items()
+        if key not in drop and (key in PROXY_ENV or not (value and value in known))
+    }
 
 
 def end_all(sig: int = signal.SIGTERM) -> None:
@@ -149,10 +158,21 @@ class Runner:
         with _live_lock:
             _live.add(proc)
         try:
-            return self._finish(proc, argv, shown, stdin=stdin, timeout=timeout,
-                                check=check, on_line=on_line, on_stderr=on_stderr,
-                                keep_output=keep_output, secret_output=secret_output,
-                                error=error, hint=hint, started=started)
+            return self._finish(
+                proc,
+                argv,
+                shown,
+                stdin=stdin,
+                timeout=timeout,
+                check=check,
+                on_line=on_line,
+                on_stderr=on_stderr,
+                keep_output=keep_output,
+                secret_output=secret_output,
+                error=error,
+                hint=hint,
+                started=started,
+            )
         finally:
             with _live_lock:
                 _live.discard(proc)
@@ -196,8 +216,10 @@ class Runner:
         err_lines: list[str] = []
         # One tail per stream: tools put their errors on stderr, and the two streams are
         # read concurrently, so a shared tail could lose the error behind late stdout.
-        tails: dict[str, deque[str]] = {"|": deque(maxlen=_TAIL_LINES),
-                                         "!": deque(maxlen=_TAIL_LINES)}
+        tails: dict[str, deque[str]] = {
+            "|": deque(maxlen=_TAIL_LINES),
+            "!": deque(maxlen=_TAIL_LINES),
+        }
 
         def tail_text() -> str:
             with lock:
@@ -206,8 +228,7 @@ class Runner:
 
         lock = threading.Lock()
 
-        def pump(stream: IO[str], sink: list[str], label: str,
-                 handler: LineHandler | None) -> None:
+        def pump(stream: IO[str], sink: list[str], label: str, handler: LineHandler | None) -> None:
             for raw in stream:
                 line = raw.rstrip("\n")
                 if keep_output:
@@ -224,10 +245,10 @@ class Runner:
                     handler(masked)
 
         readers = [
-            threading.Thread(target=pump, args=(proc.stdout, out_lines, "|", on_line),
-                             daemon=True),
-            threading.Thread(target=pump, args=(proc.stderr, err_lines, "!",
-                                                on_stderr or on_line), daemon=True),
+            threading.Thread(target=pump, args=(proc.stdout, out_lines, "|", on_line), daemon=True),
+            threading.Thread(
+                target=pump, args=(proc.stderr, err_lines, "!", on_stderr or on_line), daemon=True
+            ),
         ]
         for reader in readers:
             reader.start()
@@ -273,8 +294,7 @@ class Runner:
         return result
 
 
-def _end_group(proc: subprocess.Popen[str], first: int,
-               grace: float = _GRACE_SECONDS) -> None:
+def _end_group(proc: subprocess.Popen[str], first: int, grace: float = _GRACE_SECONDS) -> None:
     """Send ``first`` to the tool's process group, wait ``grace`` seconds for the tool,
     then SIGTERM and SIGKILL; whatever is left in the group is killed at the end."""
     for sig, wait in ((first, grace), (signal.SIGTERM, 3.0), (signal.SIGKILL, 3.0)):

@@ -51,8 +51,9 @@ def _version_of(tool: str, path: str) -> tuple[int, int] | None:
         "kubectl": [path, "version", "--client", "-o", "json"],
     }[tool]
     try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=10,
-                             env=child_environment()).stdout
+        out = subprocess.run(
+            argv, capture_output=True, text=True, timeout=10, env=child_environment()
+        ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
     if tool == "kubectl":
@@ -67,16 +68,22 @@ def _version_of(tool: str, path: str) -> tuple[int, int] | None:
 def _compatible(tool: str, version: tuple[int, int] | None) -> bool:
     if version is None:
         return False
-    minimum = {"kind": versions.MIN_KIND, "helm": versions.MIN_HELM,
-               "kubectl": versions.MIN_KUBECTL}[tool]
+    minimum = {
+        "kind": versions.MIN_KIND,
+        "helm": versions.MIN_HELM,
+        "kubectl": versions.MIN_KUBECTL,
+    }[tool]
     if tool == "helm" and version[0] > 3:
         return True
     return version >= minimum
 
 
 def pinned_path(tool: str) -> Path:
-    version = {"kind": versions.KIND_VERSION, "helm": versions.HELM_VERSION,
-               "kubectl": versions.KUBECTL_VERSION}[tool]
+    version = {
+        "kind": versions.KIND_VERSION,
+        "helm": versions.HELM_VERSION,
+        "kubectl": versions.KUBECTL_VERSION,
+    }[tool]
     return bin_dir() / f"{tool}-{version}"
 
 
@@ -107,8 +114,7 @@ def source_url(url: str, environ: Mapping[str, str] | None = None) -> str:
     return f"{mirror}/{rest}"
 
 
-def download(tool: str, *, fetch: Fetch = _http_fetch,
-             plat: tuple[str, str] | None = None) -> Path:
+def download(tool: str, *, fetch: Fetch = _http_fetch, plat: tuple[str, str] | None = None) -> Path:
     """Download the pinned ``tool``, verify it, and install it into the bin directory."""
     os_name, arch = plat or platform_key()
     try:
@@ -132,7 +138,7 @@ def download(tool: str, *, fetch: Fetch = _http_fetch,
             f"the {tool} download from {url} does not match its pinned SHA-256",
             details=[f"expected {spec.sha256}", f"got      {digest}"],
             hint="a proxy may have altered it; retry, or install the tool yourself and "
-                 f"set AIRBOX_{tool.upper()}",
+            f"set AIRBOX_{tool.upper()}",
         )
     binary = payload
     if spec.member:
@@ -167,7 +173,9 @@ def place(tool: str, source: Path, sha256: str) -> Path:
     if pinned is not None and sha256 != pinned:
         raise ToolUnavailable(
             f"the bundle's {tool} is not the {tool} this airbox pins",
-            details=[f"pinned {pinned}", f"bundle {sha256}"])
+            details=[f"pinned {pinned}", f"bundle {sha256}"],
+        )
+
     def copy(handle: BinaryIO) -> None:
         with open(source, "rb") as src:
             shutil.copyfileobj(src, handle, 1 << 20)
@@ -193,8 +201,9 @@ def _override(tool: str) -> str | None:
 class Toolchain:
     """Resolves each tool once per run (thread-safe: status resolves concurrently)."""
 
-    def __init__(self, *, allow_download: bool = True, fetch: Fetch = _http_fetch,
-                 offline: bool = False) -> None:
+    def __init__(
+        self, *, allow_download: bool = True, fetch: Fetch = _http_fetch, offline: bool = False
+    ) -> None:
         self._paths: dict[str, str] = {}
         self._lock = threading.Lock()
         # Offline (an install from a bundle): nothing is downloaded, and a missing tool's
@@ -241,8 +250,9 @@ class Toolchain:
             raise ToolUnavailable(
                 f"{tool} is not installed, and the bundle has none this airbox can use",
                 hint=f"install {tool} {version} and set AIRBOX_{tool.upper()} to its path, or "
-                     "use a bundle this airbox made (`airbox bundle create`: it carries the "
-                     "pinned kind, helm and kubectl)")
+                "use a bundle this airbox made (`airbox bundle create`: it carries the "
+                "pinned kind, helm and kubectl)",
+            )
         if not self._allow_download:
             raise ToolUnavailable(
                 f"{tool} is not installed",

@@ -66,9 +66,7 @@ def schema() -> dict[str, Any]:
     return loaded
 
 
-def expand_vars(
-    data: Any, environ: Mapping[str, str], path: str = ""
-) -> tuple[Any, list[Problem]]:
+def expand_vars(data: Any, environ: Mapping[str, str], path: str = "") -> tuple[Any, list[Problem]]:
     """Replace ``${VAR}`` in every string; an unset variable is a problem naming it."""
     problems: list[Problem] = []
     if isinstance(data, dict):
@@ -85,12 +83,16 @@ def expand_vars(
             problems.extend(sub)
         return items, problems
     if isinstance(data, str):
+
         def replace(match: re.Match[str]) -> str:
             var = match.group(1)
             if var not in environ:
                 problems.append(
-                    Problem(path, f"environment variable {var} is not set",
-                            f"export {var}=... before running airbox, or write the value")
+                    Problem(
+                        path,
+                        f"environment variable {var} is not set",
+                        f"export {var}=... before running airbox, or write the value",
+                    )
                 )
                 return match.group(0)
             return environ[var]
@@ -112,8 +114,9 @@ def schema_problems(data: Any) -> list[Problem]:
             for key in extra:
                 names = sorted(error.schema.get("properties", {}))
                 field = f"{where}.{key}" if error.absolute_path else key
-                problems.append(Problem(field, "is not a known setting",
-                                        did_you_mean(str(key), names)))
+                problems.append(
+                    Problem(field, "is not a known setting", did_you_mean(str(key), names))
+                )
             continue
         if error.validator == "enum":
             allowed = ", ".join(str(v) for v in error.validator_value)
@@ -158,9 +161,14 @@ def load_answers_file(path: Path, environ: Mapping[str, str] | None = None) -> d
         data = load_yaml(text, quote=False)
     except YamlProblem as exc:
         raise InvalidSettings(
-            [Problem("(file)", exc.reason,
-                     "fix the YAML (indentation, quotes, colons); write values out "
-                     "rather than nesting aliases")],
+            [
+                Problem(
+                    "(file)",
+                    exc.reason,
+                    "fix the YAML (indentation, quotes, colons); write values out "
+                    "rather than nesting aliases",
+                )
+            ],
             source=source,
         ) from None
     if data is None:
@@ -181,8 +189,11 @@ def load_answers_file(path: Path, environ: Mapping[str, str] | None = None) -> d
 
 # The proxy variables every HTTP client reads, upper case first (kind's order): at install
 # time they become the ``network`` answers, saved so later commands use the same proxy.
-PROXY_ENV: dict[str, str] = {"HTTPS_PROXY": "httpsProxy", "HTTP_PROXY": "httpProxy",
-                             "NO_PROXY": "noProxy"}
+PROXY_ENV: dict[str, str] = {
+    "HTTPS_PROXY": "httpsProxy",
+    "HTTP_PROXY": "httpProxy",
+    "NO_PROXY": "noProxy",
+}
 
 
 def env_network(environ: Mapping[str, str] | None = None) -> tuple[dict[str, Any], list[str]]:
@@ -276,8 +287,9 @@ def split_secrets(answers: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str,
     public = copy.deepcopy(dict(answers))
     secret: dict[str, Any] = {}
     # A key file's path is public; the key itself, given inline, is a secret.
-    inline = [p for p in key_file_paths()
-              if inline_service_account(get_path(public, p)) is not None]
+    inline = [
+        p for p in key_file_paths() if inline_service_account(get_path(public, p)) is not None
+    ]
     for path in [*secret_paths(), *inline]:
         value = get_path(public, path)
         if value in (None, ""):

@@ -34,8 +34,10 @@ JOB_IMAGES = {
     "containerOrchestrator": "airbyte/container-orchestrator",
 }
 # The chart's own default for those values: a template defaulting the tag.
-_DEFAULT_TAG_TEMPLATE = re.compile(r"\{\{-?\s*default\s+\.Chart\.AppVersion\s+"
-                                   r"\.Values\.image\.tag\s*-?\}\}")
+_DEFAULT_TAG_TEMPLATE = re.compile(
+    r"\{\{-?\s*default\s+\.Chart\.AppVersion\s+"
+    r"\.Values\.image\.tag\s*-?\}\}"
+)
 
 
 def _dig(values: Mapping[str, Any], *path: str) -> Any:
@@ -92,9 +94,14 @@ def read_meta(path: Path) -> dict[str, Any] | None:
             text = (path / "Chart.yaml").read_text(encoding="utf-8")
         else:
             with tarfile.open(path, "r:*") as archive:
-                member = next((m for m in archive.getmembers()
-                               if m.isfile() and m.name.count("/") == 1
-                               and m.name.endswith("/Chart.yaml")), None)
+                member = next(
+                    (
+                        m
+                        for m in archive.getmembers()
+                        if m.isfile() and m.name.count("/") == 1 and m.name.endswith("/Chart.yaml")
+                    ),
+                    None,
+                )
                 handle = archive.extractfile(member) if member is not None else None
                 if handle is None:
                     return None

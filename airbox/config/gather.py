@@ -25,12 +25,7 @@ from airbox.config.settings import (
     validate,
 )
 from airbox.config.yamlfile import YamlProblem, load_yaml
-from airbox.errors import (
-    InterviewInterrupted,
-    InvalidSettings,
-    Problem,
-    SavedSettingsUnreadable,
-)
+from airbox.errors import InterviewInterrupted, InvalidSettings, Problem, SavedSettingsUnreadable
 from airbox.fsutil import PUBLIC_FILE, SECRET_FILE, atomic_write, ensure_private_dir
 from airbox.paths import StateDir, installed_names
 
@@ -97,11 +92,11 @@ def read_saved_file(state: StateDir, path: Path) -> dict[str, Any]:
     try:
         data = load_yaml(path.read_text(encoding="utf-8"), quote=False)
     except UnicodeDecodeError as exc:
-        raise SavedSettingsUnreadable(state, path, f"is not UTF-8 text (byte {exc.start})"
-                                      ) from None
+        raise SavedSettingsUnreadable(
+            state, path, f"is not UTF-8 text (byte {exc.start})"
+        ) from None
     except OSError as exc:
-        raise SavedSettingsUnreadable(state, path, f"cannot be read ({exc.strerror})"
-                                      ) from None
+        raise SavedSettingsUnreadable(state, path, f"cannot be read ({exc.strerror})") from None
     except YamlProblem as exc:
         raise SavedSettingsUnreadable(state, path, exc.reason) from None
     if data is None:
@@ -145,16 +140,18 @@ def load_kept() -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def keep_partial(answers: Mapping[str, Any],
-                 memo: Mapping[str, Any] | None = None) -> Path | None:
+def keep_partial(answers: Mapping[str, Any], memo: Mapping[str, Any] | None = None) -> Path | None:
     """Save the answers given so far without the secrets typed hidden — identifiers (client
     ids, access key ids) and ``memo``'s choices are kept; None when there is nothing."""
     import copy
 
     public = copy.deepcopy(dict(answers))
     # A service account key pasted as JSON is a secret too; a path to it is not.
-    inline = [p for p in key_file_paths()
-              if inline_service_account(sources.get_path(public, p)) is not None]
+    inline = [
+        p
+        for p in key_file_paths()
+        if inline_service_account(sources.get_path(public, p)) is not None
+    ]
     for hidden in [*hidden_paths(), *inline]:
         holder = sources.get_path(public, hidden[:-1]) if len(hidden) > 1 else public
         if isinstance(holder, dict):
@@ -184,8 +181,12 @@ def layer_over_saved(saved: Mapping[str, Any], file: Mapping[str, Any]) -> dict[
     base = dict(saved)
     for section in ("secretsManager", "storage"):
         given = file.get(section)
-        if isinstance(given, Mapping) and given.get("type") and isinstance(
-                base.get(section), Mapping) and base[section].get("type") != given["type"]:
+        if (
+            isinstance(given, Mapping)
+            and given.get("type")
+            and isinstance(base.get(section), Mapping)
+            and base[section].get("type") != given["type"]
+        ):
             base.pop(section)
     for root, other in (("dataPlane", "registration"), ("registration", "dataPlane")):
         given = file.get(root)
@@ -215,8 +216,10 @@ def _unasked(answers: Mapping[str, Any]) -> dict[str, Any]:
     base = copy.deepcopy(dict(answers))
     for key in ("licenseKey", "secretsManager", "storage", "dataPlane"):
         base.pop(key, None)
-    for section, keys in (("controlPlane", ("edition", "url")),
-                          ("registration", ("clientId", "clientSecret"))):
+    for section, keys in (
+        ("controlPlane", ("edition", "url")),
+        ("registration", ("clientId", "clientSecret")),
+    ):
         part = base.get(section)
         if isinstance(part, dict):
             for key in keys:
@@ -239,12 +242,27 @@ def _reopened(merged: dict[str, Any], prompter: Prompter) -> bool:
 
 
 def _flag_names(flags: Mapping[str, Any]) -> list[str]:
-    return ["--" + key.replace("_", "-") for key, value in flags.items()
-            if value not in (None, "") and key in _FLAG_KEYS]
+    return [
+        "--" + key.replace("_", "-")
+        for key, value in flags.items()
+        if value not in (None, "") and key in _FLAG_KEYS
+    ]
 
 
-_FLAG_KEYS = ("name", "namespace", "edition", "control_plane_url", "api_url", "chart_version",
-              "chart", "kube_context", "kubeconfig", "region", "organization_id", "bundle")
+_FLAG_KEYS = (
+    "name",
+    "namespace",
+    "edition",
+    "control_plane_url",
+    "api_url",
+    "chart_version",
+    "chart",
+    "kube_context",
+    "kubeconfig",
+    "region",
+    "organization_id",
+    "bundle",
+)
 
 
 def gather(
@@ -300,9 +318,11 @@ def gather(
     if problems:
         error = InvalidSettings(problems, source=str(inputs.answers_file or "the settings"))
         if any(p.missing for p in problems):
-            error.hint = ("fix the values above; give the missing ones in the answers file, "
-                          "the environment or flags (or run on a terminal without --yes to "
-                          "be asked)")
+            error.hint = (
+                "fix the values above; give the missing ones in the answers file, "
+                "the environment or flags (or run on a terminal without --yes to "
+                "be asked)"
+            )
         raise error
     if say is not None and used:
         say("Settings from (later ones win): " + "; ".join(used))
@@ -324,8 +344,9 @@ def gather(
             if named and defaults.get("name") not in (None, named):
                 defaults = {}
             if defaults and say is not None:
-                say(f"Offering the answers kept from an interrupted run ({kept_file()}) "
-                    "as defaults")
+                say(
+                    f"Offering the answers kept from an interrupted run ({kept_file()}) as defaults"
+                )
         prompter = prompter or Prompter()
         accepted: set[tuple[str, str, str]] = set()
         memo: dict[str, Any] = {}
@@ -334,9 +355,15 @@ def gather(
             # Until the final check passes: what it refuses is asked again, with every
             # other answer (secrets too, in memory only) kept.
             while True:
-                fill_missing(merged, prompter, interview=interview, defaults=defaults,
-                             check_credentials=check_credentials, accepted=accepted,
-                             memo=memo)
+                fill_missing(
+                    merged,
+                    prompter,
+                    interview=interview,
+                    defaults=defaults,
+                    check_credentials=check_credentials,
+                    accepted=accepted,
+                    memo=memo,
+                )
                 sources.register_secrets(merged)
                 if not _reopened(merged, prompter):
                     return
@@ -344,8 +371,13 @@ def gather(
         try:
             ask()
             while inputs.review:
-                merged = review(merged, prompter, check_credentials=check_credentials,
-                                interview=interview or inputs.reconfigure, accepted=accepted)
+                merged = review(
+                    merged,
+                    prompter,
+                    check_credentials=check_credentials,
+                    interview=interview or inputs.reconfigure,
+                    accepted=accepted,
+                )
                 sources.register_secrets(merged)
                 if not _reopened(merged, prompter):
                     break
@@ -354,22 +386,27 @@ def gather(
             if inputs.reconfigure:
                 raise InterviewInterrupted(
                     "Interrupted during the questions: nothing was installed or changed; "
-                    "the saved settings stay as they were.") from None
+                    "the saved settings stay as they were."
+                ) from None
             kept = keep_partial(merged, memo)
             if kept is None:
                 raise InterviewInterrupted(
                     "Interrupted during the questions: nothing was installed or changed, "
-                    "and no answers were given yet.") from None
+                    "and no answers were given yet."
+                ) from None
             raise InterviewInterrupted(
                 "Interrupted during the questions: nothing was installed or changed. Your "
                 f"answers so far (not the secrets) are kept in {kept}; run the same "
-                "command again to continue from them.") from None
+                "command again to continue from them."
+            ) from None
 
     problems = settings_problems(merged, asking=False)
     if problems:
         if not inputs.interactive:
-            hint = ("give the missing values in the answers file, the environment or flags "
-                    "(or run on a terminal without --yes to be asked)")
+            hint = (
+                "give the missing values in the answers file, the environment or flags "
+                "(or run on a terminal without --yes to be asked)"
+            )
             error = InvalidSettings(problems, source=str(inputs.answers_file or "the settings"))
             error.hint = hint
             raise error
@@ -378,7 +415,9 @@ def gather(
         error = InvalidSettings(problems)
         kept = None if inputs.reconfigure else keep_partial(merged, memo)
         if kept is not None:
-            error.hint = ("fix the values above and run the command again: your answers "
-                          f"(not the secrets) are kept in {kept}")
+            error.hint = (
+                "fix the values above and run the command again: your answers "
+                f"(not the secrets) are kept in {kept}"
+            )
         raise error
     return merged, Settings.from_answers(merged)

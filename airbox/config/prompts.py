@@ -102,7 +102,8 @@ class Prompter:
         )
         app = question.application
         app.pre_run_callables.append(
-            lambda: app.current_buffer.start_completion(select_first=False))
+            lambda: app.current_buffer.start_completion(select_first=False)
+        )
         return str(question.unsafe_ask()).strip()
 
     def checkbox(self, message: str, choices: Sequence[tuple[str, str, bool]]) -> list[str]:
@@ -110,8 +111,10 @@ class Prompter:
         import questionary
 
         self._before()
-        items = [questionary.Choice(title=label, value=value, checked=checked)
-                 for value, label, checked in choices]
+        items = [
+            questionary.Choice(title=label, value=value, checked=checked)
+            for value, label, checked in choices
+        ]
         answer = questionary.checkbox(message, choices=items, **self._io).unsafe_ask()
         return [str(value) for value in answer or []]
 

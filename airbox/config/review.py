@@ -79,8 +79,7 @@ def review_rows(answers: Mapping[str, Any]) -> list[Row]:
     """Every answer, secrets masked, in interview order."""
     rows: list[Row] = []
 
-    def add(path: tuple[str, ...], label: str, masked: bool = False, *,
-            edit: str = "") -> None:
+    def add(path: tuple[str, ...], label: str, masked: bool = False, *, edit: str = "") -> None:
         value = get_path(answers, path)
         if value in (None, "", {}):
             return
@@ -108,18 +107,30 @@ def review_rows(answers: Mapping[str, Any]) -> list[Row]:
                         noun = "Container" if kind == "azure" else "Bucket"
                         add(("storage", "bucket"), "  " + noun, edit=noun)
                     for fspec in spec.fields:
-                        add((path[0], spec.section, fspec.key), "  " + _short(fspec.label),
-                            fspec.masked, edit=f"{name}: {_short(fspec.label)}")
+                        add(
+                            (path[0], spec.section, fspec.key),
+                            "  " + _short(fspec.label),
+                            fspec.masked,
+                            edit=f"{name}: {_short(fspec.label)}",
+                        )
             continue
         add(path, label, path in _MASKED)
     if "storage" not in answers:
-        rows.append(Row(("storage",), "Storage for logs and state",
-                        "none (inside the cluster)", "Storage for logs and state"))
+        rows.append(
+            Row(
+                ("storage",),
+                "Storage for logs and state",
+                "none (inside the cluster)",
+                "Storage for logs and state",
+            )
+        )
     return rows
 
 
 def review(
-    answers: dict[str, Any], prompter: Prompter, *,
+    answers: dict[str, Any],
+    prompter: Prompter,
+    *,
     check_credentials: CredentialCheck | None = None,
     interview: bool = True,
     accepted: set[tuple[str, str, str]] | None = None,
@@ -134,17 +145,26 @@ def review(
         for row in rows:
             prompter.note(f"  {row.label.ljust(width)}  {row.shown}", style="")
         choices = [("", "Install with these settings")] + [
-            (".".join(row.path), f"Edit: {row.edit}") for row in rows]
+            (".".join(row.path), f"Edit: {row.edit}") for row in rows
+        ]
         chosen = prompter.select("Install, or edit an answer?", choices, default="")
         if not chosen:
             return answers
-        answers = edit(answers, tuple(chosen.split(".")), prompter,
-                       check_credentials=check_credentials, interview=interview,
-                       accepted=accepted)
+        answers = edit(
+            answers,
+            tuple(chosen.split(".")),
+            prompter,
+            check_credentials=check_credentials,
+            interview=interview,
+            accepted=accepted,
+        )
 
 
 def edit(
-    answers: dict[str, Any], path: tuple[str, ...], prompter: Prompter, *,
+    answers: dict[str, Any],
+    path: tuple[str, ...],
+    prompter: Prompter,
+    *,
     check_credentials: CredentialCheck | None = None,
     interview: bool = True,
     accepted: set[tuple[str, str, str]] | None = None,
@@ -172,6 +192,12 @@ def edit(
             holder.pop(path[-1], None)
     # Only the edited choice is asked again, not the other choices with a default.
     choice = path in (("storage",), ("storage", "type"), ("controlPlane", "edition"))
-    Interview(changed, prompter, interview and choice, keep, check_credentials,
-              accepted if accepted is not None else set()).run()
+    Interview(
+        changed,
+        prompter,
+        interview and choice,
+        keep,
+        check_credentials,
+        accepted if accepted is not None else set(),
+    ).run()
     return changed

@@ -85,8 +85,12 @@ def url_problem(value: Any, *, allow_http: str = "loopback") -> str | None:
 
 def without_userinfo(url: str) -> str:
     """``url`` with any ``user:password@`` replaced by ``***@``: safe to echo back."""
-    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)?[^/?#@\s]*@", lambda m: (m.group(1) or "")
-                  + "***@", url, count=1)
+    return re.sub(
+        r"^([A-Za-z][A-Za-z0-9+.-]*://)?[^/?#@\s]*@",
+        lambda m: (m.group(1) or "") + "***@",
+        url,
+        count=1,
+    )
 
 
 def without_password(url: str) -> str:
@@ -129,8 +133,11 @@ def proxy_url_problem(value: Any) -> str | None:
 
 def no_proxy_entries(value: Any) -> list[str]:
     """``noProxy`` as a list: a comma-separated string (as NO_PROXY is) or a list."""
-    items = value.split(",") if isinstance(value, str) else (
-        [str(v) for v in value] if isinstance(value, list) else [])
+    items = (
+        value.split(",")
+        if isinstance(value, str)
+        else ([str(v) for v in value] if isinstance(value, list) else [])
+    )
     return [item.strip() for item in items if item.strip()]
 
 
@@ -196,8 +203,7 @@ def load_service_account(value: Any) -> tuple[str | None, str | None]:
     except json.JSONDecodeError as exc:
         return None, f"{source} is not valid JSON ({exc.msg}, line {exc.lineno})"
     if not isinstance(data, dict) or data.get("type") != "service_account":
-        return None, (f"{source} is not a service account key "
-                      "(its \"type\" is not service_account)")
+        return None, (f'{source} is not a service account key (its "type" is not service_account)')
     missing = [k for k in ("project_id", "private_key", "client_email") if not data.get(k)]
     if missing:
         return None, f"{source} lacks {', '.join(missing)}"
@@ -233,18 +239,24 @@ def field_problem(fspec: FieldSpec, value: Any) -> tuple[str, str | None] | None
         if problem:
             return problem, "use the address VAULT_ADDR holds, e.g. https://vault.example.com:8200"
         if urlsplit(str(value)).path.rstrip("/") not in ("",):
-            return (f"{value!r} has a path; the Vault address is only scheme, host and port",
-                    "drop the path (e.g. /v1/...): https://vault.example.com:8200")
+            return (
+                f"{value!r} has a path; the Vault address is only scheme, host and port",
+                "drop the path (e.g. /v1/...): https://vault.example.com:8200",
+            )
         return None
     if fspec.kind == "aws-region" and not _AWS_REGION.match(str(value)):
         return f"{value!r} is not an AWS region", "use a region such as us-west-2"
     if fspec.kind == "aws-key-id" and not _AWS_ACCESS_KEY_ID.match(str(value)):
-        return (f"{shown} is not an AWS access key id",
-                "it is 20 capital letters and digits starting with AKIA (or ASIA for "
-                "temporary keys), e.g. AKIAIOSFODNN7EXAMPLE")
+        return (
+            f"{shown} is not an AWS access key id",
+            "it is 20 capital letters and digits starting with AKIA (or ASIA for "
+            "temporary keys), e.g. AKIAIOSFODNN7EXAMPLE",
+        )
     if fspec.kind == "uuid" and not is_uuid(str(value)):
-        return (f"{shown} is not an id of the form 00000000-0000-0000-0000-000000000000",
-                "copy it from the Azure portal: " + (fspec.where or fspec.label))
+        return (
+            f"{shown} is not an id of the form 00000000-0000-0000-0000-000000000000",
+            "copy it from the Azure portal: " + (fspec.where or fspec.label),
+        )
     if fspec.kind == "tags" and not (
         isinstance(value, dict) and all(isinstance(k, str) for k in value)
     ):
@@ -254,14 +266,25 @@ def field_problem(fspec: FieldSpec, value: Any) -> tuple[str, str | None] | None
         # or an empty one, would stop the launcher at start-up.
         for key, tag in value.items():
             text = "" if tag is None else str(tag)
-            if not key.strip() or not text.strip() or any(
-                    c in part for part in (key, text) for c in ",="):
-                return (f"the tag {key}: {text!r} cannot be passed on",
-                        "use a non-empty name and value without ',' or '='")
+            if (
+                not key.strip()
+                or not text.strip()
+                or any(c in part for part in (key, text) for c in ",=")
+            ):
+                return (
+                    f"the tag {key}: {text!r} cannot be passed on",
+                    "use a non-empty name and value without ',' or '='",
+                )
     if fspec.kind == "json-file":
         _, problem = load_service_account(value)
-        return (problem, "give the path of a Google service account key file, or the key's "
-                         "JSON itself") if problem else None
+        return (
+            (
+                problem,
+                "give the path of a Google service account key file, or the key's JSON itself",
+            )
+            if problem
+            else None
+        )
     if fspec.kind in ("text", "aws-key-id", "uuid") and not isinstance(value, (str, int)):
         return "must be a string", None
     return None
@@ -279,21 +302,34 @@ def bucket_problem(storage_type: str, name: str) -> tuple[str, str] | None:
     ``Acme_Airbyte`` is caught before the data plane fails its first sync.
     """
     if storage_type == "s3":
-        ok = (bool(_S3_BUCKET.match(name)) and ".." not in name
-              and not re.match(r"^\d+\.\d+\.\d+\.\d+$", name)
-              and not name.startswith("xn--"))
-        rule = ("S3 bucket names are 3-63 lowercase letters, digits, '.' and '-', starting "
-                "and ending with a letter or digit")
+        ok = (
+            bool(_S3_BUCKET.match(name))
+            and ".." not in name
+            and not re.match(r"^\d+\.\d+\.\d+\.\d+$", name)
+            and not name.startswith("xn--")
+        )
+        rule = (
+            "S3 bucket names are 3-63 lowercase letters, digits, '.' and '-', starting "
+            "and ending with a letter or digit"
+        )
     elif storage_type == "gcs":
         parts_ok = all(0 < len(part) <= 63 for part in name.split("."))
-        ok = bool(_GCS_BUCKET.match(name)) and parts_ok and not name.startswith("goog") and (
-            len(name) <= 63 or "." in name)
-        rule = ("Cloud Storage bucket names are 3-63 lowercase letters, digits, '-', '_' and "
-                "'.', starting and ending with a letter or digit")
+        ok = (
+            bool(_GCS_BUCKET.match(name))
+            and parts_ok
+            and not name.startswith("goog")
+            and (len(name) <= 63 or "." in name)
+        )
+        rule = (
+            "Cloud Storage bucket names are 3-63 lowercase letters, digits, '-', '_' and "
+            "'.', starting and ending with a letter or digit"
+        )
     elif storage_type == "azure":
         ok = bool(_AZURE_CONTAINER.match(name))
-        rule = ("Azure container names are 3-63 lowercase letters, digits and single '-', "
-                "starting and ending with a letter or digit")
+        rule = (
+            "Azure container names are 3-63 lowercase letters, digits and single '-', "
+            "starting and ending with a letter or digit"
+        )
     else:
         return None
     if ok:
@@ -317,13 +353,22 @@ def values_problems(values: Mapping[Any, Any]) -> list[Problem]:
     shape, a URL with a password), at any depth, through lists too."""
     problems: list[Problem] = []
     for path in _non_string_keys(values, "values"):
-        problems.append(Problem(path, "has a key that is not a string",
-                                "quote the key (Helm values keys are strings)"))
+        problems.append(
+            Problem(
+                path,
+                "has a key that is not a string",
+                "quote the key (Helm values keys are strings)",
+            )
+        )
     for path in _credential_paths(values, "values"):
-        problems.append(Problem(
-            path, "looks like a credential in plain Helm values",
-            "credentials belong in their section (dataPlane, secretsManager, storage, "
-            "licenseKey) so they reach the cluster in a Secret, not in values.yaml"))
+        problems.append(
+            Problem(
+                path,
+                "looks like a credential in plain Helm values",
+                "credentials belong in their section (dataPlane, secretsManager, storage, "
+                "licenseKey) so they reach the cluster in a Secret, not in values.yaml",
+            )
+        )
     return problems
 
 
@@ -358,9 +403,10 @@ def _credential_paths(data: Any, path: str) -> list[str]:
             if isinstance(value, (dict, list)):
                 found.extend(_credential_paths(value, where))
             elif _is_scalar_value(value) and (
-                    (isinstance(key, str) and is_secret_key(key))
-                    or (env_secret and key == "value")
-                    or looks_like_credential(str(value))):
+                (isinstance(key, str) and is_secret_key(key))
+                or (env_secret and key == "value")
+                or looks_like_credential(str(value))
+            ):
                 found.append(where)
     elif isinstance(data, list):
         for index, item in enumerate(data):

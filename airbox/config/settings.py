@@ -52,16 +52,54 @@ from airbox.config.validate_network import network_problems
 
 # What other modules import from here (the tables and rules included).
 __all__ = [
-    "BUCKET_KEYS", "CHART_VERSION", "CHOICE_LABELS", "CLOUD_API_URL", "CLOUD_URL",
-    "CLUSTER_PREFIX", "DATA_PLANE_CLIENT_ID_KEY", "DATA_PLANE_CLIENT_SECRET_KEY",
-    "DEFAULT_NAMESPACE", "INLINE_KEY", "LICENSE_KEY_KEY", "MAX_NAME_LENGTH", "NODE_SUFFIX",
-    "SECRETS_MANAGERS", "STORAGES", "_REGION_NAME", "ChartRef", "ClientCredentials",
-    "ControlPlane", "FieldSpec", "Identity", "Images", "Network", "Registration", "Section",
-    "Settings", "Storage", "Target", "TypeSpec", "_images", "bucket_problem", "default_api_url",
-    "field_problem", "hidden_paths", "inline_service_account", "is_dns_label", "is_uuid",
-    "key_file_paths", "load_service_account", "network_from", "network_problems",
-    "no_proxy_entries", "normalize_buckets", "proxy_passwords", "secret_paths",
-    "url_problem", "validate", "without_password",
+    "BUCKET_KEYS",
+    "CHART_VERSION",
+    "CHOICE_LABELS",
+    "CLOUD_API_URL",
+    "CLOUD_URL",
+    "CLUSTER_PREFIX",
+    "DATA_PLANE_CLIENT_ID_KEY",
+    "DATA_PLANE_CLIENT_SECRET_KEY",
+    "DEFAULT_NAMESPACE",
+    "INLINE_KEY",
+    "LICENSE_KEY_KEY",
+    "MAX_NAME_LENGTH",
+    "NODE_SUFFIX",
+    "SECRETS_MANAGERS",
+    "STORAGES",
+    "_REGION_NAME",
+    "ChartRef",
+    "ClientCredentials",
+    "ControlPlane",
+    "FieldSpec",
+    "Identity",
+    "Images",
+    "Network",
+    "Registration",
+    "Section",
+    "Settings",
+    "Storage",
+    "Target",
+    "TypeSpec",
+    "_images",
+    "bucket_problem",
+    "default_api_url",
+    "field_problem",
+    "hidden_paths",
+    "inline_service_account",
+    "is_dns_label",
+    "is_uuid",
+    "key_file_paths",
+    "load_service_account",
+    "network_from",
+    "network_problems",
+    "no_proxy_entries",
+    "normalize_buckets",
+    "proxy_passwords",
+    "secret_paths",
+    "url_problem",
+    "validate",
+    "without_password",
 ]
 
 CLOUD_URL = "https://cloud.airbyte.com"
@@ -247,8 +285,10 @@ class Settings(Identity):
         st = _mapping(answers.get("storage"))
         if st.get("type"):
             st_spec = STORAGES[st["type"]]
-            storage = Storage(Section(st_spec, dict(st.get(st_spec.section) or {})),
-                              normalize_buckets(st.get("bucket")))
+            storage = Storage(
+                Section(st_spec, dict(st.get(st_spec.section) or {})),
+                normalize_buckets(st.get("bucket")),
+            )
         return cls(**_identity(answers), secrets_manager=secrets_manager, storage=storage)
 
 
@@ -288,12 +328,14 @@ def _identity(answers: Mapping[str, Any]) -> dict[str, Any]:
         chart=ChartRef(str(chart.get("version") or CHART_VERSION), chart.get("source")),
         values=dict(answers.get("values") or {}),
         target=Target(cluster.get("kubeContext") or None, cluster.get("kubeconfig") or None),
-        workspaces=tuple(str(w).strip() for w in answers.get("workspaces") or ()
-                         if str(w).strip()),
+        workspaces=tuple(str(w).strip() for w in answers.get("workspaces") or () if str(w).strip()),
         images=_images(_mapping(answers.get("images"))),
         network=network_from(_mapping(answers.get("network"))),
-        bundle=(str(Path(str(answers["bundle"])).expanduser().absolute())
-                if answers.get("bundle") else None),
+        bundle=(
+            str(Path(str(answers["bundle"])).expanduser().absolute())
+            if answers.get("bundle")
+            else None
+        ),
     )
 
 
@@ -306,7 +348,8 @@ def _images(section: Mapping[str, Any]) -> Images | None:
         username=str(pull["username"]) if pull.get("username") else None,
         password=str(pull["password"]) if pull.get("password") else None,
         docker_config_json=str(pull["dockerConfigJson"]).strip()
-        if pull.get("dockerConfigJson") else None,
+        if pull.get("dockerConfigJson")
+        else None,
         ca_file=str(section["caFile"]) if section.get("caFile") else None,
         insecure=section.get("insecure") is True,
     )
@@ -320,10 +363,7 @@ def network_from(section: Mapping[str, Any]) -> Network | None:
     return Network(https, http, tuple(no_proxy_entries(section.get("noProxy"))))
 
 
-
 def default_api_url(edition: str, url: str) -> str:
     if edition == "enterprise":
         return url.rstrip("/") + "/api/public/v1"
     return CLOUD_API_URL
-
-

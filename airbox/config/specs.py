@@ -91,7 +91,7 @@ _AUTH = FieldSpec(
     help="instanceProfile uses the VM's IAM role instead of access keys",
     doc="credentials (access keys) or instanceProfile (the VM's IAM role)",
     where="access keys of an IAM user, or the IAM role attached to this VM "
-          "(EC2 console > the instance > Security)",
+    "(EC2 console > the instance > Security)",
 )
 
 # Plain words for the choices above (the YAML values stay as the chart names them).
@@ -105,16 +105,32 @@ def _aws_fields(access_key_id: str, secret_access_key: str) -> tuple[FieldSpec, 
     """Region, authentication and the access keys (only with credentials), as AWS has them."""
     when = ("authenticationType", "credentials")
     return (
-        FieldSpec("region", "AWS region", kind="aws-region",
-                  where="the region code at the top right of the AWS console, e.g. us-west-2"),
+        FieldSpec(
+            "region",
+            "AWS region",
+            kind="aws-region",
+            where="the region code at the top right of the AWS console, e.g. us-west-2",
+        ),
         _AUTH,
-        FieldSpec("accessKeyId", "AWS access key id", kind="aws-key-id", when=when,
-                  secret_key=access_key_id, values_ref="accessKeyIdSecretKey", visible=True,
-                  where="IAM console > Users > the user > Security credentials "
-                        "(20 characters, starts with AKIA)"),
-        FieldSpec("secretAccessKey", "AWS secret access key", when=when,
-                  secret_key=secret_access_key, values_ref="secretAccessKeySecretKey",
-                  where="shown once, when the access key was created (IAM console)"),
+        FieldSpec(
+            "accessKeyId",
+            "AWS access key id",
+            kind="aws-key-id",
+            when=when,
+            secret_key=access_key_id,
+            values_ref="accessKeyIdSecretKey",
+            visible=True,
+            where="IAM console > Users > the user > Security credentials "
+            "(20 characters, starts with AKIA)",
+        ),
+        FieldSpec(
+            "secretAccessKey",
+            "AWS secret access key",
+            when=when,
+            secret_key=secret_access_key,
+            values_ref="secretAccessKeySecretKey",
+            where="shown once, when the access key was created (IAM console)",
+        ),
     )
 
 
@@ -124,10 +140,15 @@ SECRETS_MANAGERS: dict[str, TypeSpec] = {
         "awsSecretManager",
         "AWS Secrets Manager",
         (
-            *_aws_fields("AWS_SECRET_MANAGER_ACCESS_KEY_ID",
-                         "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY"),
-            FieldSpec("kmsArn", "KMS key ARN (optional)", required=False,
-                      where="KMS console > Customer managed keys > the key's ARN"),
+            *_aws_fields(
+                "AWS_SECRET_MANAGER_ACCESS_KEY_ID", "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY"
+            ),
+            FieldSpec(
+                "kmsArn",
+                "KMS key ARN (optional)",
+                required=False,
+                where="KMS console > Customer managed keys > the key's ARN",
+            ),
             FieldSpec("tags", "Tags for new secrets (optional)", kind="tags", required=False),
         ),
     ),
@@ -136,8 +157,11 @@ SECRETS_MANAGERS: dict[str, TypeSpec] = {
         "googleSecretManager",
         "Google Secret Manager",
         (
-            FieldSpec("projectId", "Google Cloud project id",
-                      where="the project picker at the top of the Google Cloud console"),
+            FieldSpec(
+                "projectId",
+                "Google Cloud project id",
+                where="the project picker at the top of the Google Cloud console",
+            ),
             FieldSpec("region", "Region (optional, for regional secrets)", required=False),
             FieldSpec(
                 "credentialsJson",
@@ -146,7 +170,7 @@ SECRETS_MANAGERS: dict[str, TypeSpec] = {
                 secret_key="SECRET_STORE_GCP_CREDENTIALS",
                 values_ref="credentialsSecretKey",
                 where="IAM & Admin > Service accounts > the account > Keys > Add key (JSON), "
-                      "copied to this machine",
+                "copied to this machine",
             ),
         ),
     ),
@@ -155,10 +179,18 @@ SECRETS_MANAGERS: dict[str, TypeSpec] = {
         "azureKeyVault",
         "Azure Key Vault",
         (
-            FieldSpec("tenantId", "Azure tenant id", kind="uuid",
-                      where="Microsoft Entra ID > Overview > Tenant ID"),
-            FieldSpec("vaultUrl", "Key Vault URL", kind="url",
-                      where="the key vault's Overview > Vault URI"),
+            FieldSpec(
+                "tenantId",
+                "Azure tenant id",
+                kind="uuid",
+                where="Microsoft Entra ID > Overview > Tenant ID",
+            ),
+            FieldSpec(
+                "vaultUrl",
+                "Key Vault URL",
+                kind="url",
+                where="the key vault's Overview > Vault URI",
+            ),
             FieldSpec(
                 "clientId",
                 "Azure client id",
@@ -183,8 +215,12 @@ SECRETS_MANAGERS: dict[str, TypeSpec] = {
         "vault",
         "HashiCorp Vault",
         (
-            FieldSpec("address", "Vault address", kind="vault-address",
-                      where="what VAULT_ADDR is set to, e.g. https://vault.example.com:8200"),
+            FieldSpec(
+                "address",
+                "Vault address",
+                kind="vault-address",
+                where="what VAULT_ADDR is set to, e.g. https://vault.example.com:8200",
+            ),
             FieldSpec("prefix", "Path prefix (optional)", required=False),
             FieldSpec(
                 "authToken",
@@ -199,18 +235,18 @@ SECRETS_MANAGERS: dict[str, TypeSpec] = {
 
 STORAGES: dict[str, TypeSpec] = {
     "s3": TypeSpec(
-        "s3",
-        "s3",
-        "Amazon S3",
-        _aws_fields("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
+        "s3", "s3", "Amazon S3", _aws_fields("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
     ),
     "gcs": TypeSpec(
         "gcs",
         "gcs",
         "Google Cloud Storage",
         (
-            FieldSpec("projectId", "Google Cloud project id",
-                      where="the project picker at the top of the Google Cloud console"),
+            FieldSpec(
+                "projectId",
+                "Google Cloud project id",
+                where="the project picker at the top of the Google Cloud console",
+            ),
             FieldSpec(
                 "credentialsJson",
                 "Path to the service account key (JSON)",
@@ -218,7 +254,7 @@ STORAGES: dict[str, TypeSpec] = {
                 secret_key="GOOGLE_APPLICATION_CREDENTIALS_JSON",
                 values_ref="credentialsJsonSecretKey",
                 where="IAM & Admin > Service accounts > the account > Keys > Add key (JSON), "
-                      "copied to this machine",
+                "copied to this machine",
             ),
         ),
     ),
@@ -242,15 +278,28 @@ STORAGES: dict[str, TypeSpec] = {
         "minio",
         "S3-compatible store (MinIO and the like) at an endpoint",
         (
-            FieldSpec("endpoint", "Endpoint URL (e.g. http://minio.internal:9000)", kind="url",
-                      doc="e.g. http://minio.internal:9000"),
-            FieldSpec("accessKeyId", "Access key id", secret_key="AWS_ACCESS_KEY_ID",
-                      values_ref="accessKeyIdSecretKey", visible=True),
-            FieldSpec("secretAccessKey", "Secret access key",
-                      secret_key="AWS_SECRET_ACCESS_KEY", values_ref="secretAccessKeySecretKey"),
+            FieldSpec(
+                "endpoint",
+                "Endpoint URL (e.g. http://minio.internal:9000)",
+                kind="url",
+                doc="e.g. http://minio.internal:9000",
+            ),
+            FieldSpec(
+                "accessKeyId",
+                "Access key id",
+                secret_key="AWS_ACCESS_KEY_ID",
+                values_ref="accessKeyIdSecretKey",
+                visible=True,
+            ),
+            FieldSpec(
+                "secretAccessKey",
+                "Secret access key",
+                secret_key="AWS_SECRET_ACCESS_KEY",
+                values_ref="secretAccessKeySecretKey",
+            ),
         ),
         doc="An S3-compatible store you run (MinIO, Ceph, ...), reachable from the data "
-            "plane's pods.",
+        "plane's pods.",
     ),
 }
 
@@ -271,9 +320,13 @@ PULL_SECRET_PATHS: tuple[tuple[str, ...], ...] = (
 
 def key_file_paths() -> list[tuple[str, ...]]:
     """Paths of the service account key fields: a path (public) or the key itself (secret)."""
-    return [(root, spec.section, fspec.key)
-            for specs, root in ((SECRETS_MANAGERS, "secretsManager"), (STORAGES, "storage"))
-            for spec in specs.values() for fspec in spec.fields if fspec.kind == "json-file"]
+    return [
+        (root, spec.section, fspec.key)
+        for specs, root in ((SECRETS_MANAGERS, "secretsManager"), (STORAGES, "storage"))
+        for spec in specs.values()
+        for fspec in spec.fields
+        if fspec.kind == "json-file"
+    ]
 
 
 def secret_paths() -> list[tuple[str, ...]]:
@@ -297,8 +350,9 @@ def hidden_paths() -> list[tuple[str, ...]]:
     """The secret values typed hidden (passwords, tokens, keys): never written to the
     answers kept from an interrupted interview. Identifiers among the secrets (client
     ids, access key ids) are typed in the clear and are kept."""
-    paths: list[tuple[str, ...]] = [(root, "clientSecret")
-                                    for root in ("dataPlane", "registration")]
+    paths: list[tuple[str, ...]] = [
+        (root, "clientSecret") for root in ("dataPlane", "registration")
+    ]
     paths.append(("licenseKey",))
     paths.extend(PULL_SECRET_PATHS)
     for specs, root in ((SECRETS_MANAGERS, "secretsManager"), (STORAGES, "storage")):
@@ -309,34 +363,41 @@ def hidden_paths() -> list[tuple[str, ...]]:
     return paths
 
 
-
-
 # ----------------------------------------------------------- the answers-file schema
 
 SECRET_DOC = "secret: keep it out of the file with ${VAR}"
 # A field's JSON schema by its kind; every other kind is a string.
 _KIND_SCHEMAS: dict[str, dict[str, Any]] = {
-    "tags": {"type": "object",
-             "additionalProperties": {"type": ["string", "number", "boolean"]},
-             "description": "tag name -> value"},
-    "json-file": {"type": ["string", "object"],
-                  "description": "A service account key: the path of its JSON file, or the "
-                                 "JSON itself."},
+    "tags": {
+        "type": "object",
+        "additionalProperties": {"type": ["string", "number", "boolean"]},
+        "description": "tag name -> value",
+    },
+    "json-file": {
+        "type": ["string", "object"],
+        "description": "A service account key: the path of its JSON file, or the JSON itself.",
+    },
 }
 _BUCKET_SCHEMA: dict[str, Any] = {
     "oneOf": [
         {"type": "string"},
-        {"type": "object", "additionalProperties": False,
-         "properties": {key: {"type": "string"} for key in BUCKET_KEYS}},
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {key: {"type": "string"} for key in BUCKET_KEYS},
+        },
     ],
     "description": "One bucket for every use, or one per use; uses left out take the first "
-                   "bucket given.",
+    "bucket given.",
 }
 
 
 def field_schema(fspec: FieldSpec) -> dict[str, Any]:
-    found: dict[str, Any] = ({"enum": list(fspec.choices)} if fspec.kind == "choice"
-                             else dict(_KIND_SCHEMAS.get(fspec.kind, {"type": "string"})))
+    found: dict[str, Any] = (
+        {"enum": list(fspec.choices)}
+        if fspec.kind == "choice"
+        else dict(_KIND_SCHEMAS.get(fspec.kind, {"type": "string"}))
+    )
     doc = fspec.doc or found.get("description") or (SECRET_DOC if fspec.secret else "")
     if doc:
         found["description"] = doc
@@ -358,8 +419,10 @@ def with_type_schemas(schema: Mapping[str, Any]) -> dict[str, Any]:
     import copy
 
     found = copy.deepcopy(dict(schema))
-    for root, specs, extra in (("secretsManager", SECRETS_MANAGERS, {}),
-                               ("storage", STORAGES, {"bucket": _BUCKET_SCHEMA})):
+    for root, specs, extra in (
+        ("secretsManager", SECRETS_MANAGERS, {}),
+        ("storage", STORAGES, {"bucket": _BUCKET_SCHEMA}),
+    ):
         found["properties"][root]["properties"] = {
             "type": {"enum": list(specs)},
             **copy.deepcopy(extra),

@@ -28,13 +28,7 @@ from airbox.config.rules import (
     url_problem,
     values_problems,
 )
-from airbox.config.specs import (
-    BUCKET_KEYS,
-    SECRETS_MANAGERS,
-    STORAGES,
-    TypeSpec,
-    secret_paths,
-)
+from airbox.config.specs import BUCKET_KEYS, SECRETS_MANAGERS, STORAGES, TypeSpec, secret_paths
 from airbox.config.validate_network import bundle_problems, images_problems, network_problems
 from airbox.errors import Problem
 
@@ -42,8 +36,9 @@ from airbox.errors import Problem
 class Found(list[Problem]):
     """One section's problems."""
 
-    def add(self, path: str, message: str, fix: str | None = None, *,
-            missing: bool = False) -> None:
+    def add(
+        self, path: str, message: str, fix: str | None = None, *, missing: bool = False
+    ) -> None:
         self.append(Problem(path, message, fix, missing))
 
 
@@ -62,8 +57,12 @@ def name_problems(answers: Mapping[str, Any]) -> list[Problem]:
     found = Found()
     name = answers.get("name")
     if not _nonempty(name):
-        found.add("name", "is required",
-                  "choose a name such as us-west-1-dp (lowercase, digits, -)", missing=True)
+        found.add(
+            "name",
+            "is required",
+            "choose a name such as us-west-1-dp (lowercase, digits, -)",
+            missing=True,
+        )
     elif not isinstance(name, str) or not is_dns_label(name, MAX_NAME_LENGTH):
         found.add(
             "name",
@@ -73,8 +72,11 @@ def name_problems(answers: Mapping[str, Any]) -> list[Problem]:
         )
     namespace = answers.get("namespace")
     if _nonempty(namespace) and (not isinstance(namespace, str) or not is_dns_label(namespace)):
-        found.add("namespace", f"{namespace!r} is not a valid Kubernetes namespace",
-                  "use lowercase letters, digits and '-' (at most 63)")
+        found.add(
+            "namespace",
+            f"{namespace!r} is not a valid Kubernetes namespace",
+            "use lowercase letters, digits and '-' (at most 63)",
+        )
     return found
 
 
@@ -83,11 +85,18 @@ def control_plane_problems(answers: Mapping[str, Any]) -> list[Problem]:
     cp = _mapping(answers.get("controlPlane"))
     edition = _edition(answers)
     if edition not in ("cloud", "enterprise"):
-        found.add("controlPlane.edition", f"{edition!r} is not an edition",
-                  "use cloud (Enterprise Flex) or enterprise (self-managed control plane)")
+        found.add(
+            "controlPlane.edition",
+            f"{edition!r} is not an edition",
+            "use cloud (Enterprise Flex) or enterprise (self-managed control plane)",
+        )
     if edition == "enterprise" and not _nonempty(cp.get("url")):
-        found.add("controlPlane.url", "is required for a self-managed control plane",
-                  "set it to your Airbyte URL, e.g. https://airbyte.example.com", missing=True)
+        found.add(
+            "controlPlane.url",
+            "is required for a self-managed control plane",
+            "set it to your Airbyte URL, e.g. https://airbyte.example.com",
+            missing=True,
+        )
     for key in ("url", "apiUrl"):
         if _nonempty(cp.get(key)):
             problem = url_problem(cp[key])
@@ -96,8 +105,9 @@ def control_plane_problems(answers: Mapping[str, Any]) -> list[Problem]:
     return found
 
 
-def credentials_problems(answers: Mapping[str, Any], *,
-                         require_credentials: bool = True) -> list[Problem]:
+def credentials_problems(
+    answers: Mapping[str, Any], *, require_credentials: bool = True
+) -> list[Problem]:
     """``dataPlane`` (a registered data plane's credentials) and ``registration`` (an
     application's, to register one): each whole, and one of them unless
     ``require_credentials`` is off."""
@@ -109,29 +119,46 @@ def credentials_problems(answers: Mapping[str, Any], *,
     if has_dp:
         for key in ("clientId", "clientSecret"):
             if not _nonempty(dp.get(key)):
-                found.add(f"dataPlane.{key}", "is required with the other data plane credential",
-                          "give both clientId and clientSecret of the registered data plane "
-                          "(or set DATAPLANE_CLIENT_ID / DATAPLANE_CLIENT_SECRET)", missing=True)
+                found.add(
+                    f"dataPlane.{key}",
+                    "is required with the other data plane credential",
+                    "give both clientId and clientSecret of the registered data plane "
+                    "(or set DATAPLANE_CLIENT_ID / DATAPLANE_CLIENT_SECRET)",
+                    missing=True,
+                )
     if has_reg:
         for key in ("clientId", "clientSecret"):
             if not _nonempty(reg.get(key)):
-                found.add(f"registration.{key}", "is required to register a data plane",
-                          "give the Airbyte application's client id and secret "
-                          "(or set AIRBYTE_CLIENT_ID / AIRBYTE_CLIENT_SECRET)", missing=True)
+                found.add(
+                    f"registration.{key}",
+                    "is required to register a data plane",
+                    "give the Airbyte application's client id and secret "
+                    "(or set AIRBYTE_CLIENT_ID / AIRBYTE_CLIENT_SECRET)",
+                    missing=True,
+                )
         org = reg.get("organizationId")
         if _nonempty(org) and not is_uuid(str(org)):
-            found.add("registration.organizationId", f"{org!r} is not a UUID",
-                      "copy the organization id from Airbyte's Settings > Organization")
+            found.add(
+                "registration.organizationId",
+                f"{org!r} is not a UUID",
+                "copy the organization id from Airbyte's Settings > Organization",
+            )
         region = reg.get("region")
         if _nonempty(region) and not (is_uuid(str(region)) or _REGION_NAME.match(str(region))):
-            found.add("registration.region", f"{region!r} is not a region name or id",
-                      "use letters, digits, '-', '_', '.' or spaces (at most 63), or a region "
-                      "UUID")
+            found.add(
+                "registration.region",
+                f"{region!r} is not a region name or id",
+                "use letters, digits, '-', '_', '.' or spaces (at most 63), or a region UUID",
+            )
     if require_credentials and not has_dp and not has_reg:
-        found.add("dataPlane", "no credentials given",
-                  "give dataPlane.clientId/clientSecret of a registered data plane, or "
-                  "registration credentials (AIRBYTE_CLIENT_ID / AIRBYTE_CLIENT_SECRET) "
-                  "so airbox registers one", missing=True)
+        found.add(
+            "dataPlane",
+            "no credentials given",
+            "give dataPlane.clientId/clientSecret of a registered data plane, or "
+            "registration credentials (AIRBYTE_CLIENT_ID / AIRBYTE_CLIENT_SECRET) "
+            "so airbox registers one",
+            missing=True,
+        )
     return found
 
 
@@ -139,8 +166,12 @@ def license_problems(answers: Mapping[str, Any]) -> list[Problem]:
     found = Found()
     edition = _edition(answers)
     if edition == "enterprise" and not _nonempty(answers.get("licenseKey")):
-        found.add("licenseKey", "is required for a self-managed (enterprise) control plane",
-                  "set licenseKey (for example to ${AIRBYTE_LICENSE_KEY})", missing=True)
+        found.add(
+            "licenseKey",
+            "is required for a self-managed (enterprise) control plane",
+            "set licenseKey (for example to ${AIRBYTE_LICENSE_KEY})",
+            missing=True,
+        )
     return found
 
 
@@ -149,12 +180,18 @@ def secrets_manager_problems(answers: Mapping[str, Any]) -> list[Problem]:
     sm = _mapping(answers.get("secretsManager"))
     sm_type = sm.get("type")
     if not _nonempty(sm_type):
-        found.add("secretsManager.type", "is required",
-                  "one of " + ", ".join(SECRETS_MANAGERS)
-                  + " — the control plane's secrets manager", missing=True)
+        found.add(
+            "secretsManager.type",
+            "is required",
+            "one of " + ", ".join(SECRETS_MANAGERS) + " — the control plane's secrets manager",
+            missing=True,
+        )
     elif sm_type not in SECRETS_MANAGERS:
-        found.add("secretsManager.type", f"{sm_type!r} is not a supported secrets manager",
-                  "use one of " + ", ".join(SECRETS_MANAGERS))
+        found.add(
+            "secretsManager.type",
+            f"{sm_type!r} is not a supported secrets manager",
+            "use one of " + ", ".join(SECRETS_MANAGERS),
+        )
     else:
         _check_section(SECRETS_MANAGERS[sm_type], sm, "secretsManager", found.add)
     return found
@@ -171,35 +208,53 @@ def storage_problems(answers: Mapping[str, Any]) -> list[Problem]:
         # an existing cluster has no host directory airbox could keep the data in.
         # Missing, not wrong: on a terminal the storage question asks for it.
         if _edition(answers) == "enterprise":
-            found.add("storage", "is required with a self-managed (enterprise) control plane",
+            found.add(
+                "storage",
+                "is required with a self-managed (enterprise) control plane",
                 "set storage to the bucket(s) your control plane uses (storage.type s3, gcs, "
                 "azure, or minio with its endpoint): the control plane reads each sync's "
                 "logs from there, and a store inside this VM is out of its reach",
-                missing=True)
+                missing=True,
+            )
         elif _nonempty(_mapping(answers.get("cluster")).get("kubeContext")):
-            found.add("storage", "is required when installing into an existing cluster",
-                      "set storage (s3, gcs, azure, or minio with its endpoint): airbox runs a "
-                      "local store only in the kind cluster it creates", missing=True)
+            found.add(
+                "storage",
+                "is required when installing into an existing cluster",
+                "set storage (s3, gcs, azure, or minio with its endpoint): airbox runs a "
+                "local store only in the kind cluster it creates",
+                missing=True,
+            )
         return found
     if st_type not in STORAGES:
-        found.add("storage.type", f"{st_type!r} is not a supported storage type",
-                  "use one of " + ", ".join(STORAGES) + ", or leave storage out")
+        found.add(
+            "storage.type",
+            f"{st_type!r} is not a supported storage type",
+            "use one of " + ", ".join(STORAGES) + ", or leave storage out",
+        )
         return found
     _check_section(STORAGES[st_type], st, "storage", found.add)
     bucket = st.get("bucket")
     buckets = normalize_buckets(bucket) if isinstance(bucket, (str, dict)) else {}
     if not any(buckets.values()):
-        found.add("storage.bucket", "is required",
-                  "name the bucket(s): bucket: {log: ..., state: ..., workloadOutput: ...}",
-                  missing=True)
+        found.add(
+            "storage.bucket",
+            "is required",
+            "name the bucket(s): bucket: {log: ..., state: ..., workloadOutput: ...}",
+            missing=True,
+        )
     if isinstance(bucket, dict):
         for key in bucket:
             if key not in BUCKET_KEYS:
-                found.add(f"storage.bucket.{key}", "is not a bucket use",
-                          "use " + ", ".join(BUCKET_KEYS))
-    named = ({"": bucket} if isinstance(bucket, str)
-             else {f".{k}": v for k, v in bucket.items() if k in BUCKET_KEYS}
-             if isinstance(bucket, dict) else {})
+                found.add(
+                    f"storage.bucket.{key}", "is not a bucket use", "use " + ", ".join(BUCKET_KEYS)
+                )
+    named = (
+        {"": bucket}
+        if isinstance(bucket, str)
+        else {f".{k}": v for k, v in bucket.items() if k in BUCKET_KEYS}
+        if isinstance(bucket, dict)
+        else {}
+    )
     for suffix, value in named.items():
         bad = bucket_problem(str(st_type), str(value)) if _nonempty(value) else None
         if bad:
@@ -212,8 +267,9 @@ def chart_problems(answers: Mapping[str, Any]) -> list[Problem]:
     chart = _mapping(answers.get("chart"))
     version = chart.get("version")
     if _nonempty(version) and not _SEMVER.match(str(version)):
-        found.add("chart.version", f"{version!r} is not a chart version",
-                  "use a version like 1.8.1")
+        found.add(
+            "chart.version", f"{version!r} is not a chart version", "use a version like 1.8.1"
+        )
     source = chart.get("source")
     if _nonempty(source):
         src = str(source)
@@ -222,8 +278,11 @@ def chart_problems(answers: Mapping[str, Any]) -> list[Problem]:
             if problem and not src.startswith("oci://"):
                 found.add("chart.source", problem, "give a chart archive URL or a local path")
         elif not Path(src).expanduser().exists():
-            found.add("chart.source", f"{src} does not exist",
-                      "give the path of a chart directory or .tgz archive")
+            found.add(
+                "chart.source",
+                f"{src} does not exist",
+                "give the path of a chart directory or .tgz archive",
+            )
     return found
 
 
@@ -242,17 +301,23 @@ def workspaces_problems(answers: Mapping[str, Any]) -> list[Problem]:
     has_reg = _has_credentials(answers, "registration")
     if workspaces is not None:
         if not isinstance(workspaces, list) or not all(
-                isinstance(w, str) and w.strip() for w in workspaces):
-            found.add("workspaces", "must be a list of workspace names or ids",
-                      "for example: workspaces: [analytics-eu]")
+            isinstance(w, str) and w.strip() for w in workspaces
+        ):
+            found.add(
+                "workspaces",
+                "must be a list of workspace names or ids",
+                "for example: workspaces: [analytics-eu]",
+            )
         elif not has_reg and not has_dp:
             pass  # credentials_problems reports it: no credentials at all
         elif not has_reg:
-            found.add("workspaces",
-                      "routing workspaces needs the Airbyte application's credentials",
-                      "set AIRBYTE_CLIENT_ID/AIRBYTE_CLIENT_SECRET (registration.clientId/"
-                      "clientSecret), or route them in Airbyte: Settings › Workspace › "
-                      "General › Region")
+            found.add(
+                "workspaces",
+                "routing workspaces needs the Airbyte application's credentials",
+                "set AIRBYTE_CLIENT_ID/AIRBYTE_CLIENT_SECRET (registration.clientId/"
+                "clientSecret), or route them in Airbyte: Settings › Workspace › "
+                "General › Region",
+            )
     return found
 
 
@@ -261,16 +326,21 @@ def cluster_problems(answers: Mapping[str, Any]) -> list[Problem]:
     cluster = _mapping(answers.get("cluster"))
     kubeconfig = cluster.get("kubeconfig")
     if _nonempty(kubeconfig) and not Path(str(kubeconfig)).expanduser().is_file():
-        found.add("cluster.kubeconfig", f"{kubeconfig} does not exist",
-                  "give an existing kubeconfig")
+        found.add(
+            "cluster.kubeconfig", f"{kubeconfig} does not exist", "give an existing kubeconfig"
+        )
     if _nonempty(kubeconfig) and not _nonempty(cluster.get("kubeContext")):
-        found.add("cluster.kubeContext", "is required with a kubeconfig",
-                  "name the context to use (kubectl config get-contexts)")
+        found.add(
+            "cluster.kubeContext",
+            "is required with a kubeconfig",
+            "name the context to use (kubectl config get-contexts)",
+        )
     return found
 
 
-def _optional(key: str, check: Callable[[Any], list[Problem]]
-              ) -> Callable[[Mapping[str, Any]], list[Problem]]:
+def _optional(
+    key: str, check: Callable[[Any], list[Problem]]
+) -> Callable[[Mapping[str, Any]], list[Problem]]:
     """A section checked only when it is given."""
     return lambda answers: [] if answers.get(key) is None else check(answers[key])
 
@@ -304,8 +374,11 @@ def validate(answers: Mapping[str, Any], *, require_credentials: bool = True) ->
     ``require_credentials``: a dry run may go without data plane credentials when
     registration credentials are given (registration happens at install time).
     """
-    return [problem for check in sections(require_credentials=require_credentials)
-            for problem in check(answers)]
+    return [
+        problem
+        for check in sections(require_credentials=require_credentials)
+        for problem in check(answers)
+    ]
 
 
 def weak_secret_problems(answers: Mapping[str, Any]) -> list[Problem]:
@@ -323,21 +396,24 @@ def weak_secret_problems(answers: Mapping[str, Any]) -> list[Problem]:
         if isinstance(node, (int, float)) and not isinstance(node, bool):
             node = str(node)
         if isinstance(node, str) and 0 < len(node) < MIN_SECRET_LENGTH:
-            found.append(Problem(
-                ".".join(path),
-                f"is too short to be a credential (fewer than {MIN_SECRET_LENGTH} "
-                "characters): airbox could not keep it out of its output",
-                "use the real credential"
-                + (" (a Vault dev server: start it with a longer -dev-root-token-id)"
-                   if path[-1] == "authToken" else "")))
+            found.append(
+                Problem(
+                    ".".join(path),
+                    f"is too short to be a credential (fewer than {MIN_SECRET_LENGTH} "
+                    "characters): airbox could not keep it out of its output",
+                    "use the real credential"
+                    + (
+                        " (a Vault dev server: start it with a longer -dev-root-token-id)"
+                        if path[-1] == "authToken"
+                        else ""
+                    ),
+                )
+            )
     return found
 
 
 def _check_section(
-    spec: TypeSpec,
-    parent: Mapping[str, Any],
-    root: str,
-    add: Callable[..., None],
+    spec: TypeSpec, parent: Mapping[str, Any], root: str, add: Callable[..., None]
 ) -> None:
     section = parent.get(spec.section) or {}
     where = f"{root}.{spec.section}"
@@ -347,8 +423,11 @@ def _check_section(
     known = {f.key for f in spec.fields}
     for key in section:
         if key not in known:
-            add(f"{where}.{key}", "is not a field of " + spec.label,
-                "use " + ", ".join(sorted(known)))
+            add(
+                f"{where}.{key}",
+                "is not a field of " + spec.label,
+                "use " + ", ".join(sorted(known)),
+            )
     for fspec in spec.fields:
         value = section.get(fspec.key)
         path = f"{where}.{fspec.key}"

@@ -48,8 +48,9 @@ class _BoundedLoader(yaml.SafeLoader):
         # The scanner looks ahead over a run of "[[[[…" to resolve possible keys,
         # quadratically: stop at the limit before composing is reached.
         if self.flow_level >= MAX_DEPTH:
-            raise _Refused(f"nested deeper than {MAX_DEPTH} levels "
-                           f"(line {self.get_mark().line + 1})")
+            raise _Refused(
+                f"nested deeper than {MAX_DEPTH} levels (line {self.get_mark().line + 1})"
+            )
         super().fetch_flow_collection_start(TokenClass)
 
     def compose_node(self, parent: Any, index: Any) -> Any:

@@ -67,85 +67,126 @@ UNKNOWN_CREDENTIALS = (
 # A command's reads (GETs, the token call, the internal look-ups) together: beyond this, a
 
 
-def http_error(base_url: str, what: str, method: str, url: str, response: httpx.Response,
-                *, token_call: bool) -> ControlPlaneError:
+def http_error(
+    base_url: str, what: str, method: str, url: str, response: httpx.Response, *, token_call: bool
+) -> ControlPlaneError:
     status = response.status_code
     title, detail = _problem(response)
     message = f"{what} failed: {method} {url} answered HTTP {status}"
     if title:
         message += f" ({title})"
     details = [f"detail: {REDACTOR.mask_all(detail)}"] if detail else []
-    refused = token_call and (status in (401, 403) or (
-        status >= 500 and credentials_unknown(response)))
+    refused = token_call and (
+        status in (401, 403) or (status >= 500 and credentials_unknown(response))
+    )
     if refused:
-        message = (f"the control plane refused the application's client id/secret "
-                   f"({method} {url} answered HTTP {status})")
-        hint = ("the client id or secret is wrong, or the application was deleted: check "
-                "registration.clientId/clientSecret (AIRBYTE_CLIENT_ID/"
-                "AIRBYTE_CLIENT_SECRET). " + APPLICATIONS_HELP)
+        message = (
+            f"the control plane refused the application's client id/secret "
+            f"({method} {url} answered HTTP {status})"
+        )
+        hint = (
+            "the client id or secret is wrong, or the application was deleted: check "
+            "registration.clientId/clientSecret (AIRBYTE_CLIENT_ID/"
+            "AIRBYTE_CLIENT_SECRET). " + APPLICATIONS_HELP
+        )
     elif status == 401:
-        hint = ("the application's access was refused although its token is new: the "
-                "application may have been deleted. " + APPLICATIONS_HELP)
+        hint = (
+            "the application's access was refused although its token is new: the "
+            "application may have been deleted. " + APPLICATIONS_HELP
+        )
     elif status == 403:
         hint = forbidden_help(method, url)
     elif status == 404:
-        hint = ("it does not exist (or was deleted) on this control plane: check the ids "
-                f"in the settings and that controlPlane.apiUrl ({base_url}) is the "
-                "public API of your control plane")
+        hint = (
+            "it does not exist (or was deleted) on this control plane: check the ids "
+            f"in the settings and that controlPlane.apiUrl ({base_url}) is the "
+            "public API of your control plane"
+        )
     elif status == 409:
-        hint = ("it conflicts with what already exists on the control plane (a name in "
-                "use?): choose another name, or remove the other one in Airbyte, then run "
-                "the command again")
+        hint = (
+            "it conflicts with what already exists on the control plane (a name in "
+            "use?): choose another name, or remove the other one in Airbyte, then run "
+            "the command again"
+        )
     elif status == 429:
-        hint = ("the control plane is rate limiting this application: wait a minute, "
-                "then run the command again")
+        hint = (
+            "the control plane is rate limiting this application: wait a minute, "
+            "then run the command again"
+        )
     elif status >= 500:
-        hint = ("the control plane (or a proxy in front of it) failed: run the command "
-                "again in a few minutes — it resumes. If it persists, check "
-                f"controlPlane.apiUrl ({base_url}), https://status.airbyte.com for "
-                "Airbyte Cloud, or contact Airbyte support with this message")
+        hint = (
+            "the control plane (or a proxy in front of it) failed: run the command "
+            "again in a few minutes — it resumes. If it persists, check "
+            f"controlPlane.apiUrl ({base_url}), https://status.airbyte.com for "
+            "Airbyte Cloud, or contact Airbyte support with this message"
+        )
         if token_call and status == 500:
-            hint = ("a wrong client id or secret gets this answer too on some control "
-                    "planes: check registration.clientId/clientSecret (AIRBYTE_CLIENT_ID/"
-                    "AIRBYTE_CLIENT_SECRET); otherwise " + hint)
+            hint = (
+                "a wrong client id or secret gets this answer too on some control "
+                "planes: check registration.clientId/clientSecret (AIRBYTE_CLIENT_ID/"
+                "AIRBYTE_CLIENT_SECRET); otherwise " + hint
+            )
     else:
-        hint = ("the control plane rejected the request: read the detail above and fix "
-                "the setting it names, then run the command again")
-    return ControlPlaneError(message, url=url, status=status, hint=hint, details=details,
-                             refused=refused)
+        hint = (
+            "the control plane rejected the request: read the detail above and fix "
+            "the setting it names, then run the command again"
+        )
+    return ControlPlaneError(
+        message, url=url, status=status, hint=hint, details=details, refused=refused
+    )
 
 
-def unreachable(base_url: str, what: str, method: str, url: str, reason: str,
-                 retries: int, *, slow: bool = False) -> ControlPlaneError:
+def unreachable(
+    base_url: str,
+    what: str,
+    method: str,
+    url: str,
+    reason: str,
+    retries: int,
+    *,
+    slow: bool = False,
+) -> ControlPlaneError:
     tries = f" (tried {retries + 1} times)" if retries else ""
     if slow:
-        hint = (f"the control plane at {base_url} (or a proxy in front of it) "
-                "answers too slowly: check https://status.airbyte.com for Airbyte "
-                "Cloud, or the proxy (HTTPS_PROXY), and run the command again in a few "
-                "minutes")
+        hint = (
+            f"the control plane at {base_url} (or a proxy in front of it) "
+            "answers too slowly: check https://status.airbyte.com for Airbyte "
+            "Cloud, or the proxy (HTTPS_PROXY), and run the command again in a few "
+            "minutes"
+        )
     else:
-        hint = (f"check that controlPlane.apiUrl ({base_url}) is right, that this "
-                "machine can reach it (DNS, firewall, egress rules; try `curl -sI "
-                f"{base_url}`), and behind a proxy set HTTPS_PROXY (and NO_PROXY); "
-                "then run the command again")
-    return ControlPlaneError(f"{what} failed: {method} {url}: {reason}{tries}", url=url,
-                             hint=hint)
+        hint = (
+            f"check that controlPlane.apiUrl ({base_url}) is right, that this "
+            "machine can reach it (DNS, firewall, egress rules; try `curl -sI "
+            f"{base_url}`), and behind a proxy set HTTPS_PROXY (and NO_PROXY); "
+            "then run the command again"
+        )
+    return ControlPlaneError(f"{what} failed: {method} {url}: {reason}{tries}", url=url, hint=hint)
 
 
-def unexpected(base_url: str, what: str, method: str, url: str, expected: str,
-                content_type: str | None = None,
-                status: int | None = None) -> ControlPlaneError:
+def unexpected(
+    base_url: str,
+    what: str,
+    method: str,
+    url: str,
+    expected: str,
+    content_type: str | None = None,
+    status: int | None = None,
+) -> ControlPlaneError:
     got = f" (HTTP {status}" if status else ""
     if content_type:
         got += (", " if got else " (") + f"content-type {content_type}"
     got += ")" if got else ""
     return ControlPlaneError(
         f"{what} failed: {method} {url} did not answer with {expected}{got}",
-        url=url, status=status,
-        hint=(f"check controlPlane.apiUrl ({base_url}): it must be the public API "
-              "(https://api.airbyte.com/v1 for Airbyte Cloud, <airbyte url>/api/public/v1 "
-              "for a self-managed control plane); a proxy answering in its place does "
-              "the same"),
+        url=url,
+        status=status,
+        hint=(
+            f"check controlPlane.apiUrl ({base_url}): it must be the public API "
+            "(https://api.airbyte.com/v1 for Airbyte Cloud, <airbyte url>/api/public/v1 "
+            "for a self-managed control plane); a proxy answering in its place does "
+            "the same"
+        ),
     )
 
 
@@ -176,7 +217,7 @@ def forbidden_help(method: str, url: str) -> str:
     path = urlsplit(url).path.rstrip("/")
     parts = [p for p in path.split("/") if p]
     # The public API base ends in .../v1; what follows names the resource.
-    resource = parts[parts.index("v1") + 1:] if "v1" in parts else parts
+    resource = parts[parts.index("v1") + 1 :] if "v1" in parts else parts
     first = resource[0] if resource else ""
     if first in ("regions", "dataplanes"):
         return ADMIN_HELP
@@ -186,5 +227,7 @@ def forbidden_help(method: str, url: str) -> str:
         return WORKSPACE_EDIT_HELP
     if first in ("sources", "destinations", "connections", "jobs", "workspaces"):
         return WORKSPACE_RUN_HELP
-    return ("the application's user lacks a permission this call needs: read the detail "
-            "above; an organization admin's application can do everything airbox does")
+    return (
+        "the application's user lacks a permission this call needs: read the detail "
+        "above; an organization admin's application can do everything airbox does"
+    )

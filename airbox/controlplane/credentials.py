@@ -49,8 +49,9 @@ def check_application(api_url: str, client_id: str, client_secret: str) -> Refus
     return _application_token(api_url, client_id, client_secret)[0]
 
 
-def _application_token(api_url: str, client_id: str,
-                       client_secret: str) -> tuple[Refusal | None, str | None]:
+def _application_token(
+    api_url: str, client_id: str, client_secret: str
+) -> tuple[Refusal | None, str | None]:
     """(why refused or None, why they could not be checked or None)."""
     api = AirbyteApi(api_url, client_id, client_secret, retries=NO_RETRY)
     try:
@@ -58,8 +59,10 @@ def _application_token(api_url: str, client_id: str,
             api.token()
     except ControlPlaneError as exc:
         if exc.status in REFUSED or exc.refused:
-            return Refusal(f"Airbyte refused this application's client id or secret (HTTP "
-                           f"{exc.status} from {api_url}/applications/token)"), None
+            return Refusal(
+                f"Airbyte refused this application's client id or secret (HTTP "
+                f"{exc.status} from {api_url}/applications/token)"
+            ), None
         runlog.logger().info("application credentials not checked: %s", exc.message)
         return None, exc.message
     return None, None
@@ -70,28 +73,33 @@ def check_data_plane(airbyte_url: str, client_id: str, client_secret: str) -> Re
     return _data_plane_token(airbyte_url, client_id, client_secret)[0]
 
 
-def _data_plane_token(airbyte_url: str, client_id: str,
-                      client_secret: str) -> tuple[Refusal | None, str]:
+def _data_plane_token(
+    airbyte_url: str, client_id: str, client_secret: str
+) -> tuple[Refusal | None, str]:
     """(why refused or None, what was found) for the data plane's credentials."""
     url = airbyte_url.rstrip("/") + "/api/v1/dataplanes/token"
     REDACTOR.add(client_secret)
     try:
-        with httpx.Client(timeout=httpx.Timeout(10.0),
-                          headers={"User-Agent": f"airbox/{__version__}"}) as http:
-            response = http.post(url, json={"client_id": client_id,
-                                            "client_secret": client_secret})
+        with httpx.Client(
+            timeout=httpx.Timeout(10.0), headers={"User-Agent": f"airbox/{__version__}"}
+        ) as http:
+            response = http.post(url, json={"client_id": client_id, "client_secret": client_secret})
     except httpx.HTTPError as exc:
         runlog.logger().info("data plane credentials not checked: %s", type(exc).__name__)
         return None, f"not checked: {_no_answer(exc)} ({url})"
     status = response.status_code
     if status in REFUSED or credentials_unknown(response):
-        return Refusal(f"Airbyte refused this data plane's client id or secret (HTTP "
-                       f"{status} from {url})"), ""
+        return Refusal(
+            f"Airbyte refused this data plane's client id or secret (HTTP {status} from {url})"
+        ), ""
     if status == 500:
-        return Refusal(f"the control plane answered HTTP 500 to this data plane's client id "
-                       f"and secret ({url}): either they are wrong (Airbyte answers a wrong "
-                       "client id or secret with a 500: it has no other answer for it) or "
-                       "the control plane failed", certain=False), ""
+        return Refusal(
+            f"the control plane answered HTTP 500 to this data plane's client id "
+            f"and secret ({url}): either they are wrong (Airbyte answers a wrong "
+            "client id or secret with a 500: it has no other answer for it) or "
+            "the control plane failed",
+            certain=False,
+        ), ""
     if status >= 300:
         runlog.logger().info("data plane credentials not checked: HTTP %s", status)
         return None, f"not checked: HTTP {status} from {url}"
@@ -109,8 +117,11 @@ def _no_answer(exc: httpx.HTTPError) -> str:
     text = str(exc).lower()
     if isinstance(exc, httpx.TimeoutException):
         return "the control plane did not answer within 10 s"
-    if "name or service not known" in text or "name resolution" in text or (
-            "nodename nor servname" in text):
+    if (
+        "name or service not known" in text
+        or "name resolution" in text
+        or ("nodename nor servname" in text)
+    ):
         return "the control plane's host name does not resolve (DNS)"
     if "refused" in text:
         return "the control plane refused the connection"
@@ -125,17 +136,27 @@ def require_data_plane(airbyte_url: str, client_id: str, client_secret: str) -> 
     refusal, found = _data_plane_token(airbyte_url, client_id, client_secret)
     if refusal is None:
         return found
-    where = ("dataPlane.clientId/clientSecret in the answers file, or DATAPLANE_CLIENT_ID/"
-             "DATAPLANE_CLIENT_SECRET")
+    where = (
+        "dataPlane.clientId/clientSecret in the answers file, or DATAPLANE_CLIENT_ID/"
+        "DATAPLANE_CLIENT_SECRET"
+    )
     if refusal.certain:
-        hint = (f"check the data plane's client id and secret ({where}): they are the ones "
-                "shown when the data plane was registered; then run the command again")
+        hint = (
+            f"check the data plane's client id and secret ({where}): they are the ones "
+            "shown when the data plane was registered; then run the command again"
+        )
     else:
-        hint = (f"check the data plane's client id and secret ({where}) first; if they are "
-                "right, the control plane failed: run the command again in a few minutes "
-                "(https://status.airbyte.com for Airbyte Cloud)")
-    raise ControlPlaneError(refusal.message, url=airbyte_url.rstrip("/")
-                            + "/api/v1/dataplanes/token", hint=hint, refused=refusal.certain)
+        hint = (
+            f"check the data plane's client id and secret ({where}) first; if they are "
+            "right, the control plane failed: run the command again in a few minutes "
+            "(https://status.airbyte.com for Airbyte Cloud)"
+        )
+    raise ControlPlaneError(
+        refusal.message,
+        url=airbyte_url.rstrip("/") + "/api/v1/dataplanes/token",
+        hint=hint,
+        refused=refusal.certain,
+    )
 
 
 def check_answers(root: str, answers: Mapping[str, Any]) -> Refusal | None:
@@ -143,8 +164,7 @@ def check_answers(root: str, answers: Mapping[str, Any]) -> Refusal | None:
     return check_answers_why(root, answers)[0]
 
 
-def check_answers_why(root: str,
-                      answers: Mapping[str, Any]) -> tuple[Refusal | None, str | None]:
+def check_answers_why(root: str, answers: Mapping[str, Any]) -> tuple[Refusal | None, str | None]:
     """(why refused or None, why they could not be checked or None) for the credentials at
     ``answers[root]``: "could not be checked" must be said, not taken for "accepted"."""
     client_id = str(get_path(answers, (root, "clientId")) or "")
@@ -155,5 +175,6 @@ def check_answers_why(root: str,
     if root == "registration":
         return _application_token(api_url, client_id, secret)
     refusal, found = _data_plane_token(airbyte_url, client_id, secret)
-    return refusal, (found.removeprefix("not checked: ")
-                     if found.startswith("not checked") else None)
+    return refusal, (
+        found.removeprefix("not checked: ") if found.startswith("not checked") else None
+    )

@@ -25,8 +25,11 @@ class Timeouts:
     total: float = 60.0
 
     def as_httpx(self) -> httpx.Timeout:
-        return httpx.Timeout(min(self.read, self.total), connect=min(self.connect, self.total),
-                             pool=min(self.connect, self.total))
+        return httpx.Timeout(
+            min(self.read, self.total),
+            connect=min(self.connect, self.total),
+            pool=min(self.connect, self.total),
+        )
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,9 @@ def with_read(timeout: Timeouts, read_timeout: float | None) -> Timeouts:
     """``timeout`` with a longer wait for one call's answer (its total at least as long)."""
     if read_timeout is None:
         return timeout
-    return Timeouts(connect=timeout.connect, read=read_timeout,
-                    total=max(timeout.total, read_timeout))
+    return Timeouts(
+        connect=timeout.connect, read=read_timeout, total=max(timeout.total, read_timeout)
+    )
 
 
 class Overtime(httpx.TimeoutException):
@@ -100,8 +104,11 @@ def transport_reason(exc: httpx.TransportError, timeout: Timeouts) -> str:
         return "the connection was closed without an answer"
     if isinstance(exc, httpx.ConnectError):
         text = str(exc).lower()
-        if "name or service not known" in text or "nodename nor servname" in text or (
-                "name resolution" in text):
+        if (
+            "name or service not known" in text
+            or "nodename nor servname" in text
+            or ("name resolution" in text)
+        ):
             return "the host name does not resolve (DNS)"
         if "certificate" in text or "ssl" in text:
             return "the TLS handshake failed (" + REDACTOR.mask(str(exc)) + ")"

@@ -34,9 +34,10 @@ def pick_organization(
 ) -> dict[str, Any]:
     """The organization: the given id, the only one, or the user's choice."""
     organizations = api.organizations()
-    listing = [f"{shown(o.get('organizationId'))}  {shown(o.get('organizationName') or '')}"
-               .rstrip()
-               for o in organizations]
+    listing = [
+        f"{shown(o.get('organizationId'))}  {shown(o.get('organizationName') or '')}".rstrip()
+        for o in organizations
+    ]
     if wanted:
         for org in organizations:
             if str(org.get("organizationId")).lower() == wanted.lower():
@@ -48,7 +49,7 @@ def pick_organization(
             f"organization {wanted} is not one the application can use",
             details=["its organizations:", *("  " + text for text in listing)],
             hint="set registration.organizationId (or --organization-id) to one of them, or "
-                 "use an application created by a member of that organization",
+            "use an application created by a member of that organization",
         )
     if len(organizations) == 1:
         return organizations[0]
@@ -59,15 +60,19 @@ def pick_organization(
         )
     if prompter is None:
         raise MissingInput(
-            f"the application can use {len(organizations)} organizations; which one is not "
-            "set",
+            f"the application can use {len(organizations)} organizations; which one is not set",
             details=listing,
             hint="set registration.organizationId in the answers file (or --organization-id) "
-                 "to one of the ids above",
+            "to one of the ids above",
         )
-    choices = [(str(o.get("organizationId")),
-                f"{shown(o.get('organizationName') or o.get('organizationId'))} "
-                f"({shown(o.get('organizationId'))})") for o in organizations]
+    choices = [
+        (
+            str(o.get("organizationId")),
+            f"{shown(o.get('organizationName') or o.get('organizationId'))} "
+            f"({shown(o.get('organizationId'))})",
+        )
+        for o in organizations
+    ]
     with paused():
         chosen = prompter.select("Organization to register the data plane in", choices)
     return next(o for o in organizations if str(o.get("organizationId")) == chosen)
@@ -82,8 +87,9 @@ def match_region(regions: Sequence[Mapping[str, Any]], wanted: str) -> dict[str,
     """The region with this id, or this name (case-insensitively); None when absent."""
     wanted = wanted.strip()
     if is_uuid(wanted):
-        return next((dict(r) for r in regions
-                     if str(r.get("regionId")).lower() == wanted.lower()), None)
+        return next(
+            (dict(r) for r in regions if str(r.get("regionId")).lower() == wanted.lower()), None
+        )
     named = [r for r in regions if str(r.get("name") or "").casefold() == wanted.casefold()]
     if len(named) > 1:
         exact = [r for r in named if r.get("name") == wanted]
@@ -120,6 +126,7 @@ def suggested_region(settings: Settings) -> str:
 
 def _new_region_check(taken: Sequence[str]) -> Callable[[str], bool | str]:
     """A new region's name, as typed: well formed, and not an Airbyte-managed name."""
+
     def check(value: str) -> bool | str:
         value = value.strip()
         if not _REGION_NAME.match(value):
@@ -154,52 +161,70 @@ def pick_region(
             example = f" (e.g. --region {suggestion})" if suggestion and not names else ""
             raise MissingInput(
                 "the region to register the data plane in is not set",
-                details=["existing regions: " + (", ".join(names) or
-                                                 "none (the organization has no region of "
-                                                 "its own yet)")],
+                details=[
+                    "existing regions: "
+                    + (", ".join(names) or "none (the organization has no region of its own yet)")
+                ],
                 hint="set registration.region in the answers file (or --region) to an "
-                     f"existing region's name or id, or to a new name to create it{example}",
+                f"existing region's name or id, or to a new name to create it{example}",
             )
         with paused():
             if names:
                 wanted = prompter.autocomplete(
-                    "Region (pick one, or type a new name to create it)", names,
-                    validate=_region_check)
+                    "Region (pick one, or type a new name to create it)",
+                    names,
+                    validate=_region_check,
+                )
             else:
-                others = [str(r.get("name") or "") for r in regions
-                          if str(r.get("organizationId")) != organization_id]
-                prompter.note("  the organization has no region of its own yet: airbox "
-                              "creates one for this data plane (Airbyte lists it under "
-                              "Settings > Data planes, and workspaces routed to it run their "
-                              "syncs here)")
-                wanted = prompter.text("Name of the new region", default=suggestion or "",
-                                       validate=_new_region_check(others))
+                others = [
+                    str(r.get("name") or "")
+                    for r in regions
+                    if str(r.get("organizationId")) != organization_id
+                ]
+                prompter.note(
+                    "  the organization has no region of its own yet: airbox "
+                    "creates one for this data plane (Airbyte lists it under "
+                    "Settings > Data planes, and workspaces routed to it run their "
+                    "syncs here)"
+                )
+                wanted = prompter.text(
+                    "Name of the new region",
+                    default=suggestion or "",
+                    validate=_new_region_check(others),
+                )
     found = match_region(own, wanted)
     if found is not None:
         return found
     if is_uuid(wanted):
         managed = match_region(regions, wanted)
-        why = ("is managed by Airbyte; a data plane you run needs a region of your "
-               "organization's own" if managed else "is not a region of the organization")
+        why = (
+            "is managed by Airbyte; a data plane you run needs a region of your organization's own"
+            if managed
+            else "is not a region of the organization"
+        )
         raise UsageError(
             f"region {wanted} {why}",
             details=["the organization's regions: " + (", ".join(names) or "none")],
             hint="set registration.region (or --region) to one of them, or to a new name to "
-                 "create a region",
+            "create a region",
         )
     name = wanted.strip()
     # The server answers a bare 500 for a name already taken by one of Airbyte's own
     # regions; refuse it before asking. Compared case-insensitively: workspaces see a
     # region by its lower-cased name (dataResidency), so "us" and "US" would clash there.
-    clash = [r for r in regions if str(r.get("organizationId")) != organization_id
-             and str(r.get("name") or "").casefold() == name.casefold()]
+    clash = [
+        r
+        for r in regions
+        if str(r.get("organizationId")) != organization_id
+        and str(r.get("name") or "").casefold() == name.casefold()
+    ]
     if clash:
         raise UsageError(
             f"region name {name!r} is taken by a region Airbyte manages "
             f"({clash[0].get('name')}); the control plane cannot create another",
             details=["the organization's regions: " + (", ".join(names) or "none")],
             hint="pick another name for registration.region (--region), one of your own "
-                 "such as your site's name, or use one of the organization's regions above",
+            "such as your site's name, or use one of the organization's regions above",
         )
     try:
         region = api.create_region(name, organization_id)
@@ -207,10 +232,13 @@ def pick_region(
         if exc.status != 500:
             raise
         raise ControlPlaneError(
-            exc.message, url=exc.url, status=exc.status, details=exc.details,
+            exc.message,
+            url=exc.url,
+            status=exc.status,
+            details=exc.details,
             hint=f"the control plane fails this way when the name {name!r} was used before: "
-                 "a deleted region keeps its name, and deleted regions are not listed. Pick "
-                 "another name for registration.region (--region) and run the command again",
+            "a deleted region keeps its name, and deleted regions are not listed. Pick "
+            "another name for registration.region (--region) and run the command again",
         ) from None
     say(f"created region {shown(region.get('name') or wanted)}")
     runlog.logger().info("created region %s (%s)", region.get("name"), region.get("regionId"))

@@ -57,8 +57,17 @@ def registration_file(state: StateDir) -> Path:
 
 
 # The record's fields as airbox writes them (a hand edit or a damaged disk can change them).
-_TEXT_KEYS = ("name", "organizationId", "regionId", "regionName", "dataplaneId", "clientId",
-              "clientSecret", "createdAt", "apiUrl")
+_TEXT_KEYS = (
+    "name",
+    "organizationId",
+    "regionId",
+    "regionName",
+    "dataplaneId",
+    "clientId",
+    "clientSecret",
+    "createdAt",
+    "apiUrl",
+)
 
 
 def _read(state: StateDir) -> dict[str, Any] | None:
@@ -70,8 +79,13 @@ def _read(state: StateDir) -> dict[str, Any] | None:
         return None
     if not isinstance(data, dict):
         return None
-    REDACTOR.add(*(str(data[k]) for k in ("clientId", "clientSecret")
-                   if isinstance(data.get(k), str) and data[k]))
+    REDACTOR.add(
+        *(
+            str(data[k])
+            for k in ("clientId", "clientSecret")
+            if isinstance(data.get(k), str) and data[k]
+        )
+    )
     wrong = [k for k in _TEXT_KEYS if data.get(k) is not None and not isinstance(data[k], str)]
     if "pending" in data and not isinstance(data["pending"], dict):
         wrong.append("pending")
@@ -82,9 +96,10 @@ def _read(state: StateDir) -> dict[str, Any] | None:
             f"({registration_file(state)}) is damaged: {', '.join(wrong)} "
             f"{'is' if len(wrong) == 1 else 'are'} not what airbox wrote; nothing was changed",
             hint="restore the file from a backup (it holds the data plane's credentials); "
-                 f"or start over: `airbox uninstall --name {state.name}` (works without it), "
-                 "delete the data plane in Airbyte (Settings > Data planes), then "
-                 "`airbox install` again")
+            f"or start over: `airbox uninstall --name {state.name}` (works without it), "
+            "delete the data plane in Airbyte (Settings > Data planes), then "
+            "`airbox install` again",
+        )
     return data
 
 
@@ -138,10 +153,14 @@ def api_for(
         raise MissingInput(
             "the Airbyte application's credentials are needed for this",
             hint="set AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET (or registration.clientId/"
-                 "clientSecret in the answers file)",
+            "clientSecret in the answers file)",
         )
-    return AirbyteApi(base_url or settings.control_plane.api_url, reg.client_id,
-                      reg.client_secret, token_cache=state.token if state else None)
+    return AirbyteApi(
+        base_url or settings.control_plane.api_url,
+        reg.client_id,
+        reg.client_secret,
+        token_cache=state.token if state else None,
+    )
 
 
 def record_credentials(record: Mapping[str, Any]) -> ClientCredentials:
@@ -174,38 +193,56 @@ def ensure_registered(
             return record
         record = None
 
-    organization = pick_organization(api, reg.organization_id, prompter=prompter,
-                                     paused=paused)
+    organization = pick_organization(api, reg.organization_id, prompter=prompter, paused=paused)
     org_id = str(organization["organizationId"])
     say(f"organization {shown(organization.get('organizationName') or org_id)}")
-    region = pick_region(api, org_id, reg.region, prompter=prompter, say=say, paused=paused,
-                         suggestion=suggested_region(settings))
+    region = pick_region(
+        api,
+        org_id,
+        reg.region,
+        prompter=prompter,
+        say=say,
+        paused=paused,
+        suggestion=suggested_region(settings),
+    )
     region_id, region_name = str(region["regionId"]), str(region.get("name") or "")
     region_created = bool(region.get("createdByAirbox"))
 
     # A warning, not a status: the user should see that something was deleted.
     removed = _remove_orphans(api, settings.name, record, tell=warn)
-    same_name = [dp for dp in api.dataplanes([region_id])
-                 if dp.get("name") == settings.name and dp.get("regionId") == region_id
-                 and dp.get("dataplaneId") not in removed]
+    same_name = [
+        dp
+        for dp in api.dataplanes([region_id])
+        if dp.get("name") == settings.name
+        and dp.get("regionId") == region_id
+        and dp.get("dataplaneId") not in removed
+    ]
     if same_name:
         ids = ", ".join(str(dp.get("dataplaneId")) for dp in same_name)
         raise ControlPlaneError(
             f"a data plane named {settings.name} already exists in region {region_name} "
             f"({ids}), and airbox does not have its credentials",
             hint="choose another name (--name), or give that data plane's credentials as "
-                 "dataPlane.clientId/clientSecret, or delete it in Airbyte if it is unused; "
-                 "then run `airbox install` again",
+            "dataPlane.clientId/clientSecret, or delete it in Airbyte if it is unused; "
+            "then run `airbox install` again",
         )
 
     # Before the POST: if its answer is lost, the next run knows the data plane of this
     # name in this region is airbox's own orphan, not somebody else's.
-    _write(state, {"pending": {"name": settings.name, "regionId": region_id,
-                               "regionName": region_name, "organizationId": org_id,
-                               "startedAt": _now()},
-                   "apiUrl": api.base_url})
-    log.info("registering data plane %s in region %s (%s)", settings.name, region_name,
-             region_id)
+    _write(
+        state,
+        {
+            "pending": {
+                "name": settings.name,
+                "regionId": region_id,
+                "regionName": region_name,
+                "organizationId": org_id,
+                "startedAt": _now(),
+            },
+            "apiUrl": api.base_url,
+        },
+    )
+    log.info("registering data plane %s in region %s (%s)", settings.name, region_name, region_id)
     say(f"registering data plane {settings.name} in region {region_name}")
     try:
         answer = api.create_dataplane(settings.name, region_id)
@@ -232,13 +269,13 @@ def ensure_registered(
     _write(state, record)
     REDACTOR.add(record["clientId"], record["clientSecret"])
     log.info("registered data plane %s (%s)", settings.name, record["dataplaneId"])
-    say(f"registered data plane {settings.name} ({record['dataplaneId']}) in region "
-        f"{region_name}")
+    say(f"registered data plane {settings.name} ({record['dataplaneId']}) in region {region_name}")
     return record
 
 
-def _confirm_saved(settings: Settings, api: AirbyteApi, record: dict[str, Any], *,
-                   say: Say, warn: Say) -> bool:
+def _confirm_saved(
+    settings: Settings, api: AirbyteApi, record: dict[str, Any], *, say: Say, warn: Say
+) -> bool:
     """Whether the saved registration is still good (True), or is gone remotely (False)."""
     saved_api = record.get("apiUrl")
     if saved_api and saved_api != api.base_url:
@@ -246,36 +283,49 @@ def _confirm_saved(settings: Settings, api: AirbyteApi, record: dict[str, Any], 
             f"data plane {settings.name} is registered with the control plane at {saved_api}, "
             f"not {api.base_url}",
             hint="use the same controlPlane settings as when it was installed, or uninstall "
-                 "it (removing its registration) before installing it for another control "
-                 "plane",
+            "it (removing its registration) before installing it for another control "
+            "plane",
         )
     dataplane_id = str(record["dataplaneId"])
     try:
         live = find_dataplane(api, dataplane_id, record.get("regionId"))
     except ControlPlaneError as exc:
-        warn(f"could not confirm the registration with the control plane ({exc.message}); "
-             "continuing with the saved credentials")
+        warn(
+            f"could not confirm the registration with the control plane ({exc.message}); "
+            "continuing with the saved credentials"
+        )
         runlog.logger().warning("registration not confirmed: %s", exc.message)
         return True
     if live is None:
-        warn(f"data plane {settings.name} ({dataplane_id}) no longer exists on the "
-             "control plane (deleted there); registering it again")
-        runlog.logger().warning("saved data plane %s is gone; registering again",
-                                dataplane_id)
+        warn(
+            f"data plane {settings.name} ({dataplane_id}) no longer exists on the "
+            "control plane (deleted there); registering it again"
+        )
+        runlog.logger().warning("saved data plane %s is gone; registering again", dataplane_id)
         return False
     wanted = settings.registration.region if settings.registration else None
-    if wanted and match_region([{"regionId": record.get("regionId"),
-                                 "name": record.get("regionName")}], wanted) is None:
-        warn(f"data plane {settings.name} stays registered in region "
-             f"{record.get('regionName') or record.get('regionId')}, not {wanted}: to move "
-             "it, uninstall it with its registration, then install again")
-    say(f"already registered: {settings.name} ({dataplane_id}) in region "
-        f"{record.get('regionName') or record.get('regionId')}")
+    if (
+        wanted
+        and match_region(
+            [{"regionId": record.get("regionId"), "name": record.get("regionName")}], wanted
+        )
+        is None
+    ):
+        warn(
+            f"data plane {settings.name} stays registered in region "
+            f"{record.get('regionName') or record.get('regionId')}, not {wanted}: to move "
+            "it, uninstall it with its registration, then install again"
+        )
+    say(
+        f"already registered: {settings.name} ({dataplane_id}) in region "
+        f"{record.get('regionName') or record.get('regionId')}"
+    )
     return True
 
 
-def find_dataplane(api: AirbyteApi, dataplane_id: str,
-                   region_id: object = None) -> dict[str, Any] | None:
+def find_dataplane(
+    api: AirbyteApi, dataplane_id: str, region_id: object = None
+) -> dict[str, Any] | None:
     """The data plane as the control plane lists it, or None when it was deleted.
 
     Membership in the list, not ``GET /dataplanes/{id}``: the server only tombstones a
@@ -283,8 +333,14 @@ def find_dataplane(api: AirbyteApi, dataplane_id: str,
     tombstoned ones out.
     """
     regions = [str(region_id)] if region_id else None
-    return next((dp for dp in api.dataplanes(regions)
-                 if str(dp.get("dataplaneId")).lower() == dataplane_id.lower()), None)
+    return next(
+        (
+            dp
+            for dp in api.dataplanes(regions)
+            if str(dp.get("dataplaneId")).lower() == dataplane_id.lower()
+        ),
+        None,
+    )
 
 
 def refused_for_sure(exc: ControlPlaneError) -> bool:
@@ -312,15 +368,18 @@ def _parse_time(value: Any) -> dt.datetime | None:
 def _created_during(dataplane: Mapping[str, Any], pending: Mapping[str, Any]) -> bool:
     """Whether ``dataplane`` was created while the interrupted registration ran. One
     created later is someone else's, whatever its name: never airbox's to delete."""
-    started, created = _parse_time(pending.get("startedAt")), _parse_time(
-        dataplane.get("createdAt"))
+    started, created = (
+        _parse_time(pending.get("startedAt")),
+        _parse_time(dataplane.get("createdAt")),
+    )
     if started is None or created is None:
         return False
     return started - _ORPHAN_BEFORE <= created <= started + _ORPHAN_AFTER
 
 
-def _remove_orphans(api: AirbyteApi, name: str, record: Mapping[str, Any] | None, *,
-                    tell: Say) -> set[str]:
+def _remove_orphans(
+    api: AirbyteApi, name: str, record: Mapping[str, Any] | None, *, tell: Say
+) -> set[str]:
     """Delete the data planes an interrupted registration left behind; their ids."""
     pending = record.get("pending") if record else None
     if not isinstance(pending, dict) or pending.get("name") != name:
@@ -335,12 +394,18 @@ def _remove_orphans(api: AirbyteApi, name: str, record: Mapping[str, Any] | None
         if not _created_during(dataplane, pending):
             runlog.logger().warning(
                 "data plane %s (%s) created at %s is not the one an interrupted "
-                "registration at %s left: left alone", name, dataplane.get("dataplaneId"),
-                dataplane.get("createdAt"), pending.get("startedAt"))
+                "registration at %s left: left alone",
+                name,
+                dataplane.get("dataplaneId"),
+                dataplane.get("createdAt"),
+                pending.get("startedAt"),
+            )
             continue
         dataplane_id = str(dataplane.get("dataplaneId"))
-        tell(f"deleting data plane {name} ({dataplane_id}): an earlier registration was "
-             "interrupted before its credentials were saved; registering it again")
+        tell(
+            f"deleting data plane {name} ({dataplane_id}): an earlier registration was "
+            "interrupted before its credentials were saved; registering it again"
+        )
         runlog.logger().warning("deleting orphan data plane %s (%s)", name, dataplane_id)
         _delete(api, dataplane_id)
         removed.add(dataplane_id)

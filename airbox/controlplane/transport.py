@@ -76,7 +76,6 @@ def _list(payload: Any) -> list[dict[str, Any]]:
     return [item for item in payload if isinstance(item, dict)]
 
 
-
 _Client = TypeVar("_Client", bound="Transport")
 
 
@@ -174,10 +173,16 @@ class Transport:
 
     def _new_token(self) -> str:
         answer = self._object(
-            "POST", "/applications/token",
-            json={"client_id": self.client_id, "client_secret": self._client_secret,
-                  "grant_type": "client_credentials"},
-            auth=False, what="getting an access token", require=("access_token",),
+            "POST",
+            "/applications/token",
+            json={
+                "client_id": self.client_id,
+                "client_secret": self._client_secret,
+                "grant_type": "client_credentials",
+            },
+            auth=False,
+            what="getting an access token",
+            require=("access_token",),
         )
         token = str(answer["access_token"])
         REDACTOR.add(token)
@@ -197,8 +202,11 @@ class Transport:
         except (OSError, ValueError):
             return None
         # A token belongs to one application on one control plane.
-        if (not isinstance(data, dict) or data.get("apiUrl") != self.base_url
-                or data.get("clientId") != self.client_id):
+        if (
+            not isinstance(data, dict)
+            or data.get("apiUrl") != self.base_url
+            or data.get("clientId") != self.client_id
+        ):
             return None
         token, expires_at = data.get("accessToken"), data.get("expiresAt")
         if not isinstance(token, str) or not isinstance(expires_at, (int, float)):
@@ -210,25 +218,34 @@ class Transport:
         if self.token_cache is None or self._token is None:
             return
         try:
-            write_json(self.token_cache, {"apiUrl": self.base_url, "clientId": self.client_id,
-                                          "accessToken": self._token,
-                                          "expiresAt": self._expires_at}, mode=SECRET_FILE)
+            write_json(
+                self.token_cache,
+                {
+                    "apiUrl": self.base_url,
+                    "clientId": self.client_id,
+                    "accessToken": self._token,
+                    "expiresAt": self._expires_at,
+                },
+                mode=SECRET_FILE,
+            )
         except OSError as exc:
             # Only a cache: the next run asks for a new token.
             runlog.logger().debug("token cache not written: %s", exc)
 
     # ------------------------------------------------------------------ plumbing
 
-    def _get_list(self, path: str, *, what: str,
-                  params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    def _get_list(
+        self, path: str, *, what: str, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         answer = self._call("GET", path, params=params, what=what)
         try:
             return _list(answer)
         except ValueError:
             raise unexpected(self.base_url, what, "GET", self._url(path), "a list") from None
 
-    def _pages(self, path: str, params: Mapping[str, Any], *, what: str,
-               page_size: int = 100) -> list[dict[str, Any]]:
+    def _pages(
+        self, path: str, params: Mapping[str, Any], *, what: str, page_size: int = 100
+    ) -> list[dict[str, Any]]:
         """Every entry of a paginated list: pages are read until one comes back short.
 
         A page that brings nothing new (a server, proxy or cache ignoring ``offset``) or
@@ -238,18 +255,21 @@ class Transport:
         seen: set[str] = set()
         for number in range(MAX_PAGES):
             offset = number * page_size
-            page = self._get_list(path, params={**params, "limit": page_size,
-                                                "offset": offset}, what=what)
+            page = self._get_list(
+                path, params={**params, "limit": page_size, "offset": offset}, what=what
+            )
             keys = {_json.dumps(item, sort_keys=True, default=str) for item in page}
             if page and keys <= seen:
                 raise ControlPlaneError(
                     f"{what} failed: GET {self._url(path)} answered page {number + 1} "
                     f"(offset {offset}) with entries it had already sent",
                     url=self._url(path),
-                    hint=("the control plane, or a proxy or cache in front of it, ignores "
-                          "the offset parameter, so the list never ends: check that "
-                          f"controlPlane.apiUrl ({self.base_url}) is the control plane's "
-                          "public API itself, then run the command again"),
+                    hint=(
+                        "the control plane, or a proxy or cache in front of it, ignores "
+                        "the offset parameter, so the list never ends: check that "
+                        f"controlPlane.apiUrl ({self.base_url}) is the control plane's "
+                        "public API itself, then run the command again"
+                    ),
                 )
             seen |= keys
             found.extend(page)
@@ -259,9 +279,11 @@ class Transport:
             f"{what} failed: GET {self._url(path)} still had more after {MAX_PAGES} pages "
             f"({len(found)} entries)",
             url=self._url(path),
-            hint=(f"airbox reads at most {MAX_PAGES * page_size} entries of a list: the "
-                  "control plane (or a proxy in front of it) pages without end; check "
-                  f"controlPlane.apiUrl ({self.base_url}), then run the command again"),
+            hint=(
+                f"airbox reads at most {MAX_PAGES * page_size} entries of a list: the "
+                "control plane (or a proxy in front of it) pages without end; check "
+                f"controlPlane.apiUrl ({self.base_url}), then run the command again"
+            ),
         )
 
     def _object(self, method: str, path: str, *, what: str, **kwargs: Any) -> dict[str, Any]:
@@ -302,10 +324,17 @@ class Transport:
         refreshed = False
         while True:
             headers = {"Authorization": f"Bearer {self.token()}"} if auth else {}
-            response = self._send(method, url, what=what, json=json, params=params,
-                                  headers=headers, policy=policy,
-                                  timeout=with_read(timeout or self.timeout, read_timeout),
-                                  read=read)
+            response = self._send(
+                method,
+                url,
+                what=what,
+                json=json,
+                params=params,
+                headers=headers,
+                policy=policy,
+                timeout=with_read(timeout or self.timeout, read_timeout),
+                read=read,
+            )
             if response.status_code == 401 and auth and not refreshed:
                 # The cached token may have been revoked or have expired early: one new
                 # token, one more try. A 401 means the request was not processed, so even
@@ -326,12 +355,24 @@ class Transport:
         except ValueError:
             if allow_empty:
                 return None
-            raise unexpected(self.base_url, what, method, url, "JSON",
-                                   response.headers.get("content-type"), status) from None
-        if require and not (isinstance(answer, dict)
-                            and all(answer.get(key) for key in require)):
-            raise unexpected(self.base_url, what, method, url,
-                             "an answer with " + ", ".join(require), status=status)
+            raise unexpected(
+                self.base_url,
+                what,
+                method,
+                url,
+                "JSON",
+                response.headers.get("content-type"),
+                status,
+            ) from None
+        if require and not (isinstance(answer, dict) and all(answer.get(key) for key in require)):
+            raise unexpected(
+                self.base_url,
+                what,
+                method,
+                url,
+                "an answer with " + ", ".join(require),
+                status=status,
+            )
         return answer
 
     def _send(
@@ -356,28 +397,51 @@ class Transport:
             if read:
                 left = self.reads_within - self._reads_spent
                 if left <= 0:
-                    raise unreachable(self.base_url, what, method, url, _overdue(self), retry,
-                                      slow=True)
+                    raise unreachable(
+                        self.base_url, what, method, url, _overdue(self), retry, slow=True
+                    )
                 if left < total:
                     total, overdue = left, _overdue(self)
             try:
-                response = self._request(method, url, timeout, total, read=read, json=json,
-                                         params=params, headers=headers)
+                response = self._request(
+                    method,
+                    url,
+                    timeout,
+                    total,
+                    read=read,
+                    json=json,
+                    params=params,
+                    headers=headers,
+                )
             except httpx.TransportError as exc:
                 slow = isinstance(exc, Overtime)
                 reason = overdue if overdue and slow else transport_reason(exc, timeout)
-                log.debug("%s %s: %s (after %.1fs)", method, url, reason,
-                          time.monotonic() - attempt_started)
+                log.debug(
+                    "%s %s: %s (after %.1fs)",
+                    method,
+                    url,
+                    reason,
+                    time.monotonic() - attempt_started,
+                )
                 delay = policy.delay(retry)
-                if (retry < policy.attempts and in_budget(started, delay, policy)
-                        and not (overdue and slow)):
+                if (
+                    retry < policy.attempts
+                    and in_budget(started, delay, policy)
+                    and not (overdue and slow)
+                ):
                     retry += 1
                     self._sleep(delay)
                     continue
-                raise unreachable(self.base_url, what, method, url, reason, retry,
-                                  slow=slow) from None
-            log.debug("%s %s -> %s (%.1fs)", method, url, response.status_code,
-                      time.monotonic() - attempt_started)
+                raise unreachable(
+                    self.base_url, what, method, url, reason, retry, slow=slow
+                ) from None
+            log.debug(
+                "%s %s -> %s (%.1fs)",
+                method,
+                url,
+                response.status_code,
+                time.monotonic() - attempt_started,
+            )
             status = response.status_code
             if (status == 429 or status >= 500) and not credentials_unknown(response):
                 # (A server that said the credentials are unknown will say it again.)
@@ -388,8 +452,9 @@ class Transport:
                     continue
             return response
 
-    def _request(self, method: str, url: str, timeout: Timeouts, total: float, *,
-                 read: bool, **kwargs: Any) -> httpx.Response:
+    def _request(
+        self, method: str, url: str, timeout: Timeouts, total: float, *, read: bool, **kwargs: Any
+    ) -> httpx.Response:
         """One request whose answer is complete within ``total`` seconds, or Overtime.
 
         httpx's read timeout restarts with every chunk, so an answer trickling in a byte
@@ -406,22 +471,30 @@ class Transport:
 
         def work() -> None:
             try:
-                with client.stream(method, url, timeout=timeout.as_httpx(),
-                                   **kwargs) as response:
+                with client.stream(method, url, timeout=timeout.as_httpx(), **kwargs) as response:
                     body = bytearray()
                     for chunk in response.iter_bytes():
                         body += chunk
                         if len(body) > MAX_ANSWER_BYTES:
-                            raise TooLarge(f"an answer larger than "
-                                            f"{MAX_ANSWER_BYTES // (1024 * 1024)} MB")
+                            raise TooLarge(
+                                f"an answer larger than {MAX_ANSWER_BYTES // (1024 * 1024)} MB"
+                            )
                         if abandoned.is_set() or time.monotonic() > deadline:
                             raise Overtime(too_slow(total))
                     # The body as read (decoded): its length and encoding headers go.
-                    headers = [(k, v) for k, v in response.headers.multi_items()
-                               if k.lower() not in _BODY_HEADERS]
-                    outcome.append(httpx.Response(response.status_code, headers=headers,
-                                                  content=bytes(body),
-                                                  request=response.request))
+                    headers = [
+                        (k, v)
+                        for k, v in response.headers.multi_items()
+                        if k.lower() not in _BODY_HEADERS
+                    ]
+                    outcome.append(
+                        httpx.Response(
+                            response.status_code,
+                            headers=headers,
+                            content=bytes(body),
+                            request=response.request,
+                        )
+                    )
             except BaseException as exc:  # handed to the waiting thread
                 outcome.append(exc)
             finally:
@@ -453,5 +526,6 @@ _BODY_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
 
 
 def _overdue(api: Transport) -> str:
-    return (f"the control plane's answers to this command took more than "
-            f"{api.reads_within:g} s in all")
+    return (
+        f"the control plane's answers to this command took more than {api.reads_within:g} s in all"
+    )

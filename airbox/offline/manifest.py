@@ -33,8 +33,10 @@ REFERENCE = re.compile(
 )
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _IMAGE_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
-_MEMBER = re.compile(r"^(images/[A-Za-z0-9._-]+\.tar|charts/[A-Za-z0-9._-]+\.tgz|"
-                     r"bin/(kind|helm|kubectl))$")
+_MEMBER = re.compile(
+    r"^(images/[A-Za-z0-9._-]+\.tar|charts/[A-Za-z0-9._-]+\.tgz|"
+    r"bin/(kind|helm|kubectl))$"
+)
 # A tar header holds 100 characters of name: longer paths are shortened with a hash.
 _MAX_MEMBER = 100
 
@@ -49,11 +51,11 @@ class NewerFormat(ManifestError):
 
 @dataclass(frozen=True)
 class Item:
-    kind: str        # "node-image" | "image" | "connector" | "chart" | "binary"
-    name: str        # an image reference, "airbyte-data-plane", or kind/helm/kubectl
-    path: str        # the member's path in the archive
-    sha256: str      # hex SHA-256 of the member's bytes
-    size: int        # the member's size in bytes
+    kind: str  # "node-image" | "image" | "connector" | "chart" | "binary"
+    name: str  # an image reference, "airbyte-data-plane", or kind/helm/kubectl
+    path: str  # the member's path in the archive
+    sha256: str  # hex SHA-256 of the member's bytes
+    size: int  # the member's size in bytes
     # Images: the image's ID in the Docker Engine that saved it (``docker image inspect``'s
     # Id). A load gives the image the same ID, so "already in the daemon" is exact.
     image_id: str = ""
@@ -99,13 +101,16 @@ def reference_problem(ref: str) -> str | None:
     """Why ``ref`` cannot name an image in a bundle; None when it can."""
     match = REFERENCE.match(ref)
     if match is None or len(match.group("name")) > 255:
-        return "is not an image reference (expected [registry/]name:tag, e.g. " \
-               "airbyte/source-postgres:3.6.28)"
+        return (
+            "is not an image reference (expected [registry/]name:tag, e.g. "
+            "airbyte/source-postgres:3.6.28)"
+        )
     if not match.group("tag"):
         # A load gives the image the tags it was saved with, and a digest alone is none:
         # the image would arrive nameless.
-        return "has no tag: name the version the data plane runs (e.g. " \
-               f"{match.group('name')}:1.2.3)"
+        return (
+            f"has no tag: name the version the data plane runs (e.g. {match.group('name')}:1.2.3)"
+        )
     return None
 
 
@@ -122,7 +127,7 @@ def member_path(kind: str, name: str, taken: set[str] | frozenset[str] = frozens
     if len(path) > _MAX_MEMBER or path in taken:
         # Too long for a tar header, or two references that read the same once sanitised.
         short = hashlib.sha256(name.encode()).hexdigest()[:12]
-        path = f"images/{base[:_MAX_MEMBER - 25]}-{short}.tar"
+        path = f"images/{base[: _MAX_MEMBER - 25]}-{short}.tar"
     return path
 
 
@@ -132,8 +137,13 @@ def member_path(kind: str, name: str, taken: set[str] | frozenset[str] = frozens
 def _body(manifest: Manifest) -> dict[str, Any]:
     items = []
     for item in manifest.items:
-        entry: dict[str, Any] = {"kind": item.kind, "name": item.name, "path": item.path,
-                                 "sha256": item.sha256, "size": item.size}
+        entry: dict[str, Any] = {
+            "kind": item.kind,
+            "name": item.name,
+            "path": item.path,
+            "sha256": item.sha256,
+            "size": item.size,
+        }
         if item.is_image:
             entry["imageId"] = item.image_id
         items.append(entry)
@@ -142,8 +152,11 @@ def _body(manifest: Manifest) -> dict[str, Any]:
         "airbox": manifest.airbox,
         "created": manifest.created,
         "platform": manifest.platform,
-        "chart": {"name": manifest.chart_name, "version": manifest.chart_version,
-                  "appVersion": manifest.app_version},
+        "chart": {
+            "name": manifest.chart_name,
+            "version": manifest.chart_version,
+            "appVersion": manifest.app_version,
+        },
         "kind": manifest.kind_version,
         "nodeImage": manifest.node_image,
         "items": items,
@@ -170,10 +183,18 @@ def reserve(manifest: Manifest) -> int:
     """Room for the manifest once every item's digest and size are known: its length with
     the longest values those can take (the archive's first member is written first, with
     this size, and filled in last)."""
-    widest = replace(manifest, items=tuple(
-        replace(item, sha256="0" * 64, size=10 ** 19,
-                image_id=("sha256:" + "0" * 64) if item.is_image else "")
-        for item in manifest.items))
+    widest = replace(
+        manifest,
+        items=tuple(
+            replace(
+                item,
+                sha256="0" * 64,
+                size=10**19,
+                image_id=("sha256:" + "0" * 64) if item.is_image else "",
+            )
+            for item in manifest.items
+        ),
+    )
     return len(render(widest))
 
 
@@ -198,8 +219,9 @@ def parse(raw: bytes) -> Manifest:
     fmt = data.get("format")
     if digest != _digest(data):
         if isinstance(fmt, int) and not isinstance(fmt, bool) and fmt > FORMAT:
-            raise NewerFormat(f"its format is {fmt} (this airbox reads format {FORMAT}), "
-                              "or it is damaged")
+            raise NewerFormat(
+                f"its format is {fmt} (this airbox reads format {FORMAT}), or it is damaged"
+            )
         raise ManifestError("its digest does not match its content")
     if fmt != FORMAT:
         raise NewerFormat(f"its format is {fmt!r}; this airbox reads format {FORMAT}")
@@ -212,15 +234,20 @@ def parse(raw: bytes) -> Manifest:
 
 
 def _from_body(data: dict[str, Any]) -> Manifest:
-    expected = {"format", "airbox", "created", "platform", "chart", "kind", "nodeImage",
-                "items"}
+    expected = {"format", "airbox", "created", "platform", "chart", "kind", "nodeImage", "items"}
     if set(data) != expected:
         raise ManifestError(f"its fields are {sorted(data)}, expected {sorted(expected)}")
     chart = data["chart"]
     if not isinstance(chart, dict) or set(chart) != {"name", "version", "appVersion"}:
         raise ManifestError("its chart field is malformed")
-    strings = [data["airbox"], data["created"], data["platform"], data["kind"],
-               data["nodeImage"], *chart.values()]
+    strings = [
+        data["airbox"],
+        data["created"],
+        data["platform"],
+        data["kind"],
+        data["nodeImage"],
+        *chart.values(),
+    ]
     if not all(isinstance(value, str) for value in strings):
         raise ManifestError("a field that must be text is not")
     if not isinstance(data["items"], list):
@@ -232,10 +259,16 @@ def _from_body(data: dict[str, Any]) -> Manifest:
     if sum(item.kind == "chart" for item in items) > 1:
         raise ManifestError("it lists more than one chart")
     return Manifest(
-        format=FORMAT, airbox=data["airbox"], created=data["created"],
-        platform=data["platform"], chart_name=chart["name"], chart_version=chart["version"],
-        app_version=chart["appVersion"], kind_version=data["kind"],
-        node_image=data["nodeImage"], items=items,
+        format=FORMAT,
+        airbox=data["airbox"],
+        created=data["created"],
+        platform=data["platform"],
+        chart_name=chart["name"],
+        chart_version=chart["version"],
+        app_version=chart["appVersion"],
+        kind_version=data["kind"],
+        node_image=data["nodeImage"],
+        items=items,
     )
 
 
@@ -257,14 +290,19 @@ def _item(entry: Any, n: int) -> Item:
     if not _SHA256.match(sha):
         raise ManifestError(f"{where}: its sha256 is not a SHA-256")
     # The path decides where unpack writes: only the shapes airbox makes are accepted.
-    if not _MEMBER.match(path) or path.startswith("bin/") != (kind == "binary") \
-            or path.startswith("charts/") != (kind == "chart"):
+    if (
+        not _MEMBER.match(path)
+        or path.startswith("bin/") != (kind == "binary")
+        or path.startswith("charts/") != (kind == "chart")
+    ):
         raise ManifestError(f"{where}: its path {path!r} is not one airbox writes")
     if kind == "binary" and path != f"bin/{name}":
         raise ManifestError(f"{where}: binary {name!r} is not at bin/{name}")
     image_id = entry.get("imageId", "")
-    if kind in IMAGE_KINDS and (reference_problem(name) is not None
-                                or not isinstance(image_id, str)
-                                or not _IMAGE_ID.match(image_id)):
+    if kind in IMAGE_KINDS and (
+        reference_problem(name) is not None
+        or not isinstance(image_id, str)
+        or not _IMAGE_ID.match(image_id)
+    ):
         raise ManifestError(f"{where}: {name!r} is not a tagged image with its ID")
     return Item(kind, name, path, sha, size, image_id)

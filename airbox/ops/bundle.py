@@ -59,11 +59,17 @@ from airbox.redact import MASK, REDACTOR, scrub_mapping
 
 LOG_TAIL = 5000
 # Files of the state directory a bundle may hold; everything else stays out.
-STATE_FILES = ("settings.yaml", "values.yaml", "preflight.json", "progress.json",
-               "kind-config.yaml")
+STATE_FILES = (
+    "settings.yaml",
+    "values.yaml",
+    "preflight.json",
+    "progress.json",
+    "kind-config.yaml",
+)
 # Never in a bundle, whatever a future change to the allow-list says.
-FORBIDDEN = frozenset({"credentials.yaml", "secrets.yaml", "registration.json", "token.json",
-                       "kubeconfig"})
+FORBIDDEN = frozenset(
+    {"credentials.yaml", "secrets.yaml", "registration.json", "token.json", "kubeconfig"}
+)
 
 Files = list[tuple[str, str]]
 
@@ -88,8 +94,13 @@ class Collected:
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "ok": self.error is None, "seconds": round(self.seconds, 2),
-                "files": [path for path, _ in self.files], "error": self.error}
+        return {
+            "id": self.id,
+            "ok": self.error is None,
+            "seconds": round(self.seconds, 2),
+            "files": [path for path, _ in self.files],
+            "error": self.error,
+        }
 
 
 @dataclass
@@ -137,8 +148,10 @@ class Collectors:
         if not isinstance(self.inst, Installed):
             # Status judges against the secrets manager and storage the settings name;
             # unreadable settings name neither, and a guess would report false failures.
-            raise AirboxError("not judged: the saved settings are unreadable, so the "
-                              "secrets manager and storage to check against are unknown")
+            raise AirboxError(
+                "not judged: the saved settings are unreadable, so the "
+                "secrets manager and storage to check against are unknown"
+            )
         return [("status.json", _json(status_report(self.inst, self.runner)))]
 
     def helm_values(self) -> Files:
@@ -147,8 +160,15 @@ class Collectors:
         return [("helm-values.json", _json(scrub_mapping(values)))]
 
     def events(self) -> Files:
-        data = kube.get_json(self.runner, self.kube, "--namespace", self.settings.namespace,
-                             "get", "events", timeout=60)
+        data = kube.get_json(
+            self.runner,
+            self.kube,
+            "--namespace",
+            self.settings.namespace,
+            "get",
+            "events",
+            timeout=60,
+        )
         items = [e for e in data.get("items", []) if isinstance(e, dict)]
         items.sort(key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
         warnings = []
@@ -159,38 +179,57 @@ class Collectors:
             warnings.append(
                 f"{event.get('lastTimestamp') or event.get('eventTime')} "
                 f"{event.get('reason')} {str(involved.get('kind') or '').lower()}/"
-                f"{involved.get('name')} (x{event.get('count') or 1}): {event.get('message')}")
-        return [("events.json", _json(data)),
-                ("events-warnings.txt", "\n".join(warnings) + "\n" if warnings
-                 else "no Warning events\n")]
+                f"{involved.get('name')} (x{event.get('count') or 1}): {event.get('message')}"
+            )
+        return [
+            ("events.json", _json(data)),
+            (
+                "events-warnings.txt",
+                "\n".join(warnings) + "\n" if warnings else "no Warning events\n",
+            ),
+        ]
 
     def pods_describe(self) -> Files:
-        result = self.runner.run(commands.kubectl_describe_pods(self.kube,
-                                                                self.settings.namespace),
-                                 timeout=60)
+        result = self.runner.run(
+            commands.kubectl_describe_pods(self.kube, self.settings.namespace), timeout=60
+        )
         return [("pods-describe.txt", (result.stdout or result.stderr) + "\n")]
 
     def pod_logs(self) -> Files:
-        pods = kube.pods(self.runner, self.kube, self.settings.namespace,
-                         kube.release_selector(self.settings.release, self.settings.values))
+        pods = kube.pods(
+            self.runner,
+            self.kube,
+            self.settings.namespace,
+            kube.release_selector(self.settings.release, self.settings.values),
+        )
         files: Files = []
         for pod in pods:
             name = str((pod.get("metadata") or {}).get("name"))
             for previous in (False, True):
-                argv = commands.kubectl_logs(self.kube, self.settings.namespace, name,
-                                             all_containers=True, tail=LOG_TAIL,
-                                             previous=previous)
+                argv = commands.kubectl_logs(
+                    self.kube,
+                    self.settings.namespace,
+                    name,
+                    all_containers=True,
+                    tail=LOG_TAIL,
+                    previous=previous,
+                )
                 result = self.runner.run(argv, timeout=60, check=False)
                 suffix = ".previous.log" if previous else ".log"
                 if result.ok:
                     files.append((f"pod-logs/{name}{suffix}", result.stdout + "\n"))
                 elif not previous:
                     # A pod that cannot give its log (still pulling its image) says why.
-                    files.append((f"pod-logs/{name}{suffix}",
-                                  f"(no log: {result.stderr.strip()})\n"))
+                    files.append(
+                        (f"pod-logs/{name}{suffix}", f"(no log: {result.stderr.strip()})\n")
+                    )
         if not files:
-            files.append(("pod-logs/README.txt",
-                          f"no data plane pods in namespace {self.settings.namespace}\n"))
+            files.append(
+                (
+                    "pod-logs/README.txt",
+                    f"no data plane pods in namespace {self.settings.namespace}\n",
+                )
+            )
         return files
 
     def kind_logs(self) -> Files:
@@ -202,8 +241,9 @@ class Collectors:
                 raw = path.read_bytes()
                 if b"\0" in raw[:8192]:
                     continue  # binary: nothing support reads, and nothing we can mask
-                files.append((f"kind-logs/{path.relative_to(target)}",
-                              raw.decode("utf-8", errors="replace")))
+                files.append(
+                    (f"kind-logs/{path.relative_to(target)}", raw.decode("utf-8", errors="replace"))
+                )
         return files
 
     def docker_info(self) -> Files:
@@ -214,8 +254,10 @@ class Collectors:
     def airbox_logs(self) -> Files:
         logs = self.inst.state.logs
         paths = sorted(logs.glob("*.log")) if logs.is_dir() else []
-        return [(f"airbox-logs/{p.name}", p.read_text(encoding="utf-8", errors="replace"))
-                for p in paths]
+        return [
+            (f"airbox-logs/{p.name}", p.read_text(encoding="utf-8", errors="replace"))
+            for p in paths
+        ]
 
     def state_files(self) -> Files:
         files: Files = []
@@ -238,15 +280,15 @@ def _run(collector_id: str, job: Callable[[], Files]) -> Collected:
     try:
         files = job()
     except Exception as exc:  # one collector's failure must not stop the others
-        return Collected(collector_id, error=mask(why(exc)),
-                         seconds=time.monotonic() - started)
+        return Collected(collector_id, error=mask(why(exc)), seconds=time.monotonic() - started)
     return Collected(collector_id, files, seconds=time.monotonic() - started)
 
 
 def collect(inst: Identified, runner: Runner) -> list[Collected]:
     jobs = Collectors(inst, runner).all()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(jobs),
-                                               thread_name_prefix="airbox-bundle") as pool:
+    with concurrent.futures.ThreadPoolExecutor(
+        max_workers=len(jobs), thread_name_prefix="airbox-bundle"
+    ) as pool:
         futures = [pool.submit(_run, key, job) for key, job in jobs.items()]
         return [future.result() for future in futures]
 
@@ -316,10 +358,15 @@ def bundle_command(*, name: str | None, output: Path | None, verbose: bool = Fal
     # it only reads (no lock: a stuck command holding it must not block the diagnosis; no
     # log of its own: it collects the others).
     with Session.acting_on(
-            name, "support-bundle",
-            "a bundle describes an installed data plane; `airbox preflight` checks a machine "
-            "before the install", damaged_ok=True, lock=False, log=False,
-            verbose=verbose) as run:
+        name,
+        "support-bundle",
+        "a bundle describes an installed data plane; `airbox preflight` checks a machine "
+        "before the install",
+        damaged_ok=True,
+        lock=False,
+        log=False,
+        verbose=verbose,
+    ) as run:
         return _bundle(run, output)
 
 
@@ -331,11 +378,15 @@ def _bundle(run: Session[Identified], output: Path | None) -> int:
         path = default_path(inst.name, usable_dir(output, "-o"))
     elif output is not None:
         if not output.name.endswith((".tar.gz", ".tgz")):
-            raise UsageError(f"-o {output}: the bundle is a .tar.gz archive",
-                             hint="give a file name ending in .tar.gz, or a directory")
+            raise UsageError(
+                f"-o {output}: the bundle is a .tar.gz archive",
+                hint="give a file name ending in .tar.gz, or a directory",
+            )
         if output.exists() and not output.is_file():
-            raise UsageError(f"-o {output}: exists and is not a file",
-                             hint="give a new file name ending in .tar.gz, or a directory")
+            raise UsageError(
+                f"-o {output}: exists and is not a file",
+                hint="give a new file name ending in .tar.gz, or a directory",
+            )
         # Before collecting anything: a path through a file or without permission is bad
         # input (exit 2), not a failure found after a minute of work.
         usable_dir(output.absolute().parent, "-o")
@@ -348,8 +399,10 @@ def _bundle(run: Session[Identified], output: Path | None) -> int:
         term.warn(f"{item.id}: {item.error}")
     count = sum(len(c.files) for c in bundle.collected)
     if bundle.failed:
-        term.info(f"{len(bundle.failed)} of {len(bundle.collected)} collectors failed; the "
-                  "bundle lists why in errors.txt")
+        term.info(
+            f"{len(bundle.failed)} of {len(bundle.collected)} collectors failed; the "
+            "bundle lists why in errors.txt"
+        )
     term.info(f"Wrote {count} files, secrets redacted. Send this file to Airbyte support:")
     term.print(str(bundle.path))
     return EXIT_OK

@@ -40,8 +40,7 @@ def unpack_dir(state: StateDir) -> Path:
     return state.root / UNPACK_DIR
 
 
-def read(path: Path, *, full: bool, progress: Callable[[str], None] | None = None
-         ) -> Manifest:
+def read(path: Path, *, full: bool, progress: Callable[[str], None] | None = None) -> Manifest:
     """The bundle's manifest; ``full``: every member checked too (a streaming pass).
 
     A damaged bundle is ``BundleDamaged`` (exit 2) naming the item."""
@@ -72,8 +71,14 @@ def images_needed(settings: Settings, manifest: Manifest) -> list[str]:
     return found
 
 
-def apply(settings: Settings, answers: dict[str, Any], manifest: Manifest,
-          state: StateDir, *, chart_version: str | None) -> Settings:
+def apply(
+    settings: Settings,
+    answers: dict[str, Any],
+    manifest: Manifest,
+    state: StateDir,
+    *,
+    chart_version: str | None,
+) -> Settings:
     """The settings with the bundle's chart (its version saved in ``answers``); exit 2
     listing every reason the bundle cannot serve them."""
     problems = compatibility(settings, manifest, chart_version=chart_version)
@@ -85,49 +90,75 @@ def apply(settings: Settings, answers: dict[str, Any], manifest: Manifest,
     return dataclasses.replace(settings, chart=ChartRef(manifest.chart_version, str(found)))
 
 
-def compatibility(settings: Settings, manifest: Manifest, *,
-                  chart_version: str | None, docker: DockerHost | None = None,
-                  cgroup_v1: bool | None = None) -> list[Problem]:
+def compatibility(
+    settings: Settings,
+    manifest: Manifest,
+    *,
+    chart_version: str | None,
+    docker: DockerHost | None = None,
+    cgroup_v1: bool | None = None,
+) -> list[Problem]:
     """Why this bundle cannot install these settings with this airbox (both sides named)."""
     from airbox.cluster.dockerhost import host_uses_cgroup_v1
 
     problems: list[Problem] = []
     make = "make one with this airbox: `airbox bundle create` on a connected machine"
     if manifest.kind_version != versions.KIND_VERSION:
-        problems.append(Problem(
-            "bundle", f"it carries kind {manifest.kind_version}; this airbox runs kind "
-                      f"{versions.KIND_VERSION}", make))
+        problems.append(
+            Problem(
+                "bundle",
+                f"it carries kind {manifest.kind_version}; this airbox runs kind "
+                f"{versions.KIND_VERSION}",
+                make,
+            )
+        )
     if cgroup_v1 is None:
         cgroup_v1 = host_uses_cgroup_v1()
     wanted = node_image(cgroup_v1)
     if local_name(manifest.node_image) != wanted:
-        problems.append(Problem(
-            "bundle", f"it carries the node image {local_name(manifest.node_image)}; "
-                      f"this airbox runs {wanted} on this machine (cgroup "
-                      f"v{1 if cgroup_v1 else 2})", make + " of the same cgroup version"))
+        problems.append(
+            Problem(
+                "bundle",
+                f"it carries the node image {local_name(manifest.node_image)}; "
+                f"this airbox runs {wanted} on this machine (cgroup "
+                f"v{1 if cgroup_v1 else 2})",
+                make + " of the same cgroup version",
+            )
+        )
     if not any(item.kind == "chart" for item in manifest.items):
         problems.append(Problem("bundle", f"it carries no {versions.CHART_NAME} chart", make))
     if chart_version and chart_version != manifest.chart_version:
-        problems.append(Problem(
-            "chart.version", f"{chart_version} was asked for; the bundle carries chart "
-                             f"{manifest.chart_version}",
-            "leave the chart version out (the bundle's is installed), or make a bundle "
-            f"of {chart_version}: `airbox bundle create --chart-version {chart_version}`"))
+        problems.append(
+            Problem(
+                "chart.version",
+                f"{chart_version} was asked for; the bundle carries chart {manifest.chart_version}",
+                "leave the chart version out (the bundle's is installed), or make a bundle "
+                f"of {chart_version}: `airbox bundle create --chart-version {chart_version}`",
+            )
+        )
     carried = {local_name(ref) for ref in manifest.images()}
-    missing = [ref for ref in images_needed(settings, manifest)
-               if ref not in carried and not (docker is not None and docker.has_image(ref))]
+    missing = [
+        ref
+        for ref in images_needed(settings, manifest)
+        if ref not in carried and not (docker is not None and docker.has_image(ref))
+    ]
     if missing:
-        problems.append(Problem(
-            "bundle", "it lacks images the data plane runs: " + ", ".join(missing),
-            "make the bundle with the same values (image overrides), or leave them out"))
+        problems.append(
+            Problem(
+                "bundle",
+                "it lacks images the data plane runs: " + ", ".join(missing),
+                "make the bundle with the same values (image overrides), or leave them out",
+            )
+        )
     return problems
 
 
 # --------------------------------------------------------------------------- the steps
 
 
-def unpacked(settings: Settings, manifest: Manifest, state: StateDir,
-             docker: DockerHost) -> str | None:
+def unpacked(
+    settings: Settings, manifest: Manifest, state: StateDir, docker: DockerHost
+) -> str | None:
     """Why unpacking is not needed (every image in Docker, the chart and the tools in
     place); None when it is."""
     found = chart_path(manifest, state)
@@ -135,8 +166,7 @@ def unpacked(settings: Settings, manifest: Manifest, state: StateDir,
         return None
     if any(not docker.has_image(local_name(ref)) for ref in manifest.images()):
         return None
-    if any(_tool_due(item.name, item.sha256) for item in manifest.items
-           if item.kind == "binary"):
+    if any(_tool_due(item.name, item.sha256) for item in manifest.items if item.kind == "binary"):
         return None
     return "every image in Docker, the chart and the tools in place"
 
@@ -153,8 +183,14 @@ def _tool_due(tool: str, sha256: str) -> bool:
     return not toolchain.pinned_path(tool).is_file()
 
 
-def unpack(settings: Settings, manifest: Manifest, state: StateDir, docker: DockerHost,
-           progress: Callable[[str], None], warn: Callable[[str], None]) -> list[str]:
+def unpack(
+    settings: Settings,
+    manifest: Manifest,
+    state: StateDir,
+    docker: DockerHost,
+    progress: Callable[[str], None],
+    warn: Callable[[str], None],
+) -> list[str]:
     """Load the images Docker lacks, unpack the chart, place the tools; what was done.
 
     A re-run after an interruption finishes the job (what is in place is skipped)."""
@@ -163,24 +199,27 @@ def unpack(settings: Settings, manifest: Manifest, state: StateDir, docker: Dock
 
     assert settings.bundle is not None
     before = {ref for ref in manifest.images() if docker.has_image(local_name(ref))}
-    result = archive.unpack(Path(settings.bundle), into=unpack_dir(state), docker=docker,
-                            progress=progress)
+    result = archive.unpack(
+        Path(settings.bundle), into=unpack_dir(state), docker=docker, progress=progress
+    )
     loaded = [ref for ref in manifest.images() if ref not in before]
-    done = [f"{len(loaded)} image(s) loaded into Docker" if loaded
-            else "every image already in Docker"]
+    done = [
+        f"{len(loaded)} image(s) loaded into Docker" if loaded else "every image already in Docker"
+    ]
     sha = {item.name: item.sha256 for item in manifest.items if item.kind == "binary"}
     placed: list[str] = []
     for tool, path in sorted(result.binaries.items()):
         if os.environ.get(f"AIRBOX_{tool.upper()}"):
-            runlog.logger().info("bundle: %s not placed, AIRBOX_%s is set", tool,
-                                 tool.upper())
+            runlog.logger().info("bundle: %s not placed, AIRBOX_%s is set", tool, tool.upper())
             continue
         pinned = toolchain.pinned_binary_sha256(tool)
         if pinned is not None and pinned != sha[tool]:
             # Made with an AIRBOX_<TOOL> override, or by another airbox: not the binary
             # this airbox verified when it downloaded it.
-            warn(f"the bundle's {tool} is not the {tool} this airbox pins (its SHA-256 is "
-                 f"{sha[tool][:12]}…, the pin {pinned[:12]}…): not used")
+            warn(
+                f"the bundle's {tool} is not the {tool} this airbox pins (its SHA-256 is "
+                f"{sha[tool][:12]}…, the pin {pinned[:12]}…): not used"
+            )
             continue
         if toolchain.pinned_path(tool).is_file():
             continue
@@ -197,15 +236,17 @@ def load_into_node(runner: Any, settings: Settings, refs: list[str]) -> None:
     from airbox.cluster import commands
 
     if refs:
-        runner.run(commands.kind_load(settings, refs), timeout=900,
-                   error="loading the bundle's images into the kind node failed")
+        runner.run(
+            commands.kind_load(settings, refs),
+            timeout=900,
+            error="loading the bundle's images into the kind node failed",
+        )
 
 
 # ------------------------------------------------------------------------ bundle load
 
 
-def load_command(path: Path, *, name: str | None, verbose: bool = False,
-                 term: Any = None) -> int:
+def load_command(path: Path, *, name: str | None, verbose: bool = False, term: Any = None) -> int:
     """``airbox bundle load FILE``: a bundle's images into an installed data plane's kind
     node (Docker first, then ``kind load``): the way to add a connector offline."""
     from airbox.cluster.dockerhost import DockerHost
@@ -220,25 +261,36 @@ def load_command(path: Path, *, name: str | None, verbose: bool = False,
                 f"data plane {inst.name} runs in the existing cluster "
                 f"{inst.settings.target.kube_context}: airbox loads images only into the kind "
                 "cluster it makes",
-                hint="push the images to the registry that cluster pulls from")
+                hint="push the images to the registry that cluster pulls from",
+            )
 
     path = path.expanduser().absolute()
-    with Session.acting_on(name, "bundle load", "install it first: airbox install --bundle FILE",
-                           needs_cluster=True, check=kind_only, verbose=verbose,
-                           term=term) as run:
+    with Session.acting_on(
+        name,
+        "bundle load",
+        "install it first: airbox install --bundle FILE",
+        needs_cluster=True,
+        check=kind_only,
+        verbose=verbose,
+        term=term,
+    ) as run:
         inst, term = run.inst, run.term
         docker = DockerHost.connect(timeout=60)
         kinds = ("image", "connector")
         with term.step(f"Load the images of {path} into Docker") as line:
             # Every byte checked first: a damaged bundle changes nothing (exit 2).
-            result = archive.unpack(path, into=unpack_dir(inst.state), docker=docker,
-                                    progress=line.update, kinds=kinds)
+            result = archive.unpack(
+                path, into=unpack_dir(inst.state), docker=docker, progress=line.update, kinds=kinds
+            )
             refs = [local_name(ref) for ref in result.manifest.images(*kinds)]
             line.update(f"{len(refs)} image(s) in Docker")
         with term.step(f"Load them into the node {inst.settings.node_container}") as line:
             load_into_node(run.runner, inst.settings, refs)
             line.update(", ".join(refs) if refs else "the bundle carries no image to load")
     connectors = [local_name(ref) for ref in result.manifest.images("connector")]
-    term.print(f"Loaded into data plane {inst.name}: {len(refs)} image(s)"
-               + (f"; connectors: {', '.join(connectors)}" if connectors else "") + ".")
+    term.print(
+        f"Loaded into data plane {inst.name}: {len(refs)} image(s)"
+        + (f"; connectors: {', '.join(connectors)}" if connectors else "")
+        + "."
+    )
     return 0

@@ -16,14 +16,20 @@ if TYPE_CHECKING:
 
 def present(store: ImageStore) -> list[str]:
     """The connector images in the node, as a user names them (``airbyte/source-x:1.2``)."""
-    found = {tag.removeprefix("docker.io/") for image in store.images if image.connector
-             for tag in image.tags}
+    found = {
+        tag.removeprefix("docker.io/")
+        for image in store.images
+        if image.connector
+        for tag in image.tags
+    }
     return sorted(found)
 
 
 def add_command(name: str) -> str:
-    return (f"`airbox bundle create --connector IMAGE --output FILE` on a connected "
-            f"machine, then `airbox bundle load FILE --name {name}`")
+    return (
+        f"`airbox bundle create --connector IMAGE --output FILE` on a connected "
+        f"machine, then `airbox bundle load FILE --name {name}`"
+    )
 
 
 def describe(settings: Settings, store: ImageStore) -> tuple[str, dict[str, Any]]:
@@ -33,6 +39,8 @@ def describe(settings: Settings, store: ImageStore) -> tuple[str, dict[str, Any]
     listed = ", ".join(images) if images else "none"
     text = f"; connector images: {listed}"
     if offline:
-        text += (". Installed from a bundle, with no registry: a connector whose image is "
-                 f"not listed cannot run here; add one with {add_command(settings.name)}")
+        text += (
+            ". Installed from a bundle, with no registry: a connector whose image is "
+            f"not listed cannot run here; add one with {add_command(settings.name)}"
+        )
     return text, {"connectors": images, "offline": offline}

@@ -31,8 +31,10 @@ def list_dataplanes(
         if found is None:
             raise UsageError(
                 f"the organization has no region {region!r}",
-                details=["its regions: " + (", ".join(sorted(
-                    shown(r.get("name")) for r in own)) or "none")],
+                details=[
+                    "its regions: "
+                    + (", ".join(sorted(shown(r.get("name")) for r in own)) or "none")
+                ],
                 hint="give --region one of them (a name or an id)",
             )
         own = [found]
@@ -40,9 +42,14 @@ def list_dataplanes(
         return []
     names = {str(r.get("regionId")): str(r.get("name") or "") for r in own}
     rows = [
-        {"name": dp.get("name"), "dataplaneId": dp.get("dataplaneId"),
-         "region": names.get(str(dp.get("regionId")), ""), "regionId": dp.get("regionId"),
-         "enabled": dp.get("enabled"), "createdAt": dp.get("createdAt")}
+        {
+            "name": dp.get("name"),
+            "dataplaneId": dp.get("dataplaneId"),
+            "region": names.get(str(dp.get("regionId")), ""),
+            "regionId": dp.get("regionId"),
+            "enabled": dp.get("enabled"),
+            "createdAt": dp.get("createdAt"),
+        }
         for dp in api.dataplanes(list(names))
         if str(dp.get("regionId")) in names
     ]
@@ -87,12 +94,16 @@ def dataplanes_command(
             # Through the proxy that data plane was installed with.
             use_proxy_answers(saved)
         elif name:
-            raise NotInstalled(f"no data plane named {name} is installed",
-                               hint="run `airbox install`, or leave out --name and set "
-                                    "AIRBYTE_CLIENT_ID/AIRBYTE_CLIENT_SECRET and --api-url")
+            raise NotInstalled(
+                f"no data plane named {name} is installed",
+                hint="run `airbox install`, or leave out --name and set "
+                "AIRBYTE_CLIENT_ID/AIRBYTE_CLIENT_SECRET and --api-url",
+            )
 
-    client_id, client_secret = environ.get("AIRBYTE_CLIENT_ID"), environ.get(
-        "AIRBYTE_CLIENT_SECRET")
+    client_id, client_secret = (
+        environ.get("AIRBYTE_CLIENT_ID"),
+        environ.get("AIRBYTE_CLIENT_SECRET"),
+    )
     section = saved.get("registration")
     saved_reg: dict[str, Any] = section if isinstance(section, dict) else {}
     if not (client_id and client_secret):
@@ -101,8 +112,11 @@ def dataplanes_command(
         raise MissingInput(
             "listing data planes needs an Airbyte application's credentials",
             hint="set AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET"
-                 + ("" if chosen else ", or give --name of an installed data plane that "
-                    "registered itself"),
+            + (
+                ""
+                if chosen
+                else ", or give --name of an installed data plane that registered itself"
+            ),
         )
     REDACTOR.add(str(client_secret))
 
@@ -112,10 +126,15 @@ def dataplanes_command(
         raise UsageError(f"--api-url: {problem}", hint="use https://host/path (the public API)")
 
     record = saved_registration(state) if state else None
-    org = (organization_id or (record or {}).get("organizationId")
-           or saved_reg.get("organizationId") or None)
-    with AirbyteApi(base, str(client_id), str(client_secret),
-                    token_cache=state.token if state else None) as api:
+    org = (
+        organization_id
+        or (record or {}).get("organizationId")
+        or saved_reg.get("organizationId")
+        or None
+    )
+    with AirbyteApi(
+        base, str(client_id), str(client_secret), token_cache=state.token if state else None
+    ) as api:
         rows = list_dataplanes(api, org, region)
 
     if output == "json":
@@ -125,12 +144,21 @@ def dataplanes_command(
 
         term.print(dump_yaml(rows).rstrip())
     else:
-        term.print(render_table(
-            [{"name": shown(r["name"]), "id": shown(r["dataplaneId"]),
-              "region": shown(r["region"]), "enabled": _yes_no(r["enabled"]),
-              "created": shown(r["createdAt"] or "")}
-             for r in rows],
-            ["name", "id", "region", "enabled", "created"]))
+        term.print(
+            render_table(
+                [
+                    {
+                        "name": shown(r["name"]),
+                        "id": shown(r["dataplaneId"]),
+                        "region": shown(r["region"]),
+                        "enabled": _yes_no(r["enabled"]),
+                        "created": shown(r["createdAt"] or ""),
+                    }
+                    for r in rows
+                ],
+                ["name", "id", "region", "enabled", "created"],
+            )
+        )
     return 0
 
 

@@ -33,8 +33,9 @@ def read_secret_keys(runner: Runner, kube: Kube, namespace: str) -> set[str] | N
     from airbox.installed import not_found
 
     try:
-        secret = kubectl.get_json(runner, kube, "--namespace", namespace, "get", "secret",
-                                  SECRET_NAME, timeout=15)
+        secret = kubectl.get_json(
+            runner, kube, "--namespace", namespace, "get", "secret", SECRET_NAME, timeout=15
+        )
     except ToolError as exc:
         return set() if not_found(exc) else None
     except (AirboxError, ValueError):
@@ -46,8 +47,7 @@ def _what(ref: CredentialRef) -> str:
     return f"{ref.variable} ({ref.manager_label})"
 
 
-def _ref_problem(ref: CredentialRef, secret: str, key: str,
-                 keys: set[str] | None) -> str | None:
+def _ref_problem(ref: CredentialRef, secret: str, key: str, keys: set[str] | None) -> str | None:
     if secret != SECRET_NAME:
         return f"{_what(ref)} is read from Secret {secret!r}, not airbox's {SECRET_NAME!r}"
     if keys is not None and key not in keys:
@@ -58,12 +58,10 @@ def _ref_problem(ref: CredentialRef, secret: str, key: str,
 def init_container(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
     spec = pod.get("spec") or {}
     found: list[Mapping[str, Any]] = list(spec.get("initContainers") or [])
-    return next((c for c in found if c.get("name") == INIT_CONTAINER),
-                found[0] if found else None)
+    return next((c for c in found if c.get("name") == INIT_CONTAINER), found[0] if found else None)
 
 
-def pod_problems(section: Section, pod: Mapping[str, Any],
-                 keys: set[str] | None) -> list[str]:
+def pod_problems(section: Section, pod: Mapping[str, Any], keys: set[str] | None) -> list[str]:
     """What keeps this job pod's init container from the secrets manager's credentials:
     each one it needs must arrive as a ``secretKeyRef`` to a key of airbox's Secret.
     ``keys``: that Secret's keys (None: not known, only the references are checked)."""
@@ -79,9 +77,11 @@ def pod_problems(section: Section, pod: Mapping[str, Any],
         source = ((entry or {}).get("valueFrom") or {}).get("secretKeyRef") or {}
         problem: str | None
         if entry is None:
-            problem = (f"its init container gets no {_what(ref)}, so connector secrets "
-                       f"cannot be read (the launcher's {ref.ref_name} and {ref.ref_key} "
-                       "hand it over)")
+            problem = (
+                f"its init container gets no {_what(ref)}, so connector secrets "
+                f"cannot be read (the launcher's {ref.ref_name} and {ref.ref_key} "
+                "hand it over)"
+            )
         elif not source:
             problem = f"its init container's {_what(ref)} is not read from a Secret"
         else:
@@ -91,18 +91,19 @@ def pod_problems(section: Section, pod: Mapping[str, Any],
     return problems
 
 
-def launcher_problems(section: Section, env: Mapping[str, str],
-                      keys: set[str] | None) -> list[str]:
+def launcher_problems(section: Section, env: Mapping[str, str], keys: set[str] | None) -> list[str]:
     """The same, one step earlier: the launcher's settings (its plain env) from which it
     builds those references; a pair with a blank half gives the job pods nothing."""
     problems = []
     for ref in needed(section):
         secret, key = env.get(ref.ref_name, "").strip(), env.get(ref.ref_key, "").strip()
-        blank = [setting for setting, value in ((ref.ref_name, secret), (ref.ref_key, key))
-                 if not value]
+        blank = [
+            setting for setting, value in ((ref.ref_name, secret), (ref.ref_key, key)) if not value
+        ]
         if blank:
-            problems.append(f"the launcher has no {' or '.join(blank)}: job pods would get "
-                            f"no {_what(ref)}")
+            problems.append(
+                f"the launcher has no {' or '.join(blank)}: job pods would get no {_what(ref)}"
+            )
             continue
         problem = _ref_problem(ref, secret, key, keys)
         if problem:
@@ -114,10 +115,14 @@ def arrives(section: Section) -> str:
     """What the job pods get, in words (for an ``ok``)."""
     refs = needed(section)
     if not refs:
-        return (f"{section.spec.label} without keys: job pods use the default credentials "
-                "chain (nothing to hand over)")
-    return (", ".join(r.variable for r in refs) + f" from Secret {SECRET_NAME} "
-            "(keys " + ", ".join(r.secret_key for r in refs) + ")")
+        return (
+            f"{section.spec.label} without keys: job pods use the default credentials "
+            "chain (nothing to hand over)"
+        )
+    return (
+        ", ".join(r.variable for r in refs) + f" from Secret {SECRET_NAME} "
+        "(keys " + ", ".join(r.secret_key for r in refs) + ")"
+    )
 
 
 class PodCheck:

@@ -18,46 +18,82 @@ from airbox.offline import manifest as mf
 _VERSION = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$")
 
 
-def _problems(output: Path, connectors: list[str], chart_file: Path | None,
-              chart_version: str | None) -> list[Problem]:
+def _problems(
+    output: Path, connectors: list[str], chart_file: Path | None, chart_version: str | None
+) -> list[Problem]:
     problems = []
     parent = output.absolute().parent
     if output.is_dir():
-        problems.append(Problem("--output", f"{output} is a directory",
-                                "give the path of the file to write"))
+        problems.append(
+            Problem("--output", f"{output} is a directory", "give the path of the file to write")
+        )
     elif not parent.is_dir():
-        problems.append(Problem("--output", f"the directory {parent} does not exist",
-                                f"create it first (mkdir -p {parent}) or write elsewhere"))
+        problems.append(
+            Problem(
+                "--output",
+                f"the directory {parent} does not exist",
+                f"create it first (mkdir -p {parent}) or write elsewhere",
+            )
+        )
     elif not os.access(parent, os.W_OK | os.X_OK):
-        problems.append(Problem("--output", f"the directory {parent} is not writable by you",
-                                "write the bundle elsewhere"))
+        problems.append(
+            Problem(
+                "--output",
+                f"the directory {parent} is not writable by you",
+                "write the bundle elsewhere",
+            )
+        )
     for ref in connectors:
         problem = mf.reference_problem(ref)
         if problem:
             problems.append(Problem("--connector", f"{ref} {problem}"))
     if chart_version is not None and not _VERSION.match(chart_version):
-        problems.append(Problem("--chart-version", f"{chart_version} is not a version",
-                                "e.g. 1.8.1"))
+        problems.append(
+            Problem("--chart-version", f"{chart_version} is not a version", "e.g. 1.8.1")
+        )
     if chart_file is not None:
         meta = archive.chart_meta(chart_file)
         if not chart_file.is_file():
-            problems.append(Problem("--chart", f"{chart_file} is not a file",
-                                    "give the path of an airbyte-data-plane-<version>.tgz"))
+            problems.append(
+                Problem(
+                    "--chart",
+                    f"{chart_file} is not a file",
+                    "give the path of an airbyte-data-plane-<version>.tgz",
+                )
+            )
         elif meta is None:
-            problems.append(Problem("--chart", f"{chart_file} is not a chart archive (no "
-                                    "Chart.yaml with a name and a version)"))
+            problems.append(
+                Problem(
+                    "--chart",
+                    f"{chart_file} is not a chart archive (no "
+                    "Chart.yaml with a name and a version)",
+                )
+            )
         elif meta[0] != versions.CHART_NAME:
-            problems.append(Problem("--chart", f"{chart_file} is the chart {meta[0]}, not "
-                                    f"{versions.CHART_NAME}"))
+            problems.append(
+                Problem(
+                    "--chart", f"{chart_file} is the chart {meta[0]}, not {versions.CHART_NAME}"
+                )
+            )
         elif chart_version is not None and meta[1] != chart_version.lstrip("v"):
-            problems.append(Problem("--chart-version", f"{chart_version}, but the chart "
-                                    f"{chart_file} is version {meta[1]}",
-                                    "give one of the two"))
+            problems.append(
+                Problem(
+                    "--chart-version",
+                    f"{chart_version}, but the chart {chart_file} is version {meta[1]}",
+                    "give one of the two",
+                )
+            )
     return problems
 
 
-def create_command(*, output: Path, connectors: list[str], chart_file: Path | None,
-                   chart_version: str | None, verbose: bool = False) -> int:
+def create_command(
+    *,
+    output: Path,
+    connectors: list[str],
+    chart_file: Path | None,
+    chart_version: str | None,
+    verbose: bool = False,
+) -> int:
     from airbox.cluster.dockerhost import DockerHost
     from airbox.cluster.runner import Runner
     from airbox.cluster.toolchain import Toolchain
@@ -73,16 +109,27 @@ def create_command(*, output: Path, connectors: list[str], chart_file: Path | No
     version = (chart_version or versions.CHART_VERSION).lstrip("v")
     named = connectors or archive.default_connectors()
     with term.step(f"Create the offline bundle {output}") as line:
-        made = archive.create(output, docker=docker, connectors=named,
-                              chart_version=version, progress=line.update,
-                              chart_file=chart_file, runner=runner, tools=tools)
+        made = archive.create(
+            output,
+            docker=docker,
+            connectors=named,
+            chart_version=version,
+            progress=line.update,
+            chart_file=chart_file,
+            runner=runner,
+            tools=tools,
+        )
     size = archive.human_size(output.stat().st_size)
-    term.success(f"{len(made.items)} items, {size}: chart {made.chart_name} "
-                 f"{made.chart_version}, {len(made.images())} images, "
-                 f"{', '.join(made.images('connector')) or 'no connector'}")
-    term.info("It holds no secret (readable by all). Check it on the offline machine with "
-              f"`airbox bundle inspect {output}`, install with "
-              f"`airbox install --bundle {output}`.")
+    term.success(
+        f"{len(made.items)} items, {size}: chart {made.chart_name} "
+        f"{made.chart_version}, {len(made.images())} images, "
+        f"{', '.join(made.images('connector')) or 'no connector'}"
+    )
+    term.info(
+        "It holds no secret (readable by all). Check it on the offline machine with "
+        f"`airbox bundle inspect {output}`, install with "
+        f"`airbox install --bundle {output}`."
+    )
     term.print(str(output))
     return EXIT_OK
 
@@ -91,14 +138,20 @@ def manifest_lines(made: mf.Manifest) -> list[str]:
     from airbox.ui import render_table
 
     head = [
-        f"format {made.format}, made by airbox {made.airbox} on {made.created} for "
-        f"{made.platform}",
+        f"format {made.format}, made by airbox {made.airbox} on {made.created} for {made.platform}",
         f"chart {made.chart_name} {made.chart_version} (appVersion {made.app_version}); "
         f"kind {made.kind_version}; node image {made.node_image}",
         "",
     ]
-    rows = [{"kind": item.kind, "name": item.name, "size": archive.human_size(item.size),
-             "sha256": item.sha256[:12]} for item in made.items]
+    rows = [
+        {
+            "kind": item.kind,
+            "name": item.name,
+            "size": archive.human_size(item.size),
+            "sha256": item.sha256[:12],
+        }
+        for item in made.items
+    ]
     return [*head, render_table(rows, ["kind", "name", "size", "sha256"])]
 
 
@@ -126,12 +179,16 @@ def inspect_command(path: Path, *, as_json: bool, out: IO[str] | None = None) ->
     if as_json:
         _json(out, made, None)
     else:
-        out.write(f"every item checks: {len(made.items)} items, "
-                  f"{archive.human_size(made.total_size)}\n")
+        out.write(
+            f"every item checks: {len(made.items)} items, {archive.human_size(made.total_size)}\n"
+        )
     return EXIT_OK
 
 
 def _json(out: IO[str], made: mf.Manifest | None, error: str | None) -> None:
-    body = {"manifest": mf.to_dict(made) if made is not None else None,
-            "ok": error is None, "error": error}
+    body = {
+        "manifest": mf.to_dict(made) if made is not None else None,
+        "ok": error is None,
+        "error": error,
+    }
     out.write(json.dumps(body, indent=2) + "\n")

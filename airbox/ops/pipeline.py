@@ -108,15 +108,22 @@ def execute(steps: Sequence[Step[C]], ctx: C, term: Terminal, progress: Progress
             except AirboxError as exc:
                 if progress:
                     # progress.json is read back and bundled: never a secret in it.
-                    progress.mark(step.name, "failed", title=title,
-                                  error=REDACTOR.mask_shapes(exc.message))
+                    progress.mark(
+                        step.name, "failed", title=title, error=REDACTOR.mask_shapes(exc.message)
+                    )
                 raise
             except Exception as exc:
                 # A bug: the step still failed, and status/bundle should say so, not
                 # "running" for ever.
                 if progress:
-                    progress.mark(step.name, "failed", title=title, error=REDACTOR.mask_shapes(
-                        f"unexpected error: {type(exc).__name__}: {exc}"))
+                    progress.mark(
+                        step.name,
+                        "failed",
+                        title=title,
+                        error=REDACTOR.mask_shapes(
+                            f"unexpected error: {type(exc).__name__}: {exc}"
+                        ),
+                    )
                 raise
             if progress:
                 progress.mark(step.name, "skipped" if reason else "done", title=title)

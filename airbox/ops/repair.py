@@ -42,8 +42,17 @@ API_TIMEOUT = 180.0
 # Repair's steps, in order. A renewal is seen through over four of them (certificates,
 # node-restart, kubeconfig, api), recorded in progress.json until the API answers, so a
 # run stopped anywhere in between leaves the rest to the next run.
-STEPS = ("node", "restart-policy", "certificates", "node-restart", "kubeconfig", "api",
-         "secret", "release", "launcher")
+STEPS = (
+    "node",
+    "restart-policy",
+    "certificates",
+    "node-restart",
+    "kubeconfig",
+    "api",
+    "secret",
+    "release",
+    "launcher",
+)
 KIND_ONLY = frozenset({"node", "restart-policy", "certificates", "node-restart", "kubeconfig"})
 
 
@@ -97,7 +106,8 @@ class Repair:
                     f"the kind cluster {settings.cluster_name} no longer exists (its node "
                     f"container {container} is gone); repair cannot create a cluster",
                     hint=f"airbox install --name {self.name}  (creates it again from the "
-                         "saved settings)")
+                    "saved settings)",
+                )
             if not state.running:
                 line.update(f"starting the {state.status} node container")
                 self._host().start(container)
@@ -113,8 +123,9 @@ class Repair:
         with self.step("Keep the node running across reboots") as line:
             before = self._host().container(container).restart_policy
             if self._host().set_restart_policy(container):
-                self.done(f"set the restart policy of {container} to {NODE_RESTART_POLICY} "
-                          f"(was {before})")
+                self.done(
+                    f"set the restart policy of {container} to {NODE_RESTART_POLICY} (was {before})"
+                )
             else:
                 line.skip(f"restart policy already {NODE_RESTART_POLICY}")
         return True
@@ -137,17 +148,26 @@ class Repair:
                 # only this record tells the next run (after a Ctrl-C, SIGTERM or failure
                 # below) that the node restart and the kubeconfig export are still due.
                 # Only a node start after this renewal makes the control plane use it.
-                self.record_renewal({
-                    "at": _utc_now(), "first": when,
-                    "nodeStartedAt": self._host().container(container).started_at})
+                self.record_renewal(
+                    {
+                        "at": _utc_now(),
+                        "first": when,
+                        "nodeStartedAt": self._host().container(container).started_at,
+                    }
+                )
                 nodefs.renew_certificates(self._host(), container)
-                self.done(f"renewed the cluster's certificates (the first expired or expiring "
-                          f"{when})")
+                self.done(
+                    f"renewed the cluster's certificates (the first expired or expiring {when})"
+                )
             elif pending is not None:
-                line.update(f"renewed at {pending.get('at')} by an earlier repair that did not "
-                            "finish: the node restart and kubeconfig refresh are due")
-                self.done("finished the certificate renewal an earlier repair started "
-                          f"({pending.get('at')})")
+                line.update(
+                    f"renewed at {pending.get('at')} by an earlier repair that did not "
+                    "finish: the node restart and kubeconfig refresh are due"
+                )
+                self.done(
+                    "finished the certificate renewal an earlier repair started "
+                    f"({pending.get('at')})"
+                )
             else:
                 first = min((c for c in certs if not c.authority), key=lambda c: c.expires)
                 line.skip(f"valid until {first.expires.strftime('%Y-%m-%d')}")
@@ -160,8 +180,7 @@ class Repair:
         if pending is None:
             return True
         container = self.inst.settings.node_container
-        with self.step("Restart the node so the control plane uses the new certificates") \
-                as line:
+        with self.step("Restart the node so the control plane uses the new certificates") as line:
             started = self._host().container(container).started_at
             if started and started != pending.get("nodeStartedAt"):
                 line.skip(f"restarted since the renewal (at {started})")
@@ -170,8 +189,9 @@ class Repair:
             # restarting the node restarts them all, as kubeadm asks.
             line.update(f"restarting {container}")
             self._host().restart(container)
-            self.done(f"restarted the node {container} so the control plane uses the renewed "
-                      "certificates")
+            self.done(
+                f"restarted the node {container} so the control plane uses the renewed certificates"
+            )
         return True
 
     def kubeconfig(self) -> bool:
@@ -182,8 +202,11 @@ class Repair:
         if self.renewal() is None and kubeconfig.is_file():
             return True
         with self.step("Refresh the kubeconfig"):
-            self.runner.run(commands.kind_export_kubeconfig(settings, kubeconfig),
-                            timeout=60, error="exporting the kind kubeconfig failed")
+            self.runner.run(
+                commands.kind_export_kubeconfig(settings, kubeconfig),
+                timeout=60,
+                error="exporting the kind kubeconfig failed",
+            )
             kubeconfig.chmod(SECRET_FILE)
             self.done(f"exported the kubeconfig again ({kubeconfig})")
         return True
@@ -206,8 +229,9 @@ class Repair:
             deadline = time.monotonic() + API_TIMEOUT
             delay = 0.5
             while True:
-                result = self.runner.run(self.inst.kube.kubectl("get", "--raw", "/readyz"),
-                                         check=False, timeout=15)
+                result = self.runner.run(
+                    self.inst.kube.kubectl("get", "--raw", "/readyz"), check=False, timeout=15
+                )
                 if result.ok:
                     line.update("ready")
                     if self.renewal() is not None and self.inst.settings.target.is_kind:
@@ -217,8 +241,10 @@ class Repair:
                     return True
                 if time.monotonic() > deadline:
                     last = result.stderr.strip().splitlines()[-1:] or ["no answer"]
-                    self.stopped = (f"the Kubernetes API did not answer within "
-                                    f"{API_TIMEOUT:.0f}s: {REDACTOR.mask_all(last[0])}")
+                    self.stopped = (
+                        f"the Kubernetes API did not answer within "
+                        f"{API_TIMEOUT:.0f}s: {REDACTOR.mask_all(last[0])}"
+                    )
                     self.hint = f"airbox support-bundle --name {self.name}"
                     return False
                 line.update("waiting for the Kubernetes API")
@@ -235,8 +261,10 @@ class Repair:
                 return
             result = self.runner.run(
                 commands.kubectl_apply_stdin(self.inst.kube, self.inst.settings.namespace),
-                stdin=path.read_text(encoding="utf-8"), timeout=60,
-                error=f"applying the Secret {manifests.SECRET_NAME} failed")
+                stdin=path.read_text(encoding="utf-8"),
+                timeout=60,
+                error=f"applying the Secret {manifests.SECRET_NAME} failed",
+            )
             text = result.stdout.strip()
             if "unchanged" in text:
                 line.skip("unchanged")
@@ -246,8 +274,9 @@ class Repair:
     def release(self) -> None:
         settings = self.inst.settings
         with self.step(f"Check the Helm release {settings.release}") as line:
-            result = self.runner.run(commands.helm_history(self.inst.kube, settings),
-                                     check=False, timeout=60)
+            result = self.runner.run(
+                commands.helm_history(self.inst.kube, settings), check=False, timeout=60
+            )
             if not result.ok:
                 line.skip("not installed: `airbox install` installs it")
                 return
@@ -256,36 +285,54 @@ class Repair:
             if not status.startswith("pending"):
                 line.skip(status or "no revisions")
                 return
-            good = [int(h["revision"]) for h in history
-                    if h.get("status") in ("deployed", "superseded")]
+            good = [
+                int(h["revision"]) for h in history if h.get("status") in ("deployed", "superseded")
+            ]
             if not good:
-                line.skip(f"{status} with no revision to roll back to: `airbox install` "
-                          "finishes it")
+                line.skip(
+                    f"{status} with no revision to roll back to: `airbox install` finishes it"
+                )
                 return
             line.update(f"stuck in {status}: rolling back to revision {good[-1]}")
-            self.runner.run(commands.helm_rollback(self.inst.kube, settings, good[-1]),
-                            timeout=360, error="rolling back the stuck release failed")
+            self.runner.run(
+                commands.helm_rollback(self.inst.kube, settings, good[-1]),
+                timeout=360,
+                error="rolling back the stuck release failed",
+            )
             self.done(f"rolled back the release stuck in {status} to revision {good[-1]}")
 
     def launcher(self) -> None:
         settings = self.inst.settings
         with self.step("Check the launcher") as line:
-            pods = kube.pods(self.runner, self.inst.kube, settings.namespace,
-                             kube.release_selector(settings.release))
-            crashing = [h for h in map(kube.pod_health, pods)
-                        if "CrashLoopBackOff" in (h.problem or "")]
+            pods = kube.pods(
+                self.runner,
+                self.inst.kube,
+                settings.namespace,
+                kube.release_selector(settings.release),
+            )
+            crashing = [
+                h for h in map(kube.pod_health, pods) if "CrashLoopBackOff" in (h.problem or "")
+            ]
             if not crashing:
                 line.skip("not crash-looping")
                 return
             deployment = commands.deployment_name(settings)
             line.update(f"{crashing[0].name} keeps crashing: restarting it once")
-            self.runner.run(self.inst.kube.kubectl("--namespace", settings.namespace,
-                                                   "rollout", "restart",
-                                                   f"deployment/{deployment}"),
-                            timeout=60, error="restarting the launcher failed")
+            self.runner.run(
+                self.inst.kube.kubectl(
+                    "--namespace",
+                    settings.namespace,
+                    "rollout",
+                    "restart",
+                    f"deployment/{deployment}",
+                ),
+                timeout=60,
+                error="restarting the launcher failed",
+            )
             # Give the new pod its chance; a still-crashing one is for status to explain.
-            self.runner.run(commands.kubectl_rollout_status(self.inst.kube, settings),
-                            timeout=150, check=False)
+            self.runner.run(
+                commands.kubectl_rollout_status(self.inst.kube, settings), timeout=150, check=False
+            )
             self.done(f"restarted the crash-looping launcher (deployment/{deployment})")
 
     # ------------------------------------------------------------------- the run
@@ -293,10 +340,16 @@ class Repair:
     def steps(self) -> list[tuple[str, Callable[[], bool | None]]]:
         """This run's steps, in order (``STEPS``: their names)."""
         methods: dict[str, Callable[[], bool | None]] = {
-            "node": self.node, "restart-policy": self.restart_policy,
-            "certificates": self.certificates, "node-restart": self.node_restart,
-            "kubeconfig": self.kubeconfig, "api": self.wait_for_api, "secret": self.secret,
-            "release": self.release, "launcher": self.launcher}
+            "node": self.node,
+            "restart-policy": self.restart_policy,
+            "certificates": self.certificates,
+            "node-restart": self.node_restart,
+            "kubeconfig": self.kubeconfig,
+            "api": self.wait_for_api,
+            "secret": self.secret,
+            "release": self.release,
+            "launcher": self.launcher,
+        }
         kind = self.inst.settings.target.is_kind
         return [(name, methods[name]) for name in STEPS if kind or name not in KIND_ONLY]
 
@@ -311,12 +364,12 @@ class Repair:
             self.hint = exc.hint
 
 
-def repair_command(*, name: str | None, verbose: bool = False,
-                   out: IO[str] | None = None) -> int:
+def repair_command(*, name: str | None, verbose: bool = False, out: IO[str] | None = None) -> int:
     """``airbox repair``: 0 when healthy (or only warnings) after, 1 otherwise."""
     out = out or sys.stdout
-    with Session.acting_on(name, "repair", "install it first: airbox install",
-                           needs_cluster=True, verbose=verbose) as run:
+    with Session.acting_on(
+        name, "repair", "install it first: airbox install", needs_cluster=True, verbose=verbose
+    ) as run:
         job = Repair(run.inst, run.runner, run.term)
         runlog.logger().info("airbox repair %s", run.name)
         job.run()
@@ -327,8 +380,11 @@ def _report(job: Repair, out: IO[str]) -> int:
     from airbox.ops.status import render, status_report
 
     inst = job.inst
-    lines = [f"Repaired data plane {inst.name}:"] + [f"  - {d}" for d in job.did] \
-        if job.did else [f"Nothing to repair on data plane {inst.name}."]
+    lines = (
+        [f"Repaired data plane {inst.name}:"] + [f"  - {d}" for d in job.did]
+        if job.did
+        else [f"Nothing to repair on data plane {inst.name}."]
+    )
     if job.stopped and not job.did:
         # Nothing was done because it could not be: say that, not "nothing to repair".
         lines = [f"Cannot repair data plane {inst.name}: {job.stopped}"]
@@ -353,4 +409,3 @@ def _report(job: Repair, out: IO[str]) -> int:
         runlog.logger().error("still unhealthy: %s", report["reason"])
         return EXIT_FAILURE
     return EXIT_OK
-

@@ -61,9 +61,9 @@ class Routing:
     """What routing did (or found): for the install's last screen and ``--json``."""
 
     region: Region | None
-    routed: list[str] = field(default_factory=list)    # names routed by this run
-    already: list[str] = field(default_factory=list)   # names that were routed before
-    created: list[str] = field(default_factory=list)   # names created in the region
+    routed: list[str] = field(default_factory=list)  # names routed by this run
+    already: list[str] = field(default_factory=list)  # names that were routed before
+    created: list[str] = field(default_factory=list)  # names created in the region
     # Set when airbox could not route (no application credentials): where to do it.
     manual: str | None = None
 
@@ -79,12 +79,16 @@ def region_from_record(state: StateDir) -> Region | None:
     record = saved_registration(state)
     if record is None or not record.get("regionId"):
         return None
-    return Region(str(record["regionId"]), str(record.get("regionName") or ""),
-                  str(record.get("organizationId") or ""))
+    return Region(
+        str(record["regionId"]),
+        str(record.get("regionName") or ""),
+        str(record.get("organizationId") or ""),
+    )
 
 
-def find_region(api: AirbyteApi, settings: Settings, state: StateDir, *,
-                day2: bool = False) -> Region:
+def find_region(
+    api: AirbyteApi, settings: Settings, state: StateDir, *, day2: bool = False
+) -> Region:
     """This data plane's region: the one it was registered in (or registration.region).
 
     ``day2``: asked by `workspaces` or `verify`, which have no ``--region``: the hint
@@ -97,15 +101,20 @@ def find_region(api: AirbyteApi, settings: Settings, state: StateDir, *,
     if not wanted:
         raise MissingInput(
             "airbox does not know this data plane's region (it did not register it)",
-            hint=(f"save its region: airbox install --name {settings.name} --region "
-                  "<region name or id>  (the other saved settings are kept)") if day2
+            hint=(
+                f"save its region: airbox install --name {settings.name} --region "
+                "<region name or id>  (the other saved settings are kept)"
+            )
+            if day2
             else "set registration.region (or --region) to the region's name or id",
         )
     org_id = str(pick_organization(api, reg.organization_id if reg else None)["organizationId"])
     found = match_region(own_regions(api.regions(org_id), org_id), wanted)
     if found is None:
-        raise UsageError(f"the organization has no region {wanted!r}",
-                         hint="set registration.region to the region the data plane is in")
+        raise UsageError(
+            f"the organization has no region {wanted!r}",
+            hint="set registration.region to the region the data plane is in",
+        )
     return Region(str(found["regionId"]), str(found.get("name") or ""), org_id)
 
 
@@ -115,19 +124,29 @@ def routed_here(workspace: Mapping[str, Any], region: Region) -> bool:
 
 def rows(workspaces: Sequence[Mapping[str, Any]], region: Region) -> list[dict[str, Any]]:
     """``[{workspaceId, name, region, routedHere}]``, this region's first, then by name."""
-    out = [{"workspaceId": str(w.get("workspaceId")), "name": str(w.get("name") or ""),
-            "region": str(w.get("dataResidency") or ""), "routedHere": routed_here(w, region)}
-           for w in workspaces]
+    out = [
+        {
+            "workspaceId": str(w.get("workspaceId")),
+            "name": str(w.get("name") or ""),
+            "region": str(w.get("dataResidency") or ""),
+            "routedHere": routed_here(w, region),
+        }
+        for w in workspaces
+    ]
     return sorted(out, key=lambda r: (not r["routedHere"], r["name"].casefold()))
 
 
 def listing(workspaces: Sequence[Mapping[str, Any]]) -> list[str]:
-    return [f"{workspace_name(w)}  ({shown(w.get('workspaceId'))}, region "
-            f"{shown(w.get('dataResidency'))})" for w in workspaces]
+    return [
+        f"{workspace_name(w)}  ({shown(w.get('workspaceId'))}, region "
+        f"{shown(w.get('dataResidency'))})"
+        for w in workspaces
+    ]
 
 
-def resolve(wanted: Sequence[str], workspaces: Sequence[Mapping[str, Any]]
-            ) -> tuple[list[dict[str, Any]], list[str]]:
+def resolve(
+    wanted: Sequence[str], workspaces: Sequence[Mapping[str, Any]]
+) -> tuple[list[dict[str, Any]], list[str]]:
     """The workspaces named (by id or name, case-insensitively), and the names not found."""
     found: list[dict[str, Any]] = []
     unknown: list[str] = []
@@ -136,15 +155,18 @@ def resolve(wanted: Sequence[str], workspaces: Sequence[Mapping[str, Any]]
         if is_uuid(text):
             match = [w for w in workspaces if str(w.get("workspaceId")).lower() == text.lower()]
         else:
-            match = [w for w in workspaces
-                     if str(w.get("name") or "").casefold() == text.casefold()]
+            match = [
+                w for w in workspaces if str(w.get("name") or "").casefold() == text.casefold()
+            ]
             exact = [w for w in match if w.get("name") == text]
             if len(match) > 1 and len(exact) == 1:
                 match = exact
         if len(match) > 1:
-            raise UsageError(f"several workspaces are named {text!r}",
-                             details=listing(match),
-                             hint="name the one to route by its id")
+            raise UsageError(
+                f"several workspaces are named {text!r}",
+                details=listing(match),
+                hint="name the one to route by its id",
+            )
         if not match:
             unknown.append(text)
         elif all(m.get("workspaceId") != match[0].get("workspaceId") for m in found):
@@ -162,9 +184,12 @@ def other_own_regions(api: AirbyteApi, region: Region) -> set[str]:
         # Without the list, every other region counts as self-managed (the careful side).
         runlog.logger().warning("regions not listed: %s", exc.message)
         return {"*"}
-    return {str(r.get("name") or "").lower() for r in regions
-            if r.get("organizationId") not in (MANAGED_ORGANIZATION, None)
-            and str(r.get("regionId")) != region.region_id}
+    return {
+        str(r.get("name") or "").lower()
+        for r in regions
+        if r.get("organizationId") not in (MANAGED_ORGANIZATION, None)
+        and str(r.get("regionId")) != region.region_id
+    }
 
 
 # --------------------------------------------------------------------------- routing
@@ -183,41 +208,62 @@ class RoutePlan:
     nothing_named: bool = False
 
 
-def refusals(found: Sequence[Mapping[str, Any]], unknown: Sequence[str],
-             workspaces: Sequence[Mapping[str, Any]], region_name: str, others: set[str],
-             *, force: bool) -> list[str]:
+def refusals(
+    found: Sequence[Mapping[str, Any]],
+    unknown: Sequence[str],
+    workspaces: Sequence[Mapping[str, Any]],
+    region_name: str,
+    others: set[str],
+    *,
+    force: bool,
+) -> list[str]:
     """Why these workspaces cannot be routed without asking: every reason, each a line."""
     problems = []
     if unknown:
-        problems.append("no workspace named " + ", ".join(repr(shown(u)) for u in unknown)
-                        + " is visible to the application")
+        problems.append(
+            "no workspace named "
+            + ", ".join(repr(shown(u)) for u in unknown)
+            + " is visible to the application"
+        )
     for workspace in found:
         current = str(workspace.get("dataResidency") or "").lower()
         if current == region_name.lower() or force:
             continue
         if current in others or "*" in others:
-            problems.append(f"workspace {workspace_name(workspace)} uses region {shown(current)}, "
-                            f"not {shown(region_name)}")
+            problems.append(
+                f"workspace {workspace_name(workspace)} uses region {shown(current)}, "
+                f"not {shown(region_name)}"
+            )
     return problems
 
 
-def refused(problems: Sequence[str], unknown: Sequence[str],
-            workspaces: Sequence[Mapping[str, Any]]) -> UsageError:
+def refused(
+    problems: Sequence[str], unknown: Sequence[str], workspaces: Sequence[Mapping[str, Any]]
+) -> UsageError:
     """One error for every refusal (exit 2): nothing was routed."""
     hints = []
     details: list[str] = []
     if len(problems) > 1:
         details += problems
     if unknown:
-        details += ["the workspaces it can see:",
-                    *("  " + text for text in listing(workspaces) or ["none"])]
-        hints.append("name one of them (by name or id) in workspaces: or --workspace (or "
-                     "--assign), or create the workspace in Airbyte first")
+        details += [
+            "the workspaces it can see:",
+            *("  " + text for text in listing(workspaces) or ["none"]),
+        ]
+        hints.append(
+            "name one of them (by name or id) in workspaces: or --workspace (or "
+            "--assign), or create the workspace in Airbyte first"
+        )
     if any(" uses region " in p for p in problems):
-        hints.append("a workspace belongs to one region: pass --force-route to move it (its "
-                     "syncs will run on this data plane from then on)")
-    message = problems[0] if len(problems) == 1 else (
-        f"{len(problems)} problems with the workspaces to route; nothing was routed")
+        hints.append(
+            "a workspace belongs to one region: pass --force-route to move it (its "
+            "syncs will run on this data plane from then on)"
+        )
+    message = (
+        problems[0]
+        if len(problems) == 1
+        else (f"{len(problems)} problems with the workspaces to route; nothing was routed")
+    )
     return UsageError(message, details=details, hint="; ".join(hints) or None)
 
 
@@ -247,8 +293,9 @@ def plan_route(
         with paused():
             found, plan.create = _pick(prompter, workspaces, region, found, unknown)
         unknown = []
-    others = other_own_regions(api, region) if any(
-        not routed_here(w, region) for w in found) else set()
+    others = (
+        other_own_regions(api, region) if any(not routed_here(w, region) for w in found) else set()
+    )
     if prompter is None:
         problems = refusals(found, unknown, workspaces, region.name, others, force=force)
         if problems:
@@ -263,7 +310,9 @@ def plan_route(
             with paused():
                 ok = prompter.confirm(
                     f"Workspace {name} runs its syncs in region {shown(current)}. Move it "
-                    f"to {shown(region.name)}?", default=False)
+                    f"to {shown(region.name)}?",
+                    default=False,
+                )
             if not ok:
                 say(f"left workspace {name} in region {shown(current)}")
                 continue
@@ -280,8 +329,12 @@ def apply_route(api: AirbyteApi, plan: RoutePlan, *, say: Say = lambda _: None) 
         name = workspace_name(workspace)
         say(f"routing workspace {name} to region {shown(region.name)}")
         api.route_workspace(str(workspace["workspaceId"]), region.region_id)
-        runlog.logger().info("routed workspace %s (%s) to region %s", name,
-                             workspace.get("workspaceId"), region.region_id)
+        runlog.logger().info(
+            "routed workspace %s (%s) to region %s",
+            name,
+            workspace.get("workspaceId"),
+            region.region_id,
+        )
         result.routed.append(name)
     for name in plan.create:
         say(f"creating workspace {shown(name)} in region {shown(region.name)}")
@@ -309,9 +362,20 @@ def route(
     Everything is decided first (``plan_route``), then changed (``apply_route``): bad
     input changes nothing.
     """
-    return apply_route(api, plan_route(api, region, wanted, prompter=prompter, force=force,
-                                       ask_when_none=ask_when_none, say=say, paused=paused),
-                       say=say)
+    return apply_route(
+        api,
+        plan_route(
+            api,
+            region,
+            wanted,
+            prompter=prompter,
+            force=force,
+            ask_when_none=ask_when_none,
+            say=say,
+            paused=paused,
+        ),
+        say=say,
+    )
 
 
 def workspace_name(workspace: Mapping[str, Any]) -> str:
@@ -319,30 +383,48 @@ def workspace_name(workspace: Mapping[str, Any]) -> str:
     return shown(workspace.get("name") or workspace.get("workspaceId"))
 
 
-def _pick(prompter: Prompter, workspaces: Sequence[Mapping[str, Any]], region: Region,
-          found: Sequence[Mapping[str, Any]], unknown: Sequence[str]
-          ) -> tuple[list[dict[str, Any]], list[str]]:
+def _pick(
+    prompter: Prompter,
+    workspaces: Sequence[Mapping[str, Any]],
+    region: Region,
+    found: Sequence[Mapping[str, Any]],
+    unknown: Sequence[str],
+) -> tuple[list[dict[str, Any]], list[str]]:
     """The checkbox: which workspaces, and the names of new ones to create."""
-    missing = (" (" + ", ".join(repr(shown(u)) for u in unknown) + " not found)"
-               if unknown else "")
+    missing = " (" + ", ".join(repr(shown(u)) for u in unknown) + " not found)" if unknown else ""
     chosen_ids = {str(w.get("workspaceId")) for w in found}
-    choices = [(str(w.get("workspaceId")),
-                f"{workspace_name(w)}  — region {shown(w.get('dataResidency') or '?')}"
-                + (" (this data plane)" if routed_here(w, region) else ""),
-                str(w.get("workspaceId")) in chosen_ids or routed_here(w, region))
-               for w in sorted(workspaces, key=lambda w: str(w.get("name")).casefold())]
-    choices.append((CREATE_NEW, "create a new workspace in this region (recommended)",
-                    bool(unknown) and not found))
+    choices = [
+        (
+            str(w.get("workspaceId")),
+            f"{workspace_name(w)}  — region {shown(w.get('dataResidency') or '?')}"
+            + (" (this data plane)" if routed_here(w, region) else ""),
+            str(w.get("workspaceId")) in chosen_ids or routed_here(w, region),
+        )
+        for w in sorted(workspaces, key=lambda w: str(w.get("name")).casefold())
+    ]
+    choices.append(
+        (
+            CREATE_NEW,
+            "create a new workspace in this region (recommended)",
+            bool(unknown) and not found,
+        )
+    )
     values = prompter.checkbox(
         f"Workspaces whose syncs run on this data plane (region {shown(region.name)})"
-        f"{missing}. "
-        + NEW_WORKSPACE_ADVICE, choices)
+        f"{missing}. " + NEW_WORKSPACE_ADVICE,
+        choices,
+    )
     picked = [dict(w) for w in workspaces if str(w.get("workspaceId")) in values]
     new_names: list[str] = []
     if CREATE_NEW in values:
         default = unknown[0] if unknown else ""
-        new_names.append(prompter.text("Name of the new workspace", default=default,
-                                       validate=lambda v: bool(v.strip()) or "a name"))
+        new_names.append(
+            prompter.text(
+                "Name of the new workspace",
+                default=default,
+                validate=lambda v: bool(v.strip()) or "a name",
+            )
+        )
     return picked, new_names
 
 
@@ -353,6 +435,8 @@ def manual_steps(region_name: str | None) -> str:
 
 
 def manual_routing(region_name: str | None) -> str:
-    return (f"airbox cannot route workspaces without an Airbyte application's credentials: "
-            f"{manual_steps(region_name)} (or set AIRBYTE_CLIENT_ID/"
-            "AIRBYTE_CLIENT_SECRET and run `airbox workspaces --assign <workspace>`)")
+    return (
+        f"airbox cannot route workspaces without an Airbyte application's credentials: "
+        f"{manual_steps(region_name)} (or set AIRBYTE_CLIENT_ID/"
+        "AIRBYTE_CLIENT_SECRET and run `airbox workspaces --assign <workspace>`)"
+    )

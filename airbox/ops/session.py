@@ -49,8 +49,7 @@ D = TypeVar("D", bound=Identified)
 class Session(Generic[D]):
     """One run of ``command`` on the installed data plane ``inst``."""
 
-    def __init__(self, inst: D, command: str, hint: str, term: Terminal, *,
-                 locked: bool) -> None:
+    def __init__(self, inst: D, command: str, hint: str, term: Terminal, *, locked: bool) -> None:
         self.inst = inst
         self.command = command
         self.hint = hint
@@ -77,37 +76,74 @@ class Session(Generic[D]):
 
     @overload
     @classmethod
-    def acting_on(cls, name: str | None, command: str, hint: str, *,
-                  needs_cluster: bool = ..., damaged_ok: Literal[False] = ...,
-                  missing_ok: Literal[False] = ..., lock: bool = ..., log: bool = ...,
-                  check: Callable[[Installed], None] | None = ..., verbose: bool = ...,
-                  term: Terminal | None = ...,
-                  ) -> contextlib.AbstractContextManager[Session[Installed]]: ...
+    def acting_on(
+        cls,
+        name: str | None,
+        command: str,
+        hint: str,
+        *,
+        needs_cluster: bool = ...,
+        damaged_ok: Literal[False] = ...,
+        missing_ok: Literal[False] = ...,
+        lock: bool = ...,
+        log: bool = ...,
+        check: Callable[[Installed], None] | None = ...,
+        verbose: bool = ...,
+        term: Terminal | None = ...,
+    ) -> contextlib.AbstractContextManager[Session[Installed]]: ...
 
     @overload
     @classmethod
-    def acting_on(cls, name: str | None, command: str, hint: str, *,
-                  needs_cluster: bool = ..., damaged_ok: Literal[True],
-                  missing_ok: Literal[False] = ..., lock: bool = ..., log: bool = ...,
-                  check: Callable[[Identified], None] | None = ..., verbose: bool = ...,
-                  term: Terminal | None = ...,
-                  ) -> contextlib.AbstractContextManager[Session[Identified]]: ...
+    def acting_on(
+        cls,
+        name: str | None,
+        command: str,
+        hint: str,
+        *,
+        needs_cluster: bool = ...,
+        damaged_ok: Literal[True],
+        missing_ok: Literal[False] = ...,
+        lock: bool = ...,
+        log: bool = ...,
+        check: Callable[[Identified], None] | None = ...,
+        verbose: bool = ...,
+        term: Terminal | None = ...,
+    ) -> contextlib.AbstractContextManager[Session[Identified]]: ...
 
     @overload
     @classmethod
-    def acting_on(cls, name: str | None, command: str, hint: str, *,
-                  needs_cluster: bool = ..., damaged_ok: Literal[True],
-                  missing_ok: Literal[True], lock: bool = ..., log: bool = ...,
-                  check: None = ..., verbose: bool = ..., term: Terminal | None = ...,
-                  ) -> contextlib.AbstractContextManager[Session[Identified] | None]: ...
+    def acting_on(
+        cls,
+        name: str | None,
+        command: str,
+        hint: str,
+        *,
+        needs_cluster: bool = ...,
+        damaged_ok: Literal[True],
+        missing_ok: Literal[True],
+        lock: bool = ...,
+        log: bool = ...,
+        check: None = ...,
+        verbose: bool = ...,
+        term: Terminal | None = ...,
+    ) -> contextlib.AbstractContextManager[Session[Identified] | None]: ...
 
     @classmethod
-    def acting_on(cls, name: str | None, command: str, hint: str, *,
-                  needs_cluster: bool = False, damaged_ok: bool = False,
-                  missing_ok: bool = False, lock: bool = True, log: bool = True,
-                  check: Callable[[Any], None] | None = None, verbose: bool = False,
-                  term: Terminal | None = None,
-                  ) -> contextlib.AbstractContextManager[Session[Any] | None]:
+    def acting_on(
+        cls,
+        name: str | None,
+        command: str,
+        hint: str,
+        *,
+        needs_cluster: bool = False,
+        damaged_ok: bool = False,
+        missing_ok: bool = False,
+        lock: bool = True,
+        log: bool = True,
+        check: Callable[[Any], None] | None = None,
+        verbose: bool = False,
+        term: Terminal | None = None,
+    ) -> contextlib.AbstractContextManager[Session[Any] | None]:
         """The run of ``command`` (e.g. "repair") on data plane ``name`` (None: the only one).
 
         ``hint``: what to do when it is not installed (NotInstalled, exit 3).
@@ -123,18 +159,37 @@ class Session(Generic[D]):
         start the run's log once the lock is held (False: none, or the command starts it
         with ``start_log`` when its first change comes).
         """
-        return _acting_on(name, command, hint, needs_cluster=needs_cluster,
-                          damaged_ok=damaged_ok, missing_ok=missing_ok, lock=lock, log=log,
-                          check=check, verbose=verbose, term=term)
+        return _acting_on(
+            name,
+            command,
+            hint,
+            needs_cluster=needs_cluster,
+            damaged_ok=damaged_ok,
+            missing_ok=missing_ok,
+            lock=lock,
+            log=log,
+            check=check,
+            verbose=verbose,
+            term=term,
+        )
 
 
 @contextlib.contextmanager
-def _acting_on(name: str | None, command: str, hint: str, *, needs_cluster: bool,
-               damaged_ok: bool, missing_ok: bool, lock: bool, log: bool,
-               check: Callable[[Any], None] | None, verbose: bool,
-               term: Terminal | None) -> Iterator[Session[Any] | None]:
-    load: Callable[[str], Identified | None] = (load_for_removal if damaged_ok
-                                                 else load_installed)
+def _acting_on(
+    name: str | None,
+    command: str,
+    hint: str,
+    *,
+    needs_cluster: bool,
+    damaged_ok: bool,
+    missing_ok: bool,
+    lock: bool,
+    log: bool,
+    check: Callable[[Any], None] | None,
+    verbose: bool,
+    term: Terminal | None,
+) -> Iterator[Session[Any] | None]:
+    load: Callable[[str], Identified | None] = load_for_removal if damaged_ok else load_installed
     first: Identified | None = None
     if missing_ok:
         if name is None:
@@ -142,10 +197,11 @@ def _acting_on(name: str | None, command: str, hint: str, *, needs_cluster: bool
         check_name(name)
         state = StateDir.for_name(name)
     else:
-        first = (require_installed(name, command, hint, needs_cluster=needs_cluster,
-                                   damaged_ok=True)
-                 if damaged_ok else require_installed(name, command, hint,
-                                                      needs_cluster=needs_cluster))
+        first = (
+            require_installed(name, command, hint, needs_cluster=needs_cluster, damaged_ok=True)
+            if damaged_ok
+            else require_installed(name, command, hint, needs_cluster=needs_cluster)
+        )
         if check is not None:
             check(first)
         state = first.state
@@ -170,7 +226,8 @@ def _acting_on(name: str | None, command: str, hint: str, *, needs_cluster: bool
                 raise NotInstalled(
                     f"no data plane named {state.name} is installed any more (it was "
                     f"uninstalled while airbox {command} waited for it); nothing was changed",
-                    hint=hint)
+                    hint=hint,
+                )
             yield None
             return
         session = Session(inst, command, hint, term, locked=lock)

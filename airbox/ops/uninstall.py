@@ -54,26 +54,39 @@ class Remover:
         self.kube = inst.kube
 
     def release(self, line: StepLine) -> None:
-        result = self.runner.run(commands.helm_uninstall(self.kube, self.settings),
-                                 timeout=360, error="helm uninstall failed")
+        result = self.runner.run(
+            commands.helm_uninstall(self.kube, self.settings),
+            timeout=360,
+            error="helm uninstall failed",
+        )
         line.update(result.stdout.strip())
 
     def cluster(self, line: StepLine) -> None:
         if self.runner.available("kind"):
-            self.runner.run(commands.kind_delete(self.settings, self.inst.state.kubeconfig),
-                            timeout=300, error="kind delete cluster failed")
+            self.runner.run(
+                commands.kind_delete(self.settings, self.inst.state.kubeconfig),
+                timeout=300,
+                error="kind delete cluster failed",
+            )
             return
         # No kind on this machine: remove the node containers as kind would, by its label.
         removed = docker_host().remove_kind_nodes(self.settings.cluster_name)
-        runlog.logger().info("removed the node containers %s (through Docker: no kind)",
-                             ", ".join(removed) or "(none left)")
-        line.update(f"removed {', '.join(removed)} through Docker (kind is not installed)"
-                    if removed else "nothing left")
+        runlog.logger().info(
+            "removed the node containers %s (through Docker: no kind)",
+            ", ".join(removed) or "(none left)",
+        )
+        line.update(
+            f"removed {', '.join(removed)} through Docker (kind is not installed)"
+            if removed
+            else "nothing left"
+        )
 
     def secret(self, line: StepLine) -> None:
-        self.runner.run(commands.kubectl_delete_secret(self.kube, self.settings.namespace,
-                                                       SECRET_NAME),
-                        timeout=60, error=f"deleting the Secret {SECRET_NAME} failed")
+        self.runner.run(
+            commands.kubectl_delete_secret(self.kube, self.settings.namespace, SECRET_NAME),
+            timeout=60,
+            error=f"deleting the Secret {SECRET_NAME} failed",
+        )
 
     def job_proxy(self, line: StepLine) -> None:
         from airbox.ops.jobproxy import remove
@@ -82,17 +95,23 @@ class Remover:
 
     def namespace(self, line: StepLine) -> None:
         line.update("waiting for everything in it to be deleted")
-        self.runner.run(commands.kubectl_delete_namespace(self.kube, self.settings.namespace),
-                        timeout=360,
-                        error=f"deleting the namespace {self.settings.namespace} failed")
+        self.runner.run(
+            commands.kubectl_delete_namespace(self.kube, self.settings.namespace),
+            timeout=360,
+            error=f"deleting the namespace {self.settings.namespace} failed",
+        )
 
     def registration(self, line: StepLine) -> None:
         from airbox.controlplane.registration import deregister
 
         outcome = deregister(self.settings, self.inst.state)
-        line.update({"deleted": "deleted on the control plane",
-                     "already-gone": "already deleted on the control plane",
-                     "not-registered": "was not registered"}[outcome])
+        line.update(
+            {
+                "deleted": "deleted on the control plane",
+                "already-gone": "already deleted on the control plane",
+                "not-registered": "was not registered",
+            }[outcome]
+        )
 
 
 def _remove_state(inst: Identified) -> None:
@@ -140,8 +159,11 @@ def _leftover(state: StateDir) -> bool:
     """A state directory an interrupted uninstall left after its settings went: empty, or
     only the lock file."""
     try:
-        return state.root.is_dir() and not state.root.is_symlink() and set(
-            os.listdir(state.root)) <= {LOCK_FILE}
+        return (
+            state.root.is_dir()
+            and not state.root.is_symlink()
+            and set(os.listdir(state.root)) <= {LOCK_FILE}
+        )
     except OSError:
         return False
 
@@ -172,36 +194,52 @@ def uninstall_command(
     # bare `uninstall` must never pick the running one for the user.
     chosen = choose_name(name, "uninstall", any_state=True)
     if chosen is None:
-        term.print(f"Nothing to remove: no data plane is installed (no state in "
-                   f"{airbox_home()}).")
+        term.print(f"Nothing to remove: no data plane is installed (no state in {airbox_home()}).")
         return EXIT_OK
     # The lock is held from the first look to the last removal: an install running
     # meanwhile would re-create what this removes (or lose its state directory under it).
     # Damaged saved settings are what an uninstall is for; nothing there is success; the
     # log starts with the first change.
-    with Session.acting_on(chosen, "uninstall", "", damaged_ok=True, missing_ok=True,
-                           log=False, term=term) as run:
+    with Session.acting_on(
+        chosen, "uninstall", "", damaged_ok=True, missing_ok=True, log=False, term=term
+    ) as run:
         if run is None:
             return _nothing_there(chosen, term)
-        return _uninstall(run, deregister=deregister, keep_state=keep_state,
-                          assume_yes=assume_yes, interactive=interactive, confirm=confirm)
+        return _uninstall(
+            run,
+            deregister=deregister,
+            keep_state=keep_state,
+            assume_yes=assume_yes,
+            interactive=interactive,
+            confirm=confirm,
+        )
 
 
 def _nothing_there(chosen: str, term: Terminal) -> int:
     state = StateDir.for_name(chosen)
     if _leftover(state):
         remove_state_dir(state.root)
-        term.print(f"Removed what was left of {airbox_home() / chosen} (an earlier "
-                   "uninstall stopped while removing it).")
+        term.print(
+            f"Removed what was left of {airbox_home() / chosen} (an earlier "
+            "uninstall stopped while removing it)."
+        )
     else:
-        term.print(f"Nothing to remove: no data plane named {chosen} is installed (no state "
-                   f"in {airbox_home() / chosen}).")
+        term.print(
+            f"Nothing to remove: no data plane named {chosen} is installed (no state "
+            f"in {airbox_home() / chosen})."
+        )
     return EXIT_OK
 
 
-def _uninstall(run: Session[Identified], *, deregister: bool, keep_state: bool,
-               assume_yes: bool, interactive: bool,
-               confirm: Callable[[str], bool] | None) -> int:
+def _uninstall(
+    run: Session[Identified],
+    *,
+    deregister: bool,
+    keep_state: bool,
+    assume_yes: bool,
+    interactive: bool,
+    confirm: Callable[[str], bool] | None,
+) -> int:
     inst, term, runner = run.inst, run.term, run.runner
     if inst.damaged:
         term.warn(inst.damaged)
@@ -221,9 +259,10 @@ def _uninstall(run: Session[Identified], *, deregister: bool, keep_state: bool,
         term.print(f"  Note: {note}.")
     if not assume_yes:
         if not interactive:
-            raise UsageError("uninstall needs confirmation, and there is no terminal to ask on",
-                             hint=f"add --yes to confirm: airbox uninstall --name {inst.name} "
-                                  "--yes")
+            raise UsageError(
+                "uninstall needs confirmation, and there is no terminal to ask on",
+                hint=f"add --yes to confirm: airbox uninstall --name {inst.name} --yes",
+            )
         ask = confirm or _ask
         if not ask(f"Remove data plane {inst.name}?"):
             term.print("Nothing was removed.")
@@ -232,8 +271,13 @@ def _uninstall(run: Session[Identified], *, deregister: bool, keep_state: bool,
     # The log starts with the first change: the look around before it is read-only.
     run.start_log()
     log = runlog.logger()
-    log.info("airbox uninstall %s (deregister=%s, keep_state=%s): %s", inst.name, deregister,
-             keep_state, "; ".join(item.listing() for item in present))
+    log.info(
+        "airbox uninstall %s (deregister=%s, keep_state=%s): %s",
+        inst.name,
+        deregister,
+        keep_state,
+        "; ".join(item.listing() for item in present),
+    )
     remover = Remover(inst, runner)
     actions: dict[str, tuple[str, Callable[[StepLine], None]]] = {
         "release": (f"Uninstall the Helm release {inst.settings.release}", remover.release),
@@ -259,8 +303,10 @@ def _uninstall(run: Session[Identified], *, deregister: bool, keep_state: bool,
     remaining = _remaining(inst, runner, present, failed)
     for key in failed:
         if key not in {item.key for item in remaining}:
-            term.warn(f"the {key} step failed, but nothing of it is left "
-                      + ("(it went with the cluster)" if key == "release" else "(gone anyway)"))
+            term.warn(
+                f"the {key} step failed, but nothing of it is left "
+                + ("(it went with the cluster)" if key == "release" else "(gone anyway)")
+            )
 
     state_item = next((i for i in present if i.key == "state"), None)
     if remaining:
@@ -269,10 +315,13 @@ def _uninstall(run: Session[Identified], *, deregister: bool, keep_state: bool,
             term.detail(f"{item.what}: {failed.get(item.key) or item.note or 'still there'}")
             term.detail(f"    by hand: {item.manual}")
         if state_item is not None:
-            term.detail(f"kept {inst.state.root}: `airbox uninstall --name {inst.name}` needs "
-                        "it to finish")
-        term.detail("next: fix the cause, then run `airbox uninstall --name "
-                    f"{inst.name}` again (it removes only what is left)")
+            term.detail(
+                f"kept {inst.state.root}: `airbox uninstall --name {inst.name}` needs it to finish"
+            )
+        term.detail(
+            "next: fix the cause, then run `airbox uninstall --name "
+            f"{inst.name}` again (it removes only what is left)"
+        )
         log_file = runlog.current_file()
         if log_file:
             term.detail(f"log: {log_file}")
@@ -290,16 +339,19 @@ def _uninstall(run: Session[Identified], *, deregister: bool, keep_state: bool,
     return EXIT_OK
 
 
-def _remaining(inst: Identified, runner: Runner, present: list[Item],
-               failed: dict[str, str]) -> list[Item]:
+def _remaining(
+    inst: Identified, runner: Runner, present: list[Item], failed: dict[str, str]
+) -> list[Item]:
     """Of the items whose removal failed, those still there (looked at again)."""
     if not failed:
         return []
     look = Survey(inst, runner)
     cluster_gone = inst.settings.target.is_kind and "cluster" not in failed
-    namespace_gone = (not inst.settings.target.is_kind
-                      and any(i.key == "namespace" for i in present)
-                      and "namespace" not in failed)
+    namespace_gone = (
+        not inst.settings.target.is_kind
+        and any(i.key == "namespace" for i in present)
+        and "namespace" not in failed
+    )
     left = []
     for item in present:
         if item.key not in failed:
@@ -307,8 +359,11 @@ def _remaining(inst: Identified, runner: Runner, present: list[Item],
         if item.key in ("release", "secret") and (cluster_gone or namespace_gone):
             continue  # it lived in what was deleted
         again: dict[str, Callable[[], tuple[Exists, str]]] = {
-            "release": look.release, "cluster": look.cluster, "secret": look.secret,
-            "namespace": look.namespace, "registration": look.registration,
+            "release": look.release,
+            "cluster": look.cluster,
+            "secret": look.secret,
+            "namespace": look.namespace,
+            "registration": look.registration,
             "job-proxy": look.job_proxy,
         }
         exists, _ = again[item.key]()

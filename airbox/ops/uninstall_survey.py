@@ -80,8 +80,9 @@ class Survey:
     def release(self) -> tuple[Exists, str]:
         if not self.runner.available("helm"):
             return None, "helm is not installed"
-        result = self.runner.run(commands.helm_status(self.kube, self.settings), timeout=30,
-                                 check=False)
+        result = self.runner.run(
+            commands.helm_status(self.kube, self.settings), timeout=30, check=False
+        )
         if result.ok:
             return True, ""
         if "release: not found" in result.stderr:
@@ -91,8 +92,15 @@ class Survey:
 
     def secret(self) -> tuple[Exists, str]:
         try:
-            kube.get_json(self.runner, self.kube, "--namespace", self.settings.namespace,
-                          "get", "secret", SECRET_NAME)
+            kube.get_json(
+                self.runner,
+                self.kube,
+                "--namespace",
+                self.settings.namespace,
+                "get",
+                "secret",
+                SECRET_NAME,
+            )
         except ToolError as exc:
             return (False, "") if not_found(exc) else (None, why(exc))
         except (AirboxError, ValueError) as exc:
@@ -114,16 +122,19 @@ class Survey:
             return False, f"namespace {ns} was not created by airbox: left in place"
         others = self._foreign(ns)
         if others:
-            return False, (f"namespace {ns} also holds what airbox did not install "
-                           f"({', '.join(others[:5])}): left in place")
+            return False, (
+                f"namespace {ns} also holds what airbox did not install "
+                f"({', '.join(others[:5])}): left in place"
+            )
         return True, ""
 
     def _foreign(self, ns: str) -> list[str]:
         """Deployments and Helm releases in ``ns`` that are not this data plane's."""
         release = self.settings.release
         try:
-            data = kube.get_json(self.runner, self.kube, "--namespace", ns, "get",
-                                 "deployments,secrets")
+            data = kube.get_json(
+                self.runner, self.kube, "--namespace", ns, "get", "deployments,secrets"
+            )
         except (AirboxError, ValueError):
             # Unknown contents: deleting the namespace could take someone else's work.
             return ["(its contents could not be listed)"]
@@ -131,11 +142,16 @@ class Survey:
         for obj in data.get("items", []):
             meta = obj.get("metadata") or {}
             labels = meta.get("labels") or {}
-            if obj.get("kind") == "Deployment" and labels.get(
-                    "app.kubernetes.io/instance") != release:
+            if (
+                obj.get("kind") == "Deployment"
+                and labels.get("app.kubernetes.io/instance") != release
+            ):
                 found.append(f"deployment {meta.get('name')}")
-            elif (obj.get("kind") == "Secret" and labels.get("owner") == "helm"
-                  and labels.get("name") not in (None, release)):
+            elif (
+                obj.get("kind") == "Secret"
+                and labels.get("owner") == "helm"
+                and labels.get("name") not in (None, release)
+            ):
                 found.append(f"Helm release {labels.get('name')}")
         return sorted(set(found))
 
@@ -187,8 +203,10 @@ def survey(inst: Identified, runner: Runner, *, deregister: bool, keep_state: bo
         if found["cluster"][0] and not _made_cluster(inst):
             # The install stopped before creating it (preflight found the name taken):
             # someone else's cluster, never airbox's to delete.
-            notes.append(f"a kind cluster named {settings.cluster_name} exists, but airbox "
-                         "did not create it: left in place")
+            notes.append(
+                f"a kind cluster named {settings.cluster_name} exists, but airbox "
+                "did not create it: left in place"
+            )
             found["cluster"] = (False, "")
         if found["cluster"][0] is False or unbuilt or not inst.state.kubeconfig.is_file():
             found["release"] = (False, "")
@@ -196,8 +214,11 @@ def survey(inst: Identified, runner: Runner, *, deregister: bool, keep_state: bo
             found["release"] = look.release()
     else:
         probes: dict[str, Callable[[], tuple[Exists, str]]] = {
-            "release": look.release, "secret": look.secret, "namespace": look.namespace,
-            "job-proxy": look.job_proxy}
+            "release": look.release,
+            "secret": look.secret,
+            "namespace": look.namespace,
+            "job-proxy": look.job_proxy,
+        }
         if unbuilt:
             probes = dict.fromkeys(probes, _nothing)
         with concurrent.futures.ThreadPoolExecutor(max_workers=len(probes)) as pool:
@@ -211,65 +232,111 @@ def survey(inst: Identified, runner: Runner, *, deregister: bool, keep_state: bo
             # Unreachable (a stopped node) or no helm: deleting the cluster removes the
             # release anyway.
             release_exists, release_note = False, ""
-    items.append(Item("release", f"Helm release {settings.release} in namespace {ns}",
-                      f"helm uninstall {settings.release} --namespace {ns}{kube_args['helm']}",
-                      release_exists, release_note))
+    items.append(
+        Item(
+            "release",
+            f"Helm release {settings.release} in namespace {ns}",
+            f"helm uninstall {settings.release} --namespace {ns}{kube_args['helm']}",
+            release_exists,
+            release_note,
+        )
+    )
     if settings.target.is_kind:
-        items.append(Item("cluster", f"kind cluster {settings.cluster_name} (and everything "
-                                     "in it)",
-                          f"kind delete cluster --name {settings.cluster_name}",
-                          cluster_exists, cluster_note))
+        items.append(
+            Item(
+                "cluster",
+                f"kind cluster {settings.cluster_name} (and everything in it)",
+                f"kind delete cluster --name {settings.cluster_name}",
+                cluster_exists,
+                cluster_note,
+            )
+        )
     else:
         secret_exists, secret_note = found["secret"]
-        items.append(Item("secret", f"Secret {SECRET_NAME} in namespace {ns}",
-                          f"kubectl{kube_args['kubectl']} --namespace {ns} delete secret "
-                          f"{SECRET_NAME}", secret_exists, secret_note))
+        items.append(
+            Item(
+                "secret",
+                f"Secret {SECRET_NAME} in namespace {ns}",
+                f"kubectl{kube_args['kubectl']} --namespace {ns} delete secret {SECRET_NAME}",
+                secret_exists,
+                secret_note,
+            )
+        )
         from airbox.ops.jobproxy import manual_removal
         from airbox.render.jobproxy import object_name
 
         proxy_exists, proxy_note = found["job-proxy"]
-        items.append(Item("job-proxy", f"MutatingAdmissionPolicy and binding "
-                                       f"{object_name(settings)} (cluster-scoped: the job "
-                                       "pods' proxy)",
-                          manual_removal(inst.kube, settings), proxy_exists, proxy_note))
+        items.append(
+            Item(
+                "job-proxy",
+                f"MutatingAdmissionPolicy and binding "
+                f"{object_name(settings)} (cluster-scoped: the job "
+                "pods' proxy)",
+                manual_removal(inst.kube, settings),
+                proxy_exists,
+                proxy_note,
+            )
+        )
         ns_exists, ns_note = found["namespace"]
         if ns_exists is False and ns_note:
             notes.append(ns_note)
             ns_note = ""
-        items.append(Item("namespace", f"namespace {ns}",
-                          f"kubectl{kube_args['kubectl']} delete namespace {ns}",
-                          ns_exists, ns_note))
-        notes.append(f"the cluster of context {settings.target.kube_context} itself is not "
-                     "touched")
+        items.append(
+            Item(
+                "namespace",
+                f"namespace {ns}",
+                f"kubectl{kube_args['kubectl']} delete namespace {ns}",
+                ns_exists,
+                ns_note,
+            )
+        )
+        notes.append(f"the cluster of context {settings.target.kube_context} itself is not touched")
 
     registered, _ = look.registration()
     record = _record(inst)
     if deregister:
-        what = (f"registration of data plane {record.get('name') or settings.name} "
-                f"({record.get('dataplaneId') or 'unfinished'}) with the control plane")
-        items.append(Item("registration", what,
-                          f"delete data plane {settings.name} in Airbyte (Settings > "
-                          "Data planes), or run `airbox uninstall --deregister` again with "
-                          "AIRBYTE_CLIENT_ID/AIRBYTE_CLIENT_SECRET set", registered))
+        what = (
+            f"registration of data plane {record.get('name') or settings.name} "
+            f"({record.get('dataplaneId') or 'unfinished'}) with the control plane"
+        )
+        items.append(
+            Item(
+                "registration",
+                what,
+                f"delete data plane {settings.name} in Airbyte (Settings > "
+                "Data planes), or run `airbox uninstall --deregister` again with "
+                "AIRBYTE_CLIENT_ID/AIRBYTE_CLIENT_SECRET set",
+                registered,
+            )
+        )
         if not registered:
             notes.append("the data plane was not registered by airbox: nothing to deregister")
         elif record.get("regionName") or record.get("regionId"):
             region = f"{record.get('regionName') or '?'} ({record.get('regionId') or '?'})"
-            made = ", which airbox created for this data plane," if record.get(
-                "regionCreated") else ""
-            notes.append(f"the region {region}{made} stays in Airbyte (other data planes and "
-                         "workspaces may use it): delete it there if nothing else does")
+            made = (
+                ", which airbox created for this data plane," if record.get("regionCreated") else ""
+            )
+            notes.append(
+                f"the region {region}{made} stays in Airbyte (other data planes and "
+                "workspaces may use it): delete it there if nothing else does"
+            )
     elif registered and record.get("dataplaneId"):
-        notes.append(f"data plane {settings.name} ({record['dataplaneId']}) stays registered "
-                     "with the control plane"
-                     + ("" if keep_state else ", and its credentials go with the local state")
-                     + ": add --deregister to delete it there too")
+        notes.append(
+            f"data plane {settings.name} ({record['dataplaneId']}) stays registered "
+            "with the control plane"
+            + ("" if keep_state else ", and its credentials go with the local state")
+            + ": add --deregister to delete it there too"
+        )
     if keep_state:
         notes.append(f"the local state {inst.state.root} is kept (--keep-state)")
     else:
-        items.append(Item("state", f"local state {inst.state.root} (settings, credentials, "
-                                   "generated files, logs)",
-                          f"rm -rf {inst.state.root}"))
+        items.append(
+            Item(
+                "state",
+                f"local state {inst.state.root} (settings, credentials, generated files, logs)",
+                f"rm -rf {inst.state.root}",
+            )
+        )
     return Plan(items, notes)
 
 
@@ -278,8 +345,11 @@ def _made_cluster(inst: Identified) -> bool:
     from airbox.ops.pipeline import Progress
 
     # Without any record (a state from before progress.json) it is taken to be airbox's.
-    return (inst.state.kubeconfig.is_file() or not inst.state.progress.is_file()
-            or "cluster" in Progress(inst.state.progress).load()["steps"])
+    return (
+        inst.state.kubeconfig.is_file()
+        or not inst.state.progress.is_file()
+        or "cluster" in Progress(inst.state.progress).load()["steps"]
+    )
 
 
 def _record(inst: Identified) -> dict[str, object]:
@@ -298,5 +368,7 @@ def _kube_flags(inst: Identified) -> dict[str, str]:
     import shlex
 
     k = inst.kube
-    return {tool: "".join(" " + shlex.quote(arg) for arg in argv[1:])
-            for tool, argv in (("kubectl", k.kubectl()), ("helm", k.helm()))}
+    return {
+        tool: "".join(" " + shlex.quote(arg) for arg in argv[1:])
+        for tool, argv in (("kubectl", k.kubectl()), ("helm", k.helm()))
+    }

@@ -75,8 +75,13 @@ class Plan:
     def nothing(self) -> bool:
         # Not the manifest diff: `helm template` renders what a first install would
         # (revision 1, IsInstall), so it never quite matches a deployed release.
-        return (self.chart_from == self.chart_to and not self.recreate
-                and not self.values_changed and not self.unfinished and not self.resuming)
+        return (
+            self.chart_from == self.chart_to
+            and not self.recreate
+            and not self.values_changed
+            and not self.unfinished
+            and not self.resuming
+        )
 
 
 def _objects(text: str) -> dict[str, dict[str, Any]]:
@@ -100,9 +105,16 @@ def manifest_diff(old_text: str, new_text: str, plan: Plan) -> None:
             continue
         if key in old and key in new:
             plan.changed.append(key)
-        plan.diff.extend(difflib.unified_diff(before.splitlines(), after.splitlines(),
-                                              f"{key} (now)", f"{key} (after)", lineterm="",
-                                              n=2))
+        plan.diff.extend(
+            difflib.unified_diff(
+                before.splitlines(),
+                after.splitlines(),
+                f"{key} (now)",
+                f"{key} (after)",
+                lineterm="",
+                n=2,
+            )
+        )
 
 
 def _images_in(text: str) -> list[str]:
@@ -134,25 +146,40 @@ def _current_release(runner: Runner, inst: Installed) -> dict[str, Any] | None:
 
 def _running_kubernetes(runner: Runner, inst: Installed) -> str | None:
     """The kubelet version of the cluster's nodes; None when no cluster answers."""
-    result = runner.run(inst.kube.kubectl("get", "nodes", "-o", "json"), check=False,
-                        timeout=30)
+    result = runner.run(inst.kube.kubectl("get", "nodes", "-o", "json"), check=False, timeout=30)
     if not result.ok:
         return None
     items = json.loads(result.stdout or "{}").get("items", [])
-    kubelets = sorted({str(((n.get("status") or {}).get("nodeInfo") or {})
-                           .get("kubeletVersion") or "") for n in items} - {""})
+    kubelets = sorted(
+        {
+            str(((n.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion") or "")
+            for n in items
+        }
+        - {""}
+    )
     return kubelets[0] if kubelets else None
 
 
-def make_plan(inst: Installed, runner: Runner, chart_version: str | None,
-              chart_source: str | None, bundle: Path | None = None) -> Plan:
+def make_plan(
+    inst: Installed,
+    runner: Runner,
+    chart_version: str | None,
+    chart_source: str | None,
+    bundle: Path | None = None,
+) -> Plan:
     """Everything the upgrade would change; reads, never writes."""
     with tempfile.TemporaryDirectory(prefix="airbox-upgrade-") as tmp:
         return _make_plan(inst, runner, chart_version, chart_source, bundle, Path(tmp))
 
 
-def _make_plan(inst: Installed, runner: Runner, chart_version: str | None,
-               chart_source: str | None, bundle: Path | None, tmp: Path) -> Plan:
+def _make_plan(
+    inst: Installed,
+    runner: Runner,
+    chart_version: str | None,
+    chart_source: str | None,
+    bundle: Path | None,
+    tmp: Path,
+) -> Plan:
     from airbox.cluster.dockerhost import DockerHost
 
     answers = copy.deepcopy(inst.answers)
@@ -164,16 +191,21 @@ def _make_plan(inst: Installed, runner: Runner, chart_version: str | None,
     answers["chart"] = chart
     # Offline (--bundle, or the bundle the data plane was installed from): the bundle's
     # chart, verified, unpacked for this plan into a temporary directory.
-    offline = bundle.expanduser().absolute() if bundle is not None else (
-        Path(inst.settings.bundle) if inst.settings.bundle else None)
+    offline = (
+        bundle.expanduser().absolute()
+        if bundle is not None
+        else (Path(inst.settings.bundle) if inst.settings.bundle else None)
+    )
     manifest: Manifest | None = None
     render_chart: str | None = None
     if offline is not None:
         from airbox.offline import archive
 
         if chart_source:
-            raise UsageError("--chart cannot go with a bundle: the bundle carries the chart",
-                             hint="leave --chart out")
+            raise UsageError(
+                "--chart cannot go with a bundle: the bundle carries the chart",
+                hint="leave --chart out",
+            )
         answers["bundle"] = str(offline)
         unpacked = archive.unpack(offline, into=tmp, docker=None, kinds=("chart",))
         manifest = unpacked.manifest
@@ -184,21 +216,29 @@ def _make_plan(inst: Installed, runner: Runner, chart_version: str | None,
     if manifest is not None:
         from airbox.ops import bundled
 
-        settings = bundled.apply(settings, answers, manifest, inst.state,
-                                 chart_version=chart_version)
+        settings = bundled.apply(
+            settings, answers, manifest, inst.state, chart_version=chart_version
+        )
     resuming = in_flight(inst)
     release = _current_release(runner, inst)
     if release is None and resuming is None:
-        raise ClusterError(f"the Helm release {inst.settings.release} is not installed",
-                           hint=f"airbox install --name {inst.name}")
+        raise ClusterError(
+            f"the Helm release {inst.settings.release} is not installed",
+            hint=f"airbox install --name {inst.name}",
+        )
     if release is None:
         # An upgrade stopped while re-creating the cluster: no release to read yet.
         assert resuming is not None
         plan = Plan(settings, answers, resuming.get("chartFrom"), settings.chart.version)
     else:
         meta = (release.get("chart") or {}).get("metadata") or {}
-        plan = Plan(settings, answers, meta.get("version"), settings.chart.version,
-                    revision=release.get("version"))
+        plan = Plan(
+            settings,
+            answers,
+            meta.get("version"),
+            settings.chart.version,
+            revision=release.get("version"),
+        )
         status = str((release.get("info") or {}).get("status") or "")
         if status != "deployed":
             plan.unfinished = f"revision {plan.revision} is {status or 'in no known state'}"
@@ -219,37 +259,57 @@ def _make_plan(inst: Installed, runner: Runner, chart_version: str | None,
         if plan.kubernetes_from is None or versions.older(plan.kubernetes_from, pinned):
             plan.kubernetes_to = pinned
         plan.reconfigure = _kind_config_change(runner, inst, settings, plan)
-    current = "" if release is None else runner.run(
-        inst.kube.helm("get", "manifest", settings.release, "--namespace", settings.namespace),
-        timeout=60, error="reading the release's manifest failed").stdout
+    current = (
+        ""
+        if release is None
+        else runner.run(
+            inst.kube.helm("get", "manifest", settings.release, "--namespace", settings.namespace),
+            timeout=60,
+            error="reading the release's manifest failed",
+        ).stdout
+    )
     values = tmp / "values.yaml"
     atomic_write(values, dump_yaml(manifests.helm_values(settings)), mode=PUBLIC_FILE)
-    rendering = settings if render_chart is None else dataclasses.replace(
-        settings, chart=dataclasses.replace(settings.chart, source=render_chart))
-    rendered = runner.run(commands.helm_template(inst.kube, rendering, values), timeout=180,
-                          error=f"rendering chart {settings.chart.version} failed",
-                          hint="check --chart-version (and --chart) and your network")
+    rendering = (
+        settings
+        if render_chart is None
+        else dataclasses.replace(
+            settings, chart=dataclasses.replace(settings.chart, source=render_chart)
+        )
+    )
+    rendered = runner.run(
+        commands.helm_template(inst.kube, rendering, values),
+        timeout=180,
+        error=f"rendering chart {settings.chart.version} failed",
+        hint="check --chart-version (and --chart) and your network",
+    )
     manifest_diff(current, rendered.stdout, plan)
     if release is None:
         plan.values_changed = True
     else:
-        deployed = runner.run(commands.helm_get_values(inst.kube, settings), timeout=60,
-                              error="reading the release's values failed")
-        plan.values_changed = (json.loads(deployed.stdout or "null") or {}) != \
-            manifests.helm_values(settings)
+        deployed = runner.run(
+            commands.helm_get_values(inst.kube, settings),
+            timeout=60,
+            error="reading the release's values failed",
+        )
+        plan.values_changed = (
+            json.loads(deployed.stdout or "null") or {}
+        ) != manifests.helm_values(settings)
     if docker is not None and manifest is not None:
         from airbox.offline.manifest import local_name
         from airbox.ops import bundled
 
         # Every image the install runs must be in the bundle (or in Docker already).
-        problems = bundled.compatibility(settings, manifest, chart_version=chart_version,
-                                         docker=docker, cgroup_v1=cgroup_v1)
+        problems = bundled.compatibility(
+            settings, manifest, chart_version=chart_version, docker=docker, cgroup_v1=cgroup_v1
+        )
         if problems:
             from airbox.errors import InvalidSettings
 
             raise InvalidSettings(problems, source=f"the bundle {offline}")
-        plan.pulls = [local_name(ref) for ref in manifest.images()
-                      if not docker.has_image(local_name(ref))]
+        plan.pulls = [
+            local_name(ref) for ref in manifest.images() if not docker.has_image(local_name(ref))
+        ]
     elif docker is not None:
         from airbox.config import chart as chartinfo
 
@@ -270,8 +330,9 @@ def _make_plan(inst: Installed, runner: Runner, chart_version: str | None,
     return plan
 
 
-def _kind_config_change(runner: Runner, inst: Installed, settings: Settings,
-                        plan: Plan) -> str | None:
+def _kind_config_change(
+    runner: Runner, inst: Installed, settings: Settings, plan: Plan
+) -> str | None:
     """A running cluster made without what the settings now need from kind's config: a
     proxy needs the MutatingAdmissionPolicy API (feature gate and runtime config), which
     only a new cluster gets."""
@@ -282,20 +343,22 @@ def _kind_config_change(runner: Runner, inst: Installed, settings: Settings,
         return None
     if ops.served_api(runner, inst.kube) is not None:
         return None
-    return (f"the proxy needs the {jobproxy.FEATURE_GATE} API, which the cluster was "
-            "created without (kind's featureGates and runtimeConfig)")
+    return (
+        f"the proxy needs the {jobproxy.FEATURE_GATE} API, which the cluster was "
+        "created without (kind's featureGates and runtimeConfig)"
+    )
 
 
 def _last_good(runner: Runner, inst: Installed) -> tuple[int, str] | None:
     """The newest revision that was deployed, and its chart version."""
-    result = runner.run(commands.helm_history(inst.kube, inst.settings), check=False,
-                        timeout=60)
+    result = runner.run(commands.helm_history(inst.kube, inst.settings), check=False, timeout=60)
     try:
         history = json.loads(result.stdout or "[]") if result.ok else []
     except ValueError:
         return None
-    good = [h for h in history if isinstance(h, dict)
-            and h.get("status") in ("deployed", "superseded")]
+    good = [
+        h for h in history if isinstance(h, dict) and h.get("status") in ("deployed", "superseded")
+    ]
     if not good:
         return None
     chart = str(good[-1].get("chart") or "")

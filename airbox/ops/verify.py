@@ -37,9 +37,11 @@ def parse_timeout(text: str) -> float:
         return float(value)
     parts = re.findall(r"(\d+(?:\.\d+)?)([hms])", value)
     if not parts or "".join(n + u for n, u in parts) != value:
-        raise UsageError(f"--timeout {text!r} is not a duration",
-                         hint="use for example 15m, 90s or 1h")
+        raise UsageError(
+            f"--timeout {text!r} is not a duration", hint="use for example 15m, 90s or 1h"
+        )
     return sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+
 
 def verify_command(
     *,
@@ -71,16 +73,32 @@ def verify_command(
     # Creates and deletes connectors on the control plane: never beside an uninstall or a
     # second verify of the same data plane (leftover clean-up would race).
     with ExitStack() as held:
-        run = held.enter_context(Session.acting_on(
-            name, "verify", "install one first: airbox install", needs_cluster=True,
-            check=_has_credentials, term=term))
+        run = held.enter_context(
+            Session.acting_on(
+                name,
+                "verify",
+                "install one first: airbox install",
+                needs_cluster=True,
+                check=_has_credentials,
+                term=term,
+            )
+        )
         inst = run.inst
         record = saved_registration(inst.state) or {}
-        api = held.enter_context(api_for(inst.settings, inst.state,
-                                         base_url=record.get("apiUrl") or None))
-        verifier = Verifier(inst, api, run.runner, say=say, tell=tell,
-                            term=None if as_json else term, timeout=seconds, sleep=sleep,
-                            keep=keep)
+        api = held.enter_context(
+            api_for(inst.settings, inst.state, base_url=record.get("apiUrl") or None)
+        )
+        verifier = Verifier(
+            inst,
+            api,
+            run.runner,
+            say=say,
+            tell=tell,
+            term=None if as_json else term,
+            timeout=seconds,
+            sleep=sleep,
+            keep=keep,
+        )
         outcome = verifier.outcome
         try:
             region = find_region(api, inst.settings, inst.state, day2=True)
@@ -123,12 +141,14 @@ def _has_credentials(inst: Installed) -> None:
             "airbox verify needs the Airbyte application's credentials (to create and run "
             "a connection)",
             hint="set AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET (an Airbyte application's "
-                 "credentials) and run airbox verify again; meanwhile, to send workspaces "
-                 "here by hand: " + manual_steps(region.name if region else None))
+            "credentials) and run airbox verify again; meanwhile, to send workspaces "
+            "here by hand: " + manual_steps(region.name if region else None),
+        )
 
 
-def _report(outcome: Outcome, inst: Installed, term: Terminal, out: IO[str], *,
-            as_json: bool, keep: bool) -> int:
+def _report(
+    outcome: Outcome, inst: Installed, term: Terminal, out: IO[str], *, as_json: bool, keep: bool
+) -> int:
     code = 0 if outcome.result == "passed" else 1
     if as_json:
         out.write(json.dumps(outcome.as_dict(), indent=2) + "\n")
@@ -139,11 +159,15 @@ def _report(outcome: Outcome, inst: Installed, term: Terminal, out: IO[str], *,
     else:
         term.error(f"verify {outcome.result}: {outcome.reason}")
         if outcome.pods:
-            term.detail("pods seen here: " + ", ".join(f"{k} ({v})"
-                                                       for k, v in outcome.pods.items()))
-        term.detail(f"next: airbox logs --name {inst.name}  (the launcher's view of the job); "
-                    "the job's own logs are in Airbyte: the connection's Job History")
+            term.detail(
+                "pods seen here: " + ", ".join(f"{k} ({v})" for k, v in outcome.pods.items())
+            )
+        term.detail(
+            f"next: airbox logs --name {inst.name}  (the launcher's view of the job); "
+            "the job's own logs are in Airbyte: the connection's Job History"
+        )
     if keep and outcome.created:
-        term.info("kept: " + ", ".join(f"{i['kind']} {i['name']} ({i['id']})"
-                                       for i in outcome.created))
+        term.info(
+            "kept: " + ", ".join(f"{i['kind']} {i['name']} ({i['id']})" for i in outcome.created)
+        )
     return code

@@ -74,8 +74,9 @@ FINAL = ("succeeded", "failed", "cancelled")
 # Creating the connection waits for the control plane's discover in this data plane (the
 # first one pulls the connector's image): at most this long, and never past --timeout.
 CONNECTION_TIMEOUT = 600.0
-DISCOVERING = ("discovering the source's schema in this data plane — the first time pulls "
-               "the connector image")
+DISCOVERING = (
+    "discovering the source's schema in this data plane — the first time pulls the connector image"
+)
 # Polling: the first look after a second, then 1.5 times longer each time, at most 10 s.
 FIRST_POLL, POLL_FACTOR, MAX_POLL = 1.0, 1.5, 10.0
 # kinds in the order they are deleted: the connection holds the other two.
@@ -107,12 +108,11 @@ def kept_prefix(name: str, when: datetime.datetime) -> str:
     return f"{KEPT_PREFIX}{name}-{when.astimezone(datetime.timezone.utc):%Y%m%d-%H%M%S}-"
 
 
-
 @dataclass
 class Outcome:
     """The result, as ``--json`` prints it."""
 
-    result: str = "failed"          # passed | failed | timeout | elsewhere | interrupted
+    result: str = "failed"  # passed | failed | timeout | elsewhere | interrupted
     reason: str = ""
     region: dict[str, Any] | None = None
     workspace: dict[str, Any] | None = None
@@ -127,13 +127,19 @@ class Outcome:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "version": VERIFY_VERSION, "result": self.result,
-            "reason": REDACTOR.mask_all(self.reason), "region": self.region,
-            "workspace": self.workspace, "connectionId": self.connection_id,
-            "jobId": self.job_id, "status": self.status,
+            "version": VERIFY_VERSION,
+            "result": self.result,
+            "reason": REDACTOR.mask_all(self.reason),
+            "region": self.region,
+            "workspace": self.workspace,
+            "connectionId": self.connection_id,
+            "jobId": self.job_id,
+            "status": self.status,
             "pods": [{"name": k, "phase": v} for k, v in self.pods.items()],
-            "created": self.created, "removed": self.removed,
-            "leftoversRemoved": self.leftovers, "seconds": round(self.seconds, 1),
+            "created": self.created,
+            "removed": self.removed,
+            "leftoversRemoved": self.leftovers,
+            "seconds": round(self.seconds, 1),
         }
 
 
@@ -155,8 +161,10 @@ def _cleanup_signals(tell: Callable[[str], None], *, interrupted: bool) -> Itera
                 raise KeyboardInterrupt
             raise Terminated(signum)
         asked[0] = True
-        tell("finishing the clean-up; Ctrl-C again stops it (the next `airbox verify` "
-             "removes what is left)")
+        tell(
+            "finishing the clean-up; Ctrl-C again stops it (the next `airbox verify` "
+            "removes what is left)"
+        )
 
     try:
         old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -179,11 +187,20 @@ class Verifier:
     whatever the output format (what is left behind, a job not cancelled).
     """
 
-    def __init__(self, inst: Installed, api: AirbyteApi, runner: Runner, *,
-                 say: Callable[[str], None], tell: Callable[[str], None] | None = None,
-                 term: Terminal | None = None, timeout: float = 900.0,
-                 sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic, keep: bool = False) -> None:
+    def __init__(
+        self,
+        inst: Installed,
+        api: AirbyteApi,
+        runner: Runner,
+        *,
+        say: Callable[[str], None],
+        tell: Callable[[str], None] | None = None,
+        term: Terminal | None = None,
+        timeout: float = 900.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        keep: bool = False,
+    ) -> None:
         self.inst = inst
         self.api = api
         self.runner = runner
@@ -198,12 +215,16 @@ class Verifier:
         self.prefix = owned_prefix(inst.name)
         self.owned = owned_names(inst.name)
         # What this run creates is named for clean-up, or (--keep) to be left alone.
-        self.names = (kept_prefix(inst.name, datetime.datetime.now(datetime.timezone.utc))
-                      if keep else self.prefix)
+        self.names = (
+            kept_prefix(inst.name, datetime.datetime.now(datetime.timezone.utc))
+            if keep
+            else self.prefix
+        )
         # Each job pod's init container must get the secrets manager's credentials.
         self.hydration = hydration.PodCheck(
             inst.settings.secrets_manager,
-            lambda: hydration.read_secret_keys(runner, inst.kube, inst.settings.namespace))
+            lambda: hydration.read_secret_keys(runner, inst.kube, inst.settings.namespace),
+        )
 
     # ------------------------------------------------------------ the workspace
 
@@ -212,8 +233,10 @@ class Verifier:
         if wanted:
             found, unknown = resolve([wanted], workspaces)
             if unknown:
-                raise UsageError(f"no workspace named {wanted!r} is visible to the application",
-                                 hint="see `airbox workspaces` for the ones it can see")
+                raise UsageError(
+                    f"no workspace named {wanted!r} is visible to the application",
+                    hint="see `airbox workspaces` for the ones it can see",
+                )
             workspace = found[0]
             if not routed_here(workspace, region):
                 raise UsageError(
@@ -221,16 +244,18 @@ class Verifier:
                     f"{workspace.get('dataResidency')}, not {region.name}: its syncs would "
                     "not run on this data plane",
                     hint=f"route it first: airbox workspaces --name {self.inst.name} --assign "
-                         f"{shown(workspace.get('workspaceId'))}",
+                    f"{shown(workspace.get('workspaceId'))}",
                 )
             return workspace
-        here = sorted((w for w in workspaces if routed_here(w, region)),
-                      key=lambda w: str(w.get("name")).casefold())
+        here = sorted(
+            (w for w in workspaces if routed_here(w, region)),
+            key=lambda w: str(w.get("name")).casefold(),
+        )
         if not here:
             raise AirboxError(
                 f"no workspace uses region {region.name}: no sync can run on this data plane",
                 hint=f"route one first: airbox workspaces --name {self.inst.name} --assign "
-                     "<workspace>",
+                "<workspace>",
             )
         return here[0]
 
@@ -244,8 +269,7 @@ class Verifier:
                 item_id = str(item.get(_id_key(kind)))
                 self.say(f"removing {kind[:-1]} {name} left by an earlier run")
                 if self.api.delete_actor(kind, item_id):
-                    self.outcome.leftovers.append({"kind": kind[:-1], "id": item_id,
-                                                   "name": name})
+                    self.outcome.leftovers.append({"kind": kind[:-1], "id": item_id, "name": name})
 
     def definition(self, workspace_id: str, kind: str, repository: str) -> str | None:
         try:
@@ -253,16 +277,28 @@ class Verifier:
         except ControlPlaneError as exc:
             runlog.logger().warning("definitions not listed: %s", exc.message)
             return None
-        return next((str(d.get("id")) for d in definitions
-                     if d.get("dockerRepository") == repository and d.get("id")), None)
+        return next(
+            (
+                str(d.get("id"))
+                for d in definitions
+                if d.get("dockerRepository") == repository and d.get("id")
+            ),
+            None,
+        )
 
     def create_throwaway(self, workspace_id: str) -> str | None:
         """Source, destination and connection; returns the connection id, or None when
         the connection could not be made (the outcome says why)."""
         source_body: dict[str, Any] = {
-            "name": self.names + PARTS[0], "workspaceId": workspace_id,
-            "configuration": {"sourceType": "faker", "count": 10, "seed": 1,
-                              "records_per_slice": 10, "always_updated": False},
+            "name": self.names + PARTS[0],
+            "workspaceId": workspace_id,
+            "configuration": {
+                "sourceType": "faker",
+                "count": 10,
+                "seed": 1,
+                "records_per_slice": 10,
+                "always_updated": False,
+            },
         }
         faker = self.definition(workspace_id, "sources", FAKER_REPOSITORY)
         if faker:
@@ -274,19 +310,23 @@ class Verifier:
         if dev_null is None:
             raise ControlPlaneError(
                 f"the workspace offers no {DEV_NULL_REPOSITORY} destination",
-                hint="run `airbox verify --connection <id>` with a connection of your own")
+                hint="run `airbox verify --connection <id>` with a connection of your own",
+            )
         destination_body: dict[str, Any] = {
-            "name": self.names + PARTS[1], "workspaceId": workspace_id,
+            "name": self.names + PARTS[1],
+            "workspaceId": workspace_id,
             "definitionId": dev_null,
-            "configuration": {"destinationType": "dev-null",
-                              "test_destination": {"test_destination_type": "SILENT"}},
+            "configuration": {
+                "destinationType": "dev-null",
+                "test_destination": {"test_destination_type": "SILENT"},
+            },
         }
         destination = self.api.create_actor("destinations", destination_body)
-        self._created("destinations", str(destination["destinationId"]),
-                      destination_body["name"])
+        self._created("destinations", str(destination["destinationId"]), destination_body["name"])
 
         connection_body: dict[str, Any] = {
-            "name": self.names + PARTS[2], "sourceId": source["sourceId"],
+            "name": self.names + PARTS[2],
+            "sourceId": source["sourceId"],
             "destinationId": destination["destinationId"],
             "schedule": {"scheduleType": "manual"},
         }
@@ -311,10 +351,13 @@ class Verifier:
                 self.outcome.result = "timeout"
                 self.outcome.reason = (
                     f"the control plane did not create the connection within {budget:.0f} s: "
-                    f"it was {DISCOVERING}" + (
+                    f"it was {DISCOVERING}"
+                    + (
                         "; it made the connection after all (removed with the rest)"
-                        if found else "; if it still makes it, the next `airbox verify` "
-                        "removes it"))
+                        if found
+                        else "; if it still makes it, the next `airbox verify` removes it"
+                    )
+                )
                 return None
             detail = " ".join(exc.details)
             if exc.status is not None and "connector" in detail.lower():
@@ -323,15 +366,22 @@ class Verifier:
                 self.outcome.result = "failed"
                 self.outcome.reason = (
                     "the source's discover failed in this data plane (the control plane runs "
-                    "it here before it creates a connection): " + (
-                        detail.removeprefix("detail: ") or exc.message))
+                    "it here before it creates a connection): "
+                    + (detail.removeprefix("detail: ") or exc.message)
+                )
                 return None
             raise ControlPlaneError(
-                exc.message, url=exc.url, status=exc.status, details=exc.details,
-                hint=("the control plane discovers the source's schema in this data plane "
-                      "before it creates a connection: if that failed, `airbox logs --name "
-                      f"{self.inst.name}` shows the launcher's view; otherwise " + (
-                          exc.hint or "run the command again"))) from None
+                exc.message,
+                url=exc.url,
+                status=exc.status,
+                details=exc.details,
+                hint=(
+                    "the control plane discovers the source's schema in this data plane "
+                    "before it creates a connection: if that failed, `airbox logs --name "
+                    f"{self.inst.name}` shows the launcher's view; otherwise "
+                    + (exc.hint or "run the command again")
+                ),
+            ) from None
         self._created("connections", str(connection["connectionId"]), body["name"])
         return str(connection["connectionId"])
 
@@ -341,12 +391,17 @@ class Verifier:
         try:
             listed = self.api.list_actors("connections", workspace_id)
         except ControlPlaneError as exc:
-            self.tell(f"could not look for the connection {body['name']} ({exc.message}); "
-                      "if the control plane made it, the next `airbox verify` removes it")
+            self.tell(
+                f"could not look for the connection {body['name']} ({exc.message}); "
+                "if the control plane made it, the next `airbox verify` removes it"
+            )
             return False
         for item in listed:
-            if item.get("name") == body["name"] and item.get("connectionId") and (
-                    item.get("sourceId") in (None, body["sourceId"])):
+            if (
+                item.get("name") == body["name"]
+                and item.get("connectionId")
+                and (item.get("sourceId") in (None, body["sourceId"]))
+            ):
                 self.tell(f"the control plane made the connection {body['name']} after all")
                 self._created("connections", str(item["connectionId"]), body["name"])
                 return True
@@ -389,23 +444,30 @@ class Verifier:
                 try:
                     self.api.delete_actor(item["kind"] + "s", item["id"])
                 except ControlPlaneError as exc:
-                    runlog.logger().warning("could not delete %s %s: %s", item["kind"],
-                                            item["id"], exc.message)
-                    self.tell(f"could not delete {item['kind']} {item['name']} "
-                              f"({exc.message}); the next `airbox verify --name "
-                              f"{self.inst.name}` removes it")
+                    runlog.logger().warning(
+                        "could not delete %s %s: %s", item["kind"], item["id"], exc.message
+                    )
+                    self.tell(
+                        f"could not delete {item['kind']} {item['name']} "
+                        f"({exc.message}); the next `airbox verify --name "
+                        f"{self.inst.name}` removes it"
+                    )
                     continue
                 self.outcome.removed.append(item)
                 self.say(f"deleted {item['kind']} {item['name']}")
         except KeyboardInterrupt:
-            left = sorted((i for i in self.outcome.created if i not in self.outcome.removed),
-                          key=lambda i: order[i["kind"]])
+            left = sorted(
+                (i for i in self.outcome.created if i not in self.outcome.removed),
+                key=lambda i: order[i["kind"]],
+            )
             if left:
-                self.tell("clean-up stopped; left on the control plane (as far as airbox "
-                          "knows): " + ", ".join(
-                    f"{i['kind']} {i['name']} ({i['id']})" for i in left)
+                self.tell(
+                    "clean-up stopped; left on the control plane (as far as airbox "
+                    "knows): "
+                    + ", ".join(f"{i['kind']} {i['name']} ({i['id']})" for i in left)
                     + f"; the next `airbox verify --name {self.inst.name}` removes them "
-                    "(or delete them in Airbyte)")
+                    "(or delete them in Airbyte)"
+                )
             raise
 
     # ---------------------------------------------------------------- the job
@@ -423,17 +485,24 @@ class Verifier:
         while outcome.status not in FINAL:
             if self.clock() + delay > self.deadline:
                 outcome.result = "timeout"
-                outcome.reason = (f"job {outcome.job_id} did not finish within "
-                                  f"{self.timeout:g} s (last status: {outcome.status})")
+                outcome.reason = (
+                    f"job {outcome.job_id} did not finish within "
+                    f"{self.timeout:g} s (last status: {outcome.status})"
+                )
                 self.cancel()
                 return
             self.sleep(delay)
             delay = min(delay * POLL_FACTOR, MAX_POLL)
             status = str(self.api.get_job(outcome.job_id).get("status") or "")
             if status != outcome.status:
-                self.say(f"job {outcome.job_id}: {status}" + (
-                    " (an attempt failed; the platform retries the job)"
-                    if status == "incomplete" else ""))
+                self.say(
+                    f"job {outcome.job_id}: {status}"
+                    + (
+                        " (an attempt failed; the platform retries the job)"
+                        if status == "incomplete"
+                        else ""
+                    )
+                )
             outcome.status = status
             self.watch_pods()
         self.watch_pods()
@@ -446,13 +515,17 @@ class Verifier:
         try:
             answer = self.api.cancel_job(job_id)
         except ControlPlaneError as exc:
-            note = (f"could not cancel job {job_id} ({exc.message}): it may still run; "
-                    "cancel it in Airbyte (the connection's Job History)")
+            note = (
+                f"could not cancel job {job_id} ({exc.message}): it may still run; "
+                "cancel it in Airbyte (the connection's Job History)"
+            )
             self.tell(note)
             return [note]
         except KeyboardInterrupt:
-            self.tell(f"job {job_id} was not cancelled: it may still run; cancel it in "
-                      "Airbyte (the connection's Job History)")
+            self.tell(
+                f"job {job_id} was not cancelled: it may still run; cancel it in "
+                "Airbyte (the connection's Job History)"
+            )
             raise
         self.outcome.status = str((answer or {}).get("status") or "cancelled")
         self.say(f"cancelled job {job_id}")
@@ -463,8 +536,7 @@ class Verifier:
         job_id = self.outcome.job_id
         selector = f"{JOB_POD_SELECTOR},job_id={job_id}"
         try:
-            pods = kube.pods(self.runner, self.inst.kube, self.inst.settings.namespace,
-                             selector)
+            pods = kube.pods(self.runner, self.inst.kube, self.inst.settings.namespace, selector)
         except (AirboxError, ValueError) as exc:
             runlog.logger().warning("job pods not listed: %s", exc)
             return
@@ -472,8 +544,10 @@ class Verifier:
             name = str((pod.get("metadata") or {}).get("name"))
             phase = str((pod.get("status") or {}).get("phase") or "Unknown")
             if self.outcome.pods.get(name) != phase:
-                self.say(f"pod {name} {phase} in namespace {self.inst.settings.namespace} "
-                         "(this data plane)")
+                self.say(
+                    f"pod {name} {phase} in namespace {self.inst.settings.namespace} "
+                    "(this data plane)"
+                )
             for line in self.hydration.check(pod):
                 self.say(line)
             self.outcome.pods[name] = phase
@@ -489,23 +563,25 @@ class Verifier:
             return
         if outcome.status == "succeeded" and outcome.pods:
             outcome.result = "passed"
-            outcome.reason = (f"job {outcome.job_id} succeeded and ran in namespace "
-                              f"{namespace} of data plane {name} ("
-                              + ", ".join(outcome.pods) + ")")
+            outcome.reason = (
+                f"job {outcome.job_id} succeeded and ran in namespace "
+                f"{namespace} of data plane {name} (" + ", ".join(outcome.pods) + ")"
+            )
         elif outcome.status == "succeeded":
             outcome.result = "elsewhere"
-            outcome.reason = (f"job {outcome.job_id} succeeded, but none of its pods ran in "
-                              f"namespace {namespace}: it ran on another data plane (is "
-                              "another data plane registered in this region, or the "
-                              "workspace routed elsewhere?)")
+            outcome.reason = (
+                f"job {outcome.job_id} succeeded, but none of its pods ran in "
+                f"namespace {namespace}: it ran on another data plane (is "
+                "another data plane registered in this region, or the "
+                "workspace routed elsewhere?)"
+            )
         else:
             outcome.result = "failed"
-            why = self.api.job_failure(self.inst.settings.control_plane.url,
-                                       outcome.job_id or 0)
-            outcome.reason = f"job {outcome.job_id} {outcome.status}" + (
-                f": {why}" if why else "")
+            why = self.api.job_failure(self.inst.settings.control_plane.url, outcome.job_id or 0)
+            outcome.reason = f"job {outcome.job_id} {outcome.status}" + (f": {why}" if why else "")
 
 
 def _id_key(kind: str) -> str:
-    return {"connections": "connectionId", "sources": "sourceId",
-            "destinations": "destinationId"}[kind]
+    return {"connections": "connectionId", "sources": "sourceId", "destinations": "destinationId"}[
+        kind
+    ]

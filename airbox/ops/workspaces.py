@@ -53,8 +53,9 @@ WORKSPACES_VERSION = 1
 # ---------------------------------------------------------------- the install step
 
 
-def install_route(settings: Settings, state: StateDir, line: StepLine, *,
-                  prompter: Prompter | None, force: bool) -> Routing:
+def install_route(
+    settings: Settings, state: StateDir, line: StepLine, *, prompter: Prompter | None, force: bool
+) -> Routing:
     """The install's "route" step: the workspaces of ``workspaces:``/--workspace; returns
     what was done, for the install's last screen. ``prompter``: None when questions may not
     be asked."""
@@ -74,15 +75,28 @@ def install_route(settings: Settings, state: StateDir, line: StepLine, *,
             # Given a data plane's own credentials and no region: nothing to route, and
             # no reason to fail an install that worked.
             line.skip("the region is not known; see below")
-            return Routing(None, manual=(
-                "airbox does not know this data plane's region (it did not register it): "
-                f"in Airbyte, open {UI_PATH} and select the data plane's region, or set "
-                "registration.region and run `airbox workspaces --assign <workspace>`"))
-        result = route(api, region, wanted, prompter=prompter, force=force,
-                       ask_when_none=interactive, say=line.update, paused=line.paused)
+            return Routing(
+                None,
+                manual=(
+                    "airbox does not know this data plane's region (it did not register it): "
+                    f"in Airbyte, open {UI_PATH} and select the data plane's region, or set "
+                    "registration.region and run `airbox workspaces --assign <workspace>`"
+                ),
+            )
+        result = route(
+            api,
+            region,
+            wanted,
+            prompter=prompter,
+            force=force,
+            ask_when_none=interactive,
+            say=line.update,
+            paused=line.paused,
+        )
         if not result.workspaces:
-            result.already = sorted(workspace_name(w) for w in api.workspaces()
-                                    if routed_here(w, region))
+            result.already = sorted(
+                workspace_name(w) for w in api.workspaces() if routed_here(w, region)
+            )
     if result.routed or result.created:
         line.update("routed: " + ", ".join(result.routed + result.created))
     elif result.workspaces:
@@ -92,8 +106,9 @@ def install_route(settings: Settings, state: StateDir, line: StepLine, *,
     return result
 
 
-def install_check(settings: Settings, state: StateDir, line: StepLine, *, interactive: bool,
-                  force: bool) -> None:
+def install_check(
+    settings: Settings, state: StateDir, line: StepLine, *, interactive: bool, force: bool
+) -> None:
     """The install's "check-workspaces" step, before anything is built: every workspace
     named exists. Without a terminal (``interactive`` false) an unknown one is exit 2 now,
     not after the deployment; on a terminal the route step offers the list instead."""
@@ -108,14 +123,25 @@ def install_check(settings: Settings, state: StateDir, line: StepLine, *, intera
             if target is not None and any(not routed_here(w, target) for w in found):
                 others = other_own_regions(api, target)
                 others.discard(target.residency)
-            problems = refusals(found, unknown, workspaces,
-                                target.name if target else "", others if target else set(),
-                                force=force)
+            problems = refusals(
+                found,
+                unknown,
+                workspaces,
+                target.name if target else "",
+                others if target else set(),
+                force=force,
+            )
             if problems:
                 raise refused(problems, unknown, workspaces)
-    line.update("found: " + ", ".join(workspace_name(w) for w in found)
-                + (f"; not found: {', '.join(shown(u) for u in unknown)} (asked at the end)"
-                   if unknown else ""))
+    line.update(
+        "found: "
+        + ", ".join(workspace_name(w) for w in found)
+        + (
+            f"; not found: {', '.join(shown(u) for u in unknown)} (asked at the end)"
+            if unknown
+            else ""
+        )
+    )
 
 
 def _target_region(api: AirbyteApi, settings: Settings, state: StateDir) -> Region | None:
@@ -142,17 +168,19 @@ def last_screen(routing: Routing | None, name: str, dataplane_id: str | None) ->
     region = routing.region
     lines = []
     if region is not None:
-        lines.append(f"  region:     {region.name or region.region_id}"
-                     + (f" (data plane {dataplane_id})" if dataplane_id else ""))
+        lines.append(
+            f"  region:     {region.name or region.region_id}"
+            + (f" (data plane {dataplane_id})" if dataplane_id else "")
+        )
     if routing.manual:
         lines.append(f"  workspaces: not routed: {routing.manual}")
     elif routing.workspaces:
-        lines.append("  workspaces: " + ", ".join(routing.workspaces)
-                     + " (their syncs run here)")
+        lines.append("  workspaces: " + ", ".join(routing.workspaces) + " (their syncs run here)")
         lines.append(f"  prove it:   airbox verify --name {name}")
     else:
-        lines.append("  workspaces: none uses this region yet: every sync still runs on "
-                     "Airbyte's data plane")
+        lines.append(
+            "  workspaces: none uses this region yet: every sync still runs on Airbyte's data plane"
+        )
         lines.append(f"  route one:  airbox workspaces --name {name} --assign <workspace>")
     return lines
 
@@ -184,39 +212,73 @@ def workspaces_command(
     # only reads and never waits. No run log: what changed is printed and on the control
     # plane.
     changing = bool(assign or unassign)
-    with Session.acting_on(name, "workspaces", "install one first: airbox install",
-                           needs_cluster=True, check=_has_credentials, lock=changing,
-                           log=False, term=term) as run, _api(run.inst) as api:
+    with (
+        Session.acting_on(
+            name,
+            "workspaces",
+            "install one first: airbox install",
+            needs_cluster=True,
+            check=_has_credentials,
+            lock=changing,
+            log=False,
+            term=term,
+        ) as run,
+        _api(run.inst) as api,
+    ):
         inst, term = run.inst, run.term
         region = find_region(api, inst.settings, inst.state, day2=True)
         # Every name resolved and every refusal decided before the first change.
         back = _plan_unassign(api, region, list(unassign)) if unassign else None
-        plan = plan_route(api, region, list(assign), prompter=prompter if interactive
-                          else None, force=force_route, say=term.info) if assign else None
+        plan = (
+            plan_route(
+                api,
+                region,
+                list(assign),
+                prompter=prompter if interactive else None,
+                force=force_route,
+                say=term.info,
+            )
+            if assign
+            else None
+        )
         if plan is not None:
             done = apply_route(api, plan, say=term.info)
             for ws in done.routed + done.created:
-                term.success(f"workspace {ws} now runs its syncs in region "
-                             f"{shown(region.name)}")
+                term.success(f"workspace {ws} now runs its syncs in region {shown(region.name)}")
             for ws in done.already:
                 term.info(f"workspace {ws} already uses region {shown(region.name)}")
         if back is not None:
             _apply_unassign(api, region, *back, say=term.info)
         listed = rows(api.workspaces(), region)
     if output == "json":
-        term.print(json.dumps({"version": WORKSPACES_VERSION, "region": region.as_dict(),
-                               "workspaces": listed}, indent=2))
+        term.print(
+            json.dumps(
+                {"version": WORKSPACES_VERSION, "region": region.as_dict(), "workspaces": listed},
+                indent=2,
+            )
+        )
     else:
-        term.print(render_table(
-            [{"name": shown(r["name"]), "id": shown(r["workspaceId"]),
-              "region": shown(r["region"]),
-              "here": "yes" if r["routedHere"] else ""} for r in listed],
-            ["name", "id", "region", "here"]))
+        term.print(
+            render_table(
+                [
+                    {
+                        "name": shown(r["name"]),
+                        "id": shown(r["workspaceId"]),
+                        "region": shown(r["region"]),
+                        "here": "yes" if r["routedHere"] else "",
+                    }
+                    for r in listed
+                ],
+                ["name", "id", "region", "here"],
+            )
+        )
         if not any(r["routedHere"] for r in listed):
-            term.warn(f"no workspace uses region {shown(region.name)}: syncs do not run on "
-                      "this data "
-                      f"plane; route one: airbox workspaces --name {inst.name} --assign "
-                      "<workspace>")
+            term.warn(
+                f"no workspace uses region {shown(region.name)}: syncs do not run on "
+                "this data "
+                f"plane; route one: airbox workspaces --name {inst.name} --assign "
+                "<workspace>"
+            )
     return 0
 
 
@@ -236,18 +298,25 @@ def _unassign(api: AirbyteApi, region: Region, wanted: list[str], *, say: Say) -
     _apply_unassign(api, region, *_plan_unassign(api, region, wanted), say=say)
 
 
-def _plan_unassign(api: AirbyteApi, region: Region, wanted: list[str]
-                   ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _plan_unassign(
+    api: AirbyteApi, region: Region, wanted: list[str]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The workspaces to move back to Airbyte's managed region, and that region; a usage
     error (nothing changed) when a name is unknown or the region is not clear."""
     workspaces = api.workspaces()
     found, unknown = resolve(wanted, workspaces)
     if unknown:
-        raise UsageError("no workspace named " + ", ".join(repr(shown(u)) for u in unknown)
-                         + " is visible to the application; nothing was changed",
-                         details=listing(workspaces))
-    managed = [r for r in api.regions(region.organization_id)
-               if r.get("organizationId") == MANAGED_ORGANIZATION]
+        raise UsageError(
+            "no workspace named "
+            + ", ".join(repr(shown(u)) for u in unknown)
+            + " is visible to the application; nothing was changed",
+            details=listing(workspaces),
+        )
+    managed = [
+        r
+        for r in api.regions(region.organization_id)
+        if r.get("organizationId") == MANAGED_ORGANIZATION
+    ]
     if len(managed) != 1:
         raise UsageError(
             "airbox cannot tell which Airbyte-managed region to move the workspace back to",
@@ -257,16 +326,24 @@ def _plan_unassign(api: AirbyteApi, region: Region, wanted: list[str]
     return found, managed[0]
 
 
-def _apply_unassign(api: AirbyteApi, region: Region, found: list[dict[str, Any]],
-                    managed: Mapping[str, Any], *, say: Say) -> None:
+def _apply_unassign(
+    api: AirbyteApi,
+    region: Region,
+    found: list[dict[str, Any]],
+    managed: Mapping[str, Any],
+    *,
+    say: Say,
+) -> None:
     """Move workspaces back to Airbyte's managed region."""
     for workspace in found:
         if not routed_here(workspace, region):
             say(f"workspace {workspace_name(workspace)} does not use region {shown(region.name)}")
             continue
         api.route_workspace(str(workspace["workspaceId"]), str(managed["regionId"]))
-        say(f"workspace {workspace_name(workspace)} moved back to region "
-            f"{shown(managed.get('name'))}")
+        say(
+            f"workspace {workspace_name(workspace)} moved back to region "
+            f"{shown(managed.get('name'))}"
+        )
 
 
 # ------------------------------------------------------------------------- status

@@ -118,9 +118,16 @@ def secret_refs(manifests: Iterable[Mapping[str, Any]]) -> list[SecretRef]:
         for env in c.spec.get("env") or []:
             ref = (env.get("valueFrom") or {}).get("secretKeyRef")
             if ref:
-                refs.append(SecretRef(c.workload, c.name, str(env.get("name")),
-                                      str(ref.get("name")), str(ref.get("key")),
-                                      bool(ref.get("optional", False))))
+                refs.append(
+                    SecretRef(
+                        c.workload,
+                        c.name,
+                        str(env.get("name")),
+                        str(ref.get("name")),
+                        str(ref.get("key")),
+                        bool(ref.get("optional", False)),
+                    )
+                )
     return refs
 
 
@@ -131,9 +138,16 @@ def configmap_refs(manifests: Iterable[Mapping[str, Any]]) -> list[ConfigMapRef]
         for env in c.spec.get("env") or []:
             ref = (env.get("valueFrom") or {}).get("configMapKeyRef")
             if ref:
-                refs.append(ConfigMapRef(c.workload, c.name, str(env.get("name")),
-                                         str(ref.get("name")), str(ref.get("key")),
-                                         bool(ref.get("optional", False))))
+                refs.append(
+                    ConfigMapRef(
+                        c.workload,
+                        c.name,
+                        str(env.get("name")),
+                        str(ref.get("name")),
+                        str(ref.get("key")),
+                        bool(ref.get("optional", False)),
+                    )
+                )
     return refs
 
 
@@ -148,12 +162,14 @@ def configmap_data(manifests: Iterable[Mapping[str, Any]]) -> dict[str, dict[str
     for doc in manifests:
         if doc.get("kind") == "ConfigMap":
             found.setdefault(_name(doc), {}).update(
-                {str(k): "" if v is None else str(v) for k, v in (doc.get("data") or {}).items()})
+                {str(k): "" if v is None else str(v) for k, v in (doc.get("data") or {}).items()}
+            )
     return found
 
 
-def _keys(manifests: Iterable[Mapping[str, Any]], kind: str,
-          fields: tuple[str, ...]) -> dict[str, set[str]]:
+def _keys(
+    manifests: Iterable[Mapping[str, Any]], kind: str, fields: tuple[str, ...]
+) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
     for doc in manifests:
         if doc.get("kind") != kind:
@@ -164,8 +180,7 @@ def _keys(manifests: Iterable[Mapping[str, Any]], kind: str,
     return found
 
 
-def env_values(container: Container, configmaps: Mapping[str, Mapping[str, str]]
-               ) -> dict[str, str]:
+def env_values(container: Container, configmaps: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
     """The container's plain env values: literal, or read from a rendered ConfigMap."""
     values: dict[str, str] = {}
     for source in container.spec.get("envFrom") or []:
@@ -200,8 +215,7 @@ def unresolved_refs(
     ]
 
 
-def pod_problems(rendered: Iterable[Mapping[str, Any]], generated: Mapping[str, Any]
-                 ) -> list[str]:
+def pod_problems(rendered: Iterable[Mapping[str, Any]], generated: Mapping[str, Any]) -> list[str]:
     """Everything that would keep a rendered pod (or its job pods) from finding what it reads.
 
     ``generated`` is the Secret airbox applies; the chart's own Secrets and ConfigMaps
@@ -213,16 +227,20 @@ def pod_problems(rendered: Iterable[Mapping[str, Any]], generated: Mapping[str, 
     problems = [ref.describe() for ref in unresolved_refs(docs, generated)]
     for ref in configmap_refs(docs):
         if not ref.optional and ref.key not in configmaps.get(ref.configmap, {}):
-            problems.append(f"{ref.workload} container {ref.container}: env {ref.env} needs "
-                            f"key {ref.key!r} of ConfigMap {ref.configmap!r}")
+            problems.append(
+                f"{ref.workload} container {ref.container}: env {ref.env} needs "
+                f"key {ref.key!r} of ConfigMap {ref.configmap!r}"
+            )
     for c in containers(docs):
         for source in c.spec.get("envFrom") or []:
             for kind, known in (("secretRef", secrets), ("configMapRef", configmaps)):
                 ref = source.get(kind)
                 if ref and not ref.get("optional") and str(ref.get("name")) not in known:
                     what = "Secret" if kind == "secretRef" else "ConfigMap"
-                    problems.append(f"{c.where()}: envFrom needs the {what} "
-                                    f"{ref.get('name')!r}, which nothing creates")
+                    problems.append(
+                        f"{c.where()}: envFrom needs the {what} "
+                        f"{ref.get('name')!r}, which nothing creates"
+                    )
         env = env_values(c, configmaps)
         for var in CREDENTIAL_FILE_ENVS:
             path = env.get(var)
@@ -236,8 +254,11 @@ def pod_problems(rendered: Iterable[Mapping[str, Any]], generated: Mapping[str, 
 
 def _file_problem(c: Container, path: str, secrets: Mapping[str, set[str]]) -> str | None:
     """Why ``path`` would not exist in the container, or None."""
-    mounts = sorted(c.spec.get("volumeMounts") or [],
-                    key=lambda m: len(str(m.get("mountPath") or "")), reverse=True)
+    mounts = sorted(
+        c.spec.get("volumeMounts") or [],
+        key=lambda m: len(str(m.get("mountPath") or "")),
+        reverse=True,
+    )
     for mount in mounts:
         mount_path = str(mount.get("mountPath") or "").rstrip("/")
         if mount.get("subPath"):
@@ -245,7 +266,7 @@ def _file_problem(c: Container, path: str, secrets: Mapping[str, set[str]]) -> s
                 continue
             relative = str(mount["subPath"])
         elif path.startswith(mount_path + "/"):
-            relative = path[len(mount_path) + 1:]
+            relative = path[len(mount_path) + 1 :]
         else:
             continue
         volume = c.volumes.get(str(mount.get("name")))
@@ -270,8 +291,9 @@ def _file_problem(c: Container, path: str, secrets: Mapping[str, set[str]]) -> s
     return "no volume is mounted there"
 
 
-def _job_pod_problems(c: Container, env: Mapping[str, str],
-                      secrets: Mapping[str, set[str]]) -> list[str]:
+def _job_pod_problems(
+    c: Container, env: Mapping[str, str], secrets: Mapping[str, set[str]]
+) -> list[str]:
     path = env.get("GOOGLE_APPLICATION_CREDENTIALS")
     if not path:
         return []
@@ -279,11 +301,15 @@ def _job_pod_problems(c: Container, env: Mapping[str, str],
     mount = env.get(_ORCHESTRATOR_MOUNT, "").rstrip("/")
     where = f"{c.where()}: the job pods it starts"
     if not name or not mount:
-        return [f"{where} mount no Secret for GOOGLE_APPLICATION_CREDENTIALS={path} "
-                f"({_ORCHESTRATOR_SECRET} or {_ORCHESTRATOR_MOUNT} is empty)"]
+        return [
+            f"{where} mount no Secret for GOOGLE_APPLICATION_CREDENTIALS={path} "
+            f"({_ORCHESTRATOR_SECRET} or {_ORCHESTRATOR_MOUNT} is empty)"
+        ]
     if posixpath.dirname(path) != mount:
-        return [f"{where} mount the Secret {name!r} at {mount}, not where "
-                f"GOOGLE_APPLICATION_CREDENTIALS={path} points"]
+        return [
+            f"{where} mount the Secret {name!r} at {mount}, not where "
+            f"GOOGLE_APPLICATION_CREDENTIALS={path} points"
+        ]
     key = posixpath.basename(path)
     if name not in secrets:
         return [f"{where} mount the Secret {name!r}, which nothing creates"]

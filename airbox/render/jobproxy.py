@@ -80,26 +80,39 @@ def _patches(field: str, env: str, key: str, secret: str) -> str:
     """CEL: the JSON Patch operations adding ``env`` to each container of ``field`` that
     has no variable of that name (the whole ``env`` list where it has none)."""
     t = f"Object.spec.{field}.env"
-    value = (f'{t}{{name: "{env}", valueFrom: {t}.valueFrom{{secretKeyRef: '
-             f'{t}.valueFrom.secretKeyRef{{name: "{secret}", key: "{key}"}}}}}}')
+    value = (
+        f'{t}{{name: "{env}", valueFrom: {t}.valueFrom{{secretKeyRef: '
+        f'{t}.valueFrom.secretKeyRef{{name: "{secret}", key: "{key}"}}}}}}'
+    )
     path = f'"/spec/{field}/" + string(i) + "/env'
-    return (f"object.spec.{field}.transformList(i, c,\n"
-            f'  !has(c.env) || !c.env.exists(e, e.name == "{env}"),\n'
-            f'  has(c.env)\n'
-            f'    ? JSONPatch{{op: "add", path: {path}/-", value: {value}}}\n'
-            f'    : JSONPatch{{op: "add", path: {path}", value: [{value}]}})')
+    return (
+        f"object.spec.{field}.transformList(i, c,\n"
+        f'  !has(c.env) || !c.env.exists(e, e.name == "{env}"),\n'
+        f"  has(c.env)\n"
+        f'    ? JSONPatch{{op: "add", path: {path}/-", value: {value}}}\n'
+        f'    : JSONPatch{{op: "add", path: {path}", value: [{value}]}})'
+    )
 
 
 def mutation_expression(env: str, key: str, secret: str = SECRET_NAME) -> str:
     """One variable into every container and init container of the pod."""
-    return (_patches("containers", env, key, secret)
-            + "\n+ (has(object.spec.initContainers) ?\n"
-            + _patches("initContainers", env, key, secret) + "\n: [])\n")
+    return (
+        _patches("containers", env, key, secret)
+        + "\n+ (has(object.spec.initContainers) ?\n"
+        + _patches("initContainers", env, key, secret)
+        + "\n: [])\n"
+    )
 
 
-def manifests(name: str, data_plane: str, namespace: str, *, secret: str = SECRET_NAME,
-              keys: tuple[str, ...] = PROXY_SECRET_KEYS,
-              api_version: str = API_VERSION) -> list[dict[str, Any]]:
+def manifests(
+    name: str,
+    data_plane: str,
+    namespace: str,
+    *,
+    secret: str = SECRET_NAME,
+    keys: tuple[str, ...] = PROXY_SECRET_KEYS,
+    api_version: str = API_VERSION,
+) -> list[dict[str, Any]]:
     """The policy and its binding: pods labelled ``airbyte=job-pod`` created in
     ``namespace`` get the proxy variables from ``secret``'s ``keys``.
 
@@ -118,16 +131,26 @@ def manifests(name: str, data_plane: str, namespace: str, *, secret: str = SECRE
         "metadata": dict(meta),
         "spec": {
             "matchConstraints": {
-                "resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
-                                   "operations": ["CREATE"], "resources": ["pods"]}],
+                "resourceRules": [
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "operations": ["CREATE"],
+                        "resources": ["pods"],
+                    }
+                ],
                 "namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: namespace}},
                 "objectSelector": {"matchLabels": dict(JOB_POD_LABELS)},
             },
             "failurePolicy": "Fail",
             "reinvocationPolicy": "IfNeeded",
-            "mutations": [{"patchType": "JSONPatch",
-                           "jsonPatch": {"expression": mutation_expression(env, key, secret)}}
-                          for env, key in env_entries(keys)],
+            "mutations": [
+                {
+                    "patchType": "JSONPatch",
+                    "jsonPatch": {"expression": mutation_expression(env, key, secret)},
+                }
+                for env, key in env_entries(keys)
+            ],
         },
     }
     binding = {
@@ -140,8 +163,9 @@ def manifests(name: str, data_plane: str, namespace: str, *, secret: str = SECRE
 
 
 def for_settings(settings: Settings, api_version: str = API_VERSION) -> list[dict[str, Any]]:
-    return manifests(object_name(settings), settings.name, settings.namespace,
-                     api_version=api_version)
+    return manifests(
+        object_name(settings), settings.name, settings.namespace, api_version=api_version
+    )
 
 
 class _Dumper(_NoAliases):
@@ -158,5 +182,7 @@ _Dumper.add_representer(str, _str)
 
 def dump(docs: list[dict[str, Any]]) -> str:
     """The documents as one YAML stream (``kubectl apply -f -``)."""
-    return "".join("---\n" + yaml.dump(doc, Dumper=_Dumper, sort_keys=False,
-                                       default_flow_style=False) for doc in docs)
+    return "".join(
+        "---\n" + yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
+        for doc in docs
+    )

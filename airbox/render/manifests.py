@@ -83,6 +83,7 @@ STORE_CREDENTIALS_ANNOTATION = "airbox.airbyte.io/credentials"
 # copy from holding a well-known credential.
 NOT_HERE = f"(in Secret {SECRET_NAME})"
 
+
 def local_store_endpoint(settings: Settings) -> str:
     return f"http://{LOCAL_STORE}.{settings.namespace}:{LOCAL_STORE_PORT}"
 
@@ -92,8 +93,12 @@ def chart_secret_name(release: str) -> str:
     return f"{release}-{versions.CHART_NAME}-secrets"
 
 
-def secret_data(settings: Settings, *, placeholder_credentials: bool = False,
-                local_credentials: tuple[str, str] | None = None) -> dict[str, str]:
+def secret_data(
+    settings: Settings,
+    *,
+    placeholder_credentials: bool = False,
+    local_credentials: tuple[str, str] | None = None,
+) -> dict[str, str]:
     """Every key of the generated Secret and its plain value.
 
     ``placeholder_credentials``: a dry run before registration has no data plane
@@ -211,10 +216,7 @@ def helm_values(settings: Settings) -> dict[str, Any]:
         },
     }
     if settings.license_key:
-        values["enterprise"] = {
-            "secretName": SECRET_NAME,
-            "licenseKeySecretKey": LICENSE_KEY_KEY,
-        }
+        values["enterprise"] = {"secretName": SECRET_NAME, "licenseKeySecretKey": LICENSE_KEY_KEY}
     if settings.runs_local_store:
         # The store airbox runs next to the data plane (the chart's own default names a
         # MinIO Service nothing deploys, with well-known credentials).
@@ -242,8 +244,10 @@ def helm_values(settings: Settings) -> dict[str, Any]:
         }
     images = settings.images
     if images is not None:
-        values["image"] = {"registry": images.registry,
-                           "repository": from_registry(images, LAUNCHER_REPOSITORY)}
+        values["image"] = {
+            "registry": images.registry,
+            "repository": from_registry(images, LAUNCHER_REPOSITORY),
+        }
         if images.has_credentials:
             values["imagePullSecrets"] = [{"name": PULL_SECRET_NAME}]
     extras = _launcher_extras(settings)
@@ -251,8 +255,10 @@ def helm_values(settings: Settings) -> dict[str, Any]:
     marked = proxy.fingerprint(settings)
     if marked is not None:
         launcher = merged.setdefault("workloadLauncher", {})
-        launcher["podAnnotations"] = {**(launcher.get("podAnnotations") or {}),
-                                      proxy.PROXY_ANNOTATION: marked}
+        launcher["podAnnotations"] = {
+            **(launcher.get("podAnnotations") or {}),
+            proxy.PROXY_ANNOTATION: marked,
+        }
     if extras:
         launcher = merged.setdefault("workloadLauncher", {})
         for key, ours in extras.items():
@@ -264,13 +270,18 @@ def _launcher_extras(settings: Settings) -> dict[str, list[dict[str, Any]]]:
     """Volumes, mounts and env the launcher needs beyond the chart's own wiring."""
     extras: dict[str, list[dict[str, Any]]] = {}
     if settings.storage is not None and settings.storage.section.type == "gcs":
-        extras["volumes"] = [{
-            "name": GCP_CREDENTIALS_VOLUME,
-            "secret": {"secretName": SECRET_NAME,
-                       "items": [{"key": GCP_CREDENTIALS_KEY, "path": GCP_CREDENTIALS_KEY}]},
-        }]
-        extras["volumeMounts"] = [{"name": GCP_CREDENTIALS_VOLUME,
-                                   "mountPath": GCP_CREDENTIALS_DIR, "readOnly": True}]
+        extras["volumes"] = [
+            {
+                "name": GCP_CREDENTIALS_VOLUME,
+                "secret": {
+                    "secretName": SECRET_NAME,
+                    "items": [{"key": GCP_CREDENTIALS_KEY, "path": GCP_CREDENTIALS_KEY}],
+                },
+            }
+        ]
+        extras["volumeMounts"] = [
+            {"name": GCP_CREDENTIALS_VOLUME, "mountPath": GCP_CREDENTIALS_DIR, "readOnly": True}
+        ]
     # The settings from which the launcher builds its job pods' secretKeyRefs to the
     # secrets manager's credentials (secretrefs.CREDENTIAL_REFS); none for keyless auth.
     env = secretrefs.launcher_env(settings.secrets_manager, SECRET_NAME)
@@ -311,8 +322,9 @@ def credentials_fingerprint(access_key_id: str, secret_access_key: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def local_store_manifests(settings: Settings, *, uid: int = 0, gid: int = 0,
-                          pair: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+def local_store_manifests(
+    settings: Settings, *, uid: int = 0, gid: int = 0, pair: tuple[str, str] | None = None
+) -> list[dict[str, Any]]:
     """The local object store: a MinIO Deployment and Service, and a Job making the bucket.
 
     Its data lives in the host directory the kind node mounts (``kind_config``'s
@@ -322,19 +334,30 @@ def local_store_manifests(settings: Settings, *, uid: int = 0, gid: int = 0,
     fingerprint of their ``pair`` marks the pod template, so a new pair restarts the store.
     """
     ns = settings.namespace
-    labels = dict(MANAGED_BY_LABEL, **{"app.kubernetes.io/name": LOCAL_STORE,
-                                       "airbox.airbyte.io/data-plane": settings.name})
+    labels = dict(
+        MANAGED_BY_LABEL,
+        **{"app.kubernetes.io/name": LOCAL_STORE, "airbox.airbyte.io/data-plane": settings.name},
+    )
     selector = {"app.kubernetes.io/name": LOCAL_STORE}
-    credentials = [_secret_env("MINIO_ROOT_USER", STORAGE_ACCESS_KEY_KEY),
-                   _secret_env("MINIO_ROOT_PASSWORD", STORAGE_SECRET_KEY_KEY)]
+    credentials = [
+        _secret_env("MINIO_ROOT_USER", STORAGE_ACCESS_KEY_KEY),
+        _secret_env("MINIO_ROOT_PASSWORD", STORAGE_SECRET_KEY_KEY),
+    ]
     security = {"runAsUser": uid, "runAsGroup": gid, "fsGroup": gid}
     minio_image = from_registry(settings.images, versions.MINIO_IMAGE)
-    pull = ({"imagePullSecrets": [{"name": PULL_SECRET_NAME}]}
-            if settings.images is not None and settings.images.has_credentials else {})
-    ready = {"httpGet": {"path": "/minio/health/ready", "port": LOCAL_STORE_PORT},
-             "periodSeconds": 5}
-    live = {"httpGet": {"path": "/minio/health/live", "port": LOCAL_STORE_PORT},
-            "periodSeconds": 10}
+    pull = (
+        {"imagePullSecrets": [{"name": PULL_SECRET_NAME}]}
+        if settings.images is not None and settings.images.has_credentials
+        else {}
+    )
+    ready = {
+        "httpGet": {"path": "/minio/health/ready", "port": LOCAL_STORE_PORT},
+        "periodSeconds": 5,
+    }
+    live = {
+        "httpGet": {"path": "/minio/health/live", "port": LOCAL_STORE_PORT},
+        "periodSeconds": 10,
+    }
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -345,25 +368,40 @@ def local_store_manifests(settings: Settings, *, uid: int = 0, gid: int = 0,
             "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": selector},
             "template": {
-                "metadata": {"labels": labels, **({"annotations": {
-                    STORE_CREDENTIALS_ANNOTATION: credentials_fingerprint(*pair)}}
-                    if pair else {})},
+                "metadata": {
+                    "labels": labels,
+                    **(
+                        {
+                            "annotations": {
+                                STORE_CREDENTIALS_ANNOTATION: credentials_fingerprint(*pair)
+                            }
+                        }
+                        if pair
+                        else {}
+                    ),
+                },
                 "spec": {
                     **pull,
                     "securityContext": security,
-                    "containers": [{
-                        "name": "minio",
-                        "image": minio_image,
-                        "imagePullPolicy": "IfNotPresent",
-                        "args": ["server", "/data", "--address", f":{LOCAL_STORE_PORT}"],
-                        "env": [*credentials, {"name": "MINIO_BROWSER", "value": "off"}],
-                        "ports": [{"name": "s3", "containerPort": LOCAL_STORE_PORT}],
-                        "readinessProbe": ready,
-                        "livenessProbe": live,
-                        "volumeMounts": [{"name": "data", "mountPath": "/data"}],
-                    }],
-                    "volumes": [{"name": "data", "hostPath": {
-                        "path": LOCAL_STORE_NODE_PATH, "type": "Directory"}}],
+                    "containers": [
+                        {
+                            "name": "minio",
+                            "image": minio_image,
+                            "imagePullPolicy": "IfNotPresent",
+                            "args": ["server", "/data", "--address", f":{LOCAL_STORE_PORT}"],
+                            "env": [*credentials, {"name": "MINIO_BROWSER", "value": "off"}],
+                            "ports": [{"name": "s3", "containerPort": LOCAL_STORE_PORT}],
+                            "readinessProbe": ready,
+                            "livenessProbe": live,
+                            "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                        }
+                    ],
+                    "volumes": [
+                        {
+                            "name": "data",
+                            "hostPath": {"path": LOCAL_STORE_NODE_PATH, "type": "Directory"},
+                        }
+                    ],
                 },
             },
         },
@@ -372,9 +410,10 @@ def local_store_manifests(settings: Settings, *, uid: int = 0, gid: int = 0,
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": LOCAL_STORE, "namespace": ns, "labels": labels},
-        "spec": {"selector": selector,
-                 "ports": [{"name": "s3", "port": LOCAL_STORE_PORT,
-                            "targetPort": LOCAL_STORE_PORT}]},
+        "spec": {
+            "selector": selector,
+            "ports": [{"name": "s3", "port": LOCAL_STORE_PORT, "targetPort": LOCAL_STORE_PORT}],
+        },
     }
     # mc reads the server and its credentials from MC_HOST_<alias>, built in the shell
     # from the env: nothing secret on a command line. It retries until the server answers.
@@ -395,13 +434,15 @@ def local_store_manifests(settings: Settings, *, uid: int = 0, gid: int = 0,
                     **pull,
                     "restartPolicy": "OnFailure",
                     "securityContext": security,
-                    "containers": [{
-                        "name": "buckets",
-                        "image": minio_image,
-                        "imagePullPolicy": "IfNotPresent",
-                        "command": ["/bin/sh", "-c", script],
-                        "env": [*credentials, {"name": "MC_CONFIG_DIR", "value": "/tmp/mc"}],
-                    }],
+                    "containers": [
+                        {
+                            "name": "buckets",
+                            "image": minio_image,
+                            "imagePullPolicy": "IfNotPresent",
+                            "command": ["/bin/sh", "-c", script],
+                            "env": [*credentials, {"name": "MC_CONFIG_DIR", "value": "/tmp/mc"}],
+                        }
+                    ],
                 },
             },
         },
@@ -409,10 +450,14 @@ def local_store_manifests(settings: Settings, *, uid: int = 0, gid: int = 0,
     return [deployment, service, job]
 
 
-def kind_config(settings: Settings, *, cgroup_v1: bool = False,
-                store_dir: str | None = None,
-                registry_hosts: str | None = None,
-                registry_ca: str | None = None) -> dict[str, Any]:
+def kind_config(
+    settings: Settings,
+    *,
+    cgroup_v1: bool = False,
+    store_dir: str | None = None,
+    registry_hosts: str | None = None,
+    registry_ca: str | None = None,
+) -> dict[str, Any]:
     """The kind cluster; ``cgroup_v1``: the host's cgroup version decides the node image.
 
     ``store_dir``: the host directory holding the local store's data, mounted into the
@@ -441,15 +486,24 @@ def kind_config(settings: Settings, *, cgroup_v1: bool = False,
     if images is not None:
         node_dir = registry_node_dir(images)
         if registry_hosts is not None:
-            mounts.append({"hostPath": registry_hosts,
-                           "containerPath": f"{node_dir}/hosts.toml", "readOnly": True})
+            mounts.append(
+                {
+                    "hostPath": registry_hosts,
+                    "containerPath": f"{node_dir}/hosts.toml",
+                    "readOnly": True,
+                }
+            )
         if images.ca_file:
             from pathlib import Path
 
             ca = registry_ca or str(Path(images.ca_file).expanduser().absolute())
-            mounts.append({"hostPath": ca,
-                           "containerPath": f"{node_dir}/{REGISTRY_CA_FILE}",
-                           "readOnly": True})
+            mounts.append(
+                {
+                    "hostPath": ca,
+                    "containerPath": f"{node_dir}/{REGISTRY_CA_FILE}",
+                    "readOnly": True,
+                }
+            )
     if mounts:
         node["extraMounts"] = mounts
     config: dict[str, Any] = {

@@ -51,11 +51,19 @@ def inside(namespace: str, node: str | None) -> list[str]:
     from airbox.render.names import LOCAL_STORE
 
     return [
-        "localhost", "127.0.0.1", "::1",
-        KIND_SERVICE_SUBNET, KIND_POD_SUBNET, KUBERNETES_SERVICE_IP,
-        ".svc", ".cluster.local", "kubernetes.default",
+        "localhost",
+        "127.0.0.1",
+        "::1",
+        KIND_SERVICE_SUBNET,
+        KIND_POD_SUBNET,
+        KUBERNETES_SERVICE_IP,
+        ".svc",
+        ".cluster.local",
+        "kubernetes.default",
         # The namespace's services by their short names (airbox-minio.airbyte:9000).
-        f".{namespace}", LOCAL_STORE, f"{LOCAL_STORE}.{namespace}",
+        f".{namespace}",
+        LOCAL_STORE,
+        f"{LOCAL_STORE}.{namespace}",
         *([node] if node else []),
         METADATA_IP,
     ]
@@ -77,9 +85,11 @@ def proxy_env(settings: Settings) -> dict[str, str]:
 
 def env_of(network: Network, no_proxy_list: list[str]) -> dict[str, str]:
     env: dict[str, str] = {}
-    for name, value in ((HTTPS_PROXY, network.https_proxy),
-                        (HTTP_PROXY, network.http_proxy),
-                        (NO_PROXY, ",".join(no_proxy_list))):
+    for name, value in (
+        (HTTPS_PROXY, network.https_proxy),
+        (HTTP_PROXY, network.http_proxy),
+        (NO_PROXY, ",".join(no_proxy_list)),
+    ):
         if value:
             env[name] = env[name.lower()] = value
     return env
@@ -147,8 +157,12 @@ def secret_data(settings: Settings) -> dict[str, str]:
     env = proxy_env(settings)
     if not env:
         return {}
-    return {HTTPS_PROXY: env.get(HTTPS_PROXY, ""), HTTP_PROXY: env.get(HTTP_PROXY, ""),
-            NO_PROXY: env.get(NO_PROXY, ""), JAVA_TOOL_OPTIONS: java_tool_options(settings)}
+    return {
+        HTTPS_PROXY: env.get(HTTPS_PROXY, ""),
+        HTTP_PROXY: env.get(HTTP_PROXY, ""),
+        NO_PROXY: env.get(NO_PROXY, ""),
+        JAVA_TOOL_OPTIONS: java_tool_options(settings),
+    }
 
 
 def pod_env(secret_name: str, settings: Settings) -> list[dict[str, Any]]:
@@ -160,9 +174,10 @@ def pod_env(secret_name: str, settings: Settings) -> list[dict[str, Any]]:
         if key not in data:
             continue
         names = [key] if key == JAVA_TOOL_OPTIONS else [key, key.lower()]
-        env += [{"name": name, "valueFrom": {"secretKeyRef": {"name": secret_name,
-                                                              "key": key}}}
-                for name in names]
+        env += [
+            {"name": name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": key}}}
+            for name in names
+        ]
     return env
 
 
@@ -195,6 +210,9 @@ def fingerprint(settings: Settings) -> str | None:
     env = proxy_env(settings)
     if not env:
         return None
-    parts = [without_password(env.get(HTTPS_PROXY, "")), without_password(
-        env.get(HTTP_PROXY, "")), env.get(NO_PROXY, "")]
+    parts = [
+        without_password(env.get(HTTPS_PROXY, "")),
+        without_password(env.get(HTTP_PROXY, "")),
+        env.get(NO_PROXY, ""),
+    ]
     return hashlib.sha256("\0".join(["airbox-proxy", *parts]).encode()).hexdigest()[:16]

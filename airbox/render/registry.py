@@ -31,8 +31,8 @@ CONTAINERD_HOSTS_DIR = "/etc/containerd/certs.d"
 REGISTRY_CA_FILE = "ca.crt"
 # kind's default since v0.20, stated so a node image with another default still reads it.
 CONTAINERD_CONFIG_PATH_PATCH = (
-    '[plugins."io.containerd.grpc.v1.cri".registry]\n'
-    f'  config_path = "{CONTAINERD_HOSTS_DIR}"\n')
+    f'[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "{CONTAINERD_HOSTS_DIR}"\n'
+)
 
 
 def from_registry(images: Images | None, image: str) -> str:
@@ -55,8 +55,9 @@ def docker_config_json(images: Images) -> str:
         return images.docker_config_json
     user, password = images.username or "", images.password or ""
     auth = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return json.dumps({"auths": {images.host: {
-        "username": user, "password": password, "auth": auth}}})
+    return json.dumps(
+        {"auths": {images.host: {"username": user, "password": password, "auth": auth}}}
+    )
 
 
 def pull_secret_values(images: Images) -> list[str]:
@@ -66,8 +67,7 @@ def pull_secret_values(images: Images) -> list[str]:
     text = docker_config_json(images)
     found = [text, base64.b64encode(text.encode()).decode()]
     if images.username and images.password:
-        found.append(base64.b64encode(
-            f"{images.username}:{images.password}".encode()).decode())
+        found.append(base64.b64encode(f"{images.username}:{images.password}".encode()).decode())
     return [value for value in found if value]
 
 
@@ -101,8 +101,7 @@ def pull_secret_manifest(settings: Settings) -> dict[str, Any] | None:
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": PULL_SECRET_NAME, "namespace": settings.namespace,
-                     "labels": labels},
+        "metadata": {"name": PULL_SECRET_NAME, "namespace": settings.namespace, "labels": labels},
         "type": "kubernetes.io/dockerconfigjson",
         "stringData": {".dockerconfigjson": docker_config_json(images)},
     }
@@ -116,8 +115,12 @@ def registry_hosts_toml(images: Images) -> str:
     No credentials here: pods pull with the Secret."""
     scheme = "http" if images.insecure else "https"
     server = f"{scheme}://{images.host}"
-    lines = [f'server = "{server}"', "", f'[host."{server}"]',
-             '  capabilities = ["pull", "resolve"]']
+    lines = [
+        f'server = "{server}"',
+        "",
+        f'[host."{server}"]',
+        '  capabilities = ["pull", "resolve"]',
+    ]
     if images.ca_file:
         lines.append(f'  ca = "{registry_node_dir(images)}/{REGISTRY_CA_FILE}"')
     return "\n".join(lines) + "\n"

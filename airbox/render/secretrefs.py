@@ -32,11 +32,11 @@ PLATFORM_SOURCES = (
 class CredentialRef:
     """One credential a job pod's init container needs from the secrets manager."""
 
-    manager: str    # secretsManager.type
-    field: str      # the answers field holding it; its Secret key is where airbox puts it
-    variable: str   # what the init container reads (the launcher's EnvVarConstants)
-    ref_name: str   # the launcher setting naming the Secret
-    ref_key: str    # the launcher setting naming the key in it
+    manager: str  # secretsManager.type
+    field: str  # the answers field holding it; its Secret key is where airbox puts it
+    variable: str  # what the init container reads (the launcher's EnvVarConstants)
+    ref_name: str  # the launcher setting naming the Secret
+    ref_key: str  # the launcher setting naming the key in it
 
     @property
     def secret_key(self) -> str:
@@ -52,33 +52,61 @@ class CredentialRef:
 
 # What the platform reads → where airbox puts it (the Secret key of ``field``).
 CREDENTIAL_REFS: tuple[CredentialRef, ...] = (
-    CredentialRef("AWS_SECRET_MANAGER", "accessKeyId", "AWS_SECRET_MANAGER_ACCESS_KEY_ID",
-                  "AWS_SECRET_MANAGER_ACCESS_KEY_ID_REF_NAME",
-                  "AWS_SECRET_MANAGER_ACCESS_KEY_ID_REF_KEY"),
-    CredentialRef("AWS_SECRET_MANAGER", "secretAccessKey",
-                  "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY",
-                  "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_NAME",
-                  "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_KEY"),
-    CredentialRef("GOOGLE_SECRET_MANAGER", "credentialsJson", "SECRET_STORE_GCP_CREDENTIALS",
-                  "SECRET_STORE_GCP_SECRET_NAME", "SECRET_STORE_GCP_SECRET_KEY"),
-    CredentialRef("VAULT", "authToken", "VAULT_AUTH_TOKEN",
-                  "VAULT_AUTH_TOKEN_REF_NAME", "VAULT_AUTH_TOKEN_REF_KEY"),
+    CredentialRef(
+        "AWS_SECRET_MANAGER",
+        "accessKeyId",
+        "AWS_SECRET_MANAGER_ACCESS_KEY_ID",
+        "AWS_SECRET_MANAGER_ACCESS_KEY_ID_REF_NAME",
+        "AWS_SECRET_MANAGER_ACCESS_KEY_ID_REF_KEY",
+    ),
+    CredentialRef(
+        "AWS_SECRET_MANAGER",
+        "secretAccessKey",
+        "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY",
+        "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_NAME",
+        "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_KEY",
+    ),
+    CredentialRef(
+        "GOOGLE_SECRET_MANAGER",
+        "credentialsJson",
+        "SECRET_STORE_GCP_CREDENTIALS",
+        "SECRET_STORE_GCP_SECRET_NAME",
+        "SECRET_STORE_GCP_SECRET_KEY",
+    ),
+    CredentialRef(
+        "VAULT",
+        "authToken",
+        "VAULT_AUTH_TOKEN",
+        "VAULT_AUTH_TOKEN_REF_NAME",
+        "VAULT_AUTH_TOKEN_REF_KEY",
+    ),
     # Sic: the launcher reads _REF_REF_KEY for the client id, and _REF_REF_NAME and
     # _REF_REF_KEY for the client secret.
-    CredentialRef("AZURE_KEY_VAULT", "clientId", "AB_AZURE_KEY_VAULT_CLIENT_ID",
-                  "AB_AZURE_KEY_VAULT_CLIENT_ID_REF_NAME",
-                  "AB_AZURE_KEY_VAULT_CLIENT_ID_REF_REF_KEY"),
-    CredentialRef("AZURE_KEY_VAULT", "clientSecret", "AB_AZURE_KEY_VAULT_CLIENT_SECRET",
-                  "AB_AZURE_KEY_VAULT_CLIENT_SECRET_REF_REF_NAME",
-                  "AB_AZURE_KEY_VAULT_CLIENT_SECRET_REF_REF_KEY"),
+    CredentialRef(
+        "AZURE_KEY_VAULT",
+        "clientId",
+        "AB_AZURE_KEY_VAULT_CLIENT_ID",
+        "AB_AZURE_KEY_VAULT_CLIENT_ID_REF_NAME",
+        "AB_AZURE_KEY_VAULT_CLIENT_ID_REF_REF_KEY",
+    ),
+    CredentialRef(
+        "AZURE_KEY_VAULT",
+        "clientSecret",
+        "AB_AZURE_KEY_VAULT_CLIENT_SECRET",
+        "AB_AZURE_KEY_VAULT_CLIENT_SECRET_REF_REF_NAME",
+        "AB_AZURE_KEY_VAULT_CLIENT_SECRET_REF_REF_KEY",
+    ),
 )
 
 
 def needed(section: Section) -> list[CredentialRef]:
     """The credentials job pods need for this secrets manager. None for keyless auth (an
     AWS instance profile): the init container then uses the default credentials chain."""
-    return [ref for ref in CREDENTIAL_REFS if ref.manager == section.type
-            and section.spec.field(ref.field).applies(section.options)]
+    return [
+        ref
+        for ref in CREDENTIAL_REFS
+        if ref.manager == section.type and section.spec.field(ref.field).applies(section.options)
+    ]
 
 
 def launcher_env(section: Section, secret_name: str) -> list[dict[str, Any]]:

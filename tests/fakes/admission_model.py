@@ -57,16 +57,36 @@ class Denied(Exception):
 
 # --------------------------------------------------------------------------------- lexer
 
-TOKEN = re.compile(r"""
+TOKEN = re.compile(
+    r"""
     (?P<ws>\s+)
   | (?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
   | (?P<int>\d+)
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op>\|\||&&|==|!=|<=|>=|[-+*/%<>!?:.,()\[\]{}])
-""", re.VERBOSE)
-RESERVED = {"in", "as", "break", "const", "continue", "else", "for", "function", "if",
-            "import", "let", "loop", "package", "namespace", "return", "var", "void",
-            "while"}
+""",
+    re.VERBOSE,
+)
+RESERVED = {
+    "in",
+    "as",
+    "break",
+    "const",
+    "continue",
+    "else",
+    "for",
+    "function",
+    "if",
+    "import",
+    "let",
+    "loop",
+    "package",
+    "namespace",
+    "return",
+    "var",
+    "void",
+    "while",
+}
 
 
 @dataclass
@@ -82,8 +102,9 @@ def lex(text: str) -> list[Tok]:
     while pos < len(text):
         m = TOKEN.match(text, pos)
         if not m:
-            raise CelError(f"Syntax error: token recognition error at: '{text[pos]}' "
-                           f"(offset {pos})")
+            raise CelError(
+                f"Syntax error: token recognition error at: '{text[pos]}' (offset {pos})"
+            )
         kind = m.lastgroup or ""
         if kind != "ws":
             out.append(Tok(kind, m.group(), pos))
@@ -94,8 +115,7 @@ def lex(text: str) -> list[Tok]:
 
 def _unquote(text: str) -> str:
     body = text[1:-1]
-    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)),
-                  body)
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
 
 
 # -------------------------------------------------------------------------------- parser
@@ -116,8 +136,10 @@ class Parser:
     def take(self, text: str) -> Tok:
         tok = self.toks[self.i]
         if tok.text != text:
-            raise CelError(f"Syntax error: mismatched input '{tok.text or '<EOF>'}' "
-                           f"expecting '{text}' (offset {tok.pos})")
+            raise CelError(
+                f"Syntax error: mismatched input '{tok.text or '<EOF>'}' "
+                f"expecting '{text}' (offset {tok.pos})"
+            )
         self.i += 1
         return tok
 
@@ -277,8 +299,7 @@ class Parser:
                     self.take(",")
             self.take("}")
             return ("map", entries)
-        raise CelError(f"Syntax error: mismatched input '{tok.text or '<EOF>'}' "
-                       f"(offset {tok.pos})")
+        raise CelError(f"Syntax error: mismatched input '{tok.text or '<EOF>'}' (offset {tok.pos})")
 
 
 def _qualified(node: Any) -> str | None:
@@ -310,12 +331,17 @@ def _check(node: Any) -> None:
             for fname, _ in node[2]:
                 if fname not in ("op", "path", "from", "value"):
                     raise CelError(f"undefined field '{fname}' of JSONPatch")
-    if node[0] == "call" and node[1] in ("exists", "all", "exists_one", "map", "filter",
-                                         "transformList"):
-        for arg in node[3][:2 if node[1] == "transformList" else 1]:
+    if node[0] == "call" and node[1] in (
+        "exists",
+        "all",
+        "exists_one",
+        "map",
+        "filter",
+        "transformList",
+    ):
+        for arg in node[3][: 2 if node[1] == "transformList" else 1]:
             if arg[0] != "ident":
-                raise CelError(f"{node[1]}(): the iteration variables must be simple "
-                               "identifiers")
+                raise CelError(f"{node[1]}(): the iteration variables must be simple identifiers")
     for child in node[1:]:
         if isinstance(child, tuple):
             _check(child)
@@ -437,10 +463,16 @@ def _binary(op: str, left: Any, right: Any) -> Any:
     if op in ("<", ">", "<=", ">=", "-", "*", "/", "%"):
         if not (isinstance(left, int) and isinstance(right, int)):
             raise CelError(f"not modelled: {op} on {type(left).__name__}")
-        return {"<": left < right, ">": left > right, "<=": left <= right,
-                ">=": left >= right, "-": left - right, "*": left * right,
-                "/": left // right if right else _div0(), "%": left % right if right
-                else _div0()}[op]
+        return {
+            "<": left < right,
+            ">": left > right,
+            "<=": left <= right,
+            ">=": left >= right,
+            "-": left - right,
+            "*": left * right,
+            "/": left // right if right else _div0(),
+            "%": left % right if right else _div0(),
+        }[op]
     raise CelError(f"not modelled: operator {op}")
 
 
@@ -482,6 +514,7 @@ def _call(node: Any, env: dict[str, Any]) -> Any:
 
         def each(item: Any, expr: Any) -> Any:
             return _eval(expr, {**env, var: item})
+
         if name == "exists":
             return any(_bool(each(x, args[1])) for x in base)
         if name == "all":
@@ -529,8 +562,10 @@ def check_type_names(value: Typed) -> None:
             if isinstance(item, Typed):
                 want = f"{value.type_name}.{name}"
                 if item.type_name != want:
-                    raise CelError(f"type mismatch: field {name!r} of {value.type_name} "
-                                   f"holds {item.type_name}, expected {want}")
+                    raise CelError(
+                        f"type mismatch: field {name!r} of {value.type_name} "
+                        f"holds {item.type_name}, expected {want}"
+                    )
                 check_type_names(item)
 
 
@@ -553,8 +588,10 @@ def apply_json_patch(doc: Any, ops: list[Obj]) -> Any:
             try:
                 parent = parent[int(part)] if isinstance(parent, list) else parent[part]
             except (KeyError, IndexError, ValueError, TypeError):
-                raise CelError(f"JSONPath: {kind} operation does not apply: doc is missing "
-                               f"path: {op.get('path')}: missing value") from None
+                raise CelError(
+                    f"JSONPath: {kind} operation does not apply: doc is missing "
+                    f"path: {op.get('path')}: missing value"
+                ) from None
         last = parts[-1]
         if kind == "test":
             try:
@@ -572,14 +609,17 @@ def apply_json_patch(doc: Any, ops: list[Obj]) -> Any:
                 else:
                     index = int(last)
                     if index > len(parent):
-                        raise CelError(f"JSONPath: add operation does not apply: index out "
-                                       f"of bounds: {op.get('path')}")
+                        raise CelError(
+                            f"JSONPath: add operation does not apply: index out "
+                            f"of bounds: {op.get('path')}"
+                        )
                     parent.insert(index, value)
             elif isinstance(parent, dict):
                 parent[last] = value
             else:
-                raise CelError(f"JSONPath: add operation does not apply: doc is missing "
-                               f"path: {op.get('path')}")
+                raise CelError(
+                    f"JSONPath: add operation does not apply: doc is missing path: {op.get('path')}"
+                )
             continue
         if kind in ("remove", "replace"):
             try:
@@ -597,8 +637,10 @@ def apply_json_patch(doc: Any, ops: list[Obj]) -> Any:
                     else:
                         parent[last] = copy.deepcopy(op.get("value"))
             except (KeyError, IndexError, ValueError, TypeError):
-                raise CelError(f"JSONPath: {kind} operation does not apply: doc is missing "
-                               f"key: {op.get('path')}: missing value") from None
+                raise CelError(
+                    f"JSONPath: {kind} operation does not apply: doc is missing "
+                    f"key: {op.get('path')}: missing value"
+                ) from None
             continue
         raise CelError(f"not modelled: JSON Patch op {kind!r}")
     return doc
@@ -619,8 +661,12 @@ def label_selector_matches(selector: Obj | None, labels: Obj) -> bool:
             return False
     for expr in selector.get("matchExpressions") or []:
         key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        ok = {"In": labels.get(key) in values, "NotIn": labels.get(key) not in values,
-              "Exists": key in labels, "DoesNotExist": key not in labels}.get(op)
+        ok = {
+            "In": labels.get(key) in values,
+            "NotIn": labels.get(key) not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }.get(op)
         if not ok:
             return False
     return True
@@ -629,13 +675,18 @@ def label_selector_matches(selector: Obj | None, labels: Obj) -> bool:
 def _rule_matches(rule: Obj, group: str, version: str, resource: str, operation: str) -> bool:
     def has(values: list[str] | None, want: str) -> bool:
         return bool(values) and ("*" in (values or []) or want in (values or []))
-    return (has(rule.get("apiGroups"), group) and has(rule.get("apiVersions"), version)
-            and has(rule.get("resources"), resource)
-            and has(rule.get("operations"), operation))
+
+    return (
+        has(rule.get("apiGroups"), group)
+        and has(rule.get("apiVersions"), version)
+        and has(rule.get("resources"), resource)
+        and has(rule.get("operations"), operation)
+    )
 
 
-def resources_match(match: Obj | None, obj: Obj, namespace: Obj | None, operation: str,
-                    *, required: bool) -> bool:
+def resources_match(
+    match: Obj | None, obj: Obj, namespace: Obj | None, operation: str, *, required: bool
+) -> bool:
     """``matchConstraints`` (``required``: resource rules must name the request) or a
     binding's ``matchResources`` (absent: everything the policy matches)."""
     if match is None:
@@ -644,15 +695,19 @@ def resources_match(match: Obj | None, obj: Obj, namespace: Obj | None, operatio
     group, version = api.split("/") if "/" in api else ("", api)
     resource = str(obj["kind"]).lower() + "s"
     rules = match.get("resourceRules") or []
-    if (rules or required) and not any(_rule_matches(r, group, version, resource, operation)
-                                       for r in rules):
+    if (rules or required) and not any(
+        _rule_matches(r, group, version, resource, operation) for r in rules
+    ):
         return False
-    if any(_rule_matches(r, group, version, resource, operation)
-           for r in match.get("excludeResourceRules") or []):
+    if any(
+        _rule_matches(r, group, version, resource, operation)
+        for r in match.get("excludeResourceRules") or []
+    ):
         return False
     ns_labels = ((namespace or {}).get("metadata") or {}).get("labels") or {}
-    if namespace is not None and not label_selector_matches(match.get("namespaceSelector"),
-                                                            ns_labels):
+    if namespace is not None and not label_selector_matches(
+        match.get("namespaceSelector"), ns_labels
+    ):
         return False
     labels = (obj.get("metadata") or {}).get("labels") or {}
     return label_selector_matches(match.get("objectSelector"), labels)
@@ -670,17 +725,20 @@ def validate_policy(obj: Obj) -> list[str]:
     if not isinstance(mc, dict) or not mc.get("resourceRules"):
         problems.append("spec.matchConstraints.resourceRules: Required value")
     if spec.get("reinvocationPolicy") not in ("Never", "IfNeeded"):
-        problems.append("spec.reinvocationPolicy: Unsupported value: "
-                        f"{json.dumps(spec.get('reinvocationPolicy'))}: supported values: "
-                        '"IfNeeded", "Never"')
+        problems.append(
+            "spec.reinvocationPolicy: Unsupported value: "
+            f"{json.dumps(spec.get('reinvocationPolicy'))}: supported values: "
+            '"IfNeeded", "Never"'
+        )
     if spec.get("failurePolicy", "Fail") not in ("Fail", "Ignore"):
-        problems.append("spec.failurePolicy: Unsupported value: "
-                        f"{json.dumps(spec.get('failurePolicy'))}: supported values: "
-                        '"Fail", "Ignore"')
+        problems.append(
+            "spec.failurePolicy: Unsupported value: "
+            f"{json.dumps(spec.get('failurePolicy'))}: supported values: "
+            '"Fail", "Ignore"'
+        )
     mutations = spec.get("mutations") or []
     if not mutations:
-        problems.append("spec.mutations: Required value: mutations must contain at least "
-                        "one item")
+        problems.append("spec.mutations: Required value: mutations must contain at least one item")
     for index, mutation in enumerate(mutations):
         where = f"spec.mutations[{index}]"
         kind = mutation.get("patchType")
@@ -698,14 +756,18 @@ def validate_policy(obj: Obj) -> list[str]:
             compile_expr(str(expression))
         except CelError as exc:
             section = "jsonPatch" if kind == "JSONPatch" else "applyConfiguration"
-            problems.append(f"{where}.{section}.expression: Invalid value: "
-                            f"\"{expression}\": compilation failed: ERROR: <input>: {exc}")
+            problems.append(
+                f"{where}.{section}.expression: Invalid value: "
+                f'"{expression}": compilation failed: ERROR: <input>: {exc}'
+            )
     for index, cond in enumerate(spec.get("matchConditions") or []):
         try:
             compile_expr(str(cond.get("expression") or ""))
         except CelError as exc:
-            problems.append(f"spec.matchConditions[{index}].expression: Invalid value: "
-                            f"compilation failed: ERROR: <input>: {exc}")
+            problems.append(
+                f"spec.matchConditions[{index}].expression: Invalid value: "
+                f"compilation failed: ERROR: <input>: {exc}"
+            )
     return problems
 
 
@@ -718,38 +780,47 @@ def validate_binding(obj: Obj) -> list[str]:
 # ------------------------------------------------------------------------------- admit
 
 
-def admit(obj: Obj, operation: str, namespace: Obj | None, policies: list[Obj],
-          bindings: list[Obj]) -> Obj:
+def admit(
+    obj: Obj, operation: str, namespace: Obj | None, policies: list[Obj], bindings: list[Obj]
+) -> Obj:
     """``obj`` after every bound policy that matches it; raises ``Denied`` when one with
     ``failurePolicy: Fail`` errs."""
     for policy in sorted(policies, key=lambda p: p["metadata"]["name"]):
         name = policy["metadata"]["name"]
         spec = policy.get("spec") or {}
-        if not resources_match(spec.get("matchConstraints"), obj, namespace, operation,
-                               required=True):
+        if not resources_match(
+            spec.get("matchConstraints"), obj, namespace, operation, required=True
+        ):
             continue
         for binding in sorted(bindings, key=lambda b: b["metadata"]["name"]):
             bspec = binding.get("spec") or {}
             if bspec.get("policyName") != name:
                 continue
-            if not resources_match(bspec.get("matchResources"), obj, namespace, operation,
-                                   required=False):
+            if not resources_match(
+                bspec.get("matchResources"), obj, namespace, operation, required=False
+            ):
                 continue
             try:
                 obj = _run_policy(spec, obj, namespace)
             except CelError as exc:
                 if spec.get("failurePolicy", "Fail") == "Ignore":
                     continue
-                raise Denied(f"policy '{name}' with binding '{binding['metadata']['name']}' "
-                             f"denied request: {exc}") from None
+                raise Denied(
+                    f"policy '{name}' with binding '{binding['metadata']['name']}' "
+                    f"denied request: {exc}"
+                ) from None
     return obj
 
 
 def _run_policy(spec: Obj, obj: Obj, namespace: Obj | None) -> Obj:
     def env_for(current: Obj) -> dict[str, Any]:
-        env: dict[str, Any] = {"object": current, "oldObject": None, "params": None,
-                               "namespaceObject": namespace,
-                               "request": {"operation": "CREATE"}}
+        env: dict[str, Any] = {
+            "object": current,
+            "oldObject": None,
+            "params": None,
+            "namespaceObject": namespace,
+            "request": {"operation": "CREATE"},
+        }
         variables: dict[str, Any] = {}
         for var in spec.get("variables") or []:
             tree = compile_expr(str(var.get("expression") or ""))
@@ -758,14 +829,15 @@ def _run_policy(spec: Obj, obj: Obj, namespace: Obj | None) -> Obj:
         return env
 
     for cond in spec.get("matchConditions") or []:
-        if not _bool(evaluate(compile_expr(str(cond.get("expression") or "")),
-                              env_for(obj))):
+        if not _bool(evaluate(compile_expr(str(cond.get("expression") or "")), env_for(obj))):
             return obj
     for mutation in spec.get("mutations") or []:
         if mutation.get("patchType") != "JSONPatch":
-            raise CelError("fakek8s: only JSONPatch mutations are modelled (an apply "
-                           "configuration may not set an atomic struct such as "
-                           "secretKeyRef: may not mutate atomic arrays, maps or structs)")
+            raise CelError(
+                "fakek8s: only JSONPatch mutations are modelled (an apply "
+                "configuration may not set an atomic struct such as "
+                "secretKeyRef: may not mutate atomic arrays, maps or structs)"
+            )
         tree = compile_expr(str((mutation.get("jsonPatch") or {}).get("expression") or ""))
         result = evaluate(tree, env_for(obj))
         if not isinstance(result, list):
@@ -773,8 +845,9 @@ def _run_policy(spec: Obj, obj: Obj, namespace: Obj | None) -> Obj:
         ops: list[Obj] = []
         for item in result:
             if not isinstance(item, Typed) or item.type_name != "JSONPatch":
-                raise CelError("type mismatch: JSONPatchType.expression should evaluate to "
-                               "array of JSONPatch")
+                raise CelError(
+                    "type mismatch: JSONPatchType.expression should evaluate to array of JSONPatch"
+                )
             value = item.fields.get("value")
             if isinstance(value, Typed):
                 check_type_names(value)

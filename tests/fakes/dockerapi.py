@@ -92,5 +92,6 @@ def list_containers(path: str, labels: list[str]) -> list[Container]:
     ``key=value``), inspected, as ``containers.list(all=True, filters={"label": ...})``."""
     query = urllib.parse.urlencode({"all": "1", "filters": json.dumps({"label": labels})})
     found = _request(path, "GET", f"/containers/json?{query}") or []
-    return [Container(path, _request(path, "GET", f"/containers/{item['Id']}/json"))
-            for item in found]
+    return [
+        Container(path, _request(path, "GET", f"/containers/{item['Id']}/json")) for item in found
+    ]

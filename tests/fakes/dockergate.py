@@ -20,14 +20,12 @@ import tempfile
 import threading
 from pathlib import Path
 
-_REQUEST_LINE = re.compile(
-    rb"(?m)^(GET|POST|PUT|DELETE|HEAD) (?:/v[0-9.]+)?(/\S*) HTTP/1\.[01]\r$")
+_REQUEST_LINE = re.compile(rb"(?m)^(GET|POST|PUT|DELETE|HEAD) (?:/v[0-9.]+)?(/\S*) HTTP/1\.[01]\r$")
 
 
 def _upstream() -> str:
     host = os.environ.get("DOCKER_HOST", "")
-    return host.removeprefix("unix://") if host.startswith("unix://") else \
-        "/var/run/docker.sock"
+    return host.removeprefix("unix://") if host.startswith("unix://") else "/var/run/docker.sock"
 
 
 class DockerGate:
@@ -61,8 +59,7 @@ class DockerGate:
         self.held.clear()
         self.answered.clear()
         self._released.clear()
-        self._pattern = re.compile(rb"(?m)^" + method.encode() + rb" /v[0-9.]+"
-                                   + path.encode())
+        self._pattern = re.compile(rb"(?m)^" + method.encode() + rb" /v[0-9.]+" + path.encode())
 
     def wait_held(self, timeout: float) -> bool:
         return self.held.wait(timeout)
@@ -95,10 +92,8 @@ class DockerGate:
             except OSError:
                 client.close()
                 continue
-            threading.Thread(target=self._pump, args=(client, upstream, True),
-                             daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, False),
-                             daemon=True).start()
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
 
     def _pump(self, src: socket.socket, dst: socket.socket, requests: bool) -> None:
         try:
@@ -111,7 +106,8 @@ class DockerGate:
                 if requests:
                     self.requests.extend(
                         f"{m.group(1).decode()} {m.group(2).decode(errors='replace')}"
-                        for m in _REQUEST_LINE.finditer(data))
+                        for m in _REQUEST_LINE.finditer(data)
+                    )
                 pattern = self._pattern
                 if requests and pattern is not None and pattern.search(data):
                     self._pattern = None

@@ -426,8 +426,7 @@ def warming(ctx: Ctx, rec: Obj, key: str) -> bool:
 
 def api_starting(ctx: Ctx, rec: Obj) -> bool:
     """Whether the API server has yet to answer (``api_delay`` after the cluster's start)."""
-    return clock(rec) < float(rec.get("api_born", 0.0)) + float(
-        ctx.scenario().get("api_delay", 0))
+    return clock(rec) < float(rec.get("api_born", 0.0)) + float(ctx.scenario().get("api_delay", 0))
 
 
 def wait_for(ctx: Ctx, rec: Obj, timeout: float, ok: Callable[[], bool]) -> bool:
@@ -449,8 +448,10 @@ def wait_for(ctx: Ctx, rec: Obj, timeout: float, ok: Callable[[], bool]) -> bool
 def ready_times(ctx: Ctx, rec: Obj) -> list[float]:
     scen = ctx.scenario()
     delay = float(scen.get("ready_delay", 0))
-    return [float(rec.get("api_born", 0.0)) + float(scen.get("api_delay", 0)),
-            *(born + delay for born in (rec.get("born") or {}).values())]
+    return [
+        float(rec.get("api_born", 0.0)) + float(scen.get("api_delay", 0)),
+        *(born + delay for born in (rec.get("born") or {}).values()),
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -638,7 +639,10 @@ def merged_kubeconfig(paths: list[Path]) -> Obj:
 
 
 def kubeconfig_entries(
-    name: str, server: str, user: str | None = None, namespace: str | None = None,
+    name: str,
+    server: str,
+    user: str | None = None,
+    namespace: str | None = None,
     client_cert: str | None = None,
 ) -> tuple[Obj, Obj, Obj]:
     user = user or name
@@ -648,18 +652,28 @@ def kubeconfig_entries(
     return (
         {"name": name, "cluster": {"certificate-authority-data": FAKE_CERT, "server": server}},
         {"name": name, "context": ctx},
-        {"name": user, "user": {"client-certificate-data": client_cert or FAKE_CERT,
-                                "client-key-data": FAKE_KEY}},
+        {
+            "name": user,
+            "user": {
+                "client-certificate-data": client_cert or FAKE_CERT,
+                "client-key-data": FAKE_KEY,
+            },
+        },
     )
 
 
 def add_to_kubeconfig(
-    path: Path, name: str, server: str, make_current: bool = True, namespace: str | None = None,
+    path: Path,
+    name: str,
+    server: str,
+    make_current: bool = True,
+    namespace: str | None = None,
     client_cert: str | None = None,
 ) -> None:
     cfg = read_kubeconfig(path)
-    cluster, context, user = kubeconfig_entries(name, server, namespace=namespace,
-                                                client_cert=client_cert)
+    cluster, context, user = kubeconfig_entries(
+        name, server, namespace=namespace, client_cert=client_cert
+    )
     upsert_named(cfg["clusters"], cluster)
     upsert_named(cfg["contexts"], context)
     upsert_named(cfg["users"], user)
@@ -747,8 +761,9 @@ def sync_docker(ctx: Ctx, strict: bool) -> list[Any]:
             ctx.dirty = True
             continue
         ctx.live[name] = all(c.status == "running" for c in control)
-        started = ",".join(sorted(str((c.attrs.get("State") or {}).get("StartedAt", ""))
-                                  for c in control))
+        started = ",".join(
+            sorted(str((c.attrs.get("State") or {}).get("StartedAt", "")) for c in control)
+        )
         if ctx.live[name] and rec.get("node_started") != started:
             if rec.get("node_started") is not None:
                 # the node container (re)started: its API server answers api_delay from now
@@ -799,10 +814,20 @@ RESOURCES = (
     Res("Service", "v1", "services", True, ("svc", "service")),
     Res("ServiceAccount", "v1", "serviceaccounts", True, ("sa", "serviceaccount")),
     Res("Job", "batch/v1", "jobs", True, ("job", "jobs")),
-    Res("MutatingAdmissionPolicy", "admissionregistration.k8s.io/v1beta1",
-        "mutatingadmissionpolicies", False, ("mutatingadmissionpolicy",)),
-    Res("MutatingAdmissionPolicyBinding", "admissionregistration.k8s.io/v1beta1",
-        "mutatingadmissionpolicybindings", False, ("mutatingadmissionpolicybinding",)),
+    Res(
+        "MutatingAdmissionPolicy",
+        "admissionregistration.k8s.io/v1beta1",
+        "mutatingadmissionpolicies",
+        False,
+        ("mutatingadmissionpolicy",),
+    ),
+    Res(
+        "MutatingAdmissionPolicyBinding",
+        "admissionregistration.k8s.io/v1beta1",
+        "mutatingadmissionpolicybindings",
+        False,
+        ("mutatingadmissionpolicybinding",),
+    ),
 )
 ADMISSION_GROUP = "admissionregistration.k8s.io"
 # What the API server serves of admissionregistration.k8s.io, by version. Kubernetes 1.34
@@ -811,8 +836,12 @@ ADMISSION_GROUP = "admissionregistration.k8s.io"
 # default: v1beta1 needs --runtime-config=admissionregistration.k8s.io/v1beta1=true, and
 # its mutatingadmissionpolicies only with the gate on as well (kubernetes.io docs,
 # "Mutating Admission Policy"). GA (v1, on by default) is 1.36.
-ADMISSION_V1 = ("mutatingwebhookconfigurations", "validatingwebhookconfigurations",
-                "validatingadmissionpolicies", "validatingadmissionpolicybindings")
+ADMISSION_V1 = (
+    "mutatingwebhookconfigurations",
+    "validatingwebhookconfigurations",
+    "validatingadmissionpolicies",
+    "validatingadmissionpolicybindings",
+)
 ADMISSION_V1BETA1 = ("validatingadmissionpolicies", "validatingadmissionpolicybindings")
 ADMISSION_POLICY = ("mutatingadmissionpolicies", "mutatingadmissionpolicybindings")
 
@@ -835,7 +864,8 @@ def served_admission(rec: Obj) -> dict[str, tuple[str, ...]]:
         served["v1"] = ADMISSION_V1 + ADMISSION_POLICY
     if _enabled(runtime, f"{ADMISSION_GROUP}/v1beta1"):
         served["v1beta1"] = ADMISSION_V1BETA1 + (
-            ADMISSION_POLICY if gates.get(admission_model.FEATURE_GATE) is True else ())
+            ADMISSION_POLICY if gates.get(admission_model.FEATURE_GATE) is True else ()
+        )
     return served
 
 
@@ -860,8 +890,11 @@ def lookup_res(ctx: Ctx, rec: Obj | None, word: str) -> Res:
             names |= {f"{n}.{res.group}" for n in (res.plural, res.kind.lower())}
             names |= {f"{n}.{res.api.split('/')[1]}.{res.group}" for n in (res.plural,)}
         if name in names:
-            if res.group == ADMISSION_GROUP and rec is not None and not any(
-                    res.plural in found for found in served_admission(rec).values()):
+            if (
+                res.group == ADMISSION_GROUP
+                and rec is not None
+                and not any(res.plural in found for found in served_admission(rec).values())
+            ):
                 raise Fail(f'error: the server doesn\'t have a resource type "{word}"')
             return res
     if rec is not None:
@@ -923,16 +956,25 @@ def admit_pod(rec: Obj, pod: Obj) -> Obj:
     served: an object of a kind no longer served is not acted on)."""
     ns = pod["metadata"].get("namespace", "")
     objects = list(rec["objects"].values())
-    policies = [o for o in objects if o["kind"] == "MutatingAdmissionPolicy"
-                and admission_served(rec, o["apiVersion"], "mutatingadmissionpolicies")]
-    bindings = [o for o in objects if o["kind"] == "MutatingAdmissionPolicyBinding"
-                and admission_served(rec, o["apiVersion"], "mutatingadmissionpolicybindings")]
+    policies = [
+        o
+        for o in objects
+        if o["kind"] == "MutatingAdmissionPolicy"
+        and admission_served(rec, o["apiVersion"], "mutatingadmissionpolicies")
+    ]
+    bindings = [
+        o
+        for o in objects
+        if o["kind"] == "MutatingAdmissionPolicyBinding"
+        and admission_served(rec, o["apiVersion"], "mutatingadmissionpolicybindings")
+    ]
     if not policies:
         return pod
     private = pod.pop("_fake", None)
     try:
-        out = admission_model.admit(pod, "CREATE", get_obj(rec, "Namespace", "", ns),
-                                    policies, bindings)
+        out = admission_model.admit(
+            pod, "CREATE", get_obj(rec, "Namespace", "", ns), policies, bindings
+        )
     finally:
         if private is not None:
             pod["_fake"] = private
@@ -1302,7 +1344,8 @@ def pod_view(ctx: Ctx, rec: Obj, pod: Obj) -> Obj:
     ]
     status["containerStatuses"] = statuses
     status["phase"] = (
-        "Pending" if state in ("imagepull", "missing-secret", "missing-key", "starting")
+        "Pending"
+        if state in ("imagepull", "missing-secret", "missing-key", "starting")
         else "Running"
     )
     out["spec"]["nodeName"] = node
@@ -1313,9 +1356,18 @@ def pod_view(ctx: Ctx, rec: Obj, pod: Obj) -> Obj:
         code = 0 if finished == "Succeeded" else 1
         status["phase"] = finished
         for cs in statuses:
-            cs.update(ready=False, started=False, state={"terminated": {
-                "reason": "Completed" if code == 0 else "Error", "exitCode": code,
-                "startedAt": iso(created + 3), "finishedAt": iso(now())}})
+            cs.update(
+                ready=False,
+                started=False,
+                state={
+                    "terminated": {
+                        "reason": "Completed" if code == 0 else "Error",
+                        "exitCode": code,
+                        "startedAt": iso(created + 3),
+                        "finishedAt": iso(now()),
+                    }
+                },
+            )
         for cond in status["conditions"]:
             if cond["type"] in ("Ready", "ContainersReady"):
                 cond.update(status="False", reason="PodCompleted")
@@ -1615,13 +1667,17 @@ def job_view(ctx: Ctx, rec: Obj, job: Obj) -> Obj:
     out = public(job)
     t = job["metadata"].get("creationTimestamp", iso(now()))
     ns = job["metadata"]["namespace"]
-    if unresolved_refs(rec, ns, job) or warming(
-            ctx, rec, okey("Job", ns, job["metadata"]["name"])):
+    if unresolved_refs(rec, ns, job) or warming(ctx, rec, okey("Job", ns, job["metadata"]["name"])):
         out["status"] = {"active": 1, "startTime": t}
     else:
-        out["status"] = {"succeeded": 1, "startTime": t, "completionTime": t, "conditions": [
-            {"type": "Complete", "status": "True", "lastProbeTime": t,
-             "lastTransitionTime": t}]}
+        out["status"] = {
+            "succeeded": 1,
+            "startTime": t,
+            "completionTime": t,
+            "conditions": [
+                {"type": "Complete", "status": "True", "lastProbeTime": t, "lastTransitionTime": t}
+            ],
+        }
     return out
 
 
@@ -1873,8 +1929,9 @@ def table_rows(
 ) -> str:
     """kubectl's default table, for the kinds tests look at that way (airbox reads JSON)."""
     if wide or labels:
-        raise Fail("error: fakek8s: -o wide and --show-labels are not modelled (airbox reads "
-                   "-o json)", 2)
+        raise Fail(
+            "error: fakek8s: -o wide and --show-labels are not modelled (airbox reads -o json)", 2
+        )
     kind = res.kind
     head: list[str]
     rows: list[list[str]] = []
@@ -2019,8 +2076,11 @@ def node_client_cert(rec: Obj) -> str | None:
         return None
     if code != 0 or not out.strip().isdigit():
         return None
-    pem = (b"-----BEGIN CERTIFICATE-----\nfakek8s admin client certificate, not after "
-           + out.strip() + b"\n-----END CERTIFICATE-----\n")
+    pem = (
+        b"-----BEGIN CERTIFICATE-----\nfakek8s admin client certificate, not after "
+        + out.strip()
+        + b"\n-----END CERTIFICATE-----\n"
+    )
     return base64.b64encode(pem).decode()
 
 
@@ -2028,8 +2088,9 @@ def kind_export_kubeconfig(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     no_args(ctx, args)
     name, rec = kind_existing(ctx, opts)
     server = f"https://{rec['nodes'][0]['name']}:6443" if opts.get("internal") else rec["server"]
-    add_to_kubeconfig(kind_kubeconfig_target(opts), f"kind-{name}", server,
-                      client_cert=node_client_cert(rec))
+    add_to_kubeconfig(
+        kind_kubeconfig_target(opts), f"kind-{name}", server, client_cert=node_client_cert(rec)
+    )
     ctx.err(f'Set kubectl context to "kind-{name}"')
     return 0
 
@@ -2072,17 +2133,27 @@ def load_kind_config(path: str) -> Obj:
         if section is None:
             continue
         if not isinstance(section, dict):
-            raise Fail(f"ERROR: failed to create cluster: unable to decode config: json: "
-                       f"cannot unmarshal {type(section).__name__} into Go struct field "
-                       f"Cluster.{key} of type map[string]{want}")
+            raise Fail(
+                f"ERROR: failed to create cluster: unable to decode config: json: "
+                f"cannot unmarshal {type(section).__name__} into Go struct field "
+                f"Cluster.{key} of type map[string]{want}"
+            )
         for value in section.values():
             if not isinstance(value, typ):
-                got = ("bool" if isinstance(value, bool) else "number"
-                       if isinstance(value, (int, float)) else "string"
-                       if isinstance(value, str) else "object")
-                raise Fail(f"ERROR: failed to create cluster: unable to decode config: json: "
-                           f"cannot unmarshal {got} into Go struct field Cluster.{key} of "
-                           f"type {want}")
+                got = (
+                    "bool"
+                    if isinstance(value, bool)
+                    else "number"
+                    if isinstance(value, (int, float))
+                    else "string"
+                    if isinstance(value, str)
+                    else "object"
+                )
+                raise Fail(
+                    f"ERROR: failed to create cluster: unable to decode config: json: "
+                    f"cannot unmarshal {got} into Go struct field Cluster.{key} of "
+                    f"type {want}"
+                )
     for node in data.get("nodes") or []:
         if node.get("role", "control-plane") not in ("control-plane", "worker"):
             raise Fail(
@@ -2124,8 +2195,12 @@ def kind_create_cluster(ctx: Ctx, opts: Obj, args: list[str]) -> int:
         # kind pulls each node's image (--image, else the config's nodes[].image) unless
         # `docker image inspect` finds it (pkg/cluster/internal/providers/docker/images.go:
         # pullIfNotPresent); with no registry reachable, that pull fails.
-        for wanted in {opts.get("image") or (n.get("image") if isinstance(n, dict) else None)
-                       or KIND_NODE_IMAGE for n in (config.get("nodes") or [{}])}:
+        for wanted in {
+            opts.get("image")
+            or (n.get("image") if isinstance(n, dict) else None)
+            or KIND_NODE_IMAGE
+            for n in (config.get("nodes") or [{}])
+        }:
             require_local_image(wanted)
     ctx.err(f" ✓ Ensuring node image ({image}) 🖼")
     if node_image:
@@ -2162,8 +2237,9 @@ def kind_create_cluster(ctx: Ctx, opts: Obj, args: list[str]) -> int:
             f" ✓ Waiting ≤ {format_duration(duration_seconds(wait))} for control-plane = Ready ⏳"
         )
         start = clock(rec)
-        if wait_for(ctx, rec, duration_seconds(wait),
-                    lambda: node_ready(ctx) and not api_starting(ctx, rec)):
+        if wait_for(
+            ctx, rec, duration_seconds(wait), lambda: node_ready(ctx) and not api_starting(ctx, rec)
+        ):
             ctx.err(f" • Ready after {format_duration(max(clock(rec) - start, 14))} 💚")
         else:
             ctx.err(" • WARNING: Timed out waiting for Ready ⚠️")
@@ -2195,8 +2271,10 @@ def kind_proxy_env(config: Obj, nodes: list[tuple[str, str]]) -> dict[str, str]:
     if not envs:
         return {}
     entries = [envs["NO_PROXY"]] if envs.get("NO_PROXY") else []
-    entries += [networking.get("serviceSubnet") or "10.96.0.0/16",
-                networking.get("podSubnet") or "10.244.0.0/16"]
+    entries += [
+        networking.get("serviceSubnet") or "10.96.0.0/16",
+        networking.get("podSubnet") or "10.244.0.0/16",
+    ]
     entries += [node for node, _ in nodes]
     entries += [".svc", ".svc.cluster", ".svc.cluster.local"]
     envs["NO_PROXY"] = envs["no_proxy"] = ",".join(entries)
@@ -2210,14 +2288,19 @@ def require_local_image(image: str) -> None:
         docker_client().images.get(image)
     except docker.errors.ImageNotFound:
         raise Fail(
-            f' ✗ Ensuring node image ({image}) 🖼\nERROR: failed to create cluster: failed to '
+            f" ✗ Ensuring node image ({image}) 🖼\nERROR: failed to create cluster: failed to "
             f'pull image "{image}": command "docker pull {image}" failed with error: exit '
             "status 1"
         ) from None
 
 
-def create_node_containers(ctx: Ctx, name: str, nodes: list[tuple[str, str]], image: str,
-                           environment: dict[str, str] | None = None) -> None:
+def create_node_containers(
+    ctx: Ctx,
+    name: str,
+    nodes: list[tuple[str, str]],
+    image: str,
+    environment: dict[str, str] | None = None,
+) -> None:
     import docker.errors
 
     client = docker_client()
@@ -2575,13 +2658,33 @@ def kubectl_get(ctx: Ctx, opts: Obj, args: list[str]) -> int:
         m = re.fullmatch(rf"/apis/{re.escape(ADMISSION_GROUP)}/(\w+)", raw)
         served = served_admission(target.rec) if m and target.rec is not None else {}
         if m and m.group(1) in served:
-            ctx.out(json.dumps({
-                "kind": "APIResourceList", "apiVersion": "v1",
-                "groupVersion": f"{ADMISSION_GROUP}/{m.group(1)}",
-                "resources": [{"name": plural, "singularName": "", "namespaced": False,
-                               "kind": "", "verbs": ["create", "delete", "get", "list",
-                                                     "patch", "update", "watch"]}
-                              for plural in served[m.group(1)]]}))
+            ctx.out(
+                json.dumps(
+                    {
+                        "kind": "APIResourceList",
+                        "apiVersion": "v1",
+                        "groupVersion": f"{ADMISSION_GROUP}/{m.group(1)}",
+                        "resources": [
+                            {
+                                "name": plural,
+                                "singularName": "",
+                                "namespaced": False,
+                                "kind": "",
+                                "verbs": [
+                                    "create",
+                                    "delete",
+                                    "get",
+                                    "list",
+                                    "patch",
+                                    "update",
+                                    "watch",
+                                ],
+                            }
+                            for plural in served[m.group(1)]
+                        ],
+                    }
+                )
+            )
             return 0
         raise Fail("Error from server (NotFound): the server could not find the requested resource")
     check_output_format(opts.get("output") or "")
@@ -2945,9 +3048,11 @@ def kubectl_rollout_status(ctx: Ctx, opts: Obj, args: list[str]) -> int:
         st = deployment_view(ctx, rec, dep)["status"]
         if st.get("availableReplicas", 0) >= st.get("replicas", 1):
             return True
-        line = (f'Waiting for deployment "{name}" rollout to finish: '
-                f"{st.get('availableReplicas', 0)} of {st.get('replicas', 1)} updated replicas "
-                "are available...")
+        line = (
+            f'Waiting for deployment "{name}" rollout to finish: '
+            f"{st.get('availableReplicas', 0)} of {st.get('replicas', 1)} updated replicas "
+            "are available..."
+        )
         if not shown or shown[-1] != line:  # kubectl prints a line when the status changes
             ctx.out(line)
             shown.append(line)
@@ -3031,8 +3136,11 @@ def kubectl_wait(ctx: Ctx, opts: Obj, args: list[str]) -> int:
 
         def met(o: Obj = o, res: Res = res) -> bool:
             """The condition on the object as it is now (fake time passes in between)."""
-            now_view = [x for x in select(ctx, rec, res, o["metadata"].get("namespace"))
-                        if x["metadata"]["name"] == o["metadata"]["name"]]
+            now_view = [
+                x
+                for x in select(ctx, rec, res, o["metadata"].get("namespace"))
+                if x["metadata"]["name"] == o["metadata"]["name"]
+            ]
             cur = now_view[0] if now_view else o
             if spec.startswith("condition="):
                 cond, _, want = spec[len("condition=") :].partition("=")
@@ -3197,19 +3305,24 @@ def kubectl_apply(ctx: Ctx, opts: Obj, args: list[str]) -> int:
         obj = copy.deepcopy(doc)
         res = res_for_kind(obj["kind"], obj["apiVersion"])
         meta = obj["metadata"]
-        if res.group == ADMISSION_GROUP and not admission_served(rec, obj["apiVersion"],
-                                                                 res.plural):
+        if res.group == ADMISSION_GROUP and not admission_served(
+            rec, obj["apiVersion"], res.plural
+        ):
             errors.append(
                 f'error: resource mapping not found for name: "{meta["name"]}" namespace: '
                 f'"" from "{source}": no matches for kind "{obj["kind"]}" in version '
-                f'"{obj["apiVersion"]}"\nensure CRDs are installed first')
+                f'"{obj["apiVersion"]}"\nensure CRDs are installed first'
+            )
             continue
-        invalid = (admission_model.validate_policy(obj) if obj["kind"] == "MutatingAdmissionPolicy"
-                   else admission_model.validate_binding(obj)
-                   if obj["kind"] == "MutatingAdmissionPolicyBinding" else [])
+        invalid = (
+            admission_model.validate_policy(obj)
+            if obj["kind"] == "MutatingAdmissionPolicy"
+            else admission_model.validate_binding(obj)
+            if obj["kind"] == "MutatingAdmissionPolicyBinding"
+            else []
+        )
         if invalid:
-            errors.append(f'The {obj["kind"]} "{meta["name"]}" is invalid: '
-                          + "; ".join(invalid))
+            errors.append(f'The {obj["kind"]} "{meta["name"]}" is invalid: ' + "; ".join(invalid))
             continue
         if res.namespaced:
             obj_ns = meta.get("namespace") or ns
@@ -3260,8 +3373,10 @@ def kubectl_apply(ctx: Ctx, opts: Obj, args: list[str]) -> int:
                 try:
                     obj = admit_pod(rec, obj)
                 except admission_model.Denied as exc:
-                    errors.append(f'Error from server (Forbidden): error when creating '
-                                  f'"{source}": pods "{meta["name"]}" is forbidden: {exc}')
+                    errors.append(
+                        f"Error from server (Forbidden): error when creating "
+                        f'"{source}": pods "{meta["name"]}" is forbidden: {exc}'
+                    )
                     continue
             if verb != "unchanged":
                 if current is not None and obj["kind"] == "Deployment" and current.get("_fake"):
@@ -3298,8 +3413,11 @@ def kubectl_delete(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     targets: list[tuple[Res, Obj | None, str]] = []
     errors: list[str] = []
     if opts.get("filename") or opts.get("all") or opts.get("selector"):
-        raise Fail("error: fakek8s: kubectl delete -f/--all/--selector is not modelled "
-                   "(airbox deletes by name)", 2)
+        raise Fail(
+            "error: fakek8s: kubectl delete -f/--all/--selector is not modelled "
+            "(airbox deletes by name)",
+            2,
+        )
     parsed = parse_targets(ctx, rec, args)
     if not parsed:
         raise Fail(
@@ -3601,15 +3719,19 @@ def resolve_chart(ctx: Ctx, opts: Obj, ref: str) -> Obj:
         # helm's repo index download fails as it does without DNS (pkg/repo/chartrepo.go).
         where = opts.get("repo") or ref
         host = re.sub(r"^[a-z]+://", "", str(where)).split("/", 1)[0]
-        raise Fail(f'Error: looks like "{where}" is not a valid chart repository or cannot '
-                   f'be reached: Get "{where}/index.yaml": dial tcp: lookup {host}: no '
-                   "such host")
+        raise Fail(
+            f'Error: looks like "{where}" is not a valid chart repository or cannot '
+            f'be reached: Get "{where}/index.yaml": dial tcp: lookup {host}: no '
+            "such host"
+        )
     if re.match(r"^(https?|oci)://", ref):
         if ref.startswith("oci://") and not version:
             version = CHART_VERSION
         if ref.startswith("oci://") and version.lstrip("v") not in REPO_CHART_VERSIONS:
-            raise Fail(f'Error: failed to perform "FetchReference" on source: '
-                       f'{ref[len("oci://"):]}:{version}: not found')
+            raise Fail(
+                f'Error: failed to perform "FetchReference" on source: '
+                f"{ref[len('oci://') :]}:{version}: not found"
+            )
         name = CHART_NAME
         m = re.search(r"/([a-z0-9-]+?)(-(\d+\.\d+\.\d+[^/]*))?\.tgz$", ref)
         if m:
@@ -3741,7 +3863,8 @@ def chart_objects(rec: Obj, ns: str, name: str, rev: Obj) -> list[Obj]:
                                         "valueFrom": {"secretKeyRef": {"name": s, "key": k}},
                                     }
                                     for var, s, k in refs
-                                ] + chart_model.extra_env(values),
+                                ]
+                                + chart_model.extra_env(values),
                             }
                         ],
                         "serviceAccountName": "default",
@@ -4163,8 +4286,7 @@ def helm_pull(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     import io
     import tarfile
 
-    helm_args(ctx, args, 1, "helm pull [chart URL | repo/chartname] [...] [flags]",
-              at_least=True)
+    helm_args(ctx, args, 1, "helm pull [chart URL | repo/chartname] [...] [flags]", at_least=True)
     if opts.get("untar") or opts.get("prov"):
         raise Fail("Error: fakek8s: helm pull --untar/--prov are not implemented", 2)
     chart = resolve_chart(ctx, opts, args[0])
@@ -4172,8 +4294,13 @@ def helm_pull(ctx: Ctx, opts: Obj, args: list[str]) -> int:
     target = dest / f"{chart['name']}-{chart['version']}.tgz"
     if not dest.is_dir():
         raise Fail(f"Error: open {target}: no such file or directory")
-    meta = {"apiVersion": "v2", "name": chart["name"], "version": chart["version"],
-            "appVersion": chart["app_version"], "type": "application"}
+    meta = {
+        "apiVersion": "v2",
+        "name": chart["name"],
+        "version": chart["version"],
+        "appVersion": chart["app_version"],
+        "type": "application",
+    }
     files = {"Chart.yaml": yaml.safe_dump(meta).encode(), "values.yaml": b"{}\n"}
     tmp = target.with_name(target.name + f".{os.getpid()}")
     with tarfile.open(tmp, "w:gz") as archive:
@@ -4381,9 +4508,7 @@ KIND_GLOBALS = (F("verbosity", "v", "int", 0), B("quiet", "q"), HELP)
 KIND_NAME = F("name", "n")
 KIND_TREE: dict[str, Any] = {
     "version": Cmd(kind_version),
-    "get": {
-        "clusters": Cmd(kind_get_clusters),
-    },
+    "get": {"clusters": Cmd(kind_get_clusters)},
     "create": {
         "cluster": Cmd(
             kind_create_cluster,
@@ -4395,14 +4520,10 @@ KIND_TREE: dict[str, Any] = {
                 F("wait", kind="dur", default="0s"),
                 F("kubeconfig"),
             ),
-        ),
+        )
     },
-    "delete": {
-        "cluster": Cmd(kind_delete_cluster, (KIND_NAME, F("kubeconfig"))),
-    },
-    "load": {
-        "docker-image": Cmd(kind_load_docker_image, (KIND_NAME, F("nodes", kind="slice"))),
-    },
+    "delete": {"cluster": Cmd(kind_delete_cluster, (KIND_NAME, F("kubeconfig")))},
+    "load": {"docker-image": Cmd(kind_load_docker_image, (KIND_NAME, F("nodes", kind="slice")))},
     "export": {
         "kubeconfig": Cmd(kind_export_kubeconfig, (KIND_NAME, F("kubeconfig"), B("internal"))),
         "logs": Cmd(kind_export_logs, (KIND_NAME,)),
@@ -4654,14 +4775,7 @@ HELM_TREE: dict[str, Any] = {
     ),
     "pull": Cmd(
         helm_pull,
-        (
-            *HELM_CHART_OPTS,
-            F("destination", "d"),
-            B("devel"),
-            B("prov"),
-            B("untar"),
-            F("untardir"),
-        ),
+        (*HELM_CHART_OPTS, F("destination", "d"), B("devel"), B("prov"), B("untar"), F("untardir")),
     ),
     "status": Cmd(
         helm_status,

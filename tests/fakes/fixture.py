@@ -67,14 +67,23 @@ def _read_json(path: Path, default: Any) -> Any:
 def _launcher_settings(rec: dict[str, Any], namespace: str) -> dict[str, str]:
     """The plain settings of the launcher helm installed in ``namespace`` (none: {})."""
     objects = rec.get("objects") or {}
-    launcher = next((o for o in objects.values()
-                     if o.get("kind") == "Deployment"
-                     and (o.get("_fake") or {}).get("role") == "launcher"
-                     and o["metadata"].get("namespace") == namespace), None)
+    launcher = next(
+        (
+            o
+            for o in objects.values()
+            if o.get("kind") == "Deployment"
+            and (o.get("_fake") or {}).get("role") == "launcher"
+            and o["metadata"].get("namespace") == namespace
+        ),
+        None,
+    )
     if launcher is None:
         return {}
-    configmaps = {o["metadata"]["name"]: o.get("data") or {} for o in objects.values()
-                  if o.get("kind") == "ConfigMap" and o["metadata"].get("namespace") == namespace}
+    configmaps = {
+        o["metadata"]["name"]: o.get("data") or {}
+        for o in objects.values()
+        if o.get("kind") == "ConfigMap" and o["metadata"].get("namespace") == namespace
+    }
     return launcher_model.launcher_env(launcher, configmaps)
 
 
@@ -95,8 +104,11 @@ class FakeK8s:
         self.bin_dir.mkdir(parents=True, exist_ok=True)
         for tool in TOOLS:
             path = self.bin_dir / tool
-            path.write_text(WRAPPER.format(python=sys.executable, fakes=str(FAKES_DIR),
-                                            site=SITE_DIRS, tool=tool))
+            path.write_text(
+                WRAPPER.format(
+                    python=sys.executable, fakes=str(FAKES_DIR), site=SITE_DIRS, tool=tool
+                )
+            )
             path.chmod(0o755)
         self.set_scenario(launcher="ok", node_ready=True)
 
@@ -326,11 +338,7 @@ class FakeK8s:
         return path
 
     def job_pod(
-        self,
-        cluster: str,
-        namespace: str,
-        job: Mapping[str, Any],
-        phase: str | None,
+        self, cluster: str, namespace: str, job: Mapping[str, Any], phase: str | None
     ) -> str:
         """The pod a sync job runs in, as Airbyte's workload launcher names and labels it
         (``replication-job-<job>-attempt-<n>``; labels airbyte=job-pod, job_id, attempt_id,
@@ -367,13 +375,14 @@ class FakeK8s:
                         },
                     },
                     "spec": {
-                        "initContainers": [launcher_model.init_container(
-                            _launcher_settings(rec, namespace))],
+                        "initContainers": [
+                            launcher_model.init_container(_launcher_settings(rec, namespace))
+                        ],
                         "containers": [
                             {"name": "orchestrator", "image": "airbyte/container-orchestrator"},
                             {"name": "source", "image": "airbyte/source-faker"},
                             {"name": "destination", "image": "airbyte/destination-dev-null"},
-                        ]
+                        ],
                     },
                     "_fake": {"role": "job"},
                 }
@@ -391,16 +400,20 @@ class FakeK8s:
             raise PodRefused(refused[0])
         return name
 
-    def container_env(self, cluster: str, namespace: str, pod: str,
-                      container: str) -> dict[str, str]:
+    def container_env(
+        self, cluster: str, namespace: str, pod: str, container: str
+    ) -> dict[str, str]:
         """What the kubelet would give ``container`` of ``pod``: its env, each
         ``secretKeyRef`` read from the Secret in the cluster (a missing key: KeyError)."""
         rec = self.state()["clusters"][cluster]
         obj = fakek8s.get_obj(rec, "Pod", namespace, pod)
         assert obj is not None, f"no pod {namespace}/{pod}"
         spec = obj["spec"]
-        found = [c for c in (spec.get("initContainers") or []) + spec["containers"]
-                 if c["name"] == container]
+        found = [
+            c
+            for c in (spec.get("initContainers") or []) + spec["containers"]
+            if c["name"] == container
+        ]
         assert found, f"no container {container} in {pod}"
         env: dict[str, str] = {}
         for entry in found[0].get("env") or []:
@@ -419,8 +432,8 @@ class FakeK8s:
         """Make a cluster's nodes report an older Kubernetes (one an older airbox made);
         a cluster created again reports the current one."""
         self._update_state(
-            lambda data: data["clusters"][cluster].__setitem__("kubelet_version",
-                                                              kubelet_version))
+            lambda data: data["clusters"][cluster].__setitem__("kubelet_version", kubelet_version)
+        )
 
     def restart_api(self, cluster: str) -> None:
         """The API server of ``cluster`` restarts now (a node restart): it refuses
@@ -441,8 +454,7 @@ class FakeK8s:
         """Make a cluster vanish from the fake API (its kubeconfig entries stay)."""
         self._update_state(lambda data: data["clusters"].pop(cluster, None))
 
-    def upgrade_left_pending(self, cluster: str, release: str,
-                             namespace: str = "airbyte") -> None:
+    def upgrade_left_pending(self, cluster: str, release: str, namespace: str = "airbyte") -> None:
         """Leave ``release`` as a `helm upgrade` killed half-way does: a new revision (the
         last one's chart and values) pending-upgrade, the last one still deployed. helm
         stores the new revision as pending before it deploys anything and supersedes the
@@ -456,9 +468,15 @@ class FakeK8s:
             revs = data["clusters"][cluster]["releases"][f"{namespace}/{release}"]
             last = revs[-1]
             assert last["status"] == "deployed", last["status"]
-            revs.append({**copy.deepcopy(last), "revision": last["revision"] + 1,
-                         "status": "pending-upgrade", "last_deployed": time.time(),
-                         "description": "Preparing upgrade"})
+            revs.append(
+                {
+                    **copy.deepcopy(last),
+                    "revision": last["revision"] + 1,
+                    "status": "pending-upgrade",
+                    "last_deployed": time.time(),
+                    "description": "Preparing upgrade",
+                }
+            )
 
         self._update_state(add)
 

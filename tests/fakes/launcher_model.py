@@ -27,32 +27,51 @@ INIT_CONTAINER = "init"
 
 # init container variable -> (setting naming the Secret, setting naming the key)
 SECRET_REFS: dict[str, tuple[str, str]] = {
-    "SECRET_STORE_GCP_CREDENTIALS": ("SECRET_STORE_GCP_SECRET_NAME",
-                                     "SECRET_STORE_GCP_SECRET_KEY"),
-    "AWS_SECRET_MANAGER_ACCESS_KEY_ID": ("AWS_SECRET_MANAGER_ACCESS_KEY_ID_REF_NAME",
-                                         "AWS_SECRET_MANAGER_ACCESS_KEY_ID_REF_KEY"),
-    "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY": ("AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_NAME",
-                                             "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_KEY"),
-    "AB_AZURE_KEY_VAULT_CLIENT_ID": ("AB_AZURE_KEY_VAULT_CLIENT_ID_REF_NAME",
-                                     "AB_AZURE_KEY_VAULT_CLIENT_ID_REF_REF_KEY"),
-    "AB_AZURE_KEY_VAULT_CLIENT_SECRET": ("AB_AZURE_KEY_VAULT_CLIENT_SECRET_REF_REF_NAME",
-                                         "AB_AZURE_KEY_VAULT_CLIENT_SECRET_REF_REF_KEY"),
+    "SECRET_STORE_GCP_CREDENTIALS": ("SECRET_STORE_GCP_SECRET_NAME", "SECRET_STORE_GCP_SECRET_KEY"),
+    "AWS_SECRET_MANAGER_ACCESS_KEY_ID": (
+        "AWS_SECRET_MANAGER_ACCESS_KEY_ID_REF_NAME",
+        "AWS_SECRET_MANAGER_ACCESS_KEY_ID_REF_KEY",
+    ),
+    "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY": (
+        "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_NAME",
+        "AWS_SECRET_MANAGER_SECRET_ACCESS_KEY_REF_KEY",
+    ),
+    "AB_AZURE_KEY_VAULT_CLIENT_ID": (
+        "AB_AZURE_KEY_VAULT_CLIENT_ID_REF_NAME",
+        "AB_AZURE_KEY_VAULT_CLIENT_ID_REF_REF_KEY",
+    ),
+    "AB_AZURE_KEY_VAULT_CLIENT_SECRET": (
+        "AB_AZURE_KEY_VAULT_CLIENT_SECRET_REF_REF_NAME",
+        "AB_AZURE_KEY_VAULT_CLIENT_SECRET_REF_REF_KEY",
+    ),
     "VAULT_AUTH_TOKEN": ("VAULT_AUTH_TOKEN_REF_NAME", "VAULT_AUTH_TOKEN_REF_KEY"),
 }
 DATAPLANE_REFS: dict[str, tuple[str, str]] = {
     "DATAPLANE_CLIENT_ID": ("DATAPLANE_CLIENT_ID_SECRET_NAME", "DATAPLANE_CLIENT_ID_SECRET_KEY"),
-    "DATAPLANE_CLIENT_SECRET": ("DATAPLANE_CLIENT_SECRET_SECRET_NAME",
-                                "DATAPLANE_CLIENT_SECRET_SECRET_KEY"),
+    "DATAPLANE_CLIENT_SECRET": (
+        "DATAPLANE_CLIENT_SECRET_SECRET_NAME",
+        "DATAPLANE_CLIENT_SECRET_SECRET_KEY",
+    ),
 }
 # secretPersistenceEnvMap: plain values (the GCP region only when set).
-PLAIN = ("SECRET_PERSISTENCE", "SECRET_STORE_GCP_PROJECT_ID", "SECRET_STORE_GCP_REGION",
-         "AWS_SECRET_MANAGER_REGION", "AWS_KMS_KEY_ARN", "AWS_SECRET_MANAGER_SECRET_TAGS",
-         "AB_AZURE_KEY_VAULT_VAULT_URL", "AB_AZURE_KEY_VAULT_TENANT_ID",
-         "AB_AZURE_KEY_VAULT_TAGS", "VAULT_ADDRESS", "VAULT_PREFIX")
+PLAIN = (
+    "SECRET_PERSISTENCE",
+    "SECRET_STORE_GCP_PROJECT_ID",
+    "SECRET_STORE_GCP_REGION",
+    "AWS_SECRET_MANAGER_REGION",
+    "AWS_KMS_KEY_ARN",
+    "AWS_SECRET_MANAGER_SECRET_TAGS",
+    "AB_AZURE_KEY_VAULT_VAULT_URL",
+    "AB_AZURE_KEY_VAULT_TENANT_ID",
+    "AB_AZURE_KEY_VAULT_TAGS",
+    "VAULT_ADDRESS",
+    "VAULT_PREFIX",
+)
 
 
-def launcher_env(launcher: Mapping[str, Any], configmaps: Mapping[str, Mapping[str, str]]
-                 ) -> dict[str, str]:
+def launcher_env(
+    launcher: Mapping[str, Any], configmaps: Mapping[str, Mapping[str, str]]
+) -> dict[str, str]:
     """The launcher container's plain settings: its ConfigMap (envFrom, configMapKeyRef)
     and literal values. Secret references carry no plain value."""
     spec = ((launcher.get("spec") or {}).get("template") or {}).get("spec") or {}
@@ -85,8 +104,9 @@ def init_env(launcher: Mapping[str, str]) -> list[dict[str, Any]]:
             secret = launcher.get(name_setting, "")
             key = launcher.get(key_setting, "")
             if secret.strip() and key.strip():
-                env.append({"name": variable,
-                            "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
+                env.append(
+                    {"name": variable, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+                )
     return env
 
 

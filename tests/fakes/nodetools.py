@@ -146,8 +146,13 @@ echo "overlay          104857600 10485760  94371840      10% /"
 """
 
 SCRIPTS = {"/usr/bin/kubeadm": KUBEADM, "/usr/bin/crictl": CRICTL, "/usr/bin/df": DF}
-BINARIES = {"/bin/sh": "dash", "/usr/bin/cat": "cat", "/usr/bin/rm": "rm",
-            "/usr/bin/date": "date", "/usr/bin/sha256sum": "sha256sum"}
+BINARIES = {
+    "/bin/sh": "dash",
+    "/usr/bin/cat": "cat",
+    "/usr/bin/rm": "rm",
+    "/usr/bin/date": "date",
+    "/usr/bin/sha256sum": "sha256sum",
+}
 
 
 def _tag(slow_registry: bool = False) -> str:
@@ -201,23 +206,41 @@ def ensure_tools_image(client: Any, *, slow_registry: bool = False) -> str:
             pass
         repository, tag = parse_repository_tag(ref)
         client.api.import_image_from_data(
-            _rootfs(slow_registry), repository=repository, tag=tag,
-            changes=["ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                     'CMD ["sleep", "infinity"]', f"LABEL {images.IMAGE_LABEL}=1"])
+            _rootfs(slow_registry),
+            repository=repository,
+            tag=tag,
+            changes=[
+                "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                'CMD ["sleep", "infinity"]',
+                f"LABEL {images.IMAGE_LABEL}=1",
+            ],
+        )
     return ref
 
 
 def image_entry(ref: str, size: int, *, pinned: bool = False) -> dict[str, Any]:
     """A crictl image object for ``ref`` (its id derived from the name)."""
     digest = hashlib.sha256(ref.encode()).hexdigest()
-    return {"id": f"sha256:{digest}", "repoTags": [f"docker.io/{ref}"],
-            "repoDigests": [], "size": str(size), "uid": None, "username": "",
-            "spec": None, "pinned": pinned}
+    return {
+        "id": f"sha256:{digest}",
+        "repoTags": [f"docker.io/{ref}"],
+        "repoDigests": [],
+        "size": str(size),
+        "uid": None,
+        "username": "",
+        "spec": None,
+        "pinned": pinned,
+    }
 
 
-def seed(container: Any, *, images_: list[dict[str, Any]] | None = None,
-         used: list[str] | None = None, expires_in_days: float | None = None,
-         df: tuple[int, int] | None = None) -> None:
+def seed(
+    container: Any,
+    *,
+    images_: list[dict[str, Any]] | None = None,
+    used: list[str] | None = None,
+    expires_in_days: float | None = None,
+    df: tuple[int, int] | None = None,
+) -> None:
     """Write the fake tools' state into a running node container.
 
     ``used``: image ids a container uses; ``df``: (total, used) 1K blocks of the store.
@@ -227,11 +250,20 @@ def seed(container: Any, *, images_: list[dict[str, Any]] | None = None,
         for entry in images_:
             files[f"fake/images/{entry['id']}.json"] = json.dumps(entry)
     if used is not None:
-        containers = [{"id": f"c{i}", "podSandboxId": f"p{i}",
-                       "metadata": {"name": f"c{i}", "attempt": 0},
-                       "image": {"image": ref, "annotations": {}}, "imageRef": ref,
-                       "state": "CONTAINER_RUNNING", "createdAt": "0", "labels": {},
-                       "annotations": {}} for i, ref in enumerate(used)]
+        containers = [
+            {
+                "id": f"c{i}",
+                "podSandboxId": f"p{i}",
+                "metadata": {"name": f"c{i}", "attempt": 0},
+                "image": {"image": ref, "annotations": {}},
+                "imageRef": ref,
+                "state": "CONTAINER_RUNNING",
+                "createdAt": "0",
+                "labels": {},
+                "annotations": {},
+            }
+            for i, ref in enumerate(used)
+        ]
         files["fake/containers.json"] = json.dumps({"containers": containers})
         for ref in used:
             files[f"fake/used/{ref}"] = ""
@@ -242,7 +274,8 @@ def seed(container: Any, *, images_: list[dict[str, Any]] | None = None,
         files["fake/df"] = (
             "Filesystem     1024-blocks    Used Available Capacity Mounted on\n"
             f"overlay {total} {used_blocks} {total - used_blocks} "
-            f"{100 * used_blocks // total}% /var\n")
+            f"{100 * used_blocks // total}% /var\n"
+        )
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for directory in ("fake", "fake/images", "fake/used"):

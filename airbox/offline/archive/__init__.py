@@ -30,6 +30,17 @@ from airbox.offline.archive.tarformat import BundleDamaged, host_platform, human
 from airbox.offline.archive.unpacking import Unpacked, unpack
 from airbox.offline.archive.writing import chart_meta, create, default_connectors, default_images
 
-__all__ = ["BundleDamaged", "Unpacked", "chart_meta", "create", "default_connectors",
-           "default_images", "host_platform", "human_size", "label", "read_manifest",
-           "unpack", "verify"]
+__all__ = [
+    "BundleDamaged",
+    "Unpacked",
+    "chart_meta",
+    "create",
+    "default_connectors",
+    "default_images",
+    "host_platform",
+    "human_size",
+    "label",
+    "read_manifest",
+    "unpack",
+    "verify",
+]

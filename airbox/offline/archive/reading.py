@@ -44,11 +44,15 @@ def _open(bundle: Path) -> IO[bytes]:
     try:
         handle = open(bundle, "rb")  # noqa: SIM115 - closed by the caller's with
     except FileNotFoundError:
-        raise UsageError(f"the bundle {bundle} does not exist",
-                         hint="give the path of a file made by `airbox bundle create`") from None
+        raise UsageError(
+            f"the bundle {bundle} does not exist",
+            hint="give the path of a file made by `airbox bundle create`",
+        ) from None
     except IsADirectoryError:
-        raise UsageError(f"the bundle {bundle} is a directory",
-                         hint="give the path of a file made by `airbox bundle create`") from None
+        raise UsageError(
+            f"the bundle {bundle} is a directory",
+            hint="give the path of a file made by `airbox bundle create`",
+        ) from None
     except OSError as exc:
         raise UsageError(f"the bundle {bundle} cannot be read: {exc.strerror or exc}") from None
     return handle
@@ -60,8 +64,9 @@ def _read_manifest(reader: _Reader, bundle: Path) -> Manifest:
     try:
         info = parse_header(block, strict=False)
     except BadHeader:
-        raise BundleDamaged(bundle, f"the tar header of {mf.NAME} is damaged, or {not_bundle}"
-                            ) from None
+        raise BundleDamaged(
+            bundle, f"the tar header of {mf.NAME} is damaged, or {not_bundle}"
+        ) from None
     if info is None:
         raise BundleDamaged(bundle, not_bundle)
     if info.name != mf.NAME or info.size > MAX_MANIFEST:
@@ -78,10 +83,10 @@ def _read_manifest(reader: _Reader, bundle: Path) -> Manifest:
     try:
         return mf.parse(raw)
     except mf.NewerFormat as exc:
-        raise UsageError(f"the bundle {bundle} cannot be read by this airbox: its manifest "
-                         f"says {exc}",
-                         hint="use the airbox version that made the bundle, or make one "
-                              "with this airbox") from None
+        raise UsageError(
+            f"the bundle {bundle} cannot be read by this airbox: its manifest says {exc}",
+            hint="use the airbox version that made the bundle, or make one with this airbox",
+        ) from None
     except mf.ManifestError as exc:
         raise BundleDamaged(bundle, f"{mf.NAME} is damaged: {exc}") from None
 
@@ -103,8 +108,13 @@ class Sink:
 SKIP = Sink()  # not read at all (pass two only: pass one checked it)
 
 
-def scan(bundle: Path, *, progress: Progress | None, verb: str,
-          sink: Callable[[Item], Sink] | None = None) -> Manifest:
+def scan(
+    bundle: Path,
+    *,
+    progress: Progress | None,
+    verb: str,
+    sink: Callable[[Item], Sink] | None = None,
+) -> Manifest:
     """One streaming pass over the archive, checking every byte; each item's bytes go to
     ``sink(item)`` (default: only hashed)."""
     with _open(bundle) as handle:
@@ -120,22 +130,31 @@ def scan(bundle: Path, *, progress: Progress | None, verb: str,
 def _member(reader: _Reader, bundle: Path, item: Item, meter: Meter, sink: Sink) -> None:
     block = reader.read(BLOCK)
     if not block:
-        raise BundleDamaged(bundle, f"{label(item)} is missing: the file ends before it "
-                                    "(cut short)", item=item)
+        raise BundleDamaged(
+            bundle, f"{label(item)} is missing: the file ends before it (cut short)", item=item
+        )
     try:
         info = parse_header(block)
     except BadHeader:
-        raise BundleDamaged(bundle, f"the tar header of {label(item)} is damaged",
-                            item=item) from None
+        raise BundleDamaged(
+            bundle, f"the tar header of {label(item)} is damaged", item=item
+        ) from None
     if info is None:
-        raise BundleDamaged(bundle, f"{label(item)} is missing: the archive ends before it",
-                            item=item)
+        raise BundleDamaged(
+            bundle, f"{label(item)} is missing: the archive ends before it", item=item
+        )
     if info.name != item.path:
-        raise BundleDamaged(bundle, f"{label(item)} is missing: the archive holds "
-                                    f"{info.name!r} in its place", item=item)
+        raise BundleDamaged(
+            bundle,
+            f"{label(item)} is missing: the archive holds {info.name!r} in its place",
+            item=item,
+        )
     if info.size != item.size:
-        raise BundleDamaged(bundle, f"{label(item)} holds {info.size} bytes, its manifest "
-                                    f"says {item.size}", item=item)
+        raise BundleDamaged(
+            bundle,
+            f"{label(item)} holds {info.size} bytes, its manifest says {item.size}",
+            item=item,
+        )
     meter.start(local_name(item.name) if item.is_image else item.path)
     if sink is SKIP:
         reader.skip(item.size + -item.size % BLOCK)
@@ -148,8 +167,9 @@ def _member(reader: _Reader, bundle: Path, item: Item, meter: Meter, sink: Sink)
         while left:
             data = reader.read(min(CHUNK, left))
             if not data:
-                raise BundleDamaged(bundle, f"{label(item)} is cut short: the file ends "
-                                            "inside it", item=item)
+                raise BundleDamaged(
+                    bundle, f"{label(item)} is cut short: the file ends inside it", item=item
+                )
             digest.update(data)
             left -= len(data)
             meter.add(len(data))
@@ -161,11 +181,11 @@ def _member(reader: _Reader, bundle: Path, item: Item, meter: Meter, sink: Sink)
         for _ in stream:  # what the sink left unread
             pass
         if reader.read(-item.size % BLOCK).strip(b"\0"):
-            raise BundleDamaged(bundle, f"the bytes after {label(item)} are damaged",
-                                item=item)
+            raise BundleDamaged(bundle, f"the bytes after {label(item)} are damaged", item=item)
         if digest.hexdigest() != item.sha256:
-            raise BundleDamaged(bundle, f"{label(item)} does not match its SHA-256 in the "
-                                        "manifest", item=item)
+            raise BundleDamaged(
+                bundle, f"{label(item)} does not match its SHA-256 in the manifest", item=item
+            )
     except BaseException:
         sink.discard()
         raise
@@ -188,12 +208,12 @@ def _check_end(reader: _Reader, bundle: Path, manifest: Manifest) -> None:
         except BadHeader:
             info = None
         if info is not None:
-            raise BundleDamaged(bundle, f"it holds {info.name!r}, which its manifest does "
-                                        "not list")
+            raise BundleDamaged(bundle, f"it holds {info.name!r}, which its manifest does not list")
         raise BundleDamaged(bundle, f"the end of the archive (after {last}) is damaged")
     if zeros < 2:
-        raise BundleDamaged(bundle, f"the end of the archive (after {last}) is missing: "
-                                    "the file was cut short")
+        raise BundleDamaged(
+            bundle, f"the end of the archive (after {last}) is missing: the file was cut short"
+        )
 
 
 def read_manifest(path: Path) -> Manifest:

@@ -44,7 +44,7 @@ class BundleDamaged(UsageError):
         super().__init__(
             f"the bundle {bundle} is damaged: {what}; nothing was changed",
             hint="copy the file again (compare `sha256sum` of it on both machines), or "
-                 "make a new one with `airbox bundle create` on a connected machine",
+            "make a new one with `airbox bundle create` on a connected machine",
         )
         self.item = item
 
@@ -71,8 +71,9 @@ def host_platform() -> str:
 class Meter:
     """Progress by item and bytes, at most every PROGRESS_EVERY seconds per item."""
 
-    def __init__(self, progress: Progress | None, verb: str, total: int,
-                 about: bool = False) -> None:
+    def __init__(
+        self, progress: Progress | None, verb: str, total: int, about: bool = False
+    ) -> None:
         self.progress = progress
         self.verb = verb
         self.total = total
@@ -94,8 +95,7 @@ class Meter:
         if self.progress is None:
             return
         self.last = time.monotonic()
-        of = f" of {'about ' if self.about else ''}{human_size(self.total)}" \
-            if self.total else ""
+        of = f" of {'about ' if self.about else ''}{human_size(self.total)}" if self.total else ""
         self.progress(f"{self.verb} {self.current}: {human_size(self.done)}{of}")
 
 
@@ -129,7 +129,8 @@ def parse_header(block: bytes, *, strict: bool = True) -> tarfile.TarInfo | None
         raise BadHeader(str(exc)) from None
     # Rendering it again must give the same bytes: this also covers the checksum field's
     # last bytes, which the checksum itself does not.
-    if strict and (info.type != tarfile.REGTYPE
-                   or info.tobuf(TAR_FORMAT, ENCODING, "surrogateescape") != block):
+    if strict and (
+        info.type != tarfile.REGTYPE or info.tobuf(TAR_FORMAT, ENCODING, "surrogateescape") != block
+    ):
         raise BadHeader("not a header airbox writes")
     return info

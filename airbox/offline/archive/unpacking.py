@@ -25,11 +25,10 @@ class Unpacked:
     manifest: Manifest
     chart: Path | None
     binaries: dict[str, Path]
-    images: list[str]          # every image ref now in the daemon from the bundle
+    images: list[str]  # every image ref now in the daemon from the bundle
     # What this run did (a re-run after a complete one does nothing):
     loaded: list[str] = field(default_factory=list)
     placed: list[Path] = field(default_factory=list)
-
 
 
 class _FileSink(Sink):
@@ -47,8 +46,9 @@ class _FileSink(Sink):
 
         try:
             make_private_dirs(self.target.parent)
-            fd, self.tmp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".part",
-                                            dir=self.target.parent)
+            fd, self.tmp = tempfile.mkstemp(
+                prefix=f".{self.target.name}.", suffix=".part", dir=self.target.parent
+            )
         except OSError as exc:
             raise self._cannot(exc) from None
         with os.fdopen(fd, "wb") as out:
@@ -62,9 +62,10 @@ class _FileSink(Sink):
         os.chmod(self.tmp, self.mode)
 
     def _cannot(self, exc: OSError) -> AirboxError:
-        return AirboxError(f"cannot write {self.target}: {exc.strerror or exc}",
-                           hint="free some space, or check who owns the directory; then run "
-                                "the command again")
+        return AirboxError(
+            f"cannot write {self.target}: {exc.strerror or exc}",
+            hint="free some space, or check who owns the directory; then run the command again",
+        )
 
     def commit(self) -> None:
         if self.tmp is not None:
@@ -109,9 +110,14 @@ def _same_file(path: Path, item: Item, mode: int) -> bool:
     return digest.hexdigest() == item.sha256
 
 
-def unpack(path: Path, *, into: Path, docker: DockerHost | None,
-           progress: Progress | None = None,
-           kinds: tuple[str, ...] = ALL_KINDS) -> Unpacked:
+def unpack(
+    path: Path,
+    *,
+    into: Path,
+    docker: DockerHost | None,
+    progress: Progress | None = None,
+    kinds: tuple[str, ...] = ALL_KINDS,
+) -> Unpacked:
     """Verify every digest (a full streaming pass), then a second pass: binaries to
     ``into/bin/<tool>`` (0755), the chart to ``into/charts/<file>``, images loaded into
     the daemon unless it has them already (same image ID). Files are placed atomically;
@@ -122,11 +128,15 @@ def unpack(path: Path, *, into: Path, docker: DockerHost | None,
         raise ValueError(f"unknown item kinds {unknown}")
     manifest = verify(path, progress)
     here = host_platform()
-    if "binary" in kinds and any(i.kind == "binary" for i in manifest.items) \
-            and manifest.platform != here:
+    if (
+        "binary" in kinds
+        and any(i.kind == "binary" for i in manifest.items)
+        and manifest.platform != here
+    ):
         raise UsageError(
             f"the bundle {path} was made for {manifest.platform}; this machine is {here}",
-            hint=f"make the bundle on a {here} machine: `airbox bundle create` there")
+            hint=f"make the bundle on a {here} machine: `airbox bundle create` there",
+        )
     loaded: list[str] = []
     placed: list[Path] = []
 
@@ -135,12 +145,10 @@ def unpack(path: Path, *, into: Path, docker: DockerHost | None,
             return SKIP
         if item.kind == "binary":
             target = into / "bin" / item.name
-            return SKIP if _same_file(target, item, 0o755) else \
-                _FileSink(target, 0o755, placed)
+            return SKIP if _same_file(target, item, 0o755) else _FileSink(target, 0o755, placed)
         if item.kind == "chart":
             target = into / "charts" / Path(item.path).name
-            return SKIP if _same_file(target, item, 0o644) else \
-                _FileSink(target, 0o644, placed)
+            return SKIP if _same_file(target, item, 0o644) else _FileSink(target, 0o644, placed)
         if docker is None or docker.image_id(local_name(item.name)) == item.image_id:
             return SKIP
         return _LoadSink(docker, item, loaded)
@@ -157,11 +165,18 @@ def unpack(path: Path, *, into: Path, docker: DockerHost | None,
                         f"after loading the bundle, {name} is "
                         f"{'missing' if found is None else 'another image (' + found + ')'}"
                         f" in the Docker Engine, not {item.image_id}",
-                        hint="check `docker images`; run the command again")
+                        hint="check `docker images`; run the command again",
+                    )
                 images.append(name)
     chart_item = next((i for i in manifest.items if i.kind == "chart"), None)
-    chart = into / "charts" / Path(chart_item.path).name \
-        if chart_item is not None and "chart" in kinds else None
-    binaries = {i.name: into / "bin" / i.name for i in manifest.items
-                if i.kind == "binary" and "binary" in kinds}
+    chart = (
+        into / "charts" / Path(chart_item.path).name
+        if chart_item is not None and "chart" in kinds
+        else None
+    )
+    binaries = {
+        i.name: into / "bin" / i.name
+        for i in manifest.items
+        if i.kind == "binary" and "binary" in kinds
+    }
     return Unpacked(manifest, chart, binaries, images, loaded, placed)

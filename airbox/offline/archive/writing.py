@@ -44,8 +44,9 @@ def default_connectors() -> list[str]:
     return [f"{repository}:{tag}" for repository, tag in versions.VERIFY_CONNECTORS.items()]
 
 
-def default_images(app_version: str, connectors: Sequence[str], *,
-                   cgroup_v1: bool) -> list[tuple[str, str]]:
+def default_images(
+    app_version: str, connectors: Sequence[str], *, cgroup_v1: bool
+) -> list[tuple[str, str]]:
     """(kind, reference) of every image an install needs: the kind node, the data plane
     at the chart's appVersion (the chart's default values: a bundle serves installs with
     no registry), the local object store, and the connectors."""
@@ -112,11 +113,22 @@ def _ensure_image(docker: DockerHost, ref: str, progress: Progress | None) -> No
 
 
 def _pull_chart(runner: Runner, version: str, directory: Path) -> Path:
-    runner.run(["helm", "pull", versions.CHART_NAME, "--repo", versions.CHART_REPO,
-                "--version", version, "--destination", str(directory)],
-               error=f"fetching the chart {versions.CHART_NAME} {version} failed",
-               hint="check this machine reaches the chart repository "
-                    f"({versions.CHART_REPO}), or give the chart archive with --chart FILE")
+    runner.run(
+        [
+            "helm",
+            "pull",
+            versions.CHART_NAME,
+            "--repo",
+            versions.CHART_REPO,
+            "--version",
+            version,
+            "--destination",
+            str(directory),
+        ],
+        error=f"fetching the chart {versions.CHART_NAME} {version} failed",
+        hint="check this machine reaches the chart repository "
+        f"({versions.CHART_REPO}), or give the chart archive with --chart FILE",
+    )
     found = sorted(directory.glob("*.tgz"))
     if len(found) != 1:
         raise AirboxError(f"helm pull left {len(found)} chart archives in {directory}")
@@ -139,12 +151,19 @@ def _file_chunks(path: Path) -> Iterator[bytes]:
         yield from iter(lambda: handle.read(CHUNK), b"")
 
 
-def create(output: Path, *, docker: DockerHost, connectors: list[str],
-           chart_version: str, progress: Progress | None = None,
-           chart_file: Path | None = None, runner: Runner | None = None,
-           tools: Toolchain | None = None,
-           images: Sequence[tuple[str, str]] | None = None,
-           cgroup_v1: bool | None = None) -> Manifest:
+def create(
+    output: Path,
+    *,
+    docker: DockerHost,
+    connectors: list[str],
+    chart_version: str,
+    progress: Progress | None = None,
+    chart_file: Path | None = None,
+    runner: Runner | None = None,
+    tools: Toolchain | None = None,
+    images: Sequence[tuple[str, str]] | None = None,
+    cgroup_v1: bool | None = None,
+) -> Manifest:
     """Write the bundle to ``output`` (0644, renamed into place once complete).
 
     ``chart_file``: a local chart archive instead of ``helm pull`` of ``chart_version``.
@@ -165,8 +184,9 @@ def create(output: Path, *, docker: DockerHost, connectors: list[str],
             chart_file = _pull_chart(runner, chart_version, work)
         meta = chart_meta(chart_file)
         if meta is None:
-            raise UsageError(f"{chart_file} is not a chart archive (no Chart.yaml with a "
-                             "name and version)")
+            raise UsageError(
+                f"{chart_file} is not a chart archive (no Chart.yaml with a name and version)"
+            )
         chart_name, version, app_version = meta
         if images is None:
             if cgroup_v1 is None:
@@ -192,16 +212,19 @@ def create(output: Path, *, docker: DockerHost, connectors: list[str],
 
         now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
         skeleton = Manifest(
-            format=mf.FORMAT, airbox=__version__,
-            created=now.isoformat().replace("+00:00", "Z"), platform=host_platform(),
-            chart_name=chart_name, chart_version=version, app_version=app_version,
+            format=mf.FORMAT,
+            airbox=__version__,
+            created=now.isoformat().replace("+00:00", "Z"),
+            platform=host_platform(),
+            chart_name=chart_name,
+            chart_version=version,
+            app_version=app_version,
             kind_version=versions.KIND_VERSION,
             node_image=next((ref for kind, ref in images if kind == "node-image"), ""),
             items=tuple(p.item for p in planned),
         )
         needed = _check_space(output, docker, planned)
-        return _write(output, skeleton, planned, int(now.timestamp()), progress, docker,
-                      needed)
+        return _write(output, skeleton, planned, int(now.timestamp()), progress, docker, needed)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -209,19 +232,29 @@ def create(output: Path, *, docker: DockerHost, connectors: list[str],
 def _check_space(output: Path, docker: DockerHost, planned: list[_Planned]) -> int:
     """The bundle's size, about; refused before writing when it cannot fit (an image's
     size in the daemon is about its ``docker save`` size)."""
-    needed = sum(p.file.stat().st_size if p.file is not None
-                 else docker.image_size(local_name(p.item.name)) for p in planned)
+    needed = sum(
+        p.file.stat().st_size if p.file is not None else docker.image_size(local_name(p.item.name))
+        for p in planned
+    )
     free = shutil.disk_usage(output.parent).free
     if needed > free:
         raise AirboxError(
             f"the bundle needs about {human_size(needed)} and {output.parent} has "
             f"{human_size(free)} free",
-            hint="free some space, or write the bundle elsewhere with --output")
+            hint="free some space, or write the bundle elsewhere with --output",
+        )
     return needed
 
 
-def _write(output: Path, skeleton: Manifest, planned: list[_Planned], mtime: int,
-           progress: Progress | None, docker: DockerHost, needed: int) -> Manifest:
+def _write(
+    output: Path,
+    skeleton: Manifest,
+    planned: list[_Planned],
+    mtime: int,
+    progress: Progress | None,
+    docker: DockerHost,
+    needed: int,
+) -> Manifest:
     room = mf.reserve(skeleton)
     fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent)
     meter = Meter(progress, "writing", needed, about=True)
@@ -230,14 +263,14 @@ def _write(output: Path, skeleton: Manifest, planned: list[_Planned], mtime: int
             out.write(bytes(BLOCK + room + -room % BLOCK))  # the manifest's place
             items = []
             for plan in planned:
-                meter.start(local_name(plan.item.name) if plan.item.is_image
-                            else plan.item.path)
-                sha, size = _write_member(out, plan.item.path, plan.chunks(docker), mtime,
-                                           meter)
+                meter.start(local_name(plan.item.name) if plan.item.is_image else plan.item.path)
+                sha, size = _write_member(out, plan.item.path, plan.chunks(docker), mtime, meter)
                 item = replace(plan.item, sha256=sha, size=size)
                 if item.is_image and docker.image_id(local_name(item.name)) != item.image_id:
-                    raise DockerError(f"the image {local_name(item.name)} changed while it "
-                                      "was saved", hint="run the command again")
+                    raise DockerError(
+                        f"the image {local_name(item.name)} changed while it was saved",
+                        hint="run the command again",
+                    )
                 items.append(item)
             out.write(ZERO_BLOCK * 2)
             final = replace(skeleton, items=tuple(items))
@@ -261,8 +294,9 @@ def _write(output: Path, skeleton: Manifest, planned: list[_Planned], mtime: int
     return final
 
 
-def _write_member(out: IO[bytes], path: str, chunks: Iterable[bytes], mtime: int,
-                  meter: Meter) -> tuple[str, int]:
+def _write_member(
+    out: IO[bytes], path: str, chunks: Iterable[bytes], mtime: int, meter: Meter
+) -> tuple[str, int]:
     """Stream one member; its header, known only at the end (the size), goes in the
     block kept for it."""
     start = out.tell()

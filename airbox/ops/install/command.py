@@ -74,8 +74,9 @@ def steps() -> list[Step[Context]]:
 
 def plan_dry_run(ctx: Context) -> list[dict[str, Any]]:
     """Write the generated files and plan.json; run nothing, contact nothing."""
-    write_generated(ctx.settings, ctx.files, dry_run=True, cgroup_v1=host_uses_cgroup_v1(),
-                    state=ctx.state)
+    write_generated(
+        ctx.settings, ctx.files, dry_run=True, cgroup_v1=host_uses_cgroup_v1(), state=ctx.state
+    )
     planned = plan(steps(), ctx)
     write_json(ctx.files.plan, planned, mode=PUBLIC_FILE)
     return planned
@@ -96,8 +97,9 @@ def next_steps(ctx: Context) -> list[str]:
     lines = [f"Data plane {settings.name} is installed and running."]
     if kubeconfig:
         lines.append(f"  kubeconfig: {kubeconfig}")
-        lines.append(f"  try:        kubectl --kubeconfig {kubeconfig} -n "
-                     f"{settings.namespace} get pods")
+        lines.append(
+            f"  try:        kubectl --kubeconfig {kubeconfig} -n {settings.namespace} get pods"
+        )
     lines.append(f"  health:     airbox status --name {settings.name}")
     lines.append(f"  logs:       airbox logs --name {settings.name}")
     if ctx.routing is not None:
@@ -140,8 +142,16 @@ def install_command(
         # Every byte of the bundle, before anything else: a damaged one is exit 2 naming
         # the item, with nothing created (no state directory, no question asked).
         checked[bundle_flag] = _check_bundle(Path(bundle_flag), term)
-    options = Options(dry_run, output_dir, assume_yes, ignore_preflight_failures, verbose,
-                      preload_images, interactive, force_route)
+    options = Options(
+        dry_run,
+        output_dir,
+        assume_yes,
+        ignore_preflight_failures,
+        verbose,
+        preload_images,
+        interactive,
+        force_route,
+    )
     prompter = Prompter() if interactive else None
     early: dict[str, Any] = {}
 
@@ -157,8 +167,12 @@ def install_command(
         from airbox.ops.preflight.command import before_questions
 
         early["report"] = before_questions(
-            known, term=term, ignore_failures=ignore_preflight_failures,
-            assume_yes=assume_yes, prompter=prompter)
+            known,
+            term=term,
+            ignore_failures=ignore_preflight_failures,
+            assume_yes=assume_yes,
+            prompter=prompter,
+        )
 
     check = None
     unchecked: dict[str, str] = {}
@@ -172,17 +186,26 @@ def install_command(
                 return refusal
             unchecked[root] = why
             # Saying nothing would read as "accepted": the user must know, and when.
-            later = ("when airbox registers the data plane" if root == "registration"
-                     else "again when the install starts")
+            later = (
+                "when airbox registers the data plane"
+                if root == "registration"
+                else "again when the install starts"
+            )
             assert prompter is not None
-            prompter.note(f"! {CREDENTIALS_WHAT[root]} credentials not checked: {why}. "
-                          f"airbox checks them {later}, before it builds anything",
-                          style="fg:ansiyellow")
+            prompter.note(
+                f"! {CREDENTIALS_WHAT[root]} credentials not checked: {why}. "
+                f"airbox checks them {later}, before it builds anything",
+                style="fg:ansiyellow",
+            )
             return None
+
     answers, settings = gather(
         Inputs(answers_file, flags, interactive, reconfigure=reconfigure, review=interactive),
-        prompter=prompter, check_credentials=check, say=term.info,
-        before_questions=preflight_first)
+        prompter=prompter,
+        check_credentials=check,
+        say=term.info,
+        before_questions=preflight_first,
+    )
     if "dataPlane" in unchecked:
         options = dataclasses.replace(options, recheck_credentials=True)
     from airbox.installed import use_proxy
@@ -194,17 +217,24 @@ def install_command(
         from airbox.ops import bundled
 
         path = Path(settings.bundle)
-        manifest = (checked.get(bundle_flag) or (
-            bundled.read(path, full=False) if dry_run else _check_bundle(path, term)))
-        settings = bundled.apply(settings, answers, manifest, state,
-                                 chart_version=flags.get("chart_version"))
+        manifest = checked.get(bundle_flag) or (
+            bundled.read(path, full=False) if dry_run else _check_bundle(path, term)
+        )
+        settings = bundled.apply(
+            settings, answers, manifest, state, chart_version=flags.get("chart_version")
+        )
     if dry_run:
         files = Generated(dry_run_dir(state, output_dir))
         ctx = Context(settings, answers, state, files, term, options, bundle=manifest)
         planned = plan_dry_run(ctx)
-        term.print(f"Plan for data plane {settings.name} "
-                   + (f"(kind cluster {settings.cluster_name}):" if settings.target.is_kind
-                      else f"(existing cluster, context {settings.target.kube_context}):"))
+        term.print(
+            f"Plan for data plane {settings.name} "
+            + (
+                f"(kind cluster {settings.cluster_name}):"
+                if settings.target.is_kind
+                else f"(existing cluster, context {settings.target.kube_context}):"
+            )
+        )
         term.print(render_plan(planned))
         term.info(f"Wrote {', '.join(p.name for p in _written(files))} to {files.directory}")
         term.info("Nothing was installed (dry run).")
@@ -221,20 +251,45 @@ def install_command(
         # Offline, nothing is downloaded: the tools come from the bundle (or are there).
         tools = Toolchain(offline=manifest is not None)
         runner = Runner(tools, echo=term.debug if verbose else None)
-        ctx = Context(settings, answers, state, Generated(state.root), term, options,
-                      runner=runner, tools=tools, prompter=prompter, bundle=manifest,
-                      early_preflight=early.get("report"))
+        ctx = Context(
+            settings,
+            answers,
+            state,
+            Generated(state.root),
+            term,
+            options,
+            runner=runner,
+            tools=tools,
+            prompter=prompter,
+            bundle=manifest,
+            early_preflight=early.get("report"),
+        )
         run_install(ctx)
     for text in next_steps(ctx):
         term.print(text)
     routed = ctx.routing is not None and bool(ctx.routing.workspaces)
-    if interactive and routed and ctx.prompter is not None and ctx.prompter.confirm(
+    if (
+        interactive
+        and routed
+        and ctx.prompter is not None
+        and ctx.prompter.confirm(
             "Run a test sync through the data plane now (airbox verify: a throwaway "
-            "faker → dev-null connection, deleted afterwards)?", default=False):
+            "faker → dev-null connection, deleted afterwards)?",
+            default=False,
+        )
+    ):
         from airbox.ops.verify import verify_command
 
-        return verify_command(name=settings.name, workspace=None, connection=None, keep=False,
-                              timeout="15m", as_json=False, verbose=verbose, term=term)
+        return verify_command(
+            name=settings.name,
+            workspace=None,
+            connection=None,
+            keep=False,
+            timeout="15m",
+            as_json=False,
+            verbose=verbose,
+            term=term,
+        )
     return 0
 
 
@@ -243,10 +298,11 @@ def _check_bundle(path: Path, term: Terminal) -> Manifest:
     from airbox.ops import bundled
 
     with term.step(f"Check the offline bundle {path}") as line:
-        manifest = bundled.read(path.expanduser().absolute(), full=True,
-                                progress=line.update)
-        line.update(f"{len(manifest.items)} items intact (chart {manifest.chart_version}, "
-                    f"kind {manifest.kind_version})")
+        manifest = bundled.read(path.expanduser().absolute(), full=True, progress=line.update)
+        line.update(
+            f"{len(manifest.items)} items intact (chart {manifest.chart_version}, "
+            f"kind {manifest.kind_version})"
+        )
     return manifest
 
 
@@ -261,7 +317,15 @@ def dry_run_dir(state: StateDir, output_dir: Path | None) -> Path:
 
 
 def _written(files: Generated) -> list[Path]:
-    written = (files.values, files.secret, files.pull_secret, files.kind_config,
-               files.registry_hosts, files.registry_ca, files.storage, files.job_proxy,
-               files.plan)
+    written = (
+        files.values,
+        files.secret,
+        files.pull_secret,
+        files.kind_config,
+        files.registry_hosts,
+        files.registry_ca,
+        files.storage,
+        files.job_proxy,
+        files.plan,
+    )
     return [p for p in written if p.exists()]

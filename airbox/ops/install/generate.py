@@ -37,8 +37,11 @@ RESTART_LAUNCHER = "restartLauncher"
 
 def save_store_pair(state: StateDir, pair: tuple[str, str], **marks: Any) -> None:
     ensure_private_dir(state.root)
-    write_json(state.storage_credentials,
-               {"accessKeyId": pair[0], "secretAccessKey": pair[1], **marks}, mode=SECRET_FILE)
+    write_json(
+        state.storage_credentials,
+        {"accessKeyId": pair[0], "secretAccessKey": pair[1], **marks},
+        mode=SECRET_FILE,
+    )
 
 
 def saved_store_pair(state: StateDir) -> tuple[str, str] | None:
@@ -46,9 +49,13 @@ def saved_store_pair(state: StateDir) -> tuple[str, str] | None:
         saved = read_json(state.storage_credentials)
     except (OSError, ValueError):
         return None
-    if (isinstance(saved, dict) and isinstance(saved.get("accessKeyId"), str)
-            and isinstance(saved.get("secretAccessKey"), str) and saved["accessKeyId"]
-            and saved["secretAccessKey"]):
+    if (
+        isinstance(saved, dict)
+        and isinstance(saved.get("accessKeyId"), str)
+        and isinstance(saved.get("secretAccessKey"), str)
+        and saved["accessKeyId"]
+        and saved["secretAccessKey"]
+    ):
         return str(saved["accessKeyId"]), str(saved["secretAccessKey"])
     return None
 
@@ -82,8 +89,9 @@ def _cluster_store_pair(ctx: Context) -> tuple[str, str] | None:
     Secret (a new cluster or namespace) or it holds no pair."""
     import base64
 
-    argv = ctx.kube.kubectl("--namespace", ctx.settings.namespace, "get", "secret",
-                            manifests.SECRET_NAME, "-o", "json")
+    argv = ctx.kube.kubectl(
+        "--namespace", ctx.settings.namespace, "get", "secret", manifests.SECRET_NAME, "-o", "json"
+    )
     # Its data are secrets airbox does not know yet: never logged.
     result = ctx.runner.run(argv, check=False, timeout=30, secret_output=True)
     if not result.ok:
@@ -95,12 +103,14 @@ def _cluster_store_pair(ctx: Context) -> tuple[str, str] | None:
             "not be read",
             details=[REDACTOR.mask_all(result.stderr.strip()[-300:])],
             hint=f"`airbox status --name {ctx.settings.name}` shows what is wrong with the "
-                 "cluster; then run `airbox install` again (it reads them back)")
+            "cluster; then run `airbox install` again (it reads them back)",
+        )
     try:
         data = json.loads(result.stdout or "{}").get("data") or {}
-        pair = tuple(base64.b64decode(str(data[key])).decode()
-                     for key in (manifests.STORAGE_ACCESS_KEY_KEY,
-                                 manifests.STORAGE_SECRET_KEY_KEY))
+        pair = tuple(
+            base64.b64decode(str(data[key])).decode()
+            for key in (manifests.STORAGE_ACCESS_KEY_KEY, manifests.STORAGE_SECRET_KEY_KEY)
+        )
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
     REDACTOR.add(*pair)
@@ -127,15 +137,22 @@ def settle_store_credentials(ctx: Context, line: StepLine) -> None:
     if live is None:
         runlog.logger().warning("local store: new credentials (%s, no Secret holds any)", why)
         return
-    write_generated(ctx.settings, ctx.files, dry_run=False, cgroup_v1=docker_cgroup_v1(ctx),
-                    state=ctx.state)
+    write_generated(
+        ctx.settings, ctx.files, dry_run=False, cgroup_v1=docker_cgroup_v1(ctx), state=ctx.state
+    )
     with line.paused():
-        ctx.term.warn(f"{why}: the local object store's credentials were read back from the "
-                      f"Secret {manifests.SECRET_NAME} (the store keeps running with them)")
+        ctx.term.warn(
+            f"{why}: the local object store's credentials were read back from the "
+            f"Secret {manifests.SECRET_NAME} (the store keeps running with them)"
+        )
 
 
 def write_generated(
-    settings: Settings, files: Generated, *, dry_run: bool, cgroup_v1: bool = False,
+    settings: Settings,
+    files: Generated,
+    *,
+    dry_run: bool,
+    cgroup_v1: bool = False,
     state: StateDir | None = None,
 ) -> dict[str, str]:
     """Write values.yaml, secrets.yaml (0600), kind-config.yaml and, when airbox runs the
@@ -143,48 +160,81 @@ def write_generated(
     state = state or StateDir.for_name(settings.name)
     local = settings.runs_local_store
     credentials = local_store_credentials(state, dry_run=dry_run) if local else None
-    data = manifests.secret_data(settings, placeholder_credentials=dry_run,
-                                 local_credentials=credentials)
+    data = manifests.secret_data(
+        settings, placeholder_credentials=dry_run, local_credentials=credentials
+    )
     REDACTOR.add(*proxy.secret_values(data))
     # Created 0700 when missing; an existing directory (an --output-dir) keeps its mode.
     make_private_dirs(files.directory)
     secret = f"the Secret {manifests.SECRET_NAME} (secrets.yaml)"
     hosts, ca = _write_registry_files(settings, files)
-    atomic_write(files.values, _headed(
-        f"Helm values of data plane {settings.name} (chart airbyte-data-plane), written by "
-        f"airbox. No credentials here: they are in {secret}.",
-        _explain_placeholders(dump_yaml(manifests.helm_values(settings)))), mode=PUBLIC_FILE)
-    atomic_write(files.secret, _headed(
-        f"The Kubernetes Secret {manifests.SECRET_NAME} of data plane {settings.name}, "
-        "written by airbox: every credential it uses. Keep this file private (0600).",
-        dump_yaml(manifests.secret_manifest(settings, data))), mode=SECRET_FILE)
+    atomic_write(
+        files.values,
+        _headed(
+            f"Helm values of data plane {settings.name} (chart airbyte-data-plane), written by "
+            f"airbox. No credentials here: they are in {secret}.",
+            _explain_placeholders(dump_yaml(manifests.helm_values(settings))),
+        ),
+        mode=PUBLIC_FILE,
+    )
+    atomic_write(
+        files.secret,
+        _headed(
+            f"The Kubernetes Secret {manifests.SECRET_NAME} of data plane {settings.name}, "
+            "written by airbox: every credential it uses. Keep this file private (0600).",
+            dump_yaml(manifests.secret_manifest(settings, data)),
+        ),
+        mode=SECRET_FILE,
+    )
     if settings.target.is_kind:
         store_dir = str(state.storage_data) if local else None
-        atomic_write(files.kind_config, _headed(
-            f"kind cluster {settings.cluster_name} of data plane {settings.name}, written by "
-            "airbox (node image, API on 127.0.0.1"
-            + (", the local object store's host directory" if local else "")
-            + "). No credentials here.",
-            dump_yaml(manifests.kind_config(settings, cgroup_v1=cgroup_v1,
-                                            store_dir=store_dir, registry_hosts=hosts,
-                                            registry_ca=ca))),
-            mode=PUBLIC_FILE)
+        atomic_write(
+            files.kind_config,
+            _headed(
+                f"kind cluster {settings.cluster_name} of data plane {settings.name}, written by "
+                "airbox (node image, API on 127.0.0.1"
+                + (", the local object store's host directory" if local else "")
+                + "). No credentials here.",
+                dump_yaml(
+                    manifests.kind_config(
+                        settings,
+                        cgroup_v1=cgroup_v1,
+                        store_dir=store_dir,
+                        registry_hosts=hosts,
+                        registry_ca=ca,
+                    )
+                ),
+            ),
+            mode=PUBLIC_FILE,
+        )
     if jobproxy.wanted(settings):
-        atomic_write(files.job_proxy, _headed(
-            f"The MutatingAdmissionPolicy and binding that give the job pods of data plane "
-            f"{settings.name} (label airbyte=job-pod) the proxy settings, as references to "
-            f"keys of {secret}. No credentials here. Applied as "
-            f"{jobproxy.API_VERSION}; a cluster that serves {jobproxy.GROUP}/v1 gets v1.",
-            jobproxy.dump(jobproxy.for_settings(settings))), mode=PUBLIC_FILE)
+        atomic_write(
+            files.job_proxy,
+            _headed(
+                f"The MutatingAdmissionPolicy and binding that give the job pods of data plane "
+                f"{settings.name} (label airbyte=job-pod) the proxy settings, as references to "
+                f"keys of {secret}. No credentials here. Applied as "
+                f"{jobproxy.API_VERSION}; a cluster that serves {jobproxy.GROUP}/v1 gets v1.",
+                jobproxy.dump(jobproxy.for_settings(settings)),
+            ),
+            mode=PUBLIC_FILE,
+        )
     else:
         files.job_proxy.unlink(missing_ok=True)
     if local:
-        atomic_write(files.storage, _headed(
-            f"The local object store (MinIO) of data plane {settings.name}, run by airbox "
-            f"because no storage is configured. Its credentials are in {secret}.",
-            apply_documents(*manifests.local_store_manifests(
-                settings, uid=os.getuid(), gid=os.getgid(), pair=credentials))),
-            mode=PUBLIC_FILE)
+        atomic_write(
+            files.storage,
+            _headed(
+                f"The local object store (MinIO) of data plane {settings.name}, run by airbox "
+                f"because no storage is configured. Its credentials are in {secret}.",
+                apply_documents(
+                    *manifests.local_store_manifests(
+                        settings, uid=os.getuid(), gid=os.getgid(), pair=credentials
+                    )
+                ),
+            ),
+            mode=PUBLIC_FILE,
+        )
     else:
         files.storage.unlink(missing_ok=True)
     return data
@@ -196,25 +246,37 @@ def _write_registry_files(settings: Settings, files: Generated) -> tuple[str | N
     pull = registry.pull_secret_manifest(settings)
     if pull is not None and settings.images is not None:
         REDACTOR.add(*registry.pull_secret_values(settings.images))
-        atomic_write(files.pull_secret, _headed(
-            f"The Kubernetes Secret {registry.PULL_SECRET_NAME} of data plane "
-            f"{settings.name}, written by airbox: the credentials of the registry "
-            f"{settings.images.registry}. Keep this file private (0600).",
-            dump_yaml(pull)), mode=SECRET_FILE)
+        atomic_write(
+            files.pull_secret,
+            _headed(
+                f"The Kubernetes Secret {registry.PULL_SECRET_NAME} of data plane "
+                f"{settings.name}, written by airbox: the credentials of the registry "
+                f"{settings.images.registry}. Keep this file private (0600).",
+                dump_yaml(pull),
+            ),
+            mode=SECRET_FILE,
+        )
     else:
         files.pull_secret.unlink(missing_ok=True)
     hosts = ca = None
     images = settings.images
     if images is not None and settings.target.is_kind:
-        atomic_write(files.registry_hosts, "# containerd's settings for the registry "
-                     f"{images.registry}, mounted into the kind node by airbox.\n"
-                     + registry.registry_hosts_toml(images), mode=PUBLIC_FILE)
+        atomic_write(
+            files.registry_hosts,
+            "# containerd's settings for the registry "
+            f"{images.registry}, mounted into the kind node by airbox.\n"
+            + registry.registry_hosts_toml(images),
+            mode=PUBLIC_FILE,
+        )
         hosts = str(files.registry_hosts.absolute())
     else:
         files.registry_hosts.unlink(missing_ok=True)
     if images is not None and images.ca_file and settings.target.is_kind:
-        atomic_write(files.registry_ca, Path(images.ca_file).expanduser().read_text(
-            encoding="utf-8"), mode=PUBLIC_FILE)
+        atomic_write(
+            files.registry_ca,
+            Path(images.ca_file).expanduser().read_text(encoding="utf-8"),
+            mode=PUBLIC_FILE,
+        )
         ca = str(files.registry_ca.absolute())
     else:
         files.registry_ca.unlink(missing_ok=True)
@@ -234,9 +296,11 @@ def _explain_placeholders(values: str) -> str:
     explained = False
     for line in values.splitlines(keepends=True):
         if line.lstrip().startswith("accessKeyId: " + manifests.NOT_HERE) and not explained:
-            indent = line[:len(line) - len(line.lstrip())]
-            lines.append(f"{indent}# Not the keys (they are in the Secret): a placeholder, so "
-                         "the chart's own copy never holds its well-known default keys.\n")
+            indent = line[: len(line) - len(line.lstrip())]
+            lines.append(
+                f"{indent}# Not the keys (they are in the Secret): a placeholder, so "
+                "the chart's own copy never holds its well-known default keys.\n"
+            )
             explained = True
         lines.append(line)
     return "".join(lines)

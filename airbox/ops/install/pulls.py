@@ -46,9 +46,13 @@ class Pulls:
     """Image pulls on daemon threads: a Ctrl-C must not wait for a pull to finish
     (executor threads would hold the interpreter's exit until they are done)."""
 
-    def __init__(self, docker: DockerHost, images: list[str],
-                 registry: Images | None = None,
-                 pinned: Mapping[str, str] = PINNED) -> None:
+    def __init__(
+        self,
+        docker: DockerHost,
+        images: list[str],
+        registry: Images | None = None,
+        pinned: Mapping[str, str] = PINNED,
+    ) -> None:
         # The private registry's credentials go with its images' pulls (in the API call
         # to the daemon: never in argv or ~/.docker/config.json).
         self._registry = registry.registry + "/" if registry is not None else None
@@ -57,9 +61,10 @@ class Pulls:
         self._pinned = dict(pinned)
         self.errors: dict[str, BaseException] = {}
         self.progress: dict[str, str] = {}
-        self._threads = {image: threading.Thread(target=self._pull, args=(docker, image),
-                                                 daemon=True)
-                         for image in images}
+        self._threads = {
+            image: threading.Thread(target=self._pull, args=(docker, image), daemon=True)
+            for image in images
+        }
         for thread in self._threads.values():
             thread.start()
 
@@ -104,8 +109,11 @@ class Pulls:
 # What the daemon answers when a registry serves another manifest than the digest asked
 # (moby distribution/pull_v2.go: "manifest verification failed for digest"; containerd's
 # image store: "digest mismatch").
-_DIGEST_REFUSED = re.compile(r"verification failed for digest|digest mismatch|"
-                             r"unexpected digest", re.IGNORECASE)
+_DIGEST_REFUSED = re.compile(
+    r"verification failed for digest|digest mismatch|"
+    r"unexpected digest",
+    re.IGNORECASE,
+)
 
 
 def not_the_pinned_image(pinned: str, image: str) -> ClusterError:
@@ -116,6 +124,6 @@ def not_the_pinned_image(pinned: str, image: str) -> ClusterError:
         f"the registry {registry} does not serve the image airbox pins for {image}: "
         f"{pinned} is another image there",
         hint="mirror the image by its digest (copy it with its manifest, e.g. "
-             "`crane copy` or `skopeo copy --all`, not rebuilt or re-pushed by tag), "
-             "then run the command again",
+        "`crane copy` or `skopeo copy --all`, not rebuilt or re-pushed by tag), "
+        "then run the command again",
     )

@@ -28,8 +28,9 @@ class WriteManifests(Step[Context]):
         return []
 
     def run(self, ctx: Context, line: StepLine) -> None:
-        write_generated(ctx.settings, ctx.files, dry_run=False, cgroup_v1=docker_cgroup_v1(ctx),
-                        state=ctx.state)
+        write_generated(
+            ctx.settings, ctx.files, dry_run=False, cgroup_v1=docker_cgroup_v1(ctx), state=ctx.state
+        )
         if ctx.settings.runs_local_store:
             # Before kind mounts it: a directory Docker creates for a mount is root's.
             ensure_state_subdir(ctx.state.storage_data)
@@ -39,8 +40,7 @@ class WriteManifests(Step[Context]):
 def preloads(ctx: Context) -> bool:
     """The images go into the kind node from the host (pulled, or from the bundle: with
     no registry, the node cannot pull them itself)."""
-    return ctx.settings.target.is_kind and (ctx.options.preload_images
-                                             or ctx.bundle is not None)
+    return ctx.settings.target.is_kind and (ctx.options.preload_images or ctx.bundle is not None)
 
 
 def _node_cgroup_v1(ctx: Context) -> bool:
@@ -60,8 +60,7 @@ class PullImages(Step[Context]):
         return preloads(ctx) or pulls_node(ctx.settings)
 
     def _node(self, ctx: Context) -> tuple[str, str] | None:
-        return node_pull(ctx.settings, _node_cgroup_v1(ctx)) if pulls_node(ctx.settings) \
-            else None
+        return node_pull(ctx.settings, _node_cgroup_v1(ctx)) if pulls_node(ctx.settings) else None
 
     def _wanted(self, ctx: Context) -> list[str]:
         return ctx.images() if preloads(ctx) else []
@@ -81,11 +80,17 @@ class PullImages(Step[Context]):
             bundle = str(ctx.settings.bundle)
             for item in ctx.bundle.items:
                 if item.kind in ("chart", "binary"):
-                    argv.append(["tar", "-xf", bundle, item.path, "-C",
-                                 str(unpack_dir(ctx.state))])
+                    argv.append(["tar", "-xf", bundle, item.path, "-C", str(unpack_dir(ctx.state))])
                 else:
-                    argv.append(["docker", "load", "--input", f"{bundle}:{item.path}",
-                                 f"(unless Docker has {local_name(item.name)})"])
+                    argv.append(
+                        [
+                            "docker",
+                            "load",
+                            "--input",
+                            f"{bundle}:{item.path}",
+                            f"(unless Docker has {local_name(item.name)})",
+                        ]
+                    )
             return argv
         node = self._node(ctx)
         if node is not None:
@@ -118,8 +123,9 @@ class PullImages(Step[Context]):
                 with line.paused():
                     ctx.term.warn(text)
 
-            line.update(", ".join(unpack(ctx.settings, ctx.bundle, ctx.state, docker,
-                                         line.update, warn)))
+            line.update(
+                ", ".join(unpack(ctx.settings, ctx.bundle, ctx.state, docker, line.update, warn))
+            )
             return
         images = [image for image in self._wanted(ctx) if not docker.has_image(image)]
         pinned = dict(PINNED)
@@ -176,12 +182,13 @@ class Cluster(Step[Context]):
                 on_line=lambda text: line.update(text.strip(" •✓✗")) if text.strip() else None,
                 error=f"creating the kind cluster {settings.cluster_name} failed",
                 hint="see the kind output above; common causes are too little memory, "
-                     "inotify limits (run `airbox preflight`) and Docker subnet clashes",
+                "inotify limits (run `airbox preflight`) and Docker subnet clashes",
             )
         except (ToolError, KeyboardInterrupt):
             # Like kind itself: never leave a half-built cluster behind.
-            ctx.runner.run(commands.kind_delete(settings, ctx.state.kubeconfig), check=False,
-                           timeout=120)
+            ctx.runner.run(
+                commands.kind_delete(settings, ctx.state.kubeconfig), check=False, timeout=120
+            )
             raise
         ctx.state.kubeconfig.chmod(SECRET_FILE)
 
@@ -201,8 +208,7 @@ class NodeRestartPolicy(Step[Context]):
         return ctx.settings.target.is_kind
 
     def commands(self, ctx: Context) -> list[list[str]]:
-        return [["docker", "update", "--restart", NODE_RESTART_POLICY,
-                 ctx.settings.node_container]]
+        return [["docker", "update", "--restart", NODE_RESTART_POLICY, ctx.settings.node_container]]
 
     def done(self, ctx: Context) -> str | None:
         node = ctx.docker.container(ctx.settings.node_container)
@@ -212,7 +218,8 @@ class NodeRestartPolicy(Step[Context]):
                 f"the kind cluster {ctx.settings.cluster_name} has no node container "
                 f"({ctx.settings.node_container} does not exist in Docker)",
                 hint="the cluster cannot run without it: `airbox uninstall --keep-state`, "
-                     "then `airbox install` again")
+                "then `airbox install` again",
+            )
         return f"restart policy already {node.restart_policy}" if node.comes_back else None
 
     def run(self, ctx: Context, line: StepLine) -> None:
@@ -225,8 +232,9 @@ def wait_for_api(ctx: Context, line: StepLine, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     delay = 0.2
     while True:
-        result = ctx.runner.run(ctx.kube.kubectl("get", "--raw", "/readyz"), check=False,
-                                timeout=15)
+        result = ctx.runner.run(
+            ctx.kube.kubectl("get", "--raw", "/readyz"), check=False, timeout=15
+        )
         if result.ok:
             return
         if time.monotonic() > deadline:
@@ -234,7 +242,7 @@ def wait_for_api(ctx: Context, line: StepLine, timeout: float = 120) -> None:
                 f"the Kubernetes API of {ctx.settings.cluster_name} did not become ready",
                 details=[result.stderr.strip()[-300:]],
                 hint="check the node container with `docker logs "
-                     f"{ctx.settings.node_container}`; `airbox status` explains more",
+                f"{ctx.settings.node_container}`; `airbox status` explains more",
             )
         line.update("waiting for the Kubernetes API")
         time.sleep(delay)
@@ -275,13 +283,19 @@ class ConnectorImages(Step[Context]):
             refs = self._bundled(ctx)
             return [commands.kind_load(ctx.settings, refs)] if refs else []
         images = ctx.settings.images
-        refs = [connector_ref(repository, tag, images)
-                for repository, tag in versions.VERIFY_CONNECTORS.items()]
+        refs = [
+            connector_ref(repository, tag, images)
+            for repository, tag in versions.VERIFY_CONNECTORS.items()
+        ]
         if images is not None and images.has_credentials:
-            return [*(["docker", "pull", ref] for ref in refs),
-                    commands.kind_load(ctx.settings, refs)]
-        return [["docker", "exec", "-d", ctx.settings.node_container, "crictl", "pull", ref]
-                for ref in refs]
+            return [
+                *(["docker", "pull", ref] for ref in refs),
+                commands.kind_load(ctx.settings, refs),
+            ]
+        return [
+            ["docker", "exec", "-d", ctx.settings.node_container, "crictl", "pull", ref]
+            for ref in refs
+        ]
 
     def run(self, ctx: Context, line: StepLine) -> None:
         if ctx.bundle is not None:
@@ -296,8 +310,10 @@ class ConnectorImages(Step[Context]):
         # A daemon thread: the definitions lookup may take a few seconds, and the install
         # must not wait for it (nor for the pulls, which run in the node).
         threading.Thread(target=prepull_connectors, args=(ctx,), daemon=True).start()
-        line.update("source-faker and destination-dev-null, pulled inside the node while "
-                    "the install goes on")
+        line.update(
+            "source-faker and destination-dev-null, pulled inside the node while "
+            "the install goes on"
+        )
 
 
 def connector_ref(repository: str, tag: str, images: Images | None = None) -> str:
@@ -320,12 +336,21 @@ def connector_tags(ctx: Context) -> dict[str, str]:
     from airbox.controlplane.api import NO_RETRY, AirbyteApi, Timeouts
 
     try:
-        with AirbyteApi(ctx.settings.control_plane.api_url, reg.client_id, reg.client_secret,
-                        token_cache=ctx.state.token, timeout=Timeouts(connect=3.0, read=5.0),
-                        retries=NO_RETRY) as api:
+        with AirbyteApi(
+            ctx.settings.control_plane.api_url,
+            reg.client_id,
+            reg.client_secret,
+            token_cache=ctx.state.token,
+            timeout=Timeouts(connect=3.0, read=5.0),
+            retries=NO_RETRY,
+        ) as api:
             visible = api.workspaces()
-            wanted = [w for w in visible if w.get("name") in ctx.settings.workspaces
-                      or w.get("workspaceId") in ctx.settings.workspaces] or visible
+            wanted = [
+                w
+                for w in visible
+                if w.get("name") in ctx.settings.workspaces
+                or w.get("workspaceId") in ctx.settings.workspaces
+            ] or visible
             if not wanted:
                 return tags
             workspace_id = str(wanted[0].get("workspaceId"))
@@ -336,8 +361,9 @@ def connector_tags(ctx: Context) -> dict[str, str]:
                     if repository in tags and isinstance(tag, str) and tag:
                         tags[str(repository)] = tag
     except Exception as exc:  # best effort: the pinned tags serve as well
-        runlog.logger().info("connector tags from the definitions unavailable (%s): "
-                             "using airbox's pinned ones", exc)
+        runlog.logger().info(
+            "connector tags from the definitions unavailable (%s): using airbox's pinned ones", exc
+        )
     return tags
 
 
@@ -354,16 +380,21 @@ def prepull_connectors(ctx: Context) -> None:
                 # pull Secret), and crictl takes them only in its argv: the host's Docker
                 # pulls with them (in the API call), then kind loads the image in.
                 docker.pull(ref, auth=registry_auth(images))
-                ctx.runner.run(commands.kind_load(ctx.settings, [ref]), timeout=900,
-                               error=f"loading {ref} into the node failed")
-                log.info("pulled %s and loaded it into the node %s", ref,
-                         ctx.settings.node_container)
+                ctx.runner.run(
+                    commands.kind_load(ctx.settings, [ref]),
+                    timeout=900,
+                    error=f"loading {ref} into the node failed",
+                )
+                log.info(
+                    "pulled %s and loaded it into the node %s", ref, ctx.settings.node_container
+                )
                 continue
             docker.exec_detached(ctx.settings.node_container, ["crictl", "pull", ref])
             log.info("pulling %s inside the node %s", ref, ctx.settings.node_container)
     except Exception as exc:
-        log.warning("the connector images were not pre-pulled (%s): the first verify "
-                    "pulls them", exc)
+        log.warning(
+            "the connector images were not pre-pulled (%s): the first verify pulls them", exc
+        )
 
 
 class LoadImages(Step[Context]):
@@ -380,5 +411,8 @@ class LoadImages(Step[Context]):
         if ctx.pulls is not None:
             line.update("waiting for the image pulls to finish")
             ctx.pulls.wait(line)
-        ctx.runner.run(commands.kind_load(ctx.settings, ctx.images()), timeout=900,
-                       error="loading the images into the kind node failed")
+        ctx.runner.run(
+            commands.kind_load(ctx.settings, ctx.images()),
+            timeout=900,
+            error="loading the images into the kind node failed",
+        )

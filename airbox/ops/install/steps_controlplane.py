@@ -19,10 +19,16 @@ class Preflight(Step[Context]):
         if ctx.options.preflight:
             from airbox.ops.preflight.command import install_check
 
-            install_check(ctx.settings, ctx.state, ctx.term, line,
-                          ignore_failures=ctx.options.ignore_preflight_failures,
-                          assume_yes=ctx.options.assume_yes, prompter=ctx.prompter,
-                          early=ctx.early_preflight)
+            install_check(
+                ctx.settings,
+                ctx.state,
+                ctx.term,
+                line,
+                ignore_failures=ctx.options.ignore_preflight_failures,
+                assume_yes=ctx.options.assume_yes,
+                prompter=ctx.prompter,
+                early=ctx.early_preflight,
+            )
             return
         if ctx.settings.target.is_kind:
             ctx.docker.version()
@@ -41,7 +47,8 @@ class CheckCredentials(Step[Context]):
 
     def applies(self, ctx: Context) -> bool:
         return ctx.settings.data_plane is not None and (
-            not ctx.options.interactive or ctx.options.recheck_credentials)
+            not ctx.options.interactive or ctx.options.recheck_credentials
+        )
 
     def commands(self, ctx: Context) -> list[list[str]]:
         return [["http", "POST", f"{ctx.settings.control_plane.url}/api/v1/dataplanes/token"]]
@@ -51,8 +58,9 @@ class CheckCredentials(Step[Context]):
 
         credentials = ctx.settings.data_plane
         assert credentials is not None
-        found = require_data_plane(ctx.settings.control_plane.url, credentials.client_id,
-                                   credentials.client_secret)
+        found = require_data_plane(
+            ctx.settings.control_plane.url, credentials.client_id, credentials.client_secret
+        )
         line.update(found)
         if found.startswith("not checked"):
             # Still no answer: go on (preflight reported the control plane), but say so.
@@ -72,15 +80,20 @@ class CheckWorkspaces(Step[Context]):
         return bool(ctx.settings.workspaces) and ctx.settings.registration is not None
 
     def commands(self, ctx: Context) -> list[list[str]]:
-        return [["http", "GET", f"{ctx.settings.control_plane.api_url}/workspaces"
-                                "?limit=100&offset=0"]]
+        return [
+            ["http", "GET", f"{ctx.settings.control_plane.api_url}/workspaces?limit=100&offset=0"]
+        ]
 
     def run(self, ctx: Context, line: StepLine) -> None:
         from airbox.ops.workspaces import install_check
 
-        install_check(ctx.settings, ctx.state, line,
-                      interactive=ctx.options.interactive and ctx.prompter is not None,
-                      force=ctx.options.force_route)
+        install_check(
+            ctx.settings,
+            ctx.state,
+            line,
+            interactive=ctx.options.interactive and ctx.prompter is not None,
+            force=ctx.options.force_route,
+        )
 
 
 class Register(Step[Context]):
@@ -114,10 +127,17 @@ class Register(Step[Context]):
         prompter = ctx.prompter if ctx.options.interactive else None
         with registration.api_for(settings, ctx.state) as api:
             record = registration.ensure_registered(
-                settings, ctx.state, api, say=line.update, warn=ctx.term.warn,
-                prompter=prompter, paused=line.paused)
+                settings,
+                ctx.state,
+                api,
+                say=line.update,
+                warn=ctx.term.warn,
+                prompter=prompter,
+                paused=line.paused,
+            )
         ctx.settings = dataclasses.replace(
-            settings, data_plane=registration.record_credentials(record))
+            settings, data_plane=registration.record_credentials(record)
+        )
 
 
 class Route(Step[Context]):
@@ -130,14 +150,26 @@ class Route(Step[Context]):
         api = ctx.settings.control_plane.api_url
         return [
             ["http", "GET", f"{api}/workspaces?limit=100&offset=0"],
-            *(["http", "PATCH", f"{api}/workspaces/<{w}>", '{"regionId": "<region>"}',
-               "(only if not routed yet)"] for w in ctx.settings.workspaces),
+            *(
+                [
+                    "http",
+                    "PATCH",
+                    f"{api}/workspaces/<{w}>",
+                    '{"regionId": "<region>"}',
+                    "(only if not routed yet)",
+                ]
+                for w in ctx.settings.workspaces
+            ),
         ]
 
     def run(self, ctx: Context, line: StepLine) -> None:
         from airbox.ops.workspaces import install_route
 
         interactive = ctx.options.interactive and ctx.prompter is not None
-        ctx.routing = install_route(ctx.settings, ctx.state, line,
-                                    prompter=ctx.prompter if interactive else None,
-                                    force=ctx.options.force_route)
+        ctx.routing = install_route(
+            ctx.settings,
+            ctx.state,
+            line,
+            prompter=ctx.prompter if interactive else None,
+            force=ctx.options.force_route,
+        )

@@ -37,7 +37,9 @@ class Namespace(Step[Context]):
         # label, which is what lets uninstall remove it (and never someone else's).
         result = ctx.runner.run(
             ctx.kube.kubectl("get", "namespace", ctx.settings.namespace, "-o", "name"),
-            check=False, timeout=30)
+            check=False,
+            timeout=30,
+        )
         return "exists" if result.ok else None
 
     def run(self, ctx: Context, line: StepLine) -> None:
@@ -90,11 +92,11 @@ class JobProxy(Step[Context]):
         from airbox.ops.jobproxy import PROGRESS_KEY
 
         Progress(ctx.state.progress).set(
-            PROGRESS_KEY, {"name": jobproxy.object_name(ctx.settings)} if applied else {})
+            PROGRESS_KEY, {"name": jobproxy.object_name(ctx.settings)} if applied else {}
+        )
 
     def applies(self, ctx: Context) -> bool:
-        return jobproxy.wanted(ctx.settings) or (not ctx.options.dry_run
-                                                 and self._applied(ctx))
+        return jobproxy.wanted(ctx.settings) or (not ctx.options.dry_run and self._applied(ctx))
 
     def describe(self, ctx: Context) -> str:
         if jobproxy.wanted(ctx.settings):
@@ -104,10 +106,14 @@ class JobProxy(Step[Context]):
     def commands(self, ctx: Context) -> list[list[str]]:
         name = jobproxy.object_name(ctx.settings)
         if not jobproxy.wanted(ctx.settings):
-            return [ctx.kube.kubectl("delete", resource, name, "--ignore-not-found")
-                    for resource in (jobproxy.BINDING_RESOURCE, jobproxy.POLICY_RESOURCE)]
-        return [ctx.kube.kubectl("get", "--raw", f"/apis/{jobproxy.API_VERSION}"),
-                commands.kubectl_apply_stdin(ctx.kube)]
+            return [
+                ctx.kube.kubectl("delete", resource, name, "--ignore-not-found")
+                for resource in (jobproxy.BINDING_RESOURCE, jobproxy.POLICY_RESOURCE)
+            ]
+        return [
+            ctx.kube.kubectl("get", "--raw", f"/apis/{jobproxy.API_VERSION}"),
+            commands.kubectl_apply_stdin(ctx.kube),
+        ]
 
     def done(self, ctx: Context) -> str | None:
         from airbox.ops import jobproxy as ops
@@ -157,10 +163,17 @@ class LocalStore(Step[Context]):
             # (making a bucket that exists is a no-op).
             ctx.kube.kubectl("--namespace", ns, "delete", job, "--ignore-not-found"),
             commands.kubectl_apply_stdin(ctx.kube, ns),
-            ctx.kube.kubectl("--namespace", ns, "rollout", "status",
-                             f"deployment/{manifests.LOCAL_STORE}", "--timeout=180s"),
-            ctx.kube.kubectl("--namespace", ns, "wait", "--for=condition=complete", job,
-                             "--timeout=180s"),
+            ctx.kube.kubectl(
+                "--namespace",
+                ns,
+                "rollout",
+                "status",
+                f"deployment/{manifests.LOCAL_STORE}",
+                "--timeout=180s",
+            ),
+            ctx.kube.kubectl(
+                "--namespace", ns, "wait", "--for=condition=complete", job, "--timeout=180s"
+            ),
         ]
 
     def commands(self, ctx: Context) -> list[list[str]]:
@@ -170,16 +183,27 @@ class LocalStore(Step[Context]):
         """The fingerprint of the pair the store's pod template is marked with; "" for a
         store without the mark (an older airbox made it), None when there is no store."""
         result = ctx.runner.run(
-            ctx.kube.kubectl("--namespace", ctx.settings.namespace, "get", "deployment",
-                             manifests.LOCAL_STORE, "-o", "json"),
-            check=False, timeout=30)
+            ctx.kube.kubectl(
+                "--namespace",
+                ctx.settings.namespace,
+                "get",
+                "deployment",
+                manifests.LOCAL_STORE,
+                "-o",
+                "json",
+            ),
+            check=False,
+            timeout=30,
+        )
         if not result.ok:
             if "NotFound" in result.stderr or "not found" in result.stderr:
                 return None
-            raise ToolError(f"reading the deployment {manifests.LOCAL_STORE} failed",
-                            command=REDACTOR.mask_argv(result.argv),
-                            returncode=result.returncode,
-                            output_tail=REDACTOR.mask_all(result.stderr[-2000:]))
+            raise ToolError(
+                f"reading the deployment {manifests.LOCAL_STORE} failed",
+                command=REDACTOR.mask_argv(result.argv),
+                returncode=result.returncode,
+                output_tail=REDACTOR.mask_all(result.stderr[-2000:]),
+            )
         template = (json.loads(result.stdout or "{}").get("spec") or {}).get("template") or {}
         annotations = (template.get("metadata") or {}).get("annotations") or {}
         return str(annotations.get(manifests.STORE_CREDENTIALS_ANNOTATION) or "")
@@ -188,30 +212,40 @@ class LocalStore(Step[Context]):
         delete, apply, rollout, wait = self._argv(ctx)
         pair = saved_store_pair(ctx.state)
         running = self._running_pair(ctx)
-        if pair is not None and running is not None and running != (
-                manifests.credentials_fingerprint(*pair)):
+        if (
+            pair is not None
+            and running is not None
+            and running != (manifests.credentials_fingerprint(*pair))
+        ):
             # MinIO reads its pair only when it starts, the launcher too: both restart
             # (the store first). Recorded, so an interrupted run still restarts the
             # launcher next time.
             save_store_pair(ctx.state, pair, **{RESTART_LAUNCHER: True})
             line.update("the store's credentials changed: restarting it")
         ctx.runner.run(delete, timeout=120, error="removing the old bucket Job failed")
-        ctx.runner.run(apply, stdin=ctx.files.storage.read_text(encoding="utf-8"),
-                       timeout=60, error="applying the local object store failed")
+        ctx.runner.run(
+            apply,
+            stdin=ctx.files.storage.read_text(encoding="utf-8"),
+            timeout=60,
+            error="applying the local object store failed",
+        )
         line.update(f"waiting for {manifests.LOCAL_STORE} to be ready")
-        hint = (f"`airbox status --name {ctx.settings.name}` shows the pod's problem. A "
-                "cluster created before airbox ran the store lacks the data directory "
-                f"({manifests.LOCAL_STORE_NODE_PATH}): re-create it with `kind delete cluster "
-                f"--name {ctx.settings.cluster_name}`, then `airbox install` again")
-        ctx.runner.run(rollout, timeout=200, error="the local object store did not start",
-                       hint=hint)
+        hint = (
+            f"`airbox status --name {ctx.settings.name}` shows the pod's problem. A "
+            "cluster created before airbox ran the store lacks the data directory "
+            f"({manifests.LOCAL_STORE_NODE_PATH}): re-create it with `kind delete cluster "
+            f"--name {ctx.settings.cluster_name}`, then `airbox install` again"
+        )
+        ctx.runner.run(
+            rollout, timeout=200, error="the local object store did not start", hint=hint
+        )
         line.update(f"creating the bucket {manifests.LOCAL_STORE_BUCKET}")
-        ctx.runner.run(wait, timeout=200, error="creating the storage bucket failed",
-                       hint=hint)
+        ctx.runner.run(wait, timeout=200, error="creating the storage bucket failed", hint=hint)
         self._restart_launcher_if_due(ctx, line)
-        line.update(f"{manifests.local_store_endpoint(ctx.settings)}, bucket "
-                    f"{manifests.LOCAL_STORE_BUCKET}, data in {ctx.state.storage_data}")
-
+        line.update(
+            f"{manifests.local_store_endpoint(ctx.settings)}, bucket "
+            f"{manifests.LOCAL_STORE_BUCKET}, data in {ctx.state.storage_data}"
+        )
 
     def _restart_launcher_if_due(self, ctx: Context, line: StepLine) -> None:
         """The launcher started with the store's old pair: restarted, now the store runs
@@ -223,15 +257,24 @@ class LocalStore(Step[Context]):
         if not due:
             return
         deployment = commands.deployment_name(ctx.settings)
-        result = ctx.runner.run(ctx.kube.kubectl(
-            "--namespace", ctx.settings.namespace, "rollout", "restart",
-            f"deployment/{deployment}"), check=False, timeout=60)
-        if not result.ok and not ("NotFound" in result.stderr
-                                  or "not found" in result.stderr):
-            raise ToolError("restarting the launcher with the store's new credentials failed",
-                            command=REDACTOR.mask_argv(result.argv),
-                            returncode=result.returncode,
-                            output_tail=REDACTOR.mask_all(result.stderr[-2000:]))
+        result = ctx.runner.run(
+            ctx.kube.kubectl(
+                "--namespace",
+                ctx.settings.namespace,
+                "rollout",
+                "restart",
+                f"deployment/{deployment}",
+            ),
+            check=False,
+            timeout=60,
+        )
+        if not result.ok and not ("NotFound" in result.stderr or "not found" in result.stderr):
+            raise ToolError(
+                "restarting the launcher with the store's new credentials failed",
+                command=REDACTOR.mask_argv(result.argv),
+                returncode=result.returncode,
+                output_tail=REDACTOR.mask_all(result.stderr[-2000:]),
+            )
         if result.ok:
             line.update(f"restarted the launcher (deployment/{deployment}) with them")
         pair = saved_store_pair(ctx.state)

@@ -37,8 +37,10 @@ class CheckChart(Step[Context]):
         problems = chartcheck.pod_problems(docs, secret)
         deployment = commands.deployment_name(ctx.settings)
         if deployment not in chartcheck.deployments(docs):
-            problems.append(f"the chart renders no Deployment {deployment!r} (it renders "
-                            f"{', '.join(chartcheck.deployments(docs)) or 'none'})")
+            problems.append(
+                f"the chart renders no Deployment {deployment!r} (it renders "
+                f"{', '.join(chartcheck.deployments(docs)) or 'none'})"
+            )
         if problems:
             raise ClusterError(
                 "the chart's pods would not start or would miss what they read",
@@ -57,8 +59,10 @@ class Release(Step[Context]):
     title = "Install the data plane with Helm"
 
     def describe(self, ctx: Context) -> str:
-        return (f"helm upgrade --install {ctx.settings.release} "
-                f"({versions.CHART_NAME} {ctx.settings.chart.version})")
+        return (
+            f"helm upgrade --install {ctx.settings.release} "
+            f"({versions.CHART_NAME} {ctx.settings.chart.version})"
+        )
 
     def commands(self, ctx: Context) -> list[list[str]]:
         return [commands.helm_upgrade(ctx.kube, ctx.settings, ctx.files.values)]
@@ -84,11 +88,14 @@ class Release(Step[Context]):
 def _roll_back(ctx: Context, line: StepLine, previous: int | None) -> list[str]:
     """After a failed upgrade, go back to the last good revision (after the diagnosis)."""
     if previous is None:
-        return ["the failed first install is left in place so `airbox status` and "
-                "`airbox logs` can show why; the next `airbox install` replaces it"]
+        return [
+            "the failed first install is left in place so `airbox status` and "
+            "`airbox logs` can show why; the next `airbox install` replaces it"
+        ]
     line.update(f"rolling back to revision {previous}")
-    result = ctx.runner.run(commands.helm_rollback(ctx.kube, ctx.settings, previous),
-                            check=False, timeout=360)
+    result = ctx.runner.run(
+        commands.helm_rollback(ctx.kube, ctx.settings, previous), check=False, timeout=360
+    )
     if result.ok:
         return [f"rolled back to revision {previous}: the previous settings run again"]
     return [f"rolling back to revision {previous} failed too: {result.stderr.strip()[-200:]}"]
@@ -99,8 +106,7 @@ def recover_pending(ctx: Context, line: StepLine) -> int | None:
 
     Returns the newest revision that was deployed, to roll back to if the upgrade fails.
     """
-    result = ctx.runner.run(commands.helm_history(ctx.kube, ctx.settings), check=False,
-                            timeout=60)
+    result = ctx.runner.run(commands.helm_history(ctx.kube, ctx.settings), check=False, timeout=60)
     if not result.ok:
         return None  # no release yet
     try:
@@ -115,12 +121,18 @@ def recover_pending(ctx: Context, line: StepLine) -> int | None:
     runlog.logger().warning("release %s is stuck in %s", ctx.settings.release, status)
     if last_good is not None:
         line.update(f"release stuck in {status}; rolling back to revision {last_good}")
-        ctx.runner.run(commands.helm_rollback(ctx.kube, ctx.settings, last_good), timeout=360,
-                       error="rolling back the stuck release failed")
+        ctx.runner.run(
+            commands.helm_rollback(ctx.kube, ctx.settings, last_good),
+            timeout=360,
+            error="rolling back the stuck release failed",
+        )
         return last_good
     line.update(f"release stuck in {status}; removing the unfinished install")
-    ctx.runner.run(commands.helm_uninstall(ctx.kube, ctx.settings), timeout=360,
-                   error="removing the stuck release failed")
+    ctx.runner.run(
+        commands.helm_uninstall(ctx.kube, ctx.settings),
+        timeout=360,
+        error="removing the stuck release failed",
+    )
     return None
 
 
@@ -129,8 +141,12 @@ def _watch(ctx: Context, line: StepLine, stop: threading.Event) -> None:
     delay = 1.0
     while not stop.wait(delay):
         try:
-            pod_list = kube.pods(ctx.runner, ctx.kube, ctx.settings.namespace,
-                                 kube.release_selector(ctx.settings.release, ctx.settings.values))
+            pod_list = kube.pods(
+                ctx.runner,
+                ctx.kube,
+                ctx.settings.namespace,
+                kube.release_selector(ctx.settings.release, ctx.settings.values),
+            )
             events = kube.warning_events(ctx.runner, ctx.kube, ctx.settings.namespace)
             line.update(kube.activity(pod_list, events))
         except (AirboxError, ValueError):
@@ -142,24 +158,34 @@ def _explain_release_failure(ctx: Context, exc: ToolError) -> ClusterError:
     details = list(exc.details)
     hint = "fix the cause, then run `airbox install` again (it resumes); `airbox status` explains"
     try:
-        pod_list = kube.pods(ctx.runner, ctx.kube, ctx.settings.namespace,
-                             kube.release_selector(ctx.settings.release, ctx.settings.values))
+        pod_list = kube.pods(
+            ctx.runner,
+            ctx.kube,
+            ctx.settings.namespace,
+            kube.release_selector(ctx.settings.release, ctx.settings.values),
+        )
         for pod in pod_list:
             health = kube.pod_health(pod)
             if health.problem:
                 details.append(f"pod {health.name}: {health.problem}")
                 if health.image_problem and ctx.bundle is not None:
-                    hint = ("an image is not in the kind node and nothing can be pulled "
-                            "offline: make the bundle with it (the same values: image "
-                            "overrides), `airbox bundle load` it, then re-run")
+                    hint = (
+                        "an image is not in the kind node and nothing can be pulled "
+                        "offline: make the bundle with it (the same values: image "
+                        "overrides), `airbox bundle load` it, then re-run"
+                    )
                 elif health.image_problem:
-                    hint = ("the data plane image could not be pulled: check egress to Docker "
-                            "Hub (registry-1.docker.io) and its rate limit, then re-run")
+                    hint = (
+                        "the data plane image could not be pulled: check egress to Docker "
+                        "Hub (registry-1.docker.io) and its rate limit, then re-run"
+                    )
                 elif "CreateContainerConfig" in health.problem:
                     hint = "a Secret key is missing; re-run `airbox install` to re-apply it"
                 elif "CrashLoopBackOff" in health.problem:
-                    hint = ("the launcher keeps crashing: read `airbox logs`, fix the settings "
-                            "it complains about, then re-run `airbox install`")
+                    hint = (
+                        "the launcher keeps crashing: read `airbox logs`, fix the settings "
+                        "it complains about, then re-run `airbox install`"
+                    )
         for event in kube.warning_events(ctx.runner, ctx.kube, ctx.settings.namespace)[-3:]:
             details.append(f"event {event.get('reason')}: {event.get('message')}")
     except (AirboxError, ValueError):
@@ -179,20 +205,27 @@ class Verify(Step[Context]):
         ]
 
     def run(self, ctx: Context, line: StepLine) -> None:
-        ctx.runner.run(commands.kubectl_rollout_status(ctx.kube, ctx.settings),
-                       timeout=150, error="the data plane deployment is not available")
-        result = ctx.runner.run(commands.kubectl_launcher_logs(ctx.kube, ctx.settings),
-                                timeout=60, check=False)
-        failures = [text for text in result.stdout.splitlines()
-                    if any(marker in text.lower() for marker in kube.AUTH_FAILURE_MARKERS)]
+        ctx.runner.run(
+            commands.kubectl_rollout_status(ctx.kube, ctx.settings),
+            timeout=150,
+            error="the data plane deployment is not available",
+        )
+        result = ctx.runner.run(
+            commands.kubectl_launcher_logs(ctx.kube, ctx.settings), timeout=60, check=False
+        )
+        failures = [
+            text
+            for text in result.stdout.splitlines()
+            if any(marker in text.lower() for marker in kube.AUTH_FAILURE_MARKERS)
+        ]
         if failures:
             raise ControlPlaneError(
                 "the data plane runs but the control plane rejects its credentials",
                 details=[REDACTOR.mask_all(text) for text in failures[-3:]],
                 hint="check the data plane's client id and secret (`airbox install "
-                     "--reconfigure` asks for them again; DATAPLANE_CLIENT_ID/"
-                     "DATAPLANE_CLIENT_SECRET or dataPlane.clientId/clientSecret in an answers "
-                     "file override the saved ones), the control plane URL, and that the data "
-                     "plane is enabled in Airbyte; then re-run",
+                "--reconfigure` asks for them again; DATAPLANE_CLIENT_ID/"
+                "DATAPLANE_CLIENT_SECRET or dataPlane.clientId/clientSecret in an answers "
+                "file override the saved ones), the control plane URL, and that the data "
+                "plane is enabled in Airbyte; then re-run",
             )
         line.update("launcher available, no authentication errors in its logs")

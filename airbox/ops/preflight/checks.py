@@ -39,13 +39,7 @@ from typing import Literal
 
 from airbox.errors import DockerError
 from airbox.fsutil import read_json
-from airbox.ops.preflight.facts import (
-    Endpoints,
-    HostFacts,
-    Subject,
-    SystemFacts,
-    kubeconfig_files,
-)
+from airbox.ops.preflight.facts import Endpoints, HostFacts, Subject, SystemFacts, kubeconfig_files
 from airbox.ops.preflight.machine_checks import (
     CPU_FLOOR,
     CPU_MINIMUM,
@@ -79,15 +73,7 @@ from airbox.ops.preflight.network_checks import (
     clock_verdict,
 )
 from airbox.ops.preflight.probe import Probe
-from airbox.ops.preflight.report import (
-    Report,
-    Result,
-    Verdict,
-    failed,
-    passed,
-    skipped,
-    warned,
-)
+from airbox.ops.preflight.report import Report, Result, Verdict, failed, passed, skipped, warned
 from airbox.paths import StateDir
 
 DEADLINE = 9.0
@@ -95,13 +81,40 @@ DEADLINE = 9.0
 # The catalogue: every check by name (the table below runs them), what a check is given,
 # the run, and the thresholds and clock rule the tests address through this module.
 __all__ = [
-    "CHECKS", "CPU_FLOOR", "CPU_MINIMUM", "DEADLINE", "DISK_FLOOR", "DISK_MINIMUM",
-    "INOTIFY_CONF", "MEMORY_FLOOR", "MEMORY_MINIMUM", "MEMORY_RECOMMENDED", "Check", "GiB",
-    "Probe", "check_api", "check_cgroup", "check_clock", "check_cluster_name",
-    "check_control_plane", "check_cpu", "check_disk", "check_docker_access",
-    "check_docker_cli", "check_docker_daemon", "check_docker_proxy", "check_docker_version",
-    "check_helm_repo", "check_imds_hop_limit", "check_inotify", "check_kube_context",
-    "check_memory", "check_registry", "check_release_name", "check_tools", "clock_verdict",
+    "CHECKS",
+    "CPU_FLOOR",
+    "CPU_MINIMUM",
+    "DEADLINE",
+    "DISK_FLOOR",
+    "DISK_MINIMUM",
+    "INOTIFY_CONF",
+    "MEMORY_FLOOR",
+    "MEMORY_MINIMUM",
+    "MEMORY_RECOMMENDED",
+    "Check",
+    "GiB",
+    "Probe",
+    "check_api",
+    "check_cgroup",
+    "check_clock",
+    "check_cluster_name",
+    "check_control_plane",
+    "check_cpu",
+    "check_disk",
+    "check_docker_access",
+    "check_docker_cli",
+    "check_docker_daemon",
+    "check_docker_proxy",
+    "check_docker_version",
+    "check_helm_repo",
+    "check_imds_hop_limit",
+    "check_inotify",
+    "check_kube_context",
+    "check_memory",
+    "check_registry",
+    "check_release_name",
+    "check_tools",
+    "clock_verdict",
     "run_checks",
 ]
 
@@ -149,10 +162,11 @@ def check_cluster_name(p: Probe) -> Verdict:
         return passed(f"no kind cluster named {cluster} exists yet")
     if _airbox_made(p.state, "cluster"):
         return passed(f"the kind cluster {cluster} exists and airbox made it: install reuses it")
-    return failed(f"a kind cluster named {cluster} already exists and airbox has no record "
-                  "of making it",
-                  "pick another data plane name (--name), or, if it is a leftover, remove it: "
-                  f"kind delete cluster --name {cluster}")
+    return failed(
+        f"a kind cluster named {cluster} already exists and airbox has no record of making it",
+        "pick another data plane name (--name), or, if it is a leftover, remove it: "
+        f"kind delete cluster --name {cluster}",
+    )
 
 
 def check_release_name(p: Probe) -> Verdict:
@@ -166,13 +180,16 @@ def check_release_name(p: Probe) -> Verdict:
     if not exists:
         return passed(f"no Helm release {subject.name} in {where}")
     if _airbox_made(p.state, "release"):
-        return passed(f"the Helm release {subject.name} exists and airbox made it: "
-                      "install upgrades it")
-    return failed(f"a Helm release named {subject.name} already exists in {where} and airbox "
-                  "has no record of making it",
-                  "pick another data plane name (--name), or, if it is a leftover, remove it: "
-                  f"helm uninstall {subject.name} --namespace {subject.namespace} "
-                  f"--kube-context {subject.kube_context}")
+        return passed(
+            f"the Helm release {subject.name} exists and airbox made it: install upgrades it"
+        )
+    return failed(
+        f"a Helm release named {subject.name} already exists in {where} and airbox "
+        "has no record of making it",
+        "pick another data plane name (--name), or, if it is a leftover, remove it: "
+        f"helm uninstall {subject.name} --namespace {subject.namespace} "
+        f"--kube-context {subject.kube_context}",
+    )
 
 
 def check_kube_context(p: Probe) -> Verdict:
@@ -180,13 +197,17 @@ def check_kube_context(p: Probe) -> Verdict:
     files = ", ".join(str(f) for f in kubeconfig_files(subject.kubeconfig, p.environ))
     contexts = p.facts.kube_contexts(subject.kubeconfig)
     if contexts is None:
-        return failed(f"no kubeconfig to read at {files}",
-                      "give the cluster's kubeconfig with cluster.kubeconfig / --kubeconfig, "
-                      "or set KUBECONFIG")
+        return failed(
+            f"no kubeconfig to read at {files}",
+            "give the cluster's kubeconfig with cluster.kubeconfig / --kubeconfig, "
+            "or set KUBECONFIG",
+        )
     if subject.kube_context not in contexts:
-        return failed(f"the context {subject.kube_context} is not in {files}",
-                      "list the contexts with `kubectl config get-contexts` and use one of "
-                      "them as --kube-context (with --kubeconfig if it lives elsewhere)")
+        return failed(
+            f"the context {subject.kube_context} is not in {files}",
+            "list the contexts with `kubectl config get-contexts` and use one of "
+            "them as --kube-context (with --kubeconfig if it lives elsewhere)",
+        )
     return passed(f"the context {subject.kube_context} is in {files}")
 
 
@@ -207,8 +228,12 @@ CHECKS: tuple[Check, ...] = (
     Check("network.registry", "Image registry reachable", check_registry, "kind"),
     Check("docker.proxy", "Docker daemon pulls through the proxy", check_docker_proxy, "kind"),
     Check("clock.skew", "Clock in sync with the control plane", check_clock),
-    Check("aws.imds-hop-limit", "Instance metadata reachable from pods (IMDSv2 hop limit)",
-          check_imds_hop_limit, "kind"),
+    Check(
+        "aws.imds-hop-limit",
+        "Instance metadata reachable from pods (IMDSv2 hop limit)",
+        check_imds_hop_limit,
+        "kind",
+    ),
     Check("name.cluster", "kind cluster name free", check_cluster_name, "kind"),
     Check("name.release", "Helm release name free", check_release_name, "existing"),
     Check("kube.context", "Kubernetes context exists", check_kube_context, "existing"),
@@ -217,8 +242,10 @@ CHECKS: tuple[Check, ...] = (
 
 def _not_applicable(check: Check, subject: Subject) -> str | None:
     if check.scope == "kind" and not subject.is_kind:
-        return (f"not needed: installing into the existing cluster {subject.kube_context}, "
-                "not a kind cluster on this machine")
+        return (
+            f"not needed: installing into the existing cluster {subject.kube_context}, "
+            "not a kind cluster on this machine"
+        )
     if check.scope == "existing" and subject.is_kind:
         return "not needed: airbox makes its own kind cluster"
     return None
@@ -246,10 +273,18 @@ def _timed(check: Check, probe: Probe) -> Result:
         from airbox import runlog
 
         runlog.logger().exception("preflight check %s crashed", check.id)
-        verdict = warned(f"could not check: {type(exc).__name__}: {exc}",
-                         "run `airbox preflight` again; report it if it repeats")
-    return Result(check.id, check.title, verdict.outcome, verdict.finding, verdict.fix,
-                  time.monotonic() - started)
+        verdict = warned(
+            f"could not check: {type(exc).__name__}: {exc}",
+            "run `airbox preflight` again; report it if it repeats",
+        )
+    return Result(
+        check.id,
+        check.title,
+        verdict.outcome,
+        verdict.finding,
+        verdict.fix,
+        time.monotonic() - started,
+    )
 
 
 # ------------------------------------------------------------------------------ run
@@ -272,8 +307,13 @@ def run_checks(
     a clock.
     """
     environ = os.environ if environ is None else environ
-    probe = Probe(subject, facts or SystemFacts(environ), endpoints or Endpoints.from_env(environ),
-                  state, environ)
+    probe = Probe(
+        subject,
+        facts or SystemFacts(environ),
+        endpoints or Endpoints.from_env(environ),
+        state,
+        environ,
+    )
     started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     started = time.monotonic()
     runnable = [c for c in CHECKS if _not_applicable(c, subject) is None]
@@ -294,11 +334,15 @@ def run_checks(
         elif future.done() and not future.cancelled():
             results.append(future.result())
         else:
-            results.append(Result(
-                check.id, check.title, "warn",
-                f"did not finish within the {deadline:.0f}s preflight deadline",
-                "run `airbox preflight` again; if it repeats, something on this machine "
-                "(DNS, the Docker daemon, a proxy) is not answering", deadline))
+            results.append(
+                Result(
+                    check.id,
+                    check.title,
+                    "warn",
+                    f"did not finish within the {deadline:.0f}s preflight deadline",
+                    "run `airbox preflight` again; if it repeats, something on this machine "
+                    "(DNS, the Docker daemon, a proxy) is not answering",
+                    deadline,
+                )
+            )
     return Report(subject, results, started_at, time.monotonic() - started)
-
-

@@ -7,27 +7,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airbox.config.settings import (
-    MAX_NAME_LENGTH,
-    Settings,
-    is_dns_label,
-    url_problem,
-)
+from airbox.config.settings import MAX_NAME_LENGTH, Settings, is_dns_label, url_problem
 from airbox.errors import InterviewInterrupted, InvalidSettings, PreflightFailed, Problem
 from airbox.ops.preflight.checks import DEADLINE, run_checks
 from airbox.ops.preflight.facts import Endpoints, HostFacts, Subject
-from airbox.ops.preflight.report import (
-    Report,
-    counts_text,
-    failure_details,
-    render,
-    save_report,
-)
+from airbox.ops.preflight.report import Report, counts_text, failure_details, render, save_report
 from airbox.paths import StateDir
 
 if TYPE_CHECKING:
     from airbox.config.prompts import Prompter
     from airbox.ui import StepLine, Terminal
+
 
 def subject_for(settings_or_name: Settings | Subject | str | None) -> Subject:
     """A Subject from settings, a saved data plane's name, or nothing (Cloud defaults)."""
@@ -59,12 +49,12 @@ def run_preflight(
     subject = subject_for(settings_or_name)
     if state is None and subject.name:
         state = StateDir.for_name(subject.name)
-    report = run_checks(subject, facts=facts, endpoints=endpoints, state=state,
-                        environ=environ, deadline=deadline)
+    report = run_checks(
+        subject, facts=facts, endpoints=endpoints, state=state, environ=environ, deadline=deadline
+    )
     if save and state is not None and state.root.is_dir():
         save_report(report, state)
     return report
-
 
 
 # ------------------------------------------------------------------------ commands
@@ -103,11 +93,16 @@ def subject_from_inputs(
     # with its suggestion here too, not a preflight of the wrong settings.
     problems: list[Problem] = sources.schema_problems(merged) if answers_file else []
     chosen_name = merged.get("name")
-    if chosen_name is not None and not (isinstance(chosen_name, str)
-                                        and is_dns_label(chosen_name, MAX_NAME_LENGTH)):
-        problems.append(Problem("name", f"{chosen_name!r} is not a valid data plane name",
-                                f"use at most {MAX_NAME_LENGTH} lowercase letters, digits "
-                                "and '-'"))
+    if chosen_name is not None and not (
+        isinstance(chosen_name, str) and is_dns_label(chosen_name, MAX_NAME_LENGTH)
+    ):
+        problems.append(
+            Problem(
+                "name",
+                f"{chosen_name!r} is not a valid data plane name",
+                f"use at most {MAX_NAME_LENGTH} lowercase letters, digits and '-'",
+            )
+        )
     url = sources.get_path(merged, ("controlPlane", "url"))
     if url:
         problem = url_problem(url)
@@ -163,8 +158,11 @@ def _previous_warnings(state: StateDir | None) -> set[tuple[str, str]] | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("checks"), list):
         return None
-    return {(str(c.get("id")), "warn") for c in data["checks"]
-            if isinstance(c, dict) and c.get("outcome") == "warn"}
+    return {
+        (str(c.get("id")), "warn")
+        for c in data["checks"]
+        if isinstance(c, dict) and c.get("outcome") == "warn"
+    }
 
 
 SEEN_WARNINGS_FILE = "preflight-warnings.json"
@@ -182,8 +180,9 @@ def _seen_warnings() -> set[tuple[str, str]]:
         return set()
     if not isinstance(data, list):
         return set()
-    return {(str(item[0]), str(item[1])) for item in data
-            if isinstance(item, list) and len(item) == 2}
+    return {
+        (str(item[0]), str(item[1])) for item in data if isinstance(item, list) and len(item) == 2
+    }
 
 
 def _remember_warnings(shown: set[tuple[str, str]]) -> None:
@@ -192,9 +191,11 @@ def _remember_warnings(shown: set[tuple[str, str]]) -> None:
 
     try:
         ensure_private_dir(airbox_home())
-        write_json(airbox_home() / SEEN_WARNINGS_FILE,
-                   sorted([list(item) for item in shown | _seen_warnings()]),
-                   mode=PUBLIC_FILE)
+        write_json(
+            airbox_home() / SEEN_WARNINGS_FILE,
+            sorted([list(item) for item in shown | _seen_warnings()]),
+            mode=PUBLIC_FILE,
+        )
     except OSError:
         pass  # only decides how much is printed next time
 
@@ -210,8 +211,10 @@ def show_warnings(report: Report, term: Terminal, previous: set[tuple[str, str]]
     previous = (previous or set()) | _seen_warnings()
     if current <= previous:
         noun = "warning" if len(warnings) == 1 else "warnings"
-        term.info(f"preflight: {len(warnings)} {noun}, the same as last time "
-                  f"({', '.join(r.id for r in warnings)}); `airbox preflight` shows them")
+        term.info(
+            f"preflight: {len(warnings)} {noun}, the same as last time "
+            f"({', '.join(r.id for r in warnings)}); `airbox preflight` shows them"
+        )
         return
     for result in warnings:
         term.warn(f"{result.title}: {result.finding}")
@@ -242,33 +245,42 @@ def judge(
 
     log = runlog.logger()
     for result in report.results:
-        log.info("preflight %s %s: %s%s", result.outcome, result.id, result.finding,
-                 f" (fix: {result.fix})" if result.fix else "")
+        log.info(
+            "preflight %s %s: %s%s",
+            result.outcome,
+            result.id,
+            result.finding,
+            f" (fix: {result.fix})" if result.fix else "",
+        )
     show_warnings(report, term, previous)
     failures = report.failures
     counts = counts_text(report)
     if not failures:
         return counts
     if ignore_failures and {r.id for r in failures} <= confirmed:
-        log.warning("continuing despite failed preflight checks (confirmed before the "
-                    "questions)")
+        log.warning("continuing despite failed preflight checks (confirmed before the questions)")
         return counts
     noun = "check" if len(failures) == 1 else "checks"
     details = failure_details(report)
-    saved = f"results: {state.preflight}" if state is not None and state.root.is_dir() else (
-        "run `airbox preflight` to see them again")
+    saved = (
+        f"results: {state.preflight}"
+        if state is not None and state.root.is_dir()
+        else ("run `airbox preflight` to see them again")
+    )
     if not ignore_failures:
         raise PreflightFailed(
             f"{len(failures)} preflight {noun} failed; nothing was installed",
             details=[*details, saved],
             hint="fix the problems above and run `airbox install` again (it resumes); "
-                 "--ignore-preflight-failures continues anyway, at your own risk",
+            "--ignore-preflight-failures continues anyway, at your own risk",
         )
     if assume_yes:
         # Confirmed on the command line (--yes): go on, but make it impossible to miss.
-        term.warn(f"IGNORING {len(failures)} FAILED PREFLIGHT {noun.upper()} "
-                  "(--ignore-preflight-failures --yes); the install may fail or the data "
-                  "plane may not work:")
+        term.warn(
+            f"IGNORING {len(failures)} FAILED PREFLIGHT {noun.upper()} "
+            "(--ignore-preflight-failures --yes); the install may fail or the data "
+            "plane may not work:"
+        )
         for text in details:
             term.detail(text)
         log.warning("continuing despite failed preflight checks: %s", "; ".join(details))
@@ -277,10 +289,11 @@ def judge(
         term.warn(f"{len(failures)} preflight {noun} failed:")
         for text in details:
             term.detail(text)
-        with (paused() if paused is not None else contextlib.nullcontext()):
+        with paused() if paused is not None else contextlib.nullcontext():
             confirmed = prompter.confirm(
                 "Continue anyway? The install may fail or the data plane may not work.",
-                default=False)
+                default=False,
+            )
         if confirmed:
             log.warning("continuing despite failed preflight checks (confirmed)")
             return counts
@@ -317,8 +330,15 @@ def before_questions(
         ensure_private_dir(state.root)
         save_report(report, state)
     try:
-        counts = judge(report, term=term, state=state, ignore_failures=ignore_failures,
-                       assume_yes=assume_yes, prompter=prompter, previous=previous)
+        counts = judge(
+            report,
+            term=term,
+            state=state,
+            ignore_failures=ignore_failures,
+            assume_yes=assume_yes,
+            prompter=prompter,
+            previous=previous,
+        )
     except KeyboardInterrupt as exc:
         # Ctrl-C at "Continue anyway?": nothing has been touched yet, so the generic
         # "what was done is kept" would mislead. SIGTERM/SIGHUP keep their own message.
@@ -327,14 +347,23 @@ def before_questions(
         if signal_of(exc) is not None:
             raise
         raise InterviewInterrupted(
-            "Interrupted at the preflight question: nothing was installed or changed.") from None
+            "Interrupted at the preflight question: nothing was installed or changed."
+        ) from None
     term.info(f"Machine checked: {counts}")
     return report
 
 
-def install_check(settings: Settings, state: StateDir, term: Terminal, line: StepLine, *,
-                  ignore_failures: bool, assume_yes: bool, prompter: Prompter | None,
-                  early: Report | None) -> None:
+def install_check(
+    settings: Settings,
+    state: StateDir,
+    term: Terminal,
+    line: StepLine,
+    *,
+    ignore_failures: bool,
+    assume_yes: bool,
+    prompter: Prompter | None,
+    early: Report | None,
+) -> None:
     """The install pipeline's preflight step: check, save, report, stop on failures.
 
     When the same checks already ran before the questions (``early``, for the same data
@@ -351,9 +380,17 @@ def install_check(settings: Settings, state: StateDir, term: Terminal, line: Ste
     previous = _previous_warnings(state)
     report = run_preflight(settings, state=state)
     confirmed = frozenset(r.id for r in early.failures) if early is not None else frozenset()
-    counts = judge(report, term=term, state=state, ignore_failures=ignore_failures,
-                   assume_yes=assume_yes, prompter=prompter, paused=line.paused,
-                   previous=previous, confirmed=confirmed)
+    counts = judge(
+        report,
+        term=term,
+        state=state,
+        ignore_failures=ignore_failures,
+        assume_yes=assume_yes,
+        prompter=prompter,
+        paused=line.paused,
+        previous=previous,
+        confirmed=confirmed,
+    )
     line.update(counts)
     _overridden(report, line)
 
@@ -362,5 +399,7 @@ def _overridden(report: Report, line: StepLine) -> None:
     """Failures the user chose to go on with: the step ends with "!", not "✓"."""
     if report.failures:
         noun = "check" if len(report.failures) == 1 else "checks"
-        line.warn(f"{len(report.failures)} failed {noun} overridden: "
-                  + ", ".join(r.id for r in report.failures))
+        line.warn(
+            f"{len(report.failures)} failed {noun} overridden: "
+            + ", ".join(r.id for r in report.failures)
+        )

@@ -91,14 +91,20 @@ class Subject:
             kube_context=settings.target.kube_context,
             kubeconfig=settings.target.kubeconfig,
             chart_source=settings.chart.source,
-            image_registry=(settings.images.registry if settings.images is not None
-                            else _image_registry(settings.values)),
+            image_registry=(
+                settings.images.registry
+                if settings.images is not None
+                else _image_registry(settings.values)
+            ),
             image_registry_http=settings.images is not None and settings.images.insecure,
             instance_profile=any(
                 section.spec.section in ("awsSecretManager", "s3")
                 and section.value("authenticationType") == "instanceProfile"
-                for section in (settings.secrets_manager,
-                                *([settings.storage.section] if settings.storage else []))),
+                for section in (
+                    settings.secrets_manager,
+                    *([settings.storage.section] if settings.storage else []),
+                )
+            ),
             registry_auth=_registry_auth(settings.images),
             registry_ca=settings.images.ca_file if settings.images is not None else None,
             bundle=settings.bundle,
@@ -110,8 +116,9 @@ class Subject:
         cp = _mapping(answers.get("controlPlane"))
         edition = str(cp.get("edition") or "cloud")
         url = str(cp.get("url") or CLOUD_URL).rstrip("/")
-        registering = (not _mapping(answers.get("dataPlane")).get("clientId")
-                       and bool(_mapping(answers.get("registration")).get("clientId")))
+        registering = not _mapping(answers.get("dataPlane")).get("clientId") and bool(
+            _mapping(answers.get("registration")).get("clientId")
+        )
         api_url = str(cp.get("apiUrl") or default_api_url(edition, url)).rstrip("/")
         cluster = _mapping(answers.get("cluster"))
         chart = _mapping(answers.get("chart"))
@@ -126,18 +133,26 @@ class Subject:
             kube_context=cluster.get("kubeContext") or None,
             kubeconfig=cluster.get("kubeconfig") or None,
             chart_source=chart.get("source") or None,
-            image_registry=(str(images["registry"]).strip("/") if images.get("registry")
-                            else _image_registry(_mapping(answers.get("values")))),
+            image_registry=(
+                str(images["registry"]).strip("/")
+                if images.get("registry")
+                else _image_registry(_mapping(answers.get("values")))
+            ),
             image_registry_http=bool(images.get("registry")) and images.get("insecure") is True,
             instance_profile=any(
                 _mapping(_mapping(answers.get(root)).get(section)).get("authenticationType")
                 == "instanceProfile"
-                for root, section in (("secretsManager", "awsSecretManager"), ("storage", "s3"))),
+                for root, section in (("secretsManager", "awsSecretManager"), ("storage", "s3"))
+            ),
             registry_auth=_registry_auth(_lenient_images(images)),
-            registry_ca=str(images["caFile"]) if images.get("registry")
-            and isinstance(images.get("caFile"), str) and images["caFile"] else None,
-            bundle=(str(Path(str(answers["bundle"])).expanduser().absolute())
-                    if isinstance(answers.get("bundle"), str) and answers["bundle"] else None),
+            registry_ca=str(images["caFile"])
+            if images.get("registry") and isinstance(images.get("caFile"), str) and images["caFile"]
+            else None,
+            bundle=(
+                str(Path(str(answers["bundle"])).expanduser().absolute())
+                if isinstance(answers.get("bundle"), str) and answers["bundle"]
+                else None
+            ),
         )
 
 
@@ -305,9 +320,11 @@ def bounded(func: Callable[[], T], seconds: float) -> T | None:
 
 def daemon_is_local(environ: Mapping[str, str], operating_system: str = "") -> bool:
     host = environ.get("DOCKER_HOST", "")
-    return (sys.platform.startswith("linux")
-            and (not host or host.startswith("unix://"))
-            and "docker desktop" not in operating_system.lower())
+    return (
+        sys.platform.startswith("linux")
+        and (not host or host.startswith("unix://"))
+        and "docker desktop" not in operating_system.lower()
+    )
 
 
 class SystemFacts:
@@ -338,9 +355,14 @@ class SystemFacts:
         with self._lock:
             if self._docker is None:
                 answer = bounded(self._connect, DOCKER_BUDGET)
-                self._docker = answer if answer is not None else DockerError(
-                    f"the Docker daemon did not answer within {DOCKER_BUDGET:.0f}s",
-                    hint="check it with `docker info`; restart it: sudo systemctl restart docker",
+                self._docker = (
+                    answer
+                    if answer is not None
+                    else DockerError(
+                        f"the Docker daemon did not answer within {DOCKER_BUDGET:.0f}s",
+                        hint="check it with `docker info`; "
+                        "restart it: sudo systemctl restart docker",
+                    )
                 )
             return self._docker
 
@@ -391,7 +413,7 @@ class SystemFacts:
                 return DockerError(
                     f"no Docker daemon at /var/run/docker.sock, but one answers at {path}",
                     hint=f"export DOCKER_HOST=unix://{path} (add it to your shell profile), "
-                         "then run airbox again",
+                    "then run airbox again",
                 )
         return error
 
@@ -417,7 +439,8 @@ class SystemFacts:
         try:
             return bounded(
                 lambda: host.containers_with_label(f"{KIND_CLUSTER_LABEL}={cluster}"),
-                CONNECT_TIMEOUT)
+                CONNECT_TIMEOUT,
+            )
         except Exception:  # the daemon went away between calls: cannot tell
             return None
 
@@ -433,10 +456,17 @@ class SystemFacts:
         except AirboxError:
             return None
         argv = Kube(subject.kubeconfig, subject.kube_context).helm(
-            "status", subject.name, "--namespace", subject.namespace, "-o", "json")
+            "status", subject.name, "--namespace", subject.namespace, "-o", "json"
+        )
         try:
-            done = subprocess.run([helm, *argv[1:]], capture_output=True, text=True,
-                                  timeout=HELM_TIMEOUT, check=False, env=child_environment())
+            done = subprocess.run(
+                [helm, *argv[1:]],
+                capture_output=True,
+                text=True,
+                timeout=HELM_TIMEOUT,
+                check=False,
+                env=child_environment(),
+            )
         except (OSError, subprocess.TimeoutExpired):
             return None
         if done.returncode == 0:

@@ -45,11 +45,18 @@ def probe_http(url: str, timeout: float) -> HttpAnswer:
 
     sent = time.time()
     try:
-        with httpx.Client(trust_env=True, timeout=httpx.Timeout(timeout), follow_redirects=False,
-                          headers={"User-Agent": f"airbox/{__version__} preflight"}) as client, \
-                client.stream("GET", url) as response:
-            return HttpAnswer(url, response.status_code, response.headers.get("date"), sent,
-                              time.time())
+        with (
+            httpx.Client(
+                trust_env=True,
+                timeout=httpx.Timeout(timeout),
+                follow_redirects=False,
+                headers={"User-Agent": f"airbox/{__version__} preflight"},
+            ) as client,
+            client.stream("GET", url) as response,
+        ):
+            return HttpAnswer(
+                url, response.status_code, response.headers.get("date"), sent, time.time()
+            )
     except httpx.TimeoutException:
         return HttpAnswer(url, sent=sent, received=time.time(), error="timeout")
     except httpx.ProxyError as exc:
@@ -57,9 +64,16 @@ def probe_http(url: str, timeout: float) -> HttpAnswer:
     except httpx.ConnectError as exc:
         text = str(exc)
         lowered = text.lower()
-        if any(marker in lowered for marker in ("name or service not known", "name resolution",
-                                                 "nodename nor servname", "getaddrinfo",
-                                                 "no address associated")):
+        if any(
+            marker in lowered
+            for marker in (
+                "name or service not known",
+                "name resolution",
+                "nodename nor servname",
+                "getaddrinfo",
+                "no address associated",
+            )
+        ):
             kind = "dns"
         elif "refused" in lowered:
             kind = "refused"
@@ -70,8 +84,6 @@ def probe_http(url: str, timeout: float) -> HttpAnswer:
         return HttpAnswer(url, sent=sent, received=time.time(), error=kind, detail=text)
     except (httpx.HTTPError, OSError, ValueError) as exc:
         return HttpAnswer(url, sent=sent, received=time.time(), error="error", detail=str(exc))
-
-
 
 
 @dataclass(frozen=True)
@@ -96,8 +108,9 @@ def _challenge(header: str) -> tuple[str, dict[str, str]]:
     return scheme.lower(), params
 
 
-def login_registry(url: str, auth: tuple[str, str] | None, timeout: float,
-                   ca_file: str | None = None) -> RegistryLogin:
+def login_registry(
+    url: str, auth: tuple[str, str] | None, timeout: float, ca_file: str | None = None
+) -> RegistryLogin:
     """Log in to the registry at ``url`` (its ``/v2/``) as a pull would.
 
     The registry API v2 way (distribution's token auth spec): an anonymous ``GET /v2/``;
@@ -111,12 +124,17 @@ def login_registry(url: str, auth: tuple[str, str] | None, timeout: float,
     sent = time.time()
     verify: Any = ca_file if ca_file else True
     try:
-        with httpx.Client(trust_env=True, timeout=httpx.Timeout(timeout), verify=verify,
-                          follow_redirects=False,
-                          headers={"User-Agent": f"airbox/{__version__} preflight"}) as client:
+        with httpx.Client(
+            trust_env=True,
+            timeout=httpx.Timeout(timeout),
+            verify=verify,
+            follow_redirects=False,
+            headers={"User-Agent": f"airbox/{__version__} preflight"},
+        ) as client:
             first = client.get(url)
-            answer = HttpAnswer(url, first.status_code, first.headers.get("date"), sent,
-                                time.time())
+            answer = HttpAnswer(
+                url, first.status_code, first.headers.get("date"), sent, time.time()
+            )
             if first.status_code == 200:
                 return RegistryLogin(url, "anonymous", answer=answer)
             if first.status_code != 401:
@@ -128,36 +146,43 @@ def login_registry(url: str, auth: tuple[str, str] | None, timeout: float,
                 second = client.get(url, auth=auth)
             elif scheme == "bearer" and params.get("realm"):
                 query = {k: v for k, v in params.items() if k in ("service", "scope")}
-                token = client.get(params["realm"], params=query,
-                                   auth=auth if auth is not None else None)
+                token = client.get(
+                    params["realm"], params=query, auth=auth if auth is not None else None
+                )
                 if token.status_code in (401, 403):
-                    return RegistryLogin(url, "refused" if auth else "wanted",
-                                         f"its token service answered HTTP "
-                                         f"{token.status_code}", answer)
+                    return RegistryLogin(
+                        url,
+                        "refused" if auth else "wanted",
+                        f"its token service answered HTTP {token.status_code}",
+                        answer,
+                    )
                 if token.status_code != 200:
-                    return RegistryLogin(url, "odd", f"its token service answered HTTP "
-                                                      f"{token.status_code}", answer)
+                    return RegistryLogin(
+                        url, "odd", f"its token service answered HTTP {token.status_code}", answer
+                    )
                 try:
                     body = token.json()
                     value = str(body.get("token") or body.get("access_token") or "")
                 except (ValueError, AttributeError):
                     value = ""
                 if not value:
-                    return RegistryLogin(url, "odd", "its token service gave no token",
-                                         answer)
+                    return RegistryLogin(url, "odd", "its token service gave no token", answer)
                 from airbox.redact import REDACTOR
 
                 REDACTOR.add(value)
                 second = client.get(url, headers={"Authorization": f"Bearer {value}"})
             else:
-                return RegistryLogin(url, "odd", "HTTP 401 without a usable "
-                                                 "WWW-Authenticate challenge", answer)
+                return RegistryLogin(
+                    url, "odd", "HTTP 401 without a usable WWW-Authenticate challenge", answer
+                )
             if second.status_code == 200:
-                return RegistryLogin(url, "accepted" if auth else "anonymous",
-                                     scheme.capitalize(), answer)
+                return RegistryLogin(
+                    url, "accepted" if auth else "anonymous", scheme.capitalize(), answer
+                )
             if second.status_code in (401, 403):
-                return RegistryLogin(url, "refused" if auth else "wanted",
-                                     f"HTTP {second.status_code}", answer)
+                return RegistryLogin(
+                    url, "refused" if auth else "wanted", f"HTTP {second.status_code}", answer
+                )
             return RegistryLogin(url, "odd", f"HTTP {second.status_code}", answer)
     except (httpx.HTTPError, OSError, ValueError):
         # Why nothing answered: the plain probe classifies it (timeout, refused, dns...).

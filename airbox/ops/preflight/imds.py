@@ -53,9 +53,13 @@ def looks_like_ec2(environ: Mapping[str, str]) -> str | None:
     return None
 
 
-def imds_facts(environ: Mapping[str, str], timeout: float = 1.0, *,
-               within: float = IMDS_WITHIN,
-               seen: dict[str, str] | None = None) -> ImdsFacts | None:
+def imds_facts(
+    environ: Mapping[str, str],
+    timeout: float = 1.0,
+    *,
+    within: float = IMDS_WITHIN,
+    seen: dict[str, str] | None = None,
+) -> ImdsFacts | None:
     """None when no metadata service answers the IMDSv2 token PUT (not on EC2).
 
     The hop limit is no metadata category: IMDS only enforces it (as the TTL of its
@@ -81,9 +85,11 @@ def imds_facts(environ: Mapping[str, str], timeout: float = 1.0, *,
     # Never through a proxy: the metadata service is link-local.
     with httpx.Client(timeout=timeout, trust_env=False) as http:
         try:
-            answer = http.put(f"{base}/latest/api/token",
-                              headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"},
-                              timeout=left(timeout))
+            answer = http.put(
+                f"{base}/latest/api/token",
+                headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"},
+                timeout=left(timeout),
+            )
         except httpx.HTTPError:
             return None
         if answer.status_code != 200 or not answer.text:
@@ -98,8 +104,9 @@ def imds_facts(environ: Mapping[str, str], timeout: float = 1.0, *,
             if not left(timeout):
                 return None
             try:
-                got = http.get(f"{base}/latest/meta-data/{path}", headers=headers,
-                               timeout=left(timeout))
+                got = http.get(
+                    f"{base}/latest/meta-data/{path}", headers=headers, timeout=left(timeout)
+                )
             except httpx.HTTPError:
                 return None
             return got.text.strip() if got.status_code == 200 else None
@@ -108,11 +115,23 @@ def imds_facts(environ: Mapping[str, str], timeout: float = 1.0, *,
         seen.update({k: v for k, v in (("instance_id", instance_id), ("region", region)) if v})
         role = (meta("iam/security-credentials/") or "").splitlines()
         if not instance_id or not region:
-            return ImdsFacts(instance_id, region, None, late if not left(timeout) else
-                             "the metadata service did not name the instance and its region")
+            return ImdsFacts(
+                instance_id,
+                region,
+                None,
+                late
+                if not left(timeout)
+                else "the metadata service did not name the instance and its region",
+            )
         if not role:
-            return ImdsFacts(instance_id, region, None, late if not left(timeout) else
-                             "no instance profile (IAM role) is attached to this instance")
+            return ImdsFacts(
+                instance_id,
+                region,
+                None,
+                late
+                if not left(timeout)
+                else "no instance profile (IAM role) is attached to this instance",
+            )
         raw = meta(f"iam/security-credentials/{role[0]}")
         try:
             import json
@@ -121,26 +140,36 @@ def imds_facts(environ: Mapping[str, str], timeout: float = 1.0, *,
             key_id, secret = str(creds["AccessKeyId"]), str(creds["SecretAccessKey"])
             session = str(creds.get("Token") or "")
         except (ValueError, KeyError, TypeError):
-            return ImdsFacts(instance_id, region, None, late if not left(timeout) else
-                             "the instance profile's credentials could not be read")
+            return ImdsFacts(
+                instance_id,
+                region,
+                None,
+                late
+                if not left(timeout)
+                else "the instance profile's credentials could not be read",
+            )
         REDACTOR.add(secret, session)
     if not left(EC2_TIMEOUT):
         return ImdsFacts(instance_id, region, None, late)
-    hop_limit, why = _describe_hop_limit(environ, instance_id, region,
-                                         (key_id, secret, session), left(EC2_TIMEOUT))
+    hop_limit, why = _describe_hop_limit(
+        environ, instance_id, region, (key_id, secret, session), left(EC2_TIMEOUT)
+    )
     return ImdsFacts(instance_id, region, hop_limit, why)
 
 
-def _describe_hop_limit(environ: Mapping[str, str], instance_id: str, region: str,
-                        creds: tuple[str, str, str],
-                        timeout: float) -> tuple[int | None, str | None]:
+def _describe_hop_limit(
+    environ: Mapping[str, str],
+    instance_id: str,
+    region: str,
+    creds: tuple[str, str, str],
+    timeout: float,
+) -> tuple[int | None, str | None]:
     import re as _re
 
     import httpx
 
     url = (environ.get(EC2_URL_ENV) or f"https://ec2.{region}.amazonaws.com").rstrip("/")
-    query = {"Action": "DescribeInstances", "InstanceId.1": instance_id,
-             "Version": "2016-11-15"}
+    query = {"Action": "DescribeInstances", "InstanceId.1": instance_id, "Version": "2016-11-15"}
     headers = sigv4_headers("GET", url, query, region, "ec2", creds, time.time())
     try:
         # Like every other request airbox makes to the internet: through HTTPS_PROXY
@@ -154,17 +183,26 @@ def _describe_hop_limit(environ: Mapping[str, str], instance_id: str, region: st
     if answer.status_code != 200:
         code = _re.search(r"<Code>([^<]+)</Code>", answer.text)
         reason = code.group(1) if code else f"HTTP {answer.status_code}"
-        return None, f"the EC2 API refused DescribeInstances ({reason}; the instance " \
-                     "profile may lack ec2:DescribeInstances)"
-    found = _re.search(r"<httpPutResponseHopLimit>(\d+)</httpPutResponseHopLimit>",
-                       answer.text)
+        return (
+            None,
+            f"the EC2 API refused DescribeInstances ({reason}; the instance "
+            "profile may lack ec2:DescribeInstances)",
+        )
+    found = _re.search(r"<httpPutResponseHopLimit>(\d+)</httpPutResponseHopLimit>", answer.text)
     if not found:
         return None, "the EC2 API's answer has no metadata options"
     return int(found.group(1)), None
 
 
-def sigv4_headers(method: str, url: str, query: Mapping[str, str], region: str, service: str,
-                  creds: tuple[str, str, str], now: float) -> dict[str, str]:
+def sigv4_headers(
+    method: str,
+    url: str,
+    query: Mapping[str, str],
+    region: str,
+    service: str,
+    creds: tuple[str, str, str],
+    now: float,
+) -> dict[str, str]:
     """AWS Signature Version 4 headers for a request without a body."""
     import hashlib
     import hmac
@@ -174,25 +212,37 @@ def sigv4_headers(method: str, url: str, query: Mapping[str, str], region: str, 
     parts = urlsplit(url)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
     day = stamp[:8]
-    canonical_query = "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}"
-                               for k, v in sorted(query.items()))
+    canonical_query = "&".join(
+        f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(query.items())
+    )
     signed = {"host": parts.netloc, "x-amz-date": stamp}
     if session:
         signed["x-amz-security-token"] = session
     names = ";".join(sorted(signed))
     canonical_headers = "".join(f"{k}:{signed[k]}\n" for k in sorted(signed))
-    request = "\n".join([method, parts.path or "/", canonical_query, canonical_headers, names,
-                         hashlib.sha256(b"").hexdigest()])
+    request = "\n".join(
+        [
+            method,
+            parts.path or "/",
+            canonical_query,
+            canonical_headers,
+            names,
+            hashlib.sha256(b"").hexdigest(),
+        ]
+    )
     scope = f"{day}/{region}/{service}/aws4_request"
-    to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope,
-                         hashlib.sha256(request.encode()).hexdigest()])
+    to_sign = "\n".join(
+        ["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(request.encode()).hexdigest()]
+    )
     key = ("AWS4" + secret).encode()
     for part in (day, region, service, "aws4_request"):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
     signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-    headers = {"X-Amz-Date": stamp,
-               "Authorization": f"AWS4-HMAC-SHA256 Credential={key_id}/{scope}, "
-                                f"SignedHeaders={names}, Signature={signature}"}
+    headers = {
+        "X-Amz-Date": stamp,
+        "Authorization": f"AWS4-HMAC-SHA256 Credential={key_id}/{scope}, "
+        f"SignedHeaders={names}, Signature={signature}",
+    }
     if session:
         headers["X-Amz-Security-Token"] = session
     return headers

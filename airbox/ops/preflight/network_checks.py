@@ -10,26 +10,12 @@ from urllib.parse import urlsplit
 
 from airbox import versions
 from airbox.errors import DockerError
-from airbox.ops.preflight.facts import (
-    bounded,
-)
-from airbox.ops.preflight.http_probes import (
-    HttpAnswer,
-    RegistryLogin,
-    login_registry,
-    proxied,
-)
+from airbox.ops.preflight.facts import bounded
+from airbox.ops.preflight.http_probes import HttpAnswer, RegistryLogin, login_registry, proxied
 from airbox.ops.preflight.imds import POD_HOPS, looks_like_ec2
 from airbox.ops.preflight.machine_checks import no_docker
 from airbox.ops.preflight.probe import Probe
-from airbox.ops.preflight.report import (
-    DNS_FIX,
-    Verdict,
-    failed,
-    passed,
-    skipped,
-    warned,
-)
+from airbox.ops.preflight.report import DNS_FIX, Verdict, failed, passed, skipped, warned
 
 # The data plane authenticates with short-lived OAuth tokens and signs AWS requests
 # (Secrets Manager, S3) with SigV4, which AWS rejects beyond 5 minutes of skew. An
@@ -44,12 +30,17 @@ def _egress_fix(answer: HttpAnswer, p: Probe) -> str:
     if answer.error == "dns":
         return f"this machine cannot resolve {urlsplit(answer.url).hostname}: {DNS_FIX}"
     if answer.error == "tls":
-        return ("if a proxy inspects TLS, point SSL_CERT_FILE at a bundle that includes its "
-                "CA certificate; otherwise check the system's CA certificates and the clock")
+        return (
+            "if a proxy inspects TLS, point SSL_CERT_FILE at a bundle that includes its "
+            "CA certificate; otherwise check the system's CA certificates and the clock"
+        )
     if answer.error == "proxy":
         return "check HTTPS_PROXY / HTTP_PROXY (host, port, credentials) and NO_PROXY"
-    proxy = (" (the proxy from HTTPS_PROXY is used)" if proxied(answer.url, p.environ)
-             else "; behind a proxy, set HTTPS_PROXY (and NO_PROXY for local addresses)")
+    proxy = (
+        " (the proxy from HTTPS_PROXY is used)"
+        if proxied(answer.url, p.environ)
+        else "; behind a proxy, set HTTPS_PROXY (and NO_PROXY for local addresses)"
+    )
     return f"allow outbound HTTPS from this machine to {host}{proxy}"
 
 
@@ -64,12 +55,16 @@ def _reach_answer(p: Probe, answer: HttpAnswer, what: str) -> Verdict:
         took = f"{(answer.received - answer.sent) * 1000:.0f} ms"
         via = " through the proxy" if proxied(url, p.environ) else ""
         if answer.status == 407:
-            return failed(f"the proxy wants credentials to reach {host} (HTTP 407)",
-                          "put them in the proxy URL: HTTPS_PROXY=http://user:password@proxy:port")
+            return failed(
+                f"the proxy wants credentials to reach {host} (HTTP 407)",
+                "put them in the proxy URL: HTTPS_PROXY=http://user:password@proxy:port",
+            )
         if answer.status in (502, 503, 504):
-            return warned(f"{host} answered HTTP {answer.status}{via}: the service or a proxy "
-                          "in between is failing", f"retry later; if it persists, check the "
-                          f"proxy's access to {host}")
+            return warned(
+                f"{host} answered HTTP {answer.status}{via}: the service or a proxy "
+                "in between is failing",
+                f"retry later; if it persists, check the proxy's access to {host}",
+            )
         return passed(f"{what} at {host} answered HTTP {answer.status} in {took}{via}")
     reasons = {
         "timeout": f"no answer from {host} within {p.endpoints.timeout:.0f}s",
@@ -100,8 +95,12 @@ def check_tools(p: Probe) -> Verdict:
             if os.path.isfile(path) and os.access(path, os.X_OK):
                 found.append(f"{tool} ({var})")
             else:
-                problems.append((f"{var}={override} is not an executable file",
-                                 f"point {var} at the {tool} binary, or unset it"))
+                problems.append(
+                    (
+                        f"{var}={override} is not an executable file",
+                        f"point {var} at the {tool} binary, or unset it",
+                    )
+                )
             continue
         where = p.facts.tool(tool)
         if where is not None:
@@ -113,26 +112,38 @@ def check_tools(p: Probe) -> Verdict:
             if problem is None:
                 found.append(f"{tool} (from the bundle)")
             else:
-                problems.append((f"{tool} is not installed and {problem}",
-                                 f"install {tool} and set {var} to its path, or use a bundle "
-                                 "this airbox made (`airbox bundle create`)"))
+                problems.append(
+                    (
+                        f"{tool} is not installed and {problem}",
+                        f"install {tool} and set {var} to its path, or use a bundle "
+                        "this airbox made (`airbox bundle create`)",
+                    )
+                )
             continue
         os_name, arch = toolchain.platform_key()
         try:
             spec = versions.download_for(tool, os_name, arch)
         except KeyError:
-            problems.append((f"{tool} is not installed and airbox has no download of it for "
-                             f"{os_name}/{arch}",
-                             f"install {tool} and set {var} to its path"))
+            problems.append(
+                (
+                    f"{tool} is not installed and airbox has no download of it for "
+                    f"{os_name}/{arch}",
+                    f"install {tool} and set {var} to its path",
+                )
+            )
             continue
         fetch.append((tool, toolchain.source_url(spec.url, p.environ)))
     for tool, url in fetch:
         answer = p.http(url)
         if answer.status is None or answer.status >= 500:
             host = urlsplit(url).hostname
-            problems.append((f"{tool} is not installed and its download host {host} cannot be "
-                             "reached", _egress_fix(answer, p) + f", or install {tool} and "
-                             f"set AIRBOX_{tool.upper()} to its path"))
+            problems.append(
+                (
+                    f"{tool} is not installed and its download host {host} cannot be reached",
+                    _egress_fix(answer, p) + f", or install {tool} and "
+                    f"set AIRBOX_{tool.upper()} to its path",
+                )
+            )
         else:
             found.append(f"{tool} (downloaded at install from {urlsplit(url).hostname})")
     if problems:
@@ -204,9 +215,9 @@ def _log_in(p: Probe, url: str) -> Verdict:
     subject = p.subject
     auth = subject.registry_auth
     timeout = p.endpoints.timeout
-    login = bounded(lambda: login_registry(url, auth, timeout, subject.registry_ca),
-                    4 * timeout + 0.5) or RegistryLogin(url, None,
-                                                        answer=HttpAnswer(url, error="timeout"))
+    login = bounded(
+        lambda: login_registry(url, auth, timeout, subject.registry_ca), 4 * timeout + 0.5
+    ) or RegistryLogin(url, None, answer=HttpAnswer(url, error="timeout"))
     if login.verdict is None:
         assert login.answer is not None
         reached = _reach_answer(p, login.answer, "the image registry")
@@ -214,23 +225,33 @@ def _log_in(p: Probe, url: str) -> Verdict:
     host = urlsplit(url).netloc
     which = "images.pullSecret"
     if login.verdict == "accepted":
-        return passed(f"the registry {host} accepted the credentials of {which} "
-                      f"({login.detail} auth)")
+        return passed(
+            f"the registry {host} accepted the credentials of {which} ({login.detail} auth)"
+        )
     if login.verdict == "anonymous":
-        return passed(f"the registry {host} answered" + (
-            f" and asks for no credentials ({which} is not needed to log in)" if auth else
-            " and lets anonymous clients in"))
+        return passed(
+            f"the registry {host} answered"
+            + (
+                f" and asks for no credentials ({which} is not needed to log in)"
+                if auth
+                else " and lets anonymous clients in"
+            )
+        )
     if login.verdict == "refused":
-        return failed(f"the registry {host} refused the credentials of {which} "
-                      f"({login.detail})",
-                      f"check {which}.username/password (or dockerConfigJson) for {host}; "
-                      "`docker login` with them shows the registry's own message")
+        return failed(
+            f"the registry {host} refused the credentials of {which} ({login.detail})",
+            f"check {which}.username/password (or dockerConfigJson) for {host}; "
+            "`docker login` with them shows the registry's own message",
+        )
     if login.verdict == "wanted":
-        return failed(f"the registry {host} asks for credentials ({login.detail}) and "
-                      f"{which} gives none",
-                      f"set {which}: {{username, password}} (or dockerConfigJson) for {host}")
-    return warned(f"the registry {host} answered in an unexpected way ({login.detail})",
-                  f"check that {host} is a Docker registry (API v2: GET /v2/)")
+        return failed(
+            f"the registry {host} asks for credentials ({login.detail}) and {which} gives none",
+            f"set {which}: {{username, password}} (or dockerConfigJson) for {host}",
+        )
+    return warned(
+        f"the registry {host} answered in an unexpected way ({login.detail})",
+        f"check that {host} is a Docker registry (API v2: GET /v2/)",
+    )
 
 
 DOCKER_PROXY_DROP_IN = "/etc/systemd/system/docker.service.d/http-proxy.conf"
@@ -241,8 +262,10 @@ def check_docker_proxy(p: Probe) -> Verdict:
     daemon without one cannot pull the node and data plane images."""
     from airbox.config.settings import without_password
 
-    ours = {name: p.environ.get(name) or p.environ.get(name.lower()) or ""
-            for name in ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY")}
+    ours = {
+        name: p.environ.get(name) or p.environ.get(name.lower()) or ""
+        for name in ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY")
+    }
     if not (ours["HTTPS_PROXY"] or ours["HTTP_PROXY"]):
         return skipped("not needed: airbox uses no proxy")
     bundled = _from_bundle(p, "every image comes")
@@ -260,20 +283,29 @@ def check_docker_proxy(p: Probe) -> Verdict:
         scheme, _, rest = shown.partition("://")
         user, _, host = rest.rpartition("@")
         shown = f"{scheme}://{user}:PASSWORD@{host}"
-    finding = (f"airbox goes through the proxy {without_password(proxy)}, but the Docker "
-               "daemon has no proxy: its image pulls (the kind node image, the data plane's "
-               "images) go direct and fail where only the proxy reaches the internet")
+    finding = (
+        f"airbox goes through the proxy {without_password(proxy)}, but the Docker "
+        "daemon has no proxy: its image pulls (the kind node image, the data plane's "
+        "images) go direct and fail where only the proxy reaches the internet"
+    )
     if docker.desktop:
-        return warned(finding, "set the proxy in Docker Desktop > Settings > Resources > "
-                               "Proxies, then run airbox again")
-    environment = (f'Environment="HTTPS_PROXY={shown}" "HTTP_PROXY={shown}" '
-                   '"NO_PROXY=localhost,127.0.0.1"')
-    return warned(finding, f"give the daemon the proxy: write {DOCKER_PROXY_DROP_IN} with "
-                           f"the two lines `[Service]` and `{environment}`"
-                  + (" (PASSWORD: the proxy's password)" if "PASSWORD@" in shown else "")
-                  + ", then `sudo systemctl daemon-reload && sudo systemctl restart docker` "
-                    "(running containers stop; kind nodes come back). Not needed when "
-                    "every image comes from a registry inside the network or a bundle")
+        return warned(
+            finding,
+            "set the proxy in Docker Desktop > Settings > Resources > "
+            "Proxies, then run airbox again",
+        )
+    environment = (
+        f'Environment="HTTPS_PROXY={shown}" "HTTP_PROXY={shown}" "NO_PROXY=localhost,127.0.0.1"'
+    )
+    return warned(
+        finding,
+        f"give the daemon the proxy: write {DOCKER_PROXY_DROP_IN} with "
+        f"the two lines `[Service]` and `{environment}`"
+        + (" (PASSWORD: the proxy's password)" if "PASSWORD@" in shown else "")
+        + ", then `sudo systemctl daemon-reload && sudo systemctl restart docker` "
+        "(running containers stop; kind nodes come back). Not needed when "
+        "every image comes from a registry inside the network or a bundle",
+    )
 
 
 def clock_skew(answer: HttpAnswer) -> tuple[float, float] | None:
@@ -298,8 +330,10 @@ def check_clock(p: Probe) -> Verdict:
     if measured is None:
         if answer.status is None:
             # Nothing answered: "no Date header" would blame the control plane's answer.
-            return skipped(f"not checked: the control plane at {answer.host} could not be "
-                           "reached (see Control plane reachable)")
+            return skipped(
+                f"not checked: the control plane at {answer.host} could not be "
+                "reached (see Control plane reachable)"
+            )
         return skipped(f"not checked: no Date header from the control plane at {answer.host}")
     return clock_verdict(*measured)
 
@@ -309,20 +343,25 @@ def clock_verdict(skew: float, uncertainty: float) -> Verdict:
     beyond = max(0.0, abs(skew) - uncertainty)
     direction = "ahead of" if skew > 0 else "behind"
     text = f"this machine's clock is {abs(skew):.0f}s {direction} the control plane's"
-    fix = ("synchronise the clock: sudo timedatectl set-ntp true (or enable chronyd / "
-           "systemd-timesyncd), then check with timedatectl")
+    fix = (
+        "synchronise the clock: sudo timedatectl set-ntp true (or enable chronyd / "
+        "systemd-timesyncd), then check with timedatectl"
+    )
     if beyond > SKEW_FAIL:
-        return failed(f"{text}; tokens and AWS request signatures are rejected beyond "
-                      f"{SKEW_FAIL:.0f}s", fix)
+        return failed(
+            f"{text}; tokens and AWS request signatures are rejected beyond {SKEW_FAIL:.0f}s", fix
+        )
     if beyond > SKEW_WARN:
         return warned(f"{text}; keep it within {SKEW_WARN:.0f}s", fix)
     return passed(f"{text} (within {SKEW_WARN:.0f}s)")
 
 
 def imds_fix(instance_id: str | None) -> str:
-    return ("aws ec2 modify-instance-metadata-options --instance-id "
-            f"{instance_id or '<instance-id>'} --http-put-response-hop-limit {POD_HOPS} "
-            "--http-endpoint enabled")
+    return (
+        "aws ec2 modify-instance-metadata-options --instance-id "
+        f"{instance_id or '<instance-id>'} --http-put-response-hop-limit {POD_HOPS} "
+        "--http-endpoint enabled"
+    )
 
 
 def check_imds_hop_limit(p: Probe) -> Verdict:
@@ -334,26 +373,38 @@ def check_imds_hop_limit(p: Probe) -> Verdict:
         ec2 = looks_like_ec2(p.environ)
         if ec2 is not None:
             # Disabled, or too slow to answer: either way pods would get no credentials.
-            return warned(f"could not check: this machine looks like an EC2 instance ({ec2}),"
-                          " but its instance metadata service did not answer; the instance "
-                          "profile's credentials come from it", imds_fix(None))
+            return warned(
+                f"could not check: this machine looks like an EC2 instance ({ec2}),"
+                " but its instance metadata service did not answer; the instance "
+                "profile's credentials come from it",
+                imds_fix(None),
+            )
         # Nothing answers and nothing says EC2: the setting cannot work on this machine,
         # so the install must not go on as if it could.
-        return failed("not on AWS: no instance metadata service answered, and the instance "
-                      "profile (authenticationType: instanceProfile) gets its credentials "
-                      "only from one, on EC2",
-                      "run airbox on the EC2 instance the IAM role is attached to, or sign in "
-                      "with an IAM user's access keys: authenticationType: credentials with "
-                      "accessKeyId and secretAccessKey")
-    hops = (f"pods in the kind cluster are {POD_HOPS} network hops from the instance "
-            "metadata service")
+        return failed(
+            "not on AWS: no instance metadata service answered, and the instance "
+            "profile (authenticationType: instanceProfile) gets its credentials "
+            "only from one, on EC2",
+            "run airbox on the EC2 instance the IAM role is attached to, or sign in "
+            "with an IAM user's access keys: authenticationType: credentials with "
+            "accessKeyId and secretAccessKey",
+        )
+    hops = (
+        f"pods in the kind cluster are {POD_HOPS} network hops from the instance metadata service"
+    )
     if found.hop_limit is None:
-        return warned(f"could not read the IMDSv2 hop limit: {found.why}; {hops}, and with a "
-                      f"limit below {POD_HOPS} they get no credentials", imds_fix(
-                          found.instance_id))
+        return warned(
+            f"could not read the IMDSv2 hop limit: {found.why}; {hops}, and with a "
+            f"limit below {POD_HOPS} they get no credentials",
+            imds_fix(found.instance_id),
+        )
     if found.hop_limit < POD_HOPS:
-        return failed(f"the IMDSv2 hop limit of {found.instance_id} is {found.hop_limit}; "
-                      f"{hops}, so the data plane would get no instance-profile credentials",
-                      imds_fix(found.instance_id))
-    return passed(f"the IMDSv2 hop limit of {found.instance_id} is {found.hop_limit} "
-                  f"(at least {POD_HOPS}: pods in kind reach the metadata service)")
+        return failed(
+            f"the IMDSv2 hop limit of {found.instance_id} is {found.hop_limit}; "
+            f"{hops}, so the data plane would get no instance-profile credentials",
+            imds_fix(found.instance_id),
+        )
+    return passed(
+        f"the IMDSv2 hop limit of {found.instance_id} is {found.hop_limit} "
+        f"(at least {POD_HOPS}: pods in kind reach the metadata service)"
+    )

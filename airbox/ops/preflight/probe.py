@@ -9,17 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from airbox.errors import DockerError
-from airbox.ops.preflight.facts import (
-    DockerFacts,
-    Endpoints,
-    HostFacts,
-    Subject,
-    bounded,
-)
-from airbox.ops.preflight.http_probes import (
-    HttpAnswer,
-    probe_http,
-)
+from airbox.ops.preflight.facts import DockerFacts, Endpoints, HostFacts, Subject, bounded
+from airbox.ops.preflight.http_probes import HttpAnswer, probe_http
 from airbox.ops.preflight.imds import IMDS_WITHIN, ImdsFacts, imds_facts
 from airbox.paths import StateDir
 
@@ -64,10 +55,16 @@ class Probe:
         A metadata service that answered, then got stuck beyond every timeout, is a hop
         limit unknown, never "none answered"."""
         seen: dict[str, str] = {}
-        found = bounded(lambda: imds_facts(self.environ, timeout=1.0, within=IMDS_WITHIN,
-                                           seen=seen), IMDS_WITHIN + 1.5)
+        found = bounded(
+            lambda: imds_facts(self.environ, timeout=1.0, within=IMDS_WITHIN, seen=seen),
+            IMDS_WITHIN + 1.5,
+        )
         if found is None and seen.get("answered"):
-            return ImdsFacts(seen.get("instance_id"), seen.get("region"), None,
-                             "the metadata service answered, then it or the EC2 API did not "
-                             f"finish within {IMDS_WITHIN + 1.5:g} s")
+            return ImdsFacts(
+                seen.get("instance_id"),
+                seen.get("region"),
+                None,
+                "the metadata service answered, then it or the EC2 API did not "
+                f"finish within {IMDS_WITHIN + 1.5:g} s",
+            )
         return found

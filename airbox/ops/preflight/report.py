@@ -54,8 +54,14 @@ class Result:
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "outcome": self.outcome,
-                "finding": self.finding, "fix": self.fix, "seconds": round(self.seconds, 3)}
+        return {
+            "id": self.id,
+            "title": self.title,
+            "outcome": self.outcome,
+            "finding": self.finding,
+            "fix": self.fix,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 @dataclass
@@ -89,9 +95,13 @@ class Report:
         """The documented, stable shape of ``preflight.json`` and ``--json``."""
         subject = self.subject
         target: dict[str, Any] = (
-            {"type": "kind", "cluster": subject.cluster_name} if subject.is_kind
-            else {"type": "existing", "context": subject.kube_context,
-                  "kubeconfig": subject.kubeconfig}
+            {"type": "kind", "cluster": subject.cluster_name}
+            if subject.is_kind
+            else {
+                "type": "existing",
+                "context": subject.kube_context,
+                "kubeconfig": subject.kubeconfig,
+            }
         )
         return {
             "schemaVersion": SCHEMA_VERSION,
@@ -129,9 +139,13 @@ def render(report: Report, *, color: bool = False) -> list[str]:
         return f"\x1b[{code}m{text}\x1b[0m" if color else text
 
     subject = report.subject
-    where = (f"kind cluster {subject.cluster_name}" if subject.is_kind and subject.cluster_name
-             else "a kind cluster" if subject.is_kind
-             else f"the existing cluster {subject.kube_context}")
+    where = (
+        f"kind cluster {subject.cluster_name}"
+        if subject.is_kind and subject.cluster_name
+        else "a kind cluster"
+        if subject.is_kind
+        else f"the existing cluster {subject.kube_context}"
+    )
     name = f"data plane {subject.name}" if subject.name else "a data plane"
     lines = [f"Preflight for {name} in {where}, control plane {subject.control_plane_url}"]
     fixes, summary = summarise_dns(report)
@@ -152,15 +166,17 @@ def render(report: Report, *, color: bool = False) -> list[str]:
 
 def failure_details(report: Report) -> list[str]:
     fixes, summary = summarise_dns(report)
-    details = [f"{r.title} [{r.id}]: {r.finding}"
-               + (f" — fix: {fixes[r.id]}" if fixes.get(r.id) else "") for r in report.failures]
+    details = [
+        f"{r.title} [{r.id}]: {r.finding}" + (f" — fix: {fixes[r.id]}" if fixes.get(r.id) else "")
+        for r in report.failures
+    ]
     if summary is not None:
         details.append(f"{summary[0]} — fix: {summary[1]}")
     return details
 
 
 def counts_text(report: Report, *, skipped: bool = False) -> str:
-    """"3 passed, 1 warning, 2 failed" (and the skipped ones when asked)."""
+    """ "3 passed, 1 warning, 2 failed" (and the skipped ones when asked)."""
     counts = {o: len(report.by_outcome(o)) for o in OUTCOMES}
     warnings = "warning" if counts["warn"] == 1 else "warnings"
     text = f"{counts['pass']} passed, {counts['warn']} {warnings}, {counts['fail']} failed"
@@ -191,10 +207,10 @@ def summarise_dns(report: Report) -> tuple[dict[str, str | None], tuple[str, str
         parts = fix.split("; ")
         if len(parts) > 1 and all(part.startswith(either) for part in parts):
             # "fix DNS, or install kind; fix DNS, or install helm": say the first once.
-            fix = either + "; ".join(part[len(either):] for part in parts)
+            fix = either + "; ".join(part[len(either) :] for part in parts)
         fixes[result.id] = None if fix == _SEE_BELOW else fix
-    return fixes, (f"this machine resolves none of {', '.join(hosts)}: DNS or outbound "
-                   "traffic is blocked (one cause for the failures above)",
-                   f"{DNS_FIX}; the README's Network egress lists every host airbox needs")
-
-
+    return fixes, (
+        f"this machine resolves none of {', '.join(hosts)}: DNS or outbound "
+        "traffic is blocked (one cause for the failures above)",
+        f"{DNS_FIX}; the README's Network egress lists every host airbox needs",
+    )

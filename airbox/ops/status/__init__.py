@@ -15,5 +15,16 @@ from airbox.ops.status.probes import DockerView, Outcome, Probes, run_probes
 from airbox.ops.status.render import render
 from airbox.ops.status.report import Check, verdict
 
-__all__ = ["CHECK_IDS", "Check", "DockerView", "Outcome", "Probes", "not_installed_report",
-           "render", "run_probes", "status_command", "status_report", "verdict"]
+__all__ = [
+    "CHECK_IDS",
+    "Check",
+    "DockerView",
+    "Outcome",
+    "Probes",
+    "not_installed_report",
+    "render",
+    "run_probes",
+    "status_command",
+    "status_report",
+    "verdict",
+]

@@ -34,14 +34,19 @@ def restart_policy(facts: Facts) -> Check:
 
     node = facts.probes.docker.value.node
     if node.comes_back:
-        return Check("restart-policy", "ok",
-                     f"{node.name} comes back after a reboot or a Docker restart "
-                     f"(restart policy {node.restart_policy})")
-    return Check("restart-policy", "warn",
-                 f"{node.name} will stay down after a reboot or a Docker restart "
-                 f"(restart policy {node.restart_policy})",
-                 next=f"airbox repair --name {facts.name}  (sets it to "
-                      f"{NODE_RESTART_POLICY})")
+        return Check(
+            "restart-policy",
+            "ok",
+            f"{node.name} comes back after a reboot or a Docker restart "
+            f"(restart policy {node.restart_policy})",
+        )
+    return Check(
+        "restart-policy",
+        "warn",
+        f"{node.name} will stay down after a reboot or a Docker restart "
+        f"(restart policy {node.restart_policy})",
+        next=f"airbox repair --name {facts.name}  (sets it to {NODE_RESTART_POLICY})",
+    )
 
 
 def certificates(facts: Facts) -> Check:
@@ -58,21 +63,35 @@ def certificates(facts: Facts) -> Check:
     when = first.expires.strftime("%Y-%m-%d %H:%M UTC")
     days = int(first.days_left(now) // 1)
     expired = [c.name for c in leaves if c.days_left(now) <= 0]
-    soon = [f"{c.name}: {c.expires.strftime('%Y-%m-%d')}" for c in leaves
-            if c.days_left(now) < RENEW_WITHIN_DAYS]
+    soon = [
+        f"{c.name}: {c.expires.strftime('%Y-%m-%d')}"
+        for c in leaves
+        if c.days_left(now) < RENEW_WITHIN_DAYS
+    ]
     fix = f"airbox repair --name {facts.name}  (renews them)"
     if expired:
-        return Check("certificates", "fail",
-                     f"{len(expired)} of the cluster's certificates expired (first: "
-                     f"{first.name}, {when}): the Kubernetes API refuses every client",
-                     soon, next=fix)
+        return Check(
+            "certificates",
+            "fail",
+            f"{len(expired)} of the cluster's certificates expired (first: "
+            f"{first.name}, {when}): the Kubernetes API refuses every client",
+            soon,
+            next=fix,
+        )
     if soon:
-        return Check("certificates", "warn",
-                     f"the cluster's certificates expire in {days} days ({first.name}, "
-                     f"{when}); then the data plane stops", soon, next=fix)
-    return Check("certificates", "ok",
-                 f"the cluster's certificates are valid for {days} more days "
-                 f"(until {when})")
+        return Check(
+            "certificates",
+            "warn",
+            f"the cluster's certificates expire in {days} days ({first.name}, "
+            f"{when}); then the data plane stops",
+            soon,
+            next=fix,
+        )
+    return Check(
+        "certificates",
+        "ok",
+        f"the cluster's certificates are valid for {days} more days (until {when})",
+    )
 
 
 def disk(facts: Facts) -> Check:
@@ -84,20 +103,32 @@ def disk(facts: Facts) -> Check:
         return skip("disk", f"could not read the disk use: {why(probe.error)}")
     uses = probe.value
     names = ["the node's image store", "the host's Docker data root"]
-    parts = [f"{label} {u.percent:.0f}% used ({human_bytes(u.used)} of "
-             f"{human_bytes(u.total)}, {u.where})"
-             for label, u in zip(names, uses, strict=False)]
+    parts = [
+        f"{label} {u.percent:.0f}% used ({human_bytes(u.used)} of "
+        f"{human_bytes(u.total)}, {u.where})"
+        for label, u in zip(names, uses, strict=False)
+    ]
     worst = max(uses, key=lambda u: u.percent)
     if worst.percent <= DISK_WARN_PERCENT:
         return Check("disk", "ok", "; ".join(parts))
     state = "fail" if worst.percent >= DISK_FAIL_PERCENT else "warn"
-    fix = (f"airbox prune --name {facts.name}  (removes connector images no pod uses)"
-           if _unused_connectors(facts) else "free space on the disk holding Docker's data "
-                                             "(docker system prune), or grow it")
-    return Check("disk", state, f"disk {worst.percent:.0f}% used: "
-                 + ("pods will fail to start or write" if state == "fail"
-                    else "it fills up with every connector version syncs use"),
-                 parts, next=fix)
+    fix = (
+        f"airbox prune --name {facts.name}  (removes connector images no pod uses)"
+        if _unused_connectors(facts)
+        else "free space on the disk holding Docker's data (docker system prune), or grow it"
+    )
+    return Check(
+        "disk",
+        state,
+        f"disk {worst.percent:.0f}% used: "
+        + (
+            "pods will fail to start or write"
+            if state == "fail"
+            else "it fills up with every connector version syncs use"
+        ),
+        parts,
+        next=fix,
+    )
 
 
 def _unused_connectors(facts: Facts) -> list[Any]:
@@ -122,11 +153,14 @@ def images(facts: Facts) -> Check:
     # Which connectors run here (offline: the only ones that can), said last.
     text, _ = describe(facts.inst.settings, store)
     if unused:
-        return Check("images", "ok",
-                     f"{summary}; {len(unused)} connector image"
-                     f"{'s' if len(unused) != 1 else ''} no pod uses "
-                     f"({human_bytes(freed)}){text}",
-                     next=f"airbox prune --name {facts.name}  (frees {human_bytes(freed)})")
+        return Check(
+            "images",
+            "ok",
+            f"{summary}; {len(unused)} connector image"
+            f"{'s' if len(unused) != 1 else ''} no pod uses "
+            f"({human_bytes(freed)}){text}",
+            next=f"airbox prune --name {facts.name}  (frees {human_bytes(freed)})",
+        )
     return Check("images", "ok", summary + text)
 
 
@@ -141,17 +175,22 @@ def node_view(facts: Facts) -> Node | None:
         store = probes.images.value
         unused = store.unused_connectors()
         _, listed = describe(facts.inst.settings, store)
-        found_images = Images(count=len(store.images), bytes=store.total,
-                              unused_connectors=[i.label for i in unused],
-                              unused_connector_bytes=sum(i.size for i in unused),
-                              connectors=listed["connectors"], offline=listed["offline"])
+        found_images = Images(
+            count=len(store.images),
+            bytes=store.total,
+            unused_connectors=[i.label for i in unused],
+            unused_connector_bytes=sum(i.size for i in unused),
+            connectors=listed["connectors"],
+            offline=listed["offline"],
+        )
     return Node(
         restart_policy=probes.docker.value.node.restart_policy,
         certificates=[from_json(Certificate, c.as_dict(now)) for c in probes.certificates.value]
-        if probes.certificates.ok else None,
-        disk=[from_json(Disk, u.as_dict()) for u in probes.disk.value]
-        if probes.disk.ok else None,
-        images=found_images)
+        if probes.certificates.ok
+        else None,
+        disk=[from_json(Disk, u.as_dict()) for u in probes.disk.value] if probes.disk.ok else None,
+        images=found_images,
+    )
 
 
 def versions_view(facts: Facts) -> Versions | None:
@@ -166,10 +205,14 @@ def versions_view(facts: Facts) -> Versions | None:
         chart = Pinned(str(running_release.chart_version or ""), pins.CHART_VERSION)
     probes = facts.probes
     if facts.inst.settings.target.is_kind and probes.nodes.ok and probes.docker.ok:
-        kubelets = {str(((n.get("status") or {}).get("nodeInfo") or {})
-                        .get("kubeletVersion") or "") for n in probes.nodes.value}
-        kubernetes_pin = Pinned(", ".join(sorted(k for k in kubelets if k)) or "unknown",
-                                pins.pinned_kubernetes(cgroup_v1=probes.docker.value.cgroup_v1))
+        kubelets = {
+            str(((n.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion") or "")
+            for n in probes.nodes.value
+        }
+        kubernetes_pin = Pinned(
+            ", ".join(sorted(k for k in kubelets if k)) or "unknown",
+            pins.pinned_kubernetes(cgroup_v1=probes.docker.value.cgroup_v1),
+        )
     if chart is None and kubernetes_pin is None:
         return None
     return Versions(chart=chart, kubernetes=kubernetes_pin)
@@ -186,10 +229,16 @@ def versions(facts: Facts) -> Check:
     for label, pair in (("chart", found.chart), ("Kubernetes", found.kubernetes)):
         if pair is None:
             continue
-        notes.append(f"{label} {pair.running}" + ("" if pair.running == pair.pinned else
-                                                  f" (airbox pins {pair.pinned})"))
+        notes.append(
+            f"{label} {pair.running}"
+            + ("" if pair.running == pair.pinned else f" (airbox pins {pair.pinned})")
+        )
         behind = behind or pins.older(pair.running, pair.pinned)
     if behind:
-        return Check("versions", "ok", "; ".join(notes) + ": an upgrade is available",
-                     next=f"airbox upgrade --name {facts.name} --dry-run")
+        return Check(
+            "versions",
+            "ok",
+            "; ".join(notes) + ": an upgrade is available",
+            next=f"airbox upgrade --name {facts.name} --dry-run",
+        )
     return Check("versions", "ok", "; ".join(notes))

@@ -69,8 +69,7 @@ def _not_ready(facts: Facts, needs: Needs) -> str | None:
         return f"not checked: {facts.blocked}"
     if needs == "node":
         if not facts.inst.settings.target.is_kind:
-            return "not checked: the data plane runs in an existing cluster airbox does " \
-                   "not manage"
+            return "not checked: the data plane runs in an existing cluster airbox does not manage"
         if facts.node_blocked:
             return f"not checked: {facts.node_blocked}"
     return None
@@ -87,6 +86,8 @@ def run_checks(facts: Facts) -> tuple[list[Check], Facts]:
         found.append(check)
         if check.blocks:
             facts = dataclasses.replace(
-                facts, blocked=check.blocks,
-                node_blocked=check.blocks if check.blocks_node else facts.node_blocked)
+                facts,
+                blocked=check.blocks,
+                node_blocked=check.blocks if check.blocks_node else facts.node_blocked,
+            )
     return found, facts

@@ -31,15 +31,23 @@ def skip(check_id: str, summary: str) -> Check:
 def docker(facts: Facts) -> Check:
     settings = facts.inst.settings
     if not settings.target.is_kind:
-        return skip("docker", f"not used: the data plane runs in the existing cluster of "
-                              f"context {settings.target.kube_context}")
+        return skip(
+            "docker",
+            f"not used: the data plane runs in the existing cluster of "
+            f"context {settings.target.kube_context}",
+        )
     if not facts.probes.docker.ok:
         error = facts.probes.docker.error
         assert error is not None
         hint = error.hint if isinstance(error, AirboxError) else None
-        return Check("docker", "fail", f"Docker is not reachable: {why(error)}",
-                     next=hint or "start Docker: sudo systemctl start docker",
-                     blocks="Docker is not reachable", blocks_node=True)
+        return Check(
+            "docker",
+            "fail",
+            f"Docker is not reachable: {why(error)}",
+            next=hint or "start Docker: sudo systemctl start docker",
+            blocks="Docker is not reachable",
+            blocks_node=True,
+        )
     view: DockerView = facts.probes.docker.value
     version = f"Docker {view.version}" if view.version else "Docker"
     return Check("docker", "ok", f"{version} is running")
@@ -60,28 +68,41 @@ def node_container(facts: Facts) -> Check:
         if stopped is not None:
             # Never created: "recreates" or "no longer exists" would send the user
             # looking for what was lost.
-            summary = (f"the kind cluster {settings.cluster_name} was never created: "
-                       f"{stopped.sentence()}")
-            fix = (f"airbox install --name {name}  (finishes the install from the "
-                   "saved settings)")
+            summary = (
+                f"the kind cluster {settings.cluster_name} was never created: {stopped.sentence()}"
+            )
+            fix = f"airbox install --name {name}  (finishes the install from the saved settings)"
         elif _ever_installed(facts):
-            summary = (f"the kind cluster {settings.cluster_name} no longer exists (its "
-                       f"node container {container} is gone)")
-            fix = (f"airbox install --name {name}  (recreates the cluster from the "
-                   "saved settings)")
+            summary = (
+                f"the kind cluster {settings.cluster_name} no longer exists (its "
+                f"node container {container} is gone)"
+            )
+            fix = f"airbox install --name {name}  (recreates the cluster from the saved settings)"
         else:
-            summary = (f"the kind cluster {settings.cluster_name} does not exist: the "
-                       "install did not get that far")
-            fix = (f"airbox install --name {name}  (creates the cluster again from "
-                   "the saved settings)")
-        return Check("node-container", "fail", summary, next=fix, blocks_node=True,
-                     blocks=f"the kind cluster {settings.cluster_name} does not exist")
+            summary = (
+                f"the kind cluster {settings.cluster_name} does not exist: the "
+                "install did not get that far"
+            )
+            fix = (
+                f"airbox install --name {name}  (creates the cluster again from the saved settings)"
+            )
+        return Check(
+            "node-container",
+            "fail",
+            summary,
+            next=fix,
+            blocks_node=True,
+            blocks=f"the kind cluster {settings.cluster_name} does not exist",
+        )
     if not node.running:
-        return Check("node-container", "fail",
-                     f"the cluster's node container {container} is {node.status}",
-                     next=f"airbox repair --name {name}  (starts it)",
-                     blocks=f"the node container {container} is {node.status}",
-                     blocks_node=True)
+        return Check(
+            "node-container",
+            "fail",
+            f"the cluster's node container {container} is {node.status}",
+            next=f"airbox repair --name {name}  (starts it)",
+            blocks=f"the node container {container} is {node.status}",
+            blocks_node=True,
+        )
     restarts = f"{node.restart_count} restart{'s' if node.restart_count != 1 else ''}"
     details = [f"started at {node.started_at}"] if node.started_at else []
     return Check("node-container", "ok", f"{container} is running ({restarts})", details)
@@ -102,45 +123,76 @@ def kubernetes(facts: Facts) -> Check:
         assert nodes_probe.error is not None
         reason = why(nodes_probe.error)
         if kube.expired_certificate(reason):
-            return Check("kubernetes", "fail", "the cluster's certificates have expired: "
-                         "the Kubernetes API refuses every client", [reason],
-                         next=f"airbox repair --name {facts.name}  (renews them)",
-                         blocks="the cluster's certificates have expired")
+            return Check(
+                "kubernetes",
+                "fail",
+                "the cluster's certificates have expired: the Kubernetes API refuses every client",
+                [reason],
+                next=f"airbox repair --name {facts.name}  (renews them)",
+                blocks="the cluster's certificates have expired",
+            )
         if settings.target.is_kind:
             summary = f"the Kubernetes API of {settings.cluster_name} does not answer"
-            fix = (f"docker restart {settings.node_container}; if it stays down, "
-                   f"airbox support-bundle --name {facts.name}")
+            fix = (
+                f"docker restart {settings.node_container}; if it stays down, "
+                f"airbox support-bundle --name {facts.name}"
+            )
         else:
             summary = f"cannot reach the cluster of context {settings.target.kube_context}"
-            config = (f" --kubeconfig {settings.target.kubeconfig}"
-                      if settings.target.kubeconfig else "")
-            fix = (f"kubectl{config} --context {settings.target.kube_context} "
-                   "cluster-info  (check the context, credentials and network)")
-        return Check("kubernetes", "fail", summary, [reason], next=fix,
-                     blocks="the Kubernetes API does not answer")
+            config = (
+                f" --kubeconfig {settings.target.kubeconfig}" if settings.target.kubeconfig else ""
+            )
+            fix = (
+                f"kubectl{config} --context {settings.target.kube_context} "
+                "cluster-info  (check the context, credentials and network)"
+            )
+        return Check(
+            "kubernetes",
+            "fail",
+            summary,
+            [reason],
+            next=fix,
+            blocks="the Kubernetes API does not answer",
+        )
     nodes: list[dict[str, Any]] = nodes_probe.value
     ready, not_ready = [], []
     for node in nodes:
         name = str((node.get("metadata") or {}).get("name"))
         cond: dict[str, Any] = next(
-            (c for c in (node.get("status") or {}).get("conditions") or []
-             if c.get("type") == "Ready"), {})
+            (
+                c
+                for c in (node.get("status") or {}).get("conditions") or []
+                if c.get("type") == "Ready"
+            ),
+            {},
+        )
         if cond.get("status") == "True":
             ready.append(name)
         else:
-            not_ready.append(f"{name}: {cond.get('reason') or 'NotReady'}"
-                             + (f" — {cond['message']}" if cond.get("message") else ""))
+            not_ready.append(
+                f"{name}: {cond.get('reason') or 'NotReady'}"
+                + (f" — {cond['message']}" if cond.get("message") else "")
+            )
     if not nodes:
-        return Check("kubernetes", "fail", "the cluster has no nodes",
-                     next=f"airbox support-bundle --name {facts.name}",
-                     blocks="the cluster has no nodes")
+        return Check(
+            "kubernetes",
+            "fail",
+            "the cluster has no nodes",
+            next=f"airbox support-bundle --name {facts.name}",
+            blocks="the cluster has no nodes",
+        )
     if not ready:
-        return Check("kubernetes", "fail", "no node is Ready: pods cannot run", not_ready,
-                     next=f"airbox support-bundle --name {facts.name}  (and send it to "
-                          "support)")
+        return Check(
+            "kubernetes",
+            "fail",
+            "no node is Ready: pods cannot run",
+            not_ready,
+            next=f"airbox support-bundle --name {facts.name}  (and send it to support)",
+        )
     if not_ready:
-        return Check("kubernetes", "warn", f"{len(ready)} of {len(nodes)} nodes are Ready",
-                     not_ready)
+        return Check(
+            "kubernetes", "warn", f"{len(ready)} of {len(nodes)} nodes are Ready", not_ready
+        )
     noun = "node" if len(ready) == 1 else "nodes"
     return Check("kubernetes", "ok", f"{noun} {', '.join(ready)} Ready")
 
@@ -157,40 +209,58 @@ def release_view(facts: Facts) -> Release | None:
     data: dict[str, Any] = probe.value
     info = data.get("info") or {}
     meta = (data.get("chart") or {}).get("metadata") or {}
-    return Release(name=data.get("name") or settings.release,
-                   namespace=data.get("namespace") or settings.namespace,
-                   status=info.get("status"), revision=data.get("version"),
-                   chart=meta.get("name"), chart_version=meta.get("version"),
-                   app_version=meta.get("appVersion"), last_deployed=info.get("last_deployed"),
-                   description=info.get("description"))
+    return Release(
+        name=data.get("name") or settings.release,
+        namespace=data.get("namespace") or settings.namespace,
+        status=info.get("status"),
+        revision=data.get("version"),
+        chart=meta.get("name"),
+        chart_version=meta.get("version"),
+        app_version=meta.get("appVersion"),
+        last_deployed=info.get("last_deployed"),
+        description=info.get("description"),
+    )
 
 
 def release(facts: Facts) -> Check:
     settings = facts.inst.settings
     if not facts.probes.release.ok:
         assert facts.probes.release.error is not None
-        return Check("release", "fail", "cannot read the Helm release",
-                     [why(facts.probes.release.error)],
-                     next=f"airbox support-bundle --name {facts.name}")
+        return Check(
+            "release",
+            "fail",
+            "cannot read the Helm release",
+            [why(facts.probes.release.error)],
+            next=f"airbox support-bundle --name {facts.name}",
+        )
     view = release_view(facts)
     if view is None:
-        return Check("release", "fail",
-                     f"the Helm release {settings.release} is not installed in namespace "
-                     f"{settings.namespace}", next=f"airbox install --name {facts.name}",
-                     blocks=f"the release {settings.release} is not installed")
+        return Check(
+            "release",
+            "fail",
+            f"the Helm release {settings.release} is not installed in namespace "
+            f"{settings.namespace}",
+            next=f"airbox install --name {facts.name}",
+            blocks=f"the release {settings.release} is not installed",
+        )
     status = str(view.status or "unknown")
-    summary = (f"{view.name} revision {view.revision} {status} ({view.chart} "
-               f"{view.chart_version}, app {view.app_version}), last deployed "
-               f"{_short_time(view.last_deployed)}")
+    summary = (
+        f"{view.name} revision {view.revision} {status} ({view.chart} "
+        f"{view.chart_version}, app {view.app_version}), last deployed "
+        f"{_short_time(view.last_deployed)}"
+    )
     details = [str(view.description)] if view.description else []
     if status == "deployed":
         return Check("release", "ok", summary)
     if status.startswith("pending"):
-        return Check("release", "warn", summary + ": an install or upgrade did not finish",
-                     details, next=f"airbox install --name {facts.name}  (finishes or "
-                                   "rolls it back)")
-    return Check("release", "fail", summary, details,
-                 next=f"airbox install --name {facts.name}")
+        return Check(
+            "release",
+            "warn",
+            summary + ": an install or upgrade did not finish",
+            details,
+            next=f"airbox install --name {facts.name}  (finishes or rolls it back)",
+        )
+    return Check("release", "fail", summary, details, next=f"airbox install --name {facts.name}")
 
 
 def _short_time(value: Any) -> str:
@@ -214,28 +284,37 @@ def pods(facts: Facts) -> Check:
     healths = [kube.pod_health(pod) for pod in raw]
     name = facts.name
     if not healths:
-        return Check("pods", "fail",
-                     f"no data plane pod runs in namespace {facts.inst.settings.namespace}",
-                     next=f"airbox install --name {name}")
+        return Check(
+            "pods",
+            "fail",
+            f"no data plane pod runs in namespace {facts.inst.settings.namespace}",
+            next=f"airbox install --name {name}",
+        )
     ready = [h for h in healths if h.ready]
     problems = [h for h in healths if h.problem]
     count = f"{len(ready)}/{len(healths)} pods ready"
     details = [f"{h.name}: {h.problem}" for h in problems]
     if problems:
-        worst = next((h for h in problems if h.image_problem), None) or next(
-            (h for h in problems if "CrashLoopBackOff" in (h.problem or "")), None
-        ) or problems[0]
+        worst = (
+            next((h for h in problems if h.image_problem), None)
+            or next((h for h in problems if "CrashLoopBackOff" in (h.problem or "")), None)
+            or problems[0]
+        )
         problem = worst.problem or ""
         starting = problem.startswith(("running but not ready", "pending (starting"))
         state = "warn" if ready or starting else "fail"
         if worst.image_problem:
-            summary = (f"the data plane image cannot be pulled ({count}): check egress to "
-                       "registry-1.docker.io and Docker Hub's rate limit (`docker login`)")
+            summary = (
+                f"the data plane image cannot be pulled ({count}): check egress to "
+                "registry-1.docker.io and Docker Hub's rate limit (`docker login`)"
+            )
             fix = f"airbox install --name {name}  (once the registry is reachable)"
         elif "CrashLoopBackOff" in problem:
-            summary = (f"the launcher keeps crashing ({count}"
-                       + (f"; last exit: {worst.last_termination}"
-                          if worst.last_termination else "") + ")")
+            summary = (
+                f"the launcher keeps crashing ({count}"
+                + (f"; last exit: {worst.last_termination}" if worst.last_termination else "")
+                + ")"
+            )
             fix = f"airbox logs --name {name} --previous"
         elif starting:
             summary = f"the data plane is starting ({count})"
@@ -249,9 +328,13 @@ def pods(facts: Facts) -> Check:
         return Check("pods", state, summary, details, next=fix)
     recent = _recent_restarts(raw, facts.now)
     if recent:
-        return Check("pods", "warn", f"{count}, but restarted in the last "
-                                     f"{RECENT_SECONDS // 60} minutes", recent,
-                     next=f"airbox logs --name {name} --previous")
+        return Check(
+            "pods",
+            "warn",
+            f"{count}, but restarted in the last {RECENT_SECONDS // 60} minutes",
+            recent,
+            next=f"airbox logs --name {name} --previous",
+        )
     restarts = sum(h.restarts for h in healths)
     note = f" ({restarts} restarts, none recent)" if restarts else ""
     return Check("pods", "ok", f"{count}: " + ", ".join(h.name for h in healths) + note)
@@ -265,9 +348,11 @@ def _recent_restarts(raw: list[dict[str, Any]], now: float) -> list[str]:
             last = (cs.get("lastState") or {}).get("terminated") or {}
             finished = kube.parse_time(last.get("finishedAt"))
             if finished is not None and now - finished < RECENT_SECONDS:
-                found.append(f"{name}/{cs.get('name')}: {cs.get('restartCount')} restarts, "
-                             f"last {last.get('reason') or 'terminated'} (exit code "
-                             f"{last.get('exitCode')}) at {last.get('finishedAt')}")
+                found.append(
+                    f"{name}/{cs.get('name')}: {cs.get('restartCount')} restarts, "
+                    f"last {last.get('reason') or 'terminated'} (exit code "
+                    f"{last.get('exitCode')}) at {last.get('finishedAt')}"
+                )
     return found
 
 
@@ -280,8 +365,9 @@ def storage(facts: Facts) -> Check:
     # Before the runner's "not checked": a store airbox does not run is not applicable,
     # whatever else failed.
     if settings.storage is not None:
-        return skip("storage", f"{settings.storage.section.type} storage you configured "
-                               "(not checked)")
+        return skip(
+            "storage", f"{settings.storage.section.type} storage you configured (not checked)"
+        )
     if not settings.runs_local_store:
         return skip("storage", "no storage configured")
     if facts.blocked:
@@ -294,69 +380,97 @@ def storage(facts: Facts) -> Check:
     reinstall = f"airbox install --name {facts.name}"
     deployment = found.get("deployment") or {}
     if not deployment:
-        return Check("storage", "fail", f"the local object store {where} is missing: "
-                                        "syncs cannot write their logs and state",
-                     next=f"{reinstall}  (runs it again; its data is kept)")
+        return Check(
+            "storage",
+            "fail",
+            f"the local object store {where} is missing: syncs cannot write their logs and state",
+            next=f"{reinstall}  (runs it again; its data is kept)",
+        )
     status = deployment.get("status") or {}
     if int(status.get("readyReplicas") or 0) < 1:
         kubeconfig = facts.inst.kube.kubeconfig
-        return Check("storage", "fail", f"the local object store {where} is not ready",
-                     next=f"kubectl --namespace {settings.namespace} describe pods -l "
-                          f"app.kubernetes.io/name={manifests.LOCAL_STORE}"
-                          + (f" --kubeconfig {kubeconfig}" if kubeconfig else ""))
+        return Check(
+            "storage",
+            "fail",
+            f"the local object store {where} is not ready",
+            next=f"kubectl --namespace {settings.namespace} describe pods -l "
+            f"app.kubernetes.io/name={manifests.LOCAL_STORE}"
+            + (f" --kubeconfig {kubeconfig}" if kubeconfig else ""),
+        )
     # MinIO reads its pair only when it starts: the one its pod template is marked
     # with. Pods given another pair by the Secret cannot write (no mark: an older
     # airbox made the store, nothing to compare).
     template = (deployment.get("spec") or {}).get("template") or {}
     running = ((template.get("metadata") or {}).get("annotations") or {}).get(
-        manifests.STORE_CREDENTIALS_ANNOTATION)
+        manifests.STORE_CREDENTIALS_ANNOTATION
+    )
     if running and found.get("secretPair") and running != found["secretPair"]:
-        return Check("storage", "fail",
-                     f"{where} runs with other credentials than the Secret "
-                     f"{manifests.SECRET_NAME} gives the data plane: syncs cannot write "
-                     "their logs and state",
-                     next=f"{reinstall}  (restarts the store with the saved credentials)")
+        return Check(
+            "storage",
+            "fail",
+            f"{where} runs with other credentials than the Secret "
+            f"{manifests.SECRET_NAME} gives the data plane: syncs cannot write "
+            "their logs and state",
+            next=f"{reinstall}  (restarts the store with the saved credentials)",
+        )
     job = found.get("job") or {}
-    done = any(c.get("type") == "Complete" and c.get("status") == "True"
-               for c in (job.get("status") or {}).get("conditions") or [])
+    done = any(
+        c.get("type") == "Complete" and c.get("status") == "True"
+        for c in (job.get("status") or {}).get("conditions") or []
+    )
     if not done:
-        return Check("storage", "fail",
-                     f"{where} runs, but its bucket {manifests.LOCAL_STORE_BUCKET} was "
-                     "not made", next=reinstall)
+        return Check(
+            "storage",
+            "fail",
+            f"{where} runs, but its bucket {manifests.LOCAL_STORE_BUCKET} was not made",
+            next=reinstall,
+        )
     data = facts.inst.state.storage_data
     if not data.is_dir():
-        return Check("storage", "warn",
-                     f"{where} runs, but its host data directory {data} is gone: what "
-                     "it holds lives only in the node container now",
-                     next=f"{reinstall}  (after re-creating the cluster)")
-    return Check("storage", "ok", f"{where} ready, bucket {manifests.LOCAL_STORE_BUCKET}, "
-                                  f"data in {data}")
+        return Check(
+            "storage",
+            "warn",
+            f"{where} runs, but its host data directory {data} is gone: what "
+            "it holds lives only in the node container now",
+            next=f"{reinstall}  (after re-creating the cluster)",
+        )
+    return Check(
+        "storage", "ok", f"{where} ready, bucket {manifests.LOCAL_STORE_BUCKET}, data in {data}"
+    )
 
 
 # -------------------------------------------------------------------------- events
 
 
 def _event_time(event: Mapping[str, Any]) -> float | None:
-    return kube.parse_time(event.get("lastTimestamp") or event.get("eventTime")
-                           or (event.get("metadata") or {}).get("creationTimestamp"))
+    return kube.parse_time(
+        event.get("lastTimestamp")
+        or event.get("eventTime")
+        or (event.get("metadata") or {}).get("creationTimestamp")
+    )
 
 
 def event_view(event: Mapping[str, Any]) -> Event:
     involved = event.get("involvedObject") or {}
-    return Event(time=event.get("lastTimestamp") or event.get("eventTime"),
-                 type=event.get("type"), reason=event.get("reason"),
-                 object=f"{str(involved.get('kind') or '').lower()}/"
-                        f"{involved.get('name') or ''}",
-                 message=REDACTOR.mask_all(str(event.get("message") or "")),
-                 count=event.get("count"))
+    return Event(
+        time=event.get("lastTimestamp") or event.get("eventTime"),
+        type=event.get("type"),
+        reason=event.get("reason"),
+        object=f"{str(involved.get('kind') or '').lower()}/{involved.get('name') or ''}",
+        message=REDACTOR.mask_all(str(event.get("message") or "")),
+        count=event.get("count"),
+    )
 
 
 def events_view(facts: Facts) -> list[Event]:
     """The warning events of the last ``RECENT_SECONDS``."""
     if facts.blocked or not facts.probes.events.ok:
         return []
-    return [event_view(e) for e in facts.probes.events.value
-            if (_event_time(e) or 0) >= facts.now - RECENT_SECONDS]
+    return [
+        event_view(e)
+        for e in facts.probes.events.value
+        if (_event_time(e) or 0) >= facts.now - RECENT_SECONDS
+    ]
 
 
 def events(facts: Facts) -> Check:
@@ -367,15 +481,20 @@ def events(facts: Facts) -> Check:
     recent = events_view(facts)
     if not recent:
         older = f" ({len(every)} older)" if every else ""
-        return Check("events", "ok",
-                     f"no warnings in the last {RECENT_SECONDS // 60} minutes{older}")
+        return Check(
+            "events", "ok", f"no warnings in the last {RECENT_SECONDS // 60} minutes{older}"
+        )
     details = [f"{e.reason} {e.object}: {e.message}" for e in recent[-5:]]
     latest = recent[-1]
-    return Check("events", "warn",
-                 f"{len(recent)} warning event{'s' if len(recent) != 1 else ''} in the "
-                 f"last {RECENT_SECONDS // 60} minutes; latest: {latest.reason} "
-                 f"{latest.object}", details,
-                 next=f"airbox support-bundle --name {facts.name}")
+    return Check(
+        "events",
+        "warn",
+        f"{len(recent)} warning event{'s' if len(recent) != 1 else ''} in the "
+        f"last {RECENT_SECONDS // 60} minutes; latest: {latest.reason} "
+        f"{latest.object}",
+        details,
+        next=f"airbox support-bundle --name {facts.name}",
+    )
 
 
 # --------------------------------------------------------------------- credentials
@@ -384,17 +503,23 @@ def events(facts: Facts) -> Check:
 def credentials(facts: Facts) -> Check:
     if not facts.probes.logs.ok:
         assert facts.probes.logs.error is not None
-        return skip("credentials", f"could not read the launcher's logs: "
-                                   f"{why(facts.probes.logs.error)}")
+        return skip(
+            "credentials", f"could not read the launcher's logs: {why(facts.probes.logs.error)}"
+        )
     failures: list[str] = facts.probes.logs.value
     if failures:
-        return Check("credentials", "fail",
-                     "the control plane rejects the data plane's credentials", failures[-3:],
-                     next=f"airbox logs --name {facts.name}  (check dataPlane.clientId/"
-                          "clientSecret, the control plane URL, and that the data plane "
-                          "is enabled in Airbyte; then airbox install)")
-    return Check("credentials", "ok", "no authentication errors in the launcher's logs "
-                                      f"(last {LOG_WINDOW})")
+        return Check(
+            "credentials",
+            "fail",
+            "the control plane rejects the data plane's credentials",
+            failures[-3:],
+            next=f"airbox logs --name {facts.name}  (check dataPlane.clientId/"
+            "clientSecret, the control plane URL, and that the data plane "
+            "is enabled in Airbyte; then airbox install)",
+        )
+    return Check(
+        "credentials", "ok", f"no authentication errors in the launcher's logs (last {LOG_WINDOW})"
+    )
 
 
 def job_proxy(facts: Facts) -> Check:
@@ -413,17 +538,23 @@ def job_credentials(facts: Facts) -> Check:
     section = facts.inst.settings.secrets_manager
     if not facts.probes.launcher.ok:
         assert facts.probes.launcher.error is not None
-        return skip("job-credentials", "could not read the launcher's settings: "
-                                       f"{why(facts.probes.launcher.error)}")
+        return skip(
+            "job-credentials",
+            f"could not read the launcher's settings: {why(facts.probes.launcher.error)}",
+        )
     found: dict[str, Any] | None = facts.probes.launcher.value
     if found is None:
         return skip("job-credentials", "not checked: the launcher's Deployment is missing")
     problems = hydration.launcher_problems(section, found["env"], found["keys"])
     if problems:
-        return Check("job-credentials", "fail",
-                     f"job pods would not get the {section.spec.label} credentials: "
-                     "syncs could not read their connectors' secrets", problems,
-                     next=f"airbox install --name {facts.name}  (sets them again; a "
-                          "values: entry of workloadLauncher.extraEnv with the same "
-                          "name wins over airbox's)")
+        return Check(
+            "job-credentials",
+            "fail",
+            f"job pods would not get the {section.spec.label} credentials: "
+            "syncs could not read their connectors' secrets",
+            problems,
+            next=f"airbox install --name {facts.name}  (sets them again; a "
+            "values: entry of workloadLauncher.extraEnv with the same "
+            "name wins over airbox's)",
+        )
     return Check("job-credentials", "ok", f"job pods get {hydration.arrives(section)}")

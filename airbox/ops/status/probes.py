@@ -72,8 +72,11 @@ def _probe_docker(inst: Installed) -> DockerView:
     host = DockerHost.connect()
     version = str(host.version().get("Version") or "")
     info = host.info()
-    return DockerView(version, host.container(inst.settings.node_container),
-                      str(info.get("CgroupVersion") or "2") == "1")
+    return DockerView(
+        version,
+        host.container(inst.settings.node_container),
+        str(info.get("CgroupVersion") or "2") == "1",
+    )
 
 
 def _probe_certificates(inst: Installed) -> list[Any]:
@@ -104,8 +107,9 @@ def _probe_images(inst: Installed) -> Any:
 
 
 def _probe_nodes(inst: Installed, runner: Runner) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = kube.get_json(runner, inst.kube, "get", "nodes",
-                                                timeout=15).get("items", [])
+    items: list[dict[str, Any]] = kube.get_json(runner, inst.kube, "get", "nodes", timeout=15).get(
+        "items", []
+    )
     return items
 
 
@@ -119,13 +123,21 @@ def _probe_release(inst: Installed, runner: Runner) -> dict[str, Any] | None:
     text = result.stderr.strip()
     if "release: not found" in text:
         return None
-    raise ToolError("helm status failed", command=REDACTOR.mask_argv(argv),
-                    returncode=result.returncode, output_tail=REDACTOR.mask_all(text[-2000:]))
+    raise ToolError(
+        "helm status failed",
+        command=REDACTOR.mask_argv(argv),
+        returncode=result.returncode,
+        output_tail=REDACTOR.mask_all(text[-2000:]),
+    )
 
 
 def _probe_pods(inst: Installed, runner: Runner) -> list[dict[str, Any]]:
-    return kube.pods(runner, inst.kube, inst.settings.namespace,
-                     kube.release_selector(inst.settings.release, inst.settings.values))
+    return kube.pods(
+        runner,
+        inst.kube,
+        inst.settings.namespace,
+        kube.release_selector(inst.settings.release, inst.settings.values),
+    )
 
 
 def _probe_storage(inst: Installed, runner: Runner) -> dict[str, Any]:
@@ -134,19 +146,22 @@ def _probe_storage(inst: Installed, runner: Runner) -> dict[str, Any]:
     from airbox.render import manifests
 
     found: dict[str, Any] = {"secretPair": _secret_store_fingerprint(inst, runner)}
-    for kind, name in (("deployment", manifests.LOCAL_STORE),
-                       ("job", manifests.LOCAL_STORE_JOB)):
-        argv = inst.kube.kubectl("--namespace", inst.settings.namespace, "get", kind, name,
-                                 "-o", "json")
+    for kind, name in (("deployment", manifests.LOCAL_STORE), ("job", manifests.LOCAL_STORE_JOB)):
+        argv = inst.kube.kubectl(
+            "--namespace", inst.settings.namespace, "get", kind, name, "-o", "json"
+        )
         result = runner.run(argv, timeout=15, check=False)
         if result.ok:
             found[kind] = json.loads(result.stdout or "{}")
         elif "NotFound" in result.stderr or "not found" in result.stderr:
             found[kind] = {}
         else:
-            raise ToolError(f"kubectl get {kind} {name} failed",
-                            command=REDACTOR.mask_argv(argv), returncode=result.returncode,
-                            output_tail=REDACTOR.mask_all(result.stderr[-2000:]))
+            raise ToolError(
+                f"kubectl get {kind} {name} failed",
+                command=REDACTOR.mask_argv(argv),
+                returncode=result.returncode,
+                output_tail=REDACTOR.mask_all(result.stderr[-2000:]),
+            )
     return found
 
 
@@ -161,8 +176,9 @@ def _probe_launcher(inst: Installed, runner: Runner) -> dict[str, Any] | None:
 
     def get(kind: str, name: str) -> dict[str, Any] | None:
         try:
-            return kube.get_json(runner, inst.kube, "--namespace", ns, "get", kind, name,
-                                 timeout=15)
+            return kube.get_json(
+                runner, inst.kube, "--namespace", ns, "get", kind, name, timeout=15
+            )
         except ToolError as exc:
             if not_found(exc):
                 return None
@@ -174,14 +190,25 @@ def _probe_launcher(inst: Installed, runner: Runner) -> dict[str, Any] | None:
     container = next(chartcheck.containers([deployment]), None)
     if container is None:
         return {"env": {}, "keys": set()}
-    names = {str((source.get("configMapRef") or {}).get("name"))
-             for source in container.spec.get("envFrom") or [] if source.get("configMapRef")}
-    names |= {str(ref.get("name")) for entry in container.spec.get("env") or []
-              if (ref := (entry.get("valueFrom") or {}).get("configMapKeyRef"))}
-    configmaps = {name: (found.get("data") or {}) for name in sorted(names)
-                  if (found := get("configmap", name)) is not None}
-    return {"env": chartcheck.env_values(container, configmaps),
-            "keys": hydration.read_secret_keys(runner, inst.kube, ns)}
+    names = {
+        str((source.get("configMapRef") or {}).get("name"))
+        for source in container.spec.get("envFrom") or []
+        if source.get("configMapRef")
+    }
+    names |= {
+        str(ref.get("name"))
+        for entry in container.spec.get("env") or []
+        if (ref := (entry.get("valueFrom") or {}).get("configMapKeyRef"))
+    }
+    configmaps = {
+        name: (found.get("data") or {})
+        for name in sorted(names)
+        if (found := get("configmap", name)) is not None
+    }
+    return {
+        "env": chartcheck.env_values(container, configmaps),
+        "keys": hydration.read_secret_keys(runner, inst.kube, ns),
+    }
 
 
 def _secret_store_fingerprint(inst: Installed, runner: Runner) -> str | None:
@@ -189,16 +216,19 @@ def _secret_store_fingerprint(inst: Installed, runner: Runner) -> str | None:
 
     from airbox.render import manifests
 
-    argv = inst.kube.kubectl("--namespace", inst.settings.namespace, "get", "secret",
-                             manifests.SECRET_NAME, "-o", "json")
+    argv = inst.kube.kubectl(
+        "--namespace", inst.settings.namespace, "get", "secret", manifests.SECRET_NAME, "-o", "json"
+    )
     # Only the fingerprint leaves this function; the data is never logged.
     result = runner.run(argv, timeout=15, check=False, secret_output=True)
     if not result.ok:
         return None
     try:
         data = json.loads(result.stdout or "{}").get("data") or {}
-        pair = [base64.b64decode(str(data[key])).decode()
-                for key in (manifests.STORAGE_ACCESS_KEY_KEY, manifests.STORAGE_SECRET_KEY_KEY)]
+        pair = [
+            base64.b64decode(str(data[key])).decode()
+            for key in (manifests.STORAGE_ACCESS_KEY_KEY, manifests.STORAGE_SECRET_KEY_KEY)
+        ]
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
     return manifests.credentials_fingerprint(pair[0], pair[1])
@@ -210,13 +240,17 @@ def _probe_events(inst: Installed, runner: Runner) -> list[dict[str, Any]]:
 
 def auth_failures(text: str) -> list[str]:
     """The launcher log lines that say the control plane refused its credentials."""
-    return [REDACTOR.mask_all(line) for line in text.splitlines()
-            if any(marker in line.lower() for marker in kube.AUTH_FAILURE_MARKERS)]
+    return [
+        REDACTOR.mask_all(line)
+        for line in text.splitlines()
+        if any(marker in line.lower() for marker in kube.AUTH_FAILURE_MARKERS)
+    ]
 
 
 def _probe_logs(inst: Installed, runner: Runner) -> list[str]:
-    result = runner.run(commands.kubectl_launcher_logs(inst.kube, inst.settings, LOG_WINDOW),
-                        timeout=20)
+    result = runner.run(
+        commands.kubectl_launcher_logs(inst.kube, inst.settings, LOG_WINDOW), timeout=20
+    )
     return auth_failures(result.stdout)
 
 
@@ -238,12 +272,18 @@ def _probe_registration(inst: Installed) -> dict[str, Any] | None:
         "organizationId": record.get("organizationId"),
         "regionId": record.get("regionId"),
         "region": record.get("regionName"),
-        "checked": False, "enabled": None, "deleted": False,
-        "health": None, "lastHeartbeat": None, "error": None,
+        "checked": False,
+        "enabled": None,
+        "deleted": False,
+        "health": None,
+        "lastHeartbeat": None,
+        "error": None,
     }
     if inst.settings.registration is None:
-        view["error"] = ("no application credentials to ask the control plane with (set "
-                         "AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET)")
+        view["error"] = (
+            "no application credentials to ask the control plane with (set "
+            "AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET)"
+        )
         return view
     api = api_for(inst.settings, inst.state, base_url=record.get("apiUrl") or None)
     # Status must answer fast even when the control plane does not (or trickles).
@@ -260,18 +300,28 @@ def _probe_registration(inst: Installed) -> dict[str, Any] | None:
             # Deleted: the server tombstones it, and only its lists leave it out.
             view.update(checked=True, deleted=True)
             return view
-        view.update(checked=True, enabled=answer.get("enabled"),
-                    regionId=answer.get("regionId") or view["regionId"])
+        view.update(
+            checked=True,
+            enabled=answer.get("enabled"),
+            regionId=answer.get("regionId") or view["regionId"],
+        )
         if view["organizationId"]:
-            health = api.dataplane_health(inst.settings.control_plane.url,
-                                          str(view["organizationId"]))
-            entry = next((h for h in health or []
-                          if str(h.get("dataplane_id") or h.get("dataplaneId"))
-                          == view["dataplaneId"]), None)
+            health = api.dataplane_health(
+                inst.settings.control_plane.url, str(view["organizationId"])
+            )
+            entry = next(
+                (
+                    h
+                    for h in health or []
+                    if str(h.get("dataplane_id") or h.get("dataplaneId")) == view["dataplaneId"]
+                ),
+                None,
+            )
             if entry is not None:
                 view["health"] = entry.get("status")
-                view["lastHeartbeat"] = (entry.get("last_heartbeat_timestamp")
-                                         or entry.get("lastHeartbeatTimestamp"))
+                view["lastHeartbeat"] = entry.get("last_heartbeat_timestamp") or entry.get(
+                    "lastHeartbeatTimestamp"
+                )
     return view
 
 
@@ -311,18 +361,27 @@ def run_probes(inst: Installed, runner: Runner) -> Probes:
         jobs["certificates"] = lambda: _probe_certificates(inst)
         jobs["disk"] = lambda: _probe_disk(inst)
         jobs["images"] = lambda: _probe_images(inst)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(jobs),
-                                               thread_name_prefix="airbox-status") as pool:
+    with concurrent.futures.ThreadPoolExecutor(
+        max_workers=len(jobs), thread_name_prefix="airbox-status"
+    ) as pool:
         futures = {key: pool.submit(_attempt, job) for key, job in jobs.items()}
         results = {key: future.result() for key, future in futures.items()}
-    return Probes(docker=results.get("docker", Outcome()), nodes=results["nodes"],
-                  release=results["release"], pods=results["pods"], events=results["events"],
-                  logs=results["logs"], registration=results["registration"],
-                  certificates=results.get("certificates", Outcome()),
-                  disk=results.get("disk", Outcome()), images=results.get("images", Outcome()),
-                  routing=results["routing"], storage=results.get("storage", Outcome()),
-                  launcher=results["launcher"],
-                  job_proxy=results.get("job_proxy", Outcome()))
+    return Probes(
+        docker=results.get("docker", Outcome()),
+        nodes=results["nodes"],
+        release=results["release"],
+        pods=results["pods"],
+        events=results["events"],
+        logs=results["logs"],
+        registration=results["registration"],
+        certificates=results.get("certificates", Outcome()),
+        disk=results.get("disk", Outcome()),
+        images=results.get("images", Outcome()),
+        routing=results["routing"],
+        storage=results.get("storage", Outcome()),
+        launcher=results["launcher"],
+        job_proxy=results.get("job_proxy", Outcome()),
+    )
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,11 @@ def _not_registered(facts: Facts) -> str:
     stopped = install_stopped(facts.inst.state)
     if facts.inst.settings.registration is not None and stopped is not None:
         # Application credentials were given, so airbox registers it: not yet.
-        return (f"registration not done yet ({stopped.sentence()}, before registering)"
-                if stopped.step != "register" else
-                "registration not done yet (the install stopped at the register step)")
+        return (
+            f"registration not done yet ({stopped.sentence()}, before registering)"
+            if stopped.step != "register"
+            else "registration not done yet (the install stopped at the register step)"
+        )
     if facts.inst.settings.registration is not None:
         return "not registered: airbox has no record of registering it"
     return "not registered by airbox (the data plane's own credentials were given)"
@@ -40,14 +42,14 @@ def _not_registered(facts: Facts) -> str:
 
 def _where(view: Mapping[str, Any]) -> str:
     return f"data plane {view['name']} ({view['dataplaneId']}) in region " + str(
-        view.get("region") or view.get("regionId"))
+        view.get("region") or view.get("regionId")
+    )
 
 
 def registration(facts: Facts) -> Check:
     if not facts.probes.registration.ok:
         assert facts.probes.registration.error is not None
-        return skip("registration",
-                    f"could not check: {why(facts.probes.registration.error)}")
+        return skip("registration", f"could not check: {why(facts.probes.registration.error)}")
     view: dict[str, Any] | None = facts.probes.registration.value
     if view is None:
         return skip("registration", _not_registered(facts))
@@ -55,11 +57,19 @@ def registration(facts: Facts) -> Check:
     if not view["checked"]:
         return skip("registration", f"{where}; not checked: {view['error']}")
     if view["deleted"]:
-        return Check("registration", "fail", f"{where} no longer exists on the control plane",
-                     next=f"airbox install --name {facts.name}  (registers it again)")
+        return Check(
+            "registration",
+            "fail",
+            f"{where} no longer exists on the control plane",
+            next=f"airbox install --name {facts.name}  (registers it again)",
+        )
     if view["enabled"] is False:
-        return Check("registration", "fail", f"{where} is disabled: it gets no work",
-                     next="enable the data plane in Airbyte (organization settings)")
+        return Check(
+            "registration",
+            "fail",
+            f"{where} is disabled: it gets no work",
+            next="enable the data plane in Airbyte (organization settings)",
+        )
     return Check("registration", "ok", f"{where}, enabled")
 
 
@@ -77,14 +87,17 @@ def heartbeat(facts: Facts) -> Check:
     health = view.get("health")
     beat = f" (last heartbeat {view['lastHeartbeat']})" if view.get("lastHeartbeat") else ""
     if health is None:
-        return skip("heartbeat", "the control plane does not report heartbeats to this "
-                                 "application")
+        return skip("heartbeat", "the control plane does not report heartbeats to this application")
     if health == "HEALTHY":
         return Check("heartbeat", "ok", f"the control plane reports HEALTHY{beat}")
     if health == "UNKNOWN":
         return skip("heartbeat", "the control plane has no heartbeat from it yet")
-    return Check("heartbeat", "warn", f"the control plane reports {health}{beat}",
-                 next=f"airbox logs --name {facts.name}")
+    return Check(
+        "heartbeat",
+        "warn",
+        f"the control plane reports {health}{beat}",
+        next=f"airbox logs --name {facts.name}",
+    )
 
 
 def routing_view(facts: Facts) -> Routing | None:
@@ -102,15 +115,20 @@ def routing(facts: Facts) -> Check:
         return skip("routing", f"could not check: {why(facts.probes.routing.error)}")
     view = routing_view(facts)
     if view is None:
-        return skip("routing", "not checked: needs the application's credentials "
-                               "(AIRBYTE_CLIENT_ID/AIRBYTE_CLIENT_SECRET) and a registration "
-                               "by airbox")
+        return skip(
+            "routing",
+            "not checked: needs the application's credentials "
+            "(AIRBYTE_CLIENT_ID/AIRBYTE_CLIENT_SECRET) and a registration "
+            "by airbox",
+        )
     region = view.region.name or view.region.region_id
     names = view.workspaces
     if names:
         noun = "workspaces" if len(names) > 1 else "workspace"
         return Check("routing", "ok", f"{noun} {', '.join(names)} use region {region}")
-    return Check("routing", "warn",
-                 f"no workspace uses region {region}: every sync runs on Airbyte's "
-                 "data plane, none here",
-                 next=f"airbox workspaces --name {facts.name} --assign <workspace>")
+    return Check(
+        "routing",
+        "warn",
+        f"no workspace uses region {region}: every sync runs on Airbyte's data plane, none here",
+        next=f"airbox workspaces --name {facts.name} --assign <workspace>",
+    )

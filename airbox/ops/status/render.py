@@ -30,8 +30,11 @@ def render(report: Mapping[str, Any], *, color: bool = False) -> list[str]:
             symbol, code = _SYMBOLS[check["state"]]
             text = f"{check['id'].ljust(width)}  {check['summary']}"
             # A skipped check is dimmed whole; the others colour only their symbol.
-            lines.append(paint(f"{symbol} {text}", code) if check["state"] == "skip"
-                         else f"{paint(symbol, code)} {text}")
+            lines.append(
+                paint(f"{symbol} {text}", code)
+                if check["state"] == "skip"
+                else f"{paint(symbol, code)} {text}"
+            )
             if check["state"] in ("warn", "fail"):
                 lines.extend(f"    {d}" for d in check["details"])
     return lines

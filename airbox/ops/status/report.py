@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 STATUS_VERSION = 1
 HEALTHY, DEGRADED, UNHEALTHY, NOT_INSTALLED = "healthy", "degraded", "unhealthy", "not installed"
 
+
 def json_key(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(word.capitalize() for word in rest)
@@ -73,9 +74,11 @@ def to_json(value: Any) -> Any:
         return value.to_json()
     if isinstance(value, tuple) and hasattr(value, "_fields"):
         omit = type(value) in OMIT_NONE
-        return {json_key(name): to_json(item) for name, item in zip(value._fields, value,
-                                                                    strict=True)
-                if not (omit and item is None)}
+        return {
+            json_key(name): to_json(item)
+            for name, item in zip(value._fields, value, strict=True)
+            if not (omit and item is None)
+        }
     if isinstance(value, list):
         return [to_json(item) for item in value]
     return value
@@ -101,9 +104,14 @@ class Check:
 
     def to_json(self) -> dict[str, Any]:
         ok = {"ok": True, "warn": False, "fail": False}.get(self.state)
-        return {"id": self.id, "state": self.state, "ok": ok,
-                "summary": REDACTOR.mask_all(self.summary),
-                "details": [REDACTOR.mask_all(d) for d in self.details], "next": self.next}
+        return {
+            "id": self.id,
+            "state": self.state,
+            "ok": ok,
+            "summary": REDACTOR.mask_all(self.summary),
+            "details": [REDACTOR.mask_all(d) for d in self.details],
+            "next": self.next,
+        }
 
 
 # The keys of a check in the JSON (``to_json`` above writes them by hand: ``ok`` is derived).
@@ -254,8 +262,9 @@ class Report(NamedTuple):
 def target(settings: Settings) -> KindTarget | ExistingTarget:
     if settings.target.is_kind:
         return KindTarget("kind", settings.cluster_name, settings.node_container)
-    return ExistingTarget("existing", context=settings.target.kube_context,
-                          kubeconfig=settings.target.kubeconfig)
+    return ExistingTarget(
+        "existing", context=settings.target.kube_context, kubeconfig=settings.target.kubeconfig
+    )
 
 
 def verdict(checks: list[Check], name: str) -> tuple[str, str, str | None]:
