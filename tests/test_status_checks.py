@@ -506,3 +506,38 @@ def test_the_registration_probe_sees_a_data_plane_deleted_on_the_control_plane(
     assert view is not None
     assert (view["checked"], view["deleted"], view["error"]) == (True, True, None)
     assert view["dataplaneId"] == dataplane["dataplaneId"]
+
+
+# A probe that failed (``Outcome.unread``): its check is skipped saying what could not be
+# done and the tool's last words, never failed, and the verdict does not change.
+UNREAD = [
+    ("pods", "pods", "could not list the pods"),
+    ("storage", "storage", "could not look at the store"),
+    ("events", "events", "could not read the events"),
+    ("logs", "credentials", "could not read the launcher's logs"),
+    ("launcher", "job-credentials", "could not read the launcher's settings"),
+    ("certificates", "certificates", "could not read them"),
+    ("disk", "disk", "could not read the disk use"),
+    ("images", "images", "could not list the node's images"),
+    ("registration", "registration", "could not check"),
+    ("registration", "heartbeat", "could not check"),
+    ("routing", "routing", "could not check"),
+]
+
+
+@pytest.mark.parametrize(("probe", "check_id", "words"), UNREAD)
+def test_a_probe_that_failed_skips_its_check_saying_why(
+    tmp_path: Path, probe: str, check_id: str, words: str
+) -> None:
+    from airbox.errors import ToolError
+
+    failed = ToolError(
+        "kubectl failed", command=["kubectl"], returncode=1, output_tail="x\nError: i/o timeout\n"
+    )
+    over: dict[str, Any] = {probe: Outcome(error=failed)}
+    checks, (word, _, _) = _judge(tmp_path, **over)
+    assert (checks[check_id].state, checks[check_id].summary) == (
+        "skip",
+        f"{words}: Error: i/o timeout",
+    )
+    assert checks[check_id].next is None and word == "healthy"

@@ -10,9 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from airbox.installed import why
 from airbox.ops.connectors import describe
-from airbox.ops.status.now import release_view, skip
+from airbox.ops.status.now import release_view
 from airbox.ops.status.probes import Facts
 from airbox.ops.status.report import (
     Certificate,
@@ -23,6 +22,7 @@ from airbox.ops.status.report import (
     Pinned,
     Versions,
     from_json,
+    skip,
 )
 
 DISK_WARN_PERCENT = 80.0
@@ -53,9 +53,8 @@ def certificates(facts: Facts) -> Check:
     from airbox.cluster.node import RENEW_WITHIN_DAYS
 
     probe = facts.probes.certificates
-    if not probe.ok:
-        assert probe.error is not None
-        return skip("certificates", f"could not read them: {why(probe.error)}")
+    if unread := probe.unread("certificates", "could not read them"):
+        return unread
     now = dt.datetime.fromtimestamp(facts.now, dt.timezone.utc)
     certs = probe.value
     leaves = [c for c in certs if not c.authority] or certs
@@ -98,9 +97,8 @@ def disk(facts: Facts) -> Check:
     from airbox.cluster.node import human_bytes
 
     probe = facts.probes.disk
-    if not probe.ok:
-        assert probe.error is not None
-        return skip("disk", f"could not read the disk use: {why(probe.error)}")
+    if unread := probe.unread("disk", "could not read the disk use"):
+        return unread
     uses = probe.value
     names = ["the node's image store", "the host's Docker data root"]
     parts = [
@@ -143,9 +141,8 @@ def images(facts: Facts) -> Check:
     from airbox.cluster.node import human_bytes
 
     probe = facts.probes.images
-    if not probe.ok:
-        assert probe.error is not None
-        return skip("images", f"could not list the node's images: {why(probe.error)}")
+    if unread := probe.unread("images", "could not list the node's images"):
+        return unread
     store = probe.value
     unused = store.unused_connectors()
     freed = sum(i.size for i in unused)

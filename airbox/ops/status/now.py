@@ -14,15 +14,11 @@ from airbox.errors import AirboxError
 from airbox.fsutil import read_json
 from airbox.installed import install_stopped, why
 from airbox.ops.status.probes import LOG_WINDOW, DockerView, Facts
-from airbox.ops.status.report import Check, Event, Pod, Release, from_json
+from airbox.ops.status.report import Check, Event, Pod, Release, from_json, skip
 from airbox.redact import REDACTOR
 
 # Warnings and restarts older than this are history, not a problem now.
 RECENT_SECONDS = 15 * 60
-
-
-def skip(check_id: str, summary: str) -> Check:
-    return Check(check_id, "skip", summary)
 
 
 # ------------------------------------------------------------------------- cluster
@@ -277,9 +273,8 @@ def pods_view(facts: Facts) -> list[Pod]:
 
 
 def pods(facts: Facts) -> Check:
-    if not facts.probes.pods.ok:
-        assert facts.probes.pods.error is not None
-        return skip("pods", f"could not list the pods: {why(facts.probes.pods.error)}")
+    if unread := facts.probes.pods.unread("pods", "could not list the pods"):
+        return unread
     raw: list[dict[str, Any]] = facts.probes.pods.value
     healths = [kube.pod_health(pod) for pod in raw]
     name = facts.name
@@ -372,9 +367,8 @@ def storage(facts: Facts) -> Check:
         return skip("storage", "no storage configured")
     if facts.blocked:
         return skip("storage", f"not checked: {facts.blocked}")
-    if not facts.probes.storage.ok:
-        assert facts.probes.storage.error is not None
-        return skip("storage", f"could not look at the store: {why(facts.probes.storage.error)}")
+    if unread := facts.probes.storage.unread("storage", "could not look at the store"):
+        return unread
     found: dict[str, Any] = facts.probes.storage.value
     where = f"{manifests.LOCAL_STORE} ({manifests.local_store_endpoint(settings)})"
     reinstall = f"airbox install --name {facts.name}"
@@ -474,9 +468,8 @@ def events_view(facts: Facts) -> list[Event]:
 
 
 def events(facts: Facts) -> Check:
-    if not facts.probes.events.ok:
-        assert facts.probes.events.error is not None
-        return skip("events", f"could not read the events: {why(facts.probes.events.error)}")
+    if unread := facts.probes.events.unread("events", "could not read the events"):
+        return unread
     every: list[dict[str, Any]] = facts.probes.events.value
     recent = events_view(facts)
     if not recent:
@@ -501,11 +494,8 @@ def events(facts: Facts) -> Check:
 
 
 def credentials(facts: Facts) -> Check:
-    if not facts.probes.logs.ok:
-        assert facts.probes.logs.error is not None
-        return skip(
-            "credentials", f"could not read the launcher's logs: {why(facts.probes.logs.error)}"
-        )
+    if unread := facts.probes.logs.unread("credentials", "could not read the launcher's logs"):
+        return unread
     failures: list[str] = facts.probes.logs.value
     if failures:
         return Check(
@@ -536,13 +526,10 @@ def job_credentials(facts: Facts) -> Check:
     from airbox.ops import hydration
 
     section = facts.inst.settings.secrets_manager
-    if not facts.probes.launcher.ok:
-        assert facts.probes.launcher.error is not None
-        return skip(
-            "job-credentials",
-            f"could not read the launcher's settings: {why(facts.probes.launcher.error)}",
-        )
-    found: dict[str, Any] | None = facts.probes.launcher.value
+    launcher = facts.probes.launcher
+    if unread := launcher.unread("job-credentials", "could not read the launcher's settings"):
+        return unread
+    found: dict[str, Any] | None = launcher.value
     if found is None:
         return skip("job-credentials", "not checked: the launcher's Deployment is missing")
     problems = hydration.launcher_problems(section, found["env"], found["keys"])

@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 from airbox.cluster import commands, kube
 from airbox.cluster.runner import Runner
 from airbox.errors import ToolError
-from airbox.installed import Installed
+from airbox.installed import Installed, why
+from airbox.ops.status.report import Check, skip
 from airbox.redact import REDACTOR
 
 # How far back the launcher's log is read for authentication errors.
@@ -35,6 +36,14 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    def unread(self, check_id: str, what: str) -> Check | None:
+        """The finding of check ``check_id`` when this probe failed: ``skip``, saying
+        ``what`` could not be done and why (a failed probe never fails status); None
+        when the probe answered and the check judges what it saw."""
+        if self.error is None:
+            return None
+        return skip(check_id, f"{what}: {why(self.error)}")
 
 
 @dataclass

@@ -8,13 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airbox.installed import install_stopped, why
+from airbox.installed import install_stopped
 from airbox.ops.status.probes import Facts
-from airbox.ops.status.report import Check, Region, Registration, Routing, from_json
-
-
-def skip(check_id: str, summary: str) -> Check:
-    return Check(check_id, "skip", summary)
+from airbox.ops.status.report import Check, Region, Registration, Routing, from_json, skip
 
 
 def registration_view(facts: Facts) -> Registration | None:
@@ -47,9 +43,8 @@ def _where(view: Mapping[str, Any]) -> str:
 
 
 def registration(facts: Facts) -> Check:
-    if not facts.probes.registration.ok:
-        assert facts.probes.registration.error is not None
-        return skip("registration", f"could not check: {why(facts.probes.registration.error)}")
+    if unread := facts.probes.registration.unread("registration", "could not check"):
+        return unread
     view: dict[str, Any] | None = facts.probes.registration.value
     if view is None:
         return skip("registration", _not_registered(facts))
@@ -74,9 +69,8 @@ def registration(facts: Facts) -> Check:
 
 
 def heartbeat(facts: Facts) -> Check:
-    if not facts.probes.registration.ok:
-        assert facts.probes.registration.error is not None
-        return skip("heartbeat", f"could not check: {why(facts.probes.registration.error)}")
+    if unread := facts.probes.registration.unread("heartbeat", "could not check"):
+        return unread
     view: dict[str, Any] | None = facts.probes.registration.value
     if view is None:
         return skip("heartbeat", "not checked: " + _not_registered(facts))
@@ -110,9 +104,8 @@ def routing_view(facts: Facts) -> Routing | None:
 
 def routing(facts: Facts) -> Check:
     """Last: a healthy data plane that no workspace uses runs nothing."""
-    if not facts.probes.routing.ok:
-        assert facts.probes.routing.error is not None
-        return skip("routing", f"could not check: {why(facts.probes.routing.error)}")
+    if unread := facts.probes.routing.unread("routing", "could not check"):
+        return unread
     view = routing_view(facts)
     if view is None:
         return skip(

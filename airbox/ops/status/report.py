@@ -114,6 +114,11 @@ class Check:
         }
 
 
+def skip(check_id: str, summary: str) -> Check:
+    """A check that did not judge: not applicable, or it could not look (``summary``: why)."""
+    return Check(check_id, "skip", summary)
+
+
 # The keys of a check in the JSON (``to_json`` above writes them by hand: ``ok`` is derived).
 CHECK_KEYS = ("id", "state", "ok", "summary", "details", "next")
 
