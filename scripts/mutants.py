@@ -1086,7 +1086,7 @@ MUTANTS: list[Mutant] = [
     ),
     _m(
         "status",
-        'elif "CreateContainerConfig" in problem:',
+        'elif worst.trouble == "config":',
         "elif False:",
         "a pod blocked by a missing Secret key is not explained",
     ),

@@ -486,6 +486,64 @@ def test_a_failed_upgrade_says_why_then_rolls_back_to_the_last_good_revision(
     assert call[call.index("rollback") + 2] == "2"
 
 
+def _waiting(name: str, reason: str) -> dict[str, Any]:
+    """A pod of the release as `kubectl get pods -o json` lists it, one container waiting."""
+    return {
+        "metadata": {"name": name},
+        "status": {
+            "phase": "Pending" if "Image" in reason else "Running",
+            "containerStatuses": [
+                {
+                    "name": "launcher",
+                    "ready": False,
+                    "restartCount": 0,
+                    "state": {"waiting": {"reason": reason}},
+                }
+            ],
+        },
+    }
+
+
+PULL_HINT = (
+    "the data plane image could not be pulled: check egress to Docker Hub "
+    "(registry-1.docker.io) and its rate limit, then re-run"
+)
+SECRET_HINT = "a Secret key is missing; re-run `airbox install` to re-apply it"
+CRASH_HINT = (
+    "the launcher keeps crashing: read `airbox logs`, fix the settings it complains about, "
+    "then re-run `airbox install`"
+)
+
+
+@pytest.mark.parametrize(
+    ("reasons", "hint"),
+    [
+        (["ErrImagePull"], PULL_HINT),
+        (["CreateContainerConfigError"], SECRET_HINT),
+        (["CrashLoopBackOff"], CRASH_HINT),
+        # Several pods in trouble: the hint follows the one closest to the root cause, as
+        # status's verdict does (it used to follow the last pod listed).
+        (["ErrImagePull", "CrashLoopBackOff"], PULL_HINT),
+        (["CrashLoopBackOff", "CreateContainerConfigError"], CRASH_HINT),
+    ],
+)
+def test_a_failed_release_is_explained_by_the_pod_closest_to_the_root_cause(
+    recorded: tuple[Context, RecordingRunner], reasons: list[str], hint: str
+) -> None:
+    from airbox.ops.install.steps_release import _explain_release_failure
+
+    ctx, runner = recorded
+    pods = [_waiting(f"launcher-{n}", reason) for n, reason in enumerate(reasons)]
+    runner.answer("get", "pods", stdout=json.dumps({"items": pods}))
+    runner.answer("get", "events", stdout=json.dumps({"items": []}))
+    failed = ToolError("helm upgrade --install failed", command=["helm"], returncode=1)
+    error = _explain_release_failure(ctx, failed)
+    assert error.hint == hint
+    assert error.details[-len(reasons) :] == [
+        f"pod launcher-{n}: launcher: {reason}" for n, reason in enumerate(reasons)
+    ]
+
+
 def test_verification_fails_when_the_control_plane_rejects_the_launcher(
     ctx: Context, fake_k8s: FakeK8s
 ) -> None:

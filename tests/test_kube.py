@@ -112,3 +112,60 @@ def test_activity_prefers_a_pod_problem_then_recent_events() -> None:
     )
     assert kube.activity([pod()], []) == "1/1 data plane pods ready"
     assert kube.activity([], []) == "waiting for pods"
+
+
+def named(manifest: dict[str, Any], name: str) -> dict[str, Any]:
+    return {**manifest, "metadata": {"name": name}}
+
+
+IMAGE = pod(waiting={"reason": "ErrImagePull", "message": "rpc error: not found"})
+CRASHING = pod(waiting={"reason": "CrashLoopBackOff"}, restarts=4, last={"exitCode": 1})
+NO_KEY = pod(waiting={"reason": "CreateContainerConfigError", "message": "couldn't find key X"})
+UNSCHEDULED = pod(
+    "Pending", conditions=[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}]
+)
+STARTING = pod(ready=False)
+
+
+@pytest.mark.parametrize(
+    ("manifest", "trouble"),
+    [
+        (pod(), None),
+        (IMAGE, "image"),
+        (pod(waiting={"reason": "InvalidImageName"}), "image"),
+        (CRASHING, "crash-loop"),
+        (NO_KEY, "config"),
+        (UNSCHEDULED, "other"),
+        (pod("Failed"), "other"),
+        (pod(waiting={"reason": "RunContainerError"}), "other"),
+        (pod("Pending"), "starting"),
+        (STARTING, "starting"),
+        # Still being created: not a problem yet.
+        (pod(waiting={"reason": "ContainerCreating"}, ready=False), "starting"),
+    ],
+)
+def test_why_a_pod_is_not_ready_is_classified_once(
+    manifest: dict[str, Any], trouble: str | None
+) -> None:
+    assert kube.pod_health(manifest).trouble == trouble
+
+
+@pytest.mark.parametrize(
+    ("pods", "worst"),
+    [
+        ([pod(), pod()], None),
+        # Nothing runs without its image, whichever pod comes first.
+        ([named(CRASHING, "a"), named(IMAGE, "b")], "b"),
+        ([named(NO_KEY, "a"), named(CRASHING, "b")], "b"),
+        # A pod still starting explains least: time may fix it.
+        ([named(STARTING, "a"), named(NO_KEY, "b")], "b"),
+        ([named(STARTING, "a"), named(UNSCHEDULED, "b")], "b"),
+        # Of the same kind, the first.
+        ([named(CRASHING, "a"), named(CRASHING, "b")], "a"),
+    ],
+)
+def test_the_worst_pod_is_the_one_closest_to_the_root_cause(
+    pods: list[dict[str, Any]], worst: str | None
+) -> None:
+    found = kube.worst(kube.pod_health(p) for p in pods)
+    assert (found.name if found else None) == worst

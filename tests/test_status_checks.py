@@ -260,6 +260,19 @@ def test_image_pull_and_crash_loop_are_failures_with_their_cause(tmp_path: Path)
     assert fix == "airbox logs --name dp1 --previous"
 
 
+def test_a_pod_that_cannot_start_is_named_before_one_that_is_still_starting(tmp_path: Path) -> None:
+    starting = _pod("dp1-launcher-a", ready=False)
+    blocked = _pod("dp1-launcher-b", ready=False, waiting="CreateContainerConfigError")
+    checks, (word, reason, fix) = _judge(tmp_path, pods=Outcome([starting, blocked]))
+    assert checks["pods"].state == "fail" and word == "unhealthy"
+    assert reason == "a pod cannot start: its Secret is incomplete (0/2 pods ready)"
+    assert fix == "airbox install --name dp1  (re-applies the Secret)"
+    assert checks["pods"].details == [
+        "dp1-launcher-a: running but not ready yet",
+        "dp1-launcher-b: launcher: CreateContainerConfigError",
+    ]
+
+
 def test_a_starting_pod_is_a_warning(tmp_path: Path) -> None:
     checks, (word, _, _) = _judge(tmp_path, pods=Outcome([_pod(ready=False)]))
     assert checks["pods"].state == "warn" and word == "degraded"

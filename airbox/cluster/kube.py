@@ -1,16 +1,18 @@
 """Reading the cluster through kubectl: pods, events, nodes — and what is wrong with them.
 
 Install uses this to say what the cluster is doing while Helm waits; status uses
-it to explain an unhealthy data plane in a user's terms.
+it to explain an unhealthy data plane in a user's terms. Why a pod is not ready is
+decided here once (``pod_health``'s ``trouble``, ``worst``): install's failed release,
+status's ``pods`` check and repair's crash-loop restart each word it their own way.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from airbox.cluster.commands import Kube
 from airbox.cluster.runner import Runner
@@ -41,6 +43,17 @@ def warning_events(runner: Runner, kube: Kube, namespace: str) -> list[dict[str,
     return sorted(items, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
 
 
+# Why a pod is not ready, in the terms airbox explains it by: "image" (an image cannot be
+# pulled), "crash-loop" (a container keeps crashing), "config" (CreateContainerConfigError:
+# a key of a Secret or ConfigMap it reads is missing), "starting" (pending, or running but
+# not ready yet: time may fix it), "other" (not scheduled, failed, another waiting reason).
+Trouble = Literal["image", "crash-loop", "config", "starting", "other"]
+
+# Closest to the root cause first: nothing runs without its image; a crash loop and a
+# missing key need a fix; a pod still starting may only need time.
+_ROOT_CAUSE_FIRST: tuple[Trouble, ...] = ("image", "crash-loop", "config", "other", "starting")
+
+
 @dataclass(frozen=True)
 class PodHealth:
     name: str
@@ -50,6 +63,7 @@ class PodHealth:
     problem: str | None  # None when healthy
     last_termination: str | None = None
     image_problem: bool = False
+    trouble: Trouble | None = None  # None when healthy
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +99,7 @@ def pod_health(pod: dict[str, Any]) -> PodHealth:
     restarts = sum(int(s.get("restartCount") or 0) for s in statuses)
     ready = bool(statuses) and all(s.get("ready") for s in status.get("containerStatuses") or [])
     problem: str | None = None
+    trouble: Trouble | None = None
     image_problem = False
     last_termination: str | None = None
     for cs in statuses:
@@ -100,18 +115,26 @@ def pod_health(pod: dict[str, Any]) -> PodHealth:
             message = waiting.get("message") or ""
             problem = f"{cs.get('name')}: {reason}" + (f" — {message}" if message else "")
             image_problem = image_problem or reason in _IMAGE_REASONS
+            trouble = (
+                "crash-loop"
+                if reason == "CrashLoopBackOff"
+                else "config"
+                if reason.startswith("CreateContainerConfig")
+                else "other"
+            )
             if reason == "CrashLoopBackOff" and last_termination:
                 problem += f"; last exit: {last_termination}"
     if problem is None and phase == "Pending":
         for cond in status.get("conditions") or []:
             if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
                 problem = f"not scheduled: {cond.get('message') or cond.get('reason')}"
+                trouble = "other"
         if problem is None:
-            problem = "pending (starting containers)"
+            problem, trouble = "pending (starting containers)", "starting"
     if problem is None and phase in ("Failed", "Unknown"):
-        problem = f"pod is {phase}"
+        problem, trouble = f"pod is {phase}", "other"
     if problem is None and not ready:
-        problem = "running but not ready yet"
+        problem, trouble = "running but not ready yet", "starting"
     return PodHealth(
         str(meta.get("name")),
         phase,
@@ -120,7 +143,17 @@ def pod_health(pod: dict[str, Any]) -> PodHealth:
         problem,
         last_termination,
         image_problem,
+        # An image that cannot be pulled explains the pod, whichever container says so.
+        "image" if image_problem else trouble,
     )
+
+
+def worst(healths: Iterable[PodHealth]) -> PodHealth | None:
+    """The pod that explains the most why the data plane is not ready (the first of its
+    kind, in ``_ROOT_CAUSE_FIRST`` order); None when every pod is ready. Install's failure,
+    status and repair all diagnose by it."""
+    troubled = [h for h in healths if h.trouble is not None]
+    return min(troubled, key=lambda h: _ROOT_CAUSE_FIRST.index(h.trouble or "other"), default=None)
 
 
 def activity(pod_list: list[dict[str, Any]], events: list[dict[str, Any]]) -> str:

@@ -310,9 +310,7 @@ class Repair:
                 settings.namespace,
                 kube.release_selector(settings.release),
             )
-            crashing = [
-                h for h in map(kube.pod_health, pods) if "CrashLoopBackOff" in (h.problem or "")
-            ]
+            crashing = [h for h in map(kube.pod_health, pods) if h.trouble == "crash-loop"]
             if not crashing:
                 line.skip("not crash-looping")
                 return

@@ -164,28 +164,29 @@ def _explain_release_failure(ctx: Context, exc: ToolError) -> ClusterError:
             ctx.settings.namespace,
             kube.release_selector(ctx.settings.release, ctx.settings.values),
         )
-        for pod in pod_list:
-            health = kube.pod_health(pod)
-            if health.problem:
-                details.append(f"pod {health.name}: {health.problem}")
-                if health.image_problem and ctx.bundle is not None:
-                    hint = (
-                        "an image is not in the kind node and nothing can be pulled "
-                        "offline: make the bundle with it (the same values: image "
-                        "overrides), `airbox bundle load` it, then re-run"
-                    )
-                elif health.image_problem:
-                    hint = (
-                        "the data plane image could not be pulled: check egress to Docker "
-                        "Hub (registry-1.docker.io) and its rate limit, then re-run"
-                    )
-                elif "CreateContainerConfig" in health.problem:
-                    hint = "a Secret key is missing; re-run `airbox install` to re-apply it"
-                elif "CrashLoopBackOff" in health.problem:
-                    hint = (
-                        "the launcher keeps crashing: read `airbox logs`, fix the settings "
-                        "it complains about, then re-run `airbox install`"
-                    )
+        healths = [kube.pod_health(pod) for pod in pod_list]
+        details += [f"pod {h.name}: {h.problem}" for h in healths if h.problem]
+        # The hint follows the pod closest to the root cause, as status's verdict does.
+        worst = kube.worst(healths)
+        trouble = worst.trouble if worst is not None else None
+        if trouble == "image" and ctx.bundle is not None:
+            hint = (
+                "an image is not in the kind node and nothing can be pulled "
+                "offline: make the bundle with it (the same values: image "
+                "overrides), `airbox bundle load` it, then re-run"
+            )
+        elif trouble == "image":
+            hint = (
+                "the data plane image could not be pulled: check egress to Docker "
+                "Hub (registry-1.docker.io) and its rate limit, then re-run"
+            )
+        elif trouble == "config":
+            hint = "a Secret key is missing; re-run `airbox install` to re-apply it"
+        elif trouble == "crash-loop":
+            hint = (
+                "the launcher keeps crashing: read `airbox logs`, fix the settings "
+                "it complains about, then re-run `airbox install`"
+            )
         for event in kube.warning_events(ctx.runner, ctx.kube, ctx.settings.namespace)[-3:]:
             details.append(f"event {event.get('reason')}: {event.get('message')}")
     except (AirboxError, ValueError):

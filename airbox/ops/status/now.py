@@ -286,25 +286,20 @@ def pods(facts: Facts) -> Check:
             next=f"airbox install --name {name}",
         )
     ready = [h for h in healths if h.ready]
-    problems = [h for h in healths if h.problem]
     count = f"{len(ready)}/{len(healths)} pods ready"
-    details = [f"{h.name}: {h.problem}" for h in problems]
-    if problems:
-        worst = (
-            next((h for h in problems if h.image_problem), None)
-            or next((h for h in problems if "CrashLoopBackOff" in (h.problem or "")), None)
-            or problems[0]
-        )
+    details = [f"{h.name}: {h.problem}" for h in healths if h.problem]
+    worst = kube.worst(healths)
+    if worst is not None:
         problem = worst.problem or ""
-        starting = problem.startswith(("running but not ready", "pending (starting"))
+        starting = worst.trouble == "starting"
         state = "warn" if ready or starting else "fail"
-        if worst.image_problem:
+        if worst.trouble == "image":
             summary = (
                 f"the data plane image cannot be pulled ({count}): check egress to "
                 "registry-1.docker.io and Docker Hub's rate limit (`docker login`)"
             )
             fix = f"airbox install --name {name}  (once the registry is reachable)"
-        elif "CrashLoopBackOff" in problem:
+        elif worst.trouble == "crash-loop":
             summary = (
                 f"the launcher keeps crashing ({count}"
                 + (f"; last exit: {worst.last_termination}" if worst.last_termination else "")
@@ -314,7 +309,7 @@ def pods(facts: Facts) -> Check:
         elif starting:
             summary = f"the data plane is starting ({count})"
             fix = f"airbox status --name {name}  (again in a minute)"
-        elif "CreateContainerConfig" in problem:
+        elif worst.trouble == "config":
             summary = f"a pod cannot start: its Secret is incomplete ({count})"
             fix = f"airbox install --name {name}  (re-applies the Secret)"
         else:
