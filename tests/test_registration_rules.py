@@ -56,6 +56,26 @@ def test_orphan_clean_up_deletes_only_its_own_name_in_its_own_region(
     assert {neighbour["dataplaneId"], twin["dataplaneId"]} <= live
 
 
+def test_an_orphan_whose_creation_time_has_nanoseconds_and_an_offset_is_cleaned_up(
+    fake_cp: FakeControlPlane, tmp_path: Path
+) -> None:
+    """The control plane may write ``createdAt`` as Java does (nanoseconds, an offset): the
+    orphan is still recognised as made while the lost registration ran."""
+    import datetime as dt
+
+    orphan = _interrupted(fake_cp, tmp_path)
+    created = dt.datetime.fromisoformat(str(orphan["createdAt"]).replace("Z", "+00:00"))
+    local = created.astimezone(dt.timezone(dt.timedelta(hours=2)))
+    fake_cp.dataplanes[str(orphan["dataplaneId"])]["createdAt"] = (
+        local.strftime("%Y-%m-%dT%H:%M:%S") + ".123456789+02:00"
+    )
+
+    Run(make_answers(fake_cp, tmp_path)).register()
+
+    deleted = [r.path.rsplit("/", 1)[-1] for r in fake_cp.calls("DELETE", "/v1/dataplanes/*")]
+    assert deleted == [orphan["dataplaneId"]]
+
+
 def test_a_pending_marker_of_another_name_deletes_nothing(
     fake_cp: FakeControlPlane, tmp_path: Path
 ) -> None:

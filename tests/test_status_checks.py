@@ -287,6 +287,22 @@ def test_recent_restarts_warn_and_old_ones_do_not(tmp_path: Path) -> None:
     assert checks["pods"].summary.endswith("(2 restarts, none recent)")
 
 
+def test_a_restart_written_with_an_offset_and_nanoseconds_is_recent(tmp_path: Path) -> None:
+    """Kubernetes writes UTC, but a time with an offset is read at its offset: a restart a
+    minute ago, written at -05:00, is recent (it was read as five hours old)."""
+    import datetime as dt
+
+    zone = dt.timezone(dt.timedelta(hours=-5))
+    finished = dt.datetime.fromtimestamp(NOW - 60, zone).strftime("%Y-%m-%dT%H:%M:%S")
+    pod = _pod(restarts=1, finished_ago=60)
+    pod["status"]["containerStatuses"][0]["lastState"]["terminated"]["finishedAt"] = (
+        finished + ".123456789-05:00"
+    )
+    checks, (word, _, _) = _judge(tmp_path, pods=Outcome([pod]))
+    assert checks["pods"].state == "warn" and word == "degraded"
+    assert checks["pods"].summary == "1/1 pods ready, but restarted in the last 15 minutes"
+
+
 def test_only_recent_warning_events_count(tmp_path: Path) -> None:
     checks, (word, _, _) = _judge(tmp_path, events=Outcome([_event("BackOff", 3600)]))
     assert checks["events"].state == "ok" and word == "healthy"

@@ -8,7 +8,6 @@ status's ``pods`` check and repair's crash-loop restart each word it their own w
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -183,26 +182,6 @@ def activity(pod_list: list[dict[str, Any]], events: list[dict[str, Any]]) -> st
 def release_selector(release: str, values: Mapping[str, Any] | None = None) -> str:
     """The pods of one release of the chart (several releases may share a namespace)."""
     return f"app.kubernetes.io/name={chart.name(values or {})},app.kubernetes.io/instance={release}"
-
-
-def parse_time(value: Any) -> float | None:
-    """A Kubernetes or Helm timestamp as seconds since the epoch; None when it is not one."""
-    if not value or not isinstance(value, str):
-        return None
-    text = value.strip().replace("Z", "+00:00")
-    # Kubernetes and Helm write up to nanoseconds; Python reads microseconds.
-    if "." in text:
-        head, _, rest = text.partition(".")
-        digits = "".join(c for c in rest if c.isdigit())
-        zone = rest[len(digits) :]
-        text = f"{head}.{digits[:6]}{zone}"
-    try:
-        parsed = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.timestamp()
 
 
 def expired_certificate(text: str) -> bool:

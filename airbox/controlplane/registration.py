@@ -40,6 +40,7 @@ from airbox.fsutil import SECRET_FILE, read_json, write_json
 from airbox.paths import StateDir
 from airbox.redact import REDACTOR
 from airbox.shown import shown
+from airbox.timestamps import parse_time
 
 if TYPE_CHECKING:
     from airbox.config.prompts import Prompter
@@ -355,22 +356,12 @@ _ORPHAN_BEFORE = dt.timedelta(minutes=5)
 _ORPHAN_AFTER = dt.timedelta(minutes=15)
 
 
-def _parse_time(value: Any) -> dt.datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
-
-
 def _created_during(dataplane: Mapping[str, Any], pending: Mapping[str, Any]) -> bool:
     """Whether ``dataplane`` was created while the interrupted registration ran. One
     created later is someone else's, whatever its name: never airbox's to delete."""
     started, created = (
-        _parse_time(pending.get("startedAt")),
-        _parse_time(dataplane.get("createdAt")),
+        parse_time(pending.get("startedAt")),
+        parse_time(dataplane.get("createdAt")),
     )
     if started is None or created is None:
         return False

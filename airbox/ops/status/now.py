@@ -9,6 +9,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from airbox import timestamps
 from airbox.cluster import kube
 from airbox.errors import AirboxError
 from airbox.fsutil import read_json
@@ -260,7 +261,7 @@ def release(facts: Facts) -> Check:
 
 
 def _short_time(value: Any) -> str:
-    stamp = kube.parse_time(value)
+    stamp = timestamps.seconds(value)
     if stamp is None:
         return str(value or "unknown")
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(stamp))
@@ -336,7 +337,7 @@ def _recent_restarts(raw: list[dict[str, Any]], now: float) -> list[str]:
         name = (pod.get("metadata") or {}).get("name")
         for cs in (pod.get("status") or {}).get("containerStatuses") or []:
             last = (cs.get("lastState") or {}).get("terminated") or {}
-            finished = kube.parse_time(last.get("finishedAt"))
+            finished = timestamps.seconds(last.get("finishedAt"))
             if finished is not None and now - finished < RECENT_SECONDS:
                 found.append(
                     f"{name}/{cs.get('name')}: {cs.get('restartCount')} restarts, "
@@ -432,7 +433,7 @@ def storage(facts: Facts) -> Check:
 
 
 def _event_time(event: Mapping[str, Any]) -> float | None:
-    return kube.parse_time(
+    return timestamps.seconds(
         event.get("lastTimestamp")
         or event.get("eventTime")
         or (event.get("metadata") or {}).get("creationTimestamp")

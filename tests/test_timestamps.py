@@ -1,0 +1,37 @@
+"""Timestamps read one way: status's (Kubernetes, Helm) and registration's (the Airbyte API)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from airbox.timestamps import parse_time, seconds
+
+UTC = dt.timezone.utc
+
+
+@pytest.mark.parametrize(
+    ("text", "when"),
+    [
+        ("2026-12-05T14:41:15Z", dt.datetime(2026, 12, 5, 14, 41, 15, tzinfo=UTC)),
+        # Kubernetes and Helm write nanoseconds; Python reads microseconds.
+        ("2026-12-05T14:41:15.123456789Z", dt.datetime(2026, 12, 5, 14, 41, 15, 123456, UTC)),
+        ("2026-12-05T14:41:15.5Z", dt.datetime(2026, 12, 5, 14, 41, 15, 500000, UTC)),
+        # A fraction and an offset: the offset is kept (status's reader used to drop it and
+        # read the wall time as UTC).
+        ("2026-12-05T09:41:15.123456789-05:00", dt.datetime(2026, 12, 5, 14, 41, 15, 123456, UTC)),
+        ("2026-12-05T20:11:15.25+0530", dt.datetime(2026, 12, 5, 14, 41, 15, 250000, UTC)),
+        # No zone: UTC, as Kubernetes means it.
+        ("2026-12-05T14:41:15", dt.datetime(2026, 12, 5, 14, 41, 15, tzinfo=UTC)),
+        (" 2026-12-05T14:41:15 Z ", dt.datetime(2026, 12, 5, 14, 41, 15, tzinfo=UTC)),
+    ],
+)
+def test_a_timestamp_is_read_with_its_zone_and_its_fraction(text: str, when: dt.datetime) -> None:
+    assert parse_time(text) == when
+    assert seconds(text) == when.timestamp()
+
+
+@pytest.mark.parametrize("value", [None, "", "soon", "2026-13-01T00:00:00Z", 1733409675])
+def test_what_is_not_a_timestamp_is_none(value: object) -> None:
+    assert parse_time(value) is None and seconds(value) is None
