@@ -146,6 +146,15 @@ def install_stopped(state: StateDir) -> Stopped | None:
     return Stopped(None, "", "")
 
 
+def unfinished_renewal(state: StateDir) -> dict[str, Any] | None:
+    """The certificate renewal a ``repair`` started and has not seen through (``at``,
+    ``first``: the first certificate that was expiring, ``nodeStartedAt``), from
+    ``progress.json``; None when there is none. Repair finishes it; status reports it."""
+    record = read_progress(state.progress).get("repair")
+    found = record.get("renewal") if isinstance(record, dict) else None
+    return found if isinstance(found, dict) else None
+
+
 def half_built() -> dict[str, Stopped]:
     """The data planes whose first install never got a cluster, and where each stopped."""
     found = {}

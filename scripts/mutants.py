@@ -1273,6 +1273,13 @@ MUTANTS: list[Mutant] = [
         "status never says whether job pods get the proxy",
         ("tests/test_jobproxy.py::test_an_install_behind_a_proxy_gives_every_job_pod_the_proxy",),
     ),
+    _m(
+        "status",
+        "    if renewal is not None:\n        return _renewal_unfinished(facts, renewal)\n",
+        "",
+        "status says healthy while a certificate renewal a repair started is unfinished (F1)",
+        where="ahead.py",
+    ),
     # ------------------------------------------------------------ registration
     _m(
         "registration",

@@ -121,6 +121,7 @@ def assert_renewal_complete(installer: Installer, before_started: str) -> None:
     code, report = status_json(installer)
     assert code == 0, report["reason"]
     assert "valid for 364 more days" in checks(report)["certificates"]["summary"]
+    assert report["unfinishedRepair"] is None
     again = airbox(installer, "repair")
     assert again.returncode == 0, again.stdout + again.stderr
     assert f"Nothing to repair on data plane {installer.name}." in again.stdout
@@ -155,6 +156,18 @@ def test_repair_stopped_during_the_renewal_is_finished_by_the_next_repair(
     )
     assert started_at(inst) == before_started
     assert kubeconfig_client_cert(inst) == before_cert
+    # Meanwhile the certificates on disk look fine for a year; status still says that the
+    # repair is unfinished and what finishes it (it used to say healthy).
+    code, report = status_json(inst)
+    assert code == 1 and report["verdict"] != "healthy", report
+    assert report["unfinishedRepair"]["what"] == "certificate renewal"
+    assert report["unfinishedRepair"]["next"] == f"airbox repair --name {inst.name}"
+    certificates = checks(report)["certificates"]
+    assert certificates["state"] == "warn", certificates
+    assert certificates["summary"].startswith("a repair renewed the cluster's certificates")
+    assert certificates["next"].startswith(f"airbox repair --name {inst.name}  (finishes it")
+    human = airbox(inst, "status")
+    assert "! certificates     a repair renewed the cluster's certificates" in human.stdout
 
     result = airbox(inst, "repair")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -12,6 +12,7 @@ items into one, a scalar becomes its JSON type (``"str|null"`` where items diffe
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import re
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 
 from airbox.cluster.node import Certificate, DiskUse, ImageStore, NodeImage
 from airbox.installed import Installed
+from airbox.ops import status
 from airbox.ops.status import CHECK_IDS, Outcome, Probes, not_installed_report, status_report
 from tests.test_status_checks import NOW, _event, _inst, _pod, _probes, _registration
 
@@ -162,6 +164,7 @@ def test_a_healthy_data_plane_has_every_section(tmp_path: Path) -> None:
         "node": NODE,
         "versions": VERSIONS,
         "routing": ROUTING,
+        "unfinishedRepair": "null",
     }
 
 
@@ -215,7 +218,52 @@ def test_an_unhealthy_data_plane_keeps_the_shape(tmp_path: Path) -> None:
         "node": {"restartPolicy": "str"},
         "versions": VERSIONS,
         "routing": "null",
+        "unfinishedRepair": "null",
     }
+
+
+def test_a_repair_stopped_half_way_is_reported_with_the_command_that_finishes_it(
+    tmp_path: Path,
+) -> None:
+    """F1: a repair stopped after renewing the certificates leaves them valid on disk while
+    the control plane and the kubeconfig may hold the old ones; status says so, from the
+    record the repair wrote, and names `airbox repair`."""
+    from airbox.ops.repair import Repair
+    from airbox.ui import Terminal
+    from tests.recording_runner import RecordingRunner
+
+    inst = _inst(tmp_path)
+    term = Terminal(out=io.StringIO(), err=io.StringIO(), interactive=False)
+    Repair(inst, RecordingRunner(), term).record_renewal(
+        {"at": "2026-12-05T14:41:15Z", "first": "2026-12-15 10:00 UTC", "nodeStartedAt": "x"}
+    )
+    document = _document(inst, _probes(**_node_probes()))
+    assert document["unfinishedRepair"] == {
+        "what": "certificate renewal",
+        "startedAt": "2026-12-05T14:41:15Z",
+        "next": "airbox repair --name dp1",
+    }
+    [check] = [c for c in document["checks"] if c["id"] == "certificates"]
+    assert check == {
+        "id": "certificates",
+        "state": "warn",
+        "ok": False,
+        "summary": "a repair renewed the cluster's certificates at 2026-12-05T14:41:15Z but "
+        "did not finish: the control plane and the kubeconfig may still use the old ones",
+        "details": ["the old ones expire from 2026-12-15 10:00 UTC"],
+        "next": "airbox repair --name dp1  (finishes it: restarts the node, exports the "
+        "kubeconfig)",
+    }
+    # The only finding: it makes the verdict, in the JSON and on a terminal.
+    assert (document["verdict"], document["reason"], document["next"]) == (
+        "degraded",
+        check["summary"],
+        check["next"],
+    )
+    lines = status.render(document)
+    assert lines[0] == f"! degraded: {check['summary']}"
+    assert lines[1] == f"  next: {check['next']}"
+    assert "    the old ones expire from 2026-12-15 10:00 UTC" in lines
 
 
 def test_with_docker_down_the_sections_are_empty_or_null(tmp_path: Path) -> None:
@@ -245,6 +293,7 @@ def test_with_docker_down_the_sections_are_empty_or_null(tmp_path: Path) -> None
         "node": "null",
         "versions": "null",
         "routing": "null",
+        "unfinishedRepair": "null",
     }
 
 
@@ -280,6 +329,7 @@ def test_nothing_installed() -> None:
         "node": "null",
         "versions": "null",
         "routing": "null",
+        "unfinishedRepair": "null",
     }
     assert document["verdict"] == "not installed"
 

@@ -27,7 +27,7 @@ from airbox.cluster import commands, kube
 from airbox.cluster.runner import Runner
 from airbox.errors import EXIT_FAILURE, EXIT_OK, AirboxError, ClusterError
 from airbox.fsutil import SECRET_FILE
-from airbox.installed import Installed
+from airbox.installed import Installed, unfinished_renewal
 from airbox.ops.pipeline import Progress
 from airbox.ops.session import Session
 from airbox.redact import REDACTOR
@@ -215,9 +215,7 @@ class Repair:
 
     def renewal(self) -> dict[str, Any] | None:
         """The renewal an earlier (or this) run started and has not seen through."""
-        record = Progress(self.inst.state.progress).load().get("repair")
-        found = record.get("renewal") if isinstance(record, dict) else None
-        return found if isinstance(found, dict) else None
+        return unfinished_renewal(self.inst.state)
 
     def record_renewal(self, value: dict[str, Any] | None) -> None:
         Progress(self.inst.state.progress).set("repair", {"renewal": value} if value else {})

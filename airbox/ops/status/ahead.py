@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from airbox.installed import unfinished_renewal
 from airbox.ops.connectors import describe
 from airbox.ops.status.now import release_view
 from airbox.ops.status.probes import Facts
@@ -20,6 +21,7 @@ from airbox.ops.status.report import (
     Images,
     Node,
     Pinned,
+    UnfinishedRepair,
     Versions,
     from_json,
     skip,
@@ -49,9 +51,41 @@ def restart_policy(facts: Facts) -> Check:
     )
 
 
+def unfinished_repair_view(facts: Facts) -> UnfinishedRepair | None:
+    """A repair that stopped half-way, as ``progress.json`` records it (repair finishes it)."""
+    renewal = unfinished_renewal(facts.inst.state)
+    if renewal is None:
+        return None
+    return UnfinishedRepair(
+        "certificate renewal",
+        str(renewal["at"]) if renewal.get("at") else None,
+        f"airbox repair --name {facts.name}",
+    )
+
+
+def _renewal_unfinished(facts: Facts, renewal: dict[str, Any]) -> Check:
+    # Renewed on disk, so the certificates read in the node look fine; until the node
+    # restarts and the kubeconfig is exported again, the API server and airbox's
+    # kubeconfig may still hold the old ones, which expire soon (or did).
+    since = f" at {renewal['at']}" if renewal.get("at") else ""
+    first = renewal.get("first")
+    return Check(
+        "certificates",
+        "warn",
+        f"a repair renewed the cluster's certificates{since} but did not finish: the "
+        "control plane and the kubeconfig may still use the old ones",
+        [f"the old ones expire from {first}"] if first else [],
+        next=f"airbox repair --name {facts.name}  (finishes it: restarts the node, exports "
+        "the kubeconfig)",
+    )
+
+
 def certificates(facts: Facts) -> Check:
     from airbox.cluster.node import RENEW_WITHIN_DAYS
 
+    renewal = unfinished_renewal(facts.inst.state)
+    if renewal is not None:
+        return _renewal_unfinished(facts, renewal)
     probe = facts.probes.certificates
     if unread := probe.unread("certificates", "could not read them"):
         return unread

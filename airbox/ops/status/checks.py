@@ -15,12 +15,13 @@ MutatingAdmissionPolicy that gives it to job pods is served, there and as airbox
 it; ``skip`` without a proxy), ``registration``, ``heartbeat``,
 then the ones that look ahead (``ahead.py``): ``restart-policy`` (the node comes back
 after a reboot), ``certificates`` (kubeadm's, read in the node: warn under 30 days, fail
-once expired), ``disk`` (the node's image store and the host's Docker data root: warn
-above 80%, fail from 95%), ``images`` (how many the node holds; connector images no pod
-uses, for ``airbox prune``) and ``versions`` (the chart and Kubernetes against the ones
-airbox pins; an available upgrade is noted, not a warning); last ``routing``: ``ok`` when
-a workspace uses the data plane's region, ``warn`` when none does (it gets no work),
-``skip`` without the application's credentials.
+once expired; warn while a renewal ``airbox repair`` started is unfinished), ``disk``
+(the node's image store and the host's Docker data root: warn above 80%, fail from 95%),
+``images`` (how many the node holds; connector images no pod uses, for ``airbox prune``)
+and ``versions`` (the chart and Kubernetes against the ones airbox pins; an available
+upgrade is noted, not a warning); last ``routing``: ``ok`` when a workspace uses the
+data plane's region, ``warn`` when none does (it gets no work), ``skip`` without the
+application's credentials.
 """
 
 from __future__ import annotations

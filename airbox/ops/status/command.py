@@ -52,6 +52,7 @@ def assess(inst: Installed, runner: Runner, *, probes: Probes | None = None) -> 
         node=ahead.node_view(seen),
         versions=ahead.versions_view(seen),
         routing=remote.routing_view(seen),
+        unfinished_repair=ahead.unfinished_repair_view(seen),
     )
 
 
@@ -100,6 +101,7 @@ def not_installed_report(name: str | None) -> dict[str, Any]:
         node=None,
         versions=None,
         routing=None,
+        unfinished_repair=None,
     ).to_json()
 
 

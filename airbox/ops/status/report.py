@@ -37,8 +37,12 @@ appear. Each field's JSON key is its name in camelCase. The shape, as a script s
       } | null,
       "versions": {"chart": {"running": "1.8.0", "pinned": "1.8.1"},
                    "kubernetes": {"running": "v1.35.0", "pinned": "v1.35.0"}} | null,
-      "routing": {"region": {"regionId", "name"}, "workspaces": ["..."]} | null
+      "routing": {"region": {"regionId", "name"}, "workspaces": ["..."]} | null,
                                          # null: not checked (see the routing check)
+      "unfinishedRepair": {"what": "certificate renewal",
+                           "startedAt": "2026-01-01T00:00:00Z",
+                           "next": "airbox repair --name dp1"} | null
+                                         # a repair stopped half-way; null: none
     }
 
 ``state`` is ``ok``, ``warn`` (works, needs attention: makes the verdict degraded),
@@ -240,6 +244,17 @@ class Routing(NamedTuple):
     workspaces: list[str]
 
 
+class UnfinishedRepair(NamedTuple):
+    """A repair that stopped half-way (Ctrl-C, a signal, an error); ``next`` finishes it.
+    ``what``: "certificate renewal" (renewed in the node; the node restart and the
+    kubeconfig export may still be due, so the control plane and airbox's kubeconfig may
+    still use the old certificates)."""
+
+    what: str
+    started_at: str | None
+    next: str
+
+
 class Report(NamedTuple):
     version: int
     name: str | None
@@ -258,6 +273,7 @@ class Report(NamedTuple):
     node: Node | None
     versions: Versions | None
     routing: Routing | None
+    unfinished_repair: UnfinishedRepair | None
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = to_json(self)
