@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -182,6 +184,49 @@ def test_status_routing_warns_until_workspaces_assign(
         "eu-private",
         "yes",
     ]
+
+
+def test_routing_keeps_a_run_log_with_no_secret_and_listing_keeps_none(
+    installer: Installer,
+    fake_cp: FakeControlPlane,  # noqa: F811
+) -> None:
+    """Like every day-2 command that changes something, `workspaces --assign`/`--unassign`
+    log their run (0600, redacted); listing only reads and writes none."""
+    from tests.answers_factory import SECRETS
+
+    inst, cp = installer, fake_cp
+    analytics = cp.add_workspace("analytics")
+    result = inst.run(answers=inst.write(registering(inst, cp)), env=cp_env(inst, cp))
+    assert result.returncode == 0, result.stderr
+    logs = inst.state / "logs"
+
+    def workspace_logs() -> list[Path]:
+        return sorted(logs.glob("*-workspaces.log"))
+
+    listed = airbox(inst, cp, "workspaces")
+    assert listed.returncode == 0, listed.stderr
+    assert workspace_logs() == []
+
+    assigned = airbox(inst, cp, "workspaces", "--assign", "analytics")
+    assert assigned.returncode == 0, assigned.stderr
+    [log] = workspace_logs()
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    text = log.read_text()
+    assert f"airbox workspaces {inst.name}: assign ['analytics'], unassign []" in text
+    assert "routed workspace analytics" in text and region_id(cp) in text
+
+    back = airbox(inst, cp, "workspaces", "--unassign", "analytics")
+    assert back.returncode == 0, back.stderr
+    assert len(workspace_logs()) == 2
+    text = "".join(path.read_text() for path in workspace_logs())
+    assert (
+        f"moved workspace analytics ({analytics['workspaceId']}) "
+        f"back to region {cp.managed_region['regionId']}"
+    ) in text
+    registration = json.loads((inst.state / "registration.json").read_text())
+    secrets = [*cp.known_secrets(), registration["clientSecret"], *SECRETS.values()]
+    leaked = [secret for secret in secrets if secret and secret in text]
+    assert leaked == []
 
 
 def test_status_and_workspaces_end_behind_a_control_plane_that_pages_or_trickles_for_ever(

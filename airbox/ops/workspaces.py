@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from airbox import runlog
 from airbox.config.settings import Settings, is_uuid
 from airbox.controlplane.api import AirbyteApi
 from airbox.controlplane.regions import match_region, own_regions, pick_organization
@@ -208,9 +209,9 @@ def workspaces_command(
         from airbox.config.prompts import Prompter as RealPrompter
 
         prompter = RealPrompter()
-    # Routing changes the control plane: one airbox at a time per data plane; listing
-    # only reads and never waits. No run log: what changed is printed and on the control
-    # plane.
+    # Routing changes the control plane: one airbox at a time per data plane, and a run
+    # log, as every day-2 command that changes something keeps; listing only reads, never
+    # waits and leaves no log.
     changing = bool(assign or unassign)
     with (
         Session.acting_on(
@@ -220,12 +221,15 @@ def workspaces_command(
             needs_cluster=True,
             check=_has_credentials,
             lock=changing,
-            log=False,
+            log=changing,
             term=term,
         ) as run,
         _api(run.inst) as api,
     ):
         inst, term = run.inst, run.term
+        runlog.logger().info(
+            "airbox workspaces %s: assign %s, unassign %s", inst.name, list(assign), list(unassign)
+        )
         region = find_region(api, inst.settings, inst.state, day2=True)
         # Every name resolved and every refusal decided before the first change.
         back = _plan_unassign(api, region, list(unassign)) if unassign else None
@@ -340,6 +344,12 @@ def _apply_unassign(
             say(f"workspace {workspace_name(workspace)} does not use region {shown(region.name)}")
             continue
         api.route_workspace(str(workspace["workspaceId"]), str(managed["regionId"]))
+        runlog.logger().info(
+            "moved workspace %s (%s) back to region %s",
+            workspace_name(workspace),
+            workspace.get("workspaceId"),
+            managed["regionId"],
+        )
         say(
             f"workspace {workspace_name(workspace)} moved back to region "
             f"{shown(managed.get('name'))}"
