@@ -7,6 +7,7 @@ the preflight's network targets are an HTTP server on 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -41,8 +42,8 @@ class _Ok(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def local_endpoint() -> Iterator[str]:
+@contextlib.contextmanager
+def serve_ok() -> Iterator[str]:
     """An HTTP server on 127.0.0.1 standing in for every host preflight contacts."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -52,6 +53,12 @@ def local_endpoint() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def local_endpoint() -> Iterator[str]:
+    with serve_ok() as url:
+        yield url
 
 
 @dataclass
@@ -139,14 +146,19 @@ class Installer:
 
 @pytest.fixture
 def installer(fake_k8s: FakeK8s, local_endpoint: str, tmp_path: Path) -> Installer:
+    fake_k8s.use_docker(local_images())
+    return Installer(fake_k8s, local_endpoint, tmp_path, tmp_path / "airbox-home")
+
+
+def local_images() -> str:
+    """The node image, with the data plane's images tagged on it locally; its ID."""
     client = docker_client()
     node = ensure_image(client)
     # The local object store's image too (the tests' answers mostly leave storage out).
     tag_images(
         client, node, [*versions.data_plane_images(versions.CHART_VERSION), versions.MINIO_IMAGE]
     )
-    fake_k8s.use_docker(node)
-    return Installer(fake_k8s, local_endpoint, tmp_path, tmp_path / "airbox-home")
+    return node
 
 
 def registering(inst: Installer, cp: FakeControlPlane, **extra: Any) -> dict[str, Any]:

@@ -23,12 +23,38 @@ import pytest
 from airbox import versions
 from tests.fakes import nodetools
 from tests.fakes.dockergate import DockerGate
+from tests.fakes.fixture import docker_client
+from tests.fakes.images import ensure_image, tag_images
 from tests.helpers import airbox_bin, default_signals
 from tests.installer import Installer
-from tests.test_year import airbox, checks, inst, install, node, status_json  # noqa: F401
+from tests.snapshots import Template, module_template, restore
+from tests.test_year import airbox, checks, inst, node, status_json  # noqa: F401
 from tests.test_year_upgrade import OLD_CHART, old_images  # noqa: F401
 
 WAIT = 120.0
+
+
+# Each test here is about a repair or an upgrade of a finished install: the install is
+# made once per module (and worker) and restored under each test's own name
+# (tests/snapshots.py), rather than run again by every test.
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
+    """The default answers, installed."""
+    yield from module_template(tmp_path_factory, nodetools.ensure_tools_image(docker_client()))
+
+
+@pytest.fixture(scope="module")
+def installed_old(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
+    """Chart 1.8.0 with the local object store, installed (the upgrade loop's start)."""
+    client = docker_client()
+    tag_images(client, ensure_image(client), versions.data_plane_images(OLD_CHART))
+
+    def answers(installer: Installer) -> dict[str, Any]:
+        data = installer.answers(chart={"version": OLD_CHART})
+        data.pop("storage", None)  # the local object store: its step runs too
+        return data
+
+    yield from module_template(tmp_path_factory, nodetools.ensure_tools_image(client), answers)
 
 
 def start(
@@ -132,11 +158,12 @@ def assert_renewal_complete(installer: Installer, before_started: str) -> None:
 
 def test_repair_stopped_during_the_renewal_is_finished_by_the_next_repair(
     inst: Installer,  # noqa: F811
+    installed: Template,
 ) -> None:
     """F1: SIGTERM while `kubeadm certs renew all` runs. Docker runs the exec to its end,
     so the certificates on disk are then valid for a year; the next repair still restarts
     the node and exports the kubeconfig, from the renewal it recorded."""
-    install(inst)
+    restore(installed, inst)
     container = node(inst)
     nodetools.seed(container, expires_in_days=10)
     before_started = started_at(inst)
@@ -185,10 +212,11 @@ def test_repair_stopped_during_the_renewal_is_finished_by_the_next_repair(
 
 def test_repair_failing_after_the_renewal_is_finished_by_the_next_repair(
     inst: Installer,  # noqa: F811
+    installed: Template,
 ) -> None:
     """F1: not only a signal: `kind export kubeconfig` failing after the renewal and the
     restart leaves the export due, and the next repair does it."""
-    install(inst)
+    restore(installed, inst)
     container = node(inst)
     nodetools.seed(container, expires_in_days=10)
     before_started = started_at(inst)
@@ -297,11 +325,12 @@ def test_upgrade_stopped_during_helm_upgrade_is_finished_by_the_next_upgrade(
 @pytest.mark.timeout(480)
 def test_upgrade_stopped_while_recreating_the_cluster_is_finished_by_the_next_upgrade(
     inst: Installer,  # noqa: F811
+    installed: Template,
 ) -> None:
     """F2b: SIGTERM during `kind delete cluster` of a Kubernetes upgrade: the cluster is
     gone with its release; the next `airbox upgrade` creates it again and installs the
     release (not "release not installed")."""
-    install(inst)
+    restore(installed, inst)
     inst.fake.age_cluster(inst.cluster, "v1.30.0")
     inst.fake.add_fault("kind", ["delete", "cluster"], "hang", after="work", times=1, seconds=120)
     proc = start(inst, "upgrade")
@@ -401,13 +430,14 @@ def stop_at(installer: Installer, gate: DockerGate, blocker: Blocker, *args: str
 @pytest.mark.parametrize("step", list(REPAIR_BLOCKERS))
 def test_repair_stopped_at_each_step_is_finished_by_the_next_repair(
     inst: Installer,  # noqa: F811
+    installed: Template,
     gate: DockerGate,
     step: str,
 ) -> None:
     """Everything wrong at once (node stopped and not coming back, certificates 10 days
     from expiry, the Secret deleted, the release stuck pending), `airbox repair` stopped
     by SIGTERM in one step, then run again: healthy, and nothing left to do."""
-    install(inst)
+    restore(installed, inst)
     container = node(inst)
     nodetools.seed(container, expires_in_days=10)
     kubectl = [
@@ -501,6 +531,7 @@ def stop_when_started(installer: Installer, step: str) -> str:
 @pytest.mark.parametrize("step", list(UPGRADE_BLOCKERS))
 def test_upgrade_stopped_at_each_step_is_finished_by_the_next_upgrade(
     inst: Installer,  # noqa: F811
+    installed_old: Template,
     gate: DockerGate,
     old_images: None,  # noqa: F811
     step: str,
@@ -509,10 +540,7 @@ def test_upgrade_stopped_at_each_step_is_finished_by_the_next_upgrade(
     stopped by SIGTERM in one step, then run again: upgraded, healthy, nothing pending."""
     if step in NOT_IN_THIS_UPGRADE:
         pytest.skip(NOT_IN_THIS_UPGRADE[step])
-    data = inst.answers(chart={"version": OLD_CHART})
-    data.pop("storage", None)  # the local object store: its step runs too
-    result = inst.run(answers=inst.write(data))
-    assert result.returncode == 0, result.stderr
+    restore(installed_old, inst)
     inst.fake.age_cluster(inst.cluster, "v1.30.0")
 
     blocker = UPGRADE_BLOCKERS[step]
