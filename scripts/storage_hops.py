@@ -37,17 +37,17 @@ def _knows_storage(code: Any) -> bool:
 
 
 def _is_storage_part(value: Any) -> bool:
-    from airbox.config.settings import STORAGES, FieldSpec, Section, Storage, TypeSpec
+    from airbox.config.settings import STORAGES, FieldSpec, Section, TypeSpec
 
     specs = list(STORAGES.values())
-    if isinstance(value, Storage) or value == "hops-bucket":
+    if value == "hops-bucket":
         return True
-    if isinstance(value, Section):
+    if isinstance(value, Section):  # a storage is a Section with its buckets
         return value.spec in specs
     if isinstance(value, TypeSpec):
         return value in specs
     if isinstance(value, FieldSpec):
-        return any(value in spec.fields for spec in specs)
+        return any(value in spec.fields or value is spec.bucket for spec in specs)
     return isinstance(value, dict) and value.get("bucket") == "hops-bucket"
 
 

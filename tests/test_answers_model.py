@@ -75,7 +75,7 @@ def test_readable_settings_beside_damaged_credentials_stay_whole(
     found = load_for_removal("dp8")
     assert isinstance(found, Installed) and found.damaged
     assert found.settings.secrets_manager.type == "AWS_SECRET_MANAGER"
-    assert found.settings.storage is not None and found.settings.storage.section.type == "s3"
+    assert found.settings.storage is not None and found.settings.storage.type == "s3"
 
 
 def test_a_support_bundle_over_unreadable_settings_does_not_judge_status(

@@ -122,8 +122,8 @@ def test_a_new_directory_is_private_and_the_local_store_credentials_are_kept_060
     # No storage configured: airbox runs the store, its generated key pair is the secret.
     saved = read_json(ctx.state.storage_credentials)
     assert stat.S_IMODE(ctx.state.storage_credentials.stat().st_mode) == 0o600
-    assert stat.S_IMODE(files.storage.stat().st_mode) == 0o644
-    assert saved["secretAccessKey"] not in files.storage.read_text()
+    assert stat.S_IMODE(files.local_store.stat().st_mode) == 0o644
+    assert saved["secretAccessKey"] not in files.local_store.read_text()
     assert saved["secretAccessKey"] in files.secret.read_text()
     # Kept: a re-run (or a re-created cluster) finds the data written with the same pair.
     install.write_generated(ctx.settings, files, dry_run=False, state=ctx.state)

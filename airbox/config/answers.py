@@ -122,8 +122,9 @@ def schema_problems(data: Any) -> list[Problem]:
             allowed = ", ".join(str(v) for v in error.validator_value)
             problems.append(Problem(where, f"{error.instance!r} is not allowed", f"use {allowed}"))
             continue
-        if error.validator == "oneOf" and where.endswith("bucket"):
-            problems.append(Problem(where, "must be a bucket name or a mapping of uses to names"))
+        if error.validator == "oneOf" and "errorMessage" in error.schema:
+            # The schema's own words for a value that fits none of its forms.
+            problems.append(Problem(where, str(error.schema["errorMessage"])))
             continue
         message = error.message
         # Never echo a secret back: the message of a type error contains the value.

@@ -17,13 +17,7 @@ from airbox.config import answers as sources
 from airbox.config.interview import fill_missing, reopen
 from airbox.config.prompts import CredentialCheck, Prompter
 from airbox.config.review import review
-from airbox.config.settings import (
-    Settings,
-    hidden_paths,
-    inline_service_account,
-    key_file_paths,
-    validate,
-)
+from airbox.config.settings import Settings, hidden_paths, inline_service_account, key_file_paths
 from airbox.config.yamlfile import YamlProblem, load_yaml
 from airbox.errors import InterviewInterrupted, InvalidSettings, Problem, SavedSettingsUnreadable
 from airbox.fsutil import PUBLIC_FILE, SECRET_FILE, atomic_write, ensure_private_dir
@@ -200,12 +194,18 @@ def layer_over_saved(saved: Mapping[str, Any], file: Mapping[str, Any]) -> dict[
 def settings_problems(answers: Mapping[str, Any], *, asking: bool) -> list[Problem]:
     """One pass over everything: unknown keys (with "did you mean"), wrong types and
     values, and — unless the missing ones are about to be asked — missing answers."""
+    return parsed(answers, asking=asking)[1]
+
+
+def parsed(answers: Mapping[str, Any], *, asking: bool) -> tuple[Settings | None, list[Problem]]:
+    """``settings_problems`` and, from the same pass, the settings when there are none."""
     problems: list[Problem] = sources.schema_problems(answers)
     seen = {p.field for p in problems}
-    problems += [p for p in validate(answers) if p.field not in seen]
+    settings, found = Settings.parse(answers)
+    problems += [p for p in found if p.field not in seen]
     if asking:
         problems = [p for p in problems if not p.missing]
-    return problems
+    return (None if problems else settings), problems
 
 
 def _unasked(answers: Mapping[str, Any]) -> dict[str, Any]:
@@ -400,8 +400,8 @@ def gather(
                 "command again to continue from them."
             ) from None
 
-    problems = settings_problems(merged, asking=False)
-    if problems:
+    settings, problems = parsed(merged, asking=False)
+    if problems or settings is None:
         if not inputs.interactive:
             hint = (
                 "give the missing values in the answers file, the environment or flags "
@@ -420,4 +420,4 @@ def gather(
                 f"(not the secrets) are kept in {kept}"
             )
         raise error
-    return merged, Settings.from_answers(merged)
+    return merged, settings

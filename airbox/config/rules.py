@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from airbox.config.specs import BUCKET_KEYS, FieldSpec
+from airbox.config.specs import BUCKET_KEYS, STORAGES, FieldSpec
 from airbox.errors import Problem
 
 # kind names the node container "<cluster>-control-plane" and uses it as the node's
@@ -222,13 +222,53 @@ def normalize_buckets(bucket: Any) -> dict[str, str]:
     return {key: given.get(key, first) for key in BUCKET_KEYS}
 
 
+def _shown(fspec: FieldSpec, value: Any) -> str:
+    """How a wrong value is named in a message: a secret never echoed back."""
+    return "the value" if fspec.masked else repr(value)
+
+
+_S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_GCS_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
+_AZURE_CONTAINER = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
+# The bucket kinds of the storage rows (``TypeSpec.bucket``) and the providers' naming
+# rules, checked so a typo such as ``Acme_Airbyte`` is caught before the data plane
+# fails its first sync.
+_BUCKET_RULES = {
+    "s3-bucket": "S3 bucket names are 3-63 lowercase letters, digits, '.' and '-', starting "
+    "and ending with a letter or digit",
+    "gcs-bucket": "Cloud Storage bucket names are 3-63 lowercase letters, digits, '-', '_' "
+    "and '.', starting and ending with a letter or digit",
+    "azure-container": "Azure container names are 3-63 lowercase letters, digits and single "
+    "'-', starting and ending with a letter or digit",
+}
+
+
 def field_problem(fspec: FieldSpec, value: Any) -> tuple[str, str | None] | None:
     """(message, fix) when ``value`` does not fit the field, else None.
 
     Shared by the answers-file check and the prompts, so a value typed and a value
     written are held to the same rules. Secret values are never echoed back.
     """
-    shown = "the value" if fspec.masked else repr(value)
+    if fspec.kind in _BUCKET_RULES:
+        name = str(value)
+        if fspec.kind == "s3-bucket":
+            ok = (
+                bool(_S3_BUCKET.match(name))
+                and ".." not in name
+                and not re.match(r"^\d+\.\d+\.\d+\.\d+$", name)
+                and not name.startswith("xn--")
+            )
+        elif fspec.kind == "gcs-bucket":
+            parts_ok = all(0 < len(part) <= 63 for part in name.split("."))
+            ok = (
+                bool(_GCS_BUCKET.match(name))
+                and parts_ok
+                and not name.startswith("goog")
+                and (len(name) <= 63 or "." in name)
+            )
+        else:
+            ok = bool(_AZURE_CONTAINER.match(name))
+        return None if ok else (f"{name!r} is not a valid name", _BUCKET_RULES[fspec.kind])
     if fspec.kind == "choice" and value not in fspec.choices:
         return f"{value!r} is not one of " + ", ".join(fspec.choices), None
     if fspec.kind == "url":
@@ -248,13 +288,13 @@ def field_problem(fspec: FieldSpec, value: Any) -> tuple[str, str | None] | None
         return f"{value!r} is not an AWS region", "use a region such as us-west-2"
     if fspec.kind == "aws-key-id" and not _AWS_ACCESS_KEY_ID.match(str(value)):
         return (
-            f"{shown} is not an AWS access key id",
+            f"{_shown(fspec, value)} is not an AWS access key id",
             "it is 20 capital letters and digits starting with AKIA (or ASIA for "
             "temporary keys), e.g. AKIAIOSFODNN7EXAMPLE",
         )
     if fspec.kind == "uuid" and not is_uuid(str(value)):
         return (
-            f"{shown} is not an id of the form 00000000-0000-0000-0000-000000000000",
+            f"{_shown(fspec, value)} is not an id of the form 00000000-0000-0000-0000-000000000000",
             "copy it from the Azure portal: " + (fspec.where or fspec.label),
         )
     if fspec.kind == "tags" and not (
@@ -290,51 +330,11 @@ def field_problem(fspec: FieldSpec, value: Any) -> tuple[str, str | None] | None
     return None
 
 
-_S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_GCS_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
-_AZURE_CONTAINER = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
-
-
-def bucket_problem(storage_type: str, name: str) -> tuple[str, str] | None:
-    """(message, fix) when ``name`` cannot be a bucket (container, for Azure) of that type.
-
-    The rules are the providers' naming rules, checked here so a typo such as
-    ``Acme_Airbyte`` is caught before the data plane fails its first sync.
-    """
-    if storage_type == "s3":
-        ok = (
-            bool(_S3_BUCKET.match(name))
-            and ".." not in name
-            and not re.match(r"^\d+\.\d+\.\d+\.\d+$", name)
-            and not name.startswith("xn--")
-        )
-        rule = (
-            "S3 bucket names are 3-63 lowercase letters, digits, '.' and '-', starting "
-            "and ending with a letter or digit"
-        )
-    elif storage_type == "gcs":
-        parts_ok = all(0 < len(part) <= 63 for part in name.split("."))
-        ok = (
-            bool(_GCS_BUCKET.match(name))
-            and parts_ok
-            and not name.startswith("goog")
-            and (len(name) <= 63 or "." in name)
-        )
-        rule = (
-            "Cloud Storage bucket names are 3-63 lowercase letters, digits, '-', '_' and "
-            "'.', starting and ending with a letter or digit"
-        )
-    elif storage_type == "azure":
-        ok = bool(_AZURE_CONTAINER.match(name))
-        rule = (
-            "Azure container names are 3-63 lowercase letters, digits and single '-', "
-            "starting and ending with a letter or digit"
-        )
-    else:
-        return None
-    if ok:
-        return None
-    return f"{name!r} is not a valid name", rule
+def bucket_problem(storage_type: str, name: str) -> tuple[str, str | None] | None:
+    """(message, fix) when ``name`` cannot be a bucket (container, for Azure) of that type:
+    its row's bucket rule (none for a store of the user's own, minio)."""
+    spec = STORAGES[storage_type].bucket if storage_type in STORAGES else None
+    return None if spec is None else field_problem(spec, name)
 
 
 def _mapping(value: Any) -> dict[str, Any]:

@@ -1,8 +1,10 @@
 """The one description of a data plane: typed settings built from valid answers.
 
 Input arrives as a mapping shaped like the answers file (``assets/answers.schema.json``).
-``validate`` (``config/validate.py``) lists every problem at once; ``Settings.from_answers``
-turns a mapping it accepted into typed settings. The per-type tables live in
+``Settings.parse`` checks and builds in one pass: the settings, or every problem at once
+(``config/validate.py`` lists them section by section; the secrets manager and storage
+become typed ``Section``s there, ``config/section.py``). ``Settings.from_answers`` builds
+saved settings the same way without refusing them. The per-type tables live in
 ``config/specs.py``, the rules for single values in ``config/rules.py``; this module
 re-exports both, so callers import from one place.
 """
@@ -33,6 +35,7 @@ from airbox.config.rules import (
     url_problem,
     without_password,
 )
+from airbox.config.section import Section, secrets_manager_problems, storage_problems
 from airbox.config.specs import (
     BUCKET_KEYS,
     CHOICE_LABELS,
@@ -47,8 +50,9 @@ from airbox.config.specs import (
     key_file_paths,
     secret_paths,
 )
-from airbox.config.validate import validate
+from airbox.config.validate import parse, validate
 from airbox.config.validate_network import network_problems
+from airbox.errors import Problem
 
 # What other modules import from here (the tables and rules included).
 __all__ = [
@@ -78,7 +82,6 @@ __all__ = [
     "Registration",
     "Section",
     "Settings",
-    "Storage",
     "Target",
     "TypeSpec",
     "_images",
@@ -129,31 +132,6 @@ class Registration:
     client_secret: str
     organization_id: str | None
     region: str | None
-
-
-@dataclass(frozen=True)
-class Section:
-    """A configured secrets manager or storage: its type and its section's values."""
-
-    spec: TypeSpec
-    options: Mapping[str, Any]
-
-    @property
-    def type(self) -> str:
-        return self.spec.type
-
-    def value(self, key: str) -> Any:
-        fspec = self.spec.field(key)
-        value = self.options.get(key)
-        if value in (None, "") and fspec.default is not None:
-            return fspec.default
-        return value
-
-
-@dataclass(frozen=True)
-class Storage:
-    section: Section
-    buckets: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -264,7 +242,9 @@ class Settings(Identity):
     """A data plane's whole settings: what ``install`` renders and every check reads."""
 
     secrets_manager: Section
-    storage: Storage | None
+    # None: airbox runs a local store (``runs_local_store``) or, in an existing cluster,
+    # refused by the check.
+    storage: Section | None
 
     @property
     def runs_local_store(self) -> bool:
@@ -274,21 +254,35 @@ class Settings(Identity):
         serve (a self-managed control plane, an existing cluster)."""
         return self.storage is None and self.target.is_kind
 
+    @property
+    def sections(self) -> tuple[Section, ...]:
+        """The typed sections: the secrets manager, then the storage when configured."""
+        if self.storage is None:
+            return (self.secrets_manager,)
+        return (self.secrets_manager, self.storage)
+
+    @classmethod
+    def parse(
+        cls, answers: Mapping[str, Any], *, require_credentials: bool = True
+    ) -> tuple[Settings | None, list[Problem]]:
+        """Check and build in one pass: (the settings, []) or (None, every problem)."""
+        problems, secrets_manager, storage = parse(answers, require_credentials=require_credentials)
+        if problems or secrets_manager is None:
+            return None, problems
+        return cls(**_identity(answers), secrets_manager=secrets_manager, storage=storage), []
+
     @classmethod
     def from_answers(cls, answers: Mapping[str, Any]) -> Settings:
-        """Build settings from answers that ``validate`` accepted."""
-        sm = answers["secretsManager"]
-        sm_spec = SECRETS_MANAGERS[sm["type"]]
-        secrets_manager = Section(sm_spec, dict(sm.get(sm_spec.section) or {}))
-
-        storage = None
-        st = _mapping(answers.get("storage"))
-        if st.get("type"):
-            st_spec = STORAGES[st["type"]]
-            storage = Storage(
-                Section(st_spec, dict(st.get(st_spec.section) or {})),
-                normalize_buckets(st.get("bucket")),
-            )
+        """Build settings from answers checked before (saved ones, a test's), without
+        refusing them for what may have changed since (a key file moved): the same parse,
+        its problems not held against them. Raises on answers no settings can come from
+        (no secrets manager, a type airbox does not know)."""
+        secrets_manager = secrets_manager_problems(answers).value
+        if secrets_manager is None:
+            raise KeyError("secretsManager")
+        storage = storage_problems(answers).value
+        if storage is None and _mapping(answers.get("storage")).get("type"):
+            raise KeyError("storage")
         return cls(**_identity(answers), secrets_manager=secrets_manager, storage=storage)
 
 

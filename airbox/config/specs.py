@@ -1,10 +1,13 @@
 """The answers' per-type tables: one row per secrets manager and storage type.
 
-Each ``TypeSpec`` says which fields its answers section has, which are required, which
-are secret and under which key each secret lives in the generated Kubernetes Secret, and
-how a prompt asks for it. Validation (``config/validate.py``), the prompts, manifest
-generation and the per-type part of ``assets/answers.schema.json`` (``type_schemas``,
-checked equal to the committed file by tests/test_settings.py) all read them.
+Each ``TypeSpec`` says which fields its answers section has, which are required, the
+rule each value follows (``kind``, applied by ``rules.field_problem``), which are secret
+and under which key each secret lives in the generated Kubernetes Secret, how each goes
+into the Helm values, and how a prompt asks for it. The section's parse
+(``config/validate.py``: the mapping becomes a typed ``settings.Section`` or every
+problem), its rendering (``Section.secret_data``/``helm_values``/``launcher_env``), the
+prompts and the per-type part of ``assets/answers.schema.json`` (``with_type_schemas``,
+checked equal to the committed file by tests/test_answers_schema.py) all read them.
 """
 
 from __future__ import annotations
@@ -41,6 +44,12 @@ class FieldSpec:
     # Its description in the answers-file schema (editors show it); a secret without
     # one is described as a secret.
     doc: str = ""
+    # A plain field the chart has no value for: the launcher's environment variable
+    # taking it instead (tags as "key=value,key=value").
+    launcher_env: str | None = None
+    # A secret the launcher also mounts as a file: the Secret holds it a second time
+    # under this key (the file's name).
+    file_key: str | None = None
 
     @property
     def secret(self) -> bool:
@@ -73,6 +82,11 @@ class TypeSpec:
     fields: tuple[FieldSpec, ...]
     # Its section's description in the answers-file schema.
     doc: str = ""
+    # Storage: the rule for a bucket's name (None: the store's own, unchecked).
+    bucket: FieldSpec | None = None
+    # Chart values the chart would otherwise fill with a default credential: they get
+    # a note saying where the credential is instead.
+    placeholders: tuple[str, ...] = ()
 
     def field(self, key: str) -> FieldSpec:
         for spec in self.fields:
@@ -207,7 +221,15 @@ SECRETS_MANAGERS: dict[str, TypeSpec] = {
                 values_ref="clientSecretSecretKey",
                 where="the app registration > Certificates & secrets (shown once)",
             ),
-            FieldSpec("tags", "Tags for new secrets (optional)", kind="tags", required=False),
+            # The chart has no value for them: the launcher reads this variable
+            # (airbyte.secret.store.azure.tags) and hands it to job pods.
+            FieldSpec(
+                "tags",
+                "Tags for new secrets (optional)",
+                kind="tags",
+                required=False,
+                launcher_env="AB_AZURE_KEY_VAULT_TAGS",
+            ),
         ),
     ),
     "VAULT": TypeSpec(
@@ -233,9 +255,26 @@ SECRETS_MANAGERS: dict[str, TypeSpec] = {
     ),
 }
 
+# GCS: the chart sets GOOGLE_APPLICATION_CREDENTIALS to this file (storage.gcs.
+# credentialsJsonPath's default) in the launcher, and the launcher mounts the Secret
+# workloads.containerOrchestrator.secretName at CONTAINER_ORCHESTRATOR_SECRET_MOUNT_PATH
+# (default /secrets/gcp-creds) in its job pods: the Secret holds the key file under the
+# file's name too (render/manifests.py mounts it in the launcher at the same path).
+GCP_CREDENTIALS_KEY = "gcp.json"
+
+
+def _bucket(kind: str) -> FieldSpec:
+    """A storage type's bucket names: the provider's naming rule (``rules.field_problem``)."""
+    return FieldSpec("bucket", "Bucket", kind=kind)
+
+
 STORAGES: dict[str, TypeSpec] = {
     "s3": TypeSpec(
-        "s3", "s3", "Amazon S3", _aws_fields("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+        "s3",
+        "s3",
+        "Amazon S3",
+        _aws_fields("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
+        bucket=_bucket("s3-bucket"),
     ),
     "gcs": TypeSpec(
         "gcs",
@@ -253,10 +292,12 @@ STORAGES: dict[str, TypeSpec] = {
                 kind="json-file",
                 secret_key="GOOGLE_APPLICATION_CREDENTIALS_JSON",
                 values_ref="credentialsJsonSecretKey",
+                file_key=GCP_CREDENTIALS_KEY,
                 where="IAM & Admin > Service accounts > the account > Keys > Add key (JSON), "
                 "copied to this machine",
             ),
         ),
+        bucket=_bucket("gcs-bucket"),
     ),
     "azure": TypeSpec(
         "azure",
@@ -271,6 +312,7 @@ STORAGES: dict[str, TypeSpec] = {
                 where="the storage account > Security + networking > Access keys",
             ),
         ),
+        bucket=_bucket("azure-container"),
     ),
     # An S3-compatible store the user already runs (MinIO, Ceph, ...), by its endpoint.
     "minio": TypeSpec(
@@ -300,6 +342,9 @@ STORAGES: dict[str, TypeSpec] = {
         ),
         doc="An S3-compatible store you run (MinIO, Ceph, ...), reachable from the data "
         "plane's pods.",
+        # The chart also renders its own Secret from these, defaulting to
+        # minio/minio123: the note keeps that copy from holding a well-known credential.
+        placeholders=("accessKeyId", "secretAccessKey"),
     ),
 }
 
@@ -318,8 +363,7 @@ PULL_SECRET_PATHS: tuple[tuple[str, ...], ...] = (
 )
 
 
-def key_file_paths() -> list[tuple[str, ...]]:
-    """Paths of the service account key fields: a path (public) or the key itself (secret)."""
+def _key_file_paths() -> list[tuple[str, ...]]:
     return [
         (root, spec.section, fspec.key)
         for specs, root in ((SECRETS_MANAGERS, "secretsManager"), (STORAGES, "storage"))
@@ -329,8 +373,7 @@ def key_file_paths() -> list[tuple[str, ...]]:
     ]
 
 
-def secret_paths() -> list[tuple[str, ...]]:
-    """Paths (tuples of keys) of every secret value the answers can hold."""
+def _secret_paths() -> list[tuple[str, ...]]:
     paths: list[tuple[str, ...]] = [
         ("dataPlane", "clientSecret"),
         ("dataPlane", "clientId"),
@@ -346,10 +389,7 @@ def secret_paths() -> list[tuple[str, ...]]:
     return paths
 
 
-def hidden_paths() -> list[tuple[str, ...]]:
-    """The secret values typed hidden (passwords, tokens, keys): never written to the
-    answers kept from an interrupted interview. Identifiers among the secrets (client
-    ids, access key ids) are typed in the clear and are kept."""
+def _hidden_paths() -> list[tuple[str, ...]]:
     paths: list[tuple[str, ...]] = [
         (root, "clientSecret") for root in ("dataPlane", "registration")
     ]
@@ -361,6 +401,29 @@ def hidden_paths() -> list[tuple[str, ...]]:
                 if fspec.masked:
                     paths.append((root, spec.section, fspec.key))
     return paths
+
+
+# Read off the tables once: the tables are constants.
+_KEY_FILE_PATHS = tuple(_key_file_paths())
+_SECRET_PATHS = tuple(_secret_paths())
+_HIDDEN_PATHS = tuple(_hidden_paths())
+
+
+def key_file_paths() -> list[tuple[str, ...]]:
+    """Paths of the service account key fields: a path (public) or the key itself (secret)."""
+    return list(_KEY_FILE_PATHS)
+
+
+def secret_paths() -> list[tuple[str, ...]]:
+    """Paths (tuples of keys) of every secret value the answers can hold."""
+    return list(_SECRET_PATHS)
+
+
+def hidden_paths() -> list[tuple[str, ...]]:
+    """The secret values typed hidden (passwords, tokens, keys): never written to the
+    answers kept from an interrupted interview. Identifiers among the secrets (client
+    ids, access key ids) are typed in the clear and are kept."""
+    return list(_HIDDEN_PATHS)
 
 
 # ----------------------------------------------------------- the answers-file schema
@@ -389,6 +452,8 @@ _BUCKET_SCHEMA: dict[str, Any] = {
     ],
     "description": "One bucket for every use, or one per use; uses left out take the first "
     "bucket given.",
+    # What ``answers.schema_problems`` says when neither form fits.
+    "errorMessage": "must be a bucket name or a mapping of uses to names",
 }
 
 

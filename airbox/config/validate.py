@@ -1,9 +1,10 @@
 """Every problem with a mapping shaped like the answers file, listed at once.
 
-``validate`` runs one function per section of the answers (``SECTIONS``, in the order
+``validate`` runs one function per section of the answers (``sections``, in the order
 the problems are listed); each returns that section's problems and never stops at the
-first. The per-type fields come from the tables in ``config/specs.py``, the rules for
-single values from ``config/rules.py``; the checks of ``images``, ``bundle`` and
+first. The secrets manager and the storage are parsed into typed sections in the same
+pass (``config/section.py``, from the tables in ``config/specs.py``); the rules for
+single values are in ``config/rules.py``; the checks of ``images``, ``bundle`` and
 ``network`` (where the install's images come from, how it reaches out) are in
 ``config/validate_network.py``.
 """
@@ -20,30 +21,20 @@ from airbox.config.rules import (
     MAX_NAME_LENGTH,
     _mapping,
     _nonempty,
-    bucket_problem,
-    field_problem,
     is_dns_label,
     is_uuid,
-    normalize_buckets,
     url_problem,
     values_problems,
 )
-from airbox.config.specs import BUCKET_KEYS, SECRETS_MANAGERS, STORAGES, TypeSpec, secret_paths
+from airbox.config.section import Found, Section
+from airbox.config.section import edition as _edition
+
+# Re-exported: each section's check is named here with the others'.
+from airbox.config.section import secrets_manager_problems as secrets_manager_problems
+from airbox.config.section import storage_problems as storage_problems
+from airbox.config.specs import secret_paths
 from airbox.config.validate_network import bundle_problems, images_problems, network_problems
 from airbox.errors import Problem
-
-
-class Found(list[Problem]):
-    """One section's problems."""
-
-    def add(
-        self, path: str, message: str, fix: str | None = None, *, missing: bool = False
-    ) -> None:
-        self.append(Problem(path, message, fix, missing))
-
-
-def _edition(answers: Mapping[str, Any]) -> Any:
-    return _mapping(answers.get("controlPlane")).get("edition") or "cloud"
 
 
 def _has_credentials(answers: Mapping[str, Any], root: str) -> bool:
@@ -175,93 +166,6 @@ def license_problems(answers: Mapping[str, Any]) -> list[Problem]:
     return found
 
 
-def secrets_manager_problems(answers: Mapping[str, Any]) -> list[Problem]:
-    found = Found()
-    sm = _mapping(answers.get("secretsManager"))
-    sm_type = sm.get("type")
-    if not _nonempty(sm_type):
-        found.add(
-            "secretsManager.type",
-            "is required",
-            "one of " + ", ".join(SECRETS_MANAGERS) + " — the control plane's secrets manager",
-            missing=True,
-        )
-    elif sm_type not in SECRETS_MANAGERS:
-        found.add(
-            "secretsManager.type",
-            f"{sm_type!r} is not a supported secrets manager",
-            "use one of " + ", ".join(SECRETS_MANAGERS),
-        )
-    else:
-        _check_section(SECRETS_MANAGERS[sm_type], sm, "secretsManager", found.add)
-    return found
-
-
-def storage_problems(answers: Mapping[str, Any]) -> list[Problem]:
-    found = Found()
-    st = _mapping(answers.get("storage"))
-    st_type = st.get("type")
-    if not _nonempty(st_type):
-        # Without a storage section airbox runs a store next to the data plane (MinIO in
-        # the kind cluster). A self-managed control plane reads the job logs the data
-        # plane writes from its own storage, so there the logs must go to that storage;
-        # an existing cluster has no host directory airbox could keep the data in.
-        # Missing, not wrong: on a terminal the storage question asks for it.
-        if _edition(answers) == "enterprise":
-            found.add(
-                "storage",
-                "is required with a self-managed (enterprise) control plane",
-                "set storage to the bucket(s) your control plane uses (storage.type s3, gcs, "
-                "azure, or minio with its endpoint): the control plane reads each sync's "
-                "logs from there, and a store inside this VM is out of its reach",
-                missing=True,
-            )
-        elif _nonempty(_mapping(answers.get("cluster")).get("kubeContext")):
-            found.add(
-                "storage",
-                "is required when installing into an existing cluster",
-                "set storage (s3, gcs, azure, or minio with its endpoint): airbox runs a "
-                "local store only in the kind cluster it creates",
-                missing=True,
-            )
-        return found
-    if st_type not in STORAGES:
-        found.add(
-            "storage.type",
-            f"{st_type!r} is not a supported storage type",
-            "use one of " + ", ".join(STORAGES) + ", or leave storage out",
-        )
-        return found
-    _check_section(STORAGES[st_type], st, "storage", found.add)
-    bucket = st.get("bucket")
-    buckets = normalize_buckets(bucket) if isinstance(bucket, (str, dict)) else {}
-    if not any(buckets.values()):
-        found.add(
-            "storage.bucket",
-            "is required",
-            "name the bucket(s): bucket: {log: ..., state: ..., workloadOutput: ...}",
-            missing=True,
-        )
-    if isinstance(bucket, dict):
-        for key in bucket:
-            if key not in BUCKET_KEYS:
-                found.add(
-                    f"storage.bucket.{key}", "is not a bucket use", "use " + ", ".join(BUCKET_KEYS)
-                )
-    named = (
-        {"": bucket}
-        if isinstance(bucket, str)
-        else {f".{k}": v for k, v in bucket.items() if k in BUCKET_KEYS}
-        if isinstance(bucket, dict)
-        else {}
-    )
-    for suffix, value in named.items():
-        bad = bucket_problem(str(st_type), str(value)) if _nonempty(value) else None
-        if bad:
-            found.add(f"storage.bucket{suffix}", *bad)
-    return found
-
-
 def chart_problems(answers: Mapping[str, Any]) -> list[Problem]:
     found = Found()
     chart = _mapping(answers.get("chart"))
@@ -345,10 +249,10 @@ def _optional(
     return lambda answers: [] if answers.get(key) is None else check(answers[key])
 
 
-Section = Callable[[Mapping[str, Any]], list[Problem]]
+Check = Callable[[Mapping[str, Any]], list[Problem]]
 
 
-def sections(*, require_credentials: bool = True) -> tuple[Section, ...]:
+def sections(*, require_credentials: bool = True) -> tuple[Check, ...]:
     """The checks ``validate`` runs, in the order their problems are listed."""
     return (
         name_problems,
@@ -368,17 +272,28 @@ def sections(*, require_credentials: bool = True) -> tuple[Section, ...]:
     )
 
 
+def parse(
+    answers: Mapping[str, Any], *, require_credentials: bool = True
+) -> tuple[list[Problem], Section | None, Section | None]:
+    """Every problem with ``answers`` and, built in the same pass, the secrets manager and
+    the storage sections (None: absent, or beyond building)."""
+    problems: list[Problem] = []
+    built: dict[Check, Section | None] = {}
+    for check in sections(require_credentials=require_credentials):
+        found = check(answers)
+        problems.extend(found)
+        if isinstance(found, Found):
+            built[check] = found.value
+    return problems, built.get(secrets_manager_problems), built.get(storage_problems)
+
+
 def validate(answers: Mapping[str, Any], *, require_credentials: bool = True) -> list[Problem]:
-    """Every problem with ``answers``; an empty list means ``from_answers`` will work.
+    """Every problem with ``answers``; an empty list means ``Settings.parse`` builds them.
 
     ``require_credentials``: a dry run may go without data plane credentials when
     registration credentials are given (registration happens at install time).
     """
-    return [
-        problem
-        for check in sections(require_credentials=require_credentials)
-        for problem in check(answers)
-    ]
+    return parse(answers, require_credentials=require_credentials)[0]
 
 
 def weak_secret_problems(answers: Mapping[str, Any]) -> list[Problem]:
@@ -410,31 +325,3 @@ def weak_secret_problems(answers: Mapping[str, Any]) -> list[Problem]:
                 )
             )
     return found
-
-
-def _check_section(
-    spec: TypeSpec, parent: Mapping[str, Any], root: str, add: Callable[..., None]
-) -> None:
-    section = parent.get(spec.section) or {}
-    where = f"{root}.{spec.section}"
-    if not isinstance(section, dict):
-        add(where, "must be a mapping")
-        return
-    known = {f.key for f in spec.fields}
-    for key in section:
-        if key not in known:
-            add(
-                f"{where}.{key}",
-                "is not a field of " + spec.label,
-                "use " + ", ".join(sorted(known)),
-            )
-    for fspec in spec.fields:
-        value = section.get(fspec.key)
-        path = f"{where}.{fspec.key}"
-        if not _nonempty(value):
-            if fspec.required and fspec.applies(section):
-                add(path, f"is required for {spec.label}", fspec.help or None, missing=True)
-            continue
-        found = field_problem(fspec, value)
-        if found is not None:
-            add(path, *found)

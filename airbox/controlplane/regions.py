@@ -113,11 +113,8 @@ def _region_check(value: str) -> bool | str:
 def suggested_region(settings: Settings) -> str:
     """A name for a first region: the cloud region the settings name (the secrets
     manager's or the bucket's), else this machine's host name, else the data plane's."""
-    sections = [settings.secrets_manager.options]
-    if settings.storage is not None:
-        sections.append(settings.storage.section.options)
-    for options in sections:
-        value = str(options.get("region") or "").strip()
+    for section in settings.sections:
+        value = str(section.options.get("region") or "").strip()
         if value and _REGION_NAME.match(value):
             return value
     host = re.sub(r"[^A-Za-z0-9._-]+", "-", socket.gethostname().split(".")[0]).strip("-._")

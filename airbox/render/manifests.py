@@ -28,8 +28,8 @@ from airbox.config.settings import (
     STORAGES,
     Section,
     Settings,
-    load_service_account,
 )
+from airbox.config.specs import GCP_CREDENTIALS_KEY as GCP_CREDENTIALS_KEY
 from airbox.render import proxy, secretrefs
 
 # Re-exported: callers name the shared names as manifests' (the names module breaks a
@@ -52,17 +52,11 @@ from airbox.render.registry import pull_secret_manifest as pull_secret_manifest
 from airbox.render.registry import registry_auth as registry_auth
 from airbox.render.registry import registry_hosts_toml as registry_hosts_toml
 
-# GCS: the chart sets GOOGLE_APPLICATION_CREDENTIALS to this file (storage.gcs.
-# credentialsJsonPath's default) in the launcher, and the launcher mounts the Secret
-# workloads.containerOrchestrator.secretName at CONTAINER_ORCHESTRATOR_SECRET_MOUNT_PATH
-# (default /secrets/gcp-creds) in its job pods: the Secret holds the key file under the
-# file's name, and the launcher gets a volume showing it at the same path.
+# GCS: the Secret holds the key file a second time under the file's name (the row's
+# ``file_key``, specs.GCP_CREDENTIALS_KEY: why there), and the launcher gets a volume
+# showing it where its job pods have it, /secrets/gcp-creds.
 GCP_CREDENTIALS_DIR = "/secrets/gcp-creds"
-GCP_CREDENTIALS_KEY = "gcp.json"
 GCP_CREDENTIALS_VOLUME = "airbox-gcp-creds"
-# Azure Key Vault tags: the chart has no value for them; the launcher reads this env var
-# (airbyte.secret.store.azure.tags) as "key=value,key=value" and hands it to job pods.
-AZURE_TAGS_ENV = "AB_AZURE_KEY_VAULT_TAGS"
 
 # The local object store (MinIO) airbox runs in the kind cluster when no storage is
 # configured. The launcher and its job pods only write there (job logs, state); on
@@ -72,20 +66,35 @@ LOCAL_STORE_BUCKET = "airbyte-storage"
 LOCAL_STORE_JOB = "airbox-minio-buckets"
 # Where the node sees the host directory that holds the store's data (kind extraMounts).
 LOCAL_STORE_NODE_PATH = "/var/lib/airbox/storage"
+# The local store's credentials: under the Secret keys the minio row names (its values
+# are the minio row's, ``local_store_section``).
 STORAGE_ACCESS_KEY_KEY = "AWS_ACCESS_KEY_ID"
 STORAGE_SECRET_KEY_KEY = "AWS_SECRET_ACCESS_KEY"
 # On the store's pod template: a fingerprint of the pair it runs with. MinIO reads its
 # root credentials only when it starts, so a new pair must change the template (which
 # restarts the store), and status compares it with the pair the Secret gives the pods.
 STORE_CREDENTIALS_ANNOTATION = "airbox.airbyte.io/credentials"
-# The chart also renders its own Secret from storage.minio.accessKeyId/secretAccessKey,
-# defaulting to minio/minio123. The pods read airbox's Secret; this keeps the chart's
-# copy from holding a well-known credential.
+# What the minio row's placeholders hold (``Section.helm_values``): the chart also renders
+# its own Secret from storage.minio.accessKeyId/secretAccessKey, defaulting to
+# minio/minio123. The pods read airbox's Secret; this keeps the chart's copy from
+# holding a well-known credential.
 NOT_HERE = f"(in Secret {SECRET_NAME})"
 
 
 def local_store_endpoint(settings: Settings) -> str:
     return f"http://{LOCAL_STORE}.{settings.namespace}:{LOCAL_STORE_PORT}"
+
+
+def local_store_section(settings: Settings) -> Section:
+    """The store airbox runs next to the data plane, as the values see it: an
+    S3-compatible store at an endpoint (the minio row), its credentials under the keys
+    that row names (STORAGE_ACCESS_KEY_KEY/STORAGE_SECRET_KEY_KEY). The chart's own
+    default names a MinIO Service nothing deploys, with well-known credentials."""
+    return Section(
+        STORAGES["minio"],
+        {"endpoint": local_store_endpoint(settings)},
+        dict.fromkeys(BUCKET_KEYS, LOCAL_STORE_BUCKET),
+    )
 
 
 def chart_secret_name(release: str) -> str:
@@ -104,7 +113,7 @@ def secret_data(
     ``placeholder_credentials``: a dry run before registration has no data plane
     credentials yet; the keys are kept (so references can be checked) with a note.
     ``local_credentials``: the access key id and secret of the local store (generated
-    per install), when airbox runs it.
+    per install), given only when airbox runs it.
     """
     data: dict[str, str] = {}
     if settings.data_plane is not None:
@@ -115,34 +124,11 @@ def secret_data(
         data[DATA_PLANE_CLIENT_SECRET_KEY] = "<issued at registration>"
     if settings.license_key:
         data[LICENSE_KEY_KEY] = settings.license_key
-    data.update(_section_secrets(settings.secrets_manager))
-    if settings.storage is not None:
-        data.update(_section_secrets(settings.storage.section))
-        if settings.storage.section.type == "gcs":
-            data[GCP_CREDENTIALS_KEY] = data.get(_gcs_secret_key(), "")
-    elif local_credentials is not None:
+    for section in settings.sections:
+        data.update(section.secret_data())
+    if local_credentials is not None:
         data[STORAGE_ACCESS_KEY_KEY], data[STORAGE_SECRET_KEY_KEY] = local_credentials
     data.update(proxy.secret_data(settings))
-    return data
-
-
-def _gcs_secret_key() -> str:
-    key = STORAGES["gcs"].field("credentialsJson").secret_key
-    assert key is not None
-    return key
-
-
-def _section_secrets(section: Section) -> dict[str, str]:
-    data: dict[str, str] = {}
-    for fspec in section.spec.fields:
-        if fspec.secret_key is None:
-            continue
-        value = section.value(fspec.key)
-        if fspec.kind == "json-file" and value:
-            content, _ = load_service_account(value)
-            value = content
-        # Inapplicable (instanceProfile) or absent: the key must still exist.
-        data[fspec.secret_key] = str(value) if value and fspec.applies(section.options) else ""
     return data
 
 
@@ -169,25 +155,6 @@ def namespace_manifest(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _section_values(section: Section) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for fspec in section.spec.fields:
-        if fspec.secret_key is not None:
-            if fspec.values_ref:
-                values[fspec.values_ref] = fspec.secret_key
-            continue
-        value = section.value(fspec.key)
-        if value in (None, "", {}):
-            continue
-        if fspec.kind == "tags":
-            if section.spec.section != "awsSecretManager":
-                continue  # the chart reads no tags here: see _launcher_extras
-            # The chart wants a list of {key, value} for AWS tags.
-            value = [{"key": str(k), "value": str(v)} for k, v in value.items()]
-        values[fspec.key] = value
-    return values
-
-
 def helm_values(settings: Settings) -> dict[str, Any]:
     """Values for airbyte-data-plane; no secret value, only Secret names and keys."""
     values: dict[str, Any] = {
@@ -203,11 +170,7 @@ def helm_values(settings: Settings) -> dict[str, Any]:
             "clientSecretSecretName": SECRET_NAME,
             "clientSecretSecretKey": DATA_PLANE_CLIENT_SECRET_KEY,
         },
-        "secretsManager": {
-            "type": settings.secrets_manager.type,
-            "secretName": SECRET_NAME,
-            settings.secrets_manager.spec.section: _section_values(settings.secrets_manager),
-        },
+        "secretsManager": settings.secrets_manager.helm_values(SECRET_NAME),
         # The chart's Role covers the release namespace only; job pods elsewhere
         # (the chart's default is "jobs") could never be started by the launcher.
         "workloads": {
@@ -217,31 +180,9 @@ def helm_values(settings: Settings) -> dict[str, Any]:
     }
     if settings.license_key:
         values["enterprise"] = {"secretName": SECRET_NAME, "licenseKeySecretKey": LICENSE_KEY_KEY}
-    if settings.runs_local_store:
-        # The store airbox runs next to the data plane (the chart's own default names a
-        # MinIO Service nothing deploys, with well-known credentials).
-        values["storage"] = {
-            "secretName": SECRET_NAME,
-            "type": "minio",
-            "bucket": dict.fromkeys(BUCKET_KEYS, LOCAL_STORE_BUCKET),
-            "minio": {
-                "endpoint": local_store_endpoint(settings),
-                "accessKeyIdSecretKey": STORAGE_ACCESS_KEY_KEY,
-                "secretAccessKeySecretKey": STORAGE_SECRET_KEY_KEY,
-                "accessKeyId": NOT_HERE,
-                "secretAccessKey": NOT_HERE,
-            },
-        }
-    elif settings.storage is not None:
-        section = _section_values(settings.storage.section)
-        if settings.storage.section.type == "minio":
-            section.update(accessKeyId=NOT_HERE, secretAccessKey=NOT_HERE)
-        values["storage"] = {
-            "secretName": SECRET_NAME,
-            "type": settings.storage.section.type,
-            "bucket": dict(settings.storage.buckets),
-            settings.storage.section.spec.section: section,
-        }
+    storage = local_store_section(settings) if settings.runs_local_store else settings.storage
+    if storage is not None:
+        values["storage"] = storage.helm_values(SECRET_NAME)
     images = settings.images
     if images is not None:
         values["image"] = {
@@ -269,13 +210,20 @@ def helm_values(settings: Settings) -> dict[str, Any]:
 def _launcher_extras(settings: Settings) -> dict[str, list[dict[str, Any]]]:
     """Volumes, mounts and env the launcher needs beyond the chart's own wiring."""
     extras: dict[str, list[dict[str, Any]]] = {}
-    if settings.storage is not None and settings.storage.section.type == "gcs":
+    # Secrets the launcher reads as files (the GCS key): their second key in the Secret.
+    files = [
+        fspec.file_key
+        for section in settings.sections
+        for fspec in section.spec.fields
+        if fspec.file_key is not None
+    ]
+    if files:
         extras["volumes"] = [
             {
                 "name": GCP_CREDENTIALS_VOLUME,
                 "secret": {
                     "secretName": SECRET_NAME,
-                    "items": [{"key": GCP_CREDENTIALS_KEY, "path": GCP_CREDENTIALS_KEY}],
+                    "items": [{"key": key, "path": key} for key in files],
                 },
             }
         ]
@@ -285,10 +233,10 @@ def _launcher_extras(settings: Settings) -> dict[str, list[dict[str, Any]]]:
     # The settings from which the launcher builds its job pods' secretKeyRefs to the
     # secrets manager's credentials (secretrefs.CREDENTIAL_REFS); none for keyless auth.
     env = secretrefs.launcher_env(settings.secrets_manager, SECRET_NAME)
-    tags = settings.secrets_manager.options.get("tags")
-    if settings.secrets_manager.type == "AZURE_KEY_VAULT" and tags:
-        text = ",".join(f"{k}={v}" for k, v in tags.items())
-        env.append({"name": AZURE_TAGS_ENV, "value": text})
+    # Fields the chart has no value for (Azure Key Vault's tags): their rows name the
+    # launcher's variable.
+    for section in settings.sections:
+        env += section.launcher_env()
     images = settings.images
     if images is not None:
         env.append({"name": CONNECTOR_REGISTRY_ENV, "value": images.registry})

@@ -324,7 +324,7 @@ def _written(files: Generated) -> list[Path]:
         files.kind_config,
         files.registry_hosts,
         files.registry_ca,
-        files.storage,
+        files.local_store,
         files.job_proxy,
         files.plan,
     )

@@ -81,7 +81,8 @@ class Generated:
         return self.directory / PLAN_FILE
 
     @property
-    def storage(self) -> Path:
+    def local_store(self) -> Path:
+        """The local object store's manifests (storage.yaml), when airbox runs it."""
         return self.directory / STORAGE_MANIFEST_FILE
 
     @property

@@ -223,7 +223,7 @@ def write_generated(
         files.job_proxy.unlink(missing_ok=True)
     if local:
         atomic_write(
-            files.storage,
+            files.local_store,
             _headed(
                 f"The local object store (MinIO) of data plane {settings.name}, run by airbox "
                 f"because no storage is configured. Its credentials are in {secret}.",
@@ -236,7 +236,7 @@ def write_generated(
             mode=PUBLIC_FILE,
         )
     else:
-        files.storage.unlink(missing_ok=True)
+        files.local_store.unlink(missing_ok=True)
     return data
 
 

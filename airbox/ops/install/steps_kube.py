@@ -225,7 +225,7 @@ class LocalStore(Step[Context]):
         ctx.runner.run(delete, timeout=120, error="removing the old bucket Job failed")
         ctx.runner.run(
             apply,
-            stdin=ctx.files.storage.read_text(encoding="utf-8"),
+            stdin=ctx.files.local_store.read_text(encoding="utf-8"),
             timeout=60,
             error="applying the local object store failed",
         )

@@ -100,10 +100,7 @@ class Subject:
             instance_profile=any(
                 section.spec.section in ("awsSecretManager", "s3")
                 and section.value("authenticationType") == "instanceProfile"
-                for section in (
-                    settings.secrets_manager,
-                    *([settings.storage.section] if settings.storage else []),
-                )
+                for section in settings.sections
             ),
             registry_auth=_registry_auth(settings.images),
             registry_ca=settings.images.ca_file if settings.images is not None else None,

@@ -356,9 +356,7 @@ def storage(facts: Facts) -> Check:
     # Before the runner's "not checked": a store airbox does not run is not applicable,
     # whatever else failed.
     if settings.storage is not None:
-        return skip(
-            "storage", f"{settings.storage.section.type} storage you configured (not checked)"
-        )
+        return skip("storage", f"{settings.storage.type} storage you configured (not checked)")
     if not settings.runs_local_store:
         return skip("storage", "no storage configured")
     if facts.blocked:
