@@ -420,6 +420,32 @@ MUTANTS: list[Mutant] = [
         ("tests/test_answers_schema.py",),
         where="specs.py",
     ),
+    _m(
+        "settings",
+        "    return Section(spec, dict(section), buckets)",
+        "    return Section(spec, dict(section))",
+        "the storage loses its buckets between its check and the settings (values.yaml names none)",
+        ("tests/test_section.py",),
+        where="section.py",
+    ),
+    _m(
+        "settings",
+        "            built[check] = found.value",
+        "            pass",
+        "answers that pass every check build no settings: install refuses them with no problem "
+        "listed",
+        ("tests/test_section.py",),
+        where="validate.py",
+    ),
+    _m(
+        "settings",
+        'if error.validator == "oneOf" and "errorMessage" in error.schema:',
+        "if False:",
+        "a bucket that is neither a name nor a mapping of uses is refused with the schema "
+        "library's words (which quote the value) instead of airbox's",
+        ("tests/test_section.py",),
+        where="answers.py",
+    ),
     # --------------------------------------------------------------- manifests
     _m(
         "manifests",
