@@ -2,8 +2,9 @@
 about a later step (repair, upgrade, status...) under the test's own name.
 
 A full install costs every such test a few seconds of fake tool calls. ``template``
-runs the real install once (per module and worker) under a name of its own; ``restore``
-copies what it left into a test's fresh ``Installer``:
+runs the real install once (``templates``: once per kind of install, session and
+worker) under a name of its own; ``restore`` copies what it left into a test's fresh
+``Installer``:
 
 - the fake cluster's state (``state.json``: objects, releases, clock; the calls, the
   scenario) and airbox's home (settings, progress, kubeconfig, logs, ...), with the
@@ -153,18 +154,43 @@ def restore(tmpl: Template, inst: Installer) -> None:
     inst.fake._update_state(note_started)
 
 
-def restored(tmpl: Template, inst: Installer) -> Installer:
-    restore(tmpl, inst)
-    return inst
+class Templates:
+    """The templates made so far in this session (and worker), by what they install:
+    each is made on first use and removed at the end of the session."""
+
+    def __init__(self, factory: pytest.TempPathFactory) -> None:
+        self._factory = factory
+        self._made: dict[str, Template] = {}
+        self._stack = contextlib.ExitStack()
+
+    def get(self, key: str, node_image: str, answers: Any = None) -> Template:
+        """The template ``key`` (one kind of install: ``node_image`` and ``answers``,
+        which the key must name)."""
+        if key not in self._made:
+            base = self._factory.mktemp("template")
+            self._stack.callback(shutil.rmtree, base, ignore_errors=True)
+            self._made[key] = self._stack.enter_context(template(base, node_image, answers))
+        return self._made[key]
+
+    def close(self) -> None:
+        self._stack.close()
 
 
-def module_template(
-    tmp_path_factory: pytest.TempPathFactory, node_image: str, answers: Any = None
-) -> Iterator[Template]:
-    """Body of a module-scoped fixture: ``yield from module_template(...)``."""
-    base = tmp_path_factory.mktemp("template")
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
+    made = Templates(tmp_path_factory)
     try:
-        with template(base, node_image, answers) as made:
-            yield made
+        yield made
     finally:
-        shutil.rmtree(base, ignore_errors=True)
+        made.close()
+
+
+@pytest.fixture
+def installed(templates: Templates) -> Template:
+    """The default answers installed on nodes of the fake node tools' image (the ``inst``
+    fixture's), for a test about a later step to restore under its own name."""
+    from tests.fakes import nodetools
+
+    return templates.get(
+        "node-tools, default answers", nodetools.ensure_tools_image(docker_client())
+    )

@@ -27,7 +27,7 @@ from tests.fakes.fixture import docker_client
 from tests.fakes.images import ensure_image, tag_images
 from tests.helpers import airbox_bin, default_signals
 from tests.installer import Installer
-from tests.snapshots import Template, module_template, restore
+from tests.snapshots import Template, Templates, restore
 from tests.test_year import airbox, checks, inst, node, status_json  # noqa: F401
 from tests.test_year_upgrade import OLD_CHART, old_images  # noqa: F401
 
@@ -35,16 +35,10 @@ WAIT = 120.0
 
 
 # Each test here is about a repair or an upgrade of a finished install: the install is
-# made once per module (and worker) and restored under each test's own name
+# made once per session (and worker) and restored under each test's own name
 # (tests/snapshots.py), rather than run again by every test.
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
-    """The default answers, installed."""
-    yield from module_template(tmp_path_factory, nodetools.ensure_tools_image(docker_client()))
-
-
-@pytest.fixture(scope="module")
-def installed_old(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
+@pytest.fixture
+def installed_old(templates: Templates) -> Template:
     """Chart 1.8.0 with the local object store, installed (the upgrade loop's start)."""
     client = docker_client()
     tag_images(client, ensure_image(client), versions.data_plane_images(OLD_CHART))
@@ -54,7 +48,9 @@ def installed_old(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template
         data.pop("storage", None)  # the local object store: its step runs too
         return data
 
-    yield from module_template(tmp_path_factory, nodetools.ensure_tools_image(client), answers)
+    return templates.get(
+        "node-tools, chart 1.8.0, local store", nodetools.ensure_tools_image(client), answers
+    )
 
 
 def start(

@@ -292,11 +292,14 @@ def test_connection_creation_waits_for_a_slow_discover_and_says_so(
     fake_cp: FakeControlPlane,  # noqa: F811
 ) -> None:
     """On a fresh node the control plane's discover pulls source-faker first: creating
-    the connection takes minutes. verify waits (90 s here, far past the usual 15 s read
-    timeout), says what the control plane is doing meanwhile, and leaves nothing."""
+    the connection takes minutes. verify waits (here a second past the longest a
+    control-plane request may otherwise take, far past the usual 15 s read timeout), says
+    what the control plane is doing meanwhile, and leaves nothing."""
+    from airbox.controlplane.limits import Timeouts
+
     inst, cp = installer, fake_cp
     installed(inst, cp)
-    cp.discover_seconds = 90
+    cp.discover_seconds = Timeouts().total + 1
     proc = subprocess.Popen(
         [airbox_bin(), "verify"],
         stdout=subprocess.PIPE,

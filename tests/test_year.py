@@ -19,6 +19,7 @@ from tests.fakes import nodetools
 from tests.fakes.fixture import docker_client
 from tests.helpers import airbox_bin
 from tests.installer import Installer
+from tests.snapshots import Template, restore
 
 
 @pytest.fixture
@@ -86,8 +87,10 @@ def test_install_sets_the_restart_policy_and_status_reports_one_that_is_not(
     assert node(inst).attrs["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
 
 
-def test_status_json_carries_certificates_disk_images_and_versions(inst: Installer) -> None:
-    install(inst)
+def test_status_json_carries_certificates_disk_images_and_versions(
+    inst: Installer, installed: Template
+) -> None:
+    restore(installed, inst)
     code, report = status_json(inst)
     assert code == 0, report
     assert [c["id"] for c in report["checks"]] == list(CHECK_IDS)
@@ -163,8 +166,10 @@ def test_status_json_carries_certificates_disk_images_and_versions(inst: Install
     assert checks(report)["disk"]["state"] == "fail"
 
 
-def test_docker_stop_then_repair_brings_it_back_healthy(inst: Installer) -> None:
-    install(inst)
+def test_docker_stop_then_repair_brings_it_back_healthy(
+    inst: Installer, installed: Template
+) -> None:
+    restore(installed, inst)
     container = node(inst)
     # Several things wrong at once: the node stopped and set not to come back, the
     # certificates 10 days from expiry, the Secret deleted by hand, the release stuck.
@@ -235,9 +240,9 @@ def test_docker_stop_then_repair_brings_it_back_healthy(inst: Installer) -> None
 
 
 def test_repair_restarts_a_crash_looping_launcher_once_and_says_why_it_is_still_down(
-    inst: Installer,
+    inst: Installer, installed: Template
 ) -> None:
-    install(inst)
+    restore(installed, inst)
     inst.fake.set_scenario(launcher="crashloop")
     result = airbox(inst, "repair")
     assert result.returncode == 1, result.stdout + result.stderr

@@ -14,6 +14,7 @@ from tests.fakes import nodetools
 from tests.fakes.fixture import docker_client
 from tests.fakes.images import tag_images
 from tests.installer import Installer
+from tests.snapshots import Template, restore
 from tests.test_year import airbox, inst, install, node, status_json  # noqa: F401
 
 OLD_CHART = "1.8.0"
@@ -130,8 +131,9 @@ def test_failed_upgrade_is_rolled_back(inst: Installer, old_images: None) -> Non
 
 def test_a_new_kubernetes_version_recreates_the_cluster_from_the_saved_settings(
     inst: Installer,  # noqa: F811
+    installed: Template,
 ) -> None:
-    install(inst)
+    restore(installed, inst)
     # The cluster was made by an older airbox: an older Kubernetes runs in it.
     inst.fake.age_cluster(inst.cluster, "v1.30.0")
     old_node = node(inst).id
@@ -163,8 +165,8 @@ def test_a_new_kubernetes_version_recreates_the_cluster_from_the_saved_settings(
     assert code == 0, report["reason"]
 
 
-def test_prune_removes_only_unused_connector_images(inst: Installer) -> None:  # noqa: F811
-    install(inst)
+def test_prune_removes_only_unused_connector_images(inst: Installer, installed: Template) -> None:  # noqa: F811
+    restore(installed, inst)
     container = node(inst)
     faker_old = nodetools.image_entry("airbyte/source-faker:6.2.0", 300_000_000)
     faker = nodetools.image_entry("airbyte/source-faker:6.2.1", 310_000_000)
@@ -210,12 +212,13 @@ def test_prune_removes_only_unused_connector_images(inst: Installer) -> None:  #
 
 def test_repair_prune_and_upgrade_wait_for_another_command(
     inst: Installer,  # noqa: F811
+    installed: Template,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from airbox.lock import dataplane_lock
     from airbox.paths import StateDir
 
-    install(inst)
+    restore(installed, inst)
     node(inst).stop(timeout=1)
     monkeypatch.setenv("AIRBOX_HOME", str(inst.home))
     with dataplane_lock(StateDir.for_name(inst.name), "install"):
