@@ -149,8 +149,8 @@ def pod_health(pod: dict[str, Any]) -> PodHealth:
 
 def worst(healths: Iterable[PodHealth]) -> PodHealth | None:
     """The pod that explains the most why the data plane is not ready (the first of its
-    kind, in ``_ROOT_CAUSE_FIRST`` order); None when every pod is ready. Install's failure,
-    status and repair all diagnose by it."""
+    kind, in ``_ROOT_CAUSE_FIRST`` order); None when every pod is ready. Install's failure
+    hint and status's ``pods`` check both follow it."""
     troubled = [h for h in healths if h.trouble is not None]
     return min(troubled, key=lambda h: _ROOT_CAUSE_FIRST.index(h.trouble or "other"), default=None)
 
