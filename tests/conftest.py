@@ -11,7 +11,7 @@ import pytest
 from tests.fakes.fixture import fake_k8s  # noqa: F401
 from tests.helpers import keys  # noqa: F401
 from tests.installer import installer, local_endpoint  # noqa: F401
-from tests.snapshots import installed, templates  # noqa: F401
+from tests.snapshots import installed, installed_plain, templates  # noqa: F401
 
 # Variables that would change what airbox does if they leaked in from the developer's shell.
 _SCRUB = (

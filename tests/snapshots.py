@@ -194,3 +194,9 @@ def installed(templates: Templates) -> Template:
     return templates.get(
         "node-tools, default answers", nodetools.ensure_tools_image(docker_client())
     )
+
+
+@pytest.fixture
+def installed_plain(templates: Templates) -> Template:
+    """The default answers installed on nodes of the ``installer`` fixture's image."""
+    return templates.get("plain node, default answers", local_images())

@@ -12,6 +12,7 @@ from pathlib import Path
 from tests import answers_factory as af
 from tests.helpers import airbox_bin
 from tests.installer import Installer
+from tests.snapshots import Template, restore
 
 FORBIDDEN = {"credentials.yaml", "secrets.yaml", "registration.json", "token.json", "kubeconfig"}
 # Not a secret airbox knows, but shaped like one: masked by pattern.
@@ -57,9 +58,9 @@ def leaks(text: str, *also: str) -> list[str]:
     return [form for form in forms if form in text]
 
 
-def test_logs(installer: Installer) -> None:
+def test_logs(installer: Installer, installed_plain: Template) -> None:
     inst = installer
-    install(inst)
+    restore(installed_plain, inst)
     leaky_launcher(inst)
 
     result = airbox(inst, "logs")
@@ -114,9 +115,11 @@ def _unpack(path: Path, into: Path) -> dict[str, str]:
     }
 
 
-def test_support_bundle_holds_no_secret(installer: Installer, tmp_path: Path) -> None:
+def test_support_bundle_holds_no_secret(
+    installer: Installer, installed_plain: Template, tmp_path: Path
+) -> None:
     inst = installer
-    install(inst)
+    restore(installed_plain, inst)
     leaky_launcher(inst)
     work = tmp_path / "cwd"
     work.mkdir()

@@ -20,6 +20,7 @@ from tests.fake_control_plane import (
 from tests.fakes.fixture import docker_client
 from tests.helpers import airbox_bin
 from tests.installer import Installer
+from tests.snapshots import Template, restore
 
 
 def airbox(
@@ -45,10 +46,12 @@ def install(inst: Installer, answers: dict[str, Any] | None = None, **env: str) 
     assert result.returncode == 0, result.stderr
 
 
-def test_healthy_then_each_failure_names_its_root_cause(installer: Installer) -> None:
+def test_healthy_then_each_failure_names_its_root_cause(
+    installer: Installer, installed_plain: Template
+) -> None:
     """One install, broken a little more at each step, from the release down to Docker."""
     inst = installer
-    install(inst)
+    restore(installed_plain, inst)
     # No wall-time bound here (a busy machine makes it noise): scripts/bench_status.py
     # times status; tests/test_status_checks.py shows the probes run at once.
     result = airbox(inst, "status")
@@ -163,9 +166,11 @@ LAUNCHER_PROBLEMS = [
 ]
 
 
-def test_launcher_problems_are_unhealthy_with_the_cause(installer: Installer) -> None:
+def test_launcher_problems_are_unhealthy_with_the_cause(
+    installer: Installer, installed_plain: Template
+) -> None:
     inst = installer
-    install(inst)
+    restore(installed_plain, inst)
     for scenario, failing, reason, next_step in LAUNCHER_PROBLEMS:
         inst.fake.set_scenario(launcher=scenario)
         code, report = status_json(inst)
@@ -208,9 +213,9 @@ def test_not_installed_exits_3(installer: Installer) -> None:
     assert bad.returncode == 2 and "not a data plane name" in bad.stderr
 
 
-def test_several_data_planes_need_a_name(installer: Installer) -> None:
+def test_several_data_planes_need_a_name(installer: Installer, installed_plain: Template) -> None:
     inst = installer
-    install(inst)
+    restore(installed_plain, inst)
     first = inst.name
     # Unique: other test runs share the Docker engine (and kind's cluster names).
     second = "second-" + uuid.uuid4().hex[:8]

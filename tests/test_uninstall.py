@@ -12,6 +12,7 @@ from tests.fake_control_plane import (
 from tests.fakes.fixture import docker_client
 from tests.helpers import airbox_bin
 from tests.installer import Installer
+from tests.snapshots import Template, restore
 
 
 def airbox(inst: Installer, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -36,10 +37,10 @@ def node_containers(inst: Installer) -> list[str]:
 
 
 def test_uninstall_removes_release_cluster_and_state_then_has_nothing_to_do(
-    installer: Installer,
+    installer: Installer, installed_plain: Template
 ) -> None:
     inst = installer
-    install(inst)
+    restore(installed_plain, inst)
     assert node_containers(inst) == [inst.cluster + "-control-plane"]
 
     # No terminal and no --yes: it lists what it would remove, and removes nothing.
@@ -106,9 +107,11 @@ def test_deregister_deletes_the_data_plane_on_the_control_plane(
     assert [s for s in fake_cp.known_secrets() if s in result.stdout + result.stderr] == []
 
 
-def test_a_failed_step_leaves_the_rest_done_and_says_what_remains(installer: Installer) -> None:
+def test_a_failed_step_leaves_the_rest_done_and_says_what_remains(
+    installer: Installer, installed_plain: Template
+) -> None:
     inst = installer
-    install(inst)
+    restore(installed_plain, inst)
     inst.fake.add_fault(
         "kind",
         ["delete", "cluster"],
@@ -135,10 +138,10 @@ def test_a_failed_step_leaves_the_rest_done_and_says_what_remains(installer: Ins
 
 
 def test_a_failed_helm_uninstall_does_not_stop_the_cluster_deletion_and_keep_state(
-    installer: Installer,
+    installer: Installer, installed_plain: Template
 ) -> None:
     inst = installer
-    install(inst)
+    restore(installed_plain, inst)
     inst.fake.add_fault("helm", ["uninstall"], "fail", stderr="Error: injected helm failure")
     result = airbox(inst, "uninstall", "--yes", "--keep-state")
     # Nothing is left (the release lived in the cluster), so it succeeded, with a warning.
