@@ -34,6 +34,7 @@ from pathlib import Path
 from airbox.errors import AirboxError, DamagedState
 from airbox.fsutil import SECRET_FILE, make_private_dirs
 from airbox.paths import StateDir
+from airbox.timestamps import utc_stamp
 
 LOCK_FILE = "lock"
 LOCK_WAIT_SECONDS = 5.0
@@ -182,7 +183,7 @@ def dataplane_lock(
             continue
         break
     try:
-        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        since = utc_stamp()
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid={os.getpid()} command={command} since={since}\n".encode(), 0)
         yield True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from typing import Any
 
 # The seconds' fraction: cut (or padded) to the 6 digits Python reads, the zone kept.
@@ -39,3 +40,9 @@ def seconds(value: Any) -> float | None:
     """``value`` as seconds since the epoch; None when it is not a timestamp."""
     parsed = parse_time(value)
     return None if parsed is None else parsed.timestamp()
+
+
+def utc_stamp(at: float | None = None) -> str:
+    """``at`` (seconds since the epoch; now when None) as airbox writes every timestamp in its
+    records and reports: UTC, to the second, with ``Z``."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))

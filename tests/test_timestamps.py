@@ -35,3 +35,11 @@ def test_a_timestamp_is_read_with_its_zone_and_its_fraction(text: str, when: dt.
 @pytest.mark.parametrize("value", [None, "", "soon", "2026-13-01T00:00:00Z", 1733409675])
 def test_what_is_not_a_timestamp_is_none(value: object) -> None:
     assert parse_time(value) is None and seconds(value) is None
+
+
+def test_airbox_writes_utc_to_the_second_and_reads_it_back() -> None:
+    from airbox.timestamps import utc_stamp
+
+    assert utc_stamp(0) == "1970-01-01T00:00:00Z"
+    assert utc_stamp(1_780_000_000.9) == "2026-05-28T20:26:40Z"
+    assert seconds(utc_stamp(1_780_000_000)) == 1_780_000_000

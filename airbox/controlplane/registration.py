@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -40,7 +39,7 @@ from airbox.fsutil import SECRET_FILE, read_json, write_json
 from airbox.paths import StateDir
 from airbox.redact import REDACTOR
 from airbox.shown import shown
-from airbox.timestamps import parse_time
+from airbox.timestamps import parse_time, utc_stamp
 
 if TYPE_CHECKING:
     from airbox.config.prompts import Prompter
@@ -139,7 +138,7 @@ def _write(state: StateDir, record: Mapping[str, Any]) -> None:
 
 
 def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return utc_stamp()
 
 
 # ------------------------------------------------------------------------------ client

@@ -56,6 +56,7 @@ from airbox.installed import Identified, Installed, why
 from airbox.ops.session import Session
 from airbox.ops.status import status_report
 from airbox.redact import MASK, REDACTOR, scrub_mapping
+from airbox.timestamps import utc_stamp
 
 LOG_TAIL = 5000
 # Files of the state directory a bundle may hold; everything else stays out.
@@ -340,7 +341,7 @@ def build(inst: Identified, runner: Runner, path: Path) -> Bundle:
     manifest = {
         "version": 1,
         "name": inst.name,
-        "createdAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "createdAt": utc_stamp(),
         "airboxVersion": __version__,
         "collectors": [c.as_dict() for c in collected],
     }

@@ -9,7 +9,6 @@ record the next run reads — but the next run still trusts the real state first
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from airbox.errors import AirboxError
 from airbox.fsutil import write_json
 from airbox.installed import read_progress
 from airbox.redact import REDACTOR
+from airbox.timestamps import utc_stamp
 from airbox.ui import StepLine, Terminal
 
 C = TypeVar("C")
@@ -59,11 +59,7 @@ class Progress:
 
     def mark(self, step: str, status: str, **extra: Any) -> None:
         data = self.load()
-        data.setdefault("steps", {})[step] = {
-            "status": status,
-            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            **extra,
-        }
+        data.setdefault("steps", {})[step] = {"status": status, "at": utc_stamp(), **extra}
         write_json(self.path, data)
 
     def set(self, key: str, value: Any) -> None:

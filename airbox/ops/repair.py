@@ -32,6 +32,7 @@ from airbox.ops.pipeline import Progress
 from airbox.ops.session import Session
 from airbox.redact import REDACTOR
 from airbox.render import manifests
+from airbox.timestamps import utc_stamp
 from airbox.ui import StepLine, Terminal
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ KIND_ONLY = frozenset({"node", "restart-policy", "certificates", "node-restart",
 
 
 def _utc_now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return utc_stamp()
 
 
 @dataclass

@@ -12,7 +12,6 @@ rolling back to the last good revision when the upgrade fails.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import IO
 
@@ -24,6 +23,7 @@ from airbox.installed import Installed
 from airbox.ops.session import Session
 from airbox.ops.upgrade_plan import Plan, make_plan
 from airbox.redact import REDACTOR
+from airbox.timestamps import utc_stamp
 from airbox.ui import Terminal
 
 # A diff longer than this is cut (the full one is in the run log).
@@ -249,7 +249,7 @@ def apply_plan(inst: Installed, plan: Plan, term: Terminal) -> None:
     # to read) or the release left pending by Helm.
     progress = Progress(inst.state.progress)
     record = dict(plan.resuming or {})
-    record.setdefault("at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    record.setdefault("at", utc_stamp())
     record.setdefault("chartFrom", plan.chart_from)
     record.setdefault("kubernetesFrom", plan.kubernetes_from)
     record.update(chartTo=plan.chart_to, kubernetesTo=plan.kubernetes_to or plan.kubernetes_from)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +38,7 @@ from airbox.ops.install.steps_release import CheckChart, Release, Verify
 from airbox.ops.pipeline import Progress, Step, execute, plan
 from airbox.paths import StateDir
 from airbox.redact import REDACTOR
+from airbox.timestamps import utc_stamp
 from airbox.ui import Terminal
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ def run_install(ctx: Context) -> None:
     progress = Progress(ctx.state.progress)
     progress.set("chart", {"version": ctx.settings.chart.version})
     execute(steps(), ctx, ctx.term, progress)
-    progress.set("installed", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    progress.set("installed", utc_stamp())
 
 
 def install_command(

@@ -75,6 +75,7 @@ from airbox.ops.preflight.network_checks import (
 from airbox.ops.preflight.probe import Probe
 from airbox.ops.preflight.report import Report, Result, Verdict, failed, passed, skipped, warned
 from airbox.paths import StateDir
+from airbox.timestamps import utc_stamp
 
 DEADLINE = 9.0
 
@@ -314,7 +315,7 @@ def run_checks(
         state,
         environ,
     )
-    started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    started_at = utc_stamp()
     started = time.monotonic()
     runnable = [c for c in CHECKS if _not_applicable(c, subject) is None]
     # Daemon threads, not a ThreadPoolExecutor: the interpreter joins a pool's workers at

@@ -53,12 +53,12 @@ respectively. What each check looks at is in ``checks.py``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airbox.redact import REDACTOR
+from airbox.timestamps import utc_stamp
 
 if TYPE_CHECKING:
     from airbox.config.settings import Settings
@@ -298,4 +298,4 @@ def verdict(checks: list[Check], name: str) -> tuple[str, str, str | None]:
 
 
 def stamp(seconds: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+    return utc_stamp(seconds)
