@@ -23,6 +23,7 @@ from tests import answers_factory as af
 from tests.fakes.fixture import FakeK8s, docker_client
 from tests.helpers import airbox_bin
 from tests.installer import Installer
+from tests.snapshots import Template, restore
 
 STEPS = [
     "preflight",
@@ -107,10 +108,11 @@ def test_install_completes_and_writes_its_state(installer: Installer) -> None:
     ]
 
 
-def test_second_run_reuses_the_cluster_and_upgrades(installer: Installer) -> None:
+def test_second_run_reuses_the_cluster_and_upgrades(
+    installer: Installer, installed_plain: Template
+) -> None:
     inst = installer
-    answers = inst.write()
-    assert inst.run(answers=answers).returncode == 0
+    restore(installed_plain, inst)  # the first install
     # A changed setting: the release is upgraded with it, the cluster reused.
     changed = inst.answers()
     changed["storage"]["bucket"] = "another-bucket"
@@ -156,11 +158,12 @@ def test_interrupted_at_each_step_then_rerun_finishes(installer: Installer, step
     _healthy(inst)
 
 
-def test_release_stuck_pending_is_recovered(installer: Installer) -> None:
+def test_release_stuck_pending_is_recovered(
+    installer: Installer, installed_plain: Template
+) -> None:
     inst = installer
+    restore(installed_plain, inst)  # the first install
     answers = inst.write()
-    first = inst.run(answers=answers)
-    assert first.returncode == 0, first.stdout + first.stderr
     # As a killed `helm upgrade` leaves it: a new revision pending, the first deployed.
     inst.fake.upgrade_left_pending(inst.cluster, inst.name)
     assert [r["status"] for r in inst.revisions()] == ["deployed", "pending-upgrade"]
@@ -183,10 +186,10 @@ def test_first_install_stuck_pending_is_removed_then_installed(installer: Instal
     _healthy(inst)
 
 
-def test_stopped_node_container_is_started(installer: Installer) -> None:
+def test_stopped_node_container_is_started(installer: Installer, installed_plain: Template) -> None:
     inst = installer
+    restore(installed_plain, inst)  # the first install
     answers = inst.write()
-    assert inst.run(answers=answers).returncode == 0
     client = docker_client()
     node = client.containers.get(inst.cluster + "-control-plane")
     node.stop(timeout=1)
@@ -211,11 +214,12 @@ def test_crashing_launcher_fails_with_diagnostics(installer: Installer) -> None:
     assert "left in place" in result.stderr
 
 
-def test_failed_upgrade_is_rolled_back_after_the_diagnosis(installer: Installer) -> None:
+def test_failed_upgrade_is_rolled_back_after_the_diagnosis(
+    installer: Installer, installed_plain: Template
+) -> None:
     inst = installer
+    restore(installed_plain, inst)  # the first install
     answers = inst.write()
-    first = inst.run(answers=answers)
-    assert first.returncode == 0, first.stdout + first.stderr
     inst.fake.set_scenario(launcher="crashloop")
     result = inst.run(answers=answers)
     assert result.returncode == 5
@@ -476,10 +480,12 @@ def test_pods_slower_than_helms_timeout_fail_the_install_then_a_rerun_finishes(
     _healthy(inst)
 
 
-def test_after_a_node_restart_install_polls_the_api_until_it_answers(installer: Installer) -> None:
+def test_after_a_node_restart_install_polls_the_api_until_it_answers(
+    installer: Installer, installed_plain: Template
+) -> None:
     inst = installer
+    restore(installed_plain, inst)  # the first install
     answers = inst.write()
-    assert inst.run(answers=answers).returncode == 0
     inst.fake.set_scenario(api_delay=3)  # the API server answers 3 calls after a restart
     node = docker_client().containers.get(inst.cluster + "-control-plane")
     node.stop(timeout=1)
