@@ -31,6 +31,7 @@ from tests.fake_control_plane import (
 )
 from tests.helpers import airbox_bin, airbox_env, default_signals
 from tests.installer import Installer
+from tests.snapshots import Template, restore
 from tests.test_registration import NAME as REG_NAME
 from tests.test_registration import Run, make_answers
 
@@ -490,12 +491,13 @@ def test_a_support_bundle_is_written_over_damaged_saved_settings(
 
 
 @pytest.mark.parametrize("case", ["settings-garbled", "credentials-not-utf8"])
-def test_uninstall_works_with_damaged_settings(installer: Installer, case: str) -> None:
+def test_uninstall_works_with_damaged_settings(
+    installer: Installer, installed_plain: Template, case: str
+) -> None:
     """#7: uninstall still removes the cluster and the state when the settings are damaged
     (it says so, and uses what the name tells)."""
     inst = installer
-    first = inst.run(answers=inst.write())
-    assert first.returncode == 0, first.stderr
+    restore(installed_plain, inst)
     file, data = DAMAGE[case]
     (inst.state / file).write_bytes(data.replace(b"dp1", inst.name.encode()))
     result = subprocess.run(

@@ -20,6 +20,7 @@ from tests.fake_control_plane import (
 )
 from tests.helpers import airbox_bin, default_signals
 from tests.installer import Installer, cp_env, registering
+from tests.snapshots import Template, restore
 from tests.test_hardening import _finish, _wait_for_hanging, run, saved_install
 
 
@@ -305,13 +306,12 @@ def test_a_symlinked_store_directory_is_refused_before_anything_is_created(
 
 
 def test_uninstall_works_with_a_registration_record_of_the_wrong_types(
-    installer: Installer,
+    installer: Installer, installed_plain: Template
 ) -> None:
     """F11: the damaged record stops the other commands, not the way out: uninstall says
     what is damaged and removes everything (the record too)."""
     inst = installer
-    first = inst.run(answers=inst.write())
-    assert first.returncode == 0, first.stderr
+    restore(installed_plain, inst)
     _damaged_registration(inst.state)
     result = subprocess.run(
         [airbox_bin(), "uninstall", "--yes"],
