@@ -1,4 +1,5 @@
-"""Which lines of the fake kind/helm/kubectl (``tests/fakes/fakek8s.py``) the tests run.
+"""Which lines of the fake kind/helm/kubectl (``tests/fakes/fakek8s.py``, ``k8s_*.py``) the
+tests run.
 
 The fakes run as separate executables, so the run sets ``COVERAGE_PROCESS_START``: the
 wrappers ``tests/fakes/fixture.py`` writes start coverage when it is set, and pytest itself
@@ -7,8 +8,8 @@ extra: ``.venv/bin/pip install coverage``).
 
     .venv/bin/python scripts/fakes_coverage.py [pytest args, default: tests/]
 
-Prints the report (with the lines that never ran) and the share of fakek8s.py that never
-runs; exits with pytest's status when the tests fail.
+Prints the report (with the lines that never ran) and the share of the fakes that never
+run; exits with pytest's status when the tests fail.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET = "*/tests/fakes/fakek8s.py"
+TARGET = "*/tests/fakes/fakek8s.py,*/tests/fakes/k8s_*.py"
 
 
 def main(argv: list[str]) -> int:
@@ -70,7 +71,7 @@ def main(argv: list[str]) -> int:
         never = totals["missing_lines"]
         stmts = totals["num_statements"]
         print(
-            f"fakek8s.py: {never} of {stmts} statements never run "
+            f"the fake tools: {never} of {stmts} statements never run "
             f"({100 * never / stmts:.1f}%), {totals['percent_covered']:.1f}% covered"
         )
     return tests.returncode

@@ -258,9 +258,10 @@ def test_existing_cluster_runs_nothing_kind_specific(installer: Installer) -> No
         str(kubeconfig),
         "--context",
         "prod",
-        "create",
-        "namespace",
-        "airbyte",
+        "apply",
+        "-f",
+        "-",
+        input="apiVersion: v1\nkind: Namespace\nmetadata:\n  name: airbyte\n",
     )
     assert created.returncode == 0, created.stderr
     result = inst.run(

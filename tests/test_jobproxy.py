@@ -19,8 +19,9 @@ from airbox.ops.install import Generated, write_generated
 from airbox.paths import StateDir
 from airbox.render import jobproxy, manifests
 from tests.answers_factory import answers
-from tests.fakes import fakek8s
 from tests.fakes.fixture import FakeK8s, PodRefused
+from tests.fakes.k8s_cluster import get_obj
+from tests.fakes.k8s_kind import load_kind_config
 from tests.installer import Installer
 
 PASSWORD = "pr0xy-S3cret-pw"
@@ -196,7 +197,7 @@ def test_generated_files_carry_the_policy_and_never_the_password(tmp_path: Path)
     docs = [d for d in yaml.safe_load_all(files.job_proxy.read_text()) if d]
     assert docs == jobproxy.for_settings(settings)
     # kind reads its config strictly: runtimeConfig's values are strings in the file.
-    assert fakek8s.load_kind_config(str(files.kind_config))["runtimeConfig"] == {
+    assert load_kind_config(str(files.kind_config))["runtimeConfig"] == {
         "admissionregistration.k8s.io/v1beta1": "true"
     }
     for path in files.directory.iterdir():
@@ -281,9 +282,7 @@ def test_a_job_pod_gets_the_proxy_in_every_container(fake_k8s: FakeK8s, tmp_path
         env = fake_k8s.container_env(settings.cluster_name, "airbyte", pod, container)
         assert {k: env[k] for k in want} == want, container
     # The init container keeps what the launcher gave it; the proxy comes after.
-    stored = fakek8s.get_obj(
-        fake_k8s.state()["clusters"][settings.cluster_name], "Pod", "airbyte", pod
-    )
+    stored = get_obj(fake_k8s.state()["clusters"][settings.cluster_name], "Pod", "airbyte", pod)
     assert stored is not None
     init = stored["spec"]["initContainers"][0]["env"]
     assert [e["name"] for e in init][-len(want) :] == list(want)
@@ -310,7 +309,7 @@ def test_a_variable_a_container_has_is_kept_and_not_repeated(
         },
     }
     _apply(fake_k8s, kubectl, pod)
-    stored = fakek8s.get_obj(
+    stored = get_obj(
         fake_k8s.state()["clusters"][settings.cluster_name], "Pod", "airbyte", "check-1"
     )
     assert stored is not None
@@ -344,7 +343,7 @@ def test_pods_without_the_label_or_in_another_namespace_are_left_alone(
     )
     rec = fake_k8s.state()["clusters"][settings.cluster_name]
     for name, ns in (("launcher-like", "airbyte"), ("other-job", "elsewhere")):
-        stored = fakek8s.get_obj(rec, "Pod", ns, name)
+        stored = get_obj(rec, "Pod", ns, name)
         assert stored is not None and "env" not in stored["spec"]["containers"][0], name
 
 

@@ -299,7 +299,11 @@ def test_the_local_object_store(installer: Installer) -> None:
 
     # A Secret missing the store's keys: its pod cannot start.
     inst.fake.run(*kubectl, "delete", "secret", "airbyte-config-secrets")
-    inst.fake.run(*kubectl, "create", "secret", "generic", "airbyte-config-secrets")
+    keyless = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: airbyte-config-secrets\n"
+        "  namespace: airbyte\n"
+    )
+    assert inst.fake.run(*kubectl, "apply", "-f", "-", input=keyless).returncode == 0
     code, report = status_json(inst)
     assert checks(report)["storage"]["state"] == "fail"
     assert "not ready" in checks(report)["storage"]["summary"]

@@ -26,9 +26,12 @@ from typing import Any
 import pytest
 import yaml
 
-from . import admission_model, fakek8s, launcher_model
+from . import admission_model, launcher_model
+from .k8s_cluster import admit_pod, delete_obj, get_obj, new_cluster, put
+from .k8s_state import add_to_kubeconfig, write_kubeconfig
 
 FAKES_DIR = Path(__file__).resolve().parent
+ROOT = FAKES_DIR.parent.parent  # the fakes run as the package tests.fakes
 TOOLS = ("kind", "helm", "kubectl")
 LABEL_STATE = "fakek8s.state"
 
@@ -36,8 +39,9 @@ LABEL_STATE = "fakek8s.state"
 # start-up is kept lean:
 # - ``-S``: no ``site`` (the editable install's finder, .pth files); the directories the
 #   fakes import from (PyYAML, the Docker SDK, coverage) are put on sys.path instead;
+# - a call imports only its own tool's module (fakek8s.MODULES);
 # - its bytecode is cached (tests/fakes/__pycache__) even under PYTHONDONTWRITEBYTECODE:
-#   compiling the 5k lines of fakek8s.py again cost every call about 0.04 s of CPU. Only
+#   compiling the fakes again cost every call about 0.04 s of CPU. Only
 #   the fakes': airbox's own modules keep the environment's setting (scripts/mutate.py
 #   relies on it).
 # COVERAGE_PROCESS_START (set by scripts/fakes_coverage.py) measures the fakes that run as
@@ -45,12 +49,12 @@ LABEL_STATE = "fakek8s.state"
 WRAPPER = """#!{python} -S
 import os, sys
 sys.dont_write_bytecode = False
-sys.path[:0] = [{fakes!r}]
+sys.path[:0] = [{root!r}]
 sys.path += {site!r}
 if os.environ.get("COVERAGE_PROCESS_START"):
     import coverage
     coverage.process_startup()
-from fakek8s import main
+from tests.fakes.fakek8s import main
 sys.exit(main({tool!r}, sys.argv[1:]))
 """
 # Where this interpreter finds its installed packages (a venv's, the system's).
@@ -105,9 +109,7 @@ class FakeK8s:
         for tool in TOOLS:
             path = self.bin_dir / tool
             path.write_text(
-                WRAPPER.format(
-                    python=sys.executable, fakes=str(FAKES_DIR), site=SITE_DIRS, tool=tool
-                )
+                WRAPPER.format(python=sys.executable, root=str(ROOT), site=SITE_DIRS, tool=tool)
             )
             path.chmod(0o755)
         self.set_scenario(launcher="ok", node_ready=True)
@@ -229,7 +231,7 @@ class FakeK8s:
         path.write_text(json.dumps(scen, indent=1) + "\n")
 
     def add_fault(self, tool: str, match: list[str], action: str = "fail", **kw: Any) -> None:
-        """Append a rule to faults.json; see fakek8s.take_fault for the fields.
+        """Append a rule to faults.json; see k8s_state.take_fault for the fields.
 
         kw: exit (1), stderr, stdout, times (omit = forever), after ("before" | "work"),
         seconds (hang length, ≤ 300).
@@ -305,16 +307,12 @@ class FakeK8s:
             port = 6443
             while port in used:
                 port += 1
-            ctx = fakek8s.Ctx("kubectl", [], self.state_dir, state=data)
-            rec = fakek8s.new_cluster(
-                ctx,
+            rec = new_cluster(
                 cluster,
                 kind=False,
                 docker=False,
                 port=port,
                 nodes=[(f"{cluster}-node-1", "control-plane")],
-                kube_name=cluster,
-                image="",
             )
             rec["server"] = f"https://127.0.0.1:{port}"
             rec["feature_gates"] = dict(feature_gates or {})
@@ -323,9 +321,7 @@ class FakeK8s:
             result["server"] = rec["server"]
 
         self._update_state(register)
-        fakek8s.add_to_kubeconfig(
-            path, context, result["server"], make_current=False, namespace=namespace
-        )
+        add_to_kubeconfig(path, context, result["server"], make_current=False, namespace=namespace)
         cfg = yaml.safe_load(path.read_text())
         # the context's cluster entry is named after the cluster, like a cloud kubeconfig
         for entry in cfg["clusters"]:
@@ -334,7 +330,7 @@ class FakeK8s:
         for entry in cfg["contexts"]:
             if entry["name"] == context:
                 entry["context"]["cluster"] = cluster
-        fakek8s.write_kubeconfig(path, cfg)
+        write_kubeconfig(path, cfg)
         return path
 
     def job_pod(
@@ -348,7 +344,7 @@ class FakeK8s:
         Its init container's env is what the launcher installed in ``namespace`` (its
         Deployment and ConfigMaps, as helm left them) would give it
         (``launcher_model``); without a launcher, what one with no settings would. A new
-        pod passes the cluster's mutating admission policies (``fakek8s.admit_pod``); one
+        pod passes the cluster's mutating admission policies (``k8s_cluster.admit_pod``); one
         they refuse is not created and ``PodRefused`` says why, as the API server told
         the launcher."""
         name = f"replication-job-{job['jobId']}-attempt-{job.get('attempt', 0)}"
@@ -356,9 +352,9 @@ class FakeK8s:
         def change(data: dict[str, Any]) -> None:
             rec = data["clusters"][cluster]
             if phase is None:
-                fakek8s.delete_obj(rec, "Pod", namespace, name)
+                delete_obj(rec, "Pod", namespace, name)
                 return
-            pod = fakek8s.get_obj(rec, "Pod", namespace, name)
+            pod = get_obj(rec, "Pod", namespace, name)
             if pod is None:
                 pod = {
                     "apiVersion": "v1",
@@ -387,12 +383,12 @@ class FakeK8s:
                     "_fake": {"role": "job"},
                 }
                 try:
-                    pod = fakek8s.admit_pod(rec, pod)
+                    pod = admit_pod(rec, pod)
                 except admission_model.Denied as exc:
                     refused.append(f'pods "{name}" is forbidden: {exc}')
                     return
             pod["_fake"]["phase"] = phase
-            fakek8s.put(rec, pod)
+            put(rec, pod)
 
         refused: list[str] = []
         self._update_state(change)
@@ -406,7 +402,7 @@ class FakeK8s:
         """What the kubelet would give ``container`` of ``pod``: its env, each
         ``secretKeyRef`` read from the Secret in the cluster (a missing key: KeyError)."""
         rec = self.state()["clusters"][cluster]
-        obj = fakek8s.get_obj(rec, "Pod", namespace, pod)
+        obj = get_obj(rec, "Pod", namespace, pod)
         assert obj is not None, f"no pod {namespace}/{pod}"
         spec = obj["spec"]
         found = [
@@ -421,7 +417,7 @@ class FakeK8s:
             if ref is None:
                 env[entry["name"]] = str(entry.get("value", ""))
                 continue
-            secret = fakek8s.get_obj(rec, "Secret", namespace, ref["name"])
+            secret = get_obj(rec, "Secret", namespace, ref["name"])
             data = (secret or {}).get("data") or {}
             if ref["key"] not in data:
                 raise KeyError(f"{ref['name']}/{ref['key']}")
