@@ -225,7 +225,17 @@ def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
 
 
 def write_json(path: Path, data: Any) -> None:
-    write_atomic(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+    # Compact: json's C encoder does not indent, and every fake call writes the state.
+    write_atomic(path, json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n")
+
+
+# libyaml's loader where PyYAML has it: every fake call reads a kubeconfig.
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(text: str | bytes) -> Any:
+    """``yaml.safe_load``, with libyaml when it is there."""
+    return yaml.load(text, Loader=_YAML_LOADER)
 
 
 @contextlib.contextmanager
@@ -333,7 +343,7 @@ def default_kubeconfig_paths() -> list[Path]:
 
 def read_kubeconfig(path: Path) -> Obj:
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = load_yaml(path.read_text()) or {}
     except FileNotFoundError:
         return empty_kubeconfig()
     except yaml.YAMLError as exc:
