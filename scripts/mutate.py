@@ -89,6 +89,43 @@ XDIST_WORKERS = "0"
 RUNNING: set[subprocess.Popen[str]] = set()
 
 
+def _children() -> dict[int, list[int]]:
+    """Every process's children, read from /proc (empty where there is none)."""
+    children: dict[int, list[int]] = {}
+    with contextlib.suppress(OSError):
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                # The fields after the command's closing parenthesis: state, then the parent.
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    return children
+
+
+def kill_tree(pid: int) -> None:
+    """Kill a test run's session and every process it started, also those in sessions of
+    their own: the tests start ``airbox`` with ``start_new_session`` so that a simulated
+    Ctrl-C reaches only it, and killing the run's session alone would leave such an airbox
+    (say, one spinning in a mutant's slow code) running on, taking a core from every later
+    run. The run is stopped first, so nothing new starts while its tree is read."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGSTOP)
+    children = _children()
+    tree, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            tree.append(child)
+            todo.append(child)
+    for each in [pid, *tree]:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(each, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(each, signal.SIGKILL)
+
+
 def run_tests(tree: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, float, str]:
     """(outcome, seconds, last line): outcome is passed | failed | timeout."""
     # A test file, or one test in it (``tests/test_x.py::test_y``).
@@ -125,7 +162,7 @@ def run_tests(tree: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, 
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        kill_tree(proc.pid)
         proc.communicate()
         return "timeout", time.monotonic() - started, f"no result within {timeout:.0f}s"
     finally:
@@ -317,6 +354,5 @@ if __name__ == "__main__":
         sys.exit(main())
     except KeyboardInterrupt:
         for running in list(RUNNING):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(running.pid, signal.SIGKILL)
+            kill_tree(running.pid)
         sys.exit(130)
