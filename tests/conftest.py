@@ -11,6 +11,7 @@ import pytest
 from tests.fakes.fixture import fake_k8s  # noqa: F401
 from tests.helpers import keys  # noqa: F401
 from tests.installer import installer, local_endpoint  # noqa: F401
+from tests.leftovers import kill_started_under
 from tests.snapshots import installed, installed_plain, templates  # noqa: F401
 
 # Variables that would change what airbox does if they leaked in from the developer's shell.
@@ -44,3 +45,5 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     REDACTOR.reset()
     yield home
     REDACTOR.reset()
+    # Whatever the test started and left running (an airbox in a session of its own).
+    kill_started_under(tmp_path)
