@@ -31,6 +31,20 @@ from tests.installer import Installer, cp_env, registering
 from tests.test_workspaces import region_id
 
 
+def start_verify(inst: Installer, cp: FakeControlPlane, *args: str) -> subprocess.Popen[str]:
+    """``airbox verify`` against ``cp``, in a session of its own so that a signal the test
+    sends reaches only it."""
+    return subprocess.Popen(
+        [airbox_bin(), "verify", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cp_env(inst, cp),
+        start_new_session=True,
+        preexec_fn=default_signals,
+    )
+
+
 def installed(inst: Installer, cp: FakeControlPlane, **extra: Any) -> dict[str, Any]:
     """A registered data plane with the workspace analytics routed to its region, and
     the fake cluster running the pods of the jobs that run in that region (their init
@@ -171,15 +185,7 @@ def test_interrupted_verify_cancels_the_job_and_leaves_nothing(
     # answered only once airbox has exited (the event itself, not a fixed wait); its
     # cancel call meanwhile reaches the threaded fake.
     cp.on("GET", "/v1/jobs/*", lambda _: signal_then_reap(procs[0], sig))
-    proc = subprocess.Popen(
-        [airbox_bin(), "verify"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cp_env(inst, cp),
-        start_new_session=True,
-        preexec_fn=default_signals,
-    )
+    proc = start_verify(inst, cp)
     procs.append(proc)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + sig, err  # 130 for Ctrl-C, 143 for SIGTERM
@@ -300,13 +306,7 @@ def test_connection_creation_waits_for_a_slow_discover_and_says_so(
     inst, cp = installer, fake_cp
     installed(inst, cp)
     cp.discover_seconds = Timeouts().total + 1
-    proc = subprocess.Popen(
-        [airbox_bin(), "verify"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cp_env(inst, cp),
-    )
+    proc = start_verify(inst, cp)
     assert proc.stderr is not None
     seen: list[str] = []
     for line in proc.stderr:
@@ -336,13 +336,7 @@ def test_connection_made_after_the_timeout_is_found_and_removed(
     # The answer is held until airbox has exited (the event, not a guessed wait).
     procs: list[subprocess.Popen[str]] = []
     cp.on("POST", "/v1/connections", lambda _: procs[0].wait(timeout=60))
-    proc = subprocess.Popen(
-        [airbox_bin(), "verify", "--timeout", "3s", "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cp_env(inst, cp),
-    )
+    proc = start_verify(inst, cp, "--timeout", "3s", "--json")
     procs.append(proc)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, err
@@ -437,15 +431,7 @@ def test_ctrl_c_while_incomplete_cancels_the_job(
             procs[0].wait(timeout=60)
 
     cp.on("GET", "/v1/jobs/*", on_poll, times=20)
-    proc = subprocess.Popen(
-        [airbox_bin(), "verify"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cp_env(inst, cp),
-        start_new_session=True,
-        preexec_fn=default_signals,
-    )
+    proc = start_verify(inst, cp)
     procs.append(proc)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
@@ -523,15 +509,7 @@ def test_sighup_during_the_clean_up_does_not_cut_it_short(
         "/v1/connections/*",
         lambda _: _send_and_wait_delivered(procs[0].pid, signal.SIGHUP),
     )
-    proc = subprocess.Popen(
-        [airbox_bin(), "verify"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cp_env(inst, cp),
-        start_new_session=True,
-        preexec_fn=default_signals,
-    )
+    proc = start_verify(inst, cp)
     procs.append(proc)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
@@ -561,15 +539,7 @@ def test_a_second_ctrl_c_stops_the_clean_up_and_says_what_is_left(
             procs[0].wait(timeout=20)
 
     cp.on("DELETE", "/v1/connections/*", second_ctrl_c)
-    proc = subprocess.Popen(
-        [airbox_bin(), "verify"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cp_env(inst, cp),
-        start_new_session=True,
-        preexec_fn=default_signals,
-    )
+    proc = start_verify(inst, cp)
     procs.append(proc)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
